@@ -1,0 +1,2 @@
+// KafkaCodegen: turns Kafka JSON message schemas into Swift codecs.
+import Foundation

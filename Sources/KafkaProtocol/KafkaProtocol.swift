@@ -1,0 +1,2 @@
+// KafkaProtocol: wire primitives, headers, API keys, error codes and generated message codecs.
+import NIOCore

@@ -1,0 +1,2 @@
+// RunnelBroker: the server pipeline, request router, handlers, partition manager and coordinators.
+import KafkaProtocol

@@ -1,0 +1,9 @@
+// The `runnel` command: broker, topic, produce, consume, group, offsets, perf, log, cluster.
+import ArgumentParser
+
+@main
+struct Runnel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runnel",
+        abstract: "Runnel: a Kafka-compatible message log broker and its tools.")
+}

@@ -1,0 +1,2 @@
+import Testing
+@Suite struct KafkaProtocolTestsPlaceholder { @Test func moduleBuilds() { #expect(Bool(true)) } }

@@ -1,0 +1,2 @@
+import Testing
+@Suite struct RunnelStorageTestsPlaceholder { @Test func moduleBuilds() { #expect(Bool(true)) } }
