@@ -9,6 +9,8 @@ import NIOCore
 /// buffer once at `build()`.
 public struct RecordBatchBuilder: Sendable {
     public let compression: CompressionCodec
+    /// The codec's level (nil: Kafka's default for the codec).
+    public var compressionLevel: Int32?
     public var baseOffset: Int64
     public var partitionLeaderEpoch: Int32
     public var producerId: Int64
@@ -26,11 +28,13 @@ public struct RecordBatchBuilder: Sendable {
     /// Number of records appended.
     public private(set) var recordCount: Int32 = 0
 
-    public init(compression: CompressionCodec = .none, baseOffset: Int64 = 0, partitionLeaderEpoch: Int32 = -1,
+    public init(compression: CompressionCodec = .none, compressionLevel: Int32? = nil, baseOffset: Int64 = 0,
+                partitionLeaderEpoch: Int32 = -1,
                 producerId: Int64 = -1, producerEpoch: Int16 = -1, baseSequence: Int32 = -1,
                 isTransactional: Bool = false, isControl: Bool = false, logAppendTime: Int64? = nil,
                 initialCapacity: Int = 1024, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.compression = compression
+        self.compressionLevel = compressionLevel
         self.baseOffset = baseOffset
         self.partitionLeaderEpoch = partitionLeaderEpoch
         self.producerId = producerId
@@ -74,7 +78,7 @@ public struct RecordBatchBuilder: Sendable {
                                           length: buffer.readableBytes - RecordBatchLayout.headerSize) ?? ByteBuffer()
             output = allocator.buffer(capacity: RecordBatchLayout.headerSize + records.readableBytes / 2 + 64)
             output.writeRepeatingByte(0, count: RecordBatchLayout.headerSize)
-            try RecordCompression.compress(records, codec: compression, into: &output)
+            try RecordCompression.compress(records, codec: compression, level: compressionLevel, into: &output)
         }
         guard output.readableBytes - RecordBatchLayout.logOverhead <= Int(Int32.max) else {
             throw .batchTooLarge(size: output.readableBytes, maximum: Int(Int32.max))
