@@ -70,7 +70,7 @@ enum ApiKeyTableGenerator {
         return out.text
     }
 
-    static func decoder(requests: [MessageSchema], responses: [MessageSchema]) -> String {
+    static func decoder(requests: [MessageSchema], responses: [MessageSchema], all: [MessageSchema]) -> String {
         var out = CodeWriter()
         out.line(MessageGenerator.header(for: "every *Request.json and *Response.json"))
         out.line("import NIOCore")
@@ -108,6 +108,17 @@ enum ApiKeyTableGenerator {
             out.line("}")
             out.blank()
         }
+        out.line("/// The generated type of a schema by its schema name (\"ProduceRequest\", \"OffsetCommitKey\"), nil if unknown.")
+        out.line("public static func messageType(named name: String) -> (any KafkaMessage.Type)? {")
+        out.indent()
+        out.line("switch name {")
+        for message in all.sorted(by: { $0.name < $1.name }) {
+            out.line("case \(SwiftNames.stringLiteral(message.name)): return \(message.name).self")
+        }
+        out.line("default: return nil")
+        out.line("}")
+        out.dedent()
+        out.line("}")
         out.dedent()
         out.line("}")
         return out.text

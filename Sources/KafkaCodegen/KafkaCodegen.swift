@@ -45,7 +45,7 @@ public enum KafkaCodegen {
         let responses = schemas.filter { $0.kind == "response" && names.contains($0.name) }
         files[ApiKeyTableGenerator.metadataFileName] = ApiKeyTableGenerator.metadata(requests: requests)
         files[ApiKeyTableGenerator.decoderFileName] = ApiKeyTableGenerator.decoder(
-            requests: requests.filter(isGenerated), responses: responses)
+            requests: requests.filter(isGenerated), responses: responses, all: generated)
         return files
     }
 
