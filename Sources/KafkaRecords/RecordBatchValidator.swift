@@ -34,6 +34,7 @@ public enum RecordBatchValidator {
         /// `message.timestamp.after.max.ms`: how far in the future a timestamp may be.
         public var afterMaxMs: Int64
 
+        /// A window of `beforeMaxMs` before and `afterMaxMs` after `now`.
         public init(now: Int64, beforeMaxMs: Int64, afterMaxMs: Int64) {
             self.now = now
             self.beforeMaxMs = beforeMaxMs
@@ -43,6 +44,7 @@ public enum RecordBatchValidator {
 
     /// Validation settings; the defaults suit a produce request with no topic-specific rules.
     public struct Options: Sendable {
+        /// Who wrote the bytes; selects the client-only checks.
         public var origin: Origin
         /// `max.message.bytes`: the largest batch accepted (RECORD_TOO_LARGE beyond it).
         public var maxBatchSize: Int?
@@ -50,6 +52,7 @@ public enum RecordBatchValidator {
         public var requireSingleBatch: Bool
         /// Codecs the request may use (produce before v7 may not use zstd).
         public var allowedCodecs: Set<CompressionCodec>
+        /// Which batches have their records decoded.
         public var recordValidation: RecordValidation
         /// A compacted topic rejects records without a key (forces record decoding).
         public var requireKeys: Bool
@@ -58,6 +61,7 @@ public enum RecordBatchValidator {
         /// Bound on decompressed records per batch when records are decoded.
         public var maxDecompressedBytes: Int
 
+        /// Options for `validate`; every check beyond the header and CRC is opt-in.
         public init(origin: Origin = .client, maxBatchSize: Int? = nil, requireSingleBatch: Bool = false,
                     allowedCodecs: Set<CompressionCodec> = Set(CompressionCodec.allCases),
                     recordValidation: RecordValidation = .headersOnly, requireKeys: Bool = false,
