@@ -70,11 +70,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: Cluster metadata
+        .target(
+            name: "RunnelCluster",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Broker
         .target(
             name: "RunnelBroker",
             dependencies: [
-                "KafkaProtocol", "KafkaRecords", "RunnelStorage",
+                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

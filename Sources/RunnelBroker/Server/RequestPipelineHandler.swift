@@ -123,7 +123,14 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
             prefix.writeInteger(Int32(size))
             context.write(wrapOutboundOut(.byteBuffer(prefix)), promise: nil)
             for part in parts {
-                context.write(wrapOutboundOut(part.ioData), promise: nil)
+                if case .file(_, let lease?) = part {
+                    // Hold the lease (and so the open file) until NIO is done with the region.
+                    let written = context.eventLoop.makePromise(of: Void.self)
+                    written.futureResult.whenComplete { _ in withExtendedLifetime(lease) {} }
+                    context.write(wrapOutboundOut(part.ioData), promise: written)
+                } else {
+                    context.write(wrapOutboundOut(part.ioData), promise: nil)
+                }
             }
             metrics.bytesSent(size + 4)
             wrote = true
