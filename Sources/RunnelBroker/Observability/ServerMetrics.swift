@@ -18,19 +18,20 @@ public final class ServerMetrics: Sendable {
     private let requests: [Counter]
     private let latencies: [Timer]
 
-    /// Creates the metrics (registering them with the bootstrapped factory).
-    public init() {
-        connections = Meter(label: "runnel_connections")
-        connectionsAccepted = Counter(label: "runnel_connections_accepted_total")
-        connectionsRejected = Counter(label: "runnel_connections_rejected_total")
-        bytesIn = Counter(label: "runnel_network_bytes_in_total")
-        bytesOut = Counter(label: "runnel_network_bytes_out_total")
+    /// Creates the metrics with `factory` (by default the one the process bootstrapped).
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        connections = Meter(label: "runnel_connections", factory: factory)
+        connectionsAccepted = Counter(label: "runnel_connections_accepted_total", factory: factory)
+        connectionsRejected = Counter(label: "runnel_connections_rejected_total", factory: factory)
+        bytesIn = Counter(label: "runnel_network_bytes_in_total", factory: factory)
+        bytesOut = Counter(label: "runnel_network_bytes_out_total", factory: factory)
         var requests: [Counter] = []
         var latencies: [Timer] = []
         for key in 0...Self.apiKeyLimit {
             let value = key == Self.apiKeyLimit ? "other" : "\(key)"
-            requests.append(Counter(label: "runnel_requests_total", dimensions: [("api_key", value)]))
-            latencies.append(Timer(label: "runnel_request_latency_seconds", dimensions: [("api_key", value)]))
+            requests.append(Counter(label: "runnel_requests_total", dimensions: [("api_key", value)], factory: factory))
+            latencies.append(Timer(
+                label: "runnel_request_latency_seconds", dimensions: [("api_key", value)], factory: factory))
         }
         self.requests = requests
         self.latencies = latencies
