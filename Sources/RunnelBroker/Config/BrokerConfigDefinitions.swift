@@ -124,7 +124,7 @@ extension ConfigTable {
     private static let coordinatorDefinitions: [ConfigDefinition] = [
         broker("offsets.topic.num.partitions", .int, .int(50), .atLeast(1), "Partitions of __consumer_offsets."),
         broker("offsets.topic.replication.factor", .short, .int(3), .atLeast(1),
-               "Replicas of __consumer_offsets (capped by the number of live brokers)."),
+               "Replicas of __consumer_offsets."),
         broker("offsets.topic.segment.bytes", .int, .int(104_857_600), .atLeast(1),
                "segment.bytes of __consumer_offsets."),
         broker("offsets.retention.minutes", .int, .int(10_080), .atLeast(1),
@@ -141,7 +141,7 @@ extension ConfigTable {
         broker("transaction.state.log.num.partitions", .int, .int(50), .atLeast(1),
                "Partitions of __transaction_state."),
         broker("transaction.state.log.replication.factor", .short, .int(3), .atLeast(1),
-               "Replicas of __transaction_state (capped by the number of live brokers)."),
+               "Replicas of __transaction_state."),
         broker("transaction.state.log.min.isr", .int, .int(2), .atLeast(1), "min.insync.replicas of __transaction_state."),
         broker("transaction.state.log.segment.bytes", .int, .int(104_857_600), .atLeast(1),
                "segment.bytes of __transaction_state."),
