@@ -90,6 +90,22 @@ import Testing
         } throws: { error in "\(error)".contains("RUNNEL_MAX_CONNECTIONS") && "\(error)".contains("max.connections") }
     }
 
+    @Test func settingsThatContradictEachOtherAreRefused() {
+        #expect { try BrokerConfig.load(overrides: ["listeners=SSL://127.0.0.1:9093"]) } throws: { error in
+            "\(error)".contains("SSL") && "\(error)".contains("listeners")
+        }
+        #expect(throws: ConfigError.self) {
+            try BrokerConfig.load(overrides: ["listeners=PLAINTEXT://127.0.0.1:1,PLAINTEXT://127.0.0.1:2"])
+        }
+        #expect(throws: ConfigError.self) { try BrokerConfig.load(overrides: ["advertised.listeners=PLAINTEXT://0.0.0.0:9092"]) }
+        #expect(throws: ConfigError.self) { try BrokerConfig.load(overrides: ["group.min.session.timeout.ms=2000000"]) }
+        let mapped = try? BrokerConfig.load(overrides: [
+            "listeners=INTERNAL://127.0.0.1:9093",
+            "listener.security.protocol.map=INTERNAL:PLAINTEXT",
+        ])
+        #expect(mapped?.listeners.first?.name == "INTERNAL")
+    }
+
     @Test func malformedOverrideIsRefused() {
         #expect(throws: ConfigError.malformedOverride("num.partitions")) {
             try BrokerConfig.load(overrides: ["num.partitions"])

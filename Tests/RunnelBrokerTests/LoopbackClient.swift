@@ -8,7 +8,8 @@ final class ByteCollector: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     private struct State {
         var bytes = ByteBuffer()
-        var waiters: [(count: Int, promise: EventLoopPromise<ByteBuffer>)] = []
+        var waiters: [(id: Int, count: Int, promise: EventLoopPromise<ByteBuffer>)] = []
+        var nextID = 0
     }
     private let state = NIOLockedValueBox(State())
 
@@ -27,15 +28,25 @@ final class ByteCollector: ChannelInboundHandler, Sendable {
     /// Completes once `count` bytes arrived (fails if the connection closes first).
     func waitFor(bytes count: Int, on channel: any Channel) async throws -> ByteBuffer {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        let already: ByteBuffer? = state.withLockedValue { state in
-            if state.bytes.readableBytes >= count { return state.bytes }
-            state.waiters.append((count, promise))
-            return nil
+        let (already, id): (ByteBuffer?, Int) = state.withLockedValue { state in
+            if state.bytes.readableBytes >= count { return (state.bytes, -1) }
+            state.nextID += 1
+            state.waiters.append((state.nextID, count, promise))
+            return (nil, state.nextID)
         }
         if let already {
-            promise.succeed(already)
+            promise.succeed(already)  // NIO insists every promise is completed
+            return already
         }
-        channel.closeFuture.whenComplete { _ in promise.fail(ChannelError.ioOnClosedChannel) }
+        channel.closeFuture.whenComplete { [state] _ in
+            // Fail the waiter only if the bytes never came (a promise completes once).
+            let stillWaiting = state.withLockedValue { state in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return false }
+                state.waiters.remove(at: index)
+                return true
+            }
+            if stillWaiting { promise.fail(ChannelError.ioOnClosedChannel) }
+        }
         return try await promise.futureResult.get()
     }
 }
