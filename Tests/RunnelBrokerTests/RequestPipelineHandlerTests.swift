@@ -102,6 +102,19 @@ import Testing
         #expect(correlationIds(try readResponses(channel)) == [1])
     }
 
+    @Test func stopsReadingWhileTheClientIsNotReadingItsResponses() throws {
+        let counter = ReadCounter()
+        let channel = try makePipelineChannel(router: EchoRouter(), readCounter: counter)
+        channel.read()
+        let before = counter.reads
+        channel.isWritable = false
+        channel.read()
+        #expect(counter.reads == before)  // held: responses are piling up
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(counter.reads == before + 1)
+    }
+
     @Test func idleConnectionIsClosedAfterConnectionsMaxIdleMs() throws {
         let channel = try makePipelineChannel(
             router: EchoRouter(), configuration: ServerConfiguration(idleTimeout: .milliseconds(50)))

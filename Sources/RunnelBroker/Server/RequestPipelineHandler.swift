@@ -15,7 +15,9 @@ public struct ConnectionDrainEvent: Sendable {
 /// response that completes early waits in a per-connection queue until every earlier one was
 /// written. Backpressure: when `maxPendingRequests` responses are outstanding the handler holds
 /// back `read()` (the socket stops being read, TCP flow control pushes back on the client) until
-/// the queue drains below the bound. Frames already buffered in one read may overshoot it a little.
+/// the queue drains below the bound. Reads are also held while the channel is not writable (the
+/// client is not reading its responses), so neither side's queue grows without bound. Frames
+/// already buffered in one read may overshoot the bound a little.
 ///
 /// Idle timeout (`connections.max.idle.ms`): a connection with no request read and no response
 /// written for that long, and nothing pending, is closed. Times come from the event loop's clock
@@ -72,7 +74,8 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         logger[metadataKey: "connection"] = "\(connectionId)"
         if let client { logger[metadataKey: "client"] = "\(client)" }
         requestContext = RequestContext(
-            eventLoop: context.eventLoop, clientAddress: client, connectionId: connectionId,
+            eventLoop: context.eventLoop, clientAddress: client, localAddress: context.channel.localAddress,
+            connectionId: connectionId,
             listenerName: listenerName, logger: logger)
         lastActivity = context.eventLoop.now
         scheduleIdleCheck(context: context, at: lastActivity + idleTimeout)
@@ -166,10 +169,24 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         }
         if draining {
             if pending.isEmpty { close() }
-        } else if readHeld && pending.count < maxPendingRequests {
-            readHeld = false
-            context.read()
+        } else {
+            releaseHeldRead(context: context)
         }
+    }
+
+    private var mayRead: Bool {
+        !draining && pending.count < maxPendingRequests && (context?.channel.isWritable ?? false)
+    }
+
+    private func releaseHeldRead(context: ChannelHandlerContext) {
+        guard readHeld, mayRead else { return }
+        readHeld = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        releaseHeldRead(context: context)
+        context.fireChannelWritabilityChanged()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -182,10 +199,10 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if draining || pending.count >= maxPendingRequests {
-            readHeld = true
-        } else {
+        if mayRead {
             context.read()
+        } else {
+            readHeld = true
         }
     }
 
