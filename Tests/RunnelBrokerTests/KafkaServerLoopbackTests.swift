@@ -36,6 +36,21 @@ import Testing
         await server.closeAllConnections()
     }
 
+    @Test func thousandsOfPipelinedRequestsInOneWriteAreAllAnsweredInOrder() async throws {
+        let (server, address) = try await startServer(
+            router: EchoRouter(), configuration: ServerConfiguration(maxPendingRequestsPerConnection: 4))
+        let client = try await LoopbackClient.connect(to: address)
+        var burst = ByteBuffer()
+        for id in Int32(0)..<5000 {
+            var frame = requestBytes(correlationId: id, body: [0, 0])
+            burst.writeBuffer(&frame)
+        }
+        try await client.send(burst)
+        #expect(try await client.responses(count: 5000, ofSize: 4) == Array(0..<5000))
+        try await client.channel.close()
+        await server.stopAccepting()
+    }
+
     @Test func connectionsBeyondMaxConnectionsAreClosedAtOnce() async throws {
         let (server, address) = try await startServer(
             router: EchoRouter(), configuration: ServerConfiguration(maxConnections: 1))

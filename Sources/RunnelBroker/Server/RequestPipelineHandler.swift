@@ -123,9 +123,11 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     }
 
     private func complete(sequence: UInt64, result: Result<ResponsePayload, any Error>) {
-        guard !closing, let head = pending.first, sequence >= head.sequence else { return }
+        // Pending holds the contiguous sequences head.sequence ..< nextSequence.
+        guard !closing, let head = pending.first, sequence >= head.sequence,
+            sequence - head.sequence < UInt64(pending.count)
+        else { return }
         let index = pending.index(pending.startIndex, offsetBy: Int(sequence - head.sequence))
-        guard index < pending.endIndex else { return }
         switch result {
         case .success(let payload):
             pending[index].payload = payload
