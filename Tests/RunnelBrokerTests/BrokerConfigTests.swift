@@ -194,6 +194,7 @@ import Testing
         #expect(throws: ConfigError.self) { try TopicConfig.parseOverrides(["log.retention.ms": "1"]) }
         #expect(throws: ConfigError.self) { try TopicConfig.parseOverrides(["min.cleanable.dirty.ratio": "1.5"]) }
         #expect(throws: ConfigError.self) { try TopicConfig.parseOverrides(["message.timestamp.type": "createtime"]) }
+        #expect(throws: ConfigError.self) { try TopicConfig.parseOverrides(["segment.bytes": "1048575"]) }  // Kafka 4 minimum
     }
 
     @Test func everyEnvironmentVariableNameIsUniqueAndEveryTopicSynonymIsABrokerSetting() {

@@ -111,7 +111,7 @@ extension ConfigTable {
         broker("log.retention.hours", .int, .int(168), "Default retention in hours."),
         broker("log.retention.check.interval.ms", .long, .int(300_000), .atLeast(1),
                "How often retention is applied."),
-        broker("log.segment.bytes", .int, .int(1_073_741_824), .atLeast(14), "Default segment.bytes."),
+        broker("log.segment.bytes", .int, .int(1_073_741_824), .atLeast(1_048_576), "Default segment.bytes."),
         broker("log.roll.ms", .long, nil, synonyms: [ConfigSynonym("log.roll.hours", multiplier: 3_600_000)],
                "Default segment.ms; unset means log.roll.hours."),
         broker("log.roll.hours", .int, .int(168), .atLeast(1), "Default segment rolling time in hours."),
