@@ -91,7 +91,7 @@ extension ConfigTable {
             ],
             "Delete segments whose newest record is older than this; -1 for no time limit."),
         ConfigDefinition(
-            "segment.bytes", .int, default: .int(1_073_741_824), scope: .topic, validator: .atLeast(14),
+            "segment.bytes", .int, default: .int(1_073_741_824), scope: .topic, validator: .atLeast(1_048_576),
             synonyms: [ConfigSynonym("log.segment.bytes")], "Roll a new segment when the active one reaches this size."),
         ConfigDefinition(
             "segment.index.bytes", .int, default: .int(10_485_760), scope: .topic, validator: .atLeast(4),
