@@ -18,7 +18,9 @@ class Drivers:
 
     def produce(self, client: str, topic: str, prefix: str, indices: range, codec: str = "none",
                 value_size: int = 100, ts_base: int | None = None, partition: int = 0,
-                timeout: float = 240) -> dict:
+                timeout: float = 240, idempotent: bool = False) -> dict:
+        """`idempotent` turns idempotence on where it is not the default (confluent-kafka); Java
+        kafka-clients 4.x and kafka-python 3.x are idempotent with acks=all by default."""
         if client == "java":
             r = self.java.run("produce", {
                 "bootstrap": self.bootstrap, "topic": topic, "prefix": prefix, "start": indices.start,
@@ -29,7 +31,8 @@ class Drivers:
             return {"acks": {i: a for i, a in acks.items() if a is not None}, "errors": r["errors"], "raw": r}
         if client == "confluent":
             return clients.confluent_produce(self.bootstrap, topic, prefix, indices, value_size, codec,
-                                             partition=partition, ts_base=ts_base, timeout=timeout)
+                                             partition=partition, ts_base=ts_base, timeout=timeout,
+                                             config={"enable.idempotence": True} if idempotent else None)
         if client == "kafka-python":
             return clients.kafka_python_produce(self.bootstrap, topic, prefix, indices, value_size, codec,
                                                 partition=partition, ts_base=ts_base, timeout=timeout)
