@@ -152,7 +152,8 @@ import Testing
         #expect(topic.compressionType == "producer")
         #expect(topic.fileDeleteDelayMs == 60_000)
         #expect(topic.deleteRetentionMs == 86_400_000)
-        #expect(topic.flushMessages == Int64.max)
+        // Deliberate difference (docs/compatibility.md): durable acknowledgement by default.
+        #expect(topic.flushMessages == 1)
         #expect(topic.minCleanableDirtyRatio == 0.5)
         #expect(topic.retentionBytes == -1)
         #expect(!topic.usesLogAppendTime)
