@@ -124,6 +124,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnTransaction` struct of AddPartitionsToTxnRequest.
     public struct AddPartitionsToTxnTransaction: Sendable, Equatable {
         /// The transactional id corresponding to the transaction.
         public var transactionalId: String = ""
@@ -218,6 +219,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnTopic` struct of AddPartitionsToTxnRequest.
     public struct AddPartitionsToTxnTopic: Sendable, Equatable {
         /// The name of the topic.
         public var name: String = ""

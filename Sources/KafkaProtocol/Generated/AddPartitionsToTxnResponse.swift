@@ -101,6 +101,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnResult` struct of AddPartitionsToTxnResponse.
     public struct AddPartitionsToTxnResult: Sendable, Equatable {
         /// The transactional id corresponding to the transaction.
         public var transactionalId: String = ""
@@ -162,6 +163,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnTopicResult` struct of AddPartitionsToTxnResponse.
     public struct AddPartitionsToTxnTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -209,6 +211,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnPartitionResult` struct of AddPartitionsToTxnResponse.
     public struct AddPartitionsToTxnPartitionResult: Sendable, Equatable {
         /// The partition indexes.
         public var partitionIndex: Int32 = 0

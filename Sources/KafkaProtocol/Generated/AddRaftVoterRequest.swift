@@ -80,6 +80,7 @@ public struct AddRaftVoterRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Listener` struct of AddRaftVoterRequest.
     public struct Listener: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""

@@ -61,6 +61,7 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `EntryData` struct of AlterClientQuotasRequest.
     public struct EntryData: Sendable, Equatable {
         /// The quota entity to alter.
         public var entity: [EntityData] = []
@@ -124,6 +125,7 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `EntityData` struct of AlterClientQuotasRequest.
     public struct EntityData: Sendable, Equatable {
         /// The entity type.
         public var entityType: String = ""
@@ -155,6 +157,7 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OpData` struct of AlterClientQuotasRequest.
     public struct OpData: Sendable, Equatable {
         /// The quota configuration key.
         public var key: String = ""

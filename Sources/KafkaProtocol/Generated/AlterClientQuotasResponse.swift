@@ -59,6 +59,7 @@ public struct AlterClientQuotasResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `EntryData` struct of AlterClientQuotasResponse.
     public struct EntryData: Sendable, Equatable {
         /// The error code, or `0` if the quota alteration succeeded.
         public var errorCode: Int16 = 0
@@ -110,6 +111,7 @@ public struct AlterClientQuotasResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `EntityData` struct of AlterClientQuotasResponse.
     public struct EntityData: Sendable, Equatable {
         /// The entity type.
         public var entityType: String = ""

@@ -61,6 +61,7 @@ public struct AlterConfigsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterConfigsResource` struct of AlterConfigsRequest.
     public struct AlterConfigsResource: Sendable, Equatable {
         /// The resource type.
         public var resourceType: Int8 = 0
@@ -112,6 +113,7 @@ public struct AlterConfigsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterableConfig` struct of AlterConfigsRequest.
     public struct AlterableConfig: Sendable, Equatable {
         /// The configuration key name.
         public var name: String = ""

@@ -59,6 +59,7 @@ public struct AlterConfigsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AlterConfigsResourceResponse` struct of AlterConfigsResponse.
     public struct AlterConfigsResourceResponse: Sendable, Equatable {
         /// The resource error code.
         public var errorCode: Int16 = 0

@@ -68,6 +68,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ReassignableTopic` struct of AlterPartitionReassignmentsRequest.
     public struct ReassignableTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -111,6 +112,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ReassignablePartition` struct of AlterPartitionReassignmentsRequest.
     public struct ReassignablePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -71,6 +71,7 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ReassignableTopicResponse` struct of AlterPartitionReassignmentsResponse.
     public struct ReassignableTopicResponse: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -114,6 +115,7 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ReassignablePartitionResponse` struct of AlterPartitionReassignmentsResponse.
     public struct ReassignablePartitionResponse: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -57,6 +57,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterReplicaLogDir` struct of AlterReplicaLogDirsRequest.
     public struct AlterReplicaLogDir: Sendable, Equatable {
         /// The absolute directory path.
         public var path: String = ""
@@ -104,6 +105,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterReplicaLogDirTopic` struct of AlterReplicaLogDirsRequest.
     public struct AlterReplicaLogDirTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""

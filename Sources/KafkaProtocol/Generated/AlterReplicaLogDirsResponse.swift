@@ -59,6 +59,7 @@ public struct AlterReplicaLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AlterReplicaLogDirTopicResult` struct of AlterReplicaLogDirsResponse.
     public struct AlterReplicaLogDirTopicResult: Sendable, Equatable {
         /// The name of the topic.
         public var topicName: String = ""
@@ -106,6 +107,7 @@ public struct AlterReplicaLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AlterReplicaLogDirPartitionResult` struct of AlterReplicaLogDirsResponse.
     public struct AlterReplicaLogDirPartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -57,6 +57,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `AlterShareGroupOffsetsRequestTopic` struct of AlterShareGroupOffsetsRequest.
     public struct AlterShareGroupOffsetsRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -100,6 +101,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterShareGroupOffsetsRequestPartition` struct of AlterShareGroupOffsetsRequest.
     public struct AlterShareGroupOffsetsRequestPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -63,6 +63,7 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `AlterShareGroupOffsetsResponseTopic` struct of AlterShareGroupOffsetsResponse.
     public struct AlterShareGroupOffsetsResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -109,6 +110,7 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AlterShareGroupOffsetsResponsePartition` struct of AlterShareGroupOffsetsResponse.
     public struct AlterShareGroupOffsetsResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

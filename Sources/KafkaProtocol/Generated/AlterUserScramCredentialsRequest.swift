@@ -73,6 +73,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ScramCredentialDeletion` struct of AlterUserScramCredentialsRequest.
     public struct ScramCredentialDeletion: Sendable, Equatable {
         /// The user name.
         public var name: String = ""
@@ -100,6 +101,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ScramCredentialUpsertion` struct of AlterUserScramCredentialsRequest.
     public struct ScramCredentialUpsertion: Sendable, Equatable {
         /// The user name.
         public var name: String = ""

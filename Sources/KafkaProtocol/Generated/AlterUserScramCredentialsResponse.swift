@@ -55,6 +55,7 @@ public struct AlterUserScramCredentialsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `AlterUserScramCredentialsResult` struct of AlterUserScramCredentialsResponse.
     public struct AlterUserScramCredentialsResult: Sendable, Equatable {
         /// The user name.
         public var user: String = ""

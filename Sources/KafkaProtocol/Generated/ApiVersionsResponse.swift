@@ -147,6 +147,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ApiVersion` struct of ApiVersionsResponse.
     public struct ApiVersion: Sendable, Equatable {
         /// The API index.
         public var apiKey: Int16 = 0
@@ -182,6 +183,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `SupportedFeatureKey` struct of ApiVersionsResponse.
     public struct SupportedFeatureKey: Sendable, Equatable {
         /// The name of the feature.
         public var name: String = ""
@@ -238,6 +240,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `FinalizedFeatureKey` struct of ApiVersionsResponse.
     public struct FinalizedFeatureKey: Sendable, Equatable {
         /// The name of the feature.
         public var name: String = ""

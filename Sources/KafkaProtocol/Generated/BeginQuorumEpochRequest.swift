@@ -93,6 +93,7 @@ public struct BeginQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TopicData` struct of BeginQuorumEpochRequest.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -140,6 +141,7 @@ public struct BeginQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of BeginQuorumEpochRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -183,6 +185,7 @@ public struct BeginQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `LeaderEndpoint` struct of BeginQuorumEpochRequest.
     public struct LeaderEndpoint: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""

@@ -96,6 +96,7 @@ public struct BeginQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicData` struct of BeginQuorumEpochResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -143,6 +144,7 @@ public struct BeginQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of BeginQuorumEpochResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -182,6 +184,7 @@ public struct BeginQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of BeginQuorumEpochResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0

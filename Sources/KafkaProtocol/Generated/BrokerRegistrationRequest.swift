@@ -132,6 +132,7 @@ public struct BrokerRegistrationRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Listener` struct of BrokerRegistrationRequest.
     public struct Listener: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -167,6 +168,7 @@ public struct BrokerRegistrationRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `Feature` struct of BrokerRegistrationRequest.
     public struct Feature: Sendable, Equatable {
         /// The feature name.
         public var name: String = ""

@@ -55,6 +55,7 @@ public struct ConsumerGroupDescribeResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribedGroup` struct of ConsumerGroupDescribeResponse.
     public struct DescribedGroup: Sendable, Equatable {
         /// The describe error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -126,6 +127,7 @@ public struct ConsumerGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Member` struct of ConsumerGroupDescribeResponse.
     public struct Member: Sendable, Equatable {
         /// The member ID.
         public var memberId: String = ""
@@ -209,6 +211,7 @@ public struct ConsumerGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicPartitions` struct of ConsumerGroupDescribeResponse.
     public struct TopicPartitions: Sendable, Equatable {
         /// The topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -256,6 +259,7 @@ public struct ConsumerGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Assignment` struct of ConsumerGroupDescribeResponse.
     public struct Assignment: Sendable, Equatable {
         /// The assigned topic-partitions to the member.
         public var topicPartitions: [TopicPartitions] = []

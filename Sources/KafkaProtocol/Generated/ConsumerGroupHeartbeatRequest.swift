@@ -120,6 +120,7 @@ public struct ConsumerGroupHeartbeatRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicPartitions` struct of ConsumerGroupHeartbeatRequest.
     public struct TopicPartitions: Sendable, Equatable {
         /// The topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero

@@ -51,6 +51,7 @@ public struct ConsumerProtocolAssignment: KafkaMessage {
         buffer.writeKafkaBytes(self.userData, compact: false)
     }
 
+    /// The `TopicPartition` struct of ConsumerProtocolAssignment.
     public struct TopicPartition: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""

@@ -97,6 +97,7 @@ public struct ConsumerProtocolSubscription: KafkaMessage {
         }
     }
 
+    /// The `TopicPartition` struct of ConsumerProtocolSubscription.
     public struct TopicPartition: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""

@@ -85,6 +85,7 @@ public struct ControllerRegistrationRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Listener` struct of ControllerRegistrationRequest.
     public struct Listener: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -120,6 +121,7 @@ public struct ControllerRegistrationRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `Feature` struct of ControllerRegistrationRequest.
     public struct Feature: Sendable, Equatable {
         /// The feature name.
         public var name: String = ""

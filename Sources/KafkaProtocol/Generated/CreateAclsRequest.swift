@@ -57,6 +57,7 @@ public struct CreateAclsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AclCreation` struct of CreateAclsRequest.
     public struct AclCreation: Sendable, Equatable {
         /// The type of the resource.
         public var resourceType: Int8 = 0

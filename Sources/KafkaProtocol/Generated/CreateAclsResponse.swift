@@ -59,6 +59,7 @@ public struct CreateAclsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AclCreationResult` struct of CreateAclsResponse.
     public struct AclCreationResult: Sendable, Equatable {
         /// The result error, or zero if there was no error.
         public var errorCode: Int16 = 0

@@ -95,6 +95,7 @@ public struct CreateDelegationTokenRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatableRenewers` struct of CreateDelegationTokenRequest.
     public struct CreatableRenewers: Sendable, Equatable {
         /// The type of the Kafka principal.
         public var principalType: String = ""

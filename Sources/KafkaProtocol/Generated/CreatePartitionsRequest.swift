@@ -65,6 +65,7 @@ public struct CreatePartitionsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatePartitionsTopic` struct of CreatePartitionsRequest.
     public struct CreatePartitionsTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -117,6 +118,7 @@ public struct CreatePartitionsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatePartitionsAssignment` struct of CreatePartitionsRequest.
     public struct CreatePartitionsAssignment: Sendable, Equatable {
         /// The assigned broker IDs.
         public var brokerIds: [Int32] = []

@@ -59,6 +59,7 @@ public struct CreatePartitionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `CreatePartitionsTopicResult` struct of CreatePartitionsResponse.
     public struct CreatePartitionsTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""

@@ -65,6 +65,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatableTopic` struct of CreateTopicsRequest.
     public struct CreatableTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -140,6 +141,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatableReplicaAssignment` struct of CreateTopicsRequest.
     public struct CreatableReplicaAssignment: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -187,6 +189,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatableTopicConfig` struct of CreateTopicsRequest.
     public struct CreatableTopicConfig: Sendable, Equatable {
         /// The configuration name.
         public var name: String = ""

@@ -59,6 +59,7 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `CreatableTopicResult` struct of CreateTopicsResponse.
     public struct CreatableTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -167,6 +168,7 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `CreatableTopicConfigs` struct of CreateTopicsResponse.
     public struct CreatableTopicConfigs: Sendable, Equatable {
         /// The configuration name.
         public var name: String = ""

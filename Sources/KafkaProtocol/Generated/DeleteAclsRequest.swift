@@ -57,6 +57,7 @@ public struct DeleteAclsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DeleteAclsFilter` struct of DeleteAclsRequest.
     public struct DeleteAclsFilter: Sendable, Equatable {
         /// The resource type.
         public var resourceTypeFilter: Int8 = 0

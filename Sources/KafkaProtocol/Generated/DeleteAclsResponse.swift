@@ -59,6 +59,7 @@ public struct DeleteAclsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DeleteAclsFilterResult` struct of DeleteAclsResponse.
     public struct DeleteAclsFilterResult: Sendable, Equatable {
         /// The error code, or 0 if the filter succeeded.
         public var errorCode: Int16 = 0
@@ -110,6 +111,7 @@ public struct DeleteAclsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DeleteAclsMatchingAcl` struct of DeleteAclsResponse.
     public struct DeleteAclsMatchingAcl: Sendable, Equatable {
         /// The deletion error code, or 0 if the deletion succeeded.
         public var errorCode: Int16 = 0

@@ -59,6 +59,7 @@ public struct DeleteGroupsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DeletableGroupResult` struct of DeleteGroupsResponse.
     public struct DeletableGroupResult: Sendable, Equatable {
         /// The group id.
         public var groupId: String = ""

@@ -61,6 +61,7 @@ public struct DeleteRecordsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DeleteRecordsTopic` struct of DeleteRecordsRequest.
     public struct DeleteRecordsTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -108,6 +109,7 @@ public struct DeleteRecordsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DeleteRecordsPartition` struct of DeleteRecordsRequest.
     public struct DeleteRecordsPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

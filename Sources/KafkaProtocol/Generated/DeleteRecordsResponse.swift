@@ -59,6 +59,7 @@ public struct DeleteRecordsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DeleteRecordsTopicResult` struct of DeleteRecordsResponse.
     public struct DeleteRecordsTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -106,6 +107,7 @@ public struct DeleteRecordsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DeleteRecordsPartitionResult` struct of DeleteRecordsResponse.
     public struct DeleteRecordsPartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

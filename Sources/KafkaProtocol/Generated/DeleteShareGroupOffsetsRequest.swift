@@ -57,6 +57,7 @@ public struct DeleteShareGroupOffsetsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DeleteShareGroupOffsetsRequestTopic` struct of DeleteShareGroupOffsetsRequest.
     public struct DeleteShareGroupOffsetsRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""

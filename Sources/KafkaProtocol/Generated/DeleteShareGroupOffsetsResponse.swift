@@ -63,6 +63,7 @@ public struct DeleteShareGroupOffsetsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DeleteShareGroupOffsetsResponseTopic` struct of DeleteShareGroupOffsetsResponse.
     public struct DeleteShareGroupOffsetsResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""

@@ -51,6 +51,7 @@ public struct DeleteShareGroupStateResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DeleteStateResult` struct of DeleteShareGroupStateResponse.
     public struct DeleteStateResult: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -94,6 +95,7 @@ public struct DeleteShareGroupStateResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionResult` struct of DeleteShareGroupStateResponse.
     public struct PartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

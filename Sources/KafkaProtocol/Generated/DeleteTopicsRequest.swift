@@ -92,6 +92,7 @@ public struct DeleteTopicsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DeleteTopicState` struct of DeleteTopicsRequest.
     public struct DeleteTopicState: Sendable, Equatable {
         /// The topic name.
         public var name: String? = nil

@@ -59,6 +59,7 @@ public struct DeleteTopicsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DeletableTopicResult` struct of DeleteTopicsResponse.
     public struct DeletableTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String? = ""

@@ -67,6 +67,7 @@ public struct DescribeAclsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeAclsResource` struct of DescribeAclsResponse.
     public struct DescribeAclsResource: Sendable, Equatable {
         /// The resource type.
         public var resourceType: Int8 = 0
@@ -122,6 +123,7 @@ public struct DescribeAclsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AclDescription` struct of DescribeAclsResponse.
     public struct AclDescription: Sendable, Equatable {
         /// The ACL principal.
         public var principal: String = ""

@@ -61,6 +61,7 @@ public struct DescribeClientQuotasRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ComponentData` struct of DescribeClientQuotasRequest.
     public struct ComponentData: Sendable, Equatable {
         /// The entity type that the filter component applies to.
         public var entityType: String = ""

@@ -68,6 +68,7 @@ public struct DescribeClientQuotasResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `EntryData` struct of DescribeClientQuotasResponse.
     public struct EntryData: Sendable, Equatable {
         /// The quota entity description.
         public var entity: [EntityData] = []
@@ -131,6 +132,7 @@ public struct DescribeClientQuotasResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `EntityData` struct of DescribeClientQuotasResponse.
     public struct EntityData: Sendable, Equatable {
         /// The entity type.
         public var entityType: String = ""
@@ -162,6 +164,7 @@ public struct DescribeClientQuotasResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ValueData` struct of DescribeClientQuotasResponse.
     public struct ValueData: Sendable, Equatable {
         /// The quota configuration key.
         public var key: String = ""

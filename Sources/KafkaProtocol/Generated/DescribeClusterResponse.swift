@@ -86,6 +86,7 @@ public struct DescribeClusterResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribeClusterBroker` struct of DescribeClusterResponse.
     public struct DescribeClusterBroker: Sendable, Equatable {
         /// The broker ID.
         public var brokerId: Int32 = 0

@@ -72,6 +72,7 @@ public struct DescribeConfigsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DescribeConfigsResource` struct of DescribeConfigsRequest.
     public struct DescribeConfigsResource: Sendable, Equatable {
         /// The resource type.
         public var resourceType: Int8 = 0

@@ -59,6 +59,7 @@ public struct DescribeConfigsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeConfigsResult` struct of DescribeConfigsResponse.
     public struct DescribeConfigsResult: Sendable, Equatable {
         /// The error code, or 0 if we were able to successfully describe the configurations.
         public var errorCode: Int16 = 0
@@ -118,6 +119,7 @@ public struct DescribeConfigsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeConfigsResourceResult` struct of DescribeConfigsResponse.
     public struct DescribeConfigsResourceResult: Sendable, Equatable {
         /// The configuration name.
         public var name: String = ""
@@ -197,6 +199,7 @@ public struct DescribeConfigsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeConfigsSynonym` struct of DescribeConfigsResponse.
     public struct DescribeConfigsSynonym: Sendable, Equatable {
         /// The synonym name.
         public var name: String = ""

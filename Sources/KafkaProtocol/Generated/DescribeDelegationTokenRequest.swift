@@ -58,6 +58,7 @@ public struct DescribeDelegationTokenRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DescribeDelegationTokenOwner` struct of DescribeDelegationTokenRequest.
     public struct DescribeDelegationTokenOwner: Sendable, Equatable {
         /// The owner principal type.
         public var principalType: String = ""

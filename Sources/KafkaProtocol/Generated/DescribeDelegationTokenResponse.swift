@@ -63,6 +63,7 @@ public struct DescribeDelegationTokenResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribedDelegationToken` struct of DescribeDelegationTokenResponse.
     public struct DescribedDelegationToken: Sendable, Equatable {
         /// The token principal type.
         public var principalType: String = ""
@@ -156,6 +157,7 @@ public struct DescribeDelegationTokenResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribedDelegationTokenRenewer` struct of DescribeDelegationTokenResponse.
     public struct DescribedDelegationTokenRenewer: Sendable, Equatable {
         /// The renewer principal type.
         public var principalType: String = ""

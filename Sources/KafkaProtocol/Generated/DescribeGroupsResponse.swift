@@ -63,6 +63,7 @@ public struct DescribeGroupsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribedGroup` struct of DescribeGroupsResponse.
     public struct DescribedGroup: Sendable, Equatable {
         /// The describe error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -154,6 +155,7 @@ public struct DescribeGroupsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribedGroupMember` struct of DescribeGroupsResponse.
     public struct DescribedGroupMember: Sendable, Equatable {
         /// The member id.
         public var memberId: String = ""

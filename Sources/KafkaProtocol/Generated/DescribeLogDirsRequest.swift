@@ -58,6 +58,7 @@ public struct DescribeLogDirsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DescribableLogDirTopic` struct of DescribeLogDirsRequest.
     public struct DescribableLogDirTopic: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""

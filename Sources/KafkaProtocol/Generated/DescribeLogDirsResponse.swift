@@ -67,6 +67,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeLogDirsResult` struct of DescribeLogDirsResponse.
     public struct DescribeLogDirsResult: Sendable, Equatable {
         /// The error code, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -142,6 +143,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeLogDirsTopic` struct of DescribeLogDirsResponse.
     public struct DescribeLogDirsTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -189,6 +191,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeLogDirsPartition` struct of DescribeLogDirsResponse.
     public struct DescribeLogDirsPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -53,6 +53,7 @@ public struct DescribeProducersRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicRequest` struct of DescribeProducersRequest.
     public struct TopicRequest: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""

@@ -55,6 +55,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicResponse` struct of DescribeProducersResponse.
     public struct TopicResponse: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -98,6 +99,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionResponse` struct of DescribeProducersResponse.
     public struct PartitionResponse: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -149,6 +151,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ProducerState` struct of DescribeProducersResponse.
     public struct ProducerState: Sendable, Equatable {
         /// The producer id.
         public var producerId: Int64 = 0

@@ -53,6 +53,7 @@ public struct DescribeQuorumRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of DescribeQuorumRequest.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -96,6 +97,7 @@ public struct DescribeQuorumRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of DescribeQuorumRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

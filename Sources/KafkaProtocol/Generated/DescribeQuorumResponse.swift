@@ -96,6 +96,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of DescribeQuorumResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -139,6 +140,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of DescribeQuorumResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -232,6 +234,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Node` struct of DescribeQuorumResponse.
     public struct Node: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -289,6 +292,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Listener` struct of DescribeQuorumResponse.
     public struct Listener: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -341,6 +345,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ReplicaState` struct of DescribeQuorumResponse.
     public struct ReplicaState: Sendable, Equatable {
         /// The ID of the replica.
         public var replicaId: Int32 = 0

@@ -53,6 +53,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribeShareGroupOffsetsRequestGroup` struct of DescribeShareGroupOffsetsRequest.
     public struct DescribeShareGroupOffsetsRequestGroup: Sendable, Equatable {
         /// The group identifier.
         public var groupId: String = ""
@@ -97,6 +98,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DescribeShareGroupOffsetsRequestTopic` struct of DescribeShareGroupOffsetsRequest.
     public struct DescribeShareGroupOffsetsRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""

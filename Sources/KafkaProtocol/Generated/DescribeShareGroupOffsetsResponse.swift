@@ -55,6 +55,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribeShareGroupOffsetsResponseGroup` struct of DescribeShareGroupOffsetsResponse.
     public struct DescribeShareGroupOffsetsResponseGroup: Sendable, Equatable {
         /// The group identifier.
         public var groupId: String = ""
@@ -106,6 +107,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeShareGroupOffsetsResponseTopic` struct of DescribeShareGroupOffsetsResponse.
     public struct DescribeShareGroupOffsetsResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -152,6 +154,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeShareGroupOffsetsResponsePartition` struct of DescribeShareGroupOffsetsResponse.
     public struct DescribeShareGroupOffsetsResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

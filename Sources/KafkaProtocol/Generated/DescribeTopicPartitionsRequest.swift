@@ -70,6 +70,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicRequest` struct of DescribeTopicPartitionsRequest.
     public struct TopicRequest: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -93,6 +94,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `Cursor` struct of DescribeTopicPartitionsRequest.
     public struct Cursor: Sendable, Equatable {
         /// The name for the first topic to process.
         public var topicName: String = ""

@@ -68,6 +68,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribeTopicPartitionsResponseTopic` struct of DescribeTopicPartitionsResponse.
     public struct DescribeTopicPartitionsResponseTopic: Sendable, Equatable {
         /// The topic error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -127,6 +128,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeTopicPartitionsResponsePartition` struct of DescribeTopicPartitionsResponse.
     public struct DescribeTopicPartitionsResponsePartition: Sendable, Equatable {
         /// The partition error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -264,6 +266,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Cursor` struct of DescribeTopicPartitionsResponse.
     public struct Cursor: Sendable, Equatable {
         /// The name for the first topic to process.
         public var topicName: String = ""

@@ -55,6 +55,7 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TransactionState` struct of DescribeTransactionsResponse.
     public struct TransactionState: Sendable, Equatable {
         /// The error code.
         public var errorCode: Int16 = 0
@@ -122,6 +123,7 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicData` struct of DescribeTransactionsResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""

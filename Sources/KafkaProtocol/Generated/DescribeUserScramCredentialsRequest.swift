@@ -54,6 +54,7 @@ public struct DescribeUserScramCredentialsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `UserName` struct of DescribeUserScramCredentialsRequest.
     public struct UserName: Sendable, Equatable {
         /// The user name.
         public var name: String = ""

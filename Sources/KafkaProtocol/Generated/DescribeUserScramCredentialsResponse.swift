@@ -63,6 +63,7 @@ public struct DescribeUserScramCredentialsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribeUserScramCredentialsResult` struct of DescribeUserScramCredentialsResponse.
     public struct DescribeUserScramCredentialsResult: Sendable, Equatable {
         /// The user name.
         public var user: String = ""
@@ -114,6 +115,7 @@ public struct DescribeUserScramCredentialsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `CredentialInfo` struct of DescribeUserScramCredentialsResponse.
     public struct CredentialInfo: Sendable, Equatable {
         /// The SCRAM mechanism.
         public var mechanism: Int8 = 0

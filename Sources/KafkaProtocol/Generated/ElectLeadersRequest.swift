@@ -73,6 +73,7 @@ public struct ElectLeadersRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TopicPartitions` struct of ElectLeadersRequest.
     public struct TopicPartitions: Sendable, Equatable {
         /// The name of a topic.
         public var topic: String = ""

@@ -70,6 +70,7 @@ public struct ElectLeadersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ReplicaElectionResult` struct of ElectLeadersResponse.
     public struct ReplicaElectionResult: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -117,6 +118,7 @@ public struct ElectLeadersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionResult` struct of ElectLeadersResponse.
     public struct PartitionResult: Sendable, Equatable {
         /// The partition id.
         public var partitionId: Int32 = 0

@@ -85,6 +85,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TopicData` struct of EndQuorumEpochRequest.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -132,6 +133,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of EndQuorumEpochRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -215,6 +217,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ReplicaInfo` struct of EndQuorumEpochRequest.
     public struct ReplicaInfo: Sendable, Equatable {
         /// The ID of the candidate replica.
         public var candidateId: Int32 = 0
@@ -260,6 +263,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `LeaderEndpoint` struct of EndQuorumEpochRequest.
     public struct LeaderEndpoint: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""

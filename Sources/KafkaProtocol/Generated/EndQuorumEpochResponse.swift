@@ -96,6 +96,7 @@ public struct EndQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicData` struct of EndQuorumEpochResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -143,6 +144,7 @@ public struct EndQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of EndQuorumEpochResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -182,6 +184,7 @@ public struct EndQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of EndQuorumEpochResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0

@@ -172,6 +172,7 @@ public struct FetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ReplicaState` struct of FetchRequest.
     public struct ReplicaState: Sendable, Equatable {
         /// The replica ID of the follower, or -1 if this request is from a consumer.
         public var replicaId: Int32 = -1
@@ -217,6 +218,7 @@ public struct FetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `FetchTopic` struct of FetchRequest.
     public struct FetchTopic: Sendable, Equatable {
         /// The name of the topic to fetch.
         public var topic: String = ""
@@ -276,6 +278,7 @@ public struct FetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `FetchPartition` struct of FetchRequest.
     public struct FetchPartition: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -366,6 +369,7 @@ public struct FetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ForgottenTopic` struct of FetchRequest.
     public struct ForgottenTopic: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""

@@ -115,6 +115,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `FetchableTopicResponse` struct of FetchResponse.
     public struct FetchableTopicResponse: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -174,6 +175,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of FetchResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -304,6 +306,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `EpochEndOffset` struct of FetchResponse.
     public struct EpochEndOffset: Sendable, Equatable {
         /// The largest epoch.
         public var epoch: Int32 = -1
@@ -349,6 +352,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `LeaderIdAndEpoch` struct of FetchResponse.
     public struct LeaderIdAndEpoch: Sendable, Equatable {
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = -1
@@ -394,6 +398,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `SnapshotId` struct of FetchResponse.
     public struct SnapshotId: Sendable, Equatable {
         /// The end offset of the epoch.
         public var endOffset: Int64 = -1
@@ -425,6 +430,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AbortedTransaction` struct of FetchResponse.
     public struct AbortedTransaction: Sendable, Equatable {
         /// The producer id associated with the aborted transaction.
         public var producerId: Int64 = 0
@@ -456,6 +462,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of FetchResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0

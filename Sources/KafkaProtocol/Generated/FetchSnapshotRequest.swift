@@ -79,6 +79,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
         buffer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicSnapshot` struct of FetchSnapshotRequest.
     public struct TopicSnapshot: Sendable, Equatable {
         /// The name of the topic to fetch.
         public var name: String = ""
@@ -122,6 +123,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionSnapshot` struct of FetchSnapshotRequest.
     public struct PartitionSnapshot: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -175,6 +177,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `SnapshotId` struct of FetchSnapshotRequest.
     public struct SnapshotId: Sendable, Equatable {
         /// The end offset of the snapshot.
         public var endOffset: Int64 = 0

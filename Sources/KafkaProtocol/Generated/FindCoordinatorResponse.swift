@@ -128,6 +128,7 @@ public struct FindCoordinatorResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Coordinator` struct of FindCoordinatorResponse.
     public struct Coordinator: Sendable, Equatable {
         /// The coordinator key.
         public var key: String = ""

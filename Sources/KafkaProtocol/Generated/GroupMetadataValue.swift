@@ -71,6 +71,7 @@ public struct GroupMetadataValue: KafkaMessage {
         }
     }
 
+    /// The `MemberMetadata` struct of GroupMetadataValue.
     public struct MemberMetadata: Sendable, Equatable {
         public var memberId: String = ""
         public var groupInstanceId: String? = nil

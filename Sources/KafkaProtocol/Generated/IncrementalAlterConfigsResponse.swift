@@ -59,6 +59,7 @@ public struct IncrementalAlterConfigsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AlterConfigsResourceResponse` struct of IncrementalAlterConfigsResponse.
     public struct AlterConfigsResourceResponse: Sendable, Equatable {
         /// The resource error code.
         public var errorCode: Int16 = 0

@@ -51,6 +51,7 @@ public struct InitializeShareGroupStateResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `InitializeStateResult` struct of InitializeShareGroupStateResponse.
     public struct InitializeStateResult: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -94,6 +95,7 @@ public struct InitializeShareGroupStateResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionResult` struct of InitializeShareGroupStateResponse.
     public struct PartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

@@ -112,6 +112,7 @@ public struct JoinGroupRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `JoinGroupRequestProtocol` struct of JoinGroupRequest.
     public struct JoinGroupRequestProtocol: Sendable, Equatable {
         /// The protocol name.
         public var name: String = ""

@@ -114,6 +114,7 @@ public struct JoinGroupResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `JoinGroupResponseMember` struct of JoinGroupResponse.
     public struct JoinGroupResponseMember: Sendable, Equatable {
         /// The group member ID.
         public var memberId: String = ""

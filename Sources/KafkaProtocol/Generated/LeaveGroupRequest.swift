@@ -79,6 +79,7 @@ public struct LeaveGroupRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `MemberIdentity` struct of LeaveGroupRequest.
     public struct MemberIdentity: Sendable, Equatable {
         /// The member ID to remove from the group.
         public var memberId: String = ""

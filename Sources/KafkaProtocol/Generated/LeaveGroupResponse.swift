@@ -74,6 +74,7 @@ public struct LeaveGroupResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `MemberResponse` struct of LeaveGroupResponse.
     public struct MemberResponse: Sendable, Equatable {
         /// The member ID to remove from the group.
         public var memberId: String = ""

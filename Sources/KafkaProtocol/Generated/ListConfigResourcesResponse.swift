@@ -59,6 +59,7 @@ public struct ListConfigResourcesResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ConfigResource` struct of ListConfigResourcesResponse.
     public struct ConfigResource: Sendable, Equatable {
         /// The resource name.
         public var resourceName: String = ""

@@ -67,6 +67,7 @@ public struct ListGroupsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ListedGroup` struct of ListGroupsResponse.
     public struct ListedGroup: Sendable, Equatable {
         /// The group ID.
         public var groupId: String = ""

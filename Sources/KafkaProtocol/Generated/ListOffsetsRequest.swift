@@ -80,6 +80,7 @@ public struct ListOffsetsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ListOffsetsTopic` struct of ListOffsetsRequest.
     public struct ListOffsetsTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -127,6 +128,7 @@ public struct ListOffsetsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ListOffsetsPartition` struct of ListOffsetsRequest.
     public struct ListOffsetsPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -63,6 +63,7 @@ public struct ListOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ListOffsetsTopicResponse` struct of ListOffsetsResponse.
     public struct ListOffsetsTopicResponse: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -110,6 +111,7 @@ public struct ListOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ListOffsetsPartitionResponse` struct of ListOffsetsResponse.
     public struct ListOffsetsPartitionResponse: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

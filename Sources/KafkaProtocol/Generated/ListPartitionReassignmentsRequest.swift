@@ -58,6 +58,7 @@ public struct ListPartitionReassignmentsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ListPartitionReassignmentsTopics` struct of ListPartitionReassignmentsRequest.
     public struct ListPartitionReassignmentsTopics: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""

@@ -63,6 +63,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `OngoingTopicReassignment` struct of ListPartitionReassignmentsResponse.
     public struct OngoingTopicReassignment: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -106,6 +107,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OngoingPartitionReassignment` struct of ListPartitionReassignmentsResponse.
     public struct OngoingPartitionReassignment: Sendable, Equatable {
         /// The index of the partition.
         public var partitionIndex: Int32 = 0

@@ -79,6 +79,7 @@ public struct ListTransactionsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TransactionState` struct of ListTransactionsResponse.
     public struct TransactionState: Sendable, Equatable {
         /// The transactional id.
         public var transactionalId: String = ""

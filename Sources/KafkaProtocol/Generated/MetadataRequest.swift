@@ -97,6 +97,7 @@ public struct MetadataRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `MetadataRequestTopic` struct of MetadataRequest.
     public struct MetadataRequestTopic: Sendable, Equatable {
         /// The topic id.
         public var topicId: KafkaUUID = KafkaUUID.zero

@@ -124,6 +124,7 @@ public struct MetadataResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `MetadataResponseBroker` struct of MetadataResponse.
     public struct MetadataResponseBroker: Sendable, Equatable {
         /// The broker ID.
         public var nodeId: Int32 = 0
@@ -173,6 +174,7 @@ public struct MetadataResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `MetadataResponseTopic` struct of MetadataResponse.
     public struct MetadataResponseTopic: Sendable, Equatable {
         /// The topic error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -257,6 +259,7 @@ public struct MetadataResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `MetadataResponsePartition` struct of MetadataResponse.
     public struct MetadataResponsePartition: Sendable, Equatable {
         /// The partition error, or 0 if there was no error.
         public var errorCode: Int16 = 0

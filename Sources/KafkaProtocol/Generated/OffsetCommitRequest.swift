@@ -94,6 +94,7 @@ public struct OffsetCommitRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetCommitRequestTopic` struct of OffsetCommitRequest.
     public struct OffsetCommitRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -153,6 +154,7 @@ public struct OffsetCommitRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetCommitRequestPartition` struct of OffsetCommitRequest.
     public struct OffsetCommitRequestPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -63,6 +63,7 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetCommitResponseTopic` struct of OffsetCommitResponse.
     public struct OffsetCommitResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -122,6 +123,7 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetCommitResponsePartition` struct of OffsetCommitResponse.
     public struct OffsetCommitResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -55,6 +55,7 @@ public struct OffsetDeleteRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetDeleteRequestTopic` struct of OffsetDeleteRequest.
     public struct OffsetDeleteRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -96,6 +97,7 @@ public struct OffsetDeleteRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetDeleteRequestPartition` struct of OffsetDeleteRequest.
     public struct OffsetDeleteRequestPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -57,6 +57,7 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetDeleteResponseTopic` struct of OffsetDeleteResponse.
     public struct OffsetDeleteResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -98,6 +99,7 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetDeleteResponsePartition` struct of OffsetDeleteResponse.
     public struct OffsetDeleteResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -120,6 +120,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetFetchRequestTopic` struct of OffsetFetchRequest.
     public struct OffsetFetchRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -181,6 +182,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetFetchRequestGroup` struct of OffsetFetchRequest.
     public struct OffsetFetchRequestGroup: Sendable, Equatable {
         /// The group ID.
         public var groupId: String = ""
@@ -271,6 +273,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetFetchRequestTopics` struct of OffsetFetchRequest.
     public struct OffsetFetchRequestTopics: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""

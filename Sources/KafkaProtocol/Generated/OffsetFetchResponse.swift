@@ -105,6 +105,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetFetchResponseTopic` struct of OffsetFetchResponse.
     public struct OffsetFetchResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -166,6 +167,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetFetchResponsePartition` struct of OffsetFetchResponse.
     public struct OffsetFetchResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -247,6 +249,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetFetchResponseGroup` struct of OffsetFetchResponse.
     public struct OffsetFetchResponseGroup: Sendable, Equatable {
         /// The group ID.
         public var groupId: String = ""
@@ -319,6 +322,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetFetchResponseTopics` struct of OffsetFetchResponse.
     public struct OffsetFetchResponseTopics: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -385,6 +389,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetFetchResponsePartitions` struct of OffsetFetchResponse.
     public struct OffsetFetchResponsePartitions: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

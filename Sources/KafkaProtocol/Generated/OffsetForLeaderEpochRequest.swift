@@ -65,6 +65,7 @@ public struct OffsetForLeaderEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetForLeaderTopic` struct of OffsetForLeaderEpochRequest.
     public struct OffsetForLeaderTopic: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -112,6 +113,7 @@ public struct OffsetForLeaderEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetForLeaderPartition` struct of OffsetForLeaderEpochRequest.
     public struct OffsetForLeaderPartition: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

@@ -59,6 +59,7 @@ public struct OffsetForLeaderEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetForLeaderTopicResult` struct of OffsetForLeaderEpochResponse.
     public struct OffsetForLeaderTopicResult: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -106,6 +107,7 @@ public struct OffsetForLeaderEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `EpochEndOffset` struct of OffsetForLeaderEpochResponse.
     public struct EpochEndOffset: Sendable, Equatable {
         /// The error code 0, or if there was no error.
         public var errorCode: Int16 = 0

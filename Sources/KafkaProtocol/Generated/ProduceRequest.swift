@@ -69,6 +69,7 @@ public struct ProduceRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TopicProduceData` struct of ProduceRequest.
     public struct TopicProduceData: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -128,6 +129,7 @@ public struct ProduceRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionProduceData` struct of ProduceRequest.
     public struct PartitionProduceData: Sendable, Equatable {
         /// The partition index.
         public var index: Int32 = 0

@@ -96,6 +96,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicProduceResponse` struct of ProduceResponse.
     public struct TopicProduceResponse: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -155,6 +156,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionProduceResponse` struct of ProduceResponse.
     public struct PartitionProduceResponse: Sendable, Equatable {
         /// The partition index.
         public var index: Int32 = 0
@@ -261,6 +263,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `BatchIndexAndErrorMessage` struct of ProduceResponse.
     public struct BatchIndexAndErrorMessage: Sendable, Equatable {
         /// The batch index of the record that caused the batch to be dropped.
         public var batchIndex: Int32 = 0
@@ -312,6 +315,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `LeaderIdAndEpoch` struct of ProduceResponse.
     public struct LeaderIdAndEpoch: Sendable, Equatable {
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = -1
@@ -357,6 +361,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of ProduceResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0

@@ -57,6 +57,7 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ReadStateSummaryData` struct of ReadShareGroupStateSummaryRequest.
     public struct ReadStateSummaryData: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -100,6 +101,7 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of ReadShareGroupStateSummaryRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

@@ -76,6 +76,7 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `AcknowledgeTopic` struct of ShareAcknowledgeRequest.
     public struct AcknowledgeTopic: Sendable, Equatable {
         /// The unique topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -119,6 +120,7 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AcknowledgePartition` struct of ShareAcknowledgeRequest.
     public struct AcknowledgePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -162,6 +164,7 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AcknowledgementBatch` struct of ShareAcknowledgeRequest.
     public struct AcknowledgementBatch: Sendable, Equatable {
         /// First offset of batch of records to acknowledge.
         public var firstOffset: Int64 = 0

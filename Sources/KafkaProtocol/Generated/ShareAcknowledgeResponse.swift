@@ -91,6 +91,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ShareAcknowledgeTopicResponse` struct of ShareAcknowledgeResponse.
     public struct ShareAcknowledgeTopicResponse: Sendable, Equatable {
         /// The unique topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -134,6 +135,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of ShareAcknowledgeResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -169,6 +171,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `LeaderIdAndEpoch` struct of ShareAcknowledgeResponse.
     public struct LeaderIdAndEpoch: Sendable, Equatable {
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = 0
@@ -196,6 +199,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of ShareAcknowledgeResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0

@@ -55,6 +55,7 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribedGroup` struct of ShareGroupDescribeResponse.
     public struct DescribedGroup: Sendable, Equatable {
         /// The describe error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -126,6 +127,7 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Member` struct of ShareGroupDescribeResponse.
     public struct Member: Sendable, Equatable {
         /// The member ID.
         public var memberId: String = ""
@@ -189,6 +191,7 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicPartitions` struct of ShareGroupDescribeResponse.
     public struct TopicPartitions: Sendable, Equatable {
         /// The topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -236,6 +239,7 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Assignment` struct of ShareGroupDescribeResponse.
     public struct Assignment: Sendable, Equatable {
         /// The assigned topic-partitions to the member.
         public var topicPartitions: [TopicPartitions] = []

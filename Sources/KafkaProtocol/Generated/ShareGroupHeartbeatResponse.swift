@@ -68,6 +68,7 @@ public struct ShareGroupHeartbeatResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Assignment` struct of ShareGroupHeartbeatResponse.
     public struct Assignment: Sendable, Equatable {
         /// The partitions assigned to the member.
         public var topicPartitions: [TopicPartitions] = []
@@ -107,6 +108,7 @@ public struct ShareGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicPartitions` struct of ShareGroupHeartbeatResponse.
     public struct TopicPartitions: Sendable, Equatable {
         /// The topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero

@@ -55,6 +55,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribedGroup` struct of StreamsGroupDescribeResponse.
     public struct DescribedGroup: Sendable, Equatable {
         /// The describe error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -135,6 +136,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Topology` struct of StreamsGroupDescribeResponse.
     public struct Topology: Sendable, Equatable {
         /// The epoch of the currently initialized topology for this group.
         public var epoch: Int32 = 0
@@ -179,6 +181,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Subtopology` struct of StreamsGroupDescribeResponse.
     public struct Subtopology: Sendable, Equatable {
         /// String to uniquely identify the subtopology.
         public var subtopologyId: String = ""
@@ -282,6 +285,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Member` struct of StreamsGroupDescribeResponse.
     public struct Member: Sendable, Equatable {
         /// The member ID.
         public var memberId: String = ""
@@ -418,6 +422,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Endpoint` struct of StreamsGroupDescribeResponse.
     public struct Endpoint: Sendable, Equatable {
         /// host of the endpoint
         public var host: String = ""
@@ -445,6 +450,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TaskOffset` struct of StreamsGroupDescribeResponse.
     public struct TaskOffset: Sendable, Equatable {
         /// The subtopology identifier.
         public var subtopologyId: String = ""
@@ -476,6 +482,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Assignment` struct of StreamsGroupDescribeResponse.
     public struct Assignment: Sendable, Equatable {
         /// Active tasks for this client.
         public var activeTasks: [TaskIds] = []
@@ -555,6 +562,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TaskIds` struct of StreamsGroupDescribeResponse.
     public struct TaskIds: Sendable, Equatable {
         /// The subtopology identifier.
         public var subtopologyId: String = ""
@@ -598,6 +606,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `KeyValue` struct of StreamsGroupDescribeResponse.
     public struct KeyValue: Sendable, Equatable {
         /// key of the config
         public var key: String = ""
@@ -625,6 +634,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicInfo` struct of StreamsGroupDescribeResponse.
     public struct TopicInfo: Sendable, Equatable {
         /// The name of the topic.
         public var name: String = ""

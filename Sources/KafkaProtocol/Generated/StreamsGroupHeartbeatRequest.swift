@@ -221,6 +221,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Topology` struct of StreamsGroupHeartbeatRequest.
     public struct Topology: Sendable, Equatable {
         /// The epoch of the topology. Used to check if the topology corresponds to the topology initialized on the brokers.
         public var epoch: Int32 = 0
@@ -264,6 +265,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `Subtopology` struct of StreamsGroupHeartbeatRequest.
     public struct Subtopology: Sendable, Equatable {
         /// String to uniquely identify the subtopology. Deterministically generated from the topology
         public var subtopologyId: String = ""
@@ -407,6 +409,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CopartitionGroup` struct of StreamsGroupHeartbeatRequest.
     public struct CopartitionGroup: Sendable, Equatable {
         /// The topics the topology reads from. Index into the array on the subtopology level.
         public var sourceTopics: [Int16] = []
@@ -486,6 +489,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `KeyValue` struct of StreamsGroupHeartbeatRequest.
     public struct KeyValue: Sendable, Equatable {
         /// key of the config
         public var key: String = ""
@@ -513,6 +517,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TopicInfo` struct of StreamsGroupHeartbeatRequest.
     public struct TopicInfo: Sendable, Equatable {
         /// The name of the topic.
         public var name: String = ""
@@ -564,6 +569,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `Endpoint` struct of StreamsGroupHeartbeatRequest.
     public struct Endpoint: Sendable, Equatable {
         /// host of the endpoint
         public var host: String = ""
@@ -591,6 +597,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TaskOffset` struct of StreamsGroupHeartbeatRequest.
     public struct TaskOffset: Sendable, Equatable {
         /// The subtopology identifier.
         public var subtopologyId: String = ""
@@ -622,6 +629,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TaskIds` struct of StreamsGroupHeartbeatRequest.
     public struct TaskIds: Sendable, Equatable {
         /// The subtopology identifier.
         public var subtopologyId: String = ""

@@ -172,6 +172,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `EndpointToPartitions` struct of StreamsGroupHeartbeatResponse.
     public struct EndpointToPartitions: Sendable, Equatable {
         /// User-defined endpoint to connect to the node
         public var userEndpoint: Endpoint = Endpoint()
@@ -235,6 +236,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Status` struct of StreamsGroupHeartbeatResponse.
     public struct Status: Sendable, Equatable {
         /// A code to indicate that a particular status is active for the group membership
         public var statusCode: Int8 = 0
@@ -262,6 +264,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicPartition` struct of StreamsGroupHeartbeatResponse.
     public struct TopicPartition: Sendable, Equatable {
         /// topic name
         public var topic: String = ""
@@ -305,6 +308,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TaskIds` struct of StreamsGroupHeartbeatResponse.
     public struct TaskIds: Sendable, Equatable {
         /// The subtopology identifier.
         public var subtopologyId: String = ""
@@ -348,6 +352,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Endpoint` struct of StreamsGroupHeartbeatResponse.
     public struct Endpoint: Sendable, Equatable {
         /// host of the endpoint
         public var host: String = ""

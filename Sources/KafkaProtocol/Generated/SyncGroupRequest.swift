@@ -114,6 +114,7 @@ public struct SyncGroupRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `SyncGroupRequestAssignment` struct of SyncGroupRequest.
     public struct SyncGroupRequestAssignment: Sendable, Equatable {
         /// The ID of the member to assign.
         public var memberId: String = ""

@@ -125,6 +125,7 @@ public struct TransactionLogValue: KafkaMessage {
         }
     }
 
+    /// The `PartitionsSchema` struct of TransactionLogValue.
     public struct PartitionsSchema: Sendable, Equatable {
         public var topic: String = ""
         public var partitionIds: [Int32] = []

@@ -112,6 +112,7 @@ public struct TxnOffsetCommitRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TxnOffsetCommitRequestTopic` struct of TxnOffsetCommitRequest.
     public struct TxnOffsetCommitRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -159,6 +160,7 @@ public struct TxnOffsetCommitRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TxnOffsetCommitRequestPartition` struct of TxnOffsetCommitRequest.
     public struct TxnOffsetCommitRequestPartition: Sendable, Equatable {
         /// The index of the partition within the topic.
         public var partitionIndex: Int32 = 0

@@ -59,6 +59,7 @@ public struct TxnOffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TxnOffsetCommitResponseTopic` struct of TxnOffsetCommitResponse.
     public struct TxnOffsetCommitResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -106,6 +107,7 @@ public struct TxnOffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TxnOffsetCommitResponsePartition` struct of TxnOffsetCommitResponse.
     public struct TxnOffsetCommitResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -68,6 +68,7 @@ public struct UpdateFeaturesRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `FeatureUpdateKey` struct of UpdateFeaturesRequest.
     public struct FeatureUpdateKey: Sendable, Equatable {
         /// The name of the finalized feature to be updated.
         public var feature: String = ""

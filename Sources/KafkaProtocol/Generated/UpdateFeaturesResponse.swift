@@ -67,6 +67,7 @@ public struct UpdateFeaturesResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `UpdatableFeatureResult` struct of UpdateFeaturesResponse.
     public struct UpdatableFeatureResult: Sendable, Equatable {
         /// The name of the finalized feature.
         public var feature: String = ""

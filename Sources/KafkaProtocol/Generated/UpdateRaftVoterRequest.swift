@@ -73,6 +73,7 @@ public struct UpdateRaftVoterRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Listener` struct of UpdateRaftVoterRequest.
     public struct Listener: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -104,6 +105,7 @@ public struct UpdateRaftVoterRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `KRaftVersionFeature` struct of UpdateRaftVoterRequest.
     public struct KRaftVersionFeature: Sendable, Equatable {
         /// The minimum supported KRaft protocol version.
         public var minSupportedVersion: Int16 = 0

@@ -57,6 +57,7 @@ public struct UpdateRaftVoterResponse: KafkaResponseMessage {
         buffer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
     }
 
+    /// The `CurrentLeader` struct of UpdateRaftVoterResponse.
     public struct CurrentLeader: Sendable, Equatable {
         /// The replica id of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = -1

@@ -65,6 +65,7 @@ public struct VoteRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of VoteRequest.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -108,6 +109,7 @@ public struct VoteRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of VoteRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -92,6 +92,7 @@ public struct VoteResponse: KafkaResponseMessage {
         buffer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of VoteResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -135,6 +136,7 @@ public struct VoteResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of VoteResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -174,6 +176,7 @@ public struct VoteResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of VoteResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0

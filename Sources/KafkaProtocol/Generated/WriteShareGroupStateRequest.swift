@@ -57,6 +57,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `WriteStateData` struct of WriteShareGroupStateRequest.
     public struct WriteStateData: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -100,6 +101,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of WriteShareGroupStateRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -163,6 +165,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `StateBatch` struct of WriteShareGroupStateRequest.
     public struct StateBatch: Sendable, Equatable {
         /// The first offset of this state batch.
         public var firstOffset: Int64 = 0

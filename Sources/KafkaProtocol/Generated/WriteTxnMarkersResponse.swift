@@ -51,6 +51,7 @@ public struct WriteTxnMarkersResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `WritableTxnMarkerResult` struct of WriteTxnMarkersResponse.
     public struct WritableTxnMarkerResult: Sendable, Equatable {
         /// The current producer ID in use by the transactional ID.
         public var producerId: Int64 = 0
@@ -94,6 +95,7 @@ public struct WriteTxnMarkersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `WritableTxnMarkerTopicResult` struct of WriteTxnMarkersResponse.
     public struct WritableTxnMarkerTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -137,6 +139,7 @@ public struct WriteTxnMarkersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `WritableTxnMarkerPartitionResult` struct of WriteTxnMarkersResponse.
     public struct WritableTxnMarkerPartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
