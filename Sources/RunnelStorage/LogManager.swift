@@ -28,6 +28,8 @@ public struct LogManagerConfiguration: Sendable {
     public var backgroundThreadEnabled = true
     /// Wall clock in milliseconds (injectable for tests).
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// Test hook: fails chosen writes of every log dir's engine.
+    var faultInjector: IOFaultInjector?
 
     public init(logDirs: [String]) { self.logDirs = logDirs }
 }
@@ -60,7 +62,8 @@ public final class LogManager: Sendable {
         var initial = State()
         for path in configuration.logDirs {
             do throws(StorageError) {
-                let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine, logger: logger)
+                let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine, logger: logger,
+                                                 faults: configuration.faultInjector)
                 directories.append(directory)
                 Self.discover(directory, into: &initial, logger: logger)
             } catch {

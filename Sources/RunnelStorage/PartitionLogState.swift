@@ -9,6 +9,7 @@ import NIOCore
 struct PendingAppend {
     var token: UInt64
     var segment: LogSegment
+    var startPosition: Int64
     var endPosition: Int64
     var nextOffset: Int64
     var result: AppendResult
@@ -38,7 +39,7 @@ final class PartitionLogState {
     var pending: Deque<PendingAppend> = []
     var nextToken: UInt64 = 0
     /// Set when a write failed: appends from this token on fail, then the log is truncated back.
-    var failure: (token: UInt64, offset: Int64)?
+    var failure: (token: UInt64, offset: Int64, segment: LogSegment, position: Int64)?
     var offlineReason: String?
     /// Segments renamed `.deleted`, removed at `dueMs`.
     var doomed: [(segment: LogSegment, dueMs: Int64)] = []
