@@ -54,7 +54,8 @@ extension PartitionLogState {
         if target > logStartOffset {
             logStartOffset = target
             try epochs.truncateFromStart(target)
-            deleteSegments(segments.filter { $0 !== activeSegment && $0.nextOffset <= target }, nowMs: clock())
+            let below = segments.indices.dropLast().filter { segments[$0 + 1].baseOffset <= target }.map { segments[$0] }
+            deleteSegments(below, nowMs: clock())
         }
         return logStartOffset
     }
@@ -65,8 +66,10 @@ extension PartitionLogState {
         var candidates: [LogSegment] = []
         var remainingBytes = segments.reduce(Int64(0)) { $0 + $1.size }
         for (index, segment) in segments.enumerated() {
-            guard segment.nextOffset <= highWatermark, !segment.isEmpty || segment !== activeSegment else { break }
-            var expired = segment.nextOffset <= logStartOffset
+            // A segment's end is the next one's base offset (no need to load it), or the log end offset.
+            let end = index + 1 < segments.count ? segments[index + 1].baseOffset : nextOffset
+            guard end <= highWatermark, !segment.isEmpty || segment !== activeSegment else { break }
+            var expired = end <= logStartOffset
             if config.cleanupPolicy.contains(.delete) {
                 if config.retentionMs >= 0 {
                     try segment.load()
