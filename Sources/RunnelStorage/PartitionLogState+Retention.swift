@@ -7,6 +7,8 @@ extension PartitionLogState {
     /// Removes every offset ≥ `offset`. Callers make sure no write is in flight.
     func truncateSegments(to offset: Int64) throws(StorageError) {
         guard offset < nextOffset else { return }
+        truncations += 1
+        firstDirtyOffset = firstDirtyOffset.map { min($0, offset) }
         if offset <= segments[0].baseOffset {
             try truncateFully(startAt: offset)
             return
@@ -23,6 +25,8 @@ extension PartitionLogState {
 
     /// Deletes every segment and starts an empty log at `offset` (a follower far behind the leader).
     func truncateFully(startAt offset: Int64) throws(StorageError) {
+        truncations += 1
+        firstDirtyOffset = nil
         for segment in segments { segment.deleteFiles() }
         rolledUnflushed.removeAll()
         segments = [try LogSegment.create(directory: directory, baseOffset: offset, config: config, cache: cache, now: clock())]

@@ -45,6 +45,10 @@ final class PartitionLogState {
     var doomed: [(segment: LogSegment, dueMs: Int64)] = []
     /// Segments rolled away from whose data is not yet known to be fsynced.
     var rolledUnflushed: [LogSegment] = []
+    /// The cleaner's position: offsets below were compacted at least once (nil: never cleaned).
+    var firstDirtyOffset: Int64?
+    /// Bumped by every truncation, so a compaction that raced one is not swapped in.
+    var truncations = 0
     let clock: @Sendable () -> Int64
     let epochs: LeaderEpochCache
     let producers: ProducerStateManager
