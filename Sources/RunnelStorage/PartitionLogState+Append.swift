@@ -12,8 +12,25 @@ enum AppendPlan {
 }
 
 extension PartitionLogState {
+    /// Plans an append; when an I/O step fails half way, the partial state is rolled back (now, or once the
+    /// appends already in flight have finished) and the error is returned.
     func planAppend(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin, nowMs: Int64,
-                    completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) throws(StorageError) -> AppendPlan {
+                    completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) -> AppendPlan {
+        let segment = activeSegment
+        let position = segment.size
+        do throws(StorageError) {
+            return try planAppendSteps(records: records, leaderEpoch: leaderEpoch, origin: origin, nowMs: nowMs, completion: completion)
+        } catch {
+            if failure == nil {
+                failure = (nextToken + 1, nextOffset, segment, position)
+                if pending.isEmpty { rollBack(segment: segment, position: position) }
+            }
+            return .fail(error)
+        }
+    }
+
+    private func planAppendSteps(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin, nowMs: Int64,
+                                 completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) throws(StorageError) -> AppendPlan {
         if let offlineReason { return .fail(.partitionOffline(offlineReason)) }
         if failure != nil { return .fail(.partitionOffline("a previous write failed; the log is being rolled back")) }
         // 1. Find the batches (headers only).
@@ -233,7 +250,7 @@ extension PartitionLogState {
     }
 
     /// After a failed write: cut the log back to the first failed append, rebuild producer state.
-    private func rollBack(segment: LogSegment, position: Int64) {
+    func rollBack(segment: LogSegment, position: Int64) {
         do throws(StorageError) {
             while segments.count > 1, activeSegment !== segment {
                 let removed = segments.removeLast()
