@@ -132,6 +132,12 @@ let package = Package(
             name: "KafkaRecordsTests",
             dependencies: ["KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings),
+        // Child process for RunnelStorageTests' crash tests (SIGKILLed mid-append).
+        .executableTarget(
+            name: "storage-crash-helper",
+            dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/StorageCrashHelper",
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelStorageTests",
             dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],

@@ -191,19 +191,37 @@ final class LogSegment {
         return nil
     }
 
-    /// Removes every batch from the one containing `offset` on. Returns the bytes removed.
+    /// Removes every batch from the one containing `offset` on (and any torn bytes). Returns the bytes removed.
     func truncate(to offset: Int64) throws(StorageError) -> Int64 {
-        guard offset < nextOffset else { return 0 }
-        let cut = try translate(offset, limit: size)?.position ?? size
-        let removed = size - cut
+        let entry = offsetIndex.lookup(offset)
+        var scanner = BatchScanner(file: try logFile(), from: entry.position, to: max(size, try logFile().size()))
+        var cut = entry.position
+        scan: while true {
+            switch try scanner.next(verify: false) {
+            case let .batch(header, position):
+                if header.lastOffset >= offset {
+                    cut = position
+                    break scan
+                }
+                cut = position + Int64(header.totalSize)
+            case .end, .torn, .corrupt:
+                break scan
+            }
+        }
+        return try truncate(toPosition: cut)
+    }
+
+    /// Cuts the file at `cut` (a batch boundary) and recomputes the tail state. Returns the bytes removed.
+    func truncate(toPosition cut: Int64) throws(StorageError) -> Int64 {
+        let removed = max(size, try logFile().size()) - cut
         try logFile().truncate(to: cut)
-        try offsetIndex.truncate(fromOffset: offset, cache: cache)
-        try timeIndex.truncate(fromOffset: offset, cache: cache)
-        try transactionIndex.truncate(fromOffset: offset)
         size = cut
         visibleSize = min(visibleSize, cut)
-        // Recompute the tail state from the last index entry.
+        // Index entries at or past the cut go; then the tail state is recomputed from the last entry.
+        let keptOffsets = offsetIndex.entries.filter { $0.position < cut }
+        try offsetIndex.replace(with: keptOffsets, cache: cache)
         nextOffset = offsetIndex.lastEntry.map { $0.offset + 1 } ?? baseOffset
+        try timeIndex.truncate(fromOffset: nextOffset, cache: cache)
         maxTimestamp = timeIndex.lastEntry?.timestamp ?? -1
         offsetOfMaxTimestamp = timeIndex.lastEntry?.offset ?? -1
         let start = offsetIndex.lastEntry?.position ?? 0
@@ -214,6 +232,8 @@ final class LogSegment {
             noteTimestamp(header)
             bytesSinceLastIndexEntry += header.totalSize
         }
+        try timeIndex.truncate(fromOffset: nextOffset, cache: cache)
+        try transactionIndex.truncate(fromOffset: nextOffset)
         return removed
     }
 

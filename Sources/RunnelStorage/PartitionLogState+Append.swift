@@ -12,8 +12,25 @@ enum AppendPlan {
 }
 
 extension PartitionLogState {
+    /// Plans an append; when an I/O step fails half way, the partial state is rolled back (now, or once the
+    /// appends already in flight have finished) and the error is returned.
     func planAppend(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin, nowMs: Int64,
-                    completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) throws(StorageError) -> AppendPlan {
+                    completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) -> AppendPlan {
+        let segment = activeSegment
+        let position = segment.size
+        do throws(StorageError) {
+            return try planAppendSteps(records: records, leaderEpoch: leaderEpoch, origin: origin, nowMs: nowMs, completion: completion)
+        } catch {
+            if failure == nil {
+                failure = (nextToken + 1, nextOffset, segment, position)
+                if pending.isEmpty { rollBack(segment: segment, position: position) }
+            }
+            return .fail(error)
+        }
+    }
+
+    private func planAppendSteps(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin, nowMs: Int64,
+                                 completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) throws(StorageError) -> AppendPlan {
         if let offlineReason { return .fail(.partitionOffline(offlineReason)) }
         if failure != nil { return .fail(.partitionOffline("a previous write failed; the log is being rolled back")) }
         // 1. Find the batches (headers only).
@@ -151,7 +168,7 @@ extension PartitionLogState {
         nextToken += 1
         let result = AppendResult(baseOffset: firstOffset, lastOffset: lastOffset, logAppendTime: appendTime,
                                   logStartOffset: logStartOffset, isDuplicate: false)
-        pending.append(PendingAppend(token: nextToken, segment: segment, endPosition: position, nextOffset: nextOffset,
+        pending.append(PendingAppend(token: nextToken, segment: segment, startPosition: startPosition, endPosition: position, nextOffset: nextOffset,
                                      result: result, recordCount: count, synced: sync, completion: completion))
         return .write(file: file, position: startPosition, chunks: chunks, sync: sync, token: nextToken)
     }
@@ -202,7 +219,10 @@ extension PartitionLogState {
         if let slot = pending.firstIndex(where: { $0.token == token }) {
             pending[slot].done = true
             pending[slot].errno = code
-            if code != 0 && failure == nil { failure = (token, pending[slot].result.baseOffset) }
+            if code != 0 && failure == nil {
+                let failed = pending[slot]
+                failure = (token, failed.result.baseOffset, failed.segment, failed.startPosition)
+            }
         }
         var callbacks: [@Sendable () -> Void] = []
         var advanced = false
@@ -224,15 +244,27 @@ extension PartitionLogState {
             if let completion = first.completion { callbacks.append { completion(.success(final)) } }
         }
         if let failure, pending.isEmpty {
-            rollBack(to: failure.offset)
+            rollBack(segment: failure.segment, position: failure.position)
         }
         return (callbacks, advanced)
     }
 
     /// After a failed write: cut the log back to the first failed append, rebuild producer state.
-    private func rollBack(to offset: Int64) {
-        do {
-            try truncateSegments(to: offset)
+    func rollBack(segment: LogSegment, position: Int64) {
+        do throws(StorageError) {
+            while segments.count > 1, activeSegment !== segment {
+                let removed = segments.removeLast()
+                removed.deleteFiles()
+                rolledUnflushed.removeAll { $0 === removed }
+            }
+            _ = try segment.truncate(toPosition: position)
+            nextOffset = segment.nextOffset
+            logEndOffset = nextOffset
+            highWatermark = min(highWatermark, logEndOffset)
+            recoveryPoint = min(recoveryPoint, logEndOffset)
+            unflushedMessages = 0
+            try epochs.truncateFromEnd(logEndOffset)
+            try rebuildProducerState(nowMs: clock())
             failure = nil
         } catch {
             offlineReason = "rolling back a failed write failed: \(error)"
