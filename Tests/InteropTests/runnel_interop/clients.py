@@ -49,8 +49,8 @@ def confluent_produce(bootstrap: str, topic: str, prefix: str, indices, value_si
                       compression: str = "none", partition: int | None = 0, client: str = "confluent",
                       ts_base: int | None = None, ts_step: int = 1, config: dict | None = None,
                       timeout: float = 120, between=None) -> dict:
-    """Produces records; returns {"acks": {i: (p, o)}, "errors": Counter}. `between(n)` is called
-    after the n-th record was handed over (for mid-stream actions)."""
+    """Produces records; returns {"acks": {i: (p, o)}, "errors": Counter}. `between(n, acks, p)` is
+    called after the n-th record was handed over (for mid-stream actions)."""
     conf = {"bootstrap.servers": bootstrap, "compression.type": compression, "linger.ms": 5,
             "acks": "all", "queue.buffering.max.messages": 500000, "message.timeout.ms": 60000,
             "socket.timeout.ms": 10000}
@@ -88,7 +88,7 @@ def confluent_produce(bootstrap: str, topic: str, prefix: str, indices, value_si
         if n % 1000 == 0:
             p.poll(0)
         if between is not None:
-            between(n + 1)
+            between(n + 1, acks, p)
     left = p.flush(max(1.0, deadline - time.monotonic()))
     assert left == 0, f"{left} messages still undelivered after flush"
     return {"acks": acks, "errors": errors}
@@ -135,7 +135,8 @@ def confluent_consume(bootstrap: str, topic: str, partitions=(0,), expected: int
 def kafka_python_produce(bootstrap: str, topic: str, prefix: str, indices, value_size: int = 100,
                          compression: str = "none", partition: int | None = 0,
                          client: str = "kafka-python", ts_base: int | None = None, ts_step: int = 1,
-                         config: dict | None = None, timeout: float = 120) -> dict:
+                         config: dict | None = None, timeout: float = 120, between=None) -> dict:
+    """Like confluent_produce; kafka-python 3.x is idempotent with acks=all by default."""
     from kafka import KafkaProducer
     conf = dict(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=64 * 1024,
                 compression_type=None if compression == "none" else compression,
@@ -145,7 +146,9 @@ def kafka_python_produce(bootstrap: str, topic: str, prefix: str, indices, value
     acks: dict[int, tuple[int, int]] = {}
     errors: Counter = Counter()
     try:
-        for i in indices:
+        for n, i in enumerate(indices):
+            if between is not None and n:
+                between(n, acks, p)
             f = p.send(topic, key=records.key(prefix, i).encode(),
                        value=records.value(prefix, i, value_size).encode(),
                        headers=[(hk, hv.encode()) for hk, hv in records.headers(i, client)],
