@@ -22,14 +22,14 @@ def _dec(b):
 
 # ---- confluent-kafka (librdkafka) --------------------------------------------------------------
 
-def confluent_admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+def confluent_admin(bootstrap: str, client_id: str = "interop-helper") -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "client.id": client_id})
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1, configs: dict | None = None,
-                 timeout: float = 30) -> None:
+                 timeout: float = 30, client_id: str = "interop-helper") -> None:
     """Creates a topic with confluent-kafka's AdminClient and waits until metadata shows it led."""
-    admin = confluent_admin(bootstrap)
+    admin = confluent_admin(bootstrap, client_id)
     fut = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
                                         config={k: str(v) for k, v in (configs or {}).items()})],
                               operation_timeout=timeout, request_timeout=timeout)[name]
@@ -95,13 +95,14 @@ def confluent_produce(bootstrap: str, topic: str, prefix: str, indices, value_si
 
 
 def confluent_consume(bootstrap: str, topic: str, partitions=(0,), expected: int | None = None,
-                      timeout: float = 90, start_offset: int = OFFSET_BEGINNING) -> list[dict]:
+                      timeout: float = 90, start_offset: int = OFFSET_BEGINNING,
+                      config: dict | None = None) -> list[dict]:
     """Reads from the given offset until `expected` records or, without it, until every partition
     reported end of partition (the high watermark)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"interop-assign-{time.time_ns()}",
                   "enable.auto.commit": False, "enable.partition.eof": True,
                   "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100,
-                  "socket.timeout.ms": 10000})
+                  "socket.timeout.ms": 10000, **(config or {})})
     out: list[dict] = []
     try:
         c.assign([CkTopicPartition(topic, p, start_offset) for p in partitions])
@@ -167,10 +168,11 @@ def kafka_python_consumer(bootstrap: str, **kw):
                          auto_offset_reset="earliest", request_timeout_ms=15000, **kw)
 
 
-def kafka_python_consume(bootstrap: str, topic: str, partitions=(0,), timeout: float = 120) -> list[dict]:
+def kafka_python_consume(bootstrap: str, topic: str, partitions=(0,), timeout: float = 120,
+                         config: dict | None = None) -> list[dict]:
     """Reads every partition from its beginning to the end offset measured at the start."""
     from kafka import TopicPartition
-    c = kafka_python_consumer(bootstrap, max_poll_records=5000)
+    c = kafka_python_consumer(bootstrap, max_poll_records=5000, **(config or {}))
     out: list[dict] = []
     try:
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -193,8 +195,12 @@ def kafka_python_consume(bootstrap: str, topic: str, partitions=(0,), timeout: f
 
 # ---- kcat ------------------------------------------------------------------------------------------
 
+KCAT_EXTRA: list[str] = []  # extra -X options for every kcat run (the capture tool sets client.id)
+
+
 def kcat_base(kcat: str, bootstrap: str) -> list[str]:
-    return [kcat, "-b", bootstrap, "-X", "socket.timeout.ms=10000", "-X", "topic.metadata.refresh.interval.ms=5000"]
+    return [kcat, "-b", bootstrap, "-X", "socket.timeout.ms=10000", "-X", "topic.metadata.refresh.interval.ms=5000",
+            *KCAT_EXTRA]
 
 
 def kcat_fixed_headers(prefix: str) -> list[tuple[str, str]]:
