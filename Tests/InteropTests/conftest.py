@@ -58,7 +58,11 @@ def runnel_bin() -> str:
 def _start(runnel_bin: str, workdir: Path, **kw) -> BrokerProcess:
     b = BrokerProcess(runnel_bin, workdir, **kw)
     _active.append(b)
-    b.start()
+    try:
+        b.start()
+    except BaseException:
+        _active.remove(b)
+        raise
     return b
 
 
@@ -66,7 +70,8 @@ def _start(runnel_bin: str, workdir: Path, **kw) -> BrokerProcess:
 def broker(runnel_bin, tmp_path_factory):
     b = _start(runnel_bin, tmp_path_factory.mktemp("broker"))
     yield b
-    _active.remove(b)
+    if b in _active:
+        _active.remove(b)
     b.stop()
 
 
@@ -79,11 +84,13 @@ def fresh_broker(runnel_bin, tmp_path):
         b = _start(runnel_bin, tmp_path / f"broker-{len(mine) + 1}", configs=configs)
         mine.append(b)
         return b
+    # (a broker that failed to start was already killed by BrokerProcess.wait_ready)
 
     yield make
     errors = []
     for b in mine:
-        _active.remove(b)
+        if b in _active:
+            _active.remove(b)
         try:
             if b.running():
                 b.stop()

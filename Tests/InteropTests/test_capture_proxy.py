@@ -111,7 +111,9 @@ def test_requests_are_forwarded_and_recorded_by_api_and_version(proxy, upstream)
 def test_auto_client_name_comes_from_client_id(proxy):
     port, out = proxy("auto")
     frame = wire.api_versions_request(0, 5, client_id="rdkafka/odd name")
-    exchange(port, [frame])
-    wait_files(out, {"rdkafka_odd_name-ApiVersions-v0-1.bin"})
+    named = wire.api_versions_request(3, 6, client_id="kafka-python")
+    exchange(port, [frame, named])
+    wait_files(out, {"rdkafka_odd_name-ApiVersions-v0-1.bin", "kafka-python-ApiVersions-v3-1.bin"})
     assert (out / "rdkafka_odd_name-ApiVersions-v0-1.bin").read_bytes() == frame[4:]
+    assert (out / "kafka-python-ApiVersions-v3-1.bin").read_bytes() == named[4:]
     assert not list(out.glob("*.response.bin"))        # responses only with --responses

@@ -12,6 +12,7 @@ if [ "${1:-}" = "broker" ] && [ "${2:-}" = "--help" ]; then echo "usage: $0 brok
 [ "${1:-}" = "broker" ] && [ "${2:-}" = "--config" ] && [ -n "${3:-}" ] || { echo "usage: $0 broker --config FILE" >&2; exit 64; }
 port="$(sed -n 's/^"listeners" *= *"PLAINTEXT:\/\/127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$3")"
 [ -n "$port" ] || { echo "no listeners port in $3" >&2; exit 64; }
+adv="$(sed -n 's/^"advertised.listeners" *= *"PLAINTEXT:\/\/\(127\.0\.0\.1:[0-9]*\)".*/\1/p' "$3")"
 exec "${TANSU_BIN:?set TANSU_BIN to a tansu executable}" broker \
-    --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://${adv:-127.0.0.1:$port}" \
     --storage-engine memory://tansu/

@@ -41,7 +41,7 @@ class BrokerProcess:
 
     def __init__(self, binary: str, workdir: Path, configs: dict | None = None,
                  port: int | None = None, extra_args: list[str] | None = None):
-        self.binary = binary
+        self.binary = os.path.abspath(binary)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
