@@ -1,0 +1,55 @@
+// GroupCoordinatorConfig: the group coordinator's settings, under Kafka's broker property names.
+
+/// Settings of the classic group coordinator and of the offsets it stores in `__consumer_offsets`.
+/// Every property carries Kafka's name and default; the broker fills it from its configuration.
+public struct GroupCoordinatorConfig: Sendable, Equatable {
+    /// `group.min.session.timeout.ms`: the shortest session timeout a member may ask for.
+    public var minSessionTimeoutMs: Int32 = 6000
+    /// `group.max.session.timeout.ms`: the longest session timeout a member may ask for.
+    public var maxSessionTimeoutMs: Int32 = 1_800_000
+    /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group waits for more
+    /// members before it completes (extended by the same delay per join, up to the rebalance timeout).
+    public var initialRebalanceDelayMs: Int32 = 3000
+    /// `group.max.size`: the most members one group may hold.
+    public var maxSize: Int32 = Int32.max
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`; fixes each group's coordinator.
+    public var offsetsTopicPartitions: Int32 = 50
+    /// `offsets.retention.minutes`: how long committed offsets outlive their group becoming empty.
+    public var offsetsRetentionMinutes: Int64 = 10080
+    /// `offsets.retention.check.interval.ms`: how often expired offsets are looked for.
+    public var offsetsRetentionCheckIntervalMs: Int64 = 600_000
+    /// `offset.metadata.max.bytes`: the longest metadata string an offset commit may carry.
+    public var offsetMetadataMaxBytes: Int32 = 4096
+    /// How long a member that joined for the first time (KIP-345's "new member") may take to rejoin
+    /// before it is removed; Kafka's fixed `GroupCoordinator.NewMemberJoinTimeoutMs` (5 minutes).
+    public var newMemberJoinTimeoutMs: Int32 = 300_000
+    /// How often the coordinator's timer looks for expired sessions and rebalance deadlines. Not a Kafka
+    /// setting: Kafka's purgatory is exact; a short tick bounds the error the same way.
+    public var timerTickMs: Int64 = 50
+
+    /// `offsets.retention.minutes` in milliseconds.
+    public var offsetsRetentionMs: Int64 { offsetsRetentionMinutes * 60_000 }
+
+    /// Kafka's defaults.
+    public init() {}
+
+    /// The settings as configured for the broker (Kafka's defaults where unset).
+    public init(_ broker: BrokerConfig) {
+        let defaults = GroupCoordinatorConfig()
+        func int32(_ name: String, _ fallback: Int32) -> Int32 {
+            Int32(clamping: broker.int(name, fallback: Int64(fallback)))
+        }
+        minSessionTimeoutMs = int32("group.min.session.timeout.ms", defaults.minSessionTimeoutMs)
+        maxSessionTimeoutMs = int32("group.max.session.timeout.ms", defaults.maxSessionTimeoutMs)
+        initialRebalanceDelayMs = int32("group.initial.rebalance.delay.ms", defaults.initialRebalanceDelayMs)
+        maxSize = int32("group.max.size", defaults.maxSize)
+        offsetsTopicPartitions = max(int32("offsets.topic.num.partitions", defaults.offsetsTopicPartitions), 1)
+        offsetsRetentionMinutes = broker.int("offsets.retention.minutes", fallback: defaults.offsetsRetentionMinutes)
+        offsetsRetentionCheckIntervalMs = broker.int("offsets.retention.check.interval.ms",
+                                                     fallback: defaults.offsetsRetentionCheckIntervalMs)
+        offsetMetadataMaxBytes = int32("offset.metadata.max.bytes", defaults.offsetMetadataMaxBytes)
+    }
+
+    /// Name of the internal topic holding offsets and group metadata.
+    public static let offsetsTopicName = "__consumer_offsets"
+}
