@@ -5,5 +5,7 @@ import ArgumentParser
 struct Runnel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runnel",
-        abstract: "Runnel: a Kafka-compatible message log broker and its tools.")
+        abstract: "Runnel: a Kafka-compatible message log broker and its tools.",
+        subcommands: [TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, OffsetsCommand.self,
+                      PerfCommand.self, LogCommand.self, ClusterCommand.self])
 }
