@@ -9,16 +9,23 @@ enum Terminal {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// Writes the readable bytes of `buffer` to stdout.
+    /// Writes the readable bytes of `buffer` to stdout (unbuffered, all of it unless stdout closed).
     static func write(_ buffer: ByteBuffer) {
         buffer.withUnsafeReadableBytes { raw in
-            guard let base = raw.baseAddress, raw.count > 0 else { return }
-            _ = fwrite(base, 1, raw.count, stdout)
+            guard var base = raw.baseAddress else { return }
+            var remaining = raw.count
+            while remaining > 0 {
+                let written = Foundation.write(STDOUT_FILENO, base, remaining)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                remaining -= written
+                base += written
+            }
         }
     }
 
-    /// Flushes stdout.
-    static func flush() { fflush(stdout) }
+    /// Flushes the C stdio buffers (after `print`).
+    static func flush() { fflush(nil) }
 
     /// Prints `value` as pretty, key-sorted JSON.
     static func printJSON<Value: Encodable>(_ value: Value) throws {

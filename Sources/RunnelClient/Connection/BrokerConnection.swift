@@ -238,7 +238,7 @@ public final class BrokerConnection: Sendable {
             return describe(first.error)
         }
         if let io = error as? IOError {
-            return io.description.replacingOccurrences(of: "connect(descriptor:addr:size:): ", with: "")
+            return String(cString: strerror(io.errnoCode))
         }
         if error is ChannelError { return "\(error)" }
         return "\(error)"

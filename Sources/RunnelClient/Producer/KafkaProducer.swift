@@ -90,21 +90,19 @@ public actor KafkaProducer {
 
     private func append(_ record: ProducerRecord, to topicPartition: TopicPartition, size: Int,
                         callback: @escaping DeliveryCallback) {
-        var queue = queues[topicPartition] ?? PartitionQueue()
+        // Take the queue and its open batch out of the dictionary so the batch's buffer is uniquely
+        // referenced while appending (no copy-on-write per record).
+        var queue = queues.removeValue(forKey: topicPartition) ?? PartitionQueue()
         if let open = queue.open, open.recordCount > 0,
            open.builder.estimatedSizeInBytes + size > configuration.batchSize {
             closeOpenBatch(of: &queue, topicPartition: topicPartition)
         }
-        var batch: ProducerBatch
-        if let open = queue.open {
-            batch = open
-            queue.open = nil  // keep the builder's buffer uniquely referenced while appending
-        } else {
-            nextBatchId += 1
-            batch = ProducerBatch(topicPartition: topicPartition, compression: configuration.compression,
-                                  capacity: Swift.min(configuration.batchSize, 1 << 20) + 128, id: nextBatchId)
-            scheduleLinger(topicPartition, batchId: batch.id)
-        }
+        let isNew = queue.open == nil
+        if isNew { nextBatchId += 1 }
+        var batch = queue.open.take()
+            ?? ProducerBatch(topicPartition: topicPartition, compression: configuration.compression,
+                             capacity: Swift.min(configuration.batchSize, 1 << 20) + 128, id: nextBatchId)
+        if isNew { scheduleLinger(topicPartition, batchId: batch.id) }
         let timestamp = record.timestamp ?? TimestampParser.nowMilliseconds()
         batch.append(record, timestamp: timestamp, size: size, callback: callback)
         bufferedBytes += size

@@ -71,8 +71,7 @@ struct GroupSeek: AsyncParsableCommand {
                 let rows = offsets.sorted { $0.key < $1.key }
                 if output.isJSON {
                     try Terminal.printJSON(rows.map {
-                        GroupPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, committedOffset: $0.value,
-                                             logEndOffset: -1, lag: nil, memberId: nil)
+                        NewOffset(topic: $0.key.topic, partition: $0.key.partition, offset: $0.value)
                     })
                 } else {
                     Terminal.printTable(["TOPIC", "PARTITION", "NEW-OFFSET"], rows.map {
@@ -82,5 +81,11 @@ struct GroupSeek: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    struct NewOffset: Encodable {
+        var topic: String
+        var partition: Int32
+        var offset: Int64
     }
 }

@@ -24,7 +24,10 @@ final class LineSource {
 
     /// Sources for `paths` (stdin when empty). Throws a usage error for unreadable files.
     static func sources(_ paths: [String]) throws -> [LineSource] {
-        guard !paths.isEmpty else { return [LineSource(name: "stdin", file: stdin, ownsFile: false)] }
+        guard !paths.isEmpty else {
+            guard let input = fdopen(STDIN_FILENO, "r") else { throw CLIError.failure("cannot read stdin") }
+            return [LineSource(name: "stdin", file: input, ownsFile: false)]
+        }
         return try paths.map { path in
             guard let file = fopen(path, "r") else {
                 throw CLIError.usage("cannot read '\(path)': \(String(cString: strerror(errno)))",
