@@ -131,7 +131,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelClientTests",
-            dependencies: ["RunnelClient", "KafkaProtocol", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "RunnelClient", "KafkaProtocol", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelBrokerTests",
