@@ -1,11 +1,35 @@
 // The `runnel` command: broker, topic, produce, consume, group, offsets, perf, log, cluster.
 import ArgumentParser
+import Foundation
 
 @main
 struct Runnel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runnel",
         abstract: "Runnel: a Kafka-compatible message log broker and its tools.",
-        subcommands: [TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, OffsetsCommand.self,
-                      PerfCommand.self, LogCommand.self, ClusterCommand.self])
+        subcommands: [BrokerCommand.self, ConfigCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self,
+                      GroupCommand.self, OffsetsCommand.self, PerfCommand.self, LogCommand.self, ClusterCommand.self])
+
+    /// Parses and runs, mapping failures to one line and exit codes: 0 success, 1 runtime failure,
+    /// 2 usage or configuration error.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("error: \(error.message) (hint: \(error.hint))\n".utf8))
+            Foundation.exit(error.exitCode)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(code == .validationFailure ? 2 : 1)
+        }
+    }
 }

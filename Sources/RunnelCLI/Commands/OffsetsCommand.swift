@@ -38,7 +38,7 @@ struct OffsetsCommand: AsyncParsableCommand {
         try await runReportingErrors(brokers: connection.resolvedBrokers) {
             let spec = try Self.spec(at)
             guard let isolationLevel = IsolationLevel(name: isolation) else {
-                throw CLIError.usage("bad --isolation '\(isolation)'", hint: "use read_committed or read_uncommitted")
+                throw CommandError.usage("bad --isolation '\(isolation)'", hint: "use read_committed or read_uncommitted")
             }
             try await connection.withClient { client in
                 let offsets = try await KafkaAdmin(client: client).listOffsets(

@@ -44,7 +44,7 @@ struct ConsumeCommand: AsyncParsableCommand {
         try await runReportingErrors(brokers: connection.resolvedBrokers) {
             let formatter = format.lowercased() == "json" ? RecordFormatter.json : try RecordFormatter(template: format)
             guard let isolationLevel = IsolationLevel(name: isolation) else {
-                throw CLIError.usage("bad --isolation '\(isolation)'", hint: "use read_committed or read_uncommitted")
+                throw CommandError.usage("bad --isolation '\(isolation)'", hint: "use read_committed or read_uncommitted")
             }
             let start = try from.map { try StartPosition.parse($0) }
             var configuration = ConsumerConfiguration()
@@ -56,7 +56,7 @@ struct ConsumeCommand: AsyncParsableCommand {
                 let consumer = KafkaConsumer(client: client, configuration: configuration)
                 if group != nil {
                     guard partition.isEmpty else {
-                        throw CLIError.usage("--partition cannot be combined with --group",
+                        throw CommandError.usage("--partition cannot be combined with --group",
                                              hint: "the group assigns partitions")
                     }
                     try await consumer.subscribe(topics: [topic], startingAt: start)

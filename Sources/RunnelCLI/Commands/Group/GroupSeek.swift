@@ -43,7 +43,7 @@ struct GroupSeek: AsyncParsableCommand {
                 if let topic { topics = [topic] } else {
                     topics = Array(Set(try await client.committedOffsets(group: group).keys.map(\.topic))).sorted()
                     guard !topics.isEmpty else {
-                        throw CLIError.usage("group '\(group)' has no committed offsets", hint: "name a topic with --topic")
+                        throw CommandError.usage("group '\(group)' has no committed offsets", hint: "name a topic with --topic")
                     }
                 }
                 var offsets: [TopicPartition: Int64] = [:]

@@ -50,9 +50,9 @@ struct PerfProduce: AsyncParsableCommand {
         try await runReportingErrors(brokers: connection.resolvedBrokers) {
             var configuration = ProducerConfiguration()
             guard let codec = CompressionCodec(name: compression) else {
-                throw CLIError.usage("unknown compression '\(compression)'", hint: "use none, gzip, snappy, lz4 or zstd")
+                throw CommandError.usage("unknown compression '\(compression)'", hint: "use none, gzip, snappy, lz4 or zstd")
             }
-            guard let acks = Acks(name: acks) else { throw CLIError.usage("bad --acks '\(acks)'", hint: "use 0, 1 or all") }
+            guard let acks = Acks(name: acks) else { throw CommandError.usage("bad --acks '\(acks)'", hint: "use 0, 1 or all") }
             configuration.compression = codec
             configuration.acks = acks
             configuration.enableIdempotence = idempotence && acks == .all
@@ -157,7 +157,7 @@ struct PerfConsume: AsyncParsableCommand {
             let summary = stats.totals()
             if json { try Terminal.printJSON(summary) } else { print(PerfStats.line(summary, prefix: "total: ")) }
             if summary.records < numRecords {
-                throw CLIError.failure("only \(summary.records) of \(numRecords) records arrived within --idle-timeout",
+                throw CommandError.failure("only \(summary.records) of \(numRecords) records arrived within --idle-timeout",
                                        hint: "produce more records or lower --num-records")
             }
         }

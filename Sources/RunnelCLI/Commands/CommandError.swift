@@ -1,22 +1,22 @@
-// CLI failures as one line with a hint, and the exit codes: 0 success, 1 failure, 2 bad usage.
+// Command failures as one line with a hint, and the exit codes: 0 success, 1 failure, 2 bad usage.
 import ArgumentParser
 import Foundation
 import KafkaProtocol
 import RunnelClient
 
 /// A failure the CLI reports itself (rather than a client error).
-struct CLIError: Error, CustomStringConvertible {
+struct CommandError: Error, CustomStringConvertible {
     var message: String
     var hint: String?
     /// True for mistakes in the command line (exit code 2).
     var isUsage: Bool
 
-    static func usage(_ message: String, hint: String? = nil) -> CLIError {
-        CLIError(message: message, hint: hint, isUsage: true)
+    static func usage(_ message: String, hint: String? = nil) -> CommandError {
+        CommandError(message: message, hint: hint, isUsage: true)
     }
 
-    static func failure(_ message: String, hint: String? = nil) -> CLIError {
-        CLIError(message: message, hint: hint, isUsage: false)
+    static func failure(_ message: String, hint: String? = nil) -> CommandError {
+        CommandError(message: message, hint: hint, isUsage: false)
     }
 
     var description: String { message }
@@ -40,7 +40,7 @@ func runReportingErrors(brokers: String? = nil, _ body: () async throws -> Void)
 /// Message, hint and exit code for an error.
 func describe(_ error: any Error, brokers: String?) -> (String, String?, Int32) {
     switch error {
-    case let cli as CLIError:
+    case let cli as CommandError:
         return (cli.message, cli.hint, cli.isUsage ? 2 : 1)
     case let parse as TimeParseError:
         return (parse.description, nil, 2)

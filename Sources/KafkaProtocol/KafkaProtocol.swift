@@ -1,2 +1,0 @@
-// KafkaProtocol: wire primitives, headers, API keys, error codes and generated message codecs.
-import NIOCore

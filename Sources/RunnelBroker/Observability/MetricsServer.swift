@@ -1,0 +1,117 @@
+// MetricsServer: a small HTTP endpoint serving /metrics (Prometheus text), /health and /ready.
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+
+/// Serves the Prometheus registry on `metrics.listener`:
+/// `GET /metrics` (text exposition format), `GET /health` (200 while the process runs),
+/// `GET /ready` (200 once listeners are bound, 503 before and during shutdown).
+public final class MetricsServer: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let state: BrokerState
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    /// Creates the server; nothing is bound until `start`.
+    public init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger) {
+        self.registry = registry
+        self.state = state
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Binds the endpoint.
+    public func start(host: String, port: Int) async throws {
+        let registry = registry
+        let state = state
+        let bound = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry, state: state))
+                }
+            }
+            .bind(host: host, port: port).get()
+        channel.withLockedValue { $0 = bound }
+        logger.info("metrics endpoint listening", metadata: ["address": "\(bound.localAddress.map { "\($0)" } ?? "?")"])
+    }
+
+    /// The bound address (useful with port 0).
+    public var boundAddress: SocketAddress? { channel.withLockedValue { $0?.localAddress } }
+
+    /// Closes the endpoint.
+    public func stop() async {
+        let bound = channel.withLockedValue { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await bound?.close()
+    }
+}
+
+/// Answers one HTTP request per head/end pair.
+final class MetricsHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let registry: PrometheusCollectorRegistry
+    private let state: BrokerState
+    private var request: HTTPRequestHead?
+
+    init(registry: PrometheusCollectorRegistry, state: BrokerState) {
+        self.registry = registry
+        self.state = state
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            request = head
+        case .body:
+            break
+        case .end:
+            guard let head = request else { return }
+            request = nil
+            respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let status: HTTPResponseStatus
+        var body = context.channel.allocator.buffer(capacity: 256)
+        var contentType = "text/plain; charset=utf-8"
+        switch (head.method, path) {
+        case (.GET, "/metrics"):
+            status = .ok
+            contentType = "text/plain; version=0.0.4; charset=utf-8"
+            body.writeBytes(registry.emitToBuffer())
+        case (.GET, "/health"):
+            status = .ok
+            body.writeString("ok\n")
+        case (.GET, "/ready"):
+            status = state.isReady ? .ok : .serviceUnavailable
+            body.writeString(state.isReady ? "ready\n" : "not ready\n")
+        default:
+            status = .notFound
+            body.writeString("not found; try /metrics, /health or /ready\n")
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+        let keepAlive = head.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        let response = HTTPResponseHead(version: head.version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+}

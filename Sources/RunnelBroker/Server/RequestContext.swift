@@ -1,0 +1,29 @@
+// RequestContext: what a router learns about the connection a request arrived on.
+import Logging
+import NIOCore
+
+/// The connection-level facts a `RequestRouter` gets with every request.
+public struct RequestContext: Sendable {
+    /// The event loop that owns the connection; completing the response future on it avoids a hop.
+    public var eventLoop: any EventLoop
+    /// The peer's address, when the socket reports one.
+    public var clientAddress: SocketAddress?
+    /// A broker-unique id for the connection (Kafka style: `local-remote-index`).
+    public var connectionId: String
+    /// The name of the listener the connection was accepted on (e.g. `PLAINTEXT`).
+    public var listenerName: String
+    /// A logger carrying `connection` and `client` metadata.
+    public var logger: Logger
+
+    /// Creates a context.
+    public init(
+        eventLoop: any EventLoop, clientAddress: SocketAddress?, connectionId: String,
+        listenerName: String, logger: Logger
+    ) {
+        self.eventLoop = eventLoop
+        self.clientAddress = clientAddress
+        self.connectionId = connectionId
+        self.listenerName = listenerName
+        self.logger = logger
+    }
+}

@@ -1,0 +1,60 @@
+// `runnel broker`: load the configuration, start the broker, run until SIGTERM/SIGINT.
+import ArgumentParser
+import Foundation
+import Logging
+import RunnelBroker
+
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker",
+        abstract: "Run a broker until SIGTERM or SIGINT.",
+        discussion: """
+            Settings use Apache Kafka's names. Precedence, lowest first: built-in defaults, the \
+            config file (or the embedded single-node config), RUNNEL_* environment variables \
+            (RUNNEL_LOG_DIRS sets log.dirs), then --override.
+
+            Examples:
+              runnel broker
+              runnel broker --config config/runnel.toml --override log.dirs=/var/lib/runnel
+              RUNNEL_LISTENERS=PLAINTEXT://0.0.0.0:9092 runnel broker --log-level debug
+            """)
+
+    @Option(name: .shortAndLong, help: "A TOML config file (default: the embedded single-node config).")
+    var config: String?
+
+    @Option(name: .customLong("override"), help: ArgumentHelp("Set one setting, e.g. log.retention.hours=24 (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw CLIError(
+                message: "unknown log level '\(logLevel)'",
+                hint: "use one of trace, debug, info, notice, warning, error, critical", exitCode: 2)
+        }
+        let brokerConfig: BrokerConfig
+        do {
+            brokerConfig = try BrokerConfig.load(
+                path: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
+        } catch {
+            throw CLIError(message: error.description, hint: error.hint, exitCode: 2)
+        }
+        let registry = Observability.bootstrap(logLevel: level)
+        let logger = Logger(label: "runnel.broker")
+        let broker = Broker(
+            config: brokerConfig, logger: logger, metricsRegistry: registry,
+            // The lead plugs storage and handlers in here: open storage and build the router in
+            // `routerFactory`, flush and write the clean-shutdown marker in `shutdownHook`.
+            routerFactory: { _, _ in ClosingRouter() },
+            shutdownHook: {})
+        do {
+            try await broker.runUntilTerminated(logger: logger)
+        } catch let error as ServerError {
+            throw CLIError(message: error.description, hint: "is another process using the port? change listeners", exitCode: 1)
+        } catch {
+            throw CLIError(message: "\(error)", hint: "see the log lines above", exitCode: 1)
+        }
+    }
+}

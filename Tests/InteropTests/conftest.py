@@ -1,0 +1,123 @@
+"""Fixtures for the Runnel interop suite.
+
+`runnel_bin`   the broker executable from $RUNNEL_BIN; tests that need it are skipped, with the
+               reason, when it is unset, missing, or has no `broker` subcommand yet (set
+               RUNNEL_INTEROP_REQUIRE_BROKER=1 to turn those skips into failures).
+`broker`       one broker per test module (fast), stopped with SIGTERM at module end (exit 0 and
+               a bounded shutdown are asserted).
+`fresh_broker` a factory for brokers owned by one test (restart and bad-input tests).
+`java`         the compiled tools/interop/java client (javac once per source hash).
+On failure, the tail of every broker log the test used is attached to the report.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from runnel_interop import java as java_support  # noqa: E402
+from runnel_interop.broker import BrokerProcess  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+_active: list[BrokerProcess] = []
+_names = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    """A topic / prefix name unique within this pytest run."""
+    return f"{prefix}-{os.getpid()}-{next(_names)}"
+
+
+@pytest.fixture(scope="session")
+def runnel_bin() -> str:
+    strict = os.environ.get("RUNNEL_INTEROP_REQUIRE_BROKER") == "1"
+    fail = pytest.fail if strict else pytest.skip
+    path = os.environ.get("RUNNEL_BIN")
+    if not path:
+        fail("RUNNEL_BIN is not set: point it at the runnel executable (scripts/test does)")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        fail(f"RUNNEL_BIN={path} is not an executable file (build first: swift build)")
+    try:
+        res = subprocess.run([path, "broker", "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        fail(f"RUNNEL_BIN={path} broker --help could not run: {e}")
+    if res.returncode != 0:
+        first = (res.stderr or res.stdout).strip().splitlines()[:1]
+        fail(f"RUNNEL_BIN={path} has no working `broker` subcommand yet "
+             f"(`broker --help` exited {res.returncode}: {first[0] if first else ''})")
+    return path
+
+
+def _start(runnel_bin: str, workdir: Path, **kw) -> BrokerProcess:
+    b = BrokerProcess(runnel_bin, workdir, **kw)
+    _active.append(b)
+    b.start()
+    return b
+
+
+@pytest.fixture(scope="module")
+def broker(runnel_bin, tmp_path_factory):
+    b = _start(runnel_bin, tmp_path_factory.mktemp("broker"))
+    yield b
+    _active.remove(b)
+    b.stop()
+
+
+@pytest.fixture
+def fresh_broker(runnel_bin, tmp_path):
+    """Factory: fresh_broker(configs={...}) starts a broker owned by this test."""
+    mine: list[BrokerProcess] = []
+
+    def make(configs: dict | None = None) -> BrokerProcess:
+        b = _start(runnel_bin, tmp_path / f"broker-{len(mine) + 1}", configs=configs)
+        mine.append(b)
+        return b
+
+    yield make
+    errors = []
+    for b in mine:
+        _active.remove(b)
+        try:
+            if b.running():
+                b.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("broker shutdown failed:\n" + "\n".join(errors))
+
+
+@pytest.fixture(scope="session")
+def java_classes() -> Path:
+    why = java_support.missing_prerequisites()
+    if why:
+        pytest.skip(why)
+    return java_support.compile_client()
+
+
+@pytest.fixture
+def java(java_classes, tmp_path) -> java_support.JavaClient:
+    return java_support.JavaClient(java_classes, tmp_path / "java")
+
+
+@pytest.fixture(scope="session")
+def kcat_bin() -> str:
+    path = shutil.which("kcat")
+    if not path:
+        pytest.skip("kcat not installed (Debian package kcat: scripts/install-deps)")
+    return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for b in list(_active):
+            report.sections.append((f"broker log {b.workdir.name} (port {b.port})", b.log_tail()))

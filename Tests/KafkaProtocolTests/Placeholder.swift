@@ -1,2 +1,0 @@
-import Testing
-@Suite struct KafkaProtocolTestsPlaceholder { @Test func moduleBuilds() { #expect(Bool(true)) } }

@@ -1,0 +1,239 @@
+// `admin`: runs a list of AdminClient operations in order and reports each one's result or error
+// (exception simple name + message), so a test can assert both success and Kafka's exact errors.
+// Ops: createTopics, listTopics, describeTopics, describeCluster, describeConfigs,
+// incrementalAlterConfigs, createPartitions, deleteRecords, listOffsets, deleteTopics.
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.CreateTopicsOptions;
+import org.apache.kafka.clients.admin.DeletedRecords;
+import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.NewPartitions;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.config.ConfigResource;
+
+final class AdminCommand {
+    static Object run(Args args) throws Exception {
+        List<Object> results = new ArrayList<>();
+        try (Admin admin = Admin.create(JavaClient.clientProps(args))) {
+            for (Object o : args.list("ops")) {
+                Args op = args.sub(o);
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("op", op.str("op"));
+                try {
+                    r.put("result", runOne(admin, op));
+                    r.put("ok", true);
+                } catch (Throwable t) {
+                    r.put("ok", false);
+                    r.put("error", JavaClient.errorName(t));
+                    r.put("message", JavaClient.describe(t));
+                }
+                results.add(r);
+            }
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("results", results);
+        return out;
+    }
+
+    private static Object runOne(Admin admin, Args op) throws Exception {
+        switch (op.str("op")) {
+            case "createTopics": {
+                List<NewTopic> topics = new ArrayList<>();
+                for (Object t : op.list("topics")) {
+                    Args ta = op.sub(t);
+                    NewTopic nt = new NewTopic(ta.str("name"),
+                        Optional.ofNullable(ta.has("partitions") ? (int) ta.num("partitions") : null),
+                        Optional.ofNullable(ta.has("replicationFactor") ? (short) ta.num("replicationFactor") : null));
+                    Map<String, String> cfg = new HashMap<>();
+                    for (Map.Entry<String, Object> e : ta.obj("configs").entrySet()) cfg.put(e.getKey(), String.valueOf(e.getValue()));
+                    topics.add(nt.configs(cfg));
+                }
+                var res = admin.createTopics(topics, new CreateTopicsOptions().validateOnly(op.bool("validateOnly", false)));
+                Map<String, Object> perTopic = new LinkedHashMap<>();
+                for (Map.Entry<String, KafkaFuture<Void>> e : res.values().entrySet()) {
+                    perTopic.put(e.getKey(), outcome(e.getValue(), () -> {
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("numPartitions", res.numPartitions(e.getKey()).get());
+                        m.put("replicationFactor", (long) res.replicationFactor(e.getKey()).get());
+                        m.put("topicId", String.valueOf(res.topicId(e.getKey()).get()));
+                        return m;
+                    }));
+                }
+                return perTopic;
+            }
+            case "listTopics":
+                return new ArrayList<>(new java.util.TreeSet<>(admin.listTopics().names().get()));
+            case "describeTopics": {
+                List<String> names = new ArrayList<>();
+                for (Object n : op.list("names")) names.add(n.toString());
+                Map<String, Object> out = new LinkedHashMap<>();
+                for (Map.Entry<String, KafkaFuture<TopicDescription>> e : admin.describeTopics(names).topicNameValues().entrySet()) {
+                    out.put(e.getKey(), outcome(e.getValue(), () -> describeTopic(e.getValue().get())));
+                }
+                return out;
+            }
+            case "describeCluster": {
+                DescribeClusterResult d = admin.describeCluster();
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("clusterId", d.clusterId().get());
+                Node c = d.controller().get();
+                m.put("controller", c == null ? null : (long) c.id());
+                List<Object> nodes = new ArrayList<>();
+                for (Node n : d.nodes().get()) nodes.add(node(n));
+                m.put("nodes", nodes);
+                return m;
+            }
+            case "describeConfigs": {
+                List<ConfigResource> rs = new ArrayList<>();
+                for (Object n : op.list("topics")) rs.add(new ConfigResource(ConfigResource.Type.TOPIC, n.toString()));
+                for (Object n : op.list("brokers")) rs.add(new ConfigResource(ConfigResource.Type.BROKER, n.toString()));
+                Map<String, Object> out = new LinkedHashMap<>();
+                for (Map.Entry<ConfigResource, KafkaFuture<Config>> e : admin.describeConfigs(rs).values().entrySet()) {
+                    out.put(e.getKey().type().name().toLowerCase() + ":" + e.getKey().name(), outcome(e.getValue(), () -> {
+                        Map<String, Object> entries = new TreeMap<>();
+                        for (ConfigEntry ce : e.getValue().get().entries()) {
+                            Map<String, Object> m = new LinkedHashMap<>();
+                            m.put("value", ce.value());
+                            m.put("source", ce.source().name());
+                            m.put("readOnly", ce.isReadOnly());
+                            m.put("sensitive", ce.isSensitive());
+                            m.put("isDefault", ce.isDefault());
+                            entries.put(ce.name(), m);
+                        }
+                        return entries;
+                    }));
+                }
+                return out;
+            }
+            case "incrementalAlterConfigs": {
+                ConfigResource res = new ConfigResource(ConfigResource.Type.valueOf(op.str("type", "TOPIC")), op.str("name"));
+                List<AlterConfigOp> ops = new ArrayList<>();
+                for (Map.Entry<String, Object> e : op.obj("set").entrySet()) {
+                    ops.add(new AlterConfigOp(new ConfigEntry(e.getKey(), String.valueOf(e.getValue())), AlterConfigOp.OpType.SET));
+                }
+                for (Object k : op.list("delete")) {
+                    ops.add(new AlterConfigOp(new ConfigEntry(k.toString(), null), AlterConfigOp.OpType.DELETE));
+                }
+                Map<ConfigResource, Collection<AlterConfigOp>> m = new HashMap<>();
+                m.put(res, ops);
+                admin.incrementalAlterConfigs(m).all().get();
+                return null;
+            }
+            case "createPartitions": {
+                Map<String, NewPartitions> m = new HashMap<>();
+                m.put(op.str("topic"), NewPartitions.increaseTo((int) op.num("totalCount")));
+                admin.createPartitions(m).all().get();
+                return null;
+            }
+            case "deleteRecords": {
+                Map<TopicPartition, RecordsToDelete> m = new HashMap<>();
+                TopicPartition tp = new TopicPartition(op.str("topic"), (int) op.num("partition", 0));
+                m.put(tp, RecordsToDelete.beforeOffset(op.num("beforeOffset")));
+                DeletedRecords d = admin.deleteRecords(m).lowWatermarks().get(tp).get();
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("lowWatermark", d.lowWatermark());
+                return r;
+            }
+            case "listOffsets": {
+                String spec = op.str("spec");
+                OffsetSpec os = spec.equals("earliest") ? OffsetSpec.earliest()
+                    : spec.equals("latest") ? OffsetSpec.latest()
+                    : spec.equals("maxTimestamp") ? OffsetSpec.maxTimestamp()
+                    : OffsetSpec.forTimestamp(Long.parseLong(spec));
+                Map<TopicPartition, OffsetSpec> m = new HashMap<>();
+                List<TopicPartition> tps = new ArrayList<>();
+                for (Object p : op.list("partitions")) {
+                    TopicPartition tp = new TopicPartition(op.str("topic"), ((Number) p).intValue());
+                    tps.add(tp);
+                    m.put(tp, os);
+                }
+                Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> all = admin.listOffsets(m).all().get();
+                Map<String, Object> out = new LinkedHashMap<>();
+                for (TopicPartition tp : tps) {
+                    ListOffsetsResult.ListOffsetsResultInfo info = all.get(tp);
+                    Map<String, Object> r = new LinkedHashMap<>();
+                    r.put("offset", info.offset());
+                    r.put("timestamp", info.timestamp());
+                    out.put(String.valueOf(tp.partition()), r);
+                }
+                return out;
+            }
+            case "deleteTopics": {
+                List<String> names = new ArrayList<>();
+                for (Object n : op.list("names")) names.add(n.toString());
+                Map<String, Object> out = new LinkedHashMap<>();
+                for (Map.Entry<String, KafkaFuture<Void>> e : admin.deleteTopics(names).topicNameValues().entrySet()) {
+                    out.put(e.getKey(), outcome(e.getValue(), () -> null));
+                }
+                return out;
+            }
+            default:
+                throw new IllegalArgumentException("unknown admin op " + op.str("op"));
+        }
+    }
+
+    interface Body { Object get() throws Exception; }
+
+    /** {"ok": true, "value": ...} or {"ok": false, "error": SimpleName, "message": ...} for one future. */
+    private static Map<String, Object> outcome(KafkaFuture<?> f, Body body) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        try {
+            f.get();
+            m.put("ok", true);
+            m.put("value", body.get());
+        } catch (Throwable t) {
+            m.put("ok", false);
+            m.put("error", JavaClient.errorName(t));
+            m.put("message", JavaClient.describe(t));
+        }
+        return m;
+    }
+
+    private static Map<String, Object> describeTopic(TopicDescription d) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", d.name());
+        m.put("internal", d.isInternal());
+        m.put("topicId", String.valueOf(d.topicId()));
+        List<Object> parts = new ArrayList<>();
+        for (TopicPartitionInfo p : d.partitions()) {
+            Map<String, Object> pm = new LinkedHashMap<>();
+            pm.put("partition", p.partition());
+            pm.put("leader", p.leader() == null ? null : (long) p.leader().id());
+            List<Object> replicas = new ArrayList<>();
+            for (Node n : p.replicas()) replicas.add((long) n.id());
+            List<Object> isr = new ArrayList<>();
+            for (Node n : p.isr()) isr.add((long) n.id());
+            pm.put("replicas", replicas);
+            pm.put("isr", isr);
+            parts.add(pm);
+        }
+        m.put("partitions", parts);
+        return m;
+    }
+
+    private static Map<String, Object> node(Node n) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", (long) n.id());
+        m.put("host", n.host());
+        m.put("port", (long) n.port());
+        return m;
+    }
+}
