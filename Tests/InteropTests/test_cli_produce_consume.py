@@ -61,7 +61,10 @@ def test_java_consumer_reads_what_runnel_produced(runnel_bin, broker, java, tmp_
            brokers=broker.bootstrap)
     out = tmp_path / "java-consumed.jsonl"
     result = java.run("consume", {"bootstrap": broker.bootstrap, "topic": topic, "out": str(out), "expected": 100})
-    assert result.get("consumed", result.get("count")) == 100 or len(out.read_text().splitlines()) == 100
+    assert result["count"] == 100
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(line["v"] for line in lines) == sorted(f"v{i}" for i in range(100))
+    assert all(line["k"] is None and line["tt"] == "CreateTime" for line in lines)
 
 
 def test_runnel_consumer_reads_what_java_produced_with_compression(runnel_bin, broker, java):

@@ -22,18 +22,26 @@ struct CommandError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
+/// Thrown by a command whose failures were already reported (e.g. per record): exit with `code`.
+struct ReportedFailure: Error {
+    var code: Int32 = 1
+}
+
 /// Runs a command body, printing any error as one line with a hint on stderr and exiting 1 (or 2).
+/// Exits the process itself, so the exit code does not depend on how the root command maps errors.
 func runReportingErrors(brokers: String? = nil, _ body: () async throws -> Void) async throws {
     do {
         try await body()
-    } catch let exit as ExitCode {
-        throw exit
+    } catch let reported as ReportedFailure {
+        Terminal.flush()
+        exit(reported.code)
     } catch {
         let (message, hint, code) = describe(error, brokers: brokers)
         var line = "error: \(message)"
         if let hint { line += " (hint: \(hint))" }
+        Terminal.flush()
         Terminal.printError(line)
-        throw ExitCode(code)
+        exit(code)
     }
 }
 

@@ -25,7 +25,7 @@ public enum ConfigResourceType: Int8, Sendable, Codable {
 }
 
 /// Where a config value comes from (Kafka's `ConfigSource`).
-public enum ConfigSource: Int8, Sendable, Codable, CustomStringConvertible {
+public enum ConfigSource: Int8, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case unknown = 0
     case dynamicTopicConfig = 1
     case dynamicBrokerConfig = 2
@@ -49,6 +49,9 @@ public enum ConfigSource: Int8, Sendable, Codable, CustomStringConvertible {
         case .groupConfig: "GROUP_CONFIG"
         }
     }
+
+    /// Sources by Kafka's name.
+    static let allNames: [String: ConfigSource] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.description, $0) })
 }
 
 /// One config of a resource as DescribeConfigs reports it.
@@ -61,6 +64,39 @@ public struct ConfigEntry: Sendable, Codable, Equatable {
     public var isSensitive: Bool
     /// True unless the value was set for this resource (topic override or dynamic broker config).
     public var isDefault: Bool { source != .dynamicTopicConfig && source != .dynamicBrokerConfig }
+
+    public init(name: String, value: String?, source: ConfigSource, isReadOnly: Bool, isSensitive: Bool) {
+        self.name = name
+        self.value = value
+        self.source = source
+        self.isReadOnly = isReadOnly
+        self.isSensitive = isSensitive
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, value, source, isReadOnly = "readOnly", isSensitive = "sensitive", isDefault = "default"
+    }
+
+    /// JSON with the source by Kafka's name (`DYNAMIC_TOPIC_CONFIG`, ...).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(value, forKey: .value)
+        try container.encode(source.description, forKey: .source)
+        try container.encode(isReadOnly, forKey: .isReadOnly)
+        try container.encode(isSensitive, forKey: .isSensitive)
+        try container.encode(isDefault, forKey: .isDefault)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        value = try container.decodeIfPresent(String.self, forKey: .value)
+        let sourceName = try container.decode(String.self, forKey: .source)
+        source = ConfigSource.allNames[sourceName] ?? .unknown
+        isReadOnly = try container.decode(Bool.self, forKey: .isReadOnly)
+        isSensitive = try container.decode(Bool.self, forKey: .isSensitive)
+    }
 }
 
 /// A change to one config in IncrementalAlterConfigs.

@@ -157,6 +157,16 @@ public actor KafkaProducer {
         }
     }
 
+    /// Hands several records over in one call (one hop onto the producer instead of one per record);
+    /// `onDelivery` receives each record's index in `records` with its outcome. Throws like `produce`
+    /// for the first record that cannot be handed over; records before it are already handed over.
+    public func produce(contentsOf records: [ProducerRecord],
+                        onDelivery: @escaping @Sendable (Int, DeliveryResult) -> Void) async throws {
+        for (index, record) in records.enumerated() {
+            try await produce(record) { onDelivery(index, $0) }
+        }
+    }
+
     // MARK: Flush and close
 
     /// Sends everything handed over so far and waits until each record is delivered or failed.

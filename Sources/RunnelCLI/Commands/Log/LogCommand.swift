@@ -43,7 +43,7 @@ struct LogDump: AsyncParsableCommand {
                 segment.printText(includeRecords: records)
             }
             for problem in segment.problems { Terminal.printError("error: \(problem)") }
-            if !segment.problems.isEmpty { throw ExitCode(1) }
+            if !segment.problems.isEmpty { throw ReportedFailure() }
         }
     }
 }

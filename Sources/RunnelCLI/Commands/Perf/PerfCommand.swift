@@ -70,13 +70,17 @@ struct PerfProduce: AsyncParsableCommand {
                 let clock = ContinuousClock()
                 let start = clock.now
                 let size = recordSize
-                for index in 0..<numRecords {
+                let chunk = throughput > 0 ? max(1, min(500, throughput / 100)) : 500
+                var sent = 0
+                while sent < numRecords {
                     if throughput > 0 {
-                        let due = start + .seconds(Double(index) / Double(throughput))
+                        let due = start + .seconds(Double(sent) / Double(throughput))
                         if due > clock.now { try await Task.sleep(until: due, clock: clock) }
                     }
+                    let count = min(chunk, numRecords - sent)
+                    let records = [ProducerRecord](repeating: ProducerRecord(topic: topic, value: payload), count: count)
                     let sentAt = clock.now
-                    try await producer.produce(ProducerRecord(topic: topic, value: payload)) { result in
+                    try await producer.produce(contentsOf: records) { _, result in
                         let elapsed = clock.now - sentAt
                         let micros = UInt64(max(0, elapsed.components.seconds * 1_000_000
                                                 + elapsed.components.attoseconds / 1_000_000_000_000))
@@ -87,13 +91,14 @@ struct PerfProduce: AsyncParsableCommand {
                             stats.record(bytes: size, latencyMicros: micros)
                         }
                     }
+                    sent += count
                 }
                 await producer.flush()
                 progress.cancel()
             }
             let summary = stats.totals()
             if json { try Terminal.printJSON(summary) } else { print(PerfStats.line(summary, prefix: "total: ")) }
-            if summary.errors > 0 { throw ExitCode(1) }
+            if summary.errors > 0 { throw ReportedFailure() }
         }
     }
 }

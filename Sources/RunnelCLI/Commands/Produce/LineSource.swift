@@ -37,6 +37,13 @@ final class LineSource {
         }
     }
 
+    /// False when reading more would block (a pipe or terminal with nothing waiting): the caller should
+    /// send what it has rather than wait for a full chunk.
+    var hasInputWaiting: Bool {
+        var descriptor = pollfd(fd: fileno(file), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
+    }
+
     /// The next line without its line ending (`\n` or `\r\n`), or nil at the end.
     func nextLine() -> String? {
         let count = getline(&buffer, &capacity, file)

@@ -48,15 +48,27 @@ struct ProduceCommand: AsyncParsableCommand {
             let tracker = DeliveryTracker(verbose: verbose && !output.isJSON)
             try await connection.withClient { client in
                 let producer = try KafkaProducer(client: client, configuration: configuration)
+                // Lines go over in chunks: one hop onto the producer per chunk, not per record.
+                var records: [ProducerRecord] = []
+                var labels: [String] = []
+                func handOver() async throws {
+                    let chunkLabels = labels
+                    try await producer.produce(contentsOf: records) { index, result in
+                        tracker.record(chunkLabels[index], result)
+                    }
+                    records.removeAll(keepingCapacity: true)
+                    labels.removeAll(keepingCapacity: true)
+                }
                 for source in try LineSource.sources(files) {
                     while let line = source.nextLine() {
                         let (key, value) = split(line)
-                        let record = ProducerRecord(topic: topic, partition: partition, key: key, value: value,
-                                                    headers: headerList, timestamp: fixedTimestamp)
-                        let label = "\(source.name):\(source.lineNumber)"
-                        try await producer.produce(record) { tracker.record(label, $0) }
+                        records.append(ProducerRecord(topic: topic, partition: partition, key: key, value: value,
+                                                      headers: headerList, timestamp: fixedTimestamp))
+                        labels.append("\(source.name):\(source.lineNumber)")
+                        if records.count >= 256 || !source.hasInputWaiting { try await handOver() }
                     }
                 }
+                if !records.isEmpty { try await handOver() }
                 await producer.flush()
             }
             let summary = tracker.summary
@@ -66,7 +78,7 @@ struct ProduceCommand: AsyncParsableCommand {
                 Terminal.printError("produced \(summary.delivered) record(s) to \(topic)"
                     + (summary.failed > 0 ? ", \(summary.failed) failed" : ""))
             }
-            if summary.failed > 0 { throw ExitCode(1) }
+            if summary.failed > 0 { throw ReportedFailure() }
         }
     }
 
