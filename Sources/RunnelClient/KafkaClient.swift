@@ -129,19 +129,25 @@ public actor KafkaClient {
         return snapshot
     }
 
-    /// Metadata of `topic`, from the cache when fresh, else refreshed. Throws `unknownTopic`.
+    /// Metadata of `topic`, from the cache when fresh, else refreshed. Throws `unknownTopic`. Retriable
+    /// topic errors (LEADER_NOT_AVAILABLE while a topic is being created) are retried a few times.
     public func topicMetadata(_ topic: String, forceRefresh: Bool = false) async throws -> TopicMetadata {
         if !forceRefresh, let cached = cachedMetadata.topics[topic], cached.error == nil, isMetadataFresh {
             return cached
         }
-        let snapshot = try await refreshMetadata(topics: [topic])
-        guard let metadata = snapshot.topics[topic] else { throw KafkaClientError.unknownTopic(topic) }
-        if let error = metadata.error {
+        var attempt = 0
+        while true {
+            let snapshot = try await refreshMetadata(topics: [topic])
+            guard let metadata = snapshot.topics[topic] else { throw KafkaClientError.unknownTopic(topic) }
+            guard let error = metadata.error else { return metadata }
             if error == ErrorCode.unknownTopicOrPartition.name { throw KafkaClientError.unknownTopic(topic) }
             let code = ErrorCode(name: error) ?? .unknownServerError
-            throw KafkaClientError.broker(code: code, context: "topic '\(topic)'", message: nil)
+            attempt += 1
+            guard code.isRetriable, attempt < 5 else {
+                throw KafkaClientError.broker(code: code, context: "topic '\(topic)'", message: nil)
+            }
+            try await Task.sleep(for: configuration.retryBackoff * attempt)
         }
-        return metadata
     }
 
     private var isMetadataFresh: Bool {

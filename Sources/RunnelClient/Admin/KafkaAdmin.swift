@@ -107,6 +107,23 @@ public struct KafkaAdmin: Sendable {
         await client.invalidate(topic: topic)
     }
 
+    /// Waits until every topic in `names` appears in metadata with a leader for each partition
+    /// (`present`), or has disappeared (`!present`); gives up quietly after `timeout`.
+    /// Kafka propagates topic changes to brokers asynchronously; this makes a create or delete visible
+    /// to the next command.
+    public func awaitTopics(_ names: [String], present: Bool, timeout: Duration = .seconds(10)) async {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let metadata = try? await client.refreshMetadata(topics: names) else { return }
+            let done = names.allSatisfy { name in
+                guard let topic = metadata.topics[name], topic.error == nil else { return !present }
+                return present && !topic.partitions.isEmpty && topic.partitions.allSatisfy { $0.leader >= 0 }
+            }
+            if done { return }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     // MARK: Cluster
 
     /// The cluster id, controller and brokers (DescribeCluster, or Metadata on brokers without it).

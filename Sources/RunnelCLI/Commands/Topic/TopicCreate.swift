@@ -55,6 +55,10 @@ struct TopicCreate: AsyncParsableCommand {
                         json.append(["topic": name, "status": status.lowercased()])
                     }
                 }
+                if !validateOnly {
+                    let created = names.filter { (results[$0] ?? nil) == nil }
+                    if !created.isEmpty { await admin.awaitTopics(created, present: true) }
+                }
                 if output.isJSON { try Terminal.printJSON(json) } else { Terminal.printTable(["TOPIC", "STATUS", "ERROR"], rows) }
                 if let (_, error) = failures.first { throw error }
             }

@@ -34,6 +34,7 @@ struct TopicDelete: AsyncParsableCommand {
                         continue
                     }
                 }
+                if !deleted.isEmpty { await admin.awaitTopics(deleted, present: false) }
                 if output.isJSON {
                     try Terminal.printJSON(["deleted": deleted])
                 } else {
