@@ -6,7 +6,8 @@ struct OffsetsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offsets", abstract: "Show the offsets of a topic's partitions at a time.",
         discussion: """
-        --at takes: earliest, latest, max-timestamp, an ISO 8601 time, a relative time (-1h) or @<epoch-millis>.
+        --at takes: earliest, latest, max-timestamp, an ISO 8601 time, a relative
+        time (-1h) or @<epoch-millis>.
         For a time, the offset is the first record at or after it (-1: none).
 
         EXAMPLES:

@@ -8,19 +8,21 @@ struct ConsumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume", abstract: "Print records of a topic.",
         discussion: """
-        --from takes: beginning, end, an offset (42), a count before the end (-10), an ISO 8601 time
-        (2026-01-01T00:00:00Z), a relative time (-1h, -30m, -2d) or @<epoch-millis>.
+        --from takes: beginning, end, an offset (42), a count before the end (-10),
+        an ISO 8601 time (2026-01-01T00:00:00Z), a relative time (-1h, -30m, -2d)
+        or @<epoch-millis>.
 
-        FORMAT TOKENS (-f, like kcat): %t topic  %p partition  %o offset  %k key  %K key length
-          %s value  %S value length  %T timestamp (ms)  %d timestamp (ISO 8601)  %h headers  %% percent
-          escapes: \\n \\t \\r \\\\        Use -f json for one JSON object per record.
+        FORMAT TOKENS (-f, like kcat):
+          %t topic   %p partition   %o offset   %T timestamp (ms)   %d ISO time
+          %k key     %K key length  %s value    %S value length     %h headers
+          %% percent sign; escapes \\n \\t \\r \\\\. Use -f json for JSON lines.
 
         EXAMPLES:
           runnel consume events -e                             # everything, then exit
           runnel consume events --from -1h -n 100
           runnel consume events --from 2026-01-01T00:00:00Z -f '%p:%o %k=%s\\n'
           runnel consume events -p 0 --from 1200 -f json
-          runnel consume events -g billing                     # as a member of group billing
+          runnel consume events -g billing                     # in group billing
         """)
 
     @OptionGroup var connection: ConnectionOptions

@@ -6,7 +6,8 @@ struct GroupSeek: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seek", abstract: "Reset the committed offsets of a stopped group.",
         discussion: """
-        The group must have no active members. Without --topic, every topic the group has offsets for.
+        The group must have no active members. Without --topic, every topic the
+        group has offsets for.
 
         EXAMPLES:
           runnel group seek billing --topic orders --to-earliest

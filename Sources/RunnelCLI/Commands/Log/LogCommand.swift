@@ -11,7 +11,7 @@ struct LogCommand: AsyncParsableCommand {
         discussion: """
         EXAMPLES:
           runnel log dump data/orders-0/00000000000000000000.log
-          runnel log dump data/orders-0/00000000000000000000.log --records --format json
+          runnel log dump data/orders-0/00000000000000000000.log --format json
         """,
         subcommands: [LogDump.self])
 }
@@ -20,9 +20,10 @@ struct LogDump: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dump", abstract: "Print the batches of a segment file; verify CRCs and its indexes.",
         discussion: """
-        Reads PATH (a .log segment) and, when present beside it, the .index and .timeindex files of the same
-        base offset. Every batch's CRC-32C is checked; index entries must point at batch boundaries with
-        matching offsets. Problems are printed and make the exit code 1.
+        Reads PATH (a .log segment) and, when present beside it, the .index and
+        .timeindex files of the same base offset. Every batch's CRC-32C is checked;
+        index entries must point at batch boundaries with matching offsets.
+        Problems are printed and make the exit code 1.
 
         EXAMPLES:
           runnel log dump data/orders-0/00000000000000000000.log

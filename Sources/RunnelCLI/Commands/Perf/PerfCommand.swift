@@ -11,7 +11,7 @@ struct PerfCommand: AsyncParsableCommand {
         discussion: """
         EXAMPLES:
           runnel perf produce bench --num-records 1000000 --record-size 100
-          runnel perf produce bench --num-records 200000 --throughput 50000 --compression lz4 --json
+          runnel perf produce bench --num-records 200000 --throughput 50000 -z lz4
           runnel perf consume bench --num-records 1000000
         """,
         subcommands: [PerfProduce.self, PerfConsume.self])
@@ -21,12 +21,13 @@ struct PerfProduce: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "produce", abstract: "Produce records as fast as possible (or at --throughput).",
         discussion: """
-        Prints a progress line each second (records/s, MB/s, p50/p99/max latency from hand-over to
-        acknowledgement) and a final summary.
+        Prints a progress line each second (records/s, MB/s, p50/p99/max latency
+        from hand-over to acknowledgement) and a final summary.
 
         EXAMPLES:
           runnel perf produce bench --num-records 1000000 --record-size 100
-          runnel perf produce bench --num-records 100000 --acks 1 --no-idempotence --json
+          runnel perf produce bench --num-records 100000 --acks 1 --no-idempotence
+          runnel perf produce bench --json
         """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -107,12 +108,13 @@ struct PerfConsume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume", abstract: "Consume records as fast as possible.",
         discussion: """
-        Prints a progress line each second (records/s, MB/s and p50/p99/max end-to-end latency: the time
-        since each record's timestamp) and a final summary.
+        Prints a progress line each second (records/s, MB/s and p50/p99/max
+        end-to-end latency: the time since each record's timestamp) and a final
+        summary.
 
         EXAMPLES:
           runnel perf consume bench --num-records 1000000
-          runnel perf consume bench --num-records 1000000 --from end --json   # while producing
+          runnel perf consume bench --from end --json     # while producing
         """)
 
     @OptionGroup var connection: ConnectionOptions

@@ -9,13 +9,14 @@ struct ProduceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "produce", abstract: "Produce lines from stdin or files as records.",
         discussion: """
-        Each line becomes one record. With --key-separator, the text before the first separator is the key.
-        Exits 1 if any record failed; each failure is reported on stderr with its line number.
+        Each line becomes one record. With --key-separator, the text before the
+        first separator is the key. Exits 1 if any record failed; each failure is
+        reported on stderr with its file and line number.
 
         EXAMPLES:
           echo hello | runnel produce events
           runnel produce orders -k : < orders.txt          # "id42:{...}" -> key id42
-          runnel produce orders -H source=import -z zstd --acks all data1.txt data2.txt
+          runnel produce orders -H source=import -z zstd data1.txt data2.txt
           runnel produce metrics -p 0 --timestamp 2026-01-01T00:00:00Z
         """)
 

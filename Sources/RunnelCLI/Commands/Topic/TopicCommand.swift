@@ -14,7 +14,7 @@ struct TopicCommand: AsyncParsableCommand {
           runnel topic create orders -p 6 -r 1 -c retention.ms=86400000
           runnel topic list
           runnel topic describe orders --format json
-          runnel topic alter-config orders -c cleanup.policy=compact --delete retention.ms
+          runnel topic alter-config orders -c segment.ms=3600000 --delete retention.ms
           runnel topic add-partitions orders -p 12
           runnel topic delete orders
         """,

@@ -10,7 +10,8 @@ struct TopicCreate: AsyncParsableCommand {
         discussion: """
         EXAMPLES:
           runnel topic create events
-          runnel topic create orders -p 6 -r 3 -c retention.ms=604800000 -c cleanup.policy=compact
+          runnel topic create orders -p 6 -r 3 -c retention.ms=604800000
+          runnel topic create state -c cleanup.policy=compact
         """)
 
     @OptionGroup var connection: ConnectionOptions
