@@ -28,6 +28,16 @@ int runnel_uring_prep_write(runnel_uring *r, int fd, const void *buf, unsigned l
     return 0;
 }
 
+int runnel_uring_prep_writev(runnel_uring *r, int fd, const struct iovec *iovecs, unsigned nr, uint64_t offset, uint64_t user_data) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_writev(sqe, fd, iovecs, nr, offset);
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
+unsigned runnel_uring_sq_entries(runnel_uring *r) { return r->ring.sq.ring_entries; }
+
 int runnel_uring_prep_fdatasync(runnel_uring *r, int fd, uint64_t user_data, int drain) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
     if (!sqe) return -EBUSY;

@@ -40,6 +40,7 @@ public struct EndTransactionMarker: Sendable, Equatable {
     /// Epoch of the transaction coordinator that wrote the marker.
     public var coordinatorEpoch: Int32
 
+    /// A marker of `type` written by the coordinator at `coordinatorEpoch`.
     public init(type: ControlRecordType, coordinatorEpoch: Int32, version: Int16 = 0) {
         self.type = type
         self.version = version

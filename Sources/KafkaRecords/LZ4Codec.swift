@@ -4,11 +4,14 @@ import CLZ4
 import NIOCore
 
 enum LZ4Codec {
+    /// Kafka's default `compression.lz4.level` (LZ4HC level 9).
+    static let defaultLevel: Int32 = 9
+
     static func compress(_ input: ByteBuffer, level: Int32?, into output: inout ByteBuffer) throws(RecordBatchError) {
         var preferences = LZ4F_preferences_t()
         preferences.frameInfo.blockSizeID = LZ4F_max64KB
         preferences.frameInfo.blockMode = LZ4F_blockIndependent
-        preferences.compressionLevel = level ?? 0
+        preferences.compressionLevel = level ?? defaultLevel
         let bound = LZ4F_compressFrameBound(input.readableBytes, &preferences)
         var failure: String?
         _ = input.withUnsafeReadableBytes { source in

@@ -10,6 +10,7 @@ public struct MemoryRecords: Sequence, Sendable {
     /// The bytes; batches start at the reader index.
     public let buffer: ByteBuffer
 
+    /// Wraps the readable bytes of `buffer` (no copy).
     public init(_ buffer: ByteBuffer) {
         self.buffer = buffer
     }
@@ -17,6 +18,7 @@ public struct MemoryRecords: Sequence, Sendable {
     /// Total size in bytes.
     public var sizeInBytes: Int { buffer.readableBytes }
 
+    /// The lenient iterator: stops quietly at a partial or malformed batch.
     public func makeIterator() -> LenientIterator {
         LenientIterator(inner: BatchIterator(buffer: buffer, allowPartialTrailingBatch: true))
     }
@@ -79,6 +81,7 @@ public struct MemoryRecords: Sequence, Sendable {
         /// stopped at a partial trailing batch).
         public private(set) var stopReason: RecordBatchError?
 
+        /// The next whole batch, nil at the end or at the first problem (then see `stopReason`).
         public mutating func next() -> RecordBatch? {
             guard stopReason == nil else { return nil }
             do {

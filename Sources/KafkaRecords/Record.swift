@@ -3,9 +3,12 @@ import NIOCore
 
 /// A record header: a UTF-8 key and an optional value.
 public struct RecordHeader: Sendable, Equatable {
+    /// The header key (UTF-8; never null in Kafka).
     public var key: String
+    /// The header value, nil for a null value.
     public var value: ByteBuffer?
 
+    /// A header with `key` and `value`.
     public init(key: String, value: ByteBuffer?) {
         self.key = key
         self.value = value
@@ -24,10 +27,14 @@ public struct Record: Sendable, Equatable {
     public var timestamp: Int64
     /// Absolute offset: base offset + delta.
     public var offset: Int64
+    /// The record key, nil for a null key.
     public var key: ByteBuffer?
+    /// The record value, nil for a null value (a tombstone in compacted topics).
     public var value: ByteBuffer?
+    /// The record headers, in order.
     public var headers: [RecordHeader]
 
+    /// A record with all fields given (decoders and tests).
     public init(attributes: Int8 = 0, timestampDelta: Int64, offsetDelta: Int32, timestamp: Int64, offset: Int64,
                 key: ByteBuffer?, value: ByteBuffer?, headers: [RecordHeader] = []) {
         self.attributes = attributes

@@ -43,19 +43,31 @@ public struct RecordBatch: Sendable, Equatable {
 
     // MARK: Header shortcuts
 
+    /// Offset of the first record.
     public var baseOffset: Int64 { header.baseOffset }
+    /// Offset of the last record (base offset + lastOffsetDelta).
     public var lastOffset: Int64 { header.lastOffset }
     /// The offset the next batch starts at.
     public var nextOffset: Int64 { header.lastOffset + 1 }
+    /// Leader epoch stamped by the broker that appended the batch.
     public var partitionLeaderEpoch: Int32 { header.partitionLeaderEpoch }
+    /// Number of records the header declares.
     public var recordsCount: Int32 { header.recordsCount }
+    /// Codec of the records section; nil for an unknown codec id.
     public var compression: CompressionCodec? { header.compression }
+    /// CreateTime or LogAppendTime.
     public var timestampType: TimestampType { header.timestampType }
+    /// True when the batch belongs to a transaction.
     public var isTransactional: Bool { header.isTransactional }
+    /// True for control batches (transaction markers).
     public var isControl: Bool { header.isControl }
+    /// Producer id, -1 when the producer is neither idempotent nor transactional.
     public var producerId: Int64 { header.producerId }
+    /// Producer epoch, -1 without a producer id.
     public var producerEpoch: Int16 { header.producerEpoch }
+    /// Sequence number of the first record, -1 without a producer id.
     public var baseSequence: Int32 { header.baseSequence }
+    /// Largest record timestamp, or the LogAppendTime.
     public var maxTimestamp: Int64 { header.maxTimestamp }
     /// Size of the whole batch in bytes.
     public var sizeInBytes: Int { bytes.readableBytes }

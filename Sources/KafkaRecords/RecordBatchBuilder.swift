@@ -8,15 +8,23 @@ import NIOCore
 /// `build()` only fills in the header and the CRC. With a codec, the same bytes are compressed into a new
 /// buffer once at `build()`.
 public struct RecordBatchBuilder: Sendable {
+    /// Codec used for the records section.
     public let compression: CompressionCodec
     /// The codec's level (nil: Kafka's default for the codec).
     public var compressionLevel: Int32?
+    /// Base offset written into the header (0 for produce requests).
     public var baseOffset: Int64
+    /// Partition leader epoch written into the header (-1 from clients).
     public var partitionLeaderEpoch: Int32
+    /// Producer id, -1 for a plain producer.
     public var producerId: Int64
+    /// Producer epoch, -1 for a plain producer.
     public var producerEpoch: Int16
+    /// Sequence number of the first record, -1 for a plain producer.
     public var baseSequence: Int32
+    /// Sets the transactional attribute bit.
     public var isTransactional: Bool
+    /// Sets the control attribute bit (transaction markers; brokers only).
     public var isControl: Bool
     /// When set, the batch is written with LogAppendTime and this as its maxTimestamp.
     public var logAppendTime: Int64?
@@ -28,6 +36,7 @@ public struct RecordBatchBuilder: Sendable {
     /// Number of records appended.
     public private(set) var recordCount: Int32 = 0
 
+    /// A builder for one batch; `initialCapacity` sizes the output buffer up front.
     public init(compression: CompressionCodec = .none, compressionLevel: Int32? = nil, baseOffset: Int64 = 0,
                 partitionLeaderEpoch: Int32 = -1,
                 producerId: Int64 = -1, producerEpoch: Int16 = -1, baseSequence: Int32 = -1,

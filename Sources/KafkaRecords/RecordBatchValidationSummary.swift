@@ -23,6 +23,7 @@ public struct RecordBatchValidationSummary: Sendable, Equatable {
     /// True when any batch is a control batch.
     public private(set) var hasControlBatches = false
 
+    /// An empty summary (no batches).
     public init() {}
 
     /// The first batch's header, nil when there are no batches.

@@ -25,8 +25,26 @@ public enum RecordBatchValidator {
         case allBatches
     }
 
+    /// The CreateTime window a topic accepts around the broker's clock.
+    public struct TimestampWindow: Sendable, Equatable {
+        /// The broker's current time in milliseconds.
+        public var now: Int64
+        /// `message.timestamp.before.max.ms`: how far in the past a timestamp may be.
+        public var beforeMaxMs: Int64
+        /// `message.timestamp.after.max.ms`: how far in the future a timestamp may be.
+        public var afterMaxMs: Int64
+
+        /// A window of `beforeMaxMs` before and `afterMaxMs` after `now`.
+        public init(now: Int64, beforeMaxMs: Int64, afterMaxMs: Int64) {
+            self.now = now
+            self.beforeMaxMs = beforeMaxMs
+            self.afterMaxMs = afterMaxMs
+        }
+    }
+
     /// Validation settings; the defaults suit a produce request with no topic-specific rules.
     public struct Options: Sendable {
+        /// Who wrote the bytes; selects the client-only checks.
         public var origin: Origin
         /// `max.message.bytes`: the largest batch accepted (RECORD_TOO_LARGE beyond it).
         public var maxBatchSize: Int?
@@ -34,18 +52,20 @@ public enum RecordBatchValidator {
         public var requireSingleBatch: Bool
         /// Codecs the request may use (produce before v7 may not use zstd).
         public var allowedCodecs: Set<CompressionCodec>
+        /// Which batches have their records decoded.
         public var recordValidation: RecordValidation
         /// A compacted topic rejects records without a key (forces record decoding).
         public var requireKeys: Bool
-        /// CreateTime bounds: (now, `message.timestamp.before.max.ms`, `message.timestamp.after.max.ms`).
-        public var timestampWindow: (now: Int64, beforeMaxMs: Int64, afterMaxMs: Int64)?
+        /// CreateTime bounds checked on batch timestamps (and record timestamps when records are decoded).
+        public var timestampWindow: TimestampWindow?
         /// Bound on decompressed records per batch when records are decoded.
         public var maxDecompressedBytes: Int
 
+        /// Options for `validate`; every check beyond the header and CRC is opt-in.
         public init(origin: Origin = .client, maxBatchSize: Int? = nil, requireSingleBatch: Bool = false,
                     allowedCodecs: Set<CompressionCodec> = Set(CompressionCodec.allCases),
                     recordValidation: RecordValidation = .headersOnly, requireKeys: Bool = false,
-                    timestampWindow: (now: Int64, beforeMaxMs: Int64, afterMaxMs: Int64)? = nil,
+                    timestampWindow: TimestampWindow? = nil,
                     maxDecompressedBytes: Int = RecordBatch.defaultMaxDecompressedBytes) {
             self.origin = origin
             self.maxBatchSize = maxBatchSize
@@ -181,7 +201,7 @@ public enum RecordBatchValidator {
         }
     }
 
-    private static func checkTimestamp(_ timestamp: Int64, window: (now: Int64, beforeMaxMs: Int64, afterMaxMs: Int64),
+    private static func checkTimestamp(_ timestamp: Int64, window: TimestampWindow,
                                        position: Int) throws(RecordBatchError) {
         guard timestamp >= 0 else { return } // -1 means no timestamp
         let (low, lowOverflow) = window.now.subtractingReportingOverflow(window.beforeMaxMs)

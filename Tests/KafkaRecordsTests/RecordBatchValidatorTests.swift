@@ -107,11 +107,11 @@ import Testing
 
     @Test func createTimeOutsideTheWindowIsInvalidTimestamp() throws {
         let bytes = try Sample.batch(count: 3, baseTimestamp: 10_000)
-        let window = (now: Int64(20_000), beforeMaxMs: Int64(5_000), afterMaxMs: Int64(1_000))
+        let window = RecordBatchValidator.TimestampWindow(now: 20_000, beforeMaxMs: 5_000, afterMaxMs: 1_000)
         #expect(rejection(bytes, Options(timestampWindow: window))?.kafkaErrorCode == 32)
-        let inside = (now: Int64(10_500), beforeMaxMs: Int64(5_000), afterMaxMs: Int64(1_000))
+        let inside = RecordBatchValidator.TimestampWindow(now: 10_500, beforeMaxMs: 5_000, afterMaxMs: 1_000)
         #expect(rejection(bytes, Options(timestampWindow: inside)) == nil)
-        let future = (now: Int64(5_000), beforeMaxMs: Int64(5_000), afterMaxMs: Int64(1_000))
+        let future = RecordBatchValidator.TimestampWindow(now: 5_000, beforeMaxMs: 5_000, afterMaxMs: 1_000)
         #expect(rejection(bytes, Options(timestampWindow: future))?.kafkaErrorCode == 32)
     }
 

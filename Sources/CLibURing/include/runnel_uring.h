@@ -12,6 +12,11 @@ runnel_uring *runnel_uring_create(unsigned entries, int *error_out);
 void runnel_uring_destroy(runnel_uring *ring);
 /// Queues a pwrite; returns 0, or -EBUSY when the submission queue is full.
 int runnel_uring_prep_write(runnel_uring *ring, int fd, const void *buf, unsigned len, uint64_t offset, uint64_t user_data);
+struct iovec;
+/// Queues a pwritev of `nr` iovecs (which must stay valid until completion); 0 or -EBUSY.
+int runnel_uring_prep_writev(runnel_uring *ring, int fd, const struct iovec *iovecs, unsigned nr, uint64_t offset, uint64_t user_data);
+/// Number of submission queue entries the ring was created with.
+unsigned runnel_uring_sq_entries(runnel_uring *ring);
 /// Queues an fdatasync of fd, ordered after everything queued before it (IOSQE_IO_DRAIN).
 int runnel_uring_prep_fdatasync(runnel_uring *ring, int fd, uint64_t user_data, int drain);
 /// Submits queued entries; returns the count submitted or -errno.

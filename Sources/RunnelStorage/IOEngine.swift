@@ -1,0 +1,142 @@
+// IOEngine: the per-log-dir I/O layer. One thread drains a queue of positional writes and fsyncs
+// from every partition of the log dir, writes them, fsyncs each touched file once (group commit),
+// then fires each request's completion. The backend is io_uring or plain pwritev/fdatasync.
+import Foundation
+import Logging
+import NIOCore
+
+/// Which I/O engine a log dir uses (`io.engine`).
+public enum IOEngineKind: String, Sendable, CaseIterable {
+    /// io_uring when the kernel allows it, else posix.
+    case auto
+    /// io_uring only; creating the log manager fails when a ring cannot be created.
+    case ioUring = "io_uring"
+    /// pwritev + fdatasync on the engine thread.
+    case posix
+}
+
+/// One positional write (or, with no chunks, a sync only) queued on an engine.
+struct IORequest {
+    var file: LogFileHandle
+    var position: Int64
+    /// Written contiguously at `position`; slices of the caller's buffers, never copies.
+    var chunks: [ByteBuffer]
+    /// fdatasync the file after the write, before completing.
+    var sync: Bool
+    /// Called on the engine thread with 0 or an errno.
+    var completion: @Sendable (Int32) -> Void
+}
+
+/// Executes a batch of requests; used only on its engine's thread.
+protocol IOBackend: AnyObject {
+    var kind: IOEngineKind { get }
+    /// Returns one result (0 or errno) per request, after all writes and the needed syncs are done.
+    func execute(_ batch: [IORequest]) -> [Int32]
+    func close()
+}
+
+/// The queue and thread in front of a backend. Thread-safe; completions run on the engine thread.
+final class IOEngine: @unchecked Sendable {
+    // @unchecked: `queue`, `stopping` and `backend` are only touched with `condition` locked
+    // (queue, stopping) or only on the engine thread after init (backend).
+    private let condition = NSCondition()
+    private var queue: [IORequest] = []
+    private var stopping = false
+    private var stopped = false
+    private let backend: any IOBackend
+    let kind: IOEngineKind
+    let name: String
+
+    /// Creates the engine for `kind`; `.auto` falls back to posix when io_uring cannot start.
+    init(kind: IOEngineKind, name: String, logger: Logger) throws(StorageError) {
+        self.name = name
+        switch kind {
+        case .posix:
+            backend = PosixIOBackend()
+        case .ioUring:
+            backend = try IOUringBackend(entries: 256)
+        case .auto:
+            do {
+                backend = try IOUringBackend(entries: 256)
+            } catch {
+                logger.info("io_uring unavailable, using posix I/O", metadata: ["logDir": "\(name)", "reason": "\(error)"])
+                backend = PosixIOBackend()
+            }
+        }
+        self.kind = backend.kind
+        let thread = Thread { [self] in run() }
+        thread.name = "runnel-io-\(kind.rawValue)"
+        thread.start()
+    }
+
+    /// Queues a request; false after `shutdown` (the completion is then never called).
+    @discardableResult
+    func submit(_ request: IORequest) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if stopping { return false }
+        queue.append(request)
+        if queue.count == 1 { condition.signal() }
+        return true
+    }
+
+    /// Completes everything queued, then stops the thread and closes the backend.
+    func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty && stopping {
+                backend.close()
+                stopped = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            condition.unlock()
+            let results = backend.execute(batch)
+            for (request, result) in zip(batch, results) { request.completion(result) }
+        }
+    }
+}
+
+/// pwritev + one fdatasync per touched file per batch.
+final class PosixIOBackend: IOBackend {
+    var kind: IOEngineKind { .posix }
+
+    func execute(_ batch: [IORequest]) -> [Int32] {
+        var results = [Int32](repeating: 0, count: batch.count)
+        for (index, request) in batch.enumerated() where !request.chunks.isEmpty {
+            results[index] = LogFileHandle.pwriteAll(descriptor: request.file.descriptor, chunks: request.chunks,
+                                                     at: request.position)
+        }
+        var synced: [Int32: Int32] = [:]
+        for (index, request) in batch.enumerated() where request.sync && results[index] == 0 {
+            let fd = request.file.descriptor
+            if let previous = synced[fd] {
+                results[index] = previous
+                continue
+            }
+            var code: Int32 = 0
+            while fdatasync(fd) != 0 {
+                if errno == EINTR { continue }
+                code = errno
+                break
+            }
+            synced[fd] = code
+            results[index] = code
+        }
+        return results
+    }
+
+    func close() {}
+}

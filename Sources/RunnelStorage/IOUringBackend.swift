@@ -1,0 +1,140 @@
+// IOUringBackend: executes a batch of writes and fsyncs on one io_uring ring: every write as a
+// writev SQE, then one fdatasync per touched file, drained behind the writes, in a single submit.
+import CLibURing
+import Foundation
+import NIOCore
+
+final class IOUringBackend: IOBackend {
+    private let ring: OpaquePointer
+    private let capacity: Int
+    private static let syncTag: UInt64 = 1 << 63
+    var kind: IOEngineKind { .ioUring }
+
+    init(entries: UInt32) throws(StorageError) {
+        var error: Int32 = 0
+        guard let ring = runnel_uring_create(entries, &error) else {
+            throw .io(operation: "io_uring_queue_init", path: "", errno: error)
+        }
+        self.ring = ring
+        capacity = Int(runnel_uring_sq_entries(ring))
+    }
+
+    func close() { runnel_uring_destroy(ring) }
+
+    func execute(_ batch: [IORequest]) -> [Int32] {
+        var results = [Int32](repeating: 0, count: batch.count)
+        var start = 0
+        while start < batch.count {
+            start = executeRound(batch, from: start, results: &results)
+        }
+        return results
+    }
+
+    /// Runs as many requests from `start` as fit in the ring; returns the index of the first one left.
+    private func executeRound(_ batch: [IORequest], from start: Int, results: inout [Int32]) -> Int {
+        var end = start
+        var syncFiles: [Int32] = []
+        var writes = 0
+        while end < batch.count {
+            let request = batch[end]
+            let newSync = request.sync && !syncFiles.contains(request.file.descriptor) ? 1 : 0
+            let write = request.chunks.isEmpty ? 0 : 1
+            if writes + write + syncFiles.count + newSync > capacity - 1 && end > start { break }
+            if newSync == 1 { syncFiles.append(request.file.descriptor) }
+            writes += write
+            end += 1
+        }
+        var iovecLists: [UnsafeMutableBufferPointer<iovec>] = []
+        defer { for list in iovecLists { list.deallocate() } }
+        var expected: [Int: Int] = [:]
+        var queued = 0
+        for index in start..<end where !batch[index].chunks.isEmpty {
+            let request = batch[index]
+            let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: request.chunks.count)
+            iovecLists.append(list)
+            var total = 0
+            for (slot, chunk) in request.chunks.enumerated() {
+                // The request keeps `chunk` (and so its storage) alive until the round completes.
+                let base = chunk.withUnsafeReadableBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
+                list[slot] = iovec(iov_base: base, iov_len: chunk.readableBytes)
+                total += chunk.readableBytes
+            }
+            expected[index] = total
+            if runnel_uring_prep_writev(ring, request.file.descriptor, list.baseAddress, UInt32(list.count),
+                                        UInt64(request.position), UInt64(index)) == 0 {
+                queued += 1
+            } else {
+                results[index] = LogFileHandle.pwriteAll(descriptor: request.file.descriptor,
+                                                         chunks: request.chunks, at: request.position)
+                expected[index] = nil
+            }
+        }
+        var syncResults: [Int32: Int32] = [:]
+        for (slot, fd) in syncFiles.enumerated() {
+            if runnel_uring_prep_fdatasync(ring, fd, Self.syncTag | UInt64(slot), 1) == 0 {
+                queued += 1
+            } else {
+                syncResults[fd] = fdatasync(fd) == 0 ? 0 : errno
+            }
+        }
+        var shortWriteFiles: Set<Int32> = []
+        var reaped = 0
+        var userData = [UInt64](repeating: 0, count: max(queued, 1))
+        var codes = [Int32](repeating: 0, count: max(queued, 1))
+        while reaped < queued {
+            let rc = runnel_uring_submit_and_wait(ring, UInt32(queued - reaped))
+            if rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY {
+                // The ring failed as a whole: finish this round synchronously.
+                return finishSynchronously(batch, start: start, end: end, results: &results)
+            }
+            let count = Int(runnel_uring_reap(ring, &userData, &codes, UInt32(queued - reaped)))
+            for slot in 0..<count {
+                let data = userData[slot]
+                let code = codes[slot]
+                if data & Self.syncTag != 0 {
+                    let fd = syncFiles[Int(data & ~Self.syncTag)]
+                    syncResults[fd] = code < 0 ? -code : 0
+                } else {
+                    let index = Int(data)
+                    let want = expected[index] ?? 0
+                    if code < 0 {
+                        results[index] = -code
+                    } else if Int(code) < want {
+                        results[index] = finishShortWrite(batch[index], written: Int(code))
+                        shortWriteFiles.insert(batch[index].file.descriptor)
+                    }
+                }
+            }
+            reaped += count
+        }
+        for fd in shortWriteFiles where syncResults[fd] != nil {
+            syncResults[fd] = fdatasync(fd) == 0 ? 0 : errno
+        }
+        for index in start..<end where batch[index].sync && results[index] == 0 {
+            results[index] = syncResults[batch[index].file.descriptor] ?? 0
+        }
+        return end
+    }
+
+    private func finishShortWrite(_ request: IORequest, written: Int) -> Int32 {
+        var skip = written
+        var rest: [ByteBuffer] = []
+        for chunk in request.chunks {
+            if skip >= chunk.readableBytes {
+                skip -= chunk.readableBytes
+                continue
+            }
+            rest.append(chunk.getSlice(at: chunk.readerIndex + skip, length: chunk.readableBytes - skip) ?? chunk)
+            skip = 0
+        }
+        return LogFileHandle.pwriteAll(descriptor: request.file.descriptor, chunks: rest,
+                                       at: request.position + Int64(written))
+    }
+
+    private func finishSynchronously(_ batch: [IORequest], start: Int, end: Int, results: inout [Int32]) -> Int {
+        let slice = Array(batch[start..<end])
+        let posix = PosixIOBackend().execute(slice)
+        for (offset, code) in posix.enumerated() { results[start + offset] = code }
+        return end
+    }
+}

@@ -1,0 +1,62 @@
+// LogDirectory: one entry of log.dirs — its I/O engine (one ring or posix thread), whether it started
+// clean, and its health: persistent write errors take the directory offline, never the process.
+import Foundation
+import Logging
+import Synchronization
+
+/// A log directory and the engine that writes to it.
+final class LogDirectory: Sendable {
+    static let cleanShutdownMarker = ".kafka_cleanshutdown"
+    static let failuresBeforeOffline = 3
+
+    let path: String
+    let engine: IOEngine
+    /// True when the previous run left the clean-shutdown marker (no recovery needed).
+    let startedClean: Bool
+    private let health = Mutex((offline: false, consecutiveFailures: 0))
+    private let logger: Logger
+
+    init(path: String, engineKind: IOEngineKind, logger: Logger) throws(StorageError) {
+        self.path = path
+        self.logger = logger
+        try FileSystem.makeDirectory(path)
+        let marker = path + "/" + Self.cleanShutdownMarker
+        startedClean = FileSystem.exists(marker)
+        // From now on a crash must be detected: the marker is written again only by a clean shutdown.
+        FileSystem.unlink(marker)
+        FileSystem.syncDirectory(path)
+        engine = try IOEngine(kind: engineKind, name: path, logger: logger)
+    }
+
+    var isOffline: Bool { health.withLock { $0.offline } }
+
+    func recordSuccess() {
+        health.withLock { $0.consecutiveFailures = 0 }
+    }
+
+    /// Counts a failed write or fsync; EIO, or repeated failures, take the directory offline.
+    func recordFailure(errno code: Int32, path file: String) {
+        let wentOffline = health.withLock { state -> Bool in
+            state.consecutiveFailures += 1
+            guard !state.offline else { return false }
+            if code == EIO || state.consecutiveFailures >= Self.failuresBeforeOffline {
+                state.offline = true
+                return true
+            }
+            return false
+        }
+        logger.error("write failed", metadata: ["logDir": "\(path)", "file": "\(file)", "errno": "\(code)",
+                                                 "reason": "\(describeErrno(code))"])
+        if wentOffline { logger.critical("log directory offline after persistent I/O errors", metadata: ["logDir": "\(path)"]) }
+    }
+
+    /// Marks the directory offline (tests, operator action).
+    func markOffline() { health.withLock { $0.offline = true } }
+
+    func writeCleanShutdownMarker() {
+        guard !isOffline else { return }
+        let marker = path + "/" + Self.cleanShutdownMarker
+        if let handle = try? LogFileHandle.open(marker, create: true) { try? handle.sync() }
+        FileSystem.syncDirectory(path)
+    }
+}

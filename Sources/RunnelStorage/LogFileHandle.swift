@@ -1,0 +1,185 @@
+// LogFileHandle: a reference-counted open file descriptor plus the positional I/O the log needs.
+// A read slice holds one, so a segment renamed to `.deleted` (or evicted from the handle cache)
+// stays readable until the last slice is released.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+
+func describeErrno(_ code: Int32) -> String {
+    guard let text = strerror(code) else { return "errno \(code)" }
+    return String(cString: text)
+}
+
+/// An open file. The descriptor is closed when the last reference goes away.
+public final class LogFileHandle: Sendable {
+    /// The POSIX file descriptor (valid as long as this object is alive). For `sendfile`/`FileRegion`.
+    public let descriptor: Int32
+    /// The path the file was opened under (it may have been renamed since).
+    public let path: String
+
+    init(descriptor: Int32, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    deinit { close(descriptor) }
+
+    /// Opens `path` read-write; creates it when `create` is true.
+    static func open(_ path: String, create: Bool) throws(StorageError) -> LogFileHandle {
+        var flags = O_RDWR | O_CLOEXEC
+        if create { flags |= O_CREAT }
+        let fd = path.withCString { Glibc.open($0, flags, 0o644) }
+        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        return LogFileHandle(descriptor: fd, path: path)
+    }
+
+    /// Current size of the file in bytes.
+    func size() throws(StorageError) -> Int64 {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw .io(operation: "fstat", path: path, errno: errno) }
+        return Int64(info.st_size)
+    }
+
+    /// Reads up to `length` bytes at `position`; fewer only at end of file.
+    func read(at position: Int64, length: Int) throws(StorageError) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: max(length, 0))
+        guard length > 0 else { return buffer }
+        var failure: Int32 = 0
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
+            var done = 0
+            while done < length {
+                let n = pread(descriptor, raw.baseAddress! + done, length - done, off_t(position) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return done
+                }
+                if n == 0 { break }
+                done += n
+            }
+            return done
+        }
+        if failure != 0 { throw .io(operation: "pread", path: path, errno: failure) }
+        return buffer
+    }
+
+    /// Writes all of `chunks` contiguously at `position` with pwritev, looping over short writes.
+    func write(_ chunks: [ByteBuffer], at position: Int64) throws(StorageError) {
+        let code = Self.pwriteAll(descriptor: descriptor, chunks: chunks, at: position)
+        if code != 0 { throw .io(operation: "pwrite", path: path, errno: code) }
+    }
+
+    /// Writes `chunks` at `position`; returns 0 or the errno. Used by the I/O engines.
+    static func pwriteAll(descriptor: Int32, chunks: [ByteBuffer], at position: Int64) -> Int32 {
+        var offset = off_t(position)
+        for chunk in chunks where chunk.readableBytes > 0 {
+            let code: Int32 = chunk.withUnsafeReadableBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let n = pwrite(descriptor, raw.baseAddress! + done, raw.count - done, offset + off_t(done))
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        return errno
+                    }
+                    if n == 0 { return EIO }
+                    done += n
+                }
+                return 0
+            }
+            if code != 0 { return code }
+            offset += off_t(chunk.readableBytes)
+        }
+        return 0
+    }
+
+    /// Shrinks (or extends) the file to `size` bytes.
+    func truncate(to size: Int64) throws(StorageError) {
+        guard ftruncate(descriptor, off_t(size)) == 0 else {
+            throw .io(operation: "ftruncate", path: path, errno: errno)
+        }
+    }
+
+    /// fdatasync: the file's data (and the size) reach stable storage.
+    func sync() throws(StorageError) {
+        guard fdatasync(descriptor) == 0 else { throw .io(operation: "fdatasync", path: path, errno: errno) }
+    }
+}
+
+/// Small file-system helpers (paths are plain strings; no Foundation on the hot path).
+enum FileSystem {
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    static func rename(_ from: String, to: String) throws(StorageError) {
+        guard Glibc.rename(from, to) == 0 else { throw .io(operation: "rename", path: from, errno: errno) }
+    }
+
+    static func unlink(_ path: String) { _ = Glibc.unlink(path) }
+
+    static func makeDirectory(_ path: String) throws(StorageError) {
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw .io(operation: "mkdir", path: path, errno: errno)
+        }
+    }
+
+    /// fsyncs a directory so renames and creations inside it are durable.
+    static func syncDirectory(_ path: String) {
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    /// Names of the entries in a directory (no "." or "..").
+    static func list(_ path: String) throws(StorageError) -> [String] {
+        guard let dir = opendir(path) else { throw .io(operation: "opendir", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Removes a directory tree (files one level deep, as partition directories are).
+    static func removeTree(_ path: String) {
+        if let names = try? list(path) {
+            for name in names {
+                let child = path + "/" + name
+                if isDirectory(child) { removeTree(child) } else { unlink(child) }
+            }
+        }
+        _ = rmdir(path)
+    }
+
+    /// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, directory fsync.
+    static func writeAtomically(_ path: String, bytes: ByteBuffer, directory: String) throws(StorageError) {
+        let temporary = path + ".tmp"
+        let handle = try LogFileHandle.open(temporary, create: true)
+        try handle.truncate(to: 0)
+        try handle.write([bytes], at: 0)
+        try handle.sync()
+        try rename(temporary, to: path)
+        syncDirectory(directory)
+    }
+
+    /// Reads a whole small file, or nil when it does not exist.
+    static func readAll(_ path: String) throws(StorageError) -> ByteBuffer? {
+        guard exists(path) else { return nil }
+        let handle = try LogFileHandle.open(path, create: false)
+        let size = try handle.size()
+        return try handle.read(at: 0, length: Int(size))
+    }
+}

@@ -1,0 +1,308 @@
+// LogManager: all partition logs of a broker across log.dirs — discovery at start (cheap: directory
+// names and partition.metadata only), lazy opening with recovery after an unclean stop, create/delete,
+// offset checkpoints, a background scheduler (retention, flush.ms, checkpoints, cleaner) on its own
+// thread, and a clean shutdown that leaves the `.kafka_cleanshutdown` marker.
+import Foundation
+import Logging
+import Synchronization
+
+/// Settings of a LogManager (broker-level, Kafka names where they exist).
+public struct LogManagerConfiguration: Sendable {
+    /// log.dirs.
+    public var logDirs: [String]
+    /// io.engine: auto, io_uring or posix.
+    public var ioEngine: IOEngineKind = .auto
+    /// Defaults for topics without overrides.
+    public var defaultLogConfig = LogConfig()
+    /// Open segment/index files kept by the LRU across all partitions.
+    public var maxOpenFiles = 4096
+    /// log.retention.check.interval.ms.
+    public var retentionCheckIntervalMs: Int64 = 300_000
+    /// log.flush.scheduler.interval.ms (flush.ms checks and `.deleted` removal).
+    public var flushSchedulerIntervalMs: Int64 = 1000
+    /// log.flush.offset.checkpoint.interval.ms.
+    public var checkpointIntervalMs: Int64 = 60_000
+    /// log.cleaner.backoff.ms: how often the cleaner looks for compactable logs.
+    public var cleanerBackoffMs: Int64 = 15_000
+    /// Runs the scheduler thread; tests turn it off and call `runBackgroundTasks()`.
+    public var backgroundThreadEnabled = true
+    /// Wall clock in milliseconds (injectable for tests).
+    public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    public init(logDirs: [String]) { self.logDirs = logDirs }
+}
+
+/// Owns every partition log of the broker.
+public final class LogManager: Sendable {
+    private struct State {
+        var open: [TopicPartition: PartitionLog] = [:]
+        var known: [TopicPartition: PartitionDescriptor] = [:]
+        var offline: [TopicPartition: String] = [:]
+        var topicConfigs: [String: LogConfig] = [:]
+        var checkpoints: [TopicPartition: (recovery: Int64?, start: Int64?, highWatermark: Int64?)] = [:]
+        var isShutDown = false
+    }
+
+    public let configuration: LogManagerConfiguration
+    let directories: [LogDirectory]
+    let cache: FileHandleCache
+    private let state = Mutex(State())
+    private let logger: Logger
+    private let scheduler: LogScheduler?
+
+    /// Opens `log.dirs`: creates missing directories, notes whether each was shut down cleanly, finds the
+    /// partitions in them. No segment is read until a log is first used.
+    public init(configuration: LogManagerConfiguration, logger: Logger = Logger(label: "runnel.storage")) throws(StorageError) {
+        self.configuration = configuration
+        self.logger = logger
+        cache = FileHandleCache(capacity: configuration.maxOpenFiles)
+        var directories: [LogDirectory] = []
+        var initial = State()
+        for path in configuration.logDirs {
+            do throws(StorageError) {
+                let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine, logger: logger)
+                directories.append(directory)
+                Self.discover(directory, into: &initial, logger: logger)
+            } catch {
+                if configuration.ioEngine == .ioUring, case .io(operation: "io_uring_queue_init", _, _) = error { throw error }
+                logger.error("log directory unusable; it stays offline", metadata: ["logDir": "\(path)", "error": "\(error)"])
+            }
+        }
+        guard !directories.isEmpty else { throw .logDirOffline(path: configuration.logDirs.joined(separator: ",")) }
+        self.directories = directories
+        state.withLock { $0 = initial }
+        scheduler = configuration.backgroundThreadEnabled ? LogScheduler(configuration: configuration) : nil
+        scheduler?.start(manager: self)
+    }
+
+    private static func discover(_ directory: LogDirectory, into state: inout State, logger: Logger) {
+        let recovery = OffsetCheckpointFile.read(directory.path + "/" + OffsetCheckpointFile.recoveryPoint)
+        let starts = OffsetCheckpointFile.read(directory.path + "/" + OffsetCheckpointFile.logStartOffset)
+        let watermarks = OffsetCheckpointFile.read(directory.path + "/" + OffsetCheckpointFile.highWatermark)
+        for name in (try? FileSystem.list(directory.path)) ?? [] {
+            let path = directory.path + "/" + name
+            guard FileSystem.isDirectory(path) else { continue }
+            if name.hasSuffix("-delete") {
+                FileSystem.removeTree(path)
+                continue
+            }
+            guard let key = TopicPartition(directoryName: name) else { continue }
+            if let existing = state.known[key] {
+                logger.error("partition found in two log dirs; using the first",
+                             metadata: ["partition": "\(key)", "first": "\(existing.logDir)", "second": "\(directory.path)"])
+                continue
+            }
+            state.known[key] = PartitionDescriptor(topic: key.topic, partition: key.partition,
+                                                   topicId: PartitionMetadataFile.read(directory: path), logDir: directory.path)
+            state.checkpoints[key] = (recovery[key], starts[key], watermarks[key])
+        }
+    }
+
+    /// The I/O engine each log dir actually runs (after `auto` resolved).
+    public var engineKinds: [String: IOEngineKind] {
+        Dictionary(uniqueKeysWithValues: directories.map { ($0.path, $0.engine.kind) })
+    }
+
+    /// Log dirs taken offline by I/O errors.
+    public var offlineLogDirs: [String] { directories.filter(\.isOffline).map(\.path) }
+
+    /// Every partition present on disk or created since start.
+    public var partitions: [PartitionDescriptor] {
+        state.withLock { Array($0.known.values) }.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+    }
+
+    /// Sets the configuration used for `topic` (applied to its open logs, and to logs opened later).
+    public func setTopicConfig(_ config: LogConfig, for topic: String) throws(StorageError) {
+        try config.validate()
+        let logs = state.withLock { state -> [PartitionLog] in
+            state.topicConfigs[topic] = config
+            return state.open.filter { $0.key.topic == topic }.map(\.value)
+        }
+        for log in logs { try log.updateConfig(config) }
+    }
+
+    /// Creates an empty log (with `partition.metadata`) in the log dir holding the fewest partitions.
+    public func createLog(topic: String, partition: Int32, topicId: UUID?, config: LogConfig? = nil) throws(StorageError) -> PartitionLog {
+        let key = TopicPartition(topic: topic, partition: partition)
+        guard !topic.isEmpty, !topic.contains("/"), topic != ".", topic != "..", partition >= 0 else {
+            throw .invalidConfig("invalid topic partition \(key)")
+        }
+        return try state.withLock { state throws(StorageError) -> PartitionLog in
+            guard !state.isShutDown else { throw .partitionOffline("log manager is shut down") }
+            guard state.known[key] == nil else { throw .logAlreadyExists(topic: topic, partition: partition) }
+            let counts = Dictionary(grouping: state.known.values, by: \.logDir).mapValues(\.count)
+            guard let directory = directories.filter({ !$0.isOffline }).min(by: { counts[$0.path, default: 0] < counts[$1.path, default: 0] }) else {
+                throw .logDirOffline(path: configuration.logDirs.joined(separator: ","))
+            }
+            let config = config ?? state.topicConfigs[topic] ?? configuration.defaultLogConfig
+            try config.validate()
+            if let config = Optional(config), state.topicConfigs[topic] == nil { state.topicConfigs[topic] = config }
+            let path = directory.path + "/" + key.description
+            try FileSystem.makeDirectory(path)
+            if let topicId { try PartitionMetadataFile.write(directory: path, topicId: topicId) }
+            FileSystem.syncDirectory(directory.path)
+            let descriptor = PartitionDescriptor(topic: topic, partition: partition, topicId: topicId, logDir: directory.path)
+            let log = try openLog(descriptor, directory: directory, config: config, clean: true, checkpoints: (nil, nil, nil))
+            state.known[key] = descriptor
+            state.open[key] = log
+            return log
+        }
+    }
+
+    /// The log of a partition, opened (and recovered if needed) on first use; nil when it does not exist.
+    /// Throws when the partition or its log dir is offline.
+    public func log(topic: String, partition: Int32) throws(StorageError) -> PartitionLog? {
+        let key = TopicPartition(topic: topic, partition: partition)
+        return try state.withLock { state throws(StorageError) -> PartitionLog? in
+            if let log = state.open[key] { return log }
+            guard let descriptor = state.known[key] else { return nil }
+            if let reason = state.offline[key] { throw .partitionOffline(reason) }
+            guard let directory = directories.first(where: { $0.path == descriptor.logDir }) else {
+                throw .logDirOffline(path: descriptor.logDir)
+            }
+            if directory.isOffline { throw .logDirOffline(path: directory.path) }
+            let config = state.topicConfigs[topic] ?? configuration.defaultLogConfig
+            do throws(StorageError) {
+                let log = try openLog(descriptor, directory: directory, config: config, clean: directory.startedClean,
+                                      checkpoints: state.checkpoints[key] ?? (nil, nil, nil))
+                state.open[key] = log
+                return log
+            } catch {
+                let reason = "could not open \(key) in \(directory.path): \(error)"
+                logger.error("partition offline: corrupt or unreadable log", metadata: ["partition": "\(key)", "error": "\(error)"])
+                state.offline[key] = reason
+                throw .partitionOffline(reason)
+            }
+        }
+    }
+
+    private func openLog(_ descriptor: PartitionDescriptor, directory: LogDirectory, config: LogConfig, clean: Bool,
+                         checkpoints: (recovery: Int64?, start: Int64?, highWatermark: Int64?)) throws(StorageError) -> PartitionLog {
+        let path = directory.path + "/" + TopicPartition(topic: descriptor.topic, partition: descriptor.partition).description
+        let logState = PartitionLogState(directory: path, config: config, cache: cache, logger: logger, clock: configuration.clock)
+        try logState.open(clean: clean, recoveryPoint: checkpoints.recovery, logStartOffset: checkpoints.start,
+                          highWatermark: checkpoints.highWatermark, nowMs: configuration.clock())
+        return PartitionLog(topic: descriptor.topic, partition: descriptor.partition, topicId: descriptor.topicId,
+                            directory: path, logDir: directory, state: logState, clock: configuration.clock, logger: logger)
+    }
+
+    /// Removes a partition: its directory is renamed `…-delete` and removed; open slices stay readable.
+    public func deleteLog(topic: String, partition: Int32) throws(StorageError) {
+        let key = TopicPartition(topic: topic, partition: partition)
+        let (descriptor, log) = state.withLock { state in
+            let descriptor = state.known.removeValue(forKey: key)
+            state.offline.removeValue(forKey: key)
+            state.checkpoints.removeValue(forKey: key)
+            return (descriptor, state.open.removeValue(forKey: key))
+        }
+        guard let descriptor else { throw .unknownTopicOrPartition(topic: topic, partition: partition) }
+        log?.setAppendListener(nil)
+        let path = descriptor.logDir + "/" + key.description
+        let doomed = path + "." + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + "-delete"
+        cache.evict(directory: path)
+        try FileSystem.rename(path, to: doomed)
+        FileSystem.syncDirectory(descriptor.logDir)
+        FileSystem.removeTree(doomed)
+    }
+
+    /// Every log opened so far.
+    var openLogs: [PartitionLog] { state.withLock { Array($0.open.values) } }
+
+    /// Opens every known partition (retention and compaction need them all).
+    func allLogs() -> [PartitionLog] {
+        let keys = state.withLock { Array($0.known.keys) }
+        return keys.compactMap { try? log(topic: $0.topic, partition: $0.partition) }
+    }
+
+    /// Writes the recovery point, log start offset and high watermark checkpoints of every log dir.
+    public func writeCheckpoints() {
+        let (descriptors, open, saved) = state.withLock { ($0.known, $0.open, $0.checkpoints) }
+        for directory in directories where !directory.isOffline {
+            var recovery: [TopicPartition: Int64] = [:]
+            var starts: [TopicPartition: Int64] = [:]
+            var watermarks: [TopicPartition: Int64] = [:]
+            for (key, descriptor) in descriptors where descriptor.logDir == directory.path {
+                if let log = open[key] {
+                    let offsets = log.checkpointOffsets
+                    (recovery[key], starts[key], watermarks[key]) = (offsets.recoveryPoint, offsets.logStartOffset, offsets.highWatermark)
+                } else if let old = saved[key] {
+                    (recovery[key], starts[key], watermarks[key]) = (old.recovery, old.start, old.highWatermark)
+                }
+            }
+            do throws(StorageError) {
+                try OffsetCheckpointFile.write(directory.path + "/" + OffsetCheckpointFile.recoveryPoint, directory: directory.path, offsets: recovery)
+                try OffsetCheckpointFile.write(directory.path + "/" + OffsetCheckpointFile.logStartOffset, directory: directory.path, offsets: starts)
+                try OffsetCheckpointFile.write(directory.path + "/" + OffsetCheckpointFile.highWatermark, directory: directory.path, offsets: watermarks)
+            } catch {
+                logger.error("writing offset checkpoints failed", metadata: ["logDir": "\(directory.path)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Flushes every open log, writes snapshots and checkpoints, stops the engines, and leaves the
+    /// clean-shutdown marker in each log dir whose logs all closed cleanly.
+    public func shutdown() {
+        let alreadyDown = state.withLock { state -> Bool in
+            defer { state.isShutDown = true }
+            return state.isShutDown
+        }
+        guard !alreadyDown else { return }
+        scheduler?.stop()
+        var failedDirs: Set<String> = []
+        for log in openLogs {
+            do throws(StorageError) {
+                try log.closeCleanly()
+            } catch {
+                failedDirs.insert(log.logDir.path)
+                logger.error("closing a log failed; its log dir will be recovered at next start",
+                             metadata: ["partition": "\(log.topic)-\(log.partition)", "error": "\(error)"])
+            }
+        }
+        writeCheckpoints()
+        for directory in directories {
+            directory.engine.shutdown()
+            if !failedDirs.contains(directory.path) { directory.writeCleanShutdownMarker() }
+        }
+    }
+
+    // MARK: Background tasks
+
+    /// One pass of every periodic task (tests call this with the scheduler thread disabled).
+    public func runBackgroundTasks(retention: Bool = true, cleaner: Bool = true) {
+        for log in openLogs { log.flushIfDue() }
+        if retention {
+            for log in allLogs() {
+                do throws(StorageError) {
+                    try log.applyRetention()
+                } catch {
+                    logger.error("retention failed", metadata: ["partition": "\(log.topic)-\(log.partition)", "error": "\(error)"])
+                }
+                log.expireProducers()
+            }
+        }
+        if cleaner { runCleaner() }
+    }
+
+    /// Compacts the logs whose cleanup.policy includes compact and whose dirty ratio is high enough.
+    public func runCleaner() {
+        for log in allLogs() where log.config.cleanupPolicy.contains(.compact) {
+            do throws(StorageError) {
+                _ = try log.compactIfDirty()
+            } catch {
+                logger.error("compaction failed", metadata: ["partition": "\(log.topic)-\(log.partition)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Stops the engines without flushing or writing the clean-shutdown marker: what a crash leaves
+    /// behind, for tests of recovery.
+    func abandonForTesting() {
+        state.withLock { $0.isShutDown = true }
+        scheduler?.stop()
+        for directory in directories { directory.engine.shutdown() }
+    }
+
+    func removeDueFiles() {
+        for log in openLogs { log.removeDueFiles() }
+    }
+}

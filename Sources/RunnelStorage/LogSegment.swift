@@ -1,0 +1,247 @@
+// LogSegment: one `<20-digit base offset>.log` file with its `.index` and `.timeindex`: the append
+// bookkeeping (sizes, next offset, largest timestamp, index entries every index.interval.bytes),
+// offset → position translation, clean loading, recovery (validate, truncate, rebuild indexes).
+import KafkaRecords
+import NIOCore
+
+/// One segment. Not thread-safe: used only under its partition's lock.
+final class LogSegment {
+    let baseOffset: Int64
+    let directory: String
+    let cache: FileHandleCache
+    /// "" for a live segment, ".deleted" once scheduled for removal, ".cleaned"/".swap" during compaction.
+    private(set) var suffix = ""
+    let offsetIndex: OffsetIndex
+    let timeIndex: TimeIndex
+    let transactionIndex: TransactionIndex
+    /// Bytes written or reserved by in-flight appends.
+    var size: Int64
+    /// Bytes readers may see: appends whose write completed.
+    var visibleSize: Int64
+    /// One past the last offset in the segment (== baseOffset when empty).
+    var nextOffset: Int64
+    /// Largest batch max timestamp in the segment, -1 when none.
+    var maxTimestamp: Int64 = -1
+    var offsetOfMaxTimestamp: Int64 = -1
+    var bytesSinceLastIndexEntry = 0
+    /// Wall-clock time the segment was created or opened (segment.ms rolls from here).
+    var createdAtMs: Int64
+    private(set) var isLoaded = false
+
+    static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
+        let digits = String(baseOffset)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    private init(directory: String, baseOffset: Int64, size: Int64, config: LogConfig, cache: FileHandleCache, now: Int64) {
+        self.directory = directory
+        self.baseOffset = baseOffset
+        self.cache = cache
+        self.size = size
+        visibleSize = size
+        nextOffset = baseOffset
+        createdAtMs = now
+        let stem = directory + "/" + Self.fileName(baseOffset, "")
+        offsetIndex = OffsetIndex(path: stem + ".index", baseOffset: baseOffset, maxIndexBytes: config.segmentIndexBytes)
+        timeIndex = TimeIndex(path: stem + ".timeindex", baseOffset: baseOffset, maxIndexBytes: config.segmentIndexBytes)
+        transactionIndex = TransactionIndex(path: stem + ".txnindex")
+    }
+
+    /// Creates an empty segment and its files.
+    static func create(directory: String, baseOffset: Int64, config: LogConfig, cache: FileHandleCache,
+                       now: Int64) throws(StorageError) -> LogSegment {
+        let segment = LogSegment(directory: directory, baseOffset: baseOffset, size: 0, config: config, cache: cache, now: now)
+        let log = try cache.handle(segment.logPath, create: true)
+        try log.truncate(to: 0)
+        try cache.handle(segment.offsetIndex.path, create: true).truncate(to: 0)
+        try cache.handle(segment.timeIndex.path, create: true).truncate(to: 0)
+        segment.transactionIndex.removeFile()
+        segment.isLoaded = true
+        return segment
+    }
+
+    /// A segment found on disk; `load` or `recover` fills in its state.
+    static func open(directory: String, baseOffset: Int64, config: LogConfig, cache: FileHandleCache,
+                     now: Int64) throws(StorageError) -> LogSegment {
+        let path = directory + "/" + fileName(baseOffset, ".log")
+        let size = try cache.handle(path).size()
+        return LogSegment(directory: directory, baseOffset: baseOffset, size: size, config: config, cache: cache, now: now)
+    }
+
+    var logPath: String { directory + "/" + Self.fileName(baseOffset, ".log") + suffix }
+    var isEmpty: Bool { size == 0 }
+
+    func logFile() throws(StorageError) -> LogFileHandle { try cache.handle(logPath, create: false) }
+
+    /// Clean open: loads the indexes (rebuilding them when inconsistent) and reads only the headers after
+    /// the last offset index entry to learn the next offset and the largest timestamp.
+    func load() throws(StorageError) {
+        guard !isLoaded else { return }
+        let indexesGood = try offsetIndex.load(logSize: size)
+        if !indexesGood {
+            _ = try recover()
+            return
+        }
+        let start = offsetIndex.lastEntry?.position ?? 0
+        nextOffset = offsetIndex.lastEntry.map { $0.offset + 1 } ?? baseOffset
+        var scanner = BatchScanner(file: try logFile(), from: start, to: size)
+        var lastPosition = start
+        while case let .batch(header, position) = try scanner.next(verify: false) {
+            nextOffset = header.lastOffset + 1
+            noteTimestamp(header)
+            lastPosition = position + Int64(header.totalSize)
+        }
+        bytesSinceLastIndexEntry = Int(lastPosition - start)
+        if lastPosition != size {
+            // The tail is not a whole batch although the shutdown was clean: recover this segment.
+            _ = try recover()
+            return
+        }
+        guard try timeIndex.load(nextOffset: nextOffset) else {
+            _ = try recover()
+            return
+        }
+        if let last = timeIndex.lastEntry, last.timestamp > maxTimestamp {
+            maxTimestamp = last.timestamp
+            offsetOfMaxTimestamp = last.offset
+        }
+        _ = try transactionIndex.load()
+        isLoaded = true
+    }
+
+    private func noteTimestamp(_ header: RecordBatchHeader) {
+        if header.maxTimestamp > maxTimestamp {
+            maxTimestamp = header.maxTimestamp
+            offsetOfMaxTimestamp = header.lastOffset
+        }
+    }
+
+    /// Validates every batch (magic, sizes, CRC, ascending offsets), truncates the file at the first bad
+    /// one, and rebuilds both indexes. Returns the number of bytes truncated.
+    func recover(indexIntervalBytes: Int = 4096) throws(StorageError) -> Int64 {
+        let file = try logFile()
+        size = try file.size()
+        var scanner = BatchScanner(file: file, from: 0, to: size)
+        var offsets: [OffsetIndex.Entry] = []
+        var times: [TimeIndex.Entry] = []
+        var validEnd: Int64 = 0
+        maxTimestamp = -1
+        offsetOfMaxTimestamp = -1
+        nextOffset = baseOffset
+        bytesSinceLastIndexEntry = 0
+        scan: while true {
+            switch try scanner.next(verify: true) {
+            case let .batch(header, position):
+                guard header.baseOffset >= nextOffset else { break scan }
+                noteTimestamp(header)
+                if bytesSinceLastIndexEntry > indexIntervalBytes {
+                    if offsets.count < offsetIndex.maxEntries { offsets.append(.init(offset: header.lastOffset, position: position)) }
+                    let lastIndexed = times.last?.timestamp ?? -1
+                    if times.count < timeIndex.maxEntries && maxTimestamp > lastIndexed {
+                        times.append(.init(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp))
+                    }
+                    bytesSinceLastIndexEntry = 0
+                }
+                bytesSinceLastIndexEntry += header.totalSize
+                nextOffset = header.lastOffset + 1
+                validEnd = position + Int64(header.totalSize)
+            case .end, .torn, .corrupt:
+                break scan
+            }
+        }
+        let truncated = size - validEnd
+        if truncated > 0 { try file.truncate(to: validEnd) }
+        size = validEnd
+        visibleSize = validEnd
+        try offsetIndex.replace(with: offsets, cache: cache)
+        try timeIndex.replace(with: times, cache: cache)
+        _ = try transactionIndex.load()
+        try transactionIndex.truncate(fromOffset: nextOffset)
+        isLoaded = true
+        return truncated
+    }
+
+    /// Updates sizes, offsets, timestamps and indexes for a batch written (or reserved) at `position`.
+    func noteAppend(_ header: RecordBatchHeader, at position: Int64, indexIntervalBytes: Int) throws(StorageError) {
+        noteTimestamp(header)
+        if bytesSinceLastIndexEntry > indexIntervalBytes {
+            try offsetIndex.append(offset: header.lastOffset, position: position, cache: cache)
+            try timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, cache: cache)
+            bytesSinceLastIndexEntry = 0
+        }
+        bytesSinceLastIndexEntry += header.totalSize
+        nextOffset = header.lastOffset + 1
+        size = position + Int64(header.totalSize)
+    }
+
+    /// Called when the segment stops being the active one: the last time index entry records its
+    /// largest timestamp exactly (retention and ListOffsets read it from there).
+    func onBecomeInactive() throws(StorageError) {
+        guard maxTimestamp >= 0 else { return }
+        try timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, cache: cache, skipFullCheck: true)
+    }
+
+    /// The first batch at or after `startPosition` whose last offset is ≥ `target`, within `limit` bytes.
+    func translate(_ target: Int64, limit: Int64) throws(StorageError) -> (position: Int64, header: RecordBatchHeader)? {
+        let entry = offsetIndex.lookup(target)
+        var scanner = BatchScanner(file: try logFile(), from: entry.position, to: limit)
+        while case let .batch(header, position) = try scanner.next(verify: false) {
+            if header.lastOffset >= target { return (position, header) }
+        }
+        return nil
+    }
+
+    /// Removes every batch from the one containing `offset` on. Returns the bytes removed.
+    func truncate(to offset: Int64) throws(StorageError) -> Int64 {
+        guard offset < nextOffset else { return 0 }
+        let cut = try translate(offset, limit: size)?.position ?? size
+        let removed = size - cut
+        try logFile().truncate(to: cut)
+        try offsetIndex.truncate(fromOffset: offset, cache: cache)
+        try timeIndex.truncate(fromOffset: offset, cache: cache)
+        try transactionIndex.truncate(fromOffset: offset)
+        size = cut
+        visibleSize = min(visibleSize, cut)
+        // Recompute the tail state from the last index entry.
+        nextOffset = offsetIndex.lastEntry.map { $0.offset + 1 } ?? baseOffset
+        maxTimestamp = timeIndex.lastEntry?.timestamp ?? -1
+        offsetOfMaxTimestamp = timeIndex.lastEntry?.offset ?? -1
+        let start = offsetIndex.lastEntry?.position ?? 0
+        var scanner = BatchScanner(file: try logFile(), from: start, to: size)
+        bytesSinceLastIndexEntry = 0
+        while case let .batch(header, _) = try scanner.next(verify: false) {
+            nextOffset = header.lastOffset + 1
+            noteTimestamp(header)
+            bytesSinceLastIndexEntry += header.totalSize
+        }
+        return removed
+    }
+
+    /// Renames the segment's files with `newSuffix` appended (e.g. ".deleted").
+    func rename(suffix newSuffix: String) throws(StorageError) {
+        let stem = directory + "/" + Self.fileName(baseOffset, "")
+        for ext in [".log", ".index", ".timeindex", ".txnindex"] {
+            let from = stem + ext + suffix
+            cache.evict(from)
+            if FileSystem.exists(from) { try FileSystem.rename(from, to: stem + ext + newSuffix) }
+        }
+        suffix = newSuffix
+    }
+
+    /// Removes the segment's files.
+    func deleteFiles() {
+        let stem = directory + "/" + Self.fileName(baseOffset, "")
+        for ext in [".log", ".index", ".timeindex", ".txnindex"] {
+            cache.evict(stem + ext + suffix)
+            FileSystem.unlink(stem + ext + suffix)
+        }
+    }
+
+    /// fsyncs the log and index files.
+    func flushAll() throws(StorageError) {
+        try logFile().sync()
+        for path in [offsetIndex.path, timeIndex.path] where FileSystem.exists(path) {
+            try cache.handle(path).sync()
+        }
+    }
+}

@@ -1,0 +1,122 @@
+// LogTypes: the value types of the PartitionLog API — append origin and result, read isolation,
+// file slices and read results, timestamp lookups, partition descriptors.
+import Foundation
+import NIOCore
+
+/// Who is appending: Kafka's AppendOrigin.
+public enum AppendOrigin: Sendable, Equatable {
+    /// A producer: offsets are assigned, producer id/epoch/sequence are validated.
+    case client
+    /// A follower copying the leader: offsets are already set and kept; no producer validation.
+    case replication
+    /// The group or transaction coordinator (markers, offsets): offsets assigned, sequences not checked.
+    case coordinator
+}
+
+/// What a successful append reports.
+public struct AppendResult: Sendable, Equatable {
+    /// Offset of the first record appended (or of the original append, for a duplicate).
+    public var baseOffset: Int64
+    /// Offset of the last record appended.
+    public var lastOffset: Int64
+    /// The broker time stamped on the batches with LogAppendTime, else -1.
+    public var logAppendTime: Int64
+    /// The log start offset after the append.
+    public var logStartOffset: Int64
+    /// True when the batch duplicated one of the producer's last five: nothing was written.
+    public var isDuplicate: Bool
+
+    public init(baseOffset: Int64, lastOffset: Int64, logAppendTime: Int64, logStartOffset: Int64, isDuplicate: Bool) {
+        self.baseOffset = baseOffset
+        self.lastOffset = lastOffset
+        self.logAppendTime = logAppendTime
+        self.logStartOffset = logStartOffset
+        self.isDuplicate = isDuplicate
+    }
+}
+
+/// How far a read may go (Kafka's FetchIsolation).
+public enum FetchIsolation: Sendable, Equatable {
+    /// Up to the log end offset (follower fetches).
+    case logEnd
+    /// Up to the high watermark (read_uncommitted consumers).
+    case highWatermark
+    /// Up to the last stable offset, with aborted transactions (read_committed consumers).
+    case transactionCommitted
+}
+
+/// A byte range of a segment file, for sendfile / `FileRegion`. Holding the slice keeps the file open,
+/// even after the segment was deleted by retention or replaced by compaction.
+public struct FileSlice: Sendable {
+    public let file: LogFileHandle
+    public let position: Int64
+    public let length: Int
+
+    /// Copies the bytes (for TLS connections and tests).
+    public func readBytes() throws(StorageError) -> ByteBuffer {
+        try file.read(at: position, length: length)
+    }
+}
+
+/// The answer to a read.
+public struct LogReadResult: Sendable {
+    /// Whole batches from the fetch offset on; the last one may be cut at max bytes, as Kafka does.
+    public var slices: [FileSlice]
+    public var fetchOffset: Int64
+    /// Base offset of the first batch returned (≤ fetchOffset), nil when empty.
+    public var firstBatchOffset: Int64?
+    public var highWatermark: Int64
+    public var lastStableOffset: Int64
+    public var logStartOffset: Int64
+    public var logEndOffset: Int64
+    /// For read_committed: aborted transactions overlapping the returned range; nil otherwise.
+    public var abortedTransactions: [AbortedTransaction]?
+
+    /// Total bytes of all slices.
+    public var byteCount: Int { slices.reduce(0) { $0 + $1.length } }
+    public var isEmpty: Bool { slices.isEmpty }
+
+    /// Concatenated bytes of all slices (tests, TLS).
+    public func readBytes() throws(StorageError) -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: byteCount)
+        for slice in slices {
+            var bytes = try slice.readBytes()
+            out.writeBuffer(&bytes)
+        }
+        return out
+    }
+}
+
+/// A ListOffsets answer.
+public struct TimestampOffset: Sendable, Equatable {
+    public var timestamp: Int64
+    public var offset: Int64
+    /// Leader epoch of the batch holding `offset`, nil when unknown.
+    public var leaderEpoch: Int32?
+
+    public init(timestamp: Int64, offset: Int64, leaderEpoch: Int32?) {
+        self.timestamp = timestamp
+        self.offset = offset
+        self.leaderEpoch = leaderEpoch
+    }
+}
+
+/// Kafka's special ListOffsets timestamps.
+public enum ListOffsetsSpec: Sendable, Equatable {
+    /// -2: the log start offset.
+    case earliest
+    /// -1: the log end offset (the broker caps it at the high watermark or last stable offset).
+    case latest
+    /// -3: the record with the largest timestamp.
+    case maxTimestamp
+    /// The first offset whose timestamp is ≥ the given one.
+    case timestamp(Int64)
+}
+
+/// A partition found on disk or created.
+public struct PartitionDescriptor: Sendable, Hashable {
+    public var topic: String
+    public var partition: Int32
+    public var topicId: UUID?
+    public var logDir: String
+}

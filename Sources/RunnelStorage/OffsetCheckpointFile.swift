@@ -1,0 +1,50 @@
+// OffsetCheckpointFile: Kafka's per-log-dir offset checkpoint files (recovery-point-offset-checkpoint,
+// log-start-offset-checkpoint, replication-offset-checkpoint): "0", a count, then "topic partition offset".
+import NIOCore
+
+/// A topic name and partition number.
+public struct TopicPartition: Sendable, Hashable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+    /// The directory name Kafka uses: `<topic>-<partition>`.
+    public var description: String { "\(topic)-\(partition)" }
+
+    /// Parses a partition directory name; nil for anything else (including `-delete` directories).
+    init?(directoryName name: String) {
+        guard !name.hasSuffix("-delete"), !name.hasPrefix("."), let dash = name.lastIndex(of: "-"),
+              let partition = Int32(name[name.index(after: dash)...]), partition >= 0, dash != name.startIndex else { return nil }
+        self.init(topic: String(name[..<dash]), partition: partition)
+    }
+}
+
+enum OffsetCheckpointFile {
+    static let recoveryPoint = "recovery-point-offset-checkpoint"
+    static let logStartOffset = "log-start-offset-checkpoint"
+    static let highWatermark = "replication-offset-checkpoint"
+
+    /// Reads a checkpoint; a missing or malformed file reads as empty.
+    static func read(_ path: String) -> [TopicPartition: Int64] {
+        guard let buffer = try? FileSystem.readAll(path) else { return [:] }
+        let lines = String(buffer: buffer).split(separator: "\n")
+        guard lines.count >= 2, lines[0] == "0", let count = Int(lines[1]), count == lines.count - 2 else { return [:] }
+        var offsets: [TopicPartition: Int64] = [:]
+        for line in lines.dropFirst(2) {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, let partition = Int32(parts[1]), let offset = Int64(parts[2]) else { return [:] }
+            offsets[TopicPartition(topic: String(parts[0]), partition: partition)] = offset
+        }
+        return offsets
+    }
+
+    static func write(_ path: String, directory: String, offsets: [TopicPartition: Int64]) throws(StorageError) {
+        var text = "0\n\(offsets.count)\n"
+        for (key, offset) in offsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+            text += "\(key.topic) \(key.partition) \(offset)\n"
+        }
+        try FileSystem.writeAtomically(path, bytes: ByteBuffer(string: text), directory: directory)
+    }
+}

@@ -1,0 +1,165 @@
+// PartitionLog+Operations: reads, ListOffsets, DeleteRecords, truncation, leader epochs, producer
+// state queries, retention and flush hooks driven by the LogManager's scheduler.
+import Foundation
+import KafkaRecords
+import NIOCore
+
+extension PartitionLog {
+    /// Reads from `offset`: at most `maxBytes` (but one whole batch when `minOneBatch` and the first batch
+    /// is larger), up to the bound `isolation` sets. Returns slices of one segment file, as Kafka does.
+    public func read(from offset: Int64, maxBytes: Int, isolation: FetchIsolation = .highWatermark,
+                     minOneBatch: Bool = true) throws(StorageError) -> LogReadResult {
+        if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
+        return try state.withLock { s throws(StorageError) in
+            try s.read(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch)
+        }
+    }
+
+    /// ListOffsets: earliest, latest, max timestamp, or the first offset whose timestamp is ≥ T
+    /// (nil when no record is that recent).
+    public func offset(for spec: ListOffsetsSpec) throws(StorageError) -> TimestampOffset? {
+        if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
+        return try state.withLock { s throws(StorageError) in try s.offset(for: spec) }
+    }
+
+    /// ListOffsets with Kafka's wire timestamps: -2 earliest, -1 latest, -3 max timestamp, else a time.
+    public func offset(forTimestamp timestamp: Int64) throws(StorageError) -> TimestampOffset? {
+        switch timestamp {
+        case -2: try offset(for: .earliest)
+        case -1: try offset(for: .latest)
+        case -3: try offset(for: .maxTimestamp)
+        default: try offset(for: .timestamp(timestamp))
+        }
+    }
+
+    /// DeleteRecords: moves the log start offset to `offset` (-1: the high watermark); whole segments below
+    /// it are deleted asynchronously. Returns the new log start offset (Kafka's low watermark).
+    @discardableResult
+    public func deleteRecords(before offset: Int64) throws(StorageError) -> Int64 {
+        try state.withLock { s throws(StorageError) in try s.deleteRecords(before: offset) }
+    }
+
+    /// Removes every offset ≥ `offset` (follower divergence). Waits for in-flight writes first.
+    public func truncate(to offset: Int64) throws(StorageError) {
+        try whenIdle { s throws(StorageError) in try s.truncateSegments(to: offset) }
+    }
+
+    /// Deletes everything and restarts the log empty at `offset` (a follower behind the leader's start).
+    public func truncateFullyAndStart(at offset: Int64) throws(StorageError) {
+        try whenIdle { s throws(StorageError) in try s.truncateFully(startAt: offset) }
+    }
+
+    /// Runs `body` under the lock once no append is in flight (truncation must not race a write).
+    private func whenIdle(_ body: (PartitionLogState) throws(StorageError) -> Void) throws(StorageError) {
+        for attempt in 0..<100_000 {
+            let done = try state.withLock { s throws(StorageError) -> Bool in
+                guard s.pending.isEmpty else { return false }
+                try body(s)
+                return true
+            }
+            if done { return }
+            usleep(attempt < 100 ? 50 : 1000)
+        }
+        throw .partitionOffline("in-flight writes did not finish")
+    }
+
+    // MARK: Leader epochs
+
+    /// OffsetForLeaderEpoch: the largest epoch ≤ `epoch` and the offset where the next epoch starts
+    /// (the log end offset for the latest epoch); (-1, -1) when unknown.
+    public func endOffset(forLeaderEpoch epoch: Int32) -> (leaderEpoch: Int32, endOffset: Int64) {
+        state.withLock { s in
+            let found = s.epochs.endOffset(for: epoch, logEndOffset: s.logEndOffset)
+            return (found.epoch, found.endOffset)
+        }
+    }
+
+    /// The latest leader epoch written, nil when none.
+    public var latestLeaderEpoch: Int32? { state.withLock { $0.epochs.latestEpoch } }
+
+    /// All (epoch, start offset) entries.
+    public var leaderEpochEntries: [EpochEntry] { state.withLock { $0.epochs.entries } }
+
+    // MARK: Producer state
+
+    /// Every producer known to this partition (DescribeProducers).
+    public var activeProducers: [ProducerStateEntry] {
+        state.withLock { s in s.producers.producers.values.sorted { $0.producerId < $1.producerId } }
+    }
+
+    /// The state of one producer id.
+    public func producerState(for producerId: Int64) -> ProducerStateEntry? {
+        state.withLock { $0.producers.entry(for: producerId) }
+    }
+
+    /// Aborted transactions overlapping [from, to) (read_committed consumers, tests).
+    public func abortedTransactions(from: Int64, to: Int64) -> [AbortedTransaction] {
+        state.withLock { s in
+            guard let start = s.segmentIndex(for: from) ?? (s.segments.isEmpty ? nil : 0) else { return [] }
+            return s.abortedTransactions(from: from, to: to, startingAt: start)
+        }
+    }
+
+    // MARK: Background work (LogManager's scheduler)
+
+    /// Applies retention (time, size, log start offset); returns the number of segments scheduled for deletion.
+    @discardableResult
+    public func applyRetention() throws(StorageError) -> Int {
+        let now = clock()
+        return try state.withLock { s throws(StorageError) -> Int in
+            let candidates = try s.retentionCandidates(nowMs: now)
+            submitFlushesAfterRoll(s)
+            s.deleteSegments(candidates, nowMs: now)
+            s.removeDueFiles(nowMs: now)
+            return candidates.count
+        }
+    }
+
+    func submitFlushesAfterRoll(_ s: PartitionLogState) {
+        for segment in s.rolledUnflushed {
+            guard let file = try? segment.logFile() else { continue }
+            logDir.engine.submit(IORequest(file: file, position: 0, chunks: [], sync: true) { _ in })
+        }
+        s.rolledUnflushed.removeAll()
+    }
+
+    /// Expires idle producer ids.
+    public func expireProducers() {
+        let now = clock()
+        state.withLock { s in
+            s.producers.expire(nowMs: now, producerIdExpirationMs: min(s.config.producerIdExpirationMs,
+                                                                       s.config.transactionalIdExpirationMs))
+        }
+    }
+
+    /// Flushes when flush.ms has passed with unflushed appends.
+    func flushIfDue() {
+        let now = clock()
+        let due = state.withLock { s in s.unflushedMessages > 0 && now - s.lastFlushMs >= s.config.flushMs }
+        if due { flush() }
+    }
+
+    /// Checkpoint values for the log dir's offset files.
+    var checkpointOffsets: (recoveryPoint: Int64, logStartOffset: Int64, highWatermark: Int64) {
+        state.withLock { ($0.recoveryPoint, $0.logStartOffset, $0.highWatermark) }
+    }
+
+    /// Waits for in-flight appends, fsyncs every segment, writes a producer snapshot at the log end offset.
+    func closeCleanly() throws(StorageError) {
+        try whenIdle { s throws(StorageError) in
+            for segment in s.segments where segment.isLoaded { try segment.flushAll() }
+            s.producers.mapEndOffset = s.logEndOffset
+            try s.producers.writeSnapshot()
+            s.recoveryPoint = s.logEndOffset
+            s.removeDueFiles(nowMs: 0, force: true)
+        }
+    }
+}
+
+extension PartitionLog {
+    /// Unlinks `.deleted` segment files whose file.delete.delay.ms has passed.
+    func removeDueFiles() {
+        let now = clock()
+        state.withLock { $0.removeDueFiles(nowMs: now) }
+    }
+}

@@ -1,0 +1,142 @@
+// ProducerStateManager: the producer state of one partition — entries per producer id, open
+// transactions (for the last stable offset), `<offset>.snapshot` files in Kafka's v1 layout written at
+// each roll and at shutdown, and expiry after producer.id.expiration.ms.
+import KafkaRecords
+import NIOCore
+
+/// Producer ids and transactions of one partition. Used only under its partition's lock.
+final class ProducerStateManager {
+    let directory: String
+    private(set) var producers: [Int64: ProducerStateEntry] = [:]
+    /// Offset up to which (exclusive) the state reflects the log.
+    var mapEndOffset: Int64 = 0
+
+    init(directory: String) { self.directory = directory }
+
+    /// Offset of the first batch of the oldest open transaction; the last stable offset cannot pass it.
+    var firstUnstableOffset: Int64? {
+        producers.values.compactMap(\.currentTxnFirstOffset).min()
+    }
+
+    func entry(for producerId: Int64) -> ProducerStateEntry? { producers[producerId] }
+
+    func set(_ entry: ProducerStateEntry) { producers[entry.producerId] = entry }
+
+    /// Applies a batch with offsets assigned; for a marker returns the completed transaction
+    /// (producer id, first offset, marker offset, whether it was aborted).
+    func apply(_ header: RecordBatchHeader, control: ControlRecordType?, nowMs: Int64) -> (AbortedTransaction, Bool)? {
+        guard header.hasProducerId else { return nil }
+        var entry = producers[header.producerId]
+            ?? ProducerStateEntry(producerId: header.producerId, producerEpoch: header.producerEpoch, lastUpdateMs: nowMs)
+        var completed: (AbortedTransaction, Bool)?
+        if header.isControl {
+            if header.producerEpoch != entry.producerEpoch {
+                entry.producerEpoch = header.producerEpoch
+                entry.batches.removeAll()
+            }
+            entry.lastUpdateMs = nowMs
+            if let first = entry.currentTxnFirstOffset, let control {
+                entry.currentTxnFirstOffset = nil
+                producers[header.producerId] = entry
+                let lso = firstUnstableOffset ?? (header.lastOffset + 1)
+                completed = (AbortedTransaction(producerId: header.producerId, firstOffset: first,
+                                                lastOffset: header.lastOffset, lastStableOffset: lso), control == .abort)
+            }
+        } else {
+            entry.add(header, nowMs: nowMs)
+        }
+        producers[header.producerId] = entry
+        mapEndOffset = max(mapEndOffset, header.lastOffset + 1)
+        return completed
+    }
+
+    /// Drops producers idle for longer than their expiration with no open transaction.
+    func expire(nowMs: Int64, producerIdExpirationMs: Int64) {
+        producers = producers.filter { _, entry in
+            entry.currentTxnFirstOffset != nil || nowMs - entry.lastUpdateMs < producerIdExpirationMs
+        }
+    }
+
+    func reset(to offset: Int64) {
+        producers = [:]
+        mapEndOffset = offset
+    }
+
+    // MARK: Snapshots
+
+    static func snapshotName(_ offset: Int64) -> String { LogSegment.fileName(offset, ".snapshot") }
+
+    /// Offsets of the snapshot files present, ascending.
+    func snapshotOffsets() throws(StorageError) -> [Int64] {
+        try FileSystem.list(directory).compactMap { name -> Int64? in
+            guard name.hasSuffix(".snapshot") else { return nil }
+            return Int64(name.dropLast(".snapshot".count))
+        }.sorted()
+    }
+
+    /// Writes `<mapEndOffset>.snapshot`: version 1, CRC-32C of the rest, then one entry per producer.
+    func writeSnapshot() throws(StorageError) {
+        var body = ByteBufferAllocator().buffer(capacity: 4 + producers.count * 46)
+        body.writeInteger(Int32(producers.count))
+        for entry in producers.values.sorted(by: { $0.producerId < $1.producerId }) {
+            body.writeInteger(entry.producerId)
+            body.writeInteger(entry.producerEpoch)
+            body.writeInteger(entry.lastSequence)
+            body.writeInteger(entry.lastOffset)
+            let first = entry.batches.last.map { Int32(truncatingIfNeeded: $0.lastOffset - $0.firstOffset) } ?? 0
+            body.writeInteger(first)
+            body.writeInteger(entry.lastTimestamp)
+            body.writeInteger(entry.coordinatorEpoch)
+            body.writeInteger(entry.currentTxnFirstOffset ?? -1)
+            body.writeInteger(entry.lastUpdateMs)
+        }
+        var file = ByteBufferAllocator().buffer(capacity: body.readableBytes + 6)
+        file.writeInteger(Int16(1))
+        file.writeInteger(CRC32C.checksum(of: body, at: body.readerIndex, length: body.readableBytes) ?? 0)
+        file.writeImmutableBuffer(body)
+        try FileSystem.writeAtomically(directory + "/" + Self.snapshotName(mapEndOffset), bytes: file, directory: directory)
+    }
+
+    /// Loads the snapshot at `offset`; false when it is corrupt (the caller deletes it and scans instead).
+    func loadSnapshot(at offset: Int64) throws(StorageError) -> Bool {
+        guard let buffer = try FileSystem.readAll(directory + "/" + Self.snapshotName(offset)),
+              buffer.getInteger(at: buffer.readerIndex, as: Int16.self) == 1,
+              let crc = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt32.self),
+              CRC32C.checksum(of: buffer, at: buffer.readerIndex + 6, length: buffer.readableBytes - 6) == crc,
+              let count = buffer.getInteger(at: buffer.readerIndex + 6, as: Int32.self), count >= 0,
+              buffer.readableBytes == 10 + Int(count) * 54 else { return false }
+        var loaded: [Int64: ProducerStateEntry] = [:]
+        var index = buffer.readerIndex + 10
+        for _ in 0..<count {
+            guard let pid = buffer.getInteger(at: index, as: Int64.self),
+                  let epoch = buffer.getInteger(at: index + 8, as: Int16.self),
+                  let lastSeq = buffer.getInteger(at: index + 10, as: Int32.self),
+                  let lastOffset = buffer.getInteger(at: index + 14, as: Int64.self),
+                  let delta = buffer.getInteger(at: index + 22, as: Int32.self),
+                  let timestamp = buffer.getInteger(at: index + 26, as: Int64.self),
+                  let coordinatorEpoch = buffer.getInteger(at: index + 34, as: Int32.self),
+                  let txnFirst = buffer.getInteger(at: index + 38, as: Int64.self),
+                  let updated = buffer.getInteger(at: index + 46, as: Int64.self) else { return false }
+            var entry = ProducerStateEntry(producerId: pid, producerEpoch: epoch, lastUpdateMs: updated)
+            entry.coordinatorEpoch = coordinatorEpoch
+            entry.currentTxnFirstOffset = txnFirst >= 0 ? txnFirst : nil
+            if lastOffset >= 0 {
+                entry.batches = [ProducerBatchMetadata(firstSequence: lastSeq &- delta, lastSequence: lastSeq,
+                                                       firstOffset: lastOffset - Int64(delta), lastOffset: lastOffset,
+                                                       timestamp: timestamp)]
+            }
+            loaded[pid] = entry
+            index += 54
+        }
+        producers = loaded
+        mapEndOffset = offset
+        return true
+    }
+
+    /// Removes snapshots at offsets above `offset` (after truncation) or below `before` (retention).
+    func deleteSnapshots(above offset: Int64 = .max, below before: Int64 = .min) throws(StorageError) {
+        for snapshot in try snapshotOffsets() where snapshot > offset || snapshot < before {
+            FileSystem.unlink(directory + "/" + Self.snapshotName(snapshot))
+        }
+    }
+}

@@ -1,0 +1,63 @@
+// RecordScan: the few record-level reads the log needs without a full record decoder — the timestamp
+// and offset of each record of an uncompressed batch, and the control record type of a marker batch.
+import KafkaRecords
+import NIOCore
+
+/// Transaction marker type carried in a control record's key (version Int16, type Int16).
+public enum ControlRecordType: Int16, Sendable {
+    case abort = 0
+    case commit = 1
+}
+
+enum RecordScan {
+    /// Reads a zigzag varint (up to 64 bits) at `index`; advances it. Nil when truncated or too long.
+    static func readVarint(_ buffer: ByteBuffer, _ index: inout Int) -> Int64? {
+        var raw: UInt64 = 0
+        var shift: UInt64 = 0
+        while shift < 64 {
+            guard let byte = buffer.getInteger(at: index, as: UInt8.self) else { return nil }
+            index += 1
+            raw |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1))) }
+            shift += 7
+        }
+        return nil
+    }
+
+    /// The first record at offset ≥ `minOffset` whose timestamp is ≥ `target`, in an uncompressed batch
+    /// whose bytes start at `start` of `batch`. Nil when no record qualifies or the records are malformed.
+    static func firstRecord(in batch: ByteBuffer, at start: Int, header: RecordBatchHeader, timestampAtLeast target: Int64,
+                            offsetAtLeast minOffset: Int64) -> (offset: Int64, timestamp: Int64)? {
+        if header.timestampType == .logAppendTime {
+            return header.maxTimestamp >= target ? (max(header.baseOffset, minOffset), header.maxTimestamp) : nil
+        }
+        var index = start + RecordBatchLayout.headerSize
+        let end = start + header.totalSize
+        var remaining = Int(header.recordsCount)
+        while remaining > 0 && index < end {
+            guard let length = readVarint(batch, &index), length >= 0 else { return nil }
+            let recordEnd = index + Int(length)
+            guard recordEnd <= end else { return nil }
+            index += 1  // attributes
+            guard let timestampDelta = readVarint(batch, &index), let offsetDelta = readVarint(batch, &index) else { return nil }
+            let timestamp = header.baseTimestamp &+ timestampDelta
+            let offset = header.baseOffset + offsetDelta
+            if timestamp >= target && offset >= minOffset { return (offset, timestamp) }
+            index = recordEnd
+            remaining -= 1
+        }
+        return nil
+    }
+
+    /// The marker type of a control batch starting at `start` (first record's key), nil when unreadable.
+    static func controlType(in batch: ByteBuffer, at start: Int, header: RecordBatchHeader) -> ControlRecordType? {
+        guard header.isControl, header.compression == CompressionCodec.none else { return nil }
+        var index = start + RecordBatchLayout.headerSize
+        guard readVarint(batch, &index) != nil else { return nil }
+        index += 1
+        guard readVarint(batch, &index) != nil, readVarint(batch, &index) != nil,
+              let keyLength = readVarint(batch, &index), keyLength >= 4,
+              let type = batch.getInteger(at: index + 2, as: Int16.self) else { return nil }
+        return ControlRecordType(rawValue: type)
+    }
+}

@@ -1,0 +1,98 @@
+// TimeIndex: a segment's sparse `.timeindex` file — entries of (largest timestamp so far: Int64,
+// offset − base offset: Int32), big-endian, 12 bytes each, both ascending.
+import NIOCore
+
+/// Maps timestamps to offsets for one segment. Used only under its partition's lock.
+final class TimeIndex {
+    struct Entry: Equatable {
+        var timestamp: Int64
+        var offset: Int64
+    }
+
+    static let entrySize = 12
+    let path: String
+    let baseOffset: Int64
+    var maxEntries: Int
+    private(set) var entries: [Entry] = []
+
+    init(path: String, baseOffset: Int64, maxIndexBytes: Int) {
+        self.path = path
+        self.baseOffset = baseOffset
+        maxEntries = max(maxIndexBytes / Self.entrySize, 1)
+    }
+
+    var isFull: Bool { entries.count >= maxEntries }
+    var lastEntry: Entry? { entries.last }
+
+    /// Loads the file; false when missing or inconsistent (the caller rebuilds it).
+    func load(nextOffset: Int64) throws(StorageError) -> Bool {
+        guard let buffer = try FileSystem.readAll(path) else { return false }
+        guard buffer.readableBytes % Self.entrySize == 0 else { return false }
+        var loaded: [Entry] = []
+        var index = buffer.readerIndex
+        while index < buffer.writerIndex {
+            guard let timestamp = buffer.getInteger(at: index, as: Int64.self),
+                  let relative = buffer.getInteger(at: index + 8, as: Int32.self) else { return false }
+            let entry = Entry(timestamp: timestamp, offset: baseOffset + Int64(relative))
+            if timestamp == 0 && relative == 0 && !loaded.isEmpty { break }  // preallocated tail
+            if let previous = loaded.last, entry.timestamp < previous.timestamp || entry.offset < previous.offset {
+                return false
+            }
+            guard relative >= 0, entry.offset < max(nextOffset, baseOffset + 1) else { return false }
+            loaded.append(entry)
+            index += Self.entrySize
+        }
+        entries = loaded
+        return true
+    }
+
+    /// Adds an entry when `timestamp` is larger than the last one's, and writes it.
+    func maybeAppend(timestamp: Int64, offset: Int64, cache: FileHandleCache, skipFullCheck: Bool = false) throws(StorageError) {
+        if let last = entries.last, timestamp <= last.timestamp || offset < last.offset { return }
+        guard skipFullCheck || !isFull else { return }
+        var bytes = ByteBufferAllocator().buffer(capacity: Self.entrySize)
+        bytes.writeInteger(timestamp)
+        bytes.writeInteger(Int32(truncatingIfNeeded: offset - baseOffset))
+        let file = try cache.handle(path, create: true)
+        try file.write([bytes], at: Int64(entries.count * Self.entrySize))
+        entries.append(Entry(timestamp: timestamp, offset: offset))
+    }
+
+    /// The last entry whose timestamp is < `target` (the scan for "first timestamp ≥ target" starts there),
+    /// or the segment start.
+    func lookup(before target: Int64) -> Entry {
+        var found = Entry(timestamp: -1, offset: baseOffset)
+        var low = 0
+        var high = entries.count - 1
+        while low <= high {
+            let mid = (low + high) / 2
+            if entries[mid].timestamp < target {
+                found = entries[mid]
+                low = mid + 1
+            } else {
+                high = mid - 1
+            }
+        }
+        return found
+    }
+
+    /// Drops entries with offset ≥ `offset`.
+    func truncate(fromOffset offset: Int64, cache: FileHandleCache) throws(StorageError) {
+        guard let keep = entries.firstIndex(where: { $0.offset >= offset }) else { return }
+        entries.removeSubrange(keep...)
+        try cache.handle(path, create: true).truncate(to: Int64(entries.count * Self.entrySize))
+    }
+
+    /// Replaces the contents (after a rebuild) and rewrites the file.
+    func replace(with newEntries: [Entry], cache: FileHandleCache) throws(StorageError) {
+        entries = newEntries
+        var bytes = ByteBufferAllocator().buffer(capacity: newEntries.count * Self.entrySize)
+        for entry in newEntries {
+            bytes.writeInteger(entry.timestamp)
+            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
+        }
+        let file = try cache.handle(path, create: true)
+        try file.truncate(to: 0)
+        try file.write([bytes], at: 0)
+    }
+}

@@ -1,2 +1,0 @@
-import Testing
-@Suite struct RunnelStorageTestsPlaceholder { @Test func moduleBuilds() { #expect(Bool(true)) } }
