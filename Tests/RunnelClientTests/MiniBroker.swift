@@ -15,6 +15,10 @@ final class MiniBroker: Sendable {
         var produceErrors: [ErrorCode] = []
         var produceRequests = 0
         var sequencesSeen: [TopicPartition: [Int32]] = [:]
+        /// Batches holding a record value with this text are refused with MESSAGE_TOO_LARGE.
+        var refuseValuesContaining: String?
+        /// The next sequence expected per partition from an idempotent producer (as a broker checks it).
+        var expectedSequence: [TopicPartition: Int32] = [:]
     }
 
     /// The broker's state behind a lock (shared with the request handler).
@@ -116,6 +120,24 @@ final class MiniBroker: Sendable {
                               state.partitions[topic.name]?.indices.contains(Int(data.index)) == true else {
                             partition.errorCode = ErrorCode.corruptMessage.rawValue
                             return partition
+                        }
+                        if let refused = state.refuseValuesContaining,
+                           let records = try? batch.records(),
+                           records.contains(where: { String(buffer: $0.value ?? ByteBuffer()).contains(refused) }) {
+                            partition.errorCode = ErrorCode.messageTooLarge.rawValue
+                            return partition
+                        }
+                        if batch.producerId >= 0 {
+                            let expected = state.expectedSequence[key] ?? 0
+                            if batch.baseSequence < expected {
+                                partition.errorCode = ErrorCode.duplicateSequenceNumber.rawValue
+                                return partition
+                            }
+                            if batch.baseSequence > expected {
+                                partition.errorCode = ErrorCode.outOfOrderSequenceNumber.rawValue
+                                return partition
+                            }
+                            state.expectedSequence[key] = expected + batch.recordsCount
                         }
                         let base = state.nextOffsets[key] ?? 0
                         bytes.setInteger(base, at: bytes.readerIndex)

@@ -96,6 +96,35 @@ import Testing
         await broker.stop()
     }
 
+    @Test func batchesAfterAFatallyFailedOneAreResequencedAndDelivered() async throws {
+        let broker = try await MiniBroker(topics: ["t": 1])
+        broker.state.withLock { $0.refuseValuesContaining = "TOO-BIG" }
+        let client = client(broker)
+        var configuration = ProducerConfiguration()
+        configuration.linger = .zero
+        configuration.retryBackoff = .milliseconds(5)
+        configuration.deliveryTimeout = .seconds(10)
+        configuration.batchSize = 1  // one record per batch: only the refused record's batch fails
+        let producer = try KafkaProducer(client: client, configuration: configuration)
+        let results = Mutex<[String: DeliveryResult]>([:])
+        for value in ["a", "b", "TOO-BIG", "c", "d"] {
+            try await producer.produce(ProducerRecord(topic: "t", key: nil, value: value)) { result in
+                results.withLock { $0[value] = result }
+            }
+        }
+        await producer.flush()
+        let outcome = results.withLock { $0 }
+        #expect((try? outcome["TOO-BIG"]?.get()) == nil)
+        let stored = try broker.records("t", 0).map { String(buffer: $0.value!) }
+        #expect(stored == ["a", "b", "c", "d"], "outcome: \(outcome)")
+        #expect(["a", "b", "c", "d"].compactMap { try? outcome[$0]?.get().offset } == [0, 1, 2, 3])
+        let batches = broker.state.withLock { $0.partitions["t"]?[0] ?? [] }
+        #expect(try batches.map { try RecordBatch($0).baseSequence } == [0, 1, 2, 3])
+        #expect(try batches.allSatisfy { try RecordBatch($0).isCRCValid })
+        await client.close()
+        await broker.stop()
+    }
+
     @Test func unknownTopicFailsAtOnce() async throws {
         let broker = try await MiniBroker(topics: ["t": 1])
         let client = client(broker)

@@ -14,7 +14,7 @@ extension KafkaProducer {
                 if until > now { continue }
                 queue.backoffUntil = nil
             }
-            let limit = queue.retrying ? 1 : configuration.maxInFlightPerPartition
+            let limit = queue.retrying ? (queue.inFlight == 0 ? 1 : 0) : configuration.maxInFlightPerPartition
             guard queue.inFlight < limit else { queues[topicPartition] = queue; continue }
             if queue.ready.isEmpty, let open = queue.open {
                 let lingered = now - open.createdAt >= configuration.linger
@@ -33,6 +33,10 @@ extension KafkaProducer {
                 continue
             }
             var batch = queue.ready.removeFirst()
+            if configuration.enableIdempotence {
+                if batch.baseSequence != queue.sendSequence { batch.restamp(sequence: queue.sendSequence) }
+                queue.sendSequence = Self.sequence(queue.sendSequence, plus: batch.recordCount)
+            }
             batch.attempts += 1
             queue.inFlight += 1
             queues[topicPartition] = queue
@@ -133,7 +137,16 @@ extension KafkaProducer {
     private func finish(_ batch: ProducerBatch, result: Result<(baseOffset: Int64, logAppendTime: Int64), KafkaClientError>) {
         if var queue = queues[batch.topicPartition] {
             queue.inFlight -= 1
-            if queue.inFlight == 0, case .success = result { queue.retrying = false }
+            switch result {
+            case .success:
+                if queue.inFlight == 0 { queue.retrying = false }
+            case .failure:
+                // The broker did not take the batch: the next one sent must carry its sequence.
+                if configuration.enableIdempotence {
+                    queue.sendSequence = Swift.min(queue.sendSequence, batch.baseSequence)
+                    queue.retrying = true
+                }
+            }
             queues[batch.topicPartition] = queue
         }
         complete(batch, with: result)
@@ -151,7 +164,10 @@ extension KafkaProducer {
         var queue = queues[batch.topicPartition] ?? PartitionQueue()
         queue.inFlight -= 1
         queue.retrying = true
-        let index = queue.ready.firstIndex { Self.sequence($0.baseSequence, precedes: batch.baseSequence) == false }
+        if configuration.enableIdempotence {
+            queue.sendSequence = Swift.min(queue.sendSequence, batch.baseSequence)
+        }
+        let index = queue.ready.firstIndex { $0.id > batch.id }
         queue.ready.insert(batch, at: index ?? queue.ready.endIndex)
         let shift = Swift.min(batch.attempts - 1, 4)
         let backoff = Swift.min(configuration.retryBackoff * (1 << shift), .seconds(1))
@@ -168,8 +184,11 @@ extension KafkaProducer {
         }
     }
 
-    /// True when sequence `a` comes before `b` (batches of one partition; -1 when not idempotent).
-    static func sequence(_ a: Int32, precedes b: Int32) -> Bool { a < b }
+    /// `sequence + count`, wrapping past Int32.max to 0 as Kafka does.
+    static func sequence(_ sequence: Int32, plus count: Int) -> Int32 {
+        let next = Int64(sequence) + Int64(count)
+        return next > Int64(Int32.max) ? Int32(next - Int64(Int32.max) - 1) : Int32(next)
+    }
 
     /// Fails batches of a partition that waited longer than the delivery timeout for a leader.
     private func expireStale(_ topicPartition: TopicPartition) {

@@ -36,11 +36,16 @@ public actor KafkaProducer {
     /// The batches of one partition.
     struct PartitionQueue {
         var open: ProducerBatch?
-        /// Closed batches waiting to be sent, in sequence order (retries go back in their place).
+        /// Closed batches waiting to be sent, in hand-over order (retries go back in their place).
         var ready: [ProducerBatch] = []
         var inFlight = 0
+        /// The sequence given to the next batch closed.
         var nextSequence: Int32 = 0
-        /// Set after a failure: resend one batch at a time until one succeeds, to restore order.
+        /// The sequence the broker expects next: stamped on each batch as it is sent (differs from the
+        /// batch's own after an earlier batch failed for good).
+        var sendSequence: Int32 = 0
+        /// Set after a failure: once nothing is in flight, send one batch at a time until one succeeds,
+        /// so records keep their order and sequences are contiguous.
         var retrying = false
         var backoffUntil: ContinuousClock.Instant?
     }

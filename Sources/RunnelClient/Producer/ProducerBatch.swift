@@ -49,6 +49,21 @@ struct ProducerBatch: Sendable {
         bytes = try builder.build()
     }
 
+    /// Rewrites the base sequence of the closed batch (and its CRC): after a batch before it failed,
+    /// the broker expects the sequence the failed batch had.
+    mutating func restamp(sequence: Int32) {
+        guard var bytes else { return }
+        self.bytes = nil  // keep the buffer uniquely referenced while rewriting
+        let start = bytes.readerIndex
+        bytes.setInteger(sequence, at: start + RecordBatchLayout.baseSequence)
+        let crcStart = start + RecordBatchLayout.attributes
+        if let crc = CRC32C.checksum(of: bytes, at: crcStart, length: bytes.readableBytes - RecordBatchLayout.attributes) {
+            bytes.setInteger(crc, at: start + RecordBatchLayout.crc)
+        }
+        builder.baseSequence = sequence
+        self.bytes = bytes
+    }
+
     /// Completes every record with its offset (`baseOffset` + index), or -1 when unknown.
     func succeed(baseOffset: Int64, logAppendTime: Int64) {
         for (index, callback) in callbacks.enumerated() {
