@@ -19,6 +19,11 @@ final class MiniBroker: Sendable {
         var refuseValuesContaining: String?
         /// The next sequence expected per partition from an idempotent producer (as a broker checks it).
         var expectedSequence: [TopicPartition: Int32] = [:]
+        /// A one-member group coordinator: committed offsets and the last assignment by group.
+        var committed: [String: [TopicPartition: Int64]] = [:]
+        var assignments: [String: ByteBuffer] = [:]
+        var joins = 0
+        var leaves = 0
     }
 
     /// The broker's state behind a lock (shared with the request handler).
@@ -54,7 +59,8 @@ final class MiniBroker: Sendable {
 
     static let ranges: [ApiKey: ClosedRange<Int16>] = [
         .apiVersions: 0...3, .metadata: 0...12, .produce: 3...12, .fetch: 4...12, .listOffsets: 1...9,
-        .initProducerId: 0...4,
+        .initProducerId: 0...4, .findCoordinator: 0...4, .joinGroup: 0...9, .syncGroup: 0...5,
+        .heartbeat: 0...4, .leaveGroup: 0...5, .offsetCommit: 2...9, .offsetFetch: 1...9,
     ]
 
     private static func handle(_ header: RequestHeader, _ body: inout ByteBuffer, state: Store)
@@ -195,6 +201,108 @@ final class MiniBroker: Sendable {
                 }
                 return response
             }
+        default:
+            return handleGroup(header, &body, state: state)
+        }
+    }
+
+    private static func handleGroup(_ header: RequestHeader, _ body: inout ByteBuffer, state: Store)
+        -> (any KafkaMessage)? {
+        let version = header.apiVersion
+        switch ApiKey(rawValue: header.apiKey) {
+        case .findCoordinator:
+            guard let request = try? FindCoordinatorRequest(from: &body, version: version) else { return nil }
+            let port = state.withLock { Int32($0.port) }
+            var response = FindCoordinatorResponse()
+            if version >= 4 {
+                response.coordinators = request.coordinatorKeys.map { key in
+                    var coordinator = FindCoordinatorResponse.Coordinator()
+                    coordinator.key = key
+                    coordinator.nodeId = 1
+                    coordinator.host = "127.0.0.1"
+                    coordinator.port = port
+                    return coordinator
+                }
+            } else {
+                response.nodeId = 1
+                response.host = "127.0.0.1"
+                response.port = port
+            }
+            return response
+        case .joinGroup:
+            guard let request = try? JoinGroupRequest(from: &body, version: version) else { return nil }
+            var response = JoinGroupResponse()
+            if request.memberId.isEmpty && version >= 4 {
+                response.errorCode = ErrorCode.memberIdRequired.rawValue
+                response.memberId = "member-1"
+                return response
+            }
+            state.withLock { $0.joins += 1 }
+            response.memberId = request.memberId
+            response.leader = request.memberId
+            response.generationId = 1
+            response.protocolName = request.protocols.first?.name
+            var member = JoinGroupResponse.JoinGroupResponseMember()
+            member.memberId = request.memberId
+            member.metadata = request.protocols.first?.metadata ?? ByteBuffer()
+            response.members = [member]
+            return response
+        case .syncGroup:
+            guard let request = try? SyncGroupRequest(from: &body, version: version) else { return nil }
+            var response = SyncGroupResponse()
+            let mine = request.assignments.first { $0.memberId == request.memberId }?.assignment ?? ByteBuffer()
+            state.withLock { $0.assignments[request.groupId] = mine }
+            response.assignment = mine
+            return response
+        case .heartbeat:
+            return HeartbeatResponse()
+        case .leaveGroup:
+            state.withLock { $0.leaves += 1 }
+            return LeaveGroupResponse()
+        case .offsetCommit:
+            guard let request = try? OffsetCommitRequest(from: &body, version: version) else { return nil }
+            state.withLock { state in
+                for topic in request.topics {
+                    for partition in topic.partitions {
+                        state.committed[request.groupId, default: [:]][
+                            TopicPartition(topic: topic.name, partition: partition.partitionIndex)] = partition.committedOffset
+                    }
+                }
+            }
+            var response = OffsetCommitResponse()
+            response.topics = request.topics.map { topic in
+                var result = OffsetCommitResponse.OffsetCommitResponseTopic()
+                result.name = topic.name
+                result.partitions = topic.partitions.map { partition in
+                    var entry = OffsetCommitResponse.OffsetCommitResponsePartition()
+                    entry.partitionIndex = partition.partitionIndex
+                    return entry
+                }
+                return result
+            }
+            return response
+        case .offsetFetch:
+            guard let request = try? OffsetFetchRequest(from: &body, version: version), version >= 8 else { return nil }
+            var response = OffsetFetchResponse()
+            response.groups = request.groups.map { group in
+                let committed = state.withLock { $0.committed[group.groupId] ?? [:] }
+                var result = OffsetFetchResponse.OffsetFetchResponseGroup()
+                result.groupId = group.groupId
+                let byTopic = Dictionary(grouping: committed, by: { $0.key.topic })
+                result.topics = byTopic.map { topic, entries in
+                    var item = OffsetFetchResponse.OffsetFetchResponseTopics()
+                    item.name = topic
+                    item.partitions = entries.map { entry in
+                        var partition = OffsetFetchResponse.OffsetFetchResponsePartitions()
+                        partition.partitionIndex = entry.key.partition
+                        partition.committedOffset = entry.value
+                        return partition
+                    }
+                    return item
+                }
+                return result
+            }
+            return response
         default:
             return nil
         }

@@ -165,4 +165,38 @@ import Testing
         await client.close()
         await broker.stop()
     }
+
+    @Test func groupConsumerJoinsGetsEveryPartitionCommitsAndResumes() async throws {
+        let broker = try await MiniBroker(topics: ["t": 3])
+        let client = client(broker)
+        let producer = try KafkaProducer(client: client)
+        for index in 0..<9 {
+            _ = try await producer.send(ProducerRecord(topic: "t", partition: Int32(index % 3), key: nil, value: "v\(index)"))
+        }
+        var configuration = ConsumerConfiguration()
+        configuration.groupId = "g"
+        configuration.fetchMaxWaitMilliseconds = 10
+        let consumer = KafkaConsumer(client: client, configuration: configuration)
+        try await consumer.subscribe(topics: ["t"], startingAt: .beginning)
+        #expect(await consumer.assignment == (0..<3).map { TopicPartition(topic: "t", partition: $0) })
+        #expect(await consumer.groupMembership?.memberId == "member-1")
+        var values: [String] = []
+        while try await !consumer.reachedEnd() { values += try await consumer.poll().map { String(buffer: $0.value!) } }
+        #expect(values.count == 9)
+        await consumer.close()
+        let committed = broker.state.withLock { $0.committed["g"] ?? [:] }
+        #expect(committed == Dictionary(uniqueKeysWithValues: (0..<3).map { (TopicPartition(topic: "t", partition: $0), Int64(3)) }))
+        #expect(broker.state.withLock { $0.leaves } == 1)
+
+        _ = try await producer.send(ProducerRecord(topic: "t", partition: 1, key: nil, value: "late"))
+        let again = KafkaConsumer(client: client, configuration: configuration)
+        try await again.subscribe(topics: ["t"], startingAt: .beginning)
+        var rest: [String] = []
+        while try await !again.reachedEnd() { rest += try await again.poll().map { String(buffer: $0.value!) } }
+        #expect(rest == ["late"])
+        #expect(try await client.committedOffsets(group: "g")[TopicPartition(topic: "t", partition: 1)] == 3)
+        await again.close()
+        await client.close()
+        await broker.stop()
+    }
 }
