@@ -21,7 +21,11 @@ public actor KafkaProducer {
     var producerIdTask: Task<(id: Int64, epoch: Int16), any Error>?
     var queues: [TopicPartition: PartitionQueue] = [:]
     /// Partition counts and leaders per topic, as last seen in metadata.
-    var topics: [String: TopicMetadata] = [:]
+    var topics: [String: TopicMetadata] = [:] {
+        didSet { availablePartitions = topics.mapValues { $0.partitions.filter { $0.leader >= 0 }.map(\.partition) } }
+    }
+    /// Partitions with a leader, per topic (what null-key records may stick to).
+    var availablePartitions: [String: [Int32]] = [:]
     var connections: [Int32: BrokerConnection] = [:]
     var connecting: Set<Int32> = []
     var refreshing: Set<String> = []
@@ -85,9 +89,9 @@ public actor KafkaProducer {
             }
             partition = explicit
         } else {
-            let available = topic.partitions.filter { $0.leader >= 0 }.map(\.partition)
             partition = partitioner.partition(topic: record.topic, key: record.key,
-                                              partitionCount: topic.partitionCount, available: available)
+                                              partitionCount: topic.partitionCount,
+                                              available: availablePartitions[record.topic] ?? [])
         }
         append(record, to: TopicPartition(topic: record.topic, partition: partition), size: size,
                callback: onDelivery)
@@ -158,7 +162,7 @@ public actor KafkaProducer {
         if partitioner.stickyPartition(topic: topicPartition.topic) == topicPartition.partition,
            let topic = topics[topicPartition.topic] {
             partitioner.nextStickyPartition(topic: topicPartition.topic, partitionCount: topic.partitionCount,
-                                            available: topic.partitions.filter { $0.leader >= 0 }.map(\.partition))
+                                            available: availablePartitions[topicPartition.topic] ?? [])
         }
     }
 
