@@ -125,6 +125,23 @@ import Testing
         await broker.stop()
     }
 
+    @Test func recordLargerThanMaxRequestSizeFailsWithoutBeingSent() async throws {
+        let broker = try await MiniBroker(topics: ["t": 1])
+        let client = client(broker)
+        var configuration = ProducerConfiguration()
+        configuration.maxRequestSize = 1_000
+        let producer = try KafkaProducer(client: client, configuration: configuration)
+        await #expect {
+            _ = try await producer.send(ProducerRecord(topic: "t", value: ByteBuffer(repeating: 1, count: 2_000)))
+        } throws: { error in
+            (error as? KafkaClientError)?.errorCode == .messageTooLarge
+        }
+        #expect(try await producer.send(ProducerRecord(topic: "t", key: nil, value: "small")).offset == 0)
+        #expect(broker.state.withLock { $0.produceRequests } == 1)
+        await client.close()
+        await broker.stop()
+    }
+
     @Test func unknownTopicFailsAtOnce() async throws {
         let broker = try await MiniBroker(topics: ["t": 1])
         let client = client(broker)

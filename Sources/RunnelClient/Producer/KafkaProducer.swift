@@ -78,6 +78,11 @@ public actor KafkaProducer {
         if configuration.enableIdempotence && producerIdentity.id < 0 { try await ensureProducerId() }
         let topic = try await topicMetadata(record.topic)
         let size = record.estimatedSize
+        guard size <= configuration.maxRequestSize else {
+            onDelivery(.failure(.broker(code: .messageTooLarge, context: "produce to \(record.topic)",
+                                        message: "the record is \(size) bytes, more than max.request.size \(configuration.maxRequestSize)")))
+            return
+        }
         while bufferedBytes > 0 && bufferedBytes + size > configuration.bufferMemory {
             await withCheckedContinuation { memoryWaiters.append($0) }
         }

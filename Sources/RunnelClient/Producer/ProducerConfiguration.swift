@@ -43,6 +43,8 @@ public struct ProducerConfiguration: Sendable {
     public var maxInFlightPerPartition: Int = 5
     /// `buffer.memory`: bytes of records waiting to be sent before `produce` waits (default 32 MiB).
     public var bufferMemory: Int = 32 << 20
+    /// `max.request.size`: a record larger than this fails at once with MESSAGE_TOO_LARGE (default 1 MiB).
+    public var maxRequestSize: Int = 1_048_576
     /// `request.timeout.ms` sent as the Produce timeout (default 30 s).
     public var requestTimeoutMilliseconds: Int32 = 30_000
 

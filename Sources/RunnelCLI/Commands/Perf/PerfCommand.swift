@@ -38,7 +38,7 @@ struct PerfProduce: AsyncParsableCommand {
     @Option(help: "Acknowledgements: 0, 1 or all.") var acks: String = "all"
     @Flag(inversion: .prefixedNo, help: "Idempotent producer.") var idempotence = true
     @Option(name: [.customShort("z"), .long], help: "Compression: none, gzip, snappy, lz4, zstd.") var compression = "none"
-    @Option(help: "batch.size in bytes.") var batchSize: Int = 1_048_576
+    @Option(help: "batch.size in bytes (librdkafka's default).") var batchSize: Int = 1_000_000
     @Option(help: "linger.ms.") var lingerMs: Int = 5
     @Flag(help: "Print the summary as JSON.") var json = false
 
