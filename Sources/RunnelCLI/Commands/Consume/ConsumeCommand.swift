@@ -76,7 +76,11 @@ struct ConsumeCommand: AsyncParsableCommand {
         var printed = 0
         var output = ByteBuffer()
         if count == 0 { return }
-        while true {
+        // Ctrl-C ends the loop so a group member commits what it printed and leaves the group.
+        let interrupt = InterruptFlag()
+        let watchers = interrupt.install()
+        defer { withExtendedLifetime(watchers) {} }
+        while !interrupt.isRaised {
             if exitAtEnd, try await consumer.reachedEnd() { break }
             let records = try await consumer.poll()
             output.clear()

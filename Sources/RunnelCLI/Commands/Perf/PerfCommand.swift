@@ -143,7 +143,10 @@ struct PerfConsume: AsyncParsableCommand {
                 let progress = stats.startProgress()
                 var received = 0
                 var lastRecord = ContinuousClock.now
-                while received < numRecords {
+                let interrupt = InterruptFlag()
+                let watchers = interrupt.install()
+        defer { withExtendedLifetime(watchers) {} }
+                while received < numRecords && !interrupt.isRaised {
                     let records = try await consumer.poll()
                     let now = TimestampParser.nowMilliseconds()
                     if records.isEmpty {
