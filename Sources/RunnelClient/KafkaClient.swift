@@ -17,6 +17,7 @@ public struct ClientConfiguration: Sendable {
     /// Whether Metadata requests may create topics the broker does not know (broker permitting).
     public var allowAutoTopicCreation = false
 
+    /// Settings with Kafka's defaults, bootstrapping from `bootstrapServers`.
     public init(bootstrapServers: [BrokerAddress]) {
         self.bootstrapServers = bootstrapServers
     }
@@ -36,6 +37,7 @@ public actor KafkaClient {
     private var metadataFetchedAt: ContinuousClock.Instant?
     private var isClosed = false
 
+    /// A client; connections open on first use.
     public init(configuration: ClientConfiguration, logger: Logger = Logger(label: "runnel.client")) {
         self.configuration = configuration
         self.logger = logger

@@ -9,6 +9,7 @@ public struct NewTopic: Sendable {
     public var replicationFactor: Int16
     public var configs: [String: String]
 
+    /// A topic named `name`; -1 leaves partitions or replication factor to the broker.
     public init(name: String, numPartitions: Int32 = -1, replicationFactor: Int16 = -1, configs: [String: String] = [:]) {
         self.name = name
         self.numPartitions = numPartitions
@@ -168,11 +169,13 @@ public struct TopicPartition: Sendable, Hashable, Codable, Comparable, CustomStr
     public var topic: String
     public var partition: Int32
 
+    /// The partition `partition` of `topic`.
     public init(topic: String, partition: Int32) {
         self.topic = topic
         self.partition = partition
     }
 
+    /// Ordered by topic, then partition.
     public static func < (lhs: TopicPartition, rhs: TopicPartition) -> Bool {
         (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
     }

@@ -8,6 +8,7 @@ public struct KafkaAdmin: Sendable {
     /// `timeout.ms` sent with topic operations.
     public var operationTimeoutMilliseconds: Int32 = 30_000
 
+    /// Admin operations over `client` (which stays owned by the caller).
     public init(client: KafkaClient) {
         self.client = client
     }

@@ -15,6 +15,7 @@ public struct ConnectionConfiguration: Sendable {
     /// Responses larger than this close the connection (protects memory).
     public var maxResponseSize: Int = 512 << 20
 
+    /// Defaults: client id "runnel", 10 s connect timeout, 30 s request timeout.
     public init() {}
 }
 

@@ -34,5 +34,6 @@ public struct ConsumerConfiguration: Sendable {
     /// `check.crcs`: verify each fetched batch's CRC-32C (default true).
     public var checkCRCs = true
 
+    /// The Java client's defaults.
     public init() {}
 }

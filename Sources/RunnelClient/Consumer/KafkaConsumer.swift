@@ -29,6 +29,7 @@ public actor KafkaConsumer {
     /// Group state when subscribed (see KafkaConsumer+Group).
     var group: GroupState?
 
+    /// A consumer on `client`; nothing is fetched until `assign` or `subscribe`.
     public init(client: KafkaClient, configuration: ConsumerConfiguration = .init()) {
         self.client = client
         self.configuration = configuration

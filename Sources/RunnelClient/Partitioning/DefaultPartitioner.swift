@@ -11,6 +11,7 @@ public struct DefaultPartitioner: Sendable {
     private var sticky: [String: Int32] = [:]
     private var generator = SystemRandomNumberGenerator()
 
+    /// A partitioner with no sticky choices yet.
     public init() {}
 
     /// The partition for a record with `key` (nil for none) on a topic of `partitionCount` partitions,

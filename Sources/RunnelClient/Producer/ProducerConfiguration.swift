@@ -48,6 +48,7 @@ public struct ProducerConfiguration: Sendable {
     /// `request.timeout.ms` sent as the Produce timeout (default 30 s).
     public var requestTimeoutMilliseconds: Int32 = 30_000
 
+    /// The Java client's defaults.
     public init() {}
 
     /// Checks combinations Kafka rejects too.

@@ -20,6 +20,7 @@ public struct RecordFormatter: Sendable {
         case topic, partition, offset, key, keyLength, value, valueLength, timestamp, isoTimestamp, headers
     }
 
+    /// Template output or JSON lines.
     public enum Style: Sendable { case template, json }
 
     let tokens: [Token]
