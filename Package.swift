@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: C shims (nothing but the glue to system libraries)
@@ -113,6 +114,8 @@ let package = Package(
                 "RunnelBroker", "RunnelClient", "RunnelStorage", "KafkaProtocol", "KafkaRecords",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings),
 
@@ -141,6 +144,13 @@ let package = Package(
         .testTarget(
             name: "RunnelStorageTests",
             dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RunnelClientTests",
+            dependencies: [
+                "RunnelClient", "KafkaProtocol", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelBrokerTests",
