@@ -87,7 +87,7 @@ extension PartitionLogState {
             try FileSystem.rename(live + ".swap", to: live)
             FileSystem.syncDirectory(input.directory)
             let fresh = try LogSegment.open(directory: input.directory, baseOffset: source.baseOffset, config: config, cache: cache, now: nowMs)
-            _ = try fresh.recover(indexIntervalBytes: config.indexIntervalBytes)
+            _ = try fresh.recover()
             try fresh.transactionIndex.replace(with: source.aborted, cache: cache)
             try fresh.onBecomeInactive()
             segments[index] = fresh

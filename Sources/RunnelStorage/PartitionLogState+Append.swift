@@ -46,6 +46,9 @@ extension PartitionLogState {
                   header.totalSize <= records.writerIndex - index else {
                 return .fail(.corruptMessage("batch length \(header.batchLength) does not match the bytes received"))
             }
+            if origin == .client && header.isControl {
+                return .fail(.invalidRecord("clients may not write control batches"))
+            }
             if origin != .replication && header.totalSize > config.maxMessageBytes {
                 return .fail(.messageTooLarge(size: header.totalSize, limit: config.maxMessageBytes))
             }
@@ -230,7 +233,7 @@ extension PartitionLogState {
             pending.removeFirst()
             if let failure, first.token >= failure.token {
                 let error = StorageError.io(operation: first.errno != 0 ? "write" : "write (rolled back after an earlier failure)",
-                                            path: first.segment.logPath, errno: first.errno != 0 ? first.errno : EIO_CODE)
+                                            path: first.segment.logPath, errno: first.errno != 0 ? first.errno : StorageError.eio)
                 if let completion = first.completion { callbacks.append { completion(.failure(error)) } }
                 continue
             }
@@ -273,4 +276,3 @@ extension PartitionLogState {
     }
 }
 
-let EIO_CODE: Int32 = 5
