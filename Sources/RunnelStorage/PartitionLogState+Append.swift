@@ -196,7 +196,16 @@ extension PartitionLogState {
     /// or the offsets would overflow the index's 32-bit relative offsets.
     func maybeRoll(firstOffset: Int64, lastOffset: Int64, bytes: Int, nowMs: Int64) throws(StorageError) {
         let segment = activeSegment
-        guard segment.size > 0 else { return }
+        if segment.size == 0 {
+            // An empty active segment whose base is far below a replicated batch is replaced by one at the batch.
+            if lastOffset - segment.baseOffset > Int64(Int32.max) && firstOffset > segment.baseOffset {
+                segment.deleteFiles()
+                segments[segments.count - 1] = try LogSegment.create(directory: directory, baseOffset: firstOffset,
+                                                                     config: config, cache: cache, now: nowMs)
+                if segments.count == 1 { logStartOffset = max(logStartOffset, firstOffset) }
+            }
+            return
+        }
         let full = segment.size + Int64(bytes) > Int64(config.segmentBytes)
         let old = nowMs - segment.createdAtMs > config.segmentMs
         let indexFull = segment.offsetIndex.isFull || segment.timeIndex.isFull
