@@ -123,7 +123,7 @@ final class LogSegment {
     func recover() throws(StorageError) -> Int64 {
         let file = try logFile()
         size = try file.size()
-        var scanner = BatchScanner(file: file, from: 0, to: size)
+        var scanner = BatchScanner(file: file, from: 0, to: size, readAhead: 256 * 1024)
         var offsets: [OffsetIndex.Entry] = []
         var times: [TimeIndex.Entry] = []
         var validEnd: Int64 = 0
