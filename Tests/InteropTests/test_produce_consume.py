@@ -64,7 +64,14 @@ def round_trip(broker, drivers: Drivers, client: str, codec: str, count: int) ->
     assert sum(b["records_count"] for b in batches) == count
     assert {b["magic"] for b in batches} == {2}
     assert all(b["crc_ok"] for b in batches), "a stored batch fails its CRC-32C"
-    assert {b["compression"] for b in batches} == {CODEC_ID[codec]}, (
+    # Debian's kcat links librdkafka 2.0.2, which infers gzip/snappy/lz4 support from API versions that
+    # Kafka 4 brokers (KIP-896), and Runnel, no longer advertise (e.g. Produce v2): it logs "Broker does
+    # not support compression type" and sends those batches uncompressed, as it would to Apache Kafka 4.
+    # confluent-kafka bundles a newer librdkafka and is held to the exact codec.
+    expected = {CODEC_ID[codec]}
+    if client == "kcat" and codec in ("gzip", "snappy", "lz4"):
+        expected = {CODEC_ID["none"]}
+    assert {b["compression"] for b in batches} == expected, (
         f"stored batches use codecs {sorted({b['compression'] for b in batches})}, producer used {codec}")
     offsets = [(b["base_offset"], b["base_offset"] + b["last_offset_delta"]) for b in batches]
     assert offsets[0][0] == 0 and offsets[-1][1] == count - 1
