@@ -126,6 +126,27 @@ def kcat_bin() -> str:
     return path
 
 
+def _kill_active_brokers(*_):
+    """Brokers run in their own session; never leave one behind when pytest itself is stopped."""
+    for b in list(_active):
+        try:
+            b.kill()
+        except Exception:  # noqa: BLE001 - best effort while exiting
+            pass
+
+
+def pytest_sessionstart(session):
+    import atexit
+    import signal
+    atexit.register(_kill_active_brokers)
+
+    def on_term(signum, frame):
+        _kill_active_brokers()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
 def pytest_runtest_setup(item):
     spent = time.monotonic() - _session_start
     if spent > BUDGET_S:
