@@ -24,7 +24,8 @@ struct GroupSeek: AsyncParsableCommand {
     @Flag(help: "To the log start offset.") var toEarliest = false
     @Flag(help: "To the log end offset.") var toLatest = false
     @Option(help: "To this offset.") var toOffset: Int64?
-    @Option(help: "To the first offset at or after this time (ISO 8601, -1h, @millis).") var toTimestamp: String?
+    @Option(parsing: .unconditional, help: "To the first offset at or after this time (ISO 8601, -1h, @millis).")
+    var toTimestamp: String?
     @Flag(help: "Show the new offsets without committing them.") var dryRun = false
 
     func validate() throws {
