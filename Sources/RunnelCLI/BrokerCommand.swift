@@ -52,8 +52,11 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         let broker = Broker(
             config: brokerConfig, logger: logger, metricsRegistry: registry,
-            routerFactory: { _, _ in runtime.router },
-            shutdownHook: { runtime.shutdown() })
+            routerFactory: { _, _ in
+                try await runtime.startCoordinators()
+                return runtime.router
+            },
+            shutdownHook: { await runtime.shutdown() })
         do {
             try await broker.runUntilTerminated(logger: logger)
         } catch let error as ServerError {

@@ -27,16 +27,41 @@ final class BrokerCore: Sendable {
     let settings: BrokerSettings
     let topicConfigs: TopicConfigResolver
     let fetchSessions: FetchSessionCache
+    let groupCoordinator: GroupCoordinator
+    let groupRequests: GroupRequests
     let logger: Logger
 
     init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
-         topicConfigs: TopicConfigResolver, logger: Logger) {
+         topicConfigs: TopicConfigResolver, groupConfig: GroupCoordinatorConfig, logger: Logger) {
         self.metadataStore = metadataStore
         self.replicas = replicas
         self.settings = settings
         self.topicConfigs = topicConfigs
         self.fetchSessions = FetchSessionCache(maxSessions: settings.fetchSessionCacheSlots)
         self.logger = logger
+        let coordinator = GroupCoordinator(config: groupConfig, store: ConsumerOffsetsLog(replicas: replicas),
+                                           logger: logger)
+        self.groupCoordinator = coordinator
+        let node = CoordinatorNode(nodeId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort)
+        self.groupRequests = GroupRequests(coordinator: coordinator,
+                                           catalog: MetadataGroupTopicCatalog(metadata: metadataStore),
+                                           locateCoordinator: { _, _ in node })
+    }
+
+    /// Creates `__consumer_offsets` when missing (compacted, `offsets.topic.num.partitions` partitions),
+    /// loads every group from it and starts the coordinator's timers.
+    func startGroupCoordinator(partitions: Int32, segmentBytes: Int64) async throws {
+        if metadataStore.topic(named: ConsumerOffsetsLog.topic) == nil {
+            do {
+                _ = try createTopic(name: ConsumerOffsetsLog.topic, partitions: partitions, replicationFactor: 1,
+                                    configs: ["cleanup.policy": "compact", "segment.bytes": "\(segmentBytes)"],
+                                    logger: logger)
+            } catch {
+                if metadataStore.topic(named: ConsumerOffsetsLog.topic) == nil { throw error }
+            }
+        }
+        try await groupCoordinator.loadAllPartitions()
+        await groupCoordinator.startTimer()
     }
 
     /// Opens the partitions of every known topic (lazy in storage: no segment data is read).

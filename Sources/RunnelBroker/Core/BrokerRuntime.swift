@@ -11,6 +11,8 @@ public final class BrokerRuntime: Sendable {
     let core: BrokerCore
     let logManager: LogManager
     private let logger: Logger
+    private let offsetsTopicPartitions: Int32
+    private let offsetsTopicSegmentBytes: Int64
 
     /// Opens the metadata store and the log dirs (recovering after an unclean stop) and the partitions
     /// of every known topic.
@@ -40,9 +42,11 @@ public final class BrokerRuntime: Sendable {
             fetchSessionCacheSlots: Int(config.int("max.incremental.fetch.session.cache.slots", fallback: 1000)))
         let replicas = ReplicaManager(logManager: logManager, nodeId: config.nodeId, logger: logger)
         let core = BrokerCore(metadataStore: metadata, replicas: replicas, settings: settings,
-                              topicConfigs: resolver, logger: logger)
+                              topicConfigs: resolver, groupConfig: GroupCoordinatorConfig(config), logger: logger)
         core.loadTopics()
         self.core = core
+        self.offsetsTopicPartitions = Int32(clamping: config.int("offsets.topic.num.partitions", fallback: 50))
+        self.offsetsTopicSegmentBytes = config.int("offsets.topic.segment.bytes", fallback: 104_857_600)
         self.router = KafkaRouter(broker: core)
         logger.info("storage opened", metadata: [
             "log_dirs": "\(logDirs.joined(separator: ","))", "topics": "\(metadata.topics().count)",
@@ -50,8 +54,16 @@ public final class BrokerRuntime: Sendable {
         ])
     }
 
-    /// Flushes every log and writes the clean-shutdown markers.
-    public func shutdown() {
+    /// Loads consumer groups from `__consumer_offsets` (creating it on first start) and starts the
+    /// coordinator; call before accepting connections.
+    public func startCoordinators() async throws {
+        try await core.startGroupCoordinator(partitions: offsetsTopicPartitions, segmentBytes: offsetsTopicSegmentBytes)
+        logger.info("group coordinator loaded", metadata: ["partitions": "\(offsetsTopicPartitions)"])
+    }
+
+    /// Stops the coordinators, flushes every log and writes the clean-shutdown markers.
+    public func shutdown() async {
+        await core.groupCoordinator.shutdown()
         logManager.shutdown()
         logger.info("storage closed cleanly")
     }

@@ -73,6 +73,18 @@ final class KafkaRouter: RequestRouter {
         case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.describeCluster($0, $1) }
         case .describeProducers:
             return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
+        case .findCoordinator:
+            return serve(FindCoordinatorRequest.self, body, request) { broker.findCoordinator($0, $1) }
+        case .joinGroup: return serve(JoinGroupRequest.self, body, request) { broker.joinGroup($0, $1) }
+        case .syncGroup: return serve(SyncGroupRequest.self, body, request) { broker.syncGroup($0, $1) }
+        case .heartbeat: return serve(HeartbeatRequest.self, body, request) { broker.heartbeat($0, $1) }
+        case .leaveGroup: return serve(LeaveGroupRequest.self, body, request) { broker.leaveGroup($0, $1) }
+        case .offsetCommit: return serve(OffsetCommitRequest.self, body, request) { broker.offsetCommit($0, $1) }
+        case .offsetFetch: return serve(OffsetFetchRequest.self, body, request) { broker.offsetFetch($0, $1) }
+        case .describeGroups: return serve(DescribeGroupsRequest.self, body, request) { broker.describeGroups($0, $1) }
+        case .listGroups: return serve(ListGroupsRequest.self, body, request) { broker.listGroups($0, $1) }
+        case .deleteGroups: return serve(DeleteGroupsRequest.self, body, request) { broker.deleteGroups($0, $1) }
+        case .offsetDelete: return serve(OffsetDeleteRequest.self, body, request) { broker.offsetDelete($0, $1) }
         default:
             return loop.makeFailedFuture(RouterError.unsupportedApi(apiKey: frame.apiKey, version: frame.apiVersion))
         }

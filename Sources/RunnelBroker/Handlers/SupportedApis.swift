@@ -21,6 +21,17 @@ enum SupportedApis {
         .incrementalAlterConfigs: 0...1,
         .describeCluster: 0...2,
         .describeProducers: 0...0,
+        .findCoordinator: 0...6,
+        .joinGroup: 0...9,
+        .heartbeat: 0...4,
+        .leaveGroup: 0...5,
+        .syncGroup: 0...5,
+        .describeGroups: 0...6,
+        .listGroups: 0...5,
+        .offsetCommit: 2...10,
+        .offsetFetch: 1...10,
+        .deleteGroups: 0...2,
+        .offsetDelete: 0...0,
     ]
 
     static func range(of apiKey: ApiKey) -> ClosedRange<Int16>? { ranges[apiKey] }
