@@ -20,7 +20,8 @@ struct OffsetsCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
     @Argument(help: "The topic.") var topic: String
-    @Option(name: .long, parsing: .unconditional, help: "earliest, latest, max-timestamp, or a time (see above).") var at: String = "latest"
+    @Option(name: .long, parsing: .unconditional, help: "earliest, latest, max-timestamp, or a time (see above).")
+    var at: String = "latest"
     @Option(name: .shortAndLong, help: "Only these partitions (repeatable).") var partition: [Int32] = []
     @Option(name: .long, help: "read_uncommitted or read_committed (latest = last stable offset).")
     var isolation: String = "read_uncommitted"

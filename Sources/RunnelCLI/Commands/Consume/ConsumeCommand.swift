@@ -27,7 +27,8 @@ struct ConsumeCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The topic to consume.") var topic: String
-    @Option(name: .long, parsing: .unconditional, help: "Where to start (see above). Default: beginning, or the group's committed offsets.")
+    @Option(name: .long, parsing: .unconditional,
+            help: "Where to start (see above). Default: beginning, or the group's committed offsets.")
     var from: String?
     @Option(name: .shortAndLong, help: "Only these partitions (repeatable).") var partition: [Int32] = []
     @Option(name: .shortAndLong, help: "Consume as a member of this group (commits offsets).") var group: String?

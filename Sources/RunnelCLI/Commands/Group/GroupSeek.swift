@@ -23,8 +23,9 @@ struct GroupSeek: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Only these partitions (repeatable).") var partition: [Int32] = []
     @Flag(help: "To the log start offset.") var toEarliest = false
     @Flag(help: "To the log end offset.") var toLatest = false
-    @Option(parsing: .unconditional, help: "To this offset.") var toOffset: Int64?
-    @Option(parsing: .unconditional, help: "To the first offset at or after this time (ISO 8601, -1h, @millis).") var toTimestamp: String?
+    @Option(help: "To this offset.") var toOffset: Int64?
+    @Option(parsing: .unconditional, help: "To the first offset at or after this time (ISO 8601, -1h, @millis).")
+    var toTimestamp: String?
     @Flag(help: "Show the new offsets without committing them.") var dryRun = false
 
     func validate() throws {

@@ -120,7 +120,8 @@ struct PerfConsume: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The topic.") var topic: String
     @Option(help: "Records to consume.") var numRecords: Int = 1_000_000
-    @Option(parsing: .unconditional, help: "Where to start: beginning, end, an offset or a time.") var from: String = "beginning"
+    @Option(parsing: .unconditional, help: "Where to start: beginning, end, an offset or a time.")
+    var from: String = "beginning"
     @Option(help: "Consume in this group.") var group: String?
     @Option(help: "Give up after this many seconds without records.") var idleTimeout: Int = 10
     @Flag(help: "Print the summary as JSON.") var json = false

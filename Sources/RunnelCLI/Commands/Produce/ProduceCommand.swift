@@ -30,7 +30,7 @@ struct ProduceCommand: AsyncParsableCommand {
     var headers: [String] = []
     @Option(name: .shortAndLong, help: "Write every record to this partition (default: by key, sticky for null keys).")
     var partition: Int32?
-    @Option(name: .long, help: "Create time of the records: ISO 8601, -1h, @millis (default: now).")
+    @Option(name: .long, parsing: .unconditional, help: "Create time of the records: ISO 8601, -1h, @millis (default: now).")
     var timestamp: String?
     @Option(name: [.customShort("z"), .long], help: "Compression: none, gzip, snappy, lz4, zstd.")
     var compression: String = "none"
