@@ -50,6 +50,11 @@ extension GroupCoordinator {
         for memberId in group.members.keys { complete[memberId] = assignments[memberId] ?? ByteBuffer() }
         let error = await storeGroup(group, assignments: complete)
         // The group may have moved on while the record was written.
+        if group.state == .stable, group.generationId == generation, group.member(leader.memberId) === leader {
+            // A duplicate SyncGroup from the leader finished first: answer with what it stored.
+            return SyncGroupResult(error: .none, protocolType: group.protocolType, protocolName: group.protocolName,
+                                   assignment: leader.assignment)
+        }
         guard group.state == .completingRebalance, group.generationId == generation,
               group.member(leader.memberId) === leader, groups[group.groupId] === group else {
             return .failure(group.state == .dead ? .coordinatorNotAvailable : .rebalanceInProgress)

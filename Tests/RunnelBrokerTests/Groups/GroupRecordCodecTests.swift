@@ -97,3 +97,18 @@ import Testing
         #expect(GroupPartitioner.partition(for: groupId, partitionCount: 50) == partition)
     }
 }
+
+@Suite struct GroupLogBatchesTests {
+    @Test func recordsSurviveABatchRoundTripIncludingTombstones() throws {
+        let records = [
+            GroupLogRecord(key: try GroupRecordCodec.groupMetadataKey(group: "g"), value: ByteBuffer(bytes: [0, 3, 1])),
+            GroupLogRecord(key: try GroupRecordCodec.offsetCommitKey(group: "g", topic: "t", partition: 1), value: nil),
+        ]
+        var bytes = try GroupLogBatches.batch(records, timestampMs: 1000)
+        bytes.writeImmutableBuffer(try GroupLogBatches.batch([records[0]], timestampMs: 2000))
+        #expect(GroupLogBatches.records(from: bytes) == records + [records[0]])
+        // A truncated trailing batch is dropped, the complete one before it is kept.
+        let torn = bytes.getSlice(at: bytes.readerIndex, length: bytes.readableBytes - 3) ?? ByteBuffer()
+        #expect(GroupLogBatches.records(from: torn) == records)
+    }
+}
