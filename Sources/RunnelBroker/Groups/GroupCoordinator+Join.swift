@@ -60,6 +60,13 @@ extension GroupCoordinator {
         guard let member = group.member(memberId) else { return .failure(.unknownMemberId, memberId: memberId) }
         switch group.state {
         case .preparingRebalance:
+            let limit = Int(config.maxSize)
+            if group.size > limit && !member.isAwaitingJoin
+                && group.orderedMembers.filter(\.isAwaitingJoin).count >= limit {
+                // A group loaded over a lowered group.max.size keeps only the first members to rejoin.
+                removeMemberAndUpdateGroup(group, member, reason: "group is over group.max.size")
+                return .failure(.groupMaxSizeReached, memberId: memberId)
+            }
             return await updateMemberAndRebalance(group, member, request)
         case .completingRebalance:
             if member.matches(request.protocols) {

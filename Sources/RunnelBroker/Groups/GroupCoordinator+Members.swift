@@ -67,8 +67,11 @@ extension GroupCoordinator {
         for member in group.orderedMembers {
             member.assignment = complete[member.memberId] ?? ByteBuffer()
         }
-        group.transition(to: .stable, nowMs: now())
+        let nowMs = now()
+        group.transition(to: .stable, nowMs: nowMs)
         for member in group.orderedMembers {
+            // Sessions restart once the assignment is out: a member waiting on the leader was not expiring.
+            if member.isAwaitingSync { member.heartbeatDeadlineMs = nowMs + Int64(member.sessionTimeoutMs) }
             member.completeSync(SyncGroupResult(error: .none, protocolType: group.protocolType,
                                                 protocolName: group.protocolName, assignment: member.assignment))
         }

@@ -50,7 +50,7 @@ import Testing
         #expect(await coordinator.deleteGroups(["g"]) == [.nonEmptyGroup])
         _ = await coordinator.leaveGroup(groupId: "g", members: [LeavingMember(memberId: memberId)])
         #expect(await eventually { fixture.store.records(in: coordinator.partition(for: "g")).count == 3 })
-        #expect(await coordinator.deleteGroups(["g", "missing", ""]) == [.none, .groupIdNotFound, .invalidGroupId])
+        #expect(await coordinator.deleteGroups(["g", "missing", ""]) == [.none, .groupIdNotFound, .groupIdNotFound])
         #expect(await coordinator.state(of: "g") == nil)
         let records = fixture.store.records(in: coordinator.partition(for: "g"))
         let tombstones = records.suffix(2)
@@ -104,6 +104,35 @@ import Testing
         fixture.clock.advance(by: 10)
         await coordinator.runTimers()
         #expect(await coordinator.fetchOffsets(groupId: "g", partitions: [p0]).partitions.first?.offset == nil)
+    }
+
+    @Test func aGroupLoadedOverALoweredMaxSizeRebalancesDownToTheLimit() async throws {
+        let store = InMemoryGroupLogStore()
+        let first = try await GroupFixture.make(store: store)
+        var ids: [String] = []
+        for _ in 0..<3 { ids.append(await obtainMemberId(first.coordinator, joinParameters())) }
+        let joined = await withTaskGroup(of: JoinGroupResult.self) { group in
+            for id in ids { group.addTask { await first.coordinator.joinGroup(joinParameters(memberId: id)) } }
+            var all: [JoinGroupResult] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        let leader = try #require(joined.first { $0.memberId == $0.leaderId })
+        _ = await first.coordinator.syncGroup(groupId: "g", generationId: 1, memberId: leader.memberId, groupInstanceId: nil,
+                                              protocolType: nil, protocolName: nil, assignments: [:])
+
+        let restarted = try await GroupFixture.make(store: store) { $0.maxSize = 2 }
+        let coordinator = restarted.coordinator
+        #expect(await coordinator.state(of: "g") == .preparingRebalance)
+        let (firstId, secondId, thirdId) = (ids[0], ids[1], ids[2])
+        async let a = coordinator.joinGroup(joinParameters(memberId: firstId))
+        async let b = coordinator.joinGroup(joinParameters(memberId: secondId))
+        #expect(await eventually { await coordinator.awaitingJoinCount("g") == 2 })
+        let refused = await coordinator.joinGroup(joinParameters(memberId: thirdId))
+        #expect(refused.error == .groupMaxSizeReached)
+        let results = await [a, b]
+        #expect(results.allSatisfy { $0.error == .none && $0.generationId == 2 })
+        #expect(Set(await coordinator.memberIds(of: "g")) == [firstId, secondId])
     }
 
     @Test func requestsForUnownedOrLoadingPartitionsAreRedirectedOrRetried() async throws {
