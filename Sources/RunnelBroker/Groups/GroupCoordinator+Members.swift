@@ -11,9 +11,7 @@ extension GroupCoordinator {
                           assignments: [String: ByteBuffer]) async -> SyncGroupResult {
         if let error = groupRequestError(groupId) { return .failure(error) }
         guard let group = liveGroup(groupId) else { return .failure(.unknownMemberId) }
-        if group.isStaticMemberFenced(memberId: memberId, groupInstanceId: groupInstanceId) {
-            return .failure(.fencedInstanceId)
-        }
+        if let error = group.memberError(memberId: memberId, groupInstanceId: groupInstanceId) { return .failure(error) }
         guard let member = group.member(memberId) else { return .failure(.unknownMemberId) }
         guard generationId == group.generationId else { return .failure(.illegalGeneration) }
         if let protocolType, protocolType != group.protocolType { return .failure(.inconsistentGroupProtocol) }
@@ -85,7 +83,7 @@ extension GroupCoordinator {
                           groupInstanceId: String?) -> ErrorCode {
         if let error = groupRequestError(groupId) { return error }
         guard let group = liveGroup(groupId) else { return .unknownMemberId }
-        if group.isStaticMemberFenced(memberId: memberId, groupInstanceId: groupInstanceId) { return .fencedInstanceId }
+        if let error = group.memberError(memberId: memberId, groupInstanceId: groupInstanceId) { return error }
         guard let member = group.member(memberId) else { return .unknownMemberId }
         guard generationId == group.generationId else { return .illegalGeneration }
         switch group.state {

@@ -84,8 +84,7 @@ extension GroupCoordinator {
                                     groupInstanceId: String?) -> ErrorCode? {
         if generationId < 0 && group.state == .empty { return nil }
         if generationId >= 0 || !memberId.isEmpty || groupInstanceId != nil {
-            if group.isStaticMemberFenced(memberId: memberId, groupInstanceId: groupInstanceId) { return .fencedInstanceId }
-            if !group.has(memberId) { return .unknownMemberId }
+            if let error = group.memberError(memberId: memberId, groupInstanceId: groupInstanceId) { return error }
             if generationId != group.generationId { return .illegalGeneration }
         } else if group.state != .empty {
             return .unknownMemberId
