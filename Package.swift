@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: C shims (nothing but the glue to system libraries)
@@ -70,11 +71,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: Cluster metadata
+        .target(
+            name: "RunnelCluster",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Broker
         .target(
             name: "RunnelBroker",
             dependencies: [
-                "KafkaProtocol", "KafkaRecords", "RunnelStorage",
+                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,6 +114,8 @@ let package = Package(
                 "RunnelBroker", "RunnelClient", "RunnelStorage", "KafkaProtocol", "KafkaRecords",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings),
 
@@ -123,9 +135,22 @@ let package = Package(
             name: "KafkaRecordsTests",
             dependencies: ["KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings),
+        // Child process for RunnelStorageTests' crash tests (SIGKILLed mid-append).
+        .executableTarget(
+            name: "storage-crash-helper",
+            dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/StorageCrashHelper",
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelStorageTests",
             dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RunnelClientTests",
+            dependencies: [
+                "RunnelClient", "KafkaProtocol", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelBrokerTests",
@@ -133,6 +158,9 @@ let package = Package(
                 "RunnelBroker", "KafkaProtocol", "KafkaRecords",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings),
     ]

@@ -32,6 +32,7 @@ struct StructGenerator {
         try emitEncoder(into: &out)
         for inner in nested {
             out.blank()
+            out.line("/// The `\(inner.name)` struct of \(name).")
             let generator = StructGenerator(context: context, name: inner.name, fields: inner.fields, isTopLevel: false)
             try generator.emit(into: &out, conformances: "Sendable, Equatable", extraMembers: [], nested: [])
         }

@@ -16,8 +16,6 @@ public enum KafkaDecodingError: Error, Sendable, Equatable, CustomStringConverti
     case nullNotAllowed(field: String)
     /// The API key is unknown, or the version is outside the range this build implements.
     case unsupportedVersion(apiKey: Int16, version: Int16)
-    /// A tagged field section repeats a tag or lists more fields than bytes.
-    case invalidTaggedFields(field: String)
 
     public var description: String {
         switch self {
@@ -33,16 +31,15 @@ public enum KafkaDecodingError: Error, Sendable, Equatable, CustomStringConverti
             return "\(field) is null but not nullable in this version"
         case .unsupportedVersion(let apiKey, let version):
             return "unsupported version \(version) of api key \(apiKey)"
-        case .invalidTaggedFields(let field):
-            return "malformed tagged field section in \(field)"
         }
     }
 
-    /// The Kafka error code a broker answers with for this failure.
+    /// The Kafka error code a broker answers with for this failure: UNSUPPORTED_VERSION for an
+    /// unknown key or version, INVALID_REQUEST (Kafka's answer to an unparseable request) otherwise.
     public var errorCode: ErrorCode {
         switch self {
         case .unsupportedVersion: return .unsupportedVersion
-        default: return .corruptMessage
+        default: return .invalidRequest
         }
     }
 }

@@ -43,12 +43,20 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         let registry = Observability.bootstrap(logLevel: level)
         let logger = Logger(label: "runnel.broker")
+        let runtime: BrokerRuntime
+        do {
+            runtime = try BrokerRuntime(config: brokerConfig, logger: logger)
+        } catch {
+            throw CLIError(message: "could not open storage: \(error)",
+                           hint: "check log.dirs and the log lines above", exitCode: 1)
+        }
         let broker = Broker(
             config: brokerConfig, logger: logger, metricsRegistry: registry,
-            // The lead plugs storage and handlers in here: open storage and build the router in
-            // `routerFactory`, flush and write the clean-shutdown marker in `shutdownHook`.
-            routerFactory: { _, _ in ClosingRouter() },
-            shutdownHook: {})
+            routerFactory: { _, _ in
+                try await runtime.startCoordinators()
+                return runtime.router
+            },
+            shutdownHook: { await runtime.shutdown() })
         do {
             try await broker.runUntilTerminated(logger: logger)
         } catch let error as ServerError {

@@ -7,7 +7,7 @@ struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Show settings: the reference documentation or the effective values.",
-        subcommands: [Docs.self, Show.self])
+        subcommands: [Docs.self, TOML.self, Show.self])
 
     struct Docs: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,6 +16,17 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             print(ConfigDocumentation.markdown(), terminator: "")
+        }
+    }
+
+    struct TOML: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "toml",
+            abstract: "Print config/runnel.toml: the default settings and every other one, documented.",
+            discussion: "Example:\n  runnel config toml > config/runnel.toml")
+
+        func run() throws {
+            print(ConfigDocumentation.exampleTOML(), terminator: "")
         }
     }
 

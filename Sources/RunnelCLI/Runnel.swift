@@ -7,7 +7,8 @@ struct Runnel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runnel",
         abstract: "Runnel: a Kafka-compatible message log broker and its tools.",
-        subcommands: [BrokerCommand.self, ConfigCommand.self])
+        subcommands: [BrokerCommand.self, ConfigCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self,
+                      GroupCommand.self, OffsetsCommand.self, PerfCommand.self, LogCommand.self, ClusterCommand.self])
 
     /// Parses and runs, mapping failures to one line and exit codes: 0 success, 1 runtime failure,
     /// 2 usage or configuration error.

@@ -46,10 +46,12 @@ final class IOEngine: @unchecked Sendable {
     private let backend: any IOBackend
     let kind: IOEngineKind
     let name: String
+    let faults: IOFaultInjector?
 
     /// Creates the engine for `kind`; `.auto` falls back to posix when io_uring cannot start.
-    init(kind: IOEngineKind, name: String, logger: Logger) throws(StorageError) {
+    init(kind: IOEngineKind, name: String, logger: Logger, faults: IOFaultInjector? = nil) throws(StorageError) {
         self.name = name
+        self.faults = faults
         switch kind {
         case .posix:
             backend = PosixIOBackend()
@@ -103,8 +105,20 @@ final class IOEngine: @unchecked Sendable {
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             condition.unlock()
-            let results = backend.execute(batch)
-            for (request, result) in zip(batch, results) { request.completion(result) }
+            guard let faults else {
+                let results = backend.execute(batch)
+                for (request, result) in zip(batch, results) { request.completion(result) }
+                continue
+            }
+            var injected: [Int: Int32] = [:]
+            for (index, request) in batch.enumerated() where !request.chunks.isEmpty {
+                if let code = faults.nextFailure() { injected[index] = code }
+            }
+            let runnable = batch.enumerated().filter { injected[$0.offset] == nil }
+            let results = backend.execute(runnable.map(\.element))
+            var byIndex = injected
+            for (entry, result) in zip(runnable, results) { byIndex[entry.offset] = result }
+            for (index, request) in batch.enumerated() { request.completion(byIndex[index] ?? EIO) }
         }
     }
 }

@@ -28,6 +28,8 @@ public struct LogManagerConfiguration: Sendable {
     public var backgroundThreadEnabled = true
     /// Wall clock in milliseconds (injectable for tests).
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// Test hook: fails chosen writes of every log dir's engine.
+    var faultInjector: IOFaultInjector?
 
     public init(logDirs: [String]) { self.logDirs = logDirs }
 }
@@ -39,7 +41,7 @@ public final class LogManager: Sendable {
         var known: [TopicPartition: PartitionDescriptor] = [:]
         var offline: [TopicPartition: String] = [:]
         var topicConfigs: [String: LogConfig] = [:]
-        var checkpoints: [TopicPartition: (recovery: Int64?, start: Int64?, highWatermark: Int64?)] = [:]
+        var checkpoints: [TopicPartition: PartitionCheckpoints] = [:]
         var isShutDown = false
     }
 
@@ -60,7 +62,8 @@ public final class LogManager: Sendable {
         var initial = State()
         for path in configuration.logDirs {
             do throws(StorageError) {
-                let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine, logger: logger)
+                let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine, logger: logger,
+                                                 faults: configuration.faultInjector)
                 directories.append(directory)
                 Self.discover(directory, into: &initial, logger: logger)
             } catch {
@@ -79,6 +82,7 @@ public final class LogManager: Sendable {
         let recovery = OffsetCheckpointFile.read(directory.path + "/" + OffsetCheckpointFile.recoveryPoint)
         let starts = OffsetCheckpointFile.read(directory.path + "/" + OffsetCheckpointFile.logStartOffset)
         let watermarks = OffsetCheckpointFile.read(directory.path + "/" + OffsetCheckpointFile.highWatermark)
+        let cleaner = OffsetCheckpointFile.read(directory.path + "/" + OffsetCheckpointFile.cleanerOffset)
         for name in (try? FileSystem.list(directory.path)) ?? [] {
             let path = directory.path + "/" + name
             guard FileSystem.isDirectory(path) else { continue }
@@ -94,7 +98,8 @@ public final class LogManager: Sendable {
             }
             state.known[key] = PartitionDescriptor(topic: key.topic, partition: key.partition,
                                                    topicId: PartitionMetadataFile.read(directory: path), logDir: directory.path)
-            state.checkpoints[key] = (recovery[key], starts[key], watermarks[key])
+            state.checkpoints[key] = PartitionCheckpoints(recoveryPoint: recovery[key], logStartOffset: starts[key],
+                                                          highWatermark: watermarks[key], firstDirtyOffset: cleaner[key])
         }
     }
 
@@ -136,13 +141,13 @@ public final class LogManager: Sendable {
             }
             let config = config ?? state.topicConfigs[topic] ?? configuration.defaultLogConfig
             try config.validate()
-            if let config = Optional(config), state.topicConfigs[topic] == nil { state.topicConfigs[topic] = config }
+            if state.topicConfigs[topic] == nil { state.topicConfigs[topic] = config }
             let path = directory.path + "/" + key.description
             try FileSystem.makeDirectory(path)
             if let topicId { try PartitionMetadataFile.write(directory: path, topicId: topicId) }
             FileSystem.syncDirectory(directory.path)
             let descriptor = PartitionDescriptor(topic: topic, partition: partition, topicId: topicId, logDir: directory.path)
-            let log = try openLog(descriptor, directory: directory, config: config, clean: true, checkpoints: (nil, nil, nil))
+            let log = try openLog(descriptor, directory: directory, config: config, clean: true, checkpoints: PartitionCheckpoints())
             state.known[key] = descriptor
             state.open[key] = log
             return log
@@ -164,7 +169,7 @@ public final class LogManager: Sendable {
             let config = state.topicConfigs[topic] ?? configuration.defaultLogConfig
             do throws(StorageError) {
                 let log = try openLog(descriptor, directory: directory, config: config, clean: directory.startedClean,
-                                      checkpoints: state.checkpoints[key] ?? (nil, nil, nil))
+                                      checkpoints: state.checkpoints[key] ?? PartitionCheckpoints())
                 state.open[key] = log
                 return log
             } catch {
@@ -177,11 +182,12 @@ public final class LogManager: Sendable {
     }
 
     private func openLog(_ descriptor: PartitionDescriptor, directory: LogDirectory, config: LogConfig, clean: Bool,
-                         checkpoints: (recovery: Int64?, start: Int64?, highWatermark: Int64?)) throws(StorageError) -> PartitionLog {
+                         checkpoints: PartitionCheckpoints) throws(StorageError) -> PartitionLog {
         let path = directory.path + "/" + TopicPartition(topic: descriptor.topic, partition: descriptor.partition).description
         let logState = PartitionLogState(directory: path, config: config, cache: cache, logger: logger, clock: configuration.clock)
-        try logState.open(clean: clean, recoveryPoint: checkpoints.recovery, logStartOffset: checkpoints.start,
+        try logState.open(clean: clean, recoveryPoint: checkpoints.recoveryPoint, logStartOffset: checkpoints.logStartOffset,
                           highWatermark: checkpoints.highWatermark, nowMs: configuration.clock())
+        logState.firstDirtyOffset = checkpoints.firstDirtyOffset
         return PartitionLog(topic: descriptor.topic, partition: descriptor.partition, topicId: descriptor.topicId,
                             directory: path, logDir: directory, state: logState, clock: configuration.clock, logger: logger)
     }
@@ -218,21 +224,19 @@ public final class LogManager: Sendable {
     public func writeCheckpoints() {
         let (descriptors, open, saved) = state.withLock { ($0.known, $0.open, $0.checkpoints) }
         for directory in directories where !directory.isOffline {
-            var recovery: [TopicPartition: Int64] = [:]
-            var starts: [TopicPartition: Int64] = [:]
-            var watermarks: [TopicPartition: Int64] = [:]
+            var files: [String: [TopicPartition: Int64]] = [:]
             for (key, descriptor) in descriptors where descriptor.logDir == directory.path {
-                if let log = open[key] {
-                    let offsets = log.checkpointOffsets
-                    (recovery[key], starts[key], watermarks[key]) = (offsets.recoveryPoint, offsets.logStartOffset, offsets.highWatermark)
-                } else if let old = saved[key] {
-                    (recovery[key], starts[key], watermarks[key]) = (old.recovery, old.start, old.highWatermark)
-                }
+                guard let values = open[key]?.checkpointOffsets ?? saved[key] else { continue }
+                files[OffsetCheckpointFile.recoveryPoint, default: [:]][key] = values.recoveryPoint
+                files[OffsetCheckpointFile.logStartOffset, default: [:]][key] = values.logStartOffset
+                files[OffsetCheckpointFile.highWatermark, default: [:]][key] = values.highWatermark
+                files[OffsetCheckpointFile.cleanerOffset, default: [:]][key] = values.firstDirtyOffset
             }
             do throws(StorageError) {
-                try OffsetCheckpointFile.write(directory.path + "/" + OffsetCheckpointFile.recoveryPoint, directory: directory.path, offsets: recovery)
-                try OffsetCheckpointFile.write(directory.path + "/" + OffsetCheckpointFile.logStartOffset, directory: directory.path, offsets: starts)
-                try OffsetCheckpointFile.write(directory.path + "/" + OffsetCheckpointFile.highWatermark, directory: directory.path, offsets: watermarks)
+                for name in [OffsetCheckpointFile.recoveryPoint, OffsetCheckpointFile.logStartOffset,
+                             OffsetCheckpointFile.highWatermark, OffsetCheckpointFile.cleanerOffset] {
+                    try OffsetCheckpointFile.write(directory.path + "/" + name, directory: directory.path, offsets: files[name] ?? [:])
+                }
             } catch {
                 logger.error("writing offset checkpoints failed", metadata: ["logDir": "\(directory.path)", "error": "\(error)"])
             }

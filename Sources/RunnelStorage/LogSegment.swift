@@ -27,6 +27,8 @@ final class LogSegment {
     /// Wall-clock time the segment was created or opened (segment.ms rolls from here).
     var createdAtMs: Int64
     private(set) var isLoaded = false
+    /// index.interval.bytes used when indexes are rebuilt.
+    var indexIntervalBytes: Int
 
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
@@ -41,6 +43,7 @@ final class LogSegment {
         visibleSize = size
         nextOffset = baseOffset
         createdAtMs = now
+        indexIntervalBytes = config.indexIntervalBytes
         let stem = directory + "/" + Self.fileName(baseOffset, "")
         offsetIndex = OffsetIndex(path: stem + ".index", baseOffset: baseOffset, maxIndexBytes: config.segmentIndexBytes)
         timeIndex = TimeIndex(path: stem + ".timeindex", baseOffset: baseOffset, maxIndexBytes: config.segmentIndexBytes)
@@ -63,8 +66,7 @@ final class LogSegment {
     /// A segment found on disk; `load` or `recover` fills in its state.
     static func open(directory: String, baseOffset: Int64, config: LogConfig, cache: FileHandleCache,
                      now: Int64) throws(StorageError) -> LogSegment {
-        let path = directory + "/" + fileName(baseOffset, ".log")
-        let size = try cache.handle(path).size()
+        let size = try FileSystem.fileSize(directory + "/" + fileName(baseOffset, ".log"))
         return LogSegment(directory: directory, baseOffset: baseOffset, size: size, config: config, cache: cache, now: now)
     }
 
@@ -118,10 +120,10 @@ final class LogSegment {
 
     /// Validates every batch (magic, sizes, CRC, ascending offsets), truncates the file at the first bad
     /// one, and rebuilds both indexes. Returns the number of bytes truncated.
-    func recover(indexIntervalBytes: Int = 4096) throws(StorageError) -> Int64 {
+    func recover() throws(StorageError) -> Int64 {
         let file = try logFile()
         size = try file.size()
-        var scanner = BatchScanner(file: file, from: 0, to: size)
+        var scanner = BatchScanner(file: file, from: 0, to: size, readAhead: 256 * 1024)
         var offsets: [OffsetIndex.Entry] = []
         var times: [TimeIndex.Entry] = []
         var validEnd: Int64 = 0
@@ -191,19 +193,37 @@ final class LogSegment {
         return nil
     }
 
-    /// Removes every batch from the one containing `offset` on. Returns the bytes removed.
+    /// Removes every batch from the one containing `offset` on (and any torn bytes). Returns the bytes removed.
     func truncate(to offset: Int64) throws(StorageError) -> Int64 {
-        guard offset < nextOffset else { return 0 }
-        let cut = try translate(offset, limit: size)?.position ?? size
-        let removed = size - cut
+        let entry = offsetIndex.lookup(offset)
+        var scanner = BatchScanner(file: try logFile(), from: entry.position, to: max(size, try logFile().size()))
+        var cut = entry.position
+        scan: while true {
+            switch try scanner.next(verify: false) {
+            case let .batch(header, position):
+                if header.lastOffset >= offset {
+                    cut = position
+                    break scan
+                }
+                cut = position + Int64(header.totalSize)
+            case .end, .torn, .corrupt:
+                break scan
+            }
+        }
+        return try truncate(toPosition: cut)
+    }
+
+    /// Cuts the file at `cut` (a batch boundary) and recomputes the tail state. Returns the bytes removed.
+    func truncate(toPosition cut: Int64) throws(StorageError) -> Int64 {
+        let removed = max(size, try logFile().size()) - cut
         try logFile().truncate(to: cut)
-        try offsetIndex.truncate(fromOffset: offset, cache: cache)
-        try timeIndex.truncate(fromOffset: offset, cache: cache)
-        try transactionIndex.truncate(fromOffset: offset)
         size = cut
         visibleSize = min(visibleSize, cut)
-        // Recompute the tail state from the last index entry.
+        // Index entries at or past the cut go; then the tail state is recomputed from the last entry.
+        let keptOffsets = offsetIndex.entries.filter { $0.position < cut }
+        try offsetIndex.replace(with: keptOffsets, cache: cache)
         nextOffset = offsetIndex.lastEntry.map { $0.offset + 1 } ?? baseOffset
+        try timeIndex.truncate(fromOffset: nextOffset, cache: cache)
         maxTimestamp = timeIndex.lastEntry?.timestamp ?? -1
         offsetOfMaxTimestamp = timeIndex.lastEntry?.offset ?? -1
         let start = offsetIndex.lastEntry?.position ?? 0
@@ -214,6 +234,8 @@ final class LogSegment {
             noteTimestamp(header)
             bytesSinceLastIndexEntry += header.totalSize
         }
+        try timeIndex.truncate(fromOffset: nextOffset, cache: cache)
+        try transactionIndex.truncate(fromOffset: nextOffset)
         return removed
     }
 

@@ -25,6 +25,7 @@ enum OffsetCheckpointFile {
     static let recoveryPoint = "recovery-point-offset-checkpoint"
     static let logStartOffset = "log-start-offset-checkpoint"
     static let highWatermark = "replication-offset-checkpoint"
+    static let cleanerOffset = "cleaner-offset-checkpoint"
 
     /// Reads a checkpoint; a missing or malformed file reads as empty.
     static func read(_ path: String) -> [TopicPartition: Int64] {
@@ -47,4 +48,12 @@ enum OffsetCheckpointFile {
         }
         try FileSystem.writeAtomically(path, bytes: ByteBuffer(string: text), directory: directory)
     }
+}
+
+/// The per-partition values kept in a log dir's checkpoint files (nil: not recorded).
+struct PartitionCheckpoints: Sendable {
+    var recoveryPoint: Int64?
+    var logStartOffset: Int64?
+    var highWatermark: Int64?
+    var firstDirtyOffset: Int64?
 }

@@ -127,8 +127,7 @@ extension PartitionLog {
     public func expireProducers() {
         let now = clock()
         state.withLock { s in
-            s.producers.expire(nowMs: now, producerIdExpirationMs: min(s.config.producerIdExpirationMs,
-                                                                       s.config.transactionalIdExpirationMs))
+            s.producers.expire(nowMs: now, producerIdExpirationMs: s.config.producerIdExpirationMs)
         }
     }
 
@@ -140,8 +139,11 @@ extension PartitionLog {
     }
 
     /// Checkpoint values for the log dir's offset files.
-    var checkpointOffsets: (recoveryPoint: Int64, logStartOffset: Int64, highWatermark: Int64) {
-        state.withLock { ($0.recoveryPoint, $0.logStartOffset, $0.highWatermark) }
+    var checkpointOffsets: PartitionCheckpoints {
+        state.withLock { s in
+            PartitionCheckpoints(recoveryPoint: s.recoveryPoint, logStartOffset: s.logStartOffset,
+                                 highWatermark: s.highWatermark, firstDirtyOffset: s.firstDirtyOffset)
+        }
     }
 
     /// Waits for in-flight appends, fsyncs every segment, writes a producer snapshot at the log end offset.

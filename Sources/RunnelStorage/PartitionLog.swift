@@ -73,6 +73,7 @@ public final class PartitionLog: Sendable {
             for segment in s.segments {
                 segment.offsetIndex.maxEntries = max(config.segmentIndexBytes / OffsetIndex.entrySize, 1)
                 segment.timeIndex.maxEntries = max(config.segmentIndexBytes / TimeIndex.entrySize, 1)
+                segment.indexIntervalBytes = config.indexIntervalBytes
             }
         }
     }
@@ -99,24 +100,19 @@ public final class PartitionLog: Sendable {
         }
         let now = clock()
         let outcome: Result<AppendPlan, StorageError> = state.withLock { s in
-            do throws(StorageError) {
-                let plan = try s.planAppend(records: records, leaderEpoch: leaderEpoch, origin: origin, nowMs: now,
-                                            completion: completion)
-                if case let .write(file, position, chunks, sync, token) = plan {
-                    let request = IORequest(file: file, position: position, chunks: chunks, sync: sync) { [self] code in
-                        writeCompleted(token: token, errno: code)
-                    }
-                    submitRolledFlushes(s)
-                    if !logDir.engine.submit(request) {
-                        _ = s.complete(token: token, errno: EBADF)
-                        return .failure(.logDirOffline(path: logDir.path))
-                    }
+            let plan = s.planAppend(records: records, leaderEpoch: leaderEpoch, origin: origin, nowMs: now, completion: completion)
+            if case let .write(file, position, chunks, sync, token) = plan {
+                let request = IORequest(file: file, position: position, chunks: chunks, sync: sync) { [self] code in
+                    writeCompleted(token: token, errno: code)
                 }
-                return .success(plan)
-            } catch {
-                s.offlineReason = "append failed: \(error)"
-                return .failure(error)
+                submitRolledFlushes(s)
+                if !logDir.engine.submit(request) {
+                    // The engine is shut down: fail this append (the pending entry is failed and rolled back).
+                    _ = s.complete(token: token, errno: EBADF)
+                    return .failure(.logDirOffline(path: logDir.path))
+                }
             }
+            return .success(plan)
         }
         switch outcome {
         case let .failure(error): completion(.failure(error))

@@ -12,8 +12,25 @@ enum AppendPlan {
 }
 
 extension PartitionLogState {
+    /// Plans an append; when an I/O step fails half way, the partial state is rolled back (now, or once the
+    /// appends already in flight have finished) and the error is returned.
     func planAppend(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin, nowMs: Int64,
-                    completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) throws(StorageError) -> AppendPlan {
+                    completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) -> AppendPlan {
+        let segment = activeSegment
+        let position = segment.size
+        do throws(StorageError) {
+            return try planAppendSteps(records: records, leaderEpoch: leaderEpoch, origin: origin, nowMs: nowMs, completion: completion)
+        } catch {
+            if failure == nil {
+                failure = (nextToken + 1, nextOffset, segment, position)
+                if pending.isEmpty { rollBack(segment: segment, position: position) }
+            }
+            return .fail(error)
+        }
+    }
+
+    private func planAppendSteps(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin, nowMs: Int64,
+                                 completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) throws(StorageError) -> AppendPlan {
         if let offlineReason { return .fail(.partitionOffline(offlineReason)) }
         if failure != nil { return .fail(.partitionOffline("a previous write failed; the log is being rolled back")) }
         // 1. Find the batches (headers only).
@@ -28,6 +45,9 @@ extension PartitionLogState {
             guard header.totalSize >= RecordBatchLayout.headerSize, header.lastOffsetDelta >= 0,
                   header.totalSize <= records.writerIndex - index else {
                 return .fail(.corruptMessage("batch length \(header.batchLength) does not match the bytes received"))
+            }
+            if origin == .client && header.isControl {
+                return .fail(.invalidRecord("clients may not write control batches"))
             }
             if origin != .replication && header.totalSize > config.maxMessageBytes {
                 return .fail(.messageTooLarge(size: header.totalSize, limit: config.maxMessageBytes))
@@ -151,7 +171,7 @@ extension PartitionLogState {
         nextToken += 1
         let result = AppendResult(baseOffset: firstOffset, lastOffset: lastOffset, logAppendTime: appendTime,
                                   logStartOffset: logStartOffset, isDuplicate: false)
-        pending.append(PendingAppend(token: nextToken, segment: segment, endPosition: position, nextOffset: nextOffset,
+        pending.append(PendingAppend(token: nextToken, segment: segment, startPosition: startPosition, endPosition: position, nextOffset: nextOffset,
                                      result: result, recordCount: count, synced: sync, completion: completion))
         return .write(file: file, position: startPosition, chunks: chunks, sync: sync, token: nextToken)
     }
@@ -176,7 +196,16 @@ extension PartitionLogState {
     /// or the offsets would overflow the index's 32-bit relative offsets.
     func maybeRoll(firstOffset: Int64, lastOffset: Int64, bytes: Int, nowMs: Int64) throws(StorageError) {
         let segment = activeSegment
-        guard segment.size > 0 else { return }
+        if segment.size == 0 {
+            // An empty active segment whose base is far below a replicated batch is replaced by one at the batch.
+            if lastOffset - segment.baseOffset > Int64(Int32.max) && firstOffset > segment.baseOffset {
+                segment.deleteFiles()
+                segments[segments.count - 1] = try LogSegment.create(directory: directory, baseOffset: firstOffset,
+                                                                     config: config, cache: cache, now: nowMs)
+                if segments.count == 1 { logStartOffset = max(logStartOffset, firstOffset) }
+            }
+            return
+        }
         let full = segment.size + Int64(bytes) > Int64(config.segmentBytes)
         let old = nowMs - segment.createdAtMs > config.segmentMs
         let indexFull = segment.offsetIndex.isFull || segment.timeIndex.isFull
@@ -202,7 +231,10 @@ extension PartitionLogState {
         if let slot = pending.firstIndex(where: { $0.token == token }) {
             pending[slot].done = true
             pending[slot].errno = code
-            if code != 0 && failure == nil { failure = (token, pending[slot].result.baseOffset) }
+            if code != 0 && failure == nil {
+                let failed = pending[slot]
+                failure = (token, failed.result.baseOffset, failed.segment, failed.startPosition)
+            }
         }
         var callbacks: [@Sendable () -> Void] = []
         var advanced = false
@@ -210,7 +242,7 @@ extension PartitionLogState {
             pending.removeFirst()
             if let failure, first.token >= failure.token {
                 let error = StorageError.io(operation: first.errno != 0 ? "write" : "write (rolled back after an earlier failure)",
-                                            path: first.segment.logPath, errno: first.errno != 0 ? first.errno : EIO_CODE)
+                                            path: first.segment.logPath, errno: first.errno != 0 ? first.errno : StorageError.eio)
                 if let completion = first.completion { callbacks.append { completion(.failure(error)) } }
                 continue
             }
@@ -224,15 +256,27 @@ extension PartitionLogState {
             if let completion = first.completion { callbacks.append { completion(.success(final)) } }
         }
         if let failure, pending.isEmpty {
-            rollBack(to: failure.offset)
+            rollBack(segment: failure.segment, position: failure.position)
         }
         return (callbacks, advanced)
     }
 
     /// After a failed write: cut the log back to the first failed append, rebuild producer state.
-    private func rollBack(to offset: Int64) {
-        do {
-            try truncateSegments(to: offset)
+    func rollBack(segment: LogSegment, position: Int64) {
+        do throws(StorageError) {
+            while segments.count > 1, activeSegment !== segment {
+                let removed = segments.removeLast()
+                removed.deleteFiles()
+                rolledUnflushed.removeAll { $0 === removed }
+            }
+            _ = try segment.truncate(toPosition: position)
+            nextOffset = segment.nextOffset
+            logEndOffset = nextOffset
+            highWatermark = min(highWatermark, logEndOffset)
+            recoveryPoint = min(recoveryPoint, logEndOffset)
+            unflushedMessages = 0
+            try epochs.truncateFromEnd(logEndOffset)
+            try rebuildProducerState(nowMs: clock())
             failure = nil
         } catch {
             offlineReason = "rolling back a failed write failed: \(error)"
@@ -241,4 +285,3 @@ extension PartitionLogState {
     }
 }
 
-let EIO_CODE: Int32 = 5

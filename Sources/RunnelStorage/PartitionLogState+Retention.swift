@@ -7,6 +7,8 @@ extension PartitionLogState {
     /// Removes every offset ≥ `offset`. Callers make sure no write is in flight.
     func truncateSegments(to offset: Int64) throws(StorageError) {
         guard offset < nextOffset else { return }
+        truncations += 1
+        firstDirtyOffset = firstDirtyOffset.map { min($0, offset) }
         if offset <= segments[0].baseOffset {
             try truncateFully(startAt: offset)
             return
@@ -23,6 +25,8 @@ extension PartitionLogState {
 
     /// Deletes every segment and starts an empty log at `offset` (a follower far behind the leader).
     func truncateFully(startAt offset: Int64) throws(StorageError) {
+        truncations += 1
+        firstDirtyOffset = nil
         for segment in segments { segment.deleteFiles() }
         rolledUnflushed.removeAll()
         segments = [try LogSegment.create(directory: directory, baseOffset: offset, config: config, cache: cache, now: clock())]
@@ -54,7 +58,8 @@ extension PartitionLogState {
         if target > logStartOffset {
             logStartOffset = target
             try epochs.truncateFromStart(target)
-            deleteSegments(segments.filter { $0 !== activeSegment && $0.nextOffset <= target }, nowMs: clock())
+            let below = segments.indices.dropLast().filter { segments[$0 + 1].baseOffset <= target }.map { segments[$0] }
+            deleteSegments(below, nowMs: clock())
         }
         return logStartOffset
     }
@@ -65,8 +70,10 @@ extension PartitionLogState {
         var candidates: [LogSegment] = []
         var remainingBytes = segments.reduce(Int64(0)) { $0 + $1.size }
         for (index, segment) in segments.enumerated() {
-            guard segment.nextOffset <= highWatermark, !segment.isEmpty || segment !== activeSegment else { break }
-            var expired = segment.nextOffset <= logStartOffset
+            // A segment's end is the next one's base offset (no need to load it), or the log end offset.
+            let end = index + 1 < segments.count ? segments[index + 1].baseOffset : nextOffset
+            guard end <= highWatermark, !segment.isEmpty || segment !== activeSegment else { break }
+            var expired = end <= logStartOffset
             if config.cleanupPolicy.contains(.delete) {
                 if config.retentionMs >= 0 {
                     try segment.load()

@@ -9,6 +9,7 @@ import NIOCore
 struct PendingAppend {
     var token: UInt64
     var segment: LogSegment
+    var startPosition: Int64
     var endPosition: Int64
     var nextOffset: Int64
     var result: AppendResult
@@ -38,12 +39,16 @@ final class PartitionLogState {
     var pending: Deque<PendingAppend> = []
     var nextToken: UInt64 = 0
     /// Set when a write failed: appends from this token on fail, then the log is truncated back.
-    var failure: (token: UInt64, offset: Int64)?
+    var failure: (token: UInt64, offset: Int64, segment: LogSegment, position: Int64)?
     var offlineReason: String?
     /// Segments renamed `.deleted`, removed at `dueMs`.
     var doomed: [(segment: LogSegment, dueMs: Int64)] = []
     /// Segments rolled away from whose data is not yet known to be fsynced.
     var rolledUnflushed: [LogSegment] = []
+    /// The cleaner's position: offsets below were compacted at least once (nil: never cleaned).
+    var firstDirtyOffset: Int64?
+    /// Bumped by every truncation, so a compaction that raced one is not swapped in.
+    var truncations = 0
     let clock: @Sendable () -> Int64
     let epochs: LeaderEpochCache
     let producers: ProducerStateManager
@@ -134,7 +139,7 @@ final class PartitionLogState {
         var index = first
         while index < segments.count {
             let segment = segments[index]
-            let truncated = try segment.recover(indexIntervalBytes: config.indexIntervalBytes)
+            let truncated = try segment.recover()
             if truncated > 0 {
                 logger.warning("truncated a torn or corrupt log tail",
                                metadata: ["dir": "\(directory)", "segment": "\(segment.baseOffset)", "bytes": "\(truncated)"])

@@ -101,17 +101,19 @@ def test_requests_are_forwarded_and_recorded_by_api_and_version(proxy, upstream)
     responses = {"kcat-ApiVersions-v3-1.response.bin": via_proxy[0],
                  "kcat-Metadata-v1-1.response.bin": via_proxy[1],
                  "kcat-Produce-v8-1.response.bin": via_proxy[2]}
-    wait_files(out, set(expected) | set(responses) | {"kcat-ApiVersions-v3-2.response.bin"})
+    later = {"kcat-ApiVersions-v3-2.response.bin", "kcat-Produce-v8-2.response.bin"}
+    wait_files(out, set(expected) | set(responses) | later)
     for name, payload in {**expected, **responses}.items():
         assert (out / name).read_bytes() == payload, name
-    assert sorted(f.name for f in out.iterdir()) == sorted(
-        set(expected) | set(responses) | {"kcat-ApiVersions-v3-2.response.bin", "kcat-Produce-v8-2.response.bin"})
+    assert sorted(f.name for f in out.glob("*.bin")) == sorted(set(expected) | set(responses) | later)
 
 
 def test_auto_client_name_comes_from_client_id(proxy):
     port, out = proxy("auto")
     frame = wire.api_versions_request(0, 5, client_id="rdkafka/odd name")
-    exchange(port, [frame])
-    wait_files(out, {"rdkafka_odd_name-ApiVersions-v0-1.bin"})
+    named = wire.api_versions_request(3, 6, client_id="kafka-python")
+    exchange(port, [frame, named])
+    wait_files(out, {"rdkafka_odd_name-ApiVersions-v0-1.bin", "kafka-python-ApiVersions-v3-1.bin"})
     assert (out / "rdkafka_odd_name-ApiVersions-v0-1.bin").read_bytes() == frame[4:]
+    assert (out / "kafka-python-ApiVersions-v3-1.bin").read_bytes() == named[4:]
     assert not list(out.glob("*.response.bin"))        # responses only with --responses

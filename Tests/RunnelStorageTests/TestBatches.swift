@@ -128,8 +128,9 @@ final class TemporaryDirectory {
 
 enum TestManagers {
     static func make(_ dir: String, engine: IOEngineKind = .posix, clock: (@Sendable () -> Int64)? = nil,
-                     defaults: LogConfig = LogConfig()) throws -> LogManager {
-        var configuration = LogManagerConfiguration(logDirs: [dir])
+                     defaults: LogConfig = LogConfig(), faults: IOFaultInjector? = nil, moreDirs: [String] = []) throws -> LogManager {
+        var configuration = LogManagerConfiguration(logDirs: [dir] + moreDirs)
+        configuration.faultInjector = faults
         configuration.ioEngine = engine
         configuration.backgroundThreadEnabled = false
         configuration.defaultLogConfig = defaults

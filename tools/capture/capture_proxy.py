@@ -54,7 +54,7 @@ def api_name(key: int) -> str:
 
 
 def sanitize(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._]+", "_", name).strip("_") or "unknown"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "unknown"
 
 
 class Recorder:

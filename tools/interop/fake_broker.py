@@ -74,6 +74,9 @@ def serve(conn):
 
 
 def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "broker" and sys.argv[2] == "--help":
+        print("usage: fake_broker.py broker --config FILE")
+        return 0
     if len(sys.argv) < 4 or sys.argv[1] != "broker" or sys.argv[2] != "--config":
         print("usage: fake_broker.py broker --config FILE", file=sys.stderr)
         return 64

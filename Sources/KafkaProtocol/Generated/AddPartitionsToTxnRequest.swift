@@ -90,7 +90,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
             throw KafkaEncodingError.fieldNotInVersion("AddPartitionsToTxnRequest", "Transactions", version)
         }
         if version <= 3 {
-            buffer.writeKafkaString(self.v3AndBelowTransactionalId, compact: version >= 3)
+            try buffer.writeKafkaString(self.v3AndBelowTransactionalId, compact: version >= 3, field: "V3AndBelowTransactionalId")
         }
         if !(version <= 3) && self.v3AndBelowTransactionalId != "" {
             throw KafkaEncodingError.fieldNotInVersion("AddPartitionsToTxnRequest", "V3AndBelowTransactionalId", version)
@@ -124,6 +124,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnTransaction` struct of AddPartitionsToTxnRequest.
     public struct AddPartitionsToTxnTransaction: Sendable, Equatable {
         /// The transactional id corresponding to the transaction.
         public var transactionalId: String = ""
@@ -177,7 +178,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 4 {
-                buffer.writeKafkaString(self.transactionalId, compact: version >= 3)
+                try buffer.writeKafkaString(self.transactionalId, compact: version >= 3, field: "TransactionalId")
             }
             if !(version >= 4) && self.transactionalId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("AddPartitionsToTxnTransaction", "TransactionalId", version)
@@ -218,6 +219,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnTopic` struct of AddPartitionsToTxnRequest.
     public struct AddPartitionsToTxnTopic: Sendable, Equatable {
         /// The name of the topic.
         public var name: String = ""
@@ -251,7 +253,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 3)
+            try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)

@@ -101,6 +101,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnResult` struct of AddPartitionsToTxnResponse.
     public struct AddPartitionsToTxnResult: Sendable, Equatable {
         /// The transactional id corresponding to the transaction.
         public var transactionalId: String = ""
@@ -139,7 +140,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 4 {
-                buffer.writeKafkaString(self.transactionalId, compact: version >= 3)
+                try buffer.writeKafkaString(self.transactionalId, compact: version >= 3, field: "TransactionalId")
             }
             if !(version >= 4) && self.transactionalId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("AddPartitionsToTxnResult", "TransactionalId", version)
@@ -162,6 +163,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnTopicResult` struct of AddPartitionsToTxnResponse.
     public struct AddPartitionsToTxnTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -195,7 +197,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 3)
+            try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             do {
                 let items: [AddPartitionsToTxnPartitionResult] = self.resultsByPartition
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)
@@ -209,6 +211,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AddPartitionsToTxnPartitionResult` struct of AddPartitionsToTxnResponse.
     public struct AddPartitionsToTxnPartitionResult: Sendable, Equatable {
         /// The partition indexes.
         public var partitionIndex: Int32 = 0

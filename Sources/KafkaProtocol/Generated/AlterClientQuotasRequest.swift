@@ -61,6 +61,7 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `EntryData` struct of AlterClientQuotasRequest.
     public struct EntryData: Sendable, Equatable {
         /// The quota entity to alter.
         public var entity: [EntityData] = []
@@ -124,6 +125,7 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `EntityData` struct of AlterClientQuotasRequest.
     public struct EntityData: Sendable, Equatable {
         /// The entity type.
         public var entityType: String = ""
@@ -147,14 +149,15 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.entityType, compact: version >= 1)
-            buffer.writeKafkaString(self.entityName, compact: version >= 1)
+            try buffer.writeKafkaString(self.entityType, compact: version >= 1, field: "EntityType")
+            try buffer.writeKafkaString(self.entityName, compact: version >= 1, field: "EntityName")
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
         }
     }
 
+    /// The `OpData` struct of AlterClientQuotasRequest.
     public struct OpData: Sendable, Equatable {
         /// The quota configuration key.
         public var key: String = ""
@@ -181,7 +184,7 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.key, compact: version >= 1)
+            try buffer.writeKafkaString(self.key, compact: version >= 1, field: "Key")
             buffer.writeKafkaFloat64(self.value)
             buffer.writeKafkaBool(self.remove)
             if version >= 1 {

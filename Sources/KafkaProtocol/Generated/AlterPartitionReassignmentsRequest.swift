@@ -68,6 +68,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ReassignableTopic` struct of AlterPartitionReassignmentsRequest.
     public struct ReassignableTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -99,7 +100,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [ReassignablePartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -111,6 +112,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ReassignablePartition` struct of AlterPartitionReassignmentsRequest.
     public struct ReassignablePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -61,6 +61,7 @@ public struct AlterPartitionRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of AlterPartitionRequest.
     public struct TopicData: Sendable, Equatable {
         /// The ID of the topic to alter ISRs for.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -104,6 +105,7 @@ public struct AlterPartitionRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of AlterPartitionRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -193,6 +195,7 @@ public struct AlterPartitionRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `BrokerState` struct of AlterPartitionRequest.
     public struct BrokerState: Sendable, Equatable {
         /// The ID of the broker.
         public var brokerId: Int32 = 0

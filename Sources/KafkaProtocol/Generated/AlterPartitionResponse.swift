@@ -59,6 +59,7 @@ public struct AlterPartitionResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of AlterPartitionResponse.
     public struct TopicData: Sendable, Equatable {
         /// The ID of the topic.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -102,6 +103,7 @@ public struct AlterPartitionResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of AlterPartitionResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -57,6 +57,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterReplicaLogDir` struct of AlterReplicaLogDirsRequest.
     public struct AlterReplicaLogDir: Sendable, Equatable {
         /// The absolute directory path.
         public var path: String = ""
@@ -90,7 +91,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.path, compact: version >= 2)
+            try buffer.writeKafkaString(self.path, compact: version >= 2, field: "Path")
             do {
                 let items: [AlterReplicaLogDirTopic] = self.topics
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -104,6 +105,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterReplicaLogDirTopic` struct of AlterReplicaLogDirsRequest.
     public struct AlterReplicaLogDirTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -137,7 +139,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)

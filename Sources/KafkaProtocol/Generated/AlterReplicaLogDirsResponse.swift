@@ -59,6 +59,7 @@ public struct AlterReplicaLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AlterReplicaLogDirTopicResult` struct of AlterReplicaLogDirsResponse.
     public struct AlterReplicaLogDirTopicResult: Sendable, Equatable {
         /// The name of the topic.
         public var topicName: String = ""
@@ -92,7 +93,7 @@ public struct AlterReplicaLogDirsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: version >= 2)
+            try buffer.writeKafkaString(self.topicName, compact: version >= 2, field: "TopicName")
             do {
                 let items: [AlterReplicaLogDirPartitionResult] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -106,6 +107,7 @@ public struct AlterReplicaLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AlterReplicaLogDirPartitionResult` struct of AlterReplicaLogDirsResponse.
     public struct AlterReplicaLogDirPartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

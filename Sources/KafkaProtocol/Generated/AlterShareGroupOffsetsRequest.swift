@@ -46,7 +46,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("AlterShareGroupOffsetsRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [AlterShareGroupOffsetsRequestTopic] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -57,6 +57,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `AlterShareGroupOffsetsRequestTopic` struct of AlterShareGroupOffsetsRequest.
     public struct AlterShareGroupOffsetsRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -88,7 +89,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [AlterShareGroupOffsetsRequestPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -100,6 +101,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterShareGroupOffsetsRequestPartition` struct of AlterShareGroupOffsetsRequest.
     public struct AlterShareGroupOffsetsRequestPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -52,7 +52,7 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         do {
             let items: [AlterShareGroupOffsetsResponseTopic] = self.responses
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -63,6 +63,7 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `AlterShareGroupOffsetsResponseTopic` struct of AlterShareGroupOffsetsResponse.
     public struct AlterShareGroupOffsetsResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -96,7 +97,7 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeKafkaUUID(self.topicId)
             do {
                 let items: [AlterShareGroupOffsetsResponsePartition] = self.partitions
@@ -109,6 +110,7 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AlterShareGroupOffsetsResponsePartition` struct of AlterShareGroupOffsetsResponse.
     public struct AlterShareGroupOffsetsResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -135,7 +137,7 @@ public struct AlterShareGroupOffsetsResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

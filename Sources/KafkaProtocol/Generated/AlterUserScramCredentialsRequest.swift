@@ -73,6 +73,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ScramCredentialDeletion` struct of AlterUserScramCredentialsRequest.
     public struct ScramCredentialDeletion: Sendable, Equatable {
         /// The user name.
         public var name: String = ""
@@ -94,12 +95,13 @@ public struct AlterUserScramCredentialsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.mechanism)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `ScramCredentialUpsertion` struct of AlterUserScramCredentialsRequest.
     public struct ScramCredentialUpsertion: Sendable, Equatable {
         /// The user name.
         public var name: String = ""
@@ -130,7 +132,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.mechanism)
             buffer.writeKafkaInteger(self.iterations)
             buffer.writeKafkaBytes(self.salt, compact: true)

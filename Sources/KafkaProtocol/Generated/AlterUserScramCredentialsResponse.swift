@@ -55,6 +55,7 @@ public struct AlterUserScramCredentialsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `AlterUserScramCredentialsResult` struct of AlterUserScramCredentialsResponse.
     public struct AlterUserScramCredentialsResult: Sendable, Equatable {
         /// The user name.
         public var user: String = ""
@@ -79,9 +80,9 @@ public struct AlterUserScramCredentialsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.user, compact: true)
+            try buffer.writeKafkaString(self.user, compact: true, field: "User")
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

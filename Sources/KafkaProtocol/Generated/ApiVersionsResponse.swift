@@ -147,6 +147,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ApiVersion` struct of ApiVersionsResponse.
     public struct ApiVersion: Sendable, Equatable {
         /// The API index.
         public var apiKey: Int16 = 0
@@ -182,6 +183,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `SupportedFeatureKey` struct of ApiVersionsResponse.
     public struct SupportedFeatureKey: Sendable, Equatable {
         /// The name of the feature.
         public var name: String = ""
@@ -215,7 +217,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 3 {
-                buffer.writeKafkaString(self.name, compact: version >= 3)
+                try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             }
             if !(version >= 3) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("SupportedFeatureKey", "Name", version)
@@ -238,6 +240,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `FinalizedFeatureKey` struct of ApiVersionsResponse.
     public struct FinalizedFeatureKey: Sendable, Equatable {
         /// The name of the feature.
         public var name: String = ""
@@ -271,7 +274,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 3 {
-                buffer.writeKafkaString(self.name, compact: version >= 3)
+                try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             }
             if !(version >= 3) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("FinalizedFeatureKey", "Name", version)

@@ -61,6 +61,7 @@ public struct AssignReplicasToDirsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DirectoryData` struct of AssignReplicasToDirsRequest.
     public struct DirectoryData: Sendable, Equatable {
         /// The ID of the directory.
         public var id: KafkaUUID = KafkaUUID.zero
@@ -104,6 +105,7 @@ public struct AssignReplicasToDirsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TopicData` struct of AssignReplicasToDirsRequest.
     public struct TopicData: Sendable, Equatable {
         /// The ID of the assigned topic.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -147,6 +149,7 @@ public struct AssignReplicasToDirsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of AssignReplicasToDirsRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

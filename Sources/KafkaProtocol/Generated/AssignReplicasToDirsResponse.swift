@@ -59,6 +59,7 @@ public struct AssignReplicasToDirsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DirectoryData` struct of AssignReplicasToDirsResponse.
     public struct DirectoryData: Sendable, Equatable {
         /// The ID of the directory.
         public var id: KafkaUUID = KafkaUUID.zero
@@ -102,6 +103,7 @@ public struct AssignReplicasToDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicData` struct of AssignReplicasToDirsResponse.
     public struct TopicData: Sendable, Equatable {
         /// The ID of the assigned topic.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -145,6 +147,7 @@ public struct AssignReplicasToDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of AssignReplicasToDirsResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -85,6 +85,7 @@ public struct ControllerRegistrationRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Listener` struct of ControllerRegistrationRequest.
     public struct Listener: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -112,14 +113,15 @@ public struct ControllerRegistrationRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeKafkaInteger(self.securityProtocol)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `Feature` struct of ControllerRegistrationRequest.
     public struct Feature: Sendable, Equatable {
         /// The feature name.
         public var name: String = ""
@@ -144,7 +146,7 @@ public struct ControllerRegistrationRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.minSupportedVersion)
             buffer.writeKafkaInteger(self.maxSupportedVersion)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

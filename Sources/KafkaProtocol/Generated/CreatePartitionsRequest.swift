@@ -65,6 +65,7 @@ public struct CreatePartitionsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatePartitionsTopic` struct of CreatePartitionsRequest.
     public struct CreatePartitionsTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -101,7 +102,7 @@ public struct CreatePartitionsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             buffer.writeKafkaInteger(self.count)
             if let items: [CreatePartitionsAssignment] = self.assignments {
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -117,6 +118,7 @@ public struct CreatePartitionsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatePartitionsAssignment` struct of CreatePartitionsRequest.
     public struct CreatePartitionsAssignment: Sendable, Equatable {
         /// The assigned broker IDs.
         public var brokerIds: [Int32] = []

@@ -59,6 +59,7 @@ public struct CreatePartitionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `CreatePartitionsTopicResult` struct of CreatePartitionsResponse.
     public struct CreatePartitionsTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -85,9 +86,9 @@ public struct CreatePartitionsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 2)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 2, field: "ErrorMessage")
             if version >= 2 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

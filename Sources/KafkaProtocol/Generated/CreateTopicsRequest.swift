@@ -65,6 +65,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatableTopic` struct of CreateTopicsRequest.
     public struct CreatableTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -117,7 +118,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 5)
+            try buffer.writeKafkaString(self.name, compact: version >= 5, field: "Name")
             buffer.writeKafkaInteger(self.numPartitions)
             buffer.writeKafkaInteger(self.replicationFactor)
             do {
@@ -140,6 +141,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatableReplicaAssignment` struct of CreateTopicsRequest.
     public struct CreatableReplicaAssignment: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -187,6 +189,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `CreatableTopicConfig` struct of CreateTopicsRequest.
     public struct CreatableTopicConfig: Sendable, Equatable {
         /// The configuration name.
         public var name: String = ""
@@ -210,8 +213,8 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 5)
-            buffer.writeKafkaString(self.value, compact: version >= 5)
+            try buffer.writeKafkaString(self.name, compact: version >= 5, field: "Name")
+            try buffer.writeKafkaString(self.value, compact: version >= 5, field: "Value")
             if version >= 5 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

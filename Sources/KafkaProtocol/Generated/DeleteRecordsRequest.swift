@@ -61,6 +61,7 @@ public struct DeleteRecordsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DeleteRecordsTopic` struct of DeleteRecordsRequest.
     public struct DeleteRecordsTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -94,7 +95,7 @@ public struct DeleteRecordsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             do {
                 let items: [DeleteRecordsPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -108,6 +109,7 @@ public struct DeleteRecordsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DeleteRecordsPartition` struct of DeleteRecordsRequest.
     public struct DeleteRecordsPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -59,6 +59,7 @@ public struct DeleteRecordsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DeleteRecordsTopicResult` struct of DeleteRecordsResponse.
     public struct DeleteRecordsTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -92,7 +93,7 @@ public struct DeleteRecordsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             do {
                 let items: [DeleteRecordsPartitionResult] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -106,6 +107,7 @@ public struct DeleteRecordsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DeleteRecordsPartitionResult` struct of DeleteRecordsResponse.
     public struct DeleteRecordsPartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -46,7 +46,7 @@ public struct DeleteShareGroupStateRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("DeleteShareGroupStateRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [DeleteStateData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -57,6 +57,7 @@ public struct DeleteShareGroupStateRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DeleteStateData` struct of DeleteShareGroupStateRequest.
     public struct DeleteStateData: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -100,6 +101,7 @@ public struct DeleteShareGroupStateRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of DeleteShareGroupStateRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

@@ -63,6 +63,7 @@ public struct DescribeGroupsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribedGroup` struct of DescribeGroupsResponse.
     public struct DescribedGroup: Sendable, Equatable {
         /// The describe error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -126,15 +127,15 @@ public struct DescribeGroupsResponse: KafkaResponseMessage {
                 if self.errorMessage == nil && !(version >= 6) {
                     throw KafkaEncodingError.nullNotAllowed("DescribedGroup", "ErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.errorMessage, compact: version >= 5)
+                try buffer.writeKafkaString(self.errorMessage, compact: version >= 5, field: "ErrorMessage")
             }
             if !(version >= 6) && self.errorMessage != nil {
                 throw KafkaEncodingError.fieldNotInVersion("DescribedGroup", "ErrorMessage", version)
             }
-            buffer.writeKafkaString(self.groupId, compact: version >= 5)
-            buffer.writeKafkaString(self.groupState, compact: version >= 5)
-            buffer.writeKafkaString(self.protocolType, compact: version >= 5)
-            buffer.writeKafkaString(self.protocolData, compact: version >= 5)
+            try buffer.writeKafkaString(self.groupId, compact: version >= 5, field: "GroupId")
+            try buffer.writeKafkaString(self.groupState, compact: version >= 5, field: "GroupState")
+            try buffer.writeKafkaString(self.protocolType, compact: version >= 5, field: "ProtocolType")
+            try buffer.writeKafkaString(self.protocolData, compact: version >= 5, field: "ProtocolData")
             do {
                 let items: [DescribedGroupMember] = self.members
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 5)
@@ -154,6 +155,7 @@ public struct DescribeGroupsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribedGroupMember` struct of DescribeGroupsResponse.
     public struct DescribedGroupMember: Sendable, Equatable {
         /// The member id.
         public var memberId: String = ""
@@ -194,15 +196,15 @@ public struct DescribeGroupsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.memberId, compact: version >= 5)
+            try buffer.writeKafkaString(self.memberId, compact: version >= 5, field: "MemberId")
             if version >= 4 {
                 if self.groupInstanceId == nil && !(version >= 4) {
                     throw KafkaEncodingError.nullNotAllowed("DescribedGroupMember", "GroupInstanceId", version)
                 }
-                buffer.writeKafkaString(self.groupInstanceId, compact: version >= 5)
+                try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 5, field: "GroupInstanceId")
             }
-            buffer.writeKafkaString(self.clientId, compact: version >= 5)
-            buffer.writeKafkaString(self.clientHost, compact: version >= 5)
+            try buffer.writeKafkaString(self.clientId, compact: version >= 5, field: "ClientId")
+            try buffer.writeKafkaString(self.clientHost, compact: version >= 5, field: "ClientHost")
             buffer.writeKafkaBytes(self.memberMetadata, compact: version >= 5)
             buffer.writeKafkaBytes(self.memberAssignment, compact: version >= 5)
             if version >= 5 {

@@ -67,6 +67,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeLogDirsResult` struct of DescribeLogDirsResponse.
     public struct DescribeLogDirsResult: Sendable, Equatable {
         /// The error code, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -119,7 +120,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.logDir, compact: version >= 2)
+            try buffer.writeKafkaString(self.logDir, compact: version >= 2, field: "LogDir")
             do {
                 let items: [DescribeLogDirsTopic] = self.topics
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -142,6 +143,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeLogDirsTopic` struct of DescribeLogDirsResponse.
     public struct DescribeLogDirsTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -175,7 +177,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             do {
                 let items: [DescribeLogDirsPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -189,6 +191,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeLogDirsPartition` struct of DescribeLogDirsResponse.
     public struct DescribeLogDirsPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -55,6 +55,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicResponse` struct of DescribeProducersResponse.
     public struct TopicResponse: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -86,7 +87,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [PartitionResponse] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -98,6 +99,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionResponse` struct of DescribeProducersResponse.
     public struct PartitionResponse: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -137,7 +139,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             do {
                 let items: [ProducerState] = self.activeProducers
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -149,6 +151,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ProducerState` struct of DescribeProducersResponse.
     public struct ProducerState: Sendable, Equatable {
         /// The producer id.
         public var producerId: Int64 = 0

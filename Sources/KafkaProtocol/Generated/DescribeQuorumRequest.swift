@@ -53,6 +53,7 @@ public struct DescribeQuorumRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of DescribeQuorumRequest.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -84,7 +85,7 @@ public struct DescribeQuorumRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -96,6 +97,7 @@ public struct DescribeQuorumRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of DescribeQuorumRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

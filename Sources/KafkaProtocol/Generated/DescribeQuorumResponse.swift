@@ -72,7 +72,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
             if self.errorMessage == nil && !(version >= 2) {
                 throw KafkaEncodingError.nullNotAllowed("DescribeQuorumResponse", "ErrorMessage", version)
             }
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         }
         do {
             let items: [TopicData] = self.topics
@@ -96,6 +96,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of DescribeQuorumResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -127,7 +128,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -139,6 +140,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of DescribeQuorumResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -209,7 +211,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
                 if self.errorMessage == nil && !(version >= 2) {
                     throw KafkaEncodingError.nullNotAllowed("PartitionData", "ErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.errorMessage, compact: true)
+                try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             }
             buffer.writeKafkaInteger(self.leaderId)
             buffer.writeKafkaInteger(self.leaderEpoch)
@@ -232,6 +234,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Node` struct of DescribeQuorumResponse.
     public struct Node: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -289,6 +292,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Listener` struct of DescribeQuorumResponse.
     public struct Listener: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -320,13 +324,13 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 2 {
-                buffer.writeKafkaString(self.name, compact: true)
+                try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             }
             if !(version >= 2) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("Listener", "Name", version)
             }
             if version >= 2 {
-                buffer.writeKafkaString(self.host, compact: true)
+                try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             }
             if !(version >= 2) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("Listener", "Host", version)
@@ -341,6 +345,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ReplicaState` struct of DescribeQuorumResponse.
     public struct ReplicaState: Sendable, Equatable {
         /// The ID of the replica.
         public var replicaId: Int32 = 0

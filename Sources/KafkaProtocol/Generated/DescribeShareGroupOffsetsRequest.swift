@@ -53,6 +53,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribeShareGroupOffsetsRequestGroup` struct of DescribeShareGroupOffsetsRequest.
     public struct DescribeShareGroupOffsetsRequestGroup: Sendable, Equatable {
         /// The group identifier.
         public var groupId: String = ""
@@ -84,7 +85,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.groupId, compact: true)
+            try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
             if let items: [DescribeShareGroupOffsetsRequestTopic] = self.topics {
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
@@ -97,6 +98,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `DescribeShareGroupOffsetsRequestTopic` struct of DescribeShareGroupOffsetsRequest.
     public struct DescribeShareGroupOffsetsRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -128,7 +130,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

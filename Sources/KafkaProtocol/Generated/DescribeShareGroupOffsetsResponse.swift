@@ -55,6 +55,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribeShareGroupOffsetsResponseGroup` struct of DescribeShareGroupOffsetsResponse.
     public struct DescribeShareGroupOffsetsResponseGroup: Sendable, Equatable {
         /// The group identifier.
         public var groupId: String = ""
@@ -92,7 +93,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.groupId, compact: true)
+            try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
             do {
                 let items: [DescribeShareGroupOffsetsResponseTopic] = self.topics
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -101,11 +102,12 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
                 }
             }
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `DescribeShareGroupOffsetsResponseTopic` struct of DescribeShareGroupOffsetsResponse.
     public struct DescribeShareGroupOffsetsResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -139,7 +141,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeKafkaUUID(self.topicId)
             do {
                 let items: [DescribeShareGroupOffsetsResponsePartition] = self.partitions
@@ -152,6 +154,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeShareGroupOffsetsResponsePartition` struct of DescribeShareGroupOffsetsResponse.
     public struct DescribeShareGroupOffsetsResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -194,7 +197,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
                 buffer.writeKafkaInteger(self.lag)
             }
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

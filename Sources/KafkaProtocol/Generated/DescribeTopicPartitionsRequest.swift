@@ -70,6 +70,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicRequest` struct of DescribeTopicPartitionsRequest.
     public struct TopicRequest: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -88,11 +89,12 @@ public struct DescribeTopicPartitionsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `Cursor` struct of DescribeTopicPartitionsRequest.
     public struct Cursor: Sendable, Equatable {
         /// The name for the first topic to process.
         public var topicName: String = ""
@@ -114,7 +116,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

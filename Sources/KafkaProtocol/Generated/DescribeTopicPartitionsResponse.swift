@@ -68,6 +68,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribeTopicPartitionsResponseTopic` struct of DescribeTopicPartitionsResponse.
     public struct DescribeTopicPartitionsResponseTopic: Sendable, Equatable {
         /// The topic error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -112,7 +113,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaUUID(self.topicId)
             buffer.writeKafkaBool(self.isInternal)
             do {
@@ -127,6 +128,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `DescribeTopicPartitionsResponsePartition` struct of DescribeTopicPartitionsResponse.
     public struct DescribeTopicPartitionsResponsePartition: Sendable, Equatable {
         /// The partition error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -264,6 +266,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Cursor` struct of DescribeTopicPartitionsResponse.
     public struct Cursor: Sendable, Equatable {
         /// The name for the first topic to process.
         public var topicName: String = ""
@@ -285,7 +288,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

@@ -55,6 +55,7 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TransactionState` struct of DescribeTransactionsResponse.
     public struct TransactionState: Sendable, Equatable {
         /// The error code.
         public var errorCode: Int16 = 0
@@ -105,8 +106,8 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.transactionalId, compact: true)
-            buffer.writeKafkaString(self.transactionState, compact: true)
+            try buffer.writeKafkaString(self.transactionalId, compact: true, field: "TransactionalId")
+            try buffer.writeKafkaString(self.transactionState, compact: true, field: "TransactionState")
             buffer.writeKafkaInteger(self.transactionTimeoutMs)
             buffer.writeKafkaInteger(self.transactionStartTimeMs)
             buffer.writeKafkaInteger(self.producerId)
@@ -122,6 +123,7 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicData` struct of DescribeTransactionsResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -153,7 +155,7 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: true)
+            try buffer.writeKafkaString(self.topic, compact: true, field: "Topic")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

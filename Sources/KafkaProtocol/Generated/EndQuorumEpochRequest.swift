@@ -63,7 +63,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("EndQuorumEpochRequest", version)
         }
-        buffer.writeKafkaString(self.clusterId, compact: version >= 1)
+        try buffer.writeKafkaString(self.clusterId, compact: version >= 1, field: "ClusterId")
         do {
             let items: [TopicData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -85,6 +85,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `TopicData` struct of EndQuorumEpochRequest.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -118,7 +119,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: version >= 1)
+            try buffer.writeKafkaString(self.topicName, compact: version >= 1, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -132,6 +133,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of EndQuorumEpochRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -215,6 +217,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ReplicaInfo` struct of EndQuorumEpochRequest.
     public struct ReplicaInfo: Sendable, Equatable {
         /// The ID of the candidate replica.
         public var candidateId: Int32 = 0
@@ -260,6 +263,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `LeaderEndpoint` struct of EndQuorumEpochRequest.
     public struct LeaderEndpoint: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -293,13 +297,13 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 1 {
-                buffer.writeKafkaString(self.name, compact: version >= 1)
+                try buffer.writeKafkaString(self.name, compact: version >= 1, field: "Name")
             }
             if !(version >= 1) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("LeaderEndpoint", "Name", version)
             }
             if version >= 1 {
-                buffer.writeKafkaString(self.host, compact: version >= 1)
+                try buffer.writeKafkaString(self.host, compact: version >= 1, field: "Host")
             }
             if !(version >= 1) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("LeaderEndpoint", "Host", version)

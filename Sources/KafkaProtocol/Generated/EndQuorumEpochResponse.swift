@@ -96,6 +96,7 @@ public struct EndQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicData` struct of EndQuorumEpochResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -129,7 +130,7 @@ public struct EndQuorumEpochResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: version >= 1)
+            try buffer.writeKafkaString(self.topicName, compact: version >= 1, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -143,6 +144,7 @@ public struct EndQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of EndQuorumEpochResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -182,6 +184,7 @@ public struct EndQuorumEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of EndQuorumEpochResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -221,7 +224,7 @@ public struct EndQuorumEpochResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 1 {
-                buffer.writeKafkaString(self.host, compact: version >= 1)
+                try buffer.writeKafkaString(self.host, compact: version >= 1, field: "Host")
             }
             if !(version >= 1) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)

@@ -151,7 +151,7 @@ public struct FetchRequest: KafkaRequestMessage {
             throw KafkaEncodingError.fieldNotInVersion("FetchRequest", "ForgottenTopicsData", version)
         }
         if version >= 11 {
-            buffer.writeKafkaString(self.rackId, compact: version >= 12)
+            try buffer.writeKafkaString(self.rackId, compact: version >= 12, field: "RackId")
         }
         if version >= 12 {
             var taggedFields: [TaggedField] = []
@@ -160,7 +160,7 @@ public struct FetchRequest: KafkaRequestMessage {
                 if self.clusterId == nil && !(version >= 12) {
                     throw KafkaEncodingError.nullNotAllowed("FetchRequest", "ClusterId", version)
                 }
-                tagData.writeKafkaString(self.clusterId, compact: version >= 12)
+                try tagData.writeKafkaString(self.clusterId, compact: version >= 12, field: "ClusterId")
                 taggedFields.append(TaggedField(tag: 0, data: tagData))
             }
             if version >= 15 && self.replicaState != ReplicaState() {
@@ -172,6 +172,7 @@ public struct FetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ReplicaState` struct of FetchRequest.
     public struct ReplicaState: Sendable, Equatable {
         /// The replica ID of the follower, or -1 if this request is from a consumer.
         public var replicaId: Int32 = -1
@@ -217,6 +218,7 @@ public struct FetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `FetchTopic` struct of FetchRequest.
     public struct FetchTopic: Sendable, Equatable {
         /// The name of the topic to fetch.
         public var topic: String = ""
@@ -258,7 +260,7 @@ public struct FetchRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 12 {
-                buffer.writeKafkaString(self.topic, compact: version >= 12)
+                try buffer.writeKafkaString(self.topic, compact: version >= 12, field: "Topic")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -276,6 +278,7 @@ public struct FetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `FetchPartition` struct of FetchRequest.
     public struct FetchPartition: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -366,6 +369,7 @@ public struct FetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ForgottenTopic` struct of FetchRequest.
     public struct ForgottenTopic: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -409,7 +413,7 @@ public struct FetchRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if (version >= 7 && version <= 12) {
-                buffer.writeKafkaString(self.topic, compact: version >= 12)
+                try buffer.writeKafkaString(self.topic, compact: version >= 12, field: "Topic")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)

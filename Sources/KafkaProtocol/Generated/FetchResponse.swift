@@ -115,6 +115,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `FetchableTopicResponse` struct of FetchResponse.
     public struct FetchableTopicResponse: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -156,7 +157,7 @@ public struct FetchResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 12 {
-                buffer.writeKafkaString(self.topic, compact: version >= 12)
+                try buffer.writeKafkaString(self.topic, compact: version >= 12, field: "Topic")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -174,6 +175,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of FetchResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -304,6 +306,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `EpochEndOffset` struct of FetchResponse.
     public struct EpochEndOffset: Sendable, Equatable {
         /// The largest epoch.
         public var epoch: Int32 = -1
@@ -349,6 +352,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `LeaderIdAndEpoch` struct of FetchResponse.
     public struct LeaderIdAndEpoch: Sendable, Equatable {
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = -1
@@ -394,6 +398,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `SnapshotId` struct of FetchResponse.
     public struct SnapshotId: Sendable, Equatable {
         /// The end offset of the epoch.
         public var endOffset: Int64 = -1
@@ -425,6 +430,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AbortedTransaction` struct of FetchResponse.
     public struct AbortedTransaction: Sendable, Equatable {
         /// The producer id associated with the aborted transaction.
         public var producerId: Int64 = 0
@@ -456,6 +462,7 @@ public struct FetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of FetchResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -503,7 +510,7 @@ public struct FetchResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 16 {
-                buffer.writeKafkaString(self.host, compact: version >= 12)
+                try buffer.writeKafkaString(self.host, compact: version >= 12, field: "Host")
             }
             if !(version >= 16) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)
@@ -518,7 +525,7 @@ public struct FetchResponse: KafkaResponseMessage {
                 if self.rack == nil && !(version >= 16) {
                     throw KafkaEncodingError.nullNotAllowed("NodeEndpoint", "Rack", version)
                 }
-                buffer.writeKafkaString(self.rack, compact: version >= 12)
+                try buffer.writeKafkaString(self.rack, compact: version >= 12, field: "Rack")
             }
             if !(version >= 16) && self.rack != nil {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Rack", version)

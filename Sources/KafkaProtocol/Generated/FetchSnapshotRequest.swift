@@ -73,12 +73,13 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
         var taggedFields: [TaggedField] = []
         if self.clusterId != nil {
             var tagData: ByteBuffer = ByteBuffer()
-            tagData.writeKafkaString(self.clusterId, compact: true)
+            try tagData.writeKafkaString(self.clusterId, compact: true, field: "ClusterId")
             taggedFields.append(TaggedField(tag: 0, data: tagData))
         }
         buffer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicSnapshot` struct of FetchSnapshotRequest.
     public struct TopicSnapshot: Sendable, Equatable {
         /// The name of the topic to fetch.
         public var name: String = ""
@@ -110,7 +111,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [PartitionSnapshot] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -122,6 +123,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionSnapshot` struct of FetchSnapshotRequest.
     public struct PartitionSnapshot: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -175,6 +177,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `SnapshotId` struct of FetchSnapshotRequest.
     public struct SnapshotId: Sendable, Equatable {
         /// The end offset of the snapshot.
         public var endOffset: Int64 = 0

@@ -96,6 +96,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
         buffer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicSnapshot` struct of FetchSnapshotResponse.
     public struct TopicSnapshot: Sendable, Equatable {
         /// The name of the topic to fetch.
         public var name: String = ""
@@ -127,7 +128,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [PartitionSnapshot] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -139,6 +140,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionSnapshot` struct of FetchSnapshotResponse.
     public struct PartitionSnapshot: Sendable, Equatable {
         /// The partition index.
         public var index: Int32 = 0
@@ -203,6 +205,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `SnapshotId` struct of FetchSnapshotResponse.
     public struct SnapshotId: Sendable, Equatable {
         /// The snapshot end offset.
         public var endOffset: Int64 = 0
@@ -230,6 +233,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `LeaderIdAndEpoch` struct of FetchSnapshotResponse.
     public struct LeaderIdAndEpoch: Sendable, Equatable {
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = 0
@@ -257,6 +261,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of FetchSnapshotResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -294,7 +299,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 1 {
-                buffer.writeKafkaString(self.host, compact: true)
+                try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             }
             if !(version >= 1) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)

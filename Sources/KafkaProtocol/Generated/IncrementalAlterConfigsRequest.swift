@@ -61,6 +61,7 @@ public struct IncrementalAlterConfigsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterConfigsResource` struct of IncrementalAlterConfigsRequest.
     public struct AlterConfigsResource: Sendable, Equatable {
         /// The resource type.
         public var resourceType: Int8 = 0
@@ -98,7 +99,7 @@ public struct IncrementalAlterConfigsRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 1)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 1, field: "ResourceName")
             do {
                 let items: [AlterableConfig] = self.configs
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -112,6 +113,7 @@ public struct IncrementalAlterConfigsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AlterableConfig` struct of IncrementalAlterConfigsRequest.
     public struct AlterableConfig: Sendable, Equatable {
         /// The configuration key name.
         public var name: String = ""
@@ -138,9 +140,9 @@ public struct IncrementalAlterConfigsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 1)
+            try buffer.writeKafkaString(self.name, compact: version >= 1, field: "Name")
             buffer.writeKafkaInteger(self.configOperation)
-            buffer.writeKafkaString(self.value, compact: version >= 1)
+            try buffer.writeKafkaString(self.value, compact: version >= 1, field: "Value")
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

@@ -46,7 +46,7 @@ public struct InitializeShareGroupStateRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("InitializeShareGroupStateRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [InitializeStateData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -57,6 +57,7 @@ public struct InitializeShareGroupStateRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `InitializeStateData` struct of InitializeShareGroupStateRequest.
     public struct InitializeStateData: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -100,6 +101,7 @@ public struct InitializeShareGroupStateRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of InitializeShareGroupStateRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

@@ -77,6 +77,7 @@ public struct LeaderChangeMessage: KafkaMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Voter` struct of LeaderChangeMessage.
     public struct Voter: Sendable, Equatable {
         /// The ID of the voter.
         public var voterId: Int32 = 0

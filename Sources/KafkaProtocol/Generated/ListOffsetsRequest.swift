@@ -80,6 +80,7 @@ public struct ListOffsetsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ListOffsetsTopic` struct of ListOffsetsRequest.
     public struct ListOffsetsTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -113,7 +114,7 @@ public struct ListOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 6)
+            try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             do {
                 let items: [ListOffsetsPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 6)
@@ -127,6 +128,7 @@ public struct ListOffsetsRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ListOffsetsPartition` struct of ListOffsetsRequest.
     public struct ListOffsetsPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

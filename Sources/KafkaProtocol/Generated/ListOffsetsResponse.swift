@@ -63,6 +63,7 @@ public struct ListOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ListOffsetsTopicResponse` struct of ListOffsetsResponse.
     public struct ListOffsetsTopicResponse: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -96,7 +97,7 @@ public struct ListOffsetsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 6)
+            try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             do {
                 let items: [ListOffsetsPartitionResponse] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 6)
@@ -110,6 +111,7 @@ public struct ListOffsetsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `ListOffsetsPartitionResponse` struct of ListOffsetsResponse.
     public struct ListOffsetsPartitionResponse: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

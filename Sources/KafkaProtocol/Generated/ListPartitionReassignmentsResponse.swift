@@ -52,7 +52,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         do {
             let items: [OngoingTopicReassignment] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -63,6 +63,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `OngoingTopicReassignment` struct of ListPartitionReassignmentsResponse.
     public struct OngoingTopicReassignment: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -94,7 +95,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [OngoingPartitionReassignment] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -106,6 +107,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OngoingPartitionReassignment` struct of ListPartitionReassignmentsResponse.
     public struct OngoingPartitionReassignment: Sendable, Equatable {
         /// The index of the partition.
         public var partitionIndex: Int32 = 0

@@ -63,6 +63,7 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetCommitResponseTopic` struct of OffsetCommitResponse.
     public struct OffsetCommitResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -104,7 +105,7 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 9 {
-                buffer.writeKafkaString(self.name, compact: version >= 8)
+                try buffer.writeKafkaString(self.name, compact: version >= 8, field: "Name")
             }
             if version >= 10 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -122,6 +123,7 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetCommitResponsePartition` struct of OffsetCommitResponse.
     public struct OffsetCommitResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

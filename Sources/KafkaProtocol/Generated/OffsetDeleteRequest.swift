@@ -45,7 +45,7 @@ public struct OffsetDeleteRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("OffsetDeleteRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: false)
+        try buffer.writeKafkaString(self.groupId, compact: false, field: "GroupId")
         do {
             let items: [OffsetDeleteRequestTopic] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: false)
@@ -55,6 +55,7 @@ public struct OffsetDeleteRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetDeleteRequestTopic` struct of OffsetDeleteRequest.
     public struct OffsetDeleteRequestTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -85,7 +86,7 @@ public struct OffsetDeleteRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: false)
+            try buffer.writeKafkaString(self.name, compact: false, field: "Name")
             do {
                 let items: [OffsetDeleteRequestPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: false)
@@ -96,6 +97,7 @@ public struct OffsetDeleteRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetDeleteRequestPartition` struct of OffsetDeleteRequest.
     public struct OffsetDeleteRequestPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

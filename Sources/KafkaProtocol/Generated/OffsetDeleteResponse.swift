@@ -57,6 +57,7 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetDeleteResponseTopic` struct of OffsetDeleteResponse.
     public struct OffsetDeleteResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -87,7 +88,7 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: false)
+            try buffer.writeKafkaString(self.name, compact: false, field: "Name")
             do {
                 let items: [OffsetDeleteResponsePartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: false)
@@ -98,6 +99,7 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetDeleteResponsePartition` struct of OffsetDeleteResponse.
     public struct OffsetDeleteResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -65,6 +65,7 @@ public struct OffsetForLeaderEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetForLeaderTopic` struct of OffsetForLeaderEpochRequest.
     public struct OffsetForLeaderTopic: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -98,7 +99,7 @@ public struct OffsetForLeaderEpochRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: version >= 4)
+            try buffer.writeKafkaString(self.topic, compact: version >= 4, field: "Topic")
             do {
                 let items: [OffsetForLeaderPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 4)
@@ -112,6 +113,7 @@ public struct OffsetForLeaderEpochRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `OffsetForLeaderPartition` struct of OffsetForLeaderEpochRequest.
     public struct OffsetForLeaderPartition: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

@@ -59,6 +59,7 @@ public struct OffsetForLeaderEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `OffsetForLeaderTopicResult` struct of OffsetForLeaderEpochResponse.
     public struct OffsetForLeaderTopicResult: Sendable, Equatable {
         /// The topic name.
         public var topic: String = ""
@@ -92,7 +93,7 @@ public struct OffsetForLeaderEpochResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: version >= 4)
+            try buffer.writeKafkaString(self.topic, compact: version >= 4, field: "Topic")
             do {
                 let items: [EpochEndOffset] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 4)
@@ -106,6 +107,7 @@ public struct OffsetForLeaderEpochResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `EpochEndOffset` struct of OffsetForLeaderEpochResponse.
     public struct EpochEndOffset: Sendable, Equatable {
         /// The error code 0, or if there was no error.
         public var errorCode: Int16 = 0

@@ -96,6 +96,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicProduceResponse` struct of ProduceResponse.
     public struct TopicProduceResponse: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -137,7 +138,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 12 {
-                buffer.writeKafkaString(self.name, compact: version >= 9)
+                try buffer.writeKafkaString(self.name, compact: version >= 9, field: "Name")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -155,6 +156,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionProduceResponse` struct of ProduceResponse.
     public struct PartitionProduceResponse: Sendable, Equatable {
         /// The partition index.
         public var index: Int32 = 0
@@ -244,7 +246,7 @@ public struct ProduceResponse: KafkaResponseMessage {
                 if self.errorMessage == nil && !(version >= 8) {
                     throw KafkaEncodingError.nullNotAllowed("PartitionProduceResponse", "ErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.errorMessage, compact: version >= 9)
+                try buffer.writeKafkaString(self.errorMessage, compact: version >= 9, field: "ErrorMessage")
             }
             if !(version >= 10) && self.currentLeader != LeaderIdAndEpoch() {
                 throw KafkaEncodingError.fieldNotInVersion("PartitionProduceResponse", "CurrentLeader", version)
@@ -261,6 +263,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `BatchIndexAndErrorMessage` struct of ProduceResponse.
     public struct BatchIndexAndErrorMessage: Sendable, Equatable {
         /// The batch index of the record that caused the batch to be dropped.
         public var batchIndex: Int32 = 0
@@ -301,7 +304,7 @@ public struct ProduceResponse: KafkaResponseMessage {
                 if self.batchIndexErrorMessage == nil && !(version >= 8) {
                     throw KafkaEncodingError.nullNotAllowed("BatchIndexAndErrorMessage", "BatchIndexErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.batchIndexErrorMessage, compact: version >= 9)
+                try buffer.writeKafkaString(self.batchIndexErrorMessage, compact: version >= 9, field: "BatchIndexErrorMessage")
             }
             if !(version >= 8) && self.batchIndexErrorMessage != nil {
                 throw KafkaEncodingError.fieldNotInVersion("BatchIndexAndErrorMessage", "BatchIndexErrorMessage", version)
@@ -312,6 +315,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `LeaderIdAndEpoch` struct of ProduceResponse.
     public struct LeaderIdAndEpoch: Sendable, Equatable {
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = -1
@@ -357,6 +361,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of ProduceResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -404,7 +409,7 @@ public struct ProduceResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 10 {
-                buffer.writeKafkaString(self.host, compact: version >= 9)
+                try buffer.writeKafkaString(self.host, compact: version >= 9, field: "Host")
             }
             if !(version >= 10) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)
@@ -419,7 +424,7 @@ public struct ProduceResponse: KafkaResponseMessage {
                 if self.rack == nil && !(version >= 10) {
                     throw KafkaEncodingError.nullNotAllowed("NodeEndpoint", "Rack", version)
                 }
-                buffer.writeKafkaString(self.rack, compact: version >= 9)
+                try buffer.writeKafkaString(self.rack, compact: version >= 9, field: "Rack")
             }
             if !(version >= 10) && self.rack != nil {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Rack", version)

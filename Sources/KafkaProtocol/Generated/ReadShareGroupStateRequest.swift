@@ -46,7 +46,7 @@ public struct ReadShareGroupStateRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("ReadShareGroupStateRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [ReadStateData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -57,6 +57,7 @@ public struct ReadShareGroupStateRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ReadStateData` struct of ReadShareGroupStateRequest.
     public struct ReadStateData: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -100,6 +101,7 @@ public struct ReadShareGroupStateRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of ReadShareGroupStateRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

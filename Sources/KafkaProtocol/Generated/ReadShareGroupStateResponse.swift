@@ -51,6 +51,7 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ReadStateResult` struct of ReadShareGroupStateResponse.
     public struct ReadStateResult: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -94,6 +95,7 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionResult` struct of ReadShareGroupStateResponse.
     public struct PartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -139,7 +141,7 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partition)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeKafkaInteger(self.stateEpoch)
             buffer.writeKafkaInteger(self.startOffset)
             do {
@@ -153,6 +155,7 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `StateBatch` struct of ReadShareGroupStateResponse.
     public struct StateBatch: Sendable, Equatable {
         /// The first offset of this state batch.
         public var firstOffset: Int64 = 0

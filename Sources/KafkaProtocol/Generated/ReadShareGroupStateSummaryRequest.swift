@@ -46,7 +46,7 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("ReadShareGroupStateSummaryRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [ReadStateSummaryData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -57,6 +57,7 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ReadStateSummaryData` struct of ReadShareGroupStateSummaryRequest.
     public struct ReadStateSummaryData: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -100,6 +101,7 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of ReadShareGroupStateSummaryRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0

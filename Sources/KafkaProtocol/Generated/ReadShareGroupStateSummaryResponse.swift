@@ -51,6 +51,7 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ReadStateSummaryResult` struct of ReadShareGroupStateSummaryResponse.
     public struct ReadStateSummaryResult: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -94,6 +95,7 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionResult` struct of ReadShareGroupStateSummaryResponse.
     public struct PartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -134,7 +136,7 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partition)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeKafkaInteger(self.stateEpoch)
             buffer.writeKafkaInteger(self.leaderEpoch)
             buffer.writeKafkaInteger(self.startOffset)

@@ -57,8 +57,8 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         guard version >= 1 && version <= 2 else {
             throw KafkaEncodingError.unsupportedVersion("ShareAcknowledgeRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.shareSessionEpoch)
         if version >= 2 {
             buffer.writeKafkaBool(self.isRenewAck)
@@ -76,6 +76,7 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `AcknowledgeTopic` struct of ShareAcknowledgeRequest.
     public struct AcknowledgeTopic: Sendable, Equatable {
         /// The unique topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -119,6 +120,7 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AcknowledgePartition` struct of ShareAcknowledgeRequest.
     public struct AcknowledgePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -162,6 +164,7 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AcknowledgementBatch` struct of ShareAcknowledgeRequest.
     public struct AcknowledgementBatch: Sendable, Equatable {
         /// First offset of batch of records to acknowledge.
         public var firstOffset: Int64 = 0

@@ -70,7 +70,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         if version >= 2 {
             buffer.writeKafkaInteger(self.acquisitionLockTimeoutMs)
         }
@@ -91,6 +91,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ShareAcknowledgeTopicResponse` struct of ShareAcknowledgeResponse.
     public struct ShareAcknowledgeTopicResponse: Sendable, Equatable {
         /// The unique topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -134,6 +135,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of ShareAcknowledgeResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -163,12 +165,13 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             try self.currentLeader.encode(to: &buffer, version: version)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `LeaderIdAndEpoch` struct of ShareAcknowledgeResponse.
     public struct LeaderIdAndEpoch: Sendable, Equatable {
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = 0
@@ -196,6 +199,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of ShareAcknowledgeResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -224,9 +228,9 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.nodeId)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
-            buffer.writeKafkaString(self.rack, compact: true)
+            try buffer.writeKafkaString(self.rack, compact: true, field: "Rack")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

@@ -90,8 +90,8 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         guard version >= 1 && version <= 2 else {
             throw KafkaEncodingError.unsupportedVersion("ShareFetchRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.shareSessionEpoch)
         buffer.writeKafkaInteger(self.maxWaitMs)
         buffer.writeKafkaInteger(self.minBytes)
@@ -124,6 +124,7 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `FetchTopic` struct of ShareFetchRequest.
     public struct FetchTopic: Sendable, Equatable {
         /// The unique topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -167,6 +168,7 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `FetchPartition` struct of ShareFetchRequest.
     public struct FetchPartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -215,6 +217,7 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `AcknowledgementBatch` struct of ShareFetchRequest.
     public struct AcknowledgementBatch: Sendable, Equatable {
         /// First offset of batch of records to acknowledge.
         public var firstOffset: Int64 = 0
@@ -262,6 +265,7 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `ForgottenTopic` struct of ShareFetchRequest.
     public struct ForgottenTopic: Sendable, Equatable {
         /// The unique topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero

@@ -68,7 +68,7 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         buffer.writeKafkaInteger(self.acquisitionLockTimeoutMs)
         do {
             let items: [ShareFetchableTopicResponse] = self.responses
@@ -87,6 +87,7 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `ShareFetchableTopicResponse` struct of ShareFetchResponse.
     public struct ShareFetchableTopicResponse: Sendable, Equatable {
         /// The unique topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -130,6 +131,7 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of ShareFetchResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -184,9 +186,9 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeKafkaInteger(self.acknowledgeErrorCode)
-            buffer.writeKafkaString(self.acknowledgeErrorMessage, compact: true)
+            try buffer.writeKafkaString(self.acknowledgeErrorMessage, compact: true, field: "AcknowledgeErrorMessage")
             try self.currentLeader.encode(to: &buffer, version: version)
             if self.records == nil {
                 throw KafkaEncodingError.nullNotAllowed("PartitionData", "Records", version)
@@ -203,6 +205,7 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `LeaderIdAndEpoch` struct of ShareFetchResponse.
     public struct LeaderIdAndEpoch: Sendable, Equatable {
         /// The ID of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = 0
@@ -230,6 +233,7 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `AcquiredRecords` struct of ShareFetchResponse.
     public struct AcquiredRecords: Sendable, Equatable {
         /// The earliest offset in this batch of acquired records.
         public var firstOffset: Int64 = 0
@@ -261,6 +265,7 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of ShareFetchResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -289,9 +294,9 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.nodeId)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
-            buffer.writeKafkaString(self.rack, compact: true)
+            try buffer.writeKafkaString(self.rack, compact: true, field: "Rack")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

@@ -55,8 +55,8 @@ public struct ShareGroupHeartbeatResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.memberEpoch)
         buffer.writeKafkaInteger(self.heartbeatIntervalMs)
         if let value = self.assignment {
@@ -68,6 +68,7 @@ public struct ShareGroupHeartbeatResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Assignment` struct of ShareGroupHeartbeatResponse.
     public struct Assignment: Sendable, Equatable {
         /// The partitions assigned to the member.
         public var topicPartitions: [TopicPartitions] = []
@@ -107,6 +108,7 @@ public struct ShareGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TopicPartitions` struct of ShareGroupHeartbeatResponse.
     public struct TopicPartitions: Sendable, Equatable {
         /// The topic ID.
         public var topicId: KafkaUUID = KafkaUUID.zero

@@ -55,6 +55,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `DescribedGroup` struct of StreamsGroupDescribeResponse.
     public struct DescribedGroup: Sendable, Equatable {
         /// The describe error, or 0 if there was no error.
         public var errorCode: Int16 = 0
@@ -112,9 +113,9 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
-            buffer.writeKafkaString(self.groupId, compact: true)
-            buffer.writeKafkaString(self.groupState, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
+            try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+            try buffer.writeKafkaString(self.groupState, compact: true, field: "GroupState")
             buffer.writeKafkaInteger(self.groupEpoch)
             buffer.writeKafkaInteger(self.assignmentEpoch)
             if let value = self.topology {
@@ -135,6 +136,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Topology` struct of StreamsGroupDescribeResponse.
     public struct Topology: Sendable, Equatable {
         /// The epoch of the currently initialized topology for this group.
         public var epoch: Int32 = 0
@@ -179,6 +181,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Subtopology` struct of StreamsGroupDescribeResponse.
     public struct Subtopology: Sendable, Equatable {
         /// String to uniquely identify the subtopology.
         public var subtopologyId: String = ""
@@ -249,19 +252,19 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             do {
                 let items: [String] = self.sourceTopics
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: true)
+                    try buffer.writeKafkaString(item, compact: true, field: "SourceTopics")
                 }
             }
             do {
                 let items: [String] = self.repartitionSinkTopics
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: true)
+                    try buffer.writeKafkaString(item, compact: true, field: "RepartitionSinkTopics")
                 }
             }
             do {
@@ -282,6 +285,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Member` struct of StreamsGroupDescribeResponse.
     public struct Member: Sendable, Equatable {
         /// The member ID.
         public var memberId: String = ""
@@ -376,14 +380,14 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.memberId, compact: true)
+            try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
             buffer.writeKafkaInteger(self.memberEpoch)
-            buffer.writeKafkaString(self.instanceId, compact: true)
-            buffer.writeKafkaString(self.rackId, compact: true)
-            buffer.writeKafkaString(self.clientId, compact: true)
-            buffer.writeKafkaString(self.clientHost, compact: true)
+            try buffer.writeKafkaString(self.instanceId, compact: true, field: "InstanceId")
+            try buffer.writeKafkaString(self.rackId, compact: true, field: "RackId")
+            try buffer.writeKafkaString(self.clientId, compact: true, field: "ClientId")
+            try buffer.writeKafkaString(self.clientHost, compact: true, field: "ClientHost")
             buffer.writeKafkaInteger(self.topologyEpoch)
-            buffer.writeKafkaString(self.processId, compact: true)
+            try buffer.writeKafkaString(self.processId, compact: true, field: "ProcessId")
             if let value = self.userEndpoint {
                 buffer.writeKafkaStructPresence(true)
                 try value.encode(to: &buffer, version: version)
@@ -418,6 +422,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Endpoint` struct of StreamsGroupDescribeResponse.
     public struct Endpoint: Sendable, Equatable {
         /// host of the endpoint
         public var host: String = ""
@@ -439,12 +444,13 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `TaskOffset` struct of StreamsGroupDescribeResponse.
     public struct TaskOffset: Sendable, Equatable {
         /// The subtopology identifier.
         public var subtopologyId: String = ""
@@ -469,13 +475,14 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             buffer.writeKafkaInteger(self.partition)
             buffer.writeKafkaInteger(self.offset)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `Assignment` struct of StreamsGroupDescribeResponse.
     public struct Assignment: Sendable, Equatable {
         /// Active tasks for this client.
         public var activeTasks: [TaskIds] = []
@@ -555,6 +562,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TaskIds` struct of StreamsGroupDescribeResponse.
     public struct TaskIds: Sendable, Equatable {
         /// The subtopology identifier.
         public var subtopologyId: String = ""
@@ -586,7 +594,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -598,6 +606,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `KeyValue` struct of StreamsGroupDescribeResponse.
     public struct KeyValue: Sendable, Equatable {
         /// key of the config
         public var key: String = ""
@@ -619,12 +628,13 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.key, compact: true)
-            buffer.writeKafkaString(self.value, compact: true)
+            try buffer.writeKafkaString(self.key, compact: true, field: "Key")
+            try buffer.writeKafkaString(self.value, compact: true, field: "Value")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `TopicInfo` struct of StreamsGroupDescribeResponse.
     public struct TopicInfo: Sendable, Equatable {
         /// The name of the topic.
         public var name: String = ""
@@ -662,7 +672,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.partitions)
             buffer.writeKafkaInteger(self.replicationFactor)
             do {

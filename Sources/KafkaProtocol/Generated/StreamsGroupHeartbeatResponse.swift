@@ -122,8 +122,8 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.memberEpoch)
         buffer.writeKafkaInteger(self.heartbeatIntervalMs)
         buffer.writeKafkaInteger(self.acceptableRecoveryLag)
@@ -172,6 +172,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `EndpointToPartitions` struct of StreamsGroupHeartbeatResponse.
     public struct EndpointToPartitions: Sendable, Equatable {
         /// User-defined endpoint to connect to the node
         public var userEndpoint: Endpoint = Endpoint()
@@ -235,6 +236,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Status` struct of StreamsGroupHeartbeatResponse.
     public struct Status: Sendable, Equatable {
         /// A code to indicate that a particular status is active for the group membership
         public var statusCode: Int8 = 0
@@ -257,11 +259,12 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.statusCode)
-            buffer.writeKafkaString(self.statusDetail, compact: true)
+            try buffer.writeKafkaString(self.statusDetail, compact: true, field: "StatusDetail")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `TopicPartition` struct of StreamsGroupHeartbeatResponse.
     public struct TopicPartition: Sendable, Equatable {
         /// topic name
         public var topic: String = ""
@@ -293,7 +296,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: true)
+            try buffer.writeKafkaString(self.topic, compact: true, field: "Topic")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -305,6 +308,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TaskIds` struct of StreamsGroupHeartbeatResponse.
     public struct TaskIds: Sendable, Equatable {
         /// The subtopology identifier.
         public var subtopologyId: String = ""
@@ -336,7 +340,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -348,6 +352,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `Endpoint` struct of StreamsGroupHeartbeatResponse.
     public struct Endpoint: Sendable, Equatable {
         /// host of the endpoint
         public var host: String = ""
@@ -369,7 +374,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

@@ -59,6 +59,7 @@ public struct TxnOffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TxnOffsetCommitResponseTopic` struct of TxnOffsetCommitResponse.
     public struct TxnOffsetCommitResponseTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -92,7 +93,7 @@ public struct TxnOffsetCommitResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 3)
+            try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             do {
                 let items: [TxnOffsetCommitResponsePartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)
@@ -106,6 +107,7 @@ public struct TxnOffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `TxnOffsetCommitResponsePartition` struct of TxnOffsetCommitResponse.
     public struct TxnOffsetCommitResponsePartition: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

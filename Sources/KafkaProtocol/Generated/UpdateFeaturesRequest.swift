@@ -68,6 +68,7 @@ public struct UpdateFeaturesRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `FeatureUpdateKey` struct of UpdateFeaturesRequest.
     public struct FeatureUpdateKey: Sendable, Equatable {
         /// The name of the finalized feature to be updated.
         public var feature: String = ""
@@ -99,7 +100,7 @@ public struct UpdateFeaturesRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.feature, compact: true)
+            try buffer.writeKafkaString(self.feature, compact: true, field: "Feature")
             buffer.writeKafkaInteger(self.maxVersionLevel)
             if version <= 0 {
                 buffer.writeKafkaBool(self.allowDowngrade)

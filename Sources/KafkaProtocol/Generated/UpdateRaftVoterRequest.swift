@@ -58,7 +58,7 @@ public struct UpdateRaftVoterRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("UpdateRaftVoterRequest", version)
         }
-        buffer.writeKafkaString(self.clusterId, compact: true)
+        try buffer.writeKafkaString(self.clusterId, compact: true, field: "ClusterId")
         buffer.writeKafkaInteger(self.currentLeaderEpoch)
         buffer.writeKafkaInteger(self.voterId)
         buffer.writeKafkaUUID(self.voterDirectoryId)
@@ -73,6 +73,7 @@ public struct UpdateRaftVoterRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Listener` struct of UpdateRaftVoterRequest.
     public struct Listener: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -97,13 +98,14 @@ public struct UpdateRaftVoterRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `KRaftVersionFeature` struct of UpdateRaftVoterRequest.
     public struct KRaftVersionFeature: Sendable, Equatable {
         /// The minimum supported KRaft protocol version.
         public var minSupportedVersion: Int16 = 0

@@ -57,6 +57,7 @@ public struct UpdateRaftVoterResponse: KafkaResponseMessage {
         buffer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
     }
 
+    /// The `CurrentLeader` struct of UpdateRaftVoterResponse.
     public struct CurrentLeader: Sendable, Equatable {
         /// The replica id of the current leader or -1 if the leader is unknown.
         public var leaderId: Int32 = -1
@@ -86,7 +87,7 @@ public struct UpdateRaftVoterResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.leaderId)
             buffer.writeKafkaInteger(self.leaderEpoch)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

@@ -51,7 +51,7 @@ public struct VoteRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 2 else {
             throw KafkaEncodingError.unsupportedVersion("VoteRequest", version)
         }
-        buffer.writeKafkaString(self.clusterId, compact: true)
+        try buffer.writeKafkaString(self.clusterId, compact: true, field: "ClusterId")
         if version >= 1 {
             buffer.writeKafkaInteger(self.voterId)
         }
@@ -65,6 +65,7 @@ public struct VoteRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of VoteRequest.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -96,7 +97,7 @@ public struct VoteRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -108,6 +109,7 @@ public struct VoteRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of VoteRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

@@ -92,6 +92,7 @@ public struct VoteResponse: KafkaResponseMessage {
         buffer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
     }
 
+    /// The `TopicData` struct of VoteResponse.
     public struct TopicData: Sendable, Equatable {
         /// The topic name.
         public var topicName: String = ""
@@ -123,7 +124,7 @@ public struct VoteResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -135,6 +136,7 @@ public struct VoteResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionData` struct of VoteResponse.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0
@@ -174,6 +176,7 @@ public struct VoteResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `NodeEndpoint` struct of VoteResponse.
     public struct NodeEndpoint: Sendable, Equatable {
         /// The ID of the associated node.
         public var nodeId: Int32 = 0
@@ -211,7 +214,7 @@ public struct VoteResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 1 {
-                buffer.writeKafkaString(self.host, compact: true)
+                try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             }
             if !(version >= 1) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)

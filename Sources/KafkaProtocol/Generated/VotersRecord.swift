@@ -53,6 +53,7 @@ public struct VotersRecord: KafkaMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `Voter` struct of VotersRecord.
     public struct Voter: Sendable, Equatable {
         /// The replica id of the voter in the topic partition.
         public var voterId: Int32 = 0
@@ -104,6 +105,7 @@ public struct VotersRecord: KafkaMessage {
         }
     }
 
+    /// The `Endpoint` struct of VotersRecord.
     public struct Endpoint: Sendable, Equatable {
         /// The name of the endpoint.
         public var name: String = ""
@@ -128,13 +130,14 @@ public struct VotersRecord: KafkaMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
 
+    /// The `KRaftVersionFeature` struct of VotersRecord.
     public struct KRaftVersionFeature: Sendable, Equatable {
         /// The minimum supported KRaft protocol version.
         public var minSupportedVersion: Int16 = 0

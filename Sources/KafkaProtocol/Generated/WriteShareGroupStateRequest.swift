@@ -46,7 +46,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("WriteShareGroupStateRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [WriteStateData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -57,6 +57,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `WriteStateData` struct of WriteShareGroupStateRequest.
     public struct WriteStateData: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -100,6 +101,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `PartitionData` struct of WriteShareGroupStateRequest.
     public struct PartitionData: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -163,6 +165,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `StateBatch` struct of WriteShareGroupStateRequest.
     public struct StateBatch: Sendable, Equatable {
         /// The first offset of this state batch.
         public var firstOffset: Int64 = 0

@@ -51,6 +51,7 @@ public struct WriteShareGroupStateResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `WriteStateResult` struct of WriteShareGroupStateResponse.
     public struct WriteStateResult: Sendable, Equatable {
         /// The topic identifier.
         public var topicId: KafkaUUID = KafkaUUID.zero
@@ -94,6 +95,7 @@ public struct WriteShareGroupStateResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `PartitionResult` struct of WriteShareGroupStateResponse.
     public struct PartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partition: Int32 = 0
@@ -120,7 +122,7 @@ public struct WriteShareGroupStateResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partition)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

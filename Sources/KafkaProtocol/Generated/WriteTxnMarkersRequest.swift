@@ -53,6 +53,7 @@ public struct WriteTxnMarkersRequest: KafkaRequestMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `WritableTxnMarker` struct of WriteTxnMarkersRequest.
     public struct WritableTxnMarker: Sendable, Equatable {
         /// The current producer ID.
         public var producerId: Int64 = 0
@@ -116,6 +117,7 @@ public struct WriteTxnMarkersRequest: KafkaRequestMessage {
         }
     }
 
+    /// The `WritableTxnMarkerTopic` struct of WriteTxnMarkersRequest.
     public struct WritableTxnMarkerTopic: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -147,7 +149,7 @@ public struct WriteTxnMarkersRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [Int32] = self.partitionIndexes
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -51,6 +51,7 @@ public struct WriteTxnMarkersResponse: KafkaResponseMessage {
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 
+    /// The `WritableTxnMarkerResult` struct of WriteTxnMarkersResponse.
     public struct WritableTxnMarkerResult: Sendable, Equatable {
         /// The current producer ID in use by the transactional ID.
         public var producerId: Int64 = 0
@@ -94,6 +95,7 @@ public struct WriteTxnMarkersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `WritableTxnMarkerTopicResult` struct of WriteTxnMarkersResponse.
     public struct WritableTxnMarkerTopicResult: Sendable, Equatable {
         /// The topic name.
         public var name: String = ""
@@ -125,7 +127,7 @@ public struct WriteTxnMarkersResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [WritableTxnMarkerPartitionResult] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -137,6 +139,7 @@ public struct WriteTxnMarkersResponse: KafkaResponseMessage {
         }
     }
 
+    /// The `WritableTxnMarkerPartitionResult` struct of WriteTxnMarkersResponse.
     public struct WritableTxnMarkerPartitionResult: Sendable, Equatable {
         /// The partition index.
         public var partitionIndex: Int32 = 0

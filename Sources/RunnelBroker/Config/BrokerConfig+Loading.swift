@@ -7,7 +7,8 @@ extension BrokerConfig {
     ///
     /// Precedence, lowest first: the table's defaults; the TOML file at `path` (or, without one,
     /// the embedded `runnel.toml`); `RUNNEL_*` environment variables (`RUNNEL_LOG_DIRS` → `log.dirs`);
-    /// `overrides` (`key=value`). Every value is checked against the table.
+    /// `overrides` (`key=value`). Every value is checked against the table, then the rules that
+    /// span settings (`validateCombination`).
     public static func load(
         path: String? = nil, environment: [String: String] = [:], overrides: [String] = []
     ) throws(ConfigError) -> BrokerConfig {
@@ -38,6 +39,7 @@ extension BrokerConfig {
             }
             try config.set(definition, text: text, origin: .commandLine)
         }
+        try config.validateCombination()
         return config
     }
 

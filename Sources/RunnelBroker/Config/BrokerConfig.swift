@@ -75,7 +75,8 @@ public struct BrokerConfig: Sendable {
     /// `listeners`, parsed.
     public var listeners: [Listener] { Listener.parseList(self["listeners"]?.listValue ?? []) ?? [] }
 
-    /// `advertised.listeners`, or `listeners` when unset.
+    /// `advertised.listeners`, or `listeners` when unset. A listener with an empty host binds all
+    /// interfaces: advertise `RequestContext.localAddress` for it instead.
     public var advertisedListeners: [Listener] {
         guard let list = self["advertised.listeners"]?.listValue, let parsed = Listener.parseList(list), !parsed.isEmpty
         else { return listeners }

@@ -18,6 +18,8 @@ public enum ConfigValidator: Sendable {
     case nonEmptyList
     /// A list of `NAME://host:port` listeners.
     case listeners
+    /// `host:port`, or empty for "disabled".
+    case hostPortOrEmpty
 
     /// Returns why `value` is invalid, or nil when it is valid.
     public func violation(of value: ConfigValue) -> String? {
@@ -44,6 +46,11 @@ public enum ConfigValidator: Sendable {
                 return "'\(item)' is not a listener; expected NAME://host:port, e.g. PLAINTEXT://127.0.0.1:9092"
             }
             return nil
+        case (.hostPortOrEmpty, .string(let text)):
+            guard text.isEmpty || Listener(parsing: "HTTP://" + text) != nil else {
+                return "expected host:port (e.g. 127.0.0.1:9644) or an empty string to disable"
+            }
+            return nil
         default:
             return "has the wrong type"
         }
@@ -60,6 +67,7 @@ public enum ConfigValidator: Sendable {
         case .listOf(let allowed): "list of: " + allowed.joined(separator: ", ")
         case .nonEmptyList: "non-empty list"
         case .listeners: "NAME://host:port, …"
+        case .hostPortOrEmpty: "host:port or empty"
         }
     }
 }

@@ -34,9 +34,9 @@ extension ConfigTable {
             synonyms: [ConfigSynonym("log.segment.delete.delay.ms")],
             "Wait before deleting a removed segment's files (in-flight reads may still use them)."),
         ConfigDefinition(
-            "flush.messages", .long, default: longMax, scope: .topic, validator: .atLeast(1),
+            "flush.messages", .long, default: .int(1), scope: .topic, validator: .atLeast(1),
             synonyms: [ConfigSynonym("log.flush.interval.messages")],
-            "Force an fsync after this many messages (Runnel fsyncs before acknowledging anyway)."),
+            "Fsync after this many messages; 1 (Runnel's default) acknowledges only durable writes, larger values acknowledge from the page cache."),
         ConfigDefinition(
             "flush.ms", .long, default: longMax, scope: .topic, validator: .atLeast(0),
             synonyms: [ConfigSynonym("log.flush.interval.ms"), ConfigSynonym("log.flush.scheduler.interval.ms")],
@@ -91,7 +91,7 @@ extension ConfigTable {
             ],
             "Delete segments whose newest record is older than this; -1 for no time limit."),
         ConfigDefinition(
-            "segment.bytes", .int, default: .int(1_073_741_824), scope: .topic, validator: .atLeast(14),
+            "segment.bytes", .int, default: .int(1_073_741_824), scope: .topic, validator: .atLeast(1_048_576),
             synonyms: [ConfigSynonym("log.segment.bytes")], "Roll a new segment when the active one reaches this size."),
         ConfigDefinition(
             "segment.index.bytes", .int, default: .int(10_485_760), scope: .topic, validator: .atLeast(4),

@@ -52,17 +52,25 @@ public struct Broker: Service {
     }
 
     public func run() async throws {
-        let router = try await routerFactory(config, group)
+        let router: any RequestRouter
         var metricsServer: MetricsServer?
-        if let metricsRegistry, let endpoint = config.metricsListener {
-            let server = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger)
-            try await server.start(host: endpoint.host, port: endpoint.port)
-            metricsServer = server
-        }
-        let server = KafkaServer(configuration: config.serverConfiguration, router: router, group: group, logger: logger)
+        let server: KafkaServer
         do {
+            router = try await routerFactory(config, group)
+            if let metricsRegistry, let endpoint = config.metricsListener {
+                let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger)
+                metricsServer = metrics
+                do {
+                    try await metrics.start(host: endpoint.host, port: endpoint.port)
+                } catch {
+                    throw ServerError.bindFailed(listener: "metrics.listener=\(endpoint.host):\(endpoint.port)",
+                                                 reason: "\(error)")
+                }
+            }
+            server = KafkaServer(configuration: config.serverConfiguration, router: router, group: group, logger: logger)
             try await server.start()
         } catch {
+            state.markFailed()
             await metricsServer?.stop()
             throw error
         }

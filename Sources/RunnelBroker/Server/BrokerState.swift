@@ -6,6 +6,7 @@ import NIOCore
 public final class BrokerState: Sendable {
     private struct Values {
         var ready = false
+        var failed = false
         var addresses: [SocketAddress] = []
         var waiters: [CheckedContinuation<[SocketAddress], Never>] = []
     }
@@ -21,11 +22,11 @@ public final class BrokerState: Sendable {
     /// The bound address of each listener (empty before start).
     public var boundAddresses: [SocketAddress] { values.withLockedValue { $0.addresses } }
 
-    /// Waits until the listeners are bound and returns their addresses.
+    /// Waits until the listeners are bound and returns their addresses (empty if startup failed).
     public func waitUntilReady() async -> [SocketAddress] {
         await withCheckedContinuation { continuation in
             let ready: [SocketAddress]? = values.withLockedValue { values in
-                if values.ready { return values.addresses }
+                if values.ready || values.failed { return values.addresses }
                 values.waiters.append(continuation)
                 return nil
             }
@@ -41,6 +42,15 @@ public final class BrokerState: Sendable {
             return values.waiters
         }
         for waiter in waiters { waiter.resume(returning: addresses) }
+    }
+
+    func markFailed() {
+        let waiters = values.withLockedValue { values in
+            values.failed = true
+            defer { values.waiters.removeAll() }
+            return values.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: []) }
     }
 
     func markNotReady() {

@@ -141,10 +141,10 @@ public final class KafkaServer: Sendable {
         router: any RequestRouter, metrics: ServerMetrics, connectionId: String, listenerName: String,
         logger: Logger
     ) throws {
-        try pipeline.addHandler(IdleStateHandler(allTimeout: configuration.idleTimeout))
         try pipeline.addHandler(ByteToMessageHandler(KafkaFrameDecoder(maxRequestBytes: configuration.maxRequestBytes)))
         try pipeline.addHandler(RequestPipelineHandler(
-            router: router, maxPendingRequests: configuration.maxPendingRequestsPerConnection, metrics: metrics,
+            router: router, maxPendingRequests: configuration.maxPendingRequestsPerConnection,
+            idleTimeout: configuration.idleTimeout, metrics: metrics,
             connectionId: connectionId, listenerName: listenerName, logger: logger))
     }
 

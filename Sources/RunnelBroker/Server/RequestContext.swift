@@ -8,6 +8,9 @@ public struct RequestContext: Sendable {
     public var eventLoop: any EventLoop
     /// The peer's address, when the socket reports one.
     public var clientAddress: SocketAddress?
+    /// The broker's end of the connection: the address to advertise when a listener binds all
+    /// interfaces and `advertised.listeners` is unset.
+    public var localAddress: SocketAddress?
     /// A broker-unique id for the connection (Kafka style: `local-remote-index`).
     public var connectionId: String
     /// The name of the listener the connection was accepted on (e.g. `PLAINTEXT`).
@@ -17,11 +20,12 @@ public struct RequestContext: Sendable {
 
     /// Creates a context.
     public init(
-        eventLoop: any EventLoop, clientAddress: SocketAddress?, connectionId: String,
-        listenerName: String, logger: Logger
+        eventLoop: any EventLoop, clientAddress: SocketAddress?, localAddress: SocketAddress? = nil,
+        connectionId: String, listenerName: String, logger: Logger
     ) {
         self.eventLoop = eventLoop
         self.clientAddress = clientAddress
+        self.localAddress = localAddress
         self.connectionId = connectionId
         self.listenerName = listenerName
         self.logger = logger

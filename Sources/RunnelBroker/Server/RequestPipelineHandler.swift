@@ -15,7 +15,13 @@ public struct ConnectionDrainEvent: Sendable {
 /// response that completes early waits in a per-connection queue until every earlier one was
 /// written. Backpressure: when `maxPendingRequests` responses are outstanding the handler holds
 /// back `read()` (the socket stops being read, TCP flow control pushes back on the client) until
-/// the queue drains below the bound. Frames already buffered in one read may overshoot it a little.
+/// the queue drains below the bound. Reads are also held while the channel is not writable (the
+/// client is not reading its responses), so neither side's queue grows without bound. Frames
+/// already buffered in one read may overshoot the bound a little.
+///
+/// Idle timeout (`connections.max.idle.ms`): a connection with no request read and no response
+/// written for that long, and nothing pending, is closed. Times come from the event loop's clock
+/// (`EventLoop.now`), so tests can drive them with an `EmbeddedEventLoop`.
 final class RequestPipelineHandler: ChannelDuplexHandler {
     typealias InboundIn = KafkaRequestFrame
     typealias OutboundIn = IOData
@@ -31,6 +37,9 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
 
     private let router: any RequestRouter
     private let maxPendingRequests: Int
+    private let idleTimeout: TimeAmount
+    private var lastActivity: NIODeadline = .distantPast
+    private var idleCheck: Scheduled<Void>?
     private let metrics: ServerMetrics
     private let connectionId: String
     private let listenerName: String
@@ -42,13 +51,17 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     private var readHeld = false
     private var draining = false
     private var closing = false
+    /// While a read burst is delivered, flushes wait for `channelReadComplete` (one syscall per burst).
+    private var inReadBurst = false
+    private var flushPending = false
 
     init(
-        router: any RequestRouter, maxPendingRequests: Int, metrics: ServerMetrics,
+        router: any RequestRouter, maxPendingRequests: Int, idleTimeout: TimeAmount, metrics: ServerMetrics,
         connectionId: String, listenerName: String, logger: Logger
     ) {
         self.router = router
         self.maxPendingRequests = max(1, maxPendingRequests)
+        self.idleTimeout = idleTimeout
         self.metrics = metrics
         self.connectionId = connectionId
         self.listenerName = listenerName
@@ -61,12 +74,32 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         logger[metadataKey: "connection"] = "\(connectionId)"
         if let client { logger[metadataKey: "client"] = "\(client)" }
         requestContext = RequestContext(
-            eventLoop: context.eventLoop, clientAddress: client, connectionId: connectionId,
+            eventLoop: context.eventLoop, clientAddress: client, localAddress: context.channel.localAddress,
+            connectionId: connectionId,
             listenerName: listenerName, logger: logger)
+        lastActivity = context.eventLoop.now
+        scheduleIdleCheck(context: context, at: lastActivity + idleTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        idleCheck = nil
         self.context = nil
+    }
+
+    private func scheduleIdleCheck(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        idleCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard !closing, let context = self.context else { return }
+            let idleSince = lastActivity
+            if pending.isEmpty && context.eventLoop.now - idleSince >= idleTimeout {
+                logger.info("closing idle connection", metadata: ["idle_ms": "\(idleTimeout.nanoseconds / 1_000_000)"])
+                close()
+            } else {
+                // Busy (a long poll is pending) or active since: look again one timeout later.
+                let next = pending.isEmpty ? idleSince + idleTimeout : context.eventLoop.now + idleTimeout
+                scheduleIdleCheck(context: context, at: next)
+            }
+        }
     }
 
     /// The number of requests whose responses are not written yet (for tests and metrics).
@@ -74,6 +107,8 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, let requestContext else { return }
+        inReadBurst = true
+        lastActivity = context.eventLoop.now
         let frame = unwrapInboundIn(data)
         let sequence = nextSequence
         nextSequence &+= 1
@@ -88,9 +123,11 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     }
 
     private func complete(sequence: UInt64, result: Result<ResponsePayload, any Error>) {
-        guard !closing, let head = pending.first, sequence >= head.sequence else { return }
+        // Pending holds the contiguous sequences head.sequence ..< nextSequence.
+        guard !closing, let head = pending.first, sequence >= head.sequence,
+            sequence - head.sequence < UInt64(pending.count)
+        else { return }
         let index = pending.index(pending.startIndex, offsetBy: Int(sequence - head.sequence))
-        guard index < pending.endIndex else { return }
         switch result {
         case .success(let payload):
             pending[index].payload = payload
@@ -123,36 +160,63 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
             prefix.writeInteger(Int32(size))
             context.write(wrapOutboundOut(.byteBuffer(prefix)), promise: nil)
             for part in parts {
-                context.write(wrapOutboundOut(part.ioData), promise: nil)
+                if case .file(_, let lease?) = part {
+                    // Hold the lease (and so the open file) until NIO is done with the region.
+                    let written = context.eventLoop.makePromise(of: Void.self)
+                    written.futureResult.whenComplete { _ in withExtendedLifetime(lease) {} }
+                    context.write(wrapOutboundOut(part.ioData), promise: written)
+                } else {
+                    context.write(wrapOutboundOut(part.ioData), promise: nil)
+                }
             }
             metrics.bytesSent(size + 4)
             wrote = true
         }
-        if wrote { context.flush() }
+        if wrote {
+            lastActivity = context.eventLoop.now
+            if inReadBurst { flushPending = true } else { context.flush() }
+        }
         if draining {
             if pending.isEmpty { close() }
-        } else if readHeld && pending.count < maxPendingRequests {
-            readHeld = false
-            context.read()
+        } else {
+            releaseHeldRead(context: context)
         }
     }
 
+    private var mayRead: Bool {
+        !draining && pending.count < maxPendingRequests && (context?.channel.isWritable ?? false)
+    }
+
+    private func releaseHeldRead(context: ChannelHandlerContext) {
+        guard readHeld, mayRead else { return }
+        readHeld = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        releaseHeldRead(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBurst = false
+        if flushPending {
+            flushPending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
     func read(context: ChannelHandlerContext) {
-        if draining || pending.count >= maxPendingRequests {
-            readHeld = true
-        } else {
+        if mayRead {
             context.read()
+        } else {
+            readHeld = true
         }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            // A connection waiting on a long poll is busy, not idle.
-            if pending.isEmpty {
-                logger.info("closing idle connection")
-                close()
-            }
-        } else if event is ConnectionDrainEvent {
+        if event is ConnectionDrainEvent {
             draining = true
             readHeld = true
             if pending.isEmpty { close() }
@@ -178,6 +242,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
         pending.removeAll()
+        idleCheck?.cancel()
         context.fireChannelInactive()
     }
 

@@ -23,27 +23,27 @@ public enum ResponsePayload: Sendable {
 
 /// One piece of a response.
 ///
-/// A `file` part references a segment's `NIOFileHandle`: the server never closes it. Its owner
-/// (storage) must keep the descriptor open until the write completed or the connection closed,
-/// which is what Kafka's `file.delete.delay.ms` exists for.
+/// A `file` part references a segment's `NIOFileHandle`: the server never closes it. Its lease
+/// keeps the descriptor open until the write completed or the connection closed.
 public enum ResponsePart: Sendable {
     /// Bytes in memory (e.g. the encoded response header and body).
     case buffer(ByteBuffer)
-    /// A range of a file, written with zero copy.
-    case file(FileRegion)
+    /// A range of a file, written with zero copy. `lease` keeps the file's descriptor open until the
+    /// write completed or failed; the server holds it that long and then releases it.
+    case file(FileRegion, lease: (any Sendable & AnyObject)?)
 
     /// The number of bytes this part contributes.
     public var byteCount: Int {
         switch self {
         case .buffer(let buffer): return buffer.readableBytes
-        case .file(let region): return region.readableBytes
+        case .file(let region, _): return region.readableBytes
         }
     }
 
     var ioData: IOData {
         switch self {
         case .buffer(let buffer): return .byteBuffer(buffer)
-        case .file(let region): return .fileRegion(region)
+        case .file(let region, _): return .fileRegion(region)
         }
     }
 }

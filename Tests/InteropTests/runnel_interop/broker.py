@@ -41,7 +41,7 @@ class BrokerProcess:
 
     def __init__(self, binary: str, workdir: Path, configs: dict | None = None,
                  port: int | None = None, extra_args: list[str] | None = None):
-        self.binary = binary
+        self.binary = os.path.abspath(binary)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -65,6 +65,9 @@ class BrokerProcess:
         settings = {
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "log.dirs": str(self.data_dir),
+            # Several brokers run at once in the suite: no fixed metrics port.
+            "metrics.listener": "",
+            "group.initial.rebalance.delay.ms": 0,
         }
         settings.update(self.configs)
         lines = ["# written by the Runnel interop harness (Tests/InteropTests)"]

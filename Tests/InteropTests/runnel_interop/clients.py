@@ -22,14 +22,14 @@ def _dec(b):
 
 # ---- confluent-kafka (librdkafka) --------------------------------------------------------------
 
-def confluent_admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+def confluent_admin(bootstrap: str, client_id: str = "interop-helper") -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "client.id": client_id})
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1, configs: dict | None = None,
-                 timeout: float = 30) -> None:
+                 timeout: float = 30, client_id: str = "interop-helper") -> None:
     """Creates a topic with confluent-kafka's AdminClient and waits until metadata shows it led."""
-    admin = confluent_admin(bootstrap)
+    admin = confluent_admin(bootstrap, client_id)
     fut = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
                                         config={k: str(v) for k, v in (configs or {}).items()})],
                               operation_timeout=timeout, request_timeout=timeout)[name]
@@ -49,8 +49,8 @@ def confluent_produce(bootstrap: str, topic: str, prefix: str, indices, value_si
                       compression: str = "none", partition: int | None = 0, client: str = "confluent",
                       ts_base: int | None = None, ts_step: int = 1, config: dict | None = None,
                       timeout: float = 120, between=None) -> dict:
-    """Produces records; returns {"acks": {i: (p, o)}, "errors": Counter}. `between(n)` is called
-    after the n-th record was handed over (for mid-stream actions)."""
+    """Produces records; returns {"acks": {i: (p, o)}, "errors": Counter}. `between(n, acks, p)` is
+    called after the n-th record was handed over (for mid-stream actions)."""
     conf = {"bootstrap.servers": bootstrap, "compression.type": compression, "linger.ms": 5,
             "acks": "all", "queue.buffering.max.messages": 500000, "message.timeout.ms": 60000,
             "socket.timeout.ms": 10000}
@@ -88,20 +88,21 @@ def confluent_produce(bootstrap: str, topic: str, prefix: str, indices, value_si
         if n % 1000 == 0:
             p.poll(0)
         if between is not None:
-            between(n + 1)
+            between(n + 1, acks, p)
     left = p.flush(max(1.0, deadline - time.monotonic()))
     assert left == 0, f"{left} messages still undelivered after flush"
     return {"acks": acks, "errors": errors}
 
 
 def confluent_consume(bootstrap: str, topic: str, partitions=(0,), expected: int | None = None,
-                      timeout: float = 90, start_offset: int = OFFSET_BEGINNING) -> list[dict]:
+                      timeout: float = 90, start_offset: int = OFFSET_BEGINNING,
+                      config: dict | None = None) -> list[dict]:
     """Reads from the given offset until `expected` records or, without it, until every partition
     reported end of partition (the high watermark)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"interop-assign-{time.time_ns()}",
                   "enable.auto.commit": False, "enable.partition.eof": True,
                   "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100,
-                  "socket.timeout.ms": 10000})
+                  "socket.timeout.ms": 10000, **(config or {})})
     out: list[dict] = []
     try:
         c.assign([CkTopicPartition(topic, p, start_offset) for p in partitions])
@@ -135,7 +136,8 @@ def confluent_consume(bootstrap: str, topic: str, partitions=(0,), expected: int
 def kafka_python_produce(bootstrap: str, topic: str, prefix: str, indices, value_size: int = 100,
                          compression: str = "none", partition: int | None = 0,
                          client: str = "kafka-python", ts_base: int | None = None, ts_step: int = 1,
-                         config: dict | None = None, timeout: float = 120) -> dict:
+                         config: dict | None = None, timeout: float = 120, between=None) -> dict:
+    """Like confluent_produce; kafka-python 3.x is idempotent with acks=all by default."""
     from kafka import KafkaProducer
     conf = dict(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=64 * 1024,
                 compression_type=None if compression == "none" else compression,
@@ -145,7 +147,9 @@ def kafka_python_produce(bootstrap: str, topic: str, prefix: str, indices, value
     acks: dict[int, tuple[int, int]] = {}
     errors: Counter = Counter()
     try:
-        for i in indices:
+        for n, i in enumerate(indices):
+            if between is not None and n:
+                between(n, acks, p)
             f = p.send(topic, key=records.key(prefix, i).encode(),
                        value=records.value(prefix, i, value_size).encode(),
                        headers=[(hk, hv.encode()) for hk, hv in records.headers(i, client)],
@@ -164,10 +168,11 @@ def kafka_python_consumer(bootstrap: str, **kw):
                          auto_offset_reset="earliest", request_timeout_ms=15000, **kw)
 
 
-def kafka_python_consume(bootstrap: str, topic: str, partitions=(0,), timeout: float = 120) -> list[dict]:
+def kafka_python_consume(bootstrap: str, topic: str, partitions=(0,), timeout: float = 120,
+                         config: dict | None = None) -> list[dict]:
     """Reads every partition from its beginning to the end offset measured at the start."""
     from kafka import TopicPartition
-    c = kafka_python_consumer(bootstrap, max_poll_records=5000)
+    c = kafka_python_consumer(bootstrap, max_poll_records=5000, **(config or {}))
     out: list[dict] = []
     try:
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -190,8 +195,12 @@ def kafka_python_consume(bootstrap: str, topic: str, partitions=(0,), timeout: f
 
 # ---- kcat ------------------------------------------------------------------------------------------
 
+KCAT_EXTRA: list[str] = []  # extra -X options for every kcat run (the capture tool sets client.id)
+
+
 def kcat_base(kcat: str, bootstrap: str) -> list[str]:
-    return [kcat, "-b", bootstrap, "-X", "socket.timeout.ms=10000", "-X", "topic.metadata.refresh.interval.ms=5000"]
+    return [kcat, "-b", bootstrap, "-X", "socket.timeout.ms=10000", "-X", "topic.metadata.refresh.interval.ms=5000",
+            *KCAT_EXTRA]
 
 
 def kcat_fixed_headers(prefix: str) -> list[tuple[str, str]]:

@@ -84,11 +84,15 @@ class JavaClient:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as e:
             raise JavaError(f"JavaClient {sub} did not finish within {timeout}s\nstderr:\n"
-                            f"{(e.stderr or b'')[-4000:]}") from None
+                            f"{_text(e.stderr)[-4000:]}") from None
         return parse_result(sub, res.returncode, res.stdout, res.stderr)
 
     def start(self, sub: str, args: dict) -> "JavaProcess":
         return JavaProcess(self.command(sub, args), sub)
+
+
+def _text(b) -> str:
+    return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
 
 
 def parse_result(sub: str, code: int, stdout: str, stderr: str) -> dict:

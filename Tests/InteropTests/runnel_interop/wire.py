@@ -334,3 +334,79 @@ def api_versions_roundtrip(port: int, version: int = 0, timeout: float = 5.0,
         if resp["correlation_id"] != correlation_id:
             raise ValueError(f"correlation id {resp['correlation_id']} != {correlation_id}")
         return resp
+
+
+# ---- Fetch v4 and record batch headers (to inspect what the broker stored) ------------------------
+
+def fetch_request_v4(correlation_id: int, topic: str, partition: int, offset: int,
+                     max_bytes: int = 8 << 20, max_wait_ms: int = 100) -> bytes:
+    body = (i32(-1) + i32(max_wait_ms) + i32(1) + i32(max_bytes) + i8(0) + i32(1) + string(topic)
+            + i32(1) + i32(partition) + i64(offset) + i32(max_bytes))
+    return frame(request_header(1, 4, correlation_id, "runnel-interop", False) + body)
+
+
+def parse_fetch_response_v4(payload: bytes) -> dict:
+    """One topic, one partition: {error_code, high_watermark, last_stable_offset, records}."""
+    r = Reader(payload)
+    corr = r.i32()
+    r.i32()  # throttle_time_ms
+    n_topics = r.i32()
+    if n_topics != 1:
+        raise ValueError(f"expected 1 topic in fetch response, got {n_topics}")
+    r.string()
+    if r.i32() != 1:
+        raise ValueError("expected 1 partition in fetch response")
+    p = {"correlation_id": corr, "partition": r.i32(), "error_code": r.i16(),
+         "high_watermark": r.i64(), "last_stable_offset": r.i64()}
+    n_aborted = r.i32()
+    for _ in range(max(0, n_aborted)):
+        r.i64()
+        r.i64()
+    size = r.i32()
+    p["records"] = b"" if size < 0 else r.take(size)
+    return p
+
+
+def batch_headers(data: bytes) -> list[dict]:
+    """Headers of the complete record batches in `data` (a partial trailing batch is ignored)."""
+    out, pos = [], 0
+    while pos + 61 <= len(data):
+        base_offset, length = struct.unpack(">qi", data[pos:pos + 12])
+        if pos + 12 + length > len(data):
+            break
+        (leader_epoch, magic, crc, attributes, last_delta, base_ts, max_ts, producer_id, producer_epoch,
+         base_sequence, count) = struct.unpack(">ibIhiqqqhii", data[pos + 12:pos + 61])
+        out.append({"base_offset": base_offset, "length": length, "magic": magic,
+                    "crc_ok": _crc32c.crc32c(data[pos + 21:pos + 12 + length]) == crc,
+                    "compression": attributes & 7, "transactional": bool(attributes & 16),
+                    "control": bool(attributes & 32), "last_offset_delta": last_delta,
+                    "base_timestamp": base_ts, "max_timestamp": max_ts, "producer_id": producer_id,
+                    "producer_epoch": producer_epoch, "base_sequence": base_sequence,
+                    "records_count": count})
+        pos += 12 + length
+    return out
+
+
+def fetch_all_batches(port: int, topic: str, partition: int = 0, timeout: float = 60) -> list[dict]:
+    """Every batch header of a partition, from offset 0 to the high watermark, via raw Fetch v4."""
+    deadline = time.monotonic() + timeout
+    batches: list[dict] = []
+    offset, corr = 0, 1000
+    with connect(port) as s:
+        while True:
+            corr += 1
+            s.sendall(fetch_request_v4(corr, topic, partition, offset))
+            payload = read_frame(s, deadline)
+            if payload is None:
+                raise ConnectionError("broker closed the connection during Fetch")
+            resp = parse_fetch_response_v4(payload)
+            if resp["error_code"] != NONE:
+                raise AssertionError(f"Fetch {topic}-{partition}@{offset}: error {resp['error_code']}")
+            got = [b for b in batch_headers(resp["records"]) if b["base_offset"] + b["last_offset_delta"] >= offset]
+            batches += got
+            if got:
+                offset = got[-1]["base_offset"] + got[-1]["last_offset_delta"] + 1
+            if offset >= resp["high_watermark"]:
+                return batches
+            if not got and time.monotonic() > deadline:
+                raise TimeoutError(f"Fetch made no progress at offset {offset}")

@@ -1,7 +1,8 @@
 // `admin`: runs a list of AdminClient operations in order and reports each one's result or error
 // (exception simple name + message), so a test can assert both success and Kafka's exact errors.
 // Ops: createTopics, listTopics, describeTopics, describeCluster, describeConfigs,
-// incrementalAlterConfigs, createPartitions, deleteRecords, listOffsets, deleteTopics.
+// incrementalAlterConfigs, createPartitions, deleteRecords, listOffsets, deleteTopics,
+// describeProducers, awaitAbsent (poll describeTopics until UnknownTopicOrPartition).
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -21,6 +22,7 @@ import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
@@ -184,6 +186,43 @@ final class AdminCommand {
                     out.put(e.getKey(), outcome(e.getValue(), () -> null));
                 }
                 return out;
+            }
+            case "describeProducers": {
+                TopicPartition tp = new TopicPartition(op.str("topic"), (int) op.num("partition", 0));
+                List<Object> out = new ArrayList<>();
+                for (ProducerState ps : admin.describeProducers(List.of(tp)).partitionResult(tp).get().activeProducers()) {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("producerId", ps.producerId());
+                    m.put("producerEpoch", (long) ps.producerEpoch());
+                    m.put("lastSequence", (long) ps.lastSequence());
+                    m.put("currentTransactionStartOffset", ps.currentTransactionStartOffset().isPresent()
+                        ? ps.currentTransactionStartOffset().getAsLong() : null);
+                    out.add(m);
+                }
+                return out;
+            }
+            case "awaitAbsent": {
+                // Topic deletion may take a moment to show in metadata: poll with a deadline.
+                String name = op.str("name");
+                long t0 = System.currentTimeMillis();
+                long deadline = t0 + op.num("timeoutMs", 15000);
+                while (true) {
+                    try {
+                        admin.describeTopics(List.of(name)).allTopicNames().get();
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        if (e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) {
+                            Map<String, Object> m = new LinkedHashMap<>();
+                            m.put("absent", true);
+                            m.put("waitedMs", System.currentTimeMillis() - t0);
+                            return m;
+                        }
+                        throw e;
+                    }
+                    if (System.currentTimeMillis() > deadline) {
+                        throw new IllegalStateException("topic " + name + " still described after deletion");
+                    }
+                    Thread.sleep(100);
+                }
             }
             default:
                 throw new IllegalArgumentException("unknown admin op " + op.str("op"));

@@ -78,8 +78,11 @@ final class ProduceCommand {
                         }
                     });
                 } catch (Exception ex) {
-                    failed.incrementAndGet();
-                    errors.merge(JavaClient.errorName(ex), 1L, Long::sum);
+                    // send() itself failed (e.g. no metadata within max.block.ms): the rest would
+                    // fail the same way, one max.block.ms each, so count them all and stop.
+                    failed.addAndGet(count - n);
+                    errors.merge(JavaClient.errorName(ex), (long) (count - n), Long::sum);
+                    break;
                 }
             }
             producer.flush();

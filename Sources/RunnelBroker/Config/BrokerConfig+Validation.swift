@@ -1,0 +1,48 @@
+// BrokerConfig cross-setting checks: rules that involve more than one setting.
+
+extension BrokerConfig {
+    /// Checks rules spanning several settings; called by `load` after all sources are applied.
+    public func validateCombination() throws(ConfigError) {
+        let protocols = securityProtocolMap()
+        for listener in listeners {
+            let securityProtocol = protocols[listener.name] ?? listener.name
+            guard securityProtocol == "PLAINTEXT" else {
+                throw .invalidValue(
+                    name: "listeners", value: "\(listener)",
+                    reason: "security protocol \(securityProtocol) is not supported yet; use a PLAINTEXT listener",
+                    origin: origins["listeners"] ?? .builtIn)
+            }
+        }
+        let names = listeners.map(\.name)
+        guard Set(names).count == names.count else {
+            throw .invalidValue(
+                name: "listeners", value: names.joined(separator: ","), reason: "each listener needs its own name",
+                origin: origins["listeners"] ?? .builtIn)
+        }
+        if let advertised = explicitValues["advertised.listeners"]?.listValue {
+            for listener in Listener.parseList(advertised) ?? [] where listener.host.isEmpty || listener.host == "0.0.0.0" || listener.host == "::" {
+                throw .invalidValue(
+                    name: "advertised.listeners", value: "\(listener)",
+                    reason: "clients cannot connect to a wildcard address; advertise a host name or IP",
+                    origin: origins["advertised.listeners"] ?? .builtIn)
+            }
+        }
+        let minSession = int("group.min.session.timeout.ms"), maxSession = int("group.max.session.timeout.ms")
+        guard minSession <= maxSession else {
+            throw .invalidValue(
+                name: "group.min.session.timeout.ms", value: "\(minSession)",
+                reason: "must not exceed group.max.session.timeout.ms=\(maxSession)",
+                origin: origins["group.min.session.timeout.ms"] ?? .builtIn)
+        }
+    }
+
+    /// `listener.security.protocol.map` as listener name → security protocol.
+    public func securityProtocolMap() -> [String: String] {
+        var map: [String: String] = [:]
+        for pair in (self["listener.security.protocol.map"]?.stringValue ?? "").split(separator: ",") {
+            let parts = pair.split(separator: ":", maxSplits: 1).map { $0.trimmingWhitespace() }
+            if parts.count == 2 { map[parts[0]] = parts[1] }
+        }
+        return map
+    }
+}

@@ -1,0 +1,127 @@
+// The broker's shared services, handed to every handler: metadata, partitions, settings, sessions.
+import KafkaProtocol
+import Logging
+import NIOCore
+import RunnelCluster
+import RunnelStorage
+
+/// Broker-wide settings the handlers need, resolved once from the configuration.
+struct BrokerSettings: Sendable {
+    var nodeId: Int32
+    var advertisedHost: String
+    var advertisedPort: Int32
+    var autoCreateTopics: Bool
+    var defaultPartitions: Int32
+    var defaultReplicationFactor: Int16
+    /// Largest fetch response across partitions (`fetch.max.bytes`, Kafka default 55 MiB) is the client's
+    /// choice; this caps what one request may ask for.
+    var fetchMaxBytesCap: Int32 = 55 * 1024 * 1024
+    /// `max.incremental.fetch.session.cache.slots`
+    var fetchSessionCacheSlots: Int = 1000
+}
+
+/// Everything a handler may use. Handlers are extensions of this type, one file per API family.
+final class BrokerCore: Sendable {
+    let metadataStore: any MetadataStore
+    let replicas: ReplicaManager
+    let settings: BrokerSettings
+    let topicConfigs: TopicConfigResolver
+    let fetchSessions: FetchSessionCache
+    let groupCoordinator: GroupCoordinator
+    let groupRequests: GroupRequests
+    let logger: Logger
+
+    init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
+         topicConfigs: TopicConfigResolver, groupConfig: GroupCoordinatorConfig, logger: Logger) {
+        self.metadataStore = metadataStore
+        self.replicas = replicas
+        self.settings = settings
+        self.topicConfigs = topicConfigs
+        self.fetchSessions = FetchSessionCache(maxSessions: settings.fetchSessionCacheSlots)
+        self.logger = logger
+        let coordinator = GroupCoordinator(config: groupConfig, store: ConsumerOffsetsLog(replicas: replicas),
+                                           logger: logger)
+        self.groupCoordinator = coordinator
+        let node = CoordinatorNode(nodeId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort)
+        self.groupRequests = GroupRequests(coordinator: coordinator,
+                                           catalog: MetadataGroupTopicCatalog(metadata: metadataStore),
+                                           locateCoordinator: { _, _ in node })
+    }
+
+    /// Creates `__consumer_offsets` when missing (compacted, `offsets.topic.num.partitions` partitions),
+    /// loads every group from it and starts the coordinator's timers.
+    func startGroupCoordinator(partitions: Int32, segmentBytes: Int64) async throws {
+        if metadataStore.topic(named: ConsumerOffsetsLog.topic) == nil {
+            do {
+                _ = try createTopic(name: ConsumerOffsetsLog.topic, partitions: partitions, replicationFactor: 1,
+                                    configs: ["cleanup.policy": "compact", "segment.bytes": "\(segmentBytes)"],
+                                    logger: logger)
+            } catch {
+                if metadataStore.topic(named: ConsumerOffsetsLog.topic) == nil { throw error }
+            }
+        }
+        try await groupCoordinator.loadAllPartitions()
+        await groupCoordinator.startTimer()
+    }
+
+    /// Opens the partitions of every known topic (lazy in storage: no segment data is read).
+    func loadTopics() {
+        for topic in metadataStore.topics() {
+            do {
+                try replicas.ensurePartitions(of: topic, config: topicConfigs.logConfig(for: topic))
+            } catch {
+                logger.error("could not open topic partitions; they stay offline",
+                             metadata: ["topic": "\(topic.name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Creates a topic: validation, metadata, then its partition logs.
+    func createTopic(name: String, partitions: Int32, replicationFactor: Int16, configs: [String: String],
+                     validateOnly: Bool = false, logger: Logger) throws(TopicCreationError) -> TopicMetadata {
+        if let reason = TopicMetadata.invalidNameReason(name) { throw .init(.invalidTopicException, reason) }
+        let count = partitions == -1 ? settings.defaultPartitions : partitions
+        guard count > 0 else { throw .init(.invalidPartitions, "Number of partitions must be larger than 0.") }
+        let factor = replicationFactor == -1 ? settings.defaultReplicationFactor : replicationFactor
+        guard factor > 0 else { throw .init(.invalidReplicationFactor, "Replication factor must be larger than 0.") }
+        guard factor <= 1 else {
+            throw .init(.invalidReplicationFactor,
+                        "Unable to replicate the partition \(factor) time(s): The target replication factor of \(factor) cannot be reached because only 1 broker(s) are registered.")
+        }
+        if metadataStore.topic(named: name) != nil { throw .init(.topicAlreadyExists, "Topic '\(name)' already exists.") }
+        let topic = TopicMetadata(name: name, topicId: KafkaUUID.random(), partitionCount: count,
+                                  replicationFactor: factor, configs: configs, isInternal: name.hasPrefix("__"))
+        let logConfig: TopicLogSettings
+        do {
+            logConfig = try topicConfigs.validatedLogConfig(overrides: configs)
+        } catch {
+            throw .init(.invalidConfig, "\(error)")
+        }
+        if validateOnly { return topic }
+        do {
+            try metadataStore.createTopic(topic)
+        } catch {
+            throw .init(error.errorCode, error.description)
+        }
+        do {
+            try replicas.ensurePartitions(of: topic, config: logConfig)
+        } catch {
+            logger.error("topic created but its partitions could not be opened",
+                         metadata: ["topic": "\(name)", "error": "\(error)"])
+            throw .init(.kafkaStorageError, "\(error)")
+        }
+        logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)", "topic_id": "\(topic.topicId)"])
+        return topic
+    }
+}
+
+/// A topic creation failure with the Kafka error code and message to send back.
+struct TopicCreationError: Error, CustomStringConvertible {
+    let errorCode: ErrorCode
+    let message: String
+    init(_ errorCode: ErrorCode, _ message: String) {
+        self.errorCode = errorCode
+        self.message = message
+    }
+    var description: String { message }
+}

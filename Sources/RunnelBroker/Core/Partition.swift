@@ -1,0 +1,187 @@
+// One hosted partition: produce-side validation of batch headers, appends with durable completion,
+// high watermark, reads as file regions, and the parked fetches waiting for its next append.
+import Foundation
+import KafkaProtocol
+import KafkaRecords
+import Logging
+import NIOCore
+import RunnelStorage
+import Synchronization
+
+/// A partition this broker leads (on a single node: every partition).
+final class Partition: Sendable {
+    let topic: String
+    let index: Int32
+    let topicId: KafkaUUID
+    let log: PartitionLog
+    private let logger: Logger
+    private let settings: Mutex<TopicLogSettings>
+    private let waiters = Mutex<[ObjectIdentifier: any AppendWaiter]>([:])
+    /// Serializes high-watermark moves so a late completion never moves it backwards.
+    private let highWatermarkLock = Mutex<Void>(())
+
+    /// The leader epoch; a single node never changes leaders.
+    var leaderEpoch: Int32 { 0 }
+
+    init(topic: String, index: Int32, topicId: KafkaUUID, log: PartitionLog, settings: TopicLogSettings, logger: Logger) {
+        self.topic = topic
+        self.index = index
+        self.topicId = topicId
+        self.log = log
+        self.settings = Mutex(settings)
+        var logger = logger
+        logger[metadataKey: "topic"] = "\(topic)"
+        logger[metadataKey: "partition"] = "\(index)"
+        self.logger = logger
+    }
+
+    var highWatermark: Int64 { log.highWatermark }
+    var logStartOffset: Int64 { log.logStartOffset }
+    var lastStableOffset: Int64 { log.lastStableOffset }
+    var logEndOffset: Int64 { log.logEndOffset }
+
+    func update(settings newSettings: TopicLogSettings) {
+        settings.withLock { $0 = newSettings }
+        do {
+            try log.updateConfig(newSettings.log)
+        } catch {
+            logger.error("could not apply new topic config to the log", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func close() {
+        let parked = waiters.withLock { w -> [any AppendWaiter] in
+            defer { w.removeAll() }
+            return Array(w.values)
+        }
+        for waiter in parked { waiter.appended() }
+    }
+
+    // MARK: Produce
+
+    /// Validates the batch headers of a produce request's records and appends them. `completion` runs
+    /// once the batches are durable (or rejected), on the storage I/O thread.
+    func append(records: ByteBuffer, completion: @escaping @Sendable (Result<AppendOutcome, PartitionError>) -> Void) {
+        let current = settings.withLock { $0 }
+        var options = RecordBatchValidator.Options(origin: .client, maxBatchSize: current.maxMessageBytes,
+                                                   requireSingleBatch: true)
+        if current.timestampType == .createTime {
+            options.timestampWindow = .init(now: Self.nowMs(), beforeMaxMs: current.timestampBeforeMaxMs,
+                                            afterMaxMs: current.timestampAfterMaxMs)
+        }
+        if current.log.cleanupPolicy.contains(.compact) { options.requireKeys = true }
+        do {
+            _ = try RecordBatchValidator.validate(records, options: options)
+        } catch {
+            completion(.failure(PartitionError(ErrorCode(rawValue: error.kafkaErrorCode), error.description,
+                                               batchIndex: 0)))
+            return
+        }
+        log.append(records: records, leaderEpoch: leaderEpoch, origin: .client) { [self] result in
+            switch result {
+            case .success(let appended):
+                if !appended.isDuplicate { advanceHighWatermark(to: appended.lastOffset + 1) }
+                completion(.success(AppendOutcome(baseOffset: appended.baseOffset, logAppendTime: appended.logAppendTime,
+                                                  logStartOffset: appended.logStartOffset)))
+            case .failure(let error):
+                completion(.failure(PartitionError(error)))
+            }
+        }
+    }
+
+    /// Moves the high watermark forward (durable data only, see docs/decisions/0002) and wakes fetches.
+    func advanceHighWatermark(to offset: Int64) {
+        let moved = highWatermarkLock.withLock { _ -> Bool in
+            guard offset > log.highWatermark else { return false }
+            log.updateHighWatermark(offset)
+            return true
+        }
+        guard moved else { return }
+        let parked = waiters.withLock { Array($0.values) }
+        for waiter in parked { waiter.appended() }
+    }
+
+    // MARK: Fetch
+
+    func addWaiter(_ waiter: any AppendWaiter) {
+        waiters.withLock { $0[ObjectIdentifier(waiter)] = waiter }
+    }
+
+    func removeWaiter(_ waiter: any AppendWaiter) {
+        _ = waiters.withLock { $0.removeValue(forKey: ObjectIdentifier(waiter)) }
+    }
+
+    /// Reads from `offset` up to the high watermark (or last stable offset for read_committed).
+    func read(from offset: Int64, maxBytes: Int, isolation: IsolationLevel,
+              minOneBatch: Bool) -> Result<PartitionRead, PartitionError> {
+        let bound: FetchIsolation = isolation == .readCommitted ? .transactionCommitted : .highWatermark
+        let result: LogReadResult
+        do throws(StorageError) {
+            result = try log.read(from: offset, maxBytes: maxBytes, isolation: bound, minOneBatch: minOneBatch)
+        } catch {
+            return .failure(PartitionError(error))
+        }
+        var records = PartitionRecords.empty
+        if !result.slices.isEmpty {
+            records = .file(result.slices.map { slice in
+                let lease = FileRegionLease(file: slice.file)
+                let region = FileRegion(fileHandle: lease.handle, readerIndex: Int(slice.position),
+                                        endIndex: Int(slice.position) + slice.length)
+                return (region, lease)
+            })
+        }
+        let aborted = result.abortedTransactions?.map {
+            AbortedTransactionRange(producerId: $0.producerId, firstOffset: $0.firstOffset)
+        }
+        return .success(PartitionRead(records: records, abortedTransactions: aborted))
+    }
+
+    // MARK: Offsets
+
+    func checkLeaderEpoch(_ current: Int32) -> ErrorCode? {
+        if current > leaderEpoch { return .unknownLeaderEpoch }
+        if current >= 0 && current < leaderEpoch { return .fencedLeaderEpoch }
+        return nil
+    }
+
+    func offset(forTimestamp timestamp: Int64) -> Result<TimestampAndOffset?, PartitionError> {
+        lookUp(.timestamp(timestamp))
+    }
+
+    func maxTimestampOffset() -> Result<TimestampAndOffset?, PartitionError> {
+        lookUp(.maxTimestamp)
+    }
+
+    private func lookUp(_ spec: RunnelStorage.ListOffsetsSpec) -> Result<TimestampAndOffset?, PartitionError> {
+        do throws(StorageError) {
+            guard let found = try log.offset(for: spec) else { return .success(nil) }
+            return .success(TimestampAndOffset(timestamp: found.timestamp, offset: found.offset,
+                                               leaderEpoch: found.leaderEpoch ?? leaderEpoch))
+        } catch {
+            return .failure(PartitionError(error))
+        }
+    }
+
+    func endOffset(forLeaderEpoch epoch: Int32) -> (Int32, Int64) {
+        let found = log.endOffset(forLeaderEpoch: epoch)
+        return (found.leaderEpoch, found.endOffset)
+    }
+
+    func deleteRecords(before offset: Int64) -> Result<Int64, PartitionError> {
+        do throws(StorageError) {
+            return .success(try log.deleteRecords(before: offset))
+        } catch {
+            return .failure(PartitionError(error))
+        }
+    }
+
+    func activeProducers() -> [ActiveProducer] {
+        log.activeProducers.map { entry in
+            ActiveProducer(producerId: entry.producerId, producerEpoch: entry.producerEpoch,
+                           lastSequence: entry.lastSequence, lastTimestamp: entry.lastTimestamp,
+                           coordinatorEpoch: entry.coordinatorEpoch, currentTransactionStartOffset: entry.currentTxnFirstOffset)
+        }
+    }
+
+    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}

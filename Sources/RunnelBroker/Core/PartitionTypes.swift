@@ -1,0 +1,119 @@
+// Value types a `Partition` hands to handlers: errors with their Kafka codes, append outcomes,
+// reads as file regions.
+import Foundation
+import KafkaProtocol
+import NIOCore
+import RunnelStorage
+
+/// A partition operation's failure, as the client will see it.
+struct PartitionError: Error, CustomStringConvertible {
+    let errorCode: ErrorCode
+    let message: String?
+    /// Which batch of the request failed (ProduceResponse RecordErrors, v8+).
+    var batchIndex: Int32?
+    /// True for failures that are not the client's doing (disk errors): logged at error level.
+    var isUnexpected = false
+
+    init(_ errorCode: ErrorCode, _ message: String?, batchIndex: Int32? = nil) {
+        self.errorCode = errorCode
+        self.message = message
+        self.batchIndex = batchIndex
+    }
+
+    init(_ storage: StorageError) {
+        self.errorCode = ErrorCode(rawValue: storage.kafkaErrorCode)
+        self.message = storage.description
+        switch storage {
+        case .io, .logDirOffline, .partitionOffline: isUnexpected = true
+        default: isUnexpected = false
+        }
+    }
+
+    var description: String { "\(errorCode.name): \(message ?? "")" }
+}
+
+/// Where a successful append landed.
+struct AppendOutcome: Sendable {
+    var baseOffset: Int64
+    /// The broker time stamped into the batch with LogAppendTime, else -1.
+    var logAppendTime: Int64
+    var logStartOffset: Int64
+}
+
+enum IsolationLevel: Sendable {
+    case readUncommitted
+    case readCommitted
+}
+
+/// A found offset for ListOffsets.
+struct TimestampAndOffset: Sendable {
+    var timestamp: Int64
+    var offset: Int64
+    var leaderEpoch: Int32
+}
+
+/// An aborted transaction in a fetch answer (read_committed).
+struct AbortedTransactionRange: Sendable {
+    var producerId: Int64
+    var firstOffset: Int64
+}
+
+/// A producer's state as DescribeProducers reports it.
+struct ActiveProducer: Sendable {
+    var producerId: Int64
+    var producerEpoch: Int16
+    var lastSequence: Int32
+    var lastTimestamp: Int64
+    var coordinatorEpoch: Int32
+    var currentTransactionStartOffset: Int64?
+}
+
+/// Keeps a segment file open while a file region referencing its descriptor is being written.
+/// The `NIOFileHandle` borrows the descriptor; the `LogFileHandle` owns and eventually closes it.
+final class FileRegionLease: @unchecked Sendable {
+    // @unchecked: both fields are immutable after init; NIOFileHandle is thread-safe for this use
+    // (its descriptor state is atomic) and LogFileHandle is Sendable.
+    let file: LogFileHandle
+    let handle: NIOFileHandle
+
+    init(file: LogFileHandle) {
+        self.file = file
+        self.handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.descriptor)
+    }
+
+    deinit {
+        // Give the descriptor back without closing it: `file` closes it when the last user is gone.
+        _ = try? handle.takeDescriptorOwnership()
+    }
+}
+
+/// The records of one partition in a fetch answer.
+enum PartitionRecords: Sendable {
+    case empty
+    case memory(ByteBuffer)
+    /// File regions to send with sendfile, each with the lease keeping its file open.
+    case file([(region: FileRegion, lease: FileRegionLease)])
+
+    var byteCount: Int {
+        switch self {
+        case .empty: 0
+        case .memory(let buffer): buffer.readableBytes
+        case .file(let regions): regions.reduce(0) { $0 + $1.region.readableBytes }
+        }
+    }
+}
+
+/// What a read returned.
+struct PartitionRead: Sendable {
+    var records: PartitionRecords
+    var abortedTransactions: [AbortedTransactionRange]?
+}
+
+extension KafkaUUID {
+    /// Foundation's UUID with the same 16 bytes (storage keeps topic ids in `partition.metadata`).
+    var foundationUUID: UUID {
+        let b = bytes
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                           b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+}

@@ -1,0 +1,80 @@
+// The partitions this broker hosts, by topic and index; creates, opens and removes their logs.
+import KafkaProtocol
+import Logging
+import RunnelCluster
+import RunnelStorage
+import Synchronization
+
+/// Owns every `Partition` of this node. Lookups are on the hot path: one lock, a dictionary read.
+final class ReplicaManager: Sendable {
+    private let partitions = Mutex<[String: [Partition?]]>([:])
+    let logManager: LogManager
+    let nodeId: Int32
+    let logger: Logger
+
+    init(logManager: LogManager, nodeId: Int32, logger: Logger) {
+        self.logManager = logManager
+        self.nodeId = nodeId
+        self.logger = logger
+    }
+
+    func partition(topic: String, index: Int32) -> Partition? {
+        partitions.withLock { all in
+            guard let list = all[topic], index >= 0, Int(index) < list.count else { return nil }
+            return list[Int(index)]
+        }
+    }
+
+    func partitions(of topic: String) -> [Partition] {
+        partitions.withLock { ($0[topic] ?? []).compactMap { $0 } }
+    }
+
+    /// Opens or creates the logs of every partition of `topic` that is not open yet.
+    func ensurePartitions(of topic: TopicMetadata, config: TopicLogSettings) throws {
+        var firstError: (any Error)?
+        for index in 0..<topic.partitionCount where partition(topic: topic.name, index: index) == nil {
+            do {
+                let log: PartitionLog
+                if let existing = try logManager.log(topic: topic.name, partition: index) {
+                    log = existing
+                    try existing.updateConfig(config.log)
+                } else {
+                    log = try logManager.createLog(topic: topic.name, partition: index,
+                                                   topicId: topic.topicId.foundationUUID, config: config.log)
+                }
+                let partition = Partition(topic: topic.name, index: index, topicId: topic.topicId, log: log,
+                                          settings: config, logger: logger)
+                partitions.withLock { all in
+                    var list = all[topic.name] ?? []
+                    while list.count <= Int(index) { list.append(nil) }
+                    if list[Int(index)] == nil { list[Int(index)] = partition }
+                    all[topic.name] = list
+                }
+            } catch {
+                logger.error("partition offline: its log could not be opened",
+                             metadata: ["topic": "\(topic.name)", "partition": "\(index)", "error": "\(error)"])
+                if firstError == nil { firstError = error }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// Applies changed topic configs to the open partitions at once.
+    func updateConfig(of topic: String, to config: TopicLogSettings) {
+        for partition in partitions(of: topic) { partition.update(settings: config) }
+    }
+
+    /// Drops a deleted topic's partitions and deletes their logs (asynchronously in storage).
+    func removePartitions(of topic: TopicMetadata) {
+        let removed = partitions.withLock { $0.removeValue(forKey: topic.name) } ?? []
+        for case let partition? in removed {
+            partition.close()
+            do {
+                try logManager.deleteLog(topic: topic.name, partition: partition.index)
+            } catch {
+                logger.error("could not delete partition log",
+                             metadata: ["topic": "\(topic.name)", "partition": "\(partition.index)", "error": "\(error)"])
+            }
+        }
+    }
+}

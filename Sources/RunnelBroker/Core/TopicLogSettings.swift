@@ -1,0 +1,21 @@
+// A topic's effective settings as a partition uses them: the storage LogConfig plus what the
+// broker checks on produce.
+import KafkaRecords
+import RunnelStorage
+
+/// Effective topic-level settings (topic override → broker setting → Kafka default).
+struct TopicLogSettings: Sendable {
+    /// Segment, retention, cleanup, flush and timestamp settings for storage.
+    var log: LogConfig
+    /// `max.message.bytes`: the largest record batch accepted (Kafka default 1048588).
+    var maxMessageBytes: Int = 1_048_588
+    /// `message.timestamp.type`
+    var timestampType: TimestampType = .createTime
+    /// `message.timestamp.before.max.ms` and `message.timestamp.after.max.ms` (CreateTime only).
+    var timestampBeforeMaxMs: Int64 = Int64.max
+    var timestampAfterMaxMs: Int64 = 3_600_000
+    /// `compression.type`: nil keeps what the producer sent ("producer").
+    var compression: CompressionCodec? = nil
+    /// `min.insync.replicas`
+    var minInsyncReplicas: Int = 1
+}

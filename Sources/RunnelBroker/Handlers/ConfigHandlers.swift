@@ -1,0 +1,159 @@
+// DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (and reading broker configs).
+import KafkaProtocol
+import NIOCore
+import RunnelCluster
+
+/// Kafka's ConfigResource types.
+enum ConfigResourceType: Int8 {
+    case unknown = 0, topic = 2, broker = 4, brokerLogger = 8, clientMetrics = 16, group = 32
+}
+
+extension BrokerCore {
+    func describeConfigs(_ request: DescribeConfigsRequest, _ context: HandlerRequest) -> HandlerResult<DescribeConfigsResponse> {
+        var response = DescribeConfigsResponse()
+        response.results = request.resources.map { resource in
+            var result = DescribeConfigsResponse.DescribeConfigsResult()
+            result.resourceType = resource.resourceType
+            result.resourceName = resource.resourceName
+            let entries: [ConfigEntry]
+            switch ConfigResourceType(rawValue: resource.resourceType) {
+            case .topic:
+                guard let topic = metadataStore.topic(named: resource.resourceName) else {
+                    result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                    result.errorMessage = "Topic '\(resource.resourceName)' does not exist."
+                    return result
+                }
+                entries = topicConfigs.describe(topicOverrides: topic.configs, keys: resource.configurationKeys,
+                                                includeSynonyms: request.includeSynonyms,
+                                                includeDocumentation: request.includeDocumentation)
+            case .broker:
+                guard resource.resourceName.isEmpty || resource.resourceName == String(settings.nodeId) else {
+                    result.errorCode = ErrorCode.invalidRequest.rawValue
+                    result.errorMessage = "Unexpected broker id, expected \(settings.nodeId) but received \(resource.resourceName)"
+                    return result
+                }
+                entries = topicConfigs.describeBroker(keys: resource.configurationKeys,
+                                                      includeSynonyms: request.includeSynonyms,
+                                                      includeDocumentation: request.includeDocumentation)
+            default:
+                result.errorCode = ErrorCode.invalidRequest.rawValue
+                result.errorMessage = "Describing configs of resource type \(resource.resourceType) is not supported."
+                return result
+            }
+            result.errorCode = ErrorCode.none.rawValue
+            result.configs = entries.map { entry in
+                var config = DescribeConfigsResponse.DescribeConfigsResourceResult()
+                config.name = entry.name
+                config.value = entry.isSensitive ? nil : entry.value
+                config.readOnly = entry.isReadOnly
+                config.configSource = entry.source.rawValue
+                config.isSensitive = entry.isSensitive
+                config.configType = entry.type.rawValue
+                config.documentation = entry.documentation.isEmpty ? nil : entry.documentation
+                config.synonyms = entry.synonyms.map { synonym in
+                    var s = DescribeConfigsResponse.DescribeConfigsSynonym()
+                    s.name = synonym.name
+                    s.value = synonym.value
+                    s.source = synonym.source.rawValue
+                    return s
+                }
+                return config
+            }
+            return result
+        }
+        return .now(response)
+    }
+
+    func alterConfigs(_ request: AlterConfigsRequest, _ context: HandlerRequest) -> HandlerResult<AlterConfigsResponse> {
+        var response = AlterConfigsResponse()
+        response.responses = request.resources.map { resource in
+            var overrides: [String: String] = [:]
+            for config in resource.configs {
+                if let value = config.value { overrides[config.name] = value }
+            }
+            let outcome = applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
+                                            validateOnly: request.validateOnly, context: context) { _ in overrides }
+            var result = AlterConfigsResponse.AlterConfigsResourceResponse()
+            result.resourceType = resource.resourceType
+            result.resourceName = resource.resourceName
+            result.errorCode = outcome.code.rawValue
+            result.errorMessage = outcome.message
+            return result
+        }
+        return .now(response)
+    }
+
+    func incrementalAlterConfigs(_ request: IncrementalAlterConfigsRequest,
+                                 _ context: HandlerRequest) -> HandlerResult<IncrementalAlterConfigsResponse> {
+        var response = IncrementalAlterConfigsResponse()
+        response.responses = request.resources.map { resource in
+            let outcome = applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
+                                            validateOnly: request.validateOnly, context: context) { current in
+                var next = current
+                for config in resource.configs {
+                    switch config.configOperation {
+                    case 0:  // SET
+                        guard let value = config.value else {
+                            throw TopicCreationError(.invalidConfig, "Null value not supported for SET of \(config.name)")
+                        }
+                        next[config.name] = value
+                    case 1:  // DELETE: back to the broker default
+                        next.removeValue(forKey: config.name)
+                    case 2, 3:  // APPEND, SUBTRACT on list configs
+                        guard topicConfigs.isList(config.name) else {
+                            throw TopicCreationError(.invalidConfig, "Config \(config.name) is not a list; APPEND/SUBTRACT are only for lists.")
+                        }
+                        let base = next[config.name] ?? topicConfigs.effectiveValue(of: config.name, overrides: current) ?? ""
+                        var items = base.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                        let change = (config.value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                        if config.configOperation == 2 {
+                            for item in change where !items.contains(item) { items.append(item) }
+                        } else {
+                            items.removeAll { change.contains($0) }
+                        }
+                        next[config.name] = items.joined(separator: ",")
+                    default:
+                        throw TopicCreationError(.invalidRequest, "Unknown config operation \(config.configOperation)")
+                    }
+                }
+                return next
+            }
+            var result = IncrementalAlterConfigsResponse.AlterConfigsResourceResponse()
+            result.resourceType = resource.resourceType
+            result.resourceName = resource.resourceName
+            result.errorCode = outcome.code.rawValue
+            result.errorMessage = outcome.message
+            return result
+        }
+        return .now(response)
+    }
+
+    /// Validates and applies new topic overrides; the partitions pick them up at once.
+    private func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, context: HandlerRequest,
+                                   change: ([String: String]) throws -> [String: String]) -> (code: ErrorCode, message: String?) {
+        guard ConfigResourceType(rawValue: type) == .topic else {
+            if ConfigResourceType(rawValue: type) == .broker {
+                return (.invalidRequest, "Dynamic broker configs are not supported by Runnel; edit the config file and restart.")
+            }
+            return (.invalidRequest, "Altering configs of resource type \(type) is not supported.")
+        }
+        guard let topic = metadataStore.topic(named: name) else {
+            return (.unknownTopicOrPartition, "Topic '\(name)' does not exist.")
+        }
+        do {
+            let next = try change(topic.configs)
+            let logConfig = try topicConfigs.validatedLogConfig(overrides: next)
+            guard !validateOnly else { return (.none, nil) }
+            try metadataStore.setConfigs(topic: name, to: next)
+            replicas.updateConfig(of: topic.name, to: logConfig)
+            context.context.logger.info("altered topic configs", metadata: ["topic": "\(name)", "configs": "\(next)"])
+            return (.none, nil)
+        } catch let error as TopicCreationError {
+            return (error.errorCode, error.message)
+        } catch let error as MetadataStoreError {
+            return (error.errorCode, error.description)
+        } catch {
+            return (.invalidConfig, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,173 @@
+// Fetch: resolve the partitions (directly or through an incremental fetch session), read file slices
+// from the logs, long-poll until min.bytes or max.wait.ms, and answer with zero-copy file regions.
+import KafkaProtocol
+import NIOCore
+import RunnelCluster
+
+/// One partition's part of a fetch answer before encoding.
+struct FetchedPartition: Sendable {
+    var key: FetchPartitionKey
+    var topicId: KafkaUUID
+    var errorCode: ErrorCode = .none
+    var highWatermark: Int64 = -1
+    var lastStableOffset: Int64 = -1
+    var logStartOffset: Int64 = -1
+    var abortedTransactions: [AbortedTransactionRange]? = nil
+    var records: PartitionRecords = .empty
+    var bytes: Int { records.byteCount }
+}
+
+/// What a fetch resolved to before reading: the partitions in order and the session bookkeeping.
+struct FetchPlan: Sendable {
+    var partitions: [(FetchPartitionKey, FetchSessionPartition)]
+    /// Session id to answer with (0 = no session).
+    var sessionId: Int32
+    /// Incremental fetches leave out partitions with nothing new.
+    var incremental: Bool
+    /// Partitions whose topic id or name is unknown, answered with an error.
+    var unresolved: [FetchedPartition]
+    var topLevelError: ErrorCode = .none
+}
+
+extension BrokerCore {
+    func fetch(_ request: FetchRequest, _ context: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
+        let version = context.version
+        let plan = planFetch(request, version: version)
+        let isolation: IsolationLevel = request.isolationLevel == 1 ? .readCommitted : .readUncommitted
+        let maxBytes = Int(min(max(request.maxBytes, 0), settings.fetchMaxBytesCap))
+        let minBytes = Int(max(request.minBytes, 0))
+        let deadline = NIODeadline.now() + .milliseconds(Int64(max(request.maxWaitMs, 0)))
+
+        let first = readPartitions(plan, maxBytes: maxBytes, isolation: isolation)
+        let total = first.reduce(0) { $0 + $1.bytes }
+        let hasError = first.contains { $0.errorCode != .none }
+        if plan.topLevelError != .none || total >= minBytes || hasError || request.maxWaitMs <= 0 || plan.partitions.isEmpty {
+            return context.eventLoop.makeSucceededFuture(
+                encodeFetch(plan: plan, partitions: first, version: version, context: context))
+        }
+        // Long poll: park until an append to one of these partitions brings enough bytes, or the deadline.
+        let promise = context.eventLoop.makePromise(of: ResponsePayload.self)
+        let wait = DelayedFetch(eventLoop: context.eventLoop, deadline: deadline) { [self] expired in
+            let now = readPartitions(plan, maxBytes: maxBytes, isolation: isolation)
+            let bytes = now.reduce(0) { $0 + $1.bytes }
+            guard expired || bytes >= minBytes || now.contains(where: { $0.errorCode != .none }) else { return false }
+            promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context))
+            return true
+        }
+        let partitions = plan.partitions.compactMap { key, _ in replicas.partition(topic: key.topic, index: key.partition) }
+        wait.start(watching: partitions)
+        return promise.futureResult
+    }
+
+    /// Resolves topics and applies the fetch session rules of KIP-227.
+    func planFetch(_ request: FetchRequest, version: Int16) -> FetchPlan {
+        var requested: [(FetchPartitionKey, FetchSessionPartition)] = []
+        var unresolved: [FetchedPartition] = []
+        for topic in request.topics {
+            let metadata: TopicMetadata? = version >= 13 ? metadataStore.topic(id: topic.topicId)
+                                                         : metadataStore.topic(named: topic.topic)
+            for partition in topic.partitions {
+                guard let metadata else {
+                    var failed = FetchedPartition(key: FetchPartitionKey(topic: topic.topic, partition: partition.partition),
+                                                  topicId: topic.topicId)
+                    failed.errorCode = version >= 13 ? .unknownTopicId : .unknownTopicOrPartition
+                    unresolved.append(failed)
+                    continue
+                }
+                let key = FetchPartitionKey(topic: metadata.name, partition: partition.partition)
+                requested.append((key, FetchSessionPartition(
+                    topicId: metadata.topicId, fetchOffset: partition.fetchOffset, maxBytes: partition.partitionMaxBytes,
+                    currentLeaderEpoch: partition.currentLeaderEpoch, lastFetchedEpoch: partition.lastFetchedEpoch,
+                    logStartOffset: partition.logStartOffset)))
+            }
+        }
+        var plan = FetchPlan(partitions: requested, sessionId: 0, incremental: false, unresolved: unresolved)
+        guard version >= 7 else { return plan }
+        let sessionId = request.sessionId
+        let epoch = request.sessionEpoch
+        if epoch == -1 || epoch == 0 {
+            // A full fetch: -1 closes any session and stays sessionless, 0 (re)creates one.
+            if sessionId != 0 { fetchSessions.remove(id: sessionId) }
+            if epoch == 0 { plan.sessionId = fetchSessions.create(partitions: requested) }
+            return plan
+        }
+        var forgotten: [FetchPartitionKey] = []
+        for topic in request.forgottenTopicsData {
+            let name = version >= 13 ? metadataStore.topic(id: topic.topicId)?.name : topic.topic
+            guard let name else { continue }
+            for partition in topic.partitions { forgotten.append(FetchPartitionKey(topic: name, partition: partition)) }
+        }
+        switch fetchSessions.update(id: sessionId, epoch: epoch, changed: requested, forgotten: forgotten) {
+        case .success(let session):
+            plan.sessionId = session.id
+            plan.incremental = true
+            plan.partitions = session.order.compactMap { key in session.partitions[key].map { (key, $0) } }
+        case .failure(.sessionIdNotFound):
+            plan.topLevelError = .fetchSessionIdNotFound
+            plan.partitions = []
+        case .failure(.invalidEpoch):
+            plan.topLevelError = .invalidFetchSessionEpoch
+            plan.partitions = []
+        }
+        return plan
+    }
+
+    /// Reads every planned partition within the response's byte budget (KIP-74: the first batch of
+    /// the first partition with data is returned even when it alone exceeds the budget).
+    func readPartitions(_ plan: FetchPlan, maxBytes: Int, isolation: IsolationLevel) -> [FetchedPartition] {
+        var results = plan.unresolved
+        var remaining = maxBytes
+        var anyData = false
+        for (key, wanted) in plan.partitions {
+            var result = FetchedPartition(key: key, topicId: wanted.topicId)
+            guard let partition = replicas.partition(topic: key.topic, index: key.partition) else {
+                result.errorCode = .unknownTopicOrPartition
+                results.append(result)
+                continue
+            }
+            if wanted.currentLeaderEpoch > partition.leaderEpoch {
+                result.errorCode = .unknownLeaderEpoch
+            } else if wanted.currentLeaderEpoch >= 0 && wanted.currentLeaderEpoch < partition.leaderEpoch {
+                result.errorCode = .fencedLeaderEpoch
+            } else {
+                let budget = min(Int(max(wanted.maxBytes, 0)), remaining)
+                switch partition.read(from: wanted.fetchOffset, maxBytes: budget, isolation: isolation, minOneBatch: !anyData) {
+                case .success(let read):
+                    result.records = read.records
+                    result.abortedTransactions = isolation == .readCommitted ? read.abortedTransactions : nil
+                    remaining = max(0, remaining - read.records.byteCount)
+                    if read.records.byteCount > 0 { anyData = true }
+                case .failure(let error):
+                    result.errorCode = error.errorCode
+                }
+            }
+            result.highWatermark = partition.highWatermark
+            result.lastStableOffset = partition.lastStableOffset
+            result.logStartOffset = partition.logStartOffset
+            results.append(result)
+        }
+        return results
+    }
+
+    func encodeFetch(plan: FetchPlan, partitions: [FetchedPartition], version: Int16,
+                     context: HandlerRequest) -> ResponsePayload {
+        var included = partitions
+        if plan.incremental {
+            let session = plan.partitions.reduce(into: [FetchPartitionKey: FetchSessionPartition]()) { $0[$1.0] = $1.1 }
+            included = partitions.filter { p in
+                guard let known = session[p.key] else { return true }
+                return p.bytes > 0 || p.errorCode != .none || p.highWatermark != known.lastHighWatermark
+                    || p.lastStableOffset != known.lastLastStableOffset || p.logStartOffset != known.lastLogStartOffset
+            }
+        }
+        if plan.sessionId != 0 {
+            var sent: [FetchPartitionKey: (hw: Int64, lso: Int64, logStart: Int64)] = [:]
+            for p in included { sent[p.key] = (p.highWatermark, p.lastStableOffset, p.logStartOffset) }
+            fetchSessions.recordResponse(id: plan.sessionId, sent: sent,
+                                         returnedData: included.filter { $0.bytes > 0 }.map(\.key))
+        }
+        var writer = FetchResponseWriter(version: version, allocator: ByteBufferAllocator())
+        return writer.encode(correlationId: context.header.correlationId, errorCode: plan.topLevelError,
+                             sessionId: plan.sessionId, partitions: included)
+    }
+}

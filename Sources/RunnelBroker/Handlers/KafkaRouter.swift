@@ -1,0 +1,198 @@
+// Routes a request frame to its handler: header decoding, version checks, response encoding.
+import KafkaProtocol
+import Logging
+import NIOCore
+
+/// Why a connection is closed instead of answered (Kafka closes on unparseable or unsupported requests).
+enum RouterError: Error, CustomStringConvertible {
+    case unsupportedApi(apiKey: Int16, version: Int16)
+    case malformedRequest(apiKey: Int16, version: Int16, reason: String)
+    case encodingFailed(api: String, reason: String)
+
+    var description: String {
+        switch self {
+        case .unsupportedApi(let key, let version): "unsupported API key \(key) version \(version)"
+        case .malformedRequest(let key, let version, let reason): "malformed request (API key \(key) v\(version)): \(reason)"
+        case .encodingFailed(let api, let reason): "could not encode \(api) response: \(reason)"
+        }
+    }
+}
+
+/// The broker's `RequestRouter`: one entry point per API family, each in its own handler file.
+final class KafkaRouter: RequestRouter {
+    let broker: BrokerCore
+
+    init(broker: BrokerCore) {
+        self.broker = broker
+    }
+
+    func route(_ frame: KafkaRequestFrame, context: RequestContext) -> EventLoopFuture<ResponsePayload> {
+        let loop = context.eventLoop
+        let apiKey = ApiKey(rawValue: frame.apiKey)
+        guard let range = SupportedApis.range(of: apiKey) else {
+            context.logger.warning("closing connection: unsupported API",
+                                   metadata: ["api_key": "\(frame.apiKey)", "version": "\(frame.apiVersion)"])
+            return loop.makeFailedFuture(RouterError.unsupportedApi(apiKey: frame.apiKey, version: frame.apiVersion))
+        }
+        guard range.contains(frame.apiVersion) else {
+            if apiKey == .apiVersions {
+                return loop.makeSucceededFuture(unsupportedApiVersionsReply(frame, context: context))
+            }
+            context.logger.warning("closing connection: unsupported API version",
+                                   metadata: ["api": "\(apiKey.name)", "version": "\(frame.apiVersion)",
+                                              "supported": "\(range.lowerBound)-\(range.upperBound)"])
+            return loop.makeFailedFuture(RouterError.unsupportedApi(apiKey: frame.apiKey, version: frame.apiVersion))
+        }
+        var body = frame.buffer
+        let header: RequestHeader
+        do {
+            header = try RequestHeader(
+                from: &body, headerVersion: RequestHeader.headerVersion(apiKey: frame.apiKey, apiVersion: frame.apiVersion))
+        } catch {
+            return malformed(frame, context: context, reason: "\(error)")
+        }
+        let request = HandlerRequest(header: header, context: context)
+        switch apiKey {
+        case .apiVersions: return serve(ApiVersionsRequest.self, body, request) { broker.apiVersions($0, $1) }
+        case .metadata: return serve(MetadataRequest.self, body, request) { broker.metadata($0, $1) }
+        case .produce: return serveProduce(body, request)
+        case .fetch: return serveFetch(body, request)
+        case .listOffsets: return serve(ListOffsetsRequest.self, body, request) { broker.listOffsets($0, $1) }
+        case .offsetForLeaderEpoch:
+            return serve(OffsetForLeaderEpochRequest.self, body, request) { broker.offsetForLeaderEpoch($0, $1) }
+        case .initProducerId: return serve(InitProducerIdRequest.self, body, request) { broker.initProducerId($0, $1) }
+        case .createTopics: return serve(CreateTopicsRequest.self, body, request) { broker.createTopics($0, $1) }
+        case .deleteTopics: return serve(DeleteTopicsRequest.self, body, request) { broker.deleteTopics($0, $1) }
+        case .createPartitions:
+            return serve(CreatePartitionsRequest.self, body, request) { broker.createPartitions($0, $1) }
+        case .deleteRecords: return serve(DeleteRecordsRequest.self, body, request) { broker.deleteRecords($0, $1) }
+        case .describeConfigs: return serve(DescribeConfigsRequest.self, body, request) { broker.describeConfigs($0, $1) }
+        case .alterConfigs: return serve(AlterConfigsRequest.self, body, request) { broker.alterConfigs($0, $1) }
+        case .incrementalAlterConfigs:
+            return serve(IncrementalAlterConfigsRequest.self, body, request) { broker.incrementalAlterConfigs($0, $1) }
+        case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.describeCluster($0, $1) }
+        case .describeProducers:
+            return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
+        case .findCoordinator:
+            return serve(FindCoordinatorRequest.self, body, request) { broker.findCoordinator($0, $1) }
+        case .joinGroup: return serve(JoinGroupRequest.self, body, request) { broker.joinGroup($0, $1) }
+        case .syncGroup: return serve(SyncGroupRequest.self, body, request) { broker.syncGroup($0, $1) }
+        case .heartbeat: return serve(HeartbeatRequest.self, body, request) { broker.heartbeat($0, $1) }
+        case .leaveGroup: return serve(LeaveGroupRequest.self, body, request) { broker.leaveGroup($0, $1) }
+        case .offsetCommit: return serve(OffsetCommitRequest.self, body, request) { broker.offsetCommit($0, $1) }
+        case .offsetFetch: return serve(OffsetFetchRequest.self, body, request) { broker.offsetFetch($0, $1) }
+        case .describeGroups: return serve(DescribeGroupsRequest.self, body, request) { broker.describeGroups($0, $1) }
+        case .listGroups: return serve(ListGroupsRequest.self, body, request) { broker.listGroups($0, $1) }
+        case .deleteGroups: return serve(DeleteGroupsRequest.self, body, request) { broker.deleteGroups($0, $1) }
+        case .offsetDelete: return serve(OffsetDeleteRequest.self, body, request) { broker.offsetDelete($0, $1) }
+        default:
+            return loop.makeFailedFuture(RouterError.unsupportedApi(apiKey: frame.apiKey, version: frame.apiVersion))
+        }
+    }
+
+    /// Decodes the body, runs a handler that answers synchronously or later, encodes the response.
+    private func serve<Request: KafkaRequestMessage>(
+        _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
+        _ handler: (Request, HandlerRequest) -> HandlerResult<Request.Response>
+    ) -> EventLoopFuture<ResponsePayload> {
+        var body = body
+        let message: Request
+        do {
+            message = try Request(from: &body, version: request.header.apiVersion)
+        } catch {
+            return malformed(request, reason: "\(error)")
+        }
+        switch handler(message, request) {
+        case .now(let response):
+            return request.eventLoop.makeCompletedFuture { try encode(response, for: request) }
+        case .later(let future):
+            return future.flatMapThrowing { response in try self.encode(response, for: request) }
+        }
+    }
+
+    private func serveProduce(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
+        var body = body
+        let message: ProduceRequest
+        do {
+            message = try ProduceRequest(from: &body, version: request.header.apiVersion)
+        } catch {
+            return malformed(request, reason: "\(error)")
+        }
+        let acks = message.acks
+        let future = broker.produce(message, request)
+        guard acks != 0 else {
+            // acks=0: the client reads no response; the append still completes in the background.
+            return future.map { _ in ResponsePayload.none }
+        }
+        return future.flatMapThrowing { response in try self.encode(response, for: request) }
+    }
+
+    private func serveFetch(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
+        var body = body
+        let message: FetchRequest
+        do {
+            message = try FetchRequest(from: &body, version: request.header.apiVersion)
+        } catch {
+            return malformed(request, reason: "\(error)")
+        }
+        return broker.fetch(message, request)
+    }
+
+    func encode<Response: KafkaMessage>(_ response: Response, for request: HandlerRequest) throws -> ResponsePayload {
+        var out = ByteBufferAllocator().buffer(capacity: 512)
+        do {
+            ResponseHeader(correlationId: request.header.correlationId).encode(
+                to: &out, headerVersion: ResponseHeader.headerVersion(apiKey: request.header.apiKey,
+                                                                      apiVersion: request.header.apiVersion))
+            try response.encode(to: &out, version: request.header.apiVersion)
+        } catch {
+            request.context.logger.error("response encoding failed", metadata: ["error": "\(error)"])
+            throw RouterError.encodingFailed(api: String(describing: Response.self), reason: "\(error)")
+        }
+        return .buffer(out)
+    }
+
+    private func malformed(_ frame: KafkaRequestFrame, context: RequestContext, reason: String) -> EventLoopFuture<ResponsePayload> {
+        context.logger.warning("closing connection: malformed request header",
+                               metadata: ["api_key": "\(frame.apiKey)", "version": "\(frame.apiVersion)", "reason": "\(reason)"])
+        return context.eventLoop.makeFailedFuture(
+            RouterError.malformedRequest(apiKey: frame.apiKey, version: frame.apiVersion, reason: reason))
+    }
+
+    private func malformed(_ request: HandlerRequest, reason: String) -> EventLoopFuture<ResponsePayload> {
+        request.context.logger.warning("closing connection: malformed request",
+                                       metadata: ["api_key": "\(request.header.apiKey)",
+                                                  "version": "\(request.header.apiVersion)", "reason": "\(reason)"])
+        return request.eventLoop.makeFailedFuture(RouterError.malformedRequest(
+            apiKey: request.header.apiKey, version: request.header.apiVersion, reason: reason))
+    }
+
+    /// Kafka's answer to an ApiVersions version it does not know: v0 body, UNSUPPORTED_VERSION, its ranges.
+    private func unsupportedApiVersionsReply(_ frame: KafkaRequestFrame, context: RequestContext) -> ResponsePayload {
+        var response = ApiVersionsResponse()
+        response.errorCode = ErrorCode.unsupportedVersion.rawValue
+        response.apiKeys = SupportedApis.apiVersionEntries()
+        var out = ByteBufferAllocator().buffer(capacity: 512)
+        out.writeInteger(frame.correlationId)
+        do {
+            try response.encode(to: &out, version: 0)
+        } catch {
+            context.logger.error("ApiVersions v0 encoding failed", metadata: ["error": "\(error)"])
+        }
+        return .buffer(out)
+    }
+}
+
+/// What a handler sees of the request besides its body.
+struct HandlerRequest: Sendable {
+    let header: RequestHeader
+    let context: RequestContext
+    var eventLoop: any EventLoop { context.eventLoop }
+    var version: Int16 { header.apiVersion }
+}
+
+/// A handler's answer: ready now, or when a future completes (long poll, durable append).
+enum HandlerResult<Response: Sendable>: Sendable {
+    case now(Response)
+    case later(EventLoopFuture<Response>)
+}

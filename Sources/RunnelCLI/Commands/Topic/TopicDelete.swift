@@ -1,0 +1,46 @@
+// `runnel topic delete`: deletes topics.
+import ArgumentParser
+import KafkaProtocol
+import RunnelClient
+
+struct TopicDelete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete topics and all their records.",
+        discussion: """
+        EXAMPLES:
+          runnel topic delete orders
+          runnel topic delete old-a old-b --if-exists
+        """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "Topics to delete.") var names: [String]
+    @Flag(help: "Succeed when a topic does not exist.") var ifExists = false
+
+    func validate() throws {
+        guard !names.isEmpty else { throw ValidationError("give at least one topic name") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors(brokers: connection.resolvedBrokers) {
+            try await connection.withClient { client in
+                let admin = KafkaAdmin(client: client)
+                var deleted: [String] = []
+                for name in names {
+                    do {
+                        try await admin.deleteTopics([name])
+                        deleted.append(name)
+                    } catch KafkaClientError.unknownTopic(_) where ifExists {
+                        continue
+                    }
+                }
+                if !deleted.isEmpty { await admin.awaitTopics(deleted, present: false) }
+                if output.isJSON {
+                    try Terminal.printJSON(["deleted": deleted])
+                } else {
+                    for name in deleted { print("Deleted topic \(name).") }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+// Records accumulated for one partition: an open batch being filled, or a closed one waiting to be sent.
+import KafkaRecords
+import NIOCore
+
+/// The completion of one record in a batch.
+typealias DeliveryCallback = @Sendable (DeliveryResult) -> Void
+
+/// A batch of records for one partition. Open while records are appended; closed (built into wire
+/// bytes with its sequence number) before it is sent; resent byte for byte on retry.
+struct ProducerBatch: Sendable {
+    let topicPartition: TopicPartition
+    var builder: RecordBatchBuilder
+    /// One callback per record, in offset order.
+    var callbacks: [DeliveryCallback] = []
+    /// Create timestamps of the records (to report them back), in offset order.
+    var timestamps: [Int64] = []
+    /// Bytes counted against buffer.memory.
+    var accountedBytes = 0
+    /// When the first record was appended (linger and delivery timeout start here).
+    let createdAt: ContinuousClock.Instant
+    /// Set once closed.
+    var bytes: ByteBuffer?
+    var attempts = 0
+    /// Identifies the batch to its linger timer.
+    let id: UInt64
+
+    init(topicPartition: TopicPartition, compression: CompressionCodec, capacity: Int, id: UInt64) {
+        self.topicPartition = topicPartition
+        builder = RecordBatchBuilder(compression: compression, initialCapacity: capacity)
+        createdAt = .now
+        self.id = id
+    }
+
+    var recordCount: Int { callbacks.count }
+    var baseSequence: Int32 { builder.baseSequence }
+
+    mutating func append(_ record: ProducerRecord, timestamp: Int64, size: Int, callback: @escaping DeliveryCallback) {
+        builder.append(key: record.key, value: record.value, headers: record.headers, timestamp: timestamp)
+        callbacks.append(callback)
+        timestamps.append(timestamp)
+        accountedBytes += size
+    }
+
+    /// Builds the wire bytes with the producer id, epoch and base sequence.
+    mutating func close(producerId: Int64, producerEpoch: Int16, baseSequence: Int32) throws(RecordBatchError) {
+        builder.producerId = producerId
+        builder.producerEpoch = producerEpoch
+        builder.baseSequence = baseSequence
+        bytes = try builder.build()
+    }
+
+    /// Rewrites the base sequence of the closed batch (and its CRC): after a batch before it failed,
+    /// the broker expects the sequence the failed batch had.
+    mutating func restamp(sequence: Int32) {
+        guard var bytes else { return }
+        self.bytes = nil  // keep the buffer uniquely referenced while rewriting
+        let start = bytes.readerIndex
+        bytes.setInteger(sequence, at: start + RecordBatchLayout.baseSequence)
+        let crcStart = start + RecordBatchLayout.attributes
+        if let crc = CRC32C.checksum(of: bytes, at: crcStart, length: bytes.readableBytes - RecordBatchLayout.attributes) {
+            bytes.setInteger(crc, at: start + RecordBatchLayout.crc)
+        }
+        builder.baseSequence = sequence
+        self.bytes = bytes
+    }
+
+    /// Completes every record with its offset (`baseOffset` + index), or -1 when unknown.
+    func succeed(baseOffset: Int64, logAppendTime: Int64) {
+        for (index, callback) in callbacks.enumerated() {
+            let offset = baseOffset >= 0 ? baseOffset + Int64(index) : -1
+            let timestamp = logAppendTime >= 0 ? logAppendTime : timestamps[index]
+            callback(.success(RecordMetadata(topic: topicPartition.topic, partition: topicPartition.partition,
+                                             offset: offset, timestamp: timestamp)))
+        }
+    }
+
+    /// Fails every record of the batch with `error`.
+    func fail(_ error: KafkaClientError) {
+        for callback in callbacks { callback(.failure(error)) }
+    }
+}

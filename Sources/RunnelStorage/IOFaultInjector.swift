@@ -1,0 +1,29 @@
+// IOFaultInjector: a test hook on an I/O engine that fails chosen upcoming writes with an errno
+// (ENOSPC, EIO) before they reach the disk, to prove the log's failure handling.
+import Synchronization
+
+/// Fails the next writes with the queued error numbers, one per write.
+final class IOFaultInjector: Sendable {
+    private let queued = Mutex<[Int32]>([])
+    /// Writes to let through before the queued failures apply.
+    private let skip = Mutex(0)
+
+    init() {}
+
+    /// Fails the writes after the next `after` ones with `errnos`, in order.
+    func failNextWrites(_ errnos: [Int32], after: Int = 0) {
+        skip.withLock { $0 = after }
+        queued.withLock { $0.append(contentsOf: errnos) }
+    }
+
+    /// The errno for this write, or nil to let it run.
+    func nextFailure() -> Int32? {
+        let pass = skip.withLock { count -> Bool in
+            guard count > 0 else { return false }
+            count -= 1
+            return true
+        }
+        if pass { return nil }
+        return queued.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+    }
+}

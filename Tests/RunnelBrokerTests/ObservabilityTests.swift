@@ -1,0 +1,73 @@
+// Tests for logs (one key=value line per event) and the /metrics, /health, /ready endpoint.
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import Testing
+@testable import RunnelBroker
+
+@Suite struct ObservabilityTests {
+    @Test func logLinesCarryLevelLabelMessageAndSortedQuotedMetadata() throws {
+        let logs = LogCapture()
+        var logger = logs.logger
+        logger[metadataKey: "connection"] = "c-1"
+        logger.warning("request too large", metadata: ["size": "5", "client": "a b"])
+        let line = try #require(logs.all.first)
+        #expect(line.hasSuffix("warning test: request too large client=\"a b\" connection=c-1 size=5\n"))
+        #expect(line.filter { $0 == "\n" }.count == 1)
+        #expect(line.first?.isNumber == true)  // ISO-8601 timestamp first
+    }
+
+    @Test func logLevelBelowTheThresholdIsDropped() {
+        let logs = LogCapture()
+        var logger = logs.logger
+        logger.logLevel = .info
+        logger.debug("hidden")
+        logger.info("shown")
+        #expect(logs.all.count == 1)
+    }
+
+    private func get(_ path: String, from address: SocketAddress) async throws -> String {
+        let client = try await LoopbackClient.connect(to: address)
+        var request = ByteBuffer()
+        request.writeString("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        try await client.send(request)
+        try await client.channel.closeFuture.get()
+        var bytes = try await client.collector.waitFor(bytes: 0, on: client.channel)
+        return bytes.readString(length: bytes.readableBytes) ?? ""
+    }
+
+    @Test func metricsEndpointServesServerMetricsHealthAndReadiness() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let server = KafkaServer(
+            configuration: ServerConfiguration(listeners: [Listener(name: "PLAINTEXT", host: "127.0.0.1", port: 0)]),
+            router: EchoRouter(), metrics: metrics)
+        try await server.start()
+        let state = BrokerState()
+        let endpoint = MetricsServer(
+            registry: registry, state: state, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        try await endpoint.start(host: "127.0.0.1", port: 0)
+        let address = try #require(endpoint.boundAddress)
+
+        #expect(try await get("/ready", from: address).hasPrefix("HTTP/1.1 503"))
+        #expect(try await get("/health", from: address).hasPrefix("HTTP/1.1 200"))
+        state.markReady(addresses: server.boundAddresses)
+        #expect(try await get("/ready", from: address).hasPrefix("HTTP/1.1 200"))
+        #expect(try await get("/nope", from: address).hasPrefix("HTTP/1.1 404"))
+
+        let client = try await LoopbackClient.connect(to: try #require(server.boundAddresses.first))
+        try await client.send(requestBytes(apiKey: 3, correlationId: 9))
+        #expect(try await client.responses(count: 1, ofSize: 4) == [9])
+        let text = try await get("/metrics", from: address)
+        #expect(text.contains("runnel_requests_total{api_key=\"3\"} 1"))
+        #expect(text.contains("runnel_connections 1"))
+        #expect(text.contains("runnel_network_bytes_in_total 12"))
+        #expect(text.contains("runnel_network_bytes_out_total 8"))
+        #expect(text.contains("runnel_request_latency_seconds_count{api_key=\"3\"} 1"))
+
+        try await client.channel.close()
+        await server.stopAccepting()
+        await endpoint.stop()
+    }
+}

@@ -1,2 +1,0 @@
-import Testing
-@Suite struct RunnelBrokerTestsPlaceholder { @Test func moduleBuilds() { #expect(Bool(true)) } }
