@@ -65,10 +65,15 @@ final class ClassicGroup {
     func isLeader(_ memberId: String) -> Bool { leaderId == memberId }
     func staticMemberId(for instanceId: String) -> String? { staticMembers[instanceId] }
 
-    /// A static member is fenced when its `group.instance.id` now belongs to another member id.
-    func isStaticMemberFenced(memberId: String, groupInstanceId: String?) -> Bool {
-        guard let groupInstanceId, let current = staticMembers[groupInstanceId] else { return false }
-        return current != memberId
+    /// Kafka's member check for join, sync, heartbeat and commit: a `group.instance.id` must be known and
+    /// mapped to `memberId` (else UNKNOWN_MEMBER_ID, or FENCED_INSTANCE_ID when another member id now holds
+    /// it), and `memberId` must be a member.
+    func memberError(memberId: String, groupInstanceId: String?) -> ErrorCode? {
+        if let groupInstanceId {
+            guard let current = staticMembers[groupInstanceId] else { return .unknownMemberId }
+            if current != memberId { return .fencedInstanceId }
+        }
+        return members[memberId] == nil ? .unknownMemberId : nil
     }
 
     /// Largest rebalance timeout of the members: how long a rebalance waits for them to rejoin.

@@ -42,7 +42,8 @@ extension GroupCoordinator {
     public func deleteGroups(_ groupIds: [String]) async -> [ErrorCode] {
         var results: [ErrorCode] = []
         for groupId in groupIds {
-            if let error = groupRequestError(groupId) {
+            // DeleteGroups accepts the empty group id, like OffsetCommit, so its offsets can be removed.
+            if let error = coordinatorError(for: groupId) {
                 results.append(error)
                 continue
             }

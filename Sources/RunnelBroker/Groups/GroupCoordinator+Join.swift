@@ -20,6 +20,15 @@ extension GroupCoordinator {
             group = ClassicGroup(groupId: request.groupId, partition: partition(for: request.groupId), nowMs: now())
             groups[request.groupId] = group
         }
+        guard acceptsJoiningMember(group, memberId: request.memberId) else {
+            group.pendingMembers.removeValue(forKey: request.memberId)
+            if let member = group.member(request.memberId) {
+                removeMemberAndUpdateGroup(group, member, reason: "group is over group.max.size")
+            }
+            // The refused member may have been the one the join phase was waiting for.
+            tryCompleteJoin(group)
+            return .failure(.groupMaxSizeReached)
+        }
         guard group.supports(protocolType: request.protocolType, protocols: request.protocols) else {
             return .failure(.inconsistentGroupProtocol, memberId: request.memberId)
         }
@@ -29,10 +38,20 @@ extension GroupCoordinator {
         return await joinAsKnownMember(group, request)
     }
 
-    /// True when the group may take one more member (`group.max.size`). Pending members count, so the
-    /// limit holds across the two-step KIP-394 join.
-    private func hasRoom(_ group: ClassicGroup) -> Bool {
-        group.size + group.pendingMembers.count < Int(config.maxSize)
+    /// Kafka's `group.max.size` admission: an empty group takes anyone; while preparing a rebalance, members
+    /// already waiting stay and others are taken while fewer than the limit wait (so a group loaded over a
+    /// lowered limit shrinks to it); otherwise members stay and new ones come while there is room.
+    private func acceptsJoiningMember(_ group: ClassicGroup, memberId: String) -> Bool {
+        let limit = Int(config.maxSize)
+        switch group.state {
+        case .empty, .dead:
+            return true
+        case .preparingRebalance:
+            if group.member(memberId)?.isAwaitingJoin == true { return true }
+            return group.orderedMembers.filter(\.isAwaitingJoin).count < limit
+        case .completingRebalance, .stable:
+            return group.has(memberId) || group.size < limit
+        }
     }
 
     private func joinAsNewMember(_ group: ClassicGroup, _ request: JoinGroupParameters) async -> JoinGroupResult {
@@ -41,7 +60,6 @@ extension GroupCoordinator {
             return await replaceStaticMember(group, request, instanceId: instanceId, oldMemberId: oldMemberId,
                                              newMemberId: memberId)
         }
-        guard hasRoom(group) else { return .failure(.groupMaxSizeReached, memberId: request.memberId) }
         if request.requireKnownMemberId && request.groupInstanceId == nil {
             group.pendingMembers[memberId] = now() + Int64(request.sessionTimeoutMs)
             return .failure(.memberIdRequired, memberId: memberId)
@@ -54,8 +72,8 @@ extension GroupCoordinator {
         if group.pendingMembers.removeValue(forKey: memberId) != nil {
             return await addMemberAndRebalance(group, request, memberId: memberId)
         }
-        if group.isStaticMemberFenced(memberId: memberId, groupInstanceId: request.groupInstanceId) {
-            return .failure(.fencedInstanceId, memberId: memberId)
+        if let error = group.memberError(memberId: memberId, groupInstanceId: request.groupInstanceId) {
+            return .failure(error, memberId: memberId)
         }
         guard let member = group.member(memberId) else { return .failure(.unknownMemberId, memberId: memberId) }
         switch group.state {

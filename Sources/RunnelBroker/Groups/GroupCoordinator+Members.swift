@@ -11,9 +11,7 @@ extension GroupCoordinator {
                           assignments: [String: ByteBuffer]) async -> SyncGroupResult {
         if let error = groupRequestError(groupId) { return .failure(error) }
         guard let group = liveGroup(groupId) else { return .failure(.unknownMemberId) }
-        if group.isStaticMemberFenced(memberId: memberId, groupInstanceId: groupInstanceId) {
-            return .failure(.fencedInstanceId)
-        }
+        if let error = group.memberError(memberId: memberId, groupInstanceId: groupInstanceId) { return .failure(error) }
         guard let member = group.member(memberId) else { return .failure(.unknownMemberId) }
         guard generationId == group.generationId else { return .failure(.illegalGeneration) }
         if let protocolType, protocolType != group.protocolType { return .failure(.inconsistentGroupProtocol) }
@@ -50,6 +48,11 @@ extension GroupCoordinator {
         for memberId in group.members.keys { complete[memberId] = assignments[memberId] ?? ByteBuffer() }
         let error = await storeGroup(group, assignments: complete)
         // The group may have moved on while the record was written.
+        if group.state == .stable, group.generationId == generation, group.member(leader.memberId) === leader {
+            // A duplicate SyncGroup from the leader finished first: answer with what it stored.
+            return SyncGroupResult(error: .none, protocolType: group.protocolType, protocolName: group.protocolName,
+                                   assignment: leader.assignment)
+        }
         guard group.state == .completingRebalance, group.generationId == generation,
               group.member(leader.memberId) === leader, groups[group.groupId] === group else {
             return .failure(group.state == .dead ? .coordinatorNotAvailable : .rebalanceInProgress)
@@ -62,8 +65,11 @@ extension GroupCoordinator {
         for member in group.orderedMembers {
             member.assignment = complete[member.memberId] ?? ByteBuffer()
         }
-        group.transition(to: .stable, nowMs: now())
+        let nowMs = now()
+        group.transition(to: .stable, nowMs: nowMs)
         for member in group.orderedMembers {
+            // Sessions restart once the assignment is out: a member waiting on the leader was not expiring.
+            if member.isAwaitingSync { member.heartbeatDeadlineMs = nowMs + Int64(member.sessionTimeoutMs) }
             member.completeSync(SyncGroupResult(error: .none, protocolType: group.protocolType,
                                                 protocolName: group.protocolName, assignment: member.assignment))
         }
@@ -77,7 +83,7 @@ extension GroupCoordinator {
                           groupInstanceId: String?) -> ErrorCode {
         if let error = groupRequestError(groupId) { return error }
         guard let group = liveGroup(groupId) else { return .unknownMemberId }
-        if group.isStaticMemberFenced(memberId: memberId, groupInstanceId: groupInstanceId) { return .fencedInstanceId }
+        if let error = group.memberError(memberId: memberId, groupInstanceId: groupInstanceId) { return error }
         guard let member = group.member(memberId) else { return .unknownMemberId }
         guard generationId == group.generationId else { return .illegalGeneration }
         switch group.state {

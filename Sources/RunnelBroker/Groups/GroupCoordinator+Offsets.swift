@@ -10,7 +10,8 @@ extension GroupCoordinator {
                               retentionTimeMs: Int64 = -1,
                               offsets entries: [OffsetCommitEntry]) async -> [ErrorCode] {
         func all(_ error: ErrorCode) -> [ErrorCode] { Array(repeating: error, count: entries.count) }
-        if let error = groupRequestError(groupId) { return all(error) }
+        // OffsetCommit accepts the empty group id (Kafka keeps it for old clients).
+        if let error = coordinatorError(for: groupId) { return all(error) }
         let group: ClassicGroup
         if let existing = liveGroup(groupId) {
             group = existing
@@ -76,14 +77,19 @@ extension GroupCoordinator {
         return results
     }
 
-    /// Kafka's checks for a commit to an existing group, in its order.
+    /// Kafka's checks for a commit to an existing group, in its order: admin commits to an empty group
+    /// pass; anyone naming a member must be the current member of the current generation; anonymous
+    /// commits need an empty group; members cannot commit before they have their assignment.
     private func commitFencingError(_ group: ClassicGroup, generationId: Int32, memberId: String,
                                     groupInstanceId: String?) -> ErrorCode? {
-        if group.isStaticMemberFenced(memberId: memberId, groupInstanceId: groupInstanceId) { return .fencedInstanceId }
         if generationId < 0 && group.state == .empty { return nil }
+        if generationId >= 0 || !memberId.isEmpty || groupInstanceId != nil {
+            if let error = group.memberError(memberId: memberId, groupInstanceId: groupInstanceId) { return error }
+            if generationId != group.generationId { return .illegalGeneration }
+        } else if group.state != .empty {
+            return .unknownMemberId
+        }
         if group.state == .completingRebalance { return .rebalanceInProgress }
-        if !group.has(memberId) { return .unknownMemberId }
-        if generationId != group.generationId { return .illegalGeneration }
         return nil
     }
 

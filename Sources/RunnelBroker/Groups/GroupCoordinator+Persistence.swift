@@ -115,6 +115,10 @@ extension GroupCoordinator {
             group.offsets = groupOffsets
             groups[groupId] = group
             loaded += 1
+            if group.size > Int(config.maxSize) {
+                // group.max.size was lowered: rebalance so the members learn, and commit, before some go.
+                prepareRebalance(group, reason: "loaded group is over group.max.size \(config.maxSize)")
+            }
         }
         partitions[partition] = .loaded
         if loaded > 0 || skipped > 0 {

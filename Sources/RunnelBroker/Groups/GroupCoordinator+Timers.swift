@@ -25,6 +25,8 @@ extension GroupCoordinator {
             // Members parked in JoinGroup or SyncGroup are bounded by the rebalance timeout instead,
             // except new members, which must complete their first join within newMemberJoinTimeoutMs.
             guard member.isNew || (!member.isAwaitingJoin && !member.isAwaitingSync) else { continue }
+            // An earlier removal in this pass may have completed a rebalance that already dropped it.
+            guard group.member(member.memberId) === member else { continue }
             removeMemberAndUpdateGroup(group, member, reason: "session timeout expired")
         }
         if group.state == .preparingRebalance, let deadline = group.joinDeadlineMs, deadline <= nowMs {

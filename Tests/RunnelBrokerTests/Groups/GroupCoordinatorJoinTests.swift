@@ -114,9 +114,21 @@ import Testing
 
     @Test func joinsBeyondGroupMaxSizeAreRejected() async throws {
         let fixture = try await GroupFixture.make { $0.maxSize = 2 }
-        #expect(await fixture.coordinator.joinGroup(joinParameters()).error == .memberIdRequired)
-        #expect(await fixture.coordinator.joinGroup(joinParameters()).error == .memberIdRequired)
-        #expect(await fixture.coordinator.joinGroup(joinParameters()).error == .groupMaxSizeReached)
+        let coordinator = fixture.coordinator
+        let ids = [await obtainMemberId(coordinator, joinParameters()), await obtainMemberId(coordinator, joinParameters()),
+                   await obtainMemberId(coordinator, joinParameters())]
+        let (a, b, c) = (ids[0], ids[1], ids[2])
+        async let first = coordinator.joinGroup(joinParameters(memberId: a))
+        #expect(await eventually { await coordinator.awaitingJoinCount("g") == 1 })
+        async let second = coordinator.joinGroup(joinParameters(memberId: b))
+        #expect(await eventually { await coordinator.awaitingJoinCount("g") == 2 })
+        // The third is refused, and no longer holds up the rebalance as a pending member.
+        #expect(await coordinator.joinGroup(joinParameters(memberId: c)).error == .groupMaxSizeReached)
+        let results = await [first, second]
+        #expect(results.allSatisfy { $0.error == .none && $0.generationId == 1 })
+        _ = await coordinator.syncGroup(groupId: "g", generationId: 1, memberId: results[0].leaderId, groupInstanceId: nil,
+                                        protocolType: nil, protocolName: nil, assignments: [:])
+        #expect(await coordinator.joinGroup(joinParameters(memberId: "")).error == .groupMaxSizeReached)
     }
 
     @Test func anEmptyGroupIdIsInvalidAndAnUnknownMemberIdIsRejected() async throws {
