@@ -82,7 +82,7 @@ extension StructGenerator {
         case .bool: return "\(buffer).writeKafkaBool(\(value))"
         case .float64: return "\(buffer).writeKafkaFloat64(\(value))"
         case .uuid: return "\(buffer).writeKafkaUUID(\(value))"
-        case .string: return "\(buffer).writeKafkaString(\(value), compact: \(compact))"
+        case .string: return "try \(buffer).writeKafkaString(\(value), compact: \(compact), field: \(fieldLiteral(field)))"
         case .bytes, .records: return "\(buffer).writeKafkaBytes(\(value), compact: \(compact))"
         case .structure: return "try \(value).encode(to: &\(buffer), version: version)"
         case .array: return ""

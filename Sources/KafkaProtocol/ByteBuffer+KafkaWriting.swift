@@ -98,6 +98,17 @@ extension ByteBuffer {
         writeString(value)
     }
 
+    /// Writes a (compact) nullable string, failing when a classic (int16-length) string is longer
+    /// than 32767 bytes instead of writing a wrapped length.
+    @inlinable
+    public mutating func writeKafkaString(_ value: String?, compact: Bool, field: String) throws(KafkaEncodingError) {
+        if !compact, let value, value.utf8.count > Int(Int16.max) {
+            throw KafkaEncodingError(message: "", field: field, version: -1,
+                                     reason: "a \(value.utf8.count)-byte string exceeds the int16 length limit")
+        }
+        writeKafkaString(value, compact: compact)
+    }
+
     /// Writes (compact) nullable bytes.
     @inlinable
     public mutating func writeKafkaBytes(_ value: ByteBuffer?, compact: Bool) {

@@ -21,12 +21,15 @@ struct BatchScanner {
     let end: Int64
     private var window: ByteBuffer
     private var windowStart: Int64 = 0
-    private static let readAhead = 64 * 1024
+    /// Bytes read at a time: small for lookups (a scan spans about index.interval.bytes), larger for
+    /// recovery and compaction, which read whole segments.
+    private let readAhead: Int
 
-    init(file: LogFileHandle, from position: Int64, to end: Int64) {
+    init(file: LogFileHandle, from position: Int64, to end: Int64, readAhead: Int = 16 * 1024) {
         self.file = file
         self.position = position
         self.end = end
+        self.readAhead = readAhead
         window = ByteBuffer()
     }
 
@@ -34,7 +37,7 @@ struct BatchScanner {
     private mutating func ensure(_ at: Int64, _ length: Int) throws(StorageError) -> Bool {
         guard at + Int64(length) <= end else { return false }
         if at >= windowStart && at + Int64(length) <= windowStart + Int64(window.readableBytes) { return true }
-        let want = Int(min(Int64(max(length, Self.readAhead)), end - at))
+        let want = Int(min(Int64(max(length, readAhead)), end - at))
         window = try file.read(at: at, length: want)
         windowStart = at
         return window.readableBytes >= length

@@ -87,7 +87,7 @@ extension PartitionLogState {
             try FileSystem.rename(live + ".swap", to: live)
             FileSystem.syncDirectory(input.directory)
             let fresh = try LogSegment.open(directory: input.directory, baseOffset: source.baseOffset, config: config, cache: cache, now: nowMs)
-            _ = try fresh.recover(indexIntervalBytes: config.indexIntervalBytes)
+            _ = try fresh.recover()
             try fresh.transactionIndex.replace(with: source.aborted, cache: cache)
             try fresh.onBecomeInactive()
             segments[index] = fresh
@@ -122,7 +122,7 @@ enum LogCleaner {
 
     static func forEachBatch(_ source: CleanerInput.Source,
                              _ body: (RecordBatchHeader, ByteBuffer, Int) throws(StorageError) -> Void) throws(StorageError) {
-        var scanner = BatchScanner(file: source.file, from: 0, to: source.size)
+        var scanner = BatchScanner(file: source.file, from: 0, to: source.size, readAhead: 256 * 1024)
         while case let .batch(header, position) = try scanner.next(verify: false) {
             guard let bytes = try scanner.batchBytes(at: position, size: header.totalSize) else { return }
             try body(header, bytes, bytes.readerIndex)

@@ -148,6 +148,14 @@ enum FileSystem {
         return names
     }
 
+    /// Size of a regular file, without opening it.
+    static func fileSize(_ path: String) throws(StorageError) -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .io(operation: "stat", path: path, errno: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .io(operation: "stat (not a regular file)", path: path, errno: EISDIR) }
+        return Int64(info.st_size)
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -141,7 +141,7 @@ public final class LogManager: Sendable {
             }
             let config = config ?? state.topicConfigs[topic] ?? configuration.defaultLogConfig
             try config.validate()
-            if let config = Optional(config), state.topicConfigs[topic] == nil { state.topicConfigs[topic] = config }
+            if state.topicConfigs[topic] == nil { state.topicConfigs[topic] = config }
             let path = directory.path + "/" + key.description
             try FileSystem.makeDirectory(path)
             if let topicId { try PartitionMetadataFile.write(directory: path, topicId: topicId) }

@@ -27,6 +27,8 @@ final class LogSegment {
     /// Wall-clock time the segment was created or opened (segment.ms rolls from here).
     var createdAtMs: Int64
     private(set) var isLoaded = false
+    /// index.interval.bytes used when indexes are rebuilt.
+    var indexIntervalBytes: Int
 
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
@@ -41,6 +43,7 @@ final class LogSegment {
         visibleSize = size
         nextOffset = baseOffset
         createdAtMs = now
+        indexIntervalBytes = config.indexIntervalBytes
         let stem = directory + "/" + Self.fileName(baseOffset, "")
         offsetIndex = OffsetIndex(path: stem + ".index", baseOffset: baseOffset, maxIndexBytes: config.segmentIndexBytes)
         timeIndex = TimeIndex(path: stem + ".timeindex", baseOffset: baseOffset, maxIndexBytes: config.segmentIndexBytes)
@@ -63,8 +66,7 @@ final class LogSegment {
     /// A segment found on disk; `load` or `recover` fills in its state.
     static func open(directory: String, baseOffset: Int64, config: LogConfig, cache: FileHandleCache,
                      now: Int64) throws(StorageError) -> LogSegment {
-        let path = directory + "/" + fileName(baseOffset, ".log")
-        let size = try cache.handle(path).size()
+        let size = try FileSystem.fileSize(directory + "/" + fileName(baseOffset, ".log"))
         return LogSegment(directory: directory, baseOffset: baseOffset, size: size, config: config, cache: cache, now: now)
     }
 
@@ -118,10 +120,10 @@ final class LogSegment {
 
     /// Validates every batch (magic, sizes, CRC, ascending offsets), truncates the file at the first bad
     /// one, and rebuilds both indexes. Returns the number of bytes truncated.
-    func recover(indexIntervalBytes: Int = 4096) throws(StorageError) -> Int64 {
+    func recover() throws(StorageError) -> Int64 {
         let file = try logFile()
         size = try file.size()
-        var scanner = BatchScanner(file: file, from: 0, to: size)
+        var scanner = BatchScanner(file: file, from: 0, to: size, readAhead: 256 * 1024)
         var offsets: [OffsetIndex.Entry] = []
         var times: [TimeIndex.Entry] = []
         var validEnd: Int64 = 0

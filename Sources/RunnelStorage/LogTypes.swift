@@ -119,4 +119,11 @@ public struct PartitionDescriptor: Sendable, Hashable {
     public var partition: Int32
     public var topicId: UUID?
     public var logDir: String
+
+    public init(topic: String, partition: Int32, topicId: UUID?, logDir: String) {
+        self.topic = topic
+        self.partition = partition
+        self.topicId = topicId
+        self.logDir = logDir
+    }
 }

@@ -73,6 +73,7 @@ public final class PartitionLog: Sendable {
             for segment in s.segments {
                 segment.offsetIndex.maxEntries = max(config.segmentIndexBytes / OffsetIndex.entrySize, 1)
                 segment.timeIndex.maxEntries = max(config.segmentIndexBytes / TimeIndex.entrySize, 1)
+                segment.indexIntervalBytes = config.indexIntervalBytes
             }
         }
     }

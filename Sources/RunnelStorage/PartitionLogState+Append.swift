@@ -46,6 +46,9 @@ extension PartitionLogState {
                   header.totalSize <= records.writerIndex - index else {
                 return .fail(.corruptMessage("batch length \(header.batchLength) does not match the bytes received"))
             }
+            if origin == .client && header.isControl {
+                return .fail(.invalidRecord("clients may not write control batches"))
+            }
             if origin != .replication && header.totalSize > config.maxMessageBytes {
                 return .fail(.messageTooLarge(size: header.totalSize, limit: config.maxMessageBytes))
             }
@@ -193,7 +196,16 @@ extension PartitionLogState {
     /// or the offsets would overflow the index's 32-bit relative offsets.
     func maybeRoll(firstOffset: Int64, lastOffset: Int64, bytes: Int, nowMs: Int64) throws(StorageError) {
         let segment = activeSegment
-        guard segment.size > 0 else { return }
+        if segment.size == 0 {
+            // An empty active segment whose base is far below a replicated batch is replaced by one at the batch.
+            if lastOffset - segment.baseOffset > Int64(Int32.max) && firstOffset > segment.baseOffset {
+                segment.deleteFiles()
+                segments[segments.count - 1] = try LogSegment.create(directory: directory, baseOffset: firstOffset,
+                                                                     config: config, cache: cache, now: nowMs)
+                if segments.count == 1 { logStartOffset = max(logStartOffset, firstOffset) }
+            }
+            return
+        }
         let full = segment.size + Int64(bytes) > Int64(config.segmentBytes)
         let old = nowMs - segment.createdAtMs > config.segmentMs
         let indexFull = segment.offsetIndex.isFull || segment.timeIndex.isFull
@@ -230,7 +242,7 @@ extension PartitionLogState {
             pending.removeFirst()
             if let failure, first.token >= failure.token {
                 let error = StorageError.io(operation: first.errno != 0 ? "write" : "write (rolled back after an earlier failure)",
-                                            path: first.segment.logPath, errno: first.errno != 0 ? first.errno : EIO_CODE)
+                                            path: first.segment.logPath, errno: first.errno != 0 ? first.errno : StorageError.eio)
                 if let completion = first.completion { callbacks.append { completion(.failure(error)) } }
                 continue
             }
@@ -273,4 +285,3 @@ extension PartitionLogState {
     }
 }
 
-let EIO_CODE: Int32 = 5

@@ -139,7 +139,7 @@ final class PartitionLogState {
         var index = first
         while index < segments.count {
             let segment = segments[index]
-            let truncated = try segment.recover(indexIntervalBytes: config.indexIntervalBytes)
+            let truncated = try segment.recover()
             if truncated > 0 {
                 logger.warning("truncated a torn or corrupt log tail",
                                metadata: ["dir": "\(directory)", "segment": "\(segment.baseOffset)", "bytes": "\(truncated)"])

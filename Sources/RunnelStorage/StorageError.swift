@@ -27,6 +27,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A configuration value is out of range (INVALID_CONFIG, 40).
     case invalidConfig(String)
 
+    /// EIO, for failures reported without an errno of their own.
+    static let eio: Int32 = 5
+
     /// The Kafka protocol error code for this failure.
     public var kafkaErrorCode: Int16 {
         switch self {

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,10 @@ from runnel_interop import java as java_support  # noqa: E402
 from runnel_interop.broker import BrokerProcess  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+# A whole-suite time budget: against a broker that hangs, per-test timeouts alone could add up to
+# hours (CI allows 90 minutes for everything). Past the budget, remaining tests fail at once.
+BUDGET_S = float(os.environ.get("RUNNEL_INTEROP_BUDGET", "1500"))
+_session_start = time.monotonic()
 _active: list[BrokerProcess] = []
 _names = itertools.count(1)
 
@@ -119,6 +124,34 @@ def kcat_bin() -> str:
     if not path:
         pytest.skip("kcat not installed (Debian package kcat: scripts/install-deps)")
     return path
+
+
+def _kill_active_brokers(*_):
+    """Brokers run in their own session; never leave one behind when pytest itself is stopped."""
+    for b in list(_active):
+        try:
+            b.kill()
+        except Exception:  # noqa: BLE001 - best effort while exiting
+            pass
+
+
+def pytest_sessionstart(session):
+    import atexit
+    import signal
+    atexit.register(_kill_active_brokers)
+
+    def on_term(signum, frame):
+        _kill_active_brokers()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def pytest_runtest_setup(item):
+    spent = time.monotonic() - _session_start
+    if spent > BUDGET_S:
+        pytest.fail(f"interop suite time budget exceeded ({spent:.0f}s > RUNNEL_INTEROP_BUDGET={BUDGET_S:.0f}s); "
+                    "earlier tests are hanging: see their failures", pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -48,7 +48,7 @@ def confluent_delete(bootstrap, topic, before):
     admin = clients.confluent_admin(bootstrap)
     fut = admin.delete_records([TopicPartition(topic, 0, before)], operation_timeout=30)
     try:
-        return next(iter(fut.values())).result(30).offset
+        return next(iter(fut.values())).result(30).low_watermark
     except KafkaException as e:
         return e.args[0].code()
 

@@ -3,7 +3,6 @@ readiness by ApiVersions round trip, SIGTERM stop with exit 0, SIGKILL, restart 
 and data dir, and clear failures when a broker exits early, never answers, or ignores SIGTERM."""
 from __future__ import annotations
 
-import os
 import stat
 import sys
 import time

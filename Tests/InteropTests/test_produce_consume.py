@@ -7,9 +7,9 @@ Sizes (chosen to keep the whole suite well under 10 minutes on 2 cores):
   kafka-python gzip, kcat snappy).
 Each run: a fresh one-partition topic; the producer's acknowledgements are exactly record i at
 offset i; the same client reads back exactly the records sent (keys, values, headers, offsets
-0..n-1 in order, timestamps where the client sets them); a second client (confluent-kafka, or
-kafka-python for confluent's own runs) reads the same bytes; and a raw Fetch shows every stored
-batch is magic 2, CRC-valid, and compressed with the codec the producer used.
+0..n-1 in order, timestamps where the client sets them); a second client (confluent-kafka; for
+confluent's own runs kafka-python at 5,000 and kcat at 100,000) reads the same bytes; and a raw
+Fetch shows every stored batch is magic 2, CRC-valid, and compressed with the producer's codec.
 """
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def round_trip(broker, drivers: Drivers, client: str, codec: str, count: int) ->
         bad = [r for r in got if r["ts"] != ts_base + records.index_of(prefix, r["k"])]
         assert not bad, f"{len(bad)} timestamps differ, e.g. {bad[:2]}"
 
-    other = "kafka-python" if client == "confluent" else "confluent"
+    # a second client reads the same bytes (kafka-python for confluent's small runs, kcat for its 100k)
+    other = "confluent" if client != "confluent" else ("kafka-python" if count <= MATRIX_COUNT else "kcat")
     cross = drivers.consume(other, topic)
     records.verify(cross, prefix, indices, 100, **hk)
 
@@ -64,7 +65,14 @@ def round_trip(broker, drivers: Drivers, client: str, codec: str, count: int) ->
     assert sum(b["records_count"] for b in batches) == count
     assert {b["magic"] for b in batches} == {2}
     assert all(b["crc_ok"] for b in batches), "a stored batch fails its CRC-32C"
-    assert {b["compression"] for b in batches} == {CODEC_ID[codec]}, (
+    # Debian's kcat links librdkafka 2.0.2, which infers gzip/snappy/lz4 support from API versions that
+    # Kafka 4 brokers (KIP-896), and Runnel, no longer advertise (e.g. Produce v2): it logs "Broker does
+    # not support compression type" and sends those batches uncompressed, as it would to Apache Kafka 4.
+    # confluent-kafka bundles a newer librdkafka and is held to the exact codec.
+    expected = {CODEC_ID[codec]}
+    if client == "kcat" and codec in ("gzip", "snappy", "lz4"):
+        expected = {CODEC_ID["none"]}
+    assert {b["compression"] for b in batches} == expected, (
         f"stored batches use codecs {sorted({b['compression'] for b in batches})}, producer used {codec}")
     offsets = [(b["base_offset"], b["base_offset"] + b["last_offset_delta"]) for b in batches]
     assert offsets[0][0] == 0 and offsets[-1][1] == count - 1

@@ -94,14 +94,26 @@ struct SplitMix64: RandomNumberGenerator {
                 }
             } catch {
                 // `error` is statically a KafkaDecodingError (typed throws); tally the kinds.
-                let kind = String(describing: error).split(separator: " ").first.map(String.init) ?? ""
-                failures[kind, default: 0] += 1
+                failures[Self.kind(of: error), default: 0] += 1
             }
         }
         let failed = failures.values.reduce(0, +)
         #expect(decoded + failed == total)
         #expect(failed > total / 4, "mutations should mostly fail to decode")
         #expect(decoded > 0, "some mutations (e.g. bit flips in values) still decode")
+        #expect(failures["truncated", default: 0] > 0 && failures["invalidLength", default: 0] > 0)
+        #expect(failures["unsupportedVersion", default: 0] == 0, "seeds use valid versions only")
+    }
+
+    static func kind(of error: KafkaDecodingError) -> String {
+        switch error {
+        case .truncated: return "truncated"
+        case .invalidLength: return "invalidLength"
+        case .invalidVarint: return "invalidVarint"
+        case .invalidUTF8: return "invalidUTF8"
+        case .nullNotAllowed: return "nullNotAllowed"
+        case .unsupportedVersion: return "unsupportedVersion"
+        }
     }
 
     @Test func absurdCountsFailFastWithInvalidLength() throws {

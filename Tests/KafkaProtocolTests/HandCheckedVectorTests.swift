@@ -55,4 +55,25 @@ import Testing
         #expect(RequestHeader.headerVersion(apiKey: ApiKey.apiVersions.rawValue, apiVersion: 3) == 2)
         #expect(RequestHeader.headerVersion(apiKey: ApiKey.produce.rawValue, apiVersion: 8) == 1)
     }
+
+    @Test func produceRequestRecordsAreASliceOfTheInputNotACopy() throws {
+        var request = ProduceRequest()
+        var topic = ProduceRequest.TopicProduceData()
+        topic.name = "t"
+        var partition = ProduceRequest.PartitionProduceData()
+        partition.records = ByteBuffer(bytes: [UInt8](repeating: 0x42, count: 4096))
+        topic.partitionData = [partition]
+        request.topicData = [topic]
+        var frame = ByteBuffer()
+        try request.encode(to: &frame, version: 9)
+        let frameRange: ClosedRange<UInt> = frame.withUnsafeReadableBytes { raw in
+            let start = UInt(bitPattern: raw.baseAddress)
+            return start...(start + UInt(raw.count))
+        }
+        let decoded = try ProduceRequest(from: &frame, version: 9)
+        let records = try #require(decoded.topicData.first?.partitionData.first?.records)
+        #expect(records.readableBytes == 4096)
+        let recordsStart: UInt = records.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        #expect(frameRange.contains(recordsStart))
+    }
 }

@@ -155,4 +155,12 @@ import Testing
         #expect(KafkaUUID(base64: random.description) == random)
         #expect(KafkaUUID(base64: "short") == nil)
     }
+
+    @Test func classicStringsLongerThanInt16MaxFailToEncodeInsteadOfWrapping() throws {
+        var buffer = ByteBuffer()
+        let long = String(repeating: "a", count: 40_000)
+        #expect(throws: KafkaEncodingError.self) { try buffer.writeKafkaString(long, compact: false, field: "Value") }
+        try buffer.writeKafkaString(long, compact: true, field: "Value")
+        #expect(try buffer.readKafkaString(compact: true, field: "Value").utf8.count == 40_000)
+    }
 }

@@ -86,6 +86,11 @@ import Testing
         _ = try replica.appendAndWait(records: first, leaderEpoch: 0, origin: .replication)
         _ = try replica.appendAndWait(records: far, leaderEpoch: 0, origin: .replication)
         #expect(replica.segmentBaseOffsets == [0, Int64(Int32.max) + 10])
+        let fresh = try manager.createLog(topic: "t", partition: 2, topicId: nil)
+        _ = try fresh.appendAndWait(records: far, leaderEpoch: 0, origin: .replication)
+        #expect(fresh.segmentBaseOffsets == [Int64(Int32.max) + 10])
+        #expect(fresh.logEndOffset == Int64(Int32.max) + 11)
+        #expect(fresh.logStartOffset == Int64(Int32.max) + 10)
     }
 
     @Test func updateConfigChangesRollingAtRunTime() throws {

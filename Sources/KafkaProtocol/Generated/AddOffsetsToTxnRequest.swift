@@ -44,10 +44,10 @@ public struct AddOffsetsToTxnRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 4 else {
             throw KafkaEncodingError.unsupportedVersion("AddOffsetsToTxnRequest", version)
         }
-        buffer.writeKafkaString(self.transactionalId, compact: version >= 3)
+        try buffer.writeKafkaString(self.transactionalId, compact: version >= 3, field: "TransactionalId")
         buffer.writeKafkaInteger(self.producerId)
         buffer.writeKafkaInteger(self.producerEpoch)
-        buffer.writeKafkaString(self.groupId, compact: version >= 3)
+        try buffer.writeKafkaString(self.groupId, compact: version >= 3, field: "GroupId")
         if version >= 3 {
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

@@ -90,7 +90,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
             throw KafkaEncodingError.fieldNotInVersion("AddPartitionsToTxnRequest", "Transactions", version)
         }
         if version <= 3 {
-            buffer.writeKafkaString(self.v3AndBelowTransactionalId, compact: version >= 3)
+            try buffer.writeKafkaString(self.v3AndBelowTransactionalId, compact: version >= 3, field: "V3AndBelowTransactionalId")
         }
         if !(version <= 3) && self.v3AndBelowTransactionalId != "" {
             throw KafkaEncodingError.fieldNotInVersion("AddPartitionsToTxnRequest", "V3AndBelowTransactionalId", version)
@@ -178,7 +178,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 4 {
-                buffer.writeKafkaString(self.transactionalId, compact: version >= 3)
+                try buffer.writeKafkaString(self.transactionalId, compact: version >= 3, field: "TransactionalId")
             }
             if !(version >= 4) && self.transactionalId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("AddPartitionsToTxnTransaction", "TransactionalId", version)
@@ -253,7 +253,7 @@ public struct AddPartitionsToTxnRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 3)
+            try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)

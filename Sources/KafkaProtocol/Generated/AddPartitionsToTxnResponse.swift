@@ -140,7 +140,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 4 {
-                buffer.writeKafkaString(self.transactionalId, compact: version >= 3)
+                try buffer.writeKafkaString(self.transactionalId, compact: version >= 3, field: "TransactionalId")
             }
             if !(version >= 4) && self.transactionalId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("AddPartitionsToTxnResult", "TransactionalId", version)
@@ -197,7 +197,7 @@ public struct AddPartitionsToTxnResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 3)
+            try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             do {
                 let items: [AddPartitionsToTxnPartitionResult] = self.resultsByPartition
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)

@@ -149,8 +149,8 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.entityType, compact: version >= 1)
-            buffer.writeKafkaString(self.entityName, compact: version >= 1)
+            try buffer.writeKafkaString(self.entityType, compact: version >= 1, field: "EntityType")
+            try buffer.writeKafkaString(self.entityName, compact: version >= 1, field: "EntityName")
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
@@ -184,7 +184,7 @@ public struct AlterClientQuotasRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.key, compact: version >= 1)
+            try buffer.writeKafkaString(self.key, compact: version >= 1, field: "Key")
             buffer.writeKafkaFloat64(self.value)
             buffer.writeKafkaBool(self.remove)
             if version >= 1 {

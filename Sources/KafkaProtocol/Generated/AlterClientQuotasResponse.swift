@@ -97,7 +97,7 @@ public struct AlterClientQuotasResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 1)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 1, field: "ErrorMessage")
             do {
                 let items: [EntityData] = self.entity
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -135,8 +135,8 @@ public struct AlterClientQuotasResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.entityType, compact: version >= 1)
-            buffer.writeKafkaString(self.entityName, compact: version >= 1)
+            try buffer.writeKafkaString(self.entityType, compact: version >= 1, field: "EntityType")
+            try buffer.writeKafkaString(self.entityName, compact: version >= 1, field: "EntityName")
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

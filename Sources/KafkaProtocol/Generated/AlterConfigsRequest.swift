@@ -99,7 +99,7 @@ public struct AlterConfigsRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 2)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 2, field: "ResourceName")
             do {
                 let items: [AlterableConfig] = self.configs
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -137,8 +137,8 @@ public struct AlterConfigsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
-            buffer.writeKafkaString(self.value, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
+            try buffer.writeKafkaString(self.value, compact: version >= 2, field: "Value")
             if version >= 2 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

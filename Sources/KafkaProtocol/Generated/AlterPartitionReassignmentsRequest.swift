@@ -100,7 +100,7 @@ public struct AlterPartitionReassignmentsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [ReassignablePartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -60,7 +60,7 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponseMessage {
             buffer.writeKafkaBool(self.allowReplicationFactorChange)
         }
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         do {
             let items: [ReassignableTopicResponse] = self.responses
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -103,7 +103,7 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [ReassignablePartitionResponse] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -142,7 +142,7 @@ public struct AlterPartitionReassignmentsResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

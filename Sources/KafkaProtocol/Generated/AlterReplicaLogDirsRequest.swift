@@ -91,7 +91,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.path, compact: version >= 2)
+            try buffer.writeKafkaString(self.path, compact: version >= 2, field: "Path")
             do {
                 let items: [AlterReplicaLogDirTopic] = self.topics
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -139,7 +139,7 @@ public struct AlterReplicaLogDirsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)

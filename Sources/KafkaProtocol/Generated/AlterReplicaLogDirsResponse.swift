@@ -93,7 +93,7 @@ public struct AlterReplicaLogDirsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: version >= 2)
+            try buffer.writeKafkaString(self.topicName, compact: version >= 2, field: "TopicName")
             do {
                 let items: [AlterReplicaLogDirPartitionResult] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)

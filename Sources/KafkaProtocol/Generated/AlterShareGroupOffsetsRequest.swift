@@ -46,7 +46,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("AlterShareGroupOffsetsRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [AlterShareGroupOffsetsRequestTopic] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -89,7 +89,7 @@ public struct AlterShareGroupOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [AlterShareGroupOffsetsRequestPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -95,7 +95,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.mechanism)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
@@ -132,7 +132,7 @@ public struct AlterUserScramCredentialsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.mechanism)
             buffer.writeKafkaInteger(self.iterations)
             buffer.writeKafkaBytes(self.salt, compact: true)

@@ -43,10 +43,10 @@ public struct ApiVersionsRequest: KafkaRequestMessage {
             throw KafkaEncodingError.unsupportedVersion("ApiVersionsRequest", version)
         }
         if version >= 3 {
-            buffer.writeKafkaString(self.clientSoftwareName, compact: version >= 3)
+            try buffer.writeKafkaString(self.clientSoftwareName, compact: version >= 3, field: "ClientSoftwareName")
         }
         if version >= 3 {
-            buffer.writeKafkaString(self.clientSoftwareVersion, compact: version >= 3)
+            try buffer.writeKafkaString(self.clientSoftwareVersion, compact: version >= 3, field: "ClientSoftwareVersion")
         }
         if version >= 3 {
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -217,7 +217,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 3 {
-                buffer.writeKafkaString(self.name, compact: version >= 3)
+                try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             }
             if !(version >= 3) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("SupportedFeatureKey", "Name", version)
@@ -274,7 +274,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 3 {
-                buffer.writeKafkaString(self.name, compact: version >= 3)
+                try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             }
             if !(version >= 3) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("FinalizedFeatureKey", "Name", version)

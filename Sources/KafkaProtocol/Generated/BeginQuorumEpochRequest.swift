@@ -68,7 +68,7 @@ public struct BeginQuorumEpochRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("BeginQuorumEpochRequest", version)
         }
-        buffer.writeKafkaString(self.clusterId, compact: version >= 1)
+        try buffer.writeKafkaString(self.clusterId, compact: version >= 1, field: "ClusterId")
         if version >= 1 {
             buffer.writeKafkaInteger(self.voterId)
         }
@@ -127,7 +127,7 @@ public struct BeginQuorumEpochRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: version >= 1)
+            try buffer.writeKafkaString(self.topicName, compact: version >= 1, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -219,13 +219,13 @@ public struct BeginQuorumEpochRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 1 {
-                buffer.writeKafkaString(self.name, compact: version >= 1)
+                try buffer.writeKafkaString(self.name, compact: version >= 1, field: "Name")
             }
             if !(version >= 1) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("LeaderEndpoint", "Name", version)
             }
             if version >= 1 {
-                buffer.writeKafkaString(self.host, compact: version >= 1)
+                try buffer.writeKafkaString(self.host, compact: version >= 1, field: "Host")
             }
             if !(version >= 1) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("LeaderEndpoint", "Host", version)

@@ -130,7 +130,7 @@ public struct BeginQuorumEpochResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: version >= 1)
+            try buffer.writeKafkaString(self.topicName, compact: version >= 1, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -224,7 +224,7 @@ public struct BeginQuorumEpochResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 1 {
-                buffer.writeKafkaString(self.host, compact: version >= 1)
+                try buffer.writeKafkaString(self.host, compact: version >= 1, field: "Host")
             }
             if !(version >= 1) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)

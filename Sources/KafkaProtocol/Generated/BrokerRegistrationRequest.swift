@@ -94,7 +94,7 @@ public struct BrokerRegistrationRequest: KafkaRequestMessage {
             throw KafkaEncodingError.unsupportedVersion("BrokerRegistrationRequest", version)
         }
         buffer.writeKafkaInteger(self.brokerId)
-        buffer.writeKafkaString(self.clusterId, compact: true)
+        try buffer.writeKafkaString(self.clusterId, compact: true, field: "ClusterId")
         buffer.writeKafkaUUID(self.incarnationId)
         do {
             let items: [Listener] = self.listeners
@@ -110,7 +110,7 @@ public struct BrokerRegistrationRequest: KafkaRequestMessage {
                 try item.encode(to: &buffer, version: version)
             }
         }
-        buffer.writeKafkaString(self.rack, compact: true)
+        try buffer.writeKafkaString(self.rack, compact: true, field: "Rack")
         if version >= 1 {
             buffer.writeKafkaBool(self.isMigratingZkBroker)
         }
@@ -160,8 +160,8 @@ public struct BrokerRegistrationRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeKafkaInteger(self.securityProtocol)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
@@ -193,7 +193,7 @@ public struct BrokerRegistrationRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.minSupportedVersion)
             buffer.writeKafkaInteger(self.maxSupportedVersion)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -109,12 +109,12 @@ public struct ConsumerGroupDescribeResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
-            buffer.writeKafkaString(self.groupId, compact: true)
-            buffer.writeKafkaString(self.groupState, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
+            try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+            try buffer.writeKafkaString(self.groupState, compact: true, field: "GroupState")
             buffer.writeKafkaInteger(self.groupEpoch)
             buffer.writeKafkaInteger(self.assignmentEpoch)
-            buffer.writeKafkaString(self.assignorName, compact: true)
+            try buffer.writeKafkaString(self.assignorName, compact: true, field: "AssignorName")
             do {
                 let items: [Member] = self.members
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -188,20 +188,20 @@ public struct ConsumerGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.memberId, compact: true)
-            buffer.writeKafkaString(self.instanceId, compact: true)
-            buffer.writeKafkaString(self.rackId, compact: true)
+            try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
+            try buffer.writeKafkaString(self.instanceId, compact: true, field: "InstanceId")
+            try buffer.writeKafkaString(self.rackId, compact: true, field: "RackId")
             buffer.writeKafkaInteger(self.memberEpoch)
-            buffer.writeKafkaString(self.clientId, compact: true)
-            buffer.writeKafkaString(self.clientHost, compact: true)
+            try buffer.writeKafkaString(self.clientId, compact: true, field: "ClientId")
+            try buffer.writeKafkaString(self.clientHost, compact: true, field: "ClientHost")
             do {
                 let items: [String] = self.subscribedTopicNames
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: true)
+                    try buffer.writeKafkaString(item, compact: true, field: "SubscribedTopicNames")
                 }
             }
-            buffer.writeKafkaString(self.subscribedTopicRegex, compact: true)
+            try buffer.writeKafkaString(self.subscribedTopicRegex, compact: true, field: "SubscribedTopicRegex")
             try self.assignment.encode(to: &buffer, version: version)
             try self.targetAssignment.encode(to: &buffer, version: version)
             if version >= 1 {
@@ -247,7 +247,7 @@ public struct ConsumerGroupDescribeResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaUUID(self.topicId)
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

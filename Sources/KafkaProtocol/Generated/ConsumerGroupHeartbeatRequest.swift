@@ -85,16 +85,16 @@ public struct ConsumerGroupHeartbeatRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("ConsumerGroupHeartbeatRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.memberEpoch)
-        buffer.writeKafkaString(self.instanceId, compact: true)
-        buffer.writeKafkaString(self.rackId, compact: true)
+        try buffer.writeKafkaString(self.instanceId, compact: true, field: "InstanceId")
+        try buffer.writeKafkaString(self.rackId, compact: true, field: "RackId")
         buffer.writeKafkaInteger(self.rebalanceTimeoutMs)
         if let items: [String] = self.subscribedTopicNames {
             buffer.writeKafkaArrayCount(items.count, compact: true)
             for item in items {
-                buffer.writeKafkaString(item, compact: true)
+                try buffer.writeKafkaString(item, compact: true, field: "SubscribedTopicNames")
             }
         } else {
             buffer.writeKafkaArrayCount(nil, compact: true)
@@ -103,12 +103,12 @@ public struct ConsumerGroupHeartbeatRequest: KafkaRequestMessage {
             if self.subscribedTopicRegex == nil && !(version >= 1) {
                 throw KafkaEncodingError.nullNotAllowed("ConsumerGroupHeartbeatRequest", "SubscribedTopicRegex", version)
             }
-            buffer.writeKafkaString(self.subscribedTopicRegex, compact: true)
+            try buffer.writeKafkaString(self.subscribedTopicRegex, compact: true, field: "SubscribedTopicRegex")
         }
         if !(version >= 1) && self.subscribedTopicRegex != nil {
             throw KafkaEncodingError.fieldNotInVersion("ConsumerGroupHeartbeatRequest", "SubscribedTopicRegex", version)
         }
-        buffer.writeKafkaString(self.serverAssignor, compact: true)
+        try buffer.writeKafkaString(self.serverAssignor, compact: true, field: "ServerAssignor")
         if let items: [TopicPartitions] = self.topicPartitions {
             buffer.writeKafkaArrayCount(items.count, compact: true)
             for item in items {

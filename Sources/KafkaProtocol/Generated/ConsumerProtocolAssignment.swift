@@ -82,7 +82,7 @@ public struct ConsumerProtocolAssignment: KafkaMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: false)
+            try buffer.writeKafkaString(self.topic, compact: false, field: "Topic")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: false)

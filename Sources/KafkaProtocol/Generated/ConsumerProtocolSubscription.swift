@@ -73,7 +73,7 @@ public struct ConsumerProtocolSubscription: KafkaMessage {
             let items: [String] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: false)
             for item in items {
-                buffer.writeKafkaString(item, compact: false)
+                try buffer.writeKafkaString(item, compact: false, field: "Topics")
             }
         }
         buffer.writeKafkaBytes(self.userData, compact: false)
@@ -93,7 +93,7 @@ public struct ConsumerProtocolSubscription: KafkaMessage {
             if self.rackId == nil && !(version >= 3) {
                 throw KafkaEncodingError.nullNotAllowed("ConsumerProtocolSubscription", "RackId", version)
             }
-            buffer.writeKafkaString(self.rackId, compact: false)
+            try buffer.writeKafkaString(self.rackId, compact: false, field: "RackId")
         }
     }
 
@@ -133,7 +133,7 @@ public struct ConsumerProtocolSubscription: KafkaMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 1 {
-                buffer.writeKafkaString(self.topic, compact: false)
+                try buffer.writeKafkaString(self.topic, compact: false, field: "Topic")
             }
             if !(version >= 1) && self.topic != "" {
                 throw KafkaEncodingError.fieldNotInVersion("TopicPartition", "Topic", version)

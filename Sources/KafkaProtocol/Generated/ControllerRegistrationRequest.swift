@@ -113,8 +113,8 @@ public struct ControllerRegistrationRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeKafkaInteger(self.securityProtocol)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
@@ -146,7 +146,7 @@ public struct ControllerRegistrationRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.minSupportedVersion)
             buffer.writeKafkaInteger(self.maxSupportedVersion)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

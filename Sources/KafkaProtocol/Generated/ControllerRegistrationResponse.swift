@@ -39,7 +39,7 @@ public struct ControllerRegistrationResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }
 }

@@ -97,10 +97,10 @@ public struct CreateAclsRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 2)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 2, field: "ResourceName")
             buffer.writeKafkaInteger(self.resourcePatternType)
-            buffer.writeKafkaString(self.principal, compact: version >= 2)
-            buffer.writeKafkaString(self.host, compact: version >= 2)
+            try buffer.writeKafkaString(self.principal, compact: version >= 2, field: "Principal")
+            try buffer.writeKafkaString(self.host, compact: version >= 2, field: "Host")
             buffer.writeKafkaInteger(self.operation)
             buffer.writeKafkaInteger(self.permissionType)
             if version >= 2 {

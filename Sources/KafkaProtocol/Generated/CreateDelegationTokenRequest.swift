@@ -68,7 +68,7 @@ public struct CreateDelegationTokenRequest: KafkaRequestMessage {
             if self.ownerPrincipalType == nil && !(version >= 3) {
                 throw KafkaEncodingError.nullNotAllowed("CreateDelegationTokenRequest", "OwnerPrincipalType", version)
             }
-            buffer.writeKafkaString(self.ownerPrincipalType, compact: version >= 2)
+            try buffer.writeKafkaString(self.ownerPrincipalType, compact: version >= 2, field: "OwnerPrincipalType")
         }
         if !(version >= 3) && self.ownerPrincipalType != "" {
             throw KafkaEncodingError.fieldNotInVersion("CreateDelegationTokenRequest", "OwnerPrincipalType", version)
@@ -77,7 +77,7 @@ public struct CreateDelegationTokenRequest: KafkaRequestMessage {
             if self.ownerPrincipalName == nil && !(version >= 3) {
                 throw KafkaEncodingError.nullNotAllowed("CreateDelegationTokenRequest", "OwnerPrincipalName", version)
             }
-            buffer.writeKafkaString(self.ownerPrincipalName, compact: version >= 2)
+            try buffer.writeKafkaString(self.ownerPrincipalName, compact: version >= 2, field: "OwnerPrincipalName")
         }
         if !(version >= 3) && self.ownerPrincipalName != "" {
             throw KafkaEncodingError.fieldNotInVersion("CreateDelegationTokenRequest", "OwnerPrincipalName", version)
@@ -119,8 +119,8 @@ public struct CreateDelegationTokenRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.principalType, compact: version >= 2)
-            buffer.writeKafkaString(self.principalName, compact: version >= 2)
+            try buffer.writeKafkaString(self.principalType, compact: version >= 2, field: "PrincipalType")
+            try buffer.writeKafkaString(self.principalName, compact: version >= 2, field: "PrincipalName")
             if version >= 2 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

@@ -68,16 +68,16 @@ public struct CreateDelegationTokenResponse: KafkaResponseMessage {
             throw KafkaEncodingError.unsupportedVersion("CreateDelegationTokenResponse", version)
         }
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.principalType, compact: version >= 2)
-        buffer.writeKafkaString(self.principalName, compact: version >= 2)
+        try buffer.writeKafkaString(self.principalType, compact: version >= 2, field: "PrincipalType")
+        try buffer.writeKafkaString(self.principalName, compact: version >= 2, field: "PrincipalName")
         if version >= 3 {
-            buffer.writeKafkaString(self.tokenRequesterPrincipalType, compact: version >= 2)
+            try buffer.writeKafkaString(self.tokenRequesterPrincipalType, compact: version >= 2, field: "TokenRequesterPrincipalType")
         }
         if !(version >= 3) && self.tokenRequesterPrincipalType != "" {
             throw KafkaEncodingError.fieldNotInVersion("CreateDelegationTokenResponse", "TokenRequesterPrincipalType", version)
         }
         if version >= 3 {
-            buffer.writeKafkaString(self.tokenRequesterPrincipalName, compact: version >= 2)
+            try buffer.writeKafkaString(self.tokenRequesterPrincipalName, compact: version >= 2, field: "TokenRequesterPrincipalName")
         }
         if !(version >= 3) && self.tokenRequesterPrincipalName != "" {
             throw KafkaEncodingError.fieldNotInVersion("CreateDelegationTokenResponse", "TokenRequesterPrincipalName", version)
@@ -85,7 +85,7 @@ public struct CreateDelegationTokenResponse: KafkaResponseMessage {
         buffer.writeKafkaInteger(self.issueTimestampMs)
         buffer.writeKafkaInteger(self.expiryTimestampMs)
         buffer.writeKafkaInteger(self.maxTimestampMs)
-        buffer.writeKafkaString(self.tokenId, compact: version >= 2)
+        try buffer.writeKafkaString(self.tokenId, compact: version >= 2, field: "TokenId")
         buffer.writeKafkaBytes(self.hmac, compact: version >= 2)
         buffer.writeKafkaInteger(self.throttleTimeMs)
         if version >= 2 {

@@ -102,7 +102,7 @@ public struct CreatePartitionsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             buffer.writeKafkaInteger(self.count)
             if let items: [CreatePartitionsAssignment] = self.assignments {
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)

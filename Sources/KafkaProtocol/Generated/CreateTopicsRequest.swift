@@ -118,7 +118,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 5)
+            try buffer.writeKafkaString(self.name, compact: version >= 5, field: "Name")
             buffer.writeKafkaInteger(self.numPartitions)
             buffer.writeKafkaInteger(self.replicationFactor)
             do {
@@ -213,8 +213,8 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 5)
-            buffer.writeKafkaString(self.value, compact: version >= 5)
+            try buffer.writeKafkaString(self.name, compact: version >= 5, field: "Name")
+            try buffer.writeKafkaString(self.value, compact: version >= 5, field: "Value")
             if version >= 5 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

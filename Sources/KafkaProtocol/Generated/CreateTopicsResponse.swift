@@ -131,12 +131,12 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 5)
+            try buffer.writeKafkaString(self.name, compact: version >= 5, field: "Name")
             if version >= 7 {
                 buffer.writeKafkaUUID(self.topicId)
             }
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 5)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 5, field: "ErrorMessage")
             if version >= 5 {
                 buffer.writeKafkaInteger(self.numPartitions)
             }
@@ -215,7 +215,7 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 5 {
-                buffer.writeKafkaString(self.name, compact: version >= 5)
+                try buffer.writeKafkaString(self.name, compact: version >= 5, field: "Name")
             }
             if !(version >= 5) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("CreatableTopicConfigs", "Name", version)
@@ -224,7 +224,7 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
                 if self.value == nil && !(version >= 5) {
                     throw KafkaEncodingError.nullNotAllowed("CreatableTopicConfigs", "Value", version)
                 }
-                buffer.writeKafkaString(self.value, compact: version >= 5)
+                try buffer.writeKafkaString(self.value, compact: version >= 5, field: "Value")
             }
             if !(version >= 5) && self.value != "" {
                 throw KafkaEncodingError.fieldNotInVersion("CreatableTopicConfigs", "Value", version)

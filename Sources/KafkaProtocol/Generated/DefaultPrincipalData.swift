@@ -35,8 +35,8 @@ public struct DefaultPrincipalData: KafkaMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("DefaultPrincipalData", version)
         }
-        buffer.writeKafkaString(self.type, compact: true)
-        buffer.writeKafkaString(self.name, compact: true)
+        try buffer.writeKafkaString(self.type, compact: true, field: "Type")
+        try buffer.writeKafkaString(self.name, compact: true, field: "Name")
         buffer.writeKafkaBool(self.tokenAuthenticated)
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
     }

@@ -97,10 +97,10 @@ public struct DeleteAclsRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.resourceTypeFilter)
-            buffer.writeKafkaString(self.resourceNameFilter, compact: version >= 2)
+            try buffer.writeKafkaString(self.resourceNameFilter, compact: version >= 2, field: "ResourceNameFilter")
             buffer.writeKafkaInteger(self.patternTypeFilter)
-            buffer.writeKafkaString(self.principalFilter, compact: version >= 2)
-            buffer.writeKafkaString(self.hostFilter, compact: version >= 2)
+            try buffer.writeKafkaString(self.principalFilter, compact: version >= 2, field: "PrincipalFilter")
+            try buffer.writeKafkaString(self.hostFilter, compact: version >= 2, field: "HostFilter")
             buffer.writeKafkaInteger(self.operation)
             buffer.writeKafkaInteger(self.permissionType)
             if version >= 2 {

@@ -97,7 +97,7 @@ public struct DeleteAclsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 2)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 2, field: "ErrorMessage")
             do {
                 let items: [DeleteAclsMatchingAcl] = self.matchingAcls
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -157,12 +157,12 @@ public struct DeleteAclsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 2)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 2, field: "ErrorMessage")
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 2)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 2, field: "ResourceName")
             buffer.writeKafkaInteger(self.patternType)
-            buffer.writeKafkaString(self.principal, compact: version >= 2)
-            buffer.writeKafkaString(self.host, compact: version >= 2)
+            try buffer.writeKafkaString(self.principal, compact: version >= 2, field: "Principal")
+            try buffer.writeKafkaString(self.host, compact: version >= 2, field: "Host")
             buffer.writeKafkaInteger(self.operation)
             buffer.writeKafkaInteger(self.permissionType)
             if version >= 2 {

@@ -49,7 +49,7 @@ public struct DeleteGroupsRequest: KafkaRequestMessage {
             let items: [String] = self.groupsNames
             buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
             for item in items {
-                buffer.writeKafkaString(item, compact: version >= 2)
+                try buffer.writeKafkaString(item, compact: version >= 2, field: "GroupsNames")
             }
         }
         if version >= 2 {

@@ -83,7 +83,7 @@ public struct DeleteGroupsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.groupId, compact: version >= 2)
+            try buffer.writeKafkaString(self.groupId, compact: version >= 2, field: "GroupId")
             buffer.writeKafkaInteger(self.errorCode)
             if version >= 2 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

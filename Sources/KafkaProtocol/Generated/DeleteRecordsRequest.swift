@@ -95,7 +95,7 @@ public struct DeleteRecordsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             do {
                 let items: [DeleteRecordsPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)

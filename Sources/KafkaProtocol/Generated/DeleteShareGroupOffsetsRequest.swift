@@ -46,7 +46,7 @@ public struct DeleteShareGroupOffsetsRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("DeleteShareGroupOffsetsRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [DeleteShareGroupOffsetsRequestTopic] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -76,7 +76,7 @@ public struct DeleteShareGroupOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

@@ -52,7 +52,7 @@ public struct DeleteShareGroupOffsetsResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         do {
             let items: [DeleteShareGroupOffsetsResponseTopic] = self.responses
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -91,10 +91,10 @@ public struct DeleteShareGroupOffsetsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeKafkaUUID(self.topicId)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

@@ -46,7 +46,7 @@ public struct DeleteShareGroupStateRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("DeleteShareGroupStateRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [DeleteStateData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -82,7 +82,7 @@ public struct DeleteTopicsRequest: KafkaRequestMessage {
                 let items: [String] = self.topicNames
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 4)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: version >= 4)
+                    try buffer.writeKafkaString(item, compact: version >= 4, field: "TopicNames")
                 }
             }
         }
@@ -127,7 +127,7 @@ public struct DeleteTopicsRequest: KafkaRequestMessage {
                 if self.name == nil && !(version >= 6) {
                     throw KafkaEncodingError.nullNotAllowed("DeleteTopicState", "Name", version)
                 }
-                buffer.writeKafkaString(self.name, compact: version >= 4)
+                try buffer.writeKafkaString(self.name, compact: version >= 4, field: "Name")
             }
             if !(version >= 6) && self.name != nil {
                 throw KafkaEncodingError.fieldNotInVersion("DeleteTopicState", "Name", version)

@@ -102,7 +102,7 @@ public struct DeleteTopicsResponse: KafkaResponseMessage {
             if self.name == nil && !(version >= 6) {
                 throw KafkaEncodingError.nullNotAllowed("DeletableTopicResult", "Name", version)
             }
-            buffer.writeKafkaString(self.name, compact: version >= 4)
+            try buffer.writeKafkaString(self.name, compact: version >= 4, field: "Name")
             if version >= 6 {
                 buffer.writeKafkaUUID(self.topicId)
             }
@@ -111,7 +111,7 @@ public struct DeleteTopicsResponse: KafkaResponseMessage {
                 if self.errorMessage == nil && !(version >= 5) {
                     throw KafkaEncodingError.nullNotAllowed("DeletableTopicResult", "ErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.errorMessage, compact: version >= 4)
+                try buffer.writeKafkaString(self.errorMessage, compact: version >= 4, field: "ErrorMessage")
             }
             if version >= 4 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

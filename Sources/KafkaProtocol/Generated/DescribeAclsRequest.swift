@@ -54,10 +54,10 @@ public struct DescribeAclsRequest: KafkaRequestMessage {
             throw KafkaEncodingError.unsupportedVersion("DescribeAclsRequest", version)
         }
         buffer.writeKafkaInteger(self.resourceTypeFilter)
-        buffer.writeKafkaString(self.resourceNameFilter, compact: version >= 2)
+        try buffer.writeKafkaString(self.resourceNameFilter, compact: version >= 2, field: "ResourceNameFilter")
         buffer.writeKafkaInteger(self.patternTypeFilter)
-        buffer.writeKafkaString(self.principalFilter, compact: version >= 2)
-        buffer.writeKafkaString(self.hostFilter, compact: version >= 2)
+        try buffer.writeKafkaString(self.principalFilter, compact: version >= 2, field: "PrincipalFilter")
+        try buffer.writeKafkaString(self.hostFilter, compact: version >= 2, field: "HostFilter")
         buffer.writeKafkaInteger(self.operation)
         buffer.writeKafkaInteger(self.permissionType)
         if version >= 2 {

@@ -54,7 +54,7 @@ public struct DescribeAclsResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: version >= 2)
+        try buffer.writeKafkaString(self.errorMessage, compact: version >= 2, field: "ErrorMessage")
         do {
             let items: [DescribeAclsResource] = self.resources
             buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -108,7 +108,7 @@ public struct DescribeAclsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 2)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 2, field: "ResourceName")
             buffer.writeKafkaInteger(self.patternType)
             do {
                 let items: [AclDescription] = self.acls
@@ -153,8 +153,8 @@ public struct DescribeAclsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.principal, compact: version >= 2)
-            buffer.writeKafkaString(self.host, compact: version >= 2)
+            try buffer.writeKafkaString(self.principal, compact: version >= 2, field: "Principal")
+            try buffer.writeKafkaString(self.host, compact: version >= 2, field: "Host")
             buffer.writeKafkaInteger(self.operation)
             buffer.writeKafkaInteger(self.permissionType)
             if version >= 2 {

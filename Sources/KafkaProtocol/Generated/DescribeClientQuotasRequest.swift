@@ -88,9 +88,9 @@ public struct DescribeClientQuotasRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.entityType, compact: version >= 1)
+            try buffer.writeKafkaString(self.entityType, compact: version >= 1, field: "EntityType")
             buffer.writeKafkaInteger(self.matchType)
-            buffer.writeKafkaString(self.match, compact: version >= 1)
+            try buffer.writeKafkaString(self.match, compact: version >= 1, field: "Match")
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

@@ -54,7 +54,7 @@ public struct DescribeClientQuotasResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: version >= 1)
+        try buffer.writeKafkaString(self.errorMessage, compact: version >= 1, field: "ErrorMessage")
         if let items: [EntryData] = self.entries {
             buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
             for item in items {
@@ -156,8 +156,8 @@ public struct DescribeClientQuotasResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.entityType, compact: version >= 1)
-            buffer.writeKafkaString(self.entityName, compact: version >= 1)
+            try buffer.writeKafkaString(self.entityType, compact: version >= 1, field: "EntityType")
+            try buffer.writeKafkaString(self.entityName, compact: version >= 1, field: "EntityName")
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }
@@ -188,7 +188,7 @@ public struct DescribeClientQuotasResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.key, compact: version >= 1)
+            try buffer.writeKafkaString(self.key, compact: version >= 1, field: "Key")
             buffer.writeKafkaFloat64(self.value)
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -66,14 +66,14 @@ public struct DescribeClusterResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         if version >= 1 {
             buffer.writeKafkaInteger(self.endpointType)
         }
         if !(version >= 1) && self.endpointType != 1 {
             throw KafkaEncodingError.fieldNotInVersion("DescribeClusterResponse", "EndpointType", version)
         }
-        buffer.writeKafkaString(self.clusterId, compact: true)
+        try buffer.writeKafkaString(self.clusterId, compact: true, field: "ClusterId")
         buffer.writeKafkaInteger(self.controllerId)
         do {
             let items: [DescribeClusterBroker] = self.brokers
@@ -120,9 +120,9 @@ public struct DescribeClusterResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.brokerId)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
-            buffer.writeKafkaString(self.rack, compact: true)
+            try buffer.writeKafkaString(self.rack, compact: true, field: "Rack")
             if version >= 2 {
                 buffer.writeKafkaBool(self.isFenced)
             }

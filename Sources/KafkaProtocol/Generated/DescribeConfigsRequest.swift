@@ -110,11 +110,11 @@ public struct DescribeConfigsRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 4)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 4, field: "ResourceName")
             if let items: [String] = self.configurationKeys {
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 4)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: version >= 4)
+                    try buffer.writeKafkaString(item, compact: version >= 4, field: "ConfigurationKeys")
                 }
             } else {
                 buffer.writeKafkaArrayCount(nil, compact: version >= 4)

@@ -103,9 +103,9 @@ public struct DescribeConfigsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 4)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 4, field: "ErrorMessage")
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 4)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 4, field: "ResourceName")
             do {
                 let items: [DescribeConfigsResourceResult] = self.configs
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 4)
@@ -175,8 +175,8 @@ public struct DescribeConfigsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 4)
-            buffer.writeKafkaString(self.value, compact: version >= 4)
+            try buffer.writeKafkaString(self.name, compact: version >= 4, field: "Name")
+            try buffer.writeKafkaString(self.value, compact: version >= 4, field: "Value")
             buffer.writeKafkaBool(self.readOnly)
             buffer.writeKafkaInteger(self.configSource)
             buffer.writeKafkaBool(self.isSensitive)
@@ -191,7 +191,7 @@ public struct DescribeConfigsResponse: KafkaResponseMessage {
                 buffer.writeKafkaInteger(self.configType)
             }
             if version >= 3 {
-                buffer.writeKafkaString(self.documentation, compact: version >= 4)
+                try buffer.writeKafkaString(self.documentation, compact: version >= 4, field: "Documentation")
             }
             if version >= 4 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
@@ -226,8 +226,8 @@ public struct DescribeConfigsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 4)
-            buffer.writeKafkaString(self.value, compact: version >= 4)
+            try buffer.writeKafkaString(self.name, compact: version >= 4, field: "Name")
+            try buffer.writeKafkaString(self.value, compact: version >= 4, field: "Value")
             buffer.writeKafkaInteger(self.source)
             if version >= 4 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -82,8 +82,8 @@ public struct DescribeDelegationTokenRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.principalType, compact: version >= 2)
-            buffer.writeKafkaString(self.principalName, compact: version >= 2)
+            try buffer.writeKafkaString(self.principalType, compact: version >= 2, field: "PrincipalType")
+            try buffer.writeKafkaString(self.principalName, compact: version >= 2, field: "PrincipalName")
             if version >= 2 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

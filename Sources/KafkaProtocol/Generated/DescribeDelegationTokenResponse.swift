@@ -125,16 +125,16 @@ public struct DescribeDelegationTokenResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.principalType, compact: version >= 2)
-            buffer.writeKafkaString(self.principalName, compact: version >= 2)
+            try buffer.writeKafkaString(self.principalType, compact: version >= 2, field: "PrincipalType")
+            try buffer.writeKafkaString(self.principalName, compact: version >= 2, field: "PrincipalName")
             if version >= 3 {
-                buffer.writeKafkaString(self.tokenRequesterPrincipalType, compact: version >= 2)
+                try buffer.writeKafkaString(self.tokenRequesterPrincipalType, compact: version >= 2, field: "TokenRequesterPrincipalType")
             }
             if !(version >= 3) && self.tokenRequesterPrincipalType != "" {
                 throw KafkaEncodingError.fieldNotInVersion("DescribedDelegationToken", "TokenRequesterPrincipalType", version)
             }
             if version >= 3 {
-                buffer.writeKafkaString(self.tokenRequesterPrincipalName, compact: version >= 2)
+                try buffer.writeKafkaString(self.tokenRequesterPrincipalName, compact: version >= 2, field: "TokenRequesterPrincipalName")
             }
             if !(version >= 3) && self.tokenRequesterPrincipalName != "" {
                 throw KafkaEncodingError.fieldNotInVersion("DescribedDelegationToken", "TokenRequesterPrincipalName", version)
@@ -142,7 +142,7 @@ public struct DescribeDelegationTokenResponse: KafkaResponseMessage {
             buffer.writeKafkaInteger(self.issueTimestamp)
             buffer.writeKafkaInteger(self.expiryTimestamp)
             buffer.writeKafkaInteger(self.maxTimestamp)
-            buffer.writeKafkaString(self.tokenId, compact: version >= 2)
+            try buffer.writeKafkaString(self.tokenId, compact: version >= 2, field: "TokenId")
             buffer.writeKafkaBytes(self.hmac, compact: version >= 2)
             do {
                 let items: [DescribedDelegationTokenRenewer] = self.renewers
@@ -181,8 +181,8 @@ public struct DescribeDelegationTokenResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.principalType, compact: version >= 2)
-            buffer.writeKafkaString(self.principalName, compact: version >= 2)
+            try buffer.writeKafkaString(self.principalType, compact: version >= 2, field: "PrincipalType")
+            try buffer.writeKafkaString(self.principalName, compact: version >= 2, field: "PrincipalName")
             if version >= 2 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

@@ -54,7 +54,7 @@ public struct DescribeGroupsRequest: KafkaRequestMessage {
             let items: [String] = self.groups
             buffer.writeKafkaArrayCount(items.count, compact: version >= 5)
             for item in items {
-                buffer.writeKafkaString(item, compact: version >= 5)
+                try buffer.writeKafkaString(item, compact: version >= 5, field: "Groups")
             }
         }
         if version >= 3 {

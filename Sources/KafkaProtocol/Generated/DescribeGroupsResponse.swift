@@ -127,15 +127,15 @@ public struct DescribeGroupsResponse: KafkaResponseMessage {
                 if self.errorMessage == nil && !(version >= 6) {
                     throw KafkaEncodingError.nullNotAllowed("DescribedGroup", "ErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.errorMessage, compact: version >= 5)
+                try buffer.writeKafkaString(self.errorMessage, compact: version >= 5, field: "ErrorMessage")
             }
             if !(version >= 6) && self.errorMessage != nil {
                 throw KafkaEncodingError.fieldNotInVersion("DescribedGroup", "ErrorMessage", version)
             }
-            buffer.writeKafkaString(self.groupId, compact: version >= 5)
-            buffer.writeKafkaString(self.groupState, compact: version >= 5)
-            buffer.writeKafkaString(self.protocolType, compact: version >= 5)
-            buffer.writeKafkaString(self.protocolData, compact: version >= 5)
+            try buffer.writeKafkaString(self.groupId, compact: version >= 5, field: "GroupId")
+            try buffer.writeKafkaString(self.groupState, compact: version >= 5, field: "GroupState")
+            try buffer.writeKafkaString(self.protocolType, compact: version >= 5, field: "ProtocolType")
+            try buffer.writeKafkaString(self.protocolData, compact: version >= 5, field: "ProtocolData")
             do {
                 let items: [DescribedGroupMember] = self.members
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 5)
@@ -196,15 +196,15 @@ public struct DescribeGroupsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.memberId, compact: version >= 5)
+            try buffer.writeKafkaString(self.memberId, compact: version >= 5, field: "MemberId")
             if version >= 4 {
                 if self.groupInstanceId == nil && !(version >= 4) {
                     throw KafkaEncodingError.nullNotAllowed("DescribedGroupMember", "GroupInstanceId", version)
                 }
-                buffer.writeKafkaString(self.groupInstanceId, compact: version >= 5)
+                try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 5, field: "GroupInstanceId")
             }
-            buffer.writeKafkaString(self.clientId, compact: version >= 5)
-            buffer.writeKafkaString(self.clientHost, compact: version >= 5)
+            try buffer.writeKafkaString(self.clientId, compact: version >= 5, field: "ClientId")
+            try buffer.writeKafkaString(self.clientHost, compact: version >= 5, field: "ClientHost")
             buffer.writeKafkaBytes(self.memberMetadata, compact: version >= 5)
             buffer.writeKafkaBytes(self.memberAssignment, compact: version >= 5)
             if version >= 5 {

@@ -120,7 +120,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.logDir, compact: version >= 2)
+            try buffer.writeKafkaString(self.logDir, compact: version >= 2, field: "LogDir")
             do {
                 let items: [DescribeLogDirsTopic] = self.topics
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -177,7 +177,7 @@ public struct DescribeLogDirsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 2)
+            try buffer.writeKafkaString(self.name, compact: version >= 2, field: "Name")
             do {
                 let items: [DescribeLogDirsPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)

@@ -85,7 +85,7 @@ public struct DescribeProducersRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [Int32] = self.partitionIndexes
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -87,7 +87,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [PartitionResponse] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -139,7 +139,7 @@ public struct DescribeProducersResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             do {
                 let items: [ProducerState] = self.activeProducers
                 buffer.writeKafkaArrayCount(items.count, compact: true)

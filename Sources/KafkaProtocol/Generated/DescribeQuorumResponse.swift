@@ -72,7 +72,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
             if self.errorMessage == nil && !(version >= 2) {
                 throw KafkaEncodingError.nullNotAllowed("DescribeQuorumResponse", "ErrorMessage", version)
             }
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         }
         do {
             let items: [TopicData] = self.topics
@@ -128,7 +128,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -211,7 +211,7 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
                 if self.errorMessage == nil && !(version >= 2) {
                     throw KafkaEncodingError.nullNotAllowed("PartitionData", "ErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.errorMessage, compact: true)
+                try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             }
             buffer.writeKafkaInteger(self.leaderId)
             buffer.writeKafkaInteger(self.leaderEpoch)
@@ -324,13 +324,13 @@ public struct DescribeQuorumResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 2 {
-                buffer.writeKafkaString(self.name, compact: true)
+                try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             }
             if !(version >= 2) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("Listener", "Name", version)
             }
             if version >= 2 {
-                buffer.writeKafkaString(self.host, compact: true)
+                try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             }
             if !(version >= 2) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("Listener", "Host", version)

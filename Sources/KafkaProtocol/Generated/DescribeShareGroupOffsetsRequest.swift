@@ -85,7 +85,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.groupId, compact: true)
+            try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
             if let items: [DescribeShareGroupOffsetsRequestTopic] = self.topics {
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
@@ -130,7 +130,7 @@ public struct DescribeShareGroupOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

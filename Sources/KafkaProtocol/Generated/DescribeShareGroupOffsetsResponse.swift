@@ -93,7 +93,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.groupId, compact: true)
+            try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
             do {
                 let items: [DescribeShareGroupOffsetsResponseTopic] = self.topics
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -102,7 +102,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
                 }
             }
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
@@ -141,7 +141,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeKafkaUUID(self.topicId)
             do {
                 let items: [DescribeShareGroupOffsetsResponsePartition] = self.partitions
@@ -197,7 +197,7 @@ public struct DescribeShareGroupOffsetsResponse: KafkaResponseMessage {
                 buffer.writeKafkaInteger(self.lag)
             }
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

@@ -89,7 +89,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
@@ -116,7 +116,7 @@ public struct DescribeTopicPartitionsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

@@ -113,7 +113,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaUUID(self.topicId)
             buffer.writeKafkaBool(self.isInternal)
             do {
@@ -288,7 +288,7 @@ public struct DescribeTopicPartitionsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

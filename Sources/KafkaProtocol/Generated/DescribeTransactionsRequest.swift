@@ -47,7 +47,7 @@ public struct DescribeTransactionsRequest: KafkaRequestMessage {
             let items: [String] = self.transactionalIds
             buffer.writeKafkaArrayCount(items.count, compact: true)
             for item in items {
-                buffer.writeKafkaString(item, compact: true)
+                try buffer.writeKafkaString(item, compact: true, field: "TransactionalIds")
             }
         }
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -106,8 +106,8 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.transactionalId, compact: true)
-            buffer.writeKafkaString(self.transactionState, compact: true)
+            try buffer.writeKafkaString(self.transactionalId, compact: true, field: "TransactionalId")
+            try buffer.writeKafkaString(self.transactionState, compact: true, field: "TransactionState")
             buffer.writeKafkaInteger(self.transactionTimeoutMs)
             buffer.writeKafkaInteger(self.transactionStartTimeMs)
             buffer.writeKafkaInteger(self.producerId)
@@ -155,7 +155,7 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: true)
+            try buffer.writeKafkaString(self.topic, compact: true, field: "Topic")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -73,7 +73,7 @@ public struct DescribeUserScramCredentialsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

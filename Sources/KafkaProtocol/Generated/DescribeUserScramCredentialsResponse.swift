@@ -52,7 +52,7 @@ public struct DescribeUserScramCredentialsResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         do {
             let items: [DescribeUserScramCredentialsResult] = self.results
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -101,9 +101,9 @@ public struct DescribeUserScramCredentialsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.user, compact: true)
+            try buffer.writeKafkaString(self.user, compact: true, field: "User")
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             do {
                 let items: [CredentialInfo] = self.credentialInfos
                 buffer.writeKafkaArrayCount(items.count, compact: true)

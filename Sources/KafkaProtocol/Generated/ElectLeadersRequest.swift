@@ -107,7 +107,7 @@ public struct ElectLeadersRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: version >= 2)
+            try buffer.writeKafkaString(self.topic, compact: version >= 2, field: "Topic")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)

@@ -104,7 +104,7 @@ public struct ElectLeadersResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: version >= 2)
+            try buffer.writeKafkaString(self.topic, compact: version >= 2, field: "Topic")
             do {
                 let items: [PartitionResult] = self.partitionResult
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 2)
@@ -147,7 +147,7 @@ public struct ElectLeadersResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionId)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 2)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 2, field: "ErrorMessage")
             if version >= 2 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

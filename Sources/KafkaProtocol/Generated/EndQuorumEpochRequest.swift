@@ -63,7 +63,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("EndQuorumEpochRequest", version)
         }
-        buffer.writeKafkaString(self.clusterId, compact: version >= 1)
+        try buffer.writeKafkaString(self.clusterId, compact: version >= 1, field: "ClusterId")
         do {
             let items: [TopicData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -119,7 +119,7 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: version >= 1)
+            try buffer.writeKafkaString(self.topicName, compact: version >= 1, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -297,13 +297,13 @@ public struct EndQuorumEpochRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 1 {
-                buffer.writeKafkaString(self.name, compact: version >= 1)
+                try buffer.writeKafkaString(self.name, compact: version >= 1, field: "Name")
             }
             if !(version >= 1) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("LeaderEndpoint", "Name", version)
             }
             if version >= 1 {
-                buffer.writeKafkaString(self.host, compact: version >= 1)
+                try buffer.writeKafkaString(self.host, compact: version >= 1, field: "Host")
             }
             if !(version >= 1) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("LeaderEndpoint", "Host", version)

@@ -44,7 +44,7 @@ public struct EndTxnRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 5 else {
             throw KafkaEncodingError.unsupportedVersion("EndTxnRequest", version)
         }
-        buffer.writeKafkaString(self.transactionalId, compact: version >= 3)
+        try buffer.writeKafkaString(self.transactionalId, compact: version >= 3, field: "TransactionalId")
         buffer.writeKafkaInteger(self.producerId)
         buffer.writeKafkaInteger(self.producerEpoch)
         buffer.writeKafkaBool(self.committed)

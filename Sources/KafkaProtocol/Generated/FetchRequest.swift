@@ -151,7 +151,7 @@ public struct FetchRequest: KafkaRequestMessage {
             throw KafkaEncodingError.fieldNotInVersion("FetchRequest", "ForgottenTopicsData", version)
         }
         if version >= 11 {
-            buffer.writeKafkaString(self.rackId, compact: version >= 12)
+            try buffer.writeKafkaString(self.rackId, compact: version >= 12, field: "RackId")
         }
         if version >= 12 {
             var taggedFields: [TaggedField] = []
@@ -160,7 +160,7 @@ public struct FetchRequest: KafkaRequestMessage {
                 if self.clusterId == nil && !(version >= 12) {
                     throw KafkaEncodingError.nullNotAllowed("FetchRequest", "ClusterId", version)
                 }
-                tagData.writeKafkaString(self.clusterId, compact: version >= 12)
+                try tagData.writeKafkaString(self.clusterId, compact: version >= 12, field: "ClusterId")
                 taggedFields.append(TaggedField(tag: 0, data: tagData))
             }
             if version >= 15 && self.replicaState != ReplicaState() {
@@ -260,7 +260,7 @@ public struct FetchRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 12 {
-                buffer.writeKafkaString(self.topic, compact: version >= 12)
+                try buffer.writeKafkaString(self.topic, compact: version >= 12, field: "Topic")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -413,7 +413,7 @@ public struct FetchRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if (version >= 7 && version <= 12) {
-                buffer.writeKafkaString(self.topic, compact: version >= 12)
+                try buffer.writeKafkaString(self.topic, compact: version >= 12, field: "Topic")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)

@@ -157,7 +157,7 @@ public struct FetchResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 12 {
-                buffer.writeKafkaString(self.topic, compact: version >= 12)
+                try buffer.writeKafkaString(self.topic, compact: version >= 12, field: "Topic")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -510,7 +510,7 @@ public struct FetchResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 16 {
-                buffer.writeKafkaString(self.host, compact: version >= 12)
+                try buffer.writeKafkaString(self.host, compact: version >= 12, field: "Host")
             }
             if !(version >= 16) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)
@@ -525,7 +525,7 @@ public struct FetchResponse: KafkaResponseMessage {
                 if self.rack == nil && !(version >= 16) {
                     throw KafkaEncodingError.nullNotAllowed("NodeEndpoint", "Rack", version)
                 }
-                buffer.writeKafkaString(self.rack, compact: version >= 12)
+                try buffer.writeKafkaString(self.rack, compact: version >= 12, field: "Rack")
             }
             if !(version >= 16) && self.rack != nil {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Rack", version)

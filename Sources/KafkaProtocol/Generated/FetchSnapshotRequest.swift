@@ -73,7 +73,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
         var taggedFields: [TaggedField] = []
         if self.clusterId != nil {
             var tagData: ByteBuffer = ByteBuffer()
-            tagData.writeKafkaString(self.clusterId, compact: true)
+            try tagData.writeKafkaString(self.clusterId, compact: true, field: "ClusterId")
             taggedFields.append(TaggedField(tag: 0, data: tagData))
         }
         buffer.writeTaggedFields(taggedFields, unknown: self.unknownTaggedFields)
@@ -111,7 +111,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [PartitionSnapshot] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -128,7 +128,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [PartitionSnapshot] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -299,7 +299,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 1 {
-                buffer.writeKafkaString(self.host, compact: true)
+                try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             }
             if !(version >= 1) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)

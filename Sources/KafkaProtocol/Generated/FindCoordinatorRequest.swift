@@ -58,7 +58,7 @@ public struct FindCoordinatorRequest: KafkaRequestMessage {
             throw KafkaEncodingError.unsupportedVersion("FindCoordinatorRequest", version)
         }
         if version <= 3 {
-            buffer.writeKafkaString(self.key, compact: version >= 3)
+            try buffer.writeKafkaString(self.key, compact: version >= 3, field: "Key")
         }
         if !(version <= 3) && self.key != "" {
             throw KafkaEncodingError.fieldNotInVersion("FindCoordinatorRequest", "Key", version)
@@ -74,7 +74,7 @@ public struct FindCoordinatorRequest: KafkaRequestMessage {
                 let items: [String] = self.coordinatorKeys
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: version >= 3)
+                    try buffer.writeKafkaString(item, compact: version >= 3, field: "CoordinatorKeys")
                 }
             }
         }

@@ -91,7 +91,7 @@ public struct FindCoordinatorResponse: KafkaResponseMessage {
             if self.errorMessage == nil && !((version >= 1 && version <= 3)) {
                 throw KafkaEncodingError.nullNotAllowed("FindCoordinatorResponse", "ErrorMessage", version)
             }
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 3)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 3, field: "ErrorMessage")
         }
         if version <= 3 {
             buffer.writeKafkaInteger(self.nodeId)
@@ -100,7 +100,7 @@ public struct FindCoordinatorResponse: KafkaResponseMessage {
             throw KafkaEncodingError.fieldNotInVersion("FindCoordinatorResponse", "NodeId", version)
         }
         if version <= 3 {
-            buffer.writeKafkaString(self.host, compact: version >= 3)
+            try buffer.writeKafkaString(self.host, compact: version >= 3, field: "Host")
         }
         if !(version <= 3) && self.host != "" {
             throw KafkaEncodingError.fieldNotInVersion("FindCoordinatorResponse", "Host", version)
@@ -180,7 +180,7 @@ public struct FindCoordinatorResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 4 {
-                buffer.writeKafkaString(self.key, compact: version >= 3)
+                try buffer.writeKafkaString(self.key, compact: version >= 3, field: "Key")
             }
             if !(version >= 4) && self.key != "" {
                 throw KafkaEncodingError.fieldNotInVersion("Coordinator", "Key", version)
@@ -192,7 +192,7 @@ public struct FindCoordinatorResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("Coordinator", "NodeId", version)
             }
             if version >= 4 {
-                buffer.writeKafkaString(self.host, compact: version >= 3)
+                try buffer.writeKafkaString(self.host, compact: version >= 3, field: "Host")
             }
             if !(version >= 4) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("Coordinator", "Host", version)
@@ -213,7 +213,7 @@ public struct FindCoordinatorResponse: KafkaResponseMessage {
                 if self.errorMessage == nil && !(version >= 4) {
                     throw KafkaEncodingError.nullNotAllowed("Coordinator", "ErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.errorMessage, compact: version >= 3)
+                try buffer.writeKafkaString(self.errorMessage, compact: version >= 3, field: "ErrorMessage")
             }
             if version >= 3 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -93,7 +93,7 @@ public struct GetTelemetrySubscriptionsResponse: KafkaResponseMessage {
             let items: [String] = self.requestedMetrics
             buffer.writeKafkaArrayCount(items.count, compact: true)
             for item in items {
-                buffer.writeKafkaString(item, compact: true)
+                try buffer.writeKafkaString(item, compact: true, field: "RequestedMetrics")
             }
         }
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -27,6 +27,6 @@ public struct GroupMetadataKey: KafkaMessage {
         guard version >= 2 && version <= 2 else {
             throw KafkaEncodingError.unsupportedVersion("GroupMetadataKey", version)
         }
-        buffer.writeKafkaString(self.group, compact: false)
+        try buffer.writeKafkaString(self.group, compact: false, field: "group")
     }
 }

@@ -52,10 +52,10 @@ public struct GroupMetadataValue: KafkaMessage {
         guard version >= 0 && version <= 4 else {
             throw KafkaEncodingError.unsupportedVersion("GroupMetadataValue", version)
         }
-        buffer.writeKafkaString(self.protocolType, compact: version >= 4)
+        try buffer.writeKafkaString(self.protocolType, compact: version >= 4, field: "protocolType")
         buffer.writeKafkaInteger(self.generation)
-        buffer.writeKafkaString(self.`protocol`, compact: version >= 4)
-        buffer.writeKafkaString(self.leader, compact: version >= 4)
+        try buffer.writeKafkaString(self.`protocol`, compact: version >= 4, field: "protocol")
+        try buffer.writeKafkaString(self.leader, compact: version >= 4, field: "leader")
         if version >= 2 {
             buffer.writeKafkaInteger(self.currentStateTimestamp)
         }
@@ -112,15 +112,15 @@ public struct GroupMetadataValue: KafkaMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.memberId, compact: version >= 4)
+            try buffer.writeKafkaString(self.memberId, compact: version >= 4, field: "memberId")
             if version >= 3 {
                 if self.groupInstanceId == nil && !(version >= 3) {
                     throw KafkaEncodingError.nullNotAllowed("MemberMetadata", "groupInstanceId", version)
                 }
-                buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4)
+                try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4, field: "groupInstanceId")
             }
-            buffer.writeKafkaString(self.clientId, compact: version >= 4)
-            buffer.writeKafkaString(self.clientHost, compact: version >= 4)
+            try buffer.writeKafkaString(self.clientId, compact: version >= 4, field: "clientId")
+            try buffer.writeKafkaString(self.clientHost, compact: version >= 4, field: "clientHost")
             if version >= 1 {
                 buffer.writeKafkaInteger(self.rebalanceTimeout)
             }

@@ -49,14 +49,14 @@ public struct HeartbeatRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 4 else {
             throw KafkaEncodingError.unsupportedVersion("HeartbeatRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: version >= 4)
+        try buffer.writeKafkaString(self.groupId, compact: version >= 4, field: "GroupId")
         buffer.writeKafkaInteger(self.generationId)
-        buffer.writeKafkaString(self.memberId, compact: version >= 4)
+        try buffer.writeKafkaString(self.memberId, compact: version >= 4, field: "MemberId")
         if version >= 3 {
             if self.groupInstanceId == nil && !(version >= 3) {
                 throw KafkaEncodingError.nullNotAllowed("HeartbeatRequest", "GroupInstanceId", version)
             }
-            buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4)
+            try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4, field: "GroupInstanceId")
         }
         if !(version >= 3) && self.groupInstanceId != nil {
             throw KafkaEncodingError.fieldNotInVersion("HeartbeatRequest", "GroupInstanceId", version)

@@ -99,7 +99,7 @@ public struct IncrementalAlterConfigsRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 1)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 1, field: "ResourceName")
             do {
                 let items: [AlterableConfig] = self.configs
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)
@@ -140,9 +140,9 @@ public struct IncrementalAlterConfigsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 1)
+            try buffer.writeKafkaString(self.name, compact: version >= 1, field: "Name")
             buffer.writeKafkaInteger(self.configOperation)
-            buffer.writeKafkaString(self.value, compact: version >= 1)
+            try buffer.writeKafkaString(self.value, compact: version >= 1, field: "Value")
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

@@ -90,9 +90,9 @@ public struct IncrementalAlterConfigsResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: version >= 1)
+            try buffer.writeKafkaString(self.errorMessage, compact: version >= 1, field: "ErrorMessage")
             buffer.writeKafkaInteger(self.resourceType)
-            buffer.writeKafkaString(self.resourceName, compact: version >= 1)
+            try buffer.writeKafkaString(self.resourceName, compact: version >= 1, field: "ResourceName")
             if version >= 1 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

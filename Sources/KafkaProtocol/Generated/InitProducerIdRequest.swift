@@ -58,7 +58,7 @@ public struct InitProducerIdRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 6 else {
             throw KafkaEncodingError.unsupportedVersion("InitProducerIdRequest", version)
         }
-        buffer.writeKafkaString(self.transactionalId, compact: version >= 2)
+        try buffer.writeKafkaString(self.transactionalId, compact: version >= 2, field: "TransactionalId")
         buffer.writeKafkaInteger(self.transactionTimeoutMs)
         if version >= 3 {
             buffer.writeKafkaInteger(self.producerId)

@@ -46,7 +46,7 @@ public struct InitializeShareGroupStateRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("InitializeShareGroupStateRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [InitializeStateData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -78,22 +78,22 @@ public struct JoinGroupRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 9 else {
             throw KafkaEncodingError.unsupportedVersion("JoinGroupRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: version >= 6)
+        try buffer.writeKafkaString(self.groupId, compact: version >= 6, field: "GroupId")
         buffer.writeKafkaInteger(self.sessionTimeoutMs)
         if version >= 1 {
             buffer.writeKafkaInteger(self.rebalanceTimeoutMs)
         }
-        buffer.writeKafkaString(self.memberId, compact: version >= 6)
+        try buffer.writeKafkaString(self.memberId, compact: version >= 6, field: "MemberId")
         if version >= 5 {
             if self.groupInstanceId == nil && !(version >= 5) {
                 throw KafkaEncodingError.nullNotAllowed("JoinGroupRequest", "GroupInstanceId", version)
             }
-            buffer.writeKafkaString(self.groupInstanceId, compact: version >= 6)
+            try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 6, field: "GroupInstanceId")
         }
         if !(version >= 5) && self.groupInstanceId != nil {
             throw KafkaEncodingError.fieldNotInVersion("JoinGroupRequest", "GroupInstanceId", version)
         }
-        buffer.writeKafkaString(self.protocolType, compact: version >= 6)
+        try buffer.writeKafkaString(self.protocolType, compact: version >= 6, field: "ProtocolType")
         do {
             let items: [JoinGroupRequestProtocol] = self.protocols
             buffer.writeKafkaArrayCount(items.count, compact: version >= 6)
@@ -105,7 +105,7 @@ public struct JoinGroupRequest: KafkaRequestMessage {
             if self.reason == nil && !(version >= 8) {
                 throw KafkaEncodingError.nullNotAllowed("JoinGroupRequest", "Reason", version)
             }
-            buffer.writeKafkaString(self.reason, compact: version >= 6)
+            try buffer.writeKafkaString(self.reason, compact: version >= 6, field: "Reason")
         }
         if version >= 6 {
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
@@ -136,7 +136,7 @@ public struct JoinGroupRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 6)
+            try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             buffer.writeKafkaBytes(self.metadata, compact: version >= 6)
             if version >= 6 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -88,20 +88,20 @@ public struct JoinGroupResponse: KafkaResponseMessage {
             if self.protocolType == nil && !(version >= 7) {
                 throw KafkaEncodingError.nullNotAllowed("JoinGroupResponse", "ProtocolType", version)
             }
-            buffer.writeKafkaString(self.protocolType, compact: version >= 6)
+            try buffer.writeKafkaString(self.protocolType, compact: version >= 6, field: "ProtocolType")
         }
         if self.protocolName == nil && !(version >= 7) {
             throw KafkaEncodingError.nullNotAllowed("JoinGroupResponse", "ProtocolName", version)
         }
-        buffer.writeKafkaString(self.protocolName, compact: version >= 6)
-        buffer.writeKafkaString(self.leader, compact: version >= 6)
+        try buffer.writeKafkaString(self.protocolName, compact: version >= 6, field: "ProtocolName")
+        try buffer.writeKafkaString(self.leader, compact: version >= 6, field: "Leader")
         if version >= 9 {
             buffer.writeKafkaBool(self.skipAssignment)
         }
         if !(version >= 9) && self.skipAssignment != false {
             throw KafkaEncodingError.fieldNotInVersion("JoinGroupResponse", "SkipAssignment", version)
         }
-        buffer.writeKafkaString(self.memberId, compact: version >= 6)
+        try buffer.writeKafkaString(self.memberId, compact: version >= 6, field: "MemberId")
         do {
             let items: [JoinGroupResponseMember] = self.members
             buffer.writeKafkaArrayCount(items.count, compact: version >= 6)
@@ -146,12 +146,12 @@ public struct JoinGroupResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.memberId, compact: version >= 6)
+            try buffer.writeKafkaString(self.memberId, compact: version >= 6, field: "MemberId")
             if version >= 5 {
                 if self.groupInstanceId == nil && !(version >= 5) {
                     throw KafkaEncodingError.nullNotAllowed("JoinGroupResponseMember", "GroupInstanceId", version)
                 }
-                buffer.writeKafkaString(self.groupInstanceId, compact: version >= 6)
+                try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 6, field: "GroupInstanceId")
             }
             buffer.writeKafkaBytes(self.metadata, compact: version >= 6)
             if version >= 6 {

@@ -55,9 +55,9 @@ public struct LeaveGroupRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 5 else {
             throw KafkaEncodingError.unsupportedVersion("LeaveGroupRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: version >= 4)
+        try buffer.writeKafkaString(self.groupId, compact: version >= 4, field: "GroupId")
         if version <= 2 {
-            buffer.writeKafkaString(self.memberId, compact: version >= 4)
+            try buffer.writeKafkaString(self.memberId, compact: version >= 4, field: "MemberId")
         }
         if !(version <= 2) && self.memberId != "" {
             throw KafkaEncodingError.fieldNotInVersion("LeaveGroupRequest", "MemberId", version)
@@ -119,7 +119,7 @@ public struct LeaveGroupRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 3 {
-                buffer.writeKafkaString(self.memberId, compact: version >= 4)
+                try buffer.writeKafkaString(self.memberId, compact: version >= 4, field: "MemberId")
             }
             if !(version >= 3) && self.memberId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("MemberIdentity", "MemberId", version)
@@ -128,7 +128,7 @@ public struct LeaveGroupRequest: KafkaRequestMessage {
                 if self.groupInstanceId == nil && !(version >= 3) {
                     throw KafkaEncodingError.nullNotAllowed("MemberIdentity", "GroupInstanceId", version)
                 }
-                buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4)
+                try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4, field: "GroupInstanceId")
             }
             if !(version >= 3) && self.groupInstanceId != nil {
                 throw KafkaEncodingError.fieldNotInVersion("MemberIdentity", "GroupInstanceId", version)
@@ -137,7 +137,7 @@ public struct LeaveGroupRequest: KafkaRequestMessage {
                 if self.reason == nil && !(version >= 5) {
                     throw KafkaEncodingError.nullNotAllowed("MemberIdentity", "Reason", version)
                 }
-                buffer.writeKafkaString(self.reason, compact: version >= 4)
+                try buffer.writeKafkaString(self.reason, compact: version >= 4, field: "Reason")
             }
             if version >= 4 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -111,7 +111,7 @@ public struct LeaveGroupResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 3 {
-                buffer.writeKafkaString(self.memberId, compact: version >= 4)
+                try buffer.writeKafkaString(self.memberId, compact: version >= 4, field: "MemberId")
             }
             if !(version >= 3) && self.memberId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("MemberResponse", "MemberId", version)
@@ -120,7 +120,7 @@ public struct LeaveGroupResponse: KafkaResponseMessage {
                 if self.groupInstanceId == nil && !(version >= 3) {
                     throw KafkaEncodingError.nullNotAllowed("MemberResponse", "GroupInstanceId", version)
                 }
-                buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4)
+                try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4, field: "GroupInstanceId")
             }
             if !(version >= 3) && self.groupInstanceId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("MemberResponse", "GroupInstanceId", version)

@@ -83,7 +83,7 @@ public struct ListConfigResourcesResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.resourceName, compact: true)
+            try buffer.writeKafkaString(self.resourceName, compact: true, field: "ResourceName")
             if version >= 1 {
                 buffer.writeKafkaInteger(self.resourceType)
             }

@@ -67,7 +67,7 @@ public struct ListGroupsRequest: KafkaRequestMessage {
                 let items: [String] = self.statesFilter
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: version >= 3)
+                    try buffer.writeKafkaString(item, compact: version >= 3, field: "StatesFilter")
                 }
             }
         }
@@ -79,7 +79,7 @@ public struct ListGroupsRequest: KafkaRequestMessage {
                 let items: [String] = self.typesFilter
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: version >= 3)
+                    try buffer.writeKafkaString(item, compact: version >= 3, field: "TypesFilter")
                 }
             }
         }

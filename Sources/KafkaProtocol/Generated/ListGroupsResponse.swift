@@ -101,13 +101,13 @@ public struct ListGroupsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.groupId, compact: version >= 3)
-            buffer.writeKafkaString(self.protocolType, compact: version >= 3)
+            try buffer.writeKafkaString(self.groupId, compact: version >= 3, field: "GroupId")
+            try buffer.writeKafkaString(self.protocolType, compact: version >= 3, field: "ProtocolType")
             if version >= 4 {
-                buffer.writeKafkaString(self.groupState, compact: version >= 3)
+                try buffer.writeKafkaString(self.groupState, compact: version >= 3, field: "GroupState")
             }
             if version >= 5 {
-                buffer.writeKafkaString(self.groupType, compact: version >= 3)
+                try buffer.writeKafkaString(self.groupType, compact: version >= 3, field: "GroupType")
             }
             if version >= 3 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

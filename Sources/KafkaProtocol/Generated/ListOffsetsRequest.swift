@@ -114,7 +114,7 @@ public struct ListOffsetsRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 6)
+            try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             do {
                 let items: [ListOffsetsPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 6)

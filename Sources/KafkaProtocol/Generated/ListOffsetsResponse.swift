@@ -97,7 +97,7 @@ public struct ListOffsetsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 6)
+            try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             do {
                 let items: [ListOffsetsPartitionResponse] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 6)

@@ -52,7 +52,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         do {
             let items: [OngoingTopicReassignment] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -95,7 +95,7 @@ public struct ListPartitionReassignmentsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [OngoingPartitionReassignment] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

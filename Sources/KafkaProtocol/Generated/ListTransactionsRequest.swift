@@ -73,7 +73,7 @@ public struct ListTransactionsRequest: KafkaRequestMessage {
             let items: [String] = self.stateFilters
             buffer.writeKafkaArrayCount(items.count, compact: true)
             for item in items {
-                buffer.writeKafkaString(item, compact: true)
+                try buffer.writeKafkaString(item, compact: true, field: "StateFilters")
             }
         }
         do {
@@ -93,7 +93,7 @@ public struct ListTransactionsRequest: KafkaRequestMessage {
             if self.transactionalIdPattern == nil && !(version >= 2) {
                 throw KafkaEncodingError.nullNotAllowed("ListTransactionsRequest", "TransactionalIdPattern", version)
             }
-            buffer.writeKafkaString(self.transactionalIdPattern, compact: true)
+            try buffer.writeKafkaString(self.transactionalIdPattern, compact: true, field: "TransactionalIdPattern")
         }
         if !(version >= 2) && self.transactionalIdPattern != nil {
             throw KafkaEncodingError.fieldNotInVersion("ListTransactionsRequest", "TransactionalIdPattern", version)

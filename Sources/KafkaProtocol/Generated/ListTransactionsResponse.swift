@@ -66,7 +66,7 @@ public struct ListTransactionsResponse: KafkaResponseMessage {
             let items: [String] = self.unknownStateFilters
             buffer.writeKafkaArrayCount(items.count, compact: true)
             for item in items {
-                buffer.writeKafkaString(item, compact: true)
+                try buffer.writeKafkaString(item, compact: true, field: "UnknownStateFilters")
             }
         }
         do {
@@ -104,9 +104,9 @@ public struct ListTransactionsResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.transactionalId, compact: true)
+            try buffer.writeKafkaString(self.transactionalId, compact: true, field: "TransactionalId")
             buffer.writeKafkaInteger(self.producerId)
-            buffer.writeKafkaString(self.transactionState, compact: true)
+            try buffer.writeKafkaString(self.transactionState, compact: true, field: "TransactionState")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

@@ -132,7 +132,7 @@ public struct MetadataRequest: KafkaRequestMessage {
             if self.name == nil && !(version >= 10) {
                 throw KafkaEncodingError.nullNotAllowed("MetadataRequestTopic", "Name", version)
             }
-            buffer.writeKafkaString(self.name, compact: version >= 9)
+            try buffer.writeKafkaString(self.name, compact: version >= 9, field: "Name")
             if version >= 9 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

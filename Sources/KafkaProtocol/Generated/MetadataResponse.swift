@@ -98,7 +98,7 @@ public struct MetadataResponse: KafkaResponseMessage {
             if self.clusterId == nil && !(version >= 2) {
                 throw KafkaEncodingError.nullNotAllowed("MetadataResponse", "ClusterId", version)
             }
-            buffer.writeKafkaString(self.clusterId, compact: version >= 9)
+            try buffer.writeKafkaString(self.clusterId, compact: version >= 9, field: "ClusterId")
         }
         if version >= 1 {
             buffer.writeKafkaInteger(self.controllerId)
@@ -160,13 +160,13 @@ public struct MetadataResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.nodeId)
-            buffer.writeKafkaString(self.host, compact: version >= 9)
+            try buffer.writeKafkaString(self.host, compact: version >= 9, field: "Host")
             buffer.writeKafkaInteger(self.port)
             if version >= 1 {
                 if self.rack == nil && !(version >= 1) {
                     throw KafkaEncodingError.nullNotAllowed("MetadataResponseBroker", "Rack", version)
                 }
-                buffer.writeKafkaString(self.rack, compact: version >= 9)
+                try buffer.writeKafkaString(self.rack, compact: version >= 9, field: "Rack")
             }
             if version >= 9 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
@@ -233,7 +233,7 @@ public struct MetadataResponse: KafkaResponseMessage {
             if self.name == nil && !(version >= 12) {
                 throw KafkaEncodingError.nullNotAllowed("MetadataResponseTopic", "Name", version)
             }
-            buffer.writeKafkaString(self.name, compact: version >= 9)
+            try buffer.writeKafkaString(self.name, compact: version >= 9, field: "Name")
             if version >= 10 {
                 buffer.writeKafkaUUID(self.topicId)
             }

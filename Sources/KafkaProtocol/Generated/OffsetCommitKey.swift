@@ -31,8 +31,8 @@ public struct OffsetCommitKey: KafkaMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("OffsetCommitKey", version)
         }
-        buffer.writeKafkaString(self.group, compact: false)
-        buffer.writeKafkaString(self.topic, compact: false)
+        try buffer.writeKafkaString(self.group, compact: false, field: "group")
+        try buffer.writeKafkaString(self.topic, compact: false, field: "topic")
         buffer.writeKafkaInteger(self.partition)
     }
 }

@@ -67,14 +67,14 @@ public struct OffsetCommitRequest: KafkaRequestMessage {
         guard version >= 2 && version <= 10 else {
             throw KafkaEncodingError.unsupportedVersion("OffsetCommitRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: version >= 8)
+        try buffer.writeKafkaString(self.groupId, compact: version >= 8, field: "GroupId")
         buffer.writeKafkaInteger(self.generationIdOrMemberEpoch)
-        buffer.writeKafkaString(self.memberId, compact: version >= 8)
+        try buffer.writeKafkaString(self.memberId, compact: version >= 8, field: "MemberId")
         if version >= 7 {
             if self.groupInstanceId == nil && !(version >= 7) {
                 throw KafkaEncodingError.nullNotAllowed("OffsetCommitRequest", "GroupInstanceId", version)
             }
-            buffer.writeKafkaString(self.groupInstanceId, compact: version >= 8)
+            try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 8, field: "GroupInstanceId")
         }
         if !(version >= 7) && self.groupInstanceId != nil {
             throw KafkaEncodingError.fieldNotInVersion("OffsetCommitRequest", "GroupInstanceId", version)
@@ -136,7 +136,7 @@ public struct OffsetCommitRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 9 {
-                buffer.writeKafkaString(self.name, compact: version >= 8)
+                try buffer.writeKafkaString(self.name, compact: version >= 8, field: "Name")
             }
             if version >= 10 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -191,7 +191,7 @@ public struct OffsetCommitRequest: KafkaRequestMessage {
             if version >= 6 {
                 buffer.writeKafkaInteger(self.committedLeaderEpoch)
             }
-            buffer.writeKafkaString(self.committedMetadata, compact: version >= 8)
+            try buffer.writeKafkaString(self.committedMetadata, compact: version >= 8, field: "CommittedMetadata")
             if version >= 8 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

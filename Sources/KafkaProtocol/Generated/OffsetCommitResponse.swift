@@ -105,7 +105,7 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 9 {
-                buffer.writeKafkaString(self.name, compact: version >= 8)
+                try buffer.writeKafkaString(self.name, compact: version >= 8, field: "Name")
             }
             if version >= 10 {
                 buffer.writeKafkaUUID(self.topicId)

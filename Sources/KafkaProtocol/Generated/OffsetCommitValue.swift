@@ -46,7 +46,7 @@ public struct OffsetCommitValue: KafkaMessage {
         if version >= 3 {
             buffer.writeKafkaInteger(self.leaderEpoch)
         }
-        buffer.writeKafkaString(self.metadata, compact: version >= 4)
+        try buffer.writeKafkaString(self.metadata, compact: version >= 4, field: "metadata")
         buffer.writeKafkaInteger(self.commitTimestamp)
         if version == 1 {
             buffer.writeKafkaInteger(self.expireTimestamp)

@@ -45,7 +45,7 @@ public struct OffsetDeleteRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("OffsetDeleteRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: false)
+        try buffer.writeKafkaString(self.groupId, compact: false, field: "GroupId")
         do {
             let items: [OffsetDeleteRequestTopic] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: false)
@@ -86,7 +86,7 @@ public struct OffsetDeleteRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: false)
+            try buffer.writeKafkaString(self.name, compact: false, field: "Name")
             do {
                 let items: [OffsetDeleteRequestPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: false)

@@ -88,7 +88,7 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: false)
+            try buffer.writeKafkaString(self.name, compact: false, field: "Name")
             do {
                 let items: [OffsetDeleteResponsePartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: false)

@@ -76,7 +76,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage {
             throw KafkaEncodingError.unsupportedVersion("OffsetFetchRequest", version)
         }
         if version <= 7 {
-            buffer.writeKafkaString(self.groupId, compact: version >= 6)
+            try buffer.writeKafkaString(self.groupId, compact: version >= 6, field: "GroupId")
         }
         if !(version <= 7) && self.groupId != "" {
             throw KafkaEncodingError.fieldNotInVersion("OffsetFetchRequest", "GroupId", version)
@@ -159,7 +159,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 7 {
-                buffer.writeKafkaString(self.name, compact: version >= 6)
+                try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             }
             if !(version <= 7) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("OffsetFetchRequestTopic", "Name", version)
@@ -237,7 +237,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 8 {
-                buffer.writeKafkaString(self.groupId, compact: version >= 6)
+                try buffer.writeKafkaString(self.groupId, compact: version >= 6, field: "GroupId")
             }
             if !(version >= 8) && self.groupId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("OffsetFetchRequestGroup", "GroupId", version)
@@ -246,7 +246,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage {
                 if self.memberId == nil && !(version >= 9) {
                     throw KafkaEncodingError.nullNotAllowed("OffsetFetchRequestGroup", "MemberId", version)
                 }
-                buffer.writeKafkaString(self.memberId, compact: version >= 6)
+                try buffer.writeKafkaString(self.memberId, compact: version >= 6, field: "MemberId")
             }
             if version >= 9 {
                 buffer.writeKafkaInteger(self.memberEpoch)
@@ -317,7 +317,7 @@ public struct OffsetFetchRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if (version >= 8 && version <= 9) {
-                buffer.writeKafkaString(self.name, compact: version >= 6)
+                try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             }
             if version >= 10 {
                 buffer.writeKafkaUUID(self.topicId)

@@ -144,7 +144,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 7 {
-                buffer.writeKafkaString(self.name, compact: version >= 6)
+                try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             }
             if !(version <= 7) && self.name != "" {
                 throw KafkaEncodingError.fieldNotInVersion("OffsetFetchResponseTopic", "Name", version)
@@ -232,7 +232,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
                 if self.metadata == nil && !(version <= 7) {
                     throw KafkaEncodingError.nullNotAllowed("OffsetFetchResponsePartition", "Metadata", version)
                 }
-                buffer.writeKafkaString(self.metadata, compact: version >= 6)
+                try buffer.writeKafkaString(self.metadata, compact: version >= 6, field: "Metadata")
             }
             if !(version <= 7) && self.metadata != "" {
                 throw KafkaEncodingError.fieldNotInVersion("OffsetFetchResponsePartition", "Metadata", version)
@@ -293,7 +293,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version >= 8 {
-                buffer.writeKafkaString(self.groupId, compact: version >= 6)
+                try buffer.writeKafkaString(self.groupId, compact: version >= 6, field: "GroupId")
             }
             if !(version >= 8) && self.groupId != "" {
                 throw KafkaEncodingError.fieldNotInVersion("OffsetFetchResponseGroup", "GroupId", version)
@@ -366,7 +366,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if (version >= 8 && version <= 9) {
-                buffer.writeKafkaString(self.name, compact: version >= 6)
+                try buffer.writeKafkaString(self.name, compact: version >= 6, field: "Name")
             }
             if version >= 10 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -454,7 +454,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
                 if self.metadata == nil && !(version >= 8) {
                     throw KafkaEncodingError.nullNotAllowed("OffsetFetchResponsePartitions", "Metadata", version)
                 }
-                buffer.writeKafkaString(self.metadata, compact: version >= 6)
+                try buffer.writeKafkaString(self.metadata, compact: version >= 6, field: "Metadata")
             }
             if !(version >= 8) && self.metadata != "" {
                 throw KafkaEncodingError.fieldNotInVersion("OffsetFetchResponsePartitions", "Metadata", version)

@@ -93,7 +93,7 @@ public struct OffsetForLeaderEpochResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: version >= 4)
+            try buffer.writeKafkaString(self.topic, compact: version >= 4, field: "Topic")
             do {
                 let items: [EpochEndOffset] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 4)

@@ -54,7 +54,7 @@ public struct ProduceRequest: KafkaRequestMessage {
         guard version >= 3 && version <= 13 else {
             throw KafkaEncodingError.unsupportedVersion("ProduceRequest", version)
         }
-        buffer.writeKafkaString(self.transactionalId, compact: version >= 9)
+        try buffer.writeKafkaString(self.transactionalId, compact: version >= 9, field: "TransactionalId")
         buffer.writeKafkaInteger(self.acks)
         buffer.writeKafkaInteger(self.timeoutMs)
         do {
@@ -111,7 +111,7 @@ public struct ProduceRequest: KafkaRequestMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 12 {
-                buffer.writeKafkaString(self.name, compact: version >= 9)
+                try buffer.writeKafkaString(self.name, compact: version >= 9, field: "Name")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)

@@ -138,7 +138,7 @@ public struct ProduceResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             if version <= 12 {
-                buffer.writeKafkaString(self.name, compact: version >= 9)
+                try buffer.writeKafkaString(self.name, compact: version >= 9, field: "Name")
             }
             if version >= 13 {
                 buffer.writeKafkaUUID(self.topicId)
@@ -246,7 +246,7 @@ public struct ProduceResponse: KafkaResponseMessage {
                 if self.errorMessage == nil && !(version >= 8) {
                     throw KafkaEncodingError.nullNotAllowed("PartitionProduceResponse", "ErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.errorMessage, compact: version >= 9)
+                try buffer.writeKafkaString(self.errorMessage, compact: version >= 9, field: "ErrorMessage")
             }
             if !(version >= 10) && self.currentLeader != LeaderIdAndEpoch() {
                 throw KafkaEncodingError.fieldNotInVersion("PartitionProduceResponse", "CurrentLeader", version)
@@ -304,7 +304,7 @@ public struct ProduceResponse: KafkaResponseMessage {
                 if self.batchIndexErrorMessage == nil && !(version >= 8) {
                     throw KafkaEncodingError.nullNotAllowed("BatchIndexAndErrorMessage", "BatchIndexErrorMessage", version)
                 }
-                buffer.writeKafkaString(self.batchIndexErrorMessage, compact: version >= 9)
+                try buffer.writeKafkaString(self.batchIndexErrorMessage, compact: version >= 9, field: "BatchIndexErrorMessage")
             }
             if !(version >= 8) && self.batchIndexErrorMessage != nil {
                 throw KafkaEncodingError.fieldNotInVersion("BatchIndexAndErrorMessage", "BatchIndexErrorMessage", version)
@@ -409,7 +409,7 @@ public struct ProduceResponse: KafkaResponseMessage {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "NodeId", version)
             }
             if version >= 10 {
-                buffer.writeKafkaString(self.host, compact: version >= 9)
+                try buffer.writeKafkaString(self.host, compact: version >= 9, field: "Host")
             }
             if !(version >= 10) && self.host != "" {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Host", version)
@@ -424,7 +424,7 @@ public struct ProduceResponse: KafkaResponseMessage {
                 if self.rack == nil && !(version >= 10) {
                     throw KafkaEncodingError.nullNotAllowed("NodeEndpoint", "Rack", version)
                 }
-                buffer.writeKafkaString(self.rack, compact: version >= 9)
+                try buffer.writeKafkaString(self.rack, compact: version >= 9, field: "Rack")
             }
             if !(version >= 10) && self.rack != nil {
                 throw KafkaEncodingError.fieldNotInVersion("NodeEndpoint", "Rack", version)

@@ -46,7 +46,7 @@ public struct ReadShareGroupStateRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("ReadShareGroupStateRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [ReadStateData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)

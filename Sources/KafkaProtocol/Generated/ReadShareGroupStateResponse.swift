@@ -141,7 +141,7 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partition)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeKafkaInteger(self.stateEpoch)
             buffer.writeKafkaInteger(self.startOffset)
             do {

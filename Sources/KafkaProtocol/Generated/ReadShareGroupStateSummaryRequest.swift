@@ -46,7 +46,7 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("ReadShareGroupStateSummaryRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [ReadStateSummaryData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -39,7 +39,7 @@ public struct RemoveRaftVoterRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("RemoveRaftVoterRequest", version)
         }
-        buffer.writeKafkaString(self.clusterId, compact: true)
+        try buffer.writeKafkaString(self.clusterId, compact: true, field: "ClusterId")
         buffer.writeKafkaInteger(self.voterId)
         buffer.writeKafkaUUID(self.voterDirectoryId)
         buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -45,7 +45,7 @@ public struct SaslAuthenticateResponse: KafkaResponseMessage {
             throw KafkaEncodingError.unsupportedVersion("SaslAuthenticateResponse", version)
         }
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: version >= 2)
+        try buffer.writeKafkaString(self.errorMessage, compact: version >= 2, field: "ErrorMessage")
         buffer.writeKafkaBytes(self.authBytes, compact: version >= 2)
         if version >= 1 {
             buffer.writeKafkaInteger(self.sessionLifetimeMs)

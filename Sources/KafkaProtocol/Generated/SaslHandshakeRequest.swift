@@ -32,6 +32,6 @@ public struct SaslHandshakeRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("SaslHandshakeRequest", version)
         }
-        buffer.writeKafkaString(self.mechanism, compact: false)
+        try buffer.writeKafkaString(self.mechanism, compact: false, field: "Mechanism")
     }
 }

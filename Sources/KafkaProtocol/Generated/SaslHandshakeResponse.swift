@@ -48,7 +48,7 @@ public struct SaslHandshakeResponse: KafkaResponseMessage {
             let items: [String] = self.mechanisms
             buffer.writeKafkaArrayCount(items.count, compact: false)
             for item in items {
-                buffer.writeKafkaString(item, compact: false)
+                try buffer.writeKafkaString(item, compact: false, field: "Mechanisms")
             }
         }
     }

@@ -57,8 +57,8 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         guard version >= 1 && version <= 2 else {
             throw KafkaEncodingError.unsupportedVersion("ShareAcknowledgeRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.shareSessionEpoch)
         if version >= 2 {
             buffer.writeKafkaBool(self.isRenewAck)

@@ -70,7 +70,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         if version >= 2 {
             buffer.writeKafkaInteger(self.acquisitionLockTimeoutMs)
         }
@@ -165,7 +165,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             try self.currentLeader.encode(to: &buffer, version: version)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
@@ -228,9 +228,9 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.nodeId)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
-            buffer.writeKafkaString(self.rack, compact: true)
+            try buffer.writeKafkaString(self.rack, compact: true, field: "Rack")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

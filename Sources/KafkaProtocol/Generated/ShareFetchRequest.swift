@@ -90,8 +90,8 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         guard version >= 1 && version <= 2 else {
             throw KafkaEncodingError.unsupportedVersion("ShareFetchRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.shareSessionEpoch)
         buffer.writeKafkaInteger(self.maxWaitMs)
         buffer.writeKafkaInteger(self.minBytes)

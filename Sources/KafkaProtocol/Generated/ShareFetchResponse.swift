@@ -68,7 +68,7 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
         buffer.writeKafkaInteger(self.acquisitionLockTimeoutMs)
         do {
             let items: [ShareFetchableTopicResponse] = self.responses
@@ -186,9 +186,9 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.partitionIndex)
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
             buffer.writeKafkaInteger(self.acknowledgeErrorCode)
-            buffer.writeKafkaString(self.acknowledgeErrorMessage, compact: true)
+            try buffer.writeKafkaString(self.acknowledgeErrorMessage, compact: true, field: "AcknowledgeErrorMessage")
             try self.currentLeader.encode(to: &buffer, version: version)
             if self.records == nil {
                 throw KafkaEncodingError.nullNotAllowed("PartitionData", "Records", version)
@@ -294,9 +294,9 @@ public struct ShareFetchResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.nodeId)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
-            buffer.writeKafkaString(self.rack, compact: true)
+            try buffer.writeKafkaString(self.rack, compact: true, field: "Rack")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }

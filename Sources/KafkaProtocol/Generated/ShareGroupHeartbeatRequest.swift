@@ -55,14 +55,14 @@ public struct ShareGroupHeartbeatRequest: KafkaRequestMessage {
         guard version >= 1 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("ShareGroupHeartbeatRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.memberEpoch)
-        buffer.writeKafkaString(self.rackId, compact: true)
+        try buffer.writeKafkaString(self.rackId, compact: true, field: "RackId")
         if let items: [String] = self.subscribedTopicNames {
             buffer.writeKafkaArrayCount(items.count, compact: true)
             for item in items {
-                buffer.writeKafkaString(item, compact: true)
+                try buffer.writeKafkaString(item, compact: true, field: "SubscribedTopicNames")
             }
         } else {
             buffer.writeKafkaArrayCount(nil, compact: true)

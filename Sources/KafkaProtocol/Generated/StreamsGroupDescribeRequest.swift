@@ -50,7 +50,7 @@ public struct StreamsGroupDescribeRequest: KafkaRequestMessage {
             let items: [String] = self.groupIds
             buffer.writeKafkaArrayCount(items.count, compact: true)
             for item in items {
-                buffer.writeKafkaString(item, compact: true)
+                try buffer.writeKafkaString(item, compact: true, field: "GroupIds")
             }
         }
         buffer.writeKafkaBool(self.includeAuthorizedOperations)

@@ -113,9 +113,9 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.errorCode)
-            buffer.writeKafkaString(self.errorMessage, compact: true)
-            buffer.writeKafkaString(self.groupId, compact: true)
-            buffer.writeKafkaString(self.groupState, compact: true)
+            try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
+            try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+            try buffer.writeKafkaString(self.groupState, compact: true, field: "GroupState")
             buffer.writeKafkaInteger(self.groupEpoch)
             buffer.writeKafkaInteger(self.assignmentEpoch)
             if let value = self.topology {
@@ -252,19 +252,19 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             do {
                 let items: [String] = self.sourceTopics
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: true)
+                    try buffer.writeKafkaString(item, compact: true, field: "SourceTopics")
                 }
             }
             do {
                 let items: [String] = self.repartitionSinkTopics
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: true)
+                    try buffer.writeKafkaString(item, compact: true, field: "RepartitionSinkTopics")
                 }
             }
             do {
@@ -380,14 +380,14 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.memberId, compact: true)
+            try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
             buffer.writeKafkaInteger(self.memberEpoch)
-            buffer.writeKafkaString(self.instanceId, compact: true)
-            buffer.writeKafkaString(self.rackId, compact: true)
-            buffer.writeKafkaString(self.clientId, compact: true)
-            buffer.writeKafkaString(self.clientHost, compact: true)
+            try buffer.writeKafkaString(self.instanceId, compact: true, field: "InstanceId")
+            try buffer.writeKafkaString(self.rackId, compact: true, field: "RackId")
+            try buffer.writeKafkaString(self.clientId, compact: true, field: "ClientId")
+            try buffer.writeKafkaString(self.clientHost, compact: true, field: "ClientHost")
             buffer.writeKafkaInteger(self.topologyEpoch)
-            buffer.writeKafkaString(self.processId, compact: true)
+            try buffer.writeKafkaString(self.processId, compact: true, field: "ProcessId")
             if let value = self.userEndpoint {
                 buffer.writeKafkaStructPresence(true)
                 try value.encode(to: &buffer, version: version)
@@ -444,7 +444,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
@@ -475,7 +475,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             buffer.writeKafkaInteger(self.partition)
             buffer.writeKafkaInteger(self.offset)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
@@ -594,7 +594,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -628,8 +628,8 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.key, compact: true)
-            buffer.writeKafkaString(self.value, compact: true)
+            try buffer.writeKafkaString(self.key, compact: true, field: "Key")
+            try buffer.writeKafkaString(self.value, compact: true, field: "Value")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
@@ -672,7 +672,7 @@ public struct StreamsGroupDescribeResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.partitions)
             buffer.writeKafkaInteger(self.replicationFactor)
             do {

@@ -149,12 +149,12 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("StreamsGroupHeartbeatRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.memberEpoch)
         buffer.writeKafkaInteger(self.endpointInformationEpoch)
-        buffer.writeKafkaString(self.instanceId, compact: true)
-        buffer.writeKafkaString(self.rackId, compact: true)
+        try buffer.writeKafkaString(self.instanceId, compact: true, field: "InstanceId")
+        try buffer.writeKafkaString(self.rackId, compact: true, field: "RackId")
         buffer.writeKafkaInteger(self.rebalanceTimeoutMs)
         if let value = self.topology {
             buffer.writeKafkaStructPresence(true)
@@ -186,7 +186,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
         } else {
             buffer.writeKafkaArrayCount(nil, compact: true)
         }
-        buffer.writeKafkaString(self.processId, compact: true)
+        try buffer.writeKafkaString(self.processId, compact: true, field: "ProcessId")
         if let value = self.userEndpoint {
             buffer.writeKafkaStructPresence(true)
             try value.encode(to: &buffer, version: version)
@@ -362,19 +362,19 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             do {
                 let items: [String] = self.sourceTopics
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: true)
+                    try buffer.writeKafkaString(item, compact: true, field: "SourceTopics")
                 }
             }
             do {
                 let items: [String] = self.sourceTopicRegex
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: true)
+                    try buffer.writeKafkaString(item, compact: true, field: "SourceTopicRegex")
                 }
             }
             do {
@@ -388,7 +388,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
                 let items: [String] = self.repartitionSinkTopics
                 buffer.writeKafkaArrayCount(items.count, compact: true)
                 for item in items {
-                    buffer.writeKafkaString(item, compact: true)
+                    try buffer.writeKafkaString(item, compact: true, field: "RepartitionSinkTopics")
                 }
             }
             do {
@@ -511,8 +511,8 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.key, compact: true)
-            buffer.writeKafkaString(self.value, compact: true)
+            try buffer.writeKafkaString(self.key, compact: true, field: "Key")
+            try buffer.writeKafkaString(self.value, compact: true, field: "Value")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
@@ -555,7 +555,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             buffer.writeKafkaInteger(self.partitions)
             buffer.writeKafkaInteger(self.replicationFactor)
             do {
@@ -591,7 +591,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
@@ -622,7 +622,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             buffer.writeKafkaInteger(self.partition)
             buffer.writeKafkaInteger(self.offset)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
@@ -661,7 +661,7 @@ public struct StreamsGroupHeartbeatRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -122,8 +122,8 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         }
         buffer.writeKafkaInteger(self.throttleTimeMs)
         buffer.writeKafkaInteger(self.errorCode)
-        buffer.writeKafkaString(self.errorMessage, compact: true)
-        buffer.writeKafkaString(self.memberId, compact: true)
+        try buffer.writeKafkaString(self.errorMessage, compact: true, field: "ErrorMessage")
+        try buffer.writeKafkaString(self.memberId, compact: true, field: "MemberId")
         buffer.writeKafkaInteger(self.memberEpoch)
         buffer.writeKafkaInteger(self.heartbeatIntervalMs)
         buffer.writeKafkaInteger(self.acceptableRecoveryLag)
@@ -259,7 +259,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInteger(self.statusCode)
-            buffer.writeKafkaString(self.statusDetail, compact: true)
+            try buffer.writeKafkaString(self.statusDetail, compact: true, field: "StatusDetail")
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }
     }
@@ -296,7 +296,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: true)
+            try buffer.writeKafkaString(self.topic, compact: true, field: "Topic")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -340,7 +340,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.subtopologyId, compact: true)
+            try buffer.writeKafkaString(self.subtopologyId, compact: true, field: "SubtopologyId")
             do {
                 let items: [Int32] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)
@@ -374,7 +374,7 @@ public struct StreamsGroupHeartbeatResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

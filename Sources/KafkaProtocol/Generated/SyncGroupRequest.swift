@@ -78,14 +78,14 @@ public struct SyncGroupRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 5 else {
             throw KafkaEncodingError.unsupportedVersion("SyncGroupRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: version >= 4)
+        try buffer.writeKafkaString(self.groupId, compact: version >= 4, field: "GroupId")
         buffer.writeKafkaInteger(self.generationId)
-        buffer.writeKafkaString(self.memberId, compact: version >= 4)
+        try buffer.writeKafkaString(self.memberId, compact: version >= 4, field: "MemberId")
         if version >= 3 {
             if self.groupInstanceId == nil && !(version >= 3) {
                 throw KafkaEncodingError.nullNotAllowed("SyncGroupRequest", "GroupInstanceId", version)
             }
-            buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4)
+            try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 4, field: "GroupInstanceId")
         }
         if !(version >= 3) && self.groupInstanceId != nil {
             throw KafkaEncodingError.fieldNotInVersion("SyncGroupRequest", "GroupInstanceId", version)
@@ -94,13 +94,13 @@ public struct SyncGroupRequest: KafkaRequestMessage {
             if self.protocolType == nil && !(version >= 5) {
                 throw KafkaEncodingError.nullNotAllowed("SyncGroupRequest", "ProtocolType", version)
             }
-            buffer.writeKafkaString(self.protocolType, compact: version >= 4)
+            try buffer.writeKafkaString(self.protocolType, compact: version >= 4, field: "ProtocolType")
         }
         if version >= 5 {
             if self.protocolName == nil && !(version >= 5) {
                 throw KafkaEncodingError.nullNotAllowed("SyncGroupRequest", "ProtocolName", version)
             }
-            buffer.writeKafkaString(self.protocolName, compact: version >= 4)
+            try buffer.writeKafkaString(self.protocolName, compact: version >= 4, field: "ProtocolName")
         }
         do {
             let items: [SyncGroupRequestAssignment] = self.assignments
@@ -138,7 +138,7 @@ public struct SyncGroupRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.memberId, compact: version >= 4)
+            try buffer.writeKafkaString(self.memberId, compact: version >= 4, field: "MemberId")
             buffer.writeKafkaBytes(self.assignment, compact: version >= 4)
             if version >= 4 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)

@@ -65,13 +65,13 @@ public struct SyncGroupResponse: KafkaResponseMessage {
             if self.protocolType == nil && !(version >= 5) {
                 throw KafkaEncodingError.nullNotAllowed("SyncGroupResponse", "ProtocolType", version)
             }
-            buffer.writeKafkaString(self.protocolType, compact: version >= 4)
+            try buffer.writeKafkaString(self.protocolType, compact: version >= 4, field: "ProtocolType")
         }
         if version >= 5 {
             if self.protocolName == nil && !(version >= 5) {
                 throw KafkaEncodingError.nullNotAllowed("SyncGroupResponse", "ProtocolName", version)
             }
-            buffer.writeKafkaString(self.protocolName, compact: version >= 4)
+            try buffer.writeKafkaString(self.protocolName, compact: version >= 4, field: "ProtocolName")
         }
         buffer.writeKafkaBytes(self.assignment, compact: version >= 4)
         if version >= 4 {

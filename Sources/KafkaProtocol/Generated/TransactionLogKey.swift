@@ -27,6 +27,6 @@ public struct TransactionLogKey: KafkaMessage {
         guard version >= 0 && version <= 0 else {
             throw KafkaEncodingError.unsupportedVersion("TransactionLogKey", version)
         }
-        buffer.writeKafkaString(self.transactionalId, compact: false)
+        try buffer.writeKafkaString(self.transactionalId, compact: false, field: "TransactionalId")
     }
 }

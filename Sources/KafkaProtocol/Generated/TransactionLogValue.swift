@@ -157,7 +157,7 @@ public struct TransactionLogValue: KafkaMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topic, compact: version >= 1)
+            try buffer.writeKafkaString(self.topic, compact: version >= 1, field: "Topic")
             do {
                 let items: [Int32] = self.partitionIds
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 1)

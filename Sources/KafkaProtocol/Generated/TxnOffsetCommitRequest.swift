@@ -75,8 +75,8 @@ public struct TxnOffsetCommitRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 5 else {
             throw KafkaEncodingError.unsupportedVersion("TxnOffsetCommitRequest", version)
         }
-        buffer.writeKafkaString(self.transactionalId, compact: version >= 3)
-        buffer.writeKafkaString(self.groupId, compact: version >= 3)
+        try buffer.writeKafkaString(self.transactionalId, compact: version >= 3, field: "TransactionalId")
+        try buffer.writeKafkaString(self.groupId, compact: version >= 3, field: "GroupId")
         buffer.writeKafkaInteger(self.producerId)
         buffer.writeKafkaInteger(self.producerEpoch)
         if version >= 3 {
@@ -86,7 +86,7 @@ public struct TxnOffsetCommitRequest: KafkaRequestMessage {
             throw KafkaEncodingError.fieldNotInVersion("TxnOffsetCommitRequest", "GenerationId", version)
         }
         if version >= 3 {
-            buffer.writeKafkaString(self.memberId, compact: version >= 3)
+            try buffer.writeKafkaString(self.memberId, compact: version >= 3, field: "MemberId")
         }
         if !(version >= 3) && self.memberId != "" {
             throw KafkaEncodingError.fieldNotInVersion("TxnOffsetCommitRequest", "MemberId", version)
@@ -95,7 +95,7 @@ public struct TxnOffsetCommitRequest: KafkaRequestMessage {
             if self.groupInstanceId == nil && !(version >= 3) {
                 throw KafkaEncodingError.nullNotAllowed("TxnOffsetCommitRequest", "GroupInstanceId", version)
             }
-            buffer.writeKafkaString(self.groupInstanceId, compact: version >= 3)
+            try buffer.writeKafkaString(self.groupInstanceId, compact: version >= 3, field: "GroupInstanceId")
         }
         if !(version >= 3) && self.groupInstanceId != nil {
             throw KafkaEncodingError.fieldNotInVersion("TxnOffsetCommitRequest", "GroupInstanceId", version)
@@ -146,7 +146,7 @@ public struct TxnOffsetCommitRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 3)
+            try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             do {
                 let items: [TxnOffsetCommitRequestPartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)
@@ -197,7 +197,7 @@ public struct TxnOffsetCommitRequest: KafkaRequestMessage {
             if version >= 2 {
                 buffer.writeKafkaInteger(self.committedLeaderEpoch)
             }
-            buffer.writeKafkaString(self.committedMetadata, compact: version >= 3)
+            try buffer.writeKafkaString(self.committedMetadata, compact: version >= 3, field: "CommittedMetadata")
             if version >= 3 {
                 buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
             }

@@ -93,7 +93,7 @@ public struct TxnOffsetCommitResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: version >= 3)
+            try buffer.writeKafkaString(self.name, compact: version >= 3, field: "Name")
             do {
                 let items: [TxnOffsetCommitResponsePartition] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: version >= 3)

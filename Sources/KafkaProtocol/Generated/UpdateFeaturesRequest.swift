@@ -100,7 +100,7 @@ public struct UpdateFeaturesRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.feature, compact: true)
+            try buffer.writeKafkaString(self.feature, compact: true, field: "Feature")
             buffer.writeKafkaInteger(self.maxVersionLevel)
             if version <= 0 {
                 buffer.writeKafkaBool(self.allowDowngrade)

@@ -51,7 +51,7 @@ public struct VoteRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 2 else {
             throw KafkaEncodingError.unsupportedVersion("VoteRequest", version)
         }
-        buffer.writeKafkaString(self.clusterId, compact: true)
+        try buffer.writeKafkaString(self.clusterId, compact: true, field: "ClusterId")
         if version >= 1 {
             buffer.writeKafkaInteger(self.voterId)
         }
@@ -97,7 +97,7 @@ public struct VoteRequest: KafkaRequestMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.topicName, compact: true)
+            try buffer.writeKafkaString(self.topicName, compact: true, field: "TopicName")
             do {
                 let items: [PartitionData] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -130,8 +130,8 @@ public struct VotersRecord: KafkaMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
-            buffer.writeKafkaString(self.host, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
+            try buffer.writeKafkaString(self.host, compact: true, field: "Host")
             buffer.writeKafkaInteger(self.port)
             buffer.writeTaggedFields([], unknown: self.unknownTaggedFields)
         }

@@ -46,7 +46,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
         guard version >= 0 && version <= 1 else {
             throw KafkaEncodingError.unsupportedVersion("WriteShareGroupStateRequest", version)
         }
-        buffer.writeKafkaString(self.groupId, compact: true)
+        try buffer.writeKafkaString(self.groupId, compact: true, field: "GroupId")
         do {
             let items: [WriteStateData] = self.topics
             buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -127,7 +127,7 @@ public struct WriteTxnMarkersResponse: KafkaResponseMessage {
 
         /// Encodes this struct in `version`.
         public func encode(to buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
-            buffer.writeKafkaString(self.name, compact: true)
+            try buffer.writeKafkaString(self.name, compact: true, field: "Name")
             do {
                 let items: [WritableTxnMarkerPartitionResult] = self.partitions
                 buffer.writeKafkaArrayCount(items.count, compact: true)

@@ -65,6 +65,9 @@ class BrokerProcess:
         settings = {
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "log.dirs": str(self.data_dir),
+            # Several brokers run at once in the suite: no fixed metrics port.
+            "metrics.listener": "",
+            "group.initial.rebalance.delay.ms": 0,
         }
         settings.update(self.configs)
         lines = ["# written by the Runnel interop harness (Tests/InteropTests)"]
