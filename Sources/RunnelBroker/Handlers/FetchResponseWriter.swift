@@ -37,8 +37,7 @@ struct FetchResponseWriter {
             let list = byTopic[topic] ?? []
             if version >= 13 {
                 let id = list.first?.topicId ?? .zero
-                current.writeInteger(id.mostSignificantBits)
-                current.writeInteger(id.leastSignificantBits)
+                current.writeKafkaUUID(id)
             } else {
                 writeString(topic)
             }
@@ -98,25 +97,18 @@ struct FetchResponseWriter {
     }
 
     private mutating func writeArrayLength(_ count: Int) {
-        if flexible { writeUnsignedVarint(UInt32(count + 1)) } else { current.writeInteger(Int32(count)) }
+        current.writeKafkaArrayCount(count, compact: flexible)
     }
 
     private mutating func writeNullArray() {
-        if flexible { current.writeInteger(UInt8(0)) } else { current.writeInteger(Int32(-1)) }
+        current.writeKafkaArrayCount(nil, compact: flexible)
     }
 
     private mutating func writeString(_ value: String) {
-        let length = value.utf8.count
-        if flexible { writeUnsignedVarint(UInt32(length + 1)) } else { current.writeInteger(Int16(length)) }
-        current.writeString(value)
+        current.writeKafkaString(value, compact: flexible)
     }
 
     private mutating func writeUnsignedVarint(_ value: UInt32) {
-        var v = value
-        while v >= 0x80 {
-            current.writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        current.writeInteger(UInt8(v))
+        current.writeUnsignedVarint(value)
     }
 }
