@@ -15,12 +15,9 @@ struct ConsumerOffsetsLog: GroupLogStore {
         guard let partition = replicas.partition(topic: Self.topic, index: index) else {
             throw GroupLogStoreError(.notCoordinator, "\(Self.topic)-\(index) is not hosted here")
         }
-        var builder = RecordBatchBuilder(initialCapacity: 256)
-        let now = Partition.nowMs()
-        for record in records { builder.append(key: record.key, value: record.value, timestamp: now) }
         let batch: ByteBuffer
-        do {
-            batch = try builder.build()
+        do throws(RecordBatchError) {
+            batch = try GroupLogBatches.batch(records, timestampMs: Partition.nowMs())
         } catch {
             throw GroupLogStoreError(.unknownServerError, "could not build a coordinator batch: \(error)")
         }
