@@ -95,6 +95,11 @@ final class IOEngine: @unchecked Sendable {
         while true {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
+            if let faults, !stopping {
+                condition.unlock()
+                faults.waitWhileHeld()
+                condition.lock()
+            }
             if queue.isEmpty && stopping {
                 backend.close()
                 stopped = true

@@ -1,12 +1,17 @@
 // IOFaultInjector: a test hook on an I/O engine that fails chosen upcoming writes with an errno
 // (ENOSPC, EIO) before they reach the disk, to prove the log's failure handling.
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Fails the next writes with the queued error numbers, one per write.
 final class IOFaultInjector: Sendable {
     private let queued = Mutex<[Int32]>([])
     /// Writes to let through before the queued failures apply.
     private let skip = Mutex(0)
+    /// While true the engine leaves its queue alone, so a test can queue several appends into one batch.
+    private let held = Mutex(false)
 
     init() {}
 
@@ -14,6 +19,16 @@ final class IOFaultInjector: Sendable {
     func failNextWrites(_ errnos: [Int32], after: Int = 0) {
         skip.withLock { $0 = after }
         queued.withLock { $0.append(contentsOf: errnos) }
+    }
+
+    /// Makes the engine wait before taking its next batch, until `release()`.
+    func hold() { held.withLock { $0 = true } }
+
+    func release() { held.withLock { $0 = false } }
+
+    /// Called by the engine thread before it takes a batch; returns once writes are released.
+    func waitWhileHeld() {
+        while held.withLock({ $0 }) { usleep(200) }
     }
 
     /// The errno for this write, or nil to let it run.

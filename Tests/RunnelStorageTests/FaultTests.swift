@@ -39,11 +39,14 @@ import Testing
         let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
         faults.failNextWrites([ENOSPC], after: 1)
         let outcomes = Mutex<[Int: Bool]>([:])
+        // Queue all six before the engine runs, so appends 2...5 really are queued behind the failure.
+        faults.hold()
         for index in 0..<6 {
             log.append(records: TestBatches.simple(count: 1), leaderEpoch: 0) { result in
                 outcomes.withLock { $0[index] = (try? result.get()) != nil }
             }
         }
+        faults.release()
         for _ in 0..<5_000 where outcomes.withLock({ $0.count }) < 6 { usleep(1_000) }
         let seen = outcomes.withLock { $0 }
         #expect(seen.count == 6)
