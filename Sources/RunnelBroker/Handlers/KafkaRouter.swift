@@ -95,12 +95,10 @@ final class KafkaRouter: RequestRouter {
         _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
         _ handler: (Request, HandlerRequest) -> HandlerResult<Request.Response>
     ) -> EventLoopFuture<ResponsePayload> {
-        var body = body
         let message: Request
-        do {
-            message = try Request(from: &body, version: request.header.apiVersion)
-        } catch {
-            return malformed(request, reason: "\(error)")
+        switch decode(Request.self, body, request) {
+        case .success(let decoded): message = decoded
+        case .failure(let error): return malformed(request, reason: "\(error)")
         }
         switch handler(message, request) {
         case .now(let response):
@@ -111,12 +109,10 @@ final class KafkaRouter: RequestRouter {
     }
 
     private func serveProduce(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
-        var body = body
         let message: ProduceRequest
-        do {
-            message = try ProduceRequest(from: &body, version: request.header.apiVersion)
-        } catch {
-            return malformed(request, reason: "\(error)")
+        switch decode(ProduceRequest.self, body, request) {
+        case .success(let decoded): message = decoded
+        case .failure(let error): return malformed(request, reason: "\(error)")
         }
         let acks = message.acks
         let future = broker.produce(message, request)
@@ -128,14 +124,22 @@ final class KafkaRouter: RequestRouter {
     }
 
     private func serveFetch(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
-        var body = body
-        let message: FetchRequest
-        do {
-            message = try FetchRequest(from: &body, version: request.header.apiVersion)
-        } catch {
-            return malformed(request, reason: "\(error)")
+        switch decode(FetchRequest.self, body, request) {
+        case .success(let message): return broker.fetch(message, request)
+        case .failure(let error): return malformed(request, reason: "\(error)")
         }
-        return broker.fetch(message, request)
+    }
+
+    /// Decodes a request body at the header's version.
+    private func decode<Request: KafkaRequestMessage>(
+        _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest
+    ) -> Result<Request, KafkaDecodingError> {
+        var body = body
+        do throws(KafkaDecodingError) {
+            return .success(try Request(from: &body, version: request.header.apiVersion))
+        } catch {
+            return .failure(error)
+        }
     }
 
     func encode<Response: KafkaMessage>(_ response: Response, for request: HandlerRequest) throws -> ResponsePayload {
