@@ -589,6 +589,18 @@ def bench_load(args, work):
     results["start_to_accepting_ms"] = {"median": statistics.median(accept), "max": max(accept)}
     if loads:
         results["coordinator_load_ms"] = {"median": statistics.median(loads), "max": max(loads)}
+    # After a crash (kill -9): the log tails are recovered before the groups load.
+    broker = Broker(args.runnel, data_dir, log_path=os.path.join(data_dir, "before-crash.log"))
+    broker.proc.kill()
+    broker.proc.wait()
+    broker.log.close()
+    log_path = os.path.join(data_dir, "after-crash.log")
+    broker = Broker(args.runnel, data_dir, log_path=log_path)
+    results["after_kill9_start_to_accepting_ms"] = broker.accepting_s * 1000
+    broker.stop()
+    found = re.search(r"group coordinator loaded.*load_ms=(\d+(?:\.\d+)?)", Path(log_path).read_text())
+    if found:
+        results["after_kill9_coordinator_load_ms"] = float(found.group(1))
     return results
 
 
