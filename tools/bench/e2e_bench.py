@@ -6,7 +6,9 @@ A third-party client drives the broker: librdkafka's C API through tools/bench/r
 here against the librdkafka bundled with the confluent-kafka wheel), so no interpreter sits in the
 loop. 1 KiB records, acks=all, the broker's durable default; produce is measured with librdkafka's
 defaults (pipelined requests) and with enable.idempotence=true (librdkafka then sends a partition's next request only once the previous
-one is answered, as debug=protocol shows). Reports the median of several rounds (the machine is noisy).
+one is answered, as debug=protocol shows). Consume is measured with librdkafka and with tools/bench/raw_fetch.py, a
+Fetch loop without per-record work that shows what the broker itself serves. Reports the median of
+several rounds (the machine is noisy).
 
     .venv/bin/python tools/bench/e2e_bench.py --runnel .build-release/release/runnel --rounds 3
 """
@@ -135,6 +137,15 @@ def produce(driver: str, bootstrap: str, topic: str, count: int, value_size: int
     return run_driver(driver, *args)
 
 
+def raw_fetch(bootstrap: str, topic: str, partitions: int, count: int, value_size: int) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "tools/bench/raw_fetch.py"), "--bootstrap", bootstrap,
+                          "--topic", topic, "--partitions", str(partitions), "--count", str(count),
+                          "--value-size", str(value_size)], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"raw_fetch failed: {out.stderr.strip()[-800:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def consume(driver: str, bootstrap: str, topic: str, partitions: int, count: int) -> dict:
     return run_driver(driver, "consume", "-b", bootstrap, "-t", topic, "-p", str(partitions), "-n", str(count))
 
@@ -165,7 +176,7 @@ def main():
         results["driver"] = f"tools/bench/rdkafka_perf.c, librdkafka {version}"
         for partitions in (1, 6):
             rows: dict[str, list] = {k: [] for k in (
-                "produce", "produce_idempotent", "consume", "p99", "p50", "rss_idle", "rss_load", "rss_peak")}
+                "produce", "produce_idempotent", "consume", "consume_raw", "p99", "p50", "rss_idle", "rss_load", "rss_peak")}
             for round_index in range(args.rounds):
                 broker_dir = tempfile.mkdtemp(dir=work)
                 broker = Broker(args.runnel, broker_dir)
@@ -180,6 +191,8 @@ def main():
                     idem = produce(driver, broker.bootstrap, idem_topic, args.records, args.value_size, idempotent=True)
                     rows["produce_idempotent"].append(idem["MBps"])
                     rows["consume"].append(consume(driver, broker.bootstrap, topic, partitions, args.records)["MBps"])
+                    rows["consume_raw"].append(
+                        raw_fetch(broker.bootstrap, topic, partitions, args.records, args.value_size)["MBps"])
                     # Latency at half the measured maximum rate (librdkafka defaults: acks=all, no idempotence).
                     latency_topic = topic + "-latency"
                     create_topic(broker.bootstrap, latency_topic, partitions)
@@ -199,6 +212,8 @@ def main():
                 "produce_idempotent_ratio": med["produce_idempotent"] / limit,
                 "consume_MBps": med["consume"],
                 "consume_ratio_to_loopback": med["consume"] / results["loopback_tcp_MBps"],
+                "consume_raw_fetch_MBps": med["consume_raw"],
+                "consume_raw_fetch_ratio_to_loopback": med["consume_raw"] / results["loopback_tcp_MBps"],
                 "produce_p50_ms_at_half_rate": med["p50"],
                 "produce_p99_ms_at_half_rate": med["p99"],
                 "rss_idle_MB": med["rss_idle"] / 1e6,
