@@ -88,7 +88,7 @@ import Testing
         #expect(stored.allSatisfy { $0.isCRCValid })
         #expect(stored.map(\.baseOffset) == [0, 10, 20, 30, 40])
         let expected = try RecordBatch(Self.batch(.none)).records().map { [$0.key, $0.value] }
-        for batch in stored { #expect(try batch.records().map { [$0.key, $0.value] }.count == expected.count) }
+        for batch in stored { #expect(try batch.records().map { [$0.key, $0.value] } == expected) }
         #expect(try stored[1].records()[3].headers == [RecordHeader(key: "h", value: nil)])
     }
 
@@ -101,6 +101,17 @@ import Testing
         let stored = try harness.storedBatches(of: "p")
         #expect(stored.map(\.compression) == [.lz4, CompressionCodec.none])
         #expect(stored[0].recordsSection == (try RecordBatch(lz4)).recordsSection)
+    }
+
+    @Test func aLogAppendTimeTopicStampsTheRecompressedBatch() async throws {
+        let harness = try Harness()
+        try harness.createTopic("l", configs: ["compression.type": "zstd", "message.timestamp.type": "LogAppendTime"])
+        let answer = try await harness.produce(try Self.batch(.lz4), to: "l")
+        #expect(answer.errorCode == 0 && answer.logAppendTimeMs > 0)
+        let stored = try #require(try harness.storedBatches(of: "l").first)
+        #expect(stored.compression == .zstd && stored.timestampType == .logAppendTime && stored.isCRCValid)
+        #expect(stored.maxTimestamp == answer.logAppendTimeMs)
+        #expect(try stored.records().allSatisfy { $0.timestamp == answer.logAppendTimeMs })
     }
 
     @Test func aBatchThatGrowsPastMaxMessageBytesWhenRecompressedIsMessageTooLarge() async throws {
