@@ -1,6 +1,6 @@
 """Topic `compression.type`: the broker recompresses produced batches to the topic's codec, as Kafka does.
 
-For topics with compression.type zstd, gzip and uncompressed, confluent-kafka and the Java client each
+For topics with compression.type zstd, gzip, uncompressed and snappy, confluent-kafka and the Java client each
 produce one uncompressed and one lz4 run; every client reads all records back exactly (keys, values,
 headers, offsets), and `runnel log dump` of the segment file shows every stored batch in the topic's codec
 with a valid CRC. A compression.type=producer topic keeps each batch's codec as sent.
@@ -66,7 +66,8 @@ def verify_consumed(drivers: Drivers, topic: str, runs) -> None:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("topic_codec,stored", [("zstd", "zstd"), ("gzip", "gzip"), ("uncompressed", "none")])
+@pytest.mark.parametrize("topic_codec,stored", [("zstd", "zstd"), ("gzip", "gzip"), ("uncompressed", "none"),
+                                                ("snappy", "snappy")])
 def test_batches_are_stored_with_the_topic_codec(runnel_bin, broker, drivers, topic_codec, stored):
     topic = unique(f"ct-{topic_codec}")
     clients.create_topic(broker.bootstrap, topic, configs={"compression.type": topic_codec})
