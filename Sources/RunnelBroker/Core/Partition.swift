@@ -59,9 +59,11 @@ final class Partition: Sendable {
 
     // MARK: Produce
 
-    /// Validates the batch headers of a produce request's records and appends them. `completion` runs
-    /// once the batches are durable (or rejected), on the storage I/O thread.
+    /// Validates the batch headers of a produce request's records, recompresses them when the topic's
+    /// `compression.type` names another codec, and appends them. `completion` runs once the batches are
+    /// durable (or rejected), on the storage I/O thread.
     func append(records: ByteBuffer, completion: @escaping @Sendable (Result<AppendOutcome, PartitionError>) -> Void) {
+        var records = records
         let current = settings.withLock { $0 }
         var options = RecordBatchValidator.Options(origin: .client, maxBatchSize: current.maxMessageBytes,
                                                    requireSingleBatch: true)
@@ -72,6 +74,11 @@ final class Partition: Sendable {
         if current.log.cleanupPolicy.contains(.compact) { options.requireKeys = true }
         do {
             _ = try RecordBatchValidator.validate(records, options: options)
+            if let target = current.compression {
+                // compression.type: Kafka re-encodes (and checks record by record) batches in another codec.
+                records = try RecordBatchRecompressor.recompress(
+                    records: records, to: target, level: current.compressionLevel(for: target), options: options)
+            }
         } catch {
             completion(.failure(PartitionError(ErrorCode(rawValue: error.kafkaErrorCode), error.description,
                                                batchIndex: 0)))
