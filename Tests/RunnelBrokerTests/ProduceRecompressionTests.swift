@@ -36,6 +36,12 @@ import Testing
 
         /// Produces `records` to partition 0 of `topic` (acks=-1, version 9) and returns its partition answer.
         func produce(_ records: ByteBuffer, to topic: String) async throws -> ProduceResponse.PartitionProduceResponse {
+            let response = try await submit(records, to: topic).get()
+            return try #require(response.responses.first?.partitionResponses.first)
+        }
+
+        /// Hands a produce of `records` to the handler now; the future completes when it is answered.
+        func submit(_ records: ByteBuffer, to topic: String) -> EventLoopFuture<ProduceResponse> {
             var partition = ProduceRequest.PartitionProduceData()
             partition.index = 0
             partition.records = records
@@ -49,8 +55,7 @@ import Testing
             let header = RequestHeader(apiKey: 0, apiVersion: 9, correlationId: 1, clientId: "test")
             let context = RequestContext(eventLoop: group.next(), clientAddress: nil, localAddress: nil,
                                          connectionId: "test", listenerName: "PLAINTEXT", logger: Logger(label: "test"))
-            let response = try await runtime.core.produce(request, HandlerRequest(header: header, context: context)).get()
-            return try #require(response.responses.first?.partitionResponses.first)
+            return runtime.core.produce(request, HandlerRequest(header: header, context: context))
         }
 
         /// The batches stored in the first segment of partition 0 of `topic`.
@@ -132,5 +137,28 @@ import Testing
         builder.append(key: nil, value: ByteBuffer(string: "no key"), timestamp: Int64(Date().timeIntervalSince1970 * 1000))
         let answer = try await harness.produce(try builder.build(), to: "c")
         #expect(answer.errorCode == ErrorCode.invalidRecord.rawValue)
+    }
+
+    @Test func pipelinedIdempotentAppendsToARecompressingTopicKeepTheirOrder() async throws {
+        let harness = try Harness()
+        try harness.createTopic("ordered", configs: ["compression.type": "zstd"])
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let batches = try (0..<40).map { index -> ByteBuffer in
+            var builder = RecordBatchBuilder(compression: .none, producerId: 7, producerEpoch: 0,
+                                             baseSequence: Int32(index * 5))
+            for record in 0..<5 {
+                builder.append(key: ByteBuffer(string: "k"), value: ByteBuffer(string: "\(index)-\(record)"),
+                               timestamp: now)
+            }
+            return try builder.build()
+        }
+        // All requests are in flight at once, as a client pipelines them on one connection; each
+        // runs through the partition's append queue and must get the next offsets, not a sequence error.
+        let futures = batches.map { harness.submit($0, to: "ordered") }
+        for (index, future) in futures.enumerated() {
+            let answer = try await future.get().responses.first?.partitionResponses.first
+            #expect(answer?.errorCode == 0, "batch \(index)")
+            #expect(answer?.baseOffset == Int64(index * 5), "batch \(index)")
+        }
     }
 }
