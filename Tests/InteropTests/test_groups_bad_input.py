@@ -17,7 +17,7 @@ from runnel_interop import clients, group_wire, wire
 from runnel_interop.group_members import describe_group, wait_until
 from runnel_interop.group_wire import (FENCED_INSTANCE_ID, ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL,
                                        INVALID_GROUP_ID, INVALID_SESSION_TIMEOUT, MEMBER_ID_REQUIRED, NONE,
-                                       REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID, GroupConnection,
+                                       REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID, UNKNOWN_SERVER_ERROR, GroupConnection,
                                        consumer_subscription)
 
 pytestmark = [pytest.mark.needs_broker]
@@ -224,3 +224,94 @@ def test_wrong_generations_unknown_members_and_fenced_instances_get_kafka_errors
     for c in (ca, cb, cb2):
         c.close()
     assert_groups_work_promptly(b)
+
+
+@pytest.mark.timeout(60)
+def test_static_leader_restarted_with_join_group_v5_is_answered_as_a_follower(b):
+    """KIP-345/KIP-814 as Kafka answers a static leader that restarts (empty member id) into a stable
+    group: the generation stays; before JoinGroup v9 (no SkipAssignment) the new incarnation gets no
+    member list and the previous leader id, so it does not compute an assignment the stable group
+    would never distribute; its SyncGroup returns its stored assignment."""
+    group = unique("static-leader")
+    cl, cf = GroupConnection(b.port), GroupConnection(b.port)
+    lead = cl.join(group, instance_id="leader", session_ms=10000, rebalance_ms=3000)
+    assert lead["error"] == NONE and lead["leader"] == lead["member_id"]
+    cf.send(group_wire.JOIN_GROUP, group_wire.join_group_body(group, instance_id="follower", session_ms=10000,
+                                                               rebalance_ms=3000))
+    wait_until(lambda: cl.heartbeat(group, lead["generation"], lead["member_id"], "leader") == REBALANCE_IN_PROGRESS,
+               10, "the follower's join to start a rebalance")
+    lead = cl.join(group, member_id=lead["member_id"], instance_id="leader", session_ms=10000, rebalance_ms=3000)
+    fol = group_wire.parse_join_group(cf.recv(10)[1])
+    gen, leader_id = lead["generation"], lead["member_id"]
+    assert fol["generation"] == gen and fol["leader"] == leader_id and len(lead["members"]) == 2
+    cf.send(group_wire.SYNC_GROUP, group_wire.sync_group_body(group, gen, fol["member_id"], "follower"))
+    assert cl.sync(group, gen, leader_id, instance_id="leader",
+                   assignments={leader_id: b"L", fol["member_id"]: b"F"})["error"] == NONE
+    assert group_wire.parse_sync_group(cf.recv(10)[1])["assignment"] == b"F"
+
+    cl2 = GroupConnection(b.port)
+    again = cl2.join(group, instance_id="leader", session_ms=10000, rebalance_ms=3000)
+    assert again["error"] == NONE and again["generation"] == gen and again["member_id"] != leader_id
+    assert again["leader"] == leader_id and again["members"] == [], again
+    assert cl2.sync(group, gen, again["member_id"], instance_id="leader") == {"error": NONE, "assignment": b"L"}
+    assert cf.heartbeat(group, gen, fol["member_id"], "follower") == NONE  # no rebalance
+    assert cl.heartbeat(group, gen, leader_id, "leader") == FENCED_INSTANCE_ID
+    for c in (cl, cf, cl2):
+        c.close()
+
+
+@pytest.mark.timeout(90)
+def test_group_metadata_record_over_a_mebibyte_is_refused_with_kafkas_error_and_the_broker_restarts(b):
+    """Two members with 700 KiB subscriptions each: the group metadata record the leader's SyncGroup
+    writes is ~1.4 MiB, over __consumer_offsets' message size limit (Kafka's default message.max.bytes).
+    As in Kafka, every member's SyncGroup gets UNKNOWN_SERVER_ERROR (not a retriable coordinator error
+    no retry could fix) and the group rebalances; after a restart the coordinator loads and groups work."""
+    group = unique("huge-group")
+    meta = consumer_subscription(["t"], user_data=b"\x03" * (700 << 10))
+    c1, c2 = GroupConnection(b.port), GroupConnection(b.port)
+    m1 = join_member(c1, group, protocols=[("range", meta)], session_ms=20000, rebalance_ms=5000)
+    first = c2.join(group, protocols=[("range", meta)], session_ms=20000, rebalance_ms=5000)
+    assert first["error"] == MEMBER_ID_REQUIRED
+    c2.send(group_wire.JOIN_GROUP, group_wire.join_group_body(group, member_id=first["member_id"],
+                                                               protocols=[("range", meta)], session_ms=20000,
+                                                               rebalance_ms=5000))
+    wait_until(lambda: c1.heartbeat(group, m1["generation"], m1["member_id"]) == REBALANCE_IN_PROGRESS, 10,
+               "the second member's join to start a rebalance")
+    lead = c1.join(group, member_id=m1["member_id"], protocols=[("range", meta)], session_ms=20000, rebalance_ms=5000)
+    other = group_wire.parse_join_group(c2.recv(15)[1])
+    assert lead["error"] == other["error"] == NONE and len(lead["members"]) == 2
+    assert all(m["metadata_len"] == len(meta) for m in lead["members"])
+    c2.send(group_wire.SYNC_GROUP, group_wire.sync_group_body(group, lead["generation"], other["member_id"]))
+    synced = c1.sync(group, lead["generation"], lead["member_id"],
+                     assignments={lead["member_id"]: b"1", other["member_id"]: b"2"})
+    follower = group_wire.parse_sync_group(c2.recv(15)[1])
+    assert synced["error"] == follower["error"] == UNKNOWN_SERVER_ERROR, (synced, follower)
+    assert describe_group(b.port, group)["state"] == "PreparingRebalance"
+    assert c1.heartbeat(group, lead["generation"], lead["member_id"]) == REBALANCE_IN_PROGRESS
+    for c in (c1, c2):
+        c.close()
+    b.restart(graceful=True)
+    view = wait_until(lambda: (v := describe_group(b.port, group))["error"] == NONE and v, 20,
+                      "the coordinator to answer for the group again")
+    assert view["state"] in ("Empty", "Dead"), view
+    assert_groups_work_promptly(b)
+
+
+@pytest.mark.timeout(60)
+def test_offset_commit_too_large_for_the_log_gets_unknown_server_error(fresh_broker):
+    """offset.metadata.max.bytes raised to 32000 lets 40 offsets with 30 KB metadata each past the
+    per-offset check, but the commit's record batch (~1.2 MB) is over __consumer_offsets' limit:
+    UNKNOWN_SERVER_ERROR for every partition, as Kafka answers (COORDINATOR_NOT_AVAILABLE would make
+    clients rediscover the coordinator and retry forever); nothing is stored, and a normal commit lands."""
+    b = fresh_broker({"offset.metadata.max.bytes": 32000})
+    topic, group = unique("big-commit"), unique("g-big-commit")
+    clients.create_topic(b.bootstrap, topic, partitions=40)
+    conn = GroupConnection(b.port)
+    res = conn.commit(group, -1, "", topic, {p: 5 for p in range(40)}, metadata="m" * 30000)
+    assert res == {(topic, p): UNKNOWN_SERVER_ERROR for p in range(40)}
+    assert conn.fetch_offsets(group, topic, [0, 39])["partitions"] == {(topic, 0): (-1, NONE), (topic, 39): (-1, NONE)}
+    # The per-offset limit still applies, and small commits land.
+    assert conn.commit(group, -1, "", topic, {0: 5}, metadata="m" * 32001) == {(topic, 0): 12}  # OFFSET_METADATA_TOO_LARGE
+    assert conn.commit(group, -1, "", topic, {0: 7, 39: 9}, metadata="ok") == {(topic, 0): NONE, (topic, 39): NONE}
+    assert conn.fetch_offsets(group, topic, [0, 39])["partitions"] == {(topic, 0): (7, NONE), (topic, 39): (9, NONE)}
+    conn.close()

@@ -18,12 +18,19 @@ from runnel_interop.group_members import committed, describe_group, wait_until
 pytestmark = [pytest.mark.needs_broker]
 
 
-def group_consumer(bootstrap: str, group: str, **kw) -> KafkaConsumer:
+def group_consumer(bootstrap: str, group: str, topic: str, **kw) -> KafkaConsumer:
+    """A subscribed kafka-python group consumer. The topic's metadata is fetched before subscribing:
+    otherwise the first join assigns nothing ("No partition metadata") and the member rejoins at once,
+    a path on which kafka-python 3.0.12 sometimes stops heartbeating after a successful SyncGroup (seen
+    here: the broker answered JoinGroup and SyncGroup, the client sent nothing more)."""
     conf = dict(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                 auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=300,
                 request_timeout_ms=15000, max_poll_records=100, fetch_max_wait_ms=100)
     conf.update(kw)
-    return KafkaConsumer(**conf)
+    c = KafkaConsumer(**conf)
+    wait_until(lambda: c.partitions_for_topic(topic), 20, f"kafka-python metadata for {topic}")
+    c.subscribe([topic])
+    return c
 
 
 class Member(threading.Thread):
@@ -31,8 +38,7 @@ class Member(threading.Thread):
 
     def __init__(self, bootstrap: str, group: str, topic: str, name: str):
         super().__init__(daemon=True)
-        self.consumer = group_consumer(bootstrap, group, client_id=name)
-        self.consumer.subscribe([topic])
+        self.consumer = group_consumer(bootstrap, group, topic, client_id=name)
         self.name_ = name
         self.records: list[tuple[int, int]] = []
         self.assignment: set[int] = set()
@@ -109,8 +115,7 @@ def test_kafka_python_replay_from_timestamp_in_new_group_and_resume_after_restar
     assert start == {0: 51, 1: 50, 2: 50}
 
     # A new group joins with auto.offset.reset=latest (it would read nothing), then replays from T.
-    c = group_consumer(b.bootstrap, group, auto_offset_reset="latest", client_id="replayer")
-    c.subscribe([topic])
+    c = group_consumer(b.bootstrap, group, topic, auto_offset_reset="latest", client_id="replayer")
     tps = [TopicPartition(topic, p) for p in range(3)]
     wait_until(lambda: c.poll(timeout_ms=100) is not None and set(c.assignment()) == set(tps), 30,
                "the replay group's assignment")
@@ -138,8 +143,7 @@ def test_kafka_python_replay_from_timestamp_in_new_group_and_resume_after_restar
     b.restart(graceful=True)
 
     assert committed(b.port, group, topic, 3) == want
-    c2 = group_consumer(b.bootstrap, group, auto_offset_reset="earliest", client_id="resumer")
-    c2.subscribe([topic])
+    c2 = group_consumer(b.bootstrap, group, topic, auto_offset_reset="earliest", client_id="resumer")
     rest: dict[int, list[int]] = {p: [] for p in range(3)}
     deadline = time.monotonic() + 40
     try:

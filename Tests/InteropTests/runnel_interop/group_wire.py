@@ -11,6 +11,7 @@ from .wire import Reader, connect, frame, i16, i32, i64, nbytes, read_frame, req
 
 # Kafka error codes the group tests assert on.
 NONE = 0
+UNKNOWN_SERVER_ERROR = -1
 ILLEGAL_GENERATION = 22
 INCONSISTENT_GROUP_PROTOCOL = 23
 INVALID_GROUP_ID = 24
