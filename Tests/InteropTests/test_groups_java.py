@@ -54,7 +54,8 @@ def test_java_static_member_restarted_within_session_rejoins_without_rebalance(g
     topic, group = unique("static-java"), unique("g-static-java")
     clients.create_topic(b.bootstrap, topic, partitions=PARTITIONS)
     names = ["static-0", "static-1", "static-2"]
-    common = dict(assignor="range", sessionTimeoutMs=30000, heartbeatIntervalMs=300, commit="sync")
+    # A session long enough for a JVM restart on a loaded machine; the restart must beat it.
+    common = dict(assignor="range", sessionTimeoutMs=45000, heartbeatIntervalMs=300, commit="sync")
     members = {n: java_member(java, n, tmp_path, b.bootstrap, group, [topic], instanceId=f"instance-{n}", **common)
                for n in names}
     show = detail(b, group, members.values())
@@ -69,37 +70,41 @@ def test_java_static_member_restarted_within_session_rejoins_without_rebalance(g
                    20, "listeners to report the assignment", show)
         generation = {e["gen"] for n in names for e in members[n].events if e["type"] == "assigned"}
         generation = max(generation)
-        victim = "static-1"
-        old_member_id = view["members"][victim]["member_id"]
-        t_kill = time.monotonic()
-        members[victim].kill()
-        members[victim] = java_member(java, f"{victim}", tmp_path, b.bootstrap, group, [topic],
-                                      instanceId=f"instance-{victim}", **common)
-        wait_until(lambda: members[victim].owned(), 60, "the restarted static member's assignment", show)
-        rejoin_s = time.monotonic() - t_kill
-        [assigned] = [e for e in members[victim].events if e["type"] == "assigned"]
-        # Same slot, same generation, same partitions: no rebalance happened.
-        assert assigned["gen"] == generation, (assigned, generation)
-        assert sorted(assigned["partitions"]) == view["members"][victim]["assignment"]
-        assert assigned["memberId"] != old_member_id
-        now = describe_group(b.port, group)
-        assert now["state"] == "Stable"
-        assert {n: m["assignment"] for n, m in now["members"].items()} == {
-            n: m["assignment"] for n, m in view["members"].items()}
-        assert now["members"][victim]["member_id"] == assigned["memberId"]
-        # The whole group keeps consuming (records produced now reach every member, the restarted one
-        # included, and its commits are accepted) while the others see no rebalance at all.
+        rejoin_s = {}
+        # Each member in turn, so the leader's restart (JoinGroup v9 SkipAssignment) is covered too.
+        for victim in names:
+            old_member_id = view["members"][victim]["member_id"]
+            t_kill = time.monotonic()
+            members[victim].kill()
+            members[victim] = java_member(java, victim, tmp_path, b.bootstrap, group, [topic],
+                                          instanceId=f"instance-{victim}", **common)
+            wait_until(lambda: members[victim].owned(), 40, f"the restarted {victim}'s assignment", show)
+            rejoin_s[victim] = round(time.monotonic() - t_kill, 1)
+            assert rejoin_s[victim] < 45, "the restart did not beat the session timeout: the test proves nothing"
+            [assigned] = [e for e in members[victim].events if e["type"] == "assigned"]
+            # Same slot, same generation, same partitions: no rebalance happened.
+            assert assigned["gen"] == generation, (assigned, generation)
+            assert sorted(assigned["partitions"]) == view["members"][victim]["assignment"]
+            assert assigned["memberId"] != old_member_id
+            now = describe_group(b.port, group)
+            assert now["state"] == "Stable"
+            assert {n: m["assignment"] for n, m in now["members"].items()} == {
+                n: m["assignment"] for n, m in view["members"].items()}
+            assert now["members"][victim]["member_id"] == assigned["memberId"]
+        # The whole group keeps consuming (records produced now reach every member and their commits are
+        # accepted), and no member saw any rebalance after its own restart.
         producer = PacedProducer(b.bootstrap, topic, PARTITIONS, rate=400)
         wait_until(lambda: all(members[n].progress >= 30 for n in names), 40, "every member to consume", show)
         produced = producer.stop()
         wait_until(lambda: committed(b.port, group, topic, PARTITIONS) == produced, 30,
                    "every member's commits", show)
         for n in names:
-            if n != victim:
-                assert members[n].events_since(t_kill) == [], f"{n} saw a rebalance: {members[n].events_since(t_kill)}"
+            callbacks = [e["type"] for e in members[n].events if e["type"] in ("assigned", "revoked", "lost")]
+            assert callbacks == ["assigned"], f"{n} saw a rebalance after its restart: {members[n].events}"
+        assert describe_group(b.port, group)["state"] == "Stable"
         results = {n: m.stop() for n, m in members.items()}
         assert {r["generation"] for r in results.values()} == {generation}, results
-        print(f"\nstatic membership (Java): restarted member rejoined in {rejoin_s:.1f}s at generation {generation}")
+        print(f"\nstatic membership (Java): restarted members rejoined in {rejoin_s} s at generation {generation}")
     finally:
         for m in members.values():
             m.kill()

@@ -46,7 +46,8 @@ final class GroupConsumeCommand {
         p.put("group.id", args.str("group"));
         p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", "earliest");
-        p.put("partition.assignment.strategy", ASSIGNORS.getOrDefault(args.str("assignor", "range"), args.str("assignor")));
+        String assignor = args.str("assignor", "range");
+        p.put("partition.assignment.strategy", ASSIGNORS.getOrDefault(assignor, assignor));
         p.put("session.timeout.ms", String.valueOf(args.num("sessionTimeoutMs", 10000)));
         p.put("heartbeat.interval.ms", String.valueOf(args.num("heartbeatIntervalMs", 500)));
         p.put("max.poll.interval.ms", String.valueOf(args.num("maxPollIntervalMs", 30000)));
