@@ -67,7 +67,7 @@ def test_join_storm_answers_every_join_and_leaves_the_coordinator_responsive(b):
     conns = [GroupConnection(b.port) for _ in range(8)]
     t0 = time.monotonic()
     for i in range(400):
-        conns[i % 8].send(group_wire.JOIN_GROUP, group_wire.join_group_body(g1, session_ms=1000, rebalance_ms=2000))
+        conns[i % 8].send(group_wire.JOIN_GROUP, group_wire.join_group_body(g1, session_ms=2500, rebalance_ms=2000))
     answers = [group_wire.parse_join_group(c.recv(10)[1]) for c in conns for _ in range(50)]
     pending_s = time.monotonic() - t0
     for c in conns:
@@ -75,7 +75,22 @@ def test_join_storm_answers_every_join_and_leaves_the_coordinator_responsive(b):
     assert {a["error"] for a in answers} == {MEMBER_ID_REQUIRED}
     assert len({a["member_id"] for a in answers}) == 400 and all(a["member_id"] for a in answers)
 
-    # 2. 200 fresh members joining at once without the handshake (v3), each on its own connection:
+    # 2. 100 of those pending ids complete their join at once: one generation of exactly those 100, once
+    # the other 300 pending ids have expired (session 2.5 s): pending ids hold the join phase open.
+    rejoin = [GroupConnection(b.port) for _ in range(100)]
+    t2 = time.monotonic()
+    for c, a in zip(rejoin, answers):
+        c.send(group_wire.JOIN_GROUP, group_wire.join_group_body(g1, member_id=a["member_id"], session_ms=2500,
+                                                                  rebalance_ms=2000))
+    second = [group_wire.parse_join_group(c.recv(20)[1]) for c in rejoin]
+    second_s = time.monotonic() - t2
+    for c in rejoin:
+        c.close()
+    assert {a["error"] for a in second} == {NONE} and len({a["generation"] for a in second}) == 1, second[:3]
+    [leader] = [a for a in second if a["member_id"] == a["leader"]]
+    assert sorted(m["member_id"] for m in leader["members"]) == sorted(a["member_id"] for a in answers[:100])
+
+    # 3. 200 fresh members joining at once without the handshake (v3), each on its own connection:
     # every join is parked until a rebalance completes and then answered.
     g2 = unique("storm-members")
     storm = [GroupConnection(b.port) for _ in range(200)]
@@ -106,17 +121,18 @@ def test_join_storm_answers_every_join_and_leaves_the_coordinator_responsive(b):
     assert len(leaders) == 1 and len(leaders[0]["members"]) == sum(
         1 for a in ok if a["generation"] == biggest["generation"])
 
-    # 3. The storm's members never sync or heartbeat: the group empties within session/rebalance bounds.
+    # 4. The storm's members never sync or heartbeat: the group empties within session/rebalance bounds.
     wait_until(lambda: describe_group(b.port, g2)["state"] == "Empty", 20, "the storm group to empty",
                lambda: str(describe_group(b.port, g2)))
-    # The pending ids of step 1 expired too: a real member joins that group in one rebalance.
+    # Step 2's members never sync: after the rebalance timeout a real member joins that group alone.
     conn = GroupConnection(b.port)
     joined = wait_until(lambda: (j := join_member(conn, g1, session_ms=6000, rebalance_ms=5000))["error"] == NONE and j,
-                        10, "a normal join to the first storm group")
+                        15, "a normal join to the first storm group")
     assert joined["leader"] == joined["member_id"] and len(joined["members"]) == 1
     conn.close()
     took = assert_groups_work_promptly(b)
-    print(f"\njoin storm: 400 MEMBER_ID_REQUIRED in {pending_s:.2f}s; 200 parked joins answered in {storm_s:.1f}s "
+    print(f"\njoin storm: 400 MEMBER_ID_REQUIRED in {pending_s:.2f}s; 100 of them joined one generation in "
+          f"{second_s:.1f}s; 200 parked joins answered in {storm_s:.1f}s "
           f"({len(ok)} joined generation {biggest['generation']}); other clients served in {served:.2f}s during "
           f"the storm; a new group read 10 records {took:.1f}s after")
 
