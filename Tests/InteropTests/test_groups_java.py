@@ -12,7 +12,7 @@ import pytest
 from conftest import unique
 from runnel_interop import clients
 from runnel_interop.group_members import (PacedProducer, balanced, committed, describe_group, group_detail,
-                                          java_member, kill_and_take_over, wait_until)
+                                          java_member, kill_and_take_over, scale_up_cooperatively, wait_until)
 
 pytestmark = [pytest.mark.needs_broker]
 
@@ -33,12 +33,15 @@ def test_java_cooperative_sticky_member_killed_others_take_over_from_commits(gro
     b = group_broker
     topic, group = unique("coop-java"), unique("g-coop-java")
     clients.create_topic(b.bootstrap, topic, partitions=PARTITIONS)
-    names = ["java-0", "java-1", "java-2"]
-    members = {n: java_member(java, n, tmp_path, b.bootstrap, group, [topic], assignor="cooperative-sticky",
-                              sessionTimeoutMs=SESSION_MS, heartbeatIntervalMs=300, commit="sync")
-               for n in names}
+    def start(n):
+        return java_member(java, n, tmp_path, b.bootstrap, group, [topic], assignor="cooperative-sticky",
+                           sessionTimeoutMs=SESSION_MS, heartbeatIntervalMs=300, commit="sync")
+    members = {n: start(n) for n in ["java-0", "java-1"]}
     try:
+        # java-2 joins a stable group of two: only the partitions that move are revoked (KIP-429).
+        scale_s = scale_up_cooperatively(b, group, topic, PARTITIONS, members, "java-2", lambda: start("java-2"))
         out = kill_and_take_over(b, group, topic, PARTITIONS, members, "java-1", SESSION_MS)
+        out["scale_up_s"] = round(scale_s, 1)
         assert out["protocol"] == "cooperative-sticky"
         for n, r in out["results"].items():
             assert not r["timedOut"] and r["syncCommits"] > 0, (n, r)

@@ -13,7 +13,8 @@ import pytest
 from conftest import unique
 from runnel_interop import clients
 from runnel_interop.group_members import (PacedProducer, committed, confluent_member, describe_group, group_detail,
-                                          kcat_member, kill_and_take_over, wait_balanced, wait_until)
+                                          kcat_member, kill_and_take_over, scale_up_cooperatively, wait_balanced,
+                                          wait_until)
 
 pytestmark = [pytest.mark.needs_broker]
 
@@ -26,13 +27,17 @@ def test_confluent_cooperative_sticky_member_killed_others_take_over_from_commit
     b = group_broker
     topic, group = unique("coop-ck"), unique("g-coop-ck")
     clients.create_topic(b.bootstrap, topic, partitions=PARTITIONS)
-    names = ["ck-0", "ck-1", "ck-2"]
     modes = {"ck-0": "sync", "ck-1": "sync", "ck-2": "async"}
-    members = {n: confluent_member(n, tmp_path, b.bootstrap, group, [topic], assignor="cooperative-sticky",
-                                   sessionTimeoutMs=SESSION_MS, heartbeatIntervalMs=300, commit=modes[n])
-               for n in names}
+
+    def start(n):
+        return confluent_member(n, tmp_path, b.bootstrap, group, [topic], assignor="cooperative-sticky",
+                                sessionTimeoutMs=SESSION_MS, heartbeatIntervalMs=300, commit=modes[n])
+    members = {n: start(n) for n in ["ck-0", "ck-1"]}
     try:
+        # ck-2 joins a stable group of two: only the partitions that move are revoked (KIP-429).
+        scale_s = scale_up_cooperatively(b, group, topic, PARTITIONS, members, "ck-2", lambda: start("ck-2"))
         out = kill_and_take_over(b, group, topic, PARTITIONS, members, "ck-1", SESSION_MS)
+        out["scale_up_s"] = round(scale_s, 1)
         assert out["protocol"] == "cooperative-sticky"
         assert out["results"]["ck-0"]["syncCommits"] > 0
         ck2 = out["results"]["ck-2"]
@@ -54,11 +59,13 @@ def test_kcat_group_member_killed_others_take_over_from_commits(group_broker, kc
     clients.create_topic(b.bootstrap, topic, partitions=PARTITIONS)
     props = {"partition.assignment.strategy": "cooperative-sticky", "session.timeout.ms": SESSION_MS,
              "heartbeat.interval.ms": 300, "auto.commit.interval.ms": 100, "socket.timeout.ms": 10000}
-    members = {n: kcat_member(kcat_bin, n, tmp_path, b.bootstrap, group, [topic], props)
-               for n in ["kcat-0", "kcat-1", "kcat-2"]}
+    members = {n: kcat_member(kcat_bin, n, tmp_path, b.bootstrap, group, [topic], props) for n in ["kcat-0", "kcat-1"]}
     try:
         # kcat reports rebalances only as text: the broker's DescribeGroups view is the reference.
+        scale_s = scale_up_cooperatively(b, group, topic, PARTITIONS, members, "kcat-2", lambda: kcat_member(
+            kcat_bin, "kcat-2", tmp_path, b.bootstrap, group, [topic], props), listeners=False)
         out = kill_and_take_over(b, group, topic, PARTITIONS, members, "kcat-1", SESSION_MS, listeners=False)
+        out["scale_up_s"] = round(scale_s, 1)
         assert out["protocol"] == "cooperative-sticky"
         print(f"\ncooperative-sticky (kcat -G): {out}")
     finally:

@@ -363,3 +363,36 @@ def kill_and_take_over(b, group: str, topic: str, partitions: int, members: dict
     assert final == produced, f"final commits {final} != log end offsets {produced}"
     return {"formed_s": round(formed_s, 1), "takeover_s": round(takeover_s, 1), "results": results,
             "protocol": view["protocol"], **counts}
+
+
+def scale_up_cooperatively(b, group: str, topic: str, partitions: int, members: dict[str, MemberProcess],
+                           name: str, start, listeners: bool = True) -> float:
+    """Incremental cooperative rebalancing (KIP-429) when a member joins a stable group: once the
+    current members share `topic`, `start()` adds member `name` (into `members`); the group settles
+    with everyone, the old members keep a subset of what they had, and (with rebalance listeners)
+    each revoked exactly the partitions that moved — an eager protocol would revoke everything.
+    Returns the seconds from the join to the balanced group."""
+    every = {f"{topic}:{p}" for p in range(partitions)}
+    old = list(members)
+    show = group_detail(b.port, group, members.values())
+    before = wait_balanced(b.port, group, old, every, 60, show)
+    if listeners:
+        wait_until(lambda: all(members[n].owned() == set(before["members"][n]["assignment"]) for n in old),
+                   20, "rebalance listeners to report the broker's assignment", show)
+    t_join = time.monotonic()
+    members[name] = start()
+    show = group_detail(b.port, group, members.values())
+    after = wait_balanced(b.port, group, [*old, name], every, 60, show)
+    took = time.monotonic() - t_join
+    for n in old:
+        kept, had = set(after["members"][n]["assignment"]), set(before["members"][n]["assignment"])
+        assert kept <= had, f"{n} was given other partitions instead of keeping its own: {had} -> {kept}"
+    if listeners:
+        wait_until(lambda: all(members[n].owned() == set(after["members"][n]["assignment"]) for n in members),
+                   20, "rebalance listeners to report the new assignment", show)
+        for n in old:
+            revoked = set().union(*(set(e["partitions"]) for e in members[n].events_since(t_join)
+                                    if e["type"] in ("revoked", "lost")))
+            moved = set(before["members"][n]["assignment"]) - set(after["members"][n]["assignment"])
+            assert revoked == moved, f"{n} revoked {sorted(revoked)}, but only {sorted(moved)} moved"
+    return took
