@@ -6,8 +6,6 @@ error code, and the coordinator is not wedged: other clients are served during t
 afterwards a new consumer group (confluent-kafka) forms and consumes promptly."""
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest

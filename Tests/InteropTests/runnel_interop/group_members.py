@@ -7,7 +7,6 @@ Also: a paced background producer, a bounded `wait_until`, and the group's view 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
