@@ -181,7 +181,13 @@ extension GroupCoordinator {
                     restored.rebalanceTimeoutMs = oldRebalanceTimeout
                     restored.sessionTimeoutMs = oldSessionTimeout
                 }
-                return .failure(error, memberId: newMemberId)
+                // As Kafka: the new member id was not persisted, so none is handed out; the old one stays valid.
+                var failure = JoinGroupResult.failure(error)
+                failure.generationId = generation
+                failure.protocolType = group.protocolType
+                failure.protocolName = group.protocolName
+                failure.leaderId = previousLeaderId ?? ""
+                return failure
             }
             guard group.has(newMemberId) else { return .failure(.unknownMemberId, memberId: newMemberId) }
             var result = currentGenerationResult(group, for: member)

@@ -68,6 +68,21 @@ import Testing
         #expect(sync.assignment == ByteBuffer(string: "A"))
     }
 
+    @Test func aRestartedInstanceWhoseNewIdCannotBeStoredKeepsTheOldIdValid() async throws {
+        let fixture = try await GroupFixture.make()
+        let coordinator = fixture.coordinator
+        let oldId = await stableStaticGroup(coordinator)
+        fixture.store.failAppends(with: GroupLogStoreError(.unknownServerError, "record too large"))
+        let rejoined = await coordinator.joinGroup(joinParameters(instanceId: "i1"))
+        #expect(rejoined.error == .unknownServerError)
+        #expect(rejoined.memberId.isEmpty)
+        #expect(rejoined.generationId == 1)
+        fixture.store.failAppends(with: nil)
+        #expect(await coordinator.memberIds(of: "g") == [oldId])
+        #expect(await coordinator.heartbeat(groupId: "g", generationId: 1, memberId: oldId, groupInstanceId: "i1") == .none)
+        #expect(await coordinator.state(of: "g") == .stable)
+    }
+
     @Test func aReplacedInstanceParkedInJoinGroupIsToldItWasFenced() async throws {
         let fixture = try await GroupFixture.make()
         let coordinator = fixture.coordinator
