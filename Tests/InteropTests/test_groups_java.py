@@ -12,7 +12,8 @@ import pytest
 from conftest import unique
 from runnel_interop import clients
 from runnel_interop.group_members import (PacedProducer, balanced, committed, describe_group, group_detail,
-                                          java_member, kill_and_take_over, scale_up_cooperatively, wait_until)
+                                          java_member, wait_until)
+from runnel_interop.group_scenarios import kill_and_take_over, scale_up_cooperatively
 
 pytestmark = [pytest.mark.needs_broker]
 

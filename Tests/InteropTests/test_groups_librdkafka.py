@@ -13,8 +13,8 @@ import pytest
 from conftest import unique
 from runnel_interop import clients
 from runnel_interop.group_members import (PacedProducer, committed, confluent_member, describe_group, group_detail,
-                                          kcat_member, kill_and_take_over, scale_up_cooperatively, wait_balanced,
-                                          wait_until)
+                                          kcat_member, wait_balanced, wait_until)
+from runnel_interop.group_scenarios import kill_and_take_over, scale_up_cooperatively
 
 pytestmark = [pytest.mark.needs_broker]
 
