@@ -29,6 +29,10 @@ struct ConsumerOffsetsLog: GroupLogStore {
         switch result {
         case .success(let appended):
             partition.advanceHighWatermark(to: appended.lastOffset + 1)
+        case .failure(.messageTooLarge(let size, let limit)):
+            // No retry can fix a batch over the log's limit: Kafka answers UNKNOWN_SERVER_ERROR.
+            throw GroupLogStoreError(.unknownServerError,
+                                     "\(Self.topic)-\(index): batch of \(size) bytes exceeds the limit of \(limit) bytes")
         case .failure(let error):
             // Kafka answers a failed coordinator write with COORDINATOR_NOT_AVAILABLE so clients retry.
             throw GroupLogStoreError(.coordinatorNotAvailable, "\(Self.topic)-\(index): \(error)")
