@@ -10,17 +10,20 @@ import RunnelStorage
 /// `GroupLogStore` over this broker's `__consumer_offsets` partition logs.
 struct ConsumerOffsetsLog: GroupLogStore {
     static let topic = "__consumer_offsets"
-    /// Most key and value bytes coalesced into one batch: well under the topic's default
-    /// `max.message.bytes` (1 MiB), leaving room for record framing.
+    /// Most bytes coalesced into one batch (at most 512 KiB, and never more than the partition's
+    /// `max.message.bytes` less the batch header), so coalescing never makes a batch the log refuses.
     static let maxCoalescedBatchBytes = 512 * 1024
     let replicas: ReplicaManager
     private let batcher: CoordinatorAppendBatcher
 
     init(replicas: ReplicaManager) {
         self.replicas = replicas
-        self.batcher = CoordinatorAppendBatcher(maxBatchBytes: Self.maxCoalescedBatchBytes) { index, records, done in
-            Self.write(records, to: index, replicas: replicas, done: done)
-        }
+        self.batcher = CoordinatorAppendBatcher(
+            maxBatchBytes: { index in
+                let limit = replicas.partition(topic: Self.topic, index: index)?.log.config.maxMessageBytes
+                return min(Self.maxCoalescedBatchBytes, (limit ?? Self.maxCoalescedBatchBytes) - 128)
+            },
+            write: { index, records, done in Self.write(records, to: index, replicas: replicas, done: done) })
     }
 
     /// Queues the records on the partition's append lane synchronously, on the caller's executor (so in
@@ -55,6 +58,10 @@ struct ConsumerOffsetsLog: GroupLogStore {
             case .success(let appended):
                 partition.advanceHighWatermark(to: appended.lastOffset + 1)
                 done(.success(()))
+            case .failure(.messageTooLarge(let size, let limit)):
+                // No retry can fix a batch over the log's limit: Kafka answers UNKNOWN_SERVER_ERROR.
+                done(.failure(GroupLogStoreError(.unknownServerError,
+                                                 "\(topic)-\(index): batch of \(size) bytes exceeds the limit of \(limit) bytes")))
             case .failure(let error):
                 // Kafka answers a failed coordinator write with COORDINATOR_NOT_AVAILABLE so clients retry.
                 done(.failure(GroupLogStoreError(.coordinatorNotAvailable, "\(topic)-\(index): \(error)")))

@@ -26,15 +26,19 @@ final class CoordinatorAppendBatcher: Sendable {
         var queued: [Submission] = []
     }
 
+    /// Bytes counted per record on top of its key and value: the record's own framing (length, attributes,
+    /// timestamp and offset deltas, key and value lengths, header count) is at most 21 bytes.
+    static let recordOverheadBytes = 24
+
     private let lanes = Mutex<[Int32: Lane]>([:])
-    private let maxBatchBytes: Int
+    private let maxBatchBytes: @Sendable (Int32) -> Int
     private let write: Write
 
     /// - Parameters:
-    ///   - maxBatchBytes: the most record bytes (keys and values) coalesced into one write; a single
-    ///     larger submission is still written, alone.
+    ///   - maxBatchBytes: per partition, the most bytes (keys, values and `recordOverheadBytes` per
+    ///     record) coalesced into one write; a single larger submission is still written, alone.
     ///   - write: the actual append.
-    init(maxBatchBytes: Int, write: @escaping Write) {
+    init(maxBatchBytes: @escaping @Sendable (Int32) -> Int, write: @escaping Write) {
         self.maxBatchBytes = maxBatchBytes
         self.write = write
     }
@@ -42,7 +46,9 @@ final class CoordinatorAppendBatcher: Sendable {
     /// Queues `records` for `partition`; written at once when no write to that partition is in flight,
     /// else with everything queued behind it when it completes.
     func submit(partition: Int32, records: [GroupLogRecord], completion: @escaping Completion) {
-        let bytes = records.reduce(0) { $0 + $1.key.readableBytes + ($1.value?.readableBytes ?? 0) }
+        let bytes = records.reduce(0) {
+            $0 + $1.key.readableBytes + ($1.value?.readableBytes ?? 0) + Self.recordOverheadBytes
+        }
         let submission = Submission(records: records, bytes: bytes, completion: completion)
         let writeNow: Bool = lanes.withLock { lanes in
             var lane = lanes[partition] ?? Lane()
@@ -69,6 +75,7 @@ final class CoordinatorAppendBatcher: Sendable {
     }
 
     private func startNext(_ partition: Int32) {
+        let limit = maxBatchBytes(partition)
         let next: [Submission]? = lanes.withLock { lanes in
             guard var lane = lanes[partition] else { return nil }
             defer { lanes[partition] = lane }
@@ -79,7 +86,7 @@ final class CoordinatorAppendBatcher: Sendable {
             var count = 0
             var bytes = 0
             for submission in lane.queued {
-                if count > 0 && bytes + submission.bytes > maxBatchBytes { break }
+                if count > 0 && bytes + submission.bytes > limit { break }
                 bytes += submission.bytes
                 count += 1
             }

@@ -55,7 +55,7 @@ private func record(_ key: String, size: Int = 0) -> [GroupLogRecord] {
     @Test func submissionsQueuedBehindAWriteGoOutTogetherInOrderWhenItCompletes() {
         let writes = ManualWrites()
         let outcomes = Outcomes()
-        let batcher = CoordinatorAppendBatcher(maxBatchBytes: 1 << 20, write: writes.write)
+        let batcher = CoordinatorAppendBatcher(maxBatchBytes: { _ in 1 << 20 }, write: writes.write)
         batcher.submit(partition: 3, records: record("a"), completion: outcomes.callback("a"))
         batcher.submit(partition: 3, records: record("b"), completion: outcomes.callback("b"))
         batcher.submit(partition: 3, records: record("c"), completion: outcomes.callback("c"))
@@ -80,7 +80,7 @@ private func record(_ key: String, size: Int = 0) -> [GroupLogRecord] {
     @Test func partitionsHaveIndependentLanes() {
         let writes = ManualWrites()
         let outcomes = Outcomes()
-        let batcher = CoordinatorAppendBatcher(maxBatchBytes: 1 << 20, write: writes.write)
+        let batcher = CoordinatorAppendBatcher(maxBatchBytes: { _ in 1 << 20 }, write: writes.write)
         batcher.submit(partition: 0, records: record("x"), completion: outcomes.callback("x"))
         batcher.submit(partition: 1, records: record("y"), completion: outcomes.callback("y"))
         #expect(writes.count == 2)
@@ -93,7 +93,7 @@ private func record(_ key: String, size: Int = 0) -> [GroupLogRecord] {
     @Test func aFailedWriteFailsEverySubmissionItCarriedAndTheQueueStillDrains() {
         let writes = ManualWrites()
         let outcomes = Outcomes()
-        let batcher = CoordinatorAppendBatcher(maxBatchBytes: 1 << 20, write: writes.write)
+        let batcher = CoordinatorAppendBatcher(maxBatchBytes: { _ in 1 << 20 }, write: writes.write)
         batcher.submit(partition: 0, records: record("a"), completion: outcomes.callback("a"))
         batcher.submit(partition: 0, records: record("b"), completion: outcomes.callback("b"))
         batcher.submit(partition: 0, records: record("c"), completion: outcomes.callback("c"))
@@ -111,14 +111,15 @@ private func record(_ key: String, size: Int = 0) -> [GroupLogRecord] {
     @Test func coalescedWritesStayUnderTheByteLimitButALargeSubmissionStillGoesAlone() {
         let writes = ManualWrites()
         let outcomes = Outcomes()
-        let batcher = CoordinatorAppendBatcher(maxBatchBytes: 100, write: writes.write)
+        // Each record counts its key, its value and the per-record framing allowance (24 bytes).
+        let batcher = CoordinatorAppendBatcher(maxBatchBytes: { _ in 200 }, write: writes.write)
         batcher.submit(partition: 0, records: record("first"), completion: outcomes.callback("first"))
-        batcher.submit(partition: 0, records: record("b", size: 59), completion: outcomes.callback("b"))
-        batcher.submit(partition: 0, records: record("c", size: 39), completion: outcomes.callback("c"))
+        batcher.submit(partition: 0, records: record("b", size: 51), completion: outcomes.callback("b"))
+        batcher.submit(partition: 0, records: record("c", size: 99), completion: outcomes.callback("c"))
         batcher.submit(partition: 0, records: record("d", size: 10), completion: outcomes.callback("d"))
         batcher.submit(partition: 0, records: record("huge", size: 500), completion: outcomes.callback("huge"))
         writes.complete(0)
-        // b (60 bytes) + c (40 bytes) fill 100; d waits for the next write.
+        // b (76 bytes) + c (124 bytes) fill 200; d waits for the next write.
         #expect(writes.keys(ofWrite: 1) == ["b", "c"])
         writes.complete(1)
         #expect(writes.keys(ofWrite: 2) == ["d"])
@@ -130,7 +131,7 @@ private func record(_ key: String, size: Int = 0) -> [GroupLogRecord] {
 
     @Test func aWriteThatCompletesSynchronouslyLeavesTheLaneIdle() {
         let outcomes = Outcomes()
-        let batcher = CoordinatorAppendBatcher(maxBatchBytes: 1 << 20) { _, _, done in done(.success(())) }
+        let batcher = CoordinatorAppendBatcher(maxBatchBytes: { _ in 1 << 20 }) { _, _, done in done(.success(())) }
         for name in ["a", "b", "c"] {
             batcher.submit(partition: 0, records: record(name), completion: outcomes.callback(name))
         }
