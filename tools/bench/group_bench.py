@@ -613,7 +613,7 @@ def main():
     parser.add_argument("--initial-delay-ms", type=int, default=3000)
     parser.add_argument("--rebalance-timeout-ms", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--depth", type=int, default=64, help="OffsetCommits in flight per connection")
+    parser.add_argument("--depth", type=int, default=256, help="OffsetCommits sent ahead per connection")
     parser.add_argument("--groups-per-conn", type=int, default=25)
     parser.add_argument("--batch", type=int, default=10, help="partitions per request, batched run")
     parser.add_argument("--seconds", type=float, default=10)
