@@ -128,15 +128,15 @@ final class IOEngine: @unchecked Sendable {
     }
 }
 
-/// pwritev + one fdatasync per touched file per batch.
+/// pwritev (one per run of adjacent writes) + one fdatasync per touched file per batch.
 final class PosixIOBackend: IOBackend {
     var kind: IOEngineKind { .posix }
 
     func execute(_ batch: [IORequest]) -> [Int32] {
         var results = [Int32](repeating: 0, count: batch.count)
-        for (index, request) in batch.enumerated() where !request.chunks.isEmpty {
-            results[index] = LogFileHandle.pwriteAll(descriptor: request.file.descriptor, chunks: request.chunks,
-                                                     at: request.position)
+        for run in WriteRun.plan(batch[...]) {
+            let code = LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: run.chunks, at: run.position)
+            for index in run.requests { results[index] = code }
         }
         var synced: [Int32: Int32] = [:]
         for (index, request) in batch.enumerated() where request.sync && results[index] == 0 {

@@ -1,5 +1,6 @@
-// IOUringBackend: executes a batch of writes and fsyncs on one io_uring ring: every write as a
-// writev SQE, then one fdatasync per touched file, drained behind the writes, in a single submit.
+// IOUringBackend: executes a batch of writes and fsyncs on one io_uring ring: every run of adjacent
+// writes (WriteRun) as one writev SQE, then one fdatasync per touched file, drained behind the writes,
+// in a single submit.
 import CLibURing
 import Foundation
 import NIOCore
@@ -46,27 +47,22 @@ final class IOUringBackend: IOBackend {
         }
         var iovecLists: [UnsafeMutableBufferPointer<iovec>] = []
         defer { for list in iovecLists { list.deallocate() } }
-        var expected: [Int: Int] = [:]
+        let runs = WriteRun.plan(batch[start..<end])
         var queued = 0
-        for index in start..<end where !batch[index].chunks.isEmpty {
-            let request = batch[index]
-            let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: request.chunks.count)
+        for (slot, run) in runs.enumerated() {
+            let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: run.chunks.count)
             iovecLists.append(list)
-            var total = 0
-            for (slot, chunk) in request.chunks.enumerated() {
+            for (index, chunk) in run.chunks.enumerated() {
                 // The request keeps `chunk` (and so its storage) alive until the round completes.
                 let base = chunk.withUnsafeReadableBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
-                list[slot] = iovec(iov_base: base, iov_len: chunk.readableBytes)
-                total += chunk.readableBytes
+                list[index] = iovec(iov_base: base, iov_len: chunk.readableBytes)
             }
-            expected[index] = total
-            if runnel_uring_prep_writev(ring, request.file.descriptor, list.baseAddress, UInt32(list.count),
-                                        UInt64(request.position), UInt64(index)) == 0 {
+            if runnel_uring_prep_writev(ring, run.descriptor, list.baseAddress, UInt32(list.count),
+                                        UInt64(run.position), UInt64(slot)) == 0 {
                 queued += 1
             } else {
-                results[index] = LogFileHandle.pwriteAll(descriptor: request.file.descriptor,
-                                                         chunks: request.chunks, at: request.position)
-                expected[index] = nil
+                let code = LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: run.chunks, at: run.position)
+                for index in run.requests { results[index] = code }
             }
         }
         var syncResults: [Int32: Int32] = [:]
@@ -95,14 +91,15 @@ final class IOUringBackend: IOBackend {
                     let fd = syncFiles[Int(data & ~Self.syncTag)]
                     syncResults[fd] = code < 0 ? -code : 0
                 } else {
-                    let index = Int(data)
-                    let want = expected[index] ?? 0
+                    let run = runs[Int(data)]
+                    var result: Int32 = 0
                     if code < 0 {
-                        results[index] = -code
-                    } else if Int(code) < want {
-                        results[index] = finishShortWrite(batch[index], written: Int(code))
-                        shortWriteFiles.insert(batch[index].file.descriptor)
+                        result = -code
+                    } else if Int(code) < run.length {
+                        result = finishShortWrite(run, written: Int(code))
+                        shortWriteFiles.insert(run.descriptor)
                     }
+                    for index in run.requests { results[index] = result }
                 }
             }
             reaped += count
@@ -116,10 +113,10 @@ final class IOUringBackend: IOBackend {
         return end
     }
 
-    private func finishShortWrite(_ request: IORequest, written: Int) -> Int32 {
+    private func finishShortWrite(_ run: WriteRun, written: Int) -> Int32 {
         var skip = written
         var rest: [ByteBuffer] = []
-        for chunk in request.chunks {
+        for chunk in run.chunks {
             if skip >= chunk.readableBytes {
                 skip -= chunk.readableBytes
                 continue
@@ -127,8 +124,7 @@ final class IOUringBackend: IOBackend {
             rest.append(chunk.getSlice(at: chunk.readerIndex + skip, length: chunk.readableBytes - skip) ?? chunk)
             skip = 0
         }
-        return LogFileHandle.pwriteAll(descriptor: request.file.descriptor, chunks: rest,
-                                       at: request.position + Int64(written))
+        return LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: rest, at: run.position + Int64(written))
     }
 
     private func finishSynchronously(_ batch: [IORequest], start: Int, end: Int, results: inout [Int32]) -> Int {
