@@ -89,7 +89,7 @@ public final class LogFileHandle: Sendable {
         var first = 0
         var offset = off_t(position)
         while first < count {
-            let n = pwritev(descriptor, vectors.baseAddress! + first, Int32(min(count - first, Int(IOV_MAX))), offset)
+            let n = pwritev(descriptor, vectors.baseAddress! + first, Int32(min(count - first, WriteRun.maxChunks)), offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 return errno
