@@ -1,6 +1,6 @@
 // IOUringBackend: executes a batch of writes and fsyncs on one io_uring ring: every run of adjacent
 // writes (WriteRun) as one writev SQE, submitted together; once they completed, one fdatasync per
-// touched file, all in flight at once.
+// touched file, all in flight at once (a single file is synced directly on the engine thread).
 import CLibURing
 import Foundation
 import NIOCore
@@ -79,6 +79,11 @@ final class IOUringBackend: IOBackend {
         // Phase 2: one fdatasync per touched file, all in flight together (the file system can commit
         // them in one journal transaction); the writes are complete, so no ordering flag is needed.
         var syncResults: [Int32: Int32] = [:]
+        if syncFiles.count == 1 {
+            // One file: nothing to overlap, and a ring fsync would only hop to an io-wq worker thread.
+            syncResults[syncFiles[0]] = Self.fdatasyncRetrying(syncFiles[0])
+            syncFiles.removeAll()
+        }
         queued = 0
         for (slot, fd) in syncFiles.enumerated() {
             if runnel_uring_prep_fdatasync(ring, fd, UInt64(slot), 0) == 0 {
@@ -97,6 +102,13 @@ final class IOUringBackend: IOBackend {
             results[index] = syncResults[batch[index].file.descriptor] ?? 0
         }
         return end
+    }
+
+    private static func fdatasyncRetrying(_ fd: Int32) -> Int32 {
+        while fdatasync(fd) != 0 {
+            if errno != EINTR { return errno }
+        }
+        return 0
     }
 
     /// Submits what is queued and reaps `count` completions, calling `body(user data, result)` for each.

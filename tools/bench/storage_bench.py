@@ -84,7 +84,8 @@ def main():
 
     size = parse_size(args.size)
     if not args.no_build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "storage-bench"], cwd=ROOT, check=True)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "storage-bench"], cwd=ROOT, check=True,
+                       stdout=sys.stderr)
     binary = os.path.join(ROOT, ".build", "release", "storage-bench")
     os.makedirs(args.dir, exist_ok=True)
     scratch = os.path.join(args.dir, "run-%d" % os.getpid())
