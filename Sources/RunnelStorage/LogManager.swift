@@ -207,7 +207,11 @@ public final class LogManager: Sendable {
             }
             return try state.withLock { state throws(StorageError) -> PartitionLog? in
                 if state.opening[key] === gate { state.opening.removeValue(forKey: key) }
-                guard state.known[key] != nil else { return nil }  // deleted while opening
+                // Deleted (or deleted and created again) while opening: what we opened is stale.
+                guard state.known[key] == descriptor, state.open[key] == nil else {
+                    if case .success = opened { cache.evict(directory: descriptor.logDir + "/" + key.description) }
+                    return state.open[key]
+                }
                 switch opened {
                 case let .success(log):
                     // A config set while the log was opening applies to it too.
