@@ -63,6 +63,7 @@ import Testing
         var header = ByteBuffer()
         header.writeInteger(Int32(3))
         router.answer(3, with: .parts([.buffer(header), .file(FileRegion(fileHandle: handle, readerIndex: 100, endIndex: 600), lease: nil)]))
+        channel.embeddedEventLoop.run()
         let prefix = try #require(try channel.readOutbound(as: IOData.self))
         guard case .byteBuffer(let prefixBytes) = prefix else { Issue.record("prefix is not a buffer"); return }
         #expect(prefixBytes.getInteger(at: prefixBytes.readerIndex, as: Int32.self) == 504)

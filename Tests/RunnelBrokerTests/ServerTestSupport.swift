@@ -90,6 +90,7 @@ func makePipelineChannel(
 
 /// Reads every flushed outbound part and splits them into responses (size prefix checked).
 func readResponses(_ channel: EmbeddedChannel) throws -> [ByteBuffer] {
+    channel.embeddedEventLoop.run()  // the pipeline flushes from a task queued on its loop
     var bytes = ByteBuffer()
     while let part = try channel.readOutbound(as: IOData.self) {
         switch part {

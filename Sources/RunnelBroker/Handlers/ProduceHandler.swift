@@ -15,51 +15,52 @@ extension BrokerCore {
             // Transactions are not served yet (see docs/compatibility.md).
             return loop.makeSucceededFuture(produceErrorResponse(request, version: version, code: .transactionalIdAuthorizationFailed))
         }
-        var topicFutures: [EventLoopFuture<ProduceResponse.TopicProduceResponse>] = []
-        topicFutures.reserveCapacity(request.topicData.count)
-        for topicData in request.topicData {
+        // One response skeleton and one promise per request: each partition's answer lands in its slot
+        // and the last one completes the promise (no future combinators per partition or topic).
+        var skeleton = ProduceResponse()
+        skeleton.throttleTimeMs = 0
+        skeleton.responses = request.topicData.map { topicData in
+            var topic = ProduceResponse.TopicProduceResponse()
+            topic.name = topicData.name
+            topic.topicId = topicData.topicId
+            topic.partitionResponses = []
+            topic.partitionResponses.reserveCapacity(topicData.partitionData.count)
+            for partitionData in topicData.partitionData {
+                var slot = ProduceResponse.PartitionProduceResponse()
+                slot.index = partitionData.index
+                topic.partitionResponses.append(slot)
+            }
+            return topic
+        }
+        let collector = ProduceResponseCollector(response: skeleton, pending: request.topicData.reduce(0) {
+            $0 + $1.partitionData.count
+        }, promise: loop.makePromise(of: ProduceResponse.self))
+        for (topicIndex, topicData) in request.topicData.enumerated() {
             let topic: TopicMetadata? = version >= 13
                 ? metadataStore.topic(id: topicData.topicId) : metadataStore.topic(named: topicData.name)
-            var partitionFutures: [EventLoopFuture<ProduceResponse.PartitionProduceResponse>] = []
-            partitionFutures.reserveCapacity(topicData.partitionData.count)
-            for partitionData in topicData.partitionData {
+            for (partitionIndex, partitionData) in topicData.partitionData.enumerated() {
                 guard let topic, let partition = replicas.partition(topic: topic.name, index: partitionData.index) else {
                     let code: ErrorCode = version >= 13 && topic == nil ? .unknownTopicId : .unknownTopicOrPartition
-                    partitionFutures.append(loop.makeSucceededFuture(
-                        partitionError(partitionData.index, code, message: nil)))
-
+                    collector.set(topicIndex, partitionIndex, partitionError(partitionData.index, code, message: nil))
                     continue
                 }
-                partitionFutures.append(appendToPartition(partition, topic: topic, data: partitionData,
-                                                          acks: request.acks, context: context))
+                appendToPartition(partition, topic: topic, data: partitionData, context: context) { answer in
+                    collector.set(topicIndex, partitionIndex, answer)
+                }
             }
-            let name = topicData.name
-            let topicId = topicData.topicId
-            topicFutures.append(EventLoopFuture.whenAllSucceed(partitionFutures, on: loop).map { partitions in
-                var response = ProduceResponse.TopicProduceResponse()
-                response.name = name
-                response.topicId = topicId
-                response.partitionResponses = partitions
-                return response
-            })
         }
-        return EventLoopFuture.whenAllSucceed(topicFutures, on: loop).map { topics in
-            var response = ProduceResponse()
-            response.responses = topics
-            response.throttleTimeMs = 0
-            return response
-        }
+        return collector.future
     }
 
     private func appendToPartition(_ partition: Partition, topic: TopicMetadata,
-                                   data: ProduceRequest.PartitionProduceData, acks: Int16,
-                                   context: HandlerRequest) -> EventLoopFuture<ProduceResponse.PartitionProduceResponse> {
+                                   data: ProduceRequest.PartitionProduceData, context: HandlerRequest,
+                                   answer: @escaping @Sendable (ProduceResponse.PartitionProduceResponse) -> Void) {
         let index = data.index
         guard let records = data.records, records.readableBytes > 0 else {
-            return context.eventLoop.makeSucceededFuture(partitionError(
-                index, .corruptMessage, message: context.version >= 8 ? "Produce request carries no record batches" : nil))
+            answer(partitionError(index, .corruptMessage,
+                                  message: context.version >= 8 ? "Produce request carries no record batches" : nil))
+            return
         }
-        let promise = context.eventLoop.makePromise(of: ProduceResponse.PartitionProduceResponse.self)
         partition.append(records: records) { result in
             switch result {
             case .success(let outcome):
@@ -69,7 +70,7 @@ extension BrokerCore {
                 response.baseOffset = outcome.baseOffset
                 response.logAppendTimeMs = outcome.logAppendTime
                 if context.version >= 5 { response.logStartOffset = outcome.logStartOffset }
-                promise.succeed(response)
+                answer(response)
             case .failure(let error):
                 if error.isUnexpected {
                     context.context.logger.error("append failed", metadata: [
@@ -87,10 +88,9 @@ extension BrokerCore {
                     response.recordErrors = [recordError]
                 }
                 if context.version >= 5 { response.logStartOffset = partition.logStartOffset }
-                promise.succeed(response)
+                answer(response)
             }
         }
-        return promise.futureResult
     }
 
     private func partitionError(_ index: Int32, _ code: ErrorCode, message: String?) -> ProduceResponse.PartitionProduceResponse {

@@ -54,6 +54,8 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     /// While a read burst is delivered, flushes wait for `channelReadComplete` (one syscall per burst).
     private var inReadBurst = false
     private var flushPending = false
+    /// A flush is queued on the event loop: responses completed meanwhile go out in the same syscall.
+    private var flushScheduled = false
 
     init(
         router: any RequestRouter, maxPendingRequests: Int, idleTimeout: TimeAmount, metrics: ServerMetrics,
@@ -174,12 +176,25 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         }
         if wrote {
             lastActivity = context.eventLoop.now
-            if inReadBurst { flushPending = true } else { context.flush() }
+            if inReadBurst { flushPending = true } else { scheduleFlush(context: context) }
         }
         if draining {
             if pending.isEmpty { close() }
         } else {
             releaseHeldRead(context: context)
+        }
+    }
+
+    /// Flushes once the event loop has run the tasks already queued on it. Responses that complete
+    /// together (one group commit acknowledges many pipelined produces, each completion a separate
+    /// task on this loop) then leave in one `writev` instead of one syscall each.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            guard !closing, let context = self.context else { return }
+            context.flush()
         }
     }
 
@@ -250,6 +265,8 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         guard !closing, let context else { return }
         closing = true
         pending.removeAll()
+        // Responses already written in full still go out (a queued flush would run after the close).
+        if flushScheduled || flushPending { context.flush() }
         context.close(promise: nil)
     }
 }
