@@ -1,6 +1,8 @@
-// IOEngine: the per-log-dir I/O layer. One thread drains a queue of positional writes and fsyncs
-// from every partition of the log dir, writes them, fsyncs each touched file once (group commit),
-// then fires each request's completion. The backend is io_uring or plain pwritev/fdatasync.
+// IOEngine: the per-log-dir I/O layer, a two-stage pipeline. The write stage drains a queue of
+// positional writes from every partition of the log dir and writes them; the sync stage fsyncs each
+// touched file once for every write round finished meanwhile (group commit), then fires the
+// completions in order. So the next round's page-cache writes overlap the previous round's fsync.
+// The backends are io_uring or plain pwritev/fdatasync, one per stage.
 import Foundation
 import Logging
 import NIOCore
@@ -23,7 +25,7 @@ struct IORequest {
     var chunks: [ByteBuffer]
     /// fdatasync the file after the write, before completing.
     var sync: Bool
-    /// Called on the engine thread with 0 or an errno.
+    /// Called on the engine's sync thread with 0 or an errno, in submission order.
     var completion: @Sendable (Int32) -> Void
 }
 
@@ -35,15 +37,20 @@ protocol IOBackend: AnyObject {
     func close()
 }
 
-/// The queue and thread in front of a backend. Thread-safe; completions run on the engine thread.
+/// The queue and threads in front of two backends. Thread-safe; completions run on the sync thread.
 final class IOEngine: @unchecked Sendable {
-    // @unchecked: `queue`, `stopping` and `backend` are only touched with `condition` locked
-    // (queue, stopping) or only on the engine thread after init (backend).
+    // @unchecked: `queue`, `stopping`, `stopped`, `syncJobs`, `writerDone` are only touched with their
+    // condition locked; `backend` only on the write thread, `syncBackend` only on the sync thread.
     private let condition = NSCondition()
     private var queue: [IORequest] = []
     private var stopping = false
     private var stopped = false
     private let backend: any IOBackend
+    /// Write rounds waiting for their fsyncs, oldest first.
+    private let syncCondition = NSCondition()
+    private var syncJobs: [SyncJob] = []
+    private var writerDone = false
+    private let syncBackend: any IOBackend
     let kind: IOEngineKind
     let name: String
     let faults: IOFaultInjector?
@@ -66,9 +73,17 @@ final class IOEngine: @unchecked Sendable {
             }
         }
         self.kind = backend.kind
+        if backend.kind == .ioUring, let ring = try? IOUringBackend(entries: 256) {
+            syncBackend = ring
+        } else {
+            syncBackend = PosixIOBackend()
+        }
         let thread = Thread { [self] in run() }
         thread.name = "runnel-io-\(kind.rawValue)"
         thread.start()
+        let syncThread = Thread { [self] in runSyncs() }
+        syncThread.name = "runnel-sync-\(kind.rawValue)"
+        syncThread.start()
     }
 
     /// Queues a request; false after `shutdown` (the completion is then never called).
@@ -91,6 +106,14 @@ final class IOEngine: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// One write round handed from the write stage to the sync stage.
+    private struct SyncJob {
+        var batch: [IORequest]
+        /// Per request: 0, or the errno its write failed with.
+        var writeResults: [Int32]
+    }
+
+    /// The write stage: drains the queue, writes each batch (no syncs), hands it to the sync stage.
     private func run() {
         while true {
             condition.lock()
@@ -101,7 +124,10 @@ final class IOEngine: @unchecked Sendable {
                 condition.lock()
             }
             if queue.isEmpty && stopping {
+                condition.unlock()
+                finishSyncStage()
                 backend.close()
+                condition.lock()
                 stopped = true
                 condition.broadcast()
                 condition.unlock()
@@ -110,20 +136,72 @@ final class IOEngine: @unchecked Sendable {
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             condition.unlock()
-            guard let faults else {
-                let results = backend.execute(batch)
-                for (request, result) in zip(batch, results) { request.completion(result) }
-                continue
+            var writes = batch
+            for index in writes.indices { writes[index].sync = false }
+            var results: [Int32]
+            if let faults {
+                var injected: [Int: Int32] = [:]
+                for (index, request) in batch.enumerated() where !request.chunks.isEmpty {
+                    if let code = faults.nextFailure() { injected[index] = code }
+                }
+                let runnable = writes.enumerated().filter { injected[$0.offset] == nil }
+                let written = backend.execute(runnable.map(\.element))
+                var byIndex = injected
+                for (entry, result) in zip(runnable, written) { byIndex[entry.offset] = result }
+                results = batch.indices.map { byIndex[$0] ?? EIO }
+            } else {
+                results = backend.execute(writes)
             }
-            var injected: [Int: Int32] = [:]
-            for (index, request) in batch.enumerated() where !request.chunks.isEmpty {
-                if let code = faults.nextFailure() { injected[index] = code }
+            syncCondition.lock()
+            syncJobs.append(SyncJob(batch: batch, writeResults: results))
+            syncCondition.signal()
+            syncCondition.unlock()
+        }
+    }
+
+    /// Lets the sync stage finish every job handed to it, then waits for it to stop.
+    private func finishSyncStage() {
+        syncCondition.lock()
+        writerDone = true
+        syncCondition.broadcast()
+        while writerDone { syncCondition.wait() }
+        syncCondition.unlock()
+    }
+
+    /// The sync stage: takes every write round finished so far, fdatasyncs each file that a request of
+    /// them asked to sync once, then completes the requests in submission order.
+    private func runSyncs() {
+        while true {
+            syncCondition.lock()
+            while syncJobs.isEmpty && !writerDone { syncCondition.wait() }
+            if syncJobs.isEmpty {
+                syncBackend.close()
+                writerDone = false  // tells finishSyncStage the stage has stopped
+                syncCondition.broadcast()
+                syncCondition.unlock()
+                return
             }
-            let runnable = batch.enumerated().filter { injected[$0.offset] == nil }
-            let results = backend.execute(runnable.map(\.element))
-            var byIndex = injected
-            for (entry, result) in zip(runnable, results) { byIndex[entry.offset] = result }
-            for (index, request) in batch.enumerated() { request.completion(byIndex[index] ?? EIO) }
+            let jobs = syncJobs
+            syncJobs.removeAll(keepingCapacity: true)
+            syncCondition.unlock()
+            var files: [Int32: LogFileHandle] = [:]
+            for job in jobs {
+                for (request, result) in zip(job.batch, job.writeResults) where request.sync && result == 0 {
+                    files[request.file.descriptor] = request.file
+                }
+            }
+            var synced: [Int32: Int32] = [:]
+            if !files.isEmpty {
+                let syncs = files.values.map {
+                    IORequest(file: $0, position: 0, chunks: [], sync: true, completion: { _ in })
+                }
+                for (request, code) in zip(syncs, syncBackend.execute(syncs)) { synced[request.file.descriptor] = code }
+            }
+            for job in jobs {
+                for (request, result) in zip(job.batch, job.writeResults) {
+                    request.completion(result != 0 || !request.sync ? result : synced[request.file.descriptor] ?? EIO)
+                }
+            }
         }
     }
 }
