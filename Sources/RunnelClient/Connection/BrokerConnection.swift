@@ -203,8 +203,9 @@ public final class BrokerConnection: Sendable {
 
     /// Writes `request` immediately, in the negotiated version; the returned handle awaits its response.
     /// Callers that must keep requests in order (the producer) call this from one isolation domain.
-    public func start<Request: KafkaRequestMessage>(_ request: Request) throws -> PendingResponse<Request> {
-        let version = try self.version(for: Request.apiKey)
+    public func start<Request: KafkaRequestMessage>(_ request: Request, version requested: Int16? = nil) throws
+        -> PendingResponse<Request> {
+        let version = try self.version(for: Request.apiKey, requested: requested)
         let future = try Self.startRoundTrip(request, version: version, channel: channel, configuration: configuration)
         return PendingResponse(future: future, version: version, connection: self)
     }

@@ -28,6 +28,10 @@ public actor KafkaConsumer {
     var partitions: [TopicPartition: PartitionState] = [:]
     /// Group state when subscribed (see KafkaConsumer+Group).
     var group: GroupState?
+    /// A cooperative rebalance running while `poll` keeps fetching the retained partitions.
+    var rebalanceTask: Task<Void, Never>?
+    /// The failure of the last background rebalance, thrown by the next `poll`.
+    var rebalanceError: (any Error)?
 
     /// A consumer on `client`; nothing is fetched until `assign` or `subscribe`.
     public init(client: KafkaClient, configuration: ConsumerConfiguration = .init()) {
@@ -162,37 +166,72 @@ public actor KafkaConsumer {
         guard !byLeader.isEmpty else { return [] }
         let configuration = self.configuration
         let client = self.client
-        let responses = try await withThrowingTaskGroup(of: (FetchResponse?, [(TopicPartition, Int64)]).self) { group in
+        let known = await client.metadata.topics
+        var topicIds: [String: KafkaUUID] = [:]
+        for entries in byLeader.values {
+            for (topicPartition, _) in entries { topicIds[topicPartition.topic] = known[topicPartition.topic]?.uuid ?? .zero }
+        }
+        let ids = topicIds
+        let responses = try await withThrowingTaskGroup(of: FetchOutcome.self) { group in
             for (leader, entries) in byLeader {
                 group.addTask {
-                    let request = Self.fetchRequest(for: entries, configuration: configuration)
                     do {
                         let connection = try await client.connection(toBroker: leader)
-                        return (try await connection.send(request), entries)
+                        let (request, version) = try Self.fetchRequest(for: entries, topicIds: ids,
+                                                                       apiVersions: connection.apiVersions,
+                                                                       configuration: configuration)
+                        return FetchOutcome(response: try await connection.send(request, version: version),
+                                            version: version, entries: entries)
                     } catch let error as KafkaClientError where error.isRetriable {
                         await client.invalidate(topic: "")
-                        return (nil, entries)
+                        return FetchOutcome(response: nil, version: 0, entries: entries)
                     }
                 }
             }
-            var all: [(FetchResponse?, [(TopicPartition, Int64)])] = []
+            var all: [FetchOutcome] = []
             for try await response in group { all.append(response) }
             return all
         }
+        var names: [KafkaUUID: String] = [:]
+        for (name, id) in ids where id != .zero { names[id] = name }
         var records: [ConsumerRecord] = []
-        for (response, entries) in responses {
-            guard let response else { continue }
+        var stale: Set<String> = []
+        for outcome in responses {
+            guard let response = outcome.response else { continue }
+            if Self.isTopicIdError(ErrorCode(rawValue: response.errorCode)) {
+                stale.formUnion(outcome.entries.map(\.0.topic))
+                continue
+            }
             try KafkaClientError.check(response.errorCode, "fetch")
-            let positions = Dictionary(entries, uniquingKeysWith: { first, _ in first })
+            let positions = Dictionary(outcome.entries, uniquingKeysWith: { first, _ in first })
             for topic in response.responses {
+                let name = outcome.version >= 13 ? names[topic.topicId] : topic.topic
+                guard let name else { continue }
                 for data in topic.partitions {
-                    let topicPartition = TopicPartition(topic: topic.topic, partition: data.partitionIndex)
+                    let topicPartition = TopicPartition(topic: name, partition: data.partitionIndex)
                     guard let fetchedAt = positions[topicPartition] else { continue }
+                    if Self.isTopicIdError(ErrorCode(rawValue: data.errorCode)) {
+                        stale.insert(name)
+                        continue
+                    }
                     records += try apply(data, for: topicPartition, fetchedAt: fetchedAt)
                 }
             }
         }
+        // UNKNOWN_TOPIC_ID and kin: the topic was recreated or metadata is stale; learn the current id.
+        for topic in stale { _ = try? await client.topicMetadata(topic, forceRefresh: true) }
         return records
+    }
+
+    /// One leader's fetch: the response (nil after a retriable connection failure) and what was asked.
+    struct FetchOutcome: Sendable {
+        var response: FetchResponse?
+        var version: Int16
+        var entries: [(TopicPartition, Int64)]
+    }
+
+    static func isTopicIdError(_ code: ErrorCode) -> Bool {
+        code == .unknownTopicId || code == .inconsistentTopicId || code == .fetchSessionTopicIdError
     }
 
     private func apply(_ data: FetchResponse.PartitionData, for topicPartition: TopicPartition,
@@ -232,7 +271,15 @@ public actor KafkaConsumer {
         return output.records
     }
 
-    static func fetchRequest(for entries: [(TopicPartition, Int64)], configuration: ConsumerConfiguration) -> FetchRequest {
+    /// The Fetch request for `entries` and the version to send it in: the negotiated version, or at most
+    /// v12 (topics by name) when a topic's id is not known.
+    static func fetchRequest(for entries: [(TopicPartition, Int64)], topicIds: [String: KafkaUUID],
+                             apiVersions: ApiVersionTable, configuration: ConsumerConfiguration) throws
+        -> (FetchRequest, Int16) {
+        let idsKnown = entries.allSatisfy { (topicIds[$0.0.topic] ?? .zero) != .zero }
+        guard let version = apiVersions.negotiatedVersion(for: .fetch, atMost: idsKnown ? .max : 12) else {
+            throw KafkaClientError.unsupportedApi(address: "broker", api: "Fetch")
+        }
         var request = FetchRequest()
         request.replicaId = -1
         request.maxWaitMs = configuration.fetchMaxWaitMilliseconds
@@ -254,12 +301,16 @@ public actor KafkaConsumer {
         }
         request.topics = byTopic.map { topic, partitions in
             var fetchTopic = FetchRequest.FetchTopic()
-            fetchTopic.topic = topic
+            if version >= 13 {
+                fetchTopic.topicId = topicIds[topic] ?? .zero
+            } else {
+                fetchTopic.topic = topic
+            }
             fetchTopic.partitions = partitions
             return fetchTopic
         }
         request.forgottenTopicsData = []
         request.rackId = ""
-        return request
+        return (request, version)
     }
 }

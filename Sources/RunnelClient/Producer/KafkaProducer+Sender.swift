@@ -55,6 +55,18 @@ extension KafkaProducer {
     }
 
     private func send(_ batches: [ProducerBatch], over connection: BrokerConnection) {
+        // Produce v13+ names topics by id; fall back to v12 when an id is unknown (older metadata).
+        var ids: [String: KafkaUUID] = [:]
+        for batch in batches where ids[batch.topicPartition.topic] == nil {
+            ids[batch.topicPartition.topic] = topics[batch.topicPartition.topic]?.uuid ?? .zero
+        }
+        let idsKnown = !ids.values.contains(.zero)
+        guard let version = connection.apiVersions.negotiatedVersion(for: .produce, atMost: idsKnown ? .max : 12) else {
+            for batch in batches {
+                handleFailure(batch, error: .unsupportedApi(address: connection.address.description, api: "Produce"))
+            }
+            return
+        }
         var request = ProduceRequest()
         request.transactionalId = nil
         request.acks = configuration.acks.rawValue
@@ -68,29 +80,23 @@ extension KafkaProducer {
         }
         request.topicData = byTopic.map { topic, partitions in
             var data = ProduceRequest.TopicProduceData()
-            data.name = topic
+            if version >= 13 {
+                data.topicId = ids[topic] ?? .zero
+            } else {
+                data.name = topic
+            }
             data.partitionData = partitions
             return data
         }
         if configuration.acks == .none {
-            let frameWritten: Bool
-            do {
-                _ = try connection.version(for: .produce)
-                frameWritten = true
-                Task { try? await connection.sendWithoutResponse(request) }
-            } catch {
-                frameWritten = false
-            }
-            for batch in batches {
-                finish(batch, result: frameWritten ? .success((-1, -1)) :
-                    .failure(.unsupportedApi(address: connection.address.description, api: "Produce")))
-            }
+            Task { try? await connection.sendWithoutResponse(request, version: version) }
+            for batch in batches { finish(batch, result: .success((-1, -1))) }
             drain()
             return
         }
         let pending: PendingResponse<ProduceRequest>
         do {
-            pending = try connection.start(request)
+            pending = try connection.start(request, version: version)
         } catch {
             for batch in batches { handleFailure(batch, error: error as? KafkaClientError ?? .protocolError("\(error)")) }
             return
@@ -98,7 +104,7 @@ extension KafkaProducer {
         Task {
             do {
                 let response = try await pending.get()
-                self.handle(response, for: batches)
+                self.handle(response, version: version, for: batches)
             } catch {
                 let clientError = error as? KafkaClientError ?? .protocolError("\(error)")
                 if clientError.isConnectionProblem { self.dropConnection(connection) }
@@ -107,11 +113,16 @@ extension KafkaProducer {
         }
     }
 
-    private func handle(_ response: ProduceResponse, for batches: [ProducerBatch]) {
+    private func handle(_ response: ProduceResponse, version: Int16, for batches: [ProducerBatch]) {
+        var names: [KafkaUUID: String] = [:]
+        if version >= 13 {
+            for batch in batches { names[topics[batch.topicPartition.topic]?.uuid ?? .zero] = batch.topicPartition.topic }
+        }
         var results: [TopicPartition: ProduceResponse.PartitionProduceResponse] = [:]
         for topic in response.responses {
+            guard let name = version >= 13 ? names[topic.topicId] : topic.name else { continue }
             for partition in topic.partitionResponses {
-                results[TopicPartition(topic: topic.name, partition: partition.index)] = partition
+                results[TopicPartition(topic: name, partition: partition.index)] = partition
             }
         }
         for batch in batches {
@@ -174,7 +185,7 @@ extension KafkaProducer {
         queue.backoffUntil = .now + backoff
         queues[batch.topicPartition] = queue
         if code == .notLeaderOrFollower || code == .leaderNotAvailable || code == .unknownTopicOrPartition
-            || error.isConnectionProblem {
+            || code == .unknownTopicId || code == .inconsistentTopicId || error.isConnectionProblem {
             topics[batch.topicPartition.topic] = nil
             refreshTopic(batch.topicPartition.topic)
         }
