@@ -2,8 +2,13 @@
 """End-to-end throughput of a Runnel broker, as ratios to this machine's own limits measured in the
 same run: single-stream loopback TCP (iperf3) and sequential write with an fdatasync per MiB (fio).
 
-A third-party client drives the broker: librdkafka through confluent-kafka. 1 KiB records, acks=all,
-the broker's durable default. Reports the median of several rounds (the machine is noisy).
+A third-party client drives the broker: librdkafka's C API through tools/bench/rdkafka_perf.c (compiled
+here against the librdkafka bundled with the confluent-kafka wheel), so no interpreter sits in the
+loop. 1 KiB records, acks=all, the broker's durable default; produce is measured with librdkafka's
+defaults (pipelined requests) and with enable.idempotence=true (librdkafka then sends a partition's next request only once the previous
+one is answered, as debug=protocol shows). Consume is measured with librdkafka and with tools/bench/raw_fetch.py, a
+Fetch loop without per-record work that shows what the broker itself serves. Reports the median of
+several rounds (the machine is noisy).
 
     .venv/bin/python tools/bench/e2e_bench.py --runnel .build-release/release/runnel --rounds 3
 """
@@ -18,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -84,6 +88,12 @@ class Broker:
                 return int(line.split()[1]) * 1024
         return 0
 
+    def peak_rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=60)
@@ -96,59 +106,48 @@ def create_topic(bootstrap: str, name: str, partitions: int):
         future.result(timeout=30)
 
 
-def produce(bootstrap: str, topic: str, count: int, value_size: int, rate: float | None = None):
-    """Returns (bytes/s, records/s, latencies in ms)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
-                         "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000,
-                         "queue.buffering.max.kbytes": 1_048_576, "enable.idempotence": True})
-    value = os.urandom(value_size // 2).hex().encode()[:value_size]
-    latencies = []
-    errors = []
-
-    def delivered(err, msg, sent=None):
-        if err is not None:
-            errors.append(err)
-
-    start = time.perf_counter()
-    for i in range(count):
-        sent = time.perf_counter()
-        if rate:
-            target = start + i / rate
-            while time.perf_counter() < target:
-                producer.poll(0)
-            sent = time.perf_counter()
-        while True:
-            try:
-                producer.produce(topic, value, on_delivery=lambda err, msg, sent=sent: (
-                    errors.append(err) if err else latencies.append((time.perf_counter() - sent) * 1000)))
-                break
-            except BufferError:
-                producer.poll(0.01)
-        if i % 1000 == 0:
-            producer.poll(0)
-    producer.flush(120)
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise RuntimeError(f"{len(errors)} delivery errors, first: {errors[0]}")
-    return count * value_size / elapsed, count / elapsed, latencies
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def consume(bootstrap: str, topic: str, partitions: int, count: int, value_size: int):
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
-                         "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 10_485_760})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    got = 0
-    start = time.perf_counter()
-    deadline = time.time() + 300
-    while got < count and time.time() < deadline:
-        for message in consumer.consume(num_messages=10000, timeout=1.0):
-            if message.error() is None:
-                got += 1
-    elapsed = time.perf_counter() - start
-    consumer.close()
-    if got < count:
-        raise RuntimeError(f"consumed {got} of {count}")
-    return count * value_size / elapsed
+def build_driver() -> tuple[str, str]:
+    """Compiles tools/bench/rdkafka_perf.c against the newest librdkafka here: the one bundled in the
+    confluent-kafka wheel when present (2.x current), else Debian's. Returns (path, librdkafka version)."""
+    import confluent_kafka
+    out = ROOT / ".build" / "rdkafka_perf"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    libs = sorted(Path(confluent_kafka.__file__).parent.parent.glob("confluent_kafka.libs/librdkafka*.so*"))
+    link = [str(libs[0]), f"-Wl,-rpath,{libs[0].parent}"] if libs else ["-lrdkafka"]
+    subprocess.run(["cc", "-O2", "-o", str(out), str(ROOT / "tools/bench/rdkafka_perf.c"), *link], check=True)
+    return str(out), confluent_kafka.libversion()[0] if libs else "system"
+
+
+def run_driver(driver: str, *args: str) -> dict:
+    out = subprocess.run([driver, *args], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"rdkafka_perf {' '.join(args)} failed: {out.stderr.strip()[-800:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def produce(driver: str, bootstrap: str, topic: str, count: int, value_size: int, idempotent: bool,
+            rate: float | None = None) -> dict:
+    args = ["produce", "-b", bootstrap, "-t", topic, "-n", str(count), "-s", str(value_size), "-a", "all",
+            "-X", f"enable.idempotence={'true' if idempotent else 'false'}"]
+    if rate:
+        args += ["-r", str(rate)]
+    return run_driver(driver, *args)
+
+
+def raw_fetch(bootstrap: str, topic: str, partitions: int, count: int, value_size: int) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "tools/bench/raw_fetch.py"), "--bootstrap", bootstrap,
+                          "--topic", topic, "--partitions", str(partitions), "--count", str(count),
+                          "--value-size", str(value_size)], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"raw_fetch failed: {out.stderr.strip()[-800:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def consume(driver: str, bootstrap: str, topic: str, partitions: int, count: int) -> dict:
+    return run_driver(driver, "consume", "-b", bootstrap, "-t", topic, "-p", str(partitions), "-n", str(count))
 
 
 def percentile(values, p):
@@ -173,36 +172,54 @@ def main():
         results["disk_seq_write_fdatasync_per_MiB_MBps"] = statistics.median(disk) / 1e6
         limit = min(results["loopback_tcp_MBps"], results["disk_seq_write_fdatasync_per_MiB_MBps"])
 
+        driver, version = build_driver()
+        results["driver"] = f"tools/bench/rdkafka_perf.c, librdkafka {version}"
         for partitions in (1, 6):
-            produced, consumed, p99s, rss = [], [], [], []
+            rows: dict[str, list] = {k: [] for k in (
+                "produce", "produce_idempotent", "consume", "consume_raw", "p99", "p50", "rss_idle", "rss_load", "rss_peak")}
             for round_index in range(args.rounds):
                 broker_dir = tempfile.mkdtemp(dir=work)
                 broker = Broker(args.runnel, broker_dir)
                 try:
-                    idle_rss = broker.rss_bytes()
+                    rows["rss_idle"].append(broker.rss_bytes())
                     topic = f"bench-{partitions}-{round_index}"
                     create_topic(broker.bootstrap, topic, partitions)
-                    bps, rps, _ = produce(broker.bootstrap, topic, args.records, args.value_size)
-                    produced.append(bps)
-                    consumed.append(consume(broker.bootstrap, topic, partitions, args.records, args.value_size))
-                    # Latency at half the measured maximum rate.
+                    plain = produce(driver, broker.bootstrap, topic, args.records, args.value_size, idempotent=False)
+                    rows["produce"].append(plain["MBps"])
+                    idem_topic = topic + "-idempotent"
+                    create_topic(broker.bootstrap, idem_topic, partitions)
+                    idem = produce(driver, broker.bootstrap, idem_topic, args.records, args.value_size, idempotent=True)
+                    rows["produce_idempotent"].append(idem["MBps"])
+                    rows["consume"].append(consume(driver, broker.bootstrap, topic, partitions, args.records)["MBps"])
+                    rows["consume_raw"].append(
+                        raw_fetch(broker.bootstrap, topic, partitions, args.records, args.value_size)["MBps"])
+                    # Latency at half the measured maximum rate (librdkafka defaults: acks=all, no idempotence).
                     latency_topic = topic + "-latency"
                     create_topic(broker.bootstrap, latency_topic, partitions)
-                    _, _, latencies = produce(broker.bootstrap, latency_topic, min(args.records, 50_000),
-                                              args.value_size, rate=rps / 2)
-                    p99s.append(percentile(latencies, 0.99))
-                    rss.append((idle_rss, broker.rss_bytes()))
+                    paced = produce(driver, broker.bootstrap, latency_topic, min(args.records, 100_000),
+                                    args.value_size, idempotent=False, rate=plain["records_per_s"] / 2)
+                    rows["p99"].append(paced["latency_ms"]["p99"])
+                    rows["p50"].append(paced["latency_ms"]["p50"])
+                    rows["rss_load"].append(broker.rss_bytes())
+                    rows["rss_peak"].append(broker.peak_rss_bytes())
                 finally:
                     broker.stop()
-            key = f"partitions_{partitions}"
-            results[key] = {
-                "produce_MBps": statistics.median(produced) / 1e6,
-                "produce_ratio_to_min_loopback_disk": statistics.median(produced) / 1e6 / limit,
-                "consume_MBps": statistics.median(consumed) / 1e6,
-                "consume_ratio_to_loopback": statistics.median(consumed) / 1e6 / results["loopback_tcp_MBps"],
-                "produce_p99_ms_at_half_rate": statistics.median(p99s),
-                "rss_idle_MB": statistics.median(r[0] for r in rss) / 1e6,
-                "rss_after_load_MB": statistics.median(r[1] for r in rss) / 1e6,
+            med = {k: statistics.median(v) for k, v in rows.items()}
+            results[f"partitions_{partitions}"] = {
+                "produce_MBps": med["produce"],
+                "produce_ratio_to_min_loopback_disk": med["produce"] / limit,
+                "produce_idempotent_MBps": med["produce_idempotent"],
+                "produce_idempotent_ratio": med["produce_idempotent"] / limit,
+                "consume_MBps": med["consume"],
+                "consume_ratio_to_loopback": med["consume"] / results["loopback_tcp_MBps"],
+                "consume_raw_fetch_MBps": med["consume_raw"],
+                "consume_raw_fetch_ratio_to_loopback": med["consume_raw"] / results["loopback_tcp_MBps"],
+                "produce_p50_ms_at_half_rate": med["p50"],
+                "produce_p99_ms_at_half_rate": med["p99"],
+                "rss_idle_MB": med["rss_idle"] / 1e6,
+                "rss_after_load_MB": med["rss_load"] / 1e6,
+                "rss_peak_MB": med["rss_peak"] / 1e6,
+                "rounds": {k: v for k, v in rows.items() if not k.startswith("rss")},
             }
     text = json.dumps(results, indent=2)
     print(text)

@@ -5,7 +5,7 @@ import NIOCore
 import NIOPosix
 
 /// The Kafka-protocol TCP server: accepts connections on every listener and runs each through
-/// `KafkaFrameDecoder` → `RequestPipelineHandler` → the router.
+/// `KafkaFrameHandler` → `RequestPipelineHandler` → the router.
 ///
 /// Lifecycle: `start()` binds, `stopAccepting()` closes the listening sockets, `drain(timeout:)`
 /// lets connections finish their in-flight requests, `closeAllConnections()` ends the rest.
@@ -141,7 +141,7 @@ public final class KafkaServer: Sendable {
         router: any RequestRouter, metrics: ServerMetrics, connectionId: String, listenerName: String,
         logger: Logger
     ) throws {
-        try pipeline.addHandler(ByteToMessageHandler(KafkaFrameDecoder(maxRequestBytes: configuration.maxRequestBytes)))
+        try pipeline.addHandler(KafkaFrameHandler(maxRequestBytes: configuration.maxRequestBytes))
         try pipeline.addHandler(RequestPipelineHandler(
             router: router, maxPendingRequests: configuration.maxPendingRequestsPerConnection,
             idleTimeout: configuration.idleTimeout, metrics: metrics,

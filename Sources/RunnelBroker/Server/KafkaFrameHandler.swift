@@ -1,0 +1,41 @@
+// KafkaFrameHandler: the first inbound handler of a connection; cuts the byte stream into request
+// frames with `SizePrefixedFrameAccumulator` (one copy at most, no cumulation-buffer compaction).
+import KafkaProtocol
+import NIOCore
+
+/// Turns inbound bytes into `KafkaRequestFrame`s. A refused size prefix (`socket.request.max.bytes`,
+/// or smaller than a request header) is reported as a `ServerError` through `errorCaught`, and
+/// everything after it on that connection is ignored (the pipeline closes it).
+final class KafkaFrameHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = KafkaRequestFrame
+
+    private var accumulator: SizePrefixedFrameAccumulator
+    private var failed = false
+
+    init(maxRequestBytes: Int) {
+        accumulator = SizePrefixedFrameAccumulator(
+            maxFrameSize: maxRequestBytes, minFrameSize: KafkaRequestFrame.fixedHeaderSize)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        var buffer = unwrapInboundIn(data)
+        do throws(FrameSizeError) {
+            try accumulator.feed(&buffer, allocator: context.channel.allocator) { frame in
+                guard let apiKey = frame.getInteger(at: frame.readerIndex, as: Int16.self),
+                      let apiVersion = frame.getInteger(at: frame.readerIndex + 2, as: Int16.self),
+                      let correlationId = frame.getInteger(at: frame.readerIndex + 4, as: Int32.self)
+                else { return }  // unreachable: frames are at least fixedHeaderSize bytes
+                context.fireChannelRead(wrapInboundOut(KafkaRequestFrame(
+                    apiKey: apiKey, apiVersion: apiVersion, correlationId: correlationId, buffer: frame)))
+            }
+        } catch {
+            failed = true
+            switch error {
+            case .tooSmall(let size, _): context.fireErrorCaught(ServerError.invalidFrameSize(size))
+            case .tooLarge(let size, let limit): context.fireErrorCaught(ServerError.frameTooLarge(size: size, limit: limit))
+            }
+        }
+    }
+}
