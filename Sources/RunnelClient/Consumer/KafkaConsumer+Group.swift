@@ -26,6 +26,7 @@ extension KafkaConsumer {
         }
         for topic in topics { _ = try await client.topicMetadata(topic) }
         group = GroupState(groupId: groupId, topics: topics, start: start)
+        prefetch = nil
         partitions = [:]
         try await join()
     }

@@ -26,6 +26,7 @@ extension KafkaConsumer {
         let strategy = configuration.partitionAssignmentStrategy
         if strategy == .range {
             if !partitions.isEmpty && configuration.enableAutoCommit && state.generationId >= 0 { try? await commit() }
+            prefetch = nil
             partitions = [:]
         }
         for attempt in 0..<20 {
@@ -132,6 +133,7 @@ extension KafkaConsumer {
     /// Partitions are lost (membership fenced): drop them without committing, as another member may
     /// own them already.
     private func losePartitions() {
+        prefetch = nil
         partitions = [:]
     }
 
@@ -159,6 +161,7 @@ extension KafkaConsumer {
     private func takeAssignment(_ assigned: [TopicPartition], state: GroupState) async throws {
         let committed = assigned.isEmpty ? [:]
             : try await client.committedOffsets(group: state.groupId, partitions: assigned)
+        prefetch = nil
         var next: [TopicPartition: PartitionState] = [:]
         for topicPartition in assigned {
             next[topicPartition] = startState(committed: committed[topicPartition], state: state)
@@ -170,6 +173,7 @@ extension KafkaConsumer {
     /// committed offsets) and keeps the rest, positions untouched. Returns the revoked partitions.
     private func takeIncrementally(_ assigned: [TopicPartition], state: GroupState) async throws -> [TopicPartition] {
         let target = Set(assigned)
+        prefetch = nil
         let revoked = partitions.keys.filter { !target.contains($0) }.sorted()
         if !revoked.isEmpty {
             var offsets: [TopicPartition: Int64] = [:]

@@ -77,10 +77,40 @@ public actor KafkaProducer {
         guard !isClosed else { throw KafkaClientError.closed }
         if configuration.enableIdempotence && producerIdentity.id < 0 { try await ensureProducerId() }
         let topic = try await topicMetadata(record.topic)
+        try await handOver(record, topic: topic, timestamp: record.timestamp ?? TimestampParser.nowMilliseconds(),
+                           sink: .record(onDelivery))
+    }
+
+    /// Hands several records over in one call (one hop onto the producer instead of one per record);
+    /// `onDelivery` receives each record's index in `records` with its outcome. Records without a
+    /// timestamp get the time of the call. Throws like `produce` for the first record that cannot be
+    /// handed over; records before it are already handed over.
+    public func produce(contentsOf records: [ProducerRecord],
+                        onDelivery: @escaping @Sendable (Int, DeliveryResult) -> Void) async throws {
+        guard !isClosed else { throw KafkaClientError.closed }
+        if configuration.enableIdempotence && producerIdentity.id < 0 { try await ensureProducerId() }
+        let now = TimestampParser.nowMilliseconds()
+        var last: TopicMetadata?
+        for (index, record) in records.enumerated() {
+            let topic: TopicMetadata
+            if let last, last.name == record.topic {
+                topic = last
+            } else {
+                topic = try await topicMetadata(record.topic)
+                last = topic
+            }
+            try await handOver(record, topic: topic, timestamp: record.timestamp ?? now,
+                               sink: .indexed(onDelivery, index))
+        }
+    }
+
+    /// Partitions `record` and appends it to its partition's open batch (waiting for buffer memory).
+    private func handOver(_ record: ProducerRecord, topic: TopicMetadata, timestamp: Int64,
+                          sink: DeliverySink) async throws {
         let size = record.estimatedSize
         guard size <= configuration.maxRequestSize else {
-            onDelivery(.failure(.broker(code: .messageTooLarge, context: "produce to \(record.topic)",
-                                        message: "the record is \(size) bytes, more than max.request.size \(configuration.maxRequestSize)")))
+            sink(.failure(.broker(code: .messageTooLarge, context: "produce to \(record.topic)",
+                                  message: "the record is \(size) bytes, more than max.request.size \(configuration.maxRequestSize)")))
             return
         }
         while bufferedBytes > 0 && bufferedBytes + size > configuration.bufferMemory {
@@ -99,11 +129,11 @@ public actor KafkaProducer {
                                               available: availablePartitions[record.topic] ?? [])
         }
         append(record, to: TopicPartition(topic: record.topic, partition: partition), size: size,
-               callback: onDelivery)
+               timestamp: timestamp, callback: sink)
     }
 
-    private func append(_ record: ProducerRecord, to topicPartition: TopicPartition, size: Int,
-                        callback: @escaping DeliveryCallback) {
+    private func append(_ record: ProducerRecord, to topicPartition: TopicPartition, size: Int, timestamp: Int64,
+                        callback: DeliverySink) {
         // Take the queue and its open batch out of the dictionary so the batch's buffer is uniquely
         // referenced while appending (no copy-on-write per record).
         var queue = queues.removeValue(forKey: topicPartition) ?? PartitionQueue()
@@ -117,7 +147,6 @@ public actor KafkaProducer {
             ?? ProducerBatch(topicPartition: topicPartition, compression: configuration.compression,
                              capacity: Swift.min(configuration.batchSize, 1 << 20) + 128, id: nextBatchId)
         if isNew { scheduleLinger(topicPartition, batchId: batch.id) }
-        let timestamp = record.timestamp ?? TimestampParser.nowMilliseconds()
         batch.append(record, timestamp: timestamp, size: size, callback: callback)
         bufferedBytes += size
         outstandingRecords += 1
@@ -168,16 +197,6 @@ public actor KafkaProducer {
            let topic = topics[topicPartition.topic] {
             partitioner.nextStickyPartition(topic: topicPartition.topic, partitionCount: topic.partitionCount,
                                             available: availablePartitions[topicPartition.topic] ?? [])
-        }
-    }
-
-    /// Hands several records over in one call (one hop onto the producer instead of one per record);
-    /// `onDelivery` receives each record's index in `records` with its outcome. Throws like `produce`
-    /// for the first record that cannot be handed over; records before it are already handed over.
-    public func produce(contentsOf records: [ProducerRecord],
-                        onDelivery: @escaping @Sendable (Int, DeliveryResult) -> Void) async throws {
-        for (index, record) in records.enumerated() {
-            try await produce(record) { onDelivery(index, $0) }
         }
     }
 

@@ -5,13 +5,27 @@ import NIOCore
 /// The completion of one record in a batch.
 typealias DeliveryCallback = @Sendable (DeliveryResult) -> Void
 
+/// Whom to tell about one record: its own callback, or a callback shared by the records handed over in
+/// one `produce(contentsOf:)` call with the record's index there (no closure allocated per record).
+enum DeliverySink: Sendable {
+    case record(DeliveryCallback)
+    case indexed(@Sendable (Int, DeliveryResult) -> Void, Int)
+
+    func callAsFunction(_ result: DeliveryResult) {
+        switch self {
+        case .record(let callback): callback(result)
+        case .indexed(let callback, let index): callback(index, result)
+        }
+    }
+}
+
 /// A batch of records for one partition. Open while records are appended; closed (built into wire
 /// bytes with its sequence number) before it is sent; resent byte for byte on retry.
 struct ProducerBatch: Sendable {
     let topicPartition: TopicPartition
     var builder: RecordBatchBuilder
-    /// One callback per record, in offset order.
-    var callbacks: [DeliveryCallback] = []
+    /// Who is told about each record, in offset order.
+    var callbacks: [DeliverySink] = []
     /// Create timestamps of the records (to report them back), in offset order.
     var timestamps: [Int64] = []
     /// Bytes counted against buffer.memory.
@@ -34,11 +48,17 @@ struct ProducerBatch: Sendable {
     var recordCount: Int { callbacks.count }
     var baseSequence: Int32 { builder.baseSequence }
 
-    mutating func append(_ record: ProducerRecord, timestamp: Int64, size: Int, callback: @escaping DeliveryCallback) {
+    mutating func append(_ record: ProducerRecord, timestamp: Int64, size: Int, callback: DeliverySink) {
         builder.append(key: record.key, value: record.value, headers: record.headers, timestamp: timestamp)
         callbacks.append(callback)
         timestamps.append(timestamp)
         accountedBytes += size
+    }
+
+    /// Appends a record reported to its own callback.
+    mutating func append(_ record: ProducerRecord, timestamp: Int64, size: Int,
+                         callback: @escaping DeliveryCallback) {
+        append(record, timestamp: timestamp, size: size, callback: DeliverySink.record(callback))
     }
 
     /// Builds the wire bytes with the producer id, epoch and base sequence.

@@ -143,10 +143,11 @@ struct PerfConsume: AsyncParsableCommand {
                 }
                 let progress = stats.startProgress()
                 var received = 0
+                var latencies: [UInt64] = []
                 var lastRecord = ContinuousClock.now
                 let interrupt = InterruptFlag()
                 let watchers = interrupt.install()
-        defer { withExtendedLifetime(watchers) {} }
+                defer { withExtendedLifetime(watchers) {} }
                 while received < numRecords && !interrupt.isRaised {
                     let records = try await consumer.poll()
                     let now = TimestampParser.nowMilliseconds()
@@ -155,11 +156,13 @@ struct PerfConsume: AsyncParsableCommand {
                         continue
                     }
                     lastRecord = .now
+                    var bytes = 0
+                    latencies.removeAll(keepingCapacity: true)
                     for record in records.prefix(numRecords - received) {
-                        let age = UInt64(max(0, now - record.timestamp)) * 1000
-                        stats.record(bytes: (record.value?.readableBytes ?? 0) + (record.key?.readableBytes ?? 0),
-                                     latencyMicros: age)
+                        latencies.append(UInt64(max(0, now - record.timestamp)) * 1000)
+                        bytes += (record.value?.readableBytes ?? 0) + (record.key?.readableBytes ?? 0)
                     }
+                    stats.record(bytes: bytes, latenciesMicros: latencies)
                     received += min(records.count, numRecords - received)
                 }
                 progress.cancel()
