@@ -123,11 +123,11 @@ public final class BrokerConnection: Sendable {
     }
 
     /// Sends `request` without waiting for a response (Produce with acks=0).
-    public func sendWithoutResponse<Request: KafkaRequestMessage>(_ request: Request, version: Int16? = nil)
-        async throws {
+    public func sendWithoutResponse<Request: KafkaRequestMessage>(_ request: Request, version: Int16? = nil,
+                                                                  estimatedSize: Int = 256) async throws {
         let chosen = try self.version(for: Request.apiKey, requested: version)
         let frame = try Self.encodeFrame(request, version: chosen, clientId: configuration.clientId,
-                                         allocator: channel.allocator)
+                                         allocator: channel.allocator, estimatedSize: estimatedSize)
         do {
             try await channel.writeAndFlush(OutboundRequest(frame: frame, promise: nil,
                                                             timeout: configuration.requestTimeout)).get()
@@ -167,10 +167,11 @@ public final class BrokerConnection: Sendable {
     /// Encodes and writes `request` now (so requests written in order leave in order) and returns the
     /// future response frame.
     static func startRoundTrip<Request: KafkaRequestMessage>(_ request: Request, version: Int16, channel: any Channel,
-                                                             configuration: ConnectionConfiguration) throws
+                                                             configuration: ConnectionConfiguration,
+                                                             estimatedSize: Int = 256) throws
         -> EventLoopFuture<ByteBuffer> {
         let frame = try encodeFrame(request, version: version, clientId: configuration.clientId,
-                                    allocator: channel.allocator)
+                                    allocator: channel.allocator, estimatedSize: estimatedSize)
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         channel.writeAndFlush(OutboundRequest(frame: frame, promise: promise, timeout: configuration.requestTimeout),
                               promise: nil)
@@ -203,16 +204,20 @@ public final class BrokerConnection: Sendable {
 
     /// Writes `request` immediately, in the negotiated version; the returned handle awaits its response.
     /// Callers that must keep requests in order (the producer) call this from one isolation domain.
-    public func start<Request: KafkaRequestMessage>(_ request: Request, version requested: Int16? = nil) throws
-        -> PendingResponse<Request> {
+    /// `estimatedSize` sizes the frame buffer up front (Produce: the batches' bytes), so encoding it does
+    /// not regrow and copy the buffer.
+    public func start<Request: KafkaRequestMessage>(_ request: Request, version requested: Int16? = nil,
+                                                    estimatedSize: Int = 256) throws -> PendingResponse<Request> {
         let version = try self.version(for: Request.apiKey, requested: requested)
-        let future = try Self.startRoundTrip(request, version: version, channel: channel, configuration: configuration)
+        let future = try Self.startRoundTrip(request, version: version, channel: channel, configuration: configuration,
+                                             estimatedSize: estimatedSize)
         return PendingResponse(future: future, version: version, connection: self)
     }
 
     static func encodeFrame<Request: KafkaRequestMessage>(_ request: Request, version: Int16, clientId: String?,
-                                                          allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 256)
+                                                          allocator: ByteBufferAllocator,
+                                                          estimatedSize: Int = 256) throws -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: Swift.max(256, estimatedSize))
         buffer.writeInteger(Int32(0))
         buffer.writeInteger(Request.apiKey.rawValue)
         buffer.writeInteger(version)

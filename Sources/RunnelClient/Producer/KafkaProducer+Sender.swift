@@ -72,7 +72,9 @@ extension KafkaProducer {
         request.acks = configuration.acks.rawValue
         request.timeoutMs = configuration.requestTimeoutMilliseconds
         var byTopic: [String: [ProduceRequest.PartitionProduceData]] = [:]
+        var frameSize = 256
         for batch in batches {
+            frameSize += 64 + (batch.bytes?.readableBytes ?? 0)
             var data = ProduceRequest.PartitionProduceData()
             data.index = batch.topicPartition.partition
             data.records = batch.bytes
@@ -89,14 +91,15 @@ extension KafkaProducer {
             return data
         }
         if configuration.acks == .none {
-            Task { try? await connection.sendWithoutResponse(request, version: version) }
+            let size = frameSize
+            Task { try? await connection.sendWithoutResponse(request, version: version, estimatedSize: size) }
             for batch in batches { finish(batch, result: .success((-1, -1))) }
             drain()
             return
         }
         let pending: PendingResponse<ProduceRequest>
         do {
-            pending = try connection.start(request, version: version)
+            pending = try connection.start(request, version: version, estimatedSize: frameSize)
         } catch {
             for batch in batches { handleFailure(batch, error: error as? KafkaClientError ?? .protocolError("\(error)")) }
             return

@@ -124,6 +124,9 @@ struct PerfConsume: AsyncParsableCommand {
     var from: String = "beginning"
     @Option(help: "Consume in this group.") var group: String?
     @Option(help: "Give up after this many seconds without records.") var idleTimeout: Int = 10
+    @Option(help: "fetch.max.bytes: the most one Fetch response may carry.") var fetchMaxBytes: Int32 = 52_428_800
+    @Option(help: "max.partition.fetch.bytes: the most per partition in one Fetch.")
+    var maxPartitionFetchBytes: Int32 = 1_048_576
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func run() async throws {
@@ -131,8 +134,8 @@ struct PerfConsume: AsyncParsableCommand {
             let start = try StartPosition.parse(from)
             var configuration = ConsumerConfiguration()
             configuration.groupId = group
-            configuration.fetchMaxBytes = 64 << 20
-            configuration.maxPartitionFetchBytes = 8 << 20
+            configuration.fetchMaxBytes = fetchMaxBytes
+            configuration.maxPartitionFetchBytes = maxPartitionFetchBytes
             let stats = PerfStats()
             try await connection.withClient { client in
                 let consumer = KafkaConsumer(client: client, configuration: configuration)
