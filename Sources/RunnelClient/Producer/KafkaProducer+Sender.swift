@@ -44,7 +44,7 @@ extension KafkaProducer {
         }
         for (leader, batches) in byLeader {
             guard let connection = connections[leader] else { continue }
-            send(batches, over: connection)
+            for batch in batches { send([batch], over: connection) }
         }
     }
 
@@ -56,10 +56,11 @@ extension KafkaProducer {
 
     private func send(_ batches: [ProducerBatch], over connection: BrokerConnection) {
         // Produce v13+ names topics by id; fall back to v12 when an id is unknown (older metadata).
-        var ids: [String: KafkaUUID] = [:]
-        for batch in batches where ids[batch.topicPartition.topic] == nil {
-            ids[batch.topicPartition.topic] = topics[batch.topicPartition.topic]?.uuid ?? .zero
+        var topicIds: [String: KafkaUUID] = [:]
+        for batch in batches where topicIds[batch.topicPartition.topic] == nil {
+            topicIds[batch.topicPartition.topic] = topics[batch.topicPartition.topic]?.uuid ?? .zero
         }
+        let ids = topicIds
         let idsKnown = !ids.values.contains(.zero)
         guard let version = connection.apiVersions.negotiatedVersion(for: .produce, atMost: idsKnown ? .max : 12) else {
             for batch in batches {
@@ -67,43 +68,57 @@ extension KafkaProducer {
             }
             return
         }
-        var request = ProduceRequest()
-        request.transactionalId = nil
-        request.acks = configuration.acks.rawValue
-        request.timeoutMs = configuration.requestTimeoutMilliseconds
-        var byTopic: [String: [ProduceRequest.PartitionProduceData]] = [:]
+        let acks = configuration.acks
+        let timeoutMs = configuration.requestTimeoutMilliseconds
+        let parts = batches.map { (topicPartition: $0.topicPartition, builder: $0.builder) }
         var frameSize = 256
-        for batch in batches {
-            frameSize += 64 + (batch.bytes?.readableBytes ?? 0)
-            var data = ProduceRequest.PartitionProduceData()
-            data.index = batch.topicPartition.partition
-            data.records = batch.bytes
-            byTopic[batch.topicPartition.topic, default: []].append(data)
-        }
-        request.topicData = byTopic.map { topic, partitions in
-            var data = ProduceRequest.TopicProduceData()
-            if version >= 13 {
-                data.topicId = ids[topic] ?? .zero
-            } else {
-                data.name = topic
+        for batch in batches { frameSize += 64 + batch.builder.estimatedSizeInBytes }
+        // Built on the connection's event loop: compression, CRC and copying into the frame happen there,
+        // leaving the producer free to take more records.
+        let make: @Sendable () throws -> ProduceRequest = {
+            var request = ProduceRequest()
+            request.transactionalId = nil
+            request.acks = acks.rawValue
+            request.timeoutMs = timeoutMs
+            var byTopic: [String: [ProduceRequest.PartitionProduceData]] = [:]
+            for part in parts {
+                var data = ProduceRequest.PartitionProduceData()
+                data.index = part.topicPartition.partition
+                do {
+                    data.records = try part.builder.build()
+                } catch {
+                    throw KafkaClientError.invalidArgument("cannot build record batch for \(part.topicPartition): \(error)")
+                }
+                byTopic[part.topicPartition.topic, default: []].append(data)
             }
-            data.partitionData = partitions
-            return data
+            request.topicData = byTopic.map { topic, partitions in
+                var data = ProduceRequest.TopicProduceData()
+                if version >= 13 {
+                    data.topicId = ids[topic] ?? .zero
+                } else {
+                    data.name = topic
+                }
+                data.partitionData = partitions
+                return data
+            }
+            return request
         }
         if configuration.acks == .none {
+            let request: ProduceRequest
+            do {
+                request = try make()
+            } catch {
+                for batch in batches { finish(batch, result: .failure(error as? KafkaClientError ?? .protocolError("\(error)"))) }
+                drain()
+                return
+            }
             let size = frameSize
             Task { try? await connection.sendWithoutResponse(request, version: version, estimatedSize: size) }
             for batch in batches { finish(batch, result: .success((-1, -1))) }
             drain()
             return
         }
-        let pending: PendingResponse<ProduceRequest>
-        do {
-            pending = try connection.start(request, version: version, estimatedSize: frameSize)
-        } catch {
-            for batch in batches { handleFailure(batch, error: error as? KafkaClientError ?? .protocolError("\(error)")) }
-            return
-        }
+        let pending = connection.start(version: version, estimatedSize: frameSize, building: make)
         Task {
             do {
                 let response = try await pending.get()

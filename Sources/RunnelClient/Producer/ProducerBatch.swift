@@ -19,8 +19,8 @@ enum DeliverySink: Sendable {
     }
 }
 
-/// A batch of records for one partition. Open while records are appended; closed (built into wire
-/// bytes with its sequence number) before it is sent; resent byte for byte on retry.
+/// A batch of records for one partition. Open while records are appended; closed (given its sequence
+/// number) before it is sent; built into wire bytes as it is sent, identically on a retry.
 struct ProducerBatch: Sendable {
     let topicPartition: TopicPartition
     var builder: RecordBatchBuilder
@@ -32,8 +32,6 @@ struct ProducerBatch: Sendable {
     var accountedBytes = 0
     /// When the first record was appended (linger and delivery timeout start here).
     let createdAt: ContinuousClock.Instant
-    /// Set once closed.
-    var bytes: ByteBuffer?
     var attempts = 0
     /// Identifies the batch to its linger timer.
     let id: UInt64
@@ -61,27 +59,23 @@ struct ProducerBatch: Sendable {
         append(record, timestamp: timestamp, size: size, callback: DeliverySink.record(callback))
     }
 
-    /// Builds the wire bytes with the producer id, epoch and base sequence.
-    mutating func close(producerId: Int64, producerEpoch: Int16, baseSequence: Int32) throws(RecordBatchError) {
+    /// Closes the batch to appends, with the producer id, epoch and base sequence it is sent with.
+    mutating func close(producerId: Int64, producerEpoch: Int16, baseSequence: Int32) {
         builder.producerId = producerId
         builder.producerEpoch = producerEpoch
         builder.baseSequence = baseSequence
-        bytes = try builder.build()
     }
 
-    /// Rewrites the base sequence of the closed batch (and its CRC): after a batch before it failed,
-    /// the broker expects the sequence the failed batch had.
+    /// The wire bytes (compressed when configured), built when the batch is sent: on the connection's
+    /// event loop, not on the producer, and again byte for byte on a retry.
+    func build() throws(RecordBatchError) -> ByteBuffer {
+        try builder.build()
+    }
+
+    /// Changes the base sequence the batch is sent with: after a batch before it failed, the broker
+    /// expects the sequence the failed batch had.
     mutating func restamp(sequence: Int32) {
-        guard var bytes else { return }
-        self.bytes = nil  // keep the buffer uniquely referenced while rewriting
-        let start = bytes.readerIndex
-        bytes.setInteger(sequence, at: start + RecordBatchLayout.baseSequence)
-        let crcStart = start + RecordBatchLayout.attributes
-        if let crc = CRC32C.checksum(of: bytes, at: crcStart, length: bytes.readableBytes - RecordBatchLayout.attributes) {
-            bytes.setInteger(crc, at: start + RecordBatchLayout.crc)
-        }
         builder.baseSequence = sequence
-        self.bytes = bytes
     }
 
     /// Completes every record with its offset (`baseOffset` + index), or -1 when unknown.
