@@ -189,9 +189,19 @@ public final class BrokerConnection: Sendable {
         channel.eventLoop.execute {
             do {
                 let request = try make()
-                let frame = try encodeFrame(request, version: version, clientId: clientId,
-                                            allocator: channel.allocator, estimatedSize: estimatedSize)
-                channel.writeAndFlush(OutboundRequest(frame: frame, promise: promise, timeout: timeout), promise: nil)
+                let outbound: OutboundRequest
+                if let produce = request as? ProduceRequest {
+                    // Record batches go out as they are, between small buffers with the other fields.
+                    var segments = try ProduceFrameSegments.encode(produce, version: version, clientId: clientId,
+                                                                   allocator: channel.allocator)
+                    let head = segments.removeFirst()
+                    outbound = OutboundRequest(frame: head, tail: segments, promise: promise, timeout: timeout)
+                } else {
+                    let frame = try encodeFrame(request, version: version, clientId: clientId,
+                                                allocator: channel.allocator, estimatedSize: estimatedSize)
+                    outbound = OutboundRequest(frame: frame, promise: promise, timeout: timeout)
+                }
+                channel.writeAndFlush(outbound, promise: nil)
             } catch {
                 promise.fail(error)
             }
