@@ -193,7 +193,10 @@ public actor KafkaProducer {
         batch.close(producerId: producerIdentity.id, producerEpoch: producerIdentity.epoch, baseSequence: baseSequence)
         queue.ready.append(batch)
         if partitioner.stickyPartition(topic: topicPartition.topic) == topicPartition.partition,
-           let topic = topics[topicPartition.topic] {
+           let topic = topics[topicPartition.topic],
+           configuration.stickyPartitioningLinger == .zero
+            || ContinuousClock.now - (partitioner.stickyPartitionChosenAt(topic: topicPartition.topic) ?? .now)
+                >= configuration.stickyPartitioningLinger {
             partitioner.nextStickyPartition(topic: topicPartition.topic, partitionCount: topic.partitionCount,
                                             available: availablePartitions[topicPartition.topic] ?? [])
         }

@@ -44,6 +44,8 @@ struct PerfProduce: AsyncParsableCommand {
     var bufferMemory: Int = 1 << 30
     @Option(help: "max.in.flight.requests.per.connection, per partition (at most 5 with idempotence).")
     var maxInFlight: Int?
+    @Option(help: "sticky.partitioning.linger.ms: null-key records stay on one partition this long (librdkafka's default).")
+    var stickyLingerMs: Int = 10
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func validate() throws {
@@ -63,6 +65,7 @@ struct PerfProduce: AsyncParsableCommand {
             configuration.enableIdempotence = idempotence && acks == .all
             configuration.batchSize = batchSize
             configuration.linger = .milliseconds(lingerMs)
+            configuration.stickyPartitioningLinger = .milliseconds(stickyLingerMs)
             configuration.bufferMemory = max(bufferMemory, batchSize)
             // Without idempotence nothing limits ordering, so keep as many requests in flight as the broker
             // serves concurrently per connection (librdkafka allows 1000000 then).
