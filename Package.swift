@@ -141,6 +141,12 @@ let package = Package(
             dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/StorageCrashHelper",
             swiftSettings: swiftSettings),
+        // Release-mode storage scenarios for tools/bench/storage_bench.py (issue 3's numbers).
+        .executableTarget(
+            name: "storage-bench",
+            dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
+            path: "tools/bench/storage-bench",
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelStorageTests",
             dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],

@@ -217,11 +217,31 @@ public enum RecordBatchValidator {
     }
 
     private static func checkRecords(of batch: RecordBatch, position: Int, options: Options) throws(RecordBatchError) {
-        var iterator = try batch.makeRecordIterator(maxDecompressedBytes: options.maxDecompressedBytes)
+        guard let codec = batch.header.compression else {
+            throw .unknownCompressionCodec(position: position, id: batch.header.attributes & 0x07)
+        }
+        let section = batch.recordsSection
+        let records = codec == .none ? section
+            : try RecordCompression.decompress(section, codec: codec, maxOutputBytes: options.maxDecompressedBytes)
+        _ = try checkRecords(records, header: batch.header, position: position, options: options)
+    }
+
+    /// Walks the uncompressed `records` of the batch with `header` without allocating per record: checks
+    /// their encoding, that they match the declared count, dense offset deltas (clients), keys (compacted
+    /// topics) and the CreateTime window. Returns the largest record timestamp (-1 when there is none).
+    static func checkRecords(_ records: ByteBuffer, header: RecordBatchHeader, position: Int,
+                             options: Options) throws(RecordBatchError) -> Int64 {
+        var remaining = records
         var expectedDelta: Int32 = 0
+        var maxTimestamp: Int64 = -1
         let dense = options.origin == .client
-        let header = batch.header
-        while let record = try iterator.next() {
+        let window = header.timestampType == .createTime ? options.timestampWindow : nil
+        guard header.recordsCount >= 0 else { throw .invalidRecord("negative record count \(header.recordsCount)") }
+        for _ in 0..<header.recordsCount {
+            guard remaining.readableBytes > 0 else {
+                throw .corruptRecord("batch ended with \(header.recordsCount - expectedDelta) declared records still unread")
+            }
+            let record = try RecordFrame.read(from: &remaining)
             if dense, record.offsetDelta != expectedDelta {
                 throw .invalidRecord("batch at byte \(position): record offset delta \(record.offsetDelta), "
                     + "expected \(expectedDelta)")
@@ -230,14 +250,19 @@ public enum RecordBatchValidator {
                 throw .invalidRecord("batch at byte \(position): record offset delta \(record.offsetDelta) outside "
                     + "0...\(header.lastOffsetDelta)")
             }
-            if options.requireKeys, record.key == nil {
+            if options.requireKeys, !record.hasKey {
                 throw .invalidRecord("compacted topic cannot accept a record without a key (offset delta "
                     + "\(record.offsetDelta))")
             }
-            if let window = options.timestampWindow, header.timestampType == .createTime {
-                try checkTimestamp(record.timestamp, window: window, position: position)
-            }
+            let (timestamp, overflow) = header.baseTimestamp.addingReportingOverflow(record.timestampDelta)
+            guard !overflow else { throw .corruptRecord("timestamp delta \(record.timestampDelta) overflows") }
+            if let window { try checkTimestamp(timestamp, window: window, position: position) }
+            maxTimestamp = Swift.max(maxTimestamp, timestamp)
             expectedDelta &+= 1
         }
+        guard remaining.readableBytes == 0 else {
+            throw .corruptRecord("\(remaining.readableBytes) bytes remain after the declared number of records")
+        }
+        return maxTimestamp
     }
 }

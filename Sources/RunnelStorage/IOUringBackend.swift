@@ -1,5 +1,6 @@
-// IOUringBackend: executes a batch of writes and fsyncs on one io_uring ring: every write as a
-// writev SQE, then one fdatasync per touched file, drained behind the writes, in a single submit.
+// IOUringBackend: executes a batch of writes and fsyncs on one io_uring ring: every run of adjacent
+// writes (WriteRun) as one writev SQE, submitted together; once they completed, one fdatasync per
+// touched file, all in flight at once (a single file is synced directly on the engine thread).
 import CLibURing
 import Foundation
 import NIOCore
@@ -7,7 +8,6 @@ import NIOCore
 final class IOUringBackend: IOBackend {
     private let ring: OpaquePointer
     private let capacity: Int
-    private static let syncTag: UInt64 = 1 << 63
     var kind: IOEngineKind { .ioUring }
 
     init(entries: UInt32) throws(StorageError) {
@@ -46,69 +46,57 @@ final class IOUringBackend: IOBackend {
         }
         var iovecLists: [UnsafeMutableBufferPointer<iovec>] = []
         defer { for list in iovecLists { list.deallocate() } }
-        var expected: [Int: Int] = [:]
+        let runs = WriteRun.plan(batch[start..<end])
+        // Phase 1: the writes (one SQE per run), all submitted at once.
         var queued = 0
-        for index in start..<end where !batch[index].chunks.isEmpty {
-            let request = batch[index]
-            let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: request.chunks.count)
+        for (slot, run) in runs.enumerated() {
+            let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: run.chunks.count)
             iovecLists.append(list)
-            var total = 0
-            for (slot, chunk) in request.chunks.enumerated() {
+            for (index, chunk) in run.chunks.enumerated() {
                 // The request keeps `chunk` (and so its storage) alive until the round completes.
                 let base = chunk.withUnsafeReadableBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
-                list[slot] = iovec(iov_base: base, iov_len: chunk.readableBytes)
-                total += chunk.readableBytes
+                list[index] = iovec(iov_base: base, iov_len: chunk.readableBytes)
             }
-            expected[index] = total
-            if runnel_uring_prep_writev(ring, request.file.descriptor, list.baseAddress, UInt32(list.count),
-                                        UInt64(request.position), UInt64(index)) == 0 {
+            if runnel_uring_prep_writev(ring, run.descriptor, list.baseAddress, UInt32(list.count),
+                                        UInt64(run.position), UInt64(slot)) == 0 {
                 queued += 1
             } else {
-                results[index] = LogFileHandle.pwriteAll(descriptor: request.file.descriptor,
-                                                         chunks: request.chunks, at: request.position)
-                expected[index] = nil
+                let code = LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: run.chunks, at: run.position)
+                for index in run.requests { results[index] = code }
             }
         }
+        let wrote = submitAndReap(queued) { data, code in
+            let run = runs[Int(data)]
+            var result: Int32 = 0
+            if code < 0 {
+                result = -code
+            } else if Int(code) < run.length {
+                result = finishShortWrite(run, written: Int(code))
+            }
+            for index in run.requests { results[index] = result }
+        }
+        guard wrote else { return finishSynchronously(batch, start: start, end: end, results: &results) }
+        // Phase 2: one fdatasync per touched file, all in flight together (the file system can commit
+        // them in one journal transaction); the writes are complete, so no ordering flag is needed.
         var syncResults: [Int32: Int32] = [:]
+        if syncFiles.count == 1 {
+            // One file: nothing to overlap, and a ring fsync would only hop to an io-wq worker thread.
+            syncResults[syncFiles[0]] = Self.fdatasyncRetrying(syncFiles[0])
+            syncFiles.removeAll()
+        }
+        queued = 0
         for (slot, fd) in syncFiles.enumerated() {
-            if runnel_uring_prep_fdatasync(ring, fd, Self.syncTag | UInt64(slot), 1) == 0 {
+            if runnel_uring_prep_fdatasync(ring, fd, UInt64(slot), 0) == 0 {
                 queued += 1
             } else {
                 syncResults[fd] = fdatasync(fd) == 0 ? 0 : errno
             }
         }
-        var shortWriteFiles: Set<Int32> = []
-        var reaped = 0
-        var userData = [UInt64](repeating: 0, count: max(queued, 1))
-        var codes = [Int32](repeating: 0, count: max(queued, 1))
-        while reaped < queued {
-            let rc = runnel_uring_submit_and_wait(ring, UInt32(queued - reaped))
-            if rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY {
-                // The ring failed as a whole: finish this round synchronously.
-                return finishSynchronously(batch, start: start, end: end, results: &results)
-            }
-            let count = Int(runnel_uring_reap(ring, &userData, &codes, UInt32(queued - reaped)))
-            for slot in 0..<count {
-                let data = userData[slot]
-                let code = codes[slot]
-                if data & Self.syncTag != 0 {
-                    let fd = syncFiles[Int(data & ~Self.syncTag)]
-                    syncResults[fd] = code < 0 ? -code : 0
-                } else {
-                    let index = Int(data)
-                    let want = expected[index] ?? 0
-                    if code < 0 {
-                        results[index] = -code
-                    } else if Int(code) < want {
-                        results[index] = finishShortWrite(batch[index], written: Int(code))
-                        shortWriteFiles.insert(batch[index].file.descriptor)
-                    }
-                }
-            }
-            reaped += count
+        let synced = submitAndReap(queued) { data, code in
+            syncResults[syncFiles[Int(data)]] = code < 0 ? -code : 0
         }
-        for fd in shortWriteFiles where syncResults[fd] != nil {
-            syncResults[fd] = fdatasync(fd) == 0 ? 0 : errno
+        if !synced {
+            for fd in syncFiles where syncResults[fd] == nil { syncResults[fd] = fdatasync(fd) == 0 ? 0 : errno }
         }
         for index in start..<end where batch[index].sync && results[index] == 0 {
             results[index] = syncResults[batch[index].file.descriptor] ?? 0
@@ -116,10 +104,34 @@ final class IOUringBackend: IOBackend {
         return end
     }
 
-    private func finishShortWrite(_ request: IORequest, written: Int) -> Int32 {
+    private static func fdatasyncRetrying(_ fd: Int32) -> Int32 {
+        while fdatasync(fd) != 0 {
+            if errno != EINTR { return errno }
+        }
+        return 0
+    }
+
+    /// Submits what is queued and reaps `count` completions, calling `body(user data, result)` for each.
+    /// False when the ring failed as a whole (the caller finishes synchronously).
+    private func submitAndReap(_ count: Int, _ body: (UInt64, Int32) -> Void) -> Bool {
+        guard count > 0 else { return true }
+        var reaped = 0
+        var userData = [UInt64](repeating: 0, count: count)
+        var codes = [Int32](repeating: 0, count: count)
+        while reaped < count {
+            let rc = runnel_uring_submit_and_wait(ring, UInt32(count - reaped))
+            if rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY { return false }
+            let got = Int(runnel_uring_reap(ring, &userData, &codes, UInt32(count - reaped)))
+            for slot in 0..<got { body(userData[slot], codes[slot]) }
+            reaped += got
+        }
+        return true
+    }
+
+    private func finishShortWrite(_ run: WriteRun, written: Int) -> Int32 {
         var skip = written
         var rest: [ByteBuffer] = []
-        for chunk in request.chunks {
+        for chunk in run.chunks {
             if skip >= chunk.readableBytes {
                 skip -= chunk.readableBytes
                 continue
@@ -127,8 +139,7 @@ final class IOUringBackend: IOBackend {
             rest.append(chunk.getSlice(at: chunk.readerIndex + skip, length: chunk.readableBytes - skip) ?? chunk)
             skip = 0
         }
-        return LogFileHandle.pwriteAll(descriptor: request.file.descriptor, chunks: rest,
-                                       at: request.position + Int64(written))
+        return LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: rest, at: run.position + Int64(written))
     }
 
     private func finishSynchronously(_ batch: [IORequest], start: Int, end: Int, results: inout [Int32]) -> Int {

@@ -1,9 +1,11 @@
 // LogCleaner: compaction of a cleanup.policy=compact log, after Kafka's cleaner: the latest record per
 // key survives in the non-active segments below the first uncleanable offset (active segment, last
-// stable offset, high watermark, min.compaction.lag.ms); tombstones go after delete.retention.ms;
-// aborted transactional batches go; markers stay. Cleaned segments are written beside the originals as
-// `.cleaned`, renamed `.swap`, and swapped in under the lock (the originals become `.deleted`, so open
-// reads stay valid). Heavy work happens outside the partition lock on immutable, non-active segments.
+// stable offset, high watermark, min.compaction.lag.ms); aborted transactional batches go; tombstones,
+// and transaction markers whose transaction has no data left, get a delete horizon (now +
+// delete.retention.ms) when first cleaned and go in the first cleaning after it. Adjacent segments are
+// grouped up to segment.bytes and each group is written as one `.cleaned` file, renamed `.swap`, and
+// swapped in under the lock (the originals become `.deleted`, so open reads stay valid). Heavy work
+// happens outside the partition lock on immutable, non-active segments.
 import Foundation
 import KafkaRecords
 import NIOCore
@@ -14,6 +16,8 @@ public struct CompactionStats: Sendable, Equatable {
     public var bytesBefore: Int64
     public var bytesAfter: Int64
     public var recordsRemoved: Int
+    /// Segments the cleaned groups became (fewer than `segmentsCleaned` when small segments were merged).
+    public var segmentsAfter: Int
 }
 
 /// Sendable snapshot of what the cleaner needs, taken under the lock.
@@ -26,12 +30,25 @@ struct CleanerInput: Sendable {
         var aborted: [AbortedTransaction]
     }
     var sources: [Source]
+    /// Runs of adjacent sources (indexes into `sources`) written as one segment each.
+    var groups: [Range<Int>]
     var firstDirtyOffset: Int64
     var cleanableEnd: Int64
     var aborted: [AbortedTransaction]
-    var deleteHorizonMs: Int64
+    var nowMs: Int64
+    var deleteRetentionMs: Int64
+    /// Producer id → last offset of its last data batch (whose header compaction keeps).
+    var lastBatchOffsets: [Int64: Int64]
     var directory: String
     var truncations: Int
+}
+
+/// What writing the cleaned groups produced.
+struct CleanerOutput {
+    var bytesAfter: Int64 = 0
+    var recordsRemoved = 0
+    /// The earliest delete horizon still waiting in the cleaned segments (a later pass removes what it guards).
+    var nextDeleteHorizonMs: Int64?
 }
 
 extension PartitionLogState {
@@ -52,8 +69,10 @@ extension PartitionLogState {
         let endOffset = chosen[chosen.count - 1].1
         let clean = chosen.filter { $0.1 <= firstDirty }.reduce(Int64(0)) { $0 + $1.0.size }
         let dirty = chosen.filter { $0.1 > firstDirty }.reduce(Int64(0)) { $0 + $1.0.size }
-        guard dirty > 0 else { return nil }
-        guard force || Double(dirty) / Double(clean + dirty) >= config.minCleanableDirtyRatio else { return nil }
+        // A delete horizon that has passed makes the log cleanable even without new dirty data.
+        let horizonDue = deleteHorizonDueMs.map { $0 <= nowMs } ?? false
+        guard dirty > 0 || horizonDue else { return nil }
+        guard force || horizonDue || Double(dirty) / Double(clean + dirty) >= config.minCleanableDirtyRatio else { return nil }
         var sources: [CleanerInput.Source] = []
         var aborted: [AbortedTransaction] = []
         for (segment, _) in chosen {
@@ -61,39 +80,65 @@ extension PartitionLogState {
                                  size: segment.size, aborted: segment.transactionIndex.entries))
         }
         for segment in segments { aborted.append(contentsOf: segment.transactionIndex.entries) }
-        return CleanerInput(sources: sources, firstDirtyOffset: firstDirty, cleanableEnd: endOffset, aborted: aborted,
-                            deleteHorizonMs: nowMs - config.deleteRetentionMs, directory: directory, truncations: truncations)
+        return CleanerInput(sources: sources, groups: Self.groupBySize(chosen, segmentBytes: config.segmentBytes),
+                            firstDirtyOffset: firstDirty, cleanableEnd: endOffset, aborted: aborted,
+                            nowMs: nowMs, deleteRetentionMs: config.deleteRetentionMs,
+                            lastBatchOffsets: producers.producers.mapValues(\.lastOffset), directory: directory,
+                            truncations: truncations)
     }
 
-    /// Swaps the cleaned files in for the sources still present. Returns how many were swapped.
-    func swapCleaned(_ input: CleanerInput, nowMs: Int64) throws(StorageError) -> Int {
-        var swapped = 0
-        guard input.truncations == truncations else {
-            for source in input.sources { FileSystem.unlink(input.directory + "/" + LogSegment.fileName(source.baseOffset, ".log.cleaned")) }
-            return 0
+    /// Kafka's grouping: adjacent segments while their total size stays within segment.bytes and their
+    /// offsets fit one segment's 32-bit relative offsets.
+    static func groupBySize(_ chosen: [(LogSegment, Int64)], segmentBytes: Int) -> [Range<Int>] {
+        var groups: [Range<Int>] = []
+        var start = 0
+        var bytes: Int64 = 0
+        for (index, (segment, end)) in chosen.enumerated() {
+            let fits = bytes + segment.size <= Int64(segmentBytes) && end - 1 - chosen[start].0.baseOffset <= Int64(Int32.max)
+            if index > start && !fits {
+                groups.append(start..<index)
+                start = index
+                bytes = 0
+            }
+            bytes += segment.size
         }
-        for source in input.sources {
-            let cleaned = input.directory + "/" + LogSegment.fileName(source.baseOffset, ".log.cleaned")
-            guard let index = segments.firstIndex(where: { ObjectIdentifier($0) == source.identity }), segments[index] !== activeSegment else {
+        groups.append(start..<chosen.count)
+        return groups
+    }
+
+    /// Swaps each cleaned group in for its sources, when they are all still present. Returns how many
+    /// source segments were replaced.
+    func swapCleaned(_ input: CleanerInput, output: CleanerOutput, nowMs: Int64) throws(StorageError) -> Int {
+        var swapped = 0
+        for group in input.groups {
+            let first = input.sources[group.lowerBound]
+            let cleaned = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log.cleaned")
+            let indices = group.map { i in segments.firstIndex { ObjectIdentifier($0) == input.sources[i].identity } }
+            guard input.truncations == truncations, let low = indices.first ?? nil, !indices.contains(where: { $0 == nil }),
+                  indices.compactMap({ $0 }) == Array(low..<(low + group.count)), low + group.count < segments.count else {
                 FileSystem.unlink(cleaned)
                 continue
             }
-            let old = segments[index]
-            let live = input.directory + "/" + LogSegment.fileName(source.baseOffset, ".log")
+            let live = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log")
             try FileSystem.rename(cleaned, to: live + ".swap")
             FileSystem.syncDirectory(input.directory)
-            try old.rename(suffix: ".deleted")
-            doomed.append((old, nowMs + config.fileDeleteDelayMs))
+            for old in segments[low..<(low + group.count)] {
+                try old.rename(suffix: ".deleted")
+                doomed.append((old, nowMs + config.fileDeleteDelayMs))
+            }
             try FileSystem.rename(live + ".swap", to: live)
             FileSystem.syncDirectory(input.directory)
-            let fresh = try LogSegment.open(directory: input.directory, baseOffset: source.baseOffset, config: config, cache: cache, now: nowMs)
+            let fresh = try LogSegment.open(directory: input.directory, baseOffset: first.baseOffset, config: config, cache: cache, now: nowMs)
             _ = try fresh.recover()
-            try fresh.transactionIndex.replace(with: source.aborted, cache: cache)
+            try fresh.transactionIndex.replace(with: group.flatMap { input.sources[$0].aborted }, cache: cache)
             try fresh.onBecomeInactive()
-            segments[index] = fresh
-            swapped += 1
+            segments.replaceSubrange(low..<(low + group.count), with: [fresh])
+            swapped += group.count
         }
-        firstDirtyOffset = input.cleanableEnd
+        if input.truncations == truncations {
+            firstDirtyOffset = input.cleanableEnd
+            deleteHorizonDueMs = output.nextDeleteHorizonMs
+        }
         return swapped
     }
 }
@@ -129,44 +174,79 @@ enum LogCleaner {
         }
     }
 
-    /// Writes `<base>.log.cleaned` for every source; returns (bytes after, records removed).
-    static func writeCleaned(_ input: CleanerInput, map: [[UInt8]: Int64]) throws(StorageError) -> (Int64, Int) {
-        var bytesAfter: Int64 = 0
-        var removed = 0
-        for source in input.sources {
-            let path = input.directory + "/" + LogSegment.fileName(source.baseOffset, ".log.cleaned")
+    /// Writes `<first base>.log.cleaned` for every group of sources.
+    static func writeCleaned(_ input: CleanerInput, map: [[UInt8]: Int64]) throws(StorageError) -> CleanerOutput {
+        var output = CleanerOutput()
+        var retainsData: [Int64: Bool] = [:]
+        for group in input.groups {
+            let path = input.directory + "/" + LogSegment.fileName(input.sources[group.lowerBound].baseOffset, ".log.cleaned")
             let out = try LogFileHandle.open(path, create: true)
             try out.truncate(to: 0)
             var position: Int64 = 0
-            try forEachBatch(source) { header, bytes, start throws(StorageError) in
-                var keep: ByteBuffer? = bytes.getSlice(at: start, length: header.totalSize)
-                if isAborted(header, input.aborted) {
-                    removed += Int(header.recordsCount)
-                    keep = nil
-                } else if !header.isControl, header.compression == CompressionCodec.none,
-                          let records = CompactionFilter.records(in: bytes, at: start, header: header) {
-                    let kept = records.filter { record in
-                        guard let key = record.key else { return true }
-                        if let latest = map[key], latest > record.offset { return false }
-                        return !(record.isTombstone && record.timestamp < input.deleteHorizonMs)
+            for source in group.map({ input.sources[$0] }) {
+                try forEachBatch(source) { header, bytes, start throws(StorageError) in
+                    let keep = filter(header, bytes, start, input: input, map: map, retainsData: &retainsData, output: &output)
+                    if let keep {
+                        try out.write([keep], at: position)
+                        position += Int64(keep.readableBytes)
                     }
-                    removed += records.count - kept.count
-                    if kept.isEmpty && !header.hasProducerId {
-                        keep = nil
-                    } else if kept.count != records.count {
-                        // An emptied batch of an idempotent producer stays (header only) to keep its sequence.
-                        keep = CompactionFilter.rebuild(bytes, at: start, header: header, keeping: kept)
-                    }
-                }
-                if let keep {
-                    try out.write([keep], at: position)
-                    position += Int64(keep.readableBytes)
                 }
             }
             try out.sync()
-            bytesAfter += position
+            output.bytesAfter += position
         }
-        return (bytesAfter, removed)
+        return output
+    }
+
+    /// What is left of one batch after cleaning (nil: nothing). `retainsData` tracks, per producer id,
+    /// whether its current transaction still has records in the log (its marker must stay until not).
+    private static func filter(_ header: RecordBatchHeader, _ bytes: ByteBuffer, _ start: Int, input: CleanerInput,
+                               map: [[UInt8]: Int64], retainsData: inout [Int64: Bool], output: inout CleanerOutput) -> ByteBuffer? {
+        let whole = bytes.getSlice(at: start, length: header.totalSize)
+        let horizonPassed = header.hasDeleteHorizon && header.baseTimestamp <= input.nowMs
+        func noteHorizon(_ horizon: Int64) {
+            output.nextDeleteHorizonMs = min(output.nextDeleteHorizonMs ?? horizon, horizon)
+        }
+        if isAborted(header, input.aborted) {
+            output.recordsRemoved += Int(header.recordsCount)
+            return nil
+        }
+        if header.isControl {
+            // A marker goes once its transaction has no data left and its delete horizon has passed.
+            let hasData = retainsData.removeValue(forKey: header.producerId) ?? false
+            guard !hasData, header.hasProducerId else { return whole }
+            if horizonPassed { return nil }
+            if header.hasDeleteHorizon {
+                noteHorizon(header.baseTimestamp)
+                return whole
+            }
+            guard let records = CompactionFilter.records(in: bytes, at: start, header: header) else { return whole }
+            let horizon = input.nowMs &+ input.deleteRetentionMs
+            noteHorizon(horizon)
+            return CompactionFilter.rebuild(bytes, at: start, header: header, keeping: records, deleteHorizonMs: horizon)
+        }
+        guard header.compression == CompressionCodec.none,
+              let records = CompactionFilter.records(in: bytes, at: start, header: header) else {
+            if header.isTransactional { retainsData[header.producerId] = true }
+            return whole
+        }
+        let kept = records.filter { record in
+            guard let key = record.key else { return true }
+            if let latest = map[key], latest > record.offset { return false }
+            return !(record.isTombstone && horizonPassed)
+        }
+        output.recordsRemoved += records.count - kept.count
+        // An emptied batch goes, unless it is its producer's last: that one stays (header only) so the
+        // producer's sequence survives a rebuild of producer state from the log.
+        if kept.isEmpty && !(header.hasProducerId && input.lastBatchOffsets[header.producerId] == header.lastOffset) { return nil }
+        if header.isTransactional { retainsData[header.producerId] = true }
+        // A batch keeping tombstones gets a delete horizon the first time it is cleaned.
+        let stampHorizon = !header.hasDeleteHorizon && kept.contains(where: \.isTombstone)
+        if header.hasDeleteHorizon && kept.contains(where: \.isTombstone) { noteHorizon(header.baseTimestamp) }
+        guard kept.count != records.count || stampHorizon else { return whole }
+        let horizon = stampHorizon ? input.nowMs &+ input.deleteRetentionMs : nil
+        if let horizon { noteHorizon(horizon) }
+        return CompactionFilter.rebuild(bytes, at: start, header: header, keeping: kept, deleteHorizonMs: horizon)
     }
 }
 
@@ -181,11 +261,12 @@ extension PartitionLog {
             return try s.cleanerInput(nowMs: now, force: force)
         }) else { return nil }
         let map = try LogCleaner.buildOffsetMap(input)
-        let (bytesAfter, removed) = try LogCleaner.writeCleaned(input, map: map)
-        let swapped = try state.withLock { s throws(StorageError) in try s.swapCleaned(input, nowMs: now) }
+        let output = try LogCleaner.writeCleaned(input, map: map)
+        let swapped = try state.withLock { s throws(StorageError) in try s.swapCleaned(input, output: output, nowMs: now) }
         logger.info("compacted", metadata: ["partition": "\(topic)-\(partition)", "segments": "\(swapped)",
-                                            "recordsRemoved": "\(removed)"])
+                                            "groups": "\(input.groups.count)", "recordsRemoved": "\(output.recordsRemoved)"])
         return CompactionStats(segmentsCleaned: swapped, bytesBefore: input.sources.reduce(0) { $0 + $1.size },
-                               bytesAfter: bytesAfter, recordsRemoved: removed)
+                               bytesAfter: output.bytesAfter, recordsRemoved: output.recordsRemoved,
+                               segmentsAfter: input.groups.count)
     }
 }

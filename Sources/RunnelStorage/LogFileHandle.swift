@@ -74,25 +74,37 @@ public final class LogFileHandle: Sendable {
         if code != 0 { throw .io(operation: "pwrite", path: path, errno: code) }
     }
 
-    /// Writes `chunks` at `position`; returns 0 or the errno. Used by the I/O engines.
+    /// Writes `chunks` contiguously at `position` with as few `pwritev` calls as possible (one, unless the
+    /// kernel writes short or there are more than IOV_MAX chunks); returns 0 or the errno. Used by the engines.
     static func pwriteAll(descriptor: Int32, chunks: [ByteBuffer], at position: Int64) -> Int32 {
-        var offset = off_t(position)
+        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: max(chunks.count, 1))
+        defer { vectors.deallocate() }
+        var count = 0
         for chunk in chunks where chunk.readableBytes > 0 {
-            let code: Int32 = chunk.withUnsafeReadableBytes { raw in
-                var done = 0
-                while done < raw.count {
-                    let n = pwrite(descriptor, raw.baseAddress! + done, raw.count - done, offset + off_t(done))
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        return errno
-                    }
-                    if n == 0 { return EIO }
-                    done += n
-                }
-                return 0
+            // `chunks` keeps every buffer's storage alive (and unmodified) until this function returns.
+            let base = chunk.withUnsafeReadableBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
+            vectors[count] = iovec(iov_base: base, iov_len: chunk.readableBytes)
+            count += 1
+        }
+        var first = 0
+        var offset = off_t(position)
+        while first < count {
+            let n = pwritev(descriptor, vectors.baseAddress! + first, Int32(min(count - first, WriteRun.maxChunks)), offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
             }
-            if code != 0 { return code }
-            offset += off_t(chunk.readableBytes)
+            if n == 0 { return EIO }
+            offset += off_t(n)
+            var written = n
+            while first < count && written >= vectors[first].iov_len {
+                written -= vectors[first].iov_len
+                first += 1
+            }
+            if written > 0 {
+                vectors[first].iov_base = vectors[first].iov_base.map { $0 + written }
+                vectors[first].iov_len -= written
+            }
         }
         return 0
     }

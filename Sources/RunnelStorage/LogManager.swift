@@ -30,6 +30,8 @@ public struct LogManagerConfiguration: Sendable {
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     /// Test hook: fails chosen writes of every log dir's engine.
     var faultInjector: IOFaultInjector?
+    /// Test hook: runs (outside the manager lock) just before a partition's log is opened.
+    var openHook: (@Sendable (TopicPartition) -> Void)?
 
     public init(logDirs: [String]) { self.logDirs = logDirs }
 }
@@ -42,7 +44,16 @@ public final class LogManager: Sendable {
         var offline: [TopicPartition: String] = [:]
         var topicConfigs: [String: LogConfig] = [:]
         var checkpoints: [TopicPartition: PartitionCheckpoints] = [:]
+        /// Partitions being opened right now (outside the manager lock), each behind its own gate.
+        var opening: [TopicPartition: OpenGate] = [:]
         var isShutDown = false
+    }
+
+    /// Serializes the opening of one partition; `opened` is set when the log was already open.
+    final class OpenGate: Sendable {
+        let lock = Mutex(())
+        let opened: PartitionLog?
+        init(opened: PartitionLog?) { self.opened = opened }
     }
 
     public let configuration: LogManagerConfiguration
@@ -155,28 +166,64 @@ public final class LogManager: Sendable {
     }
 
     /// The log of a partition, opened (and recovered if needed) on first use; nil when it does not exist.
-    /// Throws when the partition or its log dir is offline.
+    /// Throws when the partition or its log dir is offline. Opening happens outside the manager lock, behind
+    /// a per-partition gate: a slow recovery of one partition never delays opening (or using) another, and
+    /// concurrent callers for the same partition wait for the one opening it and get the same log.
     public func log(topic: String, partition: Int32) throws(StorageError) -> PartitionLog? {
         let key = TopicPartition(topic: topic, partition: partition)
-        return try state.withLock { state throws(StorageError) -> PartitionLog? in
-            if let log = state.open[key] { return log }
-            guard let descriptor = state.known[key] else { return nil }
+        let gate = try state.withLock { state throws(StorageError) -> OpenGate? in
+            if let log = state.open[key] { return OpenGate(opened: log) }
+            guard state.known[key] != nil else { return nil }
             if let reason = state.offline[key] { throw .partitionOffline(reason) }
+            guard !state.isShutDown else { throw .partitionOffline("log manager is shut down") }
+            if let gate = state.opening[key] { return gate }
+            let gate = OpenGate(opened: nil)
+            state.opening[key] = gate
+            return gate
+        }
+        guard let gate else { return nil }
+        if let log = gate.opened { return log }
+        return try gate.lock.withLock { _ throws(StorageError) -> PartitionLog? in
+            // Whoever held the gate before may have opened it (or found it offline, or seen it deleted).
+            let (ready, descriptor, config, checkpoints) = try state.withLock { state throws(StorageError) in
+                if let log = state.open[key] { return (Optional(log), PartitionDescriptor?.none, LogConfig(), PartitionCheckpoints()) }
+                if let reason = state.offline[key] { throw .partitionOffline(reason) }
+                return (nil, state.known[key], state.topicConfigs[topic] ?? configuration.defaultLogConfig,
+                        state.checkpoints[key] ?? PartitionCheckpoints())
+            }
+            if let ready { return ready }
+            guard let descriptor else { return nil }
             guard let directory = directories.first(where: { $0.path == descriptor.logDir }) else {
                 throw .logDirOffline(path: descriptor.logDir)
             }
             if directory.isOffline { throw .logDirOffline(path: directory.path) }
-            let config = state.topicConfigs[topic] ?? configuration.defaultLogConfig
+            configuration.openHook?(key)
+            let opened: Result<PartitionLog, StorageError>
             do throws(StorageError) {
-                let log = try openLog(descriptor, directory: directory, config: config, clean: directory.startedClean,
-                                      checkpoints: state.checkpoints[key] ?? PartitionCheckpoints())
-                state.open[key] = log
-                return log
+                opened = .success(try openLog(descriptor, directory: directory, config: config, clean: directory.startedClean,
+                                              checkpoints: checkpoints))
             } catch {
-                let reason = "could not open \(key) in \(directory.path): \(error)"
-                logger.error("partition offline: corrupt or unreadable log", metadata: ["partition": "\(key)", "error": "\(error)"])
-                state.offline[key] = reason
-                throw .partitionOffline(reason)
+                opened = .failure(error)
+            }
+            return try state.withLock { state throws(StorageError) -> PartitionLog? in
+                if state.opening[key] === gate { state.opening.removeValue(forKey: key) }
+                // Deleted (or deleted and created again) while opening: what we opened is stale.
+                guard state.known[key] == descriptor, state.open[key] == nil else {
+                    if case .success = opened { cache.evict(directory: descriptor.logDir + "/" + key.description) }
+                    return state.open[key]
+                }
+                switch opened {
+                case let .success(log):
+                    // A config set while the log was opening applies to it too.
+                    if let latest = state.topicConfigs[topic], latest != config { try? log.updateConfig(latest) }
+                    state.open[key] = log
+                    return log
+                case let .failure(error):
+                    let reason = "could not open \(key) in \(directory.path): \(error)"
+                    logger.error("partition offline: corrupt or unreadable log", metadata: ["partition": "\(key)", "error": "\(error)"])
+                    state.offline[key] = reason
+                    throw .partitionOffline(reason)
+                }
             }
         }
     }
@@ -252,6 +299,8 @@ public final class LogManager: Sendable {
         }
         guard !alreadyDown else { return }
         scheduler?.stop()
+        // Opens already under way finish (and register their log) before the logs are closed.
+        for gate in state.withLock({ Array($0.opening.values) }) { gate.lock.withLock { _ in } }
         var failedDirs: Set<String> = []
         for log in openLogs {
             do throws(StorageError) {

@@ -10,7 +10,11 @@ final class LogSegment {
     let directory: String
     let cache: FileHandleCache
     /// "" for a live segment, ".deleted" once scheduled for removal, ".cleaned"/".swap" during compaction.
-    private(set) var suffix = ""
+    private(set) var suffix = "" {
+        didSet { logPath = directory + "/" + Self.fileName(baseOffset, ".log") + suffix }
+    }
+    /// The `.log` file's current path (kept, not rebuilt on every append).
+    private(set) var logPath: String
     let offsetIndex: OffsetIndex
     let timeIndex: TimeIndex
     let transactionIndex: TransactionIndex
@@ -45,6 +49,7 @@ final class LogSegment {
         createdAtMs = now
         indexIntervalBytes = config.indexIntervalBytes
         let stem = directory + "/" + Self.fileName(baseOffset, "")
+        logPath = stem + ".log"
         offsetIndex = OffsetIndex(path: stem + ".index", baseOffset: baseOffset, maxIndexBytes: config.segmentIndexBytes)
         timeIndex = TimeIndex(path: stem + ".timeindex", baseOffset: baseOffset, maxIndexBytes: config.segmentIndexBytes)
         transactionIndex = TransactionIndex(path: stem + ".txnindex")
@@ -70,7 +75,6 @@ final class LogSegment {
         return LogSegment(directory: directory, baseOffset: baseOffset, size: size, config: config, cache: cache, now: now)
     }
 
-    var logPath: String { directory + "/" + Self.fileName(baseOffset, ".log") + suffix }
     var isEmpty: Bool { size == 0 }
 
     func logFile() throws(StorageError) -> LogFileHandle { try cache.handle(logPath, create: false) }
@@ -179,8 +183,16 @@ final class LogSegment {
     /// Called when the segment stops being the active one: the last time index entry records its
     /// largest timestamp exactly (retention and ListOffsets read it from there).
     func onBecomeInactive() throws(StorageError) {
-        guard maxTimestamp >= 0 else { return }
-        try timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, cache: cache, skipFullCheck: true)
+        if maxTimestamp >= 0 {
+            try timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, cache: cache, skipFullCheck: true)
+        }
+        try persistIndexes()
+    }
+
+    /// Writes index entries still held in memory (roll, flush, clean shutdown).
+    func persistIndexes() throws(StorageError) {
+        try offsetIndex.persist(cache: cache)
+        try timeIndex.persist(cache: cache)
     }
 
     /// The first batch at or after `startPosition` whose last offset is ≥ `target`, within `limit` bytes.
@@ -220,8 +232,7 @@ final class LogSegment {
         size = cut
         visibleSize = min(visibleSize, cut)
         // Index entries at or past the cut go; then the tail state is recomputed from the last entry.
-        let keptOffsets = offsetIndex.entries.filter { $0.position < cut }
-        try offsetIndex.replace(with: keptOffsets, cache: cache)
+        try offsetIndex.truncate(fromPosition: cut, cache: cache)
         nextOffset = offsetIndex.lastEntry.map { $0.offset + 1 } ?? baseOffset
         try timeIndex.truncate(fromOffset: nextOffset, cache: cache)
         maxTimestamp = timeIndex.lastEntry?.timestamp ?? -1
@@ -261,6 +272,7 @@ final class LogSegment {
 
     /// fsyncs the log and index files.
     func flushAll() throws(StorageError) {
+        try persistIndexes()
         try logFile().sync()
         for path in [offsetIndex.path, timeIndex.path] where FileSystem.exists(path) {
             try cache.handle(path).sync()

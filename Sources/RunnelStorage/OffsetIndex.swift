@@ -1,5 +1,7 @@
 // OffsetIndex: a segment's sparse `.index` file — entries of (offset − base offset: Int32,
-// file position: Int32), big-endian, 8 bytes each, ascending — kept in memory once loaded.
+// file position: Int32), big-endian, 8 bytes each, ascending — kept in memory once loaded. New entries
+// are written behind, several per pwrite (the file is complete once the segment rolls or is flushed; an
+// unclean stop rebuilds the index of the segments it recovers anyway).
 import NIOCore
 
 /// Maps offsets to file positions for one segment. Used only under its partition's lock.
@@ -14,6 +16,10 @@ final class OffsetIndex {
     let baseOffset: Int64
     var maxEntries: Int
     private(set) var entries: [Entry] = []
+    /// Entries already in the file; the rest are written by `persist`.
+    private var persisted = 0
+    /// Entries gathered before they are written together.
+    static let writeBehind = 256
 
     init(path: String, baseOffset: Int64, maxIndexBytes: Int) {
         self.path = path
@@ -46,19 +52,30 @@ final class OffsetIndex {
             index += Self.entrySize
         }
         entries = loaded
+        persisted = loaded.count
         return true
     }
 
-    /// Adds an entry (offset strictly greater and position strictly greater than the last) and writes it.
+    /// Adds an entry (offset strictly greater and position strictly greater than the last); it reaches the
+    /// file with the next `persist` (every `writeBehind` entries, at roll and at flush).
     func append(offset: Int64, position: Int64, cache: FileHandleCache) throws(StorageError) {
         if let last = entries.last, offset <= last.offset || position <= last.position { return }
         guard !isFull else { return }
-        var bytes = ByteBufferAllocator().buffer(capacity: Self.entrySize)
-        bytes.writeInteger(Int32(truncatingIfNeeded: offset - baseOffset))
-        bytes.writeInteger(UInt32(truncatingIfNeeded: position))
-        let file = try cache.handle(path, create: true)
-        try file.write([bytes], at: Int64(entries.count * Self.entrySize))
         entries.append(Entry(offset: offset, position: position))
+        if entries.count - persisted >= Self.writeBehind { try persist(cache: cache) }
+    }
+
+    /// Writes the entries not yet in the file, in one pwrite.
+    func persist(cache: FileHandleCache) throws(StorageError) {
+        guard persisted < entries.count else { return }
+        var bytes = ByteBufferAllocator().buffer(capacity: (entries.count - persisted) * Self.entrySize)
+        for entry in entries[persisted...] {
+            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
+            bytes.writeInteger(UInt32(truncatingIfNeeded: entry.position))
+        }
+        let file = try cache.handle(path, create: true)
+        try file.write([bytes], at: Int64(persisted * Self.entrySize))
+        persisted = entries.count
     }
 
     /// The last entry whose offset is ≤ `target`, or the segment start.
@@ -82,12 +99,22 @@ final class OffsetIndex {
     func truncate(fromOffset offset: Int64, cache: FileHandleCache) throws(StorageError) {
         guard let keep = entries.firstIndex(where: { $0.offset >= offset }) else { return }
         entries.removeSubrange(keep...)
-        try cache.handle(path, create: true).truncate(to: Int64(entries.count * Self.entrySize))
+        persisted = min(persisted, entries.count)
+        try cache.handle(path, create: true).truncate(to: Int64(persisted * Self.entrySize))
+    }
+
+    /// Drops entries at or past file position `cut` (in memory; the file only shrinks, nothing is written).
+    func truncate(fromPosition cut: Int64, cache: FileHandleCache) throws(StorageError) {
+        guard let keep = entries.firstIndex(where: { $0.position >= cut }) else { return }
+        entries.removeSubrange(keep...)
+        persisted = min(persisted, entries.count)
+        try cache.handle(path, create: true).truncate(to: Int64(persisted * Self.entrySize))
     }
 
     /// Replaces the contents (after a rebuild) and rewrites the file.
     func replace(with newEntries: [Entry], cache: FileHandleCache) throws(StorageError) {
         entries = newEntries
+        persisted = newEntries.count
         var bytes = ByteBufferAllocator().buffer(capacity: newEntries.count * Self.entrySize)
         for entry in newEntries {
             bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))

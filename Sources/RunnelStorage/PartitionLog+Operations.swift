@@ -10,6 +10,26 @@ extension PartitionLog {
     public func read(from offset: Int64, maxBytes: Int, isolation: FetchIsolation = .highWatermark,
                      minOneBatch: Bool = true) throws(StorageError) -> LogReadResult {
         if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
+        // The lock covers the bounds and index lookups; the header scans (preads) run outside it.
+        let step = try state.withLock { s throws(StorageError) in
+            try s.planRead(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch)
+        }
+        let plan: ReadPlan
+        switch step {
+        case let .done(result): return result
+        case let .scan(scan): plan = scan
+        }
+        if var result = try plan.execute() {
+            let valid = state.withLock { s -> Bool in
+                guard s.truncations == plan.truncations else { return false }
+                if isolation == .transactionCommitted {
+                    result.abortedTransactions = s.abortedTransactions(from: offset, to: plan.upper,
+                                                                       startingAt: s.segmentIndex(for: offset) ?? 0)
+                }
+                return true
+            }
+            if valid { return result }
+        }
         return try state.withLock { s throws(StorageError) in
             try s.read(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch)
         }

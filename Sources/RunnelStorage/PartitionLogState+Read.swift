@@ -94,19 +94,22 @@ extension PartitionLogState {
 
 extension LogSegment {
     /// The first record at or after `minOffset` whose timestamp is ≥ `target`: time index, then offset index,
-    /// then a scan of batch headers; record-level inside an uncompressed batch, the batch's first offset otherwise.
+    /// then a scan of batch headers, then the records of the one batch that qualifies (decompressed, bounded by
+    /// `RecordScan.maxDecompressedBytes`, when compressed); LogAppendTime batches answer with their first offset.
     func firstOffset(atOrAfterTimestamp target: Int64, minOffset: Int64, limit: Int64) throws(StorageError) -> (offset: Int64, timestamp: Int64)? {
         let entry = timeIndex.lookup(before: target)
         let start = offsetIndex.lookup(max(entry.offset, minOffset)).position
         var scanner = BatchScanner(file: try logFile(), from: start, to: limit)
         while case let .batch(header, position) = try scanner.next(verify: false) {
             guard header.lastOffset >= minOffset, header.maxTimestamp >= target else { continue }
-            if header.compression == CompressionCodec.none, header.timestampType == .createTime,
-               let bytes = try scanner.batchBytes(at: position, size: header.totalSize),
-               let found = RecordScan.firstRecord(in: bytes, at: bytes.readerIndex, header: header,
-                                                  timestampAtLeast: target, offsetAtLeast: minOffset) {
-                return found
+            if header.timestampType == .createTime, let bytes = try scanner.batchBytes(at: position, size: header.totalSize) {
+                let found = header.compression == CompressionCodec.none
+                    ? RecordScan.firstRecord(in: bytes, at: bytes.readerIndex, header: header, timestampAtLeast: target,
+                                             offsetAtLeast: minOffset)
+                    : RecordScan.firstRecordDecompressing(bytes, timestampAtLeast: target, offsetAtLeast: minOffset)
+                if let found { return found }
             }
+            // LogAppendTime (every record has the batch's timestamp), or records that cannot be read.
             return (max(header.baseOffset, minOffset), header.maxTimestamp)
         }
         return nil

@@ -47,6 +47,8 @@ final class PartitionLogState {
     var rolledUnflushed: [LogSegment] = []
     /// The cleaner's position: offsets below were compacted at least once (nil: never cleaned).
     var firstDirtyOffset: Int64?
+    /// The earliest delete horizon (tombstones, markers) left by the cleaner: the log is cleanable again then.
+    var deleteHorizonDueMs: Int64?
     /// Bumped by every truncation, so a compaction that raced one is not swapped in.
     var truncations = 0
     let clock: @Sendable () -> Int64
@@ -95,6 +97,7 @@ final class PartitionLogState {
     func open(clean: Bool, recoveryPoint checkpointed: Int64?, logStartOffset checkpointedStart: Int64?,
               highWatermark checkpointedHighWatermark: Int64?, nowMs: Int64) throws(StorageError) {
         var bases: [Int64] = []
+        var swapped: Set<Int64> = []
         for name in try FileSystem.list(directory) {
             let path = directory + "/" + name
             if name.hasSuffix(".deleted") || name.hasSuffix(".cleaned") || name.hasSuffix(".tmp") {
@@ -102,7 +105,10 @@ final class PartitionLogState {
             } else if name.hasSuffix(".swap") {
                 // A compaction swap was interrupted after the cleaned files were complete: finish it.
                 try FileSystem.rename(path, to: String(path.dropLast(".swap".count)))
-                if name.hasSuffix(".log.swap"), let base = Int64(name.dropLast(".log.swap".count)) { bases.append(base) }
+                if name.hasSuffix(".log.swap"), let base = Int64(name.dropLast(".log.swap".count)) {
+                    bases.append(base)
+                    swapped.insert(base)
+                }
             } else if name.hasSuffix(".log"), let base = Int64(name.dropLast(".log".count)) {
                 bases.append(base)
             }
@@ -111,6 +117,7 @@ final class PartitionLogState {
         for base in bases {
             segments.append(try LogSegment.open(directory: directory, baseOffset: base, config: config, cache: cache, now: nowMs))
         }
+        try finishSwaps(swapped)
         if segments.isEmpty {
             let start = checkpointedStart ?? 0
             segments.append(try LogSegment.create(directory: directory, baseOffset: start, config: config, cache: cache, now: nowMs))
@@ -131,6 +138,24 @@ final class PartitionLogState {
         try epochs.truncateFromEnd(logEndOffset)
         try rebuildProducerState(nowMs: nowMs)
         lastFlushMs = nowMs
+    }
+
+    /// A swapped-in segment may be a merge of several old segments that were not all renamed away before a
+    /// crash: its indexes are rebuilt from the log, and old segments overlapping its offsets are deleted.
+    private func finishSwaps(_ swapped: Set<Int64>) throws(StorageError) {
+        var index = 0
+        while index < segments.count {
+            let segment = segments[index]
+            index += 1
+            guard swapped.contains(segment.baseOffset) else { continue }
+            _ = try segment.recover()
+            while index < segments.count, segments[index].baseOffset < segment.nextOffset {
+                logger.warning("removed a segment merged by an interrupted compaction swap",
+                               metadata: ["dir": "\(directory)", "segment": "\(segments[index].baseOffset)"])
+                segments[index].deleteFiles()
+                segments.remove(at: index)
+            }
+        }
     }
 
     /// Validates segments from the one holding `point`; a corrupt batch truncates the log there.

@@ -1,5 +1,6 @@
 // RecordScan: the few record-level reads the log needs without a full record decoder — the timestamp
-// and offset of each record of an uncompressed batch, and the control record type of a marker batch.
+// and offset of each record of a batch (in place when uncompressed, through KafkaRecords' bounded
+// decompression otherwise), and the control record type of a marker batch.
 import KafkaRecords
 import NIOCore
 
@@ -45,6 +46,25 @@ enum RecordScan {
             if timestamp >= target && offset >= minOffset { return (offset, timestamp) }
             index = recordEnd
             remaining -= 1
+        }
+        return nil
+    }
+
+    /// Bound on the decompressed records of one batch read for a timestamp lookup.
+    static let maxDecompressedBytes = RecordBatch.defaultMaxDecompressedBytes
+
+    /// `firstRecord` for a compressed batch (`bytes` is exactly the batch): decompresses its records, at most
+    /// `maxDecompressedBytes`. Nil when no record qualifies or the batch cannot be decoded.
+    static func firstRecordDecompressing(_ bytes: ByteBuffer, timestampAtLeast target: Int64,
+                                         offsetAtLeast minOffset: Int64) -> (offset: Int64, timestamp: Int64)? {
+        do {
+            let batch = try RecordBatch(bytes)
+            var records = try batch.makeRecordIterator(maxDecompressedBytes: maxDecompressedBytes)
+            while let record = try records.next() {
+                if record.timestamp >= target && record.offset >= minOffset { return (record.offset, record.timestamp) }
+            }
+        } catch {
+            return nil
         }
         return nil
     }

@@ -1,5 +1,6 @@
 // TimeIndex: a segment's sparse `.timeindex` file — entries of (largest timestamp so far: Int64,
-// offset − base offset: Int32), big-endian, 12 bytes each, both ascending.
+// offset − base offset: Int32), big-endian, 12 bytes each, both ascending. Written behind like the
+// offset index (several entries per pwrite; complete at roll and flush).
 import NIOCore
 
 /// Maps timestamps to offsets for one segment. Used only under its partition's lock.
@@ -14,6 +15,8 @@ final class TimeIndex {
     let baseOffset: Int64
     var maxEntries: Int
     private(set) var entries: [Entry] = []
+    /// Entries already in the file; the rest are written by `persist`.
+    private var persisted = 0
 
     init(path: String, baseOffset: Int64, maxIndexBytes: Int) {
         self.path = path
@@ -43,6 +46,7 @@ final class TimeIndex {
             index += Self.entrySize
         }
         entries = loaded
+        persisted = loaded.count
         return true
     }
 
@@ -50,12 +54,21 @@ final class TimeIndex {
     func maybeAppend(timestamp: Int64, offset: Int64, cache: FileHandleCache, skipFullCheck: Bool = false) throws(StorageError) {
         if let last = entries.last, timestamp <= last.timestamp || offset < last.offset { return }
         guard skipFullCheck || !isFull else { return }
-        var bytes = ByteBufferAllocator().buffer(capacity: Self.entrySize)
-        bytes.writeInteger(timestamp)
-        bytes.writeInteger(Int32(truncatingIfNeeded: offset - baseOffset))
-        let file = try cache.handle(path, create: true)
-        try file.write([bytes], at: Int64(entries.count * Self.entrySize))
         entries.append(Entry(timestamp: timestamp, offset: offset))
+        if entries.count - persisted >= OffsetIndex.writeBehind { try persist(cache: cache) }
+    }
+
+    /// Writes the entries not yet in the file, in one pwrite.
+    func persist(cache: FileHandleCache) throws(StorageError) {
+        guard persisted < entries.count else { return }
+        var bytes = ByteBufferAllocator().buffer(capacity: (entries.count - persisted) * Self.entrySize)
+        for entry in entries[persisted...] {
+            bytes.writeInteger(entry.timestamp)
+            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
+        }
+        let file = try cache.handle(path, create: true)
+        try file.write([bytes], at: Int64(persisted * Self.entrySize))
+        persisted = entries.count
     }
 
     /// The last entry whose timestamp is < `target` (the scan for "first timestamp ≥ target" starts there),
@@ -80,12 +93,14 @@ final class TimeIndex {
     func truncate(fromOffset offset: Int64, cache: FileHandleCache) throws(StorageError) {
         guard let keep = entries.firstIndex(where: { $0.offset >= offset }) else { return }
         entries.removeSubrange(keep...)
-        try cache.handle(path, create: true).truncate(to: Int64(entries.count * Self.entrySize))
+        persisted = min(persisted, entries.count)
+        try cache.handle(path, create: true).truncate(to: Int64(persisted * Self.entrySize))
     }
 
     /// Replaces the contents (after a rebuild) and rewrites the file.
     func replace(with newEntries: [Entry], cache: FileHandleCache) throws(StorageError) {
         entries = newEntries
+        persisted = newEntries.count
         var bytes = ByteBufferAllocator().buffer(capacity: newEntries.count * Self.entrySize)
         for entry in newEntries {
             bytes.writeInteger(entry.timestamp)

@@ -5,6 +5,7 @@
                RUNNEL_INTEROP_REQUIRE_BROKER=1 to turn those skips into failures).
 `broker`       one broker per test module (fast), stopped with SIGTERM at module end (exit 0 and
                a bounded shutdown are asserted).
+`group_broker` like `broker`, allowing 1 s sessions (group.min.session.timeout.ms) for group tests.
 `fresh_broker` a factory for brokers owned by one test (restart and bad-input tests).
 `java`         the compiled tools/interop/java client (javac once per source hash).
 On failure, the tail of every broker log the test used is attached to the report.
@@ -74,6 +75,21 @@ def _start(runnel_bin: str, workdir: Path, **kw) -> BrokerProcess:
 @pytest.fixture(scope="module")
 def broker(runnel_bin, tmp_path_factory):
     b = _start(runnel_bin, tmp_path_factory.mktemp("broker"))
+    yield b
+    if b in _active:
+        _active.remove(b)
+    b.stop()
+
+
+# Group tests kill members and wait for their sessions to expire: allow sessions down to 1 s
+# (Kafka's default group.min.session.timeout.ms is 6 s).
+GROUP_BROKER_CONFIGS = {"group.min.session.timeout.ms": 1000}
+
+
+@pytest.fixture(scope="module")
+def group_broker(runnel_bin, tmp_path_factory):
+    """Like `broker`, with GROUP_BROKER_CONFIGS (short sessions allowed) for consumer-group tests."""
+    b = _start(runnel_bin, tmp_path_factory.mktemp("group-broker"), configs=GROUP_BROKER_CONFIGS)
     yield b
     if b in _active:
         _active.remove(b)

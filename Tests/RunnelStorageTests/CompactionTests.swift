@@ -1,5 +1,6 @@
-// Compaction: latest value per key, offsets kept, tombstones after delete.retention.ms, aborted
-// transactions removed with markers kept, min.compaction.lag.ms, dirty ratio, restart after a swap.
+// Compaction: latest value per key, offsets kept, tombstones and markers after delete.retention.ms,
+// aborted transactions removed, min.compaction.lag.ms, dirty ratio, merging small segments, restart
+// after a swap (also one interrupted half way).
 import Foundation
 import KafkaRecords
 import NIOCore
@@ -93,6 +94,11 @@ import Testing
         var keys = try Self.contents(log)
         #expect(keys.contains { $0.1 == "a" && $0.2 == nil }, "a recent tombstone stays")
         #expect(!keys.contains { $0.1 == "a" && $0.2 != nil })
+        // Its batch now carries a delete horizon (clean time + delete.retention.ms); record timestamps are kept.
+        let bytes = try log.read(from: 0, maxBytes: 1 << 20).readBytes()
+        let stamped = try #require(TestBatches.headers(in: bytes).first { $0.hasDeleteHorizon })
+        #expect(stamped.baseTimestamp == 1_010_000)
+        #expect(try log.offset(forTimestamp: 1_000_000)?.offset == 1, "a@0 was compacted away; b@1 is the first record")
         clock.advance(20_000)
         // New dirty data (rolled out of the active segment) triggers the next pass.
         for index in 0..<12 {
@@ -139,5 +145,106 @@ import Testing
         #expect(try log.compactIfDirty(force: true) == nil)
         clock.advance(120_000)
         #expect(try log.compactIfDirty(force: true)?.recordsRemoved ?? 0 > 0)
+    }
+
+    @Test func markersGoAfterDeleteRetentionOnceTheirTransactionHasNoDataLeft() throws {
+        let dir = TemporaryDirectory()
+        let clock = TestClock(1_000_000)
+        let (manager, log) = try Self.compactedLog(dir, clock: clock)
+        defer { manager.shutdown() }
+        // Producer 3 aborts (its data goes at the first cleaning); producer 4 commits a record that stays.
+        _ = try log.appendAndWait(records: TestBatches.batch([Self.keyed("t", "aborted", at: 1_000_000)], producerId: 3,
+                                                            producerEpoch: 0, baseSequence: 0, transactional: true), leaderEpoch: 0)
+        _ = try log.appendAndWait(records: TestBatches.marker(commit: false, producerId: 3, producerEpoch: 0), leaderEpoch: 0, origin: .coordinator)
+        _ = try log.appendAndWait(records: TestBatches.batch([Self.keyed("kept", "committed", at: 1_000_000)], producerId: 4,
+                                                            producerEpoch: 0, baseSequence: 0, transactional: true), leaderEpoch: 0)
+        _ = try log.appendAndWait(records: TestBatches.marker(commit: true, producerId: 4, producerEpoch: 0), leaderEpoch: 0, origin: .coordinator)
+        for index in 0..<12 {
+            _ = try log.appendAndWait(records: TestBatches.batch([Self.keyed("f\(index)", String(repeating: "x", count: 60), at: 1_000_000)]), leaderEpoch: 0)
+        }
+        log.updateHighWatermark(log.logEndOffset)
+        func controlBatches() throws -> [RecordBatchHeader] {
+            log.updateHighWatermark(log.logEndOffset)
+            return TestBatches.headers(in: try log.read(from: 0, maxBytes: 1 << 20).readBytes()).filter(\.isControl)
+        }
+        try log.compactIfDirty(force: true)
+        var markers = try controlBatches()
+        #expect(markers.map(\.baseOffset) == [1, 3], "both markers survive the first cleaning")
+        #expect(markers.first { $0.baseOffset == 1 }?.hasDeleteHorizon == true, "the abort marker got a delete horizon")
+        #expect(markers.first { $0.baseOffset == 3 }?.hasDeleteHorizon == false, "the commit marker still guards data")
+        clock.advance(5_000)
+        #expect(try log.compactIfDirty() == nil, "nothing to do before the horizon")
+        clock.advance(6_000)
+        let stats = try #require(try log.compactIfDirty(), "a passed delete horizon makes the log cleanable")
+        #expect(stats.segmentsCleaned > 0)
+        markers = try controlBatches()
+        #expect(markers.map(\.baseOffset) == [3], "the abort marker is gone; the commit marker stays")
+        #expect(try Self.contents(log).contains { $0.1 == "kept" })
+        #expect(log.lastStableOffset == log.highWatermark)
+    }
+
+    @Test func cleaningMergesSmallAdjacentSegmentsUpToSegmentBytes() throws {
+        let dir = TemporaryDirectory()
+        let clock = TestClock(1_000_000)
+        let (manager, log) = try Self.compactedLog(dir, clock: clock)
+        for round in 0..<12 {
+            let records = (0..<3).map { Self.keyed("k\($0)", "value-\(round)-\($0)", at: 1_000_000) }
+            _ = try log.appendAndWait(records: TestBatches.batch(records), leaderEpoch: 0)
+        }
+        let before = log.segmentBaseOffsets
+        #expect(before.count > 2)
+        var config = log.config
+        config.segmentBytes = 1 << 20
+        try log.updateConfig(config)
+        log.updateHighWatermark(log.logEndOffset)
+        let stats = try #require(try log.compactIfDirty(force: true))
+        #expect(stats.segmentsCleaned == before.count - 1)
+        #expect(stats.segmentsAfter == 1)
+        #expect(log.segmentBaseOffsets == [0, before[before.count - 1]], "every cleaned segment merged into one at the first base")
+        let after = try Self.contents(log)
+        #expect(after.map(\.0) == after.map(\.0).sorted())
+        #expect(Set(after.map(\.1)) == ["k0", "k1", "k2"])
+        #expect(after.filter { $0.0 < before[before.count - 1] }.count == 3, "one record per key below the active segment")
+        #expect(try log.offset(forTimestamp: 1_000_000)?.offset == after.first?.0)
+        manager.shutdown()
+        let reopened = try TestManagers.make(dir.path)
+        defer { reopened.shutdown() }
+        let again = try #require(try reopened.log(topic: "c", partition: 0))
+        #expect(try Self.contents(again).map(\.0) == after.map(\.0))
+    }
+
+    @Test func anInterruptedMergeSwapIsFinishedAtOpen() throws {
+        let dir = TemporaryDirectory()
+        let clock = TestClock(1_000_000)
+        do {
+            let (manager, log) = try Self.compactedLog(dir, clock: clock)
+            for round in 0..<8 {
+                _ = try log.appendAndWait(records: TestBatches.simple(count: 3, timestamp: 1_000 + Int64(round) * 10), leaderEpoch: 0)
+            }
+            #expect(log.segmentBaseOffsets.count >= 3)
+            manager.shutdown()
+        }
+        // A crash after `<first>.log.swap` (a merge of the first two segments) was written, before the
+        // second segment was renamed away: both cover offsets of the second segment.
+        let partition = dir.path + "/c-0/"
+        let names = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".log") }.sorted()
+        let merged = try Data(contentsOf: URL(fileURLWithPath: partition + names[0])) + Data(contentsOf: URL(fileURLWithPath: partition + names[1]))
+        try merged.write(to: URL(fileURLWithPath: partition + names[0] + ".swap"))
+        let manager = try TestManagers.make(dir.path)
+        defer { manager.shutdown() }
+        let log = try #require(try manager.log(topic: "c", partition: 0))
+        #expect(!FileManager.default.fileExists(atPath: partition + names[1]), "the merged-away segment is removed")
+        #expect(log.logEndOffset == 24)
+        log.updateHighWatermark(24)
+        var offsets: [Int64] = []
+        var next: Int64 = 0
+        while next < 24 {
+            let headers = TestBatches.headers(in: try log.read(from: next, maxBytes: 1 << 20).readBytes())
+            guard let last = headers.last else { break }
+            offsets += headers.map(\.baseOffset)
+            next = last.lastOffset + 1
+        }
+        #expect(offsets == stride(from: 0, to: 24, by: 3).map { Int64($0) }, "every batch once, in order")
+        #expect(try log.offset(forTimestamp: 1_031)?.offset == 10)
     }
 }

@@ -133,7 +133,9 @@ def produce(driver: str, bootstrap: str, topic: str, count: int, value_size: int
     args = ["produce", "-b", bootstrap, "-t", topic, "-n", str(count), "-s", str(value_size), "-a", "all",
             "-X", f"enable.idempotence={'true' if idempotent else 'false'}"]
     if rate:
-        args += ["-r", str(rate)]
+        # Latency run: no linger, so the figure is the request's time through the broker rather
+        # than librdkafka's batching delay (its default linger is 5 ms).
+        args += ["-r", str(rate), "-X", "linger.ms=0"]
     return run_driver(driver, *args)
 
 

@@ -51,7 +51,6 @@ def main() -> int:
     host, port = args.bootstrap.rsplit(":", 1)
     sock = socket.create_connection((host, int(port)), timeout=30)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     topic = args.topic.encode()
     offsets = {p: 0 for p in range(args.partitions)}
     buf = bytearray(args.max_bytes + (1 << 20))

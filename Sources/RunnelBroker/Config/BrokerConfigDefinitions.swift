@@ -139,6 +139,8 @@ extension ConfigTable {
         broker("group.initial.rebalance.delay.ms", .int, .int(3000),
                "Wait for more members before the first rebalance of an empty group."),
         broker("group.max.size", .int, .int(Int64(Int32.max)), .atLeast(1), "Most members in one group."),
+        broker("offset.metadata.max.bytes", .int, .int(4096), .atLeast(0),
+               "Longest metadata string an offset commit may carry."),
         broker("transaction.state.log.num.partitions", .int, .int(50), .atLeast(1),
                "Partitions of __transaction_state."),
         broker("transaction.state.log.replication.factor", .short, .int(3), .atLeast(1),

@@ -25,8 +25,27 @@ public enum ConfigDocumentation {
         out += table(ConfigTable.brokerDefinitions, showSynonyms: false)
         out += "\n## Topic settings\n\n"
         out += table(ConfigTable.topicDefinitions, showSynonyms: true)
+        out += recompression
         return out
     }
+
+    /// How `compression.type` acts on produce (the table row has room for one line only).
+    private static let recompression = """
+
+        ## compression.type and recompression
+
+        With `compression.type=producer` (the default) batches are stored byte for byte as the producer sent
+        them. Any other value (`uncompressed`, `gzip`, `snappy`, `lz4`, `zstd`) makes produce re-encode each
+        batch sent with a different codec, as Kafka does: its records are decompressed (bounded), checked one
+        by one (offset deltas, keys on compacted topics, the CreateTime window), and compressed with the
+        topic's codec at `compression.gzip.level`, `compression.lz4.level` or `compression.zstd.level`. The
+        base offset, producer id, epoch, base sequence and attributes other than the codec are kept, the CRC
+        is recomputed, and a CreateTime batch's max timestamp is taken from its records. The re-encoded batch
+        must still fit `max.message.bytes` (MESSAGE_TOO_LARGE otherwise). Batches already in the topic's
+        codec are stored as sent; transaction markers are never recompressed. Recompression costs broker CPU
+        on every produce; producers that use the topic's codec avoid it.
+
+        """
 
     private static func table(_ definitions: [ConfigDefinition], showSynonyms: Bool) -> String {
         var out = showSynonyms

@@ -7,6 +7,12 @@ public struct TopicConfig: Sendable, Equatable {
     public var cleanupPolicy: [String]
     /// `compression.type`.
     public var compressionType: String
+    /// `compression.gzip.level` (-1: zlib's default).
+    public var compressionGzipLevel: Int32
+    /// `compression.lz4.level`.
+    public var compressionLz4Level: Int32
+    /// `compression.zstd.level`.
+    public var compressionZstdLevel: Int32
     /// `delete.retention.ms`.
     public var deleteRetentionMs: Int64
     /// `file.delete.delay.ms`.
@@ -89,6 +95,9 @@ extension BrokerConfig {
         return TopicConfig(
             cleanupPolicy: value("cleanup.policy")?.listValue ?? ["delete"],
             compressionType: value("compression.type")?.stringValue ?? "producer",
+            compressionGzipLevel: int("compression.gzip.level"),
+            compressionLz4Level: int("compression.lz4.level"),
+            compressionZstdLevel: int("compression.zstd.level"),
             deleteRetentionMs: long("delete.retention.ms"),
             fileDeleteDelayMs: long("file.delete.delay.ms"),
             flushMessages: long("flush.messages"),

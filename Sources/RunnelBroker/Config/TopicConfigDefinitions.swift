@@ -15,7 +15,7 @@ extension ConfigTable {
         ConfigDefinition(
             "compression.type", .string, default: .string("producer"), scope: .topic,
             validator: .oneOf(compressionTypes), synonyms: [ConfigSynonym("compression.type")],
-            "Codec batches are stored with; `producer` keeps the producer's codec byte for byte."),
+            "Codec batches are stored with: `producer` keeps the producer's codec byte for byte; any other value makes the broker recompress batches sent with a different codec."),
         ConfigDefinition(
             "compression.gzip.level", .int, default: .int(-1), scope: .topic, validator: .between(-1, 9),
             synonyms: [ConfigSynonym("compression.gzip.level")], "gzip level when the broker recompresses."),

@@ -49,8 +49,8 @@ final class BrokerCore: Sendable {
     }
 
     /// Creates `__consumer_offsets` when missing (compacted, `offsets.topic.num.partitions` partitions),
-    /// loads every group from it and starts the coordinator's timers.
-    func startGroupCoordinator(partitions: Int32, segmentBytes: Int64) async throws {
+    /// loads every group from it and starts the coordinator's timers; returns what was loaded.
+    func startGroupCoordinator(partitions: Int32, segmentBytes: Int64) async throws -> GroupLoadSummary {
         if metadataStore.topic(named: ConsumerOffsetsLog.topic) == nil {
             do {
                 _ = try createTopic(name: ConsumerOffsetsLog.topic, partitions: partitions, replicationFactor: 1,
@@ -60,8 +60,9 @@ final class BrokerCore: Sendable {
                 if metadataStore.topic(named: ConsumerOffsetsLog.topic) == nil { throw error }
             }
         }
-        try await groupCoordinator.loadAllPartitions()
+        let summary = try await groupCoordinator.loadAllPartitions()
         await groupCoordinator.startTimer()
+        return summary
     }
 
     /// Opens the partitions of every known topic (lazy in storage: no segment data is read).

@@ -57,8 +57,16 @@ public final class BrokerRuntime: Sendable {
     /// Loads consumer groups from `__consumer_offsets` (creating it on first start) and starts the
     /// coordinator; call before accepting connections.
     public func startCoordinators() async throws {
-        try await core.startGroupCoordinator(partitions: offsetsTopicPartitions, segmentBytes: offsetsTopicSegmentBytes)
-        logger.info("group coordinator loaded", metadata: ["partitions": "\(offsetsTopicPartitions)"])
+        let clock = ContinuousClock()
+        let started = clock.now
+        let summary = try await core.startGroupCoordinator(partitions: offsetsTopicPartitions,
+                                                           segmentBytes: offsetsTopicSegmentBytes)
+        let elapsed = clock.now - started
+        let loadMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        logger.info("group coordinator loaded", metadata: [
+            "partitions": "\(offsetsTopicPartitions)", "groups": "\(summary.groups)", "offsets": "\(summary.offsets)",
+            "records": "\(summary.records)", "undecodable_records": "\(summary.undecodableRecords)",
+            "load_ms": "\((loadMs * 10).rounded() / 10)"])
     }
 
     /// Stops the coordinators, flushes every log and writes the clean-shutdown markers.

@@ -1,5 +1,6 @@
-// The group coordinator's persistence over the real `__consumer_offsets` partitions: records become one
-// uncompressed batch appended durably; loading reads a partition from its log start offset to its end.
+// The group coordinator's persistence over the real `__consumer_offsets` partitions: records become
+// uncompressed batches appended durably (coalesced per partition by CoordinatorAppendBatcher); loading
+// reads a partition from its log start offset to its end.
 import KafkaProtocol
 import KafkaRecords
 import NIOCore
@@ -9,29 +10,62 @@ import RunnelStorage
 /// `GroupLogStore` over this broker's `__consumer_offsets` partition logs.
 struct ConsumerOffsetsLog: GroupLogStore {
     static let topic = "__consumer_offsets"
+    /// Most bytes coalesced into one batch (at most 512 KiB, and never more than the partition's
+    /// `max.message.bytes` less the batch header), so coalescing never makes a batch the log refuses.
+    static let maxCoalescedBatchBytes = 512 * 1024
     let replicas: ReplicaManager
+    private let batcher: CoordinatorAppendBatcher
 
-    func append(partition index: Int32, records: [GroupLogRecord]) async throws(GroupLogStoreError) {
-        guard let partition = replicas.partition(topic: Self.topic, index: index) else {
+    init(replicas: ReplicaManager) {
+        self.replicas = replicas
+        self.batcher = CoordinatorAppendBatcher(
+            maxBatchBytes: { index in
+                let limit = replicas.partition(topic: Self.topic, index: index)?.log.config.maxMessageBytes
+                return min(Self.maxCoalescedBatchBytes, (limit ?? Self.maxCoalescedBatchBytes) - 128)
+            },
+            write: { index, records, done in Self.write(records, to: index, replicas: replicas, done: done) })
+    }
+
+    /// Queues the records on the partition's append lane synchronously, on the caller's executor (so in
+    /// the coordinator's order), then waits until the batch that carries them is durable: fdatasynced
+    /// (`flush.messages=1`), group-committed by the I/O engine with every other append of its round.
+    nonisolated(nonsending) func append(partition index: Int32, records: [GroupLogRecord]) async throws(GroupLogStoreError) {
+        guard replicas.partition(topic: Self.topic, index: index) != nil else {
             throw GroupLogStoreError(.notCoordinator, "\(Self.topic)-\(index) is not hosted here")
+        }
+        let result: Result<Void, GroupLogStoreError> = await withCheckedContinuation { continuation in
+            batcher.submit(partition: index, records: records) { continuation.resume(returning: $0) }
+        }
+        try result.get()
+    }
+
+    /// One batch to the partition log; `done` runs once it is durable or has failed.
+    private static func write(_ records: [GroupLogRecord], to index: Int32, replicas: ReplicaManager,
+                              done: @escaping CoordinatorAppendBatcher.Completion) {
+        guard let partition = replicas.partition(topic: topic, index: index) else {
+            done(.failure(GroupLogStoreError(.notCoordinator, "\(topic)-\(index) is not hosted here")))
+            return
         }
         let batch: ByteBuffer
         do throws(RecordBatchError) {
             batch = try GroupLogBatches.batch(records, timestampMs: Partition.nowMs())
         } catch {
-            throw GroupLogStoreError(.unknownServerError, "could not build a coordinator batch: \(error)")
+            done(.failure(GroupLogStoreError(.unknownServerError, "could not build a coordinator batch: \(error)")))
+            return
         }
-        let result: Result<AppendResult, StorageError> = await withCheckedContinuation { continuation in
-            partition.log.append(records: batch, leaderEpoch: partition.leaderEpoch, origin: .coordinator) { result in
-                continuation.resume(returning: result)
+        partition.log.append(records: batch, leaderEpoch: partition.leaderEpoch, origin: .coordinator) { result in
+            switch result {
+            case .success(let appended):
+                partition.advanceHighWatermark(to: appended.lastOffset + 1)
+                done(.success(()))
+            case .failure(.messageTooLarge(let size, let limit)):
+                // No retry can fix a batch over the log's limit: Kafka answers UNKNOWN_SERVER_ERROR.
+                done(.failure(GroupLogStoreError(.unknownServerError,
+                                                 "\(topic)-\(index): batch of \(size) bytes exceeds the limit of \(limit) bytes")))
+            case .failure(let error):
+                // Kafka answers a failed coordinator write with COORDINATOR_NOT_AVAILABLE so clients retry.
+                done(.failure(GroupLogStoreError(.coordinatorNotAvailable, "\(topic)-\(index): \(error)")))
             }
-        }
-        switch result {
-        case .success(let appended):
-            partition.advanceHighWatermark(to: appended.lastOffset + 1)
-        case .failure(let error):
-            // Kafka answers a failed coordinator write with COORDINATOR_NOT_AVAILABLE so clients retry.
-            throw GroupLogStoreError(.coordinatorNotAvailable, "\(Self.topic)-\(index): \(error)")
         }
     }
 

@@ -19,6 +19,10 @@ final class Partition: Sendable {
     private let waiters = Mutex<[ObjectIdentifier: any AppendWaiter]>([:])
     /// Serializes high-watermark moves so a late completion never moves it backwards.
     private let highWatermarkLock = Mutex<Void>(())
+    /// Appends that need CPU-heavy work (recompression) run here, in arrival order.
+    private let appendQueue: DispatchQueue
+    /// Appends submitted to `appendQueue` and not yet handed to the log.
+    private let queuedAppends = Atomic<Int>(0)
 
     /// The leader epoch; a single node never changes leaders.
     var leaderEpoch: Int32 { 0 }
@@ -29,6 +33,7 @@ final class Partition: Sendable {
         self.topicId = topicId
         self.log = log
         self.settings = Mutex(settings)
+        self.appendQueue = DispatchQueue(label: "runnel.append.\(topic)-\(index)")
         var logger = logger
         logger[metadataKey: "topic"] = "\(topic)"
         logger[metadataKey: "partition"] = "\(index)"
@@ -59,10 +64,30 @@ final class Partition: Sendable {
 
     // MARK: Produce
 
-    /// Validates the batch headers of a produce request's records and appends them. `completion` runs
-    /// once the batches are durable (or rejected), on the storage I/O thread.
+    /// Validates the batch headers of a produce request's records, recompresses them when the topic's
+    /// `compression.type` names another codec, and appends them. `completion` runs once the batches are
+    /// durable (or rejected), on the storage I/O thread.
+    ///
+    /// Recompression decodes and re-encodes whole batches, too much CPU for an event loop that serves
+    /// other connections, so on such topics the work runs on this partition's serial append queue (as
+    /// Kafka runs it on request-handler threads). Appends keep their arrival order: while anything is
+    /// queued, later appends queue behind it, so offsets and producer sequences are assigned in order.
     func append(records: ByteBuffer, completion: @escaping @Sendable (Result<AppendOutcome, PartitionError>) -> Void) {
         let current = settings.withLock { $0 }
+        guard current.compression != nil || queuedAppends.load(ordering: .acquiring) > 0 else {
+            appendNow(records: records, settings: current, completion: completion)
+            return
+        }
+        queuedAppends.add(1, ordering: .acquiringAndReleasing)
+        appendQueue.async { [self] in
+            appendNow(records: records, settings: current, completion: completion)
+            queuedAppends.subtract(1, ordering: .acquiringAndReleasing)
+        }
+    }
+
+    private func appendNow(records: ByteBuffer, settings current: TopicLogSettings,
+                           completion: @escaping @Sendable (Result<AppendOutcome, PartitionError>) -> Void) {
+        var records = records
         var options = RecordBatchValidator.Options(origin: .client, maxBatchSize: current.maxMessageBytes,
                                                    requireSingleBatch: true)
         if current.timestampType == .createTime {
@@ -72,6 +97,11 @@ final class Partition: Sendable {
         if current.log.cleanupPolicy.contains(.compact) { options.requireKeys = true }
         do {
             _ = try RecordBatchValidator.validate(records, options: options)
+            if let target = current.compression {
+                // compression.type: Kafka re-encodes (and checks record by record) batches in another codec.
+                records = try RecordBatchRecompressor.recompress(
+                    records: records, to: target, level: current.compressionLevel(for: target), options: options)
+            }
         } catch {
             completion(.failure(PartitionError(ErrorCode(rawValue: error.kafkaErrorCode), error.description,
                                                batchIndex: 0)))

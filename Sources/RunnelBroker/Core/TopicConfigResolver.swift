@@ -48,7 +48,12 @@ struct TopicConfigResolver: Sendable {
         settings.timestampType = topic.usesLogAppendTime ? .logAppendTime : .createTime
         settings.timestampBeforeMaxMs = topic.messageTimestampBeforeMaxMs
         settings.timestampAfterMaxMs = topic.messageTimestampAfterMaxMs
-        settings.compression = CompressionCodec(name: topic.compressionType)
+        // Kafka's "uncompressed" is our codec `.none`; "producer" (or anything unknown) keeps the sent codec.
+        settings.compression = topic.compressionType == "uncompressed" ? CompressionCodec.none
+            : CompressionCodec(name: topic.compressionType)
+        settings.gzipLevel = topic.compressionGzipLevel
+        settings.lz4Level = topic.compressionLz4Level
+        settings.zstdLevel = topic.compressionZstdLevel
         settings.minInsyncReplicas = Int(topic.minInsyncReplicas)
         return settings
     }

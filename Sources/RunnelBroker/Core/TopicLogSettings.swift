@@ -14,8 +14,23 @@ struct TopicLogSettings: Sendable {
     /// `message.timestamp.before.max.ms` and `message.timestamp.after.max.ms` (CreateTime only).
     var timestampBeforeMaxMs: Int64 = Int64.max
     var timestampAfterMaxMs: Int64 = 3_600_000
-    /// `compression.type`: nil keeps what the producer sent ("producer").
+    /// `compression.type`: nil keeps what the producer sent ("producer"); a codec (`.none` for
+    /// "uncompressed") makes produce recompress batches sent with another codec.
     var compression: CompressionCodec? = nil
+    /// `compression.gzip.level`, `compression.lz4.level`, `compression.zstd.level` (Kafka's defaults).
+    var gzipLevel: Int32 = -1
+    var lz4Level: Int32 = 9
+    var zstdLevel: Int32 = 3
     /// `min.insync.replicas`
     var minInsyncReplicas: Int = 1
+
+    /// The level to recompress with for `codec` (nil where the codec has no level).
+    func compressionLevel(for codec: CompressionCodec) -> Int32? {
+        switch codec {
+        case .gzip: gzipLevel
+        case .lz4: lz4Level
+        case .zstd: zstdLevel
+        case .none, .snappy: nil
+        }
+    }
 }

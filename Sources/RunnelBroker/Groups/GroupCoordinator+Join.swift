@@ -148,6 +148,7 @@ extension GroupCoordinator {
     /// A static member restarted with a new member id: the old id is fenced, the new one takes its place.
     private func replaceStaticMember(_ group: ClassicGroup, _ request: JoinGroupParameters, instanceId: String,
                                      oldMemberId: String, newMemberId: String) async -> JoinGroupResult {
+        let previousLeaderId = group.leaderId
         guard let member = group.replaceStaticMember(instanceId: instanceId, oldMemberId: oldMemberId,
                                                      newMemberId: newMemberId) else {
             return .failure(.unknownMemberId, memberId: request.memberId)
@@ -180,12 +181,27 @@ extension GroupCoordinator {
                     restored.rebalanceTimeoutMs = oldRebalanceTimeout
                     restored.sessionTimeoutMs = oldSessionTimeout
                 }
-                return .failure(error, memberId: newMemberId)
+                // As Kafka: the new member id was not persisted, so none is handed out; the old one stays valid.
+                var failure = JoinGroupResult.failure(error)
+                failure.generationId = generation
+                failure.protocolType = group.protocolType
+                failure.protocolName = group.protocolName
+                failure.leaderId = previousLeaderId ?? ""
+                return failure
             }
             guard group.has(newMemberId) else { return .failure(.unknownMemberId, memberId: newMemberId) }
             var result = currentGenerationResult(group, for: member)
-            // KIP-814: a rejoining static leader gets the members but need not assign again.
-            result.skipAssignment = group.isLeader(newMemberId)
+            if group.isLeader(newMemberId) {
+                if request.supportsSkippingAssignment {
+                    // KIP-814: a rejoining static leader gets the members but need not assign again.
+                    result.skipAssignment = true
+                } else {
+                    // Before JoinGroup v9 it cannot be told to skip: answer as to a follower, naming the
+                    // previous leader id, so it computes no assignment the stable group would not hand out.
+                    result.members = []
+                    result.leaderId = previousLeaderId ?? ""
+                }
+            }
             return result
         case .stable, .completingRebalance:
             // The leader may already have assigned to the old id; a rebalance keeps ids consistent.

@@ -62,17 +62,27 @@ extension GroupCoordinator {
         }
     }
 
-    /// Loads every partition of `__consumer_offsets` (a single node coordinates all groups).
-    public func loadAllPartitions() async throws(GroupLogStoreError) {
+    /// Loads every partition of `__consumer_offsets` (a single node coordinates all groups); returns
+    /// what was loaded.
+    @discardableResult
+    public func loadAllPartitions() async throws(GroupLogStoreError) -> GroupLoadSummary {
+        var summary = GroupLoadSummary()
         for partition in 0..<config.offsetsTopicPartitions {
-            try await loadPartition(partition)
+            summary.add(try await loadPartitionReporting(partition))
         }
+        return summary
     }
 
     /// Becomes coordinator of `partition`: replays its records into groups and offsets. Requests for its
     /// groups get COORDINATOR_LOAD_IN_PROGRESS until this returns.
     public func loadPartition(_ partition: Int32) async throws(GroupLogStoreError) {
-        guard partitions[partition] == nil else { return }
+        _ = try await loadPartitionReporting(partition)
+    }
+
+    /// `loadPartition(_:)`, returning what was loaded (nothing when the partition was already loaded or
+    /// loading).
+    func loadPartitionReporting(_ partition: Int32) async throws(GroupLogStoreError) -> GroupLoadSummary {
+        guard partitions[partition] == nil else { return GroupLoadSummary() }
         partitions[partition] = .loading
         let records: [GroupLogRecord]
         do {
@@ -106,6 +116,7 @@ extension GroupCoordinator {
         }
         let nowMs = now()
         var loaded = 0
+        var restoredOffsets = 0
         for groupId in Set(metadata.keys).union(offsets.keys) {
             let groupOffsets = offsets[groupId] ?? [:]
             let value = metadata[groupId] ?? nil
@@ -115,17 +126,27 @@ extension GroupCoordinator {
             group.offsets = groupOffsets
             groups[groupId] = group
             loaded += 1
+            restoredOffsets += groupOffsets.count
             if group.size > Int(config.maxSize) {
                 // group.max.size was lowered: rebalance so the members learn, and commit, before some go.
                 prepareRebalance(group, reason: "loaded group is over group.max.size \(config.maxSize)")
             }
         }
         partitions[partition] = .loaded
-        if loaded > 0 || skipped > 0 {
-            logger.info("loaded __consumer_offsets partition", metadata: [
-                "partition": "\(partition)", "records": "\(records.count)", "groups": "\(loaded)",
-                "undecodable_records": "\(skipped)"])
+        if skipped > 0 {
+            logger.warning("skipped undecodable __consumer_offsets records", metadata: [
+                "partition": "\(partition)", "records": "\(records.count)", "undecodable_records": "\(skipped)"])
+        } else if loaded > 0 {
+            logger.debug("loaded __consumer_offsets partition", metadata: [
+                "partition": "\(partition)", "records": "\(records.count)", "groups": "\(loaded)"])
         }
+        var summary = GroupLoadSummary()
+        summary.partitions = 1
+        summary.records = records.count
+        summary.groups = loaded
+        summary.offsets = restoredOffsets
+        summary.undecodableRecords = skipped
+        return summary
     }
 
     private func restore(_ group: ClassicGroup, from value: GroupMetadataValue, nowMs: Int64) {

@@ -23,9 +23,14 @@ public struct GroupLogRecord: Sendable, Equatable {
 /// Contract: `append` returns once the records are durable (and, in a cluster, replicated); appends to one
 /// partition are applied in the order the calls were made; `load` returns every record still in the
 /// partition, oldest first (after compaction, at least the latest record of each key).
+///
+/// `append` is `nonisolated(nonsending)`: it runs on the caller's executor (the coordinator actor) until
+/// it first suspends. An implementation that hands the batch to the log before suspending (as
+/// `ConsumerOffsetsLog` does) therefore appends in the coordinator's order, and a commit costs no hop
+/// off the actor and back before its write is queued.
 public protocol GroupLogStore: Sendable {
     /// Appends `records` to `partition` of `__consumer_offsets` as one batch; durable on return.
-    func append(partition: Int32, records: [GroupLogRecord]) async throws(GroupLogStoreError)
+    nonisolated(nonsending) func append(partition: Int32, records: [GroupLogRecord]) async throws(GroupLogStoreError)
     /// Reads the whole partition, oldest record first.
     func load(partition: Int32) async throws(GroupLogStoreError) -> [GroupLogRecord]
 }

@@ -73,7 +73,7 @@ public struct GroupRequests: Sendable {
             rebalanceTimeoutMs: version >= 1 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs,
             protocolType: request.protocolType,
             protocols: request.protocols.map { GroupProtocol(name: $0.name, metadata: $0.metadata) },
-            requireKnownMemberId: version >= 4, reason: request.reason)
+            requireKnownMemberId: version >= 4, supportsSkippingAssignment: version >= 9, reason: request.reason)
         let result = await coordinator.joinGroup(parameters)
         var response = JoinGroupResponse()
         response.errorCode = result.error.rawValue

@@ -68,12 +68,14 @@ public struct JoinGroupParameters: Sendable {
     public var protocols: [GroupProtocol]
     /// JoinGroup v4+: a member without an id is given one and asked to rejoin with it (KIP-394).
     public var requireKnownMemberId: Bool = true
+    /// JoinGroup v9+: the response can tell a rejoining static leader to skip the assignment (KIP-814).
+    public var supportsSkippingAssignment: Bool = true
     public var reason: String?
 
     public init(groupId: String, memberId: String = "", groupInstanceId: String? = nil, clientId: String = "",
                 clientHost: String = "", sessionTimeoutMs: Int32, rebalanceTimeoutMs: Int32,
                 protocolType: String, protocols: [GroupProtocol], requireKnownMemberId: Bool = true,
-                reason: String? = nil) {
+                supportsSkippingAssignment: Bool = true, reason: String? = nil) {
         self.groupId = groupId
         self.memberId = memberId
         self.groupInstanceId = groupInstanceId
@@ -84,6 +86,7 @@ public struct JoinGroupParameters: Sendable {
         self.protocolType = protocolType
         self.protocols = protocols
         self.requireKnownMemberId = requireKnownMemberId
+        self.supportsSkippingAssignment = supportsSkippingAssignment
         self.reason = reason
     }
 }

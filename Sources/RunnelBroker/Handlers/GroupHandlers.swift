@@ -65,12 +65,11 @@ extension BrokerCore {
         return groupAnswer(context) { [groupRequests] in await groupRequests.offsetDelete(request, version: version) }
     }
 
-    /// Runs a group call (which may wait for a rebalance) off the event loop; answers on the loop.
+    /// Runs a group call (which may wait for a rebalance) off the event loop, after the connection's
+    /// earlier group calls have finished (Kafka's one-request-at-a-time per connection); answers on the loop.
     private func groupAnswer<Response: Sendable>(
         _ context: HandlerRequest, _ body: @escaping @Sendable () async -> Response
     ) -> HandlerResult<Response> {
-        let promise = context.eventLoop.makePromise(of: Response.self)
-        promise.completeWithTask(body)
-        return .later(promise.futureResult)
+        .later(context.context.lane.submit(on: context.eventLoop, body))
     }
 }

@@ -17,6 +17,8 @@ public struct RequestContext: Sendable {
     public var listenerName: String
     /// A logger carrying `connection` and `client` metadata.
     public var logger: Logger
+    /// The connection's queue for requests handled off the event loop, in arrival order.
+    public let lane: RequestLane
 
     /// Creates a context.
     public init(
@@ -29,5 +31,6 @@ public struct RequestContext: Sendable {
         self.connectionId = connectionId
         self.listenerName = listenerName
         self.logger = logger
+        self.lane = RequestLane()
     }
 }

@@ -48,6 +48,41 @@ import Testing
                                             protocolType: nil, protocolName: nil, assignments: [:]).error == .fencedInstanceId)
     }
 
+    @Test func aRestartedLeaderThatCannotSkipTheAssignmentIsAnsweredAsAFollower() async throws {
+        let fixture = try await GroupFixture.make()
+        let coordinator = fixture.coordinator
+        let oldId = await stableStaticGroup(coordinator)
+        // JoinGroup v5-8 has no SkipAssignment: as Kafka does, no member list and the previous leader id.
+        var parameters = joinParameters(instanceId: "i1")
+        parameters.supportsSkippingAssignment = false
+        let rejoined = await coordinator.joinGroup(parameters)
+        #expect(rejoined.error == .none)
+        #expect(rejoined.generationId == 1)
+        #expect(rejoined.members.isEmpty)
+        #expect(rejoined.leaderId == oldId)
+        #expect(!rejoined.skipAssignment)
+        #expect(await coordinator.leader(of: "g") == rejoined.memberId)
+        #expect(await coordinator.state(of: "g") == .stable)
+        let sync = await coordinator.syncGroup(groupId: "g", generationId: 1, memberId: rejoined.memberId,
+                                               groupInstanceId: "i1", protocolType: nil, protocolName: nil, assignments: [:])
+        #expect(sync.assignment == ByteBuffer(string: "A"))
+    }
+
+    @Test func aRestartedInstanceWhoseNewIdCannotBeStoredKeepsTheOldIdValid() async throws {
+        let fixture = try await GroupFixture.make()
+        let coordinator = fixture.coordinator
+        let oldId = await stableStaticGroup(coordinator)
+        fixture.store.failAppends(with: GroupLogStoreError(.unknownServerError, "record too large"))
+        let rejoined = await coordinator.joinGroup(joinParameters(instanceId: "i1"))
+        #expect(rejoined.error == .unknownServerError)
+        #expect(rejoined.memberId.isEmpty)
+        #expect(rejoined.generationId == 1)
+        fixture.store.failAppends(with: nil)
+        #expect(await coordinator.memberIds(of: "g") == [oldId])
+        #expect(await coordinator.heartbeat(groupId: "g", generationId: 1, memberId: oldId, groupInstanceId: "i1") == .none)
+        #expect(await coordinator.state(of: "g") == .stable)
+    }
+
     @Test func aReplacedInstanceParkedInJoinGroupIsToldItWasFenced() async throws {
         let fixture = try await GroupFixture.make()
         let coordinator = fixture.coordinator

@@ -2,7 +2,7 @@
 // (exception simple name + message), so a test can assert both success and Kafka's exact errors.
 // Ops: createTopics, listTopics, describeTopics, describeCluster, describeConfigs,
 // incrementalAlterConfigs, createPartitions, deleteRecords, listOffsets, deleteTopics,
-// describeProducers, awaitAbsent (poll describeTopics until UnknownTopicOrPartition).
+// describeProducers, listConsumerGroupOffsets, describeConsumerGroups, awaitAbsent (poll describeTopics until UnknownTopicOrPartition).
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -14,17 +14,20 @@ import java.util.TreeMap;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.DeletedRecords;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
@@ -175,6 +178,42 @@ final class AdminCommand {
                     r.put("offset", info.offset());
                     r.put("timestamp", info.timestamp());
                     out.put(String.valueOf(tp.partition()), r);
+                }
+                return out;
+            }
+            case "listConsumerGroupOffsets": {
+                // {"topic:partition": committed offset} of one group (OffsetFetch).
+                Map<TopicPartition, OffsetAndMetadata> offsets =
+                    admin.listConsumerGroupOffsets(op.str("group")).partitionsToOffsetAndMetadata().get();
+                Map<String, Object> out = new TreeMap<>();
+                for (Map.Entry<TopicPartition, OffsetAndMetadata> e : offsets.entrySet()) {
+                    out.put(e.getKey().topic() + ":" + e.getKey().partition(), e.getValue() == null ? null : e.getValue().offset());
+                }
+                return out;
+            }
+            case "describeConsumerGroups": {
+                // State, assignor and members (member id, instance id, assignment) per group (DescribeGroups).
+                List<String> groups = new ArrayList<>();
+                for (Object g : op.list("groups")) groups.add(g.toString());
+                Map<String, Object> out = new LinkedHashMap<>();
+                for (Map.Entry<String, ConsumerGroupDescription> e : admin.describeConsumerGroups(groups).all().get().entrySet()) {
+                    ConsumerGroupDescription d = e.getValue();
+                    Map<String, Object> g = new LinkedHashMap<>();
+                    g.put("state", String.valueOf(d.groupState()));
+                    g.put("assignor", d.partitionAssignor());
+                    List<Object> members = new ArrayList<>();
+                    for (MemberDescription m : d.members()) {
+                        Map<String, Object> md = new LinkedHashMap<>();
+                        md.put("memberId", m.consumerId());
+                        md.put("instanceId", m.groupInstanceId().orElse(null));
+                        List<Object> tps = new ArrayList<>();
+                        for (TopicPartition tp : m.assignment().topicPartitions()) tps.add(tp.topic() + ":" + tp.partition());
+                        tps.sort(null);
+                        md.put("assignment", tps);
+                        members.add(md);
+                    }
+                    g.put("members", members);
+                    out.put(e.getKey(), g);
                 }
                 return out;
             }
