@@ -34,11 +34,18 @@ public struct PartitionMetadata: Sendable, Hashable, Codable {
 /// One topic and its partitions (sorted by index).
 public struct TopicMetadata: Sendable, Hashable, Codable {
     public var name: String
+    /// The topic id in Kafka's base64 form (all zero when the broker does not report ids).
     public var topicId: String
+    /// The topic id as Produce/Fetch v13+ carry it; `.zero` when unknown.
+    public var uuid: KafkaUUID = .zero
     public var isInternal: Bool
     public var partitions: [PartitionMetadata]
     /// Kafka error code name for the topic (e.g. UNKNOWN_TOPIC_OR_PARTITION), else nil.
     public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, topicId, isInternal, partitions, error
+    }
 
     public var partitionCount: Int32 { Int32(partitions.count) }
     /// The replication factor (replicas of the first partition).
@@ -78,8 +85,8 @@ public struct ClusterMetadata: Sendable {
                                   isr: partition.isrNodes, offlineReplicas: partition.offlineReplicas,
                                   error: partition.errorCode == 0 ? nil : ErrorCode(rawValue: partition.errorCode).name)
             }.sorted { $0.partition < $1.partition }
-            topics[name] = TopicMetadata(name: name, topicId: "\(topic.topicId)", isInternal: topic.isInternal,
-                                         partitions: partitions,
+            topics[name] = TopicMetadata(name: name, topicId: "\(topic.topicId)", uuid: topic.topicId,
+                                         isInternal: topic.isInternal, partitions: partitions,
                                          error: topic.errorCode == 0 ? nil : ErrorCode(rawValue: topic.errorCode).name)
         }
     }

@@ -24,6 +24,13 @@ final class MiniBroker: Sendable {
         var assignments: [String: ByteBuffer] = [:]
         var joins = 0
         var leaves = 0
+        /// Topic ids reported in Metadata (none: all-zero ids, as brokers before topic ids).
+        var topicIds: [String: KafkaUUID] = [:]
+        /// The highest Produce and Fetch versions advertised (13+ address topics by id).
+        var maxDataVersion: Int16 = 12
+        /// The versions of the Produce and Fetch requests received.
+        var produceVersions: [Int16] = []
+        var fetchVersions: [Int16] = []
     }
 
     /// The broker's state behind a lock (shared with the request handler).
@@ -37,9 +44,13 @@ final class MiniBroker: Sendable {
 
     var address: BrokerAddress { fake.address }
 
-    init(topics: [String: Int]) async throws {
+    /// A broker holding `topics` (name → partition count). With `topicIds`, topics get ids in Metadata and
+    /// Produce/Fetch are offered up to `dataVersion`.
+    init(topics: [String: Int], topicIds: Bool = false, dataVersion: Int16 = 12) async throws {
         state.withLock { state in
             for (name, count) in topics { state.partitions[name] = Array(repeating: [], count: count) }
+            if topicIds { for name in topics.keys { state.topicIds[name] = KafkaUUID.random() } }
+            state.maxDataVersion = dataVersion
         }
         let store = state
         fake = try await FakeBroker { header, body in
@@ -68,7 +79,11 @@ final class MiniBroker: Sendable {
         let version = header.apiVersion
         switch ApiKey(rawValue: header.apiKey) {
         case .apiVersions:
-            return FakeBroker.apiVersions(ranges)
+            var offered = ranges
+            let top = state.withLock { $0.maxDataVersion }
+            offered[.produce] = 3...top
+            offered[.fetch] = 4...top
+            return FakeBroker.apiVersions(offered)
         case .metadata:
             guard let request = try? MetadataRequest(from: &body, version: version) else { return nil }
             return state.withLock { state in
@@ -84,6 +99,7 @@ final class MiniBroker: Sendable {
                 response.topics = names.map { name in
                     var topic = MetadataResponse.MetadataResponseTopic()
                     topic.name = name
+                    topic.topicId = state.topicIds[name] ?? .zero
                     guard let partitions = state.partitions[name] else {
                         topic.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
                         return topic
@@ -109,14 +125,22 @@ final class MiniBroker: Sendable {
             guard let request = try? ProduceRequest(from: &body, version: version) else { return nil }
             return state.withLock { state in
                 state.produceRequests += 1
+                state.produceVersions.append(version)
                 let injected = state.produceErrors.isEmpty ? nil : state.produceErrors.removeFirst()
                 var response = ProduceResponse()
-                response.responses = request.topicData.map { topic in
+                response.responses = request.topicData.map { requested in
+                    var topic = requested
+                    if version >= 13 { topic.name = state.topicIds.first { $0.value == topic.topicId }?.key ?? "" }
                     var result = ProduceResponse.TopicProduceResponse()
                     result.name = topic.name
+                    result.topicId = topic.topicId
                     result.partitionResponses = topic.partitionData.map { data in
                         var partition = ProduceResponse.PartitionProduceResponse()
                         partition.index = data.index
+                        if topic.name.isEmpty {
+                            partition.errorCode = ErrorCode.unknownTopicId.rawValue
+                            return partition
+                        }
                         if let injected {
                             partition.errorCode = injected.rawValue
                             return partition
@@ -160,13 +184,21 @@ final class MiniBroker: Sendable {
         case .fetch:
             guard let request = try? FetchRequest(from: &body, version: version) else { return nil }
             return state.withLock { state in
+                state.fetchVersions.append(version)
                 var response = FetchResponse()
-                response.responses = request.topics.map { topic in
+                response.responses = request.topics.map { requested in
+                    var topic = requested
+                    if version >= 13 { topic.topic = state.topicIds.first { $0.value == topic.topicId }?.key ?? "" }
                     var result = FetchResponse.FetchableTopicResponse()
                     result.topic = topic.topic
+                    result.topicId = topic.topicId
                     result.partitions = topic.partitions.map { wanted in
                         var data = FetchResponse.PartitionData()
                         data.partitionIndex = wanted.partition
+                        if topic.topic.isEmpty {
+                            data.errorCode = ErrorCode.unknownTopicId.rawValue
+                            return data
+                        }
                         let key = TopicPartition(topic: topic.topic, partition: wanted.partition)
                         data.highWatermark = state.nextOffsets[key] ?? 0
                         data.lastStableOffset = data.highWatermark

@@ -18,8 +18,8 @@ import Testing
             let record = ProducerRecord(topic: "t", key: "key\(index)", value: "value\(index)")
             batch.append(record, timestamp: 100 + Int64(index), size: record.estimatedSize) { _ in }
         }
-        try batch.close(producerId: 99, producerEpoch: 3, baseSequence: 40)
-        let bytes = try #require(batch.bytes)
+        batch.close(producerId: 99, producerEpoch: 3, baseSequence: 40)
+        let bytes = try batch.build()
         let view = try RecordBatch(bytes)
         #expect(view.isCRCValid)
         #expect(view.producerId == 99)

@@ -67,6 +67,25 @@ import Testing
         await broker.stop()
     }
 
+    @Test func nullKeyRecordsStayOnTheirPartitionAcrossBatchesForTheStickyLinger() async throws {
+        for (linger, onePartition) in [(Duration.seconds(60), true), (.zero, false)] {
+            let broker = try await MiniBroker(topics: ["t": 6])
+            let client = client(broker)
+            var configuration = ProducerConfiguration()
+            configuration.batchSize = 64  // every record fills its batch
+            configuration.stickyPartitioningLinger = linger
+            let producer = try KafkaProducer(client: client, configuration: configuration)
+            var partitions: Set<Int32> = []
+            for index in 0..<12 {
+                partitions.insert(try await producer.send(ProducerRecord(topic: "t", key: nil, value: "v\(index)")).partition)
+            }
+            // Without a sticky linger each closed batch moves on to another partition.
+            #expect(onePartition ? partitions.count == 1 : partitions.count > 1, "linger \(linger)")
+            await client.close()
+            await broker.stop()
+        }
+    }
+
     @Test func retriableErrorIsRetriedAndDeliveredOnce() async throws {
         let broker = try await MiniBroker(topics: ["t": 1])
         broker.state.withLock { $0.produceErrors = [.notLeaderOrFollower, .requestTimedOut] }

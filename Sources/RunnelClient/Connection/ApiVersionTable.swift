@@ -11,11 +11,10 @@ public struct ApiVersionTable: Sendable {
     }
 
     /// Upper bounds this client holds itself to, below the schemas' maximum, where a newer version would
-    /// change what the client must send (topic ids instead of names in Produce/Fetch v13+, OffsetCommit/
-    /// OffsetFetch v10+).
+    /// change what the client must send (OffsetCommit/OffsetFetch v10+ belong to the new consumer group
+    /// protocol). Produce and Fetch go to the schemas' maximum: v13+ name topics by id, which the producer
+    /// and consumer resolve from metadata (falling back to v12 when a topic id is unknown).
     static let clientCaps: [Int16: Int16] = [
-        ApiKey.produce.rawValue: 12,
-        ApiKey.fetch.rawValue: 12,
         ApiKey.offsetCommit.rawValue: 9,
         ApiKey.offsetFetch.rawValue: 9,
     ]
@@ -31,6 +30,14 @@ public struct ApiVersionTable: Sendable {
     public func negotiatedVersion(for api: ApiKey) -> Int16? {
         guard let broker = ranges[api.rawValue], let client = Self.clientRange(for: api) else { return nil }
         let high = Swift.min(broker.upperBound, client.upperBound)
+        let low = Swift.max(broker.lowerBound, client.lowerBound)
+        return low <= high ? high : nil
+    }
+
+    /// The highest version both sides speak, but at most `limit` (nil when none is left).
+    public func negotiatedVersion(for api: ApiKey, atMost limit: Int16) -> Int16? {
+        guard let broker = ranges[api.rawValue], let client = Self.clientRange(for: api) else { return nil }
+        let high = Swift.min(broker.upperBound, client.upperBound, limit)
         let low = Swift.max(broker.lowerBound, client.lowerBound)
         return low <= high ? high : nil
     }

@@ -123,11 +123,11 @@ public final class BrokerConnection: Sendable {
     }
 
     /// Sends `request` without waiting for a response (Produce with acks=0).
-    public func sendWithoutResponse<Request: KafkaRequestMessage>(_ request: Request, version: Int16? = nil)
-        async throws {
+    public func sendWithoutResponse<Request: KafkaRequestMessage>(_ request: Request, version: Int16? = nil,
+                                                                  estimatedSize: Int = 256) async throws {
         let chosen = try self.version(for: Request.apiKey, requested: version)
         let frame = try Self.encodeFrame(request, version: chosen, clientId: configuration.clientId,
-                                         allocator: channel.allocator)
+                                         allocator: channel.allocator, estimatedSize: estimatedSize)
         do {
             try await channel.writeAndFlush(OutboundRequest(frame: frame, promise: nil,
                                                             timeout: configuration.requestTimeout)).get()
@@ -164,16 +164,48 @@ public final class BrokerConnection: Sendable {
                                        configuration: configuration)
     }
 
-    /// Encodes and writes `request` now (so requests written in order leave in order) and returns the
-    /// future response frame.
+    /// Encodes and writes `request` on the channel's event loop, in the order requests are started (so
+    /// requests started in order leave in order), and returns the future response frame.
     static func startRoundTrip<Request: KafkaRequestMessage>(_ request: Request, version: Int16, channel: any Channel,
-                                                             configuration: ConnectionConfiguration) throws
+                                                             configuration: ConnectionConfiguration,
+                                                             estimatedSize: Int = 256) throws
         -> EventLoopFuture<ByteBuffer> {
-        let frame = try encodeFrame(request, version: version, clientId: configuration.clientId,
-                                    allocator: channel.allocator)
+        startRoundTrip(building: { request }, version: version, channel: channel, configuration: configuration,
+                       estimatedSize: estimatedSize)
+    }
+
+    /// Like `startRoundTrip(_:...)`, with the request made by `make` on the event loop (the producer
+    /// builds its record batches there). A `make` that throws fails the returned future.
+    static func startRoundTrip<Request: KafkaRequestMessage>(building make: @escaping @Sendable () throws -> Request,
+                                                             version: Int16, channel: any Channel,
+                                                             configuration: ConnectionConfiguration,
+                                                             estimatedSize: Int) -> EventLoopFuture<ByteBuffer> {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        channel.writeAndFlush(OutboundRequest(frame: frame, promise: promise, timeout: configuration.requestTimeout),
-                              promise: nil)
+        let clientId = configuration.clientId
+        let timeout = configuration.requestTimeout
+        // Encoded on the event loop: a large request (Produce) is copied into its frame there rather than
+        // on the caller's thread, and requests still leave in the order they were started (event loop
+        // tasks run in submission order).
+        channel.eventLoop.execute {
+            do {
+                let request = try make()
+                let outbound: OutboundRequest
+                if let produce = request as? ProduceRequest {
+                    // Record batches go out as they are, between small buffers with the other fields.
+                    var segments = try ProduceFrameSegments.encode(produce, version: version, clientId: clientId,
+                                                                   allocator: channel.allocator)
+                    let head = segments.removeFirst()
+                    outbound = OutboundRequest(frame: head, tail: segments, promise: promise, timeout: timeout)
+                } else {
+                    let frame = try encodeFrame(request, version: version, clientId: clientId,
+                                                allocator: channel.allocator, estimatedSize: estimatedSize)
+                    outbound = OutboundRequest(frame: frame, promise: promise, timeout: timeout)
+                }
+                channel.writeAndFlush(outbound, promise: nil)
+            } catch {
+                promise.fail(error)
+            }
+        }
         return promise.futureResult
     }
 
@@ -188,6 +220,8 @@ public final class BrokerConnection: Sendable {
                                                    timeoutMilliseconds: configuration.requestTimeout.nanoseconds / 1_000_000)
         } catch is RequestRouter.Closed {
             throw KafkaClientError.connectionClosed(address: address.description)
+        } catch let error as KafkaClientError {
+            throw error  // the request could not be encoded
         } catch {
             throw KafkaClientError.connectionFailed(address: address.description, reason: describe(error))
         }
@@ -203,15 +237,30 @@ public final class BrokerConnection: Sendable {
 
     /// Writes `request` immediately, in the negotiated version; the returned handle awaits its response.
     /// Callers that must keep requests in order (the producer) call this from one isolation domain.
-    public func start<Request: KafkaRequestMessage>(_ request: Request) throws -> PendingResponse<Request> {
-        let version = try self.version(for: Request.apiKey)
-        let future = try Self.startRoundTrip(request, version: version, channel: channel, configuration: configuration)
+    /// `estimatedSize` sizes the frame buffer up front (Produce: the batches' bytes), so encoding it does
+    /// not regrow and copy the buffer.
+    /// Like `start(_:version:estimatedSize:)`, but the request is made by `make` on the event loop just
+    /// before it is encoded; errors `make` throws are thrown by `PendingResponse.get()`.
+    public func start<Request: KafkaRequestMessage>(version: Int16, estimatedSize: Int = 256,
+                                                    building make: @escaping @Sendable () throws -> Request)
+        -> PendingResponse<Request> {
+        let future = Self.startRoundTrip(building: make, version: version, channel: channel,
+                                         configuration: configuration, estimatedSize: estimatedSize)
+        return PendingResponse(future: future, version: version, connection: self)
+    }
+
+    public func start<Request: KafkaRequestMessage>(_ request: Request, version requested: Int16? = nil,
+                                                    estimatedSize: Int = 256) throws -> PendingResponse<Request> {
+        let version = try self.version(for: Request.apiKey, requested: requested)
+        let future = try Self.startRoundTrip(request, version: version, channel: channel, configuration: configuration,
+                                             estimatedSize: estimatedSize)
         return PendingResponse(future: future, version: version, connection: self)
     }
 
     static func encodeFrame<Request: KafkaRequestMessage>(_ request: Request, version: Int16, clientId: String?,
-                                                          allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 256)
+                                                          allocator: ByteBufferAllocator,
+                                                          estimatedSize: Int = 256) throws -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: Swift.max(256, estimatedSize))
         buffer.writeInteger(Int32(0))
         buffer.writeInteger(Request.apiKey.rawValue)
         buffer.writeInteger(version)

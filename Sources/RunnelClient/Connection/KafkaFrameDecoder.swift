@@ -19,7 +19,12 @@ struct KafkaFrameDecoder: ByteToMessageDecoder {
         guard size >= 0, Int(size) <= maxFrameSize else {
             throw FrameTooLarge(size: Int(size), maximum: maxFrameSize)
         }
-        guard buffer.readableBytes >= 4 + Int(size) else { return .needMoreData }
+        guard buffer.readableBytes >= 4 + Int(size) else {
+            // Grow once to the whole frame instead of doubling (and copying) repeatedly while a large
+            // Fetch response streams in.
+            buffer.reserveCapacity(minimumWritableBytes: 4 + Int(size) - buffer.readableBytes)
+            return .needMoreData
+        }
         buffer.moveReaderIndex(forwardBy: 4)
         guard let frame = buffer.readSlice(length: Int(size)) else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(frame))

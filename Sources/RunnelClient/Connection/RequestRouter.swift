@@ -4,8 +4,10 @@ import NIOCore
 
 /// One encoded request on its way out. The frame's correlation id field is filled in by the router.
 struct OutboundRequest {
-    /// The whole frame: size prefix, request header, body.
+    /// The whole frame: size prefix, request header, body; or its first part when `tail` is not empty.
     var frame: ByteBuffer
+    /// The rest of the frame, written after `frame` without being copied into it (Produce's batches).
+    var tail: [ByteBuffer] = []
     /// Completed with the response frame (after the size prefix), or nil for requests without a
     /// response (produce with acks=0).
     var promise: EventLoopPromise<ByteBuffer>?
@@ -48,7 +50,14 @@ final class RequestRouter: ChannelDuplexHandler {
             }
             pending[id] = (responsePromise, timer)
         }
-        context.write(wrapOutboundOut(request.frame), promise: promise)
+        guard !request.tail.isEmpty else {
+            context.write(wrapOutboundOut(request.frame), promise: promise)
+            return
+        }
+        context.write(wrapOutboundOut(request.frame), promise: nil)
+        for (index, segment) in request.tail.enumerated() {
+            context.write(wrapOutboundOut(segment), promise: index == request.tail.count - 1 ? promise : nil)
+        }
     }
 
     private func expire(_ id: Int32) {

@@ -5,6 +5,18 @@ public enum OffsetResetStrategy: String, Sendable, Codable {
     case earliest, latest, none
 }
 
+/// Kafka's `partition.assignment.strategy` choices this consumer implements.
+public enum PartitionAssignmentStrategy: String, Sendable, Codable, CaseIterable {
+    /// Eager rebalancing: every member gives up all partitions when a rebalance starts.
+    case range
+    /// Incremental cooperative rebalancing (KIP-429): members keep consuming the partitions they retain;
+    /// only partitions that move are revoked, and they are assigned in a follow-up rebalance.
+    case cooperativeSticky = "cooperative-sticky"
+
+    /// The protocol name advertised in JoinGroup.
+    public var protocolName: String { rawValue }
+}
+
 /// Settings of a `KafkaConsumer`. Defaults follow the Java client.
 public struct ConsumerConfiguration: Sendable {
     /// `group.id`; nil for a consumer that only uses `assign`.
@@ -31,6 +43,8 @@ public struct ConsumerConfiguration: Sendable {
     public var rebalanceTimeoutMilliseconds: Int32 = 300_000
     /// `heartbeat.interval.ms` (default 3 s).
     public var heartbeatInterval: Duration = .seconds(3)
+    /// `partition.assignment.strategy` (default range; the Java client's default list starts with range).
+    public var partitionAssignmentStrategy: PartitionAssignmentStrategy = .range
     /// `check.crcs`: verify each fetched batch's CRC-32C (default true).
     public var checkCRCs = true
 

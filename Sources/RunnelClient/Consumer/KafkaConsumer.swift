@@ -1,5 +1,5 @@
-// The consumer: assigned partitions, their positions, fetching from each partition's leader, seeking by
-// offset or timestamp. Group membership (subscribe, commit) is in KafkaConsumer+Group.
+// The consumer: assigned partitions, their positions, seeking by offset or timestamp. Fetching is in
+// KafkaConsumer+Fetch, group membership (subscribe, commit) in KafkaConsumer+Group.
 import KafkaProtocol
 import KafkaRecords
 import NIOCore
@@ -28,6 +28,13 @@ public actor KafkaConsumer {
     var partitions: [TopicPartition: PartitionState] = [:]
     /// Group state when subscribed (see KafkaConsumer+Group).
     var group: GroupState?
+    /// A cooperative rebalance running while `poll` keeps fetching the retained partitions.
+    var rebalanceTask: Task<Void, Never>?
+    /// The failure of the last background rebalance, thrown by the next `poll`.
+    var rebalanceError: (any Error)?
+    /// The next fetch, sent before `poll` returned records so the broker works while they are processed.
+    /// Dropped (its response ignored) whenever positions or the assignment change other than by fetching.
+    var prefetch: Task<[FetchOutcome], any Error>?
 
     /// A consumer on `client`; nothing is fetched until `assign` or `subscribe`.
     public init(client: KafkaClient, configuration: ConsumerConfiguration = .init()) {
@@ -39,6 +46,7 @@ public actor KafkaConsumer {
 
     /// Assigns exactly these partitions, each starting at its position.
     public func assign(_ positions: [TopicPartition: StartPosition]) {
+        prefetch = nil
         partitions = positions.mapValues { PartitionState(position: nil, start: $0) }
     }
 
@@ -55,6 +63,7 @@ public actor KafkaConsumer {
             }
             chosen.append(TopicPartition(topic: topic, partition: partition))
         }
+        prefetch = nil
         for topicPartition in chosen { partitions[topicPartition] = PartitionState(position: nil, start: start) }
         return chosen
     }
@@ -65,6 +74,7 @@ public actor KafkaConsumer {
     /// Moves `topicPartition` to `position` (resolved on the next poll).
     public func seek(_ topicPartition: TopicPartition, to position: StartPosition) {
         guard partitions[topicPartition] != nil else { return }
+        prefetch = nil  // fetched for the old position
         if case .offset(let offset) = position {
             partitions[topicPartition]?.position = offset
             partitions[topicPartition]?.start = nil
@@ -136,130 +146,7 @@ public actor KafkaConsumer {
         }
     }
 
-    private func startForReset() -> StartPosition {
+    func startForReset() -> StartPosition {
         configuration.autoOffsetReset == .earliest ? .beginning : .end
-    }
-
-    // MARK: Fetching
-
-    /// Fetches once from the leaders of all assigned partitions (waiting up to `fetch.max.wait.ms` for
-    /// data) and returns the records, in offset order per partition.
-    public func poll() async throws -> [ConsumerRecord] {
-        try await groupPollHook()
-        try await resolvePositions()
-        var byLeader: [Int32: [(TopicPartition, Int64)]] = [:]
-        var missingLeader: Set<String> = []
-        for (topicPartition, state) in partitions {
-            guard let position = state.position else { continue }
-            guard let leader = await client.metadata.leader(topic: topicPartition.topic,
-                                                            partition: topicPartition.partition) else {
-                missingLeader.insert(topicPartition.topic)
-                continue
-            }
-            byLeader[leader, default: []].append((topicPartition, position))
-        }
-        for topic in missingLeader { _ = try? await client.topicMetadata(topic, forceRefresh: true) }
-        guard !byLeader.isEmpty else { return [] }
-        let configuration = self.configuration
-        let client = self.client
-        let responses = try await withThrowingTaskGroup(of: (FetchResponse?, [(TopicPartition, Int64)]).self) { group in
-            for (leader, entries) in byLeader {
-                group.addTask {
-                    let request = Self.fetchRequest(for: entries, configuration: configuration)
-                    do {
-                        let connection = try await client.connection(toBroker: leader)
-                        return (try await connection.send(request), entries)
-                    } catch let error as KafkaClientError where error.isRetriable {
-                        await client.invalidate(topic: "")
-                        return (nil, entries)
-                    }
-                }
-            }
-            var all: [(FetchResponse?, [(TopicPartition, Int64)])] = []
-            for try await response in group { all.append(response) }
-            return all
-        }
-        var records: [ConsumerRecord] = []
-        for (response, entries) in responses {
-            guard let response else { continue }
-            try KafkaClientError.check(response.errorCode, "fetch")
-            let positions = Dictionary(entries, uniquingKeysWith: { first, _ in first })
-            for topic in response.responses {
-                for data in topic.partitions {
-                    let topicPartition = TopicPartition(topic: topic.topic, partition: data.partitionIndex)
-                    guard let fetchedAt = positions[topicPartition] else { continue }
-                    records += try apply(data, for: topicPartition, fetchedAt: fetchedAt)
-                }
-            }
-        }
-        return records
-    }
-
-    private func apply(_ data: FetchResponse.PartitionData, for topicPartition: TopicPartition,
-                       fetchedAt: Int64) throws -> [ConsumerRecord] {
-        // A seek while the fetch was in flight wins over the fetched data.
-        guard let state = partitions[topicPartition], state.position == fetchedAt else { return [] }
-        let code = ErrorCode(rawValue: data.errorCode)
-        switch code {
-        case .none: break
-        case .offsetOutOfRange:
-            guard configuration.autoOffsetReset != .none else {
-                throw KafkaClientError.broker(code: code, context: "fetch \(topicPartition) at offset \(fetchedAt)",
-                                              message: nil)
-            }
-            partitions[topicPartition]?.position = nil
-            partitions[topicPartition]?.start = startForReset()
-            return []
-        case .unknownTopicOrPartition where !code.isRetriable:
-            throw KafkaClientError.unknownTopic(topicPartition.topic)
-        default:
-            if code.isRetriable { return [] }
-            throw KafkaClientError.broker(code: code, context: "fetch \(topicPartition)", message: nil)
-        }
-        let end = configuration.isolationLevel == .readCommitted && data.lastStableOffset >= 0
-            ? data.lastStableOffset : data.highWatermark
-        partitions[topicPartition]?.endOffset = end
-        partitions[topicPartition]?.logStartOffset = data.logStartOffset
-        guard let bytes = data.records, bytes.readableBytes > 0 else { return [] }
-        let decoder = FetchedBatchDecoder(topicPartition: topicPartition, isolationLevel: configuration.isolationLevel,
-                                          checkCRCs: configuration.checkCRCs)
-        let aborted = (data.abortedTransactions ?? []).map { (producerId: $0.producerId, firstOffset: $0.firstOffset) }
-        let output = try decoder.decode(bytes, position: fetchedAt, abortedTransactions: aborted)
-        var next = output.nextOffset
-        // Under read_committed, never move past the last stable offset on control-only data.
-        if let last = output.records.last { next = Swift.max(next, last.offset + 1) }
-        partitions[topicPartition]?.position = next
-        return output.records
-    }
-
-    static func fetchRequest(for entries: [(TopicPartition, Int64)], configuration: ConsumerConfiguration) -> FetchRequest {
-        var request = FetchRequest()
-        request.replicaId = -1
-        request.maxWaitMs = configuration.fetchMaxWaitMilliseconds
-        request.minBytes = configuration.fetchMinBytes
-        request.maxBytes = configuration.fetchMaxBytes
-        request.isolationLevel = configuration.isolationLevel.rawValue
-        request.sessionId = 0
-        request.sessionEpoch = -1
-        var byTopic: [String: [FetchRequest.FetchPartition]] = [:]
-        for (topicPartition, position) in entries {
-            var partition = FetchRequest.FetchPartition()
-            partition.partition = topicPartition.partition
-            partition.currentLeaderEpoch = -1
-            partition.fetchOffset = position
-            partition.lastFetchedEpoch = -1
-            partition.logStartOffset = -1
-            partition.partitionMaxBytes = configuration.maxPartitionFetchBytes
-            byTopic[topicPartition.topic, default: []].append(partition)
-        }
-        request.topics = byTopic.map { topic, partitions in
-            var fetchTopic = FetchRequest.FetchTopic()
-            fetchTopic.topic = topic
-            fetchTopic.partitions = partitions
-            return fetchTopic
-        }
-        request.forgottenTopicsData = []
-        request.rackId = ""
-        return request
     }
 }

@@ -9,6 +9,7 @@ import NIOCore
 /// Not thread-safe: owned by the producer, which serializes access.
 public struct DefaultPartitioner: Sendable {
     private var sticky: [String: Int32] = [:]
+    private var chosenAt: [String: ContinuousClock.Instant] = [:]
     private var generator = SystemRandomNumberGenerator()
 
     /// A partitioner with no sticky choices yet.
@@ -46,9 +47,13 @@ public struct DefaultPartitioner: Sendable {
             } while choice == previous
         }
         sticky[topic] = choice
+        chosenAt[topic] = .now
         return choice
     }
 
     /// The current sticky partition of `topic`, if one was chosen.
     public func stickyPartition(topic: String) -> Int32? { sticky[topic] }
+
+    /// When the current sticky partition of `topic` was chosen.
+    public func stickyPartitionChosenAt(topic: String) -> ContinuousClock.Instant? { chosenAt[topic] }
 }

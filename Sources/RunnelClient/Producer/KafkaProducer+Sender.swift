@@ -44,7 +44,7 @@ extension KafkaProducer {
         }
         for (leader, batches) in byLeader {
             guard let connection = connections[leader] else { continue }
-            send(batches, over: connection)
+            for batch in batches { send([batch], over: connection) }
         }
     }
 
@@ -55,50 +55,74 @@ extension KafkaProducer {
     }
 
     private func send(_ batches: [ProducerBatch], over connection: BrokerConnection) {
-        var request = ProduceRequest()
-        request.transactionalId = nil
-        request.acks = configuration.acks.rawValue
-        request.timeoutMs = configuration.requestTimeoutMilliseconds
-        var byTopic: [String: [ProduceRequest.PartitionProduceData]] = [:]
-        for batch in batches {
-            var data = ProduceRequest.PartitionProduceData()
-            data.index = batch.topicPartition.partition
-            data.records = batch.bytes
-            byTopic[batch.topicPartition.topic, default: []].append(data)
+        // Produce v13+ names topics by id; fall back to v12 when an id is unknown (older metadata).
+        var topicIds: [String: KafkaUUID] = [:]
+        for batch in batches where topicIds[batch.topicPartition.topic] == nil {
+            topicIds[batch.topicPartition.topic] = topics[batch.topicPartition.topic]?.uuid ?? .zero
         }
-        request.topicData = byTopic.map { topic, partitions in
-            var data = ProduceRequest.TopicProduceData()
-            data.name = topic
-            data.partitionData = partitions
-            return data
+        let ids = topicIds
+        let idsKnown = !ids.values.contains(.zero)
+        guard let version = connection.apiVersions.negotiatedVersion(for: .produce, atMost: idsKnown ? .max : 12) else {
+            for batch in batches {
+                handleFailure(batch, error: .unsupportedApi(address: connection.address.description, api: "Produce"))
+            }
+            return
+        }
+        let acks = configuration.acks
+        let timeoutMs = configuration.requestTimeoutMilliseconds
+        let parts = batches.map { (topicPartition: $0.topicPartition, builder: $0.builder) }
+        var frameSize = 256
+        for batch in batches { frameSize += 64 + batch.builder.estimatedSizeInBytes }
+        // Built on the connection's event loop: compression, CRC and copying into the frame happen there,
+        // leaving the producer free to take more records.
+        let make: @Sendable () throws -> ProduceRequest = {
+            var request = ProduceRequest()
+            request.transactionalId = nil
+            request.acks = acks.rawValue
+            request.timeoutMs = timeoutMs
+            var byTopic: [String: [ProduceRequest.PartitionProduceData]] = [:]
+            for part in parts {
+                var data = ProduceRequest.PartitionProduceData()
+                data.index = part.topicPartition.partition
+                do {
+                    data.records = try part.builder.build()
+                } catch {
+                    throw KafkaClientError.invalidArgument("cannot build record batch for \(part.topicPartition): \(error)")
+                }
+                byTopic[part.topicPartition.topic, default: []].append(data)
+            }
+            request.topicData = byTopic.map { topic, partitions in
+                var data = ProduceRequest.TopicProduceData()
+                if version >= 13 {
+                    data.topicId = ids[topic] ?? .zero
+                } else {
+                    data.name = topic
+                }
+                data.partitionData = partitions
+                return data
+            }
+            return request
         }
         if configuration.acks == .none {
-            let frameWritten: Bool
+            let request: ProduceRequest
             do {
-                _ = try connection.version(for: .produce)
-                frameWritten = true
-                Task { try? await connection.sendWithoutResponse(request) }
+                request = try make()
             } catch {
-                frameWritten = false
+                for batch in batches { finish(batch, result: .failure(error as? KafkaClientError ?? .protocolError("\(error)"))) }
+                drain()
+                return
             }
-            for batch in batches {
-                finish(batch, result: frameWritten ? .success((-1, -1)) :
-                    .failure(.unsupportedApi(address: connection.address.description, api: "Produce")))
-            }
+            let size = frameSize
+            Task { try? await connection.sendWithoutResponse(request, version: version, estimatedSize: size) }
+            for batch in batches { finish(batch, result: .success((-1, -1))) }
             drain()
             return
         }
-        let pending: PendingResponse<ProduceRequest>
-        do {
-            pending = try connection.start(request)
-        } catch {
-            for batch in batches { handleFailure(batch, error: error as? KafkaClientError ?? .protocolError("\(error)")) }
-            return
-        }
+        let pending = connection.start(version: version, estimatedSize: frameSize, building: make)
         Task {
             do {
                 let response = try await pending.get()
-                self.handle(response, for: batches)
+                self.handle(response, version: version, for: batches)
             } catch {
                 let clientError = error as? KafkaClientError ?? .protocolError("\(error)")
                 if clientError.isConnectionProblem { self.dropConnection(connection) }
@@ -107,11 +131,16 @@ extension KafkaProducer {
         }
     }
 
-    private func handle(_ response: ProduceResponse, for batches: [ProducerBatch]) {
+    private func handle(_ response: ProduceResponse, version: Int16, for batches: [ProducerBatch]) {
+        var names: [KafkaUUID: String] = [:]
+        if version >= 13 {
+            for batch in batches { names[topics[batch.topicPartition.topic]?.uuid ?? .zero] = batch.topicPartition.topic }
+        }
         var results: [TopicPartition: ProduceResponse.PartitionProduceResponse] = [:]
         for topic in response.responses {
+            guard let name = version >= 13 ? names[topic.topicId] : topic.name else { continue }
             for partition in topic.partitionResponses {
-                results[TopicPartition(topic: topic.name, partition: partition.index)] = partition
+                results[TopicPartition(topic: name, partition: partition.index)] = partition
             }
         }
         for batch in batches {
@@ -174,7 +203,7 @@ extension KafkaProducer {
         queue.backoffUntil = .now + backoff
         queues[batch.topicPartition] = queue
         if code == .notLeaderOrFollower || code == .leaderNotAvailable || code == .unknownTopicOrPartition
-            || error.isConnectionProblem {
+            || code == .unknownTopicId || code == .inconsistentTopicId || error.isConnectionProblem {
             topics[batch.topicPartition.topic] = nil
             refreshTopic(batch.topicPartition.topic)
         }

@@ -77,10 +77,40 @@ public actor KafkaProducer {
         guard !isClosed else { throw KafkaClientError.closed }
         if configuration.enableIdempotence && producerIdentity.id < 0 { try await ensureProducerId() }
         let topic = try await topicMetadata(record.topic)
+        try await handOver(record, topic: topic, timestamp: record.timestamp ?? TimestampParser.nowMilliseconds(),
+                           sink: .record(onDelivery))
+    }
+
+    /// Hands several records over in one call (one hop onto the producer instead of one per record);
+    /// `onDelivery` receives each record's index in `records` with its outcome. Records without a
+    /// timestamp get the time of the call. Throws like `produce` for the first record that cannot be
+    /// handed over; records before it are already handed over.
+    public func produce(contentsOf records: [ProducerRecord],
+                        onDelivery: @escaping @Sendable (Int, DeliveryResult) -> Void) async throws {
+        guard !isClosed else { throw KafkaClientError.closed }
+        if configuration.enableIdempotence && producerIdentity.id < 0 { try await ensureProducerId() }
+        let now = TimestampParser.nowMilliseconds()
+        var last: TopicMetadata?
+        for (index, record) in records.enumerated() {
+            let topic: TopicMetadata
+            if let last, last.name == record.topic {
+                topic = last
+            } else {
+                topic = try await topicMetadata(record.topic)
+                last = topic
+            }
+            try await handOver(record, topic: topic, timestamp: record.timestamp ?? now,
+                               sink: .indexed(onDelivery, index))
+        }
+    }
+
+    /// Partitions `record` and appends it to its partition's open batch (waiting for buffer memory).
+    private func handOver(_ record: ProducerRecord, topic: TopicMetadata, timestamp: Int64,
+                          sink: DeliverySink) async throws {
         let size = record.estimatedSize
         guard size <= configuration.maxRequestSize else {
-            onDelivery(.failure(.broker(code: .messageTooLarge, context: "produce to \(record.topic)",
-                                        message: "the record is \(size) bytes, more than max.request.size \(configuration.maxRequestSize)")))
+            sink(.failure(.broker(code: .messageTooLarge, context: "produce to \(record.topic)",
+                                  message: "the record is \(size) bytes, more than max.request.size \(configuration.maxRequestSize)")))
             return
         }
         while bufferedBytes > 0 && bufferedBytes + size > configuration.bufferMemory {
@@ -99,38 +129,41 @@ public actor KafkaProducer {
                                               available: availablePartitions[record.topic] ?? [])
         }
         append(record, to: TopicPartition(topic: record.topic, partition: partition), size: size,
-               callback: onDelivery)
+               timestamp: timestamp, callback: sink)
     }
 
-    private func append(_ record: ProducerRecord, to topicPartition: TopicPartition, size: Int,
-                        callback: @escaping DeliveryCallback) {
-        // Take the queue and its open batch out of the dictionary so the batch's buffer is uniquely
-        // referenced while appending (no copy-on-write per record).
-        var queue = queues.removeValue(forKey: topicPartition) ?? PartitionQueue()
-        if let open = queue.open, open.recordCount > 0,
-           open.builder.estimatedSizeInBytes + size > configuration.batchSize {
+    private func append(_ record: ProducerRecord, to topicPartition: TopicPartition, size: Int, timestamp: Int64,
+                        callback: DeliverySink) {
+        // Mutated in place in the dictionary (one lookup, and the open batch's buffer stays uniquely
+        // referenced: no copy-on-write per record). Nothing below touches `queues` meanwhile.
+        let closedOne = append(record, to: &queues[topicPartition, default: PartitionQueue()],
+                               topicPartition: topicPartition, size: size, timestamp: timestamp, callback: callback)
+        if closedOne || configuration.linger == .zero { drain() }
+    }
+
+    /// Appends to the open batch of `queue` (opening one as needed). True when a batch was closed.
+    private func append(_ record: ProducerRecord, to queue: inout PartitionQueue, topicPartition: TopicPartition,
+                        size: Int, timestamp: Int64, callback: DeliverySink) -> Bool {
+        var closed = false
+        if let count = queue.open?.recordCount, count > 0,
+           (queue.open?.builder.estimatedSizeInBytes ?? 0) + size > configuration.batchSize {
             closeOpenBatch(of: &queue, topicPartition: topicPartition)
+            closed = true
         }
-        let isNew = queue.open == nil
-        if isNew { nextBatchId += 1 }
-        var batch = queue.open.take()
-            ?? ProducerBatch(topicPartition: topicPartition, compression: configuration.compression,
-                             capacity: Swift.min(configuration.batchSize, 1 << 20) + 128, id: nextBatchId)
-        if isNew { scheduleLinger(topicPartition, batchId: batch.id) }
-        let timestamp = record.timestamp ?? TimestampParser.nowMilliseconds()
-        batch.append(record, timestamp: timestamp, size: size, callback: callback)
+        if queue.open == nil {
+            nextBatchId += 1
+            queue.open = ProducerBatch(topicPartition: topicPartition, compression: configuration.compression,
+                                       capacity: Swift.min(configuration.batchSize, 1 << 20) + 128, id: nextBatchId)
+            scheduleLinger(topicPartition, batchId: nextBatchId)
+        }
+        queue.open?.append(record, timestamp: timestamp, size: size, callback: callback)
         bufferedBytes += size
         outstandingRecords += 1
-        let isFull = batch.builder.estimatedSizeInBytes >= configuration.batchSize
-        queue.open = batch
-        if isFull {
+        if (queue.open?.builder.estimatedSizeInBytes ?? 0) >= configuration.batchSize {
             closeOpenBatch(of: &queue, topicPartition: topicPartition)
-            queues[topicPartition] = queue
-            drain()
-        } else {
-            queues[topicPartition] = queue
-            if configuration.linger == .zero { drain() }
+            closed = true
         }
+        return closed
     }
 
     private func scheduleLinger(_ topicPartition: TopicPartition, batchId: UInt64) {
@@ -147,7 +180,7 @@ public actor KafkaProducer {
         drain()
     }
 
-    /// Closes the open batch of a partition: assigns its sequence numbers and builds its bytes.
+    /// Closes the open batch of a partition: assigns its sequence numbers (its bytes are built as it is sent).
     func closeOpenBatch(of queue: inout PartitionQueue, topicPartition: TopicPartition) {
         guard var batch = queue.open else { return }
         queue.open = nil
@@ -157,27 +190,15 @@ public actor KafkaProducer {
             let next = Int64(queue.nextSequence) + Int64(batch.recordCount)
             queue.nextSequence = next > Int64(Int32.max) ? Int32(next - Int64(Int32.max) - 1) : Int32(next)
         }
-        do {
-            try batch.close(producerId: producerIdentity.id, producerEpoch: producerIdentity.epoch,
-                            baseSequence: baseSequence)
-            queue.ready.append(batch)
-        } catch {
-            complete(batch, with: .failure(.invalidArgument("cannot build record batch: \(error)")))
-        }
+        batch.close(producerId: producerIdentity.id, producerEpoch: producerIdentity.epoch, baseSequence: baseSequence)
+        queue.ready.append(batch)
         if partitioner.stickyPartition(topic: topicPartition.topic) == topicPartition.partition,
-           let topic = topics[topicPartition.topic] {
+           let topic = topics[topicPartition.topic],
+           configuration.stickyPartitioningLinger == .zero
+            || ContinuousClock.now - (partitioner.stickyPartitionChosenAt(topic: topicPartition.topic) ?? .now)
+                >= configuration.stickyPartitioningLinger {
             partitioner.nextStickyPartition(topic: topicPartition.topic, partitionCount: topic.partitionCount,
                                             available: availablePartitions[topicPartition.topic] ?? [])
-        }
-    }
-
-    /// Hands several records over in one call (one hop onto the producer instead of one per record);
-    /// `onDelivery` receives each record's index in `records` with its outcome. Throws like `produce`
-    /// for the first record that cannot be handed over; records before it are already handed over.
-    public func produce(contentsOf records: [ProducerRecord],
-                        onDelivery: @escaping @Sendable (Int, DeliveryResult) -> Void) async throws {
-        for (index, record) in records.enumerated() {
-            try await produce(record) { onDelivery(index, $0) }
         }
     }
 

@@ -41,6 +41,9 @@ public struct ProducerConfiguration: Sendable {
     public var retryBackoff: Duration = .milliseconds(100)
     /// `max.in.flight.requests.per.connection`, applied per partition (default 5; at most 5 with idempotence).
     public var maxInFlightPerPartition: Int = 5
+    /// librdkafka's `sticky.partitioning.linger.ms`: null-key records stay on their partition at least
+    /// this long, across batches (default zero: move on with every closed batch, as the Java client).
+    public var stickyPartitioningLinger: Duration = .zero
     /// `buffer.memory`: bytes of records waiting to be sent before `produce` waits (default 32 MiB).
     public var bufferMemory: Int = 32 << 20
     /// `max.request.size`: a record larger than this fails at once with MESSAGE_TOO_LARGE (default 1 MiB).

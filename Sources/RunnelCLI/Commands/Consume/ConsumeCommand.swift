@@ -23,6 +23,7 @@ struct ConsumeCommand: AsyncParsableCommand {
           runnel consume events --from 2026-01-01T00:00:00Z -f '%p:%o %k=%s\\n'
           runnel consume events -p 0 --from 1200 -f json
           runnel consume events -g billing                     # in group billing
+          runnel consume events -g billing --assignor cooperative-sticky
         """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -32,6 +33,11 @@ struct ConsumeCommand: AsyncParsableCommand {
     var from: String?
     @Option(name: .shortAndLong, help: "Only these partitions (repeatable).") var partition: [Int32] = []
     @Option(name: .shortAndLong, help: "Consume as a member of this group (commits offsets).") var group: String?
+    @Option(name: .long, help: """
+        Group assignor: range (eager rebalancing) or cooperative-sticky (incremental: \
+        members keep consuming the partitions they retain while the group rebalances).
+        """)
+    var assignor: String = "range"
     @Option(name: [.customShort("n"), .long], help: "Stop after this many records.") var count: Int?
     @Flag(name: [.customShort("e"), .customLong("exit")], help: "Exit when the end of every partition is reached.")
     var exitAtEnd = false
@@ -53,6 +59,10 @@ struct ConsumeCommand: AsyncParsableCommand {
             var configuration = ConsumerConfiguration()
             configuration.isolationLevel = isolationLevel
             configuration.groupId = group
+            guard let strategy = PartitionAssignmentStrategy(rawValue: assignor) else {
+                throw CommandError.usage("unknown --assignor '\(assignor)'", hint: "use range or cooperative-sticky")
+            }
+            configuration.partitionAssignmentStrategy = strategy
             configuration.autoOffsetReset = .earliest
             if exitAtEnd { configuration.fetchMaxWaitMilliseconds = 100 }
             try await connection.withClient { client in

@@ -27,15 +27,32 @@ final class PerfStats: Sendable {
         var latencyMeanMs: Double
     }
 
-    private let window = Mutex(Window())
-    private let total = Mutex(Window())
+    /// The current window and the totals, behind one lock (one acquisition per update).
+    private let windows = Mutex((current: Window(), total: Window()))
     let started = ContinuousClock.now
     private let windowStart = Mutex(ContinuousClock.now)
 
     /// Records one completed record of `bytes` with `latencyMicros` (nil when unknown).
     func record(bytes: Int, latencyMicros: UInt64?, failed: Bool = false) {
-        window.withLock { update(&$0, bytes: bytes, latency: latencyMicros, failed: failed) }
-        total.withLock { update(&$0, bytes: bytes, latency: latencyMicros, failed: failed) }
+        windows.withLock {
+            update(&$0.current, bytes: bytes, latency: latencyMicros, failed: failed)
+            update(&$0.total, bytes: bytes, latency: latencyMicros, failed: failed)
+        }
+    }
+
+    /// Records many completed records at once: `bytes` in total, one latency per record.
+    func record(bytes: Int, latenciesMicros: [UInt64]) {
+        windows.withLock { state in
+            state.current.records += latenciesMicros.count
+            state.current.bytes += bytes
+            state.total.records += latenciesMicros.count
+            state.total.bytes += bytes
+            for latency in latenciesMicros {
+                let clamped = min(latency, 60_000_000)
+                _ = state.current.latency.record(clamped)
+                _ = state.total.latency.record(clamped)
+            }
+        }
     }
 
     private func update(_ state: inout Window, bytes: Int, latency: UInt64?, failed: Bool) {
@@ -56,9 +73,9 @@ final class PerfStats: Sendable {
             value = now
             return previous
         }
-        let state = window.withLock { value in
-            let taken = value
-            value = Window()
+        let state = windows.withLock { value in
+            let taken = value.current
+            value.current = Window()
             return taken
         }
         return Self.snapshot(state, seconds: Self.seconds(now - start))
@@ -66,10 +83,10 @@ final class PerfStats: Sendable {
 
     /// The statistics since the start.
     func totals() -> Snapshot {
-        Self.snapshot(total.withLock { $0 }, seconds: Self.seconds(ContinuousClock.now - started))
+        Self.snapshot(windows.withLock { $0.total }, seconds: Self.seconds(ContinuousClock.now - started))
     }
 
-    var completed: Int { total.withLock { $0.records + $0.errors } }
+    var completed: Int { windows.withLock { $0.total.records + $0.total.errors } }
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
