@@ -2,10 +2,13 @@
 // positional writes from every partition of the log dir and writes them; the sync stage fsyncs each
 // touched file once for every write round finished meanwhile (group commit), then fires the
 // completions in order. So the next round's page-cache writes overlap the previous round's fsync.
-// The backends are io_uring or plain pwritev/fdatasync, one per stage.
+// The backends are io_uring or plain pwritev/fdatasync, one per stage. When a round touches many
+// files (many partitions), one syncfs of the log dir's file system replaces the per-file fdatasyncs:
+// one journal commit and one device flush instead of one per file.
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 
 /// Which I/O engine a log dir uses (`io.engine`).
 public enum IOEngineKind: String, Sendable, CaseIterable {
@@ -54,11 +57,21 @@ final class IOEngine: @unchecked Sendable {
     let kind: IOEngineKind
     let name: String
     let faults: IOFaultInjector?
+    /// A round that must sync at least this many files syncs the whole file system instead (0: never).
+    let syncfsMinFiles: Int
+    /// The log dir, open for syncfs; -1 when it could not be opened (then per-file syncs only).
+    private let directoryDescriptor: Int32
+    /// Sync rounds answered by one syncfs (tests, metrics).
+    let syncfsRounds = Atomic<Int>(0)
 
     /// Creates the engine for `kind`; `.auto` falls back to posix when io_uring cannot start.
-    init(kind: IOEngineKind, name: String, logger: Logger, faults: IOFaultInjector? = nil) throws(StorageError) {
+    /// `name` is the log dir's path.
+    init(kind: IOEngineKind, name: String, logger: Logger, syncfsMinFiles: Int = 0,
+         faults: IOFaultInjector? = nil) throws(StorageError) {
         self.name = name
         self.faults = faults
+        self.syncfsMinFiles = syncfsMinFiles
+        directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         switch kind {
         case .posix:
             backend = PosixIOBackend()
@@ -159,6 +172,11 @@ final class IOEngine: @unchecked Sendable {
         }
     }
 
+    private typealias SyncFS = @convention(c) (Int32) -> Int32
+    /// glibc's syncfs (a GNU extension Swift's Glibc module does not export), looked up once.
+    private static let syncfs: SyncFS? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs")
+        .map { unsafeBitCast($0, to: SyncFS.self) }
+
     /// Lets the sync stage finish every job handed to it, then waits for it to stop.
     private func finishSyncStage() {
         syncCondition.lock()
@@ -176,6 +194,7 @@ final class IOEngine: @unchecked Sendable {
             while syncJobs.isEmpty && !writerDone { syncCondition.wait() }
             if syncJobs.isEmpty {
                 syncBackend.close()
+                if directoryDescriptor >= 0 { _ = close(directoryDescriptor) }
                 writerDone = false  // tells finishSyncStage the stage has stopped
                 syncCondition.broadcast()
                 syncCondition.unlock()
@@ -191,7 +210,18 @@ final class IOEngine: @unchecked Sendable {
                 }
             }
             var synced: [Int32: Int32] = [:]
-            if !files.isEmpty {
+            if files.count >= syncfsMinFiles, syncfsMinFiles > 0, directoryDescriptor >= 0, let syncfs = Self.syncfs {
+                // Linux ≥ 5.8 reports writeback errors of any file of the file system through syncfs, so
+                // a failure fails every request of the round (conservative: none is acknowledged).
+                var code: Int32 = 0
+                while syncfs(directoryDescriptor) != 0 {
+                    if errno == EINTR { continue }
+                    code = errno
+                    break
+                }
+                for descriptor in files.keys { synced[descriptor] = code }
+                syncfsRounds.add(1, ordering: .relaxed)
+            } else if !files.isEmpty {
                 let syncs = files.values.map {
                     IORequest(file: $0, position: 0, chunks: [], sync: true, completion: { _ in })
                 }

@@ -16,7 +16,8 @@ final class LogDirectory: Sendable {
     private let health = Mutex((offline: false, consecutiveFailures: 0))
     private let logger: Logger
 
-    init(path: String, engineKind: IOEngineKind, logger: Logger, faults: IOFaultInjector? = nil) throws(StorageError) {
+    init(path: String, engineKind: IOEngineKind, syncfsMinFiles: Int = 0, logger: Logger,
+         faults: IOFaultInjector? = nil) throws(StorageError) {
         self.path = path
         self.logger = logger
         try FileSystem.makeDirectory(path)
@@ -25,7 +26,7 @@ final class LogDirectory: Sendable {
         // From now on a crash must be detected: the marker is written again only by a clean shutdown.
         FileSystem.unlink(marker)
         FileSystem.syncDirectory(path)
-        engine = try IOEngine(kind: engineKind, name: path, logger: logger, faults: faults)
+        engine = try IOEngine(kind: engineKind, name: path, logger: logger, syncfsMinFiles: syncfsMinFiles, faults: faults)
     }
 
     var isOffline: Bool { health.withLock { $0.offline } }

@@ -12,6 +12,9 @@ public struct LogManagerConfiguration: Sendable {
     public var logDirs: [String]
     /// io.engine: auto, io_uring or posix.
     public var ioEngine: IOEngineKind = .auto
+    /// io.syncfs.min.files: a group commit that must fsync at least this many files of one log dir
+    /// issues one syncfs of its file system instead (0: always one fdatasync per file).
+    public var syncfsMinFiles = 4
     /// Defaults for topics without overrides.
     public var defaultLogConfig = LogConfig()
     /// Open segment/index files kept by the LRU across all partitions.
@@ -73,7 +76,8 @@ public final class LogManager: Sendable {
         var initial = State()
         for path in configuration.logDirs {
             do throws(StorageError) {
-                let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine, logger: logger,
+                let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine,
+                                                 syncfsMinFiles: configuration.syncfsMinFiles, logger: logger,
                                                  faults: configuration.faultInjector)
                 directories.append(directory)
                 Self.discover(directory, into: &initial, logger: logger)

@@ -77,9 +77,10 @@ func contextSwitches() -> Int {
 }
 
 /// A log manager on `dir` (background thread off).
-func makeManager(dir: String, engine: IOEngineKind, config: LogConfig) throws -> LogManager {
+func makeManager(dir: String, engine: IOEngineKind, config: LogConfig, syncfsMinFiles: Int? = nil) throws -> LogManager {
     var configuration = LogManagerConfiguration(logDirs: [dir])
     configuration.ioEngine = engine
+    if let syncfsMinFiles { configuration.syncfsMinFiles = syncfsMinFiles }
     configuration.backgroundThreadEnabled = false
     configuration.defaultLogConfig = config
     configuration.maxOpenFiles = 8192

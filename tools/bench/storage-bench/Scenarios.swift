@@ -63,7 +63,8 @@ enum Scenarios {
         let window = options.int("in-flight", 16)
         let batch = makeBatch(count: options.int("records", 16), valueSize: options.int("value-bytes", 1000))
         let batches = max(options.int("bytes", 1 << 30) / batch.readableBytes, 1)
-        let manager = try makeManager(dir: dir, engine: engine, config: config(durable: durable))
+        let manager = try makeManager(dir: dir, engine: engine, config: config(durable: durable),
+                                      syncfsMinFiles: options.values["syncfs-min-files"].flatMap { Int($0) })
         let logs = try createLogs(manager, count: partitions)
         // Warm-up: the first append of a leader epoch writes each partition's leader-epoch-checkpoint
         // (fsync + rename + directory fsync), a one-time cost kept out of the steady-state figures.
