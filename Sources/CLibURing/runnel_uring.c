@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <stdlib.h>
+#include <sys/vfs.h>
 
 struct runnel_uring { struct io_uring ring; };
 
@@ -68,4 +69,9 @@ unsigned runnel_uring_reap(runnel_uring *r, uint64_t *user_data, int32_t *result
         n++;
     }
     return n;
+}
+
+long runnel_fs_type(const char *path) {
+    struct statfs info;
+    return statfs(path, &info) == 0 ? (long)info.f_type : 0;
 }

@@ -72,20 +72,25 @@ final class IOEngine: @unchecked Sendable {
         self.faults = faults
         self.syncfsMinFiles = syncfsMinFiles
         directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+        let ringWrites = IOUringBackend.fileSystemHasAsyncBufferedWrites(name)
         switch kind {
         case .posix:
             backend = PosixIOBackend()
         case .ioUring:
-            backend = try IOUringBackend(entries: 256)
+            backend = try IOUringBackend(entries: 256, ringWrites: ringWrites)
         case .auto:
             do {
-                backend = try IOUringBackend(entries: 256)
+                backend = try IOUringBackend(entries: 256, ringWrites: ringWrites)
             } catch {
                 logger.info("io_uring unavailable, using posix I/O", metadata: ["logDir": "\(name)", "reason": "\(error)"])
                 backend = PosixIOBackend()
             }
         }
         self.kind = backend.kind
+        if backend.kind == .ioUring {
+            logger.info("io_uring engine", metadata: ["logDir": "\(name)",
+                                                      "writes": "\(ringWrites ? "ring" : "inline pwritev (no async buffered writes on this file system)")"])
+        }
         if backend.kind == .ioUring, let ring = try? IOUringBackend(entries: 256) {
             syncBackend = ring
         } else {

@@ -1,6 +1,9 @@
 // IOUringBackend: executes a batch of writes and fsyncs on one io_uring ring: every run of adjacent
 // writes (WriteRun) as one writev SQE, submitted together; once they completed, one fdatasync per
 // touched file, all in flight at once (a single file is synced directly on the engine thread).
+// On file systems without async buffered writes (ext4, tmpfs, …) the kernel punts every buffered
+// writev SQE to an io-wq worker thread, which only adds a thread hop per write; there the writes are
+// issued inline with pwritev and the ring carries the fsyncs (`ringWrites`).
 import CLibURing
 import Foundation
 import NIOCore
@@ -8,9 +11,12 @@ import NIOCore
 final class IOUringBackend: IOBackend {
     private let ring: OpaquePointer
     private let capacity: Int
+    /// Buffered writes go through the ring (else pwritev on the calling thread).
+    let ringWrites: Bool
     var kind: IOEngineKind { .ioUring }
 
-    init(entries: UInt32) throws(StorageError) {
+    init(entries: UInt32, ringWrites: Bool = true) throws(StorageError) {
+        self.ringWrites = ringWrites
         var error: Int32 = 0
         guard let ring = runnel_uring_create(entries, &error) else {
             throw .io(operation: "io_uring_queue_init", path: "", errno: error)
@@ -50,20 +56,22 @@ final class IOUringBackend: IOBackend {
         // Phase 1: the writes (one SQE per run), all submitted at once.
         var queued = 0
         for (slot, run) in runs.enumerated() {
-            let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: run.chunks.count)
-            iovecLists.append(list)
-            for (index, chunk) in run.chunks.enumerated() {
-                // The request keeps `chunk` (and so its storage) alive until the round completes.
-                let base = chunk.withUnsafeReadableBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
-                list[index] = iovec(iov_base: base, iov_len: chunk.readableBytes)
+            if ringWrites {
+                let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: run.chunks.count)
+                iovecLists.append(list)
+                for (index, chunk) in run.chunks.enumerated() {
+                    // The request keeps `chunk` (and so its storage) alive until the round completes.
+                    let base = chunk.withUnsafeReadableBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
+                    list[index] = iovec(iov_base: base, iov_len: chunk.readableBytes)
+                }
+                if runnel_uring_prep_writev(ring, run.descriptor, list.baseAddress, UInt32(list.count),
+                                            UInt64(run.position), UInt64(slot)) == 0 {
+                    queued += 1
+                    continue
+                }
             }
-            if runnel_uring_prep_writev(ring, run.descriptor, list.baseAddress, UInt32(list.count),
-                                        UInt64(run.position), UInt64(slot)) == 0 {
-                queued += 1
-            } else {
-                let code = LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: run.chunks, at: run.position)
-                for index in run.requests { results[index] = code }
-            }
+            let code = LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: run.chunks, at: run.position)
+            for index in run.requests { results[index] = code }
         }
         let wrote = submitAndReap(queued) { data, code in
             let run = runs[Int(data)]
@@ -102,6 +110,15 @@ final class IOUringBackend: IOBackend {
             results[index] = syncResults[batch[index].file.descriptor] ?? 0
         }
         return end
+    }
+
+    /// Whether buffered writes on the file system holding `path` complete inside io_uring (no io-wq
+    /// punt): XFS (Linux 6.0+) and btrfs (6.1+) implement async buffered writes; ext4, tmpfs and the
+    /// rest do not, and each writev SQE would cost a worker-thread hop. Unknown → false (inline).
+    static func fileSystemHasAsyncBufferedWrites(_ path: String) -> Bool {
+        let type = runnel_fs_type(path)
+        let xfs = 0x5846_5342, btrfs = 0x9123_683E
+        return type == xfs || type == btrfs
     }
 
     private static func fdatasyncRetrying(_ fd: Int32) -> Int32 {

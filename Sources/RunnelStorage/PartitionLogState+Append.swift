@@ -58,7 +58,7 @@ extension PartitionLogState {
         }
         guard !batches.isEmpty else { return .fail(.corruptMessage("no record batch in the request")) }
         guard totalBytes <= config.segmentBytes else {
-            return .fail(.messageTooLarge(size: totalBytes, limit: config.segmentBytes))
+            return .fail(.recordListTooLarge(size: totalBytes, limit: config.segmentBytes))
         }
         // 2. Producer checks (client only), against the state plus earlier batches of this request.
         if origin == .client {

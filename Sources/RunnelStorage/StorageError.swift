@@ -6,8 +6,11 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case offsetOutOfRange(requested: Int64, logStartOffset: Int64, logEndOffset: Int64)
     /// The appended bytes are not well-formed magic-v2 record batches (CORRUPT_MESSAGE, 2).
     case corruptMessage(String)
-    /// A batch is larger than the segment can hold (MESSAGE_TOO_LARGE, 10).
+    /// A batch is larger than `max.message.bytes` (MESSAGE_TOO_LARGE, 10).
     case messageTooLarge(size: Int, limit: Int)
+    /// The batches of one append are larger than a segment (`segment.bytes`) can hold
+    /// (RECORD_LIST_TOO_LARGE, 18 — Kafka's RecordBatchTooLargeException).
+    case recordListTooLarge(size: Int, limit: Int)
     /// A batch breaks a rule of the log (INVALID_RECORD, 87), e.g. a replicated batch behind the log end.
     case invalidRecord(String)
     /// The producer's sequence does not follow its last one (OUT_OF_ORDER_SEQUENCE_NUMBER, 45).
@@ -36,6 +39,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .offsetOutOfRange: 1
         case .corruptMessage: 2
         case .messageTooLarge: 10
+        case .recordListTooLarge: 18
         case .invalidRecord: 87
         case .outOfOrderSequence: 45
         case .invalidProducerEpoch: 47
@@ -52,6 +56,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "offset \(requested) is out of range [\(start), \(end)]"
         case let .corruptMessage(reason): "corrupt record batch: \(reason)"
         case let .messageTooLarge(size, limit): "batch of \(size) bytes exceeds the limit of \(limit) bytes"
+        case let .recordListTooLarge(size, limit):
+            "record batches of \(size) bytes exceed the segment size of \(limit) bytes"
         case let .invalidRecord(reason): "invalid record: \(reason)"
         case let .outOfOrderSequence(pid, expected, received):
             "producer \(pid): out of order sequence \(received), expected \(expected)"

@@ -111,6 +111,27 @@ import Testing
         #expect(TestBatches.crcsValid(bytes))
     }
 
+    @Test func anAppendLargerThanASegmentIsRecordListTooLargeAndLeavesTheLogAlone() throws {
+        let dir = TemporaryDirectory()
+        var config = LogConfig()
+        config.segmentBytes = 500
+        let manager = try TestManagers.make(dir.path, defaults: config)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+        do {
+            _ = try log.appendAndWait(records: TestBatches.simple(count: 4, valueSize: 200), leaderEpoch: 0)
+            Issue.record("an append over segment.bytes was accepted")
+        } catch {
+            guard case .recordListTooLarge(_, 500) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(error.kafkaErrorCode == 18)
+        }
+        #expect(log.logEndOffset == 0)
+        #expect(try log.appendAndWait(records: TestBatches.simple(count: 1), leaderEpoch: 0).baseOffset == 0)
+    }
+
     @Test func segmentsRollOnSizeAndAgeAndOffsetsContinue() throws {
         let dir = TemporaryDirectory()
         var config = LogConfig()

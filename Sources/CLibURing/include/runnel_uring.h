@@ -25,4 +25,6 @@ int runnel_uring_submit(runnel_uring *ring);
 int runnel_uring_submit_and_wait(runnel_uring *ring, unsigned wait_nr);
 /// Reaps up to `max` completions into the arrays; returns how many were reaped.
 unsigned runnel_uring_reap(runnel_uring *ring, uint64_t *user_data, int32_t *results, unsigned max);
+/// The file system magic (statfs f_type) of the file system holding `path`; 0 when statfs fails.
+long runnel_fs_type(const char *path);
 #endif

@@ -58,7 +58,7 @@ struct ConsumerOffsetsLog: GroupLogStore {
             case .success(let appended):
                 partition.advanceHighWatermark(to: appended.lastOffset + 1)
                 done(.success(()))
-            case .failure(.messageTooLarge(let size, let limit)):
+            case .failure(.messageTooLarge(let size, let limit)), .failure(.recordListTooLarge(let size, let limit)):
                 // No retry can fix a batch over the log's limit: Kafka answers UNKNOWN_SERVER_ERROR.
                 done(.failure(GroupLogStoreError(.unknownServerError,
                                                  "\(topic)-\(index): batch of \(size) bytes exceeds the limit of \(limit) bytes")))
