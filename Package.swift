@@ -156,6 +156,7 @@ let package = Package(
             dependencies: [
                 "RunnelClient", "KafkaProtocol", "KafkaRecords",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

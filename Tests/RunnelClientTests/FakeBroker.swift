@@ -29,7 +29,7 @@ final class FakeBroker: Sendable {
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: 1 << 20)))
+                        ResponseFrameHandler(maxFrameSize: 1 << 20))
                     try child.pipeline.syncOperations.addHandler(Handler(respond: respond, seen: seen))
                 }
             }

@@ -48,7 +48,7 @@ public final class BrokerConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: maxFrame)))
+                        ResponseFrameHandler(maxFrameSize: maxFrame))
                     try channel.pipeline.syncOperations.addHandler(RequestRouter())
                 }
             }
