@@ -154,3 +154,50 @@ def test_confluent_group_keeps_its_generation_across_a_broker_restart(fresh_brok
     finally:
         for m in members.values():
             m.kill()
+
+
+@pytest.mark.timeout(150)
+def test_confluent_static_member_restarted_after_a_broker_restart_keeps_its_partitions(fresh_broker, tmp_path):
+    """The static-membership map (group.instance.id → member id) is part of the group metadata record:
+    after the broker restarts (SIGTERM) and loads the group back, a static member whose process is then
+    restarted is recognised by its instance id — a new member id, the same assignment, the group stays
+    Stable and nobody sees a rebalance."""
+    b = fresh_broker({"group.min.session.timeout.ms": 1000})
+    topic, group = unique("restart-static"), unique("g-restart-static")
+    clients.create_topic(b.bootstrap, topic, partitions=4)
+    names = ["rsk-0", "rsk-1"]
+    common = dict(assignor="range", sessionTimeoutMs=30000, heartbeatIntervalMs=300, commit="sync")
+    members = {n: confluent_member(n, tmp_path, b.bootstrap, group, [topic], instanceId=f"i-{n}", **common)
+               for n in names}
+    show = group_detail(b.port, group, members.values())
+    every = {f"{topic}:{p}" for p in range(4)}
+    try:
+        view = wait_balanced(b.port, group, names, every, 60, show)
+        wait_until(lambda: all(members[n].owned() == set(view["members"][n]["assignment"]) for n in names),
+                   20, "listeners to report the assignment", show)
+        b.restart(graceful=True)
+        victim, other = names
+        t_restart = time.monotonic()
+        members[victim].kill()
+        members[victim] = confluent_member(victim, tmp_path, b.bootstrap, group, [topic], instanceId=f"i-{victim}",
+                                           **common)
+        wait_until(lambda: members[victim].owned(), 40, f"the restarted {victim}'s assignment", show)
+        assert members[victim].owned() == set(view["members"][victim]["assignment"])
+        now = describe_group(b.port, group)
+        assert now["state"] == "Stable"
+        assert {n: m["assignment"] for n, m in now["members"].items()} == {
+            n: m["assignment"] for n, m in view["members"].items()}
+        assert now["members"][victim]["member_id"] != view["members"][victim]["member_id"]
+        assert now["members"][other]["member_id"] == view["members"][other]["member_id"]
+        assert members[other].events_since(t_restart) == [], f"{other} rebalanced: {members[other].events_since(t_restart)}"
+        callbacks = [e["type"] for e in members[victim].events if e["type"] in ("assigned", "revoked", "lost")]
+        assert callbacks == ["assigned"], f"{victim} saw a rebalance after its restart: {members[victim].events}"
+        produced = clients.confluent_produce(b.bootstrap, topic, topic, range(100), partition=None)["acks"]
+        wait_until(lambda: sum(len(members[n].records()) for n in names) >= 100, 30, "100 records consumed", show)
+        consumed = sorted((p, o) for n in names for (_, p, o) in members[n].records())
+        assert consumed == sorted(produced.values())
+        for m in members.values():
+            m.stop()
+    finally:
+        for m in members.values():
+            m.kill()
