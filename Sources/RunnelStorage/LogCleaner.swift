@@ -5,7 +5,9 @@
 // delete.retention.ms) when first cleaned and go in the first cleaning after it. Adjacent segments are
 // grouped up to segment.bytes and each group is written as one `.cleaned` file, renamed `.swap`, and
 // swapped in under the lock (the originals become `.deleted`, so open reads stay valid). Heavy work
-// happens outside the partition lock on immutable, non-active segments.
+// happens outside the partition lock on immutable, non-active segments. Compressed batches are cleaned
+// like Kafka's cleaner does: decompressed, filtered record by record, and compressed again with their
+// own codec when anything was removed (kept byte for byte otherwise).
 import Foundation
 import KafkaRecords
 import NIOCore
@@ -149,8 +151,9 @@ enum LogCleaner {
         var map: [[UInt8]: Int64] = [:]
         for source in input.sources {
             try forEachBatch(source) { header, bytes, start in
-                guard header.lastOffset >= input.firstDirtyOffset, !header.isControl, header.compression == CompressionCodec.none,
-                      !isAborted(header, input.aborted), let records = CompactionFilter.records(in: bytes, at: start, header: header) else { return }
+                guard header.lastOffset >= input.firstDirtyOffset, !header.isControl, !isAborted(header, input.aborted),
+                      let plain = plainBatch(header, bytes, start),
+                      let records = CompactionFilter.records(in: plain.bytes, at: plain.start, header: plain.header) else { return }
                 for record in records where record.offset >= input.firstDirtyOffset {
                     if let key = record.key { map[key] = record.offset }
                 }
@@ -163,6 +166,47 @@ enum LogCleaner {
         header.isTransactional && !header.isControl && aborted.contains {
             $0.producerId == header.producerId && $0.firstOffset <= header.baseOffset && header.baseOffset < $0.lastOffset
         }
+    }
+
+    /// A batch in uncompressed form for the record-level code: itself when uncompressed; a compressed
+    /// one decompressed behind a copy of its header with the codec bits cleared and the length fixed
+    /// (its CRC is stale; `recompressed` writes a fresh one). nil when it cannot be decompressed — the
+    /// cleaner then keeps it whole and leaves its keys out of the offset map.
+    static func plainBatch(_ header: RecordBatchHeader, _ bytes: ByteBuffer, _ start: Int)
+        -> (bytes: ByteBuffer, start: Int, header: RecordBatchHeader)? {
+        guard let codec = header.compression else { return nil }
+        guard codec != .none else { return (bytes, start, header) }
+        let headerSize = RecordBatchLayout.headerSize
+        guard let section = bytes.getSlice(at: start + headerSize, length: header.totalSize - headerSize),
+              var records = try? RecordCompression.decompress(section, codec: codec,
+                                                               maxOutputBytes: RecordBatch.defaultMaxDecompressedBytes)
+        else { return nil }
+        var out = ByteBufferAllocator().buffer(capacity: headerSize + records.readableBytes)
+        out.writeBytes(bytes.viewBytes(at: start, length: headerSize) ?? ByteBufferView())
+        out.writeBuffer(&records)
+        out.setInteger(header.attributes & ~0x07, at: RecordBatchLayout.attributes)
+        out.setInteger(Int32(out.readableBytes - RecordBatchLayout.logOverhead), at: RecordBatchLayout.batchLength)
+        guard let plainHeader = RecordBatchHeader(from: out, at: out.readerIndex) else { return nil }
+        return (out, out.readerIndex, plainHeader)
+    }
+
+    /// `batch` (uncompressed, as `CompactionFilter.rebuild` returns it) with its records section
+    /// compressed by `codec`: codec bits, length and CRC rewritten; nil if the codec fails.
+    static func recompressed(_ batch: ByteBuffer, codec: CompressionCodec) -> ByteBuffer? {
+        let headerSize = RecordBatchLayout.headerSize
+        guard codec != .none else { return batch }
+        guard let header = RecordBatchHeader(from: batch, at: batch.readerIndex),
+              let section = batch.getSlice(at: batch.readerIndex + headerSize, length: batch.readableBytes - headerSize)
+        else { return nil }
+        var out = ByteBufferAllocator().buffer(capacity: headerSize + section.readableBytes / 2 + 64)
+        out.writeBytes(batch.viewBytes(at: batch.readerIndex, length: headerSize) ?? ByteBufferView())
+        do { try RecordCompression.compress(section, codec: codec, into: &out) } catch { return nil }
+        out.setInteger((header.attributes & ~0x07) | codec.rawValue, at: RecordBatchLayout.attributes)
+        out.setInteger(Int32(out.readableBytes - RecordBatchLayout.logOverhead), at: RecordBatchLayout.batchLength)
+        let crcStart = RecordBatchLayout.attributes
+        let crc = CRC32C.checksum(of: out, at: crcStart, length: out.readableBytes - crcStart) ?? 0
+        out.setInteger(crc, at: RecordBatchLayout.crc)
+        return out
     }
 
     static func forEachBatch(_ source: CleanerInput.Source,
@@ -225,8 +269,8 @@ enum LogCleaner {
             noteHorizon(horizon)
             return CompactionFilter.rebuild(bytes, at: start, header: header, keeping: records, deleteHorizonMs: horizon)
         }
-        guard header.compression == CompressionCodec.none,
-              let records = CompactionFilter.records(in: bytes, at: start, header: header) else {
+        guard let plain = plainBatch(header, bytes, start),
+              let records = CompactionFilter.records(in: plain.bytes, at: plain.start, header: plain.header) else {
             if header.isTransactional { retainsData[header.producerId] = true }
             return whole
         }
@@ -235,18 +279,26 @@ enum LogCleaner {
             if let latest = map[key], latest > record.offset { return false }
             return !(record.isTombstone && horizonPassed)
         }
-        output.recordsRemoved += records.count - kept.count
         // An emptied batch goes, unless it is its producer's last: that one stays (header only) so the
         // producer's sequence survives a rebuild of producer state from the log.
-        if kept.isEmpty && !(header.hasProducerId && input.lastBatchOffsets[header.producerId] == header.lastOffset) { return nil }
+        if kept.isEmpty && !(header.hasProducerId && input.lastBatchOffsets[header.producerId] == header.lastOffset) {
+            output.recordsRemoved += records.count
+            return nil
+        }
         if header.isTransactional { retainsData[header.producerId] = true }
         // A batch keeping tombstones gets a delete horizon the first time it is cleaned.
         let stampHorizon = !header.hasDeleteHorizon && kept.contains(where: \.isTombstone)
         if header.hasDeleteHorizon && kept.contains(where: \.isTombstone) { noteHorizon(header.baseTimestamp) }
         guard kept.count != records.count || stampHorizon else { return whole }
         let horizon = stampHorizon ? input.nowMs &+ input.deleteRetentionMs : nil
+        let rebuilt = CompactionFilter.rebuild(plain.bytes, at: plain.start, header: plain.header, keeping: kept,
+                                               deleteHorizonMs: horizon)
+        // A compressed batch is written back with its own codec, as Kafka's cleaner does; if the codec
+        // fails, the batch stays as it was (nothing removed, no horizon).
+        guard let codec = header.compression, let cleaned = recompressed(rebuilt, codec: codec) else { return whole }
         if let horizon { noteHorizon(horizon) }
-        return CompactionFilter.rebuild(bytes, at: start, header: header, keeping: kept, deleteHorizonMs: horizon)
+        output.recordsRemoved += records.count - kept.count
+        return cleaned
     }
 }
 

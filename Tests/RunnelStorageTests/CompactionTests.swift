@@ -79,6 +79,77 @@ import Testing
         #expect(try Self.contents(again).map(\.0) == after.map(\.0))
     }
 
+    /// (offset, key, value, codec of its batch) of every record readable from the log, compressed or not.
+    static func decoded(_ log: PartitionLog) throws -> [(Int64, String, String?, CompressionCodec?)] {
+        log.updateHighWatermark(log.logEndOffset)
+        var found: [(Int64, String, String?, CompressionCodec?)] = []
+        var offset = log.logStartOffset
+        while offset < log.logEndOffset {  // a read returns one segment's batches
+            let bytes = try log.read(from: offset, maxBytes: 1 << 20).readBytes()
+            #expect(TestBatches.crcsValid(bytes))
+            var index = bytes.readerIndex
+            var next = offset
+            while let header = RecordBatchHeader(from: bytes, at: index), index + header.totalSize <= bytes.writerIndex {
+                let batch = try RecordBatch(try #require(bytes.getSlice(at: index, length: header.totalSize)))
+                for record in try batch.records() where record.offset >= offset {
+                    found.append((record.offset, record.key.map { String(buffer: $0) } ?? "",
+                                  record.value.map { String(buffer: $0) }, header.compression))
+                }
+                next = header.lastOffset + 1
+                index += header.totalSize
+            }
+            guard next > offset else { break }
+            offset = next
+        }
+        return found
+    }
+
+    @Test(arguments: [CompressionCodec.gzip, .snappy, .lz4, .zstd])
+    func compressedBatchesAreCleanedRecordByRecordAndKeepTheirCodec(codec: CompressionCodec) throws {
+        let dir = TemporaryDirectory()
+        let clock = TestClock(1_000_000)
+        let (manager, log) = try Self.compactedLog(dir, clock: clock)
+        defer { manager.shutdown() }
+        // The first round uncompressed, the rest compressed: the offset map must know the keys inside
+        // compressed batches to clean the uncompressed round too.
+        for round in 0..<12 {
+            // k0 and k1 in every batch, plus a key of its own: an older batch loses k0 and k1 but keeps
+            // its own key, so it is rebuilt (and recompressed) rather than dropped.
+            let records = ["k0", "k1", "u\(round)"].map { Self.keyed($0, "value-\(round)-\($0)", at: 1_000_000) }
+            var batch = TestBatches.batch(records)
+            if round > 0 {
+                batch = try RecordBatchRecompressor.recompress(try RecordBatch(batch), to: codec, options: .init())
+            }
+            _ = try log.appendAndWait(records: batch, leaderEpoch: 0)
+        }
+        #expect(log.segmentBaseOffsets.count > 3)
+        let before = try Self.decoded(log)
+        #expect(before.count == 36)
+        let stats = try #require(try log.compactIfDirty())
+        #expect(stats.recordsRemoved > 0)
+        let after = try Self.decoded(log)
+        let activeBase = try #require(log.segmentBaseOffsets.last)
+        let latest = Dictionary(before.map { ($0.1, $0.0) }, uniquingKeysWith: max)
+        let original = Dictionary(uniqueKeysWithValues: before.map { ($0.0, $0) })
+        for (offset, key, value, batchCodec) in after {
+            // Every surviving record is unchanged (offset, key, value) …
+            #expect(original[offset]?.1 == key && original[offset]?.2 == value)
+            // … below the active segment it is its key's latest (or only superseded inside the active one) …
+            if offset < activeBase {
+                #expect(latest[key] == offset || before.contains { $0.1 == key && $0.0 > offset && $0.0 >= activeBase })
+            }
+            // … and sits in a batch with the codec it was written with.
+            #expect(batchCodec == original[offset]?.3)
+        }
+        #expect(after.count < before.count)
+        #expect(Set(after.map(\.1)) == Set(["k0", "k1"] + (0..<12).map { "u\($0)" }))
+        #expect(after.contains { $0.0 == 33 && $0.2 == "value-11-k0" })
+        // Round 5's batch (offsets 15-17) was cleaned inside: its own key stays, k0 and k1 are gone.
+        #expect(after.contains { $0.0 == 17 && $0.1 == "u5" && $0.3 == codec })
+        #expect(!after.contains { $0.0 == 15 || $0.0 == 16 })
+        #expect(log.logEndOffset == 36)
+    }
+
     @Test func tombstonesAreRemovedOnlyAfterDeleteRetentionMs() throws {
         let dir = TemporaryDirectory()
         let clock = TestClock(1_000_000)
