@@ -51,7 +51,7 @@ public final class BrokerRuntime: Sendable {
         self.router = KafkaRouter(broker: core)
         logger.info("storage opened", metadata: [
             "log_dirs": "\(logDirs.joined(separator: ","))", "topics": "\(metadata.topics().count)",
-            "cluster_id": "\(metadata.clusterId)", "io_engine": "\(logManager.engineKinds)",
+            "cluster_id": "\(metadata.clusterId)", "io_engine": "\(logManager.engineKinds.map { "\($0.key)=\($0.value.rawValue)" }.sorted().joined(separator: ","))",
         ])
     }
 
