@@ -14,7 +14,7 @@ public struct LogManagerConfiguration: Sendable {
     public var ioEngine: IOEngineKind = .auto
     /// io.syncfs.min.files: a group commit that must fsync at least this many files of one log dir
     /// issues one syncfs of its file system instead (0: always one fdatasync per file).
-    public var syncfsMinFiles = 4
+    public var syncfsMinFiles = 16
     /// Defaults for topics without overrides.
     public var defaultLogConfig = LogConfig()
     /// Open segment/index files kept by the LRU across all partitions.

@@ -48,7 +48,7 @@ extension ConfigTable {
                "On SIGTERM, how long in-flight requests may take before connections are closed."),
         broker("io.engine", .string, .string("auto"), .oneOf(["auto", "io_uring", "posix"]), runnelOnly: true,
                "Storage I/O engine; `auto` uses io_uring when the kernel allows it."),
-        broker("io.syncfs.min.files", .int, .int(4), .atLeast(0), runnelOnly: true,
+        broker("io.syncfs.min.files", .int, .int(16), .atLeast(0), runnelOnly: true,
                "A group commit that must fsync at least this many files of one log dir issues one syncfs of its file system instead; 0 disables."),
         broker("metrics.listener", .string, .string("127.0.0.1:9644"), .hostPortOrEmpty, runnelOnly: true,
                "Host:port of the HTTP endpoint serving /metrics, /health and /ready; empty disables it."),

@@ -26,7 +26,7 @@ public final class BrokerRuntime: Sendable {
         let metadata = try LocalMetadataStore(directory: firstDir, nodeId: config.nodeId, logger: logger)
         var storageConfig = LogManagerConfiguration(logDirs: logDirs)
         storageConfig.ioEngine = IOEngineKind(rawValue: config.ioEngine) ?? .auto
-        storageConfig.syncfsMinFiles = Int(config.int("io.syncfs.min.files", fallback: 4))
+        storageConfig.syncfsMinFiles = Int(config.int("io.syncfs.min.files", fallback: 16))
         storageConfig.retentionCheckIntervalMs = config.int("log.retention.check.interval.ms", fallback: 300_000)
         let resolver = TopicConfigResolver(broker: config)
         storageConfig.defaultLogConfig = resolver.settings(from: config.topicConfig()).log
