@@ -37,7 +37,7 @@ final class LogScheduler: @unchecked Sendable {
                 }
                 let now = configuration.clock()
                 let retention = now - lastRetention >= configuration.retentionCheckIntervalMs
-                let cleaner = now - lastCleaner >= configuration.cleanerBackoffMs
+                let cleaner = configuration.cleanerEnabled && now - lastCleaner >= configuration.cleanerBackoffMs
                 manager.runBackgroundTasks(retention: retention, cleaner: cleaner)
                 manager.removeDueFiles()
                 if retention { lastRetention = now }

@@ -28,6 +28,11 @@ public final class BrokerRuntime: Sendable {
         storageConfig.ioEngine = IOEngineKind(rawValue: config.ioEngine) ?? .auto
         storageConfig.syncfsMinFiles = Int(config.int("io.syncfs.min.files", fallback: 16))
         storageConfig.retentionCheckIntervalMs = config.int("log.retention.check.interval.ms", fallback: 300_000)
+        storageConfig.cleanerBackoffMs = config.int("log.cleaner.backoff.ms", fallback: 15_000)
+        storageConfig.cleanerEnabled = (config["log.cleaner.enable"]?.boolValue ?? true)
+            && config.int("log.cleaner.threads", fallback: 1) > 0
+        storageConfig.checkpointIntervalMs = max(config.int("log.flush.offset.checkpoint.interval.ms", fallback: 60_000), 1)
+        storageConfig.flushSchedulerIntervalMs = min(config.int("log.flush.scheduler.interval.ms", fallback: 1_000), 1_000)
         let resolver = TopicConfigResolver(broker: config)
         storageConfig.defaultLogConfig = resolver.settings(from: config.topicConfig()).log
         let logManager = try LogManager(configuration: storageConfig, logger: logger)
