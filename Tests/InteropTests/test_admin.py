@@ -6,6 +6,8 @@ name (InvalidConfiguration), create partitions (1 -> 3), delete, describe after 
 (UnknownTopicOrPartition), delete again (UnknownTopicOrPartition); plus the broker's own configs."""
 from __future__ import annotations
 
+import socket
+import struct
 import time
 
 import pytest
@@ -161,3 +163,40 @@ def test_confluent_admin_topic_lifecycle(broker):
         assert time.monotonic() < deadline, f"topic still described after delete (code {code})"
         time.sleep(0.1)
     assert error_code(admin.delete_topics([t])[t]) == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+def test_delete_topic_enable_false_refuses_deletion_and_fetch_max_bytes_caps_responses(fresh_broker):
+    """Broker settings reach the handlers: `delete.topic.enable=false` answers DeleteTopics with
+    TOPIC_DELETION_DISABLED and the topic stays; `fetch.max.bytes` caps what one Fetch returns even when
+    the client asks for more (Kafka's rule: at least one batch still comes back)."""
+    b = fresh_broker({"delete.topic.enable": "false", "fetch.max.bytes": 65536})
+    admin = clients.confluent_admin(b.bootstrap)
+    t = unique("undeletable")
+    clients.create_topic(b.bootstrap, t, partitions=1)
+    assert error_code(admin.delete_topics([t], operation_timeout=30)[t]) == KafkaError.TOPIC_DELETION_DISABLED
+    assert error_code(admin.describe_topics(TopicCollection([t]))[t]) is None
+
+    acks = clients.confluent_produce(b.bootstrap, t, t, range(2000), value_size=1000, config={"batch.size": 16384})["acks"]
+    assert len(acks) == 2000
+    # One raw Fetch v4 asking for 50 MiB: the answer must respect the broker's 64 KiB cap.
+    host, port = b.bootstrap.split(":")
+    name = t.encode()
+    body = struct.pack(">hhih", 1, 4, 7, 3) + b"cap"
+    body += struct.pack(">iiiib", -1, 500, 1, 50 << 20, 0)
+    body += struct.pack(">ih", 1, len(name)) + name + struct.pack(">i", 1) + struct.pack(">iqi", 0, 0, 50 << 20)
+    with socket.create_connection((host, int(port)), timeout=15) as sock:
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", recv_exact(sock, 4))[0]
+        payload = recv_exact(sock, size)
+    assert struct.unpack(">i", payload[:4])[0] == 7
+    # Batches of ≈ 16 KiB: the cap lets at most one batch past 64 KiB; uncapped it would be ≈ 2 MB.
+    assert 16384 < size <= 65536 + 17000, f"{size} bytes in one fetch response, cap 65536"
+
+
+def recv_exact(sock, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        assert chunk, "connection closed early"
+        out += chunk
+    return bytes(out)

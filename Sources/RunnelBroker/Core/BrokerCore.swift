@@ -18,6 +18,8 @@ struct BrokerSettings: Sendable {
     var fetchMaxBytesCap: Int32 = 55 * 1024 * 1024
     /// `max.incremental.fetch.session.cache.slots`
     var fetchSessionCacheSlots: Int = 1000
+    /// `delete.topic.enable`: false answers DeleteTopics with TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3).
+    var deleteTopicEnable = true
 }
 
 /// Everything a handler may use. Handlers are extensions of this type, one file per API family.

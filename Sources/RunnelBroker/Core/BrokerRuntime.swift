@@ -45,7 +45,9 @@ public final class BrokerRuntime: Sendable {
             autoCreateTopics: config["auto.create.topics.enable"]?.boolValue ?? true,
             defaultPartitions: Int32(clamping: config.int("num.partitions", fallback: 1)),
             defaultReplicationFactor: Int16(clamping: config.int("default.replication.factor", fallback: 1)),
-            fetchSessionCacheSlots: Int(config.int("max.incremental.fetch.session.cache.slots", fallback: 1000)))
+            fetchMaxBytesCap: Int32(clamping: config.int("fetch.max.bytes", fallback: 57_671_680)),
+            fetchSessionCacheSlots: Int(config.int("max.incremental.fetch.session.cache.slots", fallback: 1000)),
+            deleteTopicEnable: config["delete.topic.enable"]?.boolValue ?? true)
         let replicas = ReplicaManager(logManager: logManager, nodeId: config.nodeId, logger: logger)
         let core = BrokerCore(metadataStore: metadata, replicas: replicas, settings: settings,
                               topicConfigs: resolver, groupConfig: GroupCoordinatorConfig(config), logger: logger)

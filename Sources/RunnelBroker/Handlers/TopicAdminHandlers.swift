@@ -88,6 +88,12 @@ extension BrokerCore {
             }
             result.name = topic.name
             result.topicId = topic.topicId
+            guard settings.deleteTopicEnable else {
+                // Kafka: TopicDeletionDisabledException from v3 on, InvalidRequestException before.
+                result.errorCode = (context.version >= 3 ? ErrorCode.topicDeletionDisabled : ErrorCode.invalidRequest).rawValue
+                result.errorMessage = "topic deletion is disabled (delete.topic.enable=false)"
+                return result
+            }
             do throws(MetadataStoreError) {
                 _ = try metadataStore.deleteTopic(named: topic.name)
                 replicas.removePartitions(of: topic)
