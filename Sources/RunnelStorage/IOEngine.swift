@@ -71,7 +71,6 @@ final class IOEngine: @unchecked Sendable {
         self.name = name
         self.faults = faults
         self.syncfsMinFiles = syncfsMinFiles
-        directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         let ringWrites = IOUringBackend.fileSystemHasAsyncBufferedWrites(name)
         switch kind {
         case .posix:
@@ -87,6 +86,8 @@ final class IOEngine: @unchecked Sendable {
             }
         }
         self.kind = backend.kind
+        // Opened once nothing above can throw any more (closed when the sync stage stops).
+        directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         if backend.kind == .ioUring {
             logger.info("io_uring engine", metadata: ["logDir": "\(name)",
                                                       "writes": "\(ringWrites ? "ring" : "inline pwritev (no async buffered writes on this file system)")"])
