@@ -1,4 +1,4 @@
-// KafkaRequestFrame: one whole Kafka request as cut from the socket by `KafkaFrameDecoder`.
+// KafkaRequestFrame: one whole Kafka request as cut from the socket by `KafkaFrameHandler`.
 import NIOCore
 
 /// One complete Kafka request, as received: the fixed routing fields read from the first 8 bytes
