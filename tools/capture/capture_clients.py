@@ -10,7 +10,9 @@ each client uses its own client.id ("java", "confluent", "kafka-python", "kcat")
 files: <client>-<ApiKeyName>-v<version>-<n>.bin. Each client runs a short scenario: metadata,
 create a topic (with the client's admin API where the scenario has one, else by a helper whose
 client.id is "interop-helper"), produce 10 keyed records with headers (uncompressed, then a codec),
-consume them, and look up an offset by timestamp. Needs scripts/install-deps (venv, jars, kcat).
+consume them, and look up an offset by timestamp; the Java client, confluent-kafka and kafka-python then
+consume the topic as the only member of a consumer group for a few seconds (FindCoordinator, JoinGroup,
+SyncGroup, Heartbeat, OffsetCommit/OffsetFetch, LeaveGroup). Needs scripts/install-deps (venv, jars, kcat).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +32,8 @@ from runnel_interop.broker import BrokerProcess, free_port  # noqa: E402
 
 TS = 1_700_000_000_000
 COUNT = 10
+# How long each client stays in its consumer group: several heartbeats at a 300 ms interval.
+GROUP_SECONDS = 5
 
 
 def scenario_java(bootstrap: str, work: Path) -> None:
@@ -43,6 +48,10 @@ def scenario_java(bootstrap: str, work: Path) -> None:
                           "compression": codec, "partition": 0, "tsBase": TS})
     j.run("consume", {**base, "topic": topic, "out": str(work / "java-consumed.jsonl")})
     j.run("offsets-for-times", {**base, "topic": topic, "timestamps": [TS + 5]})
+    stop = work / "java-group.stop"
+    threading.Timer(GROUP_SECONDS, stop.touch).start()
+    j.run("group-consume", {**base, "topics": [topic], "group": "capture-java-group", "out": str(work / "java-group.jsonl"),
+                            "stopFile": str(stop), "heartbeatIntervalMs": 300, "timeoutMs": 60000})
 
 
 def scenario_confluent(bootstrap: str, work: Path) -> None:
@@ -52,6 +61,15 @@ def scenario_confluent(bootstrap: str, work: Path) -> None:
         clients.confluent_produce(bootstrap, topic, topic, range(start, start + COUNT), compression=codec,
                                   ts_base=TS, config={"client.id": "confluent"})
     clients.confluent_consume(bootstrap, topic, config={"client.id": "confluent"})
+    from confluent_kafka import Consumer
+    c = Consumer({"bootstrap.servers": bootstrap, "client.id": "confluent", "group.id": "capture-confluent-group",
+                  "auto.offset.reset": "earliest", "heartbeat.interval.ms": 300, "enable.auto.commit": False})
+    c.subscribe([topic])
+    deadline = time.monotonic() + GROUP_SECONDS
+    while time.monotonic() < deadline:
+        if c.poll(0.2) is not None:
+            c.commit(asynchronous=False)
+    c.close()
 
 
 def scenario_kafka_python(bootstrap: str, work: Path) -> None:
@@ -65,6 +83,15 @@ def scenario_kafka_python(bootstrap: str, work: Path) -> None:
     c = clients.kafka_python_consumer(bootstrap, client_id="kafka-python")
     c.offsets_for_times({TopicPartition(topic, 0): TS + 5})
     c.close()
+    from kafka import KafkaConsumer
+    g = KafkaConsumer(bootstrap_servers=bootstrap, client_id="kafka-python", group_id="capture-kafka-python-group",
+                      auto_offset_reset="earliest", heartbeat_interval_ms=300, enable_auto_commit=False)
+    g.subscribe([topic])
+    deadline = time.monotonic() + GROUP_SECONDS
+    while time.monotonic() < deadline:
+        if g.poll(timeout_ms=200):
+            g.commit()
+    g.close()
 
 
 def scenario_kcat(bootstrap: str, work: Path) -> None:
