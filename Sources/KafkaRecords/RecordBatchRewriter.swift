@@ -37,7 +37,7 @@ public enum RecordBatchRewriter {
     }
 
     /// Recomputes and stores the CRC of the batch of `totalSize` bytes at absolute `index`.
-    static func updateCRC(in buffer: inout ByteBuffer, at index: Int, totalSize: Int) {
+    public static func updateCRC(in buffer: inout ByteBuffer, at index: Int, totalSize: Int) {
         let crc = CRC32C.checksum(of: buffer, at: index + RecordBatchLayout.attributes,
                                   length: totalSize - RecordBatchLayout.attributes) ?? 0
         buffer.setInteger(crc, at: index + RecordBatchLayout.crc)

@@ -82,8 +82,7 @@ enum CompactionFilter {
         }
         out.setInteger(Int32(out.readableBytes - RecordBatchLayout.logOverhead), at: RecordBatchLayout.batchLength)
         out.setInteger(Int32(kept.count), at: RecordBatchLayout.recordsCount)
-        let crc = CRC32C.checksum(of: out, at: RecordBatchLayout.attributes, length: out.readableBytes - RecordBatchLayout.attributes) ?? 0
-        out.setInteger(crc, at: RecordBatchLayout.crc)
+        RecordBatchRewriter.updateCRC(in: &out, at: out.readerIndex, totalSize: out.readableBytes)
         return out
     }
 

@@ -34,7 +34,6 @@ struct IORequest {
 
 /// Executes a batch of requests; used only on its engine's thread.
 protocol IOBackend: AnyObject {
-    var kind: IOEngineKind { get }
     /// Returns one result (0 or errno) per request, after all writes and the needed syncs are done.
     func execute(_ batch: [IORequest]) -> [Int32]
     func close()
@@ -71,32 +70,40 @@ final class IOEngine: @unchecked Sendable {
         self.name = name
         self.faults = faults
         self.syncfsMinFiles = syncfsMinFiles
-        let ringWrites = IOUringBackend.fileSystemHasAsyncBufferedWrites(name)
+        // The first ring decides the kind: `.ioUring` fails without one, `.auto` falls back to posix.
+        let ring: IOUringBackend?
         switch kind {
         case .posix:
-            backend = PosixIOBackend()
+            ring = nil
         case .ioUring:
-            backend = try IOUringBackend(entries: 256, ringWrites: ringWrites)
+            ring = try IOUringBackend(entries: 256)
         case .auto:
             do {
-                backend = try IOUringBackend(entries: 256, ringWrites: ringWrites)
+                ring = try IOUringBackend(entries: 256)
             } catch {
                 logger.info("io_uring unavailable, using posix I/O", metadata: ["logDir": "\(name)", "reason": "\(error)"])
-                backend = PosixIOBackend()
+                ring = nil
             }
         }
-        self.kind = backend.kind
-        // Opened once nothing above can throw any more (closed when the sync stage stops).
-        directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
-        if backend.kind == .ioUring {
-            logger.info("io_uring engine", metadata: ["logDir": "\(name)",
-                                                      "writes": "\(ringWrites ? "ring" : "inline pwritev (no async buffered writes on this file system)")"])
-        }
-        if backend.kind == .ioUring, let ring = try? IOUringBackend(entries: 256) {
+        self.kind = ring == nil ? .posix : .ioUring
+        // Buffered writes go through a ring only where the file system completes them inside io_uring
+        // (XFS, btrfs). Elsewhere (ext4, tmpfs, …) the kernel hands each writev SQE to an io-wq worker,
+        // which only adds a thread hop, so the write stage uses pwritev and the ring carries the syncs.
+        if let ring, IOUringBackend.fileSystemHasAsyncBufferedWrites(name) {
+            backend = ring
+            if let second = try? IOUringBackend(entries: 256) { syncBackend = second } else { syncBackend = PosixIOBackend() }
+            logger.info("io_uring engine", metadata: ["logDir": "\(name)", "writes": "ring"])
+        } else if let ring {
+            backend = PosixIOBackend()
             syncBackend = ring
+            logger.info("io_uring engine", metadata: [
+                "logDir": "\(name)", "writes": "pwritev (no async buffered writes on this file system); syncs on the ring"])
         } else {
+            backend = PosixIOBackend()
             syncBackend = PosixIOBackend()
         }
+        // Opened once nothing above can throw any more (closed when the sync stage stops).
+        directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         let thread = Thread { [self] in run() }
         thread.name = "runnel-io-\(kind.rawValue)"
         thread.start()
@@ -219,12 +226,7 @@ final class IOEngine: @unchecked Sendable {
             if files.count >= syncfsMinFiles, syncfsMinFiles > 0, directoryDescriptor >= 0, let syncfs = Self.syncfs {
                 // Linux ≥ 5.8 reports writeback errors of any file of the file system through syncfs, so
                 // a failure fails every request of the round (conservative: none is acknowledged).
-                var code: Int32 = 0
-                while syncfs(directoryDescriptor) != 0 {
-                    if errno == EINTR { continue }
-                    code = errno
-                    break
-                }
+                let code = retryingEINTR { syncfs(directoryDescriptor) }
                 for descriptor in files.keys { synced[descriptor] = code }
                 syncfsRounds.add(1, ordering: .relaxed)
             } else if !files.isEmpty {
@@ -242,10 +244,17 @@ final class IOEngine: @unchecked Sendable {
     }
 }
 
+/// Runs a system call that returns 0, or -1 with errno set, again while it fails with EINTR; returns 0
+/// or the errno it failed with.
+func retryingEINTR(_ call: () -> Int32) -> Int32 {
+    while call() != 0 {
+        if errno != EINTR { return errno }
+    }
+    return 0
+}
+
 /// pwritev (one per run of adjacent writes) + one fdatasync per touched file per batch.
 final class PosixIOBackend: IOBackend {
-    var kind: IOEngineKind { .posix }
-
     func execute(_ batch: [IORequest]) -> [Int32] {
         var results = [Int32](repeating: 0, count: batch.count)
         for run in WriteRun.plan(batch[...]) {
@@ -265,12 +274,7 @@ final class PosixIOBackend: IOBackend {
                 results[index] = previous
                 continue
             }
-            var code: Int32 = 0
-            while fdatasync(fd) != 0 {
-                if errno == EINTR { continue }
-                code = errno
-                break
-            }
+            let code = retryingEINTR { fdatasync(fd) }
             synced[fd] = code
             results[index] = code
         }

@@ -1,9 +1,8 @@
 // IOUringBackend: executes a batch of writes and fsyncs on one io_uring ring: every run of adjacent
 // writes (WriteRun) as one writev SQE, submitted together; once they completed, one fdatasync per
 // touched file, all in flight at once (a single file is synced directly on the engine thread).
-// On file systems without async buffered writes (ext4, tmpfs, …) the kernel punts every buffered
-// writev SQE to an io-wq worker thread, which only adds a thread hop per write; there the writes are
-// issued inline with pwritev and the ring carries the fsyncs (`ringWrites`).
+// IOEngine gives it the writes only on file systems with async buffered writes
+// (`fileSystemHasAsyncBufferedWrites`); elsewhere it serves the sync stage alone.
 import CLibURing
 import Foundation
 import NIOCore
@@ -11,12 +10,8 @@ import NIOCore
 final class IOUringBackend: IOBackend {
     private let ring: OpaquePointer
     private let capacity: Int
-    /// Buffered writes go through the ring (else pwritev on the calling thread).
-    let ringWrites: Bool
-    var kind: IOEngineKind { .ioUring }
 
-    init(entries: UInt32, ringWrites: Bool = true) throws(StorageError) {
-        self.ringWrites = ringWrites
+    init(entries: UInt32) throws(StorageError) {
         var error: Int32 = 0
         guard let ring = runnel_uring_create(entries, &error) else {
             throw .io(operation: "io_uring_queue_init", path: "", errno: error)
@@ -56,22 +51,20 @@ final class IOUringBackend: IOBackend {
         // Phase 1: the writes (one SQE per run), all submitted at once.
         var queued = 0
         for (slot, run) in runs.enumerated() {
-            if ringWrites {
-                let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: run.chunks.count)
-                iovecLists.append(list)
-                for (index, chunk) in run.chunks.enumerated() {
-                    // The request keeps `chunk` (and so its storage) alive until the round completes.
-                    let base = chunk.withUnsafeReadableBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
-                    list[index] = iovec(iov_base: base, iov_len: chunk.readableBytes)
-                }
-                if runnel_uring_prep_writev(ring, run.descriptor, list.baseAddress, UInt32(list.count),
-                                            UInt64(run.position), UInt64(slot)) == 0 {
-                    queued += 1
-                    continue
-                }
+            let list = UnsafeMutableBufferPointer<iovec>.allocate(capacity: run.chunks.count)
+            iovecLists.append(list)
+            for (index, chunk) in run.chunks.enumerated() {
+                // The request keeps `chunk` (and so its storage) alive until the round completes.
+                let base = chunk.withUnsafeReadableBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
+                list[index] = iovec(iov_base: base, iov_len: chunk.readableBytes)
             }
-            let code = LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: run.chunks, at: run.position)
-            for index in run.requests { results[index] = code }
+            if runnel_uring_prep_writev(ring, run.descriptor, list.baseAddress, UInt32(list.count),
+                                        UInt64(run.position), UInt64(slot)) == 0 {
+                queued += 1
+            } else {
+                let code = LogFileHandle.pwriteAll(descriptor: run.descriptor, chunks: run.chunks, at: run.position)
+                for index in run.requests { results[index] = code }
+            }
         }
         let wrote = submitAndReap(queued) { data, code in
             let run = runs[Int(data)]
@@ -89,7 +82,7 @@ final class IOUringBackend: IOBackend {
         var syncResults: [Int32: Int32] = [:]
         if syncFiles.count == 1 {
             // One file: nothing to overlap, and a ring fsync would only hop to an io-wq worker thread.
-            syncResults[syncFiles[0]] = Self.fdatasyncRetrying(syncFiles[0])
+            syncResults[syncFiles[0]] = retryingEINTR { fdatasync(syncFiles[0]) }
             syncFiles.removeAll()
         }
         queued = 0
@@ -119,13 +112,6 @@ final class IOUringBackend: IOBackend {
         let type = runnel_fs_type(path)
         let xfs = 0x5846_5342, btrfs = 0x9123_683E
         return type == xfs || type == btrfs
-    }
-
-    private static func fdatasyncRetrying(_ fd: Int32) -> Int32 {
-        while fdatasync(fd) != 0 {
-            if errno != EINTR { return errno }
-        }
-        return 0
     }
 
     /// Submits what is queued and reaps `count` completions, calling `body(user data, result)` for each.

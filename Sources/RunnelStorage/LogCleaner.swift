@@ -203,9 +203,7 @@ enum LogCleaner {
         do { try RecordCompression.compress(section, codec: codec, into: &out) } catch { return nil }
         out.setInteger((header.attributes & ~0x07) | codec.rawValue, at: RecordBatchLayout.attributes)
         out.setInteger(Int32(out.readableBytes - RecordBatchLayout.logOverhead), at: RecordBatchLayout.batchLength)
-        let crcStart = RecordBatchLayout.attributes
-        let crc = CRC32C.checksum(of: out, at: crcStart, length: out.readableBytes - crcStart) ?? 0
-        out.setInteger(crc, at: RecordBatchLayout.crc)
+        RecordBatchRewriter.updateCRC(in: &out, at: out.readerIndex, totalSize: out.readableBytes)
         return out
     }
 

@@ -22,6 +22,16 @@ SESSION_MS = 3000
 PARTITIONS = 12
 
 
+def await_balanced(b, group: str, topic: str, partitions: int, members: dict, show) -> dict:
+    """Waits until the group is Stable with every partition of `topic` assigned and each member's
+    listener reports its assignment; returns the group's view."""
+    names = list(members)
+    view = wait_balanced(b.port, group, names, {f"{topic}:{p}" for p in range(partitions)}, 60, show)
+    wait_until(lambda: all(members[n].owned() == set(view["members"][n]["assignment"]) for n in names),
+               20, "listeners to report the assignment", show)
+    return view
+
+
 @pytest.mark.timeout(120)
 def test_confluent_cooperative_sticky_member_killed_others_take_over_from_commits(group_broker, tmp_path):
     b = group_broker
@@ -83,11 +93,8 @@ def test_confluent_static_member_restarted_within_session_keeps_its_partitions(g
     members = {n: confluent_member(n, tmp_path, b.bootstrap, group, [topic], instanceId=f"i-{n}", **common)
                for n in names}
     show = group_detail(b.port, group, members.values())
-    every = {f"{topic}:{p}" for p in range(PARTITIONS)}
     try:
-        view = wait_balanced(b.port, group, names, every, 60, show)
-        wait_until(lambda: all(members[n].owned() == set(view["members"][n]["assignment"]) for n in names),
-                   20, "listeners to report the assignment", show)
+        view = await_balanced(b, group, topic, PARTITIONS, members, show)
         # Both in turn, so the leader's restart is covered: librdkafka joins with JoinGroup v5, which
         # cannot carry SkipAssignment, so the new leader incarnation is answered as a follower.
         for victim in names:
@@ -129,11 +136,8 @@ def test_confluent_group_keeps_its_generation_across_a_broker_restart(fresh_brok
                                    sessionTimeoutMs=10000, heartbeatIntervalMs=300, commit="sync")
                for n in names}
     show = group_detail(b.port, group, members.values())
-    every = {f"{topic}:{p}" for p in range(4)}
     try:
-        view = wait_balanced(b.port, group, names, every, 60, show)
-        wait_until(lambda: all(members[n].owned() == set(view["members"][n]["assignment"]) for n in names),
-                   20, "listeners to report the assignment", show)
+        view = await_balanced(b, group, topic, 4, members, show)
         before = clients.confluent_produce(b.bootstrap, topic, topic, range(200), partition=None)["acks"]
         wait_until(lambda: sum(len(members[n].records()) for n in names) >= 200, 30, "200 records consumed", show)
         t_restart = time.monotonic()
@@ -170,11 +174,8 @@ def test_confluent_static_member_restarted_after_a_broker_restart_keeps_its_part
     members = {n: confluent_member(n, tmp_path, b.bootstrap, group, [topic], instanceId=f"i-{n}", **common)
                for n in names}
     show = group_detail(b.port, group, members.values())
-    every = {f"{topic}:{p}" for p in range(4)}
     try:
-        view = wait_balanced(b.port, group, names, every, 60, show)
-        wait_until(lambda: all(members[n].owned() == set(view["members"][n]["assignment"]) for n in names),
-                   20, "listeners to report the assignment", show)
+        view = await_balanced(b, group, topic, 4, members, show)
         b.restart(graceful=True)
         victim, other = names
         t_restart = time.monotonic()
