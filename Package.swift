@@ -126,9 +126,11 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // MARK: Tests
+        // Shared by the test targets: how a missing outside prerequisite skips (or fails, under CI=true).
+        .target(name: "RunnelTestSupport", path: "Tests/RunnelTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "KafkaProtocolTests",
-            dependencies: ["KafkaProtocol", "KafkaCodegen", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KafkaProtocol", "KafkaCodegen", "RunnelTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -149,7 +151,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelStorageTests",
-            dependencies: ["RunnelStorage", "KafkaRecords", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RunnelStorage", "KafkaRecords", "RunnelTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RunnelClientTests",

@@ -1,8 +1,9 @@
 """Fixtures for the Runnel interop suite.
 
 `runnel_bin`   the broker executable from $RUNNEL_BIN; tests that need it are skipped, with the
-               reason, when it is unset, missing, or has no `broker` subcommand yet (set
-               RUNNEL_INTEROP_REQUIRE_BROKER=1 to turn those skips into failures).
+               reason, when it is unset, missing, or has no `broker` subcommand yet. Every missing
+               prerequisite (broker binary, Java and its jars, kcat) fails instead of skipping
+               under CI=true (or RUNNEL_INTEROP_REQUIRE_BROKER=1).
 `broker`       one broker per test module (fast), stopped with SIGTERM at module end (exit 0 and
                a bounded shutdown are asserted).
 `group_broker` like `broker`, allowing 1 s sessions (group.min.session.timeout.ms) for group tests.
@@ -36,6 +37,18 @@ _active: list[BrokerProcess] = []
 _names = itertools.count(1)
 
 
+def prerequisites_required() -> bool:
+    """True where a missing prerequisite is a failure, not a skip: CI, or on request."""
+    return os.environ.get("CI") == "true" or os.environ.get("RUNNEL_INTEROP_REQUIRE_BROKER") == "1"
+
+
+def missing_prerequisite(why: str) -> None:
+    """Skips the test with the reason on a developer machine; fails it under CI=true."""
+    if prerequisites_required():
+        pytest.fail(f"missing prerequisite (CI=true makes this a failure): {why}", pytrace=False)
+    pytest.skip(why)
+
+
 def unique(prefix: str) -> str:
     """A topic / prefix name unique within this pytest run."""
     return f"{prefix}-{os.getpid()}-{next(_names)}"
@@ -43,8 +56,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="session")
 def runnel_bin() -> str:
-    strict = os.environ.get("RUNNEL_INTEROP_REQUIRE_BROKER") == "1"
-    fail = pytest.fail if strict else pytest.skip
+    fail = missing_prerequisite
     path = os.environ.get("RUNNEL_BIN")
     if not path:
         fail("RUNNEL_BIN is not set: point it at the runnel executable (scripts/test does)")
@@ -125,7 +137,7 @@ def fresh_broker(runnel_bin, tmp_path):
 def java_classes() -> Path:
     why = java_support.missing_prerequisites()
     if why:
-        pytest.skip(why)
+        missing_prerequisite(why)
     return java_support.compile_client()
 
 
@@ -138,7 +150,7 @@ def java(java_classes, tmp_path) -> java_support.JavaClient:
 def kcat_bin() -> str:
     path = shutil.which("kcat")
     if not path:
-        pytest.skip("kcat not installed (Debian package kcat: scripts/install-deps)")
+        missing_prerequisite("kcat not installed (Debian package kcat: scripts/install-deps)")
     return path
 
 

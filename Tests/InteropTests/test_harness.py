@@ -105,3 +105,14 @@ def test_unsupported_api_versions_version_is_parsed_in_v0_format(fake_bin, tmp_p
                         "api_versions": {0: (3, 13), 1: (4, 18), 2: (1, 11), 3: (0, 13), 18: (0, 4)}}
     finally:
         b.stop(timeout=10)
+
+
+def test_a_missing_prerequisite_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    import conftest
+    monkeypatch.delenv("RUNNEL_INTEROP_REQUIRE_BROKER", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"CI=true makes this a failure\): no kcat"):
+        conftest.missing_prerequisite("no kcat")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="no kcat"):
+        conftest.missing_prerequisite("no kcat")

@@ -59,11 +59,9 @@ struct SplitMix64: RandomNumberGenerator {
         return frame
     }
 
-    @Test func hundredThousandMutatedFramesNeverCrashAndFailOnlyWithTypedErrors() throws {
-        guard let directories = SchemaLocation.schemaDirectories else {
-            print("skipped: shared/kafka-protocol not found beside the package")
-            return
-        }
+    @Test(.enabled(if: SchemaLocation.isRequiredOrPresent, SchemaLocation.missingReason))
+    func hundredThousandMutatedFramesNeverCrashAndFailOnlyWithTypedErrors() throws {
+        let directories = try #require(SchemaLocation.schemaDirectories, SchemaLocation.missingReason)
         let schemas = try KafkaCodegen.loadSchemas(from: directories)
             .filter { $0.kind == "request" && !$0.validVersions.isEmpty }
         var seeds: [(apiKey: Int16, version: Int16, bytes: [UInt8])] = []

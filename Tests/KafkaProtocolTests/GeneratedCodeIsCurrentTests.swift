@@ -1,14 +1,13 @@
 // The committed Generated/ folder is exactly what the generator writes from the schemas.
 import Foundation
 import KafkaCodegen
+import RunnelTestSupport
 import Testing
 
 @Suite struct GeneratedCodeIsCurrentTests {
-    @Test func regeneratingIntoATemporaryFolderReproducesTheCommittedFiles() throws {
-        guard let directories = SchemaLocation.schemaDirectories else {
-            print("skipped: ../shared/kafka-protocol not found beside the package; cannot regenerate")
-            return
-        }
+    @Test(.enabled(if: SchemaLocation.isRequiredOrPresent, SchemaLocation.missingReason))
+    func regeneratingIntoATemporaryFolderReproducesTheCommittedFiles() throws {
+        let directories = try #require(SchemaLocation.schemaDirectories, SchemaLocation.missingReason)
         let manager = FileManager.default
         let temporary = manager.temporaryDirectory.appendingPathComponent("runnel-codegen-\(UUID().uuidString)")
         defer { try? manager.removeItem(at: temporary) }

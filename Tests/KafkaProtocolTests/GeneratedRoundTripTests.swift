@@ -17,11 +17,9 @@ func messagesEqual<T: KafkaMessage>(_ lhs: T, _ rhs: any KafkaMessage) -> Bool {
         return try KafkaCodegen.loadSchemas(from: directories)
     }
 
-    @Test func everyMessageRoundTripsInEveryValidVersionWithNonDefaultValues() throws {
-        guard let schemas = try Self.loadSchemas() else {
-            print("skipped: shared/kafka-protocol not found beside the package")
-            return
-        }
+    @Test(.enabled(if: SchemaLocation.isRequiredOrPresent, SchemaLocation.missingReason))
+    func everyMessageRoundTripsInEveryValidVersionWithNonDefaultValues() throws {
+        let schemas = try #require(try Self.loadSchemas(), SchemaLocation.missingReason)
         var checked = 0
         for schema in schemas where schema.kind != "header" && !schema.validVersions.isEmpty {
             guard let type = KafkaMessageDecoder.messageType(named: schema.name) else {

@@ -1,5 +1,7 @@
 // SchemaLocation: finds the Kafka schema folders (shared/kafka-protocol) next to the package.
 import Foundation
+import RunnelTestSupport
+import Testing
 
 enum SchemaLocation {
     /// The package root, derived from this file's path.
@@ -25,4 +27,11 @@ enum SchemaLocation {
         guard let base = protocolDirectory else { return nil }
         return [base.appendingPathComponent("messages").path, base.appendingPathComponent("internal").path]
     }
+
+    /// Whether tests reading the schemas run: when present, and always under CI=true (where their
+    /// absence fails the test instead of skipping it).
+    static var isRequiredOrPresent: Bool { Prerequisites.runs(whenAvailable: schemaDirectories != nil) }
+
+    /// Why such a test cannot read the schemas.
+    static let missingReason: Comment = "../shared/kafka-protocol (Kafka's JSON schemas) not found beside the package"
 }

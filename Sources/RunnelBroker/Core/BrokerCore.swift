@@ -93,7 +93,7 @@ final class BrokerCore: Sendable {
         }
         if metadataStore.topic(named: name) != nil { throw .init(.topicAlreadyExists, "Topic '\(name)' already exists.") }
         let topic = TopicMetadata(name: name, topicId: KafkaUUID.random(), partitionCount: count,
-                                  replicationFactor: factor, configs: configs, isInternal: name.hasPrefix("__"))
+                                  replicationFactor: factor, configs: configs, isInternal: InternalTopics.contains(name))
         let logConfig: TopicLogSettings
         do {
             logConfig = try topicConfigs.validatedLogConfig(overrides: configs)

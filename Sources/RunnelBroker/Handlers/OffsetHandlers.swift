@@ -125,6 +125,11 @@ extension BrokerCore {
                     answer.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
                     return answer
                 }
+                guard !InternalTopics.contains(topic.name) else {
+                    // As Kafka's ReplicaManager: internal topics are trimmed by their coordinators only.
+                    answer.errorCode = ErrorCode.invalidTopicException.rawValue
+                    return answer
+                }
                 // -1 means "up to the high watermark".
                 let target = requested.offset == -1 ? partition.highWatermark : requested.offset
                 guard target >= 0, target <= partition.highWatermark else {

@@ -44,6 +44,12 @@ extension BrokerCore {
                     collector.set(topicIndex, partitionIndex, partitionError(partitionData.index, code, message: nil))
                     continue
                 }
+                guard !InternalTopics.contains(topic.name) else {
+                    // Kafka's ReplicaManager: clients never append to internal topics.
+                    collector.set(topicIndex, partitionIndex, partitionError(
+                        partitionData.index, .invalidTopicException, message: "Cannot append to internal topic \(topic.name)"))
+                    continue
+                }
                 appendToPartition(partition, topic: topic, data: partitionData, context: context) { answer in
                     collector.set(topicIndex, partitionIndex, answer)
                 }

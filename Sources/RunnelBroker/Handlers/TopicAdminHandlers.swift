@@ -88,6 +88,12 @@ extension BrokerCore {
             }
             result.name = topic.name
             result.topicId = topic.topicId
+            guard !InternalTopics.contains(topic.name) else {
+                // Deleting an internal topic would drop every group's (or transaction's) state.
+                result.errorCode = ErrorCode.invalidTopicException.rawValue
+                result.errorMessage = "Cannot delete internal topic \(topic.name)"
+                return result
+            }
             guard settings.deleteTopicEnable else {
                 // Kafka: TopicDeletionDisabledException from v3 on, InvalidRequestException before.
                 result.errorCode = (context.version >= 3 ? ErrorCode.topicDeletionDisabled : ErrorCode.invalidRequest).rawValue
@@ -116,6 +122,13 @@ extension BrokerCore {
             guard var topic = metadataStore.topic(named: requested.name) else {
                 result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
                 result.errorMessage = "The topic '\(requested.name)' does not exist."
+                return result
+            }
+            guard !InternalTopics.contains(topic.name) else {
+                // Its partition count maps each group (or transactional id) to a partition: changing it
+                // would strand every group's committed offsets on a partition no longer consulted.
+                result.errorCode = ErrorCode.invalidTopicException.rawValue
+                result.errorMessage = "Cannot change the number of partitions of internal topic \(topic.name)"
                 return result
             }
             guard requested.count > topic.partitionCount else {
