@@ -69,7 +69,7 @@ struct GroupDescribe: AsyncParsableCommand {
                 let description = try await admin.describeGroup(group)
                 let offsets = try await admin.groupOffsets(group, description: description)
                 if description.state == "Empty" && offsets.isEmpty && description.members.isEmpty {
-                    throw CommandError.failure("group '\(group)' does not exist", hint: "list groups with `runnel group list`")
+                    throw CLIError.failure("group '\(group)' does not exist", hint: "list groups with `runnel group list`")
                 }
                 let totalLag = offsets.compactMap(\.lag).reduce(0, +)
                 if output.isJSON {
