@@ -36,9 +36,9 @@ final class ClassicGroup {
     /// Topics the members subscribe to (consumer protocol only); nil when unknown.
     var subscribedTopics: Set<String>?
     /// Committed offsets.
-    var offsets: [GroupTopicPartition: CommittedOffset] = [:]
+    var offsets: [TopicPartition: CommittedOffset] = [:]
     /// Offset commits being written, per partition (OffsetFetch with require_stable reports them).
-    var pendingOffsetCommits: [GroupTopicPartition: Int] = [:]
+    var pendingOffsetCommits: [TopicPartition: Int] = [:]
 
     init(groupId: String, partition: Int32, state: ClassicGroupState = .empty, nowMs: Int64?) {
         self.groupId = groupId

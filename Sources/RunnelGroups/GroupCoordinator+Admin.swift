@@ -85,13 +85,13 @@ extension GroupCoordinator {
     /// subscribe to answer GROUP_SUBSCRIBED_TO_TOPIC; a non-consumer group with members answers
     /// NON_EMPTY_GROUP. Returns the group-level error and one error per partition.
     public func deleteOffsets(groupId: String,
-                              partitions requested: [GroupTopicPartition]) async -> (error: ErrorCode, partitions: [ErrorCode]) {
+                              partitions requested: [TopicPartition]) async -> (error: ErrorCode, partitions: [ErrorCode]) {
         if let error = groupRequestError(groupId) { return (error, []) }
         guard let group = liveGroup(groupId) else { return (.groupIdNotFound, []) }
         if group.state != .empty && group.protocolType != "consumer" { return (.nonEmptyGroup, []) }
         var results: [ErrorCode] = []
         var records: [GroupLogRecord] = []
-        var deleted: [GroupTopicPartition] = []
+        var deleted: [TopicPartition] = []
         for partition in requested {
             if group.state != .empty && group.isSubscribed(to: partition.topic) {
                 results.append(.groupSubscribedToTopic)

@@ -33,7 +33,7 @@ extension GroupCoordinator {
         let expireTimestamp: Int64? = retentionTimeMs >= 0 ? nowMs + retentionTimeMs : nil
         var results = all(.none)
         var records: [GroupLogRecord] = []
-        var accepted: [(index: Int, partition: GroupTopicPartition, offset: CommittedOffset)] = []
+        var accepted: [(index: Int, partition: TopicPartition, offset: CommittedOffset)] = []
         for (index, entry) in entries.enumerated() {
             let metadata = entry.metadata ?? ""
             guard metadata.utf8.count <= Int(config.offsetMetadataMaxBytes) else {
@@ -95,11 +95,11 @@ extension GroupCoordinator {
 
     /// Handles an OffsetFetch for one group. `partitions` nil asks for every committed offset. With
     /// `requireStable`, partitions whose commit is still being written answer UNSTABLE_OFFSET_COMMIT.
-    public func fetchOffsets(groupId: String, partitions requested: [GroupTopicPartition]?,
+    public func fetchOffsets(groupId: String, partitions requested: [TopicPartition]?,
                              requireStable: Bool = false) -> OffsetFetchResult {
         if let error = coordinatorError(for: groupId) { return OffsetFetchResult(error: error, partitions: []) }
         let group = liveGroup(groupId)
-        let wanted: [GroupTopicPartition]
+        let wanted: [TopicPartition]
         if let requested {
             wanted = requested
         } else {
@@ -107,7 +107,7 @@ extension GroupCoordinator {
                 ($0.topic, $0.partition) < ($1.topic, $1.partition)
             }
         }
-        let answers = wanted.map { partition -> (partition: GroupTopicPartition, offset: CommittedOffset?, error: ErrorCode) in
+        let answers = wanted.map { partition -> (partition: TopicPartition, offset: CommittedOffset?, error: ErrorCode) in
             if requireStable, group?.pendingOffsetCommits[partition] != nil {
                 return (partition, nil, .unstableOffsetCommit)
             }
@@ -144,8 +144,8 @@ extension GroupCoordinator {
         }
     }
 
-    private func expiredOffsets(_ group: ClassicGroup, nowMs: Int64, retentionMs: Int64) -> [GroupTopicPartition] {
-        func expired(base: (CommittedOffset) -> Int64, keeping subscribed: Set<String> = []) -> [GroupTopicPartition] {
+    private func expiredOffsets(_ group: ClassicGroup, nowMs: Int64, retentionMs: Int64) -> [TopicPartition] {
+        func expired(base: (CommittedOffset) -> Int64, keeping subscribed: Set<String> = []) -> [TopicPartition] {
             group.offsets.compactMap { partition, committed in
                 guard !subscribed.contains(partition.topic), group.pendingOffsetCommits[partition] == nil else { return nil }
                 if let expireAt = committed.expireTimestampMs { return nowMs >= expireAt ? partition : nil }

@@ -92,12 +92,12 @@ extension GroupCoordinator {
             throw error
         }
         var metadata: [String: GroupMetadataValue] = [:]
-        var offsets: [String: [GroupTopicPartition: CommittedOffset]] = [:]
+        var offsets: [String: [TopicPartition: CommittedOffset]] = [:]
         var skipped = 0
         for record in records {
             switch try? GroupRecordCodec.decode(record) {
             case .offsetCommit(let key, let value)?:
-                let topicPartition = GroupTopicPartition(topic: key.topic, partition: key.partition)
+                let topicPartition = TopicPartition(topic: key.topic, partition: key.partition)
                 if let value {
                     offsets[key.group, default: [:]][topicPartition] = CommittedOffset(
                         offset: value.offset, leaderEpoch: value.leaderEpoch, metadata: value.metadata,

@@ -33,23 +33,6 @@ public struct GroupCoordinatorConfig: Sendable, Equatable {
     /// Kafka's defaults.
     public init() {}
 
-    /// The settings as configured for the broker (Kafka's defaults where unset).
-    public init(_ broker: BrokerConfig) {
-        let defaults = GroupCoordinatorConfig()
-        func int32(_ name: String, _ fallback: Int32) -> Int32 {
-            Int32(clamping: broker.int(name, fallback: Int64(fallback)))
-        }
-        minSessionTimeoutMs = int32("group.min.session.timeout.ms", defaults.minSessionTimeoutMs)
-        maxSessionTimeoutMs = int32("group.max.session.timeout.ms", defaults.maxSessionTimeoutMs)
-        initialRebalanceDelayMs = int32("group.initial.rebalance.delay.ms", defaults.initialRebalanceDelayMs)
-        maxSize = int32("group.max.size", defaults.maxSize)
-        offsetsTopicPartitions = max(int32("offsets.topic.num.partitions", defaults.offsetsTopicPartitions), 1)
-        offsetsRetentionMinutes = broker.int("offsets.retention.minutes", fallback: defaults.offsetsRetentionMinutes)
-        offsetsRetentionCheckIntervalMs = broker.int("offsets.retention.check.interval.ms",
-                                                     fallback: defaults.offsetsRetentionCheckIntervalMs)
-        offsetMetadataMaxBytes = int32("offset.metadata.max.bytes", defaults.offsetMetadataMaxBytes)
-    }
-
     /// Name of the internal topic holding offsets and group metadata.
     public static let offsetsTopicName = "__consumer_offsets"
 }

@@ -17,7 +17,7 @@ extension GroupRequests {
                     return (nil, .unknownTopicOrPartition)
                 }
                 entries.append(OffsetCommitEntry(
-                    partition: GroupTopicPartition(topic: name, partition: partition.partitionIndex),
+                    partition: TopicPartition(topic: name, partition: partition.partitionIndex),
                     offset: partition.committedOffset,
                     leaderEpoch: version >= 6 ? partition.committedLeaderEpoch : -1,
                     metadata: partition.committedMetadata))
@@ -50,7 +50,7 @@ extension GroupRequests {
         if version < 8 {
             let wanted = request.topics.map { topics in
                 topics.flatMap { topic in
-                    topic.partitionIndexes.map { GroupTopicPartition(topic: topic.name, partition: $0) }
+                    topic.partitionIndexes.map { TopicPartition(topic: topic.name, partition: $0) }
                 }
             }
             let result = await coordinator.fetchOffsets(groupId: request.groupId, partitions: wanted,
@@ -70,13 +70,13 @@ extension GroupRequests {
             answer.groupId = group.groupId
             var unknownIds: [KafkaUUID] = []
             let wanted = group.topics.map { topics in
-                topics.flatMap { topic -> [GroupTopicPartition] in
+                topics.flatMap { topic -> [TopicPartition] in
                     let name = version >= 10 ? catalog.topicName(for: topic.topicId) : topic.name
                     guard let name else {
                         unknownIds.append(topic.topicId)
                         return []
                     }
-                    return topic.partitionIndexes.map { GroupTopicPartition(topic: name, partition: $0) }
+                    return topic.partitionIndexes.map { TopicPartition(topic: name, partition: $0) }
                 }
             }
             let result = await coordinator.fetchOffsets(groupId: group.groupId, partitions: wanted,
@@ -101,7 +101,7 @@ extension GroupRequests {
         return response
     }
 
-    private typealias FetchedOffset = (partition: GroupTopicPartition, offset: CommittedOffset?, error: ErrorCode)
+    private typealias FetchedOffset = (partition: TopicPartition, offset: CommittedOffset?, error: ErrorCode)
 
     /// Groups fetched offsets by topic, keeping the order topics first appear in.
     private func byTopic(_ fetched: [FetchedOffset]) -> [(topic: String, partitions: [FetchedOffset])] {
@@ -150,10 +150,10 @@ extension GroupRequests {
 
     /// Answers OffsetDelete.
     public func offsetDelete(_ request: OffsetDeleteRequest, version: Int16) async -> OffsetDeleteResponse {
-        var known: [GroupTopicPartition] = []
+        var known: [TopicPartition] = []
         for topic in request.topics {
             for partition in topic.partitions where catalog.partitionExists(topic: topic.name, partition: partition.partitionIndex) {
-                known.append(GroupTopicPartition(topic: topic.name, partition: partition.partitionIndex))
+                known.append(TopicPartition(topic: topic.name, partition: partition.partitionIndex))
             }
         }
         let result = await coordinator.deleteOffsets(groupId: request.groupId, partitions: known)

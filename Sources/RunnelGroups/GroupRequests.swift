@@ -1,6 +1,7 @@
-// GroupRequests: turns group API requests (any supported version) into coordinator calls and the
-// coordinator's answers into responses valid in that version. The broker's GroupHandlers only bridge
-// these async calls to event-loop futures. Per-API code is in GroupRequests+*.swift.
+// GroupRequests: the one translation between the group APIs' wire messages (any supported version) and
+// the coordinator: requests become coordinator calls, answers become responses valid in that version.
+// The broker's router decodes, runs these calls on the connection's lane and encodes; it translates
+// nothing. Per-API code is in GroupRequests+*.swift.
 import KafkaProtocol
 import NIOCore
 

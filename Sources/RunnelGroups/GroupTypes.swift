@@ -12,19 +12,6 @@ public enum ClassicGroupState: String, Sendable, CaseIterable {
     case dead = "Dead"
 }
 
-/// A partition of a topic, the key of committed offsets.
-public struct GroupTopicPartition: Hashable, Sendable, CustomStringConvertible {
-    public var topic: String
-    public var partition: Int32
-
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-
-    public var description: String { "\(topic)-\(partition)" }
-}
-
 /// An offset committed by a group for one partition (the content of an OffsetCommitValue record).
 public struct CommittedOffset: Sendable, Equatable {
     public var offset: Int64
@@ -147,12 +134,12 @@ public struct LeaveGroupResult: Sendable {
 
 /// One partition of an OffsetCommit request.
 public struct OffsetCommitEntry: Sendable, Equatable {
-    public var partition: GroupTopicPartition
+    public var partition: TopicPartition
     public var offset: Int64
     public var leaderEpoch: Int32
     public var metadata: String?
 
-    public init(partition: GroupTopicPartition, offset: Int64, leaderEpoch: Int32 = -1, metadata: String? = nil) {
+    public init(partition: TopicPartition, offset: Int64, leaderEpoch: Int32 = -1, metadata: String? = nil) {
         self.partition = partition
         self.offset = offset
         self.leaderEpoch = leaderEpoch
@@ -163,7 +150,7 @@ public struct OffsetCommitEntry: Sendable, Equatable {
 /// The committed offsets of one group for an OffsetFetch; `error` is the group-level error.
 public struct OffsetFetchResult: Sendable {
     public var error: ErrorCode
-    public var partitions: [(partition: GroupTopicPartition, offset: CommittedOffset?, error: ErrorCode)]
+    public var partitions: [(partition: TopicPartition, offset: CommittedOffset?, error: ErrorCode)]
 }
 
 /// A group as DescribeGroups shows it.

@@ -2,6 +2,7 @@
 // coalesced into the next write in submission order, completions only when their write completes.
 import KafkaProtocol
 import NIOCore
+import RunnelGroups
 import Synchronization
 import Testing
 @testable import RunnelBroker

@@ -6,7 +6,7 @@ import Logging
 import NIOCore
 import Synchronization
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 /// A store that records, for each append, the actor it ran on (nil: off any actor) and the offsets it
 /// carried, in call order.
@@ -28,7 +28,7 @@ final class IsolationRecordingStore: GroupLogStore {
 }
 
 @Suite struct GroupCommitLoadPathTests {
-    let p0 = GroupTopicPartition(topic: "orders", partition: 0)
+    let p0 = TopicPartition(topic: "orders", partition: 0)
 
     private func coordinator(store: any GroupLogStore) async throws -> GroupCoordinator {
         var config = GroupCoordinatorConfig()
@@ -72,7 +72,7 @@ final class IsolationRecordingStore: GroupLogStore {
                 let errors = await first.commitOffsets(
                     groupId: group, generationId: -1, memberId: "", groupInstanceId: nil,
                     offsets: [OffsetCommitEntry(partition: p0, offset: offset),
-                              OffsetCommitEntry(partition: GroupTopicPartition(topic: "orders", partition: 1), offset: offset)])
+                              OffsetCommitEntry(partition: TopicPartition(topic: "orders", partition: 1), offset: offset)])
                 #expect(errors == [.none, .none])
             }
         }

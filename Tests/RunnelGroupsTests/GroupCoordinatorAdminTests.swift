@@ -2,7 +2,7 @@
 import KafkaProtocol
 import NIOCore
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 @Suite struct GroupCoordinatorAdminTests {
     /// ConsumerProtocolSubscription v0 bytes (int16 version prefix, then the body) for `topics`.
@@ -35,7 +35,7 @@ import Testing
         let fixture = try await GroupFixture.make()
         _ = await stableSingleMemberGroup(fixture.coordinator, "active")
         _ = await fixture.coordinator.commitOffsets(groupId: "idle", generationId: -1, memberId: "", groupInstanceId: nil,
-                                                    offsets: [OffsetCommitEntry(partition: GroupTopicPartition(topic: "t", partition: 0), offset: 1)])
+                                                    offsets: [OffsetCommitEntry(partition: TopicPartition(topic: "t", partition: 0), offset: 1)])
         let all = await fixture.coordinator.listGroups()
         #expect(all.error == .none)
         #expect(all.groups.map(\.groupId) == ["active", "idle"])
@@ -53,8 +53,8 @@ import Testing
         let joined = await coordinator.joinGroup(joinParameters(memberId: memberId, protocols: [GroupProtocol(name: "range", metadata: subscription)]))
         _ = await coordinator.syncGroup(groupId: "g", generationId: joined.generationId, memberId: memberId, groupInstanceId: nil,
                                         protocolType: nil, protocolName: nil, assignments: [:])
-        let orders = GroupTopicPartition(topic: "orders", partition: 0)
-        let payments = GroupTopicPartition(topic: "payments", partition: 0)
+        let orders = TopicPartition(topic: "orders", partition: 0)
+        let payments = TopicPartition(topic: "payments", partition: 0)
         _ = await coordinator.commitOffsets(groupId: "g", generationId: 1, memberId: memberId, groupInstanceId: nil,
                                             offsets: [OffsetCommitEntry(partition: orders, offset: 1),
                                                       OffsetCommitEntry(partition: payments, offset: 2)])
@@ -79,8 +79,8 @@ import Testing
         let joined = await coordinator.joinGroup(joinParameters(memberId: memberId, session: 60_000, protocols: offered))
         _ = await coordinator.syncGroup(groupId: "g", generationId: joined.generationId, memberId: memberId, groupInstanceId: nil,
                                         protocolType: nil, protocolName: nil, assignments: [:])
-        let orders = GroupTopicPartition(topic: "orders", partition: 0)
-        let payments = GroupTopicPartition(topic: "payments", partition: 0)
+        let orders = TopicPartition(topic: "orders", partition: 0)
+        let payments = TopicPartition(topic: "payments", partition: 0)
         _ = await coordinator.commitOffsets(groupId: "g", generationId: 1, memberId: memberId, groupInstanceId: nil,
                                             offsets: [OffsetCommitEntry(partition: orders, offset: 1),
                                                       OffsetCommitEntry(partition: payments, offset: 2)])

@@ -3,7 +3,7 @@
 import KafkaProtocol
 import NIOCore
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 @Suite struct GroupCoordinatorJoinTests {
     @Test func aJoinWithoutMemberIdIsAnsweredWithMemberIdRequiredAndANewId() async throws {

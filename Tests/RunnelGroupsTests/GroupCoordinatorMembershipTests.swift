@@ -2,7 +2,7 @@
 import KafkaProtocol
 import NIOCore
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 @Suite struct GroupCoordinatorMembershipTests {
     @Test func heartbeatsAnswerWithKafkasFencingErrors() async throws {

@@ -3,11 +3,11 @@
 import KafkaProtocol
 import NIOCore
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 @Suite struct GroupCoordinatorOffsetTests {
-    let p0 = GroupTopicPartition(topic: "orders", partition: 0)
-    let p1 = GroupTopicPartition(topic: "orders", partition: 1)
+    let p0 = TopicPartition(topic: "orders", partition: 0)
+    let p1 = TopicPartition(topic: "orders", partition: 1)
 
     @Test func committedOffsetsAreFetchedWithMetadataAndLeaderEpoch() async throws {
         let fixture = try await GroupFixture.make()
@@ -17,7 +17,7 @@ import Testing
             offsets: [OffsetCommitEntry(partition: p0, offset: 42, leaderEpoch: 3, metadata: "m"),
                       OffsetCommitEntry(partition: p1, offset: 7)])
         #expect(errors == [.none, .none])
-        let fetched = await fixture.coordinator.fetchOffsets(groupId: "g", partitions: [p0, p1, GroupTopicPartition(topic: "x", partition: 0)])
+        let fetched = await fixture.coordinator.fetchOffsets(groupId: "g", partitions: [p0, p1, TopicPartition(topic: "x", partition: 0)])
         #expect(fetched.error == .none)
         #expect(fetched.partitions[0].offset?.offset == 42)
         #expect(fetched.partitions[0].offset?.leaderEpoch == 3)

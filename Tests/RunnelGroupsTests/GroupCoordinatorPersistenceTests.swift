@@ -4,10 +4,10 @@ import KafkaProtocol
 import NIOCore
 import Synchronization
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 @Suite struct GroupCoordinatorPersistenceTests {
-    let p0 = GroupTopicPartition(topic: "orders", partition: 0)
+    let p0 = TopicPartition(topic: "orders", partition: 0)
 
     @Test func aRestartedCoordinatorLoadsGroupsAndOffsetsFromTheLog() async throws {
         let store = InMemoryGroupLogStore()

@@ -3,7 +3,7 @@
 import KafkaProtocol
 import NIOCore
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 @Suite struct GroupCoordinatorStaticMemberTests {
     /// A static member "i1" alone in a stable group; returns its member id.
@@ -41,7 +41,7 @@ import Testing
         #expect(await coordinator.heartbeat(groupId: "g", generationId: 1, memberId: oldId, groupInstanceId: "i1")
                 == .fencedInstanceId)
         #expect(await coordinator.commitOffsets(groupId: "g", generationId: 1, memberId: oldId, groupInstanceId: "i1",
-                                                offsets: [OffsetCommitEntry(partition: GroupTopicPartition(topic: "t", partition: 0), offset: 1)])
+                                                offsets: [OffsetCommitEntry(partition: TopicPartition(topic: "t", partition: 0), offset: 1)])
                 == [.fencedInstanceId])
         #expect(await coordinator.joinGroup(joinParameters(memberId: oldId, instanceId: "i1")).error == .fencedInstanceId)
         #expect(await coordinator.syncGroup(groupId: "g", generationId: 1, memberId: oldId, groupInstanceId: "i1",

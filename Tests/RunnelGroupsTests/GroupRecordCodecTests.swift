@@ -2,10 +2,10 @@
 import KafkaProtocol
 import NIOCore
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 @Suite struct GroupRecordCodecTests {
-    @Test func anOffsetCommitKeyIsVersionOneThenGroupTopicPartition() throws {
+    @Test func anOffsetCommitKeyIsVersionOneThenTopicPartition() throws {
         let key = try GroupRecordCodec.offsetCommitKey(group: "g", topic: "t", partition: 2)
         // int16 version 1, int16 length 1 "g", int16 length 1 "t", int32 partition 2.
         #expect(Array(key.readableBytesView) == [0, 1, 0, 1, 0x67, 0, 1, 0x74, 0, 0, 0, 2])

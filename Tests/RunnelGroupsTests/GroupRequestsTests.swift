@@ -3,7 +3,7 @@
 import KafkaProtocol
 import NIOCore
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 /// Encodes `message` in `version` and decodes it back, so a response that cannot be sent fails the test.
 func roundTrip<Message: KafkaMessage>(_ message: Message, version: Int16) throws -> Message {
@@ -171,7 +171,7 @@ func roundTrip<Message: KafkaMessage>(_ message: Message, version: Int16) throws
     @Test(arguments: Int16(1)...10)
     func offsetFetchWorksInEveryVersionIncludingAllOffsetsAndSeveralGroups(version: Int16) async throws {
         let fixture = try await GroupFixture.make()
-        let orders = GroupTopicPartition(topic: "orders", partition: 2)
+        let orders = TopicPartition(topic: "orders", partition: 2)
         for groupId in ["g1", "g2"] {
             _ = await fixture.coordinator.commitOffsets(groupId: groupId, generationId: -1, memberId: "", groupInstanceId: nil,
                                                         offsets: [OffsetCommitEntry(partition: orders, offset: 33, leaderEpoch: 4)])
@@ -249,7 +249,7 @@ func roundTrip<Message: KafkaMessage>(_ message: Message, version: Int16) throws
         let fixture = try await GroupFixture.make()
         _ = try await joinAndSync(fixture.requests, groupId: "busy")
         _ = await fixture.coordinator.commitOffsets(groupId: "idle", generationId: -1, memberId: "", groupInstanceId: nil,
-                                                    offsets: [OffsetCommitEntry(partition: GroupTopicPartition(topic: "orders", partition: 0), offset: 1)])
+                                                    offsets: [OffsetCommitEntry(partition: TopicPartition(topic: "orders", partition: 0), offset: 1)])
         var request = DeleteGroupsRequest()
         request.groupsNames = ["idle", "busy", "ghost"]
         let response = try roundTrip(await fixture.requests.deleteGroups(request, version: version), version: version)
@@ -259,7 +259,7 @@ func roundTrip<Message: KafkaMessage>(_ message: Message, version: Int16) throws
     @Test func offsetDeleteAnswersPerPartition() async throws {
         let fixture = try await GroupFixture.make()
         _ = await fixture.coordinator.commitOffsets(groupId: "idle", generationId: -1, memberId: "", groupInstanceId: nil,
-                                                    offsets: [OffsetCommitEntry(partition: GroupTopicPartition(topic: "orders", partition: 0), offset: 1)])
+                                                    offsets: [OffsetCommitEntry(partition: TopicPartition(topic: "orders", partition: 0), offset: 1)])
         var request = OffsetDeleteRequest()
         request.groupId = "idle"
         var topic = OffsetDeleteRequest.OffsetDeleteRequestTopic()

@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import Synchronization
 import Testing
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 /// A clock tests move by hand.
 final class ManualGroupClock: GroupClock {

@@ -1,6 +1,6 @@
 // A GroupLogStore whose appends wait until the test releases them (to observe in-flight commits).
 import Synchronization
-@testable import RunnelBroker
+@testable import RunnelGroups
 
 final class SlowGroupLogStore: GroupLogStore {
     private let state = Mutex<(waiting: Int, released: Bool)>((0, false))

@@ -1,4 +1,5 @@
 // BrokerConfig: the broker's static settings and the resolution of any setting's effective value.
+import KafkaProtocol
 import NIOCore
 
 /// A value with the setting it was read from and that setting's source.

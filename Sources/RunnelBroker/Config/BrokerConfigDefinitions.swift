@@ -1,4 +1,5 @@
 // BrokerConfigDefinitions: the broker-level rows of the settings table.
+import KafkaProtocol
 
 extension ConfigTable {
     private static func broker(

@@ -3,6 +3,7 @@ import KafkaProtocol
 import Logging
 import NIOCore
 import RunnelCluster
+import RunnelGroups
 import RunnelStorage
 
 /// Broker-wide settings the handlers need, resolved once from the configuration.

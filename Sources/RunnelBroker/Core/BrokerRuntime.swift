@@ -2,6 +2,7 @@
 import Foundation
 import Logging
 import RunnelCluster
+import RunnelGroups
 import RunnelStorage
 
 /// A broker's storage and handlers, opened before the listeners start and closed after they stop.

@@ -1,5 +1,6 @@
 // The "consumer" group protocol's member metadata: subscriptions and assignments as the Java client
 // encodes them (ConsumerProtocolSubscription / ConsumerProtocolAssignment, version-prefixed).
+import KafkaProtocol
 import NIOCore
 
 /// Encoding of subscriptions and assignments exchanged through JoinGroup and SyncGroup.

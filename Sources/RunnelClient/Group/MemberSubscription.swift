@@ -1,5 +1,6 @@
 // A group member's full subscription (ConsumerProtocolSubscription v0-v3): topics, user data, the
 // partitions it owns and its generation, which the cooperative-sticky assignor needs.
+import KafkaProtocol
 import NIOCore
 
 /// What one member sent in JoinGroup: its topics and, from v1, the partitions it owns (v2: with the
