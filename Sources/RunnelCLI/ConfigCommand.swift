@@ -47,7 +47,7 @@ struct ConfigCommand: ParsableCommand {
                 brokerConfig = try BrokerConfig.load(
                     path: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
             } catch {
-                throw CLIError(message: error.description, hint: error.hint, exitCode: 2)
+                throw CLIError.usage(error.description, hint: error.hint)
             }
             for entry in brokerConfig.describeBrokerConfigs() {
                 let source = entry.isDefault ? "default" : "static (\(entry.synonyms.first?.name ?? entry.name))"

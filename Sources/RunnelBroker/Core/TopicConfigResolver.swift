@@ -40,9 +40,8 @@ struct TopicConfigResolver: Sendable {
         log.flushMs = topic.flushMs
         log.messageTimestampType = topic.usesLogAppendTime ? .logAppendTime : .createTime
         log.maxMessageBytes = Int(topic.maxMessageBytes)
-        log.producerIdExpirationMs = broker.int("producer.id.expiration.ms", fallback: log.producerIdExpirationMs)
-        log.transactionalIdExpirationMs = broker.int("transactional.id.expiration.ms",
-                                                     fallback: log.transactionalIdExpirationMs)
+        log.producerIdExpirationMs = broker.int(.producerIdExpirationMs)
+        log.transactionalIdExpirationMs = broker.int(.transactionalIdExpirationMs)
         var settings = TopicLogSettings(log: log)
         settings.maxMessageBytes = Int(topic.maxMessageBytes)
         settings.timestampType = topic.usesLogAppendTime ? .logAppendTime : .createTime
