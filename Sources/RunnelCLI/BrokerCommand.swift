@@ -1,6 +1,5 @@
 // `runnel broker`: load the configuration, start the broker, run until SIGTERM/SIGINT.
 import ArgumentParser
-import Foundation
 import Logging
 import RunnelBroker
 
@@ -19,11 +18,7 @@ struct BrokerCommand: AsyncParsableCommand {
               RUNNEL_LISTENERS=PLAINTEXT://0.0.0.0:9092 runnel broker --log-level debug
             """)
 
-    @Option(name: .shortAndLong, help: "A TOML config file (default: the embedded single-node config).")
-    var config: String?
-
-    @Option(name: .customLong("override"), help: ArgumentHelp("Set one setting, e.g. log.retention.hours=24 (repeatable).", valueName: "key=value"))
-    var overrides: [String] = []
+    @OptionGroup var settings: BrokerConfigOptions
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -33,13 +28,7 @@ struct BrokerCommand: AsyncParsableCommand {
             throw CLIError.usage("unknown log level '\(logLevel)'",
                                  hint: "use one of trace, debug, info, notice, warning, error, critical")
         }
-        let brokerConfig: BrokerConfig
-        do {
-            brokerConfig = try BrokerConfig.load(
-                path: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
-        } catch {
-            throw CLIError.usage(error.description, hint: error.hint)
-        }
+        let brokerConfig = try settings.load()
         let registry = Observability.bootstrap(logLevel: level)
         let logger = Logger(label: "runnel.broker")
         let broker: Broker

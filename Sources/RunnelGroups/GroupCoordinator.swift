@@ -28,7 +28,7 @@ public actor GroupCoordinator {
 
     /// Creates a coordinator that owns no partition yet; call `loadPartition(_:)` (or
     /// `loadAllPartitions()` on a single node) before serving groups.
-    public init(config: GroupCoordinatorConfig = GroupCoordinatorConfig(), store: any GroupLogStore,
+    public init(config: GroupCoordinatorConfig, store: any GroupLogStore,
                 clock: any GroupClock = SystemGroupClock(),
                 logger: Logger = Logger(label: "runnel.group-coordinator")) {
         self.config = config

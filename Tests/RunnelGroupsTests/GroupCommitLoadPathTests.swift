@@ -31,7 +31,7 @@ final class IsolationRecordingStore: GroupLogStore {
     let p0 = TopicPartition(topic: "orders", partition: 0)
 
     private func coordinator(store: any GroupLogStore) async throws -> GroupCoordinator {
-        var config = GroupCoordinatorConfig()
+        var config = GroupCoordinatorConfig.kafkaDefaults
         config.offsetsTopicPartitions = 4
         let coordinator = GroupCoordinator(config: config, store: store, clock: ManualGroupClock(),
                                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -76,7 +76,7 @@ final class IsolationRecordingStore: GroupLogStore {
                 #expect(errors == [.none, .none])
             }
         }
-        var config = GroupCoordinatorConfig()
+        var config = GroupCoordinatorConfig.kafkaDefaults
         config.offsetsTopicPartitions = 4
         let restarted = GroupCoordinator(config: config, store: store, clock: ManualGroupClock(),
                                          logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -99,7 +99,7 @@ final class IsolationRecordingStore: GroupLogStore {
         let partition = first.partition(for: "a")
         try await store.append(partition: partition, records: [GroupLogRecord(key: ByteBuffer(bytes: [0, 1, 0xFF]),
                                                                               value: ByteBuffer(bytes: [1]))])
-        var config = GroupCoordinatorConfig()
+        var config = GroupCoordinatorConfig.kafkaDefaults
         config.offsetsTopicPartitions = 4
         let restarted = GroupCoordinator(config: config, store: store, clock: ManualGroupClock(),
                                          logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))

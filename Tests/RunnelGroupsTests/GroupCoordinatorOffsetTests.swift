@@ -99,7 +99,7 @@ import Testing
 
     @Test func requireStableReportsCommitsStillBeingWritten() async throws {
         let store = SlowGroupLogStore()
-        let coordinator = GroupCoordinator(config: GroupCoordinatorConfig(), store: store, clock: ManualGroupClock())
+        let coordinator = GroupCoordinator(config: GroupCoordinatorConfig.kafkaDefaults, store: store, clock: ManualGroupClock())
         try await coordinator.loadAllPartitions()
         async let commit = coordinator.commitOffsets(groupId: "g", generationId: -1, memberId: "", groupInstanceId: nil,
                                                      offsets: [OffsetCommitEntry(partition: p0, offset: 3)])

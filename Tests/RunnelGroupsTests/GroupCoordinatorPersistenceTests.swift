@@ -137,7 +137,7 @@ import Testing
 
     @Test func requestsForUnownedOrLoadingPartitionsAreRedirectedOrRetried() async throws {
         let store = SlowLoadingStore()
-        var config = GroupCoordinatorConfig()
+        var config = GroupCoordinatorConfig.kafkaDefaults
         config.offsetsTopicPartitions = 1
         let coordinator = GroupCoordinator(config: config, store: store, clock: ManualGroupClock())
         #expect(await coordinator.heartbeat(groupId: "g", generationId: 1, memberId: "m", groupInstanceId: nil) == .notCoordinator)

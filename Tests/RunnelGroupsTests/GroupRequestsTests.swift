@@ -282,6 +282,6 @@ func roundTrip<Message: KafkaMessage>(_ message: Message, version: Int16) throws
 /// Request-layer access that needs no coordinator state (FindCoordinator).
 enum GroupFixtureFree {
     static let requests = GroupRequests(
-        coordinator: GroupCoordinator(store: InMemoryGroupLogStore()), catalog: FixedTopicCatalog()
+        coordinator: GroupCoordinator(config: .kafkaDefaults, store: InMemoryGroupLogStore()), catalog: FixedTopicCatalog()
     ) { keyType, _ in keyType <= 1 ? CoordinatorNode(nodeId: 1, host: "localhost", port: 9092) : nil }
 }

@@ -38,7 +38,7 @@ struct GroupFixture {
     /// Short timeouts, no initial delay, 4 offsets partitions, all loaded.
     static func make(store: InMemoryGroupLogStore = InMemoryGroupLogStore(), clock: ManualGroupClock = ManualGroupClock(),
                      _ adjust: (inout GroupCoordinatorConfig) -> Void = { _ in }) async throws -> GroupFixture {
-        var config = GroupCoordinatorConfig()
+        var config = GroupCoordinatorConfig.kafkaDefaults
         config.minSessionTimeoutMs = 10
         config.maxSessionTimeoutMs = 60_000
         config.initialRebalanceDelayMs = 0
@@ -125,4 +125,12 @@ func addSecondMember(_ coordinator: GroupCoordinator, _ groupId: String = "g",
     let rejoined = await coordinator.joinGroup(joinParameters(groupId, memberId: first))
     let other = await second
     return rejoined.memberId == rejoined.leaderId ? (rejoined, other) : (other, rejoined)
+}
+
+extension GroupCoordinatorConfig {
+    /// Apache Kafka's defaults for the coordinator's settings (the broker takes them from its settings table).
+    static let kafkaDefaults = GroupCoordinatorConfig(
+        minSessionTimeoutMs: 6000, maxSessionTimeoutMs: 1_800_000, initialRebalanceDelayMs: 3000, maxSize: Int32.max,
+        offsetsTopicPartitions: 50, offsetsRetentionMinutes: 10080, offsetsRetentionCheckIntervalMs: 600_000,
+        offsetMetadataMaxBytes: 4096)
 }

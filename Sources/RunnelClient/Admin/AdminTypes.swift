@@ -18,13 +18,6 @@ public struct NewTopic: Sendable {
     }
 }
 
-/// The kind of resource a config belongs to (Kafka's `ConfigResource.Type`).
-public enum ConfigResourceType: Int8, Sendable, Codable {
-    case topic = 2
-    case broker = 4
-    case group = 32
-}
-
 /// One config of a resource as DescribeConfigs reports it.
 public struct ConfigEntry: Sendable, Codable, Equatable {
     public var name: String
