@@ -82,6 +82,10 @@ public final class Broker: Service, Sendable {
         ])
     }
 
+    /// Loads the consumer groups, starts the metrics endpoint and the listeners, and returns after a
+    /// graceful shutdown (see the type's documentation for the order).
+    /// - Throws: `ServerError.bindFailed` when a listener or the metrics endpoint cannot be bound, or the
+    ///   error that stopped the group coordinator from loading; storage is closed before it is thrown.
     public func run() async throws {
         var metricsServer: MetricsServer?
         let server: KafkaServer
