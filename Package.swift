@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "RunnelStorage",
             dependencies: [
-                "KafkaRecords", "CLibURing",
+                "KafkaProtocol", "KafkaRecords", "CLibURing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -80,11 +80,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: Coordinators (protocol and records only: no storage, no sockets)
+        .target(
+            name: "RunnelGroups",
+            dependencies: [
+                "KafkaProtocol", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Broker
         .target(
             name: "RunnelBroker",
             dependencies: [
-                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster",
+                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster", "RunnelGroups",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -162,9 +172,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "RunnelGroupsTests",
+            dependencies: [
+                "RunnelGroups", "KafkaProtocol", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "RunnelBrokerTests",
             dependencies: [
-                "RunnelBroker", "KafkaProtocol", "KafkaRecords",
+                "RunnelBroker", "RunnelGroups", "RunnelStorage", "KafkaProtocol", "KafkaRecords",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,5 @@
 // `runnel broker`: load the configuration, start the broker, run until SIGTERM/SIGINT.
 import ArgumentParser
-import Foundation
 import Logging
 import RunnelBroker
 
@@ -19,50 +18,31 @@ struct BrokerCommand: AsyncParsableCommand {
               RUNNEL_LISTENERS=PLAINTEXT://0.0.0.0:9092 runnel broker --log-level debug
             """)
 
-    @Option(name: .shortAndLong, help: "A TOML config file (default: the embedded single-node config).")
-    var config: String?
-
-    @Option(name: .customLong("override"), help: ArgumentHelp("Set one setting, e.g. log.retention.hours=24 (repeatable).", valueName: "key=value"))
-    var overrides: [String] = []
+    @OptionGroup var settings: BrokerConfigOptions
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
-            throw CLIError(
-                message: "unknown log level '\(logLevel)'",
-                hint: "use one of trace, debug, info, notice, warning, error, critical", exitCode: 2)
+            throw CLIError.usage("unknown log level '\(logLevel)'",
+                                 hint: "use one of trace, debug, info, notice, warning, error, critical")
         }
-        let brokerConfig: BrokerConfig
-        do {
-            brokerConfig = try BrokerConfig.load(
-                path: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
-        } catch {
-            throw CLIError(message: error.description, hint: error.hint, exitCode: 2)
-        }
+        let brokerConfig = try settings.load()
         let registry = Observability.bootstrap(logLevel: level)
         let logger = Logger(label: "runnel.broker")
-        let runtime: BrokerRuntime
+        let broker: Broker
         do {
-            runtime = try BrokerRuntime(config: brokerConfig, logger: logger)
+            broker = try Broker(config: brokerConfig, logger: logger, metricsRegistry: registry)
         } catch {
-            throw CLIError(message: "could not open storage: \(error)",
-                           hint: "check log.dirs and the log lines above", exitCode: 1)
+            throw CLIError.failure("could not open storage: \(error)", hint: "check log.dirs and the log lines above")
         }
-        let broker = Broker(
-            config: brokerConfig, logger: logger, metricsRegistry: registry,
-            routerFactory: { _, _ in
-                try await runtime.startCoordinators()
-                return runtime.router
-            },
-            shutdownHook: { await runtime.shutdown() })
         do {
             try await broker.runUntilTerminated(logger: logger)
         } catch let error as ServerError {
-            throw CLIError(message: error.description, hint: "is another process using the port? change listeners", exitCode: 1)
+            throw CLIError.failure(error.description, hint: "is another process using the port? change listeners")
         } catch {
-            throw CLIError(message: "\(error)", hint: "see the log lines above", exitCode: 1)
+            throw CLIError.failure("\(error)", hint: "see the log lines above")
         }
     }
 }

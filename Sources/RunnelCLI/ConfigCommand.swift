@@ -1,6 +1,5 @@
 // `runnel config`: print the configuration reference or the effective broker configuration.
 import ArgumentParser
-import Foundation
 import RunnelBroker
 
 struct ConfigCommand: ParsableCommand {
@@ -35,20 +34,10 @@ struct ConfigCommand: ParsableCommand {
             abstract: "Print every broker setting's effective value and where it comes from.",
             discussion: "Example:\n  runnel config show --config config/runnel.toml --override num.partitions=3")
 
-        @Option(name: .shortAndLong, help: "A TOML config file (default: the embedded single-node config).")
-        var config: String?
-
-        @Option(name: .customLong("override"), help: ArgumentHelp("Set one setting (repeatable).", valueName: "key=value"))
-        var overrides: [String] = []
+        @OptionGroup var settings: BrokerConfigOptions
 
         func run() throws {
-            let brokerConfig: BrokerConfig
-            do {
-                brokerConfig = try BrokerConfig.load(
-                    path: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
-            } catch {
-                throw CLIError(message: error.description, hint: error.hint, exitCode: 2)
-            }
+            let brokerConfig = try settings.load()
             for entry in brokerConfig.describeBrokerConfigs() {
                 let source = entry.isDefault ? "default" : "static (\(entry.synonyms.first?.name ?? entry.name))"
                 print("\(entry.name) = \(entry.value ?? "(unset)")  # \(source)")

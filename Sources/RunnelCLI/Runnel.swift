@@ -21,7 +21,7 @@ struct Runnel: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("error: \(error.message) (hint: \(error.hint))\n".utf8))
+            if let line = error.line { Terminal.printError(line) }
             Foundation.exit(error.exitCode)
         } catch {
             let code = exitCode(for: error)

@@ -3,6 +3,7 @@
 // offset checkpoints, a background scheduler (retention, flush.ms, checkpoints, cleaner) on its own
 // thread, and a clean shutdown that leaves the `.kafka_cleanshutdown` marker.
 import Foundation
+import KafkaProtocol
 import Logging
 import Synchronization
 

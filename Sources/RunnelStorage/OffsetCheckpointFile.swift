@@ -1,19 +1,11 @@
 // OffsetCheckpointFile: Kafka's per-log-dir offset checkpoint files (recovery-point-offset-checkpoint,
 // log-start-offset-checkpoint, replication-offset-checkpoint): "0", a count, then "topic partition offset".
+import KafkaProtocol
 import NIOCore
 
-/// A topic name and partition number.
-public struct TopicPartition: Sendable, Hashable, CustomStringConvertible {
-    public var topic: String
-    public var partition: Int32
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-    /// The directory name Kafka uses: `<topic>-<partition>`.
-    public var description: String { "\(topic)-\(partition)" }
-
-    /// Parses a partition directory name; nil for anything else (including `-delete` directories).
+extension TopicPartition {
+    /// Parses a partition directory name (`<topic>-<partition>`); nil for anything else (including
+    /// `-delete` directories).
     init?(directoryName name: String) {
         guard !name.hasSuffix("-delete"), !name.hasPrefix("."), let dash = name.lastIndex(of: "-"),
               let partition = Int32(name[name.index(after: dash)...]), partition >= 0, dash != name.startIndex else { return nil }
@@ -43,7 +35,7 @@ enum OffsetCheckpointFile {
 
     static func write(_ path: String, directory: String, offsets: [TopicPartition: Int64]) throws(StorageError) {
         var text = "0\n\(offsets.count)\n"
-        for (key, offset) in offsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+        for (key, offset) in offsets.sorted(by: { $0.key < $1.key }) {
             text += "\(key.topic) \(key.partition) \(offset)\n"
         }
         try FileSystem.writeAtomically(path, bytes: ByteBuffer(string: text), directory: directory)

@@ -1,6 +1,7 @@
-// StorageError: every failure the storage engine reports, each carrying the Kafka error code it maps to.
+// StorageError: every failure the storage engine reports. Storage knows no wire error numbers: the
+// broker maps each case to a Kafka error code (the codes in the case comments are what it sends).
 
-/// A typed storage failure. `kafkaErrorCode` is the code the broker puts on the wire.
+/// A typed storage failure.
 public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The requested offset lies outside [log start offset, log end offset] (OFFSET_OUT_OF_RANGE, 1).
     case offsetOutOfRange(requested: Int64, logStartOffset: Int64, logEndOffset: Int64)
@@ -32,23 +33,6 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// EIO, for failures reported without an errno of their own.
     static let eio: Int32 = 5
-
-    /// The Kafka protocol error code for this failure.
-    public var kafkaErrorCode: Int16 {
-        switch self {
-        case .offsetOutOfRange: 1
-        case .corruptMessage: 2
-        case .messageTooLarge: 10
-        case .recordListTooLarge: 18
-        case .invalidRecord: 87
-        case .outOfOrderSequence: 45
-        case .invalidProducerEpoch: 47
-        case .io, .logDirOffline, .partitionOffline: 56
-        case .unknownTopicOrPartition: 3
-        case .logAlreadyExists: 36
-        case .invalidConfig: 40
-        }
-    }
 
     public var description: String {
         switch self {

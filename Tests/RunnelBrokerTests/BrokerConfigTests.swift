@@ -1,6 +1,7 @@
 // Tests for configuration: TOML loading, validation errors, environment and --override
 // precedence, synonyms, and a topic's effective values with their DescribeConfigs sources.
 import Foundation
+import KafkaProtocol
 import Testing
 @testable import RunnelBroker
 

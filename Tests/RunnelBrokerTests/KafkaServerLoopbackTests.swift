@@ -81,36 +81,39 @@ import Testing
         await server.stopAccepting()
     }
 
-    @Test func brokerShutdownFinishesInFlightRequestsThenRunsTheShutdownHook() async throws {
+    @Test func brokerShutdownFinishesInFlightRequestsThenClosesStorage() async throws {
         let router = ManualRouter()
-        let hookRan = NIOLockedValueBox(false)
+        let logDir = TemporaryLogDir()
         var config = BrokerConfig()
         try config.set("listeners", to: "PLAINTEXT://127.0.0.1:0")
-        let broker = Broker(
-            config: config, routerFactory: { _, _ in router },
-            shutdownHook: { hookRan.withLockedValue { $0 = true } })
+        try config.set("log.dirs", to: logDir.path)
+        let broker = try Broker(config: config, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"),
+                                metricsRegistry: nil, router: router)
         let running = Task { try await broker.run() }
         let addresses = await broker.state.waitUntilReady()
         let client = try await LoopbackClient.connect(to: try #require(addresses.first))
         try await client.send(requestBytes(correlationId: 41))
         try await poll { router.pendingCorrelationIds == [41] }
 
-        running.cancel()  // like SIGTERM: stop accepting, drain, hook
+        running.cancel()  // like SIGTERM: stop accepting, drain, close storage
         try await poll { !broker.state.isReady }
-        #expect(!hookRan.withLockedValue { $0 })  // still waiting for request 41
+        #expect(!logDir.hasCleanShutdownMarker)  // still waiting for request 41
         router.answer(41)
         #expect(try await client.responses(count: 1, ofSize: 4) == [41])
         try await running.value
-        #expect(hookRan.withLockedValue { $0 })
+        #expect(logDir.hasCleanShutdownMarker)
         try await client.channel.closeFuture.get()
     }
 
     @Test func brokerShutdownClosesConnectionsThatOutliveShutdownTimeout() async throws {
         let router = ManualRouter()
+        let logDir = TemporaryLogDir()
         var config = BrokerConfig()
         try config.set("listeners", to: "PLAINTEXT://127.0.0.1:0")
         try config.set("shutdown.timeout.ms", to: "50")
-        let broker = Broker(config: config, routerFactory: { _, _ in router })
+        try config.set("log.dirs", to: logDir.path)
+        let broker = try Broker(config: config, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"),
+                                metricsRegistry: nil, router: router)
         let running = Task { try await broker.run() }
         let addresses = await broker.state.waitUntilReady()
         let client = try await LoopbackClient.connect(to: try #require(addresses.first))

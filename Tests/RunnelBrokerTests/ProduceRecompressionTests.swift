@@ -10,27 +10,27 @@ import Testing
 @testable import RunnelBroker
 
 @Suite struct ProduceRecompressionTests {
-    /// A broker runtime on a temporary log dir, with one event loop to run handlers on.
+    /// A broker (storage open, not listening) on a temporary log dir, with one event loop to run handlers on.
     final class Harness {
         let directory = NSTemporaryDirectory() + "runnel-recompress-" + UUID().uuidString
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let runtime: BrokerRuntime
+        let broker: Broker
 
         init() throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             var config = BrokerConfig()
             try config.set("log.dirs", to: directory)
-            runtime = try BrokerRuntime(config: config, logger: Logger(label: "test"))
+            broker = try Broker(config: config, group: group, logger: Logger(label: "test"))
         }
 
         deinit {
-            runtime.logManager.shutdown()
+            broker.logManager.shutdown()
             try? group.syncShutdownGracefully()
             try? FileManager.default.removeItem(atPath: directory)
         }
 
         func createTopic(_ name: String, configs: [String: String]) throws {
-            _ = try runtime.core.createTopic(name: name, partitions: 1, replicationFactor: 1, configs: configs,
+            _ = try broker.core.createTopic(name: name, partitions: 1, replicationFactor: 1, configs: configs,
                                              logger: Logger(label: "test"))
         }
 
@@ -55,7 +55,7 @@ import Testing
             let header = RequestHeader(apiKey: 0, apiVersion: 9, correlationId: 1, clientId: "test")
             let context = RequestContext(eventLoop: group.next(), clientAddress: nil, localAddress: nil,
                                          connectionId: "test", listenerName: "PLAINTEXT", logger: Logger(label: "test"))
-            return runtime.core.produce(request, HandlerRequest(header: header, context: context))
+            return broker.core.produce(request, HandlerRequest(header: header, context: context))
         }
 
         /// The batches stored in the first segment of partition 0 of `topic`.

@@ -1,4 +1,5 @@
 // Test helpers for the server pipeline: request frames, controllable routers, response parsing.
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -108,4 +109,14 @@ func readResponses(_ channel: EmbeddedChannel) throws -> [ByteBuffer] {
 /// The leading `int32` of each response (the correlation id the test routers write).
 func correlationIds(_ responses: [ByteBuffer]) -> [Int32] {
     responses.compactMap { $0.getInteger(at: $0.readerIndex, as: Int32.self) }
+}
+
+/// A log dir under the temporary directory, removed when the value is released.
+final class TemporaryLogDir: Sendable {
+    let path = NSTemporaryDirectory() + "runnel-broker-" + UUID().uuidString
+
+    /// True once storage closed cleanly (the marker is removed when storage opens).
+    var hasCleanShutdownMarker: Bool { FileManager.default.fileExists(atPath: path + "/.kafka_cleanshutdown") }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -1,5 +1,6 @@
 // The cooperative-sticky assignor: balance, stickiness, the revoke-first rule for moving partitions,
 // and the v2 subscription encoding that carries owned partitions and the generation.
+import KafkaProtocol
 import NIOCore
 import RunnelClient
 import Testing

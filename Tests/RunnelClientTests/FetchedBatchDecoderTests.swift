@@ -1,4 +1,5 @@
 // Decoding fetched partition data: positions inside batches, control batches, aborted transactions, CRCs.
+import KafkaProtocol
 import KafkaRecords
 import NIOCore
 import Testing

@@ -1,4 +1,5 @@
 // The range assignor and the consumer protocol's subscription/assignment encodings.
+import KafkaProtocol
 import NIOCore
 import RunnelClient
 import Testing

@@ -1,4 +1,5 @@
 // Accumulating records into producer batches: sequence numbers, delivery offsets, sizes.
+import KafkaProtocol
 import KafkaRecords
 import NIOCore
 import Synchronization

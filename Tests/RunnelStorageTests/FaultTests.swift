@@ -132,7 +132,10 @@ import Testing
                 break
             }
         }
-        #expect(failure?.kafkaErrorCode == 56)
+        switch failure {
+        case .io?, .logDirOffline?, .partitionOffline?: break
+        default: Issue.record("expected an I/O failure, got \(String(describing: failure))")
+        }
         log.updateHighWatermark(log.logEndOffset)
         let bytes = try log.read(from: 0, maxBytes: 1 << 20).readBytes()
         let headers = TestBatches.headers(in: bytes)

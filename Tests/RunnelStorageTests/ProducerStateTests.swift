@@ -41,7 +41,6 @@ import Testing
         #expect(throws: StorageError.invalidProducerEpoch(producerId: 9, current: 3, received: 2)) {
             try log.appendAndWait(records: TestBatches.simple(count: 1, producerId: 9, producerEpoch: 2, baseSequence: 2), leaderEpoch: 0)
         }
-        #expect(StorageError.invalidProducerEpoch(producerId: 9, current: 3, received: 2).kafkaErrorCode == 47)
         // A new epoch must start at sequence 0.
         #expect(throws: StorageError.self) {
             try log.appendAndWait(records: TestBatches.simple(count: 1, producerId: 9, producerEpoch: 4, baseSequence: 2), leaderEpoch: 0)

@@ -27,7 +27,7 @@ extension BrokerConfig {
                     origin: origins["advertised.listeners"] ?? .builtIn)
             }
         }
-        let minSession = int("group.min.session.timeout.ms"), maxSession = int("group.max.session.timeout.ms")
+        let minSession = int(.groupMinSessionTimeoutMs), maxSession = int(.groupMaxSessionTimeoutMs)
         guard minSession <= maxSession else {
             throw .invalidValue(
                 name: "group.min.session.timeout.ms", value: "\(minSession)",

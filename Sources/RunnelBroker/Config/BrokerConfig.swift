@@ -1,4 +1,5 @@
 // BrokerConfig: the broker's static settings and the resolution of any setting's effective value.
+import KafkaProtocol
 import NIOCore
 
 /// A value with the setting it was read from and that setting's source.
@@ -50,9 +51,6 @@ public struct BrokerConfig: Sendable {
     /// The effective value of broker setting `name` (see `resolved(_:)`).
     public subscript(name: String) -> ConfigValue? { resolved(name)?.value }
 
-    /// The effective integer value of broker setting `name`, or `fallback` if it has none.
-    public func int(_ name: String, fallback: Int64 = 0) -> Int64 { self[name]?.intValue ?? fallback }
-
     /// Sets a broker setting from text, validating it (for tests and programmatic setup).
     public mutating func set(_ name: String, to text: String) throws(ConfigError) {
         guard let definition = ConfigTable.broker[name] else {
@@ -67,13 +65,13 @@ public struct BrokerConfig: Sendable {
         return .int(overflow ? (number < 0 ? Int64.min : Int64.max) : product)
     }
 
-    // MARK: Typed accessors for the settings the broker itself reads
+    // MARK: Typed accessors for the settings the broker itself reads (defaults from the table)
 
     /// `node.id` (or `broker.id`).
-    public var nodeId: Int32 { Int32(clamping: int("node.id", fallback: 1)) }
+    public var nodeId: Int32 { int32(.nodeId) }
 
     /// `listeners`, parsed.
-    public var listeners: [Listener] { Listener.parseList(self["listeners"]?.listValue ?? []) ?? [] }
+    public var listeners: [Listener] { Listener.parseList(list(.listeners)) ?? [] }
 
     /// `advertised.listeners`, or `listeners` when unset. A listener with an empty host binds all
     /// interfaces: advertise `RequestContext.localAddress` for it instead.
@@ -84,16 +82,15 @@ public struct BrokerConfig: Sendable {
     }
 
     /// `log.dirs`, or `log.dir` when unset.
-    public var logDirs: [String] { self["log.dirs"]?.listValue ?? ["./data"] }
+    public var logDirs: [String] { list(.logDirs) }
 
     /// `io.engine`: `auto`, `io_uring` or `posix`.
-    public var ioEngine: String { self["io.engine"]?.stringValue ?? "auto" }
+    public var ioEngine: String { string(.ioEngine) }
 
     /// `metrics.listener` as host and port, nil when empty (disabled) or malformed.
     public var metricsListener: (host: String, port: Int)? {
-        guard let text = self["metrics.listener"]?.stringValue, !text.isEmpty,
-            let listener = Listener(parsing: "HTTP://" + text)
-        else { return nil }
+        let text = string(.metricsListener)
+        guard !text.isEmpty, let listener = Listener(parsing: "HTTP://" + text) else { return nil }
         return (listener.bindHost, listener.port)
     }
 
@@ -101,11 +98,11 @@ public struct BrokerConfig: Sendable {
     public var serverConfiguration: ServerConfiguration {
         ServerConfiguration(
             listeners: listeners,
-            maxRequestBytes: Int(int("socket.request.max.bytes", fallback: 104_857_600)),
-            maxConnections: Int(int("max.connections", fallback: Int64(Int32.max))),
-            maxConnectionsPerIP: Int(int("max.connections.per.ip", fallback: Int64(Int32.max))),
-            idleTimeout: .milliseconds(int("connections.max.idle.ms", fallback: 600_000)),
-            maxPendingRequestsPerConnection: Int(int("queued.max.requests.per.connection", fallback: 64)),
-            shutdownTimeout: .milliseconds(int("shutdown.timeout.ms", fallback: 30_000)))
+            maxRequestBytes: Int(int(.socketRequestMaxBytes)),
+            maxConnections: Int(int(.maxConnections)),
+            maxConnectionsPerIP: Int(int(.maxConnectionsPerIP)),
+            idleTimeout: milliseconds(.connectionsMaxIdleMs),
+            maxPendingRequestsPerConnection: Int(int(.queuedMaxRequestsPerConnection)),
+            shutdownTimeout: milliseconds(.shutdownTimeoutMs))
     }
 }

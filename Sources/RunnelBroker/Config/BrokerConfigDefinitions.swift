@@ -1,4 +1,5 @@
 // BrokerConfigDefinitions: the broker-level rows of the settings table.
+import KafkaProtocol
 
 extension ConfigTable {
     private static func broker(
@@ -53,6 +54,8 @@ extension ConfigTable {
         broker("metrics.listener", .string, .string("127.0.0.1:9644"), .hostPortOrEmpty, runnelOnly: true,
                "Host:port of the HTTP endpoint serving /metrics, /health and /ready; empty disables it."),
         broker("fetch.max.bytes", .int, .int(57_671_680), .atLeast(1024), "Most bytes one Fetch response returns."),
+        broker("max.incremental.fetch.session.cache.slots", .int, .int(1000), .atLeast(0),
+               "Most incremental fetch sessions (KIP-227) kept at once."),
         broker("replica.lag.time.max.ms", .long, .int(30_000), .atLeast(0),
                "A follower that has not caught up for this long leaves the ISR. Runnel: no effect until replication is served."),
         broker("replica.fetch.max.bytes", .int, .int(1_048_576), .atLeast(0),

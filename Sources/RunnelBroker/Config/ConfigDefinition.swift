@@ -1,4 +1,5 @@
 // ConfigDefinition: one row of the settings table (name, type, default, scope, validator, doc, synonyms).
+import KafkaProtocol
 
 /// A setting another setting falls back to: a broker setting (for a topic config) or a
 /// lower-priority broker spelling (`log.retention.hours` for `log.retention.ms`).

@@ -1,4 +1,5 @@
 // ConfigEntry: a setting as DescribeConfigs reports it (value, source, synonyms), for brokers and topics.
+import KafkaProtocol
 
 /// One synonym of a described setting (DescribeConfigs `synonyms`), highest priority first.
 public struct ConfigSynonymEntry: Sendable, Equatable {

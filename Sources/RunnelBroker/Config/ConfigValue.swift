@@ -1,4 +1,6 @@
-// ConfigValue and the small enums that describe a setting: type, scope, source.
+// ConfigValue and the small enums that describe a setting: its scope and where a static value came
+// from (its type and DescribeConfigs source are Kafka vocabulary, in KafkaProtocol).
+import KafkaProtocol
 
 /// A setting's value, typed by its definition.
 public enum ConfigValue: Sendable, Hashable, CustomStringConvertible {
@@ -48,53 +50,12 @@ public enum ConfigValue: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Kafka's config types, numbered as in DescribeConfigs v3+ (`ConfigType`).
-public enum ConfigType: Int8, Sendable {
-    case boolean = 1
-    case string = 2
-    case int = 3
-    case short = 4
-    case long = 5
-    case double = 6
-    case list = 7
-    case password = 9
-
-    /// The type name as Kafka's documentation writes it.
-    public var name: String {
-        switch self {
-        case .boolean: "boolean"
-        case .string: "string"
-        case .int: "int"
-        case .short: "short"
-        case .long: "long"
-        case .double: "double"
-        case .list: "list"
-        case .password: "password"
-        }
-    }
-}
-
 /// Whether a setting belongs to the broker or can be set per topic.
 public enum ConfigScope: String, Sendable {
     /// A broker setting (`server.properties` in Kafka, runnel.toml here).
     case broker
     /// A topic setting, overridable per topic, defaulting to its broker synonym.
     case topic
-}
-
-/// Where a value came from, numbered as DescribeConfigs reports it (`ConfigSource`).
-public enum ConfigSource: Int8, Sendable {
-    case unknown = 0
-    /// An override stored with the topic.
-    case dynamicTopicConfig = 1
-    /// A per-broker dynamic setting (AlterConfigs on a broker).
-    case dynamicBrokerConfig = 2
-    /// A cluster-wide dynamic default.
-    case dynamicDefaultBrokerConfig = 3
-    /// The broker's config file, environment or command line.
-    case staticBrokerConfig = 4
-    /// The built-in default.
-    case defaultConfig = 5
 }
 
 /// Where a statically configured value was read from (for error messages).

@@ -88,13 +88,16 @@ public struct TopicConfig: Sendable, Equatable {
 extension BrokerConfig {
     /// A topic's effective settings given its validated overrides (see `TopicConfig.parseOverrides`).
     public func topicConfig(overrides: [String: ConfigValue] = [:]) -> TopicConfig {
-        func value(_ name: String) -> ConfigValue? { resolvedTopicValue(name, overrides: overrides)?.value }
-        func long(_ name: String) -> Int64 { value(name)?.intValue ?? ConfigTable.topic[name]?.defaultValue?.intValue ?? 0 }
+        // The table's default backs every read; the neutral values after `??` are never reached.
+        func value(_ name: String) -> ConfigValue? {
+            resolvedTopicValue(name, overrides: overrides)?.value ?? ConfigTable.topic[name]?.defaultValue
+        }
+        func long(_ name: String) -> Int64 { value(name)?.intValue ?? 0 }
         func int(_ name: String) -> Int32 { Int32(clamping: long(name)) }
         func bool(_ name: String) -> Bool { value(name)?.boolValue ?? false }
         return TopicConfig(
-            cleanupPolicy: value("cleanup.policy")?.listValue ?? ["delete"],
-            compressionType: value("compression.type")?.stringValue ?? "producer",
+            cleanupPolicy: value("cleanup.policy")?.listValue ?? [],
+            compressionType: value("compression.type")?.stringValue ?? "",
             compressionGzipLevel: int("compression.gzip.level"),
             compressionLz4Level: int("compression.lz4.level"),
             compressionZstdLevel: int("compression.zstd.level"),
@@ -108,7 +111,7 @@ extension BrokerConfig {
             messageTimestampAfterMaxMs: long("message.timestamp.after.max.ms"),
             messageTimestampBeforeMaxMs: long("message.timestamp.before.max.ms"),
             usesLogAppendTime: value("message.timestamp.type")?.stringValue == "LogAppendTime",
-            minCleanableDirtyRatio: value("min.cleanable.dirty.ratio")?.doubleValue ?? 0.5,
+            minCleanableDirtyRatio: value("min.cleanable.dirty.ratio")?.doubleValue ?? 0,
             minCompactionLagMs: long("min.compaction.lag.ms"),
             minInsyncReplicas: int("min.insync.replicas"),
             preallocate: bool("preallocate"),

@@ -3,24 +3,8 @@ import KafkaProtocol
 import Logging
 import NIOCore
 import RunnelCluster
+import RunnelGroups
 import RunnelStorage
-
-/// Broker-wide settings the handlers need, resolved once from the configuration.
-struct BrokerSettings: Sendable {
-    var nodeId: Int32
-    var advertisedHost: String
-    var advertisedPort: Int32
-    var autoCreateTopics: Bool
-    var defaultPartitions: Int32
-    var defaultReplicationFactor: Int16
-    /// Largest fetch response across partitions (`fetch.max.bytes`, Kafka default 55 MiB) is the client's
-    /// choice; this caps what one request may ask for.
-    var fetchMaxBytesCap: Int32 = 55 * 1024 * 1024
-    /// `max.incremental.fetch.session.cache.slots`
-    var fetchSessionCacheSlots: Int = 1000
-    /// `delete.topic.enable`: false answers DeleteTopics with TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3).
-    var deleteTopicEnable = true
-}
 
 /// Everything a handler may use. Handlers are extensions of this type, one file per API family.
 final class BrokerCore: Sendable {

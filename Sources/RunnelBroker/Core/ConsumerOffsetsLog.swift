@@ -5,6 +5,7 @@ import KafkaProtocol
 import KafkaRecords
 import NIOCore
 import RunnelCluster
+import RunnelGroups
 import RunnelStorage
 
 /// `GroupLogStore` over this broker's `__consumer_offsets` partition logs.

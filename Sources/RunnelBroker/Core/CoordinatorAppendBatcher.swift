@@ -2,6 +2,7 @@
 // While one append to a partition waits for its fsync, later ones queue; when it completes, everything
 // queued goes to the log as one record batch. One write and one completion per round, not per commit.
 import NIOCore
+import RunnelGroups
 import Synchronization
 
 /// Per-partition append coalescing (group commit at the record-batch level) for the coordinator's log.

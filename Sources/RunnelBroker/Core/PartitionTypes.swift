@@ -21,7 +21,7 @@ struct PartitionError: Error, CustomStringConvertible {
     }
 
     init(_ storage: StorageError) {
-        self.errorCode = ErrorCode(rawValue: storage.kafkaErrorCode)
+        self.errorCode = ErrorCode(storage)
         self.message = storage.description
         switch storage {
         case .io, .logDirOffline, .partitionOffline: isUnexpected = true
@@ -38,11 +38,6 @@ struct AppendOutcome: Sendable {
     /// The broker time stamped into the batch with LogAppendTime, else -1.
     var logAppendTime: Int64
     var logStartOffset: Int64
-}
-
-enum IsolationLevel: Sendable {
-    case readUncommitted
-    case readCommitted
 }
 
 /// A found offset for ListOffsets.

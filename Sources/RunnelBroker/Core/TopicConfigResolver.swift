@@ -40,22 +40,17 @@ struct TopicConfigResolver: Sendable {
         log.flushMs = topic.flushMs
         log.messageTimestampType = topic.usesLogAppendTime ? .logAppendTime : .createTime
         log.maxMessageBytes = Int(topic.maxMessageBytes)
-        log.producerIdExpirationMs = broker.int("producer.id.expiration.ms", fallback: log.producerIdExpirationMs)
-        log.transactionalIdExpirationMs = broker.int("transactional.id.expiration.ms",
-                                                     fallback: log.transactionalIdExpirationMs)
-        var settings = TopicLogSettings(log: log)
-        settings.maxMessageBytes = Int(topic.maxMessageBytes)
-        settings.timestampType = topic.usesLogAppendTime ? .logAppendTime : .createTime
-        settings.timestampBeforeMaxMs = topic.messageTimestampBeforeMaxMs
-        settings.timestampAfterMaxMs = topic.messageTimestampAfterMaxMs
+        log.producerIdExpirationMs = broker.int(.producerIdExpirationMs)
+        log.transactionalIdExpirationMs = broker.int(.transactionalIdExpirationMs)
         // Kafka's "uncompressed" is our codec `.none`; "producer" (or anything unknown) keeps the sent codec.
-        settings.compression = topic.compressionType == "uncompressed" ? CompressionCodec.none
+        let compression = topic.compressionType == "uncompressed" ? CompressionCodec.none
             : CompressionCodec(name: topic.compressionType)
-        settings.gzipLevel = topic.compressionGzipLevel
-        settings.lz4Level = topic.compressionLz4Level
-        settings.zstdLevel = topic.compressionZstdLevel
-        settings.minInsyncReplicas = Int(topic.minInsyncReplicas)
-        return settings
+        return TopicLogSettings(
+            log: log, maxMessageBytes: Int(topic.maxMessageBytes),
+            timestampType: topic.usesLogAppendTime ? .logAppendTime : .createTime,
+            timestampBeforeMaxMs: topic.messageTimestampBeforeMaxMs, timestampAfterMaxMs: topic.messageTimestampAfterMaxMs,
+            compression: compression, gzipLevel: topic.compressionGzipLevel, lz4Level: topic.compressionLz4Level,
+            zstdLevel: topic.compressionZstdLevel, minInsyncReplicas: Int(topic.minInsyncReplicas))
     }
 
     /// DescribeConfigs of a topic, filtered to `keys` when given.

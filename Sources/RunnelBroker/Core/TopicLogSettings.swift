@@ -3,26 +3,27 @@
 import KafkaRecords
 import RunnelStorage
 
-/// Effective topic-level settings (topic override → broker setting → Kafka default).
+/// Effective topic-level settings (topic override → broker setting → the settings table's default),
+/// built only by `TopicConfigResolver`.
 struct TopicLogSettings: Sendable {
     /// Segment, retention, cleanup, flush and timestamp settings for storage.
     var log: LogConfig
-    /// `max.message.bytes`: the largest record batch accepted (Kafka default 1048588).
-    var maxMessageBytes: Int = 1_048_588
+    /// `max.message.bytes`: the largest record batch accepted.
+    var maxMessageBytes: Int
     /// `message.timestamp.type`
-    var timestampType: TimestampType = .createTime
+    var timestampType: TimestampType
     /// `message.timestamp.before.max.ms` and `message.timestamp.after.max.ms` (CreateTime only).
-    var timestampBeforeMaxMs: Int64 = Int64.max
-    var timestampAfterMaxMs: Int64 = 3_600_000
+    var timestampBeforeMaxMs: Int64
+    var timestampAfterMaxMs: Int64
     /// `compression.type`: nil keeps what the producer sent ("producer"); a codec (`.none` for
     /// "uncompressed") makes produce recompress batches sent with another codec.
-    var compression: CompressionCodec? = nil
-    /// `compression.gzip.level`, `compression.lz4.level`, `compression.zstd.level` (Kafka's defaults).
-    var gzipLevel: Int32 = -1
-    var lz4Level: Int32 = 9
-    var zstdLevel: Int32 = 3
+    var compression: CompressionCodec?
+    /// `compression.gzip.level`, `compression.lz4.level`, `compression.zstd.level`.
+    var gzipLevel: Int32
+    var lz4Level: Int32
+    var zstdLevel: Int32
     /// `min.insync.replicas`
-    var minInsyncReplicas: Int = 1
+    var minInsyncReplicas: Int
 
     /// The level to recompress with for `codec` (nil where the codec has no level).
     func compressionLevel(for codec: CompressionCodec) -> Int32? {

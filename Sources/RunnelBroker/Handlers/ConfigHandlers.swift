@@ -4,10 +4,6 @@ import NIOCore
 import RunnelCluster
 
 /// Kafka's ConfigResource types.
-enum ConfigResourceType: Int8 {
-    case unknown = 0, topic = 2, broker = 4, brokerLogger = 8, clientMetrics = 16, group = 32
-}
-
 extension BrokerCore {
     func describeConfigs(_ request: DescribeConfigsRequest, _ context: HandlerRequest) -> HandlerResult<DescribeConfigsResponse> {
         var response = DescribeConfigsResponse()
@@ -73,12 +69,8 @@ extension BrokerCore {
             }
             let outcome = applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
                                             validateOnly: request.validateOnly, context: context) { _ in overrides }
-            var result = AlterConfigsResponse.AlterConfigsResourceResponse()
-            result.resourceType = resource.resourceType
-            result.resourceName = resource.resourceName
-            result.errorCode = outcome.code.rawValue
-            result.errorMessage = outcome.message
-            return result
+            return AlterConfigsResponse.AlterConfigsResourceResponse(
+                resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome)
         }
         return .now(response)
     }
@@ -118,12 +110,8 @@ extension BrokerCore {
                 }
                 return next
             }
-            var result = IncrementalAlterConfigsResponse.AlterConfigsResourceResponse()
-            result.resourceType = resource.resourceType
-            result.resourceName = resource.resourceName
-            result.errorCode = outcome.code.rawValue
-            result.errorMessage = outcome.message
-            return result
+            return IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
+                resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome)
         }
         return .now(response)
     }
@@ -157,3 +145,26 @@ extension BrokerCore {
         }
     }
 }
+
+/// The per-resource answer AlterConfigs and IncrementalAlterConfigs share (same fields, two generated types).
+private protocol AlterConfigsResourceAnswer {
+    init()
+    var resourceType: Int8 { get set }
+    var resourceName: String { get set }
+    var errorCode: Int16 { get set }
+    var errorMessage: String? { get set }
+}
+
+extension AlterConfigsResourceAnswer {
+    /// The answer for one resource: its type and name, and the outcome of applying its changes.
+    init(resourceType: Int8, resourceName: String, outcome: (code: ErrorCode, message: String?)) {
+        self.init()
+        self.resourceType = resourceType
+        self.resourceName = resourceName
+        errorCode = outcome.code.rawValue
+        errorMessage = outcome.message
+    }
+}
+
+extension AlterConfigsResponse.AlterConfigsResourceResponse: AlterConfigsResourceAnswer {}
+extension IncrementalAlterConfigsResponse.AlterConfigsResourceResponse: AlterConfigsResourceAnswer {}

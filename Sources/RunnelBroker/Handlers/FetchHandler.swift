@@ -33,7 +33,7 @@ extension BrokerCore {
     func fetch(_ request: FetchRequest, _ context: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
         let version = context.version
         let plan = planFetch(request, version: version)
-        let isolation: IsolationLevel = request.isolationLevel == 1 ? .readCommitted : .readUncommitted
+        let isolation = IsolationLevel(wireValue: request.isolationLevel)
         let maxBytes = Int(min(max(request.maxBytes, 0), settings.fetchMaxBytesCap))
         let minBytes = Int(max(request.minBytes, 0))
         let deadline = NIODeadline.now() + .milliseconds(Int64(max(request.maxWaitMs, 0)))

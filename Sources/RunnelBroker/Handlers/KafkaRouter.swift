@@ -2,6 +2,7 @@
 import KafkaProtocol
 import Logging
 import NIOCore
+import RunnelGroups
 
 /// Why a connection is closed instead of answered (Kafka closes on unparseable or unsupported requests).
 enum RouterError: Error, CustomStringConvertible {
@@ -52,6 +53,7 @@ final class KafkaRouter: RequestRouter {
             return malformed(frame, context: context, reason: "\(error)")
         }
         let request = HandlerRequest(header: header, context: context)
+        let groups = broker.groupRequests
         switch apiKey {
         case .apiVersions: return serve(ApiVersionsRequest.self, body, request) { broker.apiVersions($0, $1) }
         case .metadata: return serve(MetadataRequest.self, body, request) { broker.metadata($0, $1) }
@@ -73,18 +75,28 @@ final class KafkaRouter: RequestRouter {
         case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.describeCluster($0, $1) }
         case .describeProducers:
             return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
+        // Group APIs: `GroupRequests` (RunnelGroups) is the one translation between these messages and the
+        // coordinator; the router only runs it on the connection's lane.
         case .findCoordinator:
-            return serve(FindCoordinatorRequest.self, body, request) { broker.findCoordinator($0, $1) }
-        case .joinGroup: return serve(JoinGroupRequest.self, body, request) { broker.joinGroup($0, $1) }
-        case .syncGroup: return serve(SyncGroupRequest.self, body, request) { broker.syncGroup($0, $1) }
-        case .heartbeat: return serve(HeartbeatRequest.self, body, request) { broker.heartbeat($0, $1) }
-        case .leaveGroup: return serve(LeaveGroupRequest.self, body, request) { broker.leaveGroup($0, $1) }
-        case .offsetCommit: return serve(OffsetCommitRequest.self, body, request) { broker.offsetCommit($0, $1) }
-        case .offsetFetch: return serve(OffsetFetchRequest.self, body, request) { broker.offsetFetch($0, $1) }
-        case .describeGroups: return serve(DescribeGroupsRequest.self, body, request) { broker.describeGroups($0, $1) }
-        case .listGroups: return serve(ListGroupsRequest.self, body, request) { broker.listGroups($0, $1) }
-        case .deleteGroups: return serve(DeleteGroupsRequest.self, body, request) { broker.deleteGroups($0, $1) }
-        case .offsetDelete: return serve(OffsetDeleteRequest.self, body, request) { broker.offsetDelete($0, $1) }
+            return serve(FindCoordinatorRequest.self, body, request) { .now(groups.findCoordinator($0, version: $1.version)) }
+        case .joinGroup:
+            return serveGroup(JoinGroupRequest.self, body, request) {
+                await $0.joinGroup($1, version: $2.version, clientId: $2.header.clientId ?? "", clientHost: $2.clientHost)
+            }
+        case .syncGroup: return serveGroup(SyncGroupRequest.self, body, request) { await $0.syncGroup($1, version: $2.version) }
+        case .heartbeat: return serveGroup(HeartbeatRequest.self, body, request) { await $0.heartbeat($1, version: $2.version) }
+        case .leaveGroup: return serveGroup(LeaveGroupRequest.self, body, request) { await $0.leaveGroup($1, version: $2.version) }
+        case .offsetCommit:
+            return serveGroup(OffsetCommitRequest.self, body, request) { await $0.offsetCommit($1, version: $2.version) }
+        case .offsetFetch:
+            return serveGroup(OffsetFetchRequest.self, body, request) { await $0.offsetFetch($1, version: $2.version) }
+        case .describeGroups:
+            return serveGroup(DescribeGroupsRequest.self, body, request) { await $0.describeGroups($1, version: $2.version) }
+        case .listGroups: return serveGroup(ListGroupsRequest.self, body, request) { await $0.listGroups($1, version: $2.version) }
+        case .deleteGroups:
+            return serveGroup(DeleteGroupsRequest.self, body, request) { await $0.deleteGroups($1, version: $2.version) }
+        case .offsetDelete:
+            return serveGroup(OffsetDeleteRequest.self, body, request) { await $0.offsetDelete($1, version: $2.version) }
         default:
             return loop.makeFailedFuture(RouterError.unsupportedApi(apiKey: frame.apiKey, version: frame.apiVersion))
         }
@@ -105,6 +117,18 @@ final class KafkaRouter: RequestRouter {
             return request.eventLoop.makeCompletedFuture { try encode(response, for: request) }
         case .later(let future):
             return future.flatMapThrowing { response in try self.encode(response, for: request) }
+        }
+    }
+
+    /// Serves a group API: the call (which may wait for a rebalance) runs off the event loop, after the
+    /// connection's earlier group calls have finished (Kafka's one-request-at-a-time per connection).
+    private func serveGroup<Request: KafkaRequestMessage>(
+        _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
+        _ call: @escaping @Sendable (GroupRequests, Request, HandlerRequest) async -> Request.Response
+    ) -> EventLoopFuture<ResponsePayload> {
+        let groups = broker.groupRequests
+        return serve(type, body, request) { message, request in
+            .later(request.context.lane.submit(on: request.eventLoop) { await call(groups, message, request) })
         }
     }
 
@@ -193,6 +217,8 @@ struct HandlerRequest: Sendable {
     let context: RequestContext
     var eventLoop: any EventLoop { context.eventLoop }
     var version: Int16 { header.apiVersion }
+    /// The client's address as Kafka shows it in group descriptions: "/<ip>" (empty if unknown).
+    var clientHost: String { context.clientAddress?.ipAddress.map { "/\($0)" } ?? "" }
 }
 
 /// A handler's answer: ready now, or when a future completes (long poll, durable append).

@@ -15,7 +15,7 @@ enum ListOffsetsTimestamp {
 
 extension BrokerCore {
     func listOffsets(_ request: ListOffsetsRequest, _ context: HandlerRequest) -> HandlerResult<ListOffsetsResponse> {
-        let isolation: IsolationLevel = request.isolationLevel == 1 ? .readCommitted : .readUncommitted
+        let isolation = IsolationLevel(wireValue: request.isolationLevel)
         var response = ListOffsetsResponse()
         response.topics = request.topics.map { topic in
             var result = ListOffsetsResponse.ListOffsetsTopicResponse()

@@ -1,62 +1,96 @@
-// Broker: the runnable broker service — config, router, listeners, metrics endpoint, graceful shutdown.
+// Broker: one broker node assembled from its configuration — metadata store, storage, the group
+// coordinator, the request handlers, the listeners and the metrics endpoint — and its graceful shutdown.
 import Logging
 import NIOCore
 import NIOPosix
 import Prometheus
+import RunnelCluster
+import RunnelGroups
+import RunnelStorage
 import ServiceLifecycle
 
-/// The broker as a swift-service-lifecycle `Service`: `run()` starts everything and returns after
-/// a graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`, or task cancellation).
+/// A broker node as a swift-service-lifecycle `Service`.
+///
+/// `init` opens the metadata store and the log dirs (recovering after an unclean stop) and the
+/// partitions of every known topic; nothing listens yet. `run()` loads the consumer groups from
+/// `__consumer_offsets` (creating it on first start), starts the metrics endpoint and the listeners,
+/// and returns after a graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`, or task cancellation).
 ///
 /// Shutdown order: readiness goes false; listening sockets close (no new connections); each
 /// connection stops reading and finishes its in-flight requests, bounded by `shutdown.timeout.ms`,
-/// after which the rest are closed; then `shutdownHook` runs (storage flushes and writes its
-/// clean-shutdown marker); then the metrics endpoint stops.
-///
-/// To plug in handlers and storage, pass a `routerFactory` that opens storage and builds the
-/// router, and a `shutdownHook` that closes storage.
-public struct Broker: Service {
-    /// Builds the request router once the configuration is known (open storage here).
-    public typealias RouterFactory = @Sendable (_ config: BrokerConfig, _ group: any EventLoopGroup) async throws -> any RequestRouter
-    /// Runs after the last connection closed (flush storage, write the clean-shutdown marker).
-    public typealias ShutdownHook = @Sendable () async throws -> Void
-
+/// after which the rest are closed; then the group coordinator stops, storage flushes every log and
+/// writes its clean-shutdown markers; then the metrics endpoint stops.
+public final class Broker: Service, Sendable {
     /// The configuration the broker runs with.
     public let config: BrokerConfig
     /// Observable state: bound addresses and readiness.
-    public let state: BrokerState
+    public let state = BrokerState()
+    /// The services handlers use (metadata, partitions, coordinator).
+    let core: BrokerCore
+    /// The partition logs of every log dir.
+    let logManager: LogManager
+    /// Turns request frames into responses: the Kafka handlers (a test of the network layer may replace it).
+    let router: any RequestRouter
     private let group: any EventLoopGroup
     private let logger: Logger
     private let metricsRegistry: PrometheusCollectorRegistry?
-    private let routerFactory: RouterFactory
-    private let shutdownHook: ShutdownHook
 
-    /// Creates a broker.
+    /// Opens the broker's metadata and storage as `config` says.
     /// - Parameters:
+    ///   - group: the event loops serving connections.
     ///   - metricsRegistry: served on `metrics.listener` when given (bootstrap swift-metrics with it).
-    public init(
+    /// - Throws: `ConfigError` without a log dir, `MetadataStoreError` or `StorageError` when the
+    ///   metadata file or the log dirs cannot be opened.
+    public convenience init(
         config: BrokerConfig,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "runnel.broker"),
-        metricsRegistry: PrometheusCollectorRegistry? = nil,
-        routerFactory: @escaping RouterFactory = { _, _ in ClosingRouter() },
-        shutdownHook: @escaping ShutdownHook = {}
-    ) {
+        metricsRegistry: PrometheusCollectorRegistry? = nil
+    ) throws {
+        try self.init(config: config, group: group, logger: logger, metricsRegistry: metricsRegistry, router: nil)
+    }
+
+    /// As the public initializer; a non-nil `router` answers requests instead of the Kafka handlers.
+    init(config: BrokerConfig, group: any EventLoopGroup, logger: Logger,
+         metricsRegistry: PrometheusCollectorRegistry?, router: (any RequestRouter)?) throws {
         self.config = config
-        self.state = BrokerState()
         self.group = group
         self.logger = logger
         self.metricsRegistry = metricsRegistry
-        self.routerFactory = routerFactory
-        self.shutdownHook = shutdownHook
+        let logDirs = config.logDirs
+        guard let firstDir = logDirs.first else {
+            throw ConfigError.invalidValue(name: "log.dirs", value: "", reason: "needs at least one directory",
+                                           origin: .builtIn)
+        }
+        let metadata = try LocalMetadataStore(directory: firstDir, nodeId: config.nodeId, logger: logger)
+        let topicConfigs = TopicConfigResolver(broker: config)
+        let logManager = try LogManager(
+            configuration: LogManagerConfiguration(config, defaultLogConfig: topicConfigs.settings(from: config.topicConfig()).log),
+            logger: logger)
+        self.logManager = logManager
+        let core = BrokerCore(
+            metadataStore: metadata, replicas: ReplicaManager(logManager: logManager, nodeId: config.nodeId, logger: logger),
+            settings: BrokerSettings(config), topicConfigs: topicConfigs, groupConfig: GroupCoordinatorConfig(config),
+            logger: logger)
+        core.loadTopics()
+        self.core = core
+        self.router = router ?? KafkaRouter(broker: core)
+        let engines = logManager.engineKinds.map { "\($0.key)=\($0.value.rawValue)" }.sorted().joined(separator: ",")
+        logger.info("storage opened", metadata: [
+            "log_dirs": "\(logDirs.joined(separator: ","))", "topics": "\(metadata.topics().count)",
+            "cluster_id": "\(metadata.clusterId)", "io_engine": "\(engines)",
+        ])
     }
 
+    /// Loads the consumer groups, starts the metrics endpoint and the listeners, and returns after a
+    /// graceful shutdown (see the type's documentation for the order).
+    /// - Throws: `ServerError.bindFailed` when a listener or the metrics endpoint cannot be bound, or the
+    ///   error that stopped the group coordinator from loading; storage is closed before it is thrown.
     public func run() async throws {
-        let router: any RequestRouter
         var metricsServer: MetricsServer?
         let server: KafkaServer
         do {
-            router = try await routerFactory(config, group)
+            try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
                 let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger)
                 metricsServer = metrics
@@ -72,6 +106,7 @@ public struct Broker: Service {
         } catch {
             state.markFailed()
             await metricsServer?.stop()
+            await closeStorage()
             throw error
         }
         state.markReady(addresses: server.boundAddresses)
@@ -92,14 +127,31 @@ public struct Broker: Service {
             ])
             await server.closeAllConnections()
         }
-        do {
-            try await shutdownHook()
-        } catch {
-            logger.error("shutdown hook failed", metadata: ["error": "\(error)"])
-            await metricsServer?.stop()
-            throw error
-        }
+        await closeStorage()
         await metricsServer?.stop()
         logger.info("broker stopped")
+    }
+
+    /// Loads consumer groups from `__consumer_offsets` (creating it on first start) and starts the
+    /// coordinator; runs before any listener opens.
+    private func startCoordinators() async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let partitions = config.int32(.offsetsTopicNumPartitions)
+        let summary = try await core.startGroupCoordinator(partitions: partitions,
+                                                           segmentBytes: config.int(.offsetsTopicSegmentBytes))
+        let elapsed = clock.now - started
+        let loadMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        logger.info("group coordinator loaded", metadata: [
+            "partitions": "\(partitions)", "groups": "\(summary.groups)", "offsets": "\(summary.offsets)",
+            "records": "\(summary.records)", "undecodable_records": "\(summary.undecodableRecords)",
+            "load_ms": "\((loadMs * 10).rounded() / 10)"])
+    }
+
+    /// Stops the coordinator, flushes every log and writes the clean-shutdown markers.
+    private func closeStorage() async {
+        await core.groupCoordinator.shutdown()
+        logManager.shutdown()
+        logger.info("storage closed cleanly")
     }
 }

@@ -11,15 +11,3 @@ public protocol RequestRouter: Sendable {
     /// Handles `request` and produces the response to write (or `.none` for none at all).
     func route(_ request: KafkaRequestFrame, context: RequestContext) -> EventLoopFuture<ResponsePayload>
 }
-
-/// A router for a broker without handlers: it answers nothing and closes the connection, so
-/// clients fail fast instead of hanging. Used until the real router is plugged in.
-public struct ClosingRouter: RequestRouter {
-    /// Creates the router.
-    public init() {}
-
-    public func route(_ request: KafkaRequestFrame, context: RequestContext) -> EventLoopFuture<ResponsePayload> {
-        context.eventLoop.makeFailedFuture(
-            ServerError.unsupportedRequest(apiKey: request.apiKey, apiVersion: request.apiVersion))
-    }
-}

@@ -19,15 +19,18 @@ public struct ServerConfiguration: Sendable {
     /// How long shutdown waits for in-flight requests (`shutdown.timeout.ms`).
     public var shutdownTimeout: TimeAmount
 
-    /// Creates a configuration; the defaults are Kafka's.
+    /// The settings of a broker configured with every default (from the settings table).
+    public static let defaults = BrokerConfig().serverConfiguration
+
+    /// Creates a configuration; what is not given is the settings table's default.
     public init(
-        listeners: [Listener] = [Listener(name: "PLAINTEXT", host: "127.0.0.1", port: 9092)],
-        maxRequestBytes: Int = 104_857_600,
-        maxConnections: Int = Int(Int32.max),
-        maxConnectionsPerIP: Int = Int(Int32.max),
-        idleTimeout: TimeAmount = .milliseconds(600_000),
-        maxPendingRequestsPerConnection: Int = 64,
-        shutdownTimeout: TimeAmount = .seconds(30)
+        listeners: [Listener] = ServerConfiguration.defaults.listeners,
+        maxRequestBytes: Int = ServerConfiguration.defaults.maxRequestBytes,
+        maxConnections: Int = ServerConfiguration.defaults.maxConnections,
+        maxConnectionsPerIP: Int = ServerConfiguration.defaults.maxConnectionsPerIP,
+        idleTimeout: TimeAmount = ServerConfiguration.defaults.idleTimeout,
+        maxPendingRequestsPerConnection: Int = ServerConfiguration.defaults.maxPendingRequestsPerConnection,
+        shutdownTimeout: TimeAmount = ServerConfiguration.defaults.shutdownTimeout
     ) {
         self.listeners = listeners
         self.maxRequestBytes = maxRequestBytes

@@ -25,24 +25,22 @@ struct ClusterInfo: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors(brokers: connection.resolvedBrokers) {
-            try await connection.withClient { client in
-                let cluster = try await KafkaAdmin(client: client).describeCluster()
-                let topics = try await KafkaAdmin(client: client).listTopics(includeInternal: true)
-                if output.isJSON {
-                    try Terminal.printJSON(Info(clusterId: cluster.clusterId, controllerId: cluster.controllerId,
-                                                brokers: cluster.brokers, topicCount: topics.count))
-                    return
-                }
-                print("Cluster: \(cluster.clusterId ?? "-")")
-                print("Controller: \(cluster.controllerId)")
-                print("Topics: \(topics.count)")
-                print("")
-                Terminal.printTable(["ID", "HOST", "PORT", "RACK"], cluster.brokers.map {
-                    [String($0.nodeId) + ($0.nodeId == cluster.controllerId ? "*" : ""), $0.host, String($0.port),
-                     $0.rack ?? "-"]
-                })
+        try await connection.run { client in
+            let cluster = try await KafkaAdmin(client: client).describeCluster()
+            let topics = try await KafkaAdmin(client: client).listTopics(includeInternal: true)
+            if output.isJSON {
+                try Terminal.printJSON(Info(clusterId: cluster.clusterId, controllerId: cluster.controllerId,
+                                            brokers: cluster.brokers, topicCount: topics.count))
+                return
             }
+            print("Cluster: \(cluster.clusterId ?? "-")")
+            print("Controller: \(cluster.controllerId)")
+            print("Topics: \(topics.count)")
+            print("")
+            Terminal.printTable(["ID", "HOST", "PORT", "RACK"], cluster.brokers.map {
+                [String($0.nodeId) + ($0.nodeId == cluster.controllerId ? "*" : ""), $0.host, String($0.port),
+                 $0.rack ?? "-"]
+            })
         }
     }
 

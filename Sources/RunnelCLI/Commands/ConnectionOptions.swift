@@ -35,7 +35,13 @@ struct ConnectionOptions: ParsableArguments {
         return KafkaClient(configuration: configuration)
     }
 
-    /// Runs `body` with a fresh client, closing it afterwards, and turns errors into CLI errors.
+    /// Runs a command's `body` with a fresh client (closed afterwards), reporting any error as one
+    /// line with a hint and exiting 1 (or 2), as `runReportingErrors` does.
+    func run(_ body: (KafkaClient) async throws -> Void) async throws {
+        try await runReportingErrors(brokers: resolvedBrokers) { try await withClient(body) }
+    }
+
+    /// Runs `body` with a fresh client, closing it afterwards.
     func withClient<T>(_ body: (KafkaClient) async throws -> T) async throws -> T {
         let client = try makeClient()
         do {

@@ -1,5 +1,6 @@
 // `runnel offsets TOPIC --at TIME`: the offset of each partition at a time, or its earliest/latest offset.
 import ArgumentParser
+import KafkaProtocol
 import RunnelClient
 
 struct OffsetsCommand: AsyncParsableCommand {
@@ -40,7 +41,7 @@ struct OffsetsCommand: AsyncParsableCommand {
         try await runReportingErrors(brokers: connection.resolvedBrokers) {
             let spec = try Self.spec(at)
             guard let isolationLevel = IsolationLevel(name: isolation) else {
-                throw CommandError.usage("bad --isolation '\(isolation)'", hint: "use read_committed or read_uncommitted")
+                throw CLIError.usage("bad --isolation '\(isolation)'", hint: "use read_committed or read_uncommitted")
             }
             try await connection.withClient { client in
                 let offsets = try await KafkaAdmin(client: client).listOffsets(

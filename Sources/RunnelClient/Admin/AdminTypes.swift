@@ -18,43 +18,6 @@ public struct NewTopic: Sendable {
     }
 }
 
-/// The kind of resource a config belongs to (Kafka's `ConfigResource.Type`).
-public enum ConfigResourceType: Int8, Sendable, Codable {
-    case topic = 2
-    case broker = 4
-    case group = 32
-}
-
-/// Where a config value comes from (Kafka's `ConfigSource`).
-public enum ConfigSource: Int8, Sendable, Codable, CaseIterable, CustomStringConvertible {
-    case unknown = 0
-    case dynamicTopicConfig = 1
-    case dynamicBrokerConfig = 2
-    case dynamicDefaultBrokerConfig = 3
-    case staticBrokerConfig = 4
-    case defaultConfig = 5
-    case dynamicBrokerLoggerConfig = 6
-    case clientMetricsConfig = 7
-    case groupConfig = 8
-
-    public var description: String {
-        switch self {
-        case .unknown: "UNKNOWN"
-        case .dynamicTopicConfig: "DYNAMIC_TOPIC_CONFIG"
-        case .dynamicBrokerConfig: "DYNAMIC_BROKER_CONFIG"
-        case .dynamicDefaultBrokerConfig: "DYNAMIC_DEFAULT_BROKER_CONFIG"
-        case .staticBrokerConfig: "STATIC_BROKER_CONFIG"
-        case .defaultConfig: "DEFAULT_CONFIG"
-        case .dynamicBrokerLoggerConfig: "DYNAMIC_BROKER_LOGGER_CONFIG"
-        case .clientMetricsConfig: "CLIENT_METRICS_CONFIG"
-        case .groupConfig: "GROUP_CONFIG"
-        }
-    }
-
-    /// Sources by Kafka's name.
-    static let allNames: [String: ConfigSource] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.description, $0) })
-}
-
 /// One config of a resource as DescribeConfigs reports it.
 public struct ConfigEntry: Sendable, Codable, Equatable {
     public var name: String
@@ -94,7 +57,7 @@ public struct ConfigEntry: Sendable, Codable, Equatable {
         name = try container.decode(String.self, forKey: .name)
         value = try container.decodeIfPresent(String.self, forKey: .value)
         let sourceName = try container.decode(String.self, forKey: .source)
-        source = ConfigSource.allNames[sourceName] ?? .unknown
+        source = ConfigSource(name: sourceName) ?? .unknown
         isReadOnly = try container.decode(Bool.self, forKey: .isReadOnly)
         isSensitive = try container.decode(Bool.self, forKey: .isSensitive)
     }
@@ -133,21 +96,6 @@ public enum OffsetSpec: Sendable, Equatable {
     }
 }
 
-/// Kafka's `isolation.level`.
-public enum IsolationLevel: Int8, Sendable, Codable {
-    case readUncommitted = 0
-    case readCommitted = 1
-
-    /// Parses `read_uncommitted` / `read_committed`.
-    public init?(name: String) {
-        switch name.lowercased().replacingOccurrences(of: "-", with: "_") {
-        case "read_uncommitted", "uncommitted": self = .readUncommitted
-        case "read_committed", "committed": self = .readCommitted
-        default: return nil
-        }
-    }
-}
-
 /// An offset found by ListOffsets: -1 offset means none (no record at or after the timestamp).
 public struct PartitionOffset: Sendable, Codable, Equatable {
     public var topic: String
@@ -162,23 +110,4 @@ public struct ClusterDescription: Sendable, Codable {
     public var clusterId: String?
     public var controllerId: Int32
     public var brokers: [BrokerMetadata]
-}
-
-/// A topic and partition.
-public struct TopicPartition: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
-    public var topic: String
-    public var partition: Int32
-
-    /// The partition `partition` of `topic`.
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
-
-    /// Ordered by topic, then partition.
-    public static func < (lhs: TopicPartition, rhs: TopicPartition) -> Bool {
-        (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
-    }
-
-    public var description: String { "\(topic)-\(partition)" }
 }

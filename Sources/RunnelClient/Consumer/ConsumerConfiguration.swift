@@ -1,4 +1,5 @@
 // Consumer settings under Kafka's names: fetch sizes and waits, isolation level, offset reset, group.
+import KafkaProtocol
 
 /// Kafka's `auto.offset.reset`: where to start when there is no valid position.
 public enum OffsetResetStrategy: String, Sendable, Codable {

@@ -1,5 +1,6 @@
 // The "consumer" group protocol's member metadata: subscriptions and assignments as the Java client
 // encodes them (ConsumerProtocolSubscription / ConsumerProtocolAssignment, version-prefixed).
+import KafkaProtocol
 import NIOCore
 
 /// Encoding of subscriptions and assignments exchanged through JoinGroup and SyncGroup.
@@ -12,7 +13,7 @@ public enum ConsumerProtocol {
         var buffer = ByteBuffer()
         buffer.writeInteger(Int16(0))
         buffer.writeInteger(Int32(topics.count))
-        for topic in topics { writeString(topic, to: &buffer) }
+        for topic in topics { buffer.writeKafkaString(topic, compact: false) }
         buffer.writeInteger(Int32(-1))  // user data: null
         return buffer
     }
@@ -25,7 +26,7 @@ public enum ConsumerProtocol {
         else { return nil }
         var topics: [String] = []
         for _ in 0..<count {
-            guard let topic = readString(from: &buffer) else { return nil }
+            guard let topic = try? buffer.readKafkaString(compact: false, field: "topic") else { return nil }
             topics.append(topic)
         }
         return topics
@@ -37,7 +38,7 @@ public enum ConsumerProtocol {
         buffer.writeInteger(Int16(0))
         buffer.writeInteger(Int32(partitions.count))
         for (topic, indexes) in partitions.sorted(by: { $0.key < $1.key }) {
-            writeString(topic, to: &buffer)
+            buffer.writeKafkaString(topic, compact: false)
             buffer.writeInteger(Int32(indexes.count))
             for index in indexes.sorted() { buffer.writeInteger(index) }
         }
@@ -54,7 +55,7 @@ public enum ConsumerProtocol {
         else { return nil }
         var result: [TopicPartition] = []
         for _ in 0..<count {
-            guard let topic = readString(from: &buffer), let partitions = buffer.readInteger(as: Int32.self),
+            guard let topic = try? buffer.readKafkaString(compact: false, field: "topic"), let partitions = buffer.readInteger(as: Int32.self),
                   partitions >= 0, Int(partitions) <= buffer.readableBytes / 4 else { return nil }
             for _ in 0..<partitions {
                 guard let partition = buffer.readInteger(as: Int32.self) else { return nil }
@@ -62,15 +63,5 @@ public enum ConsumerProtocol {
             }
         }
         return result
-    }
-
-    private static func writeString(_ text: String, to buffer: inout ByteBuffer) {
-        buffer.writeInteger(Int16(text.utf8.count))
-        buffer.writeString(text)
-    }
-
-    private static func readString(from buffer: inout ByteBuffer) -> String? {
-        guard let length = buffer.readInteger(as: Int16.self), length >= 0 else { return nil }
-        return buffer.readString(length: Int(length))
     }
 }

@@ -1,6 +1,7 @@
 // The "cooperative-sticky" partition assignor (KIP-429): a balanced assignment that keeps each member's
 // owned partitions where it can, minus partitions that change owner, which are assigned in the
 // follow-up rebalance once their old owner has revoked them.
+import KafkaProtocol
 
 /// Kafka's `CooperativeStickyAssignor`. The leader runs `assign`; members whose assignment lacks
 /// partitions they own revoke those and rejoin, and the next rebalance hands them to their new owner.

@@ -1,5 +1,6 @@
 // A group member's full subscription (ConsumerProtocolSubscription v0-v3): topics, user data, the
 // partitions it owns and its generation, which the cooperative-sticky assignor needs.
+import KafkaProtocol
 import NIOCore
 
 /// What one member sent in JoinGroup: its topics and, from v1, the partitions it owns (v2: with the
@@ -32,7 +33,7 @@ extension ConsumerProtocol {
         var buffer = ByteBuffer()
         buffer.writeInteger(ownedPartitionsVersion)
         buffer.writeInteger(Int32(subscription.topics.count))
-        for topic in subscription.topics { writeShortString(topic, to: &buffer) }
+        for topic in subscription.topics { buffer.writeKafkaString(topic, compact: false) }
         if var userData = subscription.userData {
             buffer.writeInteger(Int32(userData.readableBytes))
             buffer.writeBuffer(&userData)
@@ -43,7 +44,7 @@ extension ConsumerProtocol {
         for owned in subscription.ownedPartitions { byTopic[owned.topic, default: []].append(owned.partition) }
         buffer.writeInteger(Int32(byTopic.count))
         for (topic, partitions) in byTopic.sorted(by: { $0.key < $1.key }) {
-            writeShortString(topic, to: &buffer)
+            buffer.writeKafkaString(topic, compact: false)
             buffer.writeInteger(Int32(partitions.count))
             for partition in partitions.sorted() { buffer.writeInteger(partition) }
         }
@@ -59,7 +60,7 @@ extension ConsumerProtocol {
         else { return nil }
         var subscription = MemberSubscription(topics: [])
         for _ in 0..<count {
-            guard let topic = readShortString(from: &buffer) else { return nil }
+            guard let topic = try? buffer.readKafkaString(compact: false, field: "topic") else { return nil }
             subscription.topics.append(topic)
         }
         guard let userDataLength = buffer.readInteger(as: Int32.self) else { return nil }
@@ -73,7 +74,7 @@ extension ConsumerProtocol {
             guard let topics = buffer.readInteger(as: Int32.self), topics >= 0,
                   Int(topics) <= buffer.readableBytes / 6 else { return nil }
             for _ in 0..<topics {
-                guard let topic = readShortString(from: &buffer), let partitions = buffer.readInteger(as: Int32.self),
+                guard let topic = try? buffer.readKafkaString(compact: false, field: "topic"), let partitions = buffer.readInteger(as: Int32.self),
                       partitions >= 0, Int(partitions) <= buffer.readableBytes / 4 else { return nil }
                 for _ in 0..<partitions {
                     guard let partition = buffer.readInteger(as: Int32.self) else { return nil }
@@ -89,15 +90,5 @@ extension ConsumerProtocol {
             subscription.generationId = generation
         }
         return subscription
-    }
-
-    private static func writeShortString(_ text: String, to buffer: inout ByteBuffer) {
-        buffer.writeInteger(Int16(text.utf8.count))
-        buffer.writeString(text)
-    }
-
-    private static func readShortString(from buffer: inout ByteBuffer) -> String? {
-        guard let length = buffer.readInteger(as: Int16.self), length >= 0 else { return nil }
-        return buffer.readString(length: Int(length))
     }
 }

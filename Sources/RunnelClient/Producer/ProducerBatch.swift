@@ -1,4 +1,5 @@
 // Records accumulated for one partition: an open batch being filled, or a closed one waiting to be sent.
+import KafkaProtocol
 import KafkaRecords
 import NIOCore
 

@@ -1,6 +1,7 @@
 // `runnel consume TOPIC`: prints records from a position, a time or a group, as templates or JSON.
 import ArgumentParser
 import Foundation
+import KafkaProtocol
 import NIOCore
 import RunnelClient
 
@@ -53,14 +54,14 @@ struct ConsumeCommand: AsyncParsableCommand {
         try await runReportingErrors(brokers: connection.resolvedBrokers) {
             let formatter = format.lowercased() == "json" ? RecordFormatter.json : try RecordFormatter(template: format)
             guard let isolationLevel = IsolationLevel(name: isolation) else {
-                throw CommandError.usage("bad --isolation '\(isolation)'", hint: "use read_committed or read_uncommitted")
+                throw CLIError.usage("bad --isolation '\(isolation)'", hint: "use read_committed or read_uncommitted")
             }
             let start = try from.map { try StartPosition.parse($0) }
             var configuration = ConsumerConfiguration()
             configuration.isolationLevel = isolationLevel
             configuration.groupId = group
             guard let strategy = PartitionAssignmentStrategy(rawValue: assignor) else {
-                throw CommandError.usage("unknown --assignor '\(assignor)'", hint: "use range or cooperative-sticky")
+                throw CLIError.usage("unknown --assignor '\(assignor)'", hint: "use range or cooperative-sticky")
             }
             configuration.partitionAssignmentStrategy = strategy
             configuration.autoOffsetReset = .earliest
@@ -69,7 +70,7 @@ struct ConsumeCommand: AsyncParsableCommand {
                 let consumer = KafkaConsumer(client: client, configuration: configuration)
                 if group != nil {
                     guard partition.isEmpty else {
-                        throw CommandError.usage("--partition cannot be combined with --group",
+                        throw CLIError.usage("--partition cannot be combined with --group",
                                              hint: "the group assigns partitions")
                     }
                     try await consumer.subscribe(topics: [topic], startingAt: start)

@@ -27,16 +27,14 @@ struct GroupList: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors(brokers: connection.resolvedBrokers) {
-            try await connection.withClient { client in
-                let groups = try await KafkaAdmin(client: client).listGroups()
-                if output.isJSON {
-                    try Terminal.printJSON(groups)
-                } else {
-                    Terminal.printTable(["GROUP", "STATE", "PROTOCOL-TYPE"], groups.map {
-                        [$0.groupId, $0.state ?? "-", $0.protocolType.isEmpty ? "-" : $0.protocolType]
-                    })
-                }
+        try await connection.run { client in
+            let groups = try await KafkaAdmin(client: client).listGroups()
+            if output.isJSON {
+                try Terminal.printJSON(groups)
+            } else {
+                Terminal.printTable(["GROUP", "STATE", "PROTOCOL-TYPE"], groups.map {
+                    [$0.groupId, $0.state ?? "-", $0.protocolType.isEmpty ? "-" : $0.protocolType]
+                })
             }
         }
     }
@@ -63,33 +61,31 @@ struct GroupDescribe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors(brokers: connection.resolvedBrokers) {
-            try await connection.withClient { client in
-                let admin = KafkaAdmin(client: client)
-                let description = try await admin.describeGroup(group)
-                let offsets = try await admin.groupOffsets(group, description: description)
-                if description.state == "Empty" && offsets.isEmpty && description.members.isEmpty {
-                    throw CommandError.failure("group '\(group)' does not exist", hint: "list groups with `runnel group list`")
-                }
-                let totalLag = offsets.compactMap(\.lag).reduce(0, +)
-                if output.isJSON {
-                    try Terminal.printJSON(Report(group: description, offsets: offsets, totalLag: totalLag))
-                    return
-                }
-                print("Group: \(description.groupId)  state: \(description.state)  protocol: \(description.protocolName.isEmpty ? "-" : description.protocolName)  members: \(description.members.count)  lag: \(totalLag)")
-                if !description.members.isEmpty {
-                    print("")
-                    Terminal.printTable(["MEMBER", "CLIENT-ID", "HOST", "PARTITIONS"], description.members.map {
-                        [$0.memberId, $0.clientId, $0.clientHost, $0.assignment.map(\.description).joined(separator: ",")]
-                    })
-                }
+        try await connection.run { client in
+            let admin = KafkaAdmin(client: client)
+            let description = try await admin.describeGroup(group)
+            let offsets = try await admin.groupOffsets(group, description: description)
+            if description.state == "Empty" && offsets.isEmpty && description.members.isEmpty {
+                throw CLIError.failure("group '\(group)' does not exist", hint: "list groups with `runnel group list`")
+            }
+            let totalLag = offsets.compactMap(\.lag).reduce(0, +)
+            if output.isJSON {
+                try Terminal.printJSON(Report(group: description, offsets: offsets, totalLag: totalLag))
+                return
+            }
+            print("Group: \(description.groupId)  state: \(description.state)  protocol: \(description.protocolName.isEmpty ? "-" : description.protocolName)  members: \(description.members.count)  lag: \(totalLag)")
+            if !description.members.isEmpty {
                 print("")
-                Terminal.printTable(["TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "MEMBER"], offsets.map {
-                    [$0.topic, String($0.partition), $0.committedOffset >= 0 ? String($0.committedOffset) : "-",
-                     $0.logEndOffset >= 0 ? String($0.logEndOffset) : "-", $0.lag.map(String.init) ?? "-",
-                     $0.memberId ?? "-"]
+                Terminal.printTable(["MEMBER", "CLIENT-ID", "HOST", "PARTITIONS"], description.members.map {
+                    [$0.memberId, $0.clientId, $0.clientHost, $0.assignment.map(\.description).joined(separator: ",")]
                 })
             }
+            print("")
+            Terminal.printTable(["TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "MEMBER"], offsets.map {
+                [$0.topic, String($0.partition), $0.committedOffset >= 0 ? String($0.committedOffset) : "-",
+                 $0.logEndOffset >= 0 ? String($0.logEndOffset) : "-", $0.lag.map(String.init) ?? "-",
+                 $0.memberId ?? "-"]
+            })
         }
     }
 }
@@ -111,12 +107,10 @@ struct GroupDelete: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors(brokers: connection.resolvedBrokers) {
-            try await connection.withClient { client in
-                try await KafkaAdmin(client: client).deleteGroups(groups)
-                if output.isJSON { try Terminal.printJSON(["deleted": groups]) } else {
-                    for group in groups { print("Deleted group \(group).") }
-                }
+        try await connection.run { client in
+            try await KafkaAdmin(client: client).deleteGroups(groups)
+            if output.isJSON { try Terminal.printJSON(["deleted": groups]) } else {
+                for group in groups { print("Deleted group \(group).") }
             }
         }
     }

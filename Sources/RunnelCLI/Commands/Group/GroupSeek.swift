@@ -1,5 +1,6 @@
 // `runnel group seek`: moves the committed offsets of a stopped group to a time, an offset or an end.
 import ArgumentParser
+import KafkaProtocol
 import RunnelClient
 
 struct GroupSeek: AsyncParsableCommand {
@@ -45,7 +46,7 @@ struct GroupSeek: AsyncParsableCommand {
                 if let topic { topics = [topic] } else {
                     topics = Array(Set(try await client.committedOffsets(group: group).keys.map(\.topic))).sorted()
                     guard !topics.isEmpty else {
-                        throw CommandError.usage("group '\(group)' has no committed offsets", hint: "name a topic with --topic")
+                        throw CLIError.usage("group '\(group)' has no committed offsets", hint: "name a topic with --topic")
                     }
                 }
                 var offsets: [TopicPartition: Int64] = [:]

@@ -44,7 +44,7 @@ struct LogDump: AsyncParsableCommand {
                 segment.printText(includeRecords: records)
             }
             for problem in segment.problems { Terminal.printError("error: \(problem)") }
-            if !segment.problems.isEmpty { throw ReportedFailure() }
+            if !segment.problems.isEmpty { throw CLIError.reported() }
         }
     }
 }

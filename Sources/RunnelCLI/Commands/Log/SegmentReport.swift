@@ -47,7 +47,7 @@ struct SegmentReport: Encodable {
 
     static func read(path: String, includeRecords: Bool) throws -> SegmentReport {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandError.usage("cannot read segment '\(path)'", hint: "give the path of a .log file")
+            throw CLIError.usage("cannot read segment '\(path)'", hint: "give the path of a .log file")
         }
         var buffer = ByteBuffer(bytes: data)
         let fileName = (path as NSString).lastPathComponent

@@ -57,9 +57,9 @@ struct PerfProduce: AsyncParsableCommand {
         try await runReportingErrors(brokers: connection.resolvedBrokers) {
             var configuration = ProducerConfiguration()
             guard let codec = CompressionCodec(name: compression) else {
-                throw CommandError.usage("unknown compression '\(compression)'", hint: "use none, gzip, snappy, lz4 or zstd")
+                throw CLIError.usage("unknown compression '\(compression)'", hint: "use none, gzip, snappy, lz4 or zstd")
             }
-            guard let acks = Acks(name: acks) else { throw CommandError.usage("bad --acks '\(acks)'", hint: "use 0, 1 or all") }
+            guard let acks = Acks(name: acks) else { throw CLIError.usage("bad --acks '\(acks)'", hint: "use 0, 1 or all") }
             configuration.compression = codec
             configuration.acks = acks
             configuration.enableIdempotence = idempotence && acks == .all
@@ -111,7 +111,7 @@ struct PerfProduce: AsyncParsableCommand {
                 return stats.totals()
             }
             if json { try Terminal.printJSON(summary) } else { print(PerfStats.line(summary, prefix: "total: ")) }
-            if summary.errors > 0 { throw ReportedFailure() }
+            if summary.errors > 0 { throw CLIError.reported() }
         }
     }
 }
@@ -187,7 +187,7 @@ struct PerfConsume: AsyncParsableCommand {
             }
             if json { try Terminal.printJSON(summary) } else { print(PerfStats.line(summary, prefix: "total: ")) }
             if summary.records < numRecords {
-                throw CommandError.failure("only \(summary.records) of \(numRecords) records arrived within --idle-timeout",
+                throw CLIError.failure("only \(summary.records) of \(numRecords) records arrived within --idle-timeout",
                                        hint: "produce more records or lower --num-records")
             }
         }

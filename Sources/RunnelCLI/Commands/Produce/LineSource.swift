@@ -25,12 +25,12 @@ final class LineSource {
     /// Sources for `paths` (stdin when empty). Throws a usage error for unreadable files.
     static func sources(_ paths: [String]) throws -> [LineSource] {
         guard !paths.isEmpty else {
-            guard let input = fdopen(STDIN_FILENO, "r") else { throw CommandError.failure("cannot read stdin") }
+            guard let input = fdopen(STDIN_FILENO, "r") else { throw CLIError.failure("cannot read stdin") }
             return [LineSource(name: "stdin", file: input, ownsFile: false)]
         }
         return try paths.map { path in
             guard let file = fopen(path, "r") else {
-                throw CommandError.usage("cannot read '\(path)': \(String(cString: strerror(errno)))",
+                throw CLIError.usage("cannot read '\(path)': \(String(cString: strerror(errno)))",
                                      hint: "check the path and permissions")
             }
             return LineSource(name: path, file: file, ownsFile: true)

@@ -45,7 +45,7 @@ struct ProduceCommand: AsyncParsableCommand {
             let configuration = try producerConfiguration()
             let headerList = try parseConfigPairs(headers).map { RecordHeader(key: $0.0, value: ByteBuffer(string: $0.1)) }
             let fixedTimestamp = try timestamp.map { try TimestampParser.parse($0) }
-            if let keySeparator, keySeparator.isEmpty { throw CommandError.usage("--key-separator must not be empty") }
+            if let keySeparator, keySeparator.isEmpty { throw CLIError.usage("--key-separator must not be empty") }
             let tracker = DeliveryTracker(verbose: verbose && !output.isJSON)
             try await connection.withClient { client in
                 let producer = try KafkaProducer(client: client, configuration: configuration)
@@ -79,7 +79,7 @@ struct ProduceCommand: AsyncParsableCommand {
                 Terminal.printError("produced \(summary.delivered) record(s) to \(topic)"
                     + (summary.failed > 0 ? ", \(summary.failed) failed" : ""))
             }
-            if summary.failed > 0 { throw ReportedFailure() }
+            if summary.failed > 0 { throw CLIError.reported() }
         }
     }
 
@@ -91,16 +91,16 @@ struct ProduceCommand: AsyncParsableCommand {
     private func producerConfiguration() throws -> ProducerConfiguration {
         var configuration = ProducerConfiguration()
         guard let codec = CompressionCodec(name: compression) else {
-            throw CommandError.usage("unknown compression '\(compression)'", hint: "use none, gzip, snappy, lz4 or zstd")
+            throw CLIError.usage("unknown compression '\(compression)'", hint: "use none, gzip, snappy, lz4 or zstd")
         }
         guard let acks = Acks(name: acks) else {
-            throw CommandError.usage("bad --acks '\(acks)'", hint: "use 0, 1 or all")
+            throw CLIError.usage("bad --acks '\(acks)'", hint: "use 0, 1 or all")
         }
         configuration.compression = codec
         configuration.acks = acks
         configuration.enableIdempotence = idempotence && acks == .all
         if idempotence && acks != .all {
-            throw CommandError.usage("idempotence needs --acks all", hint: "add --no-idempotence to use --acks \(self.acks)")
+            throw CLIError.usage("idempotence needs --acks all", hint: "add --no-idempotence to use --acks \(self.acks)")
         }
         configuration.linger = .milliseconds(lingerMs)
         configuration.batchSize = batchSize

@@ -21,15 +21,13 @@ struct TopicAddPartitions: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors(brokers: connection.resolvedBrokers) {
-            try await connection.withClient { client in
-                try await KafkaAdmin(client: client).createPartitions(topic: name, totalCount: partitions,
-                                                                      validateOnly: validateOnly)
-                if output.isJSON {
-                    try Terminal.printJSON(TopicPartitions(topic: name, partitions: Int(partitions)))
-                } else {
-                    print("Topic \(name) now has \(partitions) partitions.")
-                }
+        try await connection.run { client in
+            try await KafkaAdmin(client: client).createPartitions(topic: name, totalCount: partitions,
+                                                                  validateOnly: validateOnly)
+            if output.isJSON {
+                try Terminal.printJSON(TopicPartitions(topic: name, partitions: Int(partitions)))
+            } else {
+                print("Topic \(name) now has \(partitions) partitions.")
             }
         }
     }

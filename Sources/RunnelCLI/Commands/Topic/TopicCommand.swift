@@ -26,7 +26,7 @@ struct TopicCommand: AsyncParsableCommand {
 func parseConfigPairs(_ pairs: [String]) throws -> [(String, String)] {
     try pairs.map { pair in
         guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-            throw CommandError.usage("bad config '\(pair)': expected key=value", hint: "e.g. -c retention.ms=86400000")
+            throw CLIError.usage("bad config '\(pair)': expected key=value", hint: "e.g. -c retention.ms=86400000")
         }
         return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
     }

@@ -22,24 +22,22 @@ struct TopicDelete: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors(brokers: connection.resolvedBrokers) {
-            try await connection.withClient { client in
-                let admin = KafkaAdmin(client: client)
-                var deleted: [String] = []
-                for name in names {
-                    do {
-                        try await admin.deleteTopics([name])
-                        deleted.append(name)
-                    } catch KafkaClientError.unknownTopic(_) where ifExists {
-                        continue
-                    }
+        try await connection.run { client in
+            let admin = KafkaAdmin(client: client)
+            var deleted: [String] = []
+            for name in names {
+                do {
+                    try await admin.deleteTopics([name])
+                    deleted.append(name)
+                } catch KafkaClientError.unknownTopic(_) where ifExists {
+                    continue
                 }
-                if !deleted.isEmpty { await admin.awaitTopics(deleted, present: false) }
-                if output.isJSON {
-                    try Terminal.printJSON(["deleted": deleted])
-                } else {
-                    for name in deleted { print("Deleted topic \(name).") }
-                }
+            }
+            if !deleted.isEmpty { await admin.awaitTopics(deleted, present: false) }
+            if output.isJSON {
+                try Terminal.printJSON(["deleted": deleted])
+            } else {
+                for name in deleted { print("Deleted topic \(name).") }
             }
         }
     }

@@ -27,37 +27,35 @@ struct TopicDescribe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors(brokers: connection.resolvedBrokers) {
-            try await connection.withClient { client in
-                let admin = KafkaAdmin(client: client)
-                var descriptions: [Description] = []
-                for topic in try await admin.describeTopics(names) {
-                    let configs = (try? await admin.describeConfigs(.topic, name: topic.name)) ?? []
-                    descriptions.append(Description(
-                        name: topic.name, topicId: topic.topicId, internal: topic.isInternal,
-                        partitions: topic.partitions,
-                        configs: allConfigs ? configs : configs.filter { !$0.isDefault }))
-                }
-                if output.isJSON {
-                    try Terminal.printJSON(descriptions)
-                    return
-                }
-                for (index, description) in descriptions.enumerated() {
-                    if index > 0 { print("") }
-                    print("Topic: \(description.name)  id: \(description.topicId)  partitions: \(description.partitions.count)")
-                    Terminal.printTable(["PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "OFFLINE"],
-                                        description.partitions.map { partition in
-                        [String(partition.partition), String(partition.leader), String(partition.leaderEpoch),
-                         partition.replicas.map(String.init).joined(separator: ","),
-                         partition.isr.map(String.init).joined(separator: ","),
-                         partition.offlineReplicas.map(String.init).joined(separator: ",")]
+        try await connection.run { client in
+            let admin = KafkaAdmin(client: client)
+            var descriptions: [Description] = []
+            for topic in try await admin.describeTopics(names) {
+                let configs = (try? await admin.describeConfigs(.topic, name: topic.name)) ?? []
+                descriptions.append(Description(
+                    name: topic.name, topicId: topic.topicId, internal: topic.isInternal,
+                    partitions: topic.partitions,
+                    configs: allConfigs ? configs : configs.filter { !$0.isDefault }))
+            }
+            if output.isJSON {
+                try Terminal.printJSON(descriptions)
+                return
+            }
+            for (index, description) in descriptions.enumerated() {
+                if index > 0 { print("") }
+                print("Topic: \(description.name)  id: \(description.topicId)  partitions: \(description.partitions.count)")
+                Terminal.printTable(["PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "OFFLINE"],
+                                    description.partitions.map { partition in
+                    [String(partition.partition), String(partition.leader), String(partition.leaderEpoch),
+                     partition.replicas.map(String.init).joined(separator: ","),
+                     partition.isr.map(String.init).joined(separator: ","),
+                     partition.offlineReplicas.map(String.init).joined(separator: ",")]
+                })
+                if !description.configs.isEmpty {
+                    print("")
+                    Terminal.printTable(["CONFIG", "VALUE", "SOURCE"], description.configs.map {
+                        [$0.name, $0.isSensitive ? "(sensitive)" : ($0.value ?? ""), $0.source.description]
                     })
-                    if !description.configs.isEmpty {
-                        print("")
-                        Terminal.printTable(["CONFIG", "VALUE", "SOURCE"], description.configs.map {
-                            [$0.name, $0.isSensitive ? "(sensitive)" : ($0.value ?? ""), $0.source.description]
-                        })
-                    }
                 }
             }
         }

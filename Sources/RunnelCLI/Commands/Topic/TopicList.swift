@@ -18,19 +18,17 @@ struct TopicList: AsyncParsableCommand {
     @Flag(help: "Include internal topics (__consumer_offsets, ...).") var `internal` = false
 
     func run() async throws {
-        try await runReportingErrors(brokers: connection.resolvedBrokers) {
-            try await connection.withClient { client in
-                let topics = try await KafkaAdmin(client: client).listTopics(includeInternal: `internal`)
-                if output.isJSON {
-                    try Terminal.printJSON(topics.map {
-                        TopicSummary(name: $0.name, partitions: Int($0.partitionCount), replicas: $0.replicationFactor,
-                                     internal: $0.isInternal)
-                    })
-                } else {
-                    Terminal.printTable(["NAME", "PARTITIONS", "REPLICAS"], topics.map {
-                        [$0.name, String($0.partitionCount), String($0.replicationFactor)]
-                    })
-                }
+        try await connection.run { client in
+            let topics = try await KafkaAdmin(client: client).listTopics(includeInternal: `internal`)
+            if output.isJSON {
+                try Terminal.printJSON(topics.map {
+                    TopicSummary(name: $0.name, partitions: Int($0.partitionCount), replicas: $0.replicationFactor,
+                                 internal: $0.isInternal)
+                })
+            } else {
+                Terminal.printTable(["NAME", "PARTITIONS", "REPLICAS"], topics.map {
+                    [$0.name, String($0.partitionCount), String($0.replicationFactor)]
+                })
             }
         }
     }

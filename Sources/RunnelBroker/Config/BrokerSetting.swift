@@ -1,0 +1,71 @@
+// BrokerSetting: the broker settings the broker itself reads, by Kafka name, and their typed values.
+// The defaults come from the settings table (BrokerConfigDefinitions), never from a second literal.
+import NIOCore
+
+/// A broker setting the broker reads, named as in Kafka. Every case resolves to a value in a default
+/// configuration (its own table default or a synonym's); `BrokerConfigTests` proves it for every case.
+enum BrokerSetting: String, CaseIterable, Sendable {
+    // Server
+    case nodeId = "node.id"
+    case listeners = "listeners"
+    case socketRequestMaxBytes = "socket.request.max.bytes"
+    case maxConnections = "max.connections"
+    case maxConnectionsPerIP = "max.connections.per.ip"
+    case connectionsMaxIdleMs = "connections.max.idle.ms"
+    case queuedMaxRequestsPerConnection = "queued.max.requests.per.connection"
+    case shutdownTimeoutMs = "shutdown.timeout.ms"
+    case metricsListener = "metrics.listener"
+    case fetchMaxBytes = "fetch.max.bytes"
+    case maxIncrementalFetchSessionCacheSlots = "max.incremental.fetch.session.cache.slots"
+    case numPartitions = "num.partitions"
+    case defaultReplicationFactor = "default.replication.factor"
+    case autoCreateTopicsEnable = "auto.create.topics.enable"
+    case deleteTopicEnable = "delete.topic.enable"
+    // Storage
+    case logDirs = "log.dirs"
+    case ioEngine = "io.engine"
+    case ioSyncfsMinFiles = "io.syncfs.min.files"
+    case logRetentionCheckIntervalMs = "log.retention.check.interval.ms"
+    case logCleanerEnable = "log.cleaner.enable"
+    case logCleanerThreads = "log.cleaner.threads"
+    case logCleanerBackoffMs = "log.cleaner.backoff.ms"
+    case logFlushOffsetCheckpointIntervalMs = "log.flush.offset.checkpoint.interval.ms"
+    case logFlushSchedulerIntervalMs = "log.flush.scheduler.interval.ms"
+    case producerIdExpirationMs = "producer.id.expiration.ms"
+    case transactionalIdExpirationMs = "transactional.id.expiration.ms"
+    // Group coordinator
+    case offsetsTopicNumPartitions = "offsets.topic.num.partitions"
+    case offsetsTopicSegmentBytes = "offsets.topic.segment.bytes"
+    case offsetsRetentionMinutes = "offsets.retention.minutes"
+    case offsetsRetentionCheckIntervalMs = "offsets.retention.check.interval.ms"
+    case offsetMetadataMaxBytes = "offset.metadata.max.bytes"
+    case groupMinSessionTimeoutMs = "group.min.session.timeout.ms"
+    case groupMaxSessionTimeoutMs = "group.max.session.timeout.ms"
+    case groupInitialRebalanceDelayMs = "group.initial.rebalance.delay.ms"
+    case groupMaxSize = "group.max.size"
+
+    /// Kafka's name for the setting.
+    var name: String { rawValue }
+}
+
+extension BrokerConfig {
+    // The neutral values after `??` are never reached: every `BrokerSetting` resolves (see its doc).
+
+    /// The effective value of an integer setting (int, short or long).
+    func int(_ setting: BrokerSetting) -> Int64 { self[setting.name]?.intValue ?? 0 }
+
+    /// The effective value of an integer setting, clamped to `Int32`.
+    func int32(_ setting: BrokerSetting) -> Int32 { Int32(clamping: int(setting)) }
+
+    /// The effective value of a millisecond setting as a duration.
+    func milliseconds(_ setting: BrokerSetting) -> TimeAmount { .milliseconds(int(setting)) }
+
+    /// The effective value of a boolean setting.
+    func bool(_ setting: BrokerSetting) -> Bool { self[setting.name]?.boolValue ?? false }
+
+    /// The effective value of a string setting.
+    func string(_ setting: BrokerSetting) -> String { self[setting.name]?.stringValue ?? "" }
+
+    /// The effective value of a list setting (a single string is a one-element list).
+    func list(_ setting: BrokerSetting) -> [String] { self[setting.name]?.listValue ?? [] }
+}

@@ -1,0 +1,27 @@
+// LogManagerConfiguration+Broker: storage's settings built from the broker configuration. Every field
+// the broker has a setting for is set here, so storage's own property defaults never decide anything.
+import RunnelStorage
+
+extension LogManagerConfiguration {
+    /// The storage scheduler also deletes `.deleted` files and runs retention and the cleaner, so it
+    /// ticks at least this often whatever `log.flush.scheduler.interval.ms` says.
+    static let slowestSchedulerTickMs: Int64 = 1_000
+
+    /// Storage's settings as configured.
+    /// - Parameter defaultLogConfig: the topic defaults resolved from the broker's settings, for logs
+    ///   opened before their topic's config is known.
+    init(_ config: BrokerConfig, defaultLogConfig: LogConfig) {
+        self.init(logDirs: config.logDirs)
+        // `io.engine` is validated against exactly these names when the configuration loads.
+        ioEngine = IOEngineKind(rawValue: config.ioEngine) ?? .auto
+        syncfsMinFiles = Int(config.int(.ioSyncfsMinFiles))
+        self.defaultLogConfig = defaultLogConfig
+        retentionCheckIntervalMs = config.int(.logRetentionCheckIntervalMs)
+        flushSchedulerIntervalMs = min(config.int(.logFlushSchedulerIntervalMs), Self.slowestSchedulerTickMs)
+        // 0 would mean "every tick" in Kafka; storage needs a positive interval.
+        checkpointIntervalMs = max(config.int(.logFlushOffsetCheckpointIntervalMs), 1)
+        cleanerBackoffMs = config.int(.logCleanerBackoffMs)
+        cleanerEnabled = config.bool(.logCleanerEnable) && config.int(.logCleanerThreads) > 0
+        backgroundThreadEnabled = true
+    }
+}
