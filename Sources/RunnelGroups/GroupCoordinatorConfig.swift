@@ -44,7 +44,4 @@ public struct GroupCoordinatorConfig: Sendable, Equatable {
         self.offsetsRetentionCheckIntervalMs = offsetsRetentionCheckIntervalMs
         self.offsetMetadataMaxBytes = offsetMetadataMaxBytes
     }
-
-    /// Name of the internal topic holding offsets and group metadata.
-    public static let offsetsTopicName = "__consumer_offsets"
 }

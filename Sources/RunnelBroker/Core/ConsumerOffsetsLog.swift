@@ -10,7 +10,7 @@ import RunnelStorage
 
 /// `GroupLogStore` over this broker's `__consumer_offsets` partition logs.
 struct ConsumerOffsetsLog: GroupLogStore {
-    static let topic = "__consumer_offsets"
+    static let topic = InternalTopics.consumerOffsets
     /// Most bytes coalesced into one batch (at most 512 KiB, and never more than the partition's
     /// `max.message.bytes` less the batch header), so coalescing never makes a batch the log refuses.
     static let maxCoalescedBatchBytes = 512 * 1024
