@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 @testable import RunnelStorage
 
-@Suite struct Session2GapTests {
+@Suite struct CompressedTimestampLookupTests {
     /// A compressed batch of `count` records with timestamps `timestamp + 10 i`.
     static func compressed(_ codec: CompressionCodec, count: Int, timestamp: Int64) throws -> ByteBuffer {
         var builder = RecordBatchBuilder(compression: codec)
