@@ -28,13 +28,13 @@ import Testing
             _ = try log.appendAndWait(records: try Self.compressed(codec, count: 8, timestamp: Int64(batch) * 1_000), leaderEpoch: 0)
         }
         log.updateHighWatermark(log.logEndOffset)
-        let found = try #require(try log.offset(forTimestamp: 2_035))
+        let found = try #require(try log.offset(for: .timestamp(2_035)))
         #expect(found.offset == 20 && found.timestamp == 2_040, "the first record at or after T, not the batch's first offset")
-        #expect(try log.offset(forTimestamp: 2_000)?.offset == 16)
-        #expect(try log.offset(forTimestamp: 1_071)?.offset == 16, "past a batch's last record: the next batch")
-        #expect(try log.offset(forTimestamp: 3_070)?.offset == 31)
-        #expect(try log.offset(forTimestamp: 3_071) == nil)
-        let max = try #require(try log.offset(forTimestamp: -3))
+        #expect(try log.offset(for: .timestamp(2_000))?.offset == 16)
+        #expect(try log.offset(for: .timestamp(1_071))?.offset == 16, "past a batch's last record: the next batch")
+        #expect(try log.offset(for: .timestamp(3_070))?.offset == 31)
+        #expect(try log.offset(for: .timestamp(3_071)) == nil)
+        let max = try #require(try log.offset(for: .maxTimestamp))
         #expect(max.offset == 31 && max.timestamp == 3_070, "max timestamp names its record inside the batch")
     }
 
@@ -46,7 +46,7 @@ import Testing
         _ = try log.appendAndWait(records: try Self.compressed(.zstd, count: 8, timestamp: 0), leaderEpoch: 0)
         log.updateHighWatermark(8)
         try log.deleteRecords(before: 5)
-        #expect(try log.offset(forTimestamp: 0)?.offset == 5)
-        #expect(try log.offset(forTimestamp: 0)?.timestamp == 50)
+        #expect(try log.offset(for: .timestamp(0))?.offset == 5)
+        #expect(try log.offset(for: .timestamp(0))?.timestamp == 50)
     }
 }

@@ -25,7 +25,7 @@ import Testing
         #expect(manager.openLogs.isEmpty)
         let log = try #require(try manager.log(topic: "lazy", partition: 1))
         #expect(manager.openLogs.count == 1)
-        let loaded = log.state.withLock { s in s.segments.map(\.isLoaded) }
+        let loaded = log.state.withLock { s in s.local.segments.map(\.isLoaded) }
         #expect(loaded.count > 2)
         #expect(loaded.dropLast().allSatisfy { !$0 })
         #expect(loaded.last == true)

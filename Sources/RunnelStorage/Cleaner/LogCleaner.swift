@@ -56,11 +56,11 @@ struct CleanerOutput {
 extension PartitionLogState {
     /// The cleaner's input, or nil when nothing is cleanable or the dirty ratio is below the threshold.
     func cleanerInput(nowMs: Int64, force: Bool) throws(StorageError) -> CleanerInput? {
-        guard segments.count > 1 else { return nil }
-        var cleanableEnd = min(activeSegment.baseOffset, lastStableOffset, highWatermark)
+        guard local.segments.count > 1 else { return nil }
+        var cleanableEnd = min(local.activeSegment.baseOffset, lastStableOffset, highWatermark)
         var chosen: [(LogSegment, Int64)] = []
-        for (index, segment) in segments.enumerated().dropLast() {
-            let end = segments[index + 1].baseOffset
+        for (index, segment) in local.segments.enumerated().dropLast() {
+            let end = local.segments[index + 1].baseOffset
             try segment.load()
             if segment.maxTimestamp > nowMs - config.minCompactionLagMs { cleanableEnd = min(cleanableEnd, segment.baseOffset) }
             guard end <= cleanableEnd else { break }
@@ -81,12 +81,12 @@ extension PartitionLogState {
             sources.append(.init(identity: ObjectIdentifier(segment), baseOffset: segment.baseOffset, file: try segment.logFile(),
                                  size: segment.size, aborted: segment.transactionIndex.entries))
         }
-        for segment in segments { aborted.append(contentsOf: segment.transactionIndex.entries) }
+        for segment in local.segments { aborted.append(contentsOf: segment.transactionIndex.entries) }
         return CleanerInput(sources: sources, groups: Self.groupBySize(chosen, segmentBytes: config.segmentBytes),
                             firstDirtyOffset: firstDirty, cleanableEnd: endOffset, aborted: aborted,
                             nowMs: nowMs, deleteRetentionMs: config.deleteRetentionMs,
-                            lastBatchOffsets: producers.producers.mapValues(\.lastOffset), directory: directory,
-                            truncations: truncations)
+                            lastBatchOffsets: producers.producers.mapValues(\.lastOffset), directory: local.directory,
+                            truncations: local.truncations)
     }
 
     /// Kafka's grouping: adjacent segments while their total size stays within segment.bytes and their
@@ -115,29 +115,30 @@ extension PartitionLogState {
         for group in input.groups {
             let first = input.sources[group.lowerBound]
             let cleaned = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log.cleaned")
-            let indices = group.map { i in segments.firstIndex { ObjectIdentifier($0) == input.sources[i].identity } }
-            guard input.truncations == truncations, let low = indices.first ?? nil, !indices.contains(where: { $0 == nil }),
-                  indices.compactMap({ $0 }) == Array(low..<(low + group.count)), low + group.count < segments.count else {
+            let indices = group.map { i in local.segments.firstIndex { ObjectIdentifier($0) == input.sources[i].identity } }
+            guard input.truncations == local.truncations, let low = indices.first ?? nil, !indices.contains(where: { $0 == nil }),
+                  indices.compactMap({ $0 }) == Array(low..<(low + group.count)), low + group.count < local.segments.count else {
                 FileSystem.unlink(cleaned)
                 continue
             }
             let live = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log")
             try FileSystem.rename(cleaned, to: live + ".swap")
             FileSystem.syncDirectory(input.directory)
-            for old in segments[low..<(low + group.count)] {
+            for old in local.segments[low..<(low + group.count)] {
                 try old.rename(suffix: ".deleted")
-                doomed.append((old, nowMs + config.fileDeleteDelayMs))
+                local.doomed.append((old, nowMs + config.fileDeleteDelayMs))
             }
             try FileSystem.rename(live + ".swap", to: live)
             FileSystem.syncDirectory(input.directory)
-            let fresh = try LogSegment.open(directory: input.directory, baseOffset: first.baseOffset, config: config, cache: cache, now: nowMs)
+            let fresh = try LogSegment.open(directory: input.directory, baseOffset: first.baseOffset, config: config, cache: local.cache, now: nowMs)
             _ = try fresh.recover()
-            try fresh.transactionIndex.replace(with: group.flatMap { input.sources[$0].aborted }, cache: cache)
-            try fresh.onBecomeInactive()
-            segments.replaceSubrange(low..<(low + group.count), with: [fresh])
+            try fresh.transactionIndex.replace(with: group.flatMap { input.sources[$0].aborted }, cache: local.cache)
+            // The cleaner runs on the scheduler thread: the index files are written here.
+            try fresh.write(fresh.onBecomeInactive())
+            local.segments.replaceSubrange(low..<(low + group.count), with: [fresh])
             swapped += group.count
         }
-        if input.truncations == truncations {
+        if input.truncations == local.truncations {
             firstDirtyOffset = input.cleanableEnd
             deleteHorizonDueMs = output.nextDeleteHorizonMs
         }

@@ -127,3 +127,14 @@ public struct PartitionDescriptor: Sendable, Hashable {
         self.logDir = logDir
     }
 }
+
+/// Who moves a partition log's high watermark — the seam between a single node and replication.
+public enum HighWatermarkPolicy: Sendable, Equatable {
+    /// Single node: the log itself moves the high watermark to its log end offset in its write-completion
+    /// path (the data is fsynced there with flush.messages = 1), before the append is acknowledged and
+    /// before the append listener runs (docs/decisions/0002).
+    case durableLogEnd
+    /// Replication: the owner sets it with `PartitionLog.updateHighWatermark(_:)` — a leader the minimum
+    /// log end offset over the in-sync replicas, a follower the leader's high watermark.
+    case external
+}

@@ -11,7 +11,7 @@ final class OffsetIndex {
         var position: Int64
     }
 
-    static let entrySize = 8
+    static let entrySize = IndexFileFormat.offsetEntrySize
     let path: String
     let baseOffset: Int64
     var maxEntries: Int
@@ -37,45 +37,45 @@ final class OffsetIndex {
         guard buffer.readableBytes % Self.entrySize == 0 else { return false }
         var loaded: [Entry] = []
         loaded.reserveCapacity(buffer.readableBytes / Self.entrySize)
-        var index = buffer.readerIndex
-        while index < buffer.writerIndex {
-            guard let relative = buffer.getInteger(at: index, as: Int32.self),
-                  let position = buffer.getInteger(at: index + 4, as: Int32.self) else { return false }
-            let entry = Entry(offset: baseOffset + Int64(relative), position: Int64(UInt32(bitPattern: position)))
+        for stored in IndexFileFormat.offsetEntries(in: buffer) {
+            let entry = Entry(offset: baseOffset + Int64(stored.relativeOffset), position: stored.position)
             if let previous = loaded.last, entry.offset <= previous.offset || entry.position <= previous.position {
                 // Kafka preallocates index files with zeros; a trailing zero entry ends the index.
-                if relative == 0 && position == 0 { break }
+                if stored.relativeOffset == 0 && stored.position == 0 { break }
                 return false
             }
-            guard entry.position < logSize, relative >= 0 else { return false }
+            guard entry.position < logSize, stored.relativeOffset >= 0 else { return false }
             loaded.append(entry)
-            index += Self.entrySize
         }
         entries = loaded
         persisted = loaded.count
         return true
     }
 
-    /// Adds an entry (offset strictly greater and position strictly greater than the last); it reaches the
-    /// file with the next `persist` (every `writeBehind` entries, at roll and at flush).
-    func append(offset: Int64, position: Int64, cache: FileHandleCache) throws(StorageError) {
+    /// Adds an entry (offset strictly greater and position strictly greater than the last) in memory; it
+    /// reaches the file with the next `takeUnpersisted` (every `writeBehind` entries, at roll and at flush).
+    func append(offset: Int64, position: Int64) {
         if let last = entries.last, offset <= last.offset || position <= last.position { return }
         guard !isFull else { return }
         entries.append(Entry(offset: offset, position: position))
-        if entries.count - persisted >= Self.writeBehind { try persist(cache: cache) }
     }
 
-    /// Writes the entries not yet in the file, in one pwrite.
-    func persist(cache: FileHandleCache) throws(StorageError) {
-        guard persisted < entries.count else { return }
-        var bytes = ByteBufferAllocator().buffer(capacity: (entries.count - persisted) * Self.entrySize)
-        for entry in entries[persisted...] {
-            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
-            bytes.writeInteger(UInt32(truncatingIfNeeded: entry.position))
-        }
-        let file = try cache.handle(path, create: true)
-        try file.write([bytes], at: Int64(persisted * Self.entrySize))
+    /// True when `writeBehind` entries wait for the file.
+    var isWriteBehindDue: Bool { entries.count - persisted >= Self.writeBehind }
+
+    /// The entries not yet in the file, as one write (handed to the I/O engine); they count as written.
+    func takeUnpersisted() -> IndexWrite? {
+        guard persisted < entries.count else { return nil }
+        let write = IndexWrite(path: path, position: Int64(persisted * Self.entrySize),
+                               bytes: IndexFileFormat.encode(entries[persisted...], baseOffset: baseOffset))
         persisted = entries.count
+        return write
+    }
+
+    /// Writes the entries not yet in the file now, in one pwrite (clean shutdown, compaction).
+    func persist(cache: FileHandleCache) throws(StorageError) {
+        guard let write = takeUnpersisted() else { return }
+        try cache.handle(path, create: true).write([write.bytes], at: write.position)
     }
 
     /// The last entry whose offset is ≤ `target`, or the segment start.
@@ -115,11 +115,7 @@ final class OffsetIndex {
     func replace(with newEntries: [Entry], cache: FileHandleCache) throws(StorageError) {
         entries = newEntries
         persisted = newEntries.count
-        var bytes = ByteBufferAllocator().buffer(capacity: newEntries.count * Self.entrySize)
-        for entry in newEntries {
-            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
-            bytes.writeInteger(UInt32(truncatingIfNeeded: entry.position))
-        }
+        let bytes = IndexFileFormat.encode(newEntries[...], baseOffset: baseOffset)
         let file = try cache.handle(path, create: true)
         try file.truncate(to: 0)
         try file.write([bytes], at: 0)

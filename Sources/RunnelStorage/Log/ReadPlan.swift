@@ -1,7 +1,7 @@
-// ReadPlan: a fetch split around the partition lock. Under the lock: bounds, the segment, and the offset
-// index lookups (memory only); outside it: the header scans, which `pread` the file; under the lock again:
-// a check that no truncation happened meanwhile (else the read is redone under the lock) and, for
-// read_committed, the aborted transactions. Bytes below a segment's visible size never change except by
+// ReadPlan: the one read algorithm, a fetch split around the partition lock. Under the lock: bounds, the
+// segment, and the offset index lookups (memory only); outside it: the header scans, which `pread` the
+// file; under the lock again: a check that no truncation happened meanwhile (else the same plan is run
+// under the lock, segment after segment) and, for read_committed, the aborted transactions. Bytes below a segment's visible size never change except by
 // truncation, and the slice holds its own file handle, so the scan needs nothing else from the lock.
 import KafkaRecords
 import NIOCore
@@ -51,39 +51,5 @@ struct ReadPlan: Sendable {
             result.firstBatchOffset = header.baseOffset
         }
         return result
-    }
-}
-
-/// What the locked part of a read decided.
-enum ReadStep {
-    /// Answered without touching the file (nothing to read).
-    case done(LogReadResult)
-    /// Scan outside the lock.
-    case scan(ReadPlan)
-}
-
-extension PartitionLogState {
-    /// The locked first half of `PartitionLog.read`.
-    func planRead(from offset: Int64, maxBytes: Int, isolation: FetchIsolation, minOneBatch: Bool) throws(StorageError) -> ReadStep {
-        if let offlineReason { throw .partitionOffline(offlineReason) }
-        guard offset >= logStartOffset, offset <= logEndOffset else {
-            throw .offsetOutOfRange(requested: offset, logStartOffset: logStartOffset, logEndOffset: logEndOffset)
-        }
-        let upper: Int64 = switch isolation {
-        case .logEnd: logEndOffset
-        case .highWatermark: highWatermark
-        case .transactionCommitted: lastStableOffset
-        }
-        let result = LogReadResult(slices: [], fetchOffset: offset, firstBatchOffset: nil, highWatermark: highWatermark,
-                                   lastStableOffset: lastStableOffset, logStartOffset: logStartOffset,
-                                   logEndOffset: logEndOffset,
-                                   abortedTransactions: isolation == .transactionCommitted ? [] : nil)
-        guard offset < upper, let index = segmentIndex(for: offset) else { return .done(result) }
-        let segment = segments[index]
-        try segment.load()
-        return .scan(ReadPlan(file: try segment.logFile(), offset: offset, upper: upper, maxBytes: maxBytes,
-                              minOneBatch: minOneBatch, scanFrom: segment.offsetIndex.lookup(offset).position,
-                              upperScanFrom: upper < segment.nextOffset ? segment.offsetIndex.lookup(upper).position : nil,
-                              limit: segment.visibleSize, result: result, truncations: truncations))
     }
 }

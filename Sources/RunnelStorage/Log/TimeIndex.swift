@@ -10,7 +10,7 @@ final class TimeIndex {
         var offset: Int64
     }
 
-    static let entrySize = 12
+    static let entrySize = IndexFileFormat.timeEntrySize
     let path: String
     let baseOffset: Int64
     var maxEntries: Int
@@ -32,10 +32,8 @@ final class TimeIndex {
         guard let buffer = try FileSystem.readAll(path) else { return false }
         guard buffer.readableBytes % Self.entrySize == 0 else { return false }
         var loaded: [Entry] = []
-        var index = buffer.readerIndex
-        while index < buffer.writerIndex {
-            guard let timestamp = buffer.getInteger(at: index, as: Int64.self),
-                  let relative = buffer.getInteger(at: index + 8, as: Int32.self) else { return false }
+        for stored in IndexFileFormat.timeEntries(in: buffer) {
+            let (timestamp, relative) = (stored.timestamp, stored.relativeOffset)
             let entry = Entry(timestamp: timestamp, offset: baseOffset + Int64(relative))
             if timestamp == 0 && relative == 0 && !loaded.isEmpty { break }  // preallocated tail
             if let previous = loaded.last, entry.timestamp < previous.timestamp || entry.offset < previous.offset {
@@ -43,32 +41,36 @@ final class TimeIndex {
             }
             guard relative >= 0, entry.offset < max(nextOffset, baseOffset + 1) else { return false }
             loaded.append(entry)
-            index += Self.entrySize
         }
         entries = loaded
         persisted = loaded.count
         return true
     }
 
-    /// Adds an entry when `timestamp` is larger than the last one's, and writes it.
-    func maybeAppend(timestamp: Int64, offset: Int64, cache: FileHandleCache, skipFullCheck: Bool = false) throws(StorageError) {
+    /// Adds an entry in memory when `timestamp` is larger than the last one's (written behind, like the
+    /// offset index).
+    func maybeAppend(timestamp: Int64, offset: Int64, skipFullCheck: Bool = false) {
         if let last = entries.last, timestamp <= last.timestamp || offset < last.offset { return }
         guard skipFullCheck || !isFull else { return }
         entries.append(Entry(timestamp: timestamp, offset: offset))
-        if entries.count - persisted >= OffsetIndex.writeBehind { try persist(cache: cache) }
     }
 
-    /// Writes the entries not yet in the file, in one pwrite.
-    func persist(cache: FileHandleCache) throws(StorageError) {
-        guard persisted < entries.count else { return }
-        var bytes = ByteBufferAllocator().buffer(capacity: (entries.count - persisted) * Self.entrySize)
-        for entry in entries[persisted...] {
-            bytes.writeInteger(entry.timestamp)
-            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
-        }
-        let file = try cache.handle(path, create: true)
-        try file.write([bytes], at: Int64(persisted * Self.entrySize))
+    /// True when `OffsetIndex.writeBehind` entries wait for the file.
+    var isWriteBehindDue: Bool { entries.count - persisted >= OffsetIndex.writeBehind }
+
+    /// The entries not yet in the file, as one write (handed to the I/O engine); they count as written.
+    func takeUnpersisted() -> IndexWrite? {
+        guard persisted < entries.count else { return nil }
+        let write = IndexWrite(path: path, position: Int64(persisted * Self.entrySize),
+                               bytes: IndexFileFormat.encode(entries[persisted...], baseOffset: baseOffset))
         persisted = entries.count
+        return write
+    }
+
+    /// Writes the entries not yet in the file now, in one pwrite (clean shutdown, compaction).
+    func persist(cache: FileHandleCache) throws(StorageError) {
+        guard let write = takeUnpersisted() else { return }
+        try cache.handle(path, create: true).write([write.bytes], at: write.position)
     }
 
     /// The last entry whose timestamp is < `target` (the scan for "first timestamp ≥ target" starts there),
@@ -101,11 +103,7 @@ final class TimeIndex {
     func replace(with newEntries: [Entry], cache: FileHandleCache) throws(StorageError) {
         entries = newEntries
         persisted = newEntries.count
-        var bytes = ByteBufferAllocator().buffer(capacity: newEntries.count * Self.entrySize)
-        for entry in newEntries {
-            bytes.writeInteger(entry.timestamp)
-            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
-        }
+        let bytes = IndexFileFormat.encode(newEntries[...], baseOffset: baseOffset)
         let file = try cache.handle(path, create: true)
         try file.truncate(to: 0)
         try file.write([bytes], at: 0)

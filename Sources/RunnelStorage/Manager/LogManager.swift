@@ -31,6 +31,9 @@ public struct LogManagerConfiguration: Sendable {
     public var cleanerEnabled = true
     /// Runs the scheduler thread; tests turn it off and call `runBackgroundTasks()`.
     public var backgroundThreadEnabled = true
+    /// Who moves each log's high watermark: the log on write completion (single node, the default) or
+    /// the replication layer (`PartitionLog.highWatermarkPolicy` changes it per log).
+    public var highWatermarkPolicy: HighWatermarkPolicy = .durableLogEnd
     /// Wall clock in milliseconds (injectable for tests).
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     /// Test hook: fails chosen writes of every log dir's engine.
@@ -237,9 +240,10 @@ public final class LogManager: Sendable {
     private func openLog(_ descriptor: PartitionDescriptor, directory: LogDirectory, config: LogConfig, clean: Bool,
                          checkpoints: PartitionCheckpoints) throws(StorageError) -> PartitionLog {
         let path = directory.path + "/" + TopicPartition(topic: descriptor.topic, partition: descriptor.partition).description
-        let logState = PartitionLogState(directory: path, config: config, cache: cache, logger: logger, clock: configuration.clock)
-        try logState.open(clean: clean, recoveryPoint: checkpoints.recoveryPoint, logStartOffset: checkpoints.logStartOffset,
-                          highWatermark: checkpoints.highWatermark, nowMs: configuration.clock())
+        let local = LocalLog(directory: path, config: config, cache: cache, logger: logger, clock: configuration.clock)
+        let logState = PartitionLogState(local: local, highWatermarkPolicy: configuration.highWatermarkPolicy)
+        try LogLoader.open(logState, clean: clean, recoveryPoint: checkpoints.recoveryPoint, logStartOffset: checkpoints.logStartOffset,
+                           highWatermark: checkpoints.highWatermark, nowMs: configuration.clock())
         logState.firstDirtyOffset = checkpoints.firstDirtyOffset
         return PartitionLog(topic: descriptor.topic, partition: descriptor.partition, topicId: descriptor.topicId,
                             directory: path, logDir: directory, state: logState, clock: configuration.clock, logger: logger)

@@ -167,7 +167,7 @@ enum Scenarios {
                 let index = Int64(generator.next() % UInt64(batches))
                 let target = base + index
                 let start = nowNanos()
-                let found = try log.offset(forTimestamp: target)
+                let found = try log.offset(for: .timestamp(target))
                 latencies.append(nowNanos() - start)
                 if found?.offset != index * 16 { wrong += 1 }
             }
