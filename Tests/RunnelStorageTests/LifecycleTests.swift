@@ -34,9 +34,7 @@ import Testing
 
     @Test func theFileHandleCacheStaysUnderItsCapacity() throws {
         let dir = TemporaryDirectory()
-        var configuration = LogManagerConfiguration(logDirs: [dir.path])
-        configuration.backgroundThreadEnabled = false
-        configuration.ioEngine = .posix
+        var configuration = LogManagerConfiguration.standalone(logDirs: [dir.path], ioEngine: .posix)
         configuration.maxOpenFiles = 8
         let manager = try LogManager(configuration: configuration)
         defer { manager.shutdown() }

@@ -20,8 +20,7 @@ import Testing
         }
         let release = DispatchSemaphore(value: 0)
         let entered = DispatchSemaphore(value: 0)
-        var configuration = LogManagerConfiguration(logDirs: [dir.path])
-        configuration.backgroundThreadEnabled = false
+        var configuration = LogManagerConfiguration.standalone(logDirs: [dir.path], ioEngine: .posix)
         configuration.openHook = { key in
             guard key.partition == 0 else { return }
             entered.signal()

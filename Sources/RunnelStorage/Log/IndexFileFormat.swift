@@ -53,26 +53,6 @@ public enum IndexFileFormat {
         }
         return entries
     }
-
-    /// `.index` bytes for `entries` of a segment starting at `baseOffset`.
-    static func encode(_ entries: ArraySlice<OffsetIndex.Entry>, baseOffset: Int64) -> ByteBuffer {
-        var bytes = ByteBufferAllocator().buffer(capacity: entries.count * offsetEntrySize)
-        for entry in entries {
-            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
-            bytes.writeInteger(UInt32(truncatingIfNeeded: entry.position))
-        }
-        return bytes
-    }
-
-    /// `.timeindex` bytes for `entries` of a segment starting at `baseOffset`.
-    static func encode(_ entries: ArraySlice<TimeIndex.Entry>, baseOffset: Int64) -> ByteBuffer {
-        var bytes = ByteBufferAllocator().buffer(capacity: entries.count * timeEntrySize)
-        for entry in entries {
-            bytes.writeInteger(entry.timestamp)
-            bytes.writeInteger(Int32(truncatingIfNeeded: entry.offset - baseOffset))
-        }
-        return bytes
-    }
 }
 
 /// Index bytes to write at `position` of the file at `path` (written behind, through the I/O engine).
