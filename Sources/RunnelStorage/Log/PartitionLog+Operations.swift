@@ -1,7 +1,7 @@
 // PartitionLog+Operations: the rest of the partition log's public face — reads as file slices (scanned
 // outside the lock, see ReadPlan), ListOffsets, DeleteRecords, truncation, leader epochs, producer state
-// queries — and the hooks the LogManager's scheduler drives (retention, expiry, flush.ms, checkpoints,
-// clean close).
+// queries — and the hooks the LogManager's scheduler drives (retention, compaction, expiry, flush.ms,
+// checkpoints, clean close).
 import Foundation
 import KafkaRecords
 import NIOCore
@@ -139,6 +139,25 @@ extension PartitionLog {
             s.local.removeDueFiles(nowMs: now)
             return candidates.count
         }
+    }
+
+    /// Compacts when cleanup.policy includes compact and the dirty ratio reaches min.cleanable.dirty.ratio
+    /// (always with `force`). Returns nil when there was nothing to do.
+    @discardableResult
+    public func compactIfDirty(force: Bool = false) throws(StorageError) -> CompactionStats? {
+        let now = clock()
+        guard let input = try state.withLock({ s throws(StorageError) -> CleanerInput? in
+            guard s.config.cleanupPolicy.contains(.compact), s.offlineReason == nil else { return nil }
+            return try LogCleaner.input(of: s, nowMs: now, force: force)
+        }) else { return nil }
+        let map = try LogCleaner.buildOffsetMap(input)
+        let output = try LogCleaner.writeCleaned(input, map: map)
+        let swapped = try state.withLock { s throws(StorageError) in try LogCleaner.swapCleaned(input, output: output, into: s, nowMs: now) }
+        logger.info("compacted", metadata: ["partition": "\(topic)-\(partition)", "segments": "\(swapped)",
+                                            "groups": "\(input.groups.count)", "recordsRemoved": "\(output.recordsRemoved)"])
+        return CompactionStats(segmentsCleaned: swapped, bytesBefore: input.sources.reduce(0) { $0 + $1.size },
+                               bytesAfter: output.bytesAfter, recordsRemoved: output.recordsRemoved,
+                               segmentsAfter: input.groups.count)
     }
 
     /// Expires idle producer ids.
