@@ -125,7 +125,7 @@ final class PartitionLogState {
                     control = RecordScan.controlType(in: bytes, at: bytes.readerIndex, header: header)
                 }
                 if let (aborted, isAbort) = producers.apply(header, control: control, nowMs: nowMs), isAbort {
-                    try segment.transactionIndex.append(aborted, cache: local.cache)
+                    local.indexWrites.append(segment.transactionIndex.appendBehind(aborted))
                 }
             }
             if origin == .replication { try epochs.assign(epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset) }
