@@ -27,6 +27,13 @@ import Testing
         CallerIOProbe.shared.start()
         defer { CallerIOProbe.shared.stop() }
         Thread {
+            // An aborted transaction first: its .txnindex entry is queued like the index bytes.
+            let transactional = TestBatches.simple(count: 2, producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true)
+            let abort = TestBatches.marker(commit: false, producerId: 7, producerEpoch: 0)
+            if (try? rolling.appendAndWait(records: transactional, leaderEpoch: 0)) == nil { rollerErrors.add(1, ordering: .relaxed) }
+            if (try? rolling.appendAndWait(records: abort, leaderEpoch: 0, origin: .coordinator)) == nil {
+                rollerErrors.add(1, ordering: .relaxed)
+            }
             for _ in 0..<rollerAppends {
                 // Every roll queues the old segment's index bytes and fsync and a producer snapshot.
                 let batch = TestBatches.simple(count: 3, valueSize: 40)
@@ -53,8 +60,10 @@ import Testing
         #expect(p99 < 500_000_000, "p99 \(p99 / 1_000) µs")
         #expect(worst < 3_000_000_000, "max \(worst / 1_000) µs")
         // The snapshots written through the engine are on disk once the roller's appends are acknowledged.
-        let snapshots = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/rolling-0").filter { $0.hasSuffix(".snapshot") }
-        #expect(!snapshots.isEmpty)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/rolling-0")
+        #expect(files.contains { $0.hasSuffix(".snapshot") })
+        #expect(files.contains { $0.hasSuffix(".txnindex") })
+        #expect(rolling.abortedTransactions(from: 0, to: rolling.logEndOffset).count == 1)
     }
 
     @Test func theHighWatermarkMovesInTheWriteCompletionAndTheListenerSeesIt() throws {
