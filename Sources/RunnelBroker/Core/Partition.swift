@@ -108,8 +108,10 @@ final class Partition: Sendable {
                 // compression.type: Kafka re-encodes (and checks record by record) batches in another codec.
                 let recompressed = try RecordBatchRecompressor.recompress(
                     records: records, to: target, level: current.compressionLevel(for: target), options: options)
+                // The recompressor checked every record; only the rewritten headers are read here.
                 var rewritten = options
                 rewritten.recordValidation = .headersOnly
+                rewritten.requireKeys = false
                 rewritten.timestampWindow = nil
                 batches = try ValidatedBatches.validate(recompressed, options: rewritten)
             } else {
