@@ -14,9 +14,13 @@ import NIOCore
 
 /// What one compaction did.
 public struct CompactionStats: Sendable, Equatable {
+    /// Source segments replaced by cleaned ones.
     public var segmentsCleaned: Int
+    /// Bytes of the source segments.
     public var bytesBefore: Int64
+    /// Bytes of the cleaned segments.
     public var bytesAfter: Int64
+    /// Records dropped (superseded keys, expired tombstones, aborted data).
     public var recordsRemoved: Int
     /// Segments the cleaned groups became (fewer than `segmentsCleaned` when small segments were merged).
     public var segmentsAfter: Int

@@ -4,7 +4,9 @@ import NIOCore
 
 /// One leader epoch and the first offset written in it.
 public struct EpochEntry: Sendable, Equatable {
+    /// The leader epoch.
     public var epoch: Int32
+    /// The first offset written in it.
     public var startOffset: Int64
 }
 

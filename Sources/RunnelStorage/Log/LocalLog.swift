@@ -3,8 +3,9 @@
 // queue of writes in flight whose completions move the log end offset in order, rolls, reads as file
 // slices, truncation, segment deletion and the recovery point. It knows nothing of producers, leader
 // epochs, the high watermark or the log start offset: PartitionLog owns those. Used only under
-// PartitionLog's lock; it never blocks on I/O itself: index bytes and fsyncs it produces are collected
-// (`indexWrites`, `rolledUnflushed`) for PartitionLog to hand to the log dir's I/O engine.
+// PartitionLog's lock. On the append path it neither writes nor fsyncs a file (a roll only creates the
+// new segment's files): the index bytes and fsyncs it produces are collected (`indexWrites`,
+// `rolledUnflushed`) for PartitionLog to hand to the log dir's I/O engine.
 import Collections
 import KafkaRecords
 import Logging

@@ -26,6 +26,7 @@ public final class LogManager: Sendable {
         init(opened: PartitionLog?) { self.opened = opened }
     }
 
+    /// The settings the manager was started with.
     public let configuration: LogManagerConfiguration
     let directories: [LogDirectory]
     let cache: FileHandleCache

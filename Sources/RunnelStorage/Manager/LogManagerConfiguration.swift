@@ -37,6 +37,7 @@ public struct LogManagerConfiguration: Sendable {
     /// Test hook: runs (outside the manager lock) just before a partition's log is opened.
     var openHook: (@Sendable (TopicPartition) -> Void)?
 
+    /// Defaults for everything but `logDirs`.
     public init(logDirs: [String]) { self.logDirs = logDirs }
 }
 
