@@ -50,6 +50,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A one-line description for logs and error messages.
     public var description: String {
         switch self {
         case let .offsetOutOfRange(requested, start, end):

@@ -5,12 +5,16 @@ import NIOCore
 /// An aborted transaction: records of `producerId` in [firstOffset, lastOffset] are to be skipped by
 /// read_committed consumers (`lastOffset` is the abort marker's offset).
 public struct AbortedTransaction: Sendable, Equatable, Hashable {
+    /// The transactional producer.
     public var producerId: Int64
+    /// First offset of the transaction's records.
     public var firstOffset: Int64
+    /// Offset of the abort marker.
     public var lastOffset: Int64
     /// The last stable offset when the abort was written.
     public var lastStableOffset: Int64
 
+    /// An entry with every field given.
     public init(producerId: Int64, firstOffset: Int64, lastOffset: Int64, lastStableOffset: Int64) {
         self.producerId = producerId
         self.firstOffset = firstOffset
