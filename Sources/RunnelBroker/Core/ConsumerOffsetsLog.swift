@@ -1,6 +1,7 @@
 // The group coordinator's persistence over the real `__consumer_offsets` partitions: records become
-// uncompressed batches appended durably through `Partition.append` (origin .coordinator) (coalesced per partition by CoordinatorAppendBatcher); loading
-// reads a partition from its log start offset to its end.
+// uncompressed batches (coalesced per partition by CoordinatorAppendBatcher) appended durably through
+// `Partition.append` with origin .coordinator, like every partition's appends; loading reads a
+// partition from its log start offset to its end.
 import KafkaProtocol
 import KafkaRecords
 import NIOCore
