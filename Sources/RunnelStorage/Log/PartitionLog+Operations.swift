@@ -13,16 +13,14 @@ extension PartitionLog {
                      minOneBatch: Bool = true) throws(StorageError) -> LogReadResult {
         if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
         // The lock covers the bounds and index lookups; the header scans (preads) run outside it.
-        let plan = try state.withLock { s throws(StorageError) -> ReadPlan? in
+        let (plan, empty) = try state.withLock { s throws(StorageError) -> (ReadPlan?, LogReadResult) in
             let result = try s.emptyReadResult(from: offset, isolation: isolation)
             let upper = s.upperBound(isolation)
-            guard offset < upper, let index = s.local.segmentIndex(for: offset) else { return nil }
-            return try s.local.readPlan(segmentAt: index, offset: offset, upper: upper, maxBytes: maxBytes,
-                                        minOneBatch: minOneBatch, result: result)
+            guard offset < upper, let index = s.local.segmentIndex(for: offset) else { return (nil, result) }
+            return (try s.local.readPlan(segmentAt: index, offset: offset, upper: upper, maxBytes: maxBytes,
+                                         minOneBatch: minOneBatch, result: result), result)
         }
-        guard let plan else {
-            return try state.withLock { s throws(StorageError) in try s.emptyReadResult(from: offset, isolation: isolation) }
-        }
+        guard let plan else { return empty }
         if var result = try plan.execute() {
             let valid = state.withLock { s -> Bool in
                 guard s.local.truncations == plan.truncations else { return false }

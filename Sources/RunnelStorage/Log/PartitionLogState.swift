@@ -172,17 +172,18 @@ final class PartitionLogState {
     func complete(token: UInt64, errno code: Int32) -> (callbacks: [@Sendable () -> Void], advanced: Bool) {
         let outcome = local.complete(token: token, errno: code)
         var callbacks: [@Sendable () -> Void] = []
-        for (write, error) in outcome.failed {
-            if let completion = write.completion { callbacks.append { completion(.failure(error)) } }
-        }
         if !outcome.succeeded.isEmpty, highWatermarkPolicy == .durableLogEnd {
             highWatermark = max(highWatermark, local.logEndOffset)
         }
+        // Log order: the writes that succeeded all precede the first failed one.
         for write in outcome.succeeded {
             var result = write.result
             result.logStartOffset = logStartOffset
             let final = result
             if let completion = write.completion { callbacks.append { completion(.success(final)) } }
+        }
+        for (write, error) in outcome.failed {
+            if let completion = write.completion { callbacks.append { completion(.failure(error)) } }
         }
         if let rollBack = outcome.rollBack { cutBack(segment: rollBack.segment, position: rollBack.position) }
         return (callbacks, !outcome.succeeded.isEmpty)
