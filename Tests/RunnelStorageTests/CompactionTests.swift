@@ -169,7 +169,7 @@ import Testing
         let bytes = try log.read(from: 0, maxBytes: 1 << 20).readBytes()
         let stamped = try #require(TestBatches.headers(in: bytes).first { $0.hasDeleteHorizon })
         #expect(stamped.baseTimestamp == 1_010_000)
-        #expect(try log.offset(forTimestamp: 1_000_000)?.offset == 1, "a@0 was compacted away; b@1 is the first record")
+        #expect(try log.offset(for: .timestamp(1_000_000))?.offset == 1, "a@0 was compacted away; b@1 is the first record")
         clock.advance(20_000)
         // New dirty data (rolled out of the active segment) triggers the next pass.
         for index in 0..<12 {
@@ -276,7 +276,7 @@ import Testing
         #expect(after.map(\.0) == after.map(\.0).sorted())
         #expect(Set(after.map(\.1)) == ["k0", "k1", "k2"])
         #expect(after.filter { $0.0 < before[before.count - 1] }.count == 3, "one record per key below the active segment")
-        #expect(try log.offset(forTimestamp: 1_000_000)?.offset == after.first?.0)
+        #expect(try log.offset(for: .timestamp(1_000_000))?.offset == after.first?.0)
         manager.shutdown()
         let reopened = try TestManagers.make(dir.path)
         defer { reopened.shutdown() }
@@ -316,6 +316,6 @@ import Testing
             next = last.lastOffset + 1
         }
         #expect(offsets == stride(from: 0, to: 24, by: 3).map { Int64($0) }, "every batch once, in order")
-        #expect(try log.offset(forTimestamp: 1_031)?.offset == 10)
+        #expect(try log.offset(for: .timestamp(1_031))?.offset == 10)
     }
 }

@@ -61,9 +61,7 @@ import Testing
         let first = TemporaryDirectory()
         let second = TemporaryDirectory()
         let faults = IOFaultInjector()
-        var configuration = LogManagerConfiguration(logDirs: [first.path])
-        configuration.backgroundThreadEnabled = false
-        configuration.ioEngine = .posix
+        var configuration = LogManagerConfiguration.standalone(logDirs: [first.path], ioEngine: .posix)
         configuration.faultInjector = faults
         let broken = try LogManager(configuration: configuration)
         defer { broken.shutdown() }

@@ -25,7 +25,7 @@ import Testing
         #expect(manager.openLogs.isEmpty)
         let log = try #require(try manager.log(topic: "lazy", partition: 1))
         #expect(manager.openLogs.count == 1)
-        let loaded = log.state.withLock { s in s.segments.map(\.isLoaded) }
+        let loaded = log.state.withLock { s in s.local.segments.map(\.isLoaded) }
         #expect(loaded.count > 2)
         #expect(loaded.dropLast().allSatisfy { !$0 })
         #expect(loaded.last == true)
@@ -34,9 +34,7 @@ import Testing
 
     @Test func theFileHandleCacheStaysUnderItsCapacity() throws {
         let dir = TemporaryDirectory()
-        var configuration = LogManagerConfiguration(logDirs: [dir.path])
-        configuration.backgroundThreadEnabled = false
-        configuration.ioEngine = .posix
+        var configuration = LogManagerConfiguration.standalone(logDirs: [dir.path], ioEngine: .posix)
         configuration.maxOpenFiles = 8
         let manager = try LogManager(configuration: configuration)
         defer { manager.shutdown() }

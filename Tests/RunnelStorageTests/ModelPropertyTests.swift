@@ -62,7 +62,7 @@ struct LogModel {
                 #expect(headers.first?.baseOffset == expected.base, "step \(step) read \(target)")
                 let probe = model.batches.filter { $0.last >= model.logStartOffset }.randomElement(using: &random)
                 if let probe {
-                    let found = try log.offset(forTimestamp: probe.maxTimestamp)
+                    let found = try log.offset(for: .timestamp(probe.maxTimestamp))
                     #expect(found != nil && found!.timestamp >= probe.maxTimestamp, "step \(step) timestamp")
                     #expect(found.map { $0.offset <= probe.last } == true, "step \(step) timestamp offset")
                 }

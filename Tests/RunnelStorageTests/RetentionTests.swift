@@ -85,7 +85,7 @@ import Testing
         #expect(throws: StorageError.offsetOutOfRange(requested: 3, logStartOffset: 9, logEndOffset: 24)) {
             try log.read(from: 3, maxBytes: 100)
         }
-        #expect(try log.offset(forTimestamp: -2)?.offset == 9)
+        #expect(try log.offset(for: .earliest)?.offset == 9)
         #expect(throws: StorageError.self) { try log.deleteRecords(before: 100) }
         manager.shutdown()
         let reopened = try TestManagers.make(dir.path, defaults: config)

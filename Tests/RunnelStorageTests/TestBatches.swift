@@ -129,11 +129,8 @@ final class TemporaryDirectory {
 enum TestManagers {
     static func make(_ dir: String, engine: IOEngineKind = .posix, clock: (@Sendable () -> Int64)? = nil,
                      defaults: LogConfig = LogConfig(), faults: IOFaultInjector? = nil, moreDirs: [String] = []) throws -> LogManager {
-        var configuration = LogManagerConfiguration(logDirs: [dir] + moreDirs)
+        var configuration = LogManagerConfiguration.standalone(logDirs: [dir] + moreDirs, ioEngine: engine, defaults: defaults)
         configuration.faultInjector = faults
-        configuration.ioEngine = engine
-        configuration.backgroundThreadEnabled = false
-        configuration.defaultLogConfig = defaults
         if let clock { configuration.clock = clock }
         return try LogManager(configuration: configuration)
     }

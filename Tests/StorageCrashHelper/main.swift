@@ -11,9 +11,7 @@ guard arguments.count >= 4, let engine = IOEngineKind(rawValue: arguments[2]), l
     FileHandle.standardError.write(Data("usage: storage-crash-helper <log dir> <posix|io_uring> <records per batch>\n".utf8))
     exit(2)
 }
-var configuration = LogManagerConfiguration(logDirs: [arguments[1]])
-configuration.ioEngine = engine
-configuration.backgroundThreadEnabled = false
+var configuration = LogManagerConfiguration.standalone(logDirs: [arguments[1]], ioEngine: engine)
 configuration.defaultLogConfig.segmentBytes = 64 * 1024
 configuration.defaultLogConfig.indexIntervalBytes = 512
 

@@ -57,22 +57,21 @@ func temporaryDirectory() -> String {
 
 func makeLog(engine: IOEngineKind, config: LogConfig = LogConfig()) throws -> (LogManager, PartitionLog, String) {
     let dir = temporaryDirectory()
-    var configuration = LogManagerConfiguration(logDirs: [dir])
-    configuration.ioEngine = engine
-    configuration.backgroundThreadEnabled = false
-    configuration.defaultLogConfig = config
+    let configuration = LogManagerConfiguration.standalone(logDirs: [dir], ioEngine: engine, defaults: config)
     let manager = try LogManager(configuration: configuration)
     return (manager, try manager.createLog(topic: "bench", partition: 0, topicId: nil), dir)
 }
 
 /// Appends `batches` copies of `batch` with up to `inFlight` outstanding, waiting for all completions.
 func appendAll(_ log: PartitionLog, batch: ByteBuffer, batches: Int, inFlight: Int) {
+    // Checked once, as the broker's validator does before the log sees a batch.
+    guard let checked = try? ValidatedBatches.validate(batch, origin: .client, maxMessageBytes: .max) else { return }
     let window = DispatchSemaphore(value: inFlight)
     let group = DispatchGroup()
     for _ in 0..<batches {
         window.wait()
         group.enter()
-        log.append(records: batch, leaderEpoch: 0) { _ in
+        log.append(checked, leaderEpoch: 0) { _ in
             window.signal()
             group.leave()
         }

@@ -1,6 +1,7 @@
 // The group coordinator's persistence over the real `__consumer_offsets` partitions: records become
-// uncompressed batches appended durably (coalesced per partition by CoordinatorAppendBatcher); loading
-// reads a partition from its log start offset to its end.
+// uncompressed batches (coalesced per partition by CoordinatorAppendBatcher) appended durably through
+// `Partition.append` with origin .coordinator, like every partition's appends; loading reads a
+// partition from its log start offset to its end.
 import KafkaProtocol
 import KafkaRecords
 import NIOCore
@@ -54,15 +55,15 @@ struct ConsumerOffsetsLog: GroupLogStore {
             done(.failure(GroupLogStoreError(.unknownServerError, "could not build a coordinator batch: \(error)")))
             return
         }
-        partition.log.append(records: batch, leaderEpoch: partition.leaderEpoch, origin: .coordinator) { result in
+        // The same path as every partition's appends: validated once by the partition, high watermark
+        // moved by the log, parked fetches woken by its append listener.
+        partition.append(records: batch, origin: .coordinator) { result in
             switch result {
-            case .success(let appended):
-                partition.advanceHighWatermark(to: appended.lastOffset + 1)
+            case .success:
                 done(.success(()))
-            case .failure(.messageTooLarge(let size, let limit)), .failure(.recordListTooLarge(let size, let limit)):
+            case .failure(let error) where error.errorCode == .messageTooLarge || error.errorCode == .recordListTooLarge:
                 // No retry can fix a batch over the log's limit: Kafka answers UNKNOWN_SERVER_ERROR.
-                done(.failure(GroupLogStoreError(.unknownServerError,
-                                                 "\(topic)-\(index): batch of \(size) bytes exceeds the limit of \(limit) bytes")))
+                done(.failure(GroupLogStoreError(.unknownServerError, "\(topic)-\(index): \(error.message ?? "batch too large")")))
             case .failure(let error):
                 // Kafka answers a failed coordinator write with COORDINATOR_NOT_AVAILABLE so clients retry.
                 done(.failure(GroupLogStoreError(.coordinatorNotAvailable, "\(topic)-\(index): \(error)")))

@@ -1,5 +1,6 @@
-// One hosted partition: produce-side validation of batch headers, appends with durable completion,
-// high watermark, reads as file regions, and the parked fetches waiting for its next append.
+// One hosted partition: the one place batch headers are validated (client and coordinator appends),
+// appends with durable completion, reads as file regions, and the parked fetches waiting for its next
+// append (woken by the log's append listener, after the log moved its high watermark).
 import Foundation
 import KafkaProtocol
 import KafkaRecords
@@ -17,8 +18,6 @@ final class Partition: Sendable {
     private let logger: Logger
     private let settings: Mutex<TopicLogSettings>
     private let waiters = Mutex<[ObjectIdentifier: any AppendWaiter]>([:])
-    /// Serializes high-watermark moves so a late completion never moves it backwards.
-    private let highWatermarkLock = Mutex<Void>(())
     /// Appends that need CPU-heavy work (recompression) run here, in arrival order.
     private let appendQueue: DispatchQueue
     /// Appends submitted to `appendQueue` and not yet handed to the log.
@@ -38,6 +37,9 @@ final class Partition: Sendable {
         logger[metadataKey: "topic"] = "\(topic)"
         logger[metadataKey: "partition"] = "\(index)"
         self.logger = logger
+        // The log moves its high watermark when a write completes (single node: to the durable log end
+        // offset) and then calls this once; parked fetches re-check from here.
+        log.setAppendListener { [weak self] _ in self?.wakeWaiters() }
     }
 
     var highWatermark: Int64 { log.highWatermark }
@@ -64,53 +66,65 @@ final class Partition: Sendable {
 
     // MARK: Produce
 
-    /// Validates the batch headers of a produce request's records, recompresses them when the topic's
-    /// `compression.type` names another codec, and appends them. `completion` runs once the batches are
-    /// durable (or rejected), on the storage I/O thread.
+    /// Validates the batch headers of a produce request's records (or of a coordinator's batch),
+    /// recompresses client records when the topic's `compression.type` names another codec, and appends
+    /// them. `completion` runs once the batches are durable (or rejected), on the storage I/O thread.
     ///
     /// Recompression decodes and re-encodes whole batches, too much CPU for an event loop that serves
     /// other connections, so on such topics the work runs on this partition's serial append queue (as
     /// Kafka runs it on request-handler threads). Appends keep their arrival order: while anything is
     /// queued, later appends queue behind it, so offsets and producer sequences are assigned in order.
-    func append(records: ByteBuffer, completion: @escaping @Sendable (Result<AppendOutcome, PartitionError>) -> Void) {
+    func append(records: ByteBuffer, origin: AppendOrigin = .client,
+                completion: @escaping @Sendable (Result<AppendOutcome, PartitionError>) -> Void) {
         let current = settings.withLock { $0 }
-        guard current.compression != nil || queuedAppends.load(ordering: .acquiring) > 0 else {
-            appendNow(records: records, settings: current, completion: completion)
+        let recompresses = origin == .client && current.compression != nil
+        guard recompresses || queuedAppends.load(ordering: .acquiring) > 0 else {
+            appendNow(records: records, origin: origin, settings: current, completion: completion)
             return
         }
         queuedAppends.add(1, ordering: .acquiringAndReleasing)
         appendQueue.async { [self] in
-            appendNow(records: records, settings: current, completion: completion)
+            appendNow(records: records, origin: origin, settings: current, completion: completion)
             queuedAppends.subtract(1, ordering: .acquiringAndReleasing)
         }
     }
 
-    private func appendNow(records: ByteBuffer, settings current: TopicLogSettings,
+    private func appendNow(records: ByteBuffer, origin: AppendOrigin, settings current: TopicLogSettings,
                            completion: @escaping @Sendable (Result<AppendOutcome, PartitionError>) -> Void) {
-        var records = records
+        // The only header check of an append: storage takes the validated batches as they are.
         var options = RecordBatchValidator.Options(origin: .client, maxBatchSize: current.maxMessageBytes,
                                                    requireSingleBatch: true)
-        if current.timestampType == .createTime {
-            options.timestampWindow = .init(now: Self.nowMs(), beforeMaxMs: current.timestampBeforeMaxMs,
-                                            afterMaxMs: current.timestampAfterMaxMs)
+        if origin == .client {
+            if current.timestampType == .createTime {
+                options.timestampWindow = .init(now: Self.nowMs(), beforeMaxMs: current.timestampBeforeMaxMs,
+                                                afterMaxMs: current.timestampAfterMaxMs)
+            }
+            if current.log.cleanupPolicy.contains(.compact) { options.requireKeys = true }
         }
-        if current.log.cleanupPolicy.contains(.compact) { options.requireKeys = true }
-        do {
-            _ = try RecordBatchValidator.validate(records, options: options)
-            if let target = current.compression {
+        let batches: ValidatedBatches
+        do throws(RecordBatchError) {
+            let validated = try ValidatedBatches.validate(records, options: options)
+            if origin == .client, let target = current.compression {
                 // compression.type: Kafka re-encodes (and checks record by record) batches in another codec.
-                records = try RecordBatchRecompressor.recompress(
+                let recompressed = try RecordBatchRecompressor.recompress(
                     records: records, to: target, level: current.compressionLevel(for: target), options: options)
+                // The recompressor checked every record; only the rewritten headers are read here.
+                var rewritten = options
+                rewritten.recordValidation = .headersOnly
+                rewritten.requireKeys = false
+                rewritten.timestampWindow = nil
+                batches = try ValidatedBatches.validate(recompressed, options: rewritten)
+            } else {
+                batches = validated
             }
         } catch {
             completion(.failure(PartitionError(ErrorCode(rawValue: error.kafkaErrorCode), error.description,
                                                batchIndex: 0)))
             return
         }
-        log.append(records: records, leaderEpoch: leaderEpoch, origin: .client) { [self] result in
+        log.append(batches, leaderEpoch: leaderEpoch, origin: origin) { result in
             switch result {
             case .success(let appended):
-                if !appended.isDuplicate { advanceHighWatermark(to: appended.lastOffset + 1) }
                 completion(.success(AppendOutcome(baseOffset: appended.baseOffset, logAppendTime: appended.logAppendTime,
                                                   logStartOffset: appended.logStartOffset)))
             case .failure(let error):
@@ -119,14 +133,8 @@ final class Partition: Sendable {
         }
     }
 
-    /// Moves the high watermark forward (durable data only, see docs/decisions/0002) and wakes fetches.
-    func advanceHighWatermark(to offset: Int64) {
-        let moved = highWatermarkLock.withLock { _ -> Bool in
-            guard offset > log.highWatermark else { return false }
-            log.updateHighWatermark(offset)
-            return true
-        }
-        guard moved else { return }
+    /// Wakes every parked fetch (the log's append listener; also on close).
+    private func wakeWaiters() {
         let parked = waiters.withLock { Array($0.values) }
         for waiter in parked { waiter.appended() }
     }

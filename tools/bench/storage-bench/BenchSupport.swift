@@ -78,13 +78,16 @@ func contextSwitches() -> Int {
 
 /// A log manager on `dir` (background thread off).
 func makeManager(dir: String, engine: IOEngineKind, config: LogConfig, syncfsMinFiles: Int? = nil) throws -> LogManager {
-    var configuration = LogManagerConfiguration(logDirs: [dir])
-    configuration.ioEngine = engine
+    var configuration = LogManagerConfiguration.standalone(logDirs: [dir], ioEngine: engine, defaults: config)
     if let syncfsMinFiles { configuration.syncfsMinFiles = syncfsMinFiles }
-    configuration.backgroundThreadEnabled = false
-    configuration.defaultLogConfig = config
     configuration.maxOpenFiles = 8192
     return try LogManager(configuration: configuration)
+}
+
+/// `batch` checked once, the way the broker hands produce batches to the log (so the timed appends do
+/// not pay a header check per append).
+func validated(_ batch: ByteBuffer) throws -> ValidatedBatches {
+    try ValidatedBatches.validate(batch, origin: .client, maxMessageBytes: .max)
 }
 
 /// Prints one result object as a JSON line.

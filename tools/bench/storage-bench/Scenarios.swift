@@ -20,7 +20,7 @@ enum Scenarios {
     /// Appends `batches` batches across `logs` from `appenders` threads, each keeping `window` in flight.
     /// `next(i)` gives the batch for the i-th append (shared buffers are never modified).
     static func appendAll(_ logs: [PartitionLog], batches: Int, appenders: Int, window: Int,
-                          next: @escaping @Sendable (Int) -> ByteBuffer) -> Int {
+                          next: @escaping @Sendable (Int) -> ValidatedBatches?) -> Int {
         let failures = ManagedAtomicCounter()
         let group = DispatchGroup()
         for appender in 0..<appenders {
@@ -34,7 +34,15 @@ enum Scenarios {
                     slots.wait()
                     mine.enter()
                     let log = logs[(appender + turn * appenders) % logs.count]
-                    log.append(records: next(index), leaderEpoch: 0) { result in
+                    guard let batches = next(index) else {
+                        failures.increment()
+                        slots.signal()
+                        mine.leave()
+                        index += appenders
+                        turn += 1
+                        continue
+                    }
+                    log.append(batches, leaderEpoch: 0) { result in
                         if case .failure = result { failures.increment() }
                         slots.signal()
                         mine.leave()
@@ -68,11 +76,12 @@ enum Scenarios {
         let logs = try createLogs(manager, count: partitions)
         // Warm-up: the first append of a leader epoch writes each partition's leader-epoch-checkpoint
         // (fsync + rename + directory fsync), a one-time cost kept out of the steady-state figures.
-        let warmup = makeBatch(count: 1, valueSize: 10)
+        let warmup = try validated(makeBatch(count: 1, valueSize: 10))
         _ = appendAll(logs, batches: partitions, appenders: 1, window: 64) { _ in warmup }
         FileHandle.standardError.write(Data("timed phase starts\n".utf8))  // for `perf record -p` after setup
         let cpu0 = processCPUNanos(), switches0 = contextSwitches(), start = nowNanos()
-        let failures = appendAll(logs, batches: batches, appenders: appenders, window: window) { _ in batch }
+        let checked = try validated(batch)
+        let failures = appendAll(logs, batches: batches, appenders: appenders, window: window) { _ in checked }
         let elapsed = nowNanos() - start, cpu = processCPUNanos() - cpu0, switches = contextSwitches() - switches0
         let bytes = batches * batch.readableBytes
         manager.shutdown()
@@ -91,7 +100,8 @@ enum Scenarios {
         let maxBytes = options.int("max-bytes", 1 << 20)
         let manager = try makeManager(dir: dir, engine: engine, config: config(durable: false))
         let log = try manager.createLog(topic: "bench", partition: 0, topicId: nil)
-        _ = appendAll([log], batches: batches, appenders: 1, window: 64) { _ in batch }
+        let checked = try validated(batch)
+        _ = appendAll([log], batches: batches, appenders: 1, window: 64) { _ in checked }
         log.updateHighWatermark(log.logEndOffset)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maxBytes + (1 << 20), alignment: 4096)
         defer { buffer.deallocate() }
@@ -147,7 +157,7 @@ enum Scenarios {
         _ = appendAll([log], batches: batches, appenders: 1, window: 64) { index in
             var copy = template
             restamp(&copy, timestamp: base + Int64(index))
-            return copy
+            return try? validated(copy)
         }
         let writeSeconds = Double(nowNanos() - writeStart) / 1e9
         var results: [String: Any] = ["scenario": "timestamp", "engine": engine.rawValue, "bytes": batches * template.readableBytes,
@@ -167,7 +177,7 @@ enum Scenarios {
                 let index = Int64(generator.next() % UInt64(batches))
                 let target = base + index
                 let start = nowNanos()
-                let found = try log.offset(forTimestamp: target)
+                let found = try log.offset(for: .timestamp(target))
                 latencies.append(nowNanos() - start)
                 if found?.offset != index * 16 { wrong += 1 }
             }
@@ -188,7 +198,8 @@ enum Scenarios {
         let batches = max(options.int("bytes", 1 << 30) / batch.readableBytes, 1)
         let first = try makeManager(dir: dir, engine: engine, config: config(durable: false))
         let log = try first.createLog(topic: "bench", partition: 0, topicId: nil)
-        _ = appendAll([log], batches: batches, appenders: 1, window: 64) { _ in batch }
+        let checked = try validated(batch)
+        _ = appendAll([log], batches: batches, appenders: 1, window: 64) { _ in checked }
         let expected = log.logEndOffset
         var cold = false
         if options.string("drop-caches", "no") == "yes" {
@@ -221,7 +232,8 @@ enum Scenarios {
         let setupStart = nowNanos()
         let manager = try makeManager(dir: dir, engine: engine, config: config)
         let logs = try createLogs(manager, count: partitions)
-        _ = appendAll(logs, batches: partitions * segments, appenders: 8, window: 1) { _ in batch }
+        let checked = try validated(batch)
+        _ = appendAll(logs, batches: partitions * segments, appenders: 8, window: 1) { _ in checked }
         let segmentCount = logs.reduce(0) { $0 + $1.segmentBaseOffsets.count }
         manager.shutdown()
         let setupSeconds = Double(nowNanos() - setupStart) / 1e9

@@ -3,6 +3,7 @@ import Foundation
 import KafkaRecords
 import NIOCore
 import RunnelClient
+import RunnelStorage
 
 /// What `runnel log dump` found in one segment.
 struct SegmentReport: Encodable {
@@ -131,12 +132,9 @@ struct SegmentReport: Encodable {
         guard let base = baseOffset else { return }
         let buffer = ByteBuffer(bytes: data)
         let byPosition = Dictionary(batches.map { ($0.position, $0) }, uniquingKeysWith: { first, _ in first })
-        var previous: (Int32, Int32)?
-        var index = 0
-        while index + 8 <= buffer.readableBytes,
-              let relative = buffer.getInteger(at: index, as: Int32.self),
-              let position = buffer.getInteger(at: index + 4, as: Int32.self) {
-            index += 8
+        var previous: (Int32, Int64)?
+        for entry in IndexFileFormat.offsetEntries(in: buffer) {
+            let (relative, position) = (entry.relativeOffset, entry.position)
             // Preallocated, unused slots are zero after the first entry.
             if relative == 0 && position == 0 && previous != nil { break }
             indexEntries += 1
@@ -153,7 +151,7 @@ struct SegmentReport: Encodable {
                 problems.append("\(name): entry \(indexEntries) says offset \(offset) is at position \(position), but that batch holds \(batch.baseOffset)...\(batch.lastOffset)")
             }
         }
-        if buffer.readableBytes % 8 != 0 { problems.append("\(name): size \(buffer.readableBytes) is not a multiple of 8") }
+        if buffer.readableBytes % IndexFileFormat.offsetEntrySize != 0 { problems.append("\(name): size \(buffer.readableBytes) is not a multiple of 8") }
     }
 
     /// Time index entries (timestamp int64, relative offset int32) must not decrease and must name offsets
@@ -163,11 +161,8 @@ struct SegmentReport: Encodable {
         let buffer = ByteBuffer(bytes: data)
         let lastOffset = batches.last?.lastOffset ?? base
         var previous: (Int64, Int32)?
-        var index = 0
-        while index + 12 <= buffer.readableBytes,
-              let timestamp = buffer.getInteger(at: index, as: Int64.self),
-              let relative = buffer.getInteger(at: index + 8, as: Int32.self) {
-            index += 12
+        for entry in IndexFileFormat.timeEntries(in: buffer) {
+            let (timestamp, relative) = (entry.timestamp, entry.relativeOffset)
             if timestamp == 0 && relative == 0 && previous != nil { break }
             timeIndexEntries += 1
             if let previous, timestamp < previous.0 || relative < previous.1 {
@@ -179,7 +174,7 @@ struct SegmentReport: Encodable {
                 problems.append("\(name): entry \(timeIndexEntries) names offset \(offset), outside the segment (\(base)...\(lastOffset))")
             }
         }
-        if buffer.readableBytes % 12 != 0 { problems.append("\(name): size \(buffer.readableBytes) is not a multiple of 12") }
+        if buffer.readableBytes % IndexFileFormat.timeEntrySize != 0 { problems.append("\(name): size \(buffer.readableBytes) is not a multiple of 12") }
     }
 
     func printText(includeRecords: Bool) {

@@ -14,9 +14,13 @@ import NIOCore
 
 /// What one compaction did.
 public struct CompactionStats: Sendable, Equatable {
+    /// Source segments replaced by cleaned ones.
     public var segmentsCleaned: Int
+    /// Bytes of the source segments.
     public var bytesBefore: Int64
+    /// Bytes of the cleaned segments.
     public var bytesAfter: Int64
+    /// Records dropped (superseded keys, expired tombstones, aborted data).
     public var recordsRemoved: Int
     /// Segments the cleaned groups became (fewer than `segmentsCleaned` when small segments were merged).
     public var segmentsAfter: Int
@@ -51,98 +55,6 @@ struct CleanerOutput {
     var recordsRemoved = 0
     /// The earliest delete horizon still waiting in the cleaned segments (a later pass removes what it guards).
     var nextDeleteHorizonMs: Int64?
-}
-
-extension PartitionLogState {
-    /// The cleaner's input, or nil when nothing is cleanable or the dirty ratio is below the threshold.
-    func cleanerInput(nowMs: Int64, force: Bool) throws(StorageError) -> CleanerInput? {
-        guard segments.count > 1 else { return nil }
-        var cleanableEnd = min(activeSegment.baseOffset, lastStableOffset, highWatermark)
-        var chosen: [(LogSegment, Int64)] = []
-        for (index, segment) in segments.enumerated().dropLast() {
-            let end = segments[index + 1].baseOffset
-            try segment.load()
-            if segment.maxTimestamp > nowMs - config.minCompactionLagMs { cleanableEnd = min(cleanableEnd, segment.baseOffset) }
-            guard end <= cleanableEnd else { break }
-            chosen.append((segment, end))
-        }
-        guard !chosen.isEmpty else { return nil }
-        let firstDirty = max(firstDirtyOffset ?? logStartOffset, chosen[0].0.baseOffset)
-        let endOffset = chosen[chosen.count - 1].1
-        let clean = chosen.filter { $0.1 <= firstDirty }.reduce(Int64(0)) { $0 + $1.0.size }
-        let dirty = chosen.filter { $0.1 > firstDirty }.reduce(Int64(0)) { $0 + $1.0.size }
-        // A delete horizon that has passed makes the log cleanable even without new dirty data.
-        let horizonDue = deleteHorizonDueMs.map { $0 <= nowMs } ?? false
-        guard dirty > 0 || horizonDue else { return nil }
-        guard force || horizonDue || Double(dirty) / Double(clean + dirty) >= config.minCleanableDirtyRatio else { return nil }
-        var sources: [CleanerInput.Source] = []
-        var aborted: [AbortedTransaction] = []
-        for (segment, _) in chosen {
-            sources.append(.init(identity: ObjectIdentifier(segment), baseOffset: segment.baseOffset, file: try segment.logFile(),
-                                 size: segment.size, aborted: segment.transactionIndex.entries))
-        }
-        for segment in segments { aborted.append(contentsOf: segment.transactionIndex.entries) }
-        return CleanerInput(sources: sources, groups: Self.groupBySize(chosen, segmentBytes: config.segmentBytes),
-                            firstDirtyOffset: firstDirty, cleanableEnd: endOffset, aborted: aborted,
-                            nowMs: nowMs, deleteRetentionMs: config.deleteRetentionMs,
-                            lastBatchOffsets: producers.producers.mapValues(\.lastOffset), directory: directory,
-                            truncations: truncations)
-    }
-
-    /// Kafka's grouping: adjacent segments while their total size stays within segment.bytes and their
-    /// offsets fit one segment's 32-bit relative offsets.
-    static func groupBySize(_ chosen: [(LogSegment, Int64)], segmentBytes: Int) -> [Range<Int>] {
-        var groups: [Range<Int>] = []
-        var start = 0
-        var bytes: Int64 = 0
-        for (index, (segment, end)) in chosen.enumerated() {
-            let fits = bytes + segment.size <= Int64(segmentBytes) && end - 1 - chosen[start].0.baseOffset <= Int64(Int32.max)
-            if index > start && !fits {
-                groups.append(start..<index)
-                start = index
-                bytes = 0
-            }
-            bytes += segment.size
-        }
-        groups.append(start..<chosen.count)
-        return groups
-    }
-
-    /// Swaps each cleaned group in for its sources, when they are all still present. Returns how many
-    /// source segments were replaced.
-    func swapCleaned(_ input: CleanerInput, output: CleanerOutput, nowMs: Int64) throws(StorageError) -> Int {
-        var swapped = 0
-        for group in input.groups {
-            let first = input.sources[group.lowerBound]
-            let cleaned = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log.cleaned")
-            let indices = group.map { i in segments.firstIndex { ObjectIdentifier($0) == input.sources[i].identity } }
-            guard input.truncations == truncations, let low = indices.first ?? nil, !indices.contains(where: { $0 == nil }),
-                  indices.compactMap({ $0 }) == Array(low..<(low + group.count)), low + group.count < segments.count else {
-                FileSystem.unlink(cleaned)
-                continue
-            }
-            let live = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log")
-            try FileSystem.rename(cleaned, to: live + ".swap")
-            FileSystem.syncDirectory(input.directory)
-            for old in segments[low..<(low + group.count)] {
-                try old.rename(suffix: ".deleted")
-                doomed.append((old, nowMs + config.fileDeleteDelayMs))
-            }
-            try FileSystem.rename(live + ".swap", to: live)
-            FileSystem.syncDirectory(input.directory)
-            let fresh = try LogSegment.open(directory: input.directory, baseOffset: first.baseOffset, config: config, cache: cache, now: nowMs)
-            _ = try fresh.recover()
-            try fresh.transactionIndex.replace(with: group.flatMap { input.sources[$0].aborted }, cache: cache)
-            try fresh.onBecomeInactive()
-            segments.replaceSubrange(low..<(low + group.count), with: [fresh])
-            swapped += group.count
-        }
-        if input.truncations == truncations {
-            firstDirtyOffset = input.cleanableEnd
-            deleteHorizonDueMs = output.nextDeleteHorizonMs
-        }
-        return swapped
-    }
 }
 
 enum LogCleaner {
@@ -300,23 +212,95 @@ enum LogCleaner {
     }
 }
 
-extension PartitionLog {
-    /// Compacts when cleanup.policy includes compact and the dirty ratio reaches min.cleanable.dirty.ratio
-    /// (always with `force`). Returns nil when there was nothing to do.
-    @discardableResult
-    public func compactIfDirty(force: Bool = false) throws(StorageError) -> CompactionStats? {
-        let now = clock()
-        guard let input = try state.withLock({ s throws(StorageError) -> CleanerInput? in
-            guard s.config.cleanupPolicy.contains(.compact), s.offlineReason == nil else { return nil }
-            return try s.cleanerInput(nowMs: now, force: force)
-        }) else { return nil }
-        let map = try LogCleaner.buildOffsetMap(input)
-        let output = try LogCleaner.writeCleaned(input, map: map)
-        let swapped = try state.withLock { s throws(StorageError) in try s.swapCleaned(input, output: output, nowMs: now) }
-        logger.info("compacted", metadata: ["partition": "\(topic)-\(partition)", "segments": "\(swapped)",
-                                            "groups": "\(input.groups.count)", "recordsRemoved": "\(output.recordsRemoved)"])
-        return CompactionStats(segmentsCleaned: swapped, bytesBefore: input.sources.reduce(0) { $0 + $1.size },
-                               bytesAfter: output.bytesAfter, recordsRemoved: output.recordsRemoved,
-                               segmentsAfter: input.groups.count)
+extension LogCleaner {
+    /// The cleaner's input, or nil when nothing is cleanable or the dirty ratio is below the threshold.
+    static func input(of s: PartitionLogState, nowMs: Int64, force: Bool) throws(StorageError) -> CleanerInput? {
+        guard s.local.segments.count > 1 else { return nil }
+        var cleanableEnd = min(s.local.activeSegment.baseOffset, s.lastStableOffset, s.highWatermark)
+        var chosen: [(LogSegment, Int64)] = []
+        for (index, segment) in s.local.segments.enumerated().dropLast() {
+            let end = s.local.segments[index + 1].baseOffset
+            try segment.load()
+            if segment.maxTimestamp > nowMs - s.config.minCompactionLagMs { cleanableEnd = min(cleanableEnd, segment.baseOffset) }
+            guard end <= cleanableEnd else { break }
+            chosen.append((segment, end))
+        }
+        guard !chosen.isEmpty else { return nil }
+        let firstDirty = max(s.firstDirtyOffset ?? s.logStartOffset, chosen[0].0.baseOffset)
+        let endOffset = chosen[chosen.count - 1].1
+        let clean = chosen.filter { $0.1 <= firstDirty }.reduce(Int64(0)) { $0 + $1.0.size }
+        let dirty = chosen.filter { $0.1 > firstDirty }.reduce(Int64(0)) { $0 + $1.0.size }
+        // A delete horizon that has passed makes the log cleanable even without new dirty data.
+        let horizonDue = s.deleteHorizonDueMs.map { $0 <= nowMs } ?? false
+        guard dirty > 0 || horizonDue else { return nil }
+        guard force || horizonDue || Double(dirty) / Double(clean + dirty) >= s.config.minCleanableDirtyRatio else { return nil }
+        var sources: [CleanerInput.Source] = []
+        var aborted: [AbortedTransaction] = []
+        for (segment, _) in chosen {
+            sources.append(.init(identity: ObjectIdentifier(segment), baseOffset: segment.baseOffset, file: try segment.logFile(),
+                                 size: segment.size, aborted: segment.transactionIndex.entries))
+        }
+        for segment in s.local.segments { aborted.append(contentsOf: segment.transactionIndex.entries) }
+        return CleanerInput(sources: sources, groups: Self.groupBySize(chosen, segmentBytes: s.config.segmentBytes),
+                            firstDirtyOffset: firstDirty, cleanableEnd: endOffset, aborted: aborted,
+                            nowMs: nowMs, deleteRetentionMs: s.config.deleteRetentionMs,
+                            lastBatchOffsets: s.producers.producers.mapValues(\.lastOffset), directory: s.local.directory,
+                            truncations: s.local.truncations)
+    }
+
+    /// Kafka's grouping: adjacent segments while their total size stays within segment.bytes and their
+    /// offsets fit one segment's 32-bit relative offsets.
+    static func groupBySize(_ chosen: [(LogSegment, Int64)], segmentBytes: Int) -> [Range<Int>] {
+        var groups: [Range<Int>] = []
+        var start = 0
+        var bytes: Int64 = 0
+        for (index, (segment, end)) in chosen.enumerated() {
+            let fits = bytes + segment.size <= Int64(segmentBytes) && end - 1 - chosen[start].0.baseOffset <= Int64(Int32.max)
+            if index > start && !fits {
+                groups.append(start..<index)
+                start = index
+                bytes = 0
+            }
+            bytes += segment.size
+        }
+        groups.append(start..<chosen.count)
+        return groups
+    }
+
+    /// Swaps each cleaned group in for its sources, when they are all still present. Returns how many
+    /// source segments were replaced.
+    static func swapCleaned(_ input: CleanerInput, output: CleanerOutput, into s: PartitionLogState, nowMs: Int64) throws(StorageError) -> Int {
+        var swapped = 0
+        for group in input.groups {
+            let first = input.sources[group.lowerBound]
+            let cleaned = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log.cleaned")
+            let indices = group.map { i in s.local.segments.firstIndex { ObjectIdentifier($0) == input.sources[i].identity } }
+            guard input.truncations == s.local.truncations, let low = indices.first ?? nil, !indices.contains(where: { $0 == nil }),
+                  indices.compactMap({ $0 }) == Array(low..<(low + group.count)), low + group.count < s.local.segments.count else {
+                FileSystem.unlink(cleaned)
+                continue
+            }
+            let live = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log")
+            try FileSystem.rename(cleaned, to: live + ".swap")
+            FileSystem.syncDirectory(input.directory)
+            for old in s.local.segments[low..<(low + group.count)] {
+                try old.rename(suffix: ".deleted")
+                s.local.doomed.append((old, nowMs + s.config.fileDeleteDelayMs))
+            }
+            try FileSystem.rename(live + ".swap", to: live)
+            FileSystem.syncDirectory(input.directory)
+            let fresh = try LogSegment.open(directory: input.directory, baseOffset: first.baseOffset, config: s.config, cache: s.local.cache, now: nowMs)
+            _ = try fresh.recover()
+            try fresh.transactionIndex.replace(with: group.flatMap { input.sources[$0].aborted }, cache: s.local.cache)
+            // The cleaner runs on the scheduler thread: the index files are written here.
+            try fresh.write(fresh.onBecomeInactive())
+            s.local.segments.replaceSubrange(low..<(low + group.count), with: [fresh])
+            swapped += group.count
+        }
+        if input.truncations == s.local.truncations {
+            s.firstDirtyOffset = input.cleanableEnd
+            s.deleteHorizonDueMs = output.nextDeleteHorizonMs
+        }
+        return swapped
     }
 }

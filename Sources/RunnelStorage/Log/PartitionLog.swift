@@ -1,6 +1,10 @@
-// PartitionLog: the public face of one partition's log — append (durable, callback-based), read
-// (file slices), offsets, high watermark, truncation, leader epochs, producer state — behind one lock
-// with short critical sections. The I/O happens on the log dir's engine thread.
+// PartitionLog: one partition's log as the broker sees it (Kafka's UnifiedLog) — appends with durable,
+// callback-based completion, the high watermark (moved here on write completion under the single-node
+// policy), the append listener, flushes — over a LocalLog that owns the segments. All mutable state
+// sits in one lock with short critical sections; every file write the log causes (data, index bytes
+// written behind, a rolled segment's fsync, producer snapshots, the leader-epoch checkpoint) runs on
+// the log dir's I/O engine, so callers on event loops only enqueue. Reads, offsets, truncation and
+// background work are in PartitionLog+Operations.swift.
 import Foundation
 import KafkaRecords
 import Logging
@@ -9,8 +13,11 @@ import Synchronization
 
 /// One partition's log. Thread-safe; all state sits behind one lock.
 public final class PartitionLog: Sendable {
+    /// The topic.
     public let topic: String
+    /// The partition index.
     public let partition: Int32
+    /// The topic id from `partition.metadata`, when known.
     public let topicId: UUID?
     /// The partition directory `<log dir>/<topic>-<partition>`.
     public let directory: String
@@ -18,6 +25,8 @@ public final class PartitionLog: Sendable {
     let state: Mutex<PartitionLogState>
     let clock: @Sendable () -> Int64
     let logger: Logger
+    /// Snapshots and checkpoints written atomically through the engine.
+    let fileWriter: AtomicFileWriter
     private let appendListener = Mutex<(@Sendable (PartitionLog) -> Void)?>(nil)
 
     init(topic: String, partition: Int32, topicId: UUID?, directory: String, logDir: LogDirectory,
@@ -27,6 +36,12 @@ public final class PartitionLog: Sendable {
         self.topicId = topicId
         self.directory = directory
         self.logDir = logDir
+        let writer = AtomicFileWriter(engine: logDir.engine, directory: directory, logger: logger) { code, path in
+            logDir.recordFailure(errno: code, path: path)
+        }
+        state.producers.writer = writer
+        state.epochs.writer = writer
+        self.fileWriter = writer
         self.state = Mutex(state)
         self.clock = clock
         self.logger = logger
@@ -35,19 +50,19 @@ public final class PartitionLog: Sendable {
     // MARK: Offsets
 
     /// One past the last offset whose bytes are written (readable by followers).
-    public var logEndOffset: Int64 { state.withLock { $0.logEndOffset } }
+    public var logEndOffset: Int64 { state.withLock { $0.local.logEndOffset } }
     /// The first offset still in the log.
     public var logStartOffset: Int64 { state.withLock { $0.logStartOffset } }
-    /// The offset up to which consumers may read (set by the broker/replication layer).
+    /// The offset up to which consumers may read (see `highWatermarkPolicy`).
     public var highWatermark: Int64 { state.withLock { $0.highWatermark } }
     /// The high watermark, or the first offset of the oldest open transaction when that is lower.
     public var lastStableOffset: Int64 { state.withLock { $0.lastStableOffset } }
     /// Everything below this offset is fsynced.
-    public var recoveryPoint: Int64 { state.withLock { $0.recoveryPoint } }
+    public var recoveryPoint: Int64 { state.withLock { $0.local.recoveryPoint } }
     /// Size of all segments in bytes.
-    public var size: Int64 { state.withLock { $0.segments.reduce(0) { $0 + $1.size } } }
+    public var size: Int64 { state.withLock { $0.local.size } }
     /// Base offsets of the segments, oldest first.
-    public var segmentBaseOffsets: [Int64] { state.withLock { $0.segments.map(\.baseOffset) } }
+    public var segmentBaseOffsets: [Int64] { state.withLock { $0.local.segments.map(\.baseOffset) } }
     /// The current configuration.
     public var config: LogConfig { state.withLock { $0.config } }
     /// Why the partition is offline, nil when it serves.
@@ -56,11 +71,18 @@ public final class PartitionLog: Sendable {
         return state.withLock { $0.offlineReason }
     }
 
+    /// Who moves the high watermark: the log itself on write completion (`.durableLogEnd`, a single node)
+    /// or its owner through `updateHighWatermark(_:)` (`.external`, replication).
+    public var highWatermarkPolicy: HighWatermarkPolicy {
+        get { state.withLock { $0.highWatermarkPolicy } }
+        set { state.withLock { $0.highWatermarkPolicy = newValue } }
+    }
+
     /// Sets the high watermark, clamped to [log start offset, log end offset]. Returns the value set.
     @discardableResult
     public func updateHighWatermark(_ offset: Int64) -> Int64 {
         state.withLock { s in
-            s.highWatermark = min(max(offset, s.logStartOffset), s.logEndOffset)
+            s.highWatermark = min(max(offset, s.logStartOffset), s.local.logEndOffset)
             return s.highWatermark
         }
     }
@@ -69,8 +91,8 @@ public final class PartitionLog: Sendable {
     public func updateConfig(_ config: LogConfig) throws(StorageError) {
         try config.validate()
         state.withLock { s in
-            s.config = config
-            for segment in s.segments {
+            s.local.config = config
+            for segment in s.local.segments {
                 segment.offsetIndex.maxEntries = max(config.segmentIndexBytes / OffsetIndex.entrySize, 1)
                 segment.timeIndex.maxEntries = max(config.segmentIndexBytes / TimeIndex.entrySize, 1)
                 segment.indexIntervalBytes = config.indexIntervalBytes
@@ -78,21 +100,24 @@ public final class PartitionLog: Sendable {
         }
     }
 
-    /// Registers a hook called (on the I/O thread, outside the lock) whenever the log end offset moves,
-    /// so long-poll fetches can wake up. Keep it cheap.
+    /// Registers a hook called (on the I/O thread, outside the lock) once per write completion that moved
+    /// the log end offset — after the high watermark moved, before the appends are acknowledged — so
+    /// long-poll fetches can wake up. Keep it cheap.
     public func setAppendListener(_ listener: (@Sendable (PartitionLog) -> Void)?) {
         appendListener.withLock { $0 = listener }
     }
 
     // MARK: Append
 
-    /// Appends one or more magic-v2 batches (already CRC-checked by the caller).
+    /// Appends batches checked by `RecordBatchValidator` (see `ValidatedBatches`); the log does not parse
+    /// or check their headers again.
     ///
     /// For `.client` and `.coordinator` the log assigns offsets and stamps `leaderEpoch`; for
-    /// `.replication` the batches keep their offsets and epochs. `completion` runs once, on the I/O
-    /// thread: when the bytes are durable (flush.messages = 1, the default), or when they are written to
-    /// the page cache otherwise; at once for rejections and duplicates.
-    public func append(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin = .client,
+    /// `.replication` the batches keep their offsets and epochs (a follower's append). `completion` runs
+    /// once, on the I/O thread: when the bytes are durable (flush.messages = 1, the default), or when they
+    /// are written to the page cache otherwise; at once for rejections and duplicates. Nothing blocking
+    /// runs on the caller's thread: a roll only creates the new segment's files.
+    public func append(_ batches: ValidatedBatches, leaderEpoch: Int32, origin: AppendOrigin = .client,
                        completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) {
         if logDir.isOffline {
             completion(.failure(.logDirOffline(path: logDir.path)))
@@ -100,12 +125,13 @@ public final class PartitionLog: Sendable {
         }
         let now = clock()
         let outcome: Result<AppendPlan, StorageError> = state.withLock { s in
-            let plan = s.planAppend(records: records, leaderEpoch: leaderEpoch, origin: origin, nowMs: now, completion: completion)
+            let plan = s.planAppend(batches, leaderEpoch: leaderEpoch, origin: origin, nowMs: now, completion: completion)
+            // Index bytes and rolled segments' fsyncs go first: the engine completes in submission order.
+            submitQueuedIO(s)
             if case let .write(file, position, chunks, sync, token) = plan {
                 let request = IORequest(file: file, position: position, chunks: chunks, sync: sync) { [self] code in
                     writeCompleted(token: token, errno: code)
                 }
-                submitRolledFlushes(s)
                 if !logDir.engine.submit(request) {
                     // The engine is shut down: fail this append (the pending entry is failed and rolled back).
                     _ = s.complete(token: token, errno: EBADF)
@@ -122,6 +148,20 @@ public final class PartitionLog: Sendable {
         }
     }
 
+    /// Checks the batch headers of raw `records` for `origin` (`ValidatedBatches.validate(_:origin:maxMessageBytes:)`)
+    /// and appends them. For callers without a validator of their own: tests, tools, the CLI.
+    public func append(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin = .client,
+                       completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) {
+        let batches: ValidatedBatches
+        do throws(StorageError) {
+            batches = try ValidatedBatches.validate(records, origin: origin, maxMessageBytes: config.maxMessageBytes)
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        append(batches, leaderEpoch: leaderEpoch, origin: origin, completion: completion)
+    }
+
     /// Appends and waits for the completion (tests, tools, the CLI — not for event loops).
     public func appendAndWait(records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin = .client) throws(StorageError) -> AppendResult {
         let box = Mutex<Result<AppendResult, StorageError>?>(nil)
@@ -135,8 +175,23 @@ public final class PartitionLog: Sendable {
         return try result.get()
     }
 
-    private func submitRolledFlushes(_ s: PartitionLogState) {
-        for segment in s.rolledUnflushed {
+    /// Hands the index bytes written behind and the fsyncs of rolled segments to the engine. Called under
+    /// the lock, so they queue ahead of the data write that follows.
+    func submitQueuedIO(_ s: PartitionLogState) {
+        let local = s.local
+        if !local.indexWrites.isEmpty {
+            for write in local.indexWrites {
+                guard let file = try? local.cache.handle(write.path, create: true) else { continue }
+                var request = IORequest(file: file, position: write.position, chunks: [write.bytes], sync: false) { [self] code in
+                    if code != 0 { logDir.recordFailure(errno: code, path: write.path) }
+                    state.withLock { $0.local.indexWritesInFlight -= 1 }
+                }
+                request.injectable = false
+                if logDir.engine.submit(request) { local.indexWritesInFlight += 1 }
+            }
+            local.indexWrites.removeAll()
+        }
+        for segment in local.rolledUnflushed {
             guard let file = try? segment.logFile() else { continue }
             let upTo = segment.nextOffset
             let request = IORequest(file: file, position: 0, chunks: [], sync: true) { [self] code in
@@ -144,13 +199,13 @@ public final class PartitionLog: Sendable {
             }
             _ = logDir.engine.submit(request)
         }
-        s.rolledUnflushed.removeAll()
+        local.rolledUnflushed.removeAll()
     }
 
     private func writeCompleted(token: UInt64, errno code: Int32) {
         if code == 0 { logDir.recordSuccess() } else { logDir.recordFailure(errno: code, path: directory) }
         let (callbacks, advanced) = state.withLock { $0.complete(token: token, errno: code) }
-        // The listener runs first, so an acknowledged append has always been announced.
+        // The listener runs first (once), so an acknowledged append has always been announced.
         if advanced, let listener = appendListener.withLock({ $0 }) { listener(self) }
         for callback in callbacks { callback() }
     }
@@ -160,17 +215,17 @@ public final class PartitionLog: Sendable {
             logDir.recordFailure(errno: code, path: path)
             return
         }
-        state.withLock { s in s.recoveryPoint = max(s.recoveryPoint, min(offset, s.logEndOffset)) }
+        state.withLock { s in s.local.recoveryPoint = max(s.local.recoveryPoint, min(offset, s.local.logEndOffset)) }
     }
 
     /// Queues an fsync of everything written so far (flush.ms, shutdown); `completion` runs when durable.
     public func flush(completion: (@Sendable (Result<Int64, StorageError>) -> Void)? = nil) {
         let target: (file: LogFileHandle, offset: Int64)? = state.withLock { s in
-            submitRolledFlushes(s)
-            s.unflushedMessages = 0
-            s.lastFlushMs = clock()
-            guard let file = try? s.activeSegment.logFile() else { return nil }
-            return (file, s.nextOffset)
+            submitQueuedIO(s)
+            s.local.unflushedMessages = 0
+            s.local.lastFlushMs = clock()
+            guard let file = try? s.local.activeSegment.logFile() else { return nil }
+            return (file, s.local.nextOffset)
         }
         guard let target else {
             completion?(.failure(.partitionOffline("no active segment file")))

@@ -1,5 +1,7 @@
-// PartitionLog+Operations: reads, ListOffsets, DeleteRecords, truncation, leader epochs, producer
-// state queries, retention and flush hooks driven by the LogManager's scheduler.
+// PartitionLog+Operations: the rest of the partition log's public face — reads as file slices (scanned
+// outside the lock, see ReadPlan), ListOffsets, DeleteRecords, truncation, leader epochs, producer state
+// queries — and the hooks the LogManager's scheduler drives (retention, compaction, expiry, flush.ms,
+// checkpoints, clean close).
 import Foundation
 import KafkaRecords
 import NIOCore
@@ -11,45 +13,46 @@ extension PartitionLog {
                      minOneBatch: Bool = true) throws(StorageError) -> LogReadResult {
         if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
         // The lock covers the bounds and index lookups; the header scans (preads) run outside it.
-        let step = try state.withLock { s throws(StorageError) in
-            try s.planRead(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch)
+        let (plan, empty) = try state.withLock { s throws(StorageError) -> (ReadPlan?, LogReadResult) in
+            let result = try s.emptyReadResult(from: offset, isolation: isolation)
+            let upper = s.upperBound(isolation)
+            guard offset < upper, let index = s.local.segmentIndex(for: offset) else { return (nil, result) }
+            return (try s.local.readPlan(segmentAt: index, offset: offset, upper: upper, maxBytes: maxBytes,
+                                         minOneBatch: minOneBatch, result: result), result)
         }
-        let plan: ReadPlan
-        switch step {
-        case let .done(result): return result
-        case let .scan(scan): plan = scan
-        }
+        guard let plan else { return empty }
         if var result = try plan.execute() {
             let valid = state.withLock { s -> Bool in
-                guard s.truncations == plan.truncations else { return false }
+                guard s.local.truncations == plan.truncations else { return false }
                 if isolation == .transactionCommitted {
-                    result.abortedTransactions = s.abortedTransactions(from: offset, to: plan.upper,
-                                                                       startingAt: s.segmentIndex(for: offset) ?? 0)
+                    result.abortedTransactions = s.local.abortedTransactions(from: offset, to: plan.upper,
+                                                                             startingAt: s.local.segmentIndex(for: offset) ?? 0)
                 }
                 return true
             }
             if valid { return result }
         }
+        // A truncation raced the scan, or the batch lies in a later segment: the same scan under the lock.
         return try state.withLock { s throws(StorageError) in
-            try s.read(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch)
+            var result = try s.emptyReadResult(from: offset, isolation: isolation)
+            let upper = s.upperBound(isolation)
+            guard offset < upper, let index = s.local.segmentIndex(for: offset) else { return result }
+            if let (found, segment) = try s.local.readWalkingSegments(from: index, offset: offset, upper: upper, maxBytes: maxBytes,
+                                                                      minOneBatch: minOneBatch, result: result) {
+                result = found
+                if isolation == .transactionCommitted {
+                    result.abortedTransactions = s.local.abortedTransactions(from: offset, to: upper, startingAt: segment)
+                }
+            }
+            return result
         }
     }
 
     /// ListOffsets: earliest, latest, max timestamp, or the first offset whose timestamp is ≥ T
-    /// (nil when no record is that recent).
+    /// (nil when no record is that recent). The broker maps Kafka's wire sentinels to the spec.
     public func offset(for spec: ListOffsetsSpec) throws(StorageError) -> TimestampOffset? {
         if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
         return try state.withLock { s throws(StorageError) in try s.offset(for: spec) }
-    }
-
-    /// ListOffsets with Kafka's wire timestamps: -2 earliest, -1 latest, -3 max timestamp, else a time.
-    public func offset(forTimestamp timestamp: Int64) throws(StorageError) -> TimestampOffset? {
-        switch timestamp {
-        case -2: try offset(for: .earliest)
-        case -1: try offset(for: .latest)
-        case -3: try offset(for: .maxTimestamp)
-        default: try offset(for: .timestamp(timestamp))
-        }
     }
 
     /// DeleteRecords: moves the log start offset to `offset` (-1: the high watermark); whole segments below
@@ -61,7 +64,7 @@ extension PartitionLog {
 
     /// Removes every offset ≥ `offset` (follower divergence). Waits for in-flight writes first.
     public func truncate(to offset: Int64) throws(StorageError) {
-        try whenIdle { s throws(StorageError) in try s.truncateSegments(to: offset) }
+        try whenIdle { s throws(StorageError) in try s.truncate(to: offset) }
     }
 
     /// Deletes everything and restarts the log empty at `offset` (a follower behind the leader's start).
@@ -69,11 +72,12 @@ extension PartitionLog {
         try whenIdle { s throws(StorageError) in try s.truncateFully(startAt: offset) }
     }
 
-    /// Runs `body` under the lock once no append is in flight (truncation must not race a write).
+    /// Runs `body` under the lock once no write (data, index bytes, snapshot, checkpoint) is in flight:
+    /// truncation must not race a write.
     private func whenIdle(_ body: (PartitionLogState) throws(StorageError) -> Void) throws(StorageError) {
         for attempt in 0..<100_000 {
             let done = try state.withLock { s throws(StorageError) -> Bool in
-                guard s.pending.isEmpty else { return false }
+                guard s.local.isIdle, fileWriter.pendingCount == 0 else { return false }
                 try body(s)
                 return true
             }
@@ -89,7 +93,7 @@ extension PartitionLog {
     /// (the log end offset for the latest epoch); (-1, -1) when unknown.
     public func endOffset(forLeaderEpoch epoch: Int32) -> (leaderEpoch: Int32, endOffset: Int64) {
         state.withLock { s in
-            let found = s.epochs.endOffset(for: epoch, logEndOffset: s.logEndOffset)
+            let found = s.epochs.endOffset(for: epoch, logEndOffset: s.local.logEndOffset)
             return (found.epoch, found.endOffset)
         }
     }
@@ -115,8 +119,8 @@ extension PartitionLog {
     /// Aborted transactions overlapping [from, to) (read_committed consumers, tests).
     public func abortedTransactions(from: Int64, to: Int64) -> [AbortedTransaction] {
         state.withLock { s in
-            guard let start = s.segmentIndex(for: from) ?? (s.segments.isEmpty ? nil : 0) else { return [] }
-            return s.abortedTransactions(from: from, to: to, startingAt: start)
+            guard let start = s.local.segmentIndex(for: from) ?? (s.local.segments.isEmpty ? nil : 0) else { return [] }
+            return s.local.abortedTransactions(from: from, to: to, startingAt: start)
         }
     }
 
@@ -127,20 +131,31 @@ extension PartitionLog {
     public func applyRetention() throws(StorageError) -> Int {
         let now = clock()
         return try state.withLock { s throws(StorageError) -> Int in
-            let candidates = try s.retentionCandidates(nowMs: now)
-            submitFlushesAfterRoll(s)
+            let candidates = try RetentionPolicy.candidates(s, nowMs: now)
+            submitQueuedIO(s)
             s.deleteSegments(candidates, nowMs: now)
-            s.removeDueFiles(nowMs: now)
+            s.local.removeDueFiles(nowMs: now)
             return candidates.count
         }
     }
 
-    func submitFlushesAfterRoll(_ s: PartitionLogState) {
-        for segment in s.rolledUnflushed {
-            guard let file = try? segment.logFile() else { continue }
-            logDir.engine.submit(IORequest(file: file, position: 0, chunks: [], sync: true) { _ in })
-        }
-        s.rolledUnflushed.removeAll()
+    /// Compacts when cleanup.policy includes compact and the dirty ratio reaches min.cleanable.dirty.ratio
+    /// (always with `force`). Returns nil when there was nothing to do.
+    @discardableResult
+    public func compactIfDirty(force: Bool = false) throws(StorageError) -> CompactionStats? {
+        let now = clock()
+        guard let input = try state.withLock({ s throws(StorageError) -> CleanerInput? in
+            guard s.config.cleanupPolicy.contains(.compact), s.offlineReason == nil else { return nil }
+            return try LogCleaner.input(of: s, nowMs: now, force: force)
+        }) else { return nil }
+        let map = try LogCleaner.buildOffsetMap(input)
+        let output = try LogCleaner.writeCleaned(input, map: map)
+        let swapped = try state.withLock { s throws(StorageError) in try LogCleaner.swapCleaned(input, output: output, into: s, nowMs: now) }
+        logger.info("compacted", metadata: ["partition": "\(topic)-\(partition)", "segments": "\(swapped)",
+                                            "groups": "\(input.groups.count)", "recordsRemoved": "\(output.recordsRemoved)"])
+        return CompactionStats(segmentsCleaned: swapped, bytesBefore: input.sources.reduce(0) { $0 + $1.size },
+                               bytesAfter: output.bytesAfter, recordsRemoved: output.recordsRemoved,
+                               segmentsAfter: input.groups.count)
     }
 
     /// Expires idle producer ids.
@@ -154,34 +169,32 @@ extension PartitionLog {
     /// Flushes when flush.ms has passed with unflushed appends.
     func flushIfDue() {
         let now = clock()
-        let due = state.withLock { s in s.unflushedMessages > 0 && now - s.lastFlushMs >= s.config.flushMs }
+        let due = state.withLock { s in s.local.unflushedMessages > 0 && now - s.local.lastFlushMs >= s.config.flushMs }
         if due { flush() }
     }
 
     /// Checkpoint values for the log dir's offset files.
     var checkpointOffsets: PartitionCheckpoints {
         state.withLock { s in
-            PartitionCheckpoints(recoveryPoint: s.recoveryPoint, logStartOffset: s.logStartOffset,
+            PartitionCheckpoints(recoveryPoint: s.local.recoveryPoint, logStartOffset: s.logStartOffset,
                                  highWatermark: s.highWatermark, firstDirtyOffset: s.firstDirtyOffset)
         }
     }
 
-    /// Waits for in-flight appends, fsyncs every segment, writes a producer snapshot at the log end offset.
+    /// Waits for in-flight writes, fsyncs every segment, writes a producer snapshot at the log end offset.
     func closeCleanly() throws(StorageError) {
         try whenIdle { s throws(StorageError) in
-            for segment in s.segments where segment.isLoaded { try segment.flushAll() }
-            s.producers.mapEndOffset = s.logEndOffset
-            try s.producers.writeSnapshot()
-            s.recoveryPoint = s.logEndOffset
-            s.removeDueFiles(nowMs: 0, force: true)
+            for segment in s.local.segments where segment.isLoaded { try segment.flushAll() }
+            s.producers.mapEndOffset = s.local.logEndOffset
+            try s.producers.writeSnapshot(inline: true)
+            s.local.recoveryPoint = s.local.logEndOffset
+            s.local.removeDueFiles(nowMs: 0, force: true)
         }
     }
-}
 
-extension PartitionLog {
     /// Unlinks `.deleted` segment files whose file.delete.delay.ms has passed.
     func removeDueFiles() {
         let now = clock()
-        state.withLock { $0.removeDueFiles(nowMs: now) }
+        state.withLock { $0.local.removeDueFiles(nowMs: now) }
     }
 }

@@ -34,6 +34,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// EIO, for failures reported without an errno of their own.
     static let eio: Int32 = 5
 
+    /// A one-line description for logs and error messages.
     public var description: String {
         switch self {
         case let .offsetOutOfRange(requested, start, end):

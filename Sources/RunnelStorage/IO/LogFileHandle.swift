@@ -70,6 +70,7 @@ public final class LogFileHandle: Sendable {
 
     /// Writes all of `chunks` contiguously at `position` with pwritev, looping over short writes.
     func write(_ chunks: [ByteBuffer], at position: Int64) throws(StorageError) {
+        CallerIOProbe.shared.record()
         let code = Self.pwriteAll(descriptor: descriptor, chunks: chunks, at: position)
         if code != 0 { throw .io(operation: "pwrite", path: path, errno: code) }
     }
@@ -118,6 +119,7 @@ public final class LogFileHandle: Sendable {
 
     /// fdatasync: the file's data (and the size) reach stable storage.
     func sync() throws(StorageError) {
+        CallerIOProbe.shared.record()
         guard fdatasync(descriptor) == 0 else { throw .io(operation: "fdatasync", path: path, errno: errno) }
     }
 }
@@ -140,6 +142,7 @@ enum FileSystem {
 
     /// fsyncs a directory so renames and creations inside it are durable.
     static func syncDirectory(_ path: String) {
+        CallerIOProbe.shared.record()
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         _ = fsync(fd)

@@ -4,27 +4,38 @@ import KafkaRecords
 
 /// One appended batch of an idempotent producer.
 public struct ProducerBatchMetadata: Sendable, Equatable {
+    /// Sequence of the batch's first record.
     public var firstSequence: Int32
+    /// Sequence of the batch's last record.
     public var lastSequence: Int32
+    /// Offset the batch's first record got.
     public var firstOffset: Int64
+    /// Offset the batch's last record got.
     public var lastOffset: Int64
+    /// The batch's max timestamp.
     public var timestamp: Int64
 }
 
 /// State of one producer id in one partition (also what DescribeProducers reports).
 public struct ProducerStateEntry: Sendable, Equatable {
+    /// Batches remembered per producer for duplicate detection (Kafka's five).
     public static let batchesRetained = 5
+    /// The producer id.
     public var producerId: Int64
+    /// The producer's current epoch.
     public var producerEpoch: Int16
     /// Oldest first, at most five.
     public var batches: [ProducerBatchMetadata] = []
+    /// Epoch of the transaction coordinator that wrote its last marker (-1 none).
     public var coordinatorEpoch: Int32 = -1
     /// First offset of the producer's open transaction, nil when none.
     public var currentTxnFirstOffset: Int64?
     /// Wall-clock time (ms) of the producer's last append, for producer.id.expiration.ms.
     public var lastUpdateMs: Int64
 
+    /// Sequence of the last record appended (-1 none).
     public var lastSequence: Int32 { batches.last?.lastSequence ?? -1 }
+    /// Offset of the last record appended (-1 none).
     public var lastOffset: Int64 { batches.last?.lastOffset ?? -1 }
     /// Timestamp of the last batch (DescribeProducers' LastTimestamp).
     public var lastTimestamp: Int64 { batches.last?.timestamp ?? -1 }

@@ -26,6 +26,7 @@ public struct AppendResult: Sendable, Equatable {
     /// True when the batch duplicated one of the producer's last five: nothing was written.
     public var isDuplicate: Bool
 
+    /// A result with every field given.
     public init(baseOffset: Int64, lastOffset: Int64, logAppendTime: Int64, logStartOffset: Int64, isDuplicate: Bool) {
         self.baseOffset = baseOffset
         self.lastOffset = lastOffset
@@ -48,8 +49,11 @@ public enum FetchIsolation: Sendable, Equatable {
 /// A byte range of a segment file, for sendfile / `FileRegion`. Holding the slice keeps the file open,
 /// even after the segment was deleted by retention or replaced by compaction.
 public struct FileSlice: Sendable {
+    /// The segment file (reference-counted: valid while the slice lives).
     public let file: LogFileHandle
+    /// First byte of the range in the file.
     public let position: Int64
+    /// Bytes in the range.
     public let length: Int
 
     /// Copies the bytes (for TLS connections and tests).
@@ -62,18 +66,24 @@ public struct FileSlice: Sendable {
 public struct LogReadResult: Sendable {
     /// Whole batches from the fetch offset on; the last one may be cut at max bytes, as Kafka does.
     public var slices: [FileSlice]
+    /// The offset the read asked for.
     public var fetchOffset: Int64
     /// Base offset of the first batch returned (≤ fetchOffset), nil when empty.
     public var firstBatchOffset: Int64?
+    /// The high watermark when the read was planned.
     public var highWatermark: Int64
+    /// The last stable offset when the read was planned.
     public var lastStableOffset: Int64
+    /// The log start offset when the read was planned.
     public var logStartOffset: Int64
+    /// The log end offset when the read was planned.
     public var logEndOffset: Int64
     /// For read_committed: aborted transactions overlapping the returned range; nil otherwise.
     public var abortedTransactions: [AbortedTransaction]?
 
     /// Total bytes of all slices.
     public var byteCount: Int { slices.reduce(0) { $0 + $1.length } }
+    /// True when no bytes were returned.
     public var isEmpty: Bool { slices.isEmpty }
 
     /// Concatenated bytes of all slices (tests, TLS).
@@ -89,11 +99,14 @@ public struct LogReadResult: Sendable {
 
 /// A ListOffsets answer.
 public struct TimestampOffset: Sendable, Equatable {
+    /// The record's timestamp (-1 for earliest and latest).
     public var timestamp: Int64
+    /// The offset found.
     public var offset: Int64
     /// Leader epoch of the batch holding `offset`, nil when unknown.
     public var leaderEpoch: Int32?
 
+    /// An answer with every field given.
     public init(timestamp: Int64, offset: Int64, leaderEpoch: Int32?) {
         self.timestamp = timestamp
         self.offset = offset
@@ -101,13 +114,14 @@ public struct TimestampOffset: Sendable, Equatable {
     }
 }
 
-/// Kafka's special ListOffsets timestamps.
+/// What a ListOffsets lookup asks for. The broker maps Kafka's wire timestamps (the -1/-2/-3
+/// sentinels or a time) to it; storage never sees the sentinels.
 public enum ListOffsetsSpec: Sendable, Equatable {
-    /// -2: the log start offset.
+    /// The log start offset.
     case earliest
-    /// -1: the log end offset (the broker caps it at the high watermark or last stable offset).
+    /// The log end offset (the broker caps it at the high watermark or last stable offset).
     case latest
-    /// -3: the record with the largest timestamp.
+    /// The record with the largest timestamp.
     case maxTimestamp
     /// The first offset whose timestamp is ≥ the given one.
     case timestamp(Int64)
@@ -115,15 +129,31 @@ public enum ListOffsetsSpec: Sendable, Equatable {
 
 /// A partition found on disk or created.
 public struct PartitionDescriptor: Sendable, Hashable {
+    /// The topic name.
     public var topic: String
+    /// The partition index.
     public var partition: Int32
+    /// The topic id from `partition.metadata`, when known.
     public var topicId: UUID?
+    /// The log dir holding the partition's directory.
     public var logDir: String
 
+    /// A descriptor with every field given.
     public init(topic: String, partition: Int32, topicId: UUID?, logDir: String) {
         self.topic = topic
         self.partition = partition
         self.topicId = topicId
         self.logDir = logDir
     }
+}
+
+/// Who moves a partition log's high watermark — the seam between a single node and replication.
+public enum HighWatermarkPolicy: Sendable, Equatable {
+    /// Single node: the log itself moves the high watermark to its log end offset in its write-completion
+    /// path (the data is fsynced there with flush.messages = 1), before the append is acknowledged and
+    /// before the append listener runs (docs/decisions/0002).
+    case durableLogEnd
+    /// Replication: the owner sets it with `PartitionLog.updateHighWatermark(_:)` — a leader the minimum
+    /// log end offset over the in-sync replicas, a follower the leader's high watermark.
+    case external
 }

@@ -1,6 +1,7 @@
 // LogSegment: one `<20-digit base offset>.log` file with its `.index` and `.timeindex`: the append
 // bookkeeping (sizes, next offset, largest timestamp, index entries every index.interval.bytes),
-// offset → position translation, clean loading, recovery (validate, truncate, rebuild indexes).
+// offset → position and timestamp → offset translation, clean loading, recovery (validate, truncate,
+// rebuild indexes). Index bytes written behind are returned to the caller for the I/O engine.
 import KafkaRecords
 import NIOCore
 
@@ -167,42 +168,44 @@ final class LogSegment {
         return truncated
     }
 
-    /// Updates sizes, offsets, timestamps and indexes for a batch written (or reserved) at `position`.
-    func noteAppend(_ header: RecordBatchHeader, at position: Int64, indexIntervalBytes: Int) throws(StorageError) {
+    /// Updates sizes, offsets, timestamps and in-memory index entries for a batch written (or reserved) at
+    /// `position`. Returns the index bytes due for the files (every `OffsetIndex.writeBehind` entries),
+    /// which the caller hands to the I/O engine.
+    func noteAppend(_ header: RecordBatchHeader, at position: Int64, indexIntervalBytes: Int) -> [IndexWrite] {
         noteTimestamp(header)
+        var writes: [IndexWrite] = []
         if bytesSinceLastIndexEntry > indexIntervalBytes {
-            try offsetIndex.append(offset: header.lastOffset, position: position, cache: cache)
-            try timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, cache: cache)
+            offsetIndex.append(offset: header.lastOffset, position: position)
+            timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp)
             bytesSinceLastIndexEntry = 0
+            if offsetIndex.isWriteBehindDue, let write = offsetIndex.takeUnpersisted() { writes.append(write) }
+            if timeIndex.isWriteBehindDue, let write = timeIndex.takeUnpersisted() { writes.append(write) }
         }
         bytesSinceLastIndexEntry += header.totalSize
         nextOffset = header.lastOffset + 1
         size = position + Int64(header.totalSize)
+        return writes
     }
 
     /// Called when the segment stops being the active one: the last time index entry records its
-    /// largest timestamp exactly (retention and ListOffsets read it from there).
-    func onBecomeInactive() throws(StorageError) {
+    /// largest timestamp exactly (retention and ListOffsets read it from there). Returns the index bytes
+    /// still to write, for the I/O engine (nothing is written on the caller's thread).
+    func onBecomeInactive() -> [IndexWrite] {
         if maxTimestamp >= 0 {
-            try timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, cache: cache, skipFullCheck: true)
+            timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp, skipFullCheck: true)
         }
-        try persistIndexes()
+        return [offsetIndex.takeUnpersisted(), timeIndex.takeUnpersisted()].compactMap { $0 }
     }
 
-    /// Writes index entries still held in memory (roll, flush, clean shutdown).
+    /// Performs index writes on the calling thread (the cleaner's, never an event loop).
+    func write(_ writes: [IndexWrite]) throws(StorageError) {
+        for write in writes { try cache.handle(write.path, create: true).write([write.bytes], at: write.position) }
+    }
+
+    /// Writes index entries still held in memory now (flush, clean shutdown, compaction).
     func persistIndexes() throws(StorageError) {
         try offsetIndex.persist(cache: cache)
         try timeIndex.persist(cache: cache)
-    }
-
-    /// The first batch at or after `startPosition` whose last offset is ≥ `target`, within `limit` bytes.
-    func translate(_ target: Int64, limit: Int64) throws(StorageError) -> (position: Int64, header: RecordBatchHeader)? {
-        let entry = offsetIndex.lookup(target)
-        var scanner = BatchScanner(file: try logFile(), from: entry.position, to: limit)
-        while case let .batch(header, position) = try scanner.next(verify: false) {
-            if header.lastOffset >= target { return (position, header) }
-        }
-        return nil
     }
 
     /// Removes every batch from the one containing `offset` on (and any torn bytes). Returns the bytes removed.
@@ -277,5 +280,27 @@ final class LogSegment {
         for path in [offsetIndex.path, timeIndex.path] where FileSystem.exists(path) {
             try cache.handle(path).sync()
         }
+    }
+
+    /// The first record at or after `minOffset` whose timestamp is ≥ `target`: time index, then offset index,
+    /// then a scan of batch headers, then the records of the one batch that qualifies (decompressed, bounded by
+    /// `RecordScan.maxDecompressedBytes`, when compressed); LogAppendTime batches answer with their first offset.
+    func firstOffset(atOrAfterTimestamp target: Int64, minOffset: Int64, limit: Int64) throws(StorageError) -> (offset: Int64, timestamp: Int64)? {
+        let entry = timeIndex.lookup(before: target)
+        let start = offsetIndex.lookup(max(entry.offset, minOffset)).position
+        var scanner = BatchScanner(file: try logFile(), from: start, to: limit)
+        while case let .batch(header, position) = try scanner.next(verify: false) {
+            guard header.lastOffset >= minOffset, header.maxTimestamp >= target else { continue }
+            if header.timestampType == .createTime, let bytes = try scanner.batchBytes(at: position, size: header.totalSize) {
+                let found = header.compression == CompressionCodec.none
+                    ? RecordScan.firstRecord(in: bytes, at: bytes.readerIndex, header: header, timestampAtLeast: target,
+                                             offsetAtLeast: minOffset)
+                    : RecordScan.firstRecordDecompressing(bytes, timestampAtLeast: target, offsetAtLeast: minOffset)
+                if let found { return found }
+            }
+            // LogAppendTime (every record has the batch's timestamp), or records that cannot be read.
+            return (max(header.baseOffset, minOffset), header.maxTimestamp)
+        }
+        return nil
     }
 }

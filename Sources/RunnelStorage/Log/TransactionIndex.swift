@@ -5,12 +5,16 @@ import NIOCore
 /// An aborted transaction: records of `producerId` in [firstOffset, lastOffset] are to be skipped by
 /// read_committed consumers (`lastOffset` is the abort marker's offset).
 public struct AbortedTransaction: Sendable, Equatable, Hashable {
+    /// The transactional producer.
     public var producerId: Int64
+    /// First offset of the transaction's records.
     public var firstOffset: Int64
+    /// Offset of the abort marker.
     public var lastOffset: Int64
     /// The last stable offset when the abort was written.
     public var lastStableOffset: Int64
 
+    /// An entry with every field given.
     public init(producerId: Int64, firstOffset: Int64, lastOffset: Int64, lastStableOffset: Int64) {
         self.producerId = producerId
         self.firstOffset = firstOffset
@@ -48,17 +52,24 @@ final class TransactionIndex {
         return buffer.readableBytes % Self.entrySize == 0
     }
 
-    /// Appends an entry (the file is created on the first abort).
-    func append(_ entry: AbortedTransaction, cache: FileHandleCache) throws(StorageError) {
+    /// Adds an entry in memory and returns its file bytes, for the I/O engine (the append path: the
+    /// file is created on the first abort, nothing is written on the appending thread).
+    func appendBehind(_ entry: AbortedTransaction) -> IndexWrite {
         var bytes = ByteBufferAllocator().buffer(capacity: Self.entrySize)
         bytes.writeInteger(Int16(0))
         bytes.writeInteger(entry.producerId)
         bytes.writeInteger(entry.firstOffset)
         bytes.writeInteger(entry.lastOffset)
         bytes.writeInteger(entry.lastStableOffset)
-        let file = try cache.handle(path, create: true)
-        try file.write([bytes], at: Int64(entries.count * Self.entrySize))
+        let write = IndexWrite(path: path, position: Int64(entries.count * Self.entrySize), bytes: bytes)
         entries.append(entry)
+        return write
+    }
+
+    /// Appends an entry and writes it now (recovery, compaction).
+    func append(_ entry: AbortedTransaction, cache: FileHandleCache) throws(StorageError) {
+        let write = appendBehind(entry)
+        try cache.handle(path, create: true).write([write.bytes], at: write.position)
     }
 
     /// Drops entries whose abort marker is at or after `offset`.

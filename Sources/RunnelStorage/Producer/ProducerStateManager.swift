@@ -10,6 +10,9 @@ final class ProducerStateManager {
     private(set) var producers: [Int64: ProducerStateEntry] = [:]
     /// Offset up to which (exclusive) the state reflects the log.
     var mapEndOffset: Int64 = 0
+    /// Writes snapshots through the log dir's I/O engine once the log is open (nil: write inline, as
+    /// recovery and shutdown do).
+    var writer: AtomicFileWriter?
 
     init(directory: String) { self.directory = directory }
 
@@ -74,8 +77,21 @@ final class ProducerStateManager {
         }.sorted()
     }
 
-    /// Writes `<mapEndOffset>.snapshot`: version 1, CRC-32C of the rest, then one entry per producer.
-    func writeSnapshot() throws(StorageError) {
+    /// Writes `<mapEndOffset>.snapshot`: through the engine when a writer is set and `inline` is false
+    /// (a roll: the caller only enqueues; until the file is in place, recovery uses an older snapshot and
+    /// replays), else at once (shutdown).
+    func writeSnapshot(inline: Bool = false) throws(StorageError) {
+        let bytes = snapshotBytes()
+        let path = directory + "/" + Self.snapshotName(mapEndOffset)
+        if !inline, let writer {
+            writer.write(bytes, to: path)
+        } else {
+            try FileSystem.writeAtomically(path, bytes: bytes, directory: directory)
+        }
+    }
+
+    /// The snapshot file's bytes: version 1, CRC-32C of the rest, then one entry per producer.
+    func snapshotBytes() -> ByteBuffer {
         var body = ByteBufferAllocator().buffer(capacity: 4 + producers.count * 46)
         body.writeInteger(Int32(producers.count))
         for entry in producers.values.sorted(by: { $0.producerId < $1.producerId }) {
@@ -94,7 +110,7 @@ final class ProducerStateManager {
         file.writeInteger(Int16(1))
         file.writeInteger(CRC32C.checksum(of: body, at: body.readerIndex, length: body.readableBytes) ?? 0)
         file.writeImmutableBuffer(body)
-        try FileSystem.writeAtomically(directory + "/" + Self.snapshotName(mapEndOffset), bytes: file, directory: directory)
+        return file
     }
 
     /// Loads the snapshot at `offset`; false when it is corrupt (the caller deletes it and scans instead).
@@ -135,6 +151,11 @@ final class ProducerStateManager {
 
     /// Removes snapshots at offsets above `offset` (after truncation) or below `before` (retention).
     func deleteSnapshots(above offset: Int64 = .max, below before: Int64 = .min) throws(StorageError) {
+        writer?.cancel { path in
+            guard let name = path.split(separator: "/").last, name.hasSuffix(".snapshot"),
+                  let snapshot = Int64(name.dropLast(".snapshot".count)) else { return false }
+            return snapshot > offset || snapshot < before
+        }
         for snapshot in try snapshotOffsets() where snapshot > offset || snapshot < before {
             FileSystem.unlink(directory + "/" + Self.snapshotName(snapshot))
         }

@@ -30,6 +30,9 @@ struct IORequest {
     var sync: Bool
     /// Called on the engine's sync thread with 0 or an errno, in submission order.
     var completion: @Sendable (Int32) -> Void
+    /// Whether the test fault injector may fail this write: appends' data writes only, not the index
+    /// bytes, snapshots and checkpoints queued beside them (the fault tests target appends).
+    var injectable = true
 }
 
 /// Executes a batch of requests; used only on its engine's thread.
@@ -167,7 +170,7 @@ final class IOEngine: @unchecked Sendable {
             var results: [Int32]
             if let faults {
                 var injected: [Int: Int32] = [:]
-                for (index, request) in batch.enumerated() where !request.chunks.isEmpty {
+                for (index, request) in batch.enumerated() where !request.chunks.isEmpty && request.injectable {
                     if let code = faults.nextFailure() { injected[index] = code }
                 }
                 let runnable = writes.enumerated().filter { injected[$0.offset] == nil }

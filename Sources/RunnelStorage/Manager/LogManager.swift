@@ -7,41 +7,6 @@ import KafkaProtocol
 import Logging
 import Synchronization
 
-/// Settings of a LogManager (broker-level, Kafka names where they exist).
-public struct LogManagerConfiguration: Sendable {
-    /// log.dirs.
-    public var logDirs: [String]
-    /// io.engine: auto, io_uring or posix.
-    public var ioEngine: IOEngineKind = .auto
-    /// io.syncfs.min.files: a group commit that must fsync at least this many files of one log dir
-    /// issues one syncfs of its file system instead (0: always one fdatasync per file).
-    public var syncfsMinFiles = 16
-    /// Defaults for topics without overrides.
-    public var defaultLogConfig = LogConfig()
-    /// Open segment/index files kept by the LRU across all partitions.
-    public var maxOpenFiles = 4096
-    /// log.retention.check.interval.ms.
-    public var retentionCheckIntervalMs: Int64 = 300_000
-    /// log.flush.scheduler.interval.ms (flush.ms checks and `.deleted` removal).
-    public var flushSchedulerIntervalMs: Int64 = 1000
-    /// log.flush.offset.checkpoint.interval.ms.
-    public var checkpointIntervalMs: Int64 = 60_000
-    /// log.cleaner.backoff.ms: how often the cleaner looks for compactable logs.
-    public var cleanerBackoffMs: Int64 = 15_000
-    /// log.cleaner.enable (and log.cleaner.threads > 0): whether compaction runs at all.
-    public var cleanerEnabled = true
-    /// Runs the scheduler thread; tests turn it off and call `runBackgroundTasks()`.
-    public var backgroundThreadEnabled = true
-    /// Wall clock in milliseconds (injectable for tests).
-    public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
-    /// Test hook: fails chosen writes of every log dir's engine.
-    var faultInjector: IOFaultInjector?
-    /// Test hook: runs (outside the manager lock) just before a partition's log is opened.
-    var openHook: (@Sendable (TopicPartition) -> Void)?
-
-    public init(logDirs: [String]) { self.logDirs = logDirs }
-}
-
 /// Owns every partition log of the broker.
 public final class LogManager: Sendable {
     private struct State {
@@ -62,6 +27,7 @@ public final class LogManager: Sendable {
         init(opened: PartitionLog?) { self.opened = opened }
     }
 
+    /// The settings the manager was started with.
     public let configuration: LogManagerConfiguration
     let directories: [LogDirectory]
     let cache: FileHandleCache
@@ -238,9 +204,10 @@ public final class LogManager: Sendable {
     private func openLog(_ descriptor: PartitionDescriptor, directory: LogDirectory, config: LogConfig, clean: Bool,
                          checkpoints: PartitionCheckpoints) throws(StorageError) -> PartitionLog {
         let path = directory.path + "/" + TopicPartition(topic: descriptor.topic, partition: descriptor.partition).description
-        let logState = PartitionLogState(directory: path, config: config, cache: cache, logger: logger, clock: configuration.clock)
-        try logState.open(clean: clean, recoveryPoint: checkpoints.recoveryPoint, logStartOffset: checkpoints.logStartOffset,
-                          highWatermark: checkpoints.highWatermark, nowMs: configuration.clock())
+        let local = LocalLog(directory: path, config: config, cache: cache, logger: logger, clock: configuration.clock)
+        let logState = PartitionLogState(local: local, highWatermarkPolicy: configuration.highWatermarkPolicy)
+        try LogLoader.open(logState, clean: clean, recoveryPoint: checkpoints.recoveryPoint, logStartOffset: checkpoints.logStartOffset,
+                           highWatermark: checkpoints.highWatermark, nowMs: configuration.clock())
         logState.firstDirtyOffset = checkpoints.firstDirtyOffset
         return PartitionLog(topic: descriptor.topic, partition: descriptor.partition, topicId: descriptor.topicId,
                             directory: path, logDir: directory, state: logState, clock: configuration.clock, logger: logger)

@@ -5,7 +5,9 @@ import KafkaRecords
 
 /// Kafka's `cleanup.policy` values.
 public struct CleanupPolicy: OptionSet, Sendable, Hashable {
+    /// The option bits.
     public let rawValue: Int
+    /// A policy from its option bits.
     public init(rawValue: Int) { self.rawValue = rawValue }
     /// Segments are removed by retention.ms / retention.bytes.
     public static let delete = CleanupPolicy(rawValue: 1)
@@ -75,6 +77,7 @@ public struct LogConfig: Sendable, Equatable {
     /// state with no open transaction is kept.
     public var transactionalIdExpirationMs: Int64 = 604_800_000
 
+    /// Kafka's defaults (and Runnel's durable flush.messages).
     public init() {}
 
     /// True when appends must be fsynced before they are acknowledged.

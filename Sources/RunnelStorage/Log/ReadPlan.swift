@@ -1,0 +1,55 @@
+// ReadPlan: the one read algorithm, a fetch split around the partition lock. Under the lock: bounds, the
+// segment, and the offset index lookups (memory only); outside it: the header scans, which `pread` the
+// file; under the lock again: a check that no truncation happened meanwhile (else the same plan is run
+// under the lock, segment after segment) and, for read_committed, the aborted transactions. Bytes below a segment's visible size never change except by
+// truncation, and the slice holds its own file handle, so the scan needs nothing else from the lock.
+import KafkaRecords
+import NIOCore
+
+/// The lock-free part of a read, prepared under the lock.
+struct ReadPlan: Sendable {
+    var file: LogFileHandle
+    var offset: Int64
+    var upper: Int64
+    var maxBytes: Int
+    var minOneBatch: Bool
+    /// Where the scans for `offset` and for `upper` start (offset index lookups), and where they stop.
+    var scanFrom: Int64
+    var upperScanFrom: Int64?
+    var limit: Int64
+    var result: LogReadResult
+    var truncations: Int
+
+    /// Runs the scans. Nil when the batch holding `offset` is not in this segment or lies at or past the
+    /// bound: the caller then reads under the lock (the rare case that walks on to later segments).
+    func execute() throws(StorageError) -> LogReadResult? {
+        var scanner = BatchScanner(file: file, from: scanFrom, to: limit)
+        var found: (position: Int64, header: RecordBatchHeader)?
+        while case let .batch(header, position) = try scanner.next(verify: false) {
+            if header.lastOffset >= offset {
+                found = (position, header)
+                break
+            }
+        }
+        guard let (position, header) = found, header.baseOffset < upper else { return nil }
+        var maxPosition = limit
+        if let upperScanFrom {
+            var bound = BatchScanner(file: file, from: upperScanFrom, to: limit)
+            while case let .batch(next, at) = try bound.next(verify: false) {
+                if next.lastOffset >= upper {
+                    maxPosition = at
+                    break
+                }
+            }
+        }
+        let available = Int(maxPosition - position)
+        var length = min(max(maxBytes, 0), available)
+        if minOneBatch && length < header.totalSize { length = min(header.totalSize, available) }
+        var result = self.result
+        if length > 0 {
+            result.slices = [FileSlice(file: file, position: position, length: length)]
+            result.firstBatchOffset = header.baseOffset
+        }
+        return result
+    }
+}

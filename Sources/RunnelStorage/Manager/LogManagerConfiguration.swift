@@ -1,0 +1,55 @@
+// LogManagerConfiguration: the broker-level settings of a LogManager (Kafka's names where they exist),
+// and the one setup that tools, benchmarks, the crash helper and tests share (`standalone`).
+import Foundation
+
+/// Settings of a LogManager (broker-level, Kafka names where they exist).
+public struct LogManagerConfiguration: Sendable {
+    /// log.dirs.
+    public var logDirs: [String]
+    /// io.engine: auto, io_uring or posix.
+    public var ioEngine: IOEngineKind = .auto
+    /// io.syncfs.min.files: a group commit that must fsync at least this many files of one log dir
+    /// issues one syncfs of its file system instead (0: always one fdatasync per file).
+    public var syncfsMinFiles = 16
+    /// Defaults for topics without overrides.
+    public var defaultLogConfig = LogConfig()
+    /// Open segment/index files kept by the LRU across all partitions.
+    public var maxOpenFiles = 4096
+    /// log.retention.check.interval.ms.
+    public var retentionCheckIntervalMs: Int64 = 300_000
+    /// log.flush.scheduler.interval.ms (flush.ms checks and `.deleted` removal).
+    public var flushSchedulerIntervalMs: Int64 = 1000
+    /// log.flush.offset.checkpoint.interval.ms.
+    public var checkpointIntervalMs: Int64 = 60_000
+    /// log.cleaner.backoff.ms: how often the cleaner looks for compactable logs.
+    public var cleanerBackoffMs: Int64 = 15_000
+    /// log.cleaner.enable (and log.cleaner.threads > 0): whether compaction runs at all.
+    public var cleanerEnabled = true
+    /// Runs the scheduler thread; tests turn it off and call `runBackgroundTasks()`.
+    public var backgroundThreadEnabled = true
+    /// Who moves each log's high watermark: the log on write completion (single node, the default) or
+    /// the replication layer (`PartitionLog.highWatermarkPolicy` changes it per log).
+    public var highWatermarkPolicy: HighWatermarkPolicy = .durableLogEnd
+    /// Wall clock in milliseconds (injectable for tests).
+    public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// Test hook: fails chosen writes of every log dir's engine.
+    var faultInjector: IOFaultInjector?
+    /// Test hook: runs (outside the manager lock) just before a partition's log is opened.
+    var openHook: (@Sendable (TopicPartition) -> Void)?
+
+    /// Defaults for everything but `logDirs`.
+    public init(logDirs: [String]) { self.logDirs = logDirs }
+}
+
+extension LogManagerConfiguration {
+    /// A configuration for tools, benchmarks and tests: `logDirs`, the I/O engine, topic defaults, and no
+    /// scheduler thread (the caller drives `runBackgroundTasks()`), so runs are repeatable.
+    public static func standalone(logDirs: [String], ioEngine: IOEngineKind = .auto,
+                                  defaults: LogConfig = LogConfig()) -> LogManagerConfiguration {
+        var configuration = LogManagerConfiguration(logDirs: logDirs)
+        configuration.ioEngine = ioEngine
+        configuration.backgroundThreadEnabled = false
+        configuration.defaultLogConfig = defaults
+        return configuration
+    }
+}
