@@ -1,6 +1,6 @@
 // Appends of raw bytes are checked once, by KafkaRecords' validator, with the error each origin gets
-// today: a client's control batch is INVALID_RECORD, a batch over max.message.bytes MESSAGE_TOO_LARGE,
-// torn or corrupt bytes CORRUPT_MESSAGE; coordinators may write markers; replication is not size-limited.
+// today: a client's control batch is `invalidRecord` (INVALID_RECORD), a batch over max.message.bytes
+// `messageTooLarge` (MESSAGE_TOO_LARGE), torn or corrupt bytes `corruptMessage` (CORRUPT_MESSAGE); coordinators may write markers; replication is not size-limited.
 import Foundation
 import KafkaRecords
 import NIOCore
@@ -15,7 +15,7 @@ import Testing
             _ = try ValidatedBatches.validate(marker, origin: .client, maxMessageBytes: 1 << 20)
             Issue.record("a client's control batch was accepted")
         } catch {
-            #expect(error.kafkaErrorCode == 87)
+            guard case .invalidRecord = error else { Issue.record("unexpected \(error)"); return }
         }
         #expect(try ValidatedBatches.validate(marker, origin: .coordinator, maxMessageBytes: 1 << 20).headers.count == 1)
         let big = TestBatches.simple(count: 4, valueSize: 500)
@@ -27,7 +27,7 @@ import Testing
                 Issue.record("unexpected \(error)")
                 return
             }
-            #expect(size == big.readableBytes && error.kafkaErrorCode == 10)
+            #expect(size == big.readableBytes)
         }
         #expect(try ValidatedBatches.validate(big, origin: .replication, maxMessageBytes: 100).headers.count == 1)
         var torn = big
@@ -36,7 +36,7 @@ import Testing
             _ = try ValidatedBatches.validate(torn, origin: .client, maxMessageBytes: 1 << 20)
             Issue.record("a torn batch was accepted")
         } catch {
-            #expect(error.kafkaErrorCode == 2)
+            guard case .corruptMessage = error else { Issue.record("unexpected \(error)"); return }
         }
     }
 

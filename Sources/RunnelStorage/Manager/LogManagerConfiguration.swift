@@ -1,6 +1,7 @@
 // LogManagerConfiguration: the broker-level settings of a LogManager (Kafka's names where they exist),
 // and the one setup that tools, benchmarks, the crash helper and tests share (`standalone`).
 import Foundation
+import KafkaProtocol
 
 /// Settings of a LogManager (broker-level, Kafka names where they exist).
 public struct LogManagerConfiguration: Sendable {
