@@ -36,18 +36,7 @@ extension StructGenerator {
                 out.line("}")
             }
         }
-        let flexible = context.flexibleCondition
-        if flexible != "false" {
-            if flexible != "true" {
-                out.line("if \(flexible) {")
-                out.indent()
-            }
-            try emitTaggedWrite(into: &out)
-            if flexible != "true" {
-                out.dedent()
-                out.line("}")
-            }
-        }
+        try emitInFlexibleVersions(into: &out) { try emitTaggedWrite(into: &$0) }
         out.dedent()
         out.line("}")
     }

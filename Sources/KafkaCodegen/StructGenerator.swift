@@ -67,20 +67,25 @@ struct StructGenerator {
                 out.line("}")
             }
         }
-        let flexible = context.flexibleCondition
-        if flexible != "false" {
-            if flexible != "true" {
-                out.line("if \(flexible) {")
-                out.indent()
-            }
-            try emitTaggedRead(into: &out)
-            if flexible != "true" {
-                out.dedent()
-                out.line("}")
-            }
-        }
+        try emitInFlexibleVersions(into: &out) { try emitTaggedRead(into: &$0) }
         out.dedent()
         out.line("}")
+    }
+
+    /// Emits `body` for the flexible versions only: unguarded when every version is flexible, inside an
+    /// `if` on the version when some are, not at all when none is.
+    func emitInFlexibleVersions(into out: inout CodeWriter, _ body: (inout CodeWriter) throws -> Void) throws {
+        let flexible = context.flexibleCondition
+        guard flexible != "false" else { return }
+        if flexible != "true" {
+            out.line("if \(flexible) {")
+            out.indent()
+        }
+        try body(&out)
+        if flexible != "true" {
+            out.dedent()
+            out.line("}")
+        }
     }
 
     func emitTaggedRead(into out: inout CodeWriter) throws {

@@ -30,18 +30,15 @@ extension ByteBuffer {
 
     /// Writes an unsigned varint (1–5 bytes).
     @inlinable
-    public mutating func writeUnsignedVarint(_ value: UInt32) {
-        var remaining = value
-        while remaining >= 0x80 {
-            writeInteger(UInt8(truncatingIfNeeded: remaining) | 0x80)
-            remaining >>= 7
-        }
-        writeInteger(UInt8(truncatingIfNeeded: remaining))
-    }
+    public mutating func writeUnsignedVarint(_ value: UInt32) { writeBase128(value) }
 
     /// Writes an unsigned varlong (1–10 bytes).
     @inlinable
-    public mutating func writeUnsignedVarlong(_ value: UInt64) {
+    public mutating func writeUnsignedVarlong(_ value: UInt64) { writeBase128(value) }
+
+    /// Seven bits a byte, least significant group first, the high bit set on every byte but the last.
+    @inlinable
+    mutating func writeBase128<Value: UnsignedInteger & FixedWidthInteger>(_ value: Value) {
         var remaining = value
         while remaining >= 0x80 {
             writeInteger(UInt8(truncatingIfNeeded: remaining) | 0x80)
