@@ -1,5 +1,6 @@
 // BrokerConfigDefinitions: the broker-level rows of the settings table.
 import KafkaProtocol
+import RunnelStorage
 
 extension ConfigTable {
     private static func broker(
@@ -17,6 +18,9 @@ extension ConfigTable {
     ) -> ConfigDefinition {
         broker(name, type, defaultValue, .none, synonyms: synonyms, runnelOnly: runnelOnly, documentation)
     }
+
+    /// Storage's defaults for the broker-level settings it acts on.
+    private static let storageManagerDefaults = LogManagerConfiguration(logDirs: [])
 
     /// Broker settings. Names and defaults are Apache Kafka 4.x's except where the doc line says
     /// "Runnel:" (a single durable node on loopback needs a few different defaults).
@@ -47,9 +51,9 @@ extension ConfigTable {
                "Stop reading a connection while this many of its responses are outstanding."),
         broker("shutdown.timeout.ms", .long, .int(30_000), .atLeast(0), runnelOnly: true,
                "On SIGTERM, how long in-flight requests may take before connections are closed."),
-        broker("io.engine", .string, .string("auto"), .oneOf(["auto", "io_uring", "posix"]), runnelOnly: true,
+        broker("io.engine", .string, .string(storageManagerDefaults.ioEngine.rawValue), .oneOf(["auto", "io_uring", "posix"]), runnelOnly: true,
                "Storage I/O engine; `auto` uses io_uring when the kernel allows it."),
-        broker("io.syncfs.min.files", .int, .int(16), .atLeast(0), runnelOnly: true,
+        broker("io.syncfs.min.files", .int, .int(Int64(storageManagerDefaults.syncfsMinFiles)), .atLeast(0), runnelOnly: true,
                "A group commit that must fsync at least this many files of one log dir issues one syncfs of its file system instead; 0 disables."),
         broker("metrics.listener", .string, .string("127.0.0.1:9644"), .hostPortOrEmpty, runnelOnly: true,
                "Host:port of the HTTP endpoint serving /metrics, /health and /ready; empty disables it."),
@@ -84,25 +88,25 @@ extension ConfigTable {
         broker("log.cleaner.enable", .boolean, .bool(true), "Run the log cleaner (needed for compacted topics)."),
         broker("log.cleaner.threads", .int, .int(1), .atLeast(0),
                "Log cleaner threads. Runnel: one cleaner pass on the storage scheduler thread; 0 disables it."),
-        broker("log.cleaner.backoff.ms", .long, .int(15_000), .atLeast(0),
+        broker("log.cleaner.backoff.ms", .long, .int(storageManagerDefaults.cleanerBackoffMs), .atLeast(0),
                "How long the cleaner waits between looks for compactable logs (checked on each storage scheduler tick)."),
-        broker("log.cleaner.delete.retention.ms", .long, .int(86_400_000), .atLeast(0),
+        broker("log.cleaner.delete.retention.ms", .long, .int(storageDefaults.deleteRetentionMs), .atLeast(0),
                "Default delete.retention.ms."),
-        broker("log.cleaner.min.cleanable.ratio", .double, .double(0.5), .doubleBetween(0, 1),
+        broker("log.cleaner.min.cleanable.ratio", .double, .double(storageDefaults.minCleanableDirtyRatio), .doubleBetween(0, 1),
                "Default min.cleanable.dirty.ratio."),
-        broker("log.cleaner.min.compaction.lag.ms", .long, .int(0), .atLeast(0), "Default min.compaction.lag.ms."),
+        broker("log.cleaner.min.compaction.lag.ms", .long, .int(storageDefaults.minCompactionLagMs), .atLeast(0), "Default min.compaction.lag.ms."),
         broker("log.cleaner.max.compaction.lag.ms", .long, longMax, .atLeast(1), "Default max.compaction.lag.ms."),
-        broker("log.segment.delete.delay.ms", .long, .int(60_000), .atLeast(0), "Default file.delete.delay.ms."),
-        broker("log.flush.interval.messages", .long, .int(1), .atLeast(1),
+        broker("log.segment.delete.delay.ms", .long, .int(storageDefaults.fileDeleteDelayMs), .atLeast(0), "Default file.delete.delay.ms."),
+        broker("log.flush.interval.messages", .long, .int(storageDefaults.flushMessages), .atLeast(1),
                "Default flush.messages (Runnel: 1, durable acknowledgement; Kafka: Long.MAX)."),
         broker("log.flush.interval.ms", .long, nil, "Default flush.ms; unset means log.flush.scheduler.interval.ms."),
         broker("log.flush.scheduler.interval.ms", .long, longMax, .atLeast(10),
                "How often the flusher checks logs for flush.ms. Runnel: the storage scheduler also deletes `.deleted` files and runs retention and the cleaner, so it ticks at least every second."),
-        broker("log.flush.offset.checkpoint.interval.ms", .int, .int(60_000), .atLeast(0),
+        broker("log.flush.offset.checkpoint.interval.ms", .int, .int(storageManagerDefaults.checkpointIntervalMs), .atLeast(0),
                "How often the recovery point checkpoint is written."),
-        broker("log.index.interval.bytes", .int, .int(4096), .atLeast(0), "Default index.interval.bytes."),
-        broker("log.index.size.max.bytes", .int, .int(10_485_760), .atLeast(4), "Default segment.index.bytes."),
-        broker("message.max.bytes", .int, .int(1_048_588), .atLeast(0), "Default max.message.bytes."),
+        broker("log.index.interval.bytes", .int, .int(Int64(storageDefaults.indexIntervalBytes)), .atLeast(0), "Default index.interval.bytes."),
+        broker("log.index.size.max.bytes", .int, .int(Int64(storageDefaults.segmentIndexBytes)), .atLeast(4), "Default segment.index.bytes."),
+        broker("message.max.bytes", .int, .int(Int64(storageDefaults.maxMessageBytes)), .atLeast(0), "Default max.message.bytes."),
         broker("log.message.timestamp.type", .string, .string("CreateTime"), .oneOf(timestampTypes),
                "Default message.timestamp.type."),
         broker("log.message.timestamp.before.max.ms", .long, longMax, .atLeast(0),
@@ -111,7 +115,7 @@ extension ConfigTable {
                "Default message.timestamp.after.max.ms."),
         broker("min.insync.replicas", .int, .int(1), .atLeast(1), "Default min.insync.replicas."),
         broker("log.preallocate", .boolean, .bool(false), "Default preallocate."),
-        broker("log.retention.bytes", .long, .int(-1), "Default retention.bytes."),
+        broker("log.retention.bytes", .long, .int(storageDefaults.retentionBytes), "Default retention.bytes."),
         broker("log.retention.ms", .long, nil, .atLeast(-1),
                synonyms: [ConfigSynonym("log.retention.minutes", multiplier: 60_000),
                           ConfigSynonym("log.retention.hours", multiplier: 3_600_000)],
@@ -119,9 +123,9 @@ extension ConfigTable {
         broker("log.retention.minutes", .int, nil, synonyms: [ConfigSynonym("log.retention.hours", multiplier: 60)],
                "Default retention in minutes; unset means log.retention.hours."),
         broker("log.retention.hours", .int, .int(168), "Default retention in hours."),
-        broker("log.retention.check.interval.ms", .long, .int(300_000), .atLeast(1),
+        broker("log.retention.check.interval.ms", .long, .int(storageManagerDefaults.retentionCheckIntervalMs), .atLeast(1),
                "How often retention is applied."),
-        broker("log.segment.bytes", .int, .int(1_073_741_824), .atLeast(1_048_576), "Default segment.bytes."),
+        broker("log.segment.bytes", .int, .int(Int64(storageDefaults.segmentBytes)), .atLeast(1_048_576), "Default segment.bytes."),
         broker("log.roll.ms", .long, nil, synonyms: [ConfigSynonym("log.roll.hours", multiplier: 3_600_000)],
                "Default segment.ms; unset means log.roll.hours."),
         broker("log.roll.hours", .int, .int(168), .atLeast(1), "Default segment rolling time in hours."),
@@ -159,11 +163,11 @@ extension ConfigTable {
                "segment.bytes of __transaction_state. Runnel: no effect until transactions are served."),
         broker("transaction.max.timeout.ms", .int, .int(900_000), .atLeast(1),
                "Largest transaction timeout a producer may ask for. Runnel: no effect until transactions are served."),
-        broker("transactional.id.expiration.ms", .int, .int(604_800_000), .atLeast(1),
+        broker("transactional.id.expiration.ms", .int, .int(storageDefaults.transactionalIdExpirationMs), .atLeast(1),
                "Forget a transactional id after this long without a transaction."),
         broker("transaction.abort.timed.out.transaction.cleanup.interval.ms", .int, .int(10_000), .atLeast(1),
                "How often timed-out transactions are aborted. Runnel: no effect until transactions are served."),
-        broker("producer.id.expiration.ms", .int, .int(86_400_000), .atLeast(1),
+        broker("producer.id.expiration.ms", .int, .int(storageDefaults.producerIdExpirationMs), .atLeast(1),
                "Forget an idle producer id's sequence state after this long."),
     ]
 }

@@ -1,7 +1,12 @@
 // TopicConfigDefinitions: the topic-level rows of the settings table, with their broker synonyms.
+// Settings storage acts on take their defaults from storage's own (`LogConfig()`), so each value is
+// written once.
+import RunnelStorage
 
 extension ConfigTable {
     static let longMax = ConfigValue.int(Int64.max)
+    /// Storage's defaults for the settings it acts on (Kafka's, and Runnel's durable flush.messages).
+    static let storageDefaults = LogConfig()
     static let compressionTypes = ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]
     static let timestampTypes = ["CreateTime", "LogAppendTime"]
 
@@ -26,23 +31,23 @@ extension ConfigTable {
             "compression.zstd.level", .int, default: .int(3), scope: .topic, validator: .between(-131_072, 22),
             synonyms: [ConfigSynonym("compression.zstd.level")], "zstd level when the broker recompresses."),
         ConfigDefinition(
-            "delete.retention.ms", .long, default: .int(86_400_000), scope: .topic, validator: .atLeast(0),
+            "delete.retention.ms", .long, default: .int(storageDefaults.deleteRetentionMs), scope: .topic, validator: .atLeast(0),
             synonyms: [ConfigSynonym("log.cleaner.delete.retention.ms")],
             "How long tombstones are kept in a compacted topic."),
         ConfigDefinition(
-            "file.delete.delay.ms", .long, default: .int(60_000), scope: .topic, validator: .atLeast(0),
+            "file.delete.delay.ms", .long, default: .int(storageDefaults.fileDeleteDelayMs), scope: .topic, validator: .atLeast(0),
             synonyms: [ConfigSynonym("log.segment.delete.delay.ms")],
             "Wait before deleting a removed segment's files (in-flight reads may still use them)."),
         ConfigDefinition(
-            "flush.messages", .long, default: .int(1), scope: .topic, validator: .atLeast(1),
+            "flush.messages", .long, default: .int(storageDefaults.flushMessages), scope: .topic, validator: .atLeast(1),
             synonyms: [ConfigSynonym("log.flush.interval.messages")],
             "Fsync after this many messages; 1 (Runnel's default) acknowledges only durable writes, larger values acknowledge from the page cache."),
         ConfigDefinition(
-            "flush.ms", .long, default: longMax, scope: .topic, validator: .atLeast(0),
+            "flush.ms", .long, default: .int(storageDefaults.flushMs), scope: .topic, validator: .atLeast(0),
             synonyms: [ConfigSynonym("log.flush.interval.ms"), ConfigSynonym("log.flush.scheduler.interval.ms")],
             "Force an fsync when data is older than this."),
         ConfigDefinition(
-            "index.interval.bytes", .int, default: .int(4096), scope: .topic, validator: .atLeast(0),
+            "index.interval.bytes", .int, default: .int(Int64(storageDefaults.indexIntervalBytes)), scope: .topic, validator: .atLeast(0),
             synonyms: [ConfigSynonym("log.index.interval.bytes")],
             "Bytes of log between two offset-index entries."),
         ConfigDefinition(
@@ -50,7 +55,7 @@ extension ConfigTable {
             synonyms: [ConfigSynonym("log.cleaner.max.compaction.lag.ms")],
             "Longest a record may stay uncompacted."),
         ConfigDefinition(
-            "max.message.bytes", .int, default: .int(1_048_588), scope: .topic, validator: .atLeast(0),
+            "max.message.bytes", .int, default: .int(Int64(storageDefaults.maxMessageBytes)), scope: .topic, validator: .atLeast(0),
             synonyms: [ConfigSynonym("message.max.bytes")],
             "Largest record batch accepted (after compression)."),
         ConfigDefinition(
@@ -66,11 +71,11 @@ extension ConfigTable {
             validator: .oneOf(timestampTypes), synonyms: [ConfigSynonym("log.message.timestamp.type")],
             "`CreateTime` keeps the producer's timestamps; `LogAppendTime` stamps the broker's clock."),
         ConfigDefinition(
-            "min.cleanable.dirty.ratio", .double, default: .double(0.5), scope: .topic,
+            "min.cleanable.dirty.ratio", .double, default: .double(storageDefaults.minCleanableDirtyRatio), scope: .topic,
             validator: .doubleBetween(0, 1), synonyms: [ConfigSynonym("log.cleaner.min.cleanable.ratio")],
             "Compact a log once this fraction of it is uncompacted."),
         ConfigDefinition(
-            "min.compaction.lag.ms", .long, default: .int(0), scope: .topic, validator: .atLeast(0),
+            "min.compaction.lag.ms", .long, default: .int(storageDefaults.minCompactionLagMs), scope: .topic, validator: .atLeast(0),
             synonyms: [ConfigSynonym("log.cleaner.min.compaction.lag.ms")],
             "Shortest time a record stays uncompacted."),
         ConfigDefinition(
@@ -81,20 +86,20 @@ extension ConfigTable {
             "preallocate", .boolean, default: .bool(false), scope: .topic, synonyms: [ConfigSynonym("log.preallocate")],
             "Preallocate a new segment file at its full size."),
         ConfigDefinition(
-            "retention.bytes", .long, default: .int(-1), scope: .topic, synonyms: [ConfigSynonym("log.retention.bytes")],
+            "retention.bytes", .long, default: .int(storageDefaults.retentionBytes), scope: .topic, synonyms: [ConfigSynonym("log.retention.bytes")],
             "Delete old segments while a partition is larger than this; -1 for no size limit."),
         ConfigDefinition(
-            "retention.ms", .long, default: .int(604_800_000), scope: .topic, validator: .atLeast(-1),
+            "retention.ms", .long, default: .int(storageDefaults.retentionMs), scope: .topic, validator: .atLeast(-1),
             synonyms: [
                 ConfigSynonym("log.retention.ms"), ConfigSynonym("log.retention.minutes", multiplier: 60_000),
                 ConfigSynonym("log.retention.hours", multiplier: 3_600_000),
             ],
             "Delete segments whose newest record is older than this; -1 for no time limit."),
         ConfigDefinition(
-            "segment.bytes", .int, default: .int(1_073_741_824), scope: .topic, validator: .atLeast(1_048_576),
+            "segment.bytes", .int, default: .int(Int64(storageDefaults.segmentBytes)), scope: .topic, validator: .atLeast(1_048_576),
             synonyms: [ConfigSynonym("log.segment.bytes")], "Roll a new segment when the active one reaches this size."),
         ConfigDefinition(
-            "segment.index.bytes", .int, default: .int(10_485_760), scope: .topic, validator: .atLeast(4),
+            "segment.index.bytes", .int, default: .int(Int64(storageDefaults.segmentIndexBytes)), scope: .topic, validator: .atLeast(4),
             synonyms: [ConfigSynonym("log.index.size.max.bytes")], "Size of a segment's offset and time index files."),
         ConfigDefinition(
             "segment.jitter.ms", .long, default: .int(0), scope: .topic, validator: .atLeast(0),
@@ -103,7 +108,7 @@ extension ConfigTable {
             ],
             "Random jitter subtracted from segment.ms so partitions do not roll together."),
         ConfigDefinition(
-            "segment.ms", .long, default: .int(604_800_000), scope: .topic, validator: .atLeast(1),
+            "segment.ms", .long, default: .int(storageDefaults.segmentMs), scope: .topic, validator: .atLeast(1),
             synonyms: [ConfigSynonym("log.roll.ms"), ConfigSynonym("log.roll.hours", multiplier: 3_600_000)],
             "Roll a new segment after this long even if it is not full."),
         ConfigDefinition(
