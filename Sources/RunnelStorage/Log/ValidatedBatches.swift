@@ -27,7 +27,8 @@ public struct ValidatedBatches: Sendable {
     /// The header checks the log applies to `origin` when a caller hands it raw bytes: for clients the
     /// broker's produce checks (no control batches, at most `maxMessageBytes` a batch); coordinators may
     /// write control batches (transaction markers) within the same size limit; replication keeps offsets
-    /// as sent and is not size-limited. Errors carry the Kafka code a client would see.
+    /// as sent and is not size-limited. Errors are the `StorageError` cases the broker maps to the codes a
+    /// client sees today (INVALID_RECORD, MESSAGE_TOO_LARGE, CORRUPT_MESSAGE).
     public static func validate(_ records: ByteBuffer, origin: AppendOrigin,
                                 maxMessageBytes: Int) throws(StorageError) -> ValidatedBatches {
         var options = RecordBatchValidator.Options(origin: origin == .client ? .client : .replication,
