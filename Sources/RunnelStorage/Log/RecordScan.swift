@@ -4,12 +4,6 @@
 import KafkaRecords
 import NIOCore
 
-/// Transaction marker type carried in a control record's key (version Int16, type Int16).
-public enum ControlRecordType: Int16, Sendable {
-    case abort = 0
-    case commit = 1
-}
-
 enum RecordScan {
     /// Reads a zigzag varint (up to 64 bits) at `index`; advances it. Nil when truncated or too long.
     static func readVarint(_ buffer: ByteBuffer, _ index: inout Int) -> Int64? {
@@ -69,7 +63,8 @@ enum RecordScan {
         return nil
     }
 
-    /// The marker type of a control batch starting at `start` (first record's key), nil when unreadable.
+    /// The marker type (abort or commit) of a control batch starting at `start`, read from its first
+    /// record's key; nil when unreadable or not a transaction marker.
     static func controlType(in batch: ByteBuffer, at start: Int, header: RecordBatchHeader) -> ControlRecordType? {
         guard header.isControl, header.compression == CompressionCodec.none else { return nil }
         var index = start + RecordBatchLayout.headerSize
@@ -78,6 +73,8 @@ enum RecordScan {
         guard readVarint(batch, &index) != nil, readVarint(batch, &index) != nil,
               let keyLength = readVarint(batch, &index), keyLength >= 4,
               let type = batch.getInteger(at: index + 2, as: Int16.self) else { return nil }
-        return ControlRecordType(rawValue: type)
+        // Only transaction markers end a transaction; other control records (KRaft's) are not markers.
+        guard let control = ControlRecordType(rawValue: type), control == .abort || control == .commit else { return nil }
+        return control
     }
 }
