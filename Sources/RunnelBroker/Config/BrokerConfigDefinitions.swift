@@ -19,6 +19,11 @@ extension ConfigTable {
         broker(name, type, defaultValue, .none, synonyms: synonyms, runnelOnly: runnelOnly, documentation)
     }
 
+    /// The default of the topic setting a broker setting is the default for (written once, on the topic row).
+    private static func topicDefault(_ topicSetting: String) -> ConfigValue? {
+        topicDefinitions.first { $0.name == topicSetting }?.defaultValue
+    }
+
     /// Storage's defaults for the broker-level settings it acts on.
     private static let storageManagerDefaults = LogManagerConfiguration(logDirs: [])
 
@@ -81,10 +86,10 @@ extension ConfigTable {
                "Threads recovering logs at startup, per log dir. Runnel: no effect; logs open lazily and each is recovered when first used."),
         broker("log.cleanup.policy", .list, .list(["delete"]), .listOf(["delete", "compact"]),
                "Default cleanup.policy."),
-        broker("compression.type", .string, .string("producer"), .oneOf(compressionTypes), "Default compression.type."),
-        broker("compression.gzip.level", .int, .int(-1), .between(-1, 9), "Default compression.gzip.level."),
-        broker("compression.lz4.level", .int, .int(9), .between(1, 17), "Default compression.lz4.level."),
-        broker("compression.zstd.level", .int, .int(3), .between(-131_072, 22), "Default compression.zstd.level."),
+        broker("compression.type", .string, topicDefault("compression.type"), .oneOf(compressionTypes), "Default compression.type."),
+        broker("compression.gzip.level", .int, topicDefault("compression.gzip.level"), .between(-1, 9), "Default compression.gzip.level."),
+        broker("compression.lz4.level", .int, topicDefault("compression.lz4.level"), .between(1, 17), "Default compression.lz4.level."),
+        broker("compression.zstd.level", .int, topicDefault("compression.zstd.level"), .between(-131_072, 22), "Default compression.zstd.level."),
         broker("log.cleaner.enable", .boolean, .bool(true), "Run the log cleaner (needed for compacted topics)."),
         broker("log.cleaner.threads", .int, .int(1), .atLeast(0),
                "Log cleaner threads. Runnel: one cleaner pass on the storage scheduler thread; 0 disables it."),
@@ -95,7 +100,7 @@ extension ConfigTable {
         broker("log.cleaner.min.cleanable.ratio", .double, .double(storageDefaults.minCleanableDirtyRatio), .doubleBetween(0, 1),
                "Default min.cleanable.dirty.ratio."),
         broker("log.cleaner.min.compaction.lag.ms", .long, .int(storageDefaults.minCompactionLagMs), .atLeast(0), "Default min.compaction.lag.ms."),
-        broker("log.cleaner.max.compaction.lag.ms", .long, longMax, .atLeast(1), "Default max.compaction.lag.ms."),
+        broker("log.cleaner.max.compaction.lag.ms", .long, topicDefault("max.compaction.lag.ms"), .atLeast(1), "Default max.compaction.lag.ms."),
         broker("log.segment.delete.delay.ms", .long, .int(storageDefaults.fileDeleteDelayMs), .atLeast(0), "Default file.delete.delay.ms."),
         broker("log.flush.interval.messages", .long, .int(storageDefaults.flushMessages), .atLeast(1),
                "Default flush.messages (Runnel: 1, durable acknowledgement; Kafka: Long.MAX)."),
@@ -107,14 +112,14 @@ extension ConfigTable {
         broker("log.index.interval.bytes", .int, .int(Int64(storageDefaults.indexIntervalBytes)), .atLeast(0), "Default index.interval.bytes."),
         broker("log.index.size.max.bytes", .int, .int(Int64(storageDefaults.segmentIndexBytes)), .atLeast(4), "Default segment.index.bytes."),
         broker("message.max.bytes", .int, .int(Int64(storageDefaults.maxMessageBytes)), .atLeast(0), "Default max.message.bytes."),
-        broker("log.message.timestamp.type", .string, .string("CreateTime"), .oneOf(timestampTypes),
+        broker("log.message.timestamp.type", .string, topicDefault("message.timestamp.type"), .oneOf(timestampTypes),
                "Default message.timestamp.type."),
-        broker("log.message.timestamp.before.max.ms", .long, longMax, .atLeast(0),
+        broker("log.message.timestamp.before.max.ms", .long, topicDefault("message.timestamp.before.max.ms"), .atLeast(0),
                "Default message.timestamp.before.max.ms."),
-        broker("log.message.timestamp.after.max.ms", .long, .int(3_600_000), .atLeast(0),
+        broker("log.message.timestamp.after.max.ms", .long, topicDefault("message.timestamp.after.max.ms"), .atLeast(0),
                "Default message.timestamp.after.max.ms."),
-        broker("min.insync.replicas", .int, .int(1), .atLeast(1), "Default min.insync.replicas."),
-        broker("log.preallocate", .boolean, .bool(false), "Default preallocate."),
+        broker("min.insync.replicas", .int, topicDefault("min.insync.replicas"), .atLeast(1), "Default min.insync.replicas."),
+        broker("log.preallocate", .boolean, topicDefault("preallocate"), "Default preallocate."),
         broker("log.retention.bytes", .long, .int(storageDefaults.retentionBytes), "Default retention.bytes."),
         broker("log.retention.ms", .long, nil, .atLeast(-1),
                synonyms: [ConfigSynonym("log.retention.minutes", multiplier: 60_000),
@@ -132,7 +137,7 @@ extension ConfigTable {
         broker("log.roll.jitter.ms", .long, nil, synonyms: [ConfigSynonym("log.roll.jitter.hours", multiplier: 3_600_000)],
                "Default segment.jitter.ms; unset means log.roll.jitter.hours."),
         broker("log.roll.jitter.hours", .int, .int(0), .atLeast(0), "Default segment jitter in hours."),
-        broker("unclean.leader.election.enable", .boolean, .bool(false), "Default unclean.leader.election.enable."),
+        broker("unclean.leader.election.enable", .boolean, topicDefault("unclean.leader.election.enable"), "Default unclean.leader.election.enable."),
     ]
 
     private static let coordinatorDefinitions: [ConfigDefinition] = [
