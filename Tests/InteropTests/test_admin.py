@@ -11,12 +11,13 @@ import struct
 import time
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka import KafkaError, TopicCollection
 from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource,
                                    NewPartitions, NewTopic)
 
 from conftest import unique
 from runnel_interop import clients
+from runnel_interop.clients import error_code
 
 pytestmark = pytest.mark.needs_broker
 
@@ -101,14 +102,6 @@ def test_java_admin_describes_broker_configs(broker, java):
     assert entries["log.dirs"]["value"] == str(broker.data_dir)
     assert entries["log.dirs"]["source"] == "STATIC_BROKER_CONFIG"
     assert entries["listeners"]["value"] == f"PLAINTEXT://127.0.0.1:{broker.port}"
-
-
-def error_code(fut, timeout=30):
-    try:
-        fut.result(timeout)
-    except KafkaException as e:
-        return e.args[0].code()
-    return None
 
 
 def test_confluent_admin_topic_lifecycle(broker):

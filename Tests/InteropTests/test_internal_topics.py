@@ -12,18 +12,11 @@ from confluent_kafka.admin import NewPartitions
 
 from conftest import unique
 from runnel_interop import clients
+from runnel_interop.clients import error_code
 
 pytestmark = pytest.mark.needs_broker
 
 OFFSETS = "__consumer_offsets"
-
-
-def error_code(fut, timeout=30):
-    try:
-        fut.result(timeout)
-    except KafkaException as e:
-        return e.args[0].code()
-    return None
 
 
 def test_librdkafka_cannot_append_to_consumer_offsets(broker):

@@ -2,6 +2,7 @@
 // keys, and rebuilding the batch with only the retained records (copied verbatim: base offset and last
 // offset delta are kept, so every record's offset delta stays valid; the count, length and CRC change,
 // and when a delete horizon is stamped the timestamp deltas are re-based on it).
+import KafkaProtocol
 import KafkaRecords
 import NIOCore
 
@@ -69,9 +70,9 @@ enum CompactionFilter {
                 continue
             }
             var delta = ByteBufferAllocator().buffer(capacity: 10)
-            writeVarint(slot.timestamp &- horizon, into: &delta)
+            delta.writeVarlong(slot.timestamp &- horizon)
             let rest = slot.end - slot.afterTimestampDelta
-            writeVarint(Int64(1 + delta.readableBytes + rest), into: &out)
+            out.writeVarlong(Int64(1 + delta.readableBytes + rest))
             out.writeInteger(batch.getInteger(at: slot.attributesAt, as: UInt8.self) ?? 0)
             out.writeImmutableBuffer(delta)
             out.writeBytes(batch.viewBytes(at: slot.afterTimestampDelta, length: rest) ?? ByteBufferView())
@@ -84,16 +85,6 @@ enum CompactionFilter {
         out.setInteger(Int32(kept.count), at: RecordBatchLayout.recordsCount)
         RecordBatchRewriter.updateCRC(in: &out, at: out.readerIndex, totalSize: out.readableBytes)
         return out
-    }
-
-    /// Zigzag varint, as in record bodies.
-    static func writeVarint(_ value: Int64, into buffer: inout ByteBuffer) {
-        var raw = UInt64(bitPattern: (value << 1) ^ (value >> 63))
-        while raw >= 0x80 {
-            buffer.writeInteger(UInt8(raw & 0x7F) | 0x80)
-            raw >>= 7
-        }
-        buffer.writeInteger(UInt8(raw))
     }
 }
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 from collections import Counter
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -24,6 +24,15 @@ def _dec(b):
 
 def confluent_admin(bootstrap: str, client_id: str = "interop-helper") -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "client.id": client_id})
+
+
+def error_code(fut, timeout: float = 30):
+    """The KafkaError code an admin future failed with, None when it succeeded."""
+    try:
+        fut.result(timeout)
+    except KafkaException as e:
+        return e.args[0].code()
+    return None
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1, configs: dict | None = None,
