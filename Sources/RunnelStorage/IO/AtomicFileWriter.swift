@@ -1,5 +1,5 @@
 // AtomicFileWriter: whole small files of one partition (producer-state snapshots, the leader-epoch
-// checkpoint) written atomically without blocking the caller. The bytes go to `<path>.tmp` through the
+// checkpoint) written atomically without blocking the caller. The bytes go to `<path>.<n>.tmp` through the
 // log dir's I/O engine, with an fdatasync; the completion (on the engine's sync thread) renames the
 // temporary file over `path` and fsyncs the directory. A write whose path was cancelled, or overtaken by a
 // newer write of the same path, is discarded instead of renamed, so a late write never resurrects a
@@ -32,7 +32,13 @@ final class AtomicFileWriter: Sendable {
     /// Queues `bytes` for `path`. Opening the temporary file (O_CREAT) is the only system call made on
     /// the caller's thread. `done` runs on the engine's sync thread with 0 or an errno.
     func write(_ bytes: ByteBuffer, to path: String, done: (@Sendable (Int32) -> Void)? = nil) {
-        let temporary = path + ".tmp"
+        let sequence = inFlight.withLock { state -> UInt64 in
+            state.next += 1
+            return state.next
+        }
+        // One temporary file per write: an overtaken write removes only its own file, never the bytes of
+        // the newer write of the same path (the loader deletes every leftover `*.tmp` at open).
+        let temporary = "\(path).\(sequence).tmp"
         let file: LogFileHandle
         do throws(StorageError) {
             file = try LogFileHandle.open(temporary, create: true)
@@ -42,10 +48,9 @@ final class AtomicFileWriter: Sendable {
             done?(EIO)
             return
         }
-        let sequence = inFlight.withLock { state -> UInt64 in
-            state.next += 1
-            state.latest[path] = state.next
-            return state.next
+        inFlight.withLock { state in
+            // Keep the newest sequence should a later write of the path have registered first.
+            if (state.latest[path] ?? 0) < sequence { state.latest[path] = sequence }
         }
         var request = IORequest(file: file, position: 0, chunks: [bytes], sync: true) { [self] code in
             finish(path: path, temporary: temporary, sequence: sequence, code: code)
