@@ -71,6 +71,57 @@ import Testing
         #expect(retry.isDuplicate && retry.baseOffset == 0)
     }
 
+    @Test func everyRetainedBatchSurvivesACleanRestartSoAnyOfTheLastFiveRetriesIsADuplicate() throws {
+        let dir = TemporaryDirectory()
+        var written: [AppendResult] = []
+        do {
+            let manager = try TestManagers.make(dir.path)
+            let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+            for sequence in stride(from: Int32(0), to: 15, by: 3) {
+                written.append(try log.appendAndWait(records: TestBatches.simple(count: 3, producerId: 8, producerEpoch: 0,
+                                                                                 baseSequence: sequence), leaderEpoch: 0))
+            }
+            manager.shutdown()
+        }
+        let manager = try TestManagers.make(dir.path)
+        defer { manager.shutdown() }
+        let log = try #require(try manager.log(topic: "t", partition: 0))
+        #expect(log.producerState(for: 8)?.batches.count == 5)
+        // A producer whose acknowledgements were lost in the restart retries its in-flight batches, oldest first.
+        for (index, sequence) in stride(from: Int32(0), to: 15, by: 3).enumerated() {
+            let retry = try log.appendAndWait(records: TestBatches.simple(count: 3, producerId: 8, producerEpoch: 0,
+                                                                         baseSequence: sequence), leaderEpoch: 0)
+            #expect(retry.isDuplicate && retry.baseOffset == written[index].baseOffset)
+        }
+        #expect(log.logEndOffset == 15)
+    }
+
+    @Test func aVersionOneSnapshotStillLoadsWithItsLastBatch() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let manager = try TestManagers.make(dir.path)
+            _ = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+            manager.shutdown()
+        }
+        // Version 1 as Runnel wrote it before: one 54-byte entry, producer 4 epoch 2, last batch 0...2 at offsets 0...2.
+        var body = ByteBufferAllocator().buffer(capacity: 58)
+        body.writeInteger(Int32(1))
+        body.writeInteger(Int64(4)); body.writeInteger(Int16(2)); body.writeInteger(Int32(2)); body.writeInteger(Int64(2))
+        body.writeInteger(Int32(2)); body.writeInteger(Int64(1_000)); body.writeInteger(Int32(-1)); body.writeInteger(Int64(-1))
+        body.writeInteger(Int64(1_000))
+        var file = ByteBufferAllocator().buffer(capacity: 64)
+        file.writeInteger(Int16(1))
+        file.writeInteger(CRC32C.checksum(of: body, at: body.readerIndex, length: body.readableBytes) ?? 0)
+        file.writeImmutableBuffer(body)
+        let producers = ProducerStateManager(directory: dir.path + "/t-0")
+        try Data(file.readableBytesView).write(to: URL(fileURLWithPath: dir.path + "/t-0/" + ProducerStateManager.snapshotName(3)))
+        #expect(try producers.loadSnapshot(at: 3))
+        let entry = try #require(producers.entry(for: 4))
+        #expect(entry.producerEpoch == 2 && entry.batches.count == 1)
+        #expect(entry.batches.first == ProducerBatchMetadata(firstSequence: 0, lastSequence: 2, firstOffset: 0, lastOffset: 2,
+                                                             timestamp: 1_000))
+    }
+
     @Test func producerStateIsRebuiltFromTheLogAfterAnUncleanStop() throws {
         let dir = TemporaryDirectory()
         do {

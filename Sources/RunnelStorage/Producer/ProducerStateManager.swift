@@ -90,37 +90,61 @@ final class ProducerStateManager {
         }
     }
 
-    /// The snapshot file's bytes: version 1, CRC-32C of the rest, then one entry per producer.
+    /// The snapshot file's bytes: version 2, CRC-32C of the rest, the producer count, then per producer its
+    /// id, epoch, coordinator epoch, open transaction's first offset (-1 none), last update time and every
+    /// retained batch (up to five: first/last sequence, first/last offset, max timestamp). Kafka's own v1
+    /// keeps only the last batch; keeping all five lets a producer's retries of batches written just
+    /// before a restart be recognized as duplicates after it, not answered OUT_OF_ORDER_SEQUENCE (which
+    /// makes the Java client bump its epoch and write them again).
     func snapshotBytes() -> ByteBuffer {
-        var body = ByteBufferAllocator().buffer(capacity: 4 + producers.count * 46)
+        var body = ByteBufferAllocator().buffer(capacity: 4 + producers.count * (Self.producerBytes + 5 * Self.batchBytes))
         body.writeInteger(Int32(producers.count))
         for entry in producers.values.sorted(by: { $0.producerId < $1.producerId }) {
             body.writeInteger(entry.producerId)
             body.writeInteger(entry.producerEpoch)
-            body.writeInteger(entry.lastSequence)
-            body.writeInteger(entry.lastOffset)
-            let first = entry.batches.last.map { Int32(truncatingIfNeeded: $0.lastOffset - $0.firstOffset) } ?? 0
-            body.writeInteger(first)
-            body.writeInteger(entry.lastTimestamp)
             body.writeInteger(entry.coordinatorEpoch)
             body.writeInteger(entry.currentTxnFirstOffset ?? -1)
             body.writeInteger(entry.lastUpdateMs)
+            body.writeInteger(UInt8(entry.batches.count))
+            for batch in entry.batches {
+                body.writeInteger(batch.firstSequence)
+                body.writeInteger(batch.lastSequence)
+                body.writeInteger(batch.firstOffset)
+                body.writeInteger(batch.lastOffset)
+                body.writeInteger(batch.timestamp)
+            }
         }
         var file = ByteBufferAllocator().buffer(capacity: body.readableBytes + 6)
-        file.writeInteger(Int16(1))
+        file.writeInteger(Int16(2))
         file.writeInteger(CRC32C.checksum(of: body, at: body.readerIndex, length: body.readableBytes) ?? 0)
         file.writeImmutableBuffer(body)
         return file
     }
 
-    /// Loads the snapshot at `offset`; false when it is corrupt (the caller deletes it and scans instead).
+    /// Bytes of a producer's fixed fields in a v2 snapshot (id, epoch, coordinator epoch, transaction
+    /// first offset, last update time, batch count).
+    static let producerBytes = 8 + 2 + 4 + 8 + 8 + 1
+    /// Bytes of one batch in a v2 snapshot.
+    static let batchBytes = 4 + 4 + 8 + 8 + 8
+
+    /// Loads the snapshot at `offset` (version 2, or version 1 written before it); false when it is
+    /// corrupt (the caller deletes it and scans instead).
     func loadSnapshot(at offset: Int64) throws(StorageError) -> Bool {
         guard let buffer = try FileSystem.readAll(directory + "/" + Self.snapshotName(offset)),
-              buffer.getInteger(at: buffer.readerIndex, as: Int16.self) == 1,
+              let version = buffer.getInteger(at: buffer.readerIndex, as: Int16.self), version == 1 || version == 2,
               let crc = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt32.self),
               CRC32C.checksum(of: buffer, at: buffer.readerIndex + 6, length: buffer.readableBytes - 6) == crc,
               let count = buffer.getInteger(at: buffer.readerIndex + 6, as: Int32.self), count >= 0,
-              buffer.readableBytes == 10 + Int(count) * 54 else { return false }
+              let loaded = version == 1 ? Self.entriesV1(buffer, count: Int(count)) : Self.entriesV2(buffer, count: Int(count))
+        else { return false }
+        producers = loaded
+        mapEndOffset = offset
+        return true
+    }
+
+    /// Version 1: fixed 54-byte entries holding the last batch only.
+    private static func entriesV1(_ buffer: ByteBuffer, count: Int) -> [Int64: ProducerStateEntry]? {
+        guard buffer.readableBytes == 10 + count * 54 else { return nil }
         var loaded: [Int64: ProducerStateEntry] = [:]
         var index = buffer.readerIndex + 10
         for _ in 0..<count {
@@ -132,7 +156,7 @@ final class ProducerStateManager {
                   let timestamp = buffer.getInteger(at: index + 26, as: Int64.self),
                   let coordinatorEpoch = buffer.getInteger(at: index + 34, as: Int32.self),
                   let txnFirst = buffer.getInteger(at: index + 38, as: Int64.self),
-                  let updated = buffer.getInteger(at: index + 46, as: Int64.self) else { return false }
+                  let updated = buffer.getInteger(at: index + 46, as: Int64.self) else { return nil }
             var entry = ProducerStateEntry(producerId: pid, producerEpoch: epoch, lastUpdateMs: updated)
             entry.coordinatorEpoch = coordinatorEpoch
             entry.currentTxnFirstOffset = txnFirst >= 0 ? txnFirst : nil
@@ -144,9 +168,41 @@ final class ProducerStateManager {
             loaded[pid] = entry
             index += 54
         }
-        producers = loaded
-        mapEndOffset = offset
-        return true
+        return loaded
+    }
+
+    /// Version 2: each producer with every retained batch; every length is checked against the bytes present.
+    private static func entriesV2(_ buffer: ByteBuffer, count: Int) -> [Int64: ProducerStateEntry]? {
+        var loaded: [Int64: ProducerStateEntry] = [:]
+        var index = buffer.readerIndex + 10
+        for _ in 0..<count {
+            guard buffer.writerIndex - index >= producerBytes,
+                  let pid = buffer.getInteger(at: index, as: Int64.self),
+                  let epoch = buffer.getInteger(at: index + 8, as: Int16.self),
+                  let coordinatorEpoch = buffer.getInteger(at: index + 10, as: Int32.self),
+                  let txnFirst = buffer.getInteger(at: index + 14, as: Int64.self),
+                  let updated = buffer.getInteger(at: index + 22, as: Int64.self),
+                  let batchCount = buffer.getInteger(at: index + 30, as: UInt8.self),
+                  Int(batchCount) <= ProducerStateEntry.batchesRetained,
+                  buffer.writerIndex - index - producerBytes >= Int(batchCount) * batchBytes else { return nil }
+            var entry = ProducerStateEntry(producerId: pid, producerEpoch: epoch, lastUpdateMs: updated)
+            entry.coordinatorEpoch = coordinatorEpoch
+            entry.currentTxnFirstOffset = txnFirst >= 0 ? txnFirst : nil
+            index += producerBytes
+            for _ in 0..<Int(batchCount) {
+                guard let firstSequence = buffer.getInteger(at: index, as: Int32.self),
+                      let lastSequence = buffer.getInteger(at: index + 4, as: Int32.self),
+                      let firstOffset = buffer.getInteger(at: index + 8, as: Int64.self),
+                      let lastOffset = buffer.getInteger(at: index + 16, as: Int64.self),
+                      let timestamp = buffer.getInteger(at: index + 24, as: Int64.self) else { return nil }
+                entry.batches.append(ProducerBatchMetadata(firstSequence: firstSequence, lastSequence: lastSequence,
+                                                           firstOffset: firstOffset, lastOffset: lastOffset,
+                                                           timestamp: timestamp))
+                index += batchBytes
+            }
+            loaded[pid] = entry
+        }
+        return index == buffer.writerIndex ? loaded : nil
     }
 
     /// Removes snapshots at offsets above `offset` (after truncation) or below `before` (retention).
