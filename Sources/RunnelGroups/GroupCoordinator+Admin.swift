@@ -59,7 +59,8 @@ extension GroupCoordinator {
             // Tombstones for the committed offsets and, as Kafka writes them, for partitions that only have
             // an open transaction's pending offset: replaying them drops those pending offsets too.
             let pendingOnly = group.pendingTransactionalPartitions.subtracting(group.offsets.keys)
-            for partition in Array(group.offsets.keys) + pendingOnly.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) {
+                .sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+            for partition in Array(group.offsets.keys) + pendingOnly {
                 if let key = try? GroupRecordCodec.offsetCommitKey(group: groupId, topic: partition.topic,
                                                                    partition: partition.partition) {
                     records.append(GroupLogRecord(key: key, value: nil))

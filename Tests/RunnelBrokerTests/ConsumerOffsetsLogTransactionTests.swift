@@ -141,4 +141,44 @@ import Testing
         #expect(await offsets(restarted) == [10, nil, nil])
         #expect(await restarted.openTransactionProducers(of: "open") == [300])
     }
+
+    @Test(arguments: [Int16(0), 3, 5])
+    func theRouterServesTxnOffsetCommit(version: Int16) async throws {
+        let harness = try Harness()
+        try await harness.start()
+        var request = TxnOffsetCommitRequest()
+        request.transactionalId = "tx"
+        request.groupId = "g"
+        request.producerId = 42
+        request.producerEpoch = 0
+        var topic = TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic()
+        topic.name = "orders"
+        var known = TxnOffsetCommitRequest.TxnOffsetCommitRequestPartition()
+        known.committedOffset = 5
+        var unknown = known
+        unknown.partitionIndex = 3
+        topic.partitions = [known, unknown]
+        request.topics = [topic]
+        var frame = ByteBuffer()
+        RequestHeader(apiKey: ApiKey.txnOffsetCommit.rawValue, apiVersion: version, correlationId: 9, clientId: "c")
+            .encode(to: &frame)
+        try request.encode(to: &frame, version: version)
+        let context = RequestContext(eventLoop: harness.group.next(), clientAddress: nil, localAddress: nil,
+                                     connectionId: "test", listenerName: "PLAINTEXT", logger: Logger(label: "test"))
+        let payload = try await harness.broker.router.route(
+            KafkaRequestFrame(apiKey: ApiKey.txnOffsetCommit.rawValue, apiVersion: version, correlationId: 9, buffer: frame),
+            context: context).get()
+        guard case .parts(let parts) = payload, case .buffer(var bytes)? = parts.first else {
+            Issue.record("expected one response buffer")
+            return
+        }
+        let header = try ResponseHeader(from: &bytes, headerVersion: ResponseHeader.headerVersion(
+            apiKey: ApiKey.txnOffsetCommit.rawValue, apiVersion: version))
+        #expect(header.correlationId == 9)
+        let response = try TxnOffsetCommitResponse(from: &bytes, version: version)
+        #expect(response.topics.first?.partitions.map(\.errorCode) == [0, ErrorCode.unknownTopicOrPartition.rawValue])
+        let orders0 = TopicPartition(topic: "orders", partition: 0)
+        #expect(await harness.broker.core.groupCoordinator.pendingTransactionalOffset(
+            groupId: "g", producerId: 42, partition: orders0)?.offset == 5)
+    }
 }
