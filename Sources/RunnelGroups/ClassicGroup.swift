@@ -35,10 +35,18 @@ final class ClassicGroup {
     var syncDeadlineMs: Int64?
     /// Topics the members subscribe to (consumer protocol only); nil when unknown.
     var subscribedTopics: Set<String>?
-    /// Committed offsets.
-    var offsets: [TopicPartition: CommittedOffset] = [:]
+    /// Committed offsets. Change them with `setOffset`/`removeOffset`, which keep `offsetPositions` in step.
+    private(set) var offsets: [TopicPartition: CommittedOffset] = [:]
+    /// Where each committed offset's record is in the group's `__consumer_offsets` partition (a position
+    /// that grows in log order): a transactional offset whose transaction commits replaces the committed
+    /// one only if its record was written later, as in Kafka.
+    private(set) var offsetPositions: [TopicPartition: Int64] = [:]
     /// Offset commits being written, per partition (OffsetFetch with require_stable reports them).
     var pendingOffsetCommits: [TopicPartition: Int] = [:]
+    /// Transactional offsets (TxnOffsetCommit) whose transaction has no COMMIT/ABORT marker yet, per producer
+    /// id. A producer id present here, even with no offsets left (a tombstone removed them), is an open
+    /// transaction of this group (Kafka's `openTransactionsByGroup`).
+    var pendingTransactionalOffsets: [Int64: [TopicPartition: PositionedOffset]] = [:]
 
     init(groupId: String, partition: Int32, state: ClassicGroupState = .empty, nowMs: Int64?) {
         self.groupId = groupId
@@ -56,6 +64,60 @@ final class ClassicGroup {
     func restoreStateTimestamp(_ timestampMs: Int64?) {
         currentStateTimestampMs = timestampMs
     }
+
+    /// Sets the committed offset of `partition`, written at log `position`.
+    func setOffset(_ offset: CommittedOffset, for partition: TopicPartition, position: Int64) {
+        offsets[partition] = offset
+        offsetPositions[partition] = position
+    }
+
+    /// Removes the committed offset of `partition`.
+    func removeOffset(for partition: TopicPartition) {
+        offsets.removeValue(forKey: partition)
+        offsetPositions.removeValue(forKey: partition)
+    }
+
+    /// Applies a tombstone for `partition`: the committed offset and every open transaction's pending
+    /// offset for it go (Kafka's replay of an offset tombstone).
+    func applyOffsetTombstone(for partition: TopicPartition) {
+        removeOffset(for: partition)
+        for producerId in pendingTransactionalOffsets.keys {
+            pendingTransactionalOffsets[producerId]?.removeValue(forKey: partition)
+        }
+    }
+
+    /// Applies a plain commit written at `position` unless a later-written offset is already applied.
+    func applyCommittedOffset(_ offset: CommittedOffset, for partition: TopicPartition, position: Int64) {
+        guard position > offsetPositions[partition] ?? Int64.min else { return }
+        setOffset(offset, for: partition, position: position)
+    }
+
+    /// Ends `producerId`'s open transaction: on commit its pending offsets become committed, each one only
+    /// if its record was written after the committed offset's (the later write wins, as in Kafka); on abort
+    /// they are dropped. Returns the number of offsets applied.
+    @discardableResult
+    func completeTransaction(producerId: Int64, commit: Bool) -> Int {
+        guard let pending = pendingTransactionalOffsets.removeValue(forKey: producerId), commit else { return 0 }
+        var applied = 0
+        for (partition, entry) in pending where entry.position > offsetPositions[partition] ?? Int64.min {
+            setOffset(entry.offset, for: partition, position: entry.position)
+            applied += 1
+        }
+        return applied
+    }
+
+    /// True when an open transaction has a pending offset for `partition`.
+    func hasPendingTransactionalOffset(for partition: TopicPartition) -> Bool {
+        pendingTransactionalOffsets.values.contains { $0[partition] != nil }
+    }
+
+    /// Partitions with a pending transactional offset, over every open transaction.
+    var pendingTransactionalPartitions: Set<TopicPartition> {
+        Set(pendingTransactionalOffsets.values.flatMap(\.keys))
+    }
+
+    /// True while the group has an open transaction (Kafka keeps such a group when offsets expire).
+    var hasOpenTransactions: Bool { !pendingTransactionalOffsets.isEmpty }
 
     var isEmpty: Bool { members.isEmpty }
     var size: Int { members.count }
@@ -179,4 +241,12 @@ final class ClassicGroup {
     func isSubscribed(to topic: String) -> Bool {
         subscribedTopics?.contains(topic) ?? true
     }
+}
+
+/// An offset and where its record is in the group's `__consumer_offsets` partition (see
+/// `ClassicGroup.offsetPositions`): a TxnOffsetCommit's offset waiting for its transaction's marker, or an
+/// offset being replayed.
+struct PositionedOffset {
+    var offset: CommittedOffset
+    var position: Int64
 }

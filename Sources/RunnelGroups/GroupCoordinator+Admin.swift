@@ -56,7 +56,11 @@ extension GroupCoordinator {
                 continue
             }
             var records: [GroupLogRecord] = []
-            for partition in group.offsets.keys {
+            // Tombstones for the committed offsets and, as Kafka writes them, for partitions that only have
+            // an open transaction's pending offset: replaying them drops those pending offsets too.
+            let pendingOnly = group.pendingTransactionalPartitions.subtracting(group.offsets.keys)
+                .sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+            for partition in Array(group.offsets.keys) + pendingOnly {
                 if let key = try? GroupRecordCodec.offsetCommitKey(group: groupId, topic: partition.topic,
                                                                    partition: partition.partition) {
                     records.append(GroupLogRecord(key: key, value: nil))
@@ -98,7 +102,8 @@ extension GroupCoordinator {
                 continue
             }
             results.append(.none)
-            guard group.offsets[partition] != nil,
+            // A tombstone when an offset is committed or an open transaction has one pending (Kafka).
+            guard group.offsets[partition] != nil || group.hasPendingTransactionalOffset(for: partition),
                   let key = try? GroupRecordCodec.offsetCommitKey(group: groupId, topic: partition.topic,
                                                                   partition: partition.partition) else { continue }
             records.append(GroupLogRecord(key: key, value: nil))
@@ -108,7 +113,7 @@ extension GroupCoordinator {
         if let error = await append(records, to: group.partition, what: "offset deletion tombstones", group: groupId) {
             return (error, [])
         }
-        for partition in deleted { group.offsets.removeValue(forKey: partition) }
+        for partition in deleted { group.applyOffsetTombstone(for: partition) }
         return (.none, results)
     }
 }

@@ -31,9 +31,37 @@ extension GroupCoordinator {
 
         let nowMs = now()
         let expireTimestamp: Int64? = retentionTimeMs >= 0 ? nowMs + retentionTimeMs : nil
-        var results = all(.none)
+        var (results, records, accepted) = offsetCommitRecords(groupId: groupId, entries: entries, nowMs: nowMs,
+                                                               expireTimestampMs: expireTimestamp)
+        guard !records.isEmpty else { return results }
+
+        for item in accepted { group.pendingOffsetCommits[item.partition, default: 0] += 1 }
+        let (error, position) = await appendReportingPosition(records, to: group.partition, producer: nil,
+                                                              what: "offset commit", group: groupId)
+        for item in accepted {
+            let remaining = (group.pendingOffsetCommits[item.partition] ?? 1) - 1
+            group.pendingOffsetCommits[item.partition] = remaining > 0 ? remaining : nil
+        }
+        for (number, item) in accepted.enumerated() {
+            if let error {
+                results[item.index] = error
+            } else if groups[groupId] === group, group.state != .dead {
+                group.applyCommittedOffset(item.offset, for: item.partition, position: position + Int64(number))
+            }
+        }
+        return results
+    }
+
+    /// One accepted commit entry: its index in the request, partition and offset.
+    typealias AcceptedCommit = (index: Int, partition: TopicPartition, offset: CommittedOffset)
+
+    /// The records of a commit (OffsetCommit or TxnOffsetCommit): one per entry whose metadata fits (else
+    /// OFFSET_METADATA_TOO_LARGE in `results`), `accepted[i]` being the entry of `records[i]`.
+    func offsetCommitRecords(groupId: String, entries: [OffsetCommitEntry], nowMs: Int64, expireTimestampMs: Int64?)
+        -> (results: [ErrorCode], records: [GroupLogRecord], accepted: [AcceptedCommit]) {
+        var results = Array(repeating: ErrorCode.none, count: entries.count)
         var records: [GroupLogRecord] = []
-        var accepted: [(index: Int, partition: TopicPartition, offset: CommittedOffset)] = []
+        var accepted: [AcceptedCommit] = []
         for (index, entry) in entries.enumerated() {
             let metadata = entry.metadata ?? ""
             guard metadata.utf8.count <= Int(config.offsetMetadataMaxBytes) else {
@@ -41,7 +69,7 @@ extension GroupCoordinator {
                 continue
             }
             let committed = CommittedOffset(offset: entry.offset, leaderEpoch: entry.leaderEpoch, metadata: metadata,
-                                            commitTimestampMs: nowMs, expireTimestampMs: expireTimestamp)
+                                            commitTimestampMs: nowMs, expireTimestampMs: expireTimestampMs)
             var value = OffsetCommitValue()
             value.offset = committed.offset
             value.leaderEpoch = committed.leaderEpoch
@@ -59,28 +87,13 @@ extension GroupCoordinator {
             }
             accepted.append((index, entry.partition, committed))
         }
-        guard !records.isEmpty else { return results }
-
-        for item in accepted { group.pendingOffsetCommits[item.partition, default: 0] += 1 }
-        let error = await append(records, to: group.partition, what: "offset commit", group: groupId)
-        for item in accepted {
-            let remaining = (group.pendingOffsetCommits[item.partition] ?? 1) - 1
-            group.pendingOffsetCommits[item.partition] = remaining > 0 ? remaining : nil
-        }
-        for item in accepted {
-            if let error {
-                results[item.index] = error
-            } else if groups[groupId] === group, group.state != .dead {
-                group.offsets[item.partition] = item.offset
-            }
-        }
-        return results
+        return (results, records, accepted)
     }
 
     /// Kafka's checks for a commit to an existing group, in its order: admin commits to an empty group
     /// pass; anyone naming a member must be the current member of the current generation; anonymous
     /// commits need an empty group; members cannot commit before they have their assignment.
-    private func commitFencingError(_ group: ClassicGroup, generationId: Int32, memberId: String,
+    func commitFencingError(_ group: ClassicGroup, generationId: Int32, memberId: String,
                                     groupInstanceId: String?) -> ErrorCode? {
         if generationId < 0 && group.state == .empty { return nil }
         if generationId >= 0 || !memberId.isEmpty || groupInstanceId != nil {
@@ -94,7 +107,9 @@ extension GroupCoordinator {
     }
 
     /// Handles an OffsetFetch for one group. `partitions` nil asks for every committed offset. With
-    /// `requireStable`, partitions whose commit is still being written answer UNSTABLE_OFFSET_COMMIT.
+    /// `requireStable`, partitions whose commit is still being written, or with a transactional offset whose
+    /// transaction is still open, answer UNSTABLE_OFFSET_COMMIT (offset -1), as Kafka does per partition.
+    /// Without it, the committed offset is returned; pending transactional offsets are never visible.
     public func fetchOffsets(groupId: String, partitions requested: [TopicPartition]?,
                              requireStable: Bool = false) -> OffsetFetchResult {
         if let error = coordinatorError(for: groupId) { return OffsetFetchResult(error: error, partitions: []) }
@@ -108,7 +123,8 @@ extension GroupCoordinator {
             }
         }
         let answers = wanted.map { partition -> (partition: TopicPartition, offset: CommittedOffset?, error: ErrorCode) in
-            if requireStable, group?.pendingOffsetCommits[partition] != nil {
+            if requireStable, let group,
+               group.pendingOffsetCommits[partition] != nil || group.hasPendingTransactionalOffset(for: partition) {
                 return (partition, nil, .unstableOffsetCommit)
             }
             return (partition, group?.offsets[partition], .none)
@@ -129,9 +145,11 @@ extension GroupCoordinator {
                                                                    partition: partition.partition) {
                     records.append(GroupLogRecord(key: key, value: nil))
                 }
-                group.offsets.removeValue(forKey: partition)
+                group.removeOffset(for: partition)
             }
+            // A group with an open transaction stays: its pending offsets may still be committed.
             let becomesDead = group.state == .empty && group.offsets.isEmpty && group.pendingOffsetCommits.isEmpty
+                && !group.hasOpenTransactions
             if becomesDead, let key = try? GroupRecordCodec.groupMetadataKey(group: group.groupId) {
                 records.append(GroupLogRecord(key: key, value: nil))
                 group.transition(to: .dead, nowMs: nowMs)
@@ -147,7 +165,9 @@ extension GroupCoordinator {
     private func expiredOffsets(_ group: ClassicGroup, nowMs: Int64, retentionMs: Int64) -> [TopicPartition] {
         func expired(base: (CommittedOffset) -> Int64, keeping subscribed: Set<String> = []) -> [TopicPartition] {
             group.offsets.compactMap { partition, committed in
-                guard !subscribed.contains(partition.topic), group.pendingOffsetCommits[partition] == nil else { return nil }
+                // Not while a commit or an open transaction's offset for the partition is pending (Kafka).
+                guard !subscribed.contains(partition.topic), group.pendingOffsetCommits[partition] == nil,
+                      !group.hasPendingTransactionalOffset(for: partition) else { return nil }
                 if let expireAt = committed.expireTimestampMs { return nowMs >= expireAt ? partition : nil }
                 return nowMs - base(committed) >= retentionMs ? partition : nil
             }

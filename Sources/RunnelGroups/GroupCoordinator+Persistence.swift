@@ -52,13 +52,25 @@ extension GroupCoordinator {
 
     /// Appends records to a partition; maps a failure to the error code a client should see.
     func append(_ records: [GroupLogRecord], to partition: Int32, what: String, group: String) async -> ErrorCode? {
+        await appendReportingPosition(records, to: partition, producer: nil, what: what, group: group).error
+    }
+
+    /// Appends records to a partition (as `producer`'s transactional batch when given); returns the error a
+    /// client should see, or nil once durable, and the log position of the first record (the records that
+    /// follow have the next positions). Positions are taken before the store is called, on the actor, so
+    /// they follow the store's (call) order.
+    func appendReportingPosition(_ records: [GroupLogRecord], to partition: Int32, producer: GroupLogProducer?,
+                                 what: String, group: String) async -> (error: ErrorCode?, position: Int64) {
+        let position = nextLogPosition[partition] ?? 0
+        nextLogPosition[partition] = position + Int64(records.count)
         do {
-            try await store.append(partition: partition, records: records)
-            return nil
+            try await store.append(partition: partition, records: records, producer: producer)
+            return (nil, position)
         } catch {
             logger.warning("could not write to __consumer_offsets", metadata: [
-                "group": "\(group)", "records": "\(what)", "partition": "\(partition)", "error": "\(error)"])
-            return error.errorCode
+                "group": "\(group)", "records": "\(what)", "partition": "\(partition)", "error": "\(error)",
+                "producer": "\(producer.map { "\($0)" } ?? "none")"])
+            return (error.errorCode, position)
         }
     }
 
@@ -84,46 +96,75 @@ extension GroupCoordinator {
     func loadPartitionReporting(_ partition: Int32) async throws(GroupLogStoreError) -> GroupLoadSummary {
         guard partitions[partition] == nil else { return GroupLoadSummary() }
         partitions[partition] = .loading
-        let records: [GroupLogRecord]
+        let entries: [GroupLogEntry]
         do {
-            records = try await store.load(partition: partition)
+            entries = try await store.load(partition: partition)
         } catch {
             partitions[partition] = nil
+            dropDeferredCompletions(partition: partition)
             throw error
         }
-        var metadata: [String: GroupMetadataValue] = [:]
-        var offsets: [String: [TopicPartition: CommittedOffset]] = [:]
+        var replay = OffsetReplay()
         var skipped = 0
-        for record in records {
+        var records = 0
+        for (index, entry) in entries.enumerated() {
+            let position = Int64(index)
+            let record: GroupLogRecord
+            let producerId: Int64?
+            switch entry {
+            case .transactionMarker(let markerProducer, _, let commit):
+                replay.completeTransaction(producerId: markerProducer, commit: commit)
+                continue
+            case .record(let data, let dataProducer):
+                record = data
+                producerId = dataProducer
+                records += 1
+            }
             switch try? GroupRecordCodec.decode(record) {
             case .offsetCommit(let key, let value)?:
                 let topicPartition = TopicPartition(topic: key.topic, partition: key.partition)
                 if let value {
-                    offsets[key.group, default: [:]][topicPartition] = CommittedOffset(
+                    let committed = CommittedOffset(
                         offset: value.offset, leaderEpoch: value.leaderEpoch, metadata: value.metadata,
                         commitTimestampMs: value.commitTimestamp,
                         expireTimestampMs: value.expireTimestamp == -1 ? nil : value.expireTimestamp)
+                    replay.commit(committed, group: key.group, partition: topicPartition, producerId: producerId,
+                                  position: position)
                 } else {
-                    offsets[key.group]?.removeValue(forKey: topicPartition)
+                    replay.tombstone(group: key.group, partition: topicPartition)
                 }
             case .groupMetadata(let key, let value)?:
-                metadata[key.group] = value
+                replay.metadata[key.group] = value
             case .other?:
                 continue
             case nil:
                 skipped += 1
             }
         }
+        nextLogPosition[partition] = Int64(entries.count)
+        var partitionTransactions: [Int64: Set<String>] = [:]
+        var pendingTransactionalOffsets = 0
         let nowMs = now()
         var loaded = 0
         var restoredOffsets = 0
-        for groupId in Set(metadata.keys).union(offsets.keys) {
-            let groupOffsets = offsets[groupId] ?? [:]
-            let value = metadata[groupId] ?? nil
-            guard value != nil || !groupOffsets.isEmpty else { continue }
+        for groupId in Set(replay.metadata.keys).union(replay.offsets.keys).union(replay.pending.keys) {
+            let groupOffsets = replay.offsets[groupId] ?? [:]
+            let groupPending = replay.pending[groupId] ?? [:]
+            let value = replay.metadata[groupId] ?? nil
+            // A group with pending transactional offsets exists even without committed ones (Kafka creates
+            // it on replay); open transactions whose offsets tombstones removed do not bring a group back.
+            let hasPendingOffsets = groupPending.values.contains { !$0.isEmpty }
+            guard value != nil || !groupOffsets.isEmpty || hasPendingOffsets else { continue }
             let group = ClassicGroup(groupId: groupId, partition: partition, nowMs: nil)
             if let value { restore(group, from: value, nowMs: nowMs) }
-            group.offsets = groupOffsets
+            for (topicPartition, entry) in groupOffsets {
+                group.setOffset(entry.offset, for: topicPartition, position: entry.position)
+            }
+            group.pendingTransactionalOffsets = groupPending
+            for (producerId, offsets) in groupPending {
+                partitionTransactions[producerId, default: []].insert(groupId)
+                pendingTransactionalOffsets += offsets.count
+            }
             groups[groupId] = group
             loaded += 1
             restoredOffsets += groupOffsets.count
@@ -132,20 +173,26 @@ extension GroupCoordinator {
                 prepareRebalance(group, reason: "loaded group is over group.max.size \(config.maxSize)")
             }
         }
+        openTransactions[partition] = partitionTransactions.isEmpty ? nil : partitionTransactions
         partitions[partition] = .loaded
         if skipped > 0 {
             logger.warning("skipped undecodable __consumer_offsets records", metadata: [
-                "partition": "\(partition)", "records": "\(records.count)", "undecodable_records": "\(skipped)"])
+                "partition": "\(partition)", "records": "\(records)", "undecodable_records": "\(skipped)"])
         } else if loaded > 0 {
             logger.debug("loaded __consumer_offsets partition", metadata: [
-                "partition": "\(partition)", "records": "\(records.count)", "groups": "\(loaded)"])
+                "partition": "\(partition)", "records": "\(records)", "groups": "\(loaded)",
+                "open_transactions": "\(partitionTransactions.count)"])
         }
+        // Markers the broker reported while this partition loaded (a repeat of one the load already read
+        // finds nothing pending and changes nothing).
+        applyDeferredCompletions(partition: partition)
         var summary = GroupLoadSummary()
         summary.partitions = 1
-        summary.records = records.count
+        summary.records = records
         summary.groups = loaded
         summary.offsets = restoredOffsets
         summary.undecodableRecords = skipped
+        summary.pendingTransactionalOffsets = pendingTransactionalOffsets
         return summary
     }
 
@@ -175,6 +222,9 @@ extension GroupCoordinator {
     /// Stops coordinating `partition` (leadership moved): parked requests get NOT_COORDINATOR.
     public func unloadPartition(_ partition: Int32) {
         partitions[partition] = nil
+        nextLogPosition[partition] = nil
+        openTransactions[partition] = nil
+        dropDeferredCompletions(partition: partition)
         for (groupId, group) in groups where group.partition == partition {
             for member in group.orderedMembers {
                 member.completeJoin(.failure(.notCoordinator, memberId: member.memberId))

@@ -11,6 +11,12 @@ import NIOCore
 /// hot path. Time comes from an injected `GroupClock`; deadlines are checked by `runTimers()`, which
 /// `startTimer()` calls every `timerTickMs` (tests call it directly after moving a manual clock).
 public actor GroupCoordinator {
+    /// A producer's transaction in one `__consumer_offsets` partition.
+    struct TransactionKey: Hashable, Sendable {
+        var partition: Int32
+        var producerId: Int64
+    }
+
     /// Whether a `__consumer_offsets` partition's groups are served here.
     enum PartitionState: Sendable {
         case loading
@@ -24,6 +30,18 @@ public actor GroupCoordinator {
     var groups: [String: ClassicGroup] = [:]
     var partitions: [Int32: PartitionState] = [:]
     var nextRetentionCheckMs: Int64
+    /// Per `__consumer_offsets` partition, the position the next appended record gets: positions follow
+    /// log order (loaded entries are numbered first, then every append in call order, which the store
+    /// keeps), so comparing two positions tells which record was written later.
+    var nextLogPosition: [Int32: Int64] = [:]
+    /// Per partition, the groups each open transaction (producer id) has pending offsets in: where a
+    /// COMMIT/ABORT marker of that producer applies.
+    var openTransactions: [Int32: [Int64: Set<String>]] = [:]
+    /// Transactional appends not yet durable, per partition and producer id.
+    var transactionalWritesInFlight: [TransactionKey: Int] = [:]
+    /// Markers reported while the partition was loading or while the producer's transactional append to it
+    /// was still in flight; applied, in order, once the load or the append has finished.
+    var deferredTransactionCompletions: [TransactionKey: [Bool]] = [:]
     private var timerTask: Task<Void, Never>?
 
     /// Creates a coordinator that owns no partition yet; call `loadPartition(_:)` (or

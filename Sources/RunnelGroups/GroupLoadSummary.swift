@@ -5,7 +5,7 @@
 public struct GroupLoadSummary: Sendable, Equatable {
     /// Partitions loaded.
     public var partitions = 0
-    /// Records read (every record still in the log, superseded ones included).
+    /// Data records read (every record still in the log, superseded ones included; markers not counted).
     public var records = 0
     /// Groups created from the records (with members, or with committed offsets only).
     public var groups = 0
@@ -13,6 +13,8 @@ public struct GroupLoadSummary: Sendable, Equatable {
     public var offsets = 0
     /// Records that could not be decoded and were skipped.
     public var undecodableRecords = 0
+    /// Transactional offsets still pending (their transaction has no COMMIT/ABORT marker yet).
+    public var pendingTransactionalOffsets = 0
 
     public init() {}
 
@@ -23,5 +25,6 @@ public struct GroupLoadSummary: Sendable, Equatable {
         groups += other.groups
         offsets += other.offsets
         undecodableRecords += other.undecodableRecords
+        pendingTransactionalOffsets += other.pendingTransactionalOffsets
     }
 }

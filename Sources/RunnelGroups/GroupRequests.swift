@@ -6,11 +6,20 @@ import KafkaProtocol
 import NIOCore
 
 /// The group APIs at the request level: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-/// OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete.
+/// OffsetCommit, TxnOffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete.
 public struct GroupRequests: Sendable {
     public let coordinator: GroupCoordinator
     let catalog: any GroupTopicCatalog
     let locateCoordinator: @Sendable (_ keyType: Int8, _ key: String) -> CoordinatorNode?
+    private let verifierSlot = TransactionVerifierSlot()
+
+    /// Asked before a TxnOffsetCommit is written whether its transaction may commit offsets for the group
+    /// (nil: no check). Shared by every copy of this value, so it can be set after the broker has handed
+    /// copies out, once the transaction coordinator exists.
+    public var transactionVerifier: (any TransactionVerifier)? {
+        get { verifierSlot.verifier }
+        nonmutating set { verifierSlot.verifier = newValue }
+    }
 
     /// - Parameters:
     ///   - coordinator: the group coordinator.

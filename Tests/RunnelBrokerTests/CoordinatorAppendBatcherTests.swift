@@ -9,7 +9,8 @@ import Testing
 
 /// A write the test completes by hand, recording what each write carried.
 final class ManualWrites: Sendable {
-    private let state = Mutex<[(partition: Int32, records: [GroupLogRecord], done: CoordinatorAppendBatcher.Completion)]>([])
+    private let state = Mutex<[(partition: Int32, records: [GroupLogRecord], producer: GroupLogProducer?,
+                                done: CoordinatorAppendBatcher.Completion)]>([])
 
     var count: Int { state.withLock { $0.count } }
 
@@ -19,13 +20,17 @@ final class ManualWrites: Sendable {
 
     func partition(ofWrite index: Int) -> Int32 { state.withLock { $0[index].partition } }
 
+    func producer(ofWrite index: Int) -> GroupLogProducer? { state.withLock { $0[index].producer } }
+
     func complete(_ index: Int, with result: Result<Void, GroupLogStoreError> = .success(())) {
         let done = state.withLock { $0[index].done }
         done(result)
     }
 
     var write: CoordinatorAppendBatcher.Write {
-        { partition, records, done in self.state.withLock { $0.append((partition, records, done)) } }
+        { partition, records, producer, done in
+            self.state.withLock { $0.append((partition, records, producer, done)) }
+        }
     }
 }
 
@@ -132,11 +137,41 @@ private func record(_ key: String, size: Int = 0) -> [GroupLogRecord] {
 
     @Test func aWriteThatCompletesSynchronouslyLeavesTheLaneIdle() {
         let outcomes = Outcomes()
-        let batcher = CoordinatorAppendBatcher(maxBatchBytes: { _ in 1 << 20 }) { _, _, done in done(.success(())) }
+        let batcher = CoordinatorAppendBatcher(maxBatchBytes: { _ in 1 << 20 }) { _, _, _, done in done(.success(())) }
         for name in ["a", "b", "c"] {
             batcher.submit(partition: 0, records: record(name), completion: outcomes.callback(name))
         }
         #expect(["a", "b", "c"].allSatisfy { outcomes.succeeded($0) })
         #expect(batcher.queuedCount(partition: 0) == 0)
+    }
+
+    @Test func transactionalSubmissionsAreWrittenOnlyWithTheSameProducersRecords() {
+        let writes = ManualWrites()
+        let outcomes = Outcomes()
+        let batcher = CoordinatorAppendBatcher(maxBatchBytes: { _ in 1 << 20 }, write: writes.write)
+        let txn = GroupLogProducer(producerId: 7, producerEpoch: 1)
+        let other = GroupLogProducer(producerId: 8, producerEpoch: 0)
+        batcher.submit(partition: 0, records: record("first"), completion: outcomes.callback("first"))
+        batcher.submit(partition: 0, records: record("plain1"), completion: outcomes.callback("plain1"))
+        batcher.submit(partition: 0, records: record("t1"), producer: txn, completion: outcomes.callback("t1"))
+        batcher.submit(partition: 0, records: record("t2"), producer: txn, completion: outcomes.callback("t2"))
+        batcher.submit(partition: 0, records: record("o1"), producer: other, completion: outcomes.callback("o1"))
+        batcher.submit(partition: 0, records: record("plain2"), completion: outcomes.callback("plain2"))
+        writes.complete(0)
+        // Queued plain records go together, but stop at the first transactional submission.
+        #expect(writes.keys(ofWrite: 1) == ["plain1"])
+        #expect(writes.producer(ofWrite: 1) == nil)
+        writes.complete(1)
+        // One producer's consecutive submissions share its transactional batch; another producer's do not.
+        #expect(writes.keys(ofWrite: 2) == ["t1", "t2"])
+        #expect(writes.producer(ofWrite: 2) == txn)
+        writes.complete(2)
+        #expect(writes.keys(ofWrite: 3) == ["o1"])
+        #expect(writes.producer(ofWrite: 3) == other)
+        writes.complete(3)
+        #expect(writes.keys(ofWrite: 4) == ["plain2"])
+        #expect(writes.producer(ofWrite: 4) == nil)
+        writes.complete(4)
+        #expect(["first", "plain1", "t1", "t2", "o1", "plain2"].allSatisfy { outcomes.succeeded($0) })
     }
 }

@@ -16,7 +16,8 @@ final class IsolationRecordingStore: GroupLogStore {
     var isolations: [ObjectIdentifier?] { calls.withLock { $0.map(\.isolation) } }
     var appended: [GroupLogRecord] { calls.withLock { $0.flatMap(\.records) } }
 
-    nonisolated(nonsending) func append(partition: Int32, records: [GroupLogRecord]) async throws(GroupLogStoreError) {
+    nonisolated(nonsending) func append(partition: Int32, records: [GroupLogRecord],
+                                        producer: GroupLogProducer?) async throws(GroupLogStoreError) {
         let isolation = #isolation
         calls.withLock { $0.append((isolation.map { ObjectIdentifier($0) }, records)) }
         // Suspend, as a real append does while it waits for the fsync, and resume in call order, as the
@@ -24,7 +25,7 @@ final class IsolationRecordingStore: GroupLogStore {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in continuation.resume() }
     }
 
-    func load(partition: Int32) async throws(GroupLogStoreError) -> [GroupLogRecord] { [] }
+    func load(partition: Int32) async throws(GroupLogStoreError) -> [GroupLogEntry] { [] }
 }
 
 @Suite struct GroupCommitLoadPathTests {
@@ -98,7 +99,8 @@ final class IsolationRecordingStore: GroupLogStore {
                                       offsets: [OffsetCommitEntry(partition: p0, offset: 7)])
         let partition = first.partition(for: "a")
         try await store.append(partition: partition, records: [GroupLogRecord(key: ByteBuffer(bytes: [0, 1, 0xFF]),
-                                                                              value: ByteBuffer(bytes: [1]))])
+                                                                              value: ByteBuffer(bytes: [1]))],
+                               producer: nil)
         var config = GroupCoordinatorConfig.kafkaDefaults
         config.offsetsTopicPartitions = 4
         let restarted = GroupCoordinator(config: config, store: store, clock: ManualGroupClock(),

@@ -159,9 +159,9 @@ final class SlowLoadingStore: GroupLogStore {
     var loading: Bool { state.withLock { $0.loading } }
     func finish() { state.withLock { $0.finished = true } }
 
-    func append(partition: Int32, records: [GroupLogRecord]) async throws(GroupLogStoreError) {}
+    func append(partition: Int32, records: [GroupLogRecord], producer: GroupLogProducer?) async throws(GroupLogStoreError) {}
 
-    func load(partition: Int32) async throws(GroupLogStoreError) -> [GroupLogRecord] {
+    func load(partition: Int32) async throws(GroupLogStoreError) -> [GroupLogEntry] {
         state.withLock { $0.loading = true }
         for _ in 0..<5000 where !state.withLock({ $0.finished }) {
             try? await Task.sleep(for: .milliseconds(1))

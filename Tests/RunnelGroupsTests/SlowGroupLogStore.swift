@@ -9,7 +9,7 @@ final class SlowGroupLogStore: GroupLogStore {
 
     func release() { state.withLock { $0.released = true } }
 
-    func append(partition: Int32, records: [GroupLogRecord]) async throws(GroupLogStoreError) {
+    func append(partition: Int32, records: [GroupLogRecord], producer: GroupLogProducer?) async throws(GroupLogStoreError) {
         state.withLock { $0.waiting += 1 }
         for _ in 0..<5000 where !state.withLock({ $0.released }) {
             try? await Task.sleep(for: .milliseconds(1))
@@ -17,5 +17,5 @@ final class SlowGroupLogStore: GroupLogStore {
         state.withLock { $0.waiting -= 1 }
     }
 
-    func load(partition: Int32) async throws(GroupLogStoreError) -> [GroupLogRecord] { [] }
+    func load(partition: Int32) async throws(GroupLogStoreError) -> [GroupLogEntry] { [] }
 }

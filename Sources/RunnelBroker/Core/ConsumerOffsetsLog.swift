@@ -25,24 +25,31 @@ struct ConsumerOffsetsLog: GroupLogStore {
                 let limit = replicas.partition(topic: Self.topic, index: index)?.log.config.maxMessageBytes
                 return min(Self.maxCoalescedBatchBytes, (limit ?? Self.maxCoalescedBatchBytes) - 128)
             },
-            write: { index, records, done in Self.write(records, to: index, replicas: replicas, done: done) })
+            write: { index, records, producer, done in
+                Self.write(records, producer: producer, to: index, replicas: replicas, done: done)
+            })
     }
 
     /// Queues the records on the partition's append lane synchronously, on the caller's executor (so in
     /// the coordinator's order), then waits until the batch that carries them is durable: fdatasynced
     /// (`flush.messages=1`), group-committed by the I/O engine with every other append of its round.
-    nonisolated(nonsending) func append(partition index: Int32, records: [GroupLogRecord]) async throws(GroupLogStoreError) {
+    /// With a `producer` (TxnOffsetCommit), the batch is transactional: that producer id and epoch, never
+    /// coalesced with other producers' or plain records.
+    nonisolated(nonsending) func append(partition index: Int32, records: [GroupLogRecord],
+                                        producer: GroupLogProducer?) async throws(GroupLogStoreError) {
         guard replicas.partition(topic: Self.topic, index: index) != nil else {
             throw GroupLogStoreError(.notCoordinator, "\(Self.topic)-\(index) is not hosted here")
         }
         let result: Result<Void, GroupLogStoreError> = await withCheckedContinuation { continuation in
-            batcher.submit(partition: index, records: records) { continuation.resume(returning: $0) }
+            batcher.submit(partition: index, records: records, producer: producer) { continuation.resume(returning: $0) }
         }
         try result.get()
     }
 
-    /// One batch to the partition log; `done` runs once it is durable or has failed.
-    private static func write(_ records: [GroupLogRecord], to index: Int32, replicas: ReplicaManager,
+    /// One batch to the partition log (transactional for a `producer`); `done` runs once it is durable or
+    /// has failed.
+    private static func write(_ records: [GroupLogRecord], producer: GroupLogProducer?, to index: Int32,
+                              replicas: ReplicaManager,
                               done: @escaping CoordinatorAppendBatcher.Completion) {
         guard let partition = replicas.partition(topic: topic, index: index) else {
             done(.failure(GroupLogStoreError(.notCoordinator, "\(topic)-\(index) is not hosted here")))
@@ -50,7 +57,7 @@ struct ConsumerOffsetsLog: GroupLogStore {
         }
         let batch: ByteBuffer
         do throws(RecordBatchError) {
-            batch = try GroupLogBatches.batch(records, timestampMs: Partition.nowMs())
+            batch = try GroupLogBatches.batch(records, timestampMs: Partition.nowMs(), producer: producer)
         } catch {
             done(.failure(GroupLogStoreError(.unknownServerError, "could not build a coordinator batch: \(error)")))
             return
@@ -71,9 +78,11 @@ struct ConsumerOffsetsLog: GroupLogStore {
         }
     }
 
-    func load(partition index: Int32) async throws(GroupLogStoreError) -> [GroupLogRecord] {
+    /// Every entry from the log start offset to the log end, in log order: keyed data records (with their
+    /// producer id when the batch is transactional) and the COMMIT/ABORT markers of control batches.
+    func load(partition index: Int32) async throws(GroupLogStoreError) -> [GroupLogEntry] {
         guard let partition = replicas.partition(topic: Self.topic, index: index) else { return [] }
-        var loaded: [GroupLogRecord] = []
+        var loaded: [GroupLogEntry] = []
         var offset = partition.logStartOffset
         let end = partition.logEndOffset
         while offset < end {
@@ -89,11 +98,7 @@ struct ConsumerOffsetsLog: GroupLogStore {
             do throws(RecordBatchError) {
                 for batch in try MemoryRecords(bytes).batches() {
                     next = max(next, batch.lastOffset + 1)
-                    guard !batch.isControl else { continue }
-                    for record in try batch.records() where record.offset >= offset {
-                        guard let key = record.key else { continue }
-                        loaded.append(GroupLogRecord(key: key, value: record.value))
-                    }
+                    loaded.append(contentsOf: try GroupLogBatches.entries(of: batch, fromOffset: offset))
                 }
             } catch {
                 throw GroupLogStoreError(.coordinatorLoadInProgress, "decoding \(Self.topic)-\(index): \(error)")

@@ -10,14 +10,19 @@ import Synchronization
 /// Order: appends to one partition reach the log in `submit` order (a FIFO queue, one write in flight per
 /// partition). Durability: a submission completes only when the write that carried its records did.
 /// A failed write fails every submission it carried; the next queued ones are still attempted.
+/// Transactions: only consecutive submissions of the same producer (none for plain records, or one
+/// producer id and epoch for a TxnOffsetCommit's transactional batch) share a write, so a transactional
+/// batch never carries another producer's or plain records.
 final class CoordinatorAppendBatcher: Sendable {
     /// Completion of one submission.
     typealias Completion = @Sendable (Result<Void, GroupLogStoreError>) -> Void
     /// Appends records to a partition as one batch and calls back once they are durable (or failed).
-    typealias Write = @Sendable (_ partition: Int32, _ records: [GroupLogRecord], _ done: @escaping Completion) -> Void
+    typealias Write = @Sendable (_ partition: Int32, _ records: [GroupLogRecord], _ producer: GroupLogProducer?,
+                                 _ done: @escaping Completion) -> Void
 
     private struct Submission {
         var records: [GroupLogRecord]
+        var producer: GroupLogProducer?
         var bytes: Int
         var completion: Completion
     }
@@ -44,13 +49,15 @@ final class CoordinatorAppendBatcher: Sendable {
         self.write = write
     }
 
-    /// Queues `records` for `partition`; written at once when no write to that partition is in flight,
-    /// else with everything queued behind it when it completes.
-    func submit(partition: Int32, records: [GroupLogRecord], completion: @escaping Completion) {
+    /// Queues `records` for `partition` (as `producer`'s transactional batch when given); written at once
+    /// when no write to that partition is in flight, else with what is queued behind it (of the same
+    /// producer) when it completes.
+    func submit(partition: Int32, records: [GroupLogRecord], producer: GroupLogProducer? = nil,
+                completion: @escaping Completion) {
         let bytes = records.reduce(0) {
             $0 + $1.key.readableBytes + ($1.value?.readableBytes ?? 0) + Self.recordOverheadBytes
         }
-        let submission = Submission(records: records, bytes: bytes, completion: completion)
+        let submission = Submission(records: records, producer: producer, bytes: bytes, completion: completion)
         let writeNow: Bool = lanes.withLock { lanes in
             var lane = lanes[partition] ?? Lane()
             defer { lanes[partition] = lane }
@@ -69,7 +76,7 @@ final class CoordinatorAppendBatcher: Sendable {
 
     private func start(_ partition: Int32, _ submissions: [Submission]) {
         let records = submissions.count == 1 ? submissions[0].records : submissions.flatMap(\.records)
-        write(partition, records) { [self] result in
+        write(partition, records, submissions[0].producer) { [self] result in
             for submission in submissions { submission.completion(result) }
             startNext(partition)
         }
@@ -86,8 +93,9 @@ final class CoordinatorAppendBatcher: Sendable {
             }
             var count = 0
             var bytes = 0
+            let producer = lane.queued[0].producer
             for submission in lane.queued {
-                if count > 0 && bytes + submission.bytes > limit { break }
+                if count > 0 && (bytes + submission.bytes > limit || submission.producer != producer) { break }
                 bytes += submission.bytes
                 count += 1
             }

@@ -106,6 +106,8 @@ final class KafkaRouter: RequestRouter {
         case .leaveGroup: return serveGroup(LeaveGroupRequest.self, body, request) { await $0.leaveGroup($1, version: $2.version) }
         case .offsetCommit:
             return serveGroup(OffsetCommitRequest.self, body, request) { await $0.offsetCommit($1, version: $2.version) }
+        case .txnOffsetCommit:
+            return serveGroup(TxnOffsetCommitRequest.self, body, request) { await $0.txnOffsetCommit($1, version: $2.version) }
         case .offsetFetch:
             return serveGroup(OffsetFetchRequest.self, body, request) { await $0.offsetFetch($1, version: $2.version) }
         case .describeGroups:

@@ -37,6 +37,7 @@ enum SupportedApis {
         .listGroups: 0...5,
         .offsetCommit: 2...10,
         .offsetFetch: 1...10,
+        .txnOffsetCommit: 0...5,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
     ]
