@@ -205,7 +205,7 @@ public actor TransactionCoordinator {
     }
 
     /// The `__consumer_offsets` partition of `groupId`.
-    nonisolated func offsetsPartition(for groupId: String) -> TopicPartition {
+    public nonisolated func offsetsPartition(for groupId: String) -> TopicPartition {
         TopicPartition(topic: InternalTopics.consumerOffsets,
                        partition: CoordinatorPartitioner.partition(for: groupId, partitionCount: config.offsetsTopicPartitions))
     }

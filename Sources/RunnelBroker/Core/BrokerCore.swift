@@ -39,14 +39,15 @@ final class BrokerCore: Sendable {
                                            catalog: MetadataGroupTopicCatalog(metadata: metadataStore),
                                            locateCoordinator: { _, _ in node })
         let markers = PartitionMarkerWriter(replicas: replicas) { [coordinator] partition, producerId, epoch, commit in
-            // MERGE: transactional offsets (RunnelGroups completeTransaction) are wired here.
-            _ = (coordinator, partition, producerId, epoch, commit)
+            await coordinator.completeTransaction(partition: partition, producerId: producerId, producerEpoch: epoch,
+                                                  commit: commit)
         }
         let transactions = TransactionCoordinator(config: transactionConfig, store: TransactionStateLog(replicas: replicas),
                                                   markers: markers, producerIds: MetadataProducerIds(metadata: metadataStore),
                                                   logger: logger)
         self.transactionCoordinator = transactions
         self.markerWriter = markers
+        groupRequests.transactionVerifier = BrokerTransactionVerifier(coordinator: transactions, replicas: replicas)
         self.transactionRequests = TransactionRequests(coordinator: transactions,
                                                        catalog: MetadataTransactionTopicCatalog(metadata: metadataStore))
     }

@@ -71,6 +71,9 @@ struct ConsumerOffsetsLog: GroupLogStore {
             case .failure(let error) where error.errorCode == .messageTooLarge || error.errorCode == .recordListTooLarge:
                 // No retry can fix a batch over the log's limit: Kafka answers UNKNOWN_SERVER_ERROR.
                 done(.failure(GroupLogStoreError(.unknownServerError, "\(topic)-\(index): \(error.message ?? "batch too large")")))
+            case .failure(let error) where error.errorCode == .invalidTxnState || error.errorCode == .invalidProducerEpoch:
+                // A transactional offset commit whose transaction ended (a marker) after it was verified.
+                done(.failure(GroupLogStoreError(error.errorCode, "\(topic)-\(index): \(error.message ?? "transaction ended")")))
             case .failure(let error):
                 // Kafka answers a failed coordinator write with COORDINATOR_NOT_AVAILABLE so clients retry.
                 done(.failure(GroupLogStoreError(.coordinatorNotAvailable, "\(topic)-\(index): \(error)")))

@@ -4,6 +4,7 @@ import KafkaProtocol
 import KafkaRecords
 import NIOCore
 import RunnelCluster
+import RunnelGroups
 import RunnelStorage
 import RunnelTransactions
 
@@ -108,6 +109,28 @@ struct PartitionMarkerWriter: TransactionMarkerWriter {
         case .failure(let error):
             return error.errorCode
         }
+    }
+}
+
+/// The group request layer's check before a TxnOffsetCommit is written (KIP-890 part 1), with the same
+/// verification guard as a transactional produce: a token taken in the group's `__consumer_offsets`
+/// partition before asking the coordinator, cleared by any marker of the producer, so an offset commit
+/// verified just before its transaction ended is refused by the partition instead of staying pending.
+struct BrokerTransactionVerifier: RunnelGroups.TransactionVerifier {
+    let coordinator: TransactionCoordinator
+    let replicas: ReplicaManager
+
+    func verifyOffsetCommit(transactionalId: String, producerId: Int64, producerEpoch: Int16,
+                            groupId: String) async -> ErrorCode {
+        let target = coordinator.offsetsPartition(for: groupId)
+        guard let partition = replicas.partition(topic: target.topic, index: target.partition) else { return .notCoordinator }
+        guard let token = partition.log.beginTransactionVerification(producerId: producerId, epoch: producerEpoch) else {
+            return .none
+        }
+        let code = coordinator.verifyNow(transactionalId: transactionalId, producerId: producerId,
+                                         producerEpoch: producerEpoch, partition: target)
+        guard code == .none else { return code }
+        return partition.log.completeTransactionVerification(producerId: producerId, token: token) ? .none : .invalidTxnState
     }
 }
 

@@ -79,7 +79,7 @@ final class PartitionLogState {
         }
         // 2. Producer checks (client only), against the state plus earlier batches of this request.
         if origin == .client, let duplicate = try checkProducers(headers, nowMs: nowMs) { return .duplicate(duplicate) }
-        if origin == .coordinator { try checkMarkers(headers) }
+        if origin == .coordinator { try checkCoordinatorBatches(headers) }
         // 3. Offsets.
         let firstOffset: Int64
         let lastOffset: Int64
@@ -182,13 +182,16 @@ final class PartitionLogState {
         }
     }
 
-    /// Markers from the transaction coordinator: never for an epoch older than the producer's.
-    private func checkMarkers(_ headers: [RecordBatchHeader]) throws(StorageError) {
-        for header in headers where header.isControl && header.hasProducerId {
-            if let entry = producers.entry(for: header.producerId), header.producerEpoch < entry.producerEpoch {
+    /// Coordinator batches: markers never for an epoch older than the producer's; transactional data
+    /// (a group coordinator's TxnOffsetCommit) under the same verification rule as client batches.
+    private func checkCoordinatorBatches(_ headers: [RecordBatchHeader]) throws(StorageError) {
+        for header in headers where header.hasProducerId {
+            let entry = producers.entry(for: header.producerId)
+            if let entry, header.producerEpoch < entry.producerEpoch {
                 throw .invalidProducerEpoch(producerId: header.producerId, current: entry.producerEpoch,
                                             received: header.producerEpoch)
             }
+            if !header.isControl, header.isTransactional { try checkTransaction(header, entry: entry) }
         }
     }
 
