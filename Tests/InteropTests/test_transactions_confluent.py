@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as TP
 
 from conftest import TXN_BROKER_CONFIGS, unique
@@ -22,14 +22,6 @@ from runnel_interop.group_members import wait_until
 pytestmark = pytest.mark.needs_broker
 COUNT = 3000
 KILL_AT_ATTEMPT = 4
-
-
-def txn_producer(bootstrap: str, tid: str, **extra) -> Producer:
-    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": tid, "transaction.timeout.ms": 20000,
-                  "socket.timeout.ms": 10000, "message.timeout.ms": 20000, "linger.ms": 5,
-                  "reconnect.backoff.max.ms": 500, **extra})
-    p.init_transactions(60)
-    return p
 
 
 def rewind(consumer: Consumer) -> None:
@@ -55,7 +47,7 @@ def test_confluent_exactly_once_with_broker_killed_during_commit(fresh_broker):
     consumer = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "isolation.level": "read_committed",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
                          "socket.timeout.ms": 10000, "fetch.wait.max.ms": 100})
-    producer = txn_producer(b.bootstrap, tid)
+    producer = T.confluent_txn_producer(b.bootstrap, tid)
     consumer.subscribe([src])
     attempts: dict[int, dict] = {}
     attempt = 0
@@ -125,7 +117,7 @@ def test_confluent_exactly_once_with_broker_killed_during_commit(fresh_broker):
                     # Fatal: a new producer with the same transactional.id fences the old one and
                     # aborts its transaction if it is still open.
                     attempts[attempt]["result"] = f"fatal {err.name()}"
-                    producer = txn_producer(b.bootstrap, tid)
+                    producer = T.confluent_txn_producer(b.bootstrap, tid)
                     rewind(consumer)
                 if attempt == KILL_AT_ATTEMPT:
                     kill_outcome = attempts[attempt]["result"]
@@ -167,7 +159,7 @@ def test_confluent_hanging_transaction_is_aborted_after_its_timeout(txn_broker):
     clients.create_topic(b.bootstrap, t, partitions=1)
     clients.confluent_produce(b.bootstrap, t, t, range(0, 10), config={"enable.idempotence": True})
     timeout_ms = 5000
-    hanging = txn_producer(b.bootstrap, unique("ck-hang"), **{"transaction.timeout.ms": timeout_ms})
+    hanging = T.confluent_txn_producer(b.bootstrap, unique("ck-hang"), **{"transaction.timeout.ms": timeout_ms})
     began = time.monotonic()
     hanging.begin_transaction()
     for i in range(10, 20):

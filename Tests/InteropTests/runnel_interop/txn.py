@@ -429,3 +429,13 @@ def java_read(java, bootstrap: str, topic: str, out_path, isolation: str, partit
     res = java.run("consume", args, timeout=timeout_ms / 1000 + 60)
     assert not res["timedOut"], f"Java {isolation} consumer did not reach the end offsets {res.get('endOffsets')}"
     return records.read_jsonl(out_path)
+
+
+def confluent_txn_producer(bootstrap: str, tid: str, **extra):
+    """A confluent-kafka transactional producer, init_transactions() done."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": tid, "transaction.timeout.ms": 20000,
+                  "socket.timeout.ms": 10000, "message.timeout.ms": 20000, "linger.ms": 5,
+                  "reconnect.backoff.max.ms": 500, **extra})
+    p.init_transactions(60)
+    return p
