@@ -67,8 +67,8 @@ def test_cli_shows_and_aborts_a_hanging_transaction(runnel_bin, txn_broker):
 
         bad = cli.run(runnel_bin, "txn", "abort", "--topic", t, "--partition", "0", "--start-offset", "7", brokers=b.bootstrap)
         cli.assert_one_line_error(bad, 1, "offset 7")
-        cli.assert_one_line_error(cli.run(runnel_bin, "txn", "abort", "--topic", t, "--partition", "0",
-                                          brokers=b.bootstrap), 2)
+        usage = cli.run(runnel_bin, "txn", "abort", "--topic", t, "--partition", "0", brokers=b.bootstrap)
+        assert usage.returncode == 2 and "--start-offset" in usage.stderr, usage.stderr
 
         aborted = cli.json_out(runnel_bin, "txn", "abort", "--topic", t, "--partition", "0", "--start-offset", "5",
                                brokers=b.bootstrap)
@@ -77,7 +77,7 @@ def test_cli_shows_and_aborts_a_hanging_transaction(runnel_bin, txn_broker):
         assert consume(runnel_bin, b, t, "read_uncommitted") == list(range(15))
         producers = cli.json_out(runnel_bin, "txn", "producers", "--topic", t, "--partition", "0", brokers=b.bootstrap)
         assert [x["currentTransactionStartOffset"] for x in producers if x["producerId"] == pid] == [None]
-        fate = T.check_views(b.port, t, 0, [{"p": 0, "o": o} for o in range(5)] + [{"p": 0, "o": o} for o in range(11, 16)])
+        fate = T.check_views(b.port, t, 0, [{"p": 0, "o": o} for o in range(5)] + [{"p": 0, "o": o} for o in range(10, 15)])
         assert fate["aborted"] == set(range(5, 10)), fate
     finally:
         try:
@@ -95,6 +95,6 @@ def test_cli_txn_errors_are_one_line(runnel_bin, txn_broker):
     assert res.returncode == 1 and "Traceback" not in res.stderr
     res = cli.run(runnel_bin, "txn", "abort", "--topic", "x", "--partition", "0", "--start-offset", "1",
                   "--producer-id", "5", brokers=b.bootstrap)
-    cli.assert_one_line_error(res, 2)
+    assert res.returncode == 2 and "not both" in res.stderr, res.stderr
     res = cli.run(runnel_bin, "consume", "x", "--isolation", "serializable", brokers=b.bootstrap)
     cli.assert_one_line_error(res, 2, "isolation")
