@@ -9,6 +9,9 @@ public enum RecordBatchValidator {
     public enum Origin: Sendable, Equatable {
         /// A produce request: baseOffset must be 0, no control batches, offsets dense.
         case client
+        /// The broker's own coordinators (group and transaction state, transaction markers): as a client
+        /// batch, but control batches are allowed and producer batches carry no sequence.
+        case coordinator
         /// Bytes a follower fetched, or the transaction coordinator's markers: offsets already assigned.
         case replication
         /// Our own segment files during recovery: offsets assigned, batches may be compacted.
@@ -162,7 +165,7 @@ public enum RecordBatchValidator {
             throw .invalidRecord("\(at) has an invalid base offset \(header.baseOffset)")
         }
         switch origin {
-        case .client:
+        case .client, .coordinator:
             guard header.baseOffset == 0 else {
                 throw .invalidRecord("\(at): the baseOffset of a produced batch must be 0, not \(header.baseOffset)")
             }
@@ -173,7 +176,7 @@ public enum RecordBatchValidator {
                 throw .invalidRecord("\(at) has an inconsistent offset range: lastOffsetDelta "
                     + "\(header.lastOffsetDelta) for \(header.recordsCount) records")
             }
-            guard !header.isControl else { throw .invalidRecord("clients may not write control batches (\(at))") }
+            if origin == .client, header.isControl { throw .invalidRecord("clients may not write control batches (\(at))") }
         case .replication, .recovery:
             // Compaction may remove records (even all of them) but keeps lastOffsetDelta.
             guard header.recordsCount >= 0, Int64(header.recordsCount) <= Int64(header.lastOffsetDelta) + 1 else {
@@ -234,7 +237,7 @@ public enum RecordBatchValidator {
         var remaining = records
         var expectedDelta: Int32 = 0
         var maxTimestamp: Int64 = -1
-        let dense = options.origin == .client
+        let dense = options.origin == .client || options.origin == .coordinator
         let window = header.timestampType == .createTime ? options.timestampWindow : nil
         guard header.recordsCount >= 0 else { throw .invalidRecord("negative record count \(header.recordsCount)") }
         for _ in 0..<header.recordsCount {

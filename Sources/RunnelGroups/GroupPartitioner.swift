@@ -1,24 +1,15 @@
 // GroupPartitioner: which `__consumer_offsets` partition (and so which coordinator) owns a group.
+import KafkaProtocol
 
-/// Kafka's placement of a group: `Utils.abs(groupId.hashCode()) % offsets.topic.num.partitions`, with
-/// Java's `String.hashCode` over UTF-16 code units and `Utils.abs` mapping `Int.MIN_VALUE` to 0. Using the
-/// same function keeps a group on the partition a Kafka cluster would choose.
+/// Kafka's placement of a group (`CoordinatorPartitioner`, shared with the transaction coordinator).
 public enum GroupPartitioner {
-    /// Java's `String.hashCode()`: `s[0]*31^(n-1) + … + s[n-1]` over UTF-16 code units, wrapping in 32 bits.
+    /// Java's `String.hashCode()` over UTF-16 code units.
     public static func javaStringHashCode(_ string: String) -> Int32 {
-        var hash: Int32 = 0
-        for unit in string.utf16 {
-            hash = hash &* 31 &+ Int32(unit)
-        }
-        return hash
+        CoordinatorPartitioner.javaStringHashCode(string)
     }
 
     /// The `__consumer_offsets` partition of `groupId` among `partitionCount` partitions.
     public static func partition(for groupId: String, partitionCount: Int32) -> Int32 {
-        guard partitionCount > 0 else { return 0 }
-        let hash = javaStringHashCode(groupId)
-        // Kafka's Utils.abs: Int.MIN_VALUE has no positive counterpart and maps to 0.
-        let positive = hash == Int32.min ? 0 : abs(hash)
-        return positive % partitionCount
+        CoordinatorPartitioner.partition(for: groupId, partitionCount: partitionCount)
     }
 }

@@ -15,6 +15,7 @@ extension ErrorCode {
         case .invalidRecord: self = .invalidRecord
         case .outOfOrderSequence: self = .outOfOrderSequenceNumber
         case .invalidProducerEpoch: self = .invalidProducerEpoch
+        case .invalidTxnState: self = .invalidTxnState
         case .io, .logDirOffline, .partitionOffline: self = .kafkaStorageError
         case .unknownTopicOrPartition: self = .unknownTopicOrPartition
         case .logAlreadyExists: self = .topicAlreadyExists

@@ -158,6 +158,21 @@ extension PartitionLog {
                                segmentsAfter: input.groups.count)
     }
 
+    /// KIP-890 part 1, step 1: a transactional batch of `producerId` at `epoch` that would open a
+    /// transaction here must first be verified with the transaction coordinator. Returns a token to pass
+    /// to `completeTransactionVerification` once the coordinator confirmed, or nil when no verification
+    /// is needed (a transaction of this producer is open here at this epoch, or was verified).
+    public func beginTransactionVerification(producerId: Int64, epoch: Int16) -> UInt64? {
+        let now = clock()
+        return state.withLock { $0.beginTransactionVerification(producerId: producerId, epoch: epoch, nowMs: now) }
+    }
+
+    /// Step 2: the coordinator confirmed the partition is in the transaction. False when the producer's
+    /// transaction ended (a marker) since step 1: the batch must then be refused.
+    public func completeTransactionVerification(producerId: Int64, token: UInt64) -> Bool {
+        state.withLock { $0.completeTransactionVerification(producerId: producerId, token: token) }
+    }
+
     /// Expires idle producer ids.
     public func expireProducers() {
         let now = clock()

@@ -79,6 +79,7 @@ final class PartitionLogState {
         }
         // 2. Producer checks (client only), against the state plus earlier batches of this request.
         if origin == .client, let duplicate = try checkProducers(headers, nowMs: nowMs) { return .duplicate(duplicate) }
+        if origin == .coordinator { try checkMarkers(headers) }
         // 3. Offsets.
         let firstOffset: Int64
         let lastOffset: Int64
@@ -151,10 +152,12 @@ final class PartitionLogState {
                                         logAppendTime: -1, logStartOffset: logStartOffset, isDuplicate: true)
                 }
                 try entry.check(header)
+                try checkTransaction(header, entry: entry)
                 var updated = entry
                 updated.add(header, nowMs: nowMs)
                 overlay[header.producerId] = updated
             } else {
+                try checkTransaction(header, entry: nil)
                 // KIP-360: an unknown producer id (expired, or its records deleted) may start at any sequence.
                 var fresh = ProducerStateEntry(producerId: header.producerId, producerEpoch: header.producerEpoch, lastUpdateMs: nowMs)
                 fresh.add(header, nowMs: nowMs)
@@ -162,6 +165,41 @@ final class PartitionLogState {
             }
         }
         return nil
+    }
+
+    /// Transactions (KIP-98, KIP-890 part 1): a transactional batch may open a transaction only when the
+    /// coordinator verified it (so nothing opens a transaction no coordinator will end), and a producer
+    /// with an open transaction may not write outside it.
+    private func checkTransaction(_ header: RecordBatchHeader, entry: ProducerStateEntry?) throws(StorageError) {
+        if header.isTransactional {
+            guard producers.mayAppendTransactional(producerId: header.producerId, epoch: header.producerEpoch, entry: entry) else {
+                throw .invalidTxnState(producerId: header.producerId,
+                                       reason: "transactional batch is not part of an ongoing transaction verified for this partition")
+            }
+        } else if let entry, entry.currentTxnFirstOffset != nil {
+            throw .invalidTxnState(producerId: header.producerId,
+                                   reason: "non-transactional batch while the producer's transaction is open")
+        }
+    }
+
+    /// Markers from the transaction coordinator: never for an epoch older than the producer's.
+    private func checkMarkers(_ headers: [RecordBatchHeader]) throws(StorageError) {
+        for header in headers where header.isControl && header.hasProducerId {
+            if let entry = producers.entry(for: header.producerId), header.producerEpoch < entry.producerEpoch {
+                throw .invalidProducerEpoch(producerId: header.producerId, current: entry.producerEpoch,
+                                            received: header.producerEpoch)
+            }
+        }
+    }
+
+    /// Starts a verification of a producer's transaction (see `checkTransaction`); nil when not needed.
+    func beginTransactionVerification(producerId: Int64, epoch: Int16, nowMs: Int64) -> UInt64? {
+        producers.beginVerification(producerId: producerId, epoch: epoch, nowMs: nowMs)
+    }
+
+    /// Completes the verification started with `token`; false when a marker intervened.
+    func completeTransactionVerification(producerId: Int64, token: UInt64) -> Bool {
+        producers.completeVerification(producerId: producerId, token: token)
     }
 
     // MARK: Completions

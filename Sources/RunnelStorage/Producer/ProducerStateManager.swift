@@ -14,7 +14,40 @@ final class ProducerStateManager {
     /// recovery and shutdown do).
     var writer: AtomicFileWriter?
 
+    /// KIP-890 part 1: transactional producers being verified with the transaction coordinator, or
+    /// verified (producer id → epoch, a token, whether verified, and when). In memory only. A marker of
+    /// the producer removes its entry, so a verification that straddles the end of the transaction it
+    /// checked fails (Kafka's verification guard).
+    private var verifications: [Int64: (epoch: Int16, token: UInt64, verified: Bool, atMs: Int64)] = [:]
+    private var nextVerificationToken: UInt64 = 1
+
     init(directory: String) { self.directory = directory }
+
+    /// Whether a transactional batch of `producerId` at `epoch` may open a transaction here: the
+    /// producer already has one open at this epoch, or the coordinator verified the partition is in it.
+    func mayAppendTransactional(producerId: Int64, epoch: Int16, entry: ProducerStateEntry?) -> Bool {
+        if let entry, entry.currentTxnFirstOffset != nil, entry.producerEpoch == epoch { return true }
+        guard let verification = verifications[producerId] else { return false }
+        return verification.verified && verification.epoch == epoch
+    }
+
+    /// Starts a verification of `producerId`'s transaction at `epoch`; nil when none is needed.
+    func beginVerification(producerId: Int64, epoch: Int16, nowMs: Int64) -> UInt64? {
+        guard !mayAppendTransactional(producerId: producerId, epoch: epoch, entry: producers[producerId]) else { return nil }
+        let token = nextVerificationToken
+        nextVerificationToken += 1
+        verifications[producerId] = (epoch, token, false, nowMs)
+        return token
+    }
+
+    /// The coordinator confirmed the verification started with `token`; false when a marker ended the
+    /// producer's transaction meanwhile (or a newer verification replaced this one).
+    func completeVerification(producerId: Int64, token: UInt64) -> Bool {
+        guard var verification = verifications[producerId], verification.token == token else { return false }
+        verification.verified = true
+        verifications[producerId] = verification
+        return true
+    }
 
     /// Offset of the first batch of the oldest open transaction; the last stable offset cannot pass it.
     var firstUnstableOffset: Int64? {
@@ -33,6 +66,8 @@ final class ProducerStateManager {
             ?? ProducerStateEntry(producerId: header.producerId, producerEpoch: header.producerEpoch, lastUpdateMs: nowMs)
         var completed: (AbortedTransaction, Bool)?
         if header.isControl {
+            // The transaction this marker ends needs a new verification before its producer writes again.
+            verifications[header.producerId] = nil
             if header.producerEpoch != entry.producerEpoch {
                 entry.producerEpoch = header.producerEpoch
                 entry.batches.removeAll()
@@ -58,6 +93,7 @@ final class ProducerStateManager {
         producers = producers.filter { _, entry in
             entry.currentTxnFirstOffset != nil || nowMs - entry.lastUpdateMs < producerIdExpirationMs
         }
+        verifications = verifications.filter { nowMs - $0.value.atMs < producerIdExpirationMs }
     }
 
     func reset(to offset: Int64) {

@@ -1,0 +1,166 @@
+// The transaction coordinator's client operations: InitProducerId, AddPartitionsToTxn /
+// AddOffsetsToTxn, EndTxn, with Kafka's checks in Kafka's order.
+import KafkaProtocol
+
+extension TransactionCoordinator {
+    /// InitProducerId. Without a transactional id: a fresh producer id at epoch 0. With one: the id's
+    /// producer id at a bumped epoch (fencing every older producer of the id); an ongoing transaction of
+    /// the previous producer is aborted first and the client is told CONCURRENT_TRANSACTIONS, so it retries
+    /// once the abort completes. `expected` is KIP-360's current producer id and epoch of a producer
+    /// recovering from an error.
+    public func initProducerId(transactionalId: String?, timeoutMs: Int32,
+                               expected: ProducerIdAndEpoch?) async -> Result<ProducerIdAndEpoch, TransactionError> {
+        guard let id = transactionalId else {
+            switch allocateProducerId() {
+            case .success(let producerId): return .success(ProducerIdAndEpoch(producerId: producerId, epoch: 0))
+            case .failure(let error): return .failure(error)
+            }
+        }
+        guard !id.isEmpty else { return .failure(TransactionError(.invalidRequest)) }
+        guard timeoutMs > 0, timeoutMs <= config.maxTimeoutMs else { return .failure(TransactionError(.invalidTransactionTimeout)) }
+        if let error = coordinatorError(for: id) { return .failure(TransactionError(error)) }
+        if entries[id] == nil {
+            switch allocateProducerId() {
+            case .success(let producerId):
+                // In memory until the first transition is persisted (Kafka's putTransactionStateIfNotExists).
+                entries[id] = Entry(metadata: TransactionMetadata(transactionalId: id, producerId: producerId,
+                                                                  timeoutMs: timeoutMs, lastUpdateTimestampMs: clock.nowMs()),
+                                    pending: nil)
+            case .failure(let error):
+                return .failure(error)
+            }
+        }
+        guard let entry = entries[id] else { return .failure(TransactionError(.notCoordinator)) }
+        let metadata = entry.metadata
+        if entry.pending != nil { return .failure(TransactionError(.concurrentTransactions)) }
+        if let expected {
+            let valid = metadata.producerEpoch == TransactionMetadata.noEpoch
+                || expected.producerId == metadata.producerId
+                || (expected.producerId == metadata.previousProducerId && TransactionMetadata.isEpochExhausted(expected.epoch))
+            if !valid { return .failure(TransactionError(.producerFenced)) }
+        }
+        let now = clock.nowMs()
+        switch metadata.state {
+        case .prepareCommit, .prepareAbort:
+            return .failure(TransactionError(.concurrentTransactions))
+        case .empty, .completeCommit, .completeAbort:
+            let next: TransactionMetadata
+            if metadata.isProducerEpochExhausted, expected.map({ $0.epoch == metadata.producerEpoch }) ?? true {
+                switch allocateProducerId() {
+                case .success(let producerId):
+                    next = metadata.rotatingProducerId(to: producerId, timeoutMs: timeoutMs, nowMs: now,
+                                                       recordLastEpoch: expected != nil)
+                case .failure(let error):
+                    return .failure(error)
+                }
+            } else {
+                switch metadata.incrementingEpoch(timeoutMs: timeoutMs, expectedEpoch: expected?.epoch, nowMs: now) {
+                case .success(let bumped): next = bumped
+                case .failure(let error): return .failure(error)
+                }
+            }
+            let error = await persist(next)
+            guard error == .none else { return .failure(TransactionError(error)) }
+            logger.info("initialized transactional id", metadata: [
+                "transactional_id": "\(id)", "producer_id": "\(next.producerId)", "epoch": "\(next.producerEpoch)",
+                "partition": "\(InternalTopics.transactionState)-\(partition(for: id))"])
+            return .success(ProducerIdAndEpoch(producerId: next.producerId, epoch: next.producerEpoch))
+        case .ongoing:
+            // Fence the previous producer: abort its transaction at a bumped epoch, then let the client
+            // retry (its retry bumps the epoch once more, past the fenced one).
+            let error = await beginAbort(id, fencing: true, reason: "fenced by a new producer")
+            return .failure(TransactionError(error == .none ? .concurrentTransactions : error))
+        case .dead, .prepareEpochFence:
+            return .failure(TransactionError(.concurrentTransactions))
+        }
+    }
+
+    /// AddPartitionsToTxn (and AddOffsetsToTxn with the group's offsets partition): the partitions join
+    /// the transaction, which starts if none is ongoing. Persisted before the answer.
+    public func addPartitions(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
+                              partitions added: Set<TopicPartition>) async -> ErrorCode {
+        guard !id.isEmpty else { return .invalidRequest }
+        if let error = coordinatorError(for: id) { return error }
+        guard let entry = entries[id], entry.metadata.producerId == producerId else { return .invalidProducerIdMapping }
+        let metadata = entry.metadata
+        guard metadata.producerEpoch == producerEpoch else { return .producerFenced }
+        if entry.pending != nil { return .concurrentTransactions }
+        switch metadata.state {
+        case .prepareCommit, .prepareAbort, .dead, .prepareEpochFence:
+            return .concurrentTransactions
+        case .ongoing where added.isSubset(of: metadata.partitions):
+            return .none
+        case .ongoing, .empty, .completeCommit, .completeAbort:
+            return await persist(metadata.addingPartitions(added, nowMs: clock.nowMs()))
+        }
+    }
+
+    /// AddOffsetsToTxn: the group's `__consumer_offsets` partition joins the transaction.
+    public func addOffsets(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
+                           groupId: String) async -> ErrorCode {
+        await addPartitions(transactionalId: id, producerId: producerId, producerEpoch: producerEpoch,
+                            partitions: [offsetsPartition(for: groupId)])
+    }
+
+    /// EndTxn from a client (transactions v1: the epoch must be the current one). Answers once
+    /// PrepareCommit/PrepareAbort is persisted; the markers and the completion follow in the background.
+    /// A retry of a completed end answers `.none`; one still writing markers CONCURRENT_TRANSACTIONS.
+    public func endTransaction(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
+                               result: TransactionResult) async -> Result<ProducerIdAndEpoch, TransactionError> {
+        guard !id.isEmpty else { return .failure(TransactionError(.invalidRequest)) }
+        if let error = coordinatorError(for: id) { return .failure(TransactionError(error)) }
+        guard let entry = entries[id], entry.metadata.producerId == producerId else {
+            return .failure(TransactionError(.invalidProducerIdMapping))
+        }
+        let metadata = entry.metadata
+        guard producerEpoch == metadata.producerEpoch else { return .failure(TransactionError(.producerFenced)) }
+        if entry.pending != nil { return .failure(TransactionError(.concurrentTransactions)) }
+        let current = ProducerIdAndEpoch(producerId: metadata.producerId, epoch: metadata.producerEpoch)
+        switch (metadata.state, result) {
+        case (.ongoing, _):
+            let next = metadata.preparing(result, clientTransactionVersion: metadata.clientTransactionVersion,
+                                          nowMs: clock.nowMs())
+            let error = await persist(next)
+            guard error == .none else { return .failure(TransactionError(error)) }
+            startMarkers(for: id)
+            return .success(current)
+        case (.completeCommit, .commit), (.completeAbort, .abort):
+            return .success(current)
+        case (.prepareCommit, .commit), (.prepareAbort, .abort):
+            return .failure(TransactionError(.concurrentTransactions))
+        case (.dead, _), (.prepareEpochFence, _):
+            return .failure(TransactionError(.concurrentTransactions))
+        default:
+            logger.debug("EndTxn in an invalid state", metadata: [
+                "transactional_id": "\(id)", "state": "\(metadata.state)", "result": "\(result)"])
+            return .failure(TransactionError(.invalidTxnState))
+        }
+    }
+
+    /// Aborts `id`'s ongoing transaction on the coordinator's own initiative (timeout, fencing, admin):
+    /// persists PrepareAbort — at a bumped epoch when `fencing`, so the old producer can neither write
+    /// nor end it — then writes the markers in the background.
+    func beginAbort(_ id: String, fencing: Bool, reason: String) async -> ErrorCode {
+        guard let entry = entries[id], entry.metadata.state == .ongoing else { return .invalidTxnState }
+        if entry.pending != nil { return .concurrentTransactions }
+        let now = clock.nowMs()
+        let base = fencing ? entry.metadata.fencingEpoch(nowMs: now) : entry.metadata
+        let next = base.preparing(.abort, clientTransactionVersion: base.clientTransactionVersion, nowMs: now)
+        let error = await persist(next)
+        guard error == .none else { return error }
+        logger.info("aborting transaction", metadata: [
+            "transactional_id": "\(id)", "producer_id": "\(next.producerId)", "epoch": "\(next.producerEpoch)",
+            "partitions": "\(next.partitions.count)", "reason": "\(reason)"])
+        startMarkers(for: id)
+        return .none
+    }
+
+    func allocateProducerId() -> Result<Int64, TransactionError> {
+        do {
+            return .success(try producerIds.nextProducerId())
+        } catch {
+            logger.error("could not allocate a producer id", metadata: ["error": "\(error)"])
+            return .failure(TransactionError(.coordinatorNotAvailable))
+        }
+    }
+}
