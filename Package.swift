@@ -90,11 +90,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        .target(
+            name: "RunnelTransactions",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Broker
         .target(
             name: "RunnelBroker",
             dependencies: [
-                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster", "RunnelGroups",
+                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster", "RunnelGroups", "RunnelTransactions",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -175,6 +184,14 @@ let package = Package(
             name: "RunnelGroupsTests",
             dependencies: [
                 "RunnelGroups", "KafkaProtocol", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RunnelTransactionsTests",
+            dependencies: [
+                "RunnelTransactions", "KafkaProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -43,6 +43,12 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case groupMaxSessionTimeoutMs = "group.max.session.timeout.ms"
     case groupInitialRebalanceDelayMs = "group.initial.rebalance.delay.ms"
     case groupMaxSize = "group.max.size"
+    // Transaction coordinator
+    case transactionStateLogNumPartitions = "transaction.state.log.num.partitions"
+    case transactionStateLogSegmentBytes = "transaction.state.log.segment.bytes"
+    case transactionMaxTimeoutMs = "transaction.max.timeout.ms"
+    case transactionAbortTimedOutCleanupIntervalMs = "transaction.abort.timed.out.transaction.cleanup.interval.ms"
+    case transactionRemoveExpiredCleanupIntervalMs = "transaction.remove.expired.transaction.cleanup.interval.ms"
 
     /// Kafka's name for the setting.
     var name: String { rawValue }

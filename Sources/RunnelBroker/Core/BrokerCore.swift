@@ -5,6 +5,7 @@ import NIOCore
 import RunnelCluster
 import RunnelGroups
 import RunnelStorage
+import RunnelTransactions
 
 /// Everything a handler may use. Handlers are extensions of this type, one file per API family.
 final class BrokerCore: Sendable {
@@ -15,10 +16,15 @@ final class BrokerCore: Sendable {
     let fetchSessions: FetchSessionCache
     let groupCoordinator: GroupCoordinator
     let groupRequests: GroupRequests
+    let transactionCoordinator: TransactionCoordinator
+    let transactionRequests: TransactionRequests
+    /// The in-process marker path (the transaction coordinator's, and the WriteTxnMarkers API's).
+    let markerWriter: PartitionMarkerWriter
     let logger: Logger
 
     init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
-         topicConfigs: TopicConfigResolver, groupConfig: GroupCoordinatorConfig, logger: Logger) {
+         topicConfigs: TopicConfigResolver, groupConfig: GroupCoordinatorConfig,
+         transactionConfig: TransactionCoordinatorConfig, logger: Logger) {
         self.metadataStore = metadataStore
         self.replicas = replicas
         self.settings = settings
@@ -32,6 +38,41 @@ final class BrokerCore: Sendable {
         self.groupRequests = GroupRequests(coordinator: coordinator,
                                            catalog: MetadataGroupTopicCatalog(metadata: metadataStore),
                                            locateCoordinator: { _, _ in node })
+        let markers = PartitionMarkerWriter(replicas: replicas) { [coordinator] partition, producerId, epoch, commit in
+            // MERGE: transactional offsets (RunnelGroups completeTransaction) are wired here.
+            _ = (coordinator, partition, producerId, epoch, commit)
+        }
+        let transactions = TransactionCoordinator(config: transactionConfig, store: TransactionStateLog(replicas: replicas),
+                                                  markers: markers, producerIds: MetadataProducerIds(metadata: metadataStore),
+                                                  logger: logger)
+        self.transactionCoordinator = transactions
+        self.markerWriter = markers
+        self.transactionRequests = TransactionRequests(coordinator: transactions,
+                                                       catalog: MetadataTransactionTopicCatalog(metadata: metadataStore))
+    }
+
+    /// Creates `__transaction_state` when missing (compacted, `transaction.state.log.num.partitions`
+    /// partitions), loads every partition (single node: this broker leads them all, at coordinator
+    /// epoch 0), resumes the markers of prepared transactions and starts the timers. Returns the number
+    /// of transactional ids loaded.
+    func startTransactionCoordinator(partitions: Int32, segmentBytes: Int64) async throws -> Int {
+        let topic = InternalTopics.transactionState
+        if metadataStore.topic(named: topic) == nil {
+            do {
+                _ = try createTopic(name: topic, partitions: partitions, replicationFactor: 1,
+                                    configs: ["cleanup.policy": "compact", "segment.bytes": "\(segmentBytes)",
+                                              "compression.type": "uncompressed"],
+                                    logger: logger)
+            } catch {
+                if metadataStore.topic(named: topic) == nil { throw error }
+            }
+        }
+        var loaded = 0
+        for partition in replicas.partitions(of: topic) {
+            loaded += try await transactionCoordinator.loadPartition(partition.index, epoch: partition.leaderEpoch)
+        }
+        await transactionCoordinator.startTimer()
+        return loaded
     }
 
     /// Creates `__consumer_offsets` when missing (compacted, `offsets.topic.num.partitions` partitions),
@@ -100,6 +141,12 @@ final class BrokerCore: Sendable {
         logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)", "topic_id": "\(topic.topicId)"])
         return topic
     }
+}
+
+/// Producer ids from the metadata store (unique across restarts).
+struct MetadataProducerIds: ProducerIdSource {
+    let metadata: any MetadataStore
+    func nextProducerId() throws -> Int64 { try metadata.nextProducerId() }
 }
 
 /// A topic creation failure with the Kafka error code and message to send back.

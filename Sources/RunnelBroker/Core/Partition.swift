@@ -92,8 +92,8 @@ final class Partition: Sendable {
     private func appendNow(records: ByteBuffer, origin: AppendOrigin, settings current: TopicLogSettings,
                            completion: @escaping @Sendable (Result<AppendOutcome, PartitionError>) -> Void) {
         // The only header check of an append: storage takes the validated batches as they are.
-        var options = RecordBatchValidator.Options(origin: .client, maxBatchSize: current.maxMessageBytes,
-                                                   requireSingleBatch: true)
+        var options = RecordBatchValidator.Options(origin: origin == .coordinator ? .coordinator : .client,
+                                                   maxBatchSize: current.maxMessageBytes, requireSingleBatch: true)
         if origin == .client {
             if current.timestampType == .createTime {
                 options.timestampWindow = .init(now: Self.nowMs(), beforeMaxMs: current.timestampBeforeMaxMs,
@@ -130,6 +130,25 @@ final class Partition: Sendable {
             case .failure(let error):
                 completion(.failure(PartitionError(error)))
             }
+        }
+    }
+
+    /// Reads the log from its start offset to its end, batch by batch, oldest first (a coordinator
+    /// loading its state from an internal topic). Stops at the end offset seen when it started.
+    func forEachBatch(_ body: (RecordBatch) throws -> Void) throws {
+        var offset = logStartOffset
+        let end = logEndOffset
+        while offset < end {
+            let read = try log.read(from: offset, maxBytes: 4 << 20, isolation: .logEnd, minOneBatch: true)
+            guard !read.isEmpty else { break }
+            let bytes = try read.readBytes()
+            var next = offset
+            for batch in try MemoryRecords(bytes).batches() {
+                next = max(next, batch.lastOffset + 1)
+                try body(batch)
+            }
+            guard next > offset else { break }
+            offset = next
         }
     }
 

@@ -3,6 +3,7 @@ import KafkaProtocol
 import Logging
 import NIOCore
 import RunnelGroups
+import RunnelTransactions
 
 /// Why a connection is closed instead of answered (Kafka closes on unparseable or unsupported requests).
 enum RouterError: Error, CustomStringConvertible {
@@ -62,7 +63,24 @@ final class KafkaRouter: RequestRouter {
         case .listOffsets: return serve(ListOffsetsRequest.self, body, request) { broker.listOffsets($0, $1) }
         case .offsetForLeaderEpoch:
             return serve(OffsetForLeaderEpochRequest.self, body, request) { broker.offsetForLeaderEpoch($0, $1) }
-        case .initProducerId: return serve(InitProducerIdRequest.self, body, request) { broker.initProducerId($0, $1) }
+        // Transaction APIs: `TransactionRequests` (RunnelTransactions) is the one translation, as for groups.
+        case .initProducerId:
+            return serveTransaction(InitProducerIdRequest.self, body, request) { await $0.initProducerId($1, version: $2.version) }
+        case .addPartitionsToTxn:
+            return serveTransaction(AddPartitionsToTxnRequest.self, body, request) {
+                await $0.addPartitionsToTxn($1, version: $2.version)
+            }
+        case .addOffsetsToTxn:
+            return serveTransaction(AddOffsetsToTxnRequest.self, body, request) { await $0.addOffsetsToTxn($1, version: $2.version) }
+        case .endTxn: return serveTransaction(EndTxnRequest.self, body, request) { await $0.endTxn($1, version: $2.version) }
+        case .listTransactions:
+            return serveTransaction(ListTransactionsRequest.self, body, request) { await $0.listTransactions($1, version: $2.version) }
+        case .describeTransactions:
+            return serveTransaction(DescribeTransactionsRequest.self, body, request) {
+                await $0.describeTransactions($1, version: $2.version)
+            }
+        case .writeTxnMarkers:
+            return serve(WriteTxnMarkersRequest.self, body, request) { broker.writeTxnMarkers($0, $1) }
         case .createTopics: return serve(CreateTopicsRequest.self, body, request) { broker.createTopics($0, $1) }
         case .deleteTopics: return serve(DeleteTopicsRequest.self, body, request) { broker.deleteTopics($0, $1) }
         case .createPartitions:
@@ -129,6 +147,17 @@ final class KafkaRouter: RequestRouter {
         let groups = broker.groupRequests
         return serve(type, body, request) { message, request in
             .later(request.context.lane.submit(on: request.eventLoop) { await call(groups, message, request) })
+        }
+    }
+
+    /// Serves a transaction API on the connection's lane, like a group API.
+    private func serveTransaction<Request: KafkaRequestMessage>(
+        _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
+        _ call: @escaping @Sendable (TransactionRequests, Request, HandlerRequest) async -> Request.Response
+    ) -> EventLoopFuture<ResponsePayload> {
+        let transactions = broker.transactionRequests
+        return serve(type, body, request) { message, request in
+            .later(request.context.lane.submit(on: request.eventLoop) { await call(transactions, message, request) })
         }
     }
 

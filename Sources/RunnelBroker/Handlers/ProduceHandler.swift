@@ -3,6 +3,7 @@ import KafkaProtocol
 import KafkaRecords
 import NIOCore
 import RunnelCluster
+import RunnelTransactions
 
 extension BrokerCore {
     func produce(_ request: ProduceRequest, _ context: HandlerRequest) -> EventLoopFuture<ProduceResponse> {
@@ -11,9 +12,23 @@ extension BrokerCore {
         guard request.acks == -1 || request.acks == 0 || request.acks == 1 else {
             return loop.makeSucceededFuture(produceErrorResponse(request, version: version, code: .invalidRequiredAcks))
         }
-        if request.transactionalId != nil {
-            // Transactions are not served yet (see docs/compatibility.md).
-            return loop.makeSucceededFuture(produceErrorResponse(request, version: version, code: .transactionalIdAuthorizationFailed))
+        // Kafka: transactional batches need the request's transactional id (else the whole request fails
+        // with TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and all of them one producer id.
+        var transactionalProducers = Set<Int64>()
+        for topicData in request.topicData {
+            for partitionData in topicData.partitionData {
+                if let header = Self.firstHeader(partitionData.records), header.isTransactional, header.hasProducerId {
+                    transactionalProducers.insert(header.producerId)
+                }
+            }
+        }
+        if !transactionalProducers.isEmpty {
+            guard let id = request.transactionalId, !id.isEmpty else {
+                return loop.makeSucceededFuture(produceErrorResponse(request, version: version, code: .transactionalIdAuthorizationFailed))
+            }
+            guard transactionalProducers.count == 1 else {
+                return loop.makeSucceededFuture(produceErrorResponse(request, version: version, code: .invalidProducerIdMapping))
+            }
         }
         // One response skeleton and one promise per request: each partition's answer lands in its slot
         // and the last one completes the promise (no future combinators per partition or topic).
@@ -50,7 +65,8 @@ extension BrokerCore {
                         partitionData.index, .invalidTopicException, message: "Cannot append to internal topic \(topic.name)"))
                     continue
                 }
-                appendToPartition(partition, topic: topic, data: partitionData, context: context) { answer in
+                appendToPartition(partition, topic: topic, data: partitionData, transactionalId: request.transactionalId,
+                                  context: context) { answer in
                     collector.set(topicIndex, partitionIndex, answer)
                 }
             }
@@ -59,12 +75,19 @@ extension BrokerCore {
     }
 
     private func appendToPartition(_ partition: Partition, topic: TopicMetadata,
-                                   data: ProduceRequest.PartitionProduceData, context: HandlerRequest,
+                                   data: ProduceRequest.PartitionProduceData, transactionalId: String?,
+                                   context: HandlerRequest,
                                    answer: @escaping @Sendable (ProduceResponse.PartitionProduceResponse) -> Void) {
         let index = data.index
         guard let records = data.records, records.readableBytes > 0 else {
             answer(partitionError(index, .corruptMessage,
                                   message: context.version >= 8 ? "Produce request carries no record batches" : nil))
+            return
+        }
+        if let header = Self.firstHeader(records), header.isTransactional, header.hasProducerId,
+           let (error, message) = verifyTransaction(header, partition: partition, transactionalId: transactionalId ?? "",
+                                                    version: context.version) {
+            answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
             return
         }
         partition.append(records: records) { result in
@@ -96,6 +119,41 @@ extension BrokerCore {
                 if context.version >= 5 { response.logStartOffset = partition.logStartOffset }
                 answer(response)
             }
+        }
+    }
+
+    /// The first batch header of a partition's records (nil when there is none to read).
+    static func firstHeader(_ records: ByteBuffer?) -> RecordBatchHeader? {
+        guard let records else { return nil }
+        return RecordBatchHeader(from: records, at: records.readerIndex)
+    }
+
+    /// KIP-890 part 1: a transactional batch that would open a transaction in `partition` is checked with
+    /// the transaction coordinator first; the partition refuses it if the transaction ended meanwhile.
+    /// Returns the error (translated as Kafka translates coordinator errors for producers) or nil.
+    private func verifyTransaction(_ header: RecordBatchHeader, partition: Partition, transactionalId: String,
+                                   version: Int16) -> (ErrorCode, String)? {
+        guard let token = partition.log.beginTransactionVerification(producerId: header.producerId,
+                                                                      epoch: header.producerEpoch) else { return nil }
+        let target = TopicPartition(topic: partition.topic, partition: partition.index)
+        let code = transactionCoordinator.verifyNow(transactionalId: transactionalId, producerId: header.producerId,
+                                                    producerEpoch: header.producerEpoch, partition: target)
+        switch code {
+        case .none:
+            guard partition.log.completeTransactionVerification(producerId: header.producerId, token: token) else {
+                return (.invalidTxnState, "The transaction ended while the partition was being verified")
+            }
+            return nil
+        case .transactionAbortable:
+            // Produce v11 and older clients do not know TRANSACTION_ABORTABLE.
+            return (version > 10 ? .transactionAbortable : .invalidTxnState, "Partition was not added to the transaction")
+        case .producerFenced:
+            return (.invalidProducerEpoch, "Producer epoch is not the transaction's current epoch")
+        case .concurrentTransactions, .coordinatorLoadInProgress, .coordinatorNotAvailable, .notCoordinator:
+            // Retriable for every client without a metadata refresh (Kafka's choice).
+            return (.notEnoughReplicas, "Unable to verify the partition has been added to the transaction: \(code.name)")
+        default:
+            return (code, "Transaction verification failed: \(code.name)")
         }
     }
 

@@ -1,30 +1,9 @@
-// InitProducerId and DescribeProducers: producer ids for idempotent producers and their state.
+// DescribeProducers (producers' state per partition) and WriteTxnMarkers (transaction markers into
+// partitions; InitProducerId and the other transaction APIs are TransactionRequests').
 import KafkaProtocol
 import NIOCore
 
 extension BrokerCore {
-    func initProducerId(_ request: InitProducerIdRequest, _ context: HandlerRequest) -> HandlerResult<InitProducerIdResponse> {
-        var response = InitProducerIdResponse()
-        response.producerId = -1
-        response.producerEpoch = -1
-        guard request.transactionalId == nil else {
-            // Transactions are not served yet; the client fails fast instead of retrying forever.
-            response.errorCode = ErrorCode.transactionalIdAuthorizationFailed.rawValue
-            return .now(response)
-        }
-        // Without a transactional id Kafka always hands out a fresh producer id with epoch 0, also
-        // when the client asks to bump the epoch of its old id (KIP-360).
-        do {
-            response.producerId = try metadataStore.nextProducerId()
-            response.producerEpoch = 0
-            response.errorCode = ErrorCode.none.rawValue
-        } catch {
-            context.context.logger.error("could not allocate a producer id", metadata: ["error": "\(error)"])
-            response.errorCode = ErrorCode.coordinatorNotAvailable.rawValue
-        }
-        return .now(response)
-    }
-
     func describeProducers(_ request: DescribeProducersRequest, _ context: HandlerRequest) -> HandlerResult<DescribeProducersResponse> {
         var response = DescribeProducersResponse()
         response.topics = request.topics.map { topic in
@@ -53,5 +32,40 @@ extension BrokerCore {
             return result
         }
         return .now(response)
+    }
+}
+
+extension BrokerCore {
+    /// WriteTxnMarkers: a transaction coordinator (this broker's in cluster mode, or `runnel txn abort`
+    /// ending a hanging transaction) asks for COMMIT/ABORT markers in partitions this broker leads. Each
+    /// marker goes through the same in-process path the local coordinator uses.
+    func writeTxnMarkers(_ request: WriteTxnMarkersRequest, _ context: HandlerRequest) -> HandlerResult<WriteTxnMarkersResponse> {
+        let promise = context.eventLoop.makePromise(of: WriteTxnMarkersResponse.self)
+        let writer = markerWriter
+        promise.completeWithTask {
+            var response = WriteTxnMarkersResponse()
+            for marker in request.markers {
+                var result = WriteTxnMarkersResponse.WritableTxnMarkerResult()
+                result.producerId = marker.producerId
+                for topic in marker.topics {
+                    var topicResult = WriteTxnMarkersResponse.WritableTxnMarkerTopicResult()
+                    topicResult.name = topic.name
+                    for index in topic.partitionIndexes {
+                        var partitionResult = WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult()
+                        partitionResult.partitionIndex = index
+                        let code = await writer.writeMarker(
+                            to: TopicPartition(topic: topic.name, partition: index), producerId: marker.producerId,
+                            producerEpoch: marker.producerEpoch, coordinatorEpoch: marker.coordinatorEpoch,
+                            commit: marker.transactionResult)
+                        partitionResult.errorCode = code.rawValue
+                        topicResult.partitions.append(partitionResult)
+                    }
+                    result.topics.append(topicResult)
+                }
+                response.markers.append(result)
+            }
+            return response
+        }
+        return .later(promise.futureResult)
     }
 }

@@ -14,6 +14,13 @@ enum SupportedApis {
         .deleteTopics: 1...6,
         .deleteRecords: 0...2,
         .initProducerId: 0...6,
+        .addPartitionsToTxn: 0...5,
+        .addOffsetsToTxn: 0...4,
+        // v5 is KIP-890 part 2 (an epoch bump per transaction): see docs/transactions.md.
+        .endTxn: 0...4,
+        .writeTxnMarkers: 1...2,
+        .listTransactions: 0...2,
+        .describeTransactions: 0...0,
         .offsetForLeaderEpoch: 2...4,
         .describeConfigs: 1...4,
         .alterConfigs: 0...2,

@@ -7,6 +7,7 @@ import Prometheus
 import RunnelCluster
 import RunnelGroups
 import RunnelStorage
+import RunnelTransactions
 import ServiceLifecycle
 
 /// A broker node as a swift-service-lifecycle `Service`.
@@ -71,7 +72,7 @@ public final class Broker: Service, Sendable {
         let core = BrokerCore(
             metadataStore: metadata, replicas: ReplicaManager(logManager: logManager, nodeId: config.nodeId, logger: logger),
             settings: BrokerSettings(config), topicConfigs: topicConfigs, groupConfig: GroupCoordinatorConfig(config),
-            logger: logger)
+            transactionConfig: TransactionCoordinatorConfig(config), logger: logger)
         core.loadTopics()
         self.core = core
         self.router = router ?? KafkaRouter(broker: core)
@@ -146,10 +147,16 @@ public final class Broker: Service, Sendable {
             "partitions": "\(partitions)", "groups": "\(summary.groups)", "offsets": "\(summary.offsets)",
             "records": "\(summary.records)", "undecodable_records": "\(summary.undecodableRecords)",
             "load_ms": "\((loadMs * 10).rounded() / 10)"])
+        let transactionPartitions = config.int32(.transactionStateLogNumPartitions)
+        let transactionalIds = try await core.startTransactionCoordinator(
+            partitions: transactionPartitions, segmentBytes: config.int(.transactionStateLogSegmentBytes))
+        logger.info("transaction coordinator loaded", metadata: [
+            "partitions": "\(transactionPartitions)", "transactional_ids": "\(transactionalIds)"])
     }
 
     /// Stops the coordinator, flushes every log and writes the clean-shutdown markers.
     private func closeStorage() async {
+        await core.transactionCoordinator.shutdown()
         await core.groupCoordinator.shutdown()
         logManager.shutdown()
         logger.info("storage closed cleanly")

@@ -1,0 +1,122 @@
+// The transaction coordinator's ports over this broker: `__transaction_state` as its log store, and the
+// in-process marker path (the WriteTxnMarkers API's work, without the network hop on one node).
+import KafkaProtocol
+import KafkaRecords
+import NIOCore
+import RunnelCluster
+import RunnelStorage
+import RunnelTransactions
+
+/// `TransactionLogStore` over this broker's `__transaction_state` partition logs: one uncompressed batch
+/// per append, through `Partition.append(origin: .coordinator)` (durable on completion, group-committed
+/// with every other append of its I/O round).
+struct TransactionStateLog: TransactionLogStore {
+    static let topic = InternalTopics.transactionState
+    let replicas: ReplicaManager
+
+    func append(partition index: Int32, records: [TransactionLogRecord]) async throws(TransactionLogStoreError) {
+        guard let partition = replicas.partition(topic: Self.topic, index: index) else {
+            throw TransactionLogStoreError(.notCoordinator, "\(Self.topic)-\(index) is not hosted here")
+        }
+        var builder = RecordBatchBuilder(initialCapacity: records.reduce(128) {
+            $0 + $1.key.readableBytes + ($1.value?.readableBytes ?? 0) + 16
+        })
+        let now = Partition.nowMs()
+        for record in records { builder.append(key: record.key, value: record.value, timestamp: now) }
+        let batch: ByteBuffer
+        do throws(RecordBatchError) {
+            batch = try builder.build()
+        } catch {
+            throw TransactionLogStoreError(.unknownServerError, "could not build a transaction log batch: \(error)")
+        }
+        let result: Result<AppendOutcome, PartitionError> = await withCheckedContinuation { continuation in
+            partition.append(records: batch, origin: .coordinator) { continuation.resume(returning: $0) }
+        }
+        switch result {
+        case .success:
+            return
+        case .failure(let error) where error.errorCode == .messageTooLarge || error.errorCode == .recordListTooLarge:
+            throw TransactionLogStoreError(.unknownServerError, "\(Self.topic)-\(index): \(error.message ?? "batch too large")")
+        case .failure(let error):
+            // Kafka answers a failed transaction log write with COORDINATOR_NOT_AVAILABLE so clients retry.
+            throw TransactionLogStoreError(.coordinatorNotAvailable, "\(Self.topic)-\(index): \(error)")
+        }
+    }
+
+    func load(partition index: Int32) async throws(TransactionLogStoreError) -> [TransactionLogRecord] {
+        guard let partition = replicas.partition(topic: Self.topic, index: index) else { return [] }
+        var loaded: [TransactionLogRecord] = []
+        do {
+            try partition.forEachBatch { batch in
+                guard !batch.isControl else { return }
+                for record in try batch.records() {
+                    guard let key = record.key else { continue }
+                    loaded.append(TransactionLogRecord(key: key, value: record.value))
+                }
+            }
+        } catch {
+            throw TransactionLogStoreError(.coordinatorLoadInProgress, "reading \(Self.topic)-\(index): \(error)")
+        }
+        return loaded
+    }
+}
+
+/// Writes transaction markers into this broker's partitions: one control batch per partition through
+/// `Partition.append(origin: .coordinator)`. A marker in `__consumer_offsets` completes the group
+/// coordinator's pending transactional offsets once it is durable.
+struct PartitionMarkerWriter: TransactionMarkerWriter {
+    let replicas: ReplicaManager
+    /// Called after a marker is durable in a `__consumer_offsets` partition.
+    let offsetsMarkerWritten: @Sendable (_ partition: Int32, _ producerId: Int64, _ producerEpoch: Int16,
+                                         _ commit: Bool) async -> Void
+
+    func write(_ markers: TransactionMarkers) async -> [TopicPartition: ErrorCode] {
+        await withTaskGroup(of: (TopicPartition, ErrorCode).self) { group in
+            for target in markers.partitions {
+                group.addTask {
+                    let code = await writeMarker(to: target, producerId: markers.producerId,
+                                                 producerEpoch: markers.producerEpoch,
+                                                 coordinatorEpoch: markers.coordinatorEpoch,
+                                                 commit: markers.result == .commit)
+                    return (target, code)
+                }
+            }
+            var results: [TopicPartition: ErrorCode] = [:]
+            for await (target, code) in group { results[target] = code }
+            return results
+        }
+    }
+
+    /// One marker into one partition; `.none` once it is durable.
+    func writeMarker(to target: TopicPartition, producerId: Int64, producerEpoch: Int16, coordinatorEpoch: Int32,
+                     commit: Bool) async -> ErrorCode {
+        guard let partition = replicas.partition(topic: target.topic, index: target.partition) else {
+            return .unknownTopicOrPartition
+        }
+        let marker = EndTransactionMarker(type: commit ? .commit : .abort, coordinatorEpoch: coordinatorEpoch)
+        let batch = RecordBatchBuilder.endTransactionMarker(marker, producerId: producerId, producerEpoch: producerEpoch,
+                                                            timestamp: Partition.nowMs())
+        let result: Result<AppendOutcome, PartitionError> = await withCheckedContinuation { continuation in
+            partition.append(records: batch, origin: .coordinator) { continuation.resume(returning: $0) }
+        }
+        switch result {
+        case .success:
+            if target.topic == InternalTopics.consumerOffsets {
+                await offsetsMarkerWritten(target.partition, producerId, producerEpoch, commit)
+            }
+            return .none
+        case .failure(let error):
+            return error.errorCode
+        }
+    }
+}
+
+/// Partition lookups for AddPartitionsToTxn, over the metadata store.
+struct MetadataTransactionTopicCatalog: TransactionTopicCatalog {
+    let metadata: any MetadataStore
+
+    func partitionExists(_ partition: TopicPartition) -> Bool {
+        guard let topic = metadata.topic(named: partition.topic) else { return false }
+        return partition.partition >= 0 && partition.partition < topic.partitionCount
+    }
+}
