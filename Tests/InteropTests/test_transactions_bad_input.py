@@ -99,6 +99,7 @@ def test_produce_to_a_partition_not_in_the_transaction_is_invalid_txn_state(txn_
     ok = conn.produce(t, 0, batch(pid, epoch), transactional_id=tid)
     assert (ok["error"], ok["base_offset"]) == (T.NONE, 0), ok
     assert conn.end_txn(tid, pid, epoch, commit=False) == T.NONE
+    T.await_stable(txn_broker.port, t, (0, 1))  # EndTxn is answered before the markers are written
     for part in (0, 1):
         fate = T.classify(T.read_log(txn_broker.port, t, part)[0])
         assert fate["aborted"] == ({0, 1, 2} if part == 0 else set()), (part, fate)

@@ -53,6 +53,7 @@ def test_compaction_keeps_committed_and_drops_aborted_records(fresh_broker):
     producer.begin_transaction()
     producer.produce(topic, key=b"roll", value=b"roll", partition=0)
     producer.commit_transaction(30)
+    T.await_stable(b.port, topic)
     before, _ = T.read_log(b.port, topic)
     assert len(T.classify(before)["aborted"]) == 30
 

@@ -125,6 +125,7 @@ def test_confluent_exactly_once_with_broker_killed_during_commit(fresh_broker):
         consumer.close()
 
     assert kill_outcome is not None, f"the broker was never killed during a commit: {len(attempts)} attempts"
+    T.await_stable(b.port, dst)
     got = clients.confluent_consume(b.bootstrap, dst, config={"isolation.level": "read_committed"})
     ru = clients.confluent_consume(b.bootstrap, dst, config={"isolation.level": "read_uncommitted"})
     T.check_views(b.port, dst, 0, got, ru)

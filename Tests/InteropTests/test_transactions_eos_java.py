@@ -128,6 +128,7 @@ def test_java_exactly_once_consume_transform_produce_across_broker_kills(fresh_b
             a.proc.kill()
 
     assert committed_offsets(b.port, group, src) == end_offsets, context()
+    T.await_stable(b.port, dst, range(PARTITIONS), timeout=60)
     rc = T.java_read(java, b.bootstrap, dst, tmp_path / "rc.jsonl", "read_committed", timeout_ms=120000)
     ru = T.java_read(java, b.bootstrap, dst, tmp_path / "ru.jsonl", "read_uncommitted", timeout_ms=120000)
     seen: dict[tuple[int, int], int] = {}

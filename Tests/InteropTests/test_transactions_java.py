@@ -26,6 +26,7 @@ def test_java_commit_and_abort_read_committed_vs_read_uncommitted(txn_broker, ja
                            "transactions": [{"start": s, "count": n, "end": e} for s, n, e in plan]})
     assert [(tr["end"], tr["ok"], tr.get("error")) for tr in res["transactions"]] == [(e, True, None) for *_, e in plan]
     committed_idx = [i for s, n, e in plan if e == "commit" for i in range(s, s + n)]
+    T.await_stable(b.port, t)  # the last commit's marker is written after commitTransaction() returns
 
     rc = T.java_read(java, b.bootstrap, t, tmp_path / "rc.jsonl", "read_committed")
     ru = T.java_read(java, b.bootstrap, t, tmp_path / "ru.jsonl", "read_uncommitted")
@@ -57,6 +58,7 @@ def test_java_zombie_is_fenced_and_its_writes_never_become_visible(txn_broker, j
     seen = f"send: {res['zombieSendError']}; commit: {res['zombieCommitError']}"
     assert res["zombieCommitError"] is not None, f"the fenced producer committed ({seen})"
     assert "ProducerFencedException" in seen or "InvalidProducerEpochException" in seen, seen
+    T.await_stable(b.port, t)
 
     rc = T.java_read(java, b.bootstrap, t, tmp_path / "rc.jsonl", "read_committed")
     ru = T.java_read(java, b.bootstrap, t, tmp_path / "ru.jsonl", "read_uncommitted")

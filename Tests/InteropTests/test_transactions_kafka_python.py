@@ -58,6 +58,7 @@ def written(txn_broker):
             offsets_seen.append(committed_offset(b.bootstrap, group, src))
     finally:
         p.close(timeout=30)
+    T.await_stable(b.port, t)
     return {"topic": t, "src": src, "group": group, "offsets": offsets_seen}
 
 

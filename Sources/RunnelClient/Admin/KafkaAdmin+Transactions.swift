@@ -26,6 +26,24 @@ public struct TransactionDescription: Sendable, Codable, Equatable {
     public var transactionStartTimeMs: Int64?
     /// The partitions the current transaction wrote to (or added), sorted.
     public var partitions: [TopicPartition]
+
+    enum CodingKeys: String, CodingKey {
+        case transactionalId, coordinatorId, state, producerId, producerEpoch, transactionTimeoutMs
+        case transactionStartTimeMs, partitions
+    }
+
+    /// JSON with `transactionStartTimeMs: null` when no transaction is open (not an absent key).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(transactionalId, forKey: .transactionalId)
+        try container.encode(coordinatorId, forKey: .coordinatorId)
+        try container.encode(state, forKey: .state)
+        try container.encode(producerId, forKey: .producerId)
+        try container.encode(producerEpoch, forKey: .producerEpoch)
+        try container.encode(transactionTimeoutMs, forKey: .transactionTimeoutMs)
+        try container.encode(transactionStartTimeMs, forKey: .transactionStartTimeMs)
+        try container.encode(partitions, forKey: .partitions)
+    }
 }
 
 /// An active producer of a partition (DescribeProducers).
@@ -39,6 +57,21 @@ public struct PartitionProducerState: Sendable, Codable, Equatable {
     public var coordinatorEpoch: Int32
     /// The first offset of its open transaction in this partition; nil when none is open.
     public var currentTransactionStartOffset: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case producerId, producerEpoch, lastSequence, lastTimestamp, coordinatorEpoch, currentTransactionStartOffset
+    }
+
+    /// JSON with `currentTransactionStartOffset: null` when no transaction is open (not an absent key).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(producerId, forKey: .producerId)
+        try container.encode(producerEpoch, forKey: .producerEpoch)
+        try container.encode(lastSequence, forKey: .lastSequence)
+        try container.encode(lastTimestamp, forKey: .lastTimestamp)
+        try container.encode(coordinatorEpoch, forKey: .coordinatorEpoch)
+        try container.encode(currentTransactionStartOffset, forKey: .currentTransactionStartOffset)
+    }
 }
 
 /// The transaction to abort in one partition (WriteTxnMarkers ABORT), as kafka-transactions.sh's

@@ -439,3 +439,24 @@ def confluent_txn_producer(bootstrap: str, tid: str, **extra):
                   "reconnect.backoff.max.ms": 500, **extra})
     p.init_transactions(60)
     return p
+
+
+def await_stable(port: int, topic: str, partitions=(0,), timeout: float = 30) -> int:
+    """Waits until no transaction is open in the partitions: the last stable offset (ListOffsets
+    read_committed) reaches the high watermark. Needed after a commit or abort returns: Kafka answers
+    EndTxn once the decision is logged and writes the markers afterwards. Returns the polls taken."""
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while True:
+        polls += 1
+        try:
+            lagging = [p for p in partitions
+                       if list_offsets_v2(port, topic, p, isolation=1) != list_offsets_v2(port, topic, p, isolation=0)]
+        except (OSError, ConnectionError, TimeoutError):
+            lagging = list(partitions)
+        if not lagging:
+            return polls
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{topic}: last stable offset of partitions {lagging} still below the high "
+                                 f"watermark after {timeout}s (a transaction stays open)")
+        time.sleep(0.05)  # poll interval, bounded by the deadline above

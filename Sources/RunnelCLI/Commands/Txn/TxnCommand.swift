@@ -69,8 +69,16 @@ struct TxnDescribe: AsyncParsableCommand {
 
     struct Report: Encodable {
         var transaction: TransactionDescription
-        /// How long the open transaction has been running (ms), by this machine's clock.
+        /// How long the open transaction has been running (ms), by this machine's clock; null when none is open.
         var durationMs: Int64?
+
+        enum CodingKeys: String, CodingKey { case transaction, durationMs }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(transaction, forKey: .transaction)
+            try container.encode(durationMs, forKey: .durationMs)
+        }
     }
 
     func run() async throws {
