@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -52,10 +53,14 @@ def test_confluent_exactly_once_with_broker_killed_during_commit(fresh_broker):
     attempts: dict[int, dict] = {}
     attempt = 0
     kill_outcome = None
+    failures_in_a_row, last_error = 0, None
+    summary = lambda: (f"{attempt} attempts, results {Counter(a.get('result') for a in attempts.values())}, "
+                       f"kill outcome {kill_outcome}, last error {last_error}")
     deadline = time.monotonic() + 180
     try:
         while True:
-            assert time.monotonic() < deadline, f"the loop did not finish: {attempts}"
+            assert time.monotonic() < deadline, "the loop did not finish: " + summary()
+            assert failures_in_a_row < 25, "25 transactions in a row failed: " + summary()
             msgs = [m for m in consumer.consume(500, 0.5) if m.error() is None]
             if not msgs:
                 done = consumer.committed([TP(src, 0)], timeout=10)[0].offset
@@ -93,11 +98,14 @@ def test_confluent_exactly_once_with_broker_killed_during_commit(fresh_broker):
                 else:
                     producer.commit_transaction(60)
                 attempts[attempt]["result"] = "committed"
+                failures_in_a_row = 0
             except KafkaException as e:
                 err = kafka_error(e)
                 assert err is not None, e
+                last_error = str(err)
+                failures_in_a_row += 1
                 while err.retriable() and not err.txn_requires_abort() and not err.fatal():
-                    assert time.monotonic() < deadline, f"commit kept failing with {err}"
+                    assert time.monotonic() < deadline, f"commit kept failing with {err}: " + summary()
                     # A retriable commit error: commit_transaction() may be called again.
                     try:
                         producer.commit_transaction(60)
@@ -113,7 +121,7 @@ def test_confluent_exactly_once_with_broker_killed_during_commit(fresh_broker):
                     attempts[attempt]["result"] = "aborted"
                     rewind(consumer)
                 else:
-                    assert err.fatal(), f"unexpected transaction error {err}"
+                    assert err.fatal(), f"unexpected transaction error {err}: " + summary()
                     # Fatal: a new producer with the same transactional.id fences the old one and
                     # aborts its transaction if it is still open.
                     attempts[attempt]["result"] = f"fatal {err.name()}"
@@ -124,7 +132,7 @@ def test_confluent_exactly_once_with_broker_killed_during_commit(fresh_broker):
     finally:
         consumer.close()
 
-    assert kill_outcome is not None, f"the broker was never killed during a commit: {len(attempts)} attempts"
+    assert kill_outcome is not None, "the broker was never killed during a commit: " + summary()
     T.await_stable(b.port, dst)
     got = clients.confluent_consume(b.bootstrap, dst, config={"isolation.level": "read_committed"})
     ru = clients.confluent_consume(b.bootstrap, dst, config={"isolation.level": "read_uncommitted"})
@@ -135,14 +143,15 @@ def test_confluent_exactly_once_with_broker_killed_during_commit(fresh_broker):
         by_attempt.setdefault(int(header(r, "attempt")), []).append(int(header(r, "src")))
     for a, info in attempts.items():
         visible = sorted(by_attempt.get(a, []))
-        assert visible in ([], info["inputs"]), f"attempt {a}: {len(visible)} of {len(info['inputs'])} records visible"
+        assert visible in ([], info["inputs"]), (f"attempt {a} ({info.get('result')}): {len(visible)} of "
+                                                  f"{len(info['inputs'])} records visible; " + summary())
         if info.get("result") == "committed":
             assert visible == info["inputs"], f"attempt {a} committed but {len(visible)} records visible"
         if info.get("result") == "aborted":
             assert visible == [], f"attempt {a} aborted but {len(visible)} records visible"
     sources = sorted(int(header(r, "src")) for r in got)
     assert sources == list(range(COUNT)), (f"output is not every input exactly once: {len(sources)} records, "
-                                           f"{len(set(sources))} distinct (kill outcome {kill_outcome})")
+                                           f"{len(set(sources))} distinct; " + summary())
     for r in got:
         i = int(header(r, "src"))
         assert (r["k"], r["v"]) == (records.key(src, i), "T:" + records.value(src, i, 100))
