@@ -54,8 +54,8 @@ def test_compaction_keeps_committed_and_drops_aborted_records(fresh_broker):
     producer.produce(topic, key=b"roll", value=b"roll", partition=0)
     producer.commit_transaction(30)
     T.await_stable(b.port, topic)
-    before, _ = T.read_log(b.port, topic)
-    assert len(T.classify(before)["aborted"]) == 30
+    # 81 records and 5 markers (the cleaner may already be at work: it keeps offsets, not records).
+    assert T.list_offsets_v2(b.port, topic, 0, isolation=0) == sum(len(k) for k, _ in ROUNDS) + 1 + len(ROUNDS) + 1
 
     def compacted():
         got = clients.confluent_consume(b.bootstrap, topic, config={"isolation.level": "read_uncommitted"})

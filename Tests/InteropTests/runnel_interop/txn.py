@@ -434,9 +434,12 @@ def java_read(java, bootstrap: str, topic: str, out_path, isolation: str, partit
 def confluent_txn_producer(bootstrap: str, tid: str, **extra):
     """A confluent-kafka transactional producer, init_transactions() done."""
     from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": tid, "transaction.timeout.ms": 20000,
-                  "socket.timeout.ms": 10000, "message.timeout.ms": 20000, "linger.ms": 5,
-                  "reconnect.backoff.max.ms": 500, **extra})
+    conf = {"bootstrap.servers": bootstrap, "transactional.id": tid, "transaction.timeout.ms": 20000,
+            "message.timeout.ms": 20000, "linger.ms": 5, "reconnect.backoff.max.ms": 500, **extra}
+    # librdkafka requires socket.timeout.ms <= transaction.timeout.ms + 100.
+    conf.setdefault("socket.timeout.ms", min(10000, int(conf["transaction.timeout.ms"])))
+    conf["message.timeout.ms"] = min(int(conf["message.timeout.ms"]), int(conf["transaction.timeout.ms"]))
+    p = Producer(conf)
     p.init_transactions(60)
     return p
 
