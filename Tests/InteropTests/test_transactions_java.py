@@ -11,6 +11,7 @@ import pytest
 from conftest import unique
 from runnel_interop import clients
 from runnel_interop import txn as T
+from runnel_interop.group_members import wait_until
 
 pytestmark = pytest.mark.needs_broker
 
@@ -116,8 +117,15 @@ def test_java_admin_lists_and_describes_an_open_transaction(txn_broker, java, tm
 
         stop.touch()
         assert app.finish(60) == 0, app.tail()
-        [after] = admin({"op": "describeTransactions", "transactionalId": tid})
-        assert after["state"] == "CompleteCommit" and after["partitions"] == [], after
+        # commitTransaction() returns once the decision is logged (PrepareCommit); the coordinator
+        # completes the transaction when the markers are written.
+        last: list = []
+
+        def completed():
+            last[:] = admin({"op": "describeTransactions", "transactionalId": tid})
+            return last[0]["state"] == "CompleteCommit"
+        wait_until(completed, 30, "the transaction to complete", lambda: str(last))
+        assert last[0]["partitions"] == [], last
         [after_list] = admin({"op": "listTransactions", "states": ["Ongoing"]})
         assert tid not in {x["transactionalId"] for x in after_list}
         for spec in written:
