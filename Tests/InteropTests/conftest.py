@@ -7,6 +7,7 @@
 `broker`       one broker per test module (fast), stopped with SIGTERM at module end (exit 0 and
                a bounded shutdown are asserted).
 `group_broker` like `broker`, allowing 1 s sessions (group.min.session.timeout.ms) for group tests.
+`txn_broker`   like `broker`, with TXN_BROKER_CONFIGS (small transaction log, quick timeouts).
 `fresh_broker` a factory for brokers owned by one test (restart and bad-input tests).
 `java`         the compiled tools/interop/java client (javac once per source hash).
 On failure, the tail of every broker log the test used is attached to the report.
@@ -102,6 +103,28 @@ GROUP_BROKER_CONFIGS = {"group.min.session.timeout.ms": 1000}
 def group_broker(runnel_bin, tmp_path_factory):
     """Like `broker`, with GROUP_BROKER_CONFIGS (short sessions allowed) for consumer-group tests."""
     b = _start(runnel_bin, tmp_path_factory.mktemp("group-broker"), configs=GROUP_BROKER_CONFIGS)
+    yield b
+    if b in _active:
+        _active.remove(b)
+    b.stop()
+
+
+# Transaction tests (test_transactions_*.py): a small transaction state log on one broker, short
+# sessions, and quick expiry of timed-out transactions.
+TXN_BROKER_CONFIGS = {
+    "transaction.state.log.num.partitions": 4,
+    "transaction.state.log.replication.factor": 1,
+    "transaction.state.log.min.isr": 1,
+    "transaction.max.timeout.ms": 120000,
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": 500,
+    "group.min.session.timeout.ms": 1000,
+}
+
+
+@pytest.fixture(scope="module")
+def txn_broker(runnel_bin, tmp_path_factory):
+    """Like `broker`, with TXN_BROKER_CONFIGS, for the transaction tests."""
+    b = _start(runnel_bin, tmp_path_factory.mktemp("txn-broker"), configs=TXN_BROKER_CONFIGS)
     yield b
     if b in _active:
         _active.remove(b)

@@ -5,21 +5,41 @@ import KafkaProtocol
 extension KafkaClient {
     /// A connection to the coordinator of `group` (FindCoordinator, retried while it is loading).
     public func coordinatorConnection(group: String) async throws -> BrokerConnection {
+        try await coordinatorConnection(key: group, keyType: .group).connection
+    }
+
+    /// A connection to the transaction coordinator of `transactionalId` (FindCoordinator key type 1).
+    public func coordinatorConnection(transactionalId: String) async throws -> BrokerConnection {
+        try await coordinatorConnection(key: transactionalId, keyType: .transaction).connection
+    }
+
+    /// What a FindCoordinator key names.
+    public enum CoordinatorKeyType: Int8, Sendable {
+        case group = 0
+        case transaction = 1
+
+        var noun: String { self == .group ? "group" : "transactional id" }
+    }
+
+    /// The coordinator of `key` (its node id and a connection), FindCoordinator retried while the
+    /// coordinator is loading or moving.
+    public func coordinatorConnection(key: String, keyType: CoordinatorKeyType) async throws
+        -> (nodeId: Int32, connection: BrokerConnection) {
         var lastError: (any Error)?
         for attempt in 0..<10 {
             if attempt > 0 { try await Task.sleep(for: configuration.retryBackoff * min(attempt, 5)) }
             let connection = try await anyConnection()
             let version = try connection.version(for: .findCoordinator)
             var request = FindCoordinatorRequest()
-            request.keyType = 0
-            if version >= 4 { request.coordinatorKeys = [group] } else { request.key = group }
+            request.keyType = keyType.rawValue
+            if version >= 4 { request.coordinatorKeys = [key] } else { request.key = key }
             let response = try await connection.send(request, version: version)
             let code: Int16
             let message: String?
             let node: (id: Int32, host: String, port: Int32)
             if version >= 4 {
                 guard let coordinator = response.coordinators.first else {
-                    throw KafkaClientError.protocolError("FindCoordinator returned no coordinator for group '\(group)'")
+                    throw KafkaClientError.protocolError("FindCoordinator returned no coordinator for \(keyType.noun) '\(key)'")
                 }
                 (code, message) = (coordinator.errorCode, coordinator.errorMessage)
                 node = (coordinator.nodeId, coordinator.host, coordinator.port)
@@ -29,12 +49,12 @@ extension KafkaClient {
             }
             let error = ErrorCode(rawValue: code)
             if error == .none {
-                return try await self.connection(to: BrokerAddress(host: node.host, port: Int(node.port)))
+                return (node.id, try await self.connection(to: BrokerAddress(host: node.host, port: Int(node.port))))
             }
-            lastError = KafkaClientError.broker(code: error, context: "find coordinator of group '\(group)'", message: message)
+            lastError = KafkaClientError.broker(code: error, context: "find coordinator of \(keyType.noun) '\(key)'", message: message)
             guard error.isRetriable else { break }
         }
-        throw lastError ?? KafkaClientError.protocolError("no coordinator for group '\(group)'")
+        throw lastError ?? KafkaClientError.protocolError("no coordinator for \(keyType.noun) '\(key)'")
     }
 
     /// The committed offsets of `group` (all partitions it has offsets for when `partitions` is nil).

@@ -2,7 +2,8 @@
 // (exception simple name + message), so a test can assert both success and Kafka's exact errors.
 // Ops: createTopics, listTopics, describeTopics, describeCluster, describeConfigs,
 // incrementalAlterConfigs, createPartitions, deleteRecords, listOffsets, deleteTopics,
-// describeProducers, listConsumerGroupOffsets, describeConsumerGroups, awaitAbsent (poll describeTopics until UnknownTopicOrPartition).
+// describeProducers, listConsumerGroupOffsets, describeConsumerGroups, awaitAbsent (poll describeTopics until UnknownTopicOrPartition),
+// listTransactions, describeTransactions, abortTransaction.
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -11,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.apache.kafka.clients.admin.AbortTransactionSpec;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
@@ -26,7 +28,11 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.admin.ListTransactionsOptions;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.admin.TransactionDescription;
+import org.apache.kafka.clients.admin.TransactionListing;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
@@ -236,9 +242,54 @@ final class AdminCommand {
                     m.put("lastSequence", (long) ps.lastSequence());
                     m.put("currentTransactionStartOffset", ps.currentTransactionStartOffset().isPresent()
                         ? ps.currentTransactionStartOffset().getAsLong() : null);
+                    m.put("coordinatorEpoch", ps.coordinatorEpoch().isPresent() ? (long) ps.coordinatorEpoch().getAsInt() : null);
+                    m.put("lastTimestamp", ps.lastTimestamp());
                     out.add(m);
                 }
                 return out;
+            }
+            case "listTransactions": {
+                ListTransactionsOptions options = new ListTransactionsOptions();
+                List<TransactionState> states = new ArrayList<>();
+                for (Object st : op.list("states")) states.add(TransactionState.parse(st.toString()));
+                if (!states.isEmpty()) options.filterStates(states);
+                List<Long> pids = new ArrayList<>();
+                for (Object pid : op.list("producerIds")) pids.add(((Number) pid).longValue());
+                if (!pids.isEmpty()) options.filterProducerIds(pids);
+                List<Object> out = new ArrayList<>();
+                for (Map.Entry<Integer, Collection<TransactionListing>> e : admin.listTransactions(options).allByBrokerId().get().entrySet()) {
+                    for (TransactionListing l : e.getValue()) {
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("transactionalId", l.transactionalId());
+                        m.put("coordinator", (long) e.getKey());
+                        m.put("producerId", l.producerId());
+                        m.put("state", l.state().toString());
+                        out.add(m);
+                    }
+                }
+                return out;
+            }
+            case "describeTransactions": {
+                String id = op.str("transactionalId");
+                TransactionDescription d = admin.describeTransactions(List.of(id)).description(id).get();
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("coordinatorId", (long) d.coordinatorId());
+                m.put("state", d.state().toString());
+                m.put("producerId", d.producerId());
+                m.put("producerEpoch", (long) d.producerEpoch());
+                m.put("transactionTimeoutMs", d.transactionTimeoutMs());
+                m.put("transactionStartTimeMs", d.transactionStartTimeMs().isPresent() ? d.transactionStartTimeMs().getAsLong() : null);
+                List<Object> parts = new ArrayList<>();
+                for (TopicPartition tp : d.topicPartitions()) parts.add(tp.topic() + ":" + tp.partition());
+                java.util.Collections.sort(parts, (a, b) -> a.toString().compareTo(b.toString()));
+                m.put("partitions", parts);
+                return m;
+            }
+            case "abortTransaction": {
+                TopicPartition tp = new TopicPartition(op.str("topic"), (int) op.num("partition", 0));
+                admin.abortTransaction(new AbortTransactionSpec(tp, op.num("producerId"), (short) op.num("producerEpoch"),
+                                                                (int) op.num("coordinatorEpoch", 0))).all().get();
+                return null;
             }
             case "awaitAbsent": {
                 // Topic deletion may take a moment to show in metadata: poll with a deadline.

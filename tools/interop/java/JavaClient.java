@@ -1,5 +1,5 @@
 // Entry point of the Java interop program: `JavaClient <subcommand> <json-args | @file>`.
-// Subcommands: selftest, produce, consume, admin, offsets-for-times, group-consume. Each prints exactly one JSON
+// Subcommands: selftest, produce, consume, admin, offsets-for-times, group-consume, txn. Each prints exactly one JSON
 // object on the last line of stdout (the result) and exits 0 when it ran to the end; operation
 // failures are reported inside the JSON so the Python tests can assert on them. Exit 2 is a usage
 // error, exit 1 an unexpected exception (also printed as JSON {"fatal": ...}).
@@ -14,7 +14,7 @@ import java.util.concurrent.ExecutionException;
 public final class JavaClient {
     public static void main(String[] argv) throws Exception {
         if (argv.length != 2) {
-            System.err.println("usage: JavaClient <selftest|produce|consume|admin|offsets-for-times|group-consume> <json|@file>");
+            System.err.println("usage: JavaClient <selftest|produce|consume|admin|offsets-for-times|group-consume|txn> <json|@file>");
             System.exit(2);
         }
         String json = argv[1].startsWith("@")
@@ -30,6 +30,7 @@ public final class JavaClient {
                 case "admin": result = AdminCommand.run(args); break;
                 case "offsets-for-times": result = OffsetsForTimesCommand.run(args); break;
                 case "group-consume": result = GroupConsumeCommand.run(args); break;
+                case "txn": result = TxnCommand.run(args); break;
                 default:
                     System.err.println("unknown subcommand: " + argv[0]);
                     System.exit(2);
