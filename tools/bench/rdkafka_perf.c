@@ -5,12 +5,15 @@
  *
  *   cc -O2 -o .build/rdkafka_perf tools/bench/rdkafka_perf.c -lrdkafka
  *
- *   rdkafka_perf produce -b HOST:PORT -t TOPIC -n COUNT [-s SIZE] [-a ACKS] [-r RATE] [-X key=value ...]
+ *   rdkafka_perf produce -b HOST:PORT -t TOPIC -n COUNT [-s SIZE] [-a ACKS] [-r RATE] [-T TXN_RECORDS]
+ *                        [-X key=value ...]
  *   rdkafka_perf consume -b HOST:PORT -t TOPIC -n COUNT [-p PARTITIONS] [-X key=value ...]
  *
  * produce: COUNT records of SIZE bytes (null keys), acks=ACKS (default all), idempotent, at most RATE
  *          records/s when -r is given (for latency at a fixed load). Latency is measured from the
  *          produce call to the delivery report, per record.
+ *          With -T, the producer is transactional (transactional.id rdkafka-perf-<pid>): it commits a
+ *          transaction every TXN_RECORDS records and reports commit_transaction()'s latency percentiles.
  * consume: assigns partitions 0..PARTITIONS-1 from offset 0 and reads until COUNT records arrived.
  * Both print one JSON object on stdout: records, bytes, seconds, records_per_s, MBps, and for produce
  * the latency percentiles in ms. Exit status 1 on any delivery error or timeout.
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void) {
     struct timespec ts;
@@ -68,6 +72,14 @@ static double percentile(const double *sorted, long n, double p) {
     return sorted[i];
 }
 
+/* Reports a failed transactional call; returns nonzero on failure. */
+static int check_txn(const char *what, rd_kafka_error_t *error) {
+    if (!error) return 0;
+    fprintf(stderr, "rdkafka_perf: %s: %s\n", what, rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return 1;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: rdkafka_perf produce|consume -b BOOTSTRAP -t TOPIC -n COUNT [-s SIZE] [-a ACKS]\n"
@@ -89,6 +101,7 @@ int main(int argc, char **argv) {
     const char *bootstrap = NULL, *topic = NULL, *acks = "all";
     long count = 0, size = 1024, partitions = 1;
     double rate = 0;
+    long txn_records = 0;
     const char *extra[64];
     int extras = 0;
     for (int i = 2; i < argc; i++) {
@@ -101,6 +114,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(flag, "-a")) acks = value;
         else if (!strcmp(flag, "-r")) rate = atof(value);
         else if (!strcmp(flag, "-p")) partitions = atol(value);
+        else if (!strcmp(flag, "-T")) txn_records = atol(value);
         else if (!strcmp(flag, "-X") && extras < 64) extra[extras++] = value;
         else usage();
     }
@@ -116,6 +130,11 @@ int main(int argc, char **argv) {
         set_conf(conf, "batch.size", "1000000");
         set_conf(conf, "queue.buffering.max.messages", "1000000");
         set_conf(conf, "queue.buffering.max.kbytes", "1048576");
+        if (txn_records > 0) {
+            char id[64];
+            snprintf(id, sizeof id, "rdkafka-perf-%ld", (long)getpid());
+            set_conf(conf, "transactional.id", id);
+        }
     } else if (!strcmp(mode, "consume")) {
         set_conf(conf, "group.id", "rdkafka-perf");
         set_conf(conf, "enable.auto.commit", "false");
@@ -148,8 +167,21 @@ int main(int argc, char **argv) {
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
         if (!rk) { fprintf(stderr, "rdkafka_perf: %s\n", err); return 1; }
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        long commits = 0;
+        double *commit_ms = txn_records > 0 ? calloc((size_t)(count / txn_records + 2), sizeof(double)) : NULL;
+        if (txn_records > 0) {
+            if (!commit_ms) { fprintf(stderr, "out of memory\n"); return 1; }
+            if (check_txn("init_transactions", rd_kafka_init_transactions(rk, 30000))
+                || check_txn("begin_transaction", rd_kafka_begin_transaction(rk))) return 1;
+        }
         double start = now_s();
         for (long i = 0; i < count; i++) {
+            if (txn_records > 0 && i > 0 && i % txn_records == 0) {
+                uint64_t t0 = now_ns();
+                if (check_txn("commit_transaction", rd_kafka_commit_transaction(rk, 60000))) return 1;
+                commit_ms[commits++] = (double)(now_ns() - t0) / 1e6;
+                if (check_txn("begin_transaction", rd_kafka_begin_transaction(rk))) return 1;
+            }
             if (rate > 0) {
                 /* Paced: wait in librdkafka's poll (not a busy loop, which would take a core from the
                  * broker on a small machine) until this record is due. */
@@ -167,6 +199,11 @@ int main(int argc, char **argv) {
             }
             if ((i & 1023) == 0) rd_kafka_poll(rk, 0);
         }
+        if (txn_records > 0) {
+            uint64_t t0 = now_ns();
+            if (check_txn("commit_transaction", rd_kafka_commit_transaction(rk, 60000))) return 1;
+            commit_ms[commits++] = (double)(now_ns() - t0) / 1e6;
+        }
         if (rd_kafka_flush(rk, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
             fprintf(stderr, "rdkafka_perf: flush timed out with %d messages outstanding\n", rd_kafka_outq_len(rk));
             return 1;
@@ -178,12 +215,18 @@ int main(int argc, char **argv) {
         }
         qsort(state.latency_ms, (size_t)state.delivered, sizeof(double), compare_doubles);
         printf("{\"mode\":\"produce\",\"records\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"records_per_s\":%.1f,"
-               "\"MBps\":%.3f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}\n",
+               "\"MBps\":%.3f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}",
                count, count * size, seconds, (double)count / seconds, (double)(count * size) / seconds / 1e6,
                percentile(state.latency_ms, state.delivered, 0.50),
                percentile(state.latency_ms, state.delivered, 0.99),
                percentile(state.latency_ms, state.delivered, 0.999),
                state.delivered ? state.latency_ms[state.delivered - 1] : 0.0);
+        if (commits > 0) {
+            qsort(commit_ms, (size_t)commits, sizeof(double), compare_doubles);
+            printf(",\"transactions\":%ld,\"commit_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", commits,
+                   percentile(commit_ms, commits, 0.50), percentile(commit_ms, commits, 0.99), commit_ms[commits - 1]);
+        }
+        printf("}\n");
         rd_kafka_topic_destroy(rkt);
         rd_kafka_destroy(rk);
         return 0;

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Transactions against their own baseline, measured in the same run on this machine (issue 11's numbers):
+
+- transactional produce of 1 KiB records in transactions of 1,000 records, as a ratio to idempotent
+  non-transactional produce (target ≥ 0.80);
+- commit_transaction() latency p99 (target ≤ 15 ms on a single node with durable acknowledgement);
+- a read_committed consumer over the transactional data, as a ratio to a read_uncommitted one over the
+  same data (target ≥ 0.90).
+
+The client is librdkafka's C API (tools/bench/rdkafka_perf.c, built by e2e_bench.build_driver), acks=all,
+the broker's durable defaults. Rounds alternate the two produce modes; medians are reported.
+
+    .venv/bin/python tools/bench/txn_bench.py --runnel .build-release/release/runnel --rounds 3
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e_bench import Broker, build_driver, consume, create_topic, run_driver  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runnel", required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--value-size", type=int, default=1024)
+    parser.add_argument("--txn-records", type=int, default=1000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--json", help="write results here")
+    args = parser.parse_args()
+
+    driver, version = build_driver()
+    rows: dict[str, list] = {k: [] for k in ("idempotent", "transactional", "commit_p50", "commit_p99",
+                                               "read_uncommitted", "read_committed")}
+    common = ["-n", str(args.records), "-s", str(args.value_size), "-a", "all"]
+    with tempfile.TemporaryDirectory(prefix="runnel-txn-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
+        for round_index in range(args.rounds):
+            broker = Broker(args.runnel, tempfile.mkdtemp(dir=work))
+            try:
+                idem, txn = f"idem-{round_index}", f"txn-{round_index}"
+                create_topic(broker.bootstrap, idem, args.partitions)
+                create_topic(broker.bootstrap, txn, args.partitions)
+                order = [("idempotent", idem, []), ("transactional", txn, ["-T", str(args.txn_records)])]
+                for name, topic, extra in (order if round_index % 2 == 0 else order[::-1]):
+                    result = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", topic, *common, *extra,
+                                        "-X", "enable.idempotence=true")
+                    rows[name].append(result["MBps"])
+                    if "commit_ms" in result:
+                        rows["commit_p50"].append(result["commit_ms"]["p50"])
+                        rows["commit_p99"].append(result["commit_ms"]["p99"])
+                isolations = [("read_uncommitted", []), ("read_committed", ["-X", "isolation.level=read_committed"])]
+                for name, extra in (isolations if round_index % 2 == 0 else isolations[::-1]):
+                    result = run_driver(driver, "consume", "-b", broker.bootstrap, "-t", txn, "-p", str(args.partitions),
+                                        "-n", str(args.records), *extra)
+                    rows[name].append(result["MBps"])
+            finally:
+                broker.stop()
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    results = {
+        "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}",
+        "records": args.records, "value_size": args.value_size, "txn_records": args.txn_records,
+        "partitions": args.partitions, "rounds": args.rounds,
+        "idempotent_produce_MBps": med["idempotent"],
+        "transactional_produce_MBps": med["transactional"],
+        "transactional_ratio_to_idempotent": med["transactional"] / med["idempotent"],
+        "commit_ms_p50": med["commit_p50"],
+        "commit_ms_p99": med["commit_p99"],
+        "read_uncommitted_MBps": med["read_uncommitted"],
+        "read_committed_MBps": med["read_committed"],
+        "read_committed_ratio": med["read_committed"] / med["read_uncommitted"],
+        "per_round": rows,
+    }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
