@@ -9,6 +9,7 @@ import NIOCore
 import NIOPosix
 import RunnelGroups
 import RunnelStorage
+import RunnelTransactions
 import Testing
 @testable import RunnelBroker
 
@@ -25,6 +26,7 @@ import Testing
             var config = BrokerConfig()
             try config.set("log.dirs", to: directory)
             try config.set("offsets.topic.num.partitions", to: "2")
+            try config.set("transaction.state.log.num.partitions", to: "2")
             self.config = config
             broker = try Broker(config: config, group: group, logger: Logger(label: "test"))
         }
@@ -37,11 +39,31 @@ import Testing
 
         func start() async throws {
             _ = try await broker.core.startGroupCoordinator(partitions: 2, segmentBytes: 1 << 20)
+            _ = try await broker.core.startTransactionCoordinator(partitions: 2, segmentBytes: 1 << 20)
             _ = try broker.core.createTopic(name: "orders", partitions: 1, replicationFactor: 1, configs: [:],
                                              logger: Logger(label: "test"))
         }
 
         var log: ConsumerOffsetsLog { ConsumerOffsetsLog(replicas: broker.core.replicas) }
+
+        /// Opens a real transaction holding `group`'s offsets partition (InitProducerId + AddOffsetsToTxn):
+        /// transactional offset commits are accepted only inside one (KIP-890 part 1).
+        func openTransaction(_ transactionalId: String, group: String) async throws -> ProducerIdAndEpoch {
+            let transactions = broker.core.transactionCoordinator
+            let producer = try await transactions.initProducerId(transactionalId: transactionalId, timeoutMs: 60_000,
+                                                                 expected: nil).get()
+            let added = await transactions.addOffsets(transactionalId: transactionalId, producerId: producer.producerId,
+                                                      producerEpoch: producer.epoch, groupId: group)
+            #expect(added == .none)
+            return producer
+        }
+
+        /// What the group request layer's verifier does before a transactional write to `partition`.
+        func markVerified(partition index: Int32, producerId: Int64, producerEpoch: Int16) throws {
+            let partition = try #require(broker.core.replicas.partition(topic: ConsumerOffsetsLog.topic, index: index))
+            let token = try #require(partition.log.beginTransactionVerification(producerId: producerId, epoch: producerEpoch))
+            #expect(partition.log.completeTransactionVerification(producerId: producerId, token: token))
+        }
 
         /// Appends a COMMIT/ABORT marker to the offsets partition as the transaction coordinator would.
         func writeMarker(partition index: Int32, producerId: Int64, producerEpoch: Int16, commit: Bool) async throws {
@@ -74,6 +96,12 @@ import Testing
         try await harness.start()
         let log = harness.log
         try await log.append(partition: 1, records: [record("plain")], producer: nil)
+        // Without the coordinator's verification the partition refuses a transactional batch.
+        await #expect(throws: GroupLogStoreError.self) {
+            try await log.append(partition: 1, records: [record("t0")], producer: GroupLogProducer(producerId: 7, producerEpoch: 1))
+        }
+        try harness.markVerified(partition: 1, producerId: 7, producerEpoch: 1)
+        try harness.markVerified(partition: 1, producerId: 8, producerEpoch: 0)
         try await log.append(partition: 1, records: [record("t1"), record("t2")],
                              producer: GroupLogProducer(producerId: 7, producerEpoch: 1))
         try await harness.writeMarker(partition: 1, producerId: 7, producerEpoch: 1, commit: true)
@@ -99,12 +127,16 @@ import Testing
         let requests = harness.broker.core.groupRequests
         let coordinator = harness.broker.core.groupCoordinator
         let orders0 = TopicPartition(topic: "orders", partition: 0)
-        func commit(group: String, producerId: Int64, offset: Int64) async -> [Int16] {
+        var producers: [String: ProducerIdAndEpoch] = [:]
+        for group in ["committed", "aborted", "open"] {
+            producers[group] = try await harness.openTransaction("tx-\(group)", group: group)
+        }
+        func commit(group: String, offset: Int64) async -> [Int16] {
             var request = TxnOffsetCommitRequest()
-            request.transactionalId = "tx-\(producerId)"
+            request.transactionalId = "tx-\(group)"
             request.groupId = group
-            request.producerId = producerId
-            request.producerEpoch = 0
+            request.producerId = producers[group]?.producerId ?? -1
+            request.producerEpoch = producers[group]?.epoch ?? -1
             var topic = TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic()
             topic.name = "orders"
             var partition = TxnOffsetCommitRequest.TxnOffsetCommitRequestPartition()
@@ -113,11 +145,12 @@ import Testing
             request.topics = [topic]
             return await requests.txnOffsetCommit(request, version: 5).topics.flatMap { $0.partitions.map(\.errorCode) }
         }
-        #expect(await commit(group: "committed", producerId: 100, offset: 10) == [0])
-        #expect(await commit(group: "aborted", producerId: 200, offset: 20) == [0])
-        #expect(await commit(group: "open", producerId: 300, offset: 30) == [0])
+        #expect(await commit(group: "committed", offset: 10) == [0])
+        #expect(await commit(group: "aborted", offset: 20) == [0])
+        #expect(await commit(group: "open", offset: 30) == [0])
         #expect(await coordinator.fetchOffsets(groupId: "committed", partitions: [orders0]).partitions.first?.offset == nil)
-        for (group, producerId, outcome) in [("committed", Int64(100), true), ("aborted", 200, false)] {
+        for (group, outcome) in [("committed", true), ("aborted", false)] {
+            let producerId = try #require(producers[group]?.producerId)
             let partition = coordinator.partition(for: group)
             try await harness.writeMarker(partition: partition, producerId: producerId, producerEpoch: 0, commit: outcome)
             await coordinator.completeTransaction(partition: partition, producerId: producerId, producerEpoch: 0,
@@ -139,7 +172,7 @@ import Testing
         let summary = try await restarted.loadAllPartitions()
         #expect(summary.pendingTransactionalOffsets == 1)
         #expect(await offsets(restarted) == [10, nil, nil])
-        #expect(await restarted.openTransactionProducers(of: "open") == [300])
+        #expect(await restarted.openTransactionProducers(of: "open") == [try #require(producers["open"]?.producerId)])
     }
 
     @Test(arguments: [Int16(0), 3, 5])
@@ -147,10 +180,11 @@ import Testing
         let harness = try Harness()
         try await harness.start()
         var request = TxnOffsetCommitRequest()
+        let producer = try await harness.openTransaction("tx", group: "g")
         request.transactionalId = "tx"
         request.groupId = "g"
-        request.producerId = 42
-        request.producerEpoch = 0
+        request.producerId = producer.producerId
+        request.producerEpoch = producer.epoch
         var topic = TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic()
         topic.name = "orders"
         var known = TxnOffsetCommitRequest.TxnOffsetCommitRequestPartition()
@@ -179,6 +213,6 @@ import Testing
         #expect(response.topics.first?.partitions.map(\.errorCode) == [0, ErrorCode.unknownTopicOrPartition.rawValue])
         let orders0 = TopicPartition(topic: "orders", partition: 0)
         #expect(await harness.broker.core.groupCoordinator.pendingTransactionalOffset(
-            groupId: "g", producerId: 42, partition: orders0)?.offset == 5)
+            groupId: "g", producerId: producer.producerId, partition: orders0)?.offset == 5)
     }
 }

@@ -68,6 +68,11 @@ final class BrokerCore: Sendable {
                 if metadataStore.topic(named: topic) == nil { throw error }
             }
         }
+        if let existing = metadataStore.topic(named: topic), existing.partitionCount != partitions {
+            // Transactional ids are placed by the partition count: the topic's own count is the truth.
+            logger.error("__transaction_state has a different partition count than transaction.state.log.num.partitions; transactional ids of the missing partitions are not served",
+                         metadata: ["topic_partitions": "\(existing.partitionCount)", "configured": "\(partitions)"])
+        }
         var loaded = 0
         for partition in replicas.partitions(of: topic) {
             loaded += try await transactionCoordinator.loadPartition(partition.index, epoch: partition.leaderEpoch)
