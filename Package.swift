@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "RunnelBroker",
             dependencies: [
-                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster", "RunnelGroups", "RunnelTransactions",
+                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster", "RunnelEtcd", "RunnelGroups", "RunnelTransactions",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

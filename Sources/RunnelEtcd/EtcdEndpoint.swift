@@ -64,7 +64,7 @@ public struct EtcdClientConfiguration: Sendable {
 
 extension Duration {
     /// Whole milliseconds (rounded down).
-    var wholeMilliseconds: Int64 {
+    public var wholeMilliseconds: Int64 {
         components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

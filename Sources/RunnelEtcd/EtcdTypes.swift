@@ -182,6 +182,12 @@ public struct EtcdEvent: Sendable, Equatable {
     public var kind: Kind
     /// The key after the change (for a delete: the key and the delete's mod revision, no value).
     public var keyValue: EtcdKeyValue
+
+    /// Creates an event.
+    public init(kind: Kind, keyValue: EtcdKeyValue) {
+        self.kind = kind
+        self.keyValue = keyValue
+    }
 }
 
 /// The events of one or more whole revisions, as one watch response carries them.
