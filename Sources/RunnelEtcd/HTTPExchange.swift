@@ -18,6 +18,11 @@ enum HTTPExchangeFailure: Error {
     case responseTooLarge(Int)
 }
 
+/// An error thrown by the caller's body handler, carried out of the read loop unchanged.
+private struct CallbackFailure: Error {
+    let underlying: any Error
+}
+
 /// One POST to an etcd gateway endpoint. A fresh connection per exchange keeps failure handling simple
 /// (no pooled connection in an unknown state); metadata traffic is a few calls a second at most.
 struct HTTPExchange: Sendable {
@@ -118,8 +123,12 @@ struct HTTPExchange: Sendable {
                         switch part {
                         case .head(let response): onHead(Int(response.status.code))
                         case .body(let buffer):
-                            try onBody(buffer)
-                            try await afterBody()
+                            do {
+                                try onBody(buffer)
+                                try await afterBody()
+                            } catch {
+                                throw CallbackFailure(underlying: error)
+                            }
                         case .end: return
                         }
                     }
@@ -128,6 +137,9 @@ struct HTTPExchange: Sendable {
             } onCancel: {
                 raw.close(promise: nil)
             }
+        } catch let failure as CallbackFailure {
+            // The caller's own error (a watch message it rejected, a body too large): not a network failure.
+            throw failure.underlying
         } catch let failure as HTTPExchangeFailure {
             if timedOut.load(ordering: .sequentiallyConsistent) { throw HTTPExchangeFailure.timedOut }
             throw failure
