@@ -72,10 +72,22 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // MARK: Cluster metadata
+        // An etcd v3 client over etcd's JSON gateway (decision 0006): no Runnel knowledge.
+        .target(
+            name: "RunnelEtcd",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .target(
             name: "RunnelCluster",
             dependencies: [
-                "KafkaProtocol",
+                "KafkaProtocol", "RunnelEtcd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -103,7 +115,7 @@ let package = Package(
         .target(
             name: "RunnelBroker",
             dependencies: [
-                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster", "RunnelGroups", "RunnelTransactions",
+                "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster", "RunnelEtcd", "RunnelGroups", "RunnelTransactions",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -193,6 +205,14 @@ let package = Package(
             dependencies: [
                 "RunnelTransactions", "KafkaProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RunnelClusterTests",
+            dependencies: [
+                "RunnelCluster", "RunnelEtcd", "RunnelTestSupport", "KafkaProtocol",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

@@ -33,9 +33,9 @@ struct BrokerCommand: AsyncParsableCommand {
         let logger = Logger(label: "runnel.broker")
         let broker: Broker
         do {
-            broker = try Broker(config: brokerConfig, logger: logger, metricsRegistry: registry)
+            broker = try await Broker.open(config: brokerConfig, logger: logger, metricsRegistry: registry)
         } catch {
-            throw CLIError.failure("could not open storage: \(error)", hint: "check log.dirs and the log lines above")
+            throw CLIError.failure("could not open the broker: \(error)", hint: "check log.dirs (and etcd.endpoints with metadata.store=etcd) and the log lines above")
         }
         do {
             try await broker.runUntilTerminated(logger: logger)

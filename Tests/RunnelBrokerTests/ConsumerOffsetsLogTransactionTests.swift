@@ -40,7 +40,7 @@ import Testing
         func start() async throws {
             _ = try await broker.core.startGroupCoordinator(partitions: 2, segmentBytes: 1 << 20)
             _ = try await broker.core.startTransactionCoordinator(partitions: 2, segmentBytes: 1 << 20)
-            _ = try broker.core.createTopic(name: "orders", partitions: 1, replicationFactor: 1, configs: [:],
+            _ = try await broker.core.createTopic(name: "orders", partitions: 1, replicationFactor: 1, configs: [:],
                                              logger: Logger(label: "test"))
         }
 

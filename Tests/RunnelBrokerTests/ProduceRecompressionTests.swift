@@ -29,8 +29,8 @@ import Testing
             try? FileManager.default.removeItem(atPath: directory)
         }
 
-        func createTopic(_ name: String, configs: [String: String]) throws {
-            _ = try broker.core.createTopic(name: name, partitions: 1, replicationFactor: 1, configs: configs,
+        func createTopic(_ name: String, configs: [String: String]) async throws {
+            _ = try await broker.core.createTopic(name: name, partitions: 1, replicationFactor: 1, configs: configs,
                                              logger: Logger(label: "test"))
         }
 
@@ -81,7 +81,7 @@ import Testing
                       ("snappy", .snappy)])
     func producedBatchesAreStoredWithTheTopicCodec(name: String, codec: CompressionCodec) async throws {
         let harness = try Harness()
-        try harness.createTopic("t", configs: ["compression.type": name, "compression.gzip.level": "9"])
+        try await harness.createTopic("t", configs: ["compression.type": name, "compression.gzip.level": "9"])
         let sent: [CompressionCodec] = [.none, .lz4, .gzip, .zstd, .snappy]
         for (index, source) in sent.enumerated() {
             let answer = try await harness.produce(try Self.batch(source), to: "t")
@@ -99,7 +99,7 @@ import Testing
 
     @Test func producerKeepsTheCodecAsSentByteForByte() async throws {
         let harness = try Harness()
-        try harness.createTopic("p", configs: [:])
+        try await harness.createTopic("p", configs: [:])
         let lz4 = try Self.batch(.lz4)
         #expect(try await harness.produce(lz4, to: "p").errorCode == 0)
         #expect(try await harness.produce(try Self.batch(.none), to: "p").errorCode == 0)
@@ -110,7 +110,7 @@ import Testing
 
     @Test func aLogAppendTimeTopicStampsTheRecompressedBatch() async throws {
         let harness = try Harness()
-        try harness.createTopic("l", configs: ["compression.type": "zstd", "message.timestamp.type": "LogAppendTime"])
+        try await harness.createTopic("l", configs: ["compression.type": "zstd", "message.timestamp.type": "LogAppendTime"])
         let answer = try await harness.produce(try Self.batch(.lz4), to: "l")
         #expect(answer.errorCode == 0 && answer.logAppendTimeMs > 0)
         let stored = try #require(try harness.storedBatches(of: "l").first)
@@ -123,7 +123,7 @@ import Testing
         let harness = try Harness()
         let zstd = try Self.batch(.zstd, count: 200, valueSize: 400)
         let size = try RecordBatch(zstd).sizeInBytes
-        try harness.createTopic("m", configs: ["compression.type": "uncompressed", "max.message.bytes": "\(size + 100)"])
+        try await harness.createTopic("m", configs: ["compression.type": "uncompressed", "max.message.bytes": "\(size + 100)"])
         let answer = try await harness.produce(zstd, to: "m")
         #expect(answer.errorCode == ErrorCode.messageTooLarge.rawValue)
         #expect(answer.errorMessage?.contains("max.message.bytes") == true)
@@ -132,7 +132,7 @@ import Testing
 
     @Test func recordsAreCheckedWhenRecompressingIntoACompactedTopic() async throws {
         let harness = try Harness()
-        try harness.createTopic("c", configs: ["compression.type": "gzip", "cleanup.policy": "compact"])
+        try await harness.createTopic("c", configs: ["compression.type": "gzip", "cleanup.policy": "compact"])
         var builder = RecordBatchBuilder(compression: .snappy)
         builder.append(key: nil, value: ByteBuffer(string: "no key"), timestamp: Int64(Date().timeIntervalSince1970 * 1000))
         let answer = try await harness.produce(try builder.build(), to: "c")
@@ -141,7 +141,7 @@ import Testing
 
     @Test func pipelinedIdempotentAppendsToARecompressingTopicKeepTheirOrder() async throws {
         let harness = try Harness()
-        try harness.createTopic("ordered", configs: ["compression.type": "zstd"])
+        try await harness.createTopic("ordered", configs: ["compression.type": "zstd"])
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let batches = try (0..<40).map { index -> ByteBuffer in
             var builder = RecordBatchBuilder(compression: .none, producerId: 7, producerEpoch: 0,

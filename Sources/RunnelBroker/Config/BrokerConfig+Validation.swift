@@ -1,4 +1,5 @@
 // BrokerConfig cross-setting checks: rules that involve more than one setting.
+import RunnelEtcd
 
 extension BrokerConfig {
     /// Checks rules spanning several settings; called by `load` after all sources are applied.
@@ -25,6 +26,14 @@ extension BrokerConfig {
                     name: "advertised.listeners", value: "\(listener)",
                     reason: "clients cannot connect to a wildcard address; advertise a host name or IP",
                     origin: origins["advertised.listeners"] ?? .builtIn)
+            }
+        }
+        if string(.metadataStore) == "etcd" {
+            for endpoint in list(.etcdEndpoints) where EtcdEndpoint(parsing: endpoint) == nil {
+                throw .invalidValue(
+                    name: "etcd.endpoints", value: endpoint,
+                    reason: "expected http://host:port (TLS endpoints are not supported), e.g. http://127.0.0.1:2379",
+                    origin: origins["etcd.endpoints"] ?? .builtIn)
             }
         }
         let minSession = int(.groupMinSessionTimeoutMs), maxSession = int(.groupMaxSessionTimeoutMs)

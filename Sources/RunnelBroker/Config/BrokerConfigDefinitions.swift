@@ -29,7 +29,22 @@ extension ConfigTable {
 
     /// Broker settings. Names and defaults are Apache Kafka 4.x's except where the doc line says
     /// "Runnel:" (a single durable node on loopback needs a few different defaults).
-    static let brokerDefinitions: [ConfigDefinition] = serverDefinitions + logDefinitions + coordinatorDefinitions
+    static let brokerDefinitions: [ConfigDefinition] = serverDefinitions + clusterDefinitions + logDefinitions + coordinatorDefinitions
+
+    /// Cluster mode: where the metadata lives and how this broker registers (docs/operations.md).
+    private static let clusterDefinitions: [ConfigDefinition] = [
+        broker("metadata.store", .string, .string("local"), .oneOf(["local", "etcd"]), runnelOnly: true,
+               "Where cluster metadata lives: `local` (a file in the first log dir; a single node, no etcd) or `etcd` (cluster mode)."),
+        broker("etcd.endpoints", .list, .list(["http://127.0.0.1:2379"]), .nonEmptyList, runnelOnly: true,
+               "etcd client URLs (http://host:port, comma-separated); calls fail over between them. Used when metadata.store=etcd."),
+        broker("etcd.prefix", .string, .string("/runnel"), runnelOnly: true,
+               "Key prefix of this cluster in etcd; clusters with different prefixes share one etcd without seeing each other."),
+        broker("etcd.lease.ttl.ms", .long, .int(10_000), .atLeast(2000), runnelOnly: true,
+               "TTL of the broker's etcd lease (whole seconds). A broker that cannot renew it for 3/4 of this stops acting as leader and controller; after the full TTL others take over."),
+        broker("etcd.request.timeout.ms", .long, .int(5000), .atLeast(100), runnelOnly: true,
+               "Longest one etcd call may take on one endpoint before failing over (reads) or failing (writes)."),
+        broker("broker.rack", .string, nil, "Rack of this broker, published in its registration and in Metadata."),
+    ]
 
     private static let serverDefinitions: [ConfigDefinition] = [
         broker("node.id", .int, .int(1), .atLeast(0), synonyms: [ConfigSynonym("broker.id")],

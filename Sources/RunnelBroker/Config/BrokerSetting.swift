@@ -21,6 +21,12 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case defaultReplicationFactor = "default.replication.factor"
     case autoCreateTopicsEnable = "auto.create.topics.enable"
     case deleteTopicEnable = "delete.topic.enable"
+    // Cluster mode
+    case metadataStore = "metadata.store"
+    case etcdEndpoints = "etcd.endpoints"
+    case etcdPrefix = "etcd.prefix"
+    case etcdLeaseTtlMs = "etcd.lease.ttl.ms"
+    case etcdRequestTimeoutMs = "etcd.request.timeout.ms"
     // Storage
     case logDirs = "log.dirs"
     case ioEngine = "io.engine"

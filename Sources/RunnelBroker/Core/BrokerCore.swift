@@ -20,6 +20,8 @@ final class BrokerCore: Sendable {
     let transactionRequests: TransactionRequests
     /// The in-process marker path (the transaction coordinator's, and the WriteTxnMarkers API's).
     let markerWriter: PartitionMarkerWriter
+    /// Producer ids for InitProducerId, from blocks the metadata store reserves.
+    let producerIds: ProducerIdManager
     let logger: Logger
 
     init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
@@ -42,9 +44,10 @@ final class BrokerCore: Sendable {
             await coordinator.completeTransaction(partition: partition, producerId: producerId, producerEpoch: epoch,
                                                   commit: commit)
         }
+        let producerIds = ProducerIdManager(metadata: metadataStore, logger: logger)
+        self.producerIds = producerIds
         let transactions = TransactionCoordinator(config: transactionConfig, store: TransactionStateLog(replicas: replicas),
-                                                  markers: markers, producerIds: MetadataProducerIds(metadata: metadataStore),
-                                                  logger: logger)
+                                                  markers: markers, producerIds: producerIds, logger: logger)
         self.transactionCoordinator = transactions
         self.markerWriter = markers
         groupRequests.transactionVerifier = BrokerTransactionVerifier(coordinator: transactions, replicas: replicas)
@@ -58,9 +61,10 @@ final class BrokerCore: Sendable {
     /// of transactional ids loaded.
     func startTransactionCoordinator(partitions: Int32, segmentBytes: Int64) async throws -> Int {
         let topic = InternalTopics.transactionState
+        try await producerIds.prime()
         if metadataStore.topic(named: topic) == nil {
             do {
-                _ = try createTopic(name: topic, partitions: partitions, replicationFactor: 1,
+                _ = try await createTopic(name: topic, partitions: partitions, replicationFactor: 1,
                                     configs: ["cleanup.policy": "compact", "segment.bytes": "\(segmentBytes)",
                                               "compression.type": "uncompressed"],
                                     logger: logger)
@@ -86,7 +90,7 @@ final class BrokerCore: Sendable {
     func startGroupCoordinator(partitions: Int32, segmentBytes: Int64) async throws -> GroupLoadSummary {
         if metadataStore.topic(named: ConsumerOffsetsLog.topic) == nil {
             do {
-                _ = try createTopic(name: ConsumerOffsetsLog.topic, partitions: partitions, replicationFactor: 1,
+                _ = try await createTopic(name: ConsumerOffsetsLog.topic, partitions: partitions, replicationFactor: 1,
                                     configs: ["cleanup.policy": "compact", "segment.bytes": "\(segmentBytes)"],
                                     logger: logger)
             } catch {
@@ -111,16 +115,19 @@ final class BrokerCore: Sendable {
     }
 
     /// Creates a topic: validation, metadata, then its partition logs.
+    /// `assignments` (one replica list per partition) overrides the placement when given.
     func createTopic(name: String, partitions: Int32, replicationFactor: Int16, configs: [String: String],
-                     validateOnly: Bool = false, logger: Logger) throws(TopicCreationError) -> TopicMetadata {
+                     assignments: [[Int32]]? = nil, validateOnly: Bool = false,
+                     logger: Logger) async throws(TopicCreationError) -> TopicMetadata {
         if let reason = TopicMetadata.invalidNameReason(name) { throw .init(.invalidTopicException, reason) }
         let count = partitions == -1 ? settings.defaultPartitions : partitions
         guard count > 0 else { throw .init(.invalidPartitions, "Number of partitions must be larger than 0.") }
         let factor = replicationFactor == -1 ? settings.defaultReplicationFactor : replicationFactor
         guard factor > 0 else { throw .init(.invalidReplicationFactor, "Replication factor must be larger than 0.") }
-        guard factor <= 1 else {
+        let brokers = metadataStore.liveBrokers().map(\.nodeId)
+        guard Int(factor) <= brokers.count else {
             throw .init(.invalidReplicationFactor,
-                        "Unable to replicate the partition \(factor) time(s): The target replication factor of \(factor) cannot be reached because only 1 broker(s) are registered.")
+                        "Unable to replicate the partition \(factor) time(s): The target replication factor of \(factor) cannot be reached because only \(brokers.count) broker(s) are registered.")
         }
         if metadataStore.topic(named: name) != nil { throw .init(.topicAlreadyExists, "Topic '\(name)' already exists.") }
         let topic = TopicMetadata(name: name, topicId: KafkaUUID.random(), partitionCount: count,
@@ -133,7 +140,8 @@ final class BrokerCore: Sendable {
         }
         if validateOnly { return topic }
         do {
-            try metadataStore.createTopic(topic)
+            try await metadataStore.createTopic(topic, assignments: assignments ?? ReplicaPlacement.assign(
+                partitions: count, replicationFactor: factor, brokers: brokers))
         } catch {
             throw .init(error.errorCode, error.description)
         }
@@ -147,12 +155,6 @@ final class BrokerCore: Sendable {
         logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)", "topic_id": "\(topic.topicId)"])
         return topic
     }
-}
-
-/// Producer ids from the metadata store (unique across restarts).
-struct MetadataProducerIds: ProducerIdSource {
-    let metadata: any MetadataStore
-    func nextProducerId() throws -> Int64 { try metadata.nextProducerId() }
 }
 
 /// A topic creation failure with the Kafka error code and message to send back.

@@ -60,26 +60,26 @@ extension BrokerCore {
         return .now(response)
     }
 
-    func alterConfigs(_ request: AlterConfigsRequest, _ context: HandlerRequest) -> HandlerResult<AlterConfigsResponse> {
+    func alterConfigs(_ request: AlterConfigsRequest, _ context: HandlerRequest) async -> AlterConfigsResponse {
         var response = AlterConfigsResponse()
-        response.responses = request.resources.map { resource in
+        for resource in request.resources {
             var overrides: [String: String] = [:]
             for config in resource.configs {
                 if let value = config.value { overrides[config.name] = value }
             }
-            let outcome = applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
-                                            validateOnly: request.validateOnly, context: context) { _ in overrides }
-            return AlterConfigsResponse.AlterConfigsResourceResponse(
-                resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome)
+            let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
+                                                  validateOnly: request.validateOnly, context: context) { _ in overrides }
+            response.responses.append(AlterConfigsResponse.AlterConfigsResourceResponse(
+                resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome))
         }
-        return .now(response)
+        return response
     }
 
     func incrementalAlterConfigs(_ request: IncrementalAlterConfigsRequest,
-                                 _ context: HandlerRequest) -> HandlerResult<IncrementalAlterConfigsResponse> {
+                                 _ context: HandlerRequest) async -> IncrementalAlterConfigsResponse {
         var response = IncrementalAlterConfigsResponse()
-        response.responses = request.resources.map { resource in
-            let outcome = applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
+        for resource in request.resources {
+            let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
                                             validateOnly: request.validateOnly, context: context) { current in
                 var next = current
                 for config in resource.configs {
@@ -110,15 +110,15 @@ extension BrokerCore {
                 }
                 return next
             }
-            return IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
-                resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome)
+            response.responses.append(IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
+                resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome))
         }
-        return .now(response)
+        return response
     }
 
     /// Validates and applies new topic overrides; the partitions pick them up at once.
     private func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, context: HandlerRequest,
-                                   change: ([String: String]) throws -> [String: String]) -> (code: ErrorCode, message: String?) {
+                                   change: ([String: String]) throws -> [String: String]) async -> (code: ErrorCode, message: String?) {
         guard ConfigResourceType(rawValue: type) == .topic else {
             if ConfigResourceType(rawValue: type) == .broker {
                 return (.invalidRequest, "Dynamic broker configs are not supported by Runnel; edit the config file and restart.")
@@ -132,7 +132,7 @@ extension BrokerCore {
             let next = try change(topic.configs)
             let logConfig = try topicConfigs.validatedLogConfig(overrides: next)
             guard !validateOnly else { return (.none, nil) }
-            try metadataStore.setConfigs(topic: name, to: next)
+            try await metadataStore.setConfigs(topic: name, to: next)
             replicas.updateConfig(of: topic.name, to: logConfig)
             context.context.logger.info("altered topic configs", metadata: ["topic": "\(name)", "configs": "\(next)"])
             return (.none, nil)

@@ -81,15 +81,15 @@ final class KafkaRouter: RequestRouter {
             }
         case .writeTxnMarkers:
             return serve(WriteTxnMarkersRequest.self, body, request) { broker.writeTxnMarkers($0, $1) }
-        case .createTopics: return serve(CreateTopicsRequest.self, body, request) { broker.createTopics($0, $1) }
-        case .deleteTopics: return serve(DeleteTopicsRequest.self, body, request) { broker.deleteTopics($0, $1) }
+        case .createTopics: return serveAsync(CreateTopicsRequest.self, body, request) { await $0.createTopics($1, $2) }
+        case .deleteTopics: return serveAsync(DeleteTopicsRequest.self, body, request) { await $0.deleteTopics($1, $2) }
         case .createPartitions:
-            return serve(CreatePartitionsRequest.self, body, request) { broker.createPartitions($0, $1) }
+            return serveAsync(CreatePartitionsRequest.self, body, request) { await $0.createPartitions($1, $2) }
         case .deleteRecords: return serve(DeleteRecordsRequest.self, body, request) { broker.deleteRecords($0, $1) }
         case .describeConfigs: return serve(DescribeConfigsRequest.self, body, request) { broker.describeConfigs($0, $1) }
-        case .alterConfigs: return serve(AlterConfigsRequest.self, body, request) { broker.alterConfigs($0, $1) }
+        case .alterConfigs: return serveAsync(AlterConfigsRequest.self, body, request) { await $0.alterConfigs($1, $2) }
         case .incrementalAlterConfigs:
-            return serve(IncrementalAlterConfigsRequest.self, body, request) { broker.incrementalAlterConfigs($0, $1) }
+            return serveAsync(IncrementalAlterConfigsRequest.self, body, request) { await $0.incrementalAlterConfigs($1, $2) }
         case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.describeCluster($0, $1) }
         case .describeProducers:
             return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
@@ -149,6 +149,18 @@ final class KafkaRouter: RequestRouter {
         let groups = broker.groupRequests
         return serve(type, body, request) { message, request in
             .later(request.context.lane.submit(on: request.eventLoop) { await call(groups, message, request) })
+        }
+    }
+
+    /// Serves an API whose handler writes cluster metadata (a network call in cluster mode) on the
+    /// connection's lane, off the event loop, like a group API.
+    private func serveAsync<Request: KafkaRequestMessage>(
+        _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
+        _ call: @escaping @Sendable (BrokerCore, Request, HandlerRequest) async -> Request.Response
+    ) -> EventLoopFuture<ResponsePayload> {
+        let broker = broker
+        return serve(type, body, request) { message, request in
+            .later(request.context.lane.submit(on: request.eventLoop) { await call(broker, message, request) })
         }
     }
 

@@ -12,91 +12,114 @@ extension BrokerCore {
         return .now(response)
     }
 
+    /// Answers from one metadata image: every live broker, the controller, and each partition's leader,
+    /// leader epoch, replicas, ISR and offline replicas as the store holds them. A request that must
+    /// auto-create topics (a metadata write) is answered off the event loop, on the connection's lane.
     func metadata(_ request: MetadataRequest, _ context: HandlerRequest) -> HandlerResult<MetadataResponse> {
-        var response = MetadataResponse()
-        response.brokers = [selfBroker()]
-        response.clusterId = metadataStore.clusterId
-        response.controllerId = settings.nodeId
         let allowAutoCreate = request.allowAutoTopicCreation && settings.autoCreateTopics
-
         // v0 sends an empty list for "all topics"; v1+ sends null for that and empty for none.
         let wantsAll = request.topics == nil || (context.version == 0 && request.topics?.isEmpty == true)
+        let image = metadataStore.image
+        let creates = !wantsAll && allowAutoCreate && (request.topics ?? []).contains { requested in
+            guard let name = requested.name else { return false }
+            return image.topic(named: name) == nil && TopicMetadata.invalidNameReason(name) == nil && !name.hasPrefix("__")
+        }
+        guard creates else { return .now(metadataResponse(request, image: image, wantsAll: wantsAll)) }
+        return .later(context.context.lane.submit(on: context.eventLoop) { [self] in
+            var failures: [String: ErrorCode] = [:]
+            for requested in request.topics ?? [] {
+                guard let name = requested.name, metadataStore.topic(named: name) == nil,
+                      TopicMetadata.invalidNameReason(name) == nil, !name.hasPrefix("__") else { continue }
+                do throws(TopicCreationError) {
+                    _ = try await createTopic(name: name, partitions: settings.defaultPartitions,
+                                              replicationFactor: settings.defaultReplicationFactor, configs: [:],
+                                              logger: context.context.logger)
+                } catch {
+                    // Lost a race with another creator (answered from what exists now), or the creation failed.
+                    failures[name] = error.errorCode
+                }
+            }
+            return metadataResponse(request, image: metadataStore.image, wantsAll: wantsAll, createFailures: failures)
+        })
+    }
+
+    private func metadataResponse(_ request: MetadataRequest, image: MetadataImage, wantsAll: Bool,
+                                  createFailures: [String: ErrorCode] = [:]) -> MetadataResponse {
+        var response = MetadataResponse()
+        response.brokers = image.liveBrokers.map(metadataBroker)
+        response.clusterId = image.clusterId
+        response.controllerId = image.controller?.nodeId ?? -1
+        let live = Set(image.brokers.keys)
         if wantsAll {
-            response.topics = metadataStore.topics().map { topicMetadata($0) }
+            response.topics = image.topics.values.sorted { $0.metadata.name < $1.metadata.name }.map { topicMetadata($0, live: live) }
         } else {
             for requested in request.topics ?? [] {
-                response.topics.append(resolveTopic(requested, allowAutoCreate: allowAutoCreate, context: context))
+                let missing = requested.name.flatMap { createFailures[$0] } ?? .unknownTopicOrPartition
+                response.topics.append(resolveTopic(requested, image: image, live: live, missingCode: missing))
             }
         }
-        return .now(response)
+        return response
     }
 
     func describeCluster(_ request: DescribeClusterRequest, _ context: HandlerRequest) -> HandlerResult<DescribeClusterResponse> {
+        let image = metadataStore.image
         var response = DescribeClusterResponse()
-        response.clusterId = metadataStore.clusterId
-        response.controllerId = settings.nodeId
-        // EndpointType 1 = brokers, 2 = controllers; this node is both.
+        response.clusterId = image.clusterId
+        response.controllerId = image.controller?.nodeId ?? -1
+        // EndpointType 1 = brokers, 2 = controllers; every broker can be elected controller.
         response.endpointType = request.endpointType
-        var broker = DescribeClusterResponse.DescribeClusterBroker()
-        broker.brokerId = settings.nodeId
-        broker.host = settings.advertisedHost
-        broker.port = settings.advertisedPort
-        broker.rack = nil
-        broker.isFenced = false
-        response.brokers = [broker]
+        response.brokers = image.liveBrokers.map { registration in
+            var broker = DescribeClusterResponse.DescribeClusterBroker()
+            broker.brokerId = registration.nodeId
+            broker.host = registration.host
+            broker.port = registration.port
+            broker.rack = registration.rack
+            broker.isFenced = false
+            return broker
+        }
         return .now(response)
     }
 
-    private func resolveTopic(_ requested: MetadataRequest.MetadataRequestTopic, allowAutoCreate: Bool,
-                              context: HandlerRequest) -> MetadataResponse.MetadataResponseTopic {
+    private func resolveTopic(_ requested: MetadataRequest.MetadataRequestTopic, image: MetadataImage, live: Set<Int32>,
+                              missingCode: ErrorCode) -> MetadataResponse.MetadataResponseTopic {
         if let name = requested.name {
-            if let topic = metadataStore.topic(named: name) { return topicMetadata(topic) }
-            if let reason = TopicMetadata.invalidNameReason(name) {
-                context.context.logger.debug("metadata for invalid topic name", metadata: ["reason": "\(reason)"])
+            if let topic = image.topic(named: name) { return topicMetadata(topic, live: live) }
+            if TopicMetadata.invalidNameReason(name) != nil {
                 return errorTopic(name: name, id: .zero, code: .invalidTopicException)
             }
-            guard allowAutoCreate, !name.hasPrefix("__") else {
-                return errorTopic(name: name, id: .zero, code: .unknownTopicOrPartition)
-            }
-            do {
-                let created = try createTopic(name: name, partitions: settings.defaultPartitions,
-                                              replicationFactor: 1, configs: [:], logger: context.context.logger)
-                return topicMetadata(created)
-            } catch {
-                // Lost a race with another creator: answer with what exists now.
-                if let topic = metadataStore.topic(named: name) { return topicMetadata(topic) }
-                return errorTopic(name: name, id: .zero, code: error.errorCode)
-            }
+            return errorTopic(name: name, id: .zero, code: name.hasPrefix("__") ? .unknownTopicOrPartition : missingCode)
         }
-        if let topic = metadataStore.topic(id: requested.topicId) { return topicMetadata(topic) }
+        if let topic = image.topic(id: requested.topicId) { return topicMetadata(topic, live: live) }
         return errorTopic(name: nil, id: requested.topicId, code: .unknownTopicId)
     }
 
-    func selfBroker() -> MetadataResponse.MetadataResponseBroker {
+    private func metadataBroker(_ registration: BrokerRegistration) -> MetadataResponse.MetadataResponseBroker {
         var broker = MetadataResponse.MetadataResponseBroker()
-        broker.nodeId = settings.nodeId
-        broker.host = settings.advertisedHost
-        broker.port = settings.advertisedPort
-        broker.rack = nil
+        broker.nodeId = registration.nodeId
+        broker.host = registration.host
+        broker.port = registration.port
+        broker.rack = registration.rack
         return broker
     }
 
-    func topicMetadata(_ topic: TopicMetadata) -> MetadataResponse.MetadataResponseTopic {
+    func topicMetadata(_ topic: TopicImage, live: Set<Int32>) -> MetadataResponse.MetadataResponseTopic {
         var result = MetadataResponse.MetadataResponseTopic()
         result.errorCode = ErrorCode.none.rawValue
-        result.name = topic.name
-        result.topicId = topic.topicId
-        result.isInternal = topic.isInternal
-        result.partitions = (0..<topic.partitionCount).map { index in
+        result.name = topic.metadata.name
+        result.topicId = topic.metadata.topicId
+        result.isInternal = topic.metadata.isInternal
+        result.partitions = topic.partitions.enumerated().map { index, state in
             var partition = MetadataResponse.MetadataResponsePartition()
-            let state = replicas.partition(topic: topic.name, index: index)
-            partition.errorCode = (state == nil ? ErrorCode.leaderNotAvailable : ErrorCode.none).rawValue
-            partition.partitionIndex = index
-            partition.leaderId = settings.nodeId
-            partition.leaderEpoch = state?.leaderEpoch ?? 0
-            partition.replicaNodes = [settings.nodeId]
-            partition.isrNodes = [settings.nodeId]
-            partition.offlineReplicas = []
+            // A leader that is not live, or (on this broker) a partition whose log is not open, is unavailable.
+            let leaderAvailable = live.contains(state.leader)
+                && (state.leader != settings.nodeId || replicas.partition(topic: topic.metadata.name, index: Int32(index)) != nil)
+            partition.errorCode = (leaderAvailable ? ErrorCode.none : ErrorCode.leaderNotAvailable).rawValue
+            partition.partitionIndex = Int32(index)
+            partition.leaderId = state.leader
+            partition.leaderEpoch = state.leaderEpoch
+            partition.replicaNodes = state.replicas
+            partition.isrNodes = state.isr
+            partition.offlineReplicas = state.offlineReplicas(liveBrokers: live)
             return partition
         }
         return result

@@ -1,174 +1,198 @@
-// CreateTopics, DeleteTopics and CreatePartitions.
+// CreateTopics, DeleteTopics and CreatePartitions. Each writes to the metadata store (a network call in
+// cluster mode), so they run off the event loop on the connection's lane (`KafkaRouter.serveAsync`).
 import KafkaProtocol
 import NIOCore
 import RunnelCluster
 
 extension BrokerCore {
-    func createTopics(_ request: CreateTopicsRequest, _ context: HandlerRequest) -> HandlerResult<CreateTopicsResponse> {
+    func createTopics(_ request: CreateTopicsRequest, _ context: HandlerRequest) async -> CreateTopicsResponse {
         var response = CreateTopicsResponse()
         var counts: [String: Int] = [:]
         for topic in request.topics { counts[topic.name, default: 0] += 1 }
-        response.topics = request.topics.map { requested in
-            var result = CreateTopicsResponse.CreatableTopicResult()
-            result.name = requested.name
-            result.numPartitions = -1
-            result.replicationFactor = -1
-            if counts[requested.name, default: 0] > 1 {
-                result.errorCode = ErrorCode.invalidRequest.rawValue
-                result.errorMessage = "Create topics request from client `\(context.header.clientId ?? "")` contains multiple entries for the following topics: \(requested.name)"
-                return result
-            }
-            var partitions = requested.numPartitions
-            var factor = requested.replicationFactor
-            if !requested.assignments.isEmpty {
-                guard partitions == -1, factor == -1 else {
-                    result.errorCode = ErrorCode.invalidRequest.rawValue
-                    result.errorMessage = "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."
-                    return result
-                }
-                let foreign = requested.assignments.flatMap(\.brokerIds).filter { $0 != settings.nodeId }
-                guard foreign.isEmpty else {
-                    result.errorCode = ErrorCode.invalidReplicaAssignment.rawValue
-                    result.errorMessage = "Unknown broker id(s) in the replica assignment: \(foreign)"
-                    return result
-                }
-                partitions = Int32(requested.assignments.count)
-                factor = Int16(requested.assignments.first?.brokerIds.count ?? 1)
-            }
-            var overrides: [String: String] = [:]
-            for config in requested.configs {
-                if let value = config.value { overrides[config.name] = value }
-            }
-            do throws(TopicCreationError) {
-                let topic = try createTopic(name: requested.name, partitions: partitions, replicationFactor: factor,
-                                            configs: overrides, validateOnly: request.validateOnly,
-                                            logger: context.context.logger)
-                result.errorCode = ErrorCode.none.rawValue
-                result.topicId = request.validateOnly ? .zero : topic.topicId
-                result.numPartitions = topic.partitionCount
-                result.replicationFactor = topic.replicationFactor
-                result.configs = topicConfigs.describe(topicOverrides: topic.configs, keys: nil, includeSynonyms: false,
-                                                       includeDocumentation: false).map { entry in
-                    var config = CreateTopicsResponse.CreatableTopicConfigs()
-                    config.name = entry.name
-                    config.value = entry.value
-                    config.readOnly = entry.isReadOnly
-                    config.configSource = entry.source.rawValue
-                    config.isSensitive = entry.isSensitive
-                    return config
-                }
-            } catch {
-                result.errorCode = error.errorCode.rawValue
-                result.errorMessage = error.message
-            }
-            return result
-        }
-        return .now(response)
+        let live = Set(metadataStore.liveBrokers().map(\.nodeId))
+        for requested in request.topics { response.topics.append(await createTopic(requested, request, counts: counts, live: live, context)) }
+        return response
     }
 
-    func deleteTopics(_ request: DeleteTopicsRequest, _ context: HandlerRequest) -> HandlerResult<DeleteTopicsResponse> {
+    private func createTopic(_ requested: CreateTopicsRequest.CreatableTopic, _ request: CreateTopicsRequest, counts: [String: Int],
+                         live: Set<Int32>, _ context: HandlerRequest) async -> CreateTopicsResponse.CreatableTopicResult {
+        var result = CreateTopicsResponse.CreatableTopicResult()
+        result.name = requested.name
+        result.numPartitions = -1
+        result.replicationFactor = -1
+        if counts[requested.name, default: 0] > 1 {
+            result.errorCode = ErrorCode.invalidRequest.rawValue
+            result.errorMessage = "Create topics request from client `\(context.header.clientId ?? "")` contains multiple entries for the following topics: \(requested.name)"
+            return result
+        }
+        var partitions = requested.numPartitions
+        var factor = requested.replicationFactor
+        var explicit: [[Int32]]?
+        if !requested.assignments.isEmpty {
+            guard partitions == -1, factor == -1 else {
+                result.errorCode = ErrorCode.invalidRequest.rawValue
+                result.errorMessage = "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."
+                return result
+            }
+            let foreign = requested.assignments.flatMap(\.brokerIds).filter { !live.contains($0) }
+            guard foreign.isEmpty else {
+                result.errorCode = ErrorCode.invalidReplicaAssignment.rawValue
+                result.errorMessage = "Unknown broker id(s) in the replica assignment: \(foreign)"
+                return result
+            }
+            partitions = Int32(requested.assignments.count)
+            factor = Int16(requested.assignments.first?.brokerIds.count ?? 1)
+            explicit = requested.assignments.sorted { $0.partitionIndex < $1.partitionIndex }.map(\.brokerIds)
+        }
+        var overrides: [String: String] = [:]
+        for config in requested.configs {
+            if let value = config.value { overrides[config.name] = value }
+        }
+        do throws(TopicCreationError) {
+            let topic = try await createTopic(name: requested.name, partitions: partitions, replicationFactor: factor,
+                                              configs: overrides, assignments: explicit, validateOnly: request.validateOnly,
+                                              logger: context.context.logger)
+            result.errorCode = ErrorCode.none.rawValue
+            result.topicId = request.validateOnly ? .zero : topic.topicId
+            result.numPartitions = topic.partitionCount
+            result.replicationFactor = topic.replicationFactor
+            result.configs = topicConfigs.describe(topicOverrides: topic.configs, keys: nil, includeSynonyms: false,
+                                                   includeDocumentation: false).map { entry in
+                var config = CreateTopicsResponse.CreatableTopicConfigs()
+                config.name = entry.name
+                config.value = entry.value
+                config.readOnly = entry.isReadOnly
+                config.configSource = entry.source.rawValue
+                config.isSensitive = entry.isSensitive
+                return config
+            }
+        } catch {
+            result.errorCode = error.errorCode.rawValue
+            result.errorMessage = error.message
+        }
+        return result
+    }
+
+    func deleteTopics(_ request: DeleteTopicsRequest, _ context: HandlerRequest) async -> DeleteTopicsResponse {
         var response = DeleteTopicsResponse()
         // v6 names topics by name or id; earlier versions by name only.
         let targets: [(name: String?, id: KafkaUUID)] = context.version >= 6
             ? request.topics.map { ($0.name, $0.topicId) }
             : request.topicNames.map { ($0, KafkaUUID.zero) }
-        response.responses = targets.map { target in
-            var result = DeleteTopicsResponse.DeletableTopicResult()
-            result.name = target.name
-            result.topicId = target.id
-            let topic: TopicMetadata?
-            if let name = target.name {
-                topic = metadataStore.topic(named: name)
-            } else {
-                topic = metadataStore.topic(id: target.id)
-            }
-            guard let topic else {
-                result.errorCode = (target.name == nil ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition).rawValue
-                return result
-            }
-            result.name = topic.name
-            result.topicId = topic.topicId
-            guard !InternalTopics.contains(topic.name) else {
-                // Deleting an internal topic would drop every group's (or transaction's) state.
-                result.errorCode = ErrorCode.invalidTopicException.rawValue
-                result.errorMessage = "Cannot delete internal topic \(topic.name)"
-                return result
-            }
-            guard settings.deleteTopicEnable else {
-                // Kafka: TopicDeletionDisabledException from v3 on, InvalidRequestException before.
-                result.errorCode = (context.version >= 3 ? ErrorCode.topicDeletionDisabled : ErrorCode.invalidRequest).rawValue
-                result.errorMessage = "topic deletion is disabled (delete.topic.enable=false)"
-                return result
-            }
-            do throws(MetadataStoreError) {
-                _ = try metadataStore.deleteTopic(named: topic.name)
-                replicas.removePartitions(of: topic)
-                context.context.logger.info("deleted topic", metadata: ["topic": "\(topic.name)"])
-                result.errorCode = ErrorCode.none.rawValue
-            } catch {
-                result.errorCode = error.errorCode.rawValue
-                result.errorMessage = error.description
-            }
-            return result
-        }
-        return .now(response)
+        for target in targets { response.responses.append(await deleteTopic(target, context)) }
+        return response
     }
 
-    func createPartitions(_ request: CreatePartitionsRequest, _ context: HandlerRequest) -> HandlerResult<CreatePartitionsResponse> {
-        var response = CreatePartitionsResponse()
-        response.results = request.topics.map { requested in
-            var result = CreatePartitionsResponse.CreatePartitionsTopicResult()
-            result.name = requested.name
-            guard var topic = metadataStore.topic(named: requested.name) else {
-                result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
-                result.errorMessage = "The topic '\(requested.name)' does not exist."
-                return result
-            }
-            guard !InternalTopics.contains(topic.name) else {
-                // Its partition count maps each group (or transactional id) to a partition: changing it
-                // would strand every group's committed offsets on a partition no longer consulted.
-                result.errorCode = ErrorCode.invalidTopicException.rawValue
-                result.errorMessage = "Cannot change the number of partitions of internal topic \(topic.name)"
-                return result
-            }
-            guard requested.count > topic.partitionCount else {
-                result.errorCode = ErrorCode.invalidPartitions.rawValue
-                result.errorMessage = requested.count == topic.partitionCount
-                    ? "Topic already has \(topic.partitionCount) partitions."
-                    : "The topic \(topic.name) currently has \(topic.partitionCount) partition(s); \(requested.count) would not be an increase."
-                return result
-            }
-            if let assignments = requested.assignments {
-                let added = Int(requested.count - topic.partitionCount)
-                guard assignments.count == added else {
-                    result.errorCode = ErrorCode.invalidReplicaAssignment.rawValue
-                    result.errorMessage = "Increasing the number of partitions by \(added) but \(assignments.count) assignments provided."
-                    return result
-                }
-                guard assignments.allSatisfy({ $0.brokerIds == [settings.nodeId] }) else {
-                    result.errorCode = ErrorCode.invalidReplicaAssignment.rawValue
-                    result.errorMessage = "Replica assignments may only name broker \(settings.nodeId) on a single node."
-                    return result
-                }
-            }
-            guard !request.validateOnly else {
-                result.errorCode = ErrorCode.none.rawValue
-                return result
-            }
-            do {
-                try metadataStore.setPartitionCount(topic: topic.name, to: requested.count)
-                topic.partitionCount = requested.count
-                try replicas.ensurePartitions(of: topic, config: topicConfigs.logConfig(for: topic))
-                result.errorCode = ErrorCode.none.rawValue
-            } catch let error as MetadataStoreError {
-                result.errorCode = error.errorCode.rawValue
-                result.errorMessage = error.description
-            } catch {
-                result.errorCode = ErrorCode.kafkaStorageError.rawValue
-                result.errorMessage = "\(error)"
-            }
+    private func deleteTopic(_ target: (name: String?, id: KafkaUUID), _ context: HandlerRequest) async -> DeleteTopicsResponse.DeletableTopicResult {
+        var result = DeleteTopicsResponse.DeletableTopicResult()
+        result.name = target.name
+        result.topicId = target.id
+        let topic: TopicMetadata?
+        if let name = target.name {
+            topic = metadataStore.topic(named: name)
+        } else {
+            topic = metadataStore.topic(id: target.id)
+        }
+        guard let topic else {
+            result.errorCode = (target.name == nil ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition).rawValue
             return result
         }
-        return .now(response)
+        result.name = topic.name
+        result.topicId = topic.topicId
+        guard !InternalTopics.contains(topic.name) else {
+            // Deleting an internal topic would drop every group's (or transaction's) state.
+            result.errorCode = ErrorCode.invalidTopicException.rawValue
+            result.errorMessage = "Cannot delete internal topic \(topic.name)"
+            return result
+        }
+        guard settings.deleteTopicEnable else {
+            // Kafka: TopicDeletionDisabledException from v3 on, InvalidRequestException before.
+            result.errorCode = (context.version >= 3 ? ErrorCode.topicDeletionDisabled : ErrorCode.invalidRequest).rawValue
+            result.errorMessage = "topic deletion is disabled (delete.topic.enable=false)"
+            return result
+        }
+        do throws(MetadataStoreError) {
+            _ = try await metadataStore.deleteTopic(named: topic.name)
+            replicas.removePartitions(of: topic)
+            context.context.logger.info("deleted topic", metadata: ["topic": "\(topic.name)"])
+            result.errorCode = ErrorCode.none.rawValue
+        } catch {
+            result.errorCode = error.errorCode.rawValue
+            result.errorMessage = error.description
+        }
+        return result
+    }
+
+    func createPartitions(_ request: CreatePartitionsRequest, _ context: HandlerRequest) async -> CreatePartitionsResponse {
+        var response = CreatePartitionsResponse()
+        for requested in request.topics { response.results.append(await createPartitions(requested, request, context)) }
+        return response
+    }
+
+    private func createPartitions(_ requested: CreatePartitionsRequest.CreatePartitionsTopic, _ request: CreatePartitionsRequest,
+                              _ context: HandlerRequest) async -> CreatePartitionsResponse.CreatePartitionsTopicResult {
+        var result = CreatePartitionsResponse.CreatePartitionsTopicResult()
+        result.name = requested.name
+        guard var topic = metadataStore.topic(named: requested.name) else {
+            result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+            result.errorMessage = "The topic '\(requested.name)' does not exist."
+            return result
+        }
+        guard !InternalTopics.contains(topic.name) else {
+            // Its partition count maps each group (or transactional id) to a partition: changing it
+            // would strand every group's committed offsets on a partition no longer consulted.
+            result.errorCode = ErrorCode.invalidTopicException.rawValue
+            result.errorMessage = "Cannot change the number of partitions of internal topic \(topic.name)"
+            return result
+        }
+        guard requested.count > topic.partitionCount else {
+            result.errorCode = ErrorCode.invalidPartitions.rawValue
+            result.errorMessage = requested.count == topic.partitionCount
+                ? "Topic already has \(topic.partitionCount) partitions."
+                : "The topic \(topic.name) currently has \(topic.partitionCount) partition(s); \(requested.count) would not be an increase."
+            return result
+        }
+        let live = metadataStore.liveBrokers().map(\.nodeId)
+        var newAssignments = ReplicaPlacement.assign(partitions: requested.count - topic.partitionCount,
+                                                     replicationFactor: topic.replicationFactor, brokers: live,
+                                                     firstPartition: topic.partitionCount)
+        if let assignments = requested.assignments {
+            let added = Int(requested.count - topic.partitionCount)
+            guard assignments.count == added else {
+                result.errorCode = ErrorCode.invalidReplicaAssignment.rawValue
+                result.errorMessage = "Increasing the number of partitions by \(added) but \(assignments.count) assignments provided."
+                return result
+            }
+            let unknown = assignments.flatMap(\.brokerIds).filter { !live.contains($0) }
+            guard unknown.isEmpty else {
+                result.errorCode = ErrorCode.invalidReplicaAssignment.rawValue
+                result.errorMessage = live == [settings.nodeId]
+                    ? "Replica assignments may only name broker \(settings.nodeId) on a single node."
+                    : "Unknown broker id(s) in the replica assignment: \(unknown)"
+                return result
+            }
+            newAssignments = assignments.map(\.brokerIds)
+        } else if live.count < Int(topic.replicationFactor) {
+            result.errorCode = ErrorCode.invalidReplicationFactor.rawValue
+            result.errorMessage = "Unable to replicate the new partitions \(topic.replicationFactor) time(s): only \(live.count) broker(s) are registered."
+            return result
+        }
+        guard !request.validateOnly else {
+            result.errorCode = ErrorCode.none.rawValue
+            return result
+        }
+        do {
+            try await metadataStore.setPartitionCount(topic: topic.name, to: requested.count, newAssignments: newAssignments)
+            topic.partitionCount = requested.count
+            try replicas.ensurePartitions(of: topic, config: topicConfigs.logConfig(for: topic))
+            result.errorCode = ErrorCode.none.rawValue
+        } catch let error as MetadataStoreError {
+            result.errorCode = error.errorCode.rawValue
+            result.errorMessage = error.description
+        } catch {
+            result.errorCode = ErrorCode.kafkaStorageError.rawValue
+            result.errorMessage = "\(error)"
+        }
+        return result
     }
 }

@@ -36,7 +36,32 @@ public final class Broker: Service, Sendable {
     private let logger: Logger
     private let metricsRegistry: PrometheusCollectorRegistry?
 
-    /// Opens the broker's metadata and storage as `config` says.
+    /// Opens the metadata store `metadata.store` names (etcd: connects, registers this broker and
+    /// campaigns for controller), then storage, as `config` says.
+    /// - Throws: `MetadataStoreError` when etcd cannot be reached or this node id stays registered by
+    ///   another live broker; otherwise as `init`.
+    public static func open(
+        config: BrokerConfig,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "runnel.broker"),
+        metricsRegistry: PrometheusCollectorRegistry? = nil
+    ) async throws -> Broker {
+        guard config.string(.metadataStore) == "etcd" else {
+            return try Broker(config: config, group: group, logger: logger, metricsRegistry: metricsRegistry)
+        }
+        let store = try await EtcdMetadataStore.open(configuration: ClusterRegistration.etcdConfiguration(config),
+                                                     group: group, logger: logger)
+        do {
+            return try Broker(config: config, group: group, logger: logger, metricsRegistry: metricsRegistry, router: nil,
+                              metadataStore: store)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+    }
+
+    /// Opens the broker's metadata and storage as `config` says (`metadata.store=local` only: the etcd
+    /// store is opened by `open`).
     /// - Parameters:
     ///   - group: the event loops serving connections.
     ///   - metricsRegistry: served on `metrics.listener` when given (bootstrap swift-metrics with it).
@@ -53,7 +78,8 @@ public final class Broker: Service, Sendable {
 
     /// As the public initializer; a non-nil `router` answers requests instead of the Kafka handlers.
     init(config: BrokerConfig, group: any EventLoopGroup, logger: Logger,
-         metricsRegistry: PrometheusCollectorRegistry?, router: (any RequestRouter)?) throws {
+         metricsRegistry: PrometheusCollectorRegistry?, router: (any RequestRouter)?,
+         metadataStore: (any MetadataStore)? = nil) throws {
         self.config = config
         self.group = group
         self.logger = logger
@@ -63,7 +89,17 @@ public final class Broker: Service, Sendable {
             throw ConfigError.invalidValue(name: "log.dirs", value: "", reason: "needs at least one directory",
                                            origin: .builtIn)
         }
-        let metadata = try LocalMetadataStore(directory: firstDir, nodeId: config.nodeId, logger: logger)
+        let metadata: any MetadataStore
+        if let metadataStore {
+            metadata = metadataStore
+        } else {
+            guard config.string(.metadataStore) == "local" else {
+                throw ConfigError.invalidValue(name: "metadata.store", value: config.string(.metadataStore),
+                                               reason: "the etcd store is opened by Broker.open (async)", origin: .builtIn)
+            }
+            metadata = try LocalMetadataStore(directory: firstDir, nodeId: config.nodeId,
+                                              registration: ClusterRegistration.registration(config), logger: logger)
+        }
         let topicConfigs = TopicConfigResolver(broker: config)
         let logManager = try LogManager(
             configuration: LogManagerConfiguration(config, defaultLogConfig: topicConfigs.settings(from: config.topicConfig()).log),
@@ -79,7 +115,7 @@ public final class Broker: Service, Sendable {
         let engines = logManager.engineKinds.map { "\($0.key)=\($0.value.rawValue)" }.sorted().joined(separator: ",")
         logger.info("storage opened", metadata: [
             "log_dirs": "\(logDirs.joined(separator: ","))", "topics": "\(metadata.topics().count)",
-            "cluster_id": "\(metadata.clusterId)", "io_engine": "\(engines)",
+            "cluster_id": "\(metadata.clusterId)", "io_engine": "\(engines)", "metadata_store": "\(config.string(.metadataStore))",
         ])
     }
 
@@ -90,6 +126,9 @@ public final class Broker: Service, Sendable {
     public func run() async throws {
         var metricsServer: MetricsServer?
         let server: KafkaServer
+        let applier = config.string(.metadataStore) == "etcd"
+            ? Task { await MetadataChangeApplier(core: core, logger: logger).run() } : nil
+        defer { applier?.cancel() }
         do {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
@@ -158,6 +197,8 @@ public final class Broker: Service, Sendable {
     private func closeStorage() async {
         await core.transactionCoordinator.shutdown()
         await core.groupCoordinator.shutdown()
+        // Unregisters (revoking the lease resigns the controller key at once) before storage closes.
+        await core.metadataStore.shutdown()
         logManager.shutdown()
         logger.info("storage closed cleanly")
     }
