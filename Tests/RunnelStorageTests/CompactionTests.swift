@@ -189,6 +189,7 @@ import Testing
         defer { manager.shutdown() }
         let aborted = TestBatches.batch([Self.keyed("t", "aborted", at: 1_000_000)], producerId: 3, producerEpoch: 0,
                                         baseSequence: 0, transactional: true)
+        log.verifyTransaction(producerId: 3, epoch: 0)
         _ = try log.appendAndWait(records: aborted, leaderEpoch: 0)
         _ = try log.appendAndWait(records: TestBatches.marker(commit: false, producerId: 3, producerEpoch: 0), leaderEpoch: 0, origin: .coordinator)
         for index in 0..<12 {
@@ -224,6 +225,8 @@ import Testing
         let (manager, log) = try Self.compactedLog(dir, clock: clock)
         defer { manager.shutdown() }
         // Producer 3 aborts (its data goes at the first cleaning); producer 4 commits a record that stays.
+        log.verifyTransaction(producerId: 3, epoch: 0)
+        log.verifyTransaction(producerId: 4, epoch: 0)
         _ = try log.appendAndWait(records: TestBatches.batch([Self.keyed("t", "aborted", at: 1_000_000)], producerId: 3,
                                                             producerEpoch: 0, baseSequence: 0, transactional: true), leaderEpoch: 0)
         _ = try log.appendAndWait(records: TestBatches.marker(commit: false, producerId: 3, producerEpoch: 0), leaderEpoch: 0, origin: .coordinator)

@@ -146,6 +146,7 @@ import Testing
         defer { manager.shutdown() }
         let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
         _ = try log.appendAndWait(records: TestBatches.simple(count: 2), leaderEpoch: 0)  // 0-1
+        log.verifyTransaction(producerId: 11, epoch: 0)
         _ = try log.appendAndWait(records: TestBatches.simple(count: 3, producerId: 11, producerEpoch: 0, baseSequence: 0,
                                                               transactional: true), leaderEpoch: 0)  // 2-4
         _ = try log.appendAndWait(records: TestBatches.simple(count: 1), leaderEpoch: 0)  // 5
@@ -176,5 +177,53 @@ import Testing
         clock.advance(2_000)
         log.expireProducers()
         #expect(log.activeProducers.isEmpty)
+    }
+}
+
+/// KIP-890 part 1 in the partition: nothing opens a transaction the coordinator did not verify, and a
+/// marker that lands between a verification and its append voids the verification.
+@Suite struct TransactionVerificationGuardTests {
+    @Test func transactionalBatchesNeedAVerificationThatNoMarkerVoided() throws {
+        let dir = TemporaryDirectory()
+        let manager = try TestManagers.make(dir.path)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+        let batch = { (sequence: Int32) in
+            TestBatches.simple(count: 1, producerId: 21, producerEpoch: 0, baseSequence: sequence, transactional: true)
+        }
+        #expect(throws: StorageError.self) { try log.appendAndWait(records: batch(0), leaderEpoch: 0) }
+        #expect(log.lastStableOffset == log.highWatermark)
+
+        // Verified, then a marker of the producer lands before the append: the append is refused.
+        let token = try #require(log.beginTransactionVerification(producerId: 21, epoch: 0))
+        _ = try log.appendAndWait(records: TestBatches.marker(commit: false, producerId: 21, producerEpoch: 0),
+                                  leaderEpoch: 0, origin: .coordinator)
+        #expect(!log.completeTransactionVerification(producerId: 21, token: token))
+        #expect(throws: StorageError.self) { try log.appendAndWait(records: batch(0), leaderEpoch: 0) }
+
+        // Verified and appended: the transaction is open; later batches of it need no new verification,
+        // and a non-transactional batch of the producer is refused while it is open.
+        log.verifyTransaction(producerId: 21, epoch: 0)
+        #expect(log.beginTransactionVerification(producerId: 21, epoch: 0) == nil)
+        _ = try log.appendAndWait(records: batch(0), leaderEpoch: 0)
+        _ = try log.appendAndWait(records: batch(1), leaderEpoch: 0)
+        let plain = TestBatches.simple(count: 1, producerId: 21, producerEpoch: 0, baseSequence: 2)
+        do {
+            _ = try log.appendAndWait(records: plain, leaderEpoch: 0)
+            Issue.record("a non-transactional batch was accepted inside an open transaction")
+        } catch {
+            guard case .invalidTxnState = error else { Issue.record("unexpected error \(error)"); return }
+        }
+        // A marker of an older epoch than the producer's is refused.
+        log.verifyTransaction(producerId: 21, epoch: 0)
+        _ = try log.appendAndWait(records: TestBatches.marker(commit: true, producerId: 21, producerEpoch: 0),
+                                  leaderEpoch: 0, origin: .coordinator)
+        log.verifyTransaction(producerId: 21, epoch: 1)
+        _ = try log.appendAndWait(records: TestBatches.simple(count: 1, producerId: 21, producerEpoch: 1, baseSequence: 0,
+                                                              transactional: true), leaderEpoch: 0)
+        #expect(throws: StorageError.self) {
+            try log.appendAndWait(records: TestBatches.marker(commit: false, producerId: 21, producerEpoch: 0),
+                                  leaderEpoch: 0, origin: .coordinator)
+        }
     }
 }

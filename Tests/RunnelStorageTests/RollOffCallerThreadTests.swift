@@ -30,6 +30,7 @@ import Testing
             // An aborted transaction first: its .txnindex entry is queued like the index bytes.
             let transactional = TestBatches.simple(count: 2, producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true)
             let abort = TestBatches.marker(commit: false, producerId: 7, producerEpoch: 0)
+            rolling.verifyTransaction(producerId: 7, epoch: 0)
             if (try? rolling.appendAndWait(records: transactional, leaderEpoch: 0)) == nil { rollerErrors.add(1, ordering: .relaxed) }
             if (try? rolling.appendAndWait(records: abort, leaderEpoch: 0, origin: .coordinator)) == nil {
                 rollerErrors.add(1, ordering: .relaxed)

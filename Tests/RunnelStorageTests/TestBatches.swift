@@ -150,3 +150,13 @@ final class TestClock: @unchecked Sendable {
     func advance(_ ms: Int64) { lock.withLock { value += ms } }
     var function: @Sendable () -> Int64 { { [self] in now } }
 }
+
+extension PartitionLog {
+    /// What the broker does before a transactional batch that opens a transaction (KIP-890 part 1): the
+    /// coordinator's verification, here taken as granted.
+    func verifyTransaction(producerId: Int64, epoch: Int16) {
+        if let token = beginTransactionVerification(producerId: producerId, epoch: epoch) {
+            _ = completeTransactionVerification(producerId: producerId, token: token)
+        }
+    }
+}
