@@ -139,3 +139,9 @@ func shellQuoted(_ argument: String) -> String {
     if !argument.isEmpty && argument.allSatisfy({ safe.contains($0) }) { return argument }
     return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
+
+/// Prints a progress line and flushes stdout at once (it is often a pipe or a file).
+func say(_ line: String) {
+    print(line)
+    Terminal.flush()
+}

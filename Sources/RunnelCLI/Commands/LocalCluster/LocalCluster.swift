@@ -79,7 +79,7 @@ actor LocalCluster {
         try checkPorts()
         let deadline = ContinuousClock.now + timeout
 
-        print("starting etcd on \(plan.etcdEndpoint) (data in \(plan.etcdDir))")
+        say("starting etcd on \(plan.etcdEndpoint) (data in \(plan.etcdDir))")
         let etcd = try ChildProcess.spawn(plan.etcdCommand, logPath: plan.etcdDir + "/etcd.log")
         self.etcd = etcd
         try await waitForEtcd(etcd, deadline: deadline)
@@ -88,7 +88,7 @@ actor LocalCluster {
         // Node 1 first, alone: it creates the internal topics, which the others then find in etcd.
         for batch in [Array(plan.nodes.prefix(1)), Array(plan.nodes.dropFirst())] where !batch.isEmpty {
             for node in batch {
-                print("starting node \(node.id) on 127.0.0.1:\(node.port) (data in \(node.dataDir))")
+                say("starting node \(node.id) on 127.0.0.1:\(node.port) (data in \(node.dataDir))")
                 nodes[node.id] = try ChildProcess.spawn(node.command, logPath: node.logPath)
             }
             try await waitForBrokers(batch, deadline: deadline)
@@ -96,10 +96,10 @@ actor LocalCluster {
         }
 
         try writeClusterFile()
-        print("")
-        print("Bootstrap servers: \(plan.bootstrapServers)")
-        print("Cluster file: \(plan.clusterFile)")
-        print("\(plan.nodes.count) node(s) and etcd are running; SIGINT (Ctrl-C) or SIGTERM stops them.")
+        say("")
+        say("Bootstrap servers: \(plan.bootstrapServers)")
+        say("Cluster file: \(plan.clusterFile)")
+        say("\(plan.nodes.count) node(s) and etcd are running; SIGINT (Ctrl-C) or SIGTERM stops them.")
     }
 
     private func makeDirectories() throws(CLIError) {
@@ -160,7 +160,7 @@ actor LocalCluster {
                 if let connection = try? await BrokerConnection.connect(to: BrokerAddress(host: "127.0.0.1", port: node.port),
                                                                         configuration: configuration) {
                     await connection.close()
-                    print("node \(node.id) is ready (pid \(process.pid))")
+                    say("node \(node.id) is ready (pid \(process.pid))")
                 } else {
                     stillPending.append(node)
                 }
@@ -226,11 +226,11 @@ actor LocalCluster {
     func stop() async {
         let running = nodes.sorted { $0.key < $1.key }.map(\.value).filter(\.isRunning)
         if !running.isEmpty {
-            print("stopping \(running.count) broker(s)")
+            say("stopping \(running.count) broker(s)")
             await terminate(running, name: "broker", timeout: stopTimeout)
         }
         if let etcd, etcd.isRunning {
-            print("stopping etcd")
+            say("stopping etcd")
             await terminate([etcd], name: "etcd", timeout: .seconds(10))
         }
     }

@@ -88,7 +88,7 @@ struct LocalClusterCommand: AsyncParsableCommand {
             await cluster.superviseUntilSignal()
         }
         await cluster.stop()
-        print("local-cluster stopped")
+        say("local-cluster stopped")
     }
 
     /// The processes to start, their ports, paths and command lines.
