@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import missing_prerequisite, unique
+from runnel_interop import wire
 
 pytestmark = pytest.mark.needs_broker
 
@@ -236,6 +237,9 @@ def test_controller_moves_when_its_broker_is_killed_and_the_node_restarts(cluste
         md = _admin(cluster.ports).list_topics(timeout=5)
         return sorted(md.brokers) == [1, 2, 3] and md.brokers[controller].port == victim["port"]
     _poll(f"node {controller} back in Metadata", 2 * LEASE_TTL_MS / 1000 + 15, three_brokers)
+    # Registered (others list it) comes before its listener and signal handlers: wait until it answers.
+    _poll(f"node {controller} answers ApiVersions", 15,
+          lambda: wire.api_versions_roundtrip(victim["port"], version=0, timeout=2.0)["error_code"] == wire.NONE)
 
     # The restarted node is this test's process: it stops cleanly on SIGTERM.
     restarted.send_signal(signal.SIGTERM)
