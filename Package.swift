@@ -142,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "RunnelCLI",
             dependencies: [
-                "RunnelBroker", "RunnelClient", "RunnelStorage", "KafkaProtocol", "KafkaRecords",
+                "RunnelBroker", "RunnelClient", "RunnelEtcd", "RunnelStorage", "KafkaProtocol", "KafkaRecords",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,4 @@
-// The `runnel` command: broker, topic, produce, consume, group, txn, offsets, perf, log, cluster.
+// The `runnel` command: broker, topic, produce, consume, group, txn, offsets, perf, log, cluster, local-cluster.
 import ArgumentParser
 import Foundation
 
@@ -8,7 +8,8 @@ struct Runnel: AsyncParsableCommand {
         commandName: "runnel",
         abstract: "Runnel: a Kafka-compatible message log broker and its tools.",
         subcommands: [BrokerCommand.self, ConfigCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self,
-                      GroupCommand.self, TxnCommand.self, OffsetsCommand.self, PerfCommand.self, LogCommand.self, ClusterCommand.self])
+                      GroupCommand.self, TxnCommand.self, OffsetsCommand.self, PerfCommand.self, LogCommand.self, ClusterCommand.self,
+                      LocalClusterCommand.self])
 
     /// Parses and runs, mapping failures to one line and exit codes: 0 success, 1 runtime failure,
     /// 2 usage or configuration error.

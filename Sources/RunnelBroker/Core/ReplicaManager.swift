@@ -39,8 +39,15 @@ final class ReplicaManager: Sendable {
                     log = existing
                     try existing.updateConfig(config.log)
                 } else {
-                    log = try logManager.createLog(topic: topic.name, partition: index,
-                                                   topicId: topic.topicId.foundationUUID, config: config.log)
+                    do {
+                        log = try logManager.createLog(topic: topic.name, partition: index,
+                                                       topicId: topic.topicId.foundationUUID, config: config.log)
+                    } catch {
+                        // The metadata watch and CreateTopics both open a new topic's partitions: the
+                        // loser of that race uses the log the winner created.
+                        guard let raced = try logManager.log(topic: topic.name, partition: index) else { throw error }
+                        log = raced
+                    }
                 }
                 let partition = Partition(topic: topic.name, index: index, topicId: topic.topicId, log: log,
                                           settings: config, logger: logger)

@@ -52,8 +52,11 @@ extension EtcdMetadataStore {
                 let result = try await client.transaction(txn)
                 if result.succeeded {
                     let epoch = result.revision
-                    setRegistration(.registered(brokerEpoch: epoch), problem: nil)
+                    // The cache shows the registration before the broker counts as registered: start-up
+                    // (internal topics placed over the live brokers) must see at least this broker.
                     await waitUntilApplied(epoch)
+                    guard keeper.isAlive else { return false }
+                    setRegistration(.registered(brokerEpoch: epoch), problem: nil)
                     logger.info("broker registered", metadata: [
                         "node_id": "\(nodeId)", "broker_epoch": "\(epoch)", "lease": "\(keeper.lease.id)",
                         "lease_ttl_ms": "\(keeper.lease.ttl.wholeMilliseconds)"])
