@@ -4,17 +4,8 @@ import KafkaProtocol
 import NIOCore
 import Synchronization
 
-/// One record of `__consumer_offsets`: a key and a value, or a tombstone (nil value) that compaction
-/// turns into the key's deletion.
-public struct GroupLogRecord: Sendable, Equatable {
-    public var key: ByteBuffer
-    public var value: ByteBuffer?
-
-    public init(key: ByteBuffer, value: ByteBuffer?) {
-        self.key = key
-        self.value = value
-    }
-}
+/// One record of `__consumer_offsets` (a key and a value, or a tombstone).
+public typealias GroupLogRecord = CoordinatorRecord
 
 /// The producer of a transactional append (TxnOffsetCommit): its records are written as one transactional
 /// batch carrying this producer id and epoch, and stay pending until a COMMIT or ABORT marker of that
@@ -70,20 +61,8 @@ public protocol GroupLogStore: Sendable {
     func load(partition: Int32) async throws(GroupLogStoreError) -> [GroupLogEntry]
 }
 
-/// Why the coordinator's log could not be written or read, with the Kafka error the client should see.
-public struct GroupLogStoreError: Error, Sendable, CustomStringConvertible {
-    /// The error code sent to the client for the affected request (Kafka maps storage failures to
-    /// COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, INVALID_COMMIT_OFFSET_SIZE or UNKNOWN_SERVER_ERROR).
-    public var errorCode: ErrorCode
-    public var message: String
-
-    public init(_ errorCode: ErrorCode, _ message: String) {
-        self.errorCode = errorCode
-        self.message = message
-    }
-
-    public var description: String { "\(errorCode.name): \(message)" }
-}
+/// Why `__consumer_offsets` could not be written or read, with the Kafka error the client should see.
+public typealias GroupLogStoreError = CoordinatorLogError
 
 /// A `GroupLogStore` in memory: appends are kept per partition, in order. Optional failure injection lets
 /// tests prove that the coordinator answers with the store's error and keeps its state unchanged.

@@ -6,29 +6,11 @@ import KafkaProtocol
 import NIOCore
 import Synchronization
 
-/// One record of `__transaction_state`: a key and a value, or a tombstone (nil value).
-public struct TransactionLogRecord: Sendable, Equatable {
-    public var key: ByteBuffer
-    public var value: ByteBuffer?
+/// One record of `__transaction_state` (a key and a value, or a tombstone).
+public typealias TransactionLogRecord = CoordinatorRecord
 
-    public init(key: ByteBuffer, value: ByteBuffer?) {
-        self.key = key
-        self.value = value
-    }
-}
-
-/// Why the coordinator's log could not be written or read, with the Kafka error the client should see.
-public struct TransactionLogStoreError: Error, Sendable, CustomStringConvertible {
-    public var errorCode: ErrorCode
-    public var message: String
-
-    public init(_ errorCode: ErrorCode, _ message: String) {
-        self.errorCode = errorCode
-        self.message = message
-    }
-
-    public var description: String { "\(errorCode.name): \(message)" }
-}
+/// Why `__transaction_state` could not be written or read, with the Kafka error the client should see.
+public typealias TransactionLogStoreError = CoordinatorLogError
 
 /// The partitions of `__transaction_state`. Contract as the group log store's: `append` returns once the
 /// records are durable (and, in a cluster, replicated); `load` returns every record still in the

@@ -140,39 +140,39 @@ final class KafkaRouter: RequestRouter {
         }
     }
 
-    /// Serves a group API: the call (which may wait for a rebalance) runs off the event loop, after the
-    /// connection's earlier group calls have finished (Kafka's one-request-at-a-time per connection).
+    /// Serves an API whose work is asynchronous (a group call that may wait for a rebalance, a
+    /// transaction step that waits for its log write, a metadata write that is a network call in cluster
+    /// mode): it runs off the event loop on the connection's lane, after the connection's earlier such
+    /// calls have finished (Kafka's one-request-at-a-time per connection). `service` is what the call
+    /// works on (the broker, its group requests or its transaction requests).
+    private func serveOnLane<Service: Sendable, Request: KafkaRequestMessage>(
+        _ service: Service, _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
+        _ call: @escaping @Sendable (Service, Request, HandlerRequest) async -> Request.Response
+    ) -> EventLoopFuture<ResponsePayload> {
+        serve(type, body, request) { message, request in
+            .later(request.context.lane.submit(on: request.eventLoop) { await call(service, message, request) })
+        }
+    }
+
     private func serveGroup<Request: KafkaRequestMessage>(
         _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
         _ call: @escaping @Sendable (GroupRequests, Request, HandlerRequest) async -> Request.Response
     ) -> EventLoopFuture<ResponsePayload> {
-        let groups = broker.groupRequests
-        return serve(type, body, request) { message, request in
-            .later(request.context.lane.submit(on: request.eventLoop) { await call(groups, message, request) })
-        }
+        serveOnLane(broker.groupRequests, type, body, request, call)
     }
 
-    /// Serves an API whose handler writes cluster metadata (a network call in cluster mode) on the
-    /// connection's lane, off the event loop, like a group API.
     private func serveAsync<Request: KafkaRequestMessage>(
         _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
         _ call: @escaping @Sendable (BrokerCore, Request, HandlerRequest) async -> Request.Response
     ) -> EventLoopFuture<ResponsePayload> {
-        let broker = broker
-        return serve(type, body, request) { message, request in
-            .later(request.context.lane.submit(on: request.eventLoop) { await call(broker, message, request) })
-        }
+        serveOnLane(broker, type, body, request, call)
     }
 
-    /// Serves a transaction API on the connection's lane, like a group API.
     private func serveTransaction<Request: KafkaRequestMessage>(
         _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
         _ call: @escaping @Sendable (TransactionRequests, Request, HandlerRequest) async -> Request.Response
     ) -> EventLoopFuture<ResponsePayload> {
-        let transactions = broker.transactionRequests
-        return serve(type, body, request) { message, request in
-            .later(request.context.lane.submit(on: request.eventLoop) { await call(transactions, message, request) })
-        }
+        serveOnLane(broker.transactionRequests, type, body, request, call)
     }
 
     private func serveProduce(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
