@@ -13,16 +13,11 @@ extension GroupCoordinator {
         // OffsetCommit accepts the empty group id (Kafka keeps it for old clients).
         if let error = coordinatorError(for: groupId) { return all(error) }
         let group: ClassicGroup
-        if let existing = liveGroup(groupId) {
-            group = existing
-            if let error = commitFencingError(group, generationId: generationId, memberId: memberId,
-                                              groupInstanceId: groupInstanceId) {
-                return all(error)
-            }
-        } else {
-            guard generationId < 0 else { return all(.illegalGeneration) }
-            group = ClassicGroup(groupId: groupId, partition: partition(for: groupId), nowMs: now())
-            groups[groupId] = group
+        switch commitTarget(groupId, generationId: generationId, fencing: {
+            self.commitFencingError($0, generationId: generationId, memberId: memberId, groupInstanceId: groupInstanceId)
+        }) {
+        case .success(let target): group = target
+        case .failure(let error): return all(error.code)
         }
         if let member = group.member(memberId) {
             // A commit is as good as a heartbeat for the session.
@@ -93,6 +88,22 @@ extension GroupCoordinator {
     /// Kafka's checks for a commit to an existing group, in its order: admin commits to an empty group
     /// pass; anyone naming a member must be the current member of the current generation; anonymous
     /// commits need an empty group; members cannot commit before they have their assignment.
+    /// The group an offset commit (plain or transactional) goes to: the live group once `fencing` finds
+    /// nothing wrong with the committer, or — for a commit that names no generation — a new empty group,
+    /// as Kafka creates for simple consumers; a generation for a group that does not exist is
+    /// ILLEGAL_GENERATION.
+    func commitTarget(_ groupId: String, generationId: Int32,
+                      fencing: (ClassicGroup) -> ErrorCode?) -> Result<ClassicGroup, CommitRefusal> {
+        if let existing = liveGroup(groupId) {
+            if let error = fencing(existing) { return .failure(CommitRefusal(code: error)) }
+            return .success(existing)
+        }
+        guard generationId < 0 else { return .failure(CommitRefusal(code: .illegalGeneration)) }
+        let group = ClassicGroup(groupId: groupId, partition: partition(for: groupId), nowMs: now())
+        groups[groupId] = group
+        return .success(group)
+    }
+
     func commitFencingError(_ group: ClassicGroup, generationId: Int32, memberId: String,
                                     groupInstanceId: String?) -> ErrorCode? {
         if generationId < 0 && group.state == .empty { return nil }
@@ -187,4 +198,9 @@ extension GroupCoordinator {
             return []
         }
     }
+}
+
+/// Why an offset commit is refused before any offset is looked at (the error every partition gets).
+struct CommitRefusal: Error {
+    let code: ErrorCode
 }

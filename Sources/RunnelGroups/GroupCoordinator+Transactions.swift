@@ -20,16 +20,12 @@ extension GroupCoordinator {
         // Unlike OffsetCommit, TxnOffsetCommit refuses the empty group id (Kafka's INVALID_GROUP_ID).
         if let error = groupRequestError(groupId) { return all(error) }
         let group: ClassicGroup
-        if let existing = liveGroup(groupId) {
-            group = existing
-            if let error = transactionalCommitFencingError(group, generationId: generationId, memberId: memberId,
-                                                           groupInstanceId: groupInstanceId) {
-                return all(error)
-            }
-        } else {
-            guard generationId < 0 else { return all(.illegalGeneration) }
-            group = ClassicGroup(groupId: groupId, partition: partition(for: groupId), nowMs: now())
-            groups[groupId] = group
+        switch commitTarget(groupId, generationId: generationId, fencing: {
+            self.transactionalCommitFencingError($0, generationId: generationId, memberId: memberId,
+                                                 groupInstanceId: groupInstanceId)
+        }) {
+        case .success(let target): group = target
+        case .failure(let error): return all(error.code)
         }
         // Transactional offsets have no retention of their own (Kafka ignores it for TxnOffsetCommit).
         var (results, records, accepted) = offsetCommitRecords(groupId: groupId, entries: entries, nowMs: now(),

@@ -124,13 +124,25 @@ struct BrokerTransactionVerifier: RunnelGroups.TransactionVerifier {
                             groupId: String) async -> ErrorCode {
         let target = coordinator.offsetsPartition(for: groupId)
         guard let partition = replicas.partition(topic: target.topic, index: target.partition) else { return .notCoordinator }
-        guard let token = partition.log.beginTransactionVerification(producerId: producerId, epoch: producerEpoch) else {
-            return .none
-        }
+        return partition.verifyTransaction(transactionalId: transactionalId, producerId: producerId,
+                                           producerEpoch: producerEpoch, coordinator: coordinator)
+    }
+}
+
+extension Partition {
+    /// KIP-890 part 1 for a transactional write about to open a transaction here (a client's produce or
+    /// the group coordinator's TxnOffsetCommit): a token is taken in the partition, the coordinator's
+    /// persisted state is checked, and the token is confirmed unless a marker of the producer voided it
+    /// meanwhile. Returns `.none` (also when no verification is needed: the transaction is already open
+    /// here), the coordinator's error, or INVALID_TXN_STATE when a marker intervened.
+    func verifyTransaction(transactionalId: String, producerId: Int64, producerEpoch: Int16,
+                           coordinator: TransactionCoordinator) -> ErrorCode {
+        guard let token = log.beginTransactionVerification(producerId: producerId, epoch: producerEpoch) else { return .none }
         let code = coordinator.verifyNow(transactionalId: transactionalId, producerId: producerId,
-                                         producerEpoch: producerEpoch, partition: target)
+                                         producerEpoch: producerEpoch,
+                                         partition: TopicPartition(topic: topic, partition: index))
         guard code == .none else { return code }
-        return partition.log.completeTransactionVerification(producerId: producerId, token: token) ? .none : .invalidTxnState
+        return log.completeTransactionVerification(producerId: producerId, token: token) ? .none : .invalidTxnState
     }
 }
 

@@ -133,17 +133,13 @@ extension BrokerCore {
     /// Returns the error (translated as Kafka translates coordinator errors for producers) or nil.
     private func verifyTransaction(_ header: RecordBatchHeader, partition: Partition, transactionalId: String,
                                    version: Int16) -> (ErrorCode, String)? {
-        guard let token = partition.log.beginTransactionVerification(producerId: header.producerId,
-                                                                      epoch: header.producerEpoch) else { return nil }
-        let target = TopicPartition(topic: partition.topic, partition: partition.index)
-        let code = transactionCoordinator.verifyNow(transactionalId: transactionalId, producerId: header.producerId,
-                                                    producerEpoch: header.producerEpoch, partition: target)
+        let code = partition.verifyTransaction(transactionalId: transactionalId, producerId: header.producerId,
+                                               producerEpoch: header.producerEpoch, coordinator: transactionCoordinator)
         switch code {
         case .none:
-            guard partition.log.completeTransactionVerification(producerId: header.producerId, token: token) else {
-                return (.invalidTxnState, "The transaction ended while the partition was being verified")
-            }
             return nil
+        case .invalidTxnState:
+            return (.invalidTxnState, "The transaction ended while the partition was being verified")
         case .transactionAbortable:
             // Produce v11 and older clients do not know TRANSACTION_ABORTABLE.
             return (version > 10 ? .transactionAbortable : .invalidTxnState, "Partition was not added to the transaction")
