@@ -152,6 +152,17 @@ final class BrokerCore: Sendable {
         }
     }
 
+    /// The partition when this broker leads it; else the error a client gets (NOT_LEADER_OR_FOLLOWER
+    /// for a partition another broker leads or this one follows, UNKNOWN_TOPIC_OR_PARTITION otherwise).
+    func leaderPartition(topic: String, index: Int32) -> Result<Partition, ErrorCode> {
+        guard let partition = replicas.partition(topic: topic, index: index) else {
+            return .failure(metadataStore.topic(named: topic).map { replicas.notHostedError(topic: $0, index: index) }
+                            ?? .unknownTopicOrPartition)
+        }
+        if let code = partition.leaderCheck() { return .failure(code) }
+        return .success(partition)
+    }
+
     /// Which partitions of `topic` this broker hosts: all on a single node, its assigned replicas in
     /// cluster mode.
     func assignment(of topic: String) -> @Sendable (Int32) -> Bool {
