@@ -154,7 +154,7 @@ final class BrokerCore: Sendable {
 
     /// The partition when this broker leads it; else the error a client gets (NOT_LEADER_OR_FOLLOWER
     /// for a partition another broker leads or this one follows, UNKNOWN_TOPIC_OR_PARTITION otherwise).
-    func leaderPartition(topic: String, index: Int32) -> Result<Partition, ErrorCode> {
+    func leaderPartition(topic: String, index: Int32) -> LeaderLookup {
         guard let partition = replicas.partition(topic: topic, index: index) else {
             return .failure(metadataStore.topic(named: topic).map { replicas.notHostedError(topic: $0, index: index) }
                             ?? .unknownTopicOrPartition)
@@ -213,6 +213,12 @@ final class BrokerCore: Sendable {
         logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)", "topic_id": "\(topic.topicId)"])
         return topic
     }
+}
+
+/// A partition this broker leads, or the error code for a client.
+enum LeaderLookup {
+    case success(Partition)
+    case failure(ErrorCode)
 }
 
 /// A topic creation failure with the Kafka error code and message to send back.
