@@ -25,6 +25,10 @@ final class BrokerCore: Sendable {
     let producerIds: ProducerIdManager
     /// Cluster mode: applies the metadata store's partition states (leaders, ISRs) and follows leaders.
     let replication: ReplicationManager?
+    /// Cluster mode: one connection per broker for markers and transaction verification.
+    let brokerLinks: BrokerLinkPool?
+    /// Cluster mode: KIP-890 verification with a transaction coordinator on another broker.
+    let remoteTransactionVerifier: RemoteTransactionVerifier?
     /// Cluster mode: loads and unloads coordinator state as internal partitions' leadership moves.
     let coordinatorLoader: CoordinatorLoader?
     /// Internal topics being created in the background (cluster mode).
@@ -63,11 +67,20 @@ final class BrokerCore: Sendable {
         }
         let producerIds = ProducerIdManager(metadata: metadataStore, logger: logger)
         self.producerIds = producerIds
+        // Cluster mode: markers reach partitions led elsewhere, verification a coordinator elsewhere.
+        let links = replicas.clusterMode ? BrokerLinkPool(store: metadataStore, nodeId: settings.nodeId) : nil
+        self.brokerLinks = links
+        let coordinatorMarkers: any TransactionMarkerWriter = links.map {
+            ClusterMarkerWriter(local: markers, store: metadataStore, links: $0, nodeId: settings.nodeId, logger: logger)
+        } ?? markers
+        let remoteVerifier = links.map { RemoteTransactionVerifier(locator: locator, links: $0, nodeId: settings.nodeId) }
+        self.remoteTransactionVerifier = remoteVerifier
         let transactions = TransactionCoordinator(config: transactionConfig, store: TransactionStateLog(replicas: replicas),
-                                                  markers: markers, producerIds: producerIds, logger: logger)
+                                                  markers: coordinatorMarkers, producerIds: producerIds, logger: logger)
         self.transactionCoordinator = transactions
         self.markerWriter = markers
-        groupRequests.transactionVerifier = BrokerTransactionVerifier(coordinator: transactions, replicas: replicas)
+        groupRequests.transactionVerifier = BrokerTransactionVerifier(coordinator: transactions, replicas: replicas,
+                                                                      remote: remoteVerifier)
         self.transactionRequests = TransactionRequests(coordinator: transactions,
                                                        catalog: MetadataTransactionTopicCatalog(metadata: metadataStore))
         if let replication {
