@@ -71,6 +71,11 @@ public struct PartitionStateWriter: Sendable {
         return .failed(lastError)
     }
 
+    /// An on-demand election of one partition (ElectLeaders), decided again after a lost compare.
+    public func elect(_ type: ElectionType, _ partition: TopicPartition, fencing: MetadataWriteFencing) async -> PartitionWriteOutcome {
+        await write(partition, fencing: fencing) { _, state, liveness in LeaderElection.elect(type, state, liveness: liveness) }
+    }
+
     private func log(_ partition: TopicPartition, from: PartitionState, to: PartitionState, reason: PartitionChangeReason) {
         var metadata: Logger.Metadata = [
             "topic": "\(partition.topic)", "partition": "\(partition.partition)", "reason": "\(reason.rawValue)",
