@@ -77,8 +77,9 @@ struct LeaderElectionTests {
         #expect(alone.leader == PartitionState.noLeader && alone.isr == [1])
         #expect(aloneReason == .noEligibleLeader)
         // A follower shutting down just leaves the ISR.
-        let (follower, _) = try #require(LeaderElection.reconcile(state([2, 1], leader: 2), liveness: liveness))
+        let (follower, followerReason) = try #require(LeaderElection.reconcile(state([2, 1], leader: 2), liveness: liveness))
         #expect(follower.leader == 2 && follower.isr == [2] && follower.leaderEpoch == 3)
+        #expect(followerReason == .controlledShutdown)
         // Two members shutting down: one stays.
         let both = BrokerLiveness(live: [1, 2], shuttingDown: [1, 2])
         let (last, _) = try #require(LeaderElection.reconcile(state([1, 2], leader: 1), liveness: both))

@@ -31,7 +31,7 @@ public struct BrokerLiveness: Sendable, Equatable {
 public enum PartitionChangeReason: String, Sendable, Equatable {
     /// The leader's registration is gone; another ISR member leads.
     case leaderFailed = "leader_failed"
-    /// The leader is in controlled shutdown; another ISR member leads.
+    /// A broker in controlled shutdown left leadership (another ISR member leads) or the ISR.
     case controlledShutdown = "controlled_shutdown"
     /// No ISR member may lead: the partition is offline until one comes back.
     case noEligibleLeader = "no_eligible_leader"
@@ -140,7 +140,8 @@ public enum LeaderElection {
         guard next != state else { return nil }
         let reason: PartitionChangeReason
         if next.leader == state.leader {
-            reason = .isrMemberUnavailable
+            let removed = state.isr.filter { !isr.contains($0) }
+            reason = removed.allSatisfy(liveness.shuttingDown.contains) ? .controlledShutdown : .isrMemberUnavailable
         } else {
             next.leaderEpoch = state.leaderEpoch + 1
             if next.leader == PartitionState.noLeader {
