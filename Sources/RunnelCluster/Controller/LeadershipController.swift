@@ -75,15 +75,15 @@ public final class LeadershipController: Sendable {
                 }
             }
             trigger.yield()
-            var wasController = false
+            var activeEpoch: Int64?
             var lastRebalance = ContinuousClock.now
             for await _ in triggers {
                 guard let epoch = controllerEpoch else {
-                    wasController = false
+                    activeEpoch = nil
                     continue
                 }
-                if !wasController {
-                    wasController = true
+                if activeEpoch != epoch {
+                    activeEpoch = epoch
                     lastRebalance = .now  // the first rebalance check waits one interval, as Kafka's
                     logger.info("controller active: reconciling partition leadership", metadata: [
                         "node_id": "\(store.nodeId)", "controller_epoch": "\(epoch)"])
