@@ -4,7 +4,7 @@
 import KafkaProtocol
 
 /// How a controlled shutdown ended.
-public struct ControlledShutdownResult: Sendable, Equatable {
+public struct ControlledShutdownResult: Sendable {
     /// Partitions this broker still leads although another ISR member could lead them (empty: done).
     public var remaining: [TopicPartition]
     /// Why the mark could not be written (the broker then shuts down uncontrolled).
@@ -12,10 +12,6 @@ public struct ControlledShutdownResult: Sendable, Equatable {
 
     /// True when nothing movable is left.
     public var completed: Bool { remaining.isEmpty && error == nil }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.remaining == rhs.remaining && (lhs.error == nil) == (rhs.error == nil)
-    }
 }
 
 extension MetadataStore {
