@@ -124,26 +124,35 @@ public final class LeadershipController: Sendable {
         }
     }
 
-    /// Writes the partitions' decisions, `concurrentWrites` at a time; returns how many changed.
+    /// Writes the partitions' decisions, `concurrentWrites` at a time; returns how many changed. Failed
+    /// writes are reported in one line; the next pass tries them again.
     private func write(_ partitions: [TopicPartition], epoch: Int64, decide: @escaping PartitionStateWriter.Decision) async -> Int {
         let writer = self.writer
         let width = max(1, configuration.concurrentWrites)
-        return await withTaskGroup(of: Bool.self) { group in
+        let (changed, failures) = await withTaskGroup(of: (TopicPartition, PartitionWriteOutcome).self) { group in
             var changed = 0
+            var failures: [(TopicPartition, MetadataStoreError)] = []
             var pending = partitions[...]
             func startNext() {
                 guard let partition = pending.popFirst() else { return }
-                group.addTask {
-                    if case .changed = await writer.write(partition, fencing: .controllerEpoch(epoch), decide: decide) { return true }
-                    return false
-                }
+                group.addTask { (partition, await writer.write(partition, fencing: .controllerEpoch(epoch), decide: decide)) }
             }
             for _ in 0..<width { startNext() }
-            while let result = await group.next() {
-                if result { changed += 1 }
+            while let (partition, outcome) = await group.next() {
+                switch outcome {
+                case .changed: changed += 1
+                case .failed(let error): failures.append((partition, error))
+                case .unchanged, .notElected: break
+                }
                 startNext()
             }
-            return changed
+            return (changed, failures)
         }
+        if let (partition, error) = failures.first {
+            logger.warning("partition state changes not written; the next pass retries them", metadata: [
+                "failed": "\(failures.count)", "controller_epoch": "\(epoch)",
+                "first": "\(partition.topic)-\(partition.partition)", "error": "\(error)"])
+        }
+        return changed
     }
 }

@@ -66,9 +66,7 @@ public struct PartitionStateWriter: Sendable {
                 continue
             }
         }
-        logger.warning("partition state change not written", metadata: [
-            "topic": "\(partition.topic)", "partition": "\(partition.partition)", "error": "\(lastError)"])
-        return .failed(lastError)
+        return .failed(lastError)  // the caller reports it (one line per pass, or in the response)
     }
 
     /// An on-demand election of one partition (ElectLeaders), decided again after a lost compare.
