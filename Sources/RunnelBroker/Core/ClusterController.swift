@@ -1,6 +1,7 @@
 // ClusterController: the broker's side of the cluster controller (cluster mode) — runs the
 // `LeadershipController` loop with this broker's settings, and the controlled shutdown on SIGTERM.
 import Logging
+import Metrics
 import RunnelCluster
 
 /// Started by `Broker.run()` when `metadata.store = etcd`; every broker runs it, only the elected
@@ -15,6 +16,9 @@ struct ClusterController: Sendable {
     var configuration: LeadershipController.Configuration {
         let store = core.metadataStore
         let topicConfigs = core.topicConfigs
+        let active = Gauge(label: "runnel_cluster_controller_active")
+        let offline = Gauge(label: "runnel_cluster_offline_partitions")
+        let underReplicated = Gauge(label: "runnel_cluster_under_replicated_partitions")
         return LeadershipController.Configuration(
             autoLeaderRebalance: config.bool(.autoLeaderRebalanceEnable),
             imbalanceCheckInterval: .seconds(config.int(.leaderImbalanceCheckIntervalSeconds)),
@@ -23,6 +27,14 @@ struct ClusterController: Sendable {
                 guard let metadata = store.topic(named: topic) else { return false }
                 let overrides = (try? TopicConfig.parseOverrides(metadata.configs)) ?? [:]
                 return topicConfigs.broker.topicConfig(overrides: overrides).uncleanLeaderElectionEnable
+            },
+            afterPass: { image, isController in
+                // Cluster-wide counts, reported by the controller only (0 elsewhere), as Kafka's
+                // ActiveControllerCount and OfflinePartitionsCount.
+                active.record(isController ? 1 : 0)
+                let partitions = isController ? image.topics.values.flatMap(\.partitions) : []
+                offline.record(partitions.filter { $0.leader == PartitionState.noLeader }.count)
+                underReplicated.record(partitions.filter { $0.isr.count < $0.replicas.count }.count)
             })
     }
 

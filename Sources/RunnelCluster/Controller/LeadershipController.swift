@@ -27,16 +27,20 @@ public final class LeadershipController: Sendable {
         public var concurrentWrites: Int
         /// Whether a topic allows unclean leader election (`unclean.leader.election.enable`).
         public var allowUnclean: @Sendable (String) -> Bool
+        /// Called after every pass with the image and whether this broker acted as controller (metrics).
+        public var afterPass: (@Sendable (_ image: MetadataImage, _ isController: Bool) -> Void)?
 
         public init(autoLeaderRebalance: Bool = true, imbalanceCheckInterval: Duration = .seconds(300),
                     imbalancePerBrokerPercentage: Int = 10, reconcileInterval: Duration = .seconds(2),
-                    concurrentWrites: Int = 16, allowUnclean: @escaping @Sendable (String) -> Bool = { _ in false }) {
+                    concurrentWrites: Int = 16, allowUnclean: @escaping @Sendable (String) -> Bool = { _ in false },
+                    afterPass: (@Sendable (_ image: MetadataImage, _ isController: Bool) -> Void)? = nil) {
             self.autoLeaderRebalance = autoLeaderRebalance
             self.imbalanceCheckInterval = imbalanceCheckInterval
             self.imbalancePerBrokerPercentage = imbalancePerBrokerPercentage
             self.reconcileInterval = reconcileInterval
             self.concurrentWrites = concurrentWrites
             self.allowUnclean = allowUnclean
+            self.afterPass = afterPass
         }
     }
 
@@ -80,6 +84,7 @@ public final class LeadershipController: Sendable {
             for await _ in triggers {
                 guard let epoch = controllerEpoch else {
                     activeEpoch = nil
+                    configuration.afterPass?(store.image, false)
                     continue
                 }
                 if activeEpoch != epoch {
@@ -93,6 +98,7 @@ public final class LeadershipController: Sendable {
                     lastRebalance = .now
                     await rebalance(epoch: epoch)
                 }
+                configuration.afterPass?(store.image, true)
             }
             group.cancelAll()
         }
