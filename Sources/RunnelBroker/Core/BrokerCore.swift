@@ -194,7 +194,8 @@ final class BrokerCore: Sendable {
         guard count > 0 else { throw .init(.invalidPartitions, "Number of partitions must be larger than 0.") }
         let factor = replicationFactor == -1 ? settings.defaultReplicationFactor : replicationFactor
         guard factor > 0 else { throw .init(.invalidReplicationFactor, "Replication factor must be larger than 0.") }
-        let brokers = metadataStore.liveBrokers().map(\.nodeId)
+        let live = metadataStore.liveBrokers()
+        let brokers = live.map(\.nodeId)
         guard Int(factor) <= brokers.count else {
             throw .init(.invalidReplicationFactor,
                         "Unable to replicate the partition \(factor) time(s): The target replication factor of \(factor) cannot be reached because only \(brokers.count) broker(s) are registered.")
@@ -211,7 +212,7 @@ final class BrokerCore: Sendable {
         if validateOnly { return topic }
         do {
             try await metadataStore.createTopic(topic, assignments: assignments ?? ReplicaPlacement.assign(
-                partitions: count, replicationFactor: factor, brokers: brokers))
+                partitions: count, replicationFactor: factor, brokers: brokers, racks: ReplicaPlacement.racks(of: live)))
         } catch {
             throw .init(error.errorCode, error.description)
         }
