@@ -20,9 +20,13 @@ enum RoleTransition: Sendable, Equatable {
 }
 
 extension Partition {
-    /// NOT_LEADER_OR_FOLLOWER unless this broker leads the partition now.
+    /// NOT_LEADER_OR_FOLLOWER unless this broker leads the partition now — and, in cluster mode, its
+    /// registration is still live: a process that was paused past its lease's loss deadline refuses
+    /// the requests queued meanwhile before its lease keeper has even run (another broker may lead).
     func leaderCheck() -> ErrorCode? {
-        leadership.withLock { $0.isLeader } ? nil : .notLeaderOrFollower
+        guard leadership.withLock({ $0.isLeader }) else { return .notLeaderOrFollower }
+        if let live = registrationLive.withLock({ $0 }), !live() { return .notLeaderOrFollower }
+        return nil
     }
 
     /// The replication state as this broker sees it.

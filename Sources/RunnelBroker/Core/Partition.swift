@@ -26,6 +26,8 @@ final class Partition: Sendable {
     let leadership: Mutex<PartitionLeadership>
     /// acks=all produces waiting for the high watermark (leader only).
     let replicationWaiters = ReplicationWaiters()
+    /// Whether this broker's cluster registration is live (cluster mode; nil on a single node).
+    let registrationLive = Mutex<(@Sendable () -> Bool)?>(nil)
     /// Asked to write an ISR change (set by the replica manager in cluster mode).
     let isrChangeHandler = Mutex<(@Sendable (Partition, IsrChangeRequest) -> Void)?>(nil)
     private let settings: Mutex<TopicLogSettings>
@@ -155,7 +157,7 @@ final class Partition: Sendable {
         }
         // The epoch stamped into the batches is the one leadership was checked at: a leader that lost
         // its role meanwhile does not append.
-        guard let epoch = leadership.withLock({ $0.isLeader ? $0.leaderEpoch : nil }) else {
+        guard leaderCheck() == nil, let epoch = leadership.withLock({ $0.isLeader ? $0.leaderEpoch : nil }) else {
             completion(.failure(PartitionError(.notLeaderOrFollower,
                                                "This broker is not the leader of \(topic)-\(index)", batchIndex: nil)))
             return

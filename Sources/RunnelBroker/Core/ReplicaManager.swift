@@ -14,6 +14,8 @@ final class ReplicaManager: Sendable {
     /// Cluster mode: partitions are opened only where this broker is an assigned replica, start fenced
     /// until their metadata state is applied, and the high watermark follows the ISR.
     let clusterMode: Bool
+    /// Whether this broker's registration is live (cluster mode; set once at start).
+    let registrationLive = Mutex<(@Sendable () -> Bool)?>(nil)
     /// Writes a leader's ISR change to the metadata store (cluster mode; set once at start).
     let isrChangeHandler = Mutex<(@Sendable (Partition, IsrChangeRequest) -> Void)?>(nil)
 
@@ -74,6 +76,7 @@ final class ReplicaManager: Sendable {
                     // Nothing is served until the metadata store's state for it is applied.
                     partition.leadership.withLock { $0 = .unassigned }
                     partition.isrChangeHandler.withLock { $0 = isrChangeHandler.withLock { $0 } }
+                    partition.registrationLive.withLock { $0 = registrationLive.withLock { $0 } }
                 }
                 let kept = partitions.withLock { all -> Bool in
                     var list = all[topic.name] ?? []

@@ -31,6 +31,7 @@ final class ReplicationManager: Sendable {
             guard let broker = store.image.brokers[id], let endpoint = broker.listeners.first else { return nil }
             return BrokerAddress(host: endpoint.host, port: Int(endpoint.port))
         }, logger: logger)
+        replicas.registrationLive.withLock { $0 = { [store] in store.registration.isRegistered } }
         replicas.isrChangeHandler.withLock { handler in
             handler = { [weak self] partition, request in self?.writeIsrChange(partition, request) }
         }

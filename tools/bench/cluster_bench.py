@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Cluster mode against this machine's own limits, measured in the same run (issue 12's numbers):
+
+- produce of 1 KiB records, acks=all, idempotent, to 3 nodes with RF=3 and min.insync.replicas=2, as a
+  ratio to the same produce against a single node (target >= 0.50);
+- failover: from kill -9 of a partition's leader to the first produce acknowledged by the new leader,
+  p50/p99 over --kills kills (target: p99 <= etcd.lease.ttl.ms + 1 s);
+- follower catch-up: a follower restarted after --catchup-mib MiB were written without it, bytes per
+  second until it is back in the ISR, as a ratio to single-stream loopback TCP (iperf3; target >= 0.50);
+- etcd writes (put + delete + txn, from etcd's own /metrics) per produced MiB during the produce run
+  (target: 0 - metadata changes only on membership or ISR changes).
+
+All nodes and etcd share this machine's cores and disk: the ratios are what one machine gives three.
+
+    .venv/bin/python tools/bench/cluster_bench.py --runnel .build/release/runnel --json out.json
+"""
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e_bench import Broker, build_driver, iperf3_loopback_bytes_per_s, percentile, run_driver  # noqa: E402
+
+from confluent_kafka import KafkaError, Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+LEASE_TTL_MS = 3000
+
+
+class LocalCluster:
+    """`runnel local-cluster` with its cluster.json; nodes killed and restarted from their command lines."""
+
+    def __init__(self, binary: str, workdir: str, nodes: int = 3, port: int = 29192, etcd_port: int = 22479):
+        self.dir = Path(workdir)
+        self.log = open(self.dir / "local-cluster.log", "w")
+        self.proc = subprocess.Popen(
+            [binary, "local-cluster", "--nodes", str(nodes), "--dir", str(self.dir), "--port", str(port),
+             "--etcd-port", str(etcd_port), "--broker-override", f"etcd.lease.ttl.ms={LEASE_TTL_MS}",
+             "--broker-override", "replica.lag.time.max.ms=5000"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.restarted: list[subprocess.Popen] = []
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if (self.dir / "cluster.json").exists() and "are running" in (self.dir / "local-cluster.log").read_text():
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("local-cluster exited: " + (self.dir / "local-cluster.log").read_text()[-2000:])
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("local-cluster did not start")
+        self.info = json.loads((self.dir / "cluster.json").read_text())
+        self.bootstrap = ",".join(f"127.0.0.1:{n['port']}" for n in self.info["nodes"])
+        self.etcd = self.info["etcd"]["endpoint"]
+
+    def node(self, node_id: int) -> dict:
+        return next(n for n in self.info["nodes"] if n["id"] == node_id)
+
+    def kill(self, node_id: int):
+        os.kill(self.node(node_id)["pid"], signal.SIGKILL)
+
+    def restart(self, node_id: int):
+        node = self.node(node_id)
+        log = open(self.dir / f"node-{node_id}" / "restarted.log", "a")
+        proc = subprocess.Popen(node["command"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        node["pid"] = proc.pid
+        self.restarted.append(proc)
+
+    def partition(self, topic: str, index: int):
+        md = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(topic, timeout=10)
+        p = md.topics[topic].partitions[index]
+        return p.leader, list(p.isrs), list(p.replicas)
+
+    def wait_isr(self, topic: str, index: int, size: int, timeout: float = 120) -> float:
+        start = time.time()
+        while time.time() - start < timeout:
+            try:
+                leader, isr, _ = self.partition(topic, index)
+                if leader >= 0 and len(isr) >= size:
+                    return time.time() - start
+            except Exception:  # noqa: BLE001 - a node is down while we poll
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{topic}-{index}: ISR not back to {size} within {timeout}s")
+
+    def etcd_writes(self) -> float:
+        text = urllib.request.urlopen(self.etcd + "/metrics", timeout=5).read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(("etcd_mvcc_put_total", "etcd_mvcc_delete_total", "etcd_mvcc_txn_total")):
+                total += float(line.split()[-1])
+        return total
+
+    def stop(self):
+        for proc in self.restarted:
+            if proc.poll() is None:
+                proc.terminate()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        for proc in self.restarted:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.log.close()
+
+
+def create(bootstrap: str, name: str, partitions: int, rf: int, configs: dict | None = None):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(name, partitions, rf, config=configs or {})]).values():
+        future.result(timeout=30)
+
+
+def failover_ms(cluster: LocalCluster, topic: str) -> float:
+    """Kills partition 0's leader while a producer sends one record at a time to it; returns the time from
+    the kill to the first acknowledgement after it, then restarts the node and waits for the full ISR."""
+    leader, _, _ = cluster.partition(topic, 0)
+    producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "enable.idempotence": True,
+                         "linger.ms": 0, "retry.backoff.ms": 20, "retry.backoff.max.ms": 100,
+                         "topic.metadata.refresh.interval.ms": 100, "log_level": 0})
+    acks: list[float] = []
+
+    def on_delivery(err, _msg):
+        if err is None:
+            acks.append(time.time())
+
+    for i in range(20):  # warm: connections and metadata in place
+        producer.produce(topic, value=b"w", partition=0, on_delivery=on_delivery)
+    producer.flush(30)
+    killed_at = time.time()
+    cluster.kill(leader)
+    deadline = killed_at + 60
+    while time.time() < deadline:
+        producer.produce(topic, value=b"x", partition=0, on_delivery=on_delivery)
+        producer.poll(0.01)
+        if acks and acks[-1] > killed_at:
+            break
+    producer.flush(30)
+    after = [t for t in acks if t > killed_at]
+    if not after:
+        raise RuntimeError("no acknowledgement after the leader was killed")
+    cluster.restart(leader)
+    cluster.wait_isr(topic, 0, 3)
+    return (after[0] - killed_at) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runnel", required=True)
+    parser.add_argument("--records", type=int, default=300_000)
+    parser.add_argument("--value-size", type=int, default=1024)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--catchup-mib", type=int, default=1024)
+    parser.add_argument("--json", help="write results here")
+    args = parser.parse_args()
+
+    driver, version = build_driver()
+    results: dict = {"librdkafka": version, "records": args.records, "value_size": args.value_size,
+                     "lease_ttl_ms": LEASE_TTL_MS}
+    results["loopback_tcp_MBps"] = iperf3_loopback_bytes_per_s() / 1e6
+    produce_args = ["-n", str(args.records), "-s", str(args.value_size), "-a", "all", "-X", "enable.idempotence=true"]
+    single, clustered, etcd_per_mib = [], [], []
+    with tempfile.TemporaryDirectory(prefix="runnel-cluster-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
+        for round_index in range(args.rounds):
+            # Alternate which goes first: the page cache and the disk remember the previous run.
+            for mode in (("single", "cluster") if round_index % 2 == 0 else ("cluster", "single")):
+                if mode == "single":
+                    broker = Broker(args.runnel, tempfile.mkdtemp(dir=work))
+                    try:
+                        create(broker.bootstrap, "bench", args.partitions, 1)
+                        single.append(run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "bench",
+                                                 *produce_args)["MBps"])
+                    finally:
+                        broker.stop()
+                else:
+                    cluster = LocalCluster(args.runnel, tempfile.mkdtemp(dir=work))
+                    try:
+                        create(cluster.bootstrap, "bench", args.partitions, 3, {"min.insync.replicas": "2"})
+                        before = cluster.etcd_writes()
+                        result = run_driver(driver, "produce", "-b", cluster.bootstrap, "-t", "bench", *produce_args)
+                        writes = cluster.etcd_writes() - before
+                        clustered.append(result["MBps"])
+                        mib = args.records * args.value_size / (1 << 20)
+                        etcd_per_mib.append(writes / mib)
+                    finally:
+                        cluster.stop()
+        results["produce_single_MBps"] = statistics.median(single)
+        results["produce_cluster_rf3_MBps"] = statistics.median(clustered)
+        results["produce_ratio_cluster_to_single"] = results["produce_cluster_rf3_MBps"] / results["produce_single_MBps"]
+        results["etcd_writes_per_produced_MiB"] = max(etcd_per_mib)
+
+        cluster = LocalCluster(args.runnel, tempfile.mkdtemp(dir=work))
+        try:
+            create(cluster.bootstrap, "failover", 1, 3, {"min.insync.replicas": "2"})
+            kills = [failover_ms(cluster, "failover") for _ in range(args.kills)]
+            results["failover_ms"] = {"p50": percentile(kills, 0.5), "p99": percentile(kills, 0.99),
+                                      "max": max(kills), "kills": len(kills)}
+            results["failover_target_ms"] = LEASE_TTL_MS + 1000
+
+            # Catch-up: node 3 down while --catchup-mib MiB go to an RF=3 partition it follows.
+            create(cluster.bootstrap, "catchup", 1, 3, {"min.insync.replicas": "2"})
+            leader, _, replicas = cluster.partition("catchup", 0)
+            follower = next(r for r in replicas if r != leader)
+            cluster.kill(follower)
+            count = args.catchup_mib * (1 << 20) // args.value_size
+            run_driver(driver, "produce", "-b", cluster.bootstrap, "-t", "catchup", "-n", str(count),
+                       "-s", str(args.value_size), "-a", "1")
+            # The follower must have left the ISR before it comes back (replica.lag.time.max.ms=5000).
+            deadline = time.time() + 60
+            while follower in cluster.partition("catchup", 0)[1] and time.time() < deadline:
+                time.sleep(0.2)
+            isr_before = cluster.partition("catchup", 0)[1]
+            if follower in isr_before:
+                raise RuntimeError(f"follower {follower} still in the ISR {isr_before} after 60 s down")
+            cluster.restart(follower)
+            seconds = cluster.wait_isr("catchup", 0, 3, timeout=600)
+            results["catchup_isr_before_restart"] = isr_before
+            bytes_caught_up = count * (args.value_size + 70)
+            results["catchup_MBps"] = bytes_caught_up / seconds / 1e6
+            results["catchup_ratio_to_loopback"] = results["catchup_MBps"] / results["loopback_tcp_MBps"]
+            results["catchup_seconds"] = seconds
+        finally:
+            cluster.stop()
+    print(json.dumps(results, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
