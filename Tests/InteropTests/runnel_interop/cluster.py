@@ -143,6 +143,13 @@ def snapshot_binary(runnel_bin: str, dest: Path) -> str:
 
 # ---- the cluster -------------------------------------------------------------------------------------
 
+class LocalClusterExited(AssertionError):
+    def __init__(self, code: int, output: str):
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        self.summary = f"exit {code}: " + (" | ".join(errors[:2]) if errors else output[-300:])
+        super().__init__(f"local-cluster exited with {code} before it was ready:\n{output}")
+
+
 class LocalCluster:
     def __init__(self, runnel_bin: str, workdir: Path, nodes: int = 3, overrides: dict | None = None):
         self.workdir = Path(workdir)
@@ -163,6 +170,7 @@ class LocalCluster:
         self.down: set[int] = set()                        # killed and not restarted
         self.paused: set[int] = set()                      # SIGSTOPped
         self.timeline: list[tuple[float, str]] = []
+        self.start_failures: list[str] = []
         self.listeners: list = []                          # callables(text) told of every event
         self.t0 = time.monotonic()
 
@@ -188,7 +196,24 @@ class LocalCluster:
         for listener in self.listeners:
             listener(text)
 
-    def start(self) -> dict:
+    def start(self, retries: int = 0) -> dict:
+        """Starts local-cluster and polls until it is ready. With `retries`, a local-cluster that
+        exits before it is ready is started again (on a fresh dir); each failure is kept in
+        `start_failures` and the timeline, so a test can report it."""
+        for attempt in range(retries + 1):
+            try:
+                return self._start_once()
+            except LocalClusterExited as e:
+                self.start_failures.append(str(e))
+                self.event(f"local-cluster failed to start (attempt {attempt + 1}): {e.summary}")
+                if attempt == retries:
+                    raise
+                self.kill_everything()
+                self.dir.rename(self.dir.with_name(f"cluster-failed-{attempt + 1}"))
+                self.output.rename(self.output.with_name(f"local-cluster-failed-{attempt + 1}.out"))
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> dict:
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -197,7 +222,8 @@ class LocalCluster:
 
         def ready():
             code = self.proc.poll()
-            assert code is None, f"local-cluster exited with {code} before it was ready:\n{self.log()}"
+            if code is not None:
+                raise LocalClusterExited(code, self.log())
             return "Bootstrap servers:" in self.output.read_text() and cluster_file.exists()
         poll("local-cluster ready (cluster.json written, bootstrap servers printed)", START_TIMEOUT_S, ready)
         info = self.info()

@@ -255,6 +255,36 @@ def metadata(port: int, topics: list[str] | None = None, timeout: float = 5.0) -
         return parse_metadata_v7(payload)
 
 
+def find_coordinator(port: int, key: str, key_type: int = 0, timeout: float = 5.0) -> dict:
+    """FindCoordinator v1 (key_type 0 = group, 1 = transaction): {error_code, error_message, node_id, host, port}."""
+    deadline = time.monotonic() + timeout
+    with connect(port, timeout) as s:
+        s.sendall(frame(request_header(10, 1, 31, "runnel-interop", False) + string(key) + i8(key_type)))
+        payload = read_frame(s, deadline)
+        if payload is None:
+            raise ConnectionError("broker closed the connection instead of answering FindCoordinator")
+        r = Reader(payload)
+        r.i32()  # correlation id
+        r.i32()  # throttle
+        return {"error_code": r.i16(), "error_message": r.string(), "node_id": r.i32(), "host": r.string(),
+                "port": r.i32()}
+
+
+def java_string_hash(s: str) -> int:
+    """Java's String.hashCode (Kafka maps a group / transactional id to an internal partition with it)."""
+    h = 0
+    units = s.encode("utf-16-be")
+    for (unit,) in struct.iter_unpack(">H", units):  # over UTF-16 code units, as Java does
+        h = (31 * h + unit) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def coordinator_partition(key: str, partitions: int = 50) -> int:
+    """Kafka's Utils.abs(key.hashCode()) % partitions (Utils.abs maps MIN_VALUE to 0)."""
+    h = java_string_hash(key)
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
+
+
 def produce(port: int, topic: str, partition: int, records: bytes, acks: int = -1,
             timeout_ms: int = 10000, timeout: float | None = None) -> dict:
     """One Produce v8 round trip: the partition's result {error_code, base_offset, error_message, ...}."""

@@ -1,0 +1,442 @@
+"""Cluster replication under faults (issue 12 "Tests"): `runnel local-cluster` with 3 brokers and
+etcd, RF=3 topics with min.insync.replicas=2, confluent-kafka clients, and the history checker
+(runnel_interop/history.py) judging every run: no acknowledged record lost, none duplicated or
+reordered, nothing read that later vanished, every send answered.
+
+- a healthy cluster: the workload and the checker end to end (no faults)
+- kill -9 the leader of partition 0 repeatedly while producing (idempotent, acks=all) and consuming
+  with a group; each killed node is restarted and must rejoin the ISR before the next kill
+- min.insync.replicas: with both followers killed, acks=all fails with NOT_ENOUGH_REPLICAS
+  (raw Produce and confluent-kafka), acks=1 still succeeds; all back, acks=all works again
+- SIGSTOP the leader past the lease TTL: a new leader is elected, the old one acknowledges nothing
+  after SIGCONT that is later lost (requests queued to it while it was stopped included), and it
+  rejoins as a follower
+- etcd killed for a few seconds and restarted: produce and consume go on meanwhile, CreateTopics
+  fails with a clear error, and works again once etcd is back
+
+One cluster per test (each test breaks it its own way). Each test prints the checker's report, the
+cluster timeline, every node's view of the partitions and the tails of all logs when it fails.
+etcd missing fails under CI=true (missing_prerequisite)."""
+from __future__ import annotations
+
+import shutil
+import time
+import warnings
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from conftest import missing_prerequisite, unique
+from runnel_interop import wire
+from runnel_interop.cluster import LocalCluster, poll, snapshot_binary
+from runnel_interop.history import History
+from runnel_interop.workload import CLIENT_DEFAULTS, ConsumerLoop, ProducerLoop, final_read
+
+pytestmark = pytest.mark.needs_broker
+
+LEASE_TTL_MS = 3000
+LAG_MAX_MS = 5000
+TTL_S = LEASE_TTL_MS / 1000
+PARTITIONS = 3
+TOPIC_CONFIG = {"min.insync.replicas": "2"}
+KILLS = 4
+ALL = {1, 2, 3}
+
+
+@pytest.fixture
+def cluster_factory(runnel_bin, tmp_path, tmp_path_factory, request):
+    """cluster_factory(**overrides) starts a 3-node local cluster owned by this test; on failure the
+    report gets the cluster's diagnostics; every process is killed at the end, whatever happened."""
+    if not shutil.which("etcd"):
+        missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
+    binary = snapshot_binary(runnel_bin, tmp_path_factory.getbasetemp() / "runnel-bin")
+    made: list[LocalCluster] = []
+
+    def make(**overrides) -> LocalCluster:
+        settings = {"etcd.lease.ttl.ms": LEASE_TTL_MS, "replica.lag.time.max.ms": LAG_MAX_MS, **overrides}
+        c = LocalCluster(binary, tmp_path / f"c{len(made) + 1}", nodes=3, overrides=settings)
+        made.append(c)
+        # One retry: local-cluster sometimes fails to start (a broker's first etcd call fails with
+        # "connectionLost"), which test_cluster_local.py reports; here it would hide what is tested.
+        c.start(retries=1)
+        for failure in c.start_failures:
+            warnings.warn(f"local-cluster failed to start once, retried: {failure[:600]}")
+        return c
+
+    yield make
+    for c in made:
+        c.kill_everything()
+
+
+class Run:
+    """One test's history, cluster and clients, and what to print when it fails."""
+
+    def __init__(self, cluster: LocalCluster, topic: str, partitions: int = PARTITIONS):
+        self.cluster, self.topic, self.partitions = cluster, topic, partitions
+        self.history = History()
+        cluster.listeners.append(self.history.fault)
+        self.producers: list[ProducerLoop] = []
+        self.consumers: list[ConsumerLoop] = []
+
+    def start_clients(self, producers: int = 1, consumers: int = 2, rate: float = 300) -> None:
+        group = self.group
+        for i in range(producers):
+            self.producers.append(ProducerLoop(self.history, self.cluster.bootstrap, self.topic, self.partitions,
+                                               name=f"p{i + 1}", rate=rate).start())
+        for i in range(consumers):
+            self.consumers.append(ConsumerLoop(self.history, self.cluster.bootstrap, self.topic, group,
+                                               name=f"c{i + 1}").start())
+
+    def acked(self, partition: int | None = None, since: float | None = None) -> int:
+        return sum(p.acked(partition, since) for p in self.producers)
+
+    def wait_progress(self, what: str, partition: int | None = None, acks: int = 50, reads: int = 0,
+                      timeout: float = 30) -> None:
+        """Polls until `acks` more records are acknowledged (to `partition`) and `reads` more are read,
+        counted from now."""
+        since = self.history.now()
+
+        def probe():
+            for p in self.producers:
+                assert p.fatal is None, f"producer {p.name} hit a fatal error: {p.fatal}"
+            got_reads = sum(c.read_since(since) for c in self.consumers)
+            return self.acked(partition, since) >= acks and got_reads >= reads
+        poll(f"{what}: {acks} acks" + (f" on p{partition}" if partition is not None else "")
+             + (f" and {reads} reads" if reads else ""), timeout, probe)
+
+    def finish(self, settle_timeout: float = 60) -> None:
+        """Stops the clients, waits for every partition's full ISR, reads everything back."""
+        undelivered = sum(p.stop() for p in self.producers)
+        self.history.fault(f"producers stopped ({undelivered} undelivered after flush)")
+        for c in self.consumers:
+            c.stop()
+        for p in range(self.partitions):
+            self.cluster.wait_isr(self.topic, p, ALL, timeout=settle_timeout)
+        final_read(self.history, self.cluster.bootstrap, self.topic, self.partitions)
+
+    def report(self) -> str:
+        r = self.history.check()
+        clients = "; ".join([f"{p.name}: sent {p.sent}, errors {p.errors}, fatal {p.fatal}" for p in self.producers]
+                            + [f"{c.name}: read {c.count}, errors {c.errors}" for c in self.consumers])
+        return f"{r}\nclients: {clients}"
+
+    @property
+    def group(self) -> str:
+        return f"g-{self.topic}"
+
+    def coordinators(self) -> dict[int, object]:
+        """FindCoordinator(group) as each running node answers it."""
+        out: dict[int, object] = {}
+        for n in self.cluster.running():
+            try:
+                a = wire.find_coordinator(self.cluster.port_of(n), self.group, timeout=3)
+                out[n] = a["node_id"] if a["error_code"] == wire.NONE else f"error {a['error_code']}"
+            except Exception as e:  # noqa: BLE001
+                out[n] = f"{type(e).__name__}: {e}"
+        return out
+
+    def diagnostics(self) -> str:
+        part = wire.coordinator_partition(self.group)
+        return (self.report() + f"\ngroup {self.group}: FindCoordinator per node {self.coordinators()}; "
+                f"__consumer_offsets-{part} per node {self.cluster.views('__consumer_offsets', part)}\n"
+                + self.cluster.diagnostics(self.topic, self.partitions))
+
+    def assert_clean(self) -> None:
+        r = self.history.check()
+        assert r.ok, "history checker found anomalies:\n" + self.diagnostics()
+        assert r.counts["acked"] > 0 and r.counts["final"] >= r.counts["acked"], self.report()
+        for c in self.consumers:
+            assert c.count > 0, f"consumer {c.name} read nothing:\n" + self.report()
+
+
+@pytest.fixture
+def runs():
+    """Collects Run objects; stops their clients and prints their diagnostics at teardown (pytest
+    shows that output only for a failing test)."""
+    made: list[Run] = []
+    yield made
+    for r in made:
+        for p in r.producers:
+            try:
+                p.stop(flush_timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
+        for cons in r.consumers:
+            cons.stop()
+        try:
+            print(r.diagnostics())
+        except Exception as e:  # noqa: BLE001
+            print(f"(diagnostics failed: {e})")
+
+
+def start_run(cluster: LocalCluster, runs: list, partitions: int = PARTITIONS, prefix: str = "repl") -> Run:
+    topic = unique(prefix)
+    cluster.create_topic(topic, partitions, 3, TOPIC_CONFIG)
+    r = Run(cluster, topic, partitions)
+    runs.append(r)
+    return r
+
+
+# ---- tests ----------------------------------------------------------------------------------------------
+
+@pytest.mark.timeout(120)
+def test_healthy_cluster_history_is_clean(cluster_factory, runs):
+    """No faults: the workload, the final read and the checker agree; leaders are spread; the group
+    has one coordinator (the leader of its __consumer_offsets partition, which has 3 replicas) and
+    both members get partitions."""
+    c = cluster_factory()
+    run = start_run(c, runs, prefix="repl-healthy")
+    leaders = sorted(c.leader_of(run.topic, p) for p in range(PARTITIONS))
+    assert leaders == [1, 2, 3], f"preferred leaders not balanced: {leaders}"
+    run.start_clients()
+    run.wait_progress("healthy produce", acks=600, reads=300)
+    run.finish()
+    r = run.history.check()
+    assert r.ok, "history checker found anomalies:\n" + run.diagnostics()
+    assert r.counts["failed"] == 0 and r.counts["acked"] >= 600, run.report()
+    print(run.report())
+
+    part = wire.coordinator_partition(run.group)
+    offsets = c.wait_leader("__consumer_offsets", part)
+    answers = run.coordinators()
+    assert set(answers.values()) == {offsets["leader"]}, \
+        f"FindCoordinator({run.group}) per node: {answers}; __consumer_offsets-{part}: {offsets}"
+    assert len(offsets["replicas"]) == 3, f"__consumer_offsets-{part} (offsets.topic.replication.factor=3): {offsets}"
+    run.assert_clean()  # (each consumer read something)
+    c.stop()
+
+
+@pytest.mark.timeout(180)
+def test_kill_leader_repeatedly_loses_nothing(cluster_factory, runs):
+    c = cluster_factory()
+    run = start_run(c, runs, prefix="repl-kill")
+    run.start_clients()
+    run.wait_progress("before the first kill", partition=0, acks=100, reads=100)
+    failovers = []
+    for k in range(KILLS):
+        before = c.wait_leader(run.topic, 0)
+        leader = before["leader"]
+        c.kill(leader)
+        killed_at = time.monotonic()
+        after = c.wait_leader(run.topic, 0, exclude={leader}, min_epoch=before["leader_epoch"] + 1,
+                              timeout=TTL_S + 12)
+        elected_s = time.monotonic() - killed_at
+        c.event(f"kill {k + 1}: p0 leader {leader} (epoch {before['leader_epoch']}) -> {after['leader']} "
+                f"(epoch {after['leader_epoch']}, ISR {after['isr']}) after {elected_s:.1f}s")
+        assert leader not in after["isr"], f"the dead node {leader} is still in the ISR: {after}"
+        # Writes to p0 go on against the new leader (min.insync=2 holds with two nodes).
+        run.wait_progress(f"acks on the new leader after kill {k + 1}", partition=0, acks=30, timeout=30)
+        failovers.append((leader, after["leader"], elected_s, time.monotonic() - killed_at))
+        c.restart(leader)
+        for p in range(PARTITIONS):
+            c.wait_isr(run.topic, p, ALL, timeout=45)
+        c.event(f"node {leader} back in every ISR")
+    run.wait_progress("after the last restart", partition=0, acks=50, reads=50)
+    run.finish()
+    print("failovers (old leader, new leader, elected after s, first acks after s):", failovers)
+    run.assert_clean()
+    # With idempotence and acks=all every record is acknowledged or definitely refused, never in doubt.
+    r = run.history.check()
+    assert r.counts["unresolved"] == 0
+    for old, new, elected, _ in failovers:
+        assert elected <= TTL_S + 5, f"leader {old} -> {new} took {elected:.1f}s (lease TTL {TTL_S}s)"
+    c.stop()
+
+
+@pytest.mark.timeout(150)
+def test_min_insync_replicas_refuses_acks_all_but_not_acks_1(cluster_factory, runs):
+    c = cluster_factory()
+    run = start_run(c, runs, partitions=1, prefix="repl-minisr")
+    h, topic = run.history, run.topic
+    h.producer("raw", idempotent=False)
+    state = c.wait_isr(topic, 0, ALL)
+    leader = state["leader"]
+    port = c.port_of(leader)
+    followers = sorted(set(state["replicas"]) - {leader})
+    seq = iter(range(1_000_000))
+
+    def raw_produce(acks: int, timeout_ms: int = 5000) -> dict:
+        value = f"raw-{next(seq)}-acks{acks}"
+        h.send("raw", value, 0)
+        batch = wire.record_batch([(value.encode(), value.encode(), [])], int(time.time() * 1000))
+        res = wire.produce(port, topic, 0, batch, acks=acks, timeout_ms=timeout_ms)
+        if res["error_code"] == wire.NONE:
+            h.ack(value, 0, res["base_offset"])
+        else:
+            h.fail(value, f"error {res['error_code']}: {res.get('error_message')}",
+                   definite=res["error_code"] in (wire.NOT_ENOUGH_REPLICAS, wire.NOT_LEADER_OR_FOLLOWER))
+        return res
+
+    assert raw_produce(-1)["error_code"] == wire.NONE, "acks=all with a full ISR"
+    for f in followers:
+        c.kill(f)
+    # The leader notices (lease expiry / replica.lag.time.max.ms) and shrinks the ISR to itself.
+    c.wait_isr(topic, 0, {leader}, timeout=TTL_S + LAG_MAX_MS / 1000 + 15)
+
+    res = raw_produce(-1)
+    assert res["error_code"] == wire.NOT_ENOUGH_REPLICAS, \
+        f"acks=all with ISR [{leader}] < min.insync.replicas=2: {res}\n" + run.diagnostics()
+
+    # confluent-kafka: no retries, so the broker's error is what the delivery report carries.
+    reports = []
+    p = Producer({"bootstrap.servers": c.bootstrap, "acks": "all", "enable.idempotence": False, "retries": 0,
+                  "message.timeout.ms": 10000, **CLIENT_DEFAULTS})
+    h.producer("ck-all", idempotent=False)
+    h.send("ck-all", "ck-all-0", 0)
+    p.produce(topic, value=b"ck-all-0", partition=0, on_delivery=lambda e, m: reports.append((e, m)))
+    assert p.flush(20) == 0
+    err, msg = reports[0]
+    assert err is not None and err.code() == KafkaError.NOT_ENOUGH_REPLICAS, f"confluent acks=all: {err}"
+    assert err.retriable()
+    h.fail("ck-all-0", err.name(), definite=True)
+
+    res = raw_produce(1)
+    assert res["error_code"] == wire.NONE and res["base_offset"] >= 0, f"acks=1 on the leader alone: {res}"
+    p1 = Producer({"bootstrap.servers": c.bootstrap, "acks": 1, "enable.idempotence": False,
+                   "message.timeout.ms": 10000, **CLIENT_DEFAULTS})
+    h.producer("ck-one", idempotent=False)
+    h.send("ck-one", "ck-one-0", 0)
+    reports.clear()
+    p1.produce(topic, value=b"ck-one-0", partition=0, on_delivery=lambda e, m: reports.append((e, m)))
+    assert p1.flush(20) == 0
+    err, msg = reports[0]
+    assert err is None, f"confluent acks=1 on the leader alone: {err}"
+    h.ack("ck-one-0", msg.partition(), msg.offset())
+
+    # Back to full strength: the followers catch up (acks=1 records included) and acks=all works.
+    for f in followers:
+        c.restart(f)
+    c.wait_isr(topic, 0, ALL, timeout=45)
+    assert c.leader_of(topic, 0) == leader, "leadership moved although the leader never went away"
+    assert raw_produce(-1)["error_code"] == wire.NONE, "acks=all after the ISR is full again"
+    final_read(h, c.bootstrap, topic, 1)
+    r = h.check()
+    assert r.ok, "history checker found anomalies:\n" + run.diagnostics()
+    assert (r.counts["acked"], r.counts["failed"]) == (4, 2), run.report()
+    c.stop()
+
+
+@pytest.mark.timeout(180)
+def test_paused_leader_is_replaced_and_acknowledges_nothing_stale(cluster_factory, runs):
+    c = cluster_factory()
+    run = start_run(c, runs, prefix="repl-pause")
+    h, topic = run.history, run.topic
+    run.start_clients()
+    run.wait_progress("before the pause", partition=0, acks=100, reads=100)
+    before = c.wait_isr(topic, 0, ALL)
+    old = before["leader"]
+    # Connections to the old leader opened now; requests written to them while it is stopped wait in
+    # its socket buffers and are the first thing it sees on SIGCONT.
+    probes = []
+    h.producer("stale", idempotent=False)
+    for acks in (1, -1):
+        probes.append((acks, wire.connect(c.port_of(old)), f"stale-acks{acks}"))
+
+    c.pause(old)
+    paused_at = time.monotonic()
+    after = c.wait_leader(topic, 0, exclude={old}, min_epoch=before["leader_epoch"] + 1, timeout=TTL_S + 12)
+    c.event(f"p0 leader {old} (epoch {before['leader_epoch']}) -> {after['leader']} (epoch "
+            f"{after['leader_epoch']}, ISR {after['isr']}) {time.monotonic() - paused_at:.1f}s after SIGSTOP")
+    assert old not in after["isr"]
+    run.wait_progress("acks on the new leader while the old one is stopped", partition=0, acks=30, timeout=30)
+    # Stopped for at least twice the lease TTL in all (its lease is long gone).
+    poll("the old leader stopped for 2 x lease TTL", 2 * TTL_S + 1, lambda: time.monotonic() - paused_at >= 2 * TTL_S)
+
+    for corr, (acks, sock, value) in enumerate(probes, start=100):
+        h.send("stale", value, 0)
+        batch = wire.record_batch([(value.encode(), value.encode(), [])], int(time.time() * 1000))
+        sock.sendall(wire.produce_request_v8(corr, topic, 0, batch, acks=acks, timeout_ms=5000))
+    c.resume(old)
+    stale_answers = []
+    for acks, sock, value in probes:
+        try:
+            payload = wire.read_frame(sock, time.monotonic() + 20)
+            res = (wire.parse_produce_response_v8(payload)["topics"][0]["partitions"][0]
+                   if payload is not None else None)
+        except (TimeoutError, OSError) as e:
+            res = {"error_code": None, "error_message": f"{type(e).__name__}: {e}"}
+        finally:
+            sock.close()
+        stale_answers.append((acks, res))
+        if res is None:
+            h.fail(value, "connection closed", definite=False)
+        elif res["error_code"] == wire.NONE:
+            h.ack(value, 0, res["base_offset"])
+        else:
+            h.fail(value, f"error {res['error_code']}: {res.get('error_message')}",
+                   definite=res["error_code"] in (wire.NOT_LEADER_OR_FOLLOWER, wire.FENCED_LEADER_EPOCH))
+    c.event(f"stale leader's answers to requests queued while stopped: {stale_answers}")
+
+    # It rejoins as a follower: every node, the old leader included, names the new leader, ISR full.
+    rejoined = c.wait_isr(topic, 0, ALL, timeout=45)
+    assert rejoined["leader"] != old or rejoined["leader_epoch"] > after["leader_epoch"], rejoined
+    run.wait_progress("after the old leader rejoined", partition=0, acks=50, reads=50)
+    run.finish()
+    print("stale answers:", stale_answers)
+    run.assert_clean()
+    for acks, res in stale_answers:
+        assert res is None or res["error_code"] != wire.NONE, \
+            f"the deposed leader acknowledged an acks={acks} write after SIGCONT: {res}\n" + run.report()
+    c.stop()
+
+
+ETCD_DOWN_S = 4
+
+
+@pytest.mark.timeout(150)
+def test_etcd_outage_keeps_data_flowing_and_refuses_metadata_changes(cluster_factory, runs):
+    # A lease TTL well above the outage: brokers step down only after 3/4 TTL without a renewal (7.5 s),
+    # so a 4 s outage must not stop anything but metadata changes. etcd calls time out quickly.
+    c = cluster_factory(**{"etcd.lease.ttl.ms": 10000, "etcd.request.timeout.ms": 1000})
+    run = start_run(c, runs, prefix="repl-etcd")
+    h = run.history
+    run.start_clients()
+    run.wait_progress("before the outage", acks=100, reads=100)
+    epochs = {p: c.wait_leader(run.topic, p)["leader_epoch"] for p in range(PARTITIONS)}
+
+    c.kill_etcd()
+    down_at = time.monotonic()
+    admin = AdminClient({"bootstrap.servers": c.bootstrap, **CLIENT_DEFAULTS})
+    refused = unique("repl-etcd-refused")
+    started = time.monotonic()
+    try:
+        admin.create_topics([NewTopic(refused, 1, 3)], request_timeout=3)[refused].result(4)
+        create_error = None
+    except KafkaException as e:
+        create_error = e.args[0]
+    create_s = time.monotonic() - started
+    c.event(f"CreateTopics during the outage: {create_error} after {create_s:.1f}s")
+    run.wait_progress("produce and consume while etcd is down", acks=100, reads=50,
+                      timeout=max(0.5, ETCD_DOWN_S - (time.monotonic() - down_at)))
+    outage_s = time.monotonic() - down_at
+    assert outage_s < 7, f"the outage lasted {outage_s:.1f}s, past the brokers' step-down point"
+    c.restart_etcd()
+    assert c.proc.poll() is None, "local-cluster exited when etcd died:\n" + c.log()
+
+    assert create_error is not None, f"CreateTopics succeeded while etcd was down ({refused})"
+    assert create_error.code() != KafkaError._TIMED_OUT, \
+        f"CreateTopics timed out instead of failing with a clear error: {create_error}"
+    text = create_error.str().lower()
+    assert any(w in text for w in ("etcd", "metadata")), f"unclear CreateTopics error: {create_error}"
+
+    # etcd back: metadata changes work again (bounded retries while the brokers reconnect).
+    created = unique("repl-etcd-after")
+
+    def create():
+        try:
+            AdminClient({"bootstrap.servers": c.bootstrap, **CLIENT_DEFAULTS}).create_topics(
+                [NewTopic(created, 1, 3)], request_timeout=5)[created].result(8)
+            return True
+        except KafkaException as e:
+            if e.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return True
+            raise
+    poll("CreateTopics after etcd restarted", 30, create, interval=1.0)
+    c.wait_isr(created, 0, ALL, timeout=30)
+    run.wait_progress("after etcd restarted", acks=100, reads=50)
+    run.finish()
+    run.assert_clean()
+    moved = {p: (epochs[p], c.wait_leader(run.topic, p)["leader_epoch"]) for p in range(PARTITIONS)}
+    print("leader epochs before/after the etcd outage:", moved)
+    c.stop()
