@@ -90,6 +90,17 @@ class ProducerLoop:
         self._thread.join(10)
         return self.producer.flush(flush_timeout)
 
+    def close(self) -> None:
+        """At teardown, whatever happened: stop, purge what is still queued or in flight (recorded
+        as failures, maybe written), and let librdkafka go (no client may outlive its test)."""
+        self._stop.set()
+        self._thread.join(10)
+        try:
+            self.producer.purge(in_queue=True, in_flight=True)
+            self.producer.flush(2)
+        except Exception:  # noqa: BLE001 - best effort at teardown
+            pass
+
     def acked(self, partition: int | None = None, since: float | None = None) -> int:
         """Acknowledged sends of this producer (to `partition`, acknowledged after history time `since`)."""
         return sum(1 for s in list(self.history.sends.values())
