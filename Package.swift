@@ -116,6 +116,7 @@ let package = Package(
             name: "RunnelBroker",
             dependencies: [
                 "KafkaProtocol", "KafkaRecords", "RunnelStorage", "RunnelCluster", "RunnelEtcd", "RunnelGroups", "RunnelTransactions",
+                "RunnelClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -55,6 +55,12 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case transactionMaxTimeoutMs = "transaction.max.timeout.ms"
     case transactionAbortTimedOutCleanupIntervalMs = "transaction.abort.timed.out.transaction.cleanup.interval.ms"
     case transactionRemoveExpiredCleanupIntervalMs = "transaction.remove.expired.transaction.cleanup.interval.ms"
+    // Replication (cluster mode)
+    case replicaLagTimeMaxMs = "replica.lag.time.max.ms"
+    case replicaFetchMaxBytes = "replica.fetch.max.bytes"
+    case replicaFetchResponseMaxBytes = "replica.fetch.response.max.bytes"
+    case replicaFetchWaitMaxMs = "replica.fetch.wait.max.ms"
+    case replicaFetchBackoffMs = "replica.fetch.backoff.ms"
 
     /// Kafka's name for the setting.
     var name: String { rawValue }

@@ -23,6 +23,10 @@ struct BrokerSettings: Sendable {
     var fetchSessionCacheSlots: Int
     /// `delete.topic.enable`: false answers DeleteTopics with TOPIC_DELETION_DISABLED (INVALID_REQUEST before v3).
     var deleteTopicEnable: Bool
+    /// Follower fetch settings (`replica.fetch.*`; cluster mode).
+    var replicaFetch: ReplicaFetchSettings
+    /// `replica.lag.time.max.ms`.
+    var replicaLagTimeMaxMs: Int64
 
     /// The settings as configured.
     init(_ config: BrokerConfig) {
@@ -38,5 +42,10 @@ struct BrokerSettings: Sendable {
         fetchMaxBytesCap = config.int32(.fetchMaxBytes)
         fetchSessionCacheSlots = Int(config.int(.maxIncrementalFetchSessionCacheSlots))
         deleteTopicEnable = config.bool(.deleteTopicEnable)
+        replicaFetch = ReplicaFetchSettings(maxWaitMs: config.int32(.replicaFetchWaitMaxMs),
+                                            maxBytesPerPartition: config.int32(.replicaFetchMaxBytes),
+                                            maxBytes: config.int32(.replicaFetchResponseMaxBytes),
+                                            backoff: .milliseconds(config.int(.replicaFetchBackoffMs)))
+        replicaLagTimeMaxMs = config.int(.replicaLagTimeMaxMs)
     }
 }

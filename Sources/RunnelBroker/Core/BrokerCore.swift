@@ -22,6 +22,8 @@ final class BrokerCore: Sendable {
     let markerWriter: PartitionMarkerWriter
     /// Producer ids for InitProducerId, from blocks the metadata store reserves.
     let producerIds: ProducerIdManager
+    /// Cluster mode: applies the metadata store's partition states (leaders, ISRs) and follows leaders.
+    let replication: ReplicationManager?
     let logger: Logger
 
     init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
@@ -33,6 +35,10 @@ final class BrokerCore: Sendable {
         self.topicConfigs = topicConfigs
         self.fetchSessions = FetchSessionCache(maxSessions: settings.fetchSessionCacheSlots)
         self.logger = logger
+        self.replication = replicas.clusterMode
+            ? ReplicationManager(store: metadataStore, replicas: replicas, settings: settings.replicaFetch,
+                                 maxLagMs: settings.replicaLagTimeMaxMs, logger: logger)
+            : nil
         let coordinator = GroupCoordinator(config: groupConfig, store: ConsumerOffsetsLog(replicas: replicas),
                                            logger: logger)
         self.groupCoordinator = coordinator
@@ -106,12 +112,21 @@ final class BrokerCore: Sendable {
     func loadTopics() {
         for topic in metadataStore.topics() {
             do {
-                try replicas.ensurePartitions(of: topic, config: topicConfigs.logConfig(for: topic))
+                try replicas.ensurePartitions(of: topic, config: topicConfigs.logConfig(for: topic),
+                                              assigned: assignment(of: topic.name))
             } catch {
                 logger.error("could not open topic partitions; they stay offline",
                              metadata: ["topic": "\(topic.name)", "error": "\(error)"])
             }
         }
+    }
+
+    /// Which partitions of `topic` this broker hosts: all on a single node, its assigned replicas in
+    /// cluster mode.
+    func assignment(of topic: String) -> @Sendable (Int32) -> Bool {
+        guard replicas.clusterMode else { return { _ in true } }
+        guard let image = metadataStore.image.topic(named: topic) else { return { _ in false } }
+        return image.assigned(to: replicas.nodeId)
     }
 
     /// Creates a topic: validation, metadata, then its partition logs.
@@ -146,7 +161,8 @@ final class BrokerCore: Sendable {
             throw .init(error.errorCode, error.description)
         }
         do {
-            try replicas.ensurePartitions(of: topic, config: logConfig)
+            try replicas.ensurePartitions(of: topic, config: logConfig, assigned: assignment(of: name))
+            if let image = metadataStore.image.topic(named: name) { replication?.apply(image) }
         } catch {
             logger.error("topic created but its partitions could not be opened",
                          metadata: ["topic": "\(name)", "error": "\(error)"])

@@ -1,6 +1,8 @@
 // One hosted partition: the one place batch headers are validated (client and coordinator appends),
-// appends with durable completion, reads as file regions, and the parked fetches waiting for its next
-// append (woken by the log's append listener, after the log moved its high watermark).
+// appends with durable completion, reads as file regions, the parked fetches waiting for its next
+// append (woken by the log's append listener, after the log moved its high watermark), and — in
+// cluster mode — its replication role: the leader's high watermark over the ISR, follower progress,
+// ISR changes and the acks=all produces waiting for the ISR (Partition+Replication.swift).
 import Foundation
 import KafkaProtocol
 import KafkaRecords
@@ -9,13 +11,23 @@ import NIOCore
 import RunnelStorage
 import Synchronization
 
-/// A partition this broker leads (on a single node: every partition).
+/// A partition this broker hosts: it leads it (on a single node: every partition) or follows its leader.
 final class Partition: Sendable {
     let topic: String
     let index: Int32
     let topicId: KafkaUUID
     let log: PartitionLog
-    private let logger: Logger
+    /// This broker's node id.
+    let localNode: Int32
+    /// True when the high watermark follows the ISR (cluster mode) rather than the local log end.
+    let replicated: Bool
+    let logger: Logger
+    /// The replication role; its lock is taken before the log's, never after.
+    let leadership: Mutex<PartitionLeadership>
+    /// acks=all produces waiting for the high watermark (leader only).
+    let replicationWaiters = ReplicationWaiters()
+    /// Asked to write an ISR change (set by the replica manager in cluster mode).
+    let isrChangeHandler = Mutex<(@Sendable (Partition, IsrChangeRequest) -> Void)?>(nil)
     private let settings: Mutex<TopicLogSettings>
     private let waiters = Mutex<[ObjectIdentifier: any AppendWaiter]>([:])
     /// Appends that need CPU-heavy work (recompression) run here, in arrival order.
@@ -23,24 +35,42 @@ final class Partition: Sendable {
     /// Appends submitted to `appendQueue` and not yet handed to the log.
     private let queuedAppends = Atomic<Int>(0)
 
-    /// The leader epoch; a single node never changes leaders.
-    var leaderEpoch: Int32 { 0 }
+    /// The current leader epoch (0 on a single node, which never changes leaders).
+    var leaderEpoch: Int32 { leadership.withLock { $0.leaderEpoch } }
 
-    init(topic: String, index: Int32, topicId: KafkaUUID, log: PartitionLog, settings: TopicLogSettings, logger: Logger) {
+    /// A partition led by this node alone (single node) until `apply(_:)` says otherwise.
+    init(topic: String, index: Int32, topicId: KafkaUUID, log: PartitionLog, settings: TopicLogSettings,
+         localNode: Int32 = 0, logger: Logger) {
         self.topic = topic
         self.index = index
         self.topicId = topicId
         self.log = log
+        self.localNode = localNode
+        self.replicated = log.highWatermarkPolicy == .external
+        self.leadership = Mutex(.singleNode(localNode))
         self.settings = Mutex(settings)
         self.appendQueue = DispatchQueue(label: "runnel.append.\(topic)-\(index)")
         var logger = logger
         logger[metadataKey: "topic"] = "\(topic)"
         logger[metadataKey: "partition"] = "\(index)"
         self.logger = logger
-        // The log moves its high watermark when a write completes (single node: to the durable log end
-        // offset) and then calls this once; parked fetches re-check from here.
-        log.setAppendListener { [weak self] _ in self?.wakeWaiters() }
     }
+
+    /// Starts listening to the log's appends. Called once, by the partition that was kept when two
+    /// openers raced for one log (the log has one listener: the loser must not take it).
+    func listenToAppends() {
+        // The log moves its high watermark when a write completes (single node: to the durable log end
+        // offset) and then calls this once; parked fetches re-check from here. A replicated leader moves
+        // the high watermark itself (its own end is one of the ISR's).
+        log.setAppendListener { [weak self] _ in
+            guard let self else { return }
+            if self.replicated { self.advanceHighWatermark() }
+            self.wakeWaiters()
+        }
+    }
+
+    /// The topic settings in force.
+    var currentSettings: TopicLogSettings { settings.withLock { $0 } }
 
     var highWatermark: Int64 { log.highWatermark }
     var logStartOffset: Int64 { log.logStartOffset }
@@ -57,6 +87,7 @@ final class Partition: Sendable {
     }
 
     func close() {
+        replicationWaiters.failAll(.notLeaderOrFollower)
         let parked = waiters.withLock { w -> [any AppendWaiter] in
             defer { w.removeAll() }
             return Array(w.values)
@@ -122,10 +153,18 @@ final class Partition: Sendable {
                                                batchIndex: 0)))
             return
         }
-        log.append(batches, leaderEpoch: leaderEpoch, origin: origin) { result in
+        // The epoch stamped into the batches is the one leadership was checked at: a leader that lost
+        // its role meanwhile does not append.
+        guard let epoch = leadership.withLock({ $0.isLeader ? $0.leaderEpoch : nil }) else {
+            completion(.failure(PartitionError(.notLeaderOrFollower,
+                                               "This broker is not the leader of \(topic)-\(index)", batchIndex: nil)))
+            return
+        }
+        log.append(batches, leaderEpoch: epoch, origin: origin) { result in
             switch result {
             case .success(let appended):
-                completion(.success(AppendOutcome(baseOffset: appended.baseOffset, logAppendTime: appended.logAppendTime,
+                completion(.success(AppendOutcome(baseOffset: appended.baseOffset, lastOffset: appended.lastOffset,
+                                                  logAppendTime: appended.logAppendTime,
                                                   logStartOffset: appended.logStartOffset)))
             case .failure(let error):
                 completion(.failure(PartitionError(error)))
@@ -152,8 +191,8 @@ final class Partition: Sendable {
         }
     }
 
-    /// Wakes every parked fetch (the log's append listener; also on close).
-    private func wakeWaiters() {
+    /// Wakes every parked fetch (the log's append listener, a high watermark move; also on close).
+    func wakeWaiters() {
         let parked = waiters.withLock { Array($0.values) }
         for waiter in parked { waiter.appended() }
     }
@@ -168,10 +207,12 @@ final class Partition: Sendable {
         _ = waiters.withLock { $0.removeValue(forKey: ObjectIdentifier(waiter)) }
     }
 
-    /// Reads from `offset` up to the high watermark (or last stable offset for read_committed).
-    func read(from offset: Int64, maxBytes: Int, isolation: IsolationLevel,
+    /// Reads from `offset` up to the high watermark (or last stable offset for read_committed; the log
+    /// end offset for a follower replica).
+    func read(from offset: Int64, maxBytes: Int, isolation: IsolationLevel, forReplica: Bool = false,
               minOneBatch: Bool) -> Result<PartitionRead, PartitionError> {
-        let bound: FetchIsolation = isolation == .readCommitted ? .transactionCommitted : .highWatermark
+        let bound: FetchIsolation = forReplica ? .logEnd
+            : isolation == .readCommitted ? .transactionCommitted : .highWatermark
         let result: LogReadResult
         do throws(StorageError) {
             result = try log.read(from: offset, maxBytes: maxBytes, isolation: bound, minOneBatch: minOneBatch)

@@ -35,6 +35,8 @@ struct PartitionError: Error, CustomStringConvertible {
 /// Where a successful append landed.
 struct AppendOutcome: Sendable {
     var baseOffset: Int64
+    /// The last offset appended (acks=all waits until the high watermark passes it).
+    var lastOffset: Int64
     /// The broker time stamped into the batch with LogAppendTime, else -1.
     var logAppendTime: Int64
     var logStartOffset: Int64

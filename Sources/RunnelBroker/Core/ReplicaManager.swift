@@ -11,11 +11,28 @@ final class ReplicaManager: Sendable {
     let logManager: LogManager
     let nodeId: Int32
     let logger: Logger
+    /// Cluster mode: partitions are opened only where this broker is an assigned replica, start fenced
+    /// until their metadata state is applied, and the high watermark follows the ISR.
+    let clusterMode: Bool
+    /// Writes a leader's ISR change to the metadata store (cluster mode; set once at start).
+    let isrChangeHandler = Mutex<(@Sendable (Partition, IsrChangeRequest) -> Void)?>(nil)
 
-    init(logManager: LogManager, nodeId: Int32, logger: Logger) {
+    init(logManager: LogManager, nodeId: Int32, clusterMode: Bool = false, logger: Logger) {
         self.logManager = logManager
         self.nodeId = nodeId
+        self.clusterMode = clusterMode
         self.logger = logger
+    }
+
+    /// Every hosted partition.
+    func allPartitions() -> [Partition] {
+        partitions.withLock { $0.values.flatMap { $0.compactMap { $0 } } }
+    }
+
+    /// The error for a partition this broker does not host: NOT_LEADER_OR_FOLLOWER when the topic has
+    /// it (another broker hosts it), UNKNOWN_TOPIC_OR_PARTITION otherwise.
+    func notHostedError(topic: TopicMetadata, index: Int32) -> ErrorCode {
+        clusterMode && index >= 0 && index < topic.partitionCount ? .notLeaderOrFollower : .unknownTopicOrPartition
     }
 
     func partition(topic: String, index: Int32) -> Partition? {
@@ -29,10 +46,12 @@ final class ReplicaManager: Sendable {
         partitions.withLock { ($0[topic] ?? []).compactMap { $0 } }
     }
 
-    /// Opens or creates the logs of every partition of `topic` that is not open yet.
-    func ensurePartitions(of topic: TopicMetadata, config: TopicLogSettings) throws {
+    /// Opens or creates the logs of every partition of `topic` that is not open yet (in cluster mode only
+    /// those `assigned` says this broker is a replica of).
+    func ensurePartitions(of topic: TopicMetadata, config: TopicLogSettings,
+                          assigned: (Int32) -> Bool = { _ in true }) throws {
         var firstError: (any Error)?
-        for index in 0..<topic.partitionCount where partition(topic: topic.name, index: index) == nil {
+        for index in 0..<topic.partitionCount where partition(topic: topic.name, index: index) == nil && assigned(index) {
             do {
                 let log: PartitionLog
                 if let existing = try logManager.log(topic: topic.name, partition: index) {
@@ -50,13 +69,21 @@ final class ReplicaManager: Sendable {
                     }
                 }
                 let partition = Partition(topic: topic.name, index: index, topicId: topic.topicId, log: log,
-                                          settings: config, logger: logger)
-                partitions.withLock { all in
+                                          settings: config, localNode: nodeId, logger: logger)
+                if clusterMode {
+                    // Nothing is served until the metadata store's state for it is applied.
+                    partition.leadership.withLock { $0 = .unassigned }
+                    partition.isrChangeHandler.withLock { $0 = isrChangeHandler.withLock { $0 } }
+                }
+                let kept = partitions.withLock { all -> Bool in
                     var list = all[topic.name] ?? []
                     while list.count <= Int(index) { list.append(nil) }
-                    if list[Int(index)] == nil { list[Int(index)] = partition }
-                    all[topic.name] = list
+                    defer { all[topic.name] = list }
+                    guard list[Int(index)] == nil else { return false }
+                    list[Int(index)] = partition
+                    return true
                 }
+                if kept { partition.listenToAppends() }
             } catch {
                 logger.error("partition offline: its log could not be opened",
                              metadata: ["topic": "\(topic.name)", "partition": "\(index)", "error": "\(error)"])

@@ -38,7 +38,9 @@ extension BrokerCore {
         let minBytes = Int(max(request.minBytes, 0))
         let deadline = NIODeadline.now() + .milliseconds(Int64(max(request.maxWaitMs, 0)))
 
-        let first = readPartitions(plan, maxBytes: maxBytes, isolation: isolation)
+        // A follower's fetch names its replica id (in the body up to v14, in ReplicaState from v15).
+        let replicaId = version >= 15 ? request.replicaState.replicaId : request.replicaId
+        let first = readPartitions(plan, maxBytes: maxBytes, isolation: isolation, replicaId: replicaId)
         let total = first.reduce(0) { $0 + $1.bytes }
         let hasError = first.contains { $0.errorCode != .none }
         if plan.topLevelError != .none || total >= minBytes || hasError || request.maxWaitMs <= 0 || plan.partitions.isEmpty {
@@ -48,7 +50,7 @@ extension BrokerCore {
         // Long poll: park until an append to one of these partitions brings enough bytes, or the deadline.
         let promise = context.eventLoop.makePromise(of: ResponsePayload.self)
         let wait = DelayedFetch(eventLoop: context.eventLoop, deadline: deadline) { [self] expired in
-            let now = readPartitions(plan, maxBytes: maxBytes, isolation: isolation)
+            let now = readPartitions(plan, maxBytes: maxBytes, isolation: isolation, replicaId: replicaId)
             let bytes = now.reduce(0) { $0 + $1.bytes }
             guard expired || bytes >= minBytes || now.contains(where: { $0.errorCode != .none }) else { return false }
             promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context))
@@ -114,24 +116,37 @@ extension BrokerCore {
 
     /// Reads every planned partition within the response's byte budget (KIP-74: the first batch of
     /// the first partition with data is returned even when it alone exceeds the budget).
-    func readPartitions(_ plan: FetchPlan, maxBytes: Int, isolation: IsolationLevel) -> [FetchedPartition] {
+    /// A follower (`replicaId` ≥ 0) reads up to the log end offset and its fetch offset counts as its
+    /// progress; consumers read up to the high watermark (or the last stable offset). Both only from
+    /// the leader.
+    func readPartitions(_ plan: FetchPlan, maxBytes: Int, isolation: IsolationLevel,
+                        replicaId: Int32 = -1) -> [FetchedPartition] {
         var results = plan.unresolved
         var remaining = maxBytes
         var anyData = false
+        let isReplica = replicaId >= 0
+        let now = isReplica ? Partition.nowMs() : 0
         for (key, wanted) in plan.partitions {
             var result = FetchedPartition(key: key, topicId: wanted.topicId)
             guard let partition = replicas.partition(topic: key.topic, index: key.partition) else {
-                result.errorCode = .unknownTopicOrPartition
+                result.errorCode = metadataStore.topic(named: key.topic).map { replicas.notHostedError(topic: $0, index: key.partition) }
+                    ?? .unknownTopicOrPartition
                 results.append(result)
                 continue
             }
-            if wanted.currentLeaderEpoch > partition.leaderEpoch {
+            let notLeader = isReplica
+                ? partition.recordFollowerFetch(replica: replicaId, fetchOffset: wanted.fetchOffset, nowMs: now)
+                : partition.leaderCheck()
+            if let notLeader {
+                result.errorCode = notLeader
+            } else if wanted.currentLeaderEpoch > partition.leaderEpoch {
                 result.errorCode = .unknownLeaderEpoch
             } else if wanted.currentLeaderEpoch >= 0 && wanted.currentLeaderEpoch < partition.leaderEpoch {
                 result.errorCode = .fencedLeaderEpoch
             } else {
                 let budget = min(Int(max(wanted.maxBytes, 0)), remaining)
-                switch partition.read(from: wanted.fetchOffset, maxBytes: budget, isolation: isolation, minOneBatch: !anyData) {
+                switch partition.read(from: wanted.fetchOffset, maxBytes: budget, isolation: isolation,
+                                      forReplica: isReplica, minOneBatch: !anyData) {
                 case .success(let read):
                     result.records = read.records
                     result.abortedTransactions = isolation == .readCommitted ? read.abortedTransactions : nil

@@ -1,6 +1,7 @@
 // Produce: per partition, validate batch headers, append, answer when durable — in request order.
 import KafkaProtocol
 import KafkaRecords
+import NIOConcurrencyHelpers
 import NIOCore
 import RunnelCluster
 import RunnelTransactions
@@ -55,7 +56,8 @@ extension BrokerCore {
                 ? metadataStore.topic(id: topicData.topicId) : metadataStore.topic(named: topicData.name)
             for (partitionIndex, partitionData) in topicData.partitionData.enumerated() {
                 guard let topic, let partition = replicas.partition(topic: topic.name, index: partitionData.index) else {
-                    let code: ErrorCode = version >= 13 && topic == nil ? .unknownTopicId : .unknownTopicOrPartition
+                    let code: ErrorCode = topic.map { replicas.notHostedError(topic: $0, index: partitionData.index) }
+                        ?? (version >= 13 ? .unknownTopicId : .unknownTopicOrPartition)
                     collector.set(topicIndex, partitionIndex, partitionError(partitionData.index, code, message: nil))
                     continue
                 }
@@ -66,7 +68,7 @@ extension BrokerCore {
                     continue
                 }
                 appendToPartition(partition, topic: topic, data: partitionData, transactionalId: request.transactionalId,
-                                  context: context) { answer in
+                                  acks: request.acks, timeoutMs: request.timeoutMs, context: context) { answer in
                     collector.set(topicIndex, partitionIndex, answer)
                 }
             }
@@ -76,12 +78,25 @@ extension BrokerCore {
 
     private func appendToPartition(_ partition: Partition, topic: TopicMetadata,
                                    data: ProduceRequest.PartitionProduceData, transactionalId: String?,
-                                   context: HandlerRequest,
+                                   acks: Int16, timeoutMs: Int32, context: HandlerRequest,
                                    answer: @escaping @Sendable (ProduceResponse.PartitionProduceResponse) -> Void) {
         let index = data.index
         guard let records = data.records, records.readableBytes > 0 else {
             answer(partitionError(index, .corruptMessage,
                                   message: context.version >= 8 ? "Produce request carries no record batches" : nil))
+            return
+        }
+        if let code = partition.leaderCheck() {
+            answer(partitionError(index, code, message: context.version >= 8
+                ? "This broker is not the leader of \(topic.name)-\(index)" : nil))
+            return
+        }
+        // acks=all in cluster mode: refused up front when the ISR is below min.insync.replicas.
+        let minInsync = partition.currentSettings.minInsyncReplicas
+        let waitsForIsr = acks == -1 && partition.replicated
+        if waitsForIsr, let isr = partition.inSyncReplicaCount, isr < minInsync {
+            answer(partitionError(index, .notEnoughReplicas, message: context.version >= 8
+                ? "The in-sync replicas (\(isr)) are fewer than min.insync.replicas=\(minInsync)" : nil))
             return
         }
         if let header = Self.firstHeader(records), header.isTransactional, header.hasProducerId,
@@ -99,7 +114,20 @@ extension BrokerCore {
                 response.baseOffset = outcome.baseOffset
                 response.logAppendTimeMs = outcome.logAppendTime
                 if context.version >= 5 { response.logStartOffset = outcome.logStartOffset }
-                answer(response)
+                guard waitsForIsr else {
+                    answer(response)
+                    return
+                }
+                let accepted = response
+                self.awaitIsr(partition, through: outcome.lastOffset, minInsync: minInsync, timeoutMs: timeoutMs,
+                              context: context) { code in
+                    guard code != .none else {
+                        answer(accepted)
+                        return
+                    }
+                    answer(self.partitionError(index, code, message: context.version >= 8
+                        ? "The append was not replicated to the in-sync replicas: \(code.name)" : nil))
+                }
             case .failure(let error):
                 if error.isUnexpected {
                     context.context.logger.error("append failed", metadata: [
@@ -120,6 +148,23 @@ extension BrokerCore {
                 answer(response)
             }
         }
+    }
+
+    /// acks=all: waits until the ISR has the append (the high watermark passed `lastOffset`), at most
+    /// the request's `timeout.ms` (REQUEST_TIMED_OUT), as Kafka's delayed produce.
+    private func awaitIsr(_ partition: Partition, through lastOffset: Int64, minInsync: Int, timeoutMs: Int32,
+                          context: HandlerRequest, answer: @escaping @Sendable (ErrorCode) -> Void) {
+        let timer = NIOLockedValueBox<Scheduled<Void>?>(nil)
+        let wait = partition.awaitReplication(through: lastOffset, minInsync: minInsync) { code in
+            timer.withLockedValue { $0?.cancel() }
+            answer(code)
+        }
+        guard !wait.isDone else { return }
+        let scheduled = context.eventLoop.scheduleTask(in: .milliseconds(Int64(max(timeoutMs, 0)))) {
+            wait.finish(.requestTimedOut)
+        }
+        timer.withLockedValue { $0 = scheduled }
+        if wait.isDone { scheduled.cancel() }
     }
 
     /// The first batch header of a partition's records (nil when there is none to read).

@@ -101,12 +101,15 @@ public final class Broker: Service, Sendable {
                                               registration: ClusterRegistration.registration(config), logger: logger)
         }
         let topicConfigs = TopicConfigResolver(broker: config)
-        let logManager = try LogManager(
-            configuration: LogManagerConfiguration(config, defaultLogConfig: topicConfigs.settings(from: config.topicConfig()).log),
-            logger: logger)
+        let clusterMode = config.string(.metadataStore) == "etcd"
+        var storageConfiguration = LogManagerConfiguration(config, defaultLogConfig: topicConfigs.settings(from: config.topicConfig()).log)
+        // Cluster mode: the high watermark follows the ISR, moved by each partition's leader.
+        if clusterMode { storageConfiguration.highWatermarkPolicy = .external }
+        let logManager = try LogManager(configuration: storageConfiguration, logger: logger)
         self.logManager = logManager
         let core = BrokerCore(
-            metadataStore: metadata, replicas: ReplicaManager(logManager: logManager, nodeId: config.nodeId, logger: logger),
+            metadataStore: metadata,
+            replicas: ReplicaManager(logManager: logManager, nodeId: config.nodeId, clusterMode: clusterMode, logger: logger),
             settings: BrokerSettings(config), topicConfigs: topicConfigs, groupConfig: GroupCoordinatorConfig(config),
             transactionConfig: TransactionCoordinatorConfig(config), logger: logger)
         core.loadTopics()
@@ -129,6 +132,7 @@ public final class Broker: Service, Sendable {
         let applier = config.string(.metadataStore) == "etcd"
             ? Task { await MetadataChangeApplier(core: core, logger: logger).run() } : nil
         defer { applier?.cancel() }
+        core.replication?.start()
         do {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
@@ -195,6 +199,7 @@ public final class Broker: Service, Sendable {
 
     /// Stops the coordinator, flushes every log and writes the clean-shutdown markers.
     private func closeStorage() async {
+        await core.replication?.shutdown()
         await core.transactionCoordinator.shutdown()
         await core.groupCoordinator.shutdown()
         // Unregisters (revoking the lease resigns the controller key at once) before storage closes.

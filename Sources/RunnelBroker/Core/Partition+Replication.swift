@@ -1,0 +1,231 @@
+// Partition+Replication: the role a partition plays in cluster mode. The metadata store's partition
+// state says who leads at which epoch and who is in sync; the leader moves the high watermark to the
+// minimum log end offset over the ISR as followers fetch, asks for ISR changes, and completes the
+// acks=all produces the high watermark passes. A follower's data arrives through the ReplicaFetcher.
+import Foundation
+import KafkaProtocol
+import Logging
+import RunnelCluster
+import Synchronization
+
+/// How a partition's role changed when a metadata state was applied.
+enum RoleTransition: Sendable, Equatable {
+    case unchanged
+    /// This broker leads from now on (new epoch).
+    case becameLeader(epoch: Int32)
+    /// This broker follows `leader` (`PartitionState.noLeader`: nobody leads) from `epoch` on.
+    case becameFollower(leader: Int32, epoch: Int32)
+    /// The partition is no longer assigned to this broker.
+    case unassigned
+}
+
+extension Partition {
+    /// NOT_LEADER_OR_FOLLOWER unless this broker leads the partition now.
+    func leaderCheck() -> ErrorCode? {
+        leadership.withLock { $0.isLeader } ? nil : .notLeaderOrFollower
+    }
+
+    /// The replication state as this broker sees it.
+    var leadershipSnapshot: PartitionLeadership { leadership.withLock { $0 } }
+
+    // MARK: Applying the metadata store's state
+
+    /// Applies the partition state the metadata store holds. A state older than the one applied (by
+    /// partition epoch) is ignored; the same state again restores a fenced role.
+    @discardableResult
+    func apply(_ state: PartitionState, nowMs: Int64) -> RoleTransition {
+        let (transition, lostLeadership) = leadership.withLock { l -> (RoleTransition, Bool) in
+            let wasLeader = l.isLeader
+            if state.partitionEpoch < l.partitionEpoch || state.leaderEpoch < l.leaderEpoch { return (.unchanged, false) }
+            if state.partitionEpoch == l.partitionEpoch, state.leaderEpoch == l.leaderEpoch, l.role != .fenced,
+               l.leader == state.leader, l.isr == state.isr, l.replicas == state.replicas {
+                return (.unchanged, false)
+            }
+            let sameLeadership = l.role != .fenced && l.leader == state.leader && l.leaderEpoch == state.leaderEpoch
+            l.partitionEpoch = state.partitionEpoch
+            l.replicas = state.replicas
+            l.isr = state.isr
+            l.isrChangeInFlight = false
+            guard state.replicas.contains(localNode) else {
+                l.role = .fenced
+                l.leader = state.leader
+                l.leaderEpoch = state.leaderEpoch
+                return (.unassigned, wasLeader)
+            }
+            if sameLeadership {
+                l.followers = l.followers.filter { state.replicas.contains($0.key) }
+                return (.unchanged, false)
+            }
+            l.leader = state.leader
+            l.leaderEpoch = state.leaderEpoch
+            if state.leader == localNode {
+                l.role = .leader
+                l.leaderEpochStartOffset = log.logEndOffset
+                // Every follower starts with a full replica.lag.time.max.ms of grace and an unknown end.
+                l.followers = [:]
+                for replica in state.replicas where replica != localNode {
+                    l.followers[replica] = FollowerProgress(lastCaughtUpMs: nowMs)
+                }
+                return (.becameLeader(epoch: state.leaderEpoch), false)
+            }
+            l.role = .follower
+            l.followers = [:]
+            return (.becameFollower(leader: state.leader, epoch: state.leaderEpoch), wasLeader)
+        }
+        if lostLeadership { replicationWaiters.failAll(.notLeaderOrFollower) }
+        if transition != .unchanged {
+            logger.info("partition role changed", metadata: ["transition": "\(transition)",
+                                                             "isr": "\(state.isr)", "partition_epoch": "\(state.partitionEpoch)"])
+        }
+        // An ISR that shrank (or a new leader alone in it) may let the high watermark move.
+        if replicated { advanceHighWatermark() }
+        return transition
+    }
+
+    /// Stops acting as leader (the broker lost its registration: another broker may be elected now).
+    func fence() {
+        let wasLeader = leadership.withLock { l -> Bool in
+            defer { l.role = .fenced }
+            return l.isLeader
+        }
+        if wasLeader {
+            replicationWaiters.failAll(.notLeaderOrFollower)
+            logger.warning("stopped leading: cluster registration lost")
+        }
+    }
+
+    // MARK: Leader
+
+    /// Moves the high watermark to the minimum log end offset over the ISR (leader only, never back),
+    /// then wakes parked fetches and completes the acks=all produces it passed.
+    func advanceHighWatermark() {
+        let moved: (hw: Int64, isr: Int)? = leadership.withLock { l in
+            guard l.isLeader, let bound = l.highWatermarkBound(leaderEnd: log.logEndOffset, localNode: localNode),
+                  bound > log.highWatermark else { return nil }
+            return (log.updateHighWatermark(bound), l.isr.count)
+        }
+        guard let moved else { return }
+        replicationWaiters.complete(upTo: moved.hw, isrSize: moved.isr)
+        wakeWaiters()
+    }
+
+    /// A follower fetched from `fetchOffset`: records its progress, moves the high watermark, and asks
+    /// for its return to the ISR when it caught up. Returns NOT_LEADER_OR_FOLLOWER when this broker does
+    /// not lead (any more).
+    func recordFollowerFetch(replica: Int32, fetchOffset: Int64, nowMs: Int64) -> ErrorCode? {
+        let outcome: (ErrorCode?, IsrChangeRequest?) = leadership.withLock { l in
+            guard l.isLeader else { return (.notLeaderOrFollower, nil) }
+            guard l.replicas.contains(replica) else { return (nil, nil) }
+            l.recordFetch(replica: replica, fetchOffset: fetchOffset, leaderEnd: log.logEndOffset, nowMs: nowMs)
+            return (nil, l.expansion(for: replica, highWatermark: log.highWatermark))
+        }
+        if outcome.0 == nil { advanceHighWatermark() }
+        if let request = outcome.1 { requestIsrChange(request) }
+        return outcome.0
+    }
+
+    /// Asks for an ISR shrink when followers fell behind for longer than `maxLagMs` (the replica
+    /// manager's periodic check).
+    func checkIsr(nowMs: Int64, maxLagMs: Int64) {
+        let request = leadership.withLock { $0.shrink(nowMs: nowMs, maxLagMs: maxLagMs, localNode: localNode) }
+        if let request { requestIsrChange(request) }
+    }
+
+    private func requestIsrChange(_ request: IsrChangeRequest) {
+        guard let handler = isrChangeHandler.withLock({ $0 }) else {
+            leadership.withLock { $0.isrChangeInFlight = false }
+            return
+        }
+        logger.info("asking for an ISR change", metadata: ["isr": "\(request.state.isr)", "reason": "\(request.reason)"])
+        handler(self, request)
+    }
+
+    /// The ISR change asked for finished: `applied` is the state the store now holds (nil: it failed,
+    /// another may be asked for later).
+    func isrChangeFinished(applied: PartitionState?) {
+        if let applied {
+            apply(applied, nowMs: Self.nowMs())
+        } else {
+            leadership.withLock { $0.isrChangeInFlight = false }
+        }
+    }
+
+    /// Waits (leader) until the high watermark passes `lastOffset`, then calls `completion` with
+    /// .none, NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below `minInsync` meanwhile, or
+    /// NOT_LEADER_OR_FOLLOWER when leadership was lost. The caller times it out with `ReplicationWait.fail`.
+    func awaitReplication(through lastOffset: Int64, minInsync: Int,
+                          completion: @escaping @Sendable (ErrorCode) -> Void) -> ReplicationWait {
+        let wait = ReplicationWait(requiredHighWatermark: lastOffset + 1, minInsync: minInsync, completion: completion)
+        replicationWaiters.add(wait)
+        // The high watermark may have passed it before it was registered.
+        let state = leadership.withLock { l in (l.isLeader, l.isr.count) }
+        if !state.0 {
+            wait.finish(.notLeaderOrFollower)
+        } else {
+            replicationWaiters.complete(upTo: log.highWatermark, isrSize: state.1)
+        }
+        return wait
+    }
+
+    /// The ISR size when acks=all may be accepted (min.insync.replicas), nil when not leading.
+    var inSyncReplicaCount: Int? {
+        leadership.withLock { $0.isLeader ? $0.isr.count : nil }
+    }
+}
+
+/// One acks=all produce waiting for the high watermark. Finishes once.
+final class ReplicationWait: Sendable {
+    let requiredHighWatermark: Int64
+    let minInsync: Int
+    private let completion: Mutex<(@Sendable (ErrorCode) -> Void)?>
+
+    init(requiredHighWatermark: Int64, minInsync: Int, completion: @escaping @Sendable (ErrorCode) -> Void) {
+        self.requiredHighWatermark = requiredHighWatermark
+        self.minInsync = minInsync
+        self.completion = Mutex(completion)
+    }
+
+    var isDone: Bool { completion.withLock { $0 == nil } }
+
+    /// Calls the completion with `code` unless it already ran.
+    func finish(_ code: ErrorCode) {
+        let body = completion.withLock { c -> (@Sendable (ErrorCode) -> Void)? in
+            defer { c = nil }
+            return c
+        }
+        body?(code)
+    }
+}
+
+/// The acks=all produces of one partition waiting for its high watermark.
+final class ReplicationWaiters: Sendable {
+    private let waits = Mutex<[ReplicationWait]>([])
+
+    func add(_ wait: ReplicationWait) {
+        waits.withLock { $0.append(wait) }
+    }
+
+    /// Completes the waits the high watermark `hw` passed (and drops finished ones).
+    func complete(upTo hw: Int64, isrSize: Int) {
+        let due = waits.withLock { all -> [ReplicationWait] in
+            var due: [ReplicationWait] = []
+            all.removeAll { wait in
+                if wait.isDone { return true }
+                guard wait.requiredHighWatermark <= hw else { return false }
+                due.append(wait)
+                return true
+            }
+            return due
+        }
+        for wait in due { wait.finish(isrSize < wait.minInsync ? .notEnoughReplicasAfterAppend : .none) }
+    }
+
+    /// Fails every wait (leadership lost, partition closed).
+    func failAll(_ code: ErrorCode) {
+        let all = waits.withLock { w -> [ReplicationWait] in
+            defer { w.removeAll() }
+            return w
+        }
+        for wait in all { wait.finish(code) }
+    }
+}

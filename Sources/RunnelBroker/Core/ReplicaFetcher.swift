@@ -1,0 +1,376 @@
+// ReplicaFetcher: a follower's side of replication (Kafka's ReplicaFetcherThread). One fetch loop per
+// leader broker, over one connection made with the project's own client: first, for partitions that
+// just started following, OffsetForLeaderEpoch and truncation of a diverged tail (KIP-101/KIP-279);
+// then Fetch with this broker's replica id from the log end offset, appending what arrives with the
+// leader's offsets and epochs. The next fetch offset is the durable log end (the log completes an
+// append once fsynced), so a follower never reports what it could lose; the leader's high watermark
+// and log start offset are mirrored after each response.
+import Foundation
+import KafkaProtocol
+import Logging
+import NIOCore
+import RunnelClient
+import RunnelStorage
+import Synchronization
+
+/// Settings of the fetch loops.
+struct ReplicaFetchSettings: Sendable {
+    var maxWaitMs: Int32 = 500
+    var maxBytesPerPartition: Int32 = 1 << 20
+    var maxBytes: Int32 = 10 << 20
+    var backoff: Duration = .milliseconds(1000)
+    /// Requests that take longer fail (the leader may be paused or partitioned away).
+    var requestTimeout: TimeAmount = .seconds(10)
+}
+
+/// The fetch loops of this broker, one per leader it follows.
+final class ReplicaFetcherManager: Sendable {
+    private let fetchers = Mutex<[Int32: ReplicaFetcher]>([:])
+    private let nodeId: Int32
+    private let settings: ReplicaFetchSettings
+    private let address: @Sendable (Int32) -> BrokerAddress?
+    private let logger: Logger
+
+    /// `address` finds a leader's address from the metadata image.
+    init(nodeId: Int32, settings: ReplicaFetchSettings, address: @escaping @Sendable (Int32) -> BrokerAddress?,
+         logger: Logger) {
+        self.nodeId = nodeId
+        self.settings = settings
+        self.address = address
+        self.logger = logger
+    }
+
+    /// Follows `partition` from `leader` at `epoch` (truncating a diverged tail first); stops fetching it
+    /// from any other leader.
+    func follow(_ partition: Partition, leader: Int32, epoch: Int32) {
+        let key = TopicPartition(topic: partition.topic, partition: partition.index)
+        let fetcher = fetchers.withLock { all -> ReplicaFetcher in
+            for (id, other) in all where id != leader { other.remove(key) }
+            if let existing = all[leader] { return existing }
+            let created = ReplicaFetcher(leader: leader, nodeId: nodeId, settings: settings, address: address,
+                                         logger: logger)
+            all[leader] = created
+            return created
+        }
+        fetcher.add(partition, epoch: epoch)
+    }
+
+    /// Stops fetching `partition` (it leads now, or is no longer assigned here).
+    func stopFollowing(_ partition: Partition) {
+        let key = TopicPartition(topic: partition.topic, partition: partition.index)
+        for fetcher in fetchers.withLock({ Array($0.values) }) { fetcher.remove(key) }
+    }
+
+    /// Stops every loop and closes their connections.
+    func shutdown() async {
+        let all = fetchers.withLock { f -> [ReplicaFetcher] in
+            defer { f.removeAll() }
+            return Array(f.values)
+        }
+        for fetcher in all { await fetcher.stop() }
+    }
+}
+
+/// One leader's fetch loop.
+final class ReplicaFetcher: Sendable {
+    private struct Followed {
+        var partition: Partition
+        var epoch: Int32
+        var needsTruncation = true
+        var retryAt: ContinuousClock.Instant?
+    }
+    private struct State {
+        var partitions: [TopicPartition: Followed] = [:]
+        var task: Task<Void, Never>?
+        var stopped = false
+    }
+
+    let leader: Int32
+    private let nodeId: Int32
+    private let settings: ReplicaFetchSettings
+    private let address: @Sendable (Int32) -> BrokerAddress?
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let connection = Mutex<BrokerConnection?>(nil)
+
+    init(leader: Int32, nodeId: Int32, settings: ReplicaFetchSettings, address: @escaping @Sendable (Int32) -> BrokerAddress?,
+         logger: Logger) {
+        self.leader = leader
+        self.nodeId = nodeId
+        self.settings = settings
+        self.address = address
+        var logger = logger
+        logger[metadataKey: "leader"] = "\(leader)"
+        self.logger = logger
+    }
+
+    func add(_ partition: Partition, epoch: Int32) {
+        let key = TopicPartition(topic: partition.topic, partition: partition.index)
+        let start = state.withLock { s -> Bool in
+            guard !s.stopped else { return false }
+            if let known = s.partitions[key], known.epoch == epoch, known.partition === partition { return false }
+            s.partitions[key] = Followed(partition: partition, epoch: epoch)
+            guard s.task == nil else { return false }
+            return true
+        }
+        if start {
+            let task = Task { [self] in await run() }
+            state.withLock { $0.task = task }
+        }
+    }
+
+    func remove(_ key: TopicPartition) {
+        _ = state.withLock { $0.partitions.removeValue(forKey: key) }
+    }
+
+    func stop() async {
+        let task = state.withLock { s -> Task<Void, Never>? in
+            s.stopped = true
+            s.partitions.removeAll()
+            return s.task
+        }
+        task?.cancel()
+        await task?.value
+        await connection.withLock({ $0 })?.close()
+    }
+
+    // MARK: The loop
+
+    private func run() async {
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let (work, nextRetry) = state.withLock { s -> ([TopicPartition: Followed], ContinuousClock.Instant?) in
+                if s.partitions.isEmpty {
+                    s.task = nil
+                    return ([:], nil)
+                }
+                let ready = s.partitions.filter { $0.value.retryAt.map { $0 <= now } ?? true }
+                let next = s.partitions.values.compactMap(\.retryAt).min()
+                return (ready, next)
+            }
+            if work.isEmpty {
+                guard let nextRetry else { return }  // nothing followed: the loop ends (add() restarts it)
+                try? await Task.sleep(until: nextRetry, clock: .continuous)  // backoff after errors
+                continue
+            }
+            do {
+                let conn = try await connect()
+                let truncating = work.filter { $0.value.needsTruncation }
+                if !truncating.isEmpty {
+                    try await truncate(truncating, over: conn)
+                    continue
+                }
+                try await fetch(work, over: conn)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("replica fetch failed; retrying", metadata: ["error": "\(error)"])
+                await dropConnection()
+                backOff(Array(work.keys), for: settings.backoff)
+            }
+        }
+    }
+
+    private func connect() async throws -> BrokerConnection {
+        if let open = connection.withLock({ $0 }), open.isActive { return open }
+        guard let address = address(leader) else {
+            throw KafkaClientError.connectionFailed(address: "broker \(leader)", reason: "not registered in the cluster")
+        }
+        var configuration = ConnectionConfiguration()
+        configuration.clientId = "runnel-replica-\(nodeId)"
+        configuration.connectTimeout = .seconds(3)
+        configuration.requestTimeout = settings.requestTimeout
+        let opened = try await BrokerConnection.connect(to: address, configuration: configuration)
+        connection.withLock { $0 = opened }
+        logger.info("follower connected to leader", metadata: ["address": "\(address)"])
+        return opened
+    }
+
+    private func dropConnection() async {
+        let open = connection.withLock { c -> BrokerConnection? in
+            defer { c = nil }
+            return c
+        }
+        await open?.close()
+    }
+
+    private func backOff(_ keys: [TopicPartition], for delay: Duration) {
+        let at = ContinuousClock.now + delay
+        state.withLock { s in
+            for key in keys { s.partitions[key]?.retryAt = at }
+        }
+    }
+
+    /// Marks `key` (still followed at `epoch`) with `update`.
+    private func update(_ key: TopicPartition, epoch: Int32, _ body: (inout Followed) -> Void) {
+        state.withLock { s in
+            guard var followed = s.partitions[key], followed.epoch == epoch else { return }
+            body(&followed)
+            s.partitions[key] = followed
+        }
+    }
+
+    // MARK: Truncation
+
+    /// KIP-279: ask the leader where our latest epoch ends in its log, and cut our log there (never
+    /// below... what the leader has of that epoch: min of both ends).
+    private func truncate(_ work: [TopicPartition: Followed], over conn: BrokerConnection) async throws {
+        var request = OffsetForLeaderEpochRequest()
+        request.replicaId = nodeId
+        var asked: [TopicPartition: Followed] = [:]
+        var byTopic: [String: [OffsetForLeaderEpochRequest.OffsetForLeaderPartition]] = [:]
+        for (key, followed) in work {
+            guard let latest = followed.partition.log.latestLeaderEpoch else {
+                // An empty log (or one without epochs) has nothing to cut.
+                update(key, epoch: followed.epoch) { $0.needsTruncation = false }
+                continue
+            }
+            var p = OffsetForLeaderEpochRequest.OffsetForLeaderPartition()
+            p.partition = key.partition
+            p.currentLeaderEpoch = followed.epoch
+            p.leaderEpoch = latest
+            byTopic[key.topic, default: []].append(p)
+            asked[key] = followed
+        }
+        guard !asked.isEmpty else { return }
+        request.topics = byTopic.map { topic, partitions in
+            var t = OffsetForLeaderEpochRequest.OffsetForLeaderTopic()
+            t.topic = topic
+            t.partitions = partitions
+            return t
+        }
+        let response = try await conn.send(request, version: conn.apiVersions.negotiatedVersion(for: .offsetForLeaderEpoch, atMost: 4))
+        for topic in response.topics {
+            for answer in topic.partitions {
+                let key = TopicPartition(topic: topic.topic, partition: answer.partition)
+                guard let followed = asked[key] else { continue }
+                let code = ErrorCode(rawValue: answer.errorCode)
+                guard code == .none else {
+                    logger.debug("OffsetForLeaderEpoch refused; retrying", metadata: ["partition": "\(key)", "error": "\(code.name)"])
+                    backOff([key], for: .milliseconds(100))
+                    continue
+                }
+                let log = followed.partition.log
+                let target: Int64
+                if answer.leaderEpoch < 0 || answer.endOffset < 0 {
+                    // The leader knows no epoch at or below ours: keep only what was committed.
+                    target = log.highWatermark
+                } else {
+                    let ours = log.endOffset(forLeaderEpoch: answer.leaderEpoch)
+                    target = ours.leaderEpoch == answer.leaderEpoch ? min(answer.endOffset, ours.endOffset) : answer.endOffset
+                }
+                do {
+                    if target < log.logEndOffset {
+                        logger.warning("truncating a diverged follower log", metadata: [
+                            "partition": "\(key)", "from": "\(log.logEndOffset)", "to": "\(target)",
+                            "leader_epoch": "\(answer.leaderEpoch)"])
+                        try log.truncate(to: target)
+                    }
+                    update(key, epoch: followed.epoch) { $0.needsTruncation = false }
+                } catch {
+                    logger.error("truncation failed", metadata: ["partition": "\(key)", "error": "\(error)"])
+                    backOff([key], for: settings.backoff)
+                }
+            }
+        }
+    }
+
+    // MARK: Fetch
+
+    private func fetch(_ work: [TopicPartition: Followed], over conn: BrokerConnection) async throws {
+        // Up to v12: topics by name, the replica id in the request body.
+        guard let version = conn.apiVersions.negotiatedVersion(for: .fetch, atMost: 12), version >= 4 else {
+            throw KafkaClientError.unsupportedApi(address: conn.address.description, api: "Fetch v4-12")
+        }
+        var request = FetchRequest()
+        request.replicaId = nodeId
+        request.maxWaitMs = settings.maxWaitMs
+        request.minBytes = 1
+        request.maxBytes = settings.maxBytes
+        request.isolationLevel = 0
+        request.sessionId = 0
+        request.sessionEpoch = -1
+        var byTopic: [String: [FetchRequest.FetchPartition]] = [:]
+        for (key, followed) in work {
+            let log = followed.partition.log
+            var p = FetchRequest.FetchPartition()
+            p.partition = key.partition
+            p.currentLeaderEpoch = followed.epoch
+            p.fetchOffset = log.logEndOffset
+            p.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
+            p.logStartOffset = log.logStartOffset
+            p.partitionMaxBytes = settings.maxBytesPerPartition
+            byTopic[key.topic, default: []].append(p)
+        }
+        request.topics = byTopic.map { topic, partitions in
+            var t = FetchRequest.FetchTopic()
+            t.topic = topic
+            t.partitions = partitions
+            return t
+        }
+        let timeout = settings.requestTimeout + .milliseconds(Int64(settings.maxWaitMs))
+        let response = try await conn.send(request, version: version, timeout: timeout)
+        if response.errorCode != 0 {
+            throw KafkaClientError.broker(code: ErrorCode(rawValue: response.errorCode), context: "replica fetch", message: nil)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for topic in response.responses {
+                for answer in topic.partitions {
+                    let key = TopicPartition(topic: topic.topic, partition: answer.partitionIndex)
+                    guard let followed = work[key] else { continue }
+                    group.addTask { [self] in await handle(answer, for: key, followed: followed) }
+                }
+            }
+        }
+    }
+
+    private func handle(_ answer: FetchResponse.PartitionData, for key: TopicPartition, followed: Followed) async {
+        let log = followed.partition.log
+        let code = ErrorCode(rawValue: answer.errorCode)
+        switch code {
+        case .none:
+            if let records = answer.records, records.readableBytes > 0 {
+                do {
+                    let batches = try ValidatedBatches.validate(records, origin: .replication, maxMessageBytes: Int.max)
+                    _ = try await append(batches, to: log, epoch: followed.epoch)
+                } catch {
+                    logger.error("could not append replicated batches", metadata: [
+                        "partition": "\(key)", "offset": "\(log.logEndOffset)", "error": "\(error)"])
+                    backOff([key], for: settings.backoff)
+                    return
+                }
+            }
+            log.updateHighWatermark(answer.highWatermark)
+            if answer.logStartOffset > log.logStartOffset {
+                _ = try? log.deleteRecords(before: min(answer.logStartOffset, log.logEndOffset))
+            }
+        case .offsetOutOfRange:
+            if log.logEndOffset < answer.logStartOffset {
+                do {
+                    logger.warning("follower behind the leader's log start: restarting the log there", metadata: [
+                        "partition": "\(key)", "log_start_offset": "\(answer.logStartOffset)"])
+                    try log.truncateFullyAndStart(at: answer.logStartOffset)
+                } catch {
+                    logger.error("could not restart the log", metadata: ["partition": "\(key)", "error": "\(error)"])
+                    backOff([key], for: settings.backoff)
+                }
+            } else {
+                update(key, epoch: followed.epoch) { $0.needsTruncation = true }
+            }
+        case .notLeaderOrFollower, .fencedLeaderEpoch, .unknownLeaderEpoch, .unknownTopicOrPartition, .unknownTopicId:
+            // The metadata has not reached one of us yet; it will move this partition when it does.
+            backOff([key], for: .milliseconds(100))
+        default:
+            logger.warning("replica fetch error", metadata: ["partition": "\(key)", "error": "\(code.name)"])
+            backOff([key], for: settings.backoff)
+        }
+    }
+
+    private func append(_ batches: ValidatedBatches, to log: PartitionLog, epoch: Int32) async throws -> AppendResult {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AppendResult, any Error>) in
+            log.append(batches, leaderEpoch: epoch, origin: .replication) { result in
+                continuation.resume(with: result.mapError { $0 as any Error })
+            }
+        }
+    }
+}
