@@ -19,6 +19,7 @@ cluster timeline, every node's view of the partitions and the tails of all logs 
 etcd missing fails under CI=true (missing_prerequisite)."""
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import warnings
@@ -441,4 +442,77 @@ def test_etcd_outage_keeps_data_flowing_and_refuses_metadata_changes(cluster_fac
     run.assert_clean()
     moved = {p: (epochs[p], c.wait_leader(run.topic, p)["leader_epoch"]) for p in range(PARTITIONS)}
     print("leader epochs before/after the etcd outage:", moved)
+    c.stop()
+
+
+JAVA_RECORDS = int(os.environ.get("RUNNEL_CLUSTER_JAVA_RECORDS", "200000"))
+JAVA_RATE = 2500
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(330)
+def test_java_idempotent_producer_200k_records_across_leader_kills(cluster_factory, runs, java):
+    """Issue 12's headline test: the Java client's idempotent producer (acks=all) sends 200,000 records
+    while a librdkafka producer sends alongside and a confluent-kafka group consumes; the leader of
+    partition 0 is killed (-9) repeatedly and restarted. Every acknowledged record exactly once, in
+    order per producer and partition, nothing read that was later lost."""
+    from runnel_interop import records
+    c = cluster_factory()
+    run = start_run(c, runs, prefix="repl-java")
+    h = run.history
+    h.producer("java", idempotent=True)
+    # Records are named by key in this run: the Java scheme's keys are unique ("j-0000042"), and the
+    # librdkafka producer's keys equal its values.
+    for i in range(2):
+        run.consumers.append(ConsumerLoop(h, c.bootstrap, run.topic, run.group, name=f"c{i + 1}",
+                                          identity="key").start())
+    run.producers.append(ProducerLoop(h, c.bootstrap, run.topic, PARTITIONS, name="p1", rate=100).start())
+    duration = JAVA_RECORDS / JAVA_RATE
+    jp = java.start("produce", {"bootstrap": c.bootstrap, "topic": run.topic, "count": JAVA_RECORDS,
+                                "prefix": "j", "valueSize": 100, "ratePerSec": JAVA_RATE, "progressEvery": 1000,
+                                "deliveryTimeoutMs": 90000, "lingerMs": 5, "client": "java",
+                                "props": {"metadata.max.age.ms": 5000}})
+    started = h.now()
+    try:
+        jp.wait_acked(2000, timeout=60)
+        kills = 0
+        # Kill while at least ~15 s of sending remain; each round: kill, failover, restart, full ISR.
+        while kills < KILLS and h.now() - started < duration - 15 and jp.proc.poll() is None:
+            before = c.wait_leader(run.topic, 0)
+            c.kill(before["leader"])
+            after = c.wait_leader(run.topic, 0, exclude={before["leader"]}, min_epoch=before["leader_epoch"] + 1,
+                                  timeout=TTL_S + 12)
+            c.event(f"java kill {kills + 1}: p0 leader {before['leader']} -> {after['leader']}; "
+                    f"java acked {jp.acked}")
+            jp.wait_acked(jp.acked + 1000, timeout=30)
+            c.restart(before["leader"])
+            for p in range(PARTITIONS):
+                c.wait_isr(run.topic, p, ALL, timeout=45)
+            kills += 1
+        result = jp.result(timeout=duration + 150)
+    finally:
+        jp.kill()
+    for i in range(JAVA_RECORDS):
+        k = records.key("j", i)
+        sent_at = started + i / JAVA_RATE
+        h.send("java", k, at=sent_at)
+        a = result["acks"][i]
+        if a is not None:
+            h.ack(k, int(a[0]), int(a[1]), at=sent_at)
+        else:
+            h.fail(k, f"Java send failed (errors: {result['errors']})", definite=False)
+    c.event(f"java: sent {result['sent']}, acked {result['acked']}, failed {result['failed']}, "
+            f"errors {result['errors']}, {result['durationMs']} ms; {kills} kills")
+    assert kills >= 2, f"only {kills} leader kills happened during the Java run"
+    undelivered = sum(p.stop() for p in run.producers)
+    for cons in run.consumers:
+        cons.stop()
+    for p in range(PARTITIONS):
+        c.wait_isr(run.topic, p, ALL, timeout=60)
+    final_read(h, c.bootstrap, run.topic, PARTITIONS, timeout=120, identity="key")
+    r = h.check()
+    print(run.report())
+    assert r.ok, "history checker found anomalies:\n" + run.diagnostics()
+    assert result["acked"] == JAVA_RECORDS and result["failed"] == 0, f"Java producer: {result['errors']}"
+    assert undelivered == 0 and r.counts["failed"] == 0, run.report()
     c.stop()

@@ -100,16 +100,17 @@ class History:
         with self._lock:
             self.idempotent[name] = idempotent
 
-    def send(self, producer: str, value: str, partition: int | None = None) -> None:
+    def send(self, producer: str, value: str, partition: int | None = None, at: float | None = None) -> None:
+        """`at`: when it was sent (history time), if not now (e.g. a paced producer in another process)."""
         with self._lock:
             if value in self.sends:
                 raise ValueError(f"value {value!r} sent twice: values must be unique per record")
             self.idempotent.setdefault(producer, False)
             seq = self._seq[producer]
             self._seq[producer] = seq + 1
-            self.sends[value] = Send(producer, seq, value, partition, self.now())
+            self.sends[value] = Send(producer, seq, value, partition, self.now() if at is None else at)
 
-    def ack(self, value: str, partition: int, offset: int) -> None:
+    def ack(self, value: str, partition: int, offset: int, at: float | None = None) -> None:
         with self._lock:
             s = self.sends.get(value)
             if s is None:
@@ -117,7 +118,7 @@ class History:
                 return
             s.acks.append((partition, offset))
             if s.ack is None:
-                s.ack, s.ack_at = (partition, offset), self.now()
+                s.ack, s.ack_at = (partition, offset), self.now() if at is None else at
 
     def fail(self, value: str, error: str, definite: bool = False) -> None:
         with self._lock:

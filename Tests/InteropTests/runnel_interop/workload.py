@@ -110,8 +110,9 @@ class ProducerLoop:
 
 class ConsumerLoop:
     def __init__(self, history: History, bootstrap: str, topic: str, group: str, name: str = "c1",
-                 config: dict | None = None):
+                 config: dict | None = None, identity: str = "value"):
         self.history, self.topic, self.name = history, topic, name
+        self.identity = identity  # what names a record in the history: its "value" or its "key"
         self.conf = {"bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
                      "auto.offset.reset": "earliest", "enable.auto.commit": True, "auto.commit.interval.ms": 500,
                      "session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "fetch.wait.max.ms": 100,
@@ -131,7 +132,8 @@ class ConsumerLoop:
             if msg.error():
                 self.errors[msg.error().name()] = self.errors.get(msg.error().name(), 0) + 1
                 continue
-            self.history.read(self.name, msg.partition(), msg.offset(), msg.value().decode())
+            ident = msg.key() if self.identity == "key" else msg.value()
+            self.history.read(self.name, msg.partition(), msg.offset(), ident.decode())
             self.count += 1
         try:
             self.consumer.close()
@@ -159,9 +161,11 @@ def high_watermarks(bootstrap: str, topic: str, partitions: int, timeout: float 
         c.close()
 
 
-def final_read(history: History, bootstrap: str, topic: str, partitions: int, timeout: float = 60) -> dict[int, int]:
+def final_read(history: History, bootstrap: str, topic: str, partitions: int, timeout: float = 60,
+               identity: str = "value") -> dict[int, int]:
     """Reads every partition from its beginning to its high watermark (asked now) into the history's
-    final read; returns the high watermarks. Raises AssertionError if it cannot get there in time."""
+    final read (records named by their "value" or "key"); returns the high watermarks. Raises
+    AssertionError if it cannot get there in time."""
     hws = high_watermarks(bootstrap, topic, partitions)
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"final-read-{topic}", "enable.auto.commit": False,
                   "enable.partition.eof": True, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100,
@@ -181,7 +185,8 @@ def final_read(history: History, bootstrap: str, topic: str, partitions: int, ti
                 if msg.error().code() != KafkaError._PARTITION_EOF:
                     history.fault(f"final read error: {msg.error()}")
                 continue
-            history.final(msg.partition(), msg.offset(), msg.value().decode())
+            ident = msg.key() if identity == "key" else msg.value()
+            history.final(msg.partition(), msg.offset(), ident.decode())
             position[msg.partition()] = max(position[msg.partition()], msg.offset() + 1)
         history.final_complete()
         return hws
