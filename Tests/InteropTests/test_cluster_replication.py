@@ -224,7 +224,8 @@ def test_kill_leader_repeatedly_loses_nothing(cluster_factory, runs):
         elected_s = time.monotonic() - killed_at
         c.event(f"kill {k + 1}: p0 leader {leader} (epoch {before['leader_epoch']}) -> {after['leader']} "
                 f"(epoch {after['leader_epoch']}, ISR {after['isr']}) after {elected_s:.1f}s")
-        assert leader not in after["isr"], f"the dead node {leader} is still in the ISR: {after}"
+        # The dead node leaves the ISR (at once in Kafka's controllers; within replica.lag.time.max.ms at most).
+        c.wait_isr(run.topic, 0, ALL - {leader}, timeout=LAG_MAX_MS / 1000 + 5)
         # Writes to p0 go on against the new leader (min.insync=2 holds with two nodes).
         run.wait_progress(f"acks on the new leader after kill {k + 1}", partition=0, acks=30, timeout=30)
         failovers.append((leader, after["leader"], elected_s, time.monotonic() - killed_at))
@@ -338,7 +339,7 @@ def test_paused_leader_is_replaced_and_acknowledges_nothing_stale(cluster_factor
     after = c.wait_leader(topic, 0, exclude={old}, min_epoch=before["leader_epoch"] + 1, timeout=TTL_S + 12)
     c.event(f"p0 leader {old} (epoch {before['leader_epoch']}) -> {after['leader']} (epoch "
             f"{after['leader_epoch']}, ISR {after['isr']}) {time.monotonic() - paused_at:.1f}s after SIGSTOP")
-    assert old not in after["isr"]
+    c.wait_isr(topic, 0, ALL - {old}, timeout=LAG_MAX_MS / 1000 + 5)
     run.wait_progress("acks on the new leader while the old one is stopped", partition=0, acks=30, timeout=30)
     # Stopped for at least twice the lease TTL in all (its lease is long gone).
     poll("the old leader stopped for 2 x lease TTL", 2 * TTL_S + 1, lambda: time.monotonic() - paused_at >= 2 * TTL_S)

@@ -37,7 +37,8 @@ class ProducerLoop:
                  rate: float = 400, config: dict | None = None, idempotent: bool = True):
         self.history, self.topic, self.partitions, self.name, self.rate = history, topic, partitions, name, rate
         self.conf = {"bootstrap.servers": bootstrap, "client.id": name, "enable.idempotence": idempotent,
-                     "acks": "all", "linger.ms": 5, "message.timeout.ms": 45000, **CLIENT_DEFAULTS,
+                     "acks": "all", "linger.ms": 5, "message.timeout.ms": 45000, "request.timeout.ms": 15000,
+                     **CLIENT_DEFAULTS,
                      **(config or {})}
         history.producer(name, idempotent=bool(self.conf["enable.idempotence"]))
         self.producer = Producer(self.conf)
