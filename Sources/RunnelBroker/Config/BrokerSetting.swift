@@ -61,6 +61,9 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case replicaFetchResponseMaxBytes = "replica.fetch.response.max.bytes"
     case replicaFetchWaitMaxMs = "replica.fetch.wait.max.ms"
     case replicaFetchBackoffMs = "replica.fetch.backoff.ms"
+    case offsetsTopicReplicationFactor = "offsets.topic.replication.factor"
+    case transactionStateLogReplicationFactor = "transaction.state.log.replication.factor"
+    case transactionStateLogMinIsr = "transaction.state.log.min.isr"
 
     /// Kafka's name for the setting.
     var name: String { rawValue }

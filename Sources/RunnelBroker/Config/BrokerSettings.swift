@@ -27,6 +27,9 @@ struct BrokerSettings: Sendable {
     var replicaFetch: ReplicaFetchSettings
     /// `replica.lag.time.max.ms`.
     var replicaLagTimeMaxMs: Int64
+    /// The internal topics' partitions, replication factors and settings (cluster mode creates them on
+    /// first use).
+    var internalTopics: InternalTopicSettings
 
     /// The settings as configured.
     init(_ config: BrokerConfig) {
@@ -47,5 +50,13 @@ struct BrokerSettings: Sendable {
                                             maxBytes: config.int32(.replicaFetchResponseMaxBytes),
                                             backoff: .milliseconds(config.int(.replicaFetchBackoffMs)))
         replicaLagTimeMaxMs = config.int(.replicaLagTimeMaxMs)
+        internalTopics = InternalTopicSettings(
+            offsetsPartitions: config.int32(.offsetsTopicNumPartitions),
+            offsetsReplicationFactor: Int16(clamping: config.int(.offsetsTopicReplicationFactor)),
+            offsetsSegmentBytes: config.int(.offsetsTopicSegmentBytes),
+            transactionPartitions: config.int32(.transactionStateLogNumPartitions),
+            transactionReplicationFactor: Int16(clamping: config.int(.transactionStateLogReplicationFactor)),
+            transactionSegmentBytes: config.int(.transactionStateLogSegmentBytes),
+            transactionMinIsr: config.int32(.transactionStateLogMinIsr))
     }
 }

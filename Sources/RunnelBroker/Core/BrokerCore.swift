@@ -6,6 +6,7 @@ import RunnelCluster
 import RunnelGroups
 import RunnelStorage
 import RunnelTransactions
+import Synchronization
 
 /// Everything a handler may use. Handlers are extensions of this type, one file per API family.
 final class BrokerCore: Sendable {
@@ -24,6 +25,11 @@ final class BrokerCore: Sendable {
     let producerIds: ProducerIdManager
     /// Cluster mode: applies the metadata store's partition states (leaders, ISRs) and follows leaders.
     let replication: ReplicationManager?
+    /// Cluster mode: loads and unloads coordinator state as internal partitions' leadership moves.
+    let coordinatorLoader: CoordinatorLoader?
+    /// Internal topics being created in the background (cluster mode).
+    let internalTopicCreations = Mutex<Set<String>>([])
+    var internalTopicSettings: InternalTopicSettings { settings.internalTopics }
     let logger: Logger
 
     init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
@@ -43,9 +49,14 @@ final class BrokerCore: Sendable {
                                            logger: logger)
         self.groupCoordinator = coordinator
         let node = CoordinatorNode(nodeId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort)
+        let transactionPartitions = settings.internalTopics.transactionPartitions
+        let locator = CoordinatorLocator(
+            store: metadataStore, clusterMode: replicas.clusterMode, localNode: node,
+            groupPartition: { [coordinator] in coordinator.partition(for: $0) },
+            transactionPartition: { CoordinatorPartitioner.partition(for: $0, partitionCount: transactionPartitions) })
         self.groupRequests = GroupRequests(coordinator: coordinator,
                                            catalog: MetadataGroupTopicCatalog(metadata: metadataStore),
-                                           locateCoordinator: { _, _ in node })
+                                           locateCoordinator: { [locator] in locator.locate(keyType: $0, key: $1) })
         let markers = PartitionMarkerWriter(replicas: replicas) { [coordinator] partition, producerId, epoch, commit in
             await coordinator.completeTransaction(partition: partition, producerId: producerId, producerEpoch: epoch,
                                                   commit: commit)
@@ -59,6 +70,16 @@ final class BrokerCore: Sendable {
         groupRequests.transactionVerifier = BrokerTransactionVerifier(coordinator: transactions, replicas: replicas)
         self.transactionRequests = TransactionRequests(coordinator: transactions,
                                                        catalog: MetadataTransactionTopicCatalog(metadata: metadataStore))
+        if let replication {
+            let loader = CoordinatorLoader(groups: coordinator, transactions: transactions, logger: logger)
+            self.coordinatorLoader = loader
+            replication.roleListeners.withLock { $0.append { [loader] in loader.roleChanged($0, $1) } }
+        } else {
+            self.coordinatorLoader = nil
+        }
+        locator.createInternalTopic.withLock { create in
+            create = { [weak self] name in self?.createInternalTopicInBackground(name) }
+        }
     }
 
     /// Creates `__transaction_state` when missing (compacted, `transaction.state.log.num.partitions`
@@ -68,6 +89,11 @@ final class BrokerCore: Sendable {
     func startTransactionCoordinator(partitions: Int32, segmentBytes: Int64) async throws -> Int {
         let topic = InternalTopics.transactionState
         try await producerIds.prime()
+        if replicas.clusterMode {
+            // Created on first use; partitions load as this broker becomes their leader.
+            await transactionCoordinator.startTimer()
+            return 0
+        }
         if metadataStore.topic(named: topic) == nil {
             do {
                 _ = try await createTopic(name: topic, partitions: partitions, replicationFactor: 1,
@@ -94,6 +120,11 @@ final class BrokerCore: Sendable {
     /// Creates `__consumer_offsets` when missing (compacted, `offsets.topic.num.partitions` partitions),
     /// loads every group from it and starts the coordinator's timers; returns what was loaded.
     func startGroupCoordinator(partitions: Int32, segmentBytes: Int64) async throws -> GroupLoadSummary {
+        if replicas.clusterMode {
+            // Created on first use; partitions load as this broker becomes their leader.
+            await groupCoordinator.startTimer()
+            return GroupLoadSummary()
+        }
         if metadataStore.topic(named: ConsumerOffsetsLog.topic) == nil {
             do {
                 _ = try await createTopic(name: ConsumerOffsetsLog.topic, partitions: partitions, replicationFactor: 1,

@@ -124,6 +124,18 @@ extension Partition {
         return outcome.0
     }
 
+    /// KIP-320: where a follower that last fetched `lastFetchedEpoch` diverged from this log, nil when
+    /// it did not (or cannot tell: no epoch sent). The follower truncates to the returned end offset.
+    func divergence(lastFetchedEpoch: Int32, fetchOffset: Int64) -> (epoch: Int32, endOffset: Int64)? {
+        guard lastFetchedEpoch >= 0 else { return nil }
+        let found = log.endOffset(forLeaderEpoch: lastFetchedEpoch)
+        guard found.leaderEpoch != lastFetchedEpoch || found.endOffset < fetchOffset else { return nil }
+        // No epoch at or below the follower's here: (-1, log start) — a non-default value the follower
+        // acts on (it keeps only what it knows was committed).
+        if found.leaderEpoch < 0 { return (-1, max(log.logStartOffset, 0)) }
+        return (found.leaderEpoch, found.endOffset)
+    }
+
     /// Asks for an ISR shrink when followers fell behind for longer than `maxLagMs` (the replica
     /// manager's periodic check).
     func checkIsr(nowMs: Int64, maxLagMs: Int64) {

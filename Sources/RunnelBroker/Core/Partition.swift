@@ -160,12 +160,27 @@ final class Partition: Sendable {
                                                "This broker is not the leader of \(topic)-\(index)", batchIndex: nil)))
             return
         }
-        log.append(batches, leaderEpoch: epoch, origin: origin) { result in
+        // Coordinators write as Kafka's do, with acks=all: in cluster mode their records (group state,
+        // offsets, transaction state, markers) count only once the ISR has them.
+        let waitsForIsr = origin == .coordinator && replicated
+        log.append(batches, leaderEpoch: epoch, origin: origin) { [self] result in
             switch result {
             case .success(let appended):
-                completion(.success(AppendOutcome(baseOffset: appended.baseOffset, lastOffset: appended.lastOffset,
-                                                  logAppendTime: appended.logAppendTime,
-                                                  logStartOffset: appended.logStartOffset)))
+                let outcome = AppendOutcome(baseOffset: appended.baseOffset, lastOffset: appended.lastOffset,
+                                            logAppendTime: appended.logAppendTime, logStartOffset: appended.logStartOffset)
+                guard waitsForIsr else {
+                    completion(.success(outcome))
+                    return
+                }
+                let wait = awaitReplication(through: outcome.lastOffset, minInsync: current.minInsyncReplicas) { code in
+                    completion(code == .none ? .success(outcome) : .failure(PartitionError(
+                        code, "The coordinator's append was not replicated to the in-sync replicas: \(code.name)")))
+                }
+                if !wait.isDone {
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Self.coordinatorAppendTimeoutMs)) {
+                        wait.finish(.requestTimedOut)
+                    }
+                }
             case .failure(let error):
                 completion(.failure(PartitionError(error)))
             }
@@ -280,6 +295,9 @@ final class Partition: Sendable {
                            coordinatorEpoch: entry.coordinatorEpoch, currentTransactionStartOffset: entry.currentTxnFirstOffset)
         }
     }
+
+    /// How long a coordinator's append waits for the ISR (Kafka's offsets.commit.timeout.ms default).
+    static let coordinatorAppendTimeoutMs = 5000
 
     static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 }

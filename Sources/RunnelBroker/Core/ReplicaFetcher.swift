@@ -250,28 +250,33 @@ final class ReplicaFetcher: Sendable {
                     backOff([key], for: .milliseconds(100))
                     continue
                 }
-                let log = followed.partition.log
-                let target: Int64
-                if answer.leaderEpoch < 0 || answer.endOffset < 0 {
-                    // The leader knows no epoch at or below ours: keep only what was committed.
-                    target = log.highWatermark
-                } else {
-                    let ours = log.endOffset(forLeaderEpoch: answer.leaderEpoch)
-                    target = ours.leaderEpoch == answer.leaderEpoch ? min(answer.endOffset, ours.endOffset) : answer.endOffset
-                }
-                do {
-                    if target < log.logEndOffset {
-                        logger.warning("truncating a diverged follower log", metadata: [
-                            "partition": "\(key)", "from": "\(log.logEndOffset)", "to": "\(target)",
-                            "leader_epoch": "\(answer.leaderEpoch)"])
-                        try log.truncate(to: target)
-                    }
-                    update(key, epoch: followed.epoch) { $0.needsTruncation = false }
-                } catch {
-                    logger.error("truncation failed", metadata: ["partition": "\(key)", "error": "\(error)"])
-                    backOff([key], for: settings.backoff)
-                }
+                truncate(followed, key: key, leaderEpoch: answer.leaderEpoch, endOffset: answer.endOffset)
             }
+        }
+    }
+
+    /// Cuts the follower's log where it diverges from the leader's: the leader's end offset of
+    /// `leaderEpoch` (the largest epoch at or below ours it knows), or less when our own log has less of
+    /// that epoch; with no such epoch at the leader, back to our high watermark.
+    private func truncate(_ followed: Followed, key: TopicPartition, leaderEpoch: Int32, endOffset: Int64) {
+        let log = followed.partition.log
+        let target: Int64
+        if leaderEpoch < 0 || endOffset < 0 {
+            target = log.highWatermark
+        } else {
+            let ours = log.endOffset(forLeaderEpoch: leaderEpoch)
+            target = ours.leaderEpoch == leaderEpoch ? min(endOffset, ours.endOffset) : endOffset
+        }
+        do {
+            if target < log.logEndOffset {
+                logger.warning("truncating a diverged follower log", metadata: [
+                    "partition": "\(key)", "from": "\(log.logEndOffset)", "to": "\(target)", "leader_epoch": "\(leaderEpoch)"])
+                try log.truncate(to: target)
+            }
+            update(key, epoch: followed.epoch) { $0.needsTruncation = false }
+        } catch {
+            logger.error("truncation failed", metadata: ["partition": "\(key)", "error": "\(error)"])
+            backOff([key], for: settings.backoff)
         }
     }
 
@@ -327,7 +332,13 @@ final class ReplicaFetcher: Sendable {
     private func handle(_ answer: FetchResponse.PartitionData, for key: TopicPartition, followed: Followed) async {
         let log = followed.partition.log
         let code = ErrorCode(rawValue: answer.errorCode)
+        // Only while this partition still follows this leader at this epoch (a leader change may have
+        // handed it to another loop that is truncating it now).
+        let current = followed.partition.leadershipSnapshot
+        guard current.role == .follower, current.leader == leader, current.leaderEpoch == followed.epoch else { return }
         switch code {
+        case .none where answer.divergingEpoch.epoch >= 0 || answer.divergingEpoch.endOffset >= 0:
+            truncate(followed, key: key, leaderEpoch: answer.divergingEpoch.epoch, endOffset: answer.divergingEpoch.endOffset)
         case .none:
             if let records = answer.records, records.readableBytes > 0 {
                 do {

@@ -14,6 +14,9 @@ struct FetchedPartition: Sendable {
     var logStartOffset: Int64 = -1
     var abortedTransactions: [AbortedTransactionRange]? = nil
     var records: PartitionRecords = .empty
+    /// KIP-320 (Fetch v12+, followers): the follower's log diverged from this leader's after this
+    /// epoch's end offset; it truncates there before fetching again.
+    var divergingEpoch: (epoch: Int32, endOffset: Int64)? = nil
     var bytes: Int { records.byteCount }
 }
 
@@ -134,8 +137,13 @@ extension BrokerCore {
                 results.append(result)
                 continue
             }
+            // A follower whose last fetched epoch ends earlier in this leader's log has diverged: it is
+            // told where (KIP-320) and its fetch offset does not count as progress.
+            let diverging = isReplica ? partition.divergence(lastFetchedEpoch: wanted.lastFetchedEpoch,
+                                                             fetchOffset: wanted.fetchOffset) : nil
             let notLeader = isReplica
-                ? partition.recordFollowerFetch(replica: replicaId, fetchOffset: wanted.fetchOffset, nowMs: now)
+                ? (diverging == nil ? partition.recordFollowerFetch(replica: replicaId, fetchOffset: wanted.fetchOffset, nowMs: now)
+                                    : partition.leaderCheck())
                 : partition.leaderCheck()
             if let notLeader {
                 result.errorCode = notLeader
@@ -143,6 +151,8 @@ extension BrokerCore {
                 result.errorCode = .unknownLeaderEpoch
             } else if wanted.currentLeaderEpoch >= 0 && wanted.currentLeaderEpoch < partition.leaderEpoch {
                 result.errorCode = .fencedLeaderEpoch
+            } else if let diverging {
+                result.divergingEpoch = diverging
             } else {
                 let budget = min(Int(max(wanted.maxBytes, 0)), remaining)
                 switch partition.read(from: wanted.fetchOffset, maxBytes: budget, isolation: isolation,

@@ -85,7 +85,19 @@ struct FetchResponseWriter {
                 parts.append(.file(region, lease: lease))
             }
         }
-        if flexible { current.writeInteger(UInt8(0)) }  // partition tagged fields: none
+        if flexible {
+            if let diverging = p.divergingEpoch {
+                // One tagged field, DivergingEpoch (tag 0): epoch, end offset, its own empty tagged fields.
+                writeUnsignedVarint(1)
+                writeUnsignedVarint(0)
+                writeUnsignedVarint(13)
+                current.writeInteger(diverging.epoch)
+                current.writeInteger(diverging.endOffset)
+                current.writeInteger(UInt8(0))
+            } else {
+                current.writeInteger(UInt8(0))  // partition tagged fields: none
+            }
+        }
     }
 
     /// Ends the current buffer part so a file region can follow it.

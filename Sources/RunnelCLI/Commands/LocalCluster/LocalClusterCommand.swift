@@ -20,8 +20,9 @@ struct LocalClusterCommand: AsyncParsableCommand {
         with metadata.store=etcd. Prints the bootstrap servers and writes DIR/cluster.json: every node's id, \
         pid, port, data dir and the exact command that starts it again, and etcd's pid, endpoint and command. \
         A node that dies is not restarted. SIGINT/SIGTERM stop the brokers (SIGTERM, bounded wait), then etcd. \
-        Running it again on the same DIR resumes the same cluster. There is no replication yet: each broker \
-        serves only its own logs.
+        Running it again on the same DIR resumes the same cluster. The internal topics get min(3, N) replicas \
+        (offsets.topic.replication.factor, transaction.state.log.replication.factor); topics get what \
+        CreateTopics asks for (default.replication.factor otherwise).
 
         EXAMPLES:
           runnel local-cluster --nodes 3 --dir /tmp/runnel-cluster
@@ -111,9 +112,15 @@ struct LocalClusterCommand: AsyncParsableCommand {
         let nodePlans = (1...nodes).map { id in
             let nodeDir = base + "/node-\(id)"
             let kafkaPort = port + id - 1
+            // The internal topics replicated as in a production cluster (Kafka's defaults: 3 replicas,
+            // transactions need 2 in sync), within the number of nodes; --broker-override comes last and wins.
+            let internalReplicas = min(3, nodes)
             let settings = [
                 "node.id=\(id)", "listeners=PLAINTEXT://127.0.0.1:\(kafkaPort)", "log.dirs=\(nodeDir)/data",
                 "metadata.store=etcd", "etcd.endpoints=\(client)", "etcd.prefix=\(etcdPrefix)", "metrics.listener=",
+                "offsets.topic.replication.factor=\(internalReplicas)",
+                "transaction.state.log.replication.factor=\(internalReplicas)",
+                "transaction.state.log.min.isr=\(min(2, internalReplicas))",
             ] + brokerOverrides
             return LocalCluster.NodePlan(id: id, port: kafkaPort, directory: nodeDir, dataDir: nodeDir + "/data",
                                          command: [runnel, "broker"] + settings.flatMap { ["--override", $0] })
