@@ -47,8 +47,9 @@ ALL = {1, 2, 3}
 
 @pytest.fixture
 def cluster_factory(runnel_bin, tmp_path, tmp_path_factory, request):
-    """cluster_factory(**overrides) starts a 3-node local cluster owned by this test; on failure the
-    report gets the cluster's diagnostics; every process is killed at the end, whatever happened."""
+    """cluster_factory(**overrides) starts a 3-node local cluster owned by this test; at teardown its
+    diagnostics (timeline, every node's view of each topic, log tails) are printed, which pytest shows
+    for a failing test, and every process is killed, whatever happened."""
     if not shutil.which("etcd"):
         missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
     binary = snapshot_binary(runnel_bin, tmp_path_factory.getbasetemp() / "runnel-bin")
@@ -58,15 +59,19 @@ def cluster_factory(runnel_bin, tmp_path, tmp_path_factory, request):
         settings = {"etcd.lease.ttl.ms": LEASE_TTL_MS, "replica.lag.time.max.ms": LAG_MAX_MS, **overrides}
         c = LocalCluster(binary, tmp_path / f"c{len(made) + 1}", nodes=3, overrides=settings)
         made.append(c)
-        # One retry: local-cluster sometimes fails to start (a broker's first etcd call fails with
+        # Two retries: local-cluster sometimes fails to start (a broker's first etcd call fails with
         # "connectionLost"), which test_cluster_local.py reports; here it would hide what is tested.
-        c.start(retries=1)
+        c.start(retries=2)
         for failure in c.start_failures:
             warnings.warn(f"local-cluster failed to start once, retried: {failure[:600]}")
         return c
 
     yield make
     for c in made:
+        try:
+            print(c.diagnostics())  # pytest shows it for a failing test only
+        except Exception as e:  # noqa: BLE001
+            print(f"(cluster diagnostics failed: {e})")
         c.kill_everything()
 
 
@@ -138,10 +143,11 @@ class Run:
         return out
 
     def diagnostics(self) -> str:
+        """The report plus the group's coordinator as each node names it (the cluster's own
+        diagnostics, logs included, are printed by the cluster_factory fixture at teardown)."""
         part = wire.coordinator_partition(self.group)
         return (self.report() + f"\ngroup {self.group}: FindCoordinator per node {self.coordinators()}; "
-                f"__consumer_offsets-{part} per node {self.cluster.views('__consumer_offsets', part)}\n"
-                + self.cluster.diagnostics(self.topic, self.partitions))
+                f"__consumer_offsets-{part} per node {self.cluster.views('__consumer_offsets', part)}")
 
     def assert_clean(self) -> None:
         r = self.history.check()

@@ -171,6 +171,7 @@ class LocalCluster:
         self.paused: set[int] = set()                      # SIGSTOPped
         self.timeline: list[tuple[float, str]] = []
         self.start_failures: list[str] = []
+        self.topics: dict[str, int] = {}                   # created through create_topic: partitions
         self.listeners: list = []                          # callables(text) told of every event
         self.t0 = time.monotonic()
 
@@ -393,6 +394,7 @@ class LocalCluster:
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 5000})
         admin.create_topics([NewTopic(topic, partitions, replication, config=dict(config or {}))],
                             request_timeout=timeout)[topic].result(timeout + 5)
+        self.topics[topic] = partitions
         self.event(f"created {topic} ({partitions} partitions, RF {replication}, {config or {}})")
         for p in range(partitions):
             s = self.wait_leader(topic, p, timeout=timeout)
@@ -458,14 +460,15 @@ class LocalCluster:
                 except OSError:
                     pass
 
-    def diagnostics(self, topic: str | None = None, partitions: int = 0, chars: int = 5000) -> str:
+    def diagnostics(self, chars: int = 5000) -> str:
         out = ["== cluster timeline",
                *[f"  {t:7.2f}s {text}" for t, text in self.timeline]]
-        if topic:
-            for p in range(partitions):
-                out.append(f"== {topic}-{p} as each running node sees it: {self.views(topic, p)}")
+        if self.running():
+            for topic, partitions in self.topics.items():
+                for p in range(partitions):
+                    out.append(f"== {topic}-{p} as each running node sees it: {self.views(topic, p)}")
         out += ["== local-cluster output", self.log()]
         for n in self.ids:
             out += [f"== node {n} log (tail, {self.node_log(n)})", tail(self.node_log(n), chars)]
-        out += [f"== etcd log (tail)", tail(self.etcd_log(), 2000)]
+        out += ["== etcd log (tail)", tail(self.etcd_log(), 2000)]
         return "\n".join(out)
