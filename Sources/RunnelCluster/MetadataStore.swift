@@ -50,6 +50,12 @@ public protocol MetadataStore: Sendable {
     /// writer changed the partition first.
     func alterPartition(_ partition: TopicPartition, expectedPartitionEpoch: Int32, to state: PartitionState,
                         fencing: MetadataWriteFencing) async throws(MetadataStoreError) -> PartitionState
+    /// Starts a controlled shutdown: marks this broker's registration as shutting down
+    /// (`BrokerRegistration.inControlledShutdown`), so the controller moves its leaderships to other
+    /// ISR members and elects it nowhere, while it keeps serving until `shutdown()`. A no-op on a
+    /// single node (there is nowhere to move to). `controlledShutdown(timeout:)` also waits for the moves.
+    /// - Throws: `.fenced` when this broker is not registered, `.unavailable` when etcd cannot be reached.
+    func requestControlledShutdown() async throws(MetadataStoreError)
     /// Leaves the cluster: resigns as controller, unregisters, ends `updates()` streams.
     func shutdown() async
 }

@@ -2,7 +2,8 @@
 
 One cluster per module (tests run in file order and build on each other): cluster.json, Metadata and
 DescribeCluster over 3 brokers, an RF=3 topic's replicas spread over them, controller failover after
-SIGKILL within the lease TTL, a restart from cluster.json's command line, and a SIGTERM that stops
+SIGKILL within the lease TTL, a restart from cluster.json's command line, a broker's SIGTERM moving its
+leaderships first (controlled shutdown) and ElectLeaders from librdkafka, and a SIGTERM that stops
 everything with exit 0. etcd missing fails under CI=true (missing_prerequisite)."""
 from __future__ import annotations
 
@@ -133,6 +134,56 @@ def test_controller_moves_when_its_broker_is_killed_and_the_node_restarts(cluste
     restarted.send_signal(signal.SIGTERM)
     assert restarted.wait(STOP_TIMEOUT_S) == 0
     del cluster.restarted[controller]
+
+
+def _describe(runnel_bin: str, ports, topic: str) -> list[dict]:
+    """`runnel topic describe --format json`: partitions with leader, leader epoch, replicas and ISR."""
+    servers = ",".join(f"127.0.0.1:{p}" for p in ports)
+    out = subprocess.run([runnel_bin, "topic", "describe", topic, "--brokers", servers, "--format", "json"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    return json.loads(out)[0]["partitions"]
+
+
+def test_sigterm_moves_leadership_before_the_node_unregisters_and_elect_leaders_answers(cluster, runnel_bin):
+    info = cluster.info()
+    alive = [n for n in info["nodes"] if _alive(n["pid"])]
+    ports = [n["port"] for n in alive]
+    admin = _admin(ports)
+    controller = admin.describe_cluster(request_timeout=10).result(15).controller.id
+    victim = next(n for n in alive if n["id"] != controller)
+    controller_node = next(n for n in alive if n["id"] == controller)
+    topic = unique("cluster-cs")
+    admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=2)])[topic].result(30)
+    before = _poll(f"topic {topic} with 4 led partitions", 20,
+                   lambda: (lambda ps: ps if len(ps) == 4 and all(p["leader"] >= 0 for p in ps) else None)(
+                       _describe(runnel_bin, ports, topic)))
+    led = [p for p in before if p["leader"] == victim["id"]]
+    assert len(led) == 2, before  # preferred leaders alternate over the two live brokers
+
+    os.kill(victim["pid"], signal.SIGTERM)
+    _poll(f"node {victim['id']} exits after SIGTERM", STOP_TIMEOUT_S, lambda: not _alive(victim["pid"]))
+    log = Path(victim["log"]).read_text()
+    assert "controlled shutdown complete: leadership moved" in log, log[-4000:]
+    assert log.index("controlled shutdown complete") < log.index("broker stopped")
+    controller_log = Path(controller_node["log"]).read_text()
+    moved = [line for line in controller_log.splitlines()
+             if f"topic={topic}" in line and "reason=controlled_shutdown" in line and "partition leader changed" in line]
+    assert len(moved) == 2, controller_log[-4000:]
+    after = {p["partition"]: p for p in _describe(runnel_bin, [controller_node["port"]], topic)}
+    for p in led:
+        now = after[p["partition"]]
+        assert now["leader"] == controller and now["leaderEpoch"] == p["leaderEpoch"] + 1, (p, now)
+        assert now["isr"] == [controller], now
+
+    # ElectLeaders through librdkafka: the victim is down, so its preferred partitions cannot go back.
+    from confluent_kafka import TopicPartition
+    from confluent_kafka import ElectionType
+    survivor = _admin([controller_node["port"]])
+    results = survivor.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, i) for i in range(4)]).result(30)
+    names = {tp.partition: (err.name() if err is not None else None) for tp, err in results.items()}  # KafkaError values
+    for p in before:
+        expected = "PREFERRED_LEADER_NOT_AVAILABLE" if p["replicas"][0] == victim["id"] else "ELECTION_NOT_NEEDED"
+        assert names[p["partition"]] == expected, names
 
 
 def test_sigterm_stops_every_process_and_exits_zero(cluster):

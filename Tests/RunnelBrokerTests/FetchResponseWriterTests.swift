@@ -21,7 +21,14 @@ import Testing
         empty.logStartOffset = 0
         var failed = FetchedPartition(key: FetchPartitionKey(topic: "payments", partition: 1), topicId: .zero)
         failed.errorCode = .offsetOutOfRange
-        return [withData, empty, failed]
+        guard version >= 12 else { return [withData, empty, failed] }
+        // A follower told where its log diverged (KIP-320, a tagged field from v12).
+        var diverged = FetchedPartition(key: FetchPartitionKey(topic: "payments", partition: 4), topicId: .zero)
+        diverged.highWatermark = 90
+        diverged.lastStableOffset = 90
+        diverged.logStartOffset = 0
+        diverged.divergingEpoch = (epoch: 3, endOffset: 77)
+        return [withData, empty, failed, diverged]
     }
 
     static func expected(version: Int16, partitions: [FetchedPartition], sessionId: Int32,
@@ -55,6 +62,10 @@ import Testing
                 }
             }
             data.preferredReadReplica = -1
+            if let diverging = partition.divergingEpoch {
+                data.divergingEpoch.epoch = diverging.epoch
+                data.divergingEpoch.endOffset = diverging.endOffset
+            }
             if case .memory(let bytes) = partition.records { data.records = bytes } else { data.records = ByteBuffer() }
             topics[topics.count - 1].partitions.append(data)
         }

@@ -43,7 +43,17 @@ extension ConfigTable {
                "TTL of the broker's etcd lease (whole seconds). A broker that cannot renew it for 3/4 of this stops acting as leader and controller; after the full TTL others take over."),
         broker("etcd.request.timeout.ms", .long, .int(5000), .atLeast(100), runnelOnly: true,
                "Longest one etcd call may take on one endpoint before failing over (reads) or failing (writes)."),
-        broker("broker.rack", .string, nil, "Rack of this broker, published in its registration and in Metadata."),
+        broker("broker.rack", .string, nil, "Rack of this broker, published in its registration and in Metadata; new partitions' replicas are spread over racks when every broker has one."),
+        broker("auto.leader.rebalance.enable", .boolean, .bool(true),
+               "The controller gives leadership back to preferred replicas (the first of each replica list) when a broker's share of preferred partitions it does not lead exceeds leader.imbalance.per.broker.percentage."),
+        broker("leader.imbalance.check.interval.seconds", .long, .int(300), .atLeast(1),
+               "How often the controller checks the leader imbalance."),
+        broker("leader.imbalance.per.broker.percentage", .int, .int(10), .atLeast(0),
+               "The imbalance (percent of a broker's preferred partitions led by another broker) above which the controller elects preferred leaders."),
+        broker("controlled.shutdown.enable", .boolean, .bool(true),
+               "On SIGTERM in cluster mode, move this broker's leaderships to other ISR members before it unregisters."),
+        broker("controlled.shutdown.timeout.ms", .long, .int(10_000), .atLeast(0), runnelOnly: true,
+               "Longest a controlled shutdown waits for the controller to move this broker's leaderships before the broker shuts down anyway."),
     ]
 
     private static let serverDefinitions: [ConfigDefinition] = [

@@ -27,6 +27,11 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case etcdPrefix = "etcd.prefix"
     case etcdLeaseTtlMs = "etcd.lease.ttl.ms"
     case etcdRequestTimeoutMs = "etcd.request.timeout.ms"
+    case autoLeaderRebalanceEnable = "auto.leader.rebalance.enable"
+    case leaderImbalanceCheckIntervalSeconds = "leader.imbalance.check.interval.seconds"
+    case leaderImbalancePerBrokerPercentage = "leader.imbalance.per.broker.percentage"
+    case controlledShutdownEnable = "controlled.shutdown.enable"
+    case controlledShutdownTimeoutMs = "controlled.shutdown.timeout.ms"
     // Storage
     case logDirs = "log.dirs"
     case ioEngine = "io.engine"

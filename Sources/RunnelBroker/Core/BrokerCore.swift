@@ -25,6 +25,10 @@ final class BrokerCore: Sendable {
     let producerIds: ProducerIdManager
     /// Cluster mode: applies the metadata store's partition states (leaders, ISRs) and follows leaders.
     let replication: ReplicationManager?
+    /// Cluster mode: one connection per broker for markers and transaction verification.
+    let brokerLinks: BrokerLinkPool?
+    /// Cluster mode: KIP-890 verification with a transaction coordinator on another broker.
+    let remoteTransactionVerifier: RemoteTransactionVerifier?
     /// Cluster mode: loads and unloads coordinator state as internal partitions' leadership moves.
     let coordinatorLoader: CoordinatorLoader?
     /// Internal topics being created in the background (cluster mode).
@@ -63,11 +67,20 @@ final class BrokerCore: Sendable {
         }
         let producerIds = ProducerIdManager(metadata: metadataStore, logger: logger)
         self.producerIds = producerIds
+        // Cluster mode: markers reach partitions led elsewhere, verification a coordinator elsewhere.
+        let links = replicas.clusterMode ? BrokerLinkPool(store: metadataStore, nodeId: settings.nodeId) : nil
+        self.brokerLinks = links
+        let coordinatorMarkers: any TransactionMarkerWriter = links.map {
+            ClusterMarkerWriter(local: markers, store: metadataStore, links: $0, nodeId: settings.nodeId, logger: logger)
+        } ?? markers
+        let remoteVerifier = links.map { RemoteTransactionVerifier(locator: locator, links: $0, nodeId: settings.nodeId) }
+        self.remoteTransactionVerifier = remoteVerifier
         let transactions = TransactionCoordinator(config: transactionConfig, store: TransactionStateLog(replicas: replicas),
-                                                  markers: markers, producerIds: producerIds, logger: logger)
+                                                  markers: coordinatorMarkers, producerIds: producerIds, logger: logger)
         self.transactionCoordinator = transactions
         self.markerWriter = markers
-        groupRequests.transactionVerifier = BrokerTransactionVerifier(coordinator: transactions, replicas: replicas)
+        groupRequests.transactionVerifier = BrokerTransactionVerifier(coordinator: transactions, replicas: replicas,
+                                                                      remote: remoteVerifier)
         self.transactionRequests = TransactionRequests(coordinator: transactions,
                                                        catalog: MetadataTransactionTopicCatalog(metadata: metadataStore))
         if let replication {
@@ -152,6 +165,17 @@ final class BrokerCore: Sendable {
         }
     }
 
+    /// The partition when this broker leads it; else the error a client gets (NOT_LEADER_OR_FOLLOWER
+    /// for a partition another broker leads or this one follows, UNKNOWN_TOPIC_OR_PARTITION otherwise).
+    func leaderPartition(topic: String, index: Int32) -> LeaderLookup {
+        guard let partition = replicas.partition(topic: topic, index: index) else {
+            return .failure(metadataStore.topic(named: topic).map { replicas.notHostedError(topic: $0, index: index) }
+                            ?? .unknownTopicOrPartition)
+        }
+        if let code = partition.leaderCheck() { return .failure(code) }
+        return .success(partition)
+    }
+
     /// Which partitions of `topic` this broker hosts: all on a single node, its assigned replicas in
     /// cluster mode.
     func assignment(of topic: String) -> @Sendable (Int32) -> Bool {
@@ -170,7 +194,8 @@ final class BrokerCore: Sendable {
         guard count > 0 else { throw .init(.invalidPartitions, "Number of partitions must be larger than 0.") }
         let factor = replicationFactor == -1 ? settings.defaultReplicationFactor : replicationFactor
         guard factor > 0 else { throw .init(.invalidReplicationFactor, "Replication factor must be larger than 0.") }
-        let brokers = metadataStore.liveBrokers().map(\.nodeId)
+        let live = metadataStore.liveBrokers()
+        let brokers = live.map(\.nodeId)
         guard Int(factor) <= brokers.count else {
             throw .init(.invalidReplicationFactor,
                         "Unable to replicate the partition \(factor) time(s): The target replication factor of \(factor) cannot be reached because only \(brokers.count) broker(s) are registered.")
@@ -187,7 +212,7 @@ final class BrokerCore: Sendable {
         if validateOnly { return topic }
         do {
             try await metadataStore.createTopic(topic, assignments: assignments ?? ReplicaPlacement.assign(
-                partitions: count, replicationFactor: factor, brokers: brokers))
+                partitions: count, replicationFactor: factor, brokers: brokers, racks: ReplicaPlacement.racks(of: live)))
         } catch {
             throw .init(error.errorCode, error.description)
         }
@@ -202,6 +227,12 @@ final class BrokerCore: Sendable {
         logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)", "topic_id": "\(topic.topicId)"])
         return topic
     }
+}
+
+/// A partition this broker leads, or the error code for a client.
+enum LeaderLookup {
+    case success(Partition)
+    case failure(ErrorCode)
 }
 
 /// A topic creation failure with the Kafka error code and message to send back.

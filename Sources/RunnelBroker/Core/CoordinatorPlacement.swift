@@ -100,7 +100,7 @@ final class CoordinatorLoader: Sendable {
                     } else {
                         await transactions.unloadPartition(partition.index)
                     }
-                    logger.info("coordinator unloaded partition", metadata: [
+                    logger.debug("coordinator unloaded partition", metadata: [
                         "topic": "\(partition.topic)", "partition": "\(partition.index)"])
                 }
             }

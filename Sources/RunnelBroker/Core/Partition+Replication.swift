@@ -73,9 +73,13 @@ extension Partition {
             return (.becameFollower(leader: state.leader, epoch: state.leaderEpoch), wasLeader)
         }
         if lostLeadership { replicationWaiters.failAll(.notLeaderOrFollower) }
+        // Leadership moving is an event; a follower learning its leader (every partition at start) is not.
         if transition != .unchanged {
-            logger.info("partition role changed", metadata: ["transition": "\(transition)",
-                                                             "isr": "\(state.isr)", "partition_epoch": "\(state.partitionEpoch)"])
+            var tookOver = false
+            if case .becameLeader = transition { tookOver = state.partitionEpoch > 0 }
+            let level: Logger.Level = lostLeadership || tookOver ? .info : .debug
+            logger.log(level: level, "partition role changed", metadata: [
+                "transition": "\(transition)", "isr": "\(state.isr)", "partition_epoch": "\(state.partitionEpoch)"])
         }
         // An ISR that shrank (or a new leader alone in it) may let the high watermark move.
         if replicated { advanceHighWatermark() }

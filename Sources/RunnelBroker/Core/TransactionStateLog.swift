@@ -119,11 +119,22 @@ struct PartitionMarkerWriter: TransactionMarkerWriter {
 struct BrokerTransactionVerifier: RunnelGroups.TransactionVerifier {
     let coordinator: TransactionCoordinator
     let replicas: ReplicaManager
+    /// Cluster mode: the coordinator of the transactional id may be another broker.
+    var remote: RemoteTransactionVerifier? = nil
 
     func verifyOffsetCommit(transactionalId: String, producerId: Int64, producerEpoch: Int16,
                             groupId: String) async -> ErrorCode {
         let target = coordinator.offsetsPartition(for: groupId)
         guard let partition = replicas.partition(topic: target.topic, index: target.partition) else { return .notCoordinator }
+        if let remote, let node = remote.remoteCoordinator(for: transactionalId) {
+            guard let token = partition.log.beginTransactionVerification(producerId: producerId, epoch: producerEpoch) else {
+                return .none
+            }
+            let code = await remote.verify(at: node, transactionalId: transactionalId, producerId: producerId,
+                                           producerEpoch: producerEpoch, partition: target)
+            guard code == .none else { return code }
+            return partition.log.completeTransactionVerification(producerId: producerId, token: token) ? .none : .invalidTxnState
+        }
         return partition.verifyTransaction(transactionalId: transactionalId, producerId: producerId,
                                            producerEpoch: producerEpoch, coordinator: coordinator)
     }

@@ -93,6 +93,7 @@ final class KafkaRouter: RequestRouter {
         case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.describeCluster($0, $1) }
         case .describeProducers:
             return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
+        case .electLeaders: return serveAsync(ElectLeadersRequest.self, body, request) { await $0.electLeaders($1, $2) }
         // Group APIs: `GroupRequests` (RunnelGroups) is the one translation between these messages and the
         // coordinator; the router only runs it on the connection's lane.
         case .findCoordinator:

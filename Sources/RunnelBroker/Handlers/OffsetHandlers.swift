@@ -31,8 +31,11 @@ extension BrokerCore {
                     answer.errorCode = ErrorCode.invalidRequest.rawValue
                     return answer
                 }
-                guard let partition = replicas.partition(topic: topic.name, index: requested.partitionIndex) else {
-                    answer.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                let partition: Partition
+                switch leaderPartition(topic: topic.name, index: requested.partitionIndex) {
+                case .success(let leading): partition = leading
+                case .failure(let code):
+                    answer.errorCode = code.rawValue
                     return answer
                 }
                 if let code = partition.checkLeaderEpoch(requested.currentLeaderEpoch) {
@@ -93,8 +96,11 @@ extension BrokerCore {
                 answer.partition = requested.partition
                 answer.leaderEpoch = -1
                 answer.endOffset = -1
-                guard let partition = replicas.partition(topic: topic.topic, index: requested.partition) else {
-                    answer.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                let partition: Partition
+                switch leaderPartition(topic: topic.topic, index: requested.partition) {
+                case .success(let leading): partition = leading
+                case .failure(let code):
+                    answer.errorCode = code.rawValue
                     return answer
                 }
                 if let code = partition.checkLeaderEpoch(requested.currentLeaderEpoch) {
@@ -121,8 +127,11 @@ extension BrokerCore {
                 var answer = DeleteRecordsResponse.DeleteRecordsPartitionResult()
                 answer.partitionIndex = requested.partitionIndex
                 answer.lowWatermark = -1
-                guard let partition = replicas.partition(topic: topic.name, index: requested.partitionIndex) else {
-                    answer.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                let partition: Partition
+                switch leaderPartition(topic: topic.name, index: requested.partitionIndex) {
+                case .success(let leading): partition = leading
+                case .failure(let code):
+                    answer.errorCode = code.rawValue
                     return answer
                 }
                 guard !InternalTopics.contains(topic.name) else {

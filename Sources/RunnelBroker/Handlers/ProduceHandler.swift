@@ -99,12 +99,49 @@ extension BrokerCore {
                 ? "The in-sync replicas (\(isr)) are fewer than min.insync.replicas=\(minInsync)" : nil))
             return
         }
-        if let header = Self.firstHeader(records), header.isTransactional, header.hasProducerId,
-           let (error, message) = verifyTransaction(header, partition: partition, transactionalId: transactionalId ?? "",
-                                                    version: context.version) {
-            answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
-            return
+        if let header = Self.firstHeader(records), header.isTransactional, header.hasProducerId {
+            let id = transactionalId ?? ""
+            if let verifier = remoteTransactionVerifier, let coordinator = verifier.remoteCoordinator(for: id) {
+                // Cluster mode, coordinator elsewhere: the same token guard around a remote check.
+                guard let token = partition.log.beginTransactionVerification(producerId: header.producerId,
+                                                                             epoch: header.producerEpoch) else {
+                    appendVerified(partition, topic: topic, records: records, index: index, acks: acks, timeoutMs: timeoutMs,
+                                   minInsync: minInsync, context: context, answer: answer)
+                    return
+                }
+                Task {
+                    var code = await verifier.verify(at: coordinator, transactionalId: id, producerId: header.producerId,
+                                                     producerEpoch: header.producerEpoch,
+                                                     partition: TopicPartition(topic: topic.name, partition: index))
+                    if code == .none, !partition.log.completeTransactionVerification(producerId: header.producerId, token: token) {
+                        code = .invalidTxnState
+                    }
+                    if let (error, message) = translateVerification(code, version: context.version) {
+                        answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
+                        return
+                    }
+                    appendVerified(partition, topic: topic, records: records, index: index, acks: acks, timeoutMs: timeoutMs,
+                                   minInsync: minInsync, context: context, answer: answer)
+                }
+                return
+            }
+            let code = partition.verifyTransaction(transactionalId: id, producerId: header.producerId,
+                                                   producerEpoch: header.producerEpoch, coordinator: transactionCoordinator)
+            if let (error, message) = translateVerification(code, version: context.version) {
+                answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
+                return
+            }
         }
+        appendVerified(partition, topic: topic, records: records, index: index, acks: acks, timeoutMs: timeoutMs,
+                       minInsync: minInsync, context: context, answer: answer)
+    }
+
+    /// Appends a partition's records (checks done) and answers: when durable (acks=1), when the ISR has
+    /// them (acks=all in cluster mode), or with the append's error.
+    private func appendVerified(_ partition: Partition, topic: TopicMetadata, records: ByteBuffer, index: Int32,
+                                acks: Int16, timeoutMs: Int32, minInsync: Int, context: HandlerRequest,
+                                answer: @escaping @Sendable (ProduceResponse.PartitionProduceResponse) -> Void) {
+        let waitsForIsr = acks == -1 && partition.replicated
         partition.append(records: records) { result in
             switch result {
             case .success(let outcome):
@@ -173,13 +210,11 @@ extension BrokerCore {
         return RecordBatchHeader(from: records, at: records.readerIndex)
     }
 
-    /// KIP-890 part 1: a transactional batch that would open a transaction in `partition` is checked with
+    /// KIP-890 part 1: a transactional batch that would open a transaction in a partition is checked with
     /// the transaction coordinator first; the partition refuses it if the transaction ended meanwhile.
-    /// Returns the error (translated as Kafka translates coordinator errors for producers) or nil.
-    private func verifyTransaction(_ header: RecordBatchHeader, partition: Partition, transactionalId: String,
-                                   version: Int16) -> (ErrorCode, String)? {
-        let code = partition.verifyTransaction(transactionalId: transactionalId, producerId: header.producerId,
-                                               producerEpoch: header.producerEpoch, coordinator: transactionCoordinator)
+    /// Returns the verification's error translated as Kafka translates coordinator errors for
+    /// producers, or nil.
+    private func translateVerification(_ code: ErrorCode, version: Int16) -> (ErrorCode, String)? {
         switch code {
         case .none:
             return nil

@@ -12,8 +12,11 @@ extension BrokerCore {
             result.partitions = topic.partitionIndexes.map { index in
                 var answer = DescribeProducersResponse.PartitionResponse()
                 answer.partitionIndex = index
-                guard let partition = replicas.partition(topic: topic.name, index: index) else {
-                    answer.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
+                let partition: Partition
+                switch leaderPartition(topic: topic.name, index: index) {
+                case .success(let leading): partition = leading
+                case .failure(let code):
+                    answer.errorCode = code.rawValue
                     return answer
                 }
                 answer.errorCode = ErrorCode.none.rawValue

@@ -28,6 +28,7 @@ enum SupportedApis {
         .incrementalAlterConfigs: 0...1,
         .describeCluster: 0...2,
         .describeProducers: 0...0,
+        .electLeaders: 0...2,
         .findCoordinator: 0...6,
         .joinGroup: 0...9,
         .heartbeat: 0...4,

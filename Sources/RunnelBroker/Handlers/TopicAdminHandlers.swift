@@ -152,9 +152,11 @@ extension BrokerCore {
                 : "The topic \(topic.name) currently has \(topic.partitionCount) partition(s); \(requested.count) would not be an increase."
             return result
         }
-        let live = metadataStore.liveBrokers().map(\.nodeId)
+        let registrations = metadataStore.liveBrokers()
+        let live = registrations.map(\.nodeId)
         var newAssignments = ReplicaPlacement.assign(partitions: requested.count - topic.partitionCount,
                                                      replicationFactor: topic.replicationFactor, brokers: live,
+                                                     racks: ReplicaPlacement.racks(of: registrations),
                                                      firstPartition: topic.partitionCount)
         if let assignments = requested.assignments {
             let added = Int(requested.count - topic.partitionCount)

@@ -133,6 +133,9 @@ public final class Broker: Service, Sendable {
             ? Task { await MetadataChangeApplier(core: core, logger: logger).run() } : nil
         defer { applier?.cancel() }
         core.replication?.start()
+        let controller = config.string(.metadataStore) == "etcd" ? ClusterController(core: core, config: config, logger: logger) : nil
+        let controllerLoop = controller.map { controller in Task { await controller.run() } }
+        defer { controllerLoop?.cancel() }
         do {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
@@ -163,6 +166,7 @@ public final class Broker: Service, Sendable {
 
         logger.info("broker shutting down")
         state.markNotReady()
+        await controller?.shutDownControlled()  // still serving: leadership moves before this broker unregisters
         await server.stopAccepting()
         let timeout = config.serverConfiguration.shutdownTimeout
         if await !server.drain(timeout: timeout) {
@@ -200,6 +204,7 @@ public final class Broker: Service, Sendable {
     /// Stops the coordinator, flushes every log and writes the clean-shutdown markers.
     private func closeStorage() async {
         await core.replication?.shutdown()
+        await core.brokerLinks?.shutdown()
         await core.transactionCoordinator.shutdown()
         await core.groupCoordinator.shutdown()
         // Unregisters (revoking the lease resigns the controller key at once) before storage closes.

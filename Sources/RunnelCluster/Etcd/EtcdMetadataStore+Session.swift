@@ -42,7 +42,9 @@ extension EtcdMetadataStore {
     /// this node id, or this node's previous one waiting for its lease to expire). True once registered.
     private func register(_ keeper: EtcdLeaseKeeper) async -> Bool {
         let key = layout.broker(nodeId)
-        let value = EtcdRecordCoding.encode(configuration.registration)
+        var record = configuration.registration
+        record.inControlledShutdown = state.withLock { $0.controlledShutdown }
+        let value = EtcdRecordCoding.encode(record)
         var waitingLogged = false
         while keeper.isAlive && !Task.isCancelled {
             let txn = EtcdTransaction(compare: [.absent(key)], success: [.put(key: key, value: value, lease: keeper.lease.id)],

@@ -134,6 +134,30 @@ extension EtcdMetadataStore {
         throw .contention("Partition \(partition)")
     }
 
+    public func requestControlledShutdown() async throws(MetadataStoreError) {
+        let (registration, keeper) = state.withLock { state in
+            state.controlledShutdown = true
+            return (state.registration, state.keeper)
+        }
+        guard case .registered(let epoch) = registration, let keeper, keeper.isAlive else {
+            throw .fenced("broker \(nodeId) is not registered, so it leads nothing the controller could move")
+        }
+        // The registration is re-put under the same lease only while it is still this session's: the
+        // broker epoch (its create revision) stays, the record gains the mark.
+        let key = layout.broker(nodeId)
+        var record = configuration.registration
+        record.inControlledShutdown = true
+        let txn = EtcdTransaction(
+            compare: [EtcdCompare(key: key, .equal, .createRevision(epoch)), EtcdCompare(key: key, .equal, .lease(keeper.lease.id))],
+            success: [.put(key: key, value: EtcdRecordCoding.encode(record), lease: keeper.lease.id)])
+        let result = try await run(txn)
+        guard result.succeeded else {
+            throw .fenced("broker \(nodeId)'s registration (broker epoch \(epoch)) is no longer current")
+        }
+        await waitUntilApplied(result.revision)
+        logger.info("controlled shutdown requested", metadata: ["node_id": "\(nodeId)", "broker_epoch": "\(epoch)"])
+    }
+
     // MARK: Helpers
 
     /// Read-modify-write of a topic record, compared on its mod revision; retried on a concurrent change.

@@ -74,6 +74,8 @@ public final class EtcdMetadataStore: MetadataStore {
         var tasks: [Task<Void, Never>] = []
         /// Why the last registration attempt did not succeed (for `open`'s error).
         var registrationProblem: String?
+        /// Set by `requestControlledShutdown`: every later registration carries the mark.
+        var controlledShutdown = false
 
         func satisfies(_ condition: WaitCondition) -> Bool {
             switch condition {

@@ -163,6 +163,9 @@ public final class LocalMetadataStore: MetadataStore {
         }
     }
 
+    /// A single node leads every partition and has nobody to hand it to.
+    public func requestControlledShutdown() async throws(MetadataStoreError) {}
+
     public func shutdown() async { broadcaster.finish() }
 
     /// A single node can only place replicas on itself.

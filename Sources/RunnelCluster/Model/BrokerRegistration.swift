@@ -38,15 +38,22 @@ public struct BrokerRegistration: Sendable, Equatable, Codable {
     /// stored; the local store's is 0). Changes on every re-registration, so it fences a broker's
     /// requests from an earlier session.
     public var brokerEpoch: Int64
+    /// Set by the broker when it starts a controlled shutdown (SIGTERM in cluster mode): the controller
+    /// moves its leaderships away and elects it nowhere, while it still serves (Kafka's
+    /// `inControlledShutdown`). The registration record is re-put under the same lease, so the broker
+    /// epoch does not change.
+    public var inControlledShutdown: Bool
 
     /// Creates a registration.
     public init(nodeId: Int32, listeners: [BrokerEndpoint], rack: String? = nil,
-                incarnationId: String = KafkaUUID.random().description, brokerEpoch: Int64 = 0) {
+                incarnationId: String = KafkaUUID.random().description, brokerEpoch: Int64 = 0,
+                inControlledShutdown: Bool = false) {
         self.nodeId = nodeId
         self.listeners = listeners
         self.rack = rack
         self.incarnationId = incarnationId
         self.brokerEpoch = brokerEpoch
+        self.inControlledShutdown = inControlledShutdown
     }
 
     /// The host clients connect to (the first listener's).
@@ -56,6 +63,7 @@ public struct BrokerRegistration: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case nodeId = "node_id", listeners, rack, incarnationId = "incarnation_id"
+        case inControlledShutdown = "controlled_shutdown"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,6 +73,7 @@ public struct BrokerRegistration: Sendable, Equatable, Codable {
         rack = try c.decodeIfPresent(String.self, forKey: .rack)
         incarnationId = try c.decodeIfPresent(String.self, forKey: .incarnationId) ?? ""
         brokerEpoch = 0
+        inControlledShutdown = try c.decodeIfPresent(Bool.self, forKey: .inControlledShutdown) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -73,5 +82,7 @@ public struct BrokerRegistration: Sendable, Equatable, Codable {
         try c.encode(listeners, forKey: .listeners)
         try c.encodeIfPresent(rack, forKey: .rack)
         try c.encode(incarnationId, forKey: .incarnationId)
+        // Written only when set, so the record of a serving broker stays what it always was.
+        if inControlledShutdown { try c.encode(true, forKey: .inControlledShutdown) }
     }
 }

@@ -1,0 +1,86 @@
+// The leader's replication rules: the high watermark is the minimum log end offset over the ISR (and
+// waits for followers whose offset is unknown), Kafka's caught-up rule, ISR expansion only past the
+// high watermark and the leader epoch's start, ISR shrink after replica.lag.time.max.ms, and one ISR
+// change in flight at a time.
+import RunnelCluster
+import Testing
+@testable import RunnelBroker
+
+@Suite struct PartitionLeadershipTests {
+    /// Node 1 leads replicas [1, 2, 3] with ISR `isr`, starting at `nowMs`.
+    static func leader(isr: [Int32] = [1, 2, 3], nowMs: Int64 = 1_000, epochStart: Int64 = 0) -> PartitionLeadership {
+        var l = PartitionLeadership(role: .leader, leader: 1, leaderEpoch: 4, partitionEpoch: 9, replicas: [1, 2, 3], isr: isr)
+        l.leaderEpochStartOffset = epochStart
+        for replica: Int32 in [2, 3] { l.followers[replica] = FollowerProgress(lastCaughtUpMs: nowMs) }
+        return l
+    }
+
+    @Test func highWatermarkIsTheMinimumOverTheIsrAndWaitsForUnknownFollowers() {
+        var l = Self.leader()
+        #expect(l.highWatermarkBound(leaderEnd: 100, localNode: 1) == nil)
+        l.recordFetch(replica: 2, fetchOffset: 80, leaderEnd: 100, nowMs: 1_100)
+        #expect(l.highWatermarkBound(leaderEnd: 100, localNode: 1) == nil, "replica 3's end is still unknown")
+        l.recordFetch(replica: 3, fetchOffset: 95, leaderEnd: 100, nowMs: 1_100)
+        #expect(l.highWatermarkBound(leaderEnd: 100, localNode: 1) == 80)
+        // A replica outside the ISR does not hold the high watermark back.
+        var shrunk = Self.leader(isr: [1, 3])
+        shrunk.recordFetch(replica: 2, fetchOffset: 10, leaderEnd: 100, nowMs: 1_100)
+        shrunk.recordFetch(replica: 3, fetchOffset: 100, leaderEnd: 100, nowMs: 1_100)
+        #expect(shrunk.highWatermarkBound(leaderEnd: 100, localNode: 1) == 100)
+        // Alone in the ISR, the leader's own end is the bound.
+        #expect(Self.leader(isr: [1]).highWatermarkBound(leaderEnd: 7, localNode: 1) == 7)
+    }
+
+    @Test func caughtUpFollowsKafkasRule() {
+        var l = Self.leader(nowMs: 0)
+        // Behind the leader's end now and never fetched before: not caught up.
+        l.recordFetch(replica: 2, fetchOffset: 50, leaderEnd: 100, nowMs: 1_000)
+        #expect(l.followers[2]?.lastCaughtUpMs == 0)
+        // Reached the leader's end as of its previous fetch: caught up as of that fetch.
+        l.recordFetch(replica: 2, fetchOffset: 100, leaderEnd: 120, nowMs: 2_000)
+        #expect(l.followers[2]?.lastCaughtUpMs == 1_000)
+        // Reached the leader's end now: caught up now.
+        l.recordFetch(replica: 2, fetchOffset: 120, leaderEnd: 120, nowMs: 3_000)
+        #expect(l.followers[2]?.lastCaughtUpMs == 3_000)
+        #expect(l.followers[2]?.logEndOffset == 120)
+    }
+
+    @Test func shrinkDropsFollowersLaggingLongerThanTheLimitOnceAtATime() throws {
+        var l = Self.leader(nowMs: 0)
+        l.recordFetch(replica: 2, fetchOffset: 100, leaderEnd: 100, nowMs: 9_000)
+        #expect(l.shrink(nowMs: 9_500, maxLagMs: 10_000, localNode: 1) == nil)
+        let shrink = l.shrink(nowMs: 10_001, maxLagMs: 10_000, localNode: 1)
+        let request = try #require(shrink)
+        #expect(request.state.isr == [1, 2])
+        #expect(request.partitionEpoch == 9)
+        #expect(request.state.leaderEpoch == 4, "an ISR change keeps the leader epoch")
+        #expect(l.shrink(nowMs: 20_000, maxLagMs: 10_000, localNode: 1) == nil, "one change in flight at a time")
+    }
+
+    @Test func expansionNeedsTheHighWatermarkAndTheEpochStart() throws {
+        var l = Self.leader(isr: [1, 2], epochStart: 60)
+        l.recordFetch(replica: 3, fetchOffset: 50, leaderEnd: 100, nowMs: 1_100)
+        #expect(l.expansion(for: 3, highWatermark: 40) == nil, "below the leader epoch's start offset")
+        l.recordFetch(replica: 3, fetchOffset: 70, leaderEnd: 100, nowMs: 1_200)
+        #expect(l.expansion(for: 3, highWatermark: 80) == nil, "below the high watermark")
+        let expansion = l.expansion(for: 3, highWatermark: 70)
+        let request = try #require(expansion)
+        #expect(request.state.isr == [1, 2, 3], "in replica order")
+        #expect(l.isrChangeInFlight)
+        #expect(l.expansion(for: 3, highWatermark: 70) == nil)
+        // A node that is not an assigned replica never joins.
+        var other = Self.leader(isr: [1, 2])
+        other.recordFetch(replica: 9, fetchOffset: 100, leaderEnd: 100, nowMs: 1_100)
+        #expect(other.expansion(for: 9, highWatermark: 0) == nil)
+    }
+
+    @Test func followersAndFencedBrokersAskForNothing() {
+        var follower = Self.leader()
+        follower.role = .follower
+        #expect(follower.shrink(nowMs: 1_000_000, maxLagMs: 1, localNode: 1) == nil)
+        var fenced = Self.leader()
+        fenced.role = .fenced
+        fenced.recordFetch(replica: 3, fetchOffset: 100, leaderEnd: 100, nowMs: 1)
+        #expect(fenced.expansion(for: 3, highWatermark: 0) == nil)
+    }
+}
