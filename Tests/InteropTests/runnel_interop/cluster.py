@@ -143,6 +143,13 @@ def snapshot_binary(runnel_bin: str, dest: Path) -> str:
 
 # ---- the cluster -------------------------------------------------------------------------------------
 
+class NodeExited(AssertionError):
+    def __init__(self, node: int, code: int, log_tail: str):
+        errors = [line for line in log_tail.splitlines() if line.startswith("error:")]
+        self.summary = f"exit {code}: " + (" | ".join(errors[-2:]) if errors else log_tail[-300:])
+        super().__init__(f"node {node} exited with {code}:\n{log_tail}")
+
+
 class LocalClusterExited(AssertionError):
     def __init__(self, code: int, output: str):
         errors = [line for line in output.splitlines() if line.startswith("error:")]
@@ -280,29 +287,39 @@ class LocalCluster:
         self.paused.discard(node)
         self.event(f"SIGCONT node {node} (pid {pid})")
 
-    def restart(self, node: int, wait: bool = True) -> subprocess.Popen:
+    def restart(self, node: int, wait: bool = True, retries: int = 0) -> subprocess.Popen:
         """Starts the node again with cluster.json's command line (output appended to its log);
-        with `wait`, until it answers ApiVersions."""
+        with `wait`, until it answers ApiVersions. With `retries`, a node that exits before it
+        answers is started again; each such failure is kept in `start_failures` and the timeline."""
         n = self.node(node)
         assert not alive(self.pids[node]), f"node {node} (pid {self.pids[node]}) is still running"
-        with open(self.node_log(node), "ab") as out:
-            out.write(f"\n==== restarted by the test at {time.strftime('%H:%M:%S')} ====\n".encode())
-            out.flush()
-            p = subprocess.Popen(n["command"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)
-        self.restarted[node] = p
-        self.pids[node] = p.pid
-        self.down.discard(node)
-        self.event(f"restarted node {node} (pid {p.pid})")
-        if wait:
-            self.wait_serving(node)
-        return p
+        for attempt in range(retries + 1):
+            with open(self.node_log(node), "ab") as out:
+                out.write(f"\n==== restarted by the test at {time.strftime('%H:%M:%S')} ====\n".encode())
+                out.flush()
+                p = subprocess.Popen(n["command"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+            self.restarted[node] = p
+            self.pids[node] = p.pid
+            self.down.discard(node)
+            self.event(f"restarted node {node} (pid {p.pid})")
+            if not wait:
+                return p
+            try:
+                self.wait_serving(node)
+                return p
+            except NodeExited as e:
+                self.start_failures.append(str(e))
+                self.event(f"node {node} failed to restart (attempt {attempt + 1}): {e.summary}")
+                if attempt == retries:
+                    raise
+        raise AssertionError("unreachable")
 
     def wait_serving(self, node: int, timeout: float = 45) -> None:
         def answers():
             p = self.restarted.get(node)
-            assert p is None or p.poll() is None, \
-                f"node {node} exited with {p.returncode}:\n{tail(self.node_log(node), 4000)}"
+            if p is not None and p.poll() is not None:
+                raise NodeExited(node, p.returncode, tail(self.node_log(node), 4000))
             return wire.api_versions_roundtrip(self.port_of(node), version=0, timeout=2.0)["error_code"] == wire.NONE
         poll(f"node {node} answers ApiVersions", timeout, answers)
 
