@@ -484,10 +484,11 @@ def test_java_idempotent_producer_200k_records_across_leader_kills(cluster_facto
                                 "props": {"metadata.max.age.ms": 5000}})
     started = h.now()
     try:
-        jp.wait_acked(2000, timeout=60)
         kills = 0
-        # Kill while at least ~15 s of sending remain; each round: kill, failover, restart, full ISR.
-        while kills < KILLS and h.now() - started < duration - 15 and jp.proc.poll() is None:
+        # Kills spread over the stream (after 1/5, 2/5, ... of the records are acknowledged); each
+        # round: kill, failover, restart, full ISR.
+        while kills < KILLS and jp.proc.poll() is None:
+            jp.wait_acked((kills + 1) * JAVA_RECORDS // (KILLS + 1), timeout=duration + 60)
             before = c.wait_leader(run.topic, 0)
             c.kill(before["leader"])
             after = c.wait_leader(run.topic, 0, exclude={before["leader"]}, min_epoch=before["leader_epoch"] + 1,
