@@ -7,9 +7,11 @@ leaderships first (controlled shutdown) and ElectLeaders from librdkafka, and a 
 everything with exit 0. etcd missing fails under CI=true (missing_prerequisite)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
