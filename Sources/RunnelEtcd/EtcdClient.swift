@@ -135,7 +135,37 @@ public final class EtcdClient: Sendable {
         }
         let payload = EtcdWire.encode(body)
         let limit = timeout ?? configuration.requestTimeout
+        // Up to four rounds over the endpoints within the request timeout: a member that is starting
+        // or restarting refuses or drops connections for a moment. A round is repeated only for what is
+        // safe to repeat (reads, keep-alives; anything that was never sent).
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
         var failures: [EtcdError] = []
+        for round in 0..<4 {
+            if round > 0 {
+                let retriable = failures.allSatisfy { failure in
+                    if case .unreachable = failure.kind { return true }
+                    if case .server(code: 14, _) = failure.kind { return true }
+                    return false
+                }
+                let pause = Duration.milliseconds(50 << round)
+                guard retriable, clock.now + pause < deadline else { break }
+                try? await Task.sleep(for: pause)  // backoff before the next round
+                failures.removeAll()
+            }
+            if let object = try await callOnce(operation, path: path, payload: payload, retryable: retryable, limit: limit,
+                                               failures: &failures) {
+                return object
+            }
+        }
+        if failures.count == 1, let only = failures.first { throw only }
+        throw EtcdError(endpoint: configuration.endpoints.map(\.description).joined(separator: ","), operation: operation,
+                        kind: .allEndpointsFailed(failures))
+    }
+
+    /// One round over the endpoints: the answer, or nil with the failures that allow another round.
+    private func callOnce(_ operation: String, path: String, payload: Data, retryable: Bool, limit: Duration,
+                          failures: inout [EtcdError]) async throws(EtcdError) -> [String: Any]? {
         for index in endpointOrder() {
             let endpoint = configuration.endpoints[index]
             let exchange = HTTPExchange(endpoint: endpoint, group: group, connectTimeout: configuration.connectTimeout)
@@ -183,9 +213,7 @@ public final class EtcdClient: Sendable {
             markPreferred(index)
             return object
         }
-        if failures.count == 1, let only = failures.first { throw only }
-        throw EtcdError(endpoint: configuration.endpoints.map(\.description).joined(separator: ","), operation: operation,
-                        kind: .allEndpointsFailed(failures))
+        return nil
     }
 
     private func decode<T>(_ operation: String, _ body: () throws(EtcdWire.Malformed) -> T) throws(EtcdError) -> T {
