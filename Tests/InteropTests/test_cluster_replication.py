@@ -11,8 +11,10 @@ reordered, nothing read that later vanished, every send answered.
 - SIGSTOP the leader past the lease TTL: a new leader is elected, the old one acknowledges nothing
   after SIGCONT that is later lost (requests queued to it while it was stopped included), and it
   rejoins as a follower
-- etcd killed for a few seconds and restarted: produce and consume go on meanwhile, CreateTopics
-  fails with a clear error, and works again once etcd is back
+- etcd killed for a few seconds (within the brokers' lease margin) and restarted: produce and consume
+  go on meanwhile, CreateTopics fails with a clear error, and works again once etcd is back; and
+  etcd down for twice the lease TTL: everything recovers once it is back, nothing lost
+- (slow) the Java idempotent producer sends 200,000 records across repeated leader kills
 
 One cluster per test (each test breaks it its own way). Each test prints the checker's report, the
 cluster timeline, every node's view of the partitions and the tails of all logs when it fails.
@@ -527,4 +529,41 @@ def test_java_idempotent_producer_200k_records_across_leader_kills(cluster_facto
     assert r.ok, "history checker found anomalies:\n" + run.diagnostics()
     assert result["acked"] == JAVA_RECORDS and result["failed"] == 0, f"Java producer: {result['errors']}"
     assert undelivered == 0 and r.counts["failed"] == 0, run.report()
+    c.stop()
+
+
+@pytest.mark.timeout(150)
+def test_etcd_outage_past_the_lease_ttl_recovers_without_loss(cluster_factory, runs):
+    """etcd down for twice the lease TTL: brokers stop acting as leaders after 3/4 TTL without a
+    renewal (so writes may stall), and everything recovers once etcd is back: leaders again, writes
+    and reads go on, CreateTopics works, and nothing acknowledged is lost."""
+    c = cluster_factory(**{"etcd.request.timeout.ms": 1000})
+    run = start_run(c, runs, prefix="repl-etcd-long")
+    run.start_clients()
+    run.wait_progress("before the outage", acks=100, reads=100)
+    c.kill_etcd()
+    down_at = time.monotonic()
+    acked_before = run.acked()
+    poll("etcd down for 2 x lease TTL", 2 * TTL_S + 1, lambda: time.monotonic() - down_at >= 2 * TTL_S)
+    c.event(f"{run.acked() - acked_before} acks during the {time.monotonic() - down_at:.1f}s outage")
+    c.restart_etcd()
+    back_at = time.monotonic()
+    run.wait_progress("produce and consume after etcd returned", acks=200, reads=100, timeout=30)
+    c.event(f"writes and reads flow again {time.monotonic() - back_at:.1f}s after etcd restarted")
+    created = unique("repl-etcd-long-after")
+
+    def create():
+        try:
+            a = AdminClient({"bootstrap.servers": c.bootstrap, **CLIENT_DEFAULTS})  # alive until result()
+            a.create_topics([NewTopic(created, 1, 3)], request_timeout=5)[created].result(8)
+            return True
+        except KafkaException as e:
+            if e.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return True
+            raise
+    poll("CreateTopics after etcd restarted", 30, create, interval=1.0)
+    run.finish()
+    run.assert_clean()
+    r = run.history.check()
+    assert r.counts["failed"] == 0, run.report()
     c.stop()
