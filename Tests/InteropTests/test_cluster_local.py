@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -22,60 +20,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import missing_prerequisite, unique
 from runnel_interop import wire
+from runnel_interop.cluster import LocalCluster, alive as _alive, poll as _poll, port_free as _port_free
 
 pytestmark = pytest.mark.needs_broker
 
 NODES = 3
 LEASE_TTL_MS = 3000
-START_TIMEOUT_S = 45
 STOP_TIMEOUT_S = 30
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_range(count: int, avoid: range | None = None) -> int:
-    """A base port with `count` consecutive free loopback ports (checked now; random to avoid clashes)."""
-    for _ in range(200):
-        base = random.randint(20000, 60000)
-        ports = range(base, base + count)
-        if avoid and (set(ports) & set(avoid)):
-            continue
-        if all(_port_free(p) for p in ports):
-            return base
-    raise AssertionError(f"no {count} consecutive free loopback ports found")
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _poll(what: str, timeout: float, probe):
-    """Calls probe() until it returns a truthy value or `timeout` passes; returns that value."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            result = probe()
-            if result:
-                return result
-            last = f"probe returned {result!r}"
-        except Exception as e:  # noqa: BLE001 - a dead broker answers with errors while we poll
-            last = f"{type(e).__name__}: {e}"
-        time.sleep(0.2)  # poll interval, bounded by the deadline
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last})")
 
 
 def _admin(ports) -> AdminClient:
@@ -83,71 +34,12 @@ def _admin(ports) -> AdminClient:
     return AdminClient({"bootstrap.servers": servers, "socket.timeout.ms": 3000, "client.id": "cluster-local-test"})
 
 
-class Cluster:
-    def __init__(self, runnel_bin: str, workdir: Path):
-        self.dir = workdir / "cluster"
-        self.port = _free_range(NODES)
-        self.etcd_port = _free_range(2, avoid=range(self.port, self.port + NODES))
-        self.output = workdir / "local-cluster.out"
-        self.argv = [runnel_bin, "local-cluster", "--nodes", str(NODES), "--dir", str(self.dir),
-                     "--port", str(self.port), "--etcd-port", str(self.etcd_port),
-                     "--broker-override", f"etcd.lease.ttl.ms={LEASE_TTL_MS}",
-                     "--broker-override", "group.initial.rebalance.delay.ms=0"]
-        self.proc: subprocess.Popen | None = None
-        self.extra: list[subprocess.Popen] = []  # nodes this test restarted itself
-
-    @property
-    def ports(self) -> list[int]:
-        return [self.port + i for i in range(NODES)]
-
-    def start(self) -> dict:
-        with open(self.output, "wb") as out:
-            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-        cluster_file = self.dir / "cluster.json"
-
-        def ready():
-            code = self.proc.poll()
-            assert code is None, f"local-cluster exited with {code} before it was ready:\n{self.log()}"
-            return "Bootstrap servers:" in self.output.read_text() and cluster_file.exists()
-        _poll("local-cluster ready (cluster.json written, bootstrap servers printed)", START_TIMEOUT_S, ready)
-        return json.loads(cluster_file.read_text())
-
-    def info(self) -> dict:
-        return json.loads((self.dir / "cluster.json").read_text())
-
-    def log(self) -> str:
-        try:
-            return self.output.read_text()[-8000:]
-        except OSError:
-            return "(no output)"
-
-    def kill_everything(self) -> None:
-        """Best effort after a failure: nothing of the cluster may outlive the test module."""
-        for p in self.extra:
-            if p.poll() is None:
-                p.kill()
-                p.wait(10)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        try:
-            info = self.info()
-        except (OSError, ValueError):
-            return
-        for pid in [n["pid"] for n in info["nodes"]] + [info["etcd"]["pid"]]:
-            if _alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-
-
 @pytest.fixture(scope="module")
 def cluster(runnel_bin, tmp_path_factory):
     if not shutil.which("etcd"):
         missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
-    c = Cluster(runnel_bin, tmp_path_factory.mktemp("local-cluster"))
+    c = LocalCluster(runnel_bin, tmp_path_factory.mktemp("local-cluster"), nodes=NODES,
+                     overrides={"etcd.lease.ttl.ms": LEASE_TTL_MS})
     try:
         c.start()
         yield c
@@ -205,7 +97,7 @@ def test_rf3_topic_places_replicas_on_every_broker(cluster):
     assert sorted(p.leader for p in t.partitions.values()) == [1, 2, 3]
 
 
-def test_controller_moves_when_its_broker_is_killed_and_the_node_restarts(cluster, tmp_path):
+def test_controller_moves_when_its_broker_is_killed_and_the_node_restarts(cluster):
     info = cluster.info()
     by_id = {n["id"]: n for n in info["nodes"]}
     admin = _admin(cluster.ports)  # referenced while its futures are pending
@@ -228,13 +120,11 @@ def test_controller_moves_when_its_broker_is_killed_and_the_node_restarts(cluste
     assert not _alive(victim["pid"])
 
     # The exact command from cluster.json starts the node again on its port and data dir.
-    with open(tmp_path / "restarted.log", "wb") as out:
-        restarted = subprocess.Popen(victim["command"], stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-    cluster.extra.append(restarted)
+    restarted = cluster.restart(controller, wait=False)
+    log = cluster.node_log(controller)
 
     def three_brokers():
-        assert restarted.poll() is None, (tmp_path / "restarted.log").read_text()[-4000:]
+        assert restarted.poll() is None, log.read_text()[-4000:]
         md = _admin(cluster.ports).list_topics(timeout=5)
         return sorted(md.brokers) == [1, 2, 3] and md.brokers[controller].port == victim["port"]
     _poll(f"node {controller} back in Metadata", 2 * LEASE_TTL_MS / 1000 + 15, three_brokers)
@@ -245,7 +135,7 @@ def test_controller_moves_when_its_broker_is_killed_and_the_node_restarts(cluste
     # The restarted node is this test's process: it stops cleanly on SIGTERM.
     restarted.send_signal(signal.SIGTERM)
     assert restarted.wait(STOP_TIMEOUT_S) == 0
-    cluster.extra.remove(restarted)
+    del cluster.restarted[controller]
 
 
 def _describe(runnel_bin: str, ports, topic: str) -> list[dict]:

@@ -13,6 +13,12 @@ import crc32c as _crc32c
 NONE = 0
 CORRUPT_MESSAGE = 2
 UNKNOWN_TOPIC_OR_PARTITION = 3
+LEADER_NOT_AVAILABLE = 5
+NOT_LEADER_OR_FOLLOWER = 6
+REQUEST_TIMED_OUT = 7
+NOT_ENOUGH_REPLICAS = 19
+NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
+FENCED_LEADER_EPOCH = 74
 UNSUPPORTED_VERSION = 35
 INVALID_REQUEST = 42
 
@@ -205,6 +211,90 @@ def parse_api_versions_response(payload: bytes, version: int) -> dict:
 def metadata_request_v1(correlation_id: int, topics: list[str] | None = None) -> bytes:
     body = i32(-1) if topics is None else i32(len(topics)) + b"".join(string(t) for t in topics)
     return frame(request_header(3, 1, correlation_id, "runnel-interop", False) + body)
+
+
+def metadata_request_v7(correlation_id: int, topics: list[str] | None = None) -> bytes:
+    body = i32(-1) if topics is None else i32(len(topics)) + b"".join(string(t) for t in topics)
+    return frame(request_header(3, 7, correlation_id, "runnel-interop", False) + body + i8(0))
+
+
+def parse_metadata_v7(payload: bytes) -> dict:
+    """{brokers: {id: (host, port)}, controller_id, topics: {name: {error_code, partitions: {index:
+    {error_code, leader, leader_epoch, replicas, isr, offline}}}}}"""
+    r = Reader(payload)
+    out = {"correlation_id": r.i32(), "throttle_time_ms": r.i32(), "brokers": {}, "topics": {}}
+    for _ in range(r.i32()):
+        node, host, port = r.i32(), r.string(), r.i32()
+        r.string()  # rack
+        out["brokers"][node] = (host, port)
+    out["cluster_id"] = r.string()
+    out["controller_id"] = r.i32()
+
+    def ints() -> list[int]:
+        return [r.i32() for _ in range(max(0, r.i32()))]
+    for _ in range(r.i32()):
+        err, name = r.i16(), r.string()
+        r.i8()  # is_internal
+        parts = {}
+        for _ in range(r.i32()):
+            perr, index, leader, epoch = r.i16(), r.i32(), r.i32(), r.i32()
+            parts[index] = {"error_code": perr, "leader": leader, "leader_epoch": epoch,
+                            "replicas": ints(), "isr": ints(), "offline": ints()}
+        out["topics"][name] = {"error_code": err, "partitions": parts}
+    return out
+
+
+def metadata(port: int, topics: list[str] | None = None, timeout: float = 5.0) -> dict:
+    """One Metadata v7 round trip against the broker on `port` (raises on any failure)."""
+    deadline = time.monotonic() + timeout
+    with connect(port, timeout) as s:
+        s.sendall(metadata_request_v7(11, topics))
+        payload = read_frame(s, deadline)
+        if payload is None:
+            raise ConnectionError("broker closed the connection instead of answering Metadata")
+        return parse_metadata_v7(payload)
+
+
+def find_coordinator(port: int, key: str, key_type: int = 0, timeout: float = 5.0) -> dict:
+    """FindCoordinator v1 (key_type 0 = group, 1 = transaction): {error_code, error_message, node_id, host, port}."""
+    deadline = time.monotonic() + timeout
+    with connect(port, timeout) as s:
+        s.sendall(frame(request_header(10, 1, 31, "runnel-interop", False) + string(key) + i8(key_type)))
+        payload = read_frame(s, deadline)
+        if payload is None:
+            raise ConnectionError("broker closed the connection instead of answering FindCoordinator")
+        r = Reader(payload)
+        r.i32()  # correlation id
+        r.i32()  # throttle
+        return {"error_code": r.i16(), "error_message": r.string(), "node_id": r.i32(), "host": r.string(),
+                "port": r.i32()}
+
+
+def java_string_hash(s: str) -> int:
+    """Java's String.hashCode (Kafka maps a group / transactional id to an internal partition with it)."""
+    h = 0
+    units = s.encode("utf-16-be")
+    for (unit,) in struct.iter_unpack(">H", units):  # over UTF-16 code units, as Java does
+        h = (31 * h + unit) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def coordinator_partition(key: str, partitions: int = 50) -> int:
+    """Kafka's Utils.abs(key.hashCode()) % partitions (Utils.abs maps MIN_VALUE to 0)."""
+    h = java_string_hash(key)
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
+
+
+def produce(port: int, topic: str, partition: int, records: bytes, acks: int = -1,
+            timeout_ms: int = 10000, timeout: float | None = None) -> dict:
+    """One Produce v8 round trip: the partition's result {error_code, base_offset, error_message, ...}."""
+    deadline = time.monotonic() + (timeout if timeout is not None else timeout_ms / 1000 + 10)
+    with connect(port, 5.0) as s:
+        s.sendall(produce_request_v8(21, topic, partition, records, acks=acks, timeout_ms=timeout_ms))
+        payload = read_frame(s, deadline)
+        if payload is None:
+            raise ConnectionError("broker closed the connection instead of answering Produce")
+        return parse_produce_response_v8(payload)["topics"][0]["partitions"][0]
 
 
 def produce_request_v8(correlation_id: int, topic: str, partition: int, records: bytes,
