@@ -2,6 +2,8 @@
 // waits for followers whose offset is unknown), Kafka's caught-up rule, ISR expansion only past the
 // high watermark and the leader epoch's start, ISR shrink after replica.lag.time.max.ms, and one ISR
 // change in flight at a time.
+import KafkaRecords
+import NIOCore
 import RunnelCluster
 import Testing
 @testable import RunnelBroker
@@ -82,5 +84,31 @@ import Testing
         fenced.role = .fenced
         fenced.recordFetch(replica: 3, fetchOffset: 100, leaderEnd: 100, nowMs: 1)
         #expect(fenced.expansion(for: 3, highWatermark: 0) == nil)
+    }
+}
+
+/// A follower appends only the whole batches of a fetch answer (the leader cuts at the byte limit).
+@Suite struct ReplicaFetchTrimTests {
+    static func batch(baseOffset: Int64, records: Int) throws -> ByteBuffer {
+        var builder = RecordBatchBuilder(baseOffset: baseOffset)
+        for i in 0..<records { builder.append(key: nil, value: "value-\(i)", timestamp: 1_000) }
+        return try builder.build()
+    }
+
+    @Test func keepsOnlyCompleteBatches() throws {
+        var first = try Self.batch(baseOffset: 0, records: 3)
+        var second = try Self.batch(baseOffset: 3, records: 2)
+        let third = try Self.batch(baseOffset: 5, records: 4)
+        let wholeBytes = first.readableBytes + second.readableBytes
+        var fetched = ByteBuffer()
+        fetched.writeBuffer(&first)
+        fetched.writeBuffer(&second)
+        fetched.writeBytes(third.getBytes(at: third.readerIndex, length: third.readableBytes - 7) ?? [])
+        let trimmed = try #require(ReplicaFetcher.completeBatches(fetched))
+        #expect(trimmed.readableBytes == wholeBytes)
+        // A lone partial batch (or a header cut short) gives nothing to append.
+        #expect(ReplicaFetcher.completeBatches(third.getSlice(at: third.readerIndex, length: 40) ?? ByteBuffer()) == nil)
+        #expect(ReplicaFetcher.completeBatches(third.getSlice(at: third.readerIndex, length: 10) ?? ByteBuffer()) == nil)
+        #expect(ReplicaFetcher.completeBatches(third)?.readableBytes == third.readableBytes)
     }
 }

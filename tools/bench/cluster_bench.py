@@ -17,7 +17,9 @@ All nodes and etcd share this machine's cores and disk: the ratios are what one 
 import argparse
 import json
 import os
+import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,10 +37,29 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 LEASE_TTL_MS = 3000
 
 
+def free_base(count: int, avoid: range | None = None) -> int:
+    """A base port with `count` consecutive free loopback ports below the ephemeral range."""
+    for _ in range(200):
+        base = random.randint(20000, 30000)
+        ports = range(base, base + count)
+        if avoid and set(ports) & set(avoid):
+            continue
+        try:
+            for p in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free ports")
+
+
 class LocalCluster:
     """`runnel local-cluster` with its cluster.json; nodes killed and restarted from their command lines."""
 
-    def __init__(self, binary: str, workdir: str, nodes: int = 3, port: int = 29192, etcd_port: int = 22479):
+    def __init__(self, binary: str, workdir: str, nodes: int = 3):
+        port = free_base(nodes)
+        etcd_port = free_base(2, avoid=range(port, port + nodes))
         self.dir = Path(workdir)
         self.log = open(self.dir / "local-cluster.log", "w")
         self.proc = subprocess.Popen(

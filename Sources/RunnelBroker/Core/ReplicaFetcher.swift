@@ -340,7 +340,7 @@ final class ReplicaFetcher: Sendable {
         case .none where answer.divergingEpoch.epoch >= 0 || answer.divergingEpoch.endOffset >= 0:
             truncate(followed, key: key, leaderEpoch: answer.divergingEpoch.epoch, endOffset: answer.divergingEpoch.endOffset)
         case .none:
-            if let records = answer.records, records.readableBytes > 0 {
+            if let fetched = answer.records, let records = Self.completeBatches(fetched) {
                 do {
                     let batches = try ValidatedBatches.validate(records, origin: .replication, maxMessageBytes: Int.max)
                     _ = try await append(batches, to: log, epoch: followed.epoch)
@@ -375,6 +375,23 @@ final class ReplicaFetcher: Sendable {
             logger.warning("replica fetch error", metadata: ["partition": "\(key)", "error": "\(code.name)"])
             backOff([key], for: settings.backoff)
         }
+    }
+
+    /// The whole batches at the front of a fetched partition's records: a leader cuts its answer at the
+    /// byte limit, so the last batch may be partial (it is fetched again next time). Nil when not even
+    /// one batch is complete.
+    static func completeBatches(_ records: ByteBuffer) -> ByteBuffer? {
+        let start = records.readerIndex
+        var position = start
+        let end = records.writerIndex
+        // A batch: base offset (8 bytes), then its length (4 bytes) counting everything after the length.
+        while position + 12 <= end, let length = records.getInteger(at: position + 8, as: Int32.self), length > 0 {
+            let next = position + 12 + Int(length)
+            guard next <= end else { break }
+            position = next
+        }
+        guard position > start else { return nil }
+        return records.getSlice(at: start, length: position - start)
     }
 
     private func append(_ batches: ValidatedBatches, to log: PartitionLog, epoch: Int32) async throws -> AppendResult {
