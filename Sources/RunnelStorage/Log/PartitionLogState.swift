@@ -79,7 +79,7 @@ final class PartitionLogState {
         }
         // 2. Producer checks (client only), against the state plus earlier batches of this request.
         if origin == .client, let duplicate = try checkProducers(headers, nowMs: nowMs) { return .duplicate(duplicate) }
-        if origin == .coordinator { try checkCoordinatorBatches(headers) }
+        if origin == .coordinator { try checkCoordinatorBatches(batches) }
         // 3. Offsets.
         let firstOffset: Int64
         let lastOffset: Int64
@@ -121,11 +121,11 @@ final class PartitionLogState {
             local.noteAppend(header, at: position)
             // 5. Producer state, transaction markers, leader epochs.
             if header.hasProducerId {
-                var control: ControlRecordType?
+                var marker: TransactionMarkerScan?
                 if header.isControl, let bytes = records.getSlice(at: batchIndex, length: header.totalSize) {
-                    control = RecordScan.controlType(in: bytes, at: bytes.readerIndex, header: header)
+                    marker = RecordScan.marker(in: bytes, at: bytes.readerIndex, header: header)
                 }
-                if let (aborted, isAbort) = producers.apply(header, control: control, nowMs: nowMs), isAbort {
+                if let (aborted, isAbort) = producers.apply(header, marker: marker, nowMs: nowMs), isAbort {
                     local.indexWrites.append(segment.transactionIndex.appendBehind(aborted))
                 }
             }
@@ -182,14 +182,26 @@ final class PartitionLogState {
         }
     }
 
-    /// Coordinator batches: markers never for an epoch older than the producer's; transactional data
-    /// (a group coordinator's TxnOffsetCommit) under the same verification rule as client batches.
-    private func checkCoordinatorBatches(_ headers: [RecordBatchHeader]) throws(StorageError) {
-        for header in headers where header.hasProducerId {
+    /// Coordinator batches: markers never for an epoch older than the producer's, nor from a transaction
+    /// coordinator older than the last one that wrote a marker for the producer here (a deposed
+    /// coordinator, Kafka's TRANSACTION_COORDINATOR_FENCED); transactional data (a group coordinator's
+    /// TxnOffsetCommit) under the same verification rule as client batches.
+    private func checkCoordinatorBatches(_ batches: ValidatedBatches) throws(StorageError) {
+        var batchIndex = batches.records.readerIndex
+        for header in batches.headers {
+            defer { batchIndex += header.totalSize }
+            guard header.hasProducerId else { continue }
             let entry = producers.entry(for: header.producerId)
             if let entry, header.producerEpoch < entry.producerEpoch {
                 throw .invalidProducerEpoch(producerId: header.producerId, current: entry.producerEpoch,
                                             received: header.producerEpoch)
+            }
+            if header.isControl, let entry,
+               let bytes = batches.records.getSlice(at: batchIndex, length: header.totalSize),
+               let received = RecordScan.marker(in: bytes, at: bytes.readerIndex, header: header)?.coordinatorEpoch,
+               received < entry.coordinatorEpoch {
+                throw .transactionCoordinatorFenced(producerId: header.producerId, current: entry.coordinatorEpoch,
+                                                    received: received)
             }
             if !header.isControl, header.isTransactional { try checkTransaction(header, entry: entry) }
         }

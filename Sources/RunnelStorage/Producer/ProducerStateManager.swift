@@ -58,9 +58,10 @@ final class ProducerStateManager {
 
     func set(_ entry: ProducerStateEntry) { producers[entry.producerId] = entry }
 
-    /// Applies a batch with offsets assigned; for a marker returns the completed transaction
-    /// (producer id, first offset, marker offset, whether it was aborted).
-    func apply(_ header: RecordBatchHeader, control: ControlRecordType?, nowMs: Int64) -> (AbortedTransaction, Bool)? {
+    /// Applies a batch with offsets assigned; for a marker (`marker` read from its control record)
+    /// records the coordinator epoch that wrote it and returns the completed transaction (producer id,
+    /// first offset, marker offset, whether it was aborted).
+    func apply(_ header: RecordBatchHeader, marker: TransactionMarkerScan?, nowMs: Int64) -> (AbortedTransaction, Bool)? {
         guard header.hasProducerId else { return nil }
         var entry = producers[header.producerId]
             ?? ProducerStateEntry(producerId: header.producerId, producerEpoch: header.producerEpoch, lastUpdateMs: nowMs)
@@ -73,7 +74,8 @@ final class ProducerStateManager {
                 entry.batches.removeAll()
             }
             entry.lastUpdateMs = nowMs
-            if let first = entry.currentTxnFirstOffset, let control {
+            if let coordinatorEpoch = marker?.coordinatorEpoch { entry.coordinatorEpoch = coordinatorEpoch }
+            if let first = entry.currentTxnFirstOffset, let control = marker?.type {
                 entry.currentTxnFirstOffset = nil
                 producers[header.producerId] = entry
                 let lso = firstUnstableOffset ?? (header.lastOffset + 1)
