@@ -42,9 +42,12 @@ final class PartitionLogState {
 
     var config: LogConfig { local.config }
 
-    /// The last stable offset: the first offset of the oldest open transaction, capped by the high watermark.
+    /// The last stable offset: the first offset of the oldest transaction that is open, or whose marker
+    /// is not yet below the high watermark, capped by the high watermark.
     var lastStableOffset: Int64 {
-        if let first = producers.firstUnstableOffset, first < highWatermark { return max(first, logStartOffset) }
+        if let first = producers.firstUnstableOffset(highWatermark: highWatermark), first < highWatermark {
+            return max(first, logStartOffset)
+        }
         return highWatermark
     }
 
@@ -77,6 +80,7 @@ final class PartitionLogState {
         guard totalBytes <= config.segmentBytes else {
             return .fail(.recordListTooLarge(size: totalBytes, limit: config.segmentBytes))
         }
+        producers.forgetCompletedTransactions(below: highWatermark)
         // 2. Producer checks (client only), against the state plus earlier batches of this request.
         if origin == .client, let duplicate = try checkProducers(headers, nowMs: nowMs) { return .duplicate(duplicate) }
         if origin == .coordinator { try checkCoordinatorBatches(batches) }
