@@ -1,8 +1,9 @@
 // TransactionCoordinator: Kafka's transaction coordinator (KIP-98) — owns the transactional ids of the
 // `__transaction_state` partitions this broker leads, runs their state machine
 // (Empty → Ongoing → PrepareCommit/PrepareAbort → CompleteCommit/CompleteAbort), persists every step
-// before acting on it, and drives the markers. Requests are in +Requests (wire translation is in
-// TransactionRequests), markers in +Markers, timers and loading in +Lifecycle.
+// before acting on it (the completion: queued ahead of every later step), and drives the markers.
+// Requests are in +Requests (wire translation is in TransactionRequests), markers, the completion,
+// timers and loading in +Lifecycle; here: persistence and waiting for a busy id.
 import KafkaProtocol
 import Logging
 import Synchronization
