@@ -43,6 +43,24 @@ func eventually(_ what: String, _ condition: () async throws -> Bool) async thro
         #expect(metadata?.partitions == [topicB])
     }
 
+    @Test func initProducerIdWaitsForTheCompletionAndThenBumpsTheEpoch() async throws {
+        let gate = Gate()
+        let h = try await Harness(markers: RecordingMarkerWriter(gate: gate))
+        let id = try await h.coordinator.initProducerId(transactionalId: "i", timeoutMs: 30_000, expected: nil).get()
+        #expect(await h.coordinator.addPartitions(transactionalId: "i", producerId: id.producerId, producerEpoch: id.epoch,
+                                                  partitions: [topicA]) == .none)
+        _ = try await h.coordinator.endTransaction(transactionalId: "i", producerId: id.producerId, producerEpoch: id.epoch,
+                                                   result: .commit).get()
+        let restarted = Task { await h.coordinator.initProducerId(transactionalId: "i", timeoutMs: 30_000, expected: nil) }
+        try await eventually("InitProducerId to wait") { await h.coordinator.waitingRequests(for: "i") == 1 }
+        #expect(await h.coordinator.metadata(of: "i")?.state == .prepareCommit)
+        gate.open()
+        #expect(try await restarted.value.get() == ProducerIdAndEpoch(producerId: id.producerId, epoch: id.epoch + 1))
+        // The commit completed (never turned into an abort) before the epoch bump, in the log too.
+        #expect(try h.persistedStates("i") == [.empty, .ongoing, .prepareCommit, .completeCommit, .empty])
+        #expect(h.markers.calls.map(\.result) == [.commit])
+    }
+
     @Test func aRequestWaitsOnlyBoundedForMarkersThatDoNotComplete() async throws {
         let wait: Int64 = 100
         let h = try await Harness(markers: RecordingMarkerWriter(failures: 1_000_000), busyWaitMs: wait)
