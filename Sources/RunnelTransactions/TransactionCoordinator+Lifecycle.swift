@@ -17,10 +17,13 @@ extension TransactionCoordinator {
     }
 
     /// Writes COMMIT/ABORT markers to every partition of `id`'s prepared transaction, retrying with
-    /// backoff until each is durable (a partition whose topic is gone is dropped), then persists
-    /// CompleteCommit/CompleteAbort. Stops when the coordinator loses the partition.
+    /// backoff until each is durable (a partition whose topic is gone is dropped), then completes the
+    /// transaction (`complete`). Stops when the coordinator loses the partition.
     func writeMarkers(for id: String) async {
-        defer { markerTasks[id] = nil }
+        defer {
+            markerTasks[id] = nil
+            wakeWaiters(for: id)
+        }
         guard let entry = entries[id], let epoch = coordinatorEpoch(for: id) else { return }
         let prepared = entry.metadata
         guard prepared.state == .prepareCommit || prepared.state == .prepareAbort else { return }
@@ -59,24 +62,51 @@ extension TransactionCoordinator {
             try? await Task.sleep(for: .milliseconds(backoff))
             backoff = min(backoff * 2, 1000)
         }
-        // Persist the completion (retrying: the transaction is not complete until this is durable).
-        backoff = config.retryBackoffMs
-        while coordinatorEpoch(for: id) == epoch, !Task.isCancelled {
-            guard let current = entries[id], current.metadata.producerId == prepared.producerId,
-                  current.metadata.producerEpoch == prepared.producerEpoch, current.metadata.state == prepared.state
-            else { return }
-            if current.pending != nil {
-                try? await Task.sleep(for: .milliseconds(backoff))
-                continue
-            }
-            let error = await persist(current.metadata.completing(nowMs: clock.nowMs()))
-            if error == .none {
-                logger.debug("transaction complete", metadata: [
-                    "transactional_id": "\(id)", "result": "\(prepared.state == .prepareCommit ? "commit" : "abort")"])
-                return
-            }
+        while entries[id]?.pending != nil, coordinatorEpoch(for: id) == epoch, !Task.isCancelled {
+            await waitForChange(of: id, until: busyWaitDeadline())
+        }
+        complete(id, prepared: prepared, epoch: epoch)
+    }
+
+    /// Every marker of `prepared` is durable: queues CompleteCommit/CompleteAbort and makes it current at
+    /// once, without waiting for its write. That is safe because the log keeps the order of its appends:
+    /// any later step of this id (the next transaction's Ongoing, an epoch bump, a tombstone) is queued
+    /// after the completion and so is never durable without it; the client is answered only after its
+    /// own step is durable. If the process dies before the completion is durable, the log still ends in
+    /// PrepareCommit/PrepareAbort and loading writes the markers again (harmless) and completes.
+    /// Synchronous, so the marker task ends in the same actor turn and the next transaction's EndTxn can
+    /// start its own.
+    func complete(_ id: String, prepared: TransactionMetadata, epoch: Int32) {
+        guard coordinatorEpoch(for: id) == epoch, !Task.isCancelled, let current = entries[id],
+              current.pending == nil, current.metadata == prepared else { return }
+        let completed = prepared.completing(nowMs: clock.nowMs())
+        guard let record = encode(completed) else { return }
+        let written = TransactionLogAppend(store: store, partition: partition(for: id), records: [record])
+        entries[id] = Entry(metadata: completed, pending: nil)
+        view.set(id, completed)
+        wakeWaiters(for: id)
+        logger.debug("transaction complete", metadata: [
+            "transactional_id": "\(id)", "result": "\(prepared.state == .prepareCommit ? "commit" : "abort")"])
+        Task { [weak self] in await self?.confirmCompletion(of: id, completed, record: record, written: written, epoch: epoch) }
+    }
+
+    /// Waits for a completion's write; a failed one is queued again (with backoff) unless a later step of
+    /// the id superseded it.
+    func confirmCompletion(of id: String, _ completed: TransactionMetadata, record: TransactionLogRecord,
+                           written first: TransactionLogAppend, epoch: Int32) async {
+        var written = first
+        var backoff = config.retryBackoffMs
+        while case .failure(let error) = await written.result() {
+            logger.warning("transaction completion write failed", metadata: [
+                "transactional_id": "\(id)", "state": "\(completed.state)", "error": "\(error)"])
             try? await Task.sleep(for: .milliseconds(backoff))
             backoff = min(backoff * 2, 1000)
+            // A later step queued meanwhile decides: once durable, it supersedes the completion.
+            while isSettling(id), coordinatorEpoch(for: id) == epoch {
+                await waitForChange(of: id, until: busyWaitDeadline())
+            }
+            guard coordinatorEpoch(for: id) == epoch, entries[id]?.metadata == completed else { return }
+            written = TransactionLogAppend(store: store, partition: partition(for: id), records: [record])
         }
     }
 
@@ -137,6 +167,7 @@ extension TransactionCoordinator {
             view.set(id, nil)
             markerTasks[id]?.cancel()
             markerTasks[id] = nil
+            wakeWaiters(for: id)
         }
     }
 
@@ -196,16 +227,18 @@ extension TransactionCoordinator {
             let tombstone: TransactionLogRecord
             do throws(TransactionLogCodecError) { tombstone = try TransactionLogCodec.tombstone(id) } catch { continue }
             entries[id]?.pending = .dead
-            do throws(TransactionLogStoreError) {
-                try await store.append(partition: partition(for: id), records: [tombstone])
+            let written = TransactionLogAppend(store: store, partition: partition(for: id), records: [tombstone])
+            switch await written.result() {
+            case .success:
                 if entries[id]?.pending == .dead {
                     entries[id] = nil
                     view.set(id, nil)
                 }
                 logger.info("expired transactional id", metadata: ["transactional_id": "\(id)"])
-            } catch {
+            case .failure:
                 entries[id]?.pending = nil
             }
+            wakeWaiters(for: id)
         }
     }
 

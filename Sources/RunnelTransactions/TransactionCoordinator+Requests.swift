@@ -30,6 +30,12 @@ extension TransactionCoordinator {
                 return .failure(error)
             }
         }
+        if isSettling(id) {
+            // The previous transaction is completing: wait for it rather than have the client back off.
+            let deadline = busyWaitDeadline()
+            while isSettling(id), ContinuousClock.now < deadline { await waitForChange(of: id, until: deadline) }
+            if let error = coordinatorError(for: id) { return .failure(TransactionError(error)) }
+        }
         guard let entry = entries[id] else { return .failure(TransactionError(.notCoordinator)) }
         let metadata = entry.metadata
         if entry.pending != nil { return .failure(TransactionError(.concurrentTransactions)) }
@@ -77,13 +83,22 @@ extension TransactionCoordinator {
 
     /// AddPartitionsToTxn (and AddOffsetsToTxn with the group's offsets partition): the partitions join
     /// the transaction, which starts if none is ongoing. Persisted before the answer.
+    /// While the id's previous transaction is completing (its markers or a step's write in flight), the
+    /// request waits for it (up to `busyWaitMs`) instead of answering CONCURRENT_TRANSACTIONS at once:
+    /// the next transaction's first AddPartitionsToTxn usually arrives right after EndTxn's answer.
     public func addPartitions(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
                               partitions added: Set<TopicPartition>) async -> ErrorCode {
         guard !id.isEmpty else { return .invalidRequest }
-        if let error = coordinatorError(for: id) { return error }
-        guard let entry = entries[id], entry.metadata.producerId == producerId else { return .invalidProducerIdMapping }
+        let deadline = busyWaitDeadline()
+        while true {
+            if let error = coordinatorError(for: id) { return error }
+            guard let entry = entries[id], entry.metadata.producerId == producerId else { return .invalidProducerIdMapping }
+            guard entry.metadata.producerEpoch == producerEpoch else { return .producerFenced }
+            guard isSettling(id), ContinuousClock.now < deadline else { break }
+            await waitForChange(of: id, until: deadline)
+        }
+        guard let entry = entries[id] else { return .invalidProducerIdMapping }
         let metadata = entry.metadata
-        guard metadata.producerEpoch == producerEpoch else { return .producerFenced }
         if entry.pending != nil { return .concurrentTransactions }
         switch metadata.state {
         case .prepareCommit, .prepareAbort, .dead, .prepareEpochFence:

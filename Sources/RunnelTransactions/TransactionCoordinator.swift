@@ -1,8 +1,9 @@
 // TransactionCoordinator: Kafka's transaction coordinator (KIP-98) — owns the transactional ids of the
 // `__transaction_state` partitions this broker leads, runs their state machine
 // (Empty → Ongoing → PrepareCommit/PrepareAbort → CompleteCommit/CompleteAbort), persists every step
-// before acting on it, and drives the markers. Requests are in +Requests (wire translation is in
-// TransactionRequests), markers in +Markers, timers and loading in +Lifecycle.
+// before acting on it (the completion: queued ahead of every later step), and drives the markers.
+// Requests are in +Requests (wire translation is in TransactionRequests), markers, the completion,
+// timers and loading in +Lifecycle; here: persistence and waiting for a busy id.
 import KafkaProtocol
 import Logging
 import Synchronization
@@ -23,10 +24,14 @@ public struct TransactionCoordinatorConfig: Sendable {
     public var removeExpiredIntervalMs: Int64
     /// First delay before a failed marker or completion write is retried (doubles up to 1 s).
     public var retryBackoffMs: Int64
+    /// How long a request that meets a transaction still completing (a step's write in flight, markers
+    /// being written) waits for it before answering CONCURRENT_TRANSACTIONS. Clients back off 20–100 ms
+    /// on that error, far longer than a completion usually takes.
+    public var busyWaitMs: Int64
 
     public init(transactionStatePartitions: Int32, offsetsTopicPartitions: Int32, maxTimeoutMs: Int32,
                 abortTimedOutIntervalMs: Int64, transactionalIdExpirationMs: Int64, removeExpiredIntervalMs: Int64,
-                retryBackoffMs: Int64 = 20) {
+                retryBackoffMs: Int64 = 20, busyWaitMs: Int64 = 500) {
         self.transactionStatePartitions = transactionStatePartitions
         self.offsetsTopicPartitions = offsetsTopicPartitions
         self.maxTimeoutMs = maxTimeoutMs
@@ -34,6 +39,7 @@ public struct TransactionCoordinatorConfig: Sendable {
         self.transactionalIdExpirationMs = transactionalIdExpirationMs
         self.removeExpiredIntervalMs = removeExpiredIntervalMs
         self.retryBackoffMs = retryBackoffMs
+        self.busyWaitMs = busyWaitMs
     }
 }
 
@@ -51,8 +57,11 @@ public struct ProducerIdAndEpoch: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The transaction coordinator. An actor: operations on transactional ids are sequential; a step that
-/// waits for its log write marks the id with a pending state, and requests meeting a pending state answer
-/// CONCURRENT_TRANSACTIONS (the client retries), as Kafka's coordinator does.
+/// waits for its log write marks the id with a pending state. A request meeting a pending state, or a
+/// prepared transaction whose markers are being written, waits for it (up to `busyWaitMs`) and then
+/// answers CONCURRENT_TRANSACTIONS if it is still busy (the client retries), as Kafka's coordinator does.
+/// Log writes are queued on the actor in call order (`TransactionLogAppend`), so steps of different
+/// ids, and a completion followed by the next transaction's first step, are pipelined.
 public actor TransactionCoordinator {
     /// Whether a `__transaction_state` partition's ids are served here, and at which coordinator epoch
     /// (the partition's leader epoch: markers carry it, so a deposed coordinator's markers are fenced).
@@ -80,6 +89,15 @@ public actor TransactionCoordinator {
     var markerTasks: [String: Task<Void, Never>] = [:]
     var nextExpiryCheckMs: Int64 = 0
     var timerTask: Task<Void, Never>?
+    /// Requests waiting for an id to change (`waitForChange`), by id and token.
+    var waiters: [String: [Int: Waiter]] = [:]
+    var nextWaiterToken = 0
+
+    /// A suspended request and the task that resumes it at its deadline.
+    struct Waiter {
+        var continuation: CheckedContinuation<Void, Never>
+        var deadline: Task<Void, Never>
+    }
     /// The persisted metadata of every id served here, readable without a hop onto the actor: the
     /// produce path verifies a transactional batch synchronously on its event loop (`verifyNow`).
     let view = MetadataView()
@@ -125,23 +143,17 @@ public actor TransactionCoordinator {
 
     // MARK: - Persistence
 
-    /// Persists `next` as `transactionalId`'s new metadata: marks the pending state, writes the record,
-    /// then (if this coordinator still owns the partition at the same epoch) makes it current.
-    /// Returns `.none` or the error for the client; on failure the current metadata is unchanged.
+    /// Persists `next` as `transactionalId`'s new metadata: marks the pending state, queues the record,
+    /// then once it is durable (if this coordinator still owns the partition at the same epoch) makes it
+    /// current. Returns `.none` or the error for the client; on failure the current metadata is unchanged.
     func persist(_ next: TransactionMetadata) async -> ErrorCode {
         let id = next.transactionalId
         guard let epoch = coordinatorEpoch(for: id) else { return coordinatorError(for: id) ?? .notCoordinator }
-        let record: TransactionLogRecord
-        do throws(TransactionLogCodecError) {
-            record = try TransactionLogCodec.record(next)
-        } catch {
-            logger.error("could not encode transaction state", metadata: ["transactional_id": "\(id)", "error": "\(error)"])
-            return .unknownServerError
-        }
+        guard let record = encode(next) else { return .unknownServerError }
         entries[id]?.pending = next.state
-        do throws(TransactionLogStoreError) {
-            try await store.append(partition: partition(for: id), records: [record])
-        } catch {
+        let written = TransactionLogAppend(store: store, partition: partition(for: id), records: [record])
+        defer { wakeWaiters(for: id) }
+        if case .failure(let error) = await written.result() {
             entries[id]?.pending = nil
             logger.warning("transaction state write failed", metadata: [
                 "transactional_id": "\(id)", "state": "\(next.state)", "error": "\(error)"])
@@ -154,6 +166,62 @@ public actor TransactionCoordinator {
         entries[id] = Entry(metadata: next, pending: nil)
         view.set(id, next)
         return .none
+    }
+
+    /// `metadata`'s `__transaction_state` record, or nil (logged) when it cannot be encoded.
+    func encode(_ metadata: TransactionMetadata) -> TransactionLogRecord? {
+        do throws(TransactionLogCodecError) {
+            return try TransactionLogCodec.record(metadata)
+        } catch {
+            logger.error("could not encode transaction state", metadata: [
+                "transactional_id": "\(metadata.transactionalId)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    // MARK: - Waiting for a busy id
+
+    /// Whether `id` is completing something that will settle by itself: a step's write in flight, or a
+    /// prepared transaction whose markers are being written.
+    func isSettling(_ id: String) -> Bool {
+        guard let entry = entries[id] else { return false }
+        if entry.pending != nil { return true }
+        let prepared = entry.metadata.state == .prepareCommit || entry.metadata.state == .prepareAbort
+        return prepared && markerTasks[id] != nil
+    }
+
+    /// The instant until which a request that arrives now may wait for a settling id.
+    func busyWaitDeadline() -> ContinuousClock.Instant { .now + .milliseconds(config.busyWaitMs) }
+
+    /// Suspends until `id`'s entry changes (a step persisted or failed, a transaction completed, the
+    /// partition unloaded) or `deadline` passes. Callers re-check everything afterwards.
+    func waitForChange(of id: String, until deadline: ContinuousClock.Instant) async {
+        guard deadline > .now else { return }
+        let token = nextWaiterToken
+        nextWaiterToken += 1
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let timer = Task { [weak self] in
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                guard !Task.isCancelled else { return }
+                await self?.expireWaiter(id, token)
+            }
+            waiters[id, default: [:]][token] = Waiter(continuation: continuation, deadline: timer)
+        }
+    }
+
+    private func expireWaiter(_ id: String, _ token: Int) {
+        guard let waiter = waiters[id]?.removeValue(forKey: token) else { return }
+        if waiters[id]?.isEmpty == true { waiters[id] = nil }
+        waiter.continuation.resume()
+    }
+
+    /// Resumes every request waiting on `id`.
+    func wakeWaiters(for id: String) {
+        guard let woken = waiters.removeValue(forKey: id) else { return }
+        for waiter in woken.values {
+            waiter.deadline.cancel()
+            waiter.continuation.resume()
+        }
     }
 
     // MARK: - Queries used by the broker
@@ -209,4 +277,9 @@ public actor TransactionCoordinator {
         TopicPartition(topic: InternalTopics.consumerOffsets,
                        partition: CoordinatorPartitioner.partition(for: groupId, partitionCount: config.offsetsTopicPartitions))
     }
+}
+
+extension TransactionCoordinator {
+    /// How many requests are waiting for `id` to settle (tests).
+    func waitingRequests(for id: String) -> Int { waiters[id]?.count ?? 0 }
 }

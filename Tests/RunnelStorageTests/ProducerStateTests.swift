@@ -163,6 +163,28 @@ import Testing
         #expect(log.producerState(for: 11)?.currentTxnFirstOffset == nil)
     }
 
+    @Test func theLastStableOffsetWaitsForTheMarkerToReachTheHighWatermark() throws {
+        let dir = TemporaryDirectory()
+        let manager = try TestManagers.make(dir.path)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+        log.highWatermarkPolicy = .external
+        log.verifyTransaction(producerId: 12, epoch: 0)
+        _ = try log.appendAndWait(records: TestBatches.simple(count: 3, producerId: 12, producerEpoch: 0, baseSequence: 0,
+                                                              transactional: true), leaderEpoch: 0)  // 0-2
+        #expect(log.updateHighWatermark(3) == 3)
+        #expect(log.lastStableOffset == 0)
+        _ = try log.appendAndWait(records: TestBatches.marker(commit: false, producerId: 12, producerEpoch: 0),
+                                  leaderEpoch: 0, origin: .coordinator)  // 3
+        // The marker closed the transaction, but a reader up to the high watermark would get its records
+        // without the marker: the last stable offset stays at the transaction's start until it is visible.
+        #expect(log.producerState(for: 12)?.currentTxnFirstOffset == nil)
+        #expect(log.lastStableOffset == 0)
+        #expect(try log.read(from: 0, maxBytes: 1 << 20, isolation: .transactionCommitted).isEmpty)
+        #expect(log.updateHighWatermark(4) == 4)
+        #expect(log.lastStableOffset == 4)
+    }
+
     @Test func idleProducersExpire() throws {
         let dir = TemporaryDirectory()
         var config = LogConfig()

@@ -82,14 +82,16 @@ enum TestBatches {
                      transactional: transactional)
     }
 
-    /// A transaction marker (control batch) with one record: key = version 0 + type.
-    static func marker(commit: Bool, producerId: Int64, producerEpoch: Int16, timestamp: Int64 = 2_000) -> ByteBuffer {
+    /// A transaction marker (control batch) with one record: key = version 0 + type, value = version 0 +
+    /// the coordinator epoch.
+    static func marker(commit: Bool, producerId: Int64, producerEpoch: Int16, coordinatorEpoch: Int32 = 0,
+                       timestamp: Int64 = 2_000) -> ByteBuffer {
         var key = ByteBufferAllocator().buffer(capacity: 4)
         key.writeInteger(Int16(0))
         key.writeInteger(Int16(commit ? 1 : 0))
         var value = ByteBufferAllocator().buffer(capacity: 6)
         value.writeInteger(Int16(0))
-        value.writeInteger(Int32(0))
+        value.writeInteger(coordinatorEpoch)
         return batch([TestRecord(key: Array(key.readableBytesView), value: Array(value.readableBytesView), timestamp: timestamp)],
                      producerId: producerId, producerEpoch: producerEpoch, baseSequence: -1, transactional: true, control: true)
     }

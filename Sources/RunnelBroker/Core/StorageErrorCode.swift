@@ -15,6 +15,7 @@ extension ErrorCode {
         case .invalidRecord: self = .invalidRecord
         case .outOfOrderSequence: self = .outOfOrderSequenceNumber
         case .invalidProducerEpoch: self = .invalidProducerEpoch
+        case .transactionCoordinatorFenced: self = .transactionCoordinatorFenced
         case .invalidTxnState: self = .invalidTxnState
         case .io, .logDirOffline, .partitionOffline: self = .kafkaStorageError
         case .unknownTopicOrPartition: self = .unknownTopicOrPartition

@@ -7,17 +7,21 @@ import RunnelCluster
 import RunnelGroups
 import RunnelStorage
 import RunnelTransactions
+import Synchronization
 
 /// `TransactionLogStore` over this broker's `__transaction_state` partition logs: one uncompressed batch
-/// per append, through `Partition.append(origin: .coordinator)` (durable on completion, group-committed
-/// with every other append of its I/O round).
+/// per append, handed to `Partition.append(origin: .coordinator)` before `append` returns, so appends are
+/// in the log in call order (durable on completion, group-committed with every other append of its I/O
+/// round; an I/O round completes its appends in log order).
 struct TransactionStateLog: TransactionLogStore {
     static let topic = InternalTopics.transactionState
     let replicas: ReplicaManager
 
-    func append(partition index: Int32, records: [TransactionLogRecord]) async throws(TransactionLogStoreError) {
+    func append(partition index: Int32, records: [TransactionLogRecord],
+                completion: @escaping @Sendable (Result<Void, TransactionLogStoreError>) -> Void) {
         guard let partition = replicas.partition(topic: Self.topic, index: index) else {
-            throw TransactionLogStoreError(.notCoordinator, "\(Self.topic)-\(index) is not hosted here")
+            completion(.failure(TransactionLogStoreError(.notCoordinator, "\(Self.topic)-\(index) is not hosted here")))
+            return
         }
         var builder = RecordBatchBuilder(initialCapacity: records.reduce(128) {
             $0 + $1.key.readableBytes + ($1.value?.readableBytes ?? 0) + 16
@@ -28,19 +32,20 @@ struct TransactionStateLog: TransactionLogStore {
         do throws(RecordBatchError) {
             batch = try builder.build()
         } catch {
-            throw TransactionLogStoreError(.unknownServerError, "could not build a transaction log batch: \(error)")
-        }
-        let result: Result<AppendOutcome, PartitionError> = await withCheckedContinuation { continuation in
-            partition.append(records: batch, origin: .coordinator) { continuation.resume(returning: $0) }
-        }
-        switch result {
-        case .success:
+            completion(.failure(TransactionLogStoreError(.unknownServerError, "could not build a transaction log batch: \(error)")))
             return
-        case .failure(let error) where error.errorCode == .messageTooLarge || error.errorCode == .recordListTooLarge:
-            throw TransactionLogStoreError(.unknownServerError, "\(Self.topic)-\(index): \(error.message ?? "batch too large")")
-        case .failure(let error):
-            // Kafka answers a failed transaction log write with COORDINATOR_NOT_AVAILABLE so clients retry.
-            throw TransactionLogStoreError(.coordinatorNotAvailable, "\(Self.topic)-\(index): \(error)")
+        }
+        partition.append(records: batch, origin: .coordinator) { result in
+            switch result {
+            case .success:
+                completion(.success(()))
+            case .failure(let error) where error.errorCode == .messageTooLarge || error.errorCode == .recordListTooLarge:
+                completion(.failure(TransactionLogStoreError(
+                    .unknownServerError, "\(Self.topic)-\(index): \(error.message ?? "batch too large")")))
+            case .failure(let error):
+                // Kafka answers a failed transaction log write with COORDINATOR_NOT_AVAILABLE so clients retry.
+                completion(.failure(TransactionLogStoreError(.coordinatorNotAvailable, "\(Self.topic)-\(index): \(error)")))
+            }
         }
     }
 
@@ -71,43 +76,56 @@ struct PartitionMarkerWriter: TransactionMarkerWriter {
     let offsetsMarkerWritten: @Sendable (_ partition: Int32, _ producerId: Int64, _ producerEpoch: Int16,
                                          _ commit: Bool) async -> Void
 
+    /// Hands every marker to its partition in one synchronous pass (so they share an I/O round), then
+    /// waits for all of them.
     func write(_ markers: TransactionMarkers) async -> [TopicPartition: ErrorCode] {
-        await withTaskGroup(of: (TopicPartition, ErrorCode).self) { group in
+        let commit = markers.result == .commit
+        let marker = EndTransactionMarker(type: commit ? .commit : .abort, coordinatorEpoch: markers.coordinatorEpoch)
+        let batch = RecordBatchBuilder.endTransactionMarker(marker, producerId: markers.producerId,
+                                                            producerEpoch: markers.producerEpoch,
+                                                            timestamp: Partition.nowMs())
+        let results: [TopicPartition: ErrorCode] = await withCheckedContinuation { continuation in
+            let collector = MarkerResults(expected: markers.partitions.count, continuation: continuation)
             for target in markers.partitions {
-                group.addTask {
-                    let code = await writeMarker(to: target, producerId: markers.producerId,
-                                                 producerEpoch: markers.producerEpoch,
-                                                 coordinatorEpoch: markers.coordinatorEpoch,
-                                                 commit: markers.result == .commit)
-                    return (target, code)
+                guard let partition = replicas.partition(topic: target.topic, index: target.partition) else {
+                    collector.record(target, .unknownTopicOrPartition)
+                    continue
+                }
+                partition.append(records: batch, origin: .coordinator) { result in
+                    switch result {
+                    case .success: collector.record(target, .none)
+                    case .failure(let error): collector.record(target, error.errorCode)
+                    }
                 }
             }
-            var results: [TopicPartition: ErrorCode] = [:]
-            for await (target, code) in group { results[target] = code }
-            return results
         }
+        for (target, code) in results where code == .none && target.topic == InternalTopics.consumerOffsets {
+            await offsetsMarkerWritten(target.partition, markers.producerId, markers.producerEpoch, commit)
+        }
+        return results
     }
 
-    /// One marker into one partition; `.none` once it is durable.
-    func writeMarker(to target: TopicPartition, producerId: Int64, producerEpoch: Int16, coordinatorEpoch: Int32,
-                     commit: Bool) async -> ErrorCode {
-        guard let partition = replicas.partition(topic: target.topic, index: target.partition) else {
-            return .unknownTopicOrPartition
+    /// Collects one result per partition and resumes the writer once all are in.
+    private final class MarkerResults: Sendable {
+        private let state: Mutex<(results: [TopicPartition: ErrorCode],
+                                  continuation: CheckedContinuation<[TopicPartition: ErrorCode], Never>?)>
+        private let expected: Int
+
+        init(expected: Int, continuation: CheckedContinuation<[TopicPartition: ErrorCode], Never>) {
+            self.expected = expected
+            state = Mutex(([:], expected == 0 ? nil : continuation))
+            if expected == 0 { continuation.resume(returning: [:]) }
         }
-        let marker = EndTransactionMarker(type: commit ? .commit : .abort, coordinatorEpoch: coordinatorEpoch)
-        let batch = RecordBatchBuilder.endTransactionMarker(marker, producerId: producerId, producerEpoch: producerEpoch,
-                                                            timestamp: Partition.nowMs())
-        let result: Result<AppendOutcome, PartitionError> = await withCheckedContinuation { continuation in
-            partition.append(records: batch, origin: .coordinator) { continuation.resume(returning: $0) }
-        }
-        switch result {
-        case .success:
-            if target.topic == InternalTopics.consumerOffsets {
-                await offsetsMarkerWritten(target.partition, producerId, producerEpoch, commit)
-            }
-            return .none
-        case .failure(let error):
-            return error.errorCode
+
+        func record(_ target: TopicPartition, _ code: ErrorCode) {
+            let finished: (CheckedContinuation<[TopicPartition: ErrorCode], Never>, [TopicPartition: ErrorCode])? =
+                state.withLock { state in
+                    state.results[target] = code
+                    guard state.results.count == expected, let continuation = state.continuation else { return nil }
+                    state.continuation = nil
+                    return (continuation, state.results)
+                }
+            if let (continuation, results) = finished { continuation.resume(returning: results) }
         }
     }
 }

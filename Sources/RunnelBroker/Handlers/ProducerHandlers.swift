@@ -2,6 +2,7 @@
 // partitions; InitProducerId and the other transaction APIs are TransactionRequests').
 import KafkaProtocol
 import NIOCore
+import RunnelTransactions
 
 extension BrokerCore {
     func describeProducers(_ request: DescribeProducersRequest, _ context: HandlerRequest) -> HandlerResult<DescribeProducersResponse> {
@@ -50,16 +51,21 @@ extension BrokerCore {
             for marker in request.markers {
                 var result = WriteTxnMarkersResponse.WritableTxnMarkerResult()
                 result.producerId = marker.producerId
+                // One pass over the marker's partitions (they share an I/O round), answered in request order.
+                let targets = marker.topics.flatMap { topic in
+                    topic.partitionIndexes.map { TopicPartition(topic: topic.name, partition: $0) }
+                }
+                let codes = await writer.write(TransactionMarkers(
+                    producerId: marker.producerId, producerEpoch: marker.producerEpoch,
+                    coordinatorEpoch: marker.coordinatorEpoch, result: marker.transactionResult ? .commit : .abort,
+                    partitions: Set(targets)))
                 for topic in marker.topics {
                     var topicResult = WriteTxnMarkersResponse.WritableTxnMarkerTopicResult()
                     topicResult.name = topic.name
                     for index in topic.partitionIndexes {
                         var partitionResult = WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult()
                         partitionResult.partitionIndex = index
-                        let code = await writer.writeMarker(
-                            to: TopicPartition(topic: topic.name, partition: index), producerId: marker.producerId,
-                            producerEpoch: marker.producerEpoch, coordinatorEpoch: marker.coordinatorEpoch,
-                            commit: marker.transactionResult)
+                        let code = codes[TopicPartition(topic: topic.name, partition: index)] ?? .unknownServerError
                         partitionResult.errorCode = code.rawValue
                         topicResult.partitions.append(partitionResult)
                     }

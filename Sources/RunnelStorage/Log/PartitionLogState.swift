@@ -42,9 +42,12 @@ final class PartitionLogState {
 
     var config: LogConfig { local.config }
 
-    /// The last stable offset: the first offset of the oldest open transaction, capped by the high watermark.
+    /// The last stable offset: the first offset of the oldest transaction that is open, or whose marker
+    /// is not yet below the high watermark, capped by the high watermark.
     var lastStableOffset: Int64 {
-        if let first = producers.firstUnstableOffset, first < highWatermark { return max(first, logStartOffset) }
+        if let first = producers.firstUnstableOffset(highWatermark: highWatermark), first < highWatermark {
+            return max(first, logStartOffset)
+        }
         return highWatermark
     }
 
@@ -77,9 +80,10 @@ final class PartitionLogState {
         guard totalBytes <= config.segmentBytes else {
             return .fail(.recordListTooLarge(size: totalBytes, limit: config.segmentBytes))
         }
+        producers.forgetCompletedTransactions(below: highWatermark)
         // 2. Producer checks (client only), against the state plus earlier batches of this request.
         if origin == .client, let duplicate = try checkProducers(headers, nowMs: nowMs) { return .duplicate(duplicate) }
-        if origin == .coordinator { try checkCoordinatorBatches(headers) }
+        if origin == .coordinator { try checkCoordinatorBatches(batches) }
         // 3. Offsets.
         let firstOffset: Int64
         let lastOffset: Int64
@@ -121,11 +125,11 @@ final class PartitionLogState {
             local.noteAppend(header, at: position)
             // 5. Producer state, transaction markers, leader epochs.
             if header.hasProducerId {
-                var control: ControlRecordType?
+                var marker: TransactionMarkerScan?
                 if header.isControl, let bytes = records.getSlice(at: batchIndex, length: header.totalSize) {
-                    control = RecordScan.controlType(in: bytes, at: bytes.readerIndex, header: header)
+                    marker = RecordScan.marker(in: bytes, at: bytes.readerIndex, header: header)
                 }
-                if let (aborted, isAbort) = producers.apply(header, control: control, nowMs: nowMs), isAbort {
+                if let (aborted, isAbort) = producers.apply(header, marker: marker, nowMs: nowMs), isAbort {
                     local.indexWrites.append(segment.transactionIndex.appendBehind(aborted))
                 }
             }
@@ -182,14 +186,26 @@ final class PartitionLogState {
         }
     }
 
-    /// Coordinator batches: markers never for an epoch older than the producer's; transactional data
-    /// (a group coordinator's TxnOffsetCommit) under the same verification rule as client batches.
-    private func checkCoordinatorBatches(_ headers: [RecordBatchHeader]) throws(StorageError) {
-        for header in headers where header.hasProducerId {
+    /// Coordinator batches: markers never for an epoch older than the producer's, nor from a transaction
+    /// coordinator older than the last one that wrote a marker for the producer here (a deposed
+    /// coordinator, Kafka's TRANSACTION_COORDINATOR_FENCED); transactional data (a group coordinator's
+    /// TxnOffsetCommit) under the same verification rule as client batches.
+    private func checkCoordinatorBatches(_ batches: ValidatedBatches) throws(StorageError) {
+        var batchIndex = batches.records.readerIndex
+        for header in batches.headers {
+            defer { batchIndex += header.totalSize }
+            guard header.hasProducerId else { continue }
             let entry = producers.entry(for: header.producerId)
             if let entry, header.producerEpoch < entry.producerEpoch {
                 throw .invalidProducerEpoch(producerId: header.producerId, current: entry.producerEpoch,
                                             received: header.producerEpoch)
+            }
+            if header.isControl, let entry,
+               let bytes = batches.records.getSlice(at: batchIndex, length: header.totalSize),
+               let received = RecordScan.marker(in: bytes, at: bytes.readerIndex, header: header)?.coordinatorEpoch,
+               received < entry.coordinatorEpoch {
+                throw .transactionCoordinatorFenced(producerId: header.producerId, current: entry.coordinatorEpoch,
+                                                    received: received)
             }
             if !header.isControl, header.isTransactional { try checkTransaction(header, entry: entry) }
         }

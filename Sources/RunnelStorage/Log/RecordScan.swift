@@ -63,18 +63,32 @@ enum RecordScan {
         return nil
     }
 
-    /// The marker type (abort or commit) of a control batch starting at `start`, read from its first
-    /// record's key; nil when unreadable or not a transaction marker.
-    static func controlType(in batch: ByteBuffer, at start: Int, header: RecordBatchHeader) -> ControlRecordType? {
+    /// The transaction marker (commit or abort, and the coordinator epoch from its value) of a control
+    /// batch starting at `start`; nil when unreadable or not a transaction marker. The coordinator epoch
+    /// is nil when the value is unreadable.
+    static func marker(in batch: ByteBuffer, at start: Int, header: RecordBatchHeader) -> TransactionMarkerScan? {
         guard header.isControl, header.compression == CompressionCodec.none else { return nil }
         var index = start + RecordBatchLayout.headerSize
         guard readVarint(batch, &index) != nil else { return nil }
         index += 1
         guard readVarint(batch, &index) != nil, readVarint(batch, &index) != nil,
-              let keyLength = readVarint(batch, &index), keyLength >= 4,
+              let keyLength = readVarint(batch, &index), keyLength >= 4, keyLength <= Int64(header.totalSize),
               let type = batch.getInteger(at: index + 2, as: Int16.self) else { return nil }
         // Only transaction markers end a transaction; other control records (KRaft's) are not markers.
         guard let control = ControlRecordType(rawValue: type), control == .abort || control == .commit else { return nil }
-        return control
+        index += Int(keyLength)
+        var coordinatorEpoch: Int32?
+        if let valueLength = readVarint(batch, &index), valueLength >= 6 {
+            coordinatorEpoch = batch.getInteger(at: index + 2, as: Int32.self)
+        }
+        return TransactionMarkerScan(type: control, coordinatorEpoch: coordinatorEpoch)
     }
+}
+
+/// A transaction marker as the log reads it from a control batch.
+struct TransactionMarkerScan: Sendable, Equatable {
+    /// Commit or abort.
+    var type: ControlRecordType
+    /// The epoch of the transaction coordinator that wrote it (nil when its value is unreadable).
+    var coordinatorEpoch: Int32?
 }

@@ -18,6 +18,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case outOfOrderSequence(producerId: Int64, expected: Int32, received: Int32)
     /// The producer's epoch is older than the one the log knows (INVALID_PRODUCER_EPOCH, 47).
     case invalidProducerEpoch(producerId: Int64, current: Int16, received: Int16)
+    /// A transaction marker from a coordinator epoch older than the one that last wrote a marker for the
+    /// producer in this partition: a deposed coordinator (TRANSACTION_COORDINATOR_FENCED, 52).
+    case transactionCoordinatorFenced(producerId: Int64, current: Int32, received: Int32)
     /// A transactional batch outside a transaction the coordinator verified, or a non-transactional batch
     /// from a producer with an open transaction (INVALID_TXN_STATE, 48).
     case invalidTxnState(producerId: Int64, reason: String)
@@ -51,6 +54,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "producer \(pid): out of order sequence \(received), expected \(expected)"
         case let .invalidProducerEpoch(pid, current, received):
             "producer \(pid): epoch \(received) is older than the current epoch \(current)"
+        case let .transactionCoordinatorFenced(pid, current, received):
+            "producer \(pid): marker from coordinator epoch \(received) is older than coordinator epoch \(current)"
         case let .invalidTxnState(pid, reason): "producer \(pid): \(reason)"
         case let .io(operation, path, errno): "\(operation) \(path) failed: \(describeErrno(errno)) (errno \(errno))"
         case let .logDirOffline(path): "log directory \(path) is offline"

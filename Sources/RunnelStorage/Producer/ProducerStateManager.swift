@@ -49,18 +49,41 @@ final class ProducerStateManager {
         return true
     }
 
-    /// Offset of the first batch of the oldest open transaction; the last stable offset cannot pass it.
+    /// Offset of the first batch of the oldest open transaction.
     var firstUnstableOffset: Int64? {
         producers.values.compactMap(\.currentTxnFirstOffset).min()
+    }
+
+    /// Transactions whose marker is appended but may not be below the high watermark yet (Kafka's
+    /// "unreplicated" transactions): first offset and marker offset. The marker closes the transaction in
+    /// the producer state as soon as it is appended, but until the high watermark passes it a reader sees
+    /// the transaction's records without their marker, so the last stable offset must stay put.
+    private var completing: [(firstOffset: Int64, markerOffset: Int64)] = []
+
+    /// The offset the last stable offset cannot pass: the first offset of the oldest transaction that is
+    /// open, or whose marker is not yet below `highWatermark`.
+    func firstUnstableOffset(highWatermark: Int64) -> Int64? {
+        let pending = completing.lazy.filter { $0.markerOffset >= highWatermark }.map(\.firstOffset).min()
+        switch (firstUnstableOffset, pending) {
+        case let (open?, pending?): return min(open, pending)
+        case let (open, pending): return open ?? pending
+        }
+    }
+
+    /// Forgets completed transactions whose marker is below `highWatermark` (it only moves forward, and a
+    /// truncation rebuilds this state).
+    func forgetCompletedTransactions(below highWatermark: Int64) {
+        completing.removeAll { $0.markerOffset < highWatermark }
     }
 
     func entry(for producerId: Int64) -> ProducerStateEntry? { producers[producerId] }
 
     func set(_ entry: ProducerStateEntry) { producers[entry.producerId] = entry }
 
-    /// Applies a batch with offsets assigned; for a marker returns the completed transaction
-    /// (producer id, first offset, marker offset, whether it was aborted).
-    func apply(_ header: RecordBatchHeader, control: ControlRecordType?, nowMs: Int64) -> (AbortedTransaction, Bool)? {
+    /// Applies a batch with offsets assigned; for a marker (`marker` read from its control record)
+    /// records the coordinator epoch that wrote it and returns the completed transaction (producer id,
+    /// first offset, marker offset, whether it was aborted).
+    func apply(_ header: RecordBatchHeader, marker: TransactionMarkerScan?, nowMs: Int64) -> (AbortedTransaction, Bool)? {
         guard header.hasProducerId else { return nil }
         var entry = producers[header.producerId]
             ?? ProducerStateEntry(producerId: header.producerId, producerEpoch: header.producerEpoch, lastUpdateMs: nowMs)
@@ -73,12 +96,14 @@ final class ProducerStateManager {
                 entry.batches.removeAll()
             }
             entry.lastUpdateMs = nowMs
-            if let first = entry.currentTxnFirstOffset, let control {
+            if let coordinatorEpoch = marker?.coordinatorEpoch { entry.coordinatorEpoch = coordinatorEpoch }
+            if let first = entry.currentTxnFirstOffset, let control = marker?.type {
                 entry.currentTxnFirstOffset = nil
                 producers[header.producerId] = entry
                 let lso = firstUnstableOffset ?? (header.lastOffset + 1)
                 completed = (AbortedTransaction(producerId: header.producerId, firstOffset: first,
                                                 lastOffset: header.lastOffset, lastStableOffset: lso), control == .abort)
+                completing.append((first, header.lastOffset))
             }
         } else {
             entry.add(header, nowMs: nowMs)
@@ -98,6 +123,7 @@ final class ProducerStateManager {
 
     func reset(to offset: Int64) {
         producers = [:]
+        completing = []
         mapEndOffset = offset
     }
 
@@ -174,6 +200,7 @@ final class ProducerStateManager {
               let loaded = version == 1 ? Self.entriesV1(buffer, count: Int(count)) : Self.entriesV2(buffer, count: Int(count))
         else { return false }
         producers = loaded
+        completing = []
         mapEndOffset = offset
         return true
     }

@@ -122,11 +122,11 @@ enum LogLoader {
             var scanner = BatchScanner(file: try segment.logFile(), from: 0, to: segment.visibleSize)
             while case let .batch(header, position) = try scanner.next(verify: false) {
                 guard header.lastOffset >= start, header.hasProducerId else { continue }
-                var control: ControlRecordType?
+                var marker: TransactionMarkerScan?
                 if header.isControl, let bytes = try scanner.batchBytes(at: position, size: header.totalSize) {
-                    control = RecordScan.controlType(in: bytes, at: bytes.readerIndex, header: header)
+                    marker = RecordScan.marker(in: bytes, at: bytes.readerIndex, header: header)
                 }
-                if let (aborted, isAbort) = producers.apply(header, control: control, nowMs: nowMs), isAbort,
+                if let (aborted, isAbort) = producers.apply(header, marker: marker, nowMs: nowMs), isAbort,
                    !segment.transactionIndex.entries.contains(where: {
                        $0.producerId == aborted.producerId && $0.lastOffset == aborted.lastOffset }) {
                     try segment.transactionIndex.append(aborted, cache: local.cache)
