@@ -98,6 +98,26 @@ final class ReplicaManager: Sendable {
         for partition in partitions(of: topic) { partition.update(settings: config) }
     }
 
+    /// Drops one partition that is no longer assigned to this broker (a reassignment moved it away) and
+    /// deletes its log — only if `partition` is still the one hosted under its topic and index.
+    func removePartition(_ partition: Partition) {
+        let removed = partitions.withLock { all -> Bool in
+            guard var list = all[partition.topic], partition.index >= 0, Int(partition.index) < list.count,
+                  list[Int(partition.index)] === partition else { return false }
+            list[Int(partition.index)] = nil
+            all[partition.topic] = list
+            return true
+        }
+        guard removed else { return }
+        partition.close()
+        do {
+            try logManager.deleteLog(topic: partition.topic, partition: partition.index)
+        } catch {
+            logger.error("could not delete partition log",
+                         metadata: ["topic": "\(partition.topic)", "partition": "\(partition.index)", "error": "\(error)"])
+        }
+    }
+
     /// Drops a deleted topic's partitions and deletes their logs (asynchronously in storage).
     func removePartitions(of topic: TopicMetadata) {
         let removed = partitions.withLock { $0.removeValue(forKey: topic.name) } ?? []
