@@ -1,0 +1,163 @@
+"""Partition reassignment on a `runnel local-cluster` of three nodes, driven by the Java AdminClient
+(kafka-clients 4.3: alterPartitionReassignments, listPartitionReassignments, describeLogDirs) and
+confluent-kafka (produce, consume), plus `runnel cluster reassign|reassignments|log-dirs`.
+
+An RF=1 topic with records is moved from the broker that holds it to the two others; once the
+reassignment is done every record is readable, the old broker's partition directory is gone, and
+DescribeLogDirs shows the partition on the two new brokers. Errors: unknown broker, duplicate, cancelling
+nothing."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from conftest import missing_prerequisite, unique
+from test_cluster_local import Cluster, _admin, _poll
+
+pytestmark = pytest.mark.needs_broker
+
+RECORDS = 5000
+
+
+@pytest.fixture(scope="module")
+def cluster(runnel_bin, tmp_path_factory):
+    if not shutil.which("etcd"):
+        missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
+    c = Cluster(runnel_bin, tmp_path_factory.mktemp("reassign-cluster"))
+    try:
+        c.start()
+        yield c
+    finally:
+        c.kill_everything()
+
+
+def _bootstrap(cluster) -> str:
+    return ",".join(f"127.0.0.1:{p}" for p in cluster.ports)
+
+
+def _java_admin(java, cluster, *ops):
+    r = java.run("admin", {"bootstrap": _bootstrap(cluster), "ops": list(ops)})
+    return [o for o in r["results"]]
+
+
+def _data_dir(cluster, node: int):
+    return next(n["data_dir"] for n in cluster.info()["nodes"] if n["id"] == node)
+
+
+def _produce(cluster, topic: str) -> list[bytes]:
+    p = Producer({"bootstrap.servers": _bootstrap(cluster), "acks": "all", "enable.idempotence": True})
+    values = [f"record-{i}".encode() for i in range(RECORDS)]
+    failures = []
+    for v in values:
+        p.produce(topic, v, partition=0, on_delivery=lambda err, _msg: err and failures.append(err))
+        p.poll(0)
+    assert p.flush(60) == 0 and not failures, failures[:3]
+    return values
+
+
+def _consume_all(cluster, topic: str, expected: int) -> list[bytes]:
+    c = Consumer({"bootstrap.servers": _bootstrap(cluster), "group.id": unique("reassign-read"),
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        got: list[bytes] = []
+
+        def drained():
+            for m in c.consume(500, timeout=1):
+                assert m.error() is None, m.error()
+                got.append(m.value())
+            return len(got) >= expected
+        _poll(f"{expected} records read back from {topic}", 60, drained)
+        return got
+    finally:
+        c.close()
+
+
+def _leader_and_replicas(admin, topic: str):
+    p = admin.list_topics(topic=topic, timeout=10).topics[topic].partitions[0]
+    return p.leader, list(p.replicas), list(p.isrs)
+
+
+def test_reassign_rf1_partition_to_two_other_brokers(cluster, java, runnel_bin):
+    admin = _admin(cluster.ports)
+    topic = unique("reassign")
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+    _poll(f"{topic} has a leader", 20, lambda: _leader_and_replicas(admin, topic)[0] in (1, 2, 3))
+    source = _leader_and_replicas(admin, topic)[0]
+    targets = [n for n in (1, 2, 3) if n != source]
+    values = _produce(cluster, topic)
+    source_dir = _data_dir(cluster, source) + f"/{topic}-0"
+    assert shutil.os.path.isdir(source_dir)
+
+    [moved] = _java_admin(java, cluster, {"op": "alterPartitionReassignments",
+                                          "partitions": [{"topic": topic, "partition": 0, "replicas": targets}]})
+    assert moved["ok"], moved
+    assert moved["result"][f"{topic}-0"]["ok"], moved
+
+    def done():
+        [listed] = _java_admin(java, cluster, {"op": "listPartitionReassignments"})
+        assert listed["ok"], listed
+        leader, replicas, isr = _leader_and_replicas(admin, topic)
+        return f"{topic}-0" not in listed["result"] and sorted(replicas) == targets and sorted(isr) == targets
+    _poll(f"reassignment of {topic}-0 to {targets} complete", 60, done)
+    leader, replicas, _ = _leader_and_replicas(admin, topic)
+    assert replicas == targets and leader == targets[0]
+
+    assert _consume_all(cluster, topic, RECORDS) == values
+    _poll(f"{source_dir} deleted", 20, lambda: not shutil.os.path.exists(source_dir))
+
+    [dirs] = _java_admin(java, cluster, {"op": "describeLogDirs", "brokers": [1, 2, 3]})
+    assert dirs["ok"], dirs
+    for node in (1, 2, 3):
+        [(path, described)] = dirs["result"][str(node)].items()
+        assert described["error"] is None and path == _data_dir(cluster, node)
+        assert described["totalBytes"] > 0 and 0 <= described["usableBytes"] <= described["totalBytes"]
+        replica = described["replicas"].get(f"{topic}-0")
+        if node == source:
+            assert replica is None, described
+        else:
+            assert replica is not None and replica["size"] > 0 and replica["offsetLag"] == 0 and not replica["isFuture"]
+
+    # The CLI's view of the same.
+    out = subprocess.run([runnel_bin, "cluster", "log-dirs", "--brokers", _bootstrap(cluster), "--topic", topic,
+                          "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    holders = sorted(d["broker"] for d in json.loads(out.stdout) if any(p["topic"] == topic for p in d["partitions"]))
+    assert holders == targets
+
+
+def test_reassignment_errors(cluster, java, runnel_bin):
+    admin = _admin(cluster.ports)
+    topic = unique("reassign-err")
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+    [r] = _java_admin(java, cluster, {"op": "alterPartitionReassignments", "partitions": [
+        {"topic": topic, "partition": 0, "replicas": [1, 9]},
+    ]})
+    assert r["result"][f"{topic}-0"]["error"] == "InvalidReplicaAssignmentException", r
+    [r] = _java_admin(java, cluster, {"op": "alterPartitionReassignments", "partitions": [
+        {"topic": topic, "partition": 0},
+    ]})
+    assert r["result"][f"{topic}-0"]["error"] == "NoReassignmentInProgressException", r
+    [r] = _java_admin(java, cluster, {"op": "alterPartitionReassignments", "partitions": [
+        {"topic": "no-such-topic-" + topic, "partition": 0, "replicas": [1]},
+    ]})
+    assert r["result"][f"no-such-topic-{topic}-0"]["error"] == "UnknownTopicOrPartitionException", r
+
+    out = subprocess.run([runnel_bin, "cluster", "reassign", "--brokers", _bootstrap(cluster), "--topic", topic,
+                          "--partition", "0", "--replicas", "2,2"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "INVALID_REPLICA_ASSIGNMENT" in out.stdout, (out.stdout, out.stderr)
+
+    # A plan in Kafka's JSON format, waited for by the CLI.
+    source = _leader_and_replicas(admin, topic)[0]
+    target = [n for n in (1, 2, 3) if n != source][0]
+    plan = java.workdir / "plan.json"
+    plan.write_text(json.dumps({"version": 1, "partitions": [{"topic": topic, "partition": 0, "replicas": [target]}]}))
+    out = subprocess.run([runnel_bin, "cluster", "reassign", "--brokers", _bootstrap(cluster), "--plan", str(plan),
+                          "--wait", "--wait-timeout", "60"], capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0 and "Reassignment complete." in out.stdout, (out.stdout, out.stderr)
+    assert _leader_and_replicas(admin, topic)[1] == [target]
