@@ -16,11 +16,16 @@ final class ReplicaManager: Sendable {
     let clusterMode: Bool
     /// Writes a leader's ISR change to the metadata store (cluster mode; set once at start).
     let isrChangeHandler = Mutex<(@Sendable (Partition, IsrChangeRequest) -> Void)?>(nil)
+    /// `leader.replication.throttled.rate`: what this broker, leading, sends to replicas catching up in
+    /// a reassignment (the fetch handler applies it).
+    let leaderThrottle: ReplicationThrottle
 
-    init(logManager: LogManager, nodeId: Int32, clusterMode: Bool = false, logger: Logger) {
+    init(logManager: LogManager, nodeId: Int32, clusterMode: Bool = false,
+         leaderThrottle: ReplicationThrottle = ReplicationThrottle(rate: .max), logger: Logger) {
         self.logManager = logManager
         self.nodeId = nodeId
         self.clusterMode = clusterMode
+        self.leaderThrottle = leaderThrottle
         self.logger = logger
     }
 
