@@ -9,6 +9,7 @@ nothing."""
 from __future__ import annotations
 
 import json
+import time
 import shutil
 import subprocess
 
@@ -161,3 +162,50 @@ def test_reassignment_errors(cluster, java, runnel_bin):
                           "--wait", "--wait-timeout", "60"], capture_output=True, text=True, timeout=90)
     assert out.returncode == 0 and "Reassignment complete." in out.stdout, (out.stdout, out.stderr)
     assert _leader_and_replicas(admin, topic)[1] == [target]
+
+
+THROTTLE_RATE = 200_000  # bytes/s, leader and follower side
+THROTTLED_BYTES = 1_200_000
+
+
+@pytest.fixture
+def throttled_cluster(runnel_bin, tmp_path_factory):
+    if not shutil.which("etcd"):
+        missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
+    c = Cluster(runnel_bin, tmp_path_factory.mktemp("reassign-throttled"))
+    c.argv += ["--broker-override", f"follower.replication.throttled.rate={THROTTLE_RATE}",
+               "--broker-override", f"leader.replication.throttled.rate={THROTTLE_RATE}"]
+    try:
+        c.start()
+        yield c
+    finally:
+        c.kill_everything()
+
+
+def test_throttled_catch_up_takes_the_rate_into_account(throttled_cluster, runnel_bin):
+    cluster = throttled_cluster
+    admin = _admin(cluster.ports)
+    topic = unique("reassign-throttled")
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                                  config={"compression.type": "uncompressed"})])[topic].result(30)
+    _poll(f"{topic} has a leader", 20, lambda: _leader_and_replicas(admin, topic)[0] in (1, 2, 3))
+    source = _leader_and_replicas(admin, topic)[0]
+    target = [n for n in (1, 2, 3) if n != source][0]
+    p = Producer({"bootstrap.servers": _bootstrap(cluster), "acks": "all", "compression.type": "none"})
+    payload = bytes(1000)
+    for i in range(THROTTLED_BYTES // len(payload)):
+        p.produce(topic, payload, key=str(i).encode(), partition=0)
+        p.poll(0)
+    assert p.flush(60) == 0
+
+    started = time.monotonic()
+    out = subprocess.run([runnel_bin, "cluster", "reassign", "--brokers", _bootstrap(cluster), "--topic", topic,
+                          "--partition", "0", "--replicas", f"{source},{target}", "--wait", "--wait-timeout", "120"],
+                         capture_output=True, text=True, timeout=150)
+    elapsed = time.monotonic() - started
+    print(f"throttled catch-up of {THROTTLED_BYTES} bytes at {THROTTLE_RATE} B/s: {elapsed:.1f}s")
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    # One second of the rate may go at once (the bucket starts full); the rest at the rate.
+    floor = (THROTTLED_BYTES - THROTTLE_RATE) / THROTTLE_RATE * 0.8
+    assert elapsed >= floor, f"catch-up of {THROTTLED_BYTES} bytes at {THROTTLE_RATE} B/s took only {elapsed:.1f}s"
+    assert sorted(_leader_and_replicas(admin, topic)[2]) == sorted([source, target])
