@@ -164,6 +164,47 @@ def test_reassignment_errors(cluster, java, runnel_bin):
     assert _leader_and_replicas(admin, topic)[1] == [target]
 
 
+def test_a_broker_down_while_reassigned_away_deletes_its_stray_copy_when_it_returns(cluster, runnel_bin, tmp_path):
+    admin = _admin(cluster.ports)
+    topic = unique("reassign-stray")
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+    _poll(f"{topic} has a leader", 20, lambda: _leader_and_replicas(admin, topic)[0] in (1, 2, 3))
+    source = _leader_and_replicas(admin, topic)[0]
+    victim, other = [n for n in (1, 2, 3) if n != source]
+
+    def reassign(replicas):
+        out = subprocess.run([runnel_bin, "cluster", "reassign", "--brokers", _bootstrap(cluster), "--topic", topic,
+                              "--partition", "0", "--replicas", ",".join(map(str, replicas)), "--wait",
+                              "--wait-timeout", "60"], capture_output=True, text=True, timeout=90)
+        assert out.returncode == 0, (out.stdout, out.stderr)
+    reassign([source, victim])
+    _produce(cluster, topic)
+    stray = _data_dir(cluster, victim) + f"/{topic}-0"
+    _poll(f"{stray} has the records", 20, lambda: shutil.os.path.isdir(stray))
+
+    node = next(n for n in cluster.info()["nodes"] if n["id"] == victim)
+    shutil.os.kill(node["pid"], 9)
+    survivors = [n["port"] for n in cluster.info()["nodes"] if n["id"] != victim]
+    _poll(f"node {victim} out of the ISR", 30,
+          lambda: victim not in _leader_and_replicas(_admin(survivors), topic)[2])
+    out = subprocess.run([runnel_bin, "cluster", "reassign", "--brokers", ",".join(f"127.0.0.1:{p}" for p in survivors),
+                          "--topic", topic, "--partition", "0", "--replicas", f"{source},{other}", "--wait",
+                          "--wait-timeout", "60"], capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert shutil.os.path.isdir(stray)  # nobody could delete it while the broker was down
+
+    with open(tmp_path / "restarted.log", "wb") as log:
+        restarted = subprocess.Popen(node["command"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+    cluster.extra.append(restarted)
+    _poll(f"node {victim}'s stray copy deleted after its restart", 60,
+          lambda: restarted.poll() is None and not shutil.os.path.exists(stray))
+    assert "deleting a stray partition log" in (tmp_path / "restarted.log").read_text()
+    restarted.send_signal(15)
+    assert restarted.wait(30) == 0
+    cluster.extra.remove(restarted)
+
+
 THROTTLE_RATE = 200_000  # bytes/s, leader and follower side
 THROTTLED_BYTES = 1_200_000
 
