@@ -41,10 +41,21 @@ def _port_free(port: int) -> bool:
         return True
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out as a connection's source port."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def _free_range(count: int, avoid: range | None = None) -> int:
-    """A base port with `count` consecutive free loopback ports (checked now; random to avoid clashes)."""
+    """A base port with `count` consecutive free loopback ports (checked now; random to avoid clashes),
+    below the ephemeral range: a killed node's port must not become some connection's source port
+    before the node is restarted on it."""
+    top = max(_ephemeral_low() - count - 1, 12000)
     for _ in range(200):
-        base = random.randint(20000, 60000)
+        base = random.randint(10000, top)
         ports = range(base, base + count)
         if avoid and (set(ports) & set(avoid)):
             continue
