@@ -88,7 +88,7 @@ import Testing
         #expect(all.errorCode == 0 && all.topics.isEmpty)
     }
 
-    @Test("DescribeLogDirs: the log dir with every partition and its size, lag 0, not future; total/usable bytes from v4; a topic filter")
+    @Test("DescribeLogDirs: the log dir with every partition and its size, lag 0, not future; total/usable bytes from v4, never cordoned; a topic filter")
     func describeLogDirs() async throws {
         let harness = try Harness()
         _ = try await harness.broker.core.createTopic(name: "orders", partitions: 2, replicationFactor: 1, configs: [:],
@@ -97,9 +97,9 @@ import Testing
                                                       logger: Logger(label: "test"))
         var request = DescribeLogDirsRequest()
         request.topics = nil
-        let v4 = try #require(harness.now(harness.broker.core.describeLogDirs(request, harness.request(35, version: 4))))
-        let dir = try #require(v4.results.first)
-        #expect(v4.results.count == 1 && dir.errorCode == 0 && dir.logDir == harness.directory)
+        let v5 = try #require(harness.now(harness.broker.core.describeLogDirs(request, harness.request(35, version: 5))))
+        let dir = try #require(v5.results.first)
+        #expect(v5.results.count == 1 && dir.errorCode == 0 && dir.logDir == harness.directory && !dir.isCordoned)
         #expect(dir.totalBytes > 0 && dir.usableBytes >= 0 && dir.usableBytes <= dir.totalBytes)
         let partitions = dir.topics.flatMap { topic in topic.partitions.map { "\(topic.name)-\($0.partitionIndex)" } }
         #expect(partitions.sorted() == ["audit-0", "orders-0", "orders-1"])

@@ -12,7 +12,8 @@ extension BrokerCore {
     /// Every log dir (`log.dirs`) with its partitions: all of them (null topics) or the requested ones.
     /// An offline dir answers KAFKA_STORAGE_ERROR and no partitions. The offset lag is 0: Kafka reports
     /// the lag of future replicas (a move between log dirs, which Runnel does not do), and 0 otherwise.
-    /// Total and usable bytes (v4+) come from statvfs, -1 when it fails.
+    /// Total and usable bytes (v4+) come from statvfs, -1 when it fails. No dir is ever cordoned (v5:
+    /// Runnel places new partitions in any online dir).
     func describeLogDirs(_ request: DescribeLogDirsRequest, _ context: HandlerRequest) -> HandlerResult<DescribeLogDirsResponse> {
         let logManager = replicas.logManager
         let offline = Set(logManager.offlineLogDirs)

@@ -29,7 +29,7 @@ enum SupportedApis {
         .describeCluster: 0...2,
         .describeProducers: 0...0,
         .electLeaders: 0...2,
-        .describeLogDirs: 1...4,
+        .describeLogDirs: 1...5,
         .alterPartitionReassignments: 0...1,
         .listPartitionReassignments: 0...0,
         .findCoordinator: 0...6,
