@@ -66,6 +66,8 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case replicaFetchResponseMaxBytes = "replica.fetch.response.max.bytes"
     case replicaFetchWaitMaxMs = "replica.fetch.wait.max.ms"
     case replicaFetchBackoffMs = "replica.fetch.backoff.ms"
+    case leaderReplicationThrottledRate = "leader.replication.throttled.rate"
+    case followerReplicationThrottledRate = "follower.replication.throttled.rate"
     case offsetsTopicReplicationFactor = "offsets.topic.replication.factor"
     case transactionStateLogReplicationFactor = "transaction.state.log.replication.factor"
     case transactionStateLogMinIsr = "transaction.state.log.min.isr"

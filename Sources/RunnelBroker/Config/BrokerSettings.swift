@@ -25,6 +25,8 @@ struct BrokerSettings: Sendable {
     var deleteTopicEnable: Bool
     /// Follower fetch settings (`replica.fetch.*`; cluster mode).
     var replicaFetch: ReplicaFetchSettings
+    /// `leader.replication.throttled.rate` (bytes/s to replicas catching up in a reassignment).
+    var leaderReplicationThrottledRate: Int64
     /// `replica.lag.time.max.ms`.
     var replicaLagTimeMaxMs: Int64
     /// The internal topics' partitions, replication factors and settings (cluster mode creates them on
@@ -48,7 +50,9 @@ struct BrokerSettings: Sendable {
         replicaFetch = ReplicaFetchSettings(maxWaitMs: config.int32(.replicaFetchWaitMaxMs),
                                             maxBytesPerPartition: config.int32(.replicaFetchMaxBytes),
                                             maxBytes: config.int32(.replicaFetchResponseMaxBytes),
-                                            backoff: .milliseconds(config.int(.replicaFetchBackoffMs)))
+                                            backoff: .milliseconds(config.int(.replicaFetchBackoffMs)),
+                                            followerThrottledRate: config.int(.followerReplicationThrottledRate))
+        leaderReplicationThrottledRate = config.int(.leaderReplicationThrottledRate)
         replicaLagTimeMaxMs = config.int(.replicaLagTimeMaxMs)
         internalTopics = InternalTopicSettings(
             offsetsPartitions: config.int32(.offsetsTopicNumPartitions),

@@ -34,7 +34,8 @@ struct ClusterController: Sendable {
                 active.record(isController ? 1 : 0)
                 let partitions = isController ? image.topics.values.flatMap(\.partitions) : []
                 offline.record(partitions.filter { $0.leader == PartitionState.noLeader }.count)
-                underReplicated.record(partitions.filter { $0.isr.count < $0.replicas.count }.count)
+                // As Kafka's: replicas still being added by a reassignment do not count.
+                underReplicated.record(partitions.filter { $0.isr.count < $0.replicas.count - $0.addingReplicas.count }.count)
             })
     }
 

@@ -3,8 +3,8 @@
 import Logging
 import RunnelCluster
 
-/// Follows `MetadataStore.updates()`: opens the partitions this broker is a replica of when topics are
-/// created (or grown) by other brokers, applies changed topic configs and every partition state (who
+/// Follows `MetadataStore.updates()`: at start deletes the logs of partitions assigned elsewhere only;
+/// opens the partitions this broker is a replica of when topics are created (or grown) by other brokers, applies changed topic configs and every partition state (who
 /// leads, at which epoch, the ISR) through the replication manager, drops deleted topics' partitions,
 /// and fences every partition when this broker's registration is lost.
 struct MetadataChangeApplier: Sendable {
@@ -13,6 +13,7 @@ struct MetadataChangeApplier: Sendable {
 
     func run() async {
         // Whatever happened before the stream started.
+        deleteStrayLogs(core.metadataStore.image)
         for topic in core.metadataStore.image.topics.values { open(topic) }
         core.replication?.applyAll(core.metadataStore.image)
         for await update in core.metadataStore.updates() {
@@ -54,6 +55,29 @@ struct MetadataChangeApplier: Sendable {
                                                          "controller_epoch": "\(controller?.epoch ?? 0)"])
         case .brokerRegistered, .brokerUnregistered:
             break
+        }
+    }
+
+    /// Deletes the logs of partitions the metadata assigns to other brokers only — a reassignment away
+    /// from this broker completed while it was down (Kafka's stray replicas). Only for a topic that
+    /// exists with the log's topic id, and never for a partition that is open.
+    private func deleteStrayLogs(_ image: MetadataImage) {
+        let node = core.replicas.nodeId
+        for descriptor in core.replicas.logManager.partitions {
+            guard let topic = image.topics[descriptor.topic], let id = descriptor.topicId,
+                  id == topic.metadata.topicId.foundationUUID,
+                  descriptor.partition >= 0, Int(descriptor.partition) < topic.partitions.count,
+                  !topic.partitions[Int(descriptor.partition)].replicas.contains(node),
+                  core.replicas.partition(topic: descriptor.topic, index: descriptor.partition) == nil else { continue }
+            logger.warning("deleting a stray partition log: the metadata assigns the partition to other brokers", metadata: [
+                "topic": "\(descriptor.topic)", "partition": "\(descriptor.partition)",
+                "replicas": "\(topic.partitions[Int(descriptor.partition)].replicas)"])
+            do {
+                try core.replicas.logManager.deleteLog(topic: descriptor.topic, partition: descriptor.partition)
+            } catch {
+                logger.error("could not delete a stray partition log", metadata: [
+                    "topic": "\(descriptor.topic)", "partition": "\(descriptor.partition)", "error": "\(error)"])
+            }
         }
     }
 

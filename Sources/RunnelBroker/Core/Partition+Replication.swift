@@ -42,13 +42,16 @@ extension Partition {
             let wasLeader = l.isLeader
             if state.partitionEpoch < l.partitionEpoch || state.leaderEpoch < l.leaderEpoch { return (.unchanged, false) }
             if state.partitionEpoch == l.partitionEpoch, state.leaderEpoch == l.leaderEpoch, l.role != .fenced,
-               l.leader == state.leader, l.isr == state.isr, l.replicas == state.replicas {
+               l.leader == state.leader, l.isr == state.isr, l.replicas == state.replicas,
+               l.addingReplicas == state.addingReplicas, l.removingReplicas == state.removingReplicas {
                 return (.unchanged, false)
             }
             let sameLeadership = l.role != .fenced && l.leader == state.leader && l.leaderEpoch == state.leaderEpoch
             l.partitionEpoch = state.partitionEpoch
             l.replicas = state.replicas
             l.isr = state.isr
+            l.addingReplicas = state.addingReplicas
+            l.removingReplicas = state.removingReplicas
             l.isrChangeInFlight = false
             guard state.replicas.contains(localNode) else {
                 l.role = .fenced

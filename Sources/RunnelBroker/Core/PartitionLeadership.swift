@@ -45,6 +45,10 @@ struct PartitionLeadership: Sendable {
     var partitionEpoch: Int32
     var replicas: [Int32]
     var isr: [Int32]
+    /// A reassignment in progress (the store's adding / removing replicas), kept so the ISR changes
+    /// this leader writes carry it on.
+    var addingReplicas: [Int32] = []
+    var removingReplicas: [Int32] = []
     /// The leader's log end offset when this leadership began: a follower joins the ISR only once it
     /// has reached it (it then has every record of the earlier epochs this leader kept).
     var leaderEpochStartOffset: Int64 = 0
@@ -68,7 +72,7 @@ struct PartitionLeadership: Sendable {
     /// The partition state this leadership was made from (the base of an ISR compare-and-swap).
     var partitionState: PartitionState {
         PartitionState(replicas: replicas, leader: leader, leaderEpoch: leaderEpoch, isr: isr,
-                       partitionEpoch: partitionEpoch)
+                       partitionEpoch: partitionEpoch, addingReplicas: addingReplicas, removingReplicas: removingReplicas)
     }
 
     /// The high watermark the ISR allows: the minimum log end offset over the ISR (the leader's own is

@@ -21,6 +21,9 @@ struct ReplicaFetchSettings: Sendable {
     var backoff: Duration = .milliseconds(1000)
     /// Requests that take longer fail (the leader may be paused or partitioned away).
     var requestTimeout: TimeAmount = .seconds(10)
+    /// `follower.replication.throttled.rate`: bytes/s over the partitions this broker is an adding
+    /// replica of (a reassignment's catch-up); `Int64.max` = unthrottled.
+    var followerThrottledRate: Int64 = .max
 }
 
 /// The fetch loops of this broker, one per leader it follows.
@@ -30,6 +33,8 @@ final class ReplicaFetcherManager: Sendable {
     private let settings: ReplicaFetchSettings
     private let address: @Sendable (Int32) -> BrokerAddress?
     private let logger: Logger
+    /// Shared by every loop: the rate is per broker, as Kafka's.
+    private let throttle: ReplicationThrottle
 
     /// `address` finds a leader's address from the metadata image.
     init(nodeId: Int32, settings: ReplicaFetchSettings, address: @escaping @Sendable (Int32) -> BrokerAddress?,
@@ -38,6 +43,7 @@ final class ReplicaFetcherManager: Sendable {
         self.settings = settings
         self.address = address
         self.logger = logger
+        self.throttle = ReplicationThrottle(rate: settings.followerThrottledRate)
     }
 
     /// Follows `partition` from `leader` at `epoch` (truncating a diverged tail first); stops fetching it
@@ -48,7 +54,7 @@ final class ReplicaFetcherManager: Sendable {
             for (id, other) in all where id != leader { other.remove(key) }
             if let existing = all[leader] { return existing }
             let created = ReplicaFetcher(leader: leader, nodeId: nodeId, settings: settings, address: address,
-                                         logger: logger)
+                                         throttle: throttle, logger: logger)
             all[leader] = created
             return created
         }
@@ -90,15 +96,17 @@ final class ReplicaFetcher: Sendable {
     private let settings: ReplicaFetchSettings
     private let address: @Sendable (Int32) -> BrokerAddress?
     private let logger: Logger
+    private let throttle: ReplicationThrottle
     private let state = Mutex(State())
     private let connection = Mutex<BrokerConnection?>(nil)
 
     init(leader: Int32, nodeId: Int32, settings: ReplicaFetchSettings, address: @escaping @Sendable (Int32) -> BrokerAddress?,
-         logger: Logger) {
+         throttle: ReplicationThrottle, logger: Logger) {
         self.leader = leader
         self.nodeId = nodeId
         self.settings = settings
         self.address = address
+        self.throttle = throttle
         var logger = logger
         logger[metadataKey: "leader"] = "\(leader)"
         self.logger = logger
@@ -282,10 +290,30 @@ final class ReplicaFetcher: Sendable {
 
     // MARK: Fetch
 
-    private func fetch(_ work: [TopicPartition: Followed], over conn: BrokerConnection) async throws {
+    private func fetch(_ ready: [TopicPartition: Followed], over conn: BrokerConnection) async throws {
         // Up to v12: topics by name, the replica id in the request body.
         guard let version = conn.apiVersions.negotiatedVersion(for: .fetch, atMost: 12), version >= 4 else {
             throw KafkaClientError.unsupportedApi(address: conn.address.description, api: "Fetch v4-12")
+        }
+        // follower.replication.throttled.rate: the partitions this broker is being added to by a
+        // reassignment share the rate; while it is used up they wait (the others are fetched as usual).
+        var work = ready
+        var throttled: Set<TopicPartition> = []
+        var throttledMaxBytes = settings.maxBytesPerPartition
+        if throttle.isLimited {
+            throttled = Set(ready.filter { $0.value.partition.leadershipSnapshot.addingReplicas.contains(nodeId) }.keys)
+            if !throttled.isEmpty {
+                let available = throttle.available()
+                if available <= 0 {
+                    backOff(Array(throttled), for: throttle.delayUntilAvailable())
+                    for key in throttled { work.removeValue(forKey: key) }
+                    throttled = []
+                    if work.isEmpty { return }
+                } else {
+                    let share = max(available / Int64(throttled.count), 1)
+                    throttledMaxBytes = Int32(clamping: min(Int64(settings.maxBytesPerPartition), share))
+                }
+            }
         }
         var request = FetchRequest()
         request.replicaId = nodeId
@@ -304,7 +332,7 @@ final class ReplicaFetcher: Sendable {
             p.fetchOffset = log.logEndOffset
             p.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
             p.logStartOffset = log.logStartOffset
-            p.partitionMaxBytes = settings.maxBytesPerPartition
+            p.partitionMaxBytes = throttled.contains(key) ? throttledMaxBytes : settings.maxBytesPerPartition
             byTopic[key.topic, default: []].append(p)
         }
         request.topics = byTopic.map { topic, partitions in
@@ -323,6 +351,7 @@ final class ReplicaFetcher: Sendable {
                 for answer in topic.partitions {
                     let key = TopicPartition(topic: topic.topic, partition: answer.partitionIndex)
                     guard let followed = work[key] else { continue }
+                    if throttled.contains(key) { throttle.record(answer.records?.readableBytes ?? 0) }
                     group.addTask { [self] in await handle(answer, for: key, followed: followed) }
                 }
             }

@@ -18,11 +18,16 @@ final class ReplicaManager: Sendable {
     let registrationLive = Mutex<(@Sendable () -> Bool)?>(nil)
     /// Writes a leader's ISR change to the metadata store (cluster mode; set once at start).
     let isrChangeHandler = Mutex<(@Sendable (Partition, IsrChangeRequest) -> Void)?>(nil)
+    /// `leader.replication.throttled.rate`: what this broker, leading, sends to replicas catching up in
+    /// a reassignment (the fetch handler applies it).
+    let leaderThrottle: ReplicationThrottle
 
-    init(logManager: LogManager, nodeId: Int32, clusterMode: Bool = false, logger: Logger) {
+    init(logManager: LogManager, nodeId: Int32, clusterMode: Bool = false,
+         leaderThrottle: ReplicationThrottle = ReplicationThrottle(rate: .max), logger: Logger) {
         self.logManager = logManager
         self.nodeId = nodeId
         self.clusterMode = clusterMode
+        self.leaderThrottle = leaderThrottle
         self.logger = logger
     }
 
@@ -99,6 +104,26 @@ final class ReplicaManager: Sendable {
     /// Applies changed topic configs to the open partitions at once.
     func updateConfig(of topic: String, to config: TopicLogSettings) {
         for partition in partitions(of: topic) { partition.update(settings: config) }
+    }
+
+    /// Drops one partition that is no longer assigned to this broker (a reassignment moved it away) and
+    /// deletes its log — only if `partition` is still the one hosted under its topic and index.
+    func removePartition(_ partition: Partition) {
+        let removed = partitions.withLock { all -> Bool in
+            guard var list = all[partition.topic], partition.index >= 0, Int(partition.index) < list.count,
+                  list[Int(partition.index)] === partition else { return false }
+            list[Int(partition.index)] = nil
+            all[partition.topic] = list
+            return true
+        }
+        guard removed else { return }
+        partition.close()
+        do {
+            try logManager.deleteLog(topic: partition.topic, partition: partition.index)
+        } catch {
+            logger.error("could not delete partition log",
+                         metadata: ["topic": "\(partition.topic)", "partition": "\(partition.index)", "error": "\(error)"])
+        }
     }
 
     /// Drops a deleted topic's partitions and deletes their logs (asynchronously in storage).

@@ -80,8 +80,18 @@ final class ReplicationManager: Sendable {
         switch transition {
         case .unchanged:
             return
-        case .becameLeader, .unassigned:
+        case .becameLeader:
             fetchers.stopFollowing(partition)
+        case .unassigned:
+            // Reassigned away (a completed reassignment no longer lists this broker): stop following,
+            // let the coordinators unload, then drop the partition and delete its log.
+            fetchers.stopFollowing(partition)
+            for listener in roleListeners.withLock({ $0 }) { listener(partition, transition) }
+            logger.info("partition no longer assigned to this broker: deleting its log", metadata: [
+                "topic": "\(partition.topic)", "partition": "\(partition.index)", "replicas": "\(state.replicas)",
+                "partition_epoch": "\(state.partitionEpoch)"])
+            replicas.removePartition(partition)
+            return
         case .becameFollower(let leader, let epoch):
             if leader == PartitionState.noLeader {
                 fetchers.stopFollowing(partition)

@@ -153,8 +153,11 @@ extension BrokerCore {
                 result.errorCode = .fencedLeaderEpoch
             } else if let diverging {
                 result.divergingEpoch = diverging
+            } else if let throttled = replicationThrottleBudget(partition, replicaId: replicaId), throttled <= 0 {
+                // leader.replication.throttled.rate used up: this catching-up replica gets nothing for now.
             } else {
-                let budget = min(Int(max(wanted.maxBytes, 0)), remaining)
+                let throttled = replicationThrottleBudget(partition, replicaId: replicaId)
+                let budget = min(Int(max(wanted.maxBytes, 0)), remaining, Int(clamping: throttled ?? Int64.max))
                 switch partition.read(from: wanted.fetchOffset, maxBytes: budget, isolation: isolation,
                                       forReplica: isReplica, minOneBatch: !anyData) {
                 case .success(let read):
@@ -162,6 +165,7 @@ extension BrokerCore {
                     result.abortedTransactions = isolation == .readCommitted ? read.abortedTransactions : nil
                     remaining = max(0, remaining - read.records.byteCount)
                     if read.records.byteCount > 0 { anyData = true }
+                    if throttled != nil { replicas.leaderThrottle.record(read.records.byteCount) }
                 case .failure(let error):
                     result.errorCode = error.errorCode
                 }
@@ -172,6 +176,14 @@ extension BrokerCore {
             results.append(result)
         }
         return results
+    }
+
+    /// For a replica fetching a partition it is being added to by a reassignment, the bytes
+    /// `leader.replication.throttled.rate` allows now (≤ 0: none); nil when the fetch is not throttled.
+    private func replicationThrottleBudget(_ partition: Partition, replicaId: Int32) -> Int64? {
+        guard replicaId >= 0, replicas.leaderThrottle.isLimited,
+              partition.leadershipSnapshot.addingReplicas.contains(replicaId) else { return nil }
+        return replicas.leaderThrottle.available()
     }
 
     func encodeFetch(plan: FetchPlan, partitions: [FetchedPartition], version: Int16,

@@ -94,6 +94,11 @@ final class KafkaRouter: RequestRouter {
         case .describeProducers:
             return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
         case .electLeaders: return serveAsync(ElectLeadersRequest.self, body, request) { await $0.electLeaders($1, $2) }
+        case .alterPartitionReassignments:
+            return serveAsync(AlterPartitionReassignmentsRequest.self, body, request) { await $0.alterPartitionReassignments($1, $2) }
+        case .listPartitionReassignments:
+            return serve(ListPartitionReassignmentsRequest.self, body, request) { broker.listPartitionReassignments($0, $1) }
+        case .describeLogDirs: return serve(DescribeLogDirsRequest.self, body, request) { broker.describeLogDirs($0, $1) }
         // Group APIs: `GroupRequests` (RunnelGroups) is the one translation between these messages and the
         // coordinator; the router only runs it on the connection's lane.
         case .findCoordinator:

@@ -109,7 +109,9 @@ public final class Broker: Service, Sendable {
         self.logManager = logManager
         let core = BrokerCore(
             metadataStore: metadata,
-            replicas: ReplicaManager(logManager: logManager, nodeId: config.nodeId, clusterMode: clusterMode, logger: logger),
+            replicas: ReplicaManager(logManager: logManager, nodeId: config.nodeId, clusterMode: clusterMode,
+                                     leaderThrottle: ReplicationThrottle(rate: config.int(.leaderReplicationThrottledRate)),
+                                     logger: logger),
             settings: BrokerSettings(config), topicConfigs: topicConfigs, groupConfig: GroupCoordinatorConfig(config),
             transactionConfig: TransactionCoordinatorConfig(config), logger: logger)
         core.loadTopics()

@@ -1,19 +1,23 @@
-// `runnel cluster info|elect-leaders`: the cluster's controller, brokers and partition health, and
-// leader elections on demand.
+// `runnel cluster info|elect-leaders|reassign|reassignments|log-dirs`: the cluster's controller, brokers
+// and partition health, leader elections on demand (reassignment and log dirs: ClusterReassignCommands).
 import ArgumentParser
 import RunnelClient
 
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cluster", abstract: "Describe the cluster; elect partition leaders.",
+        commandName: "cluster", abstract: "Describe the cluster; elect partition leaders; move partitions.",
         discussion: """
         EXAMPLES:
           runnel cluster info
           runnel cluster info --format json
           runnel cluster elect-leaders
           runnel cluster elect-leaders --type unclean --topic orders --partition 3
+          runnel cluster reassign --topic orders --partition 0 --replicas 2,3 --wait
+          runnel cluster reassignments
+          runnel cluster log-dirs
         """,
-        subcommands: [ClusterInfo.self, ClusterElectLeaders.self])
+        subcommands: [ClusterInfo.self, ClusterElectLeaders.self, ClusterReassign.self, ClusterReassignments.self,
+                      ClusterLogDirs.self])
 }
 
 struct ClusterInfo: AsyncParsableCommand {

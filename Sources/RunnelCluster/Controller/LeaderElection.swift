@@ -43,6 +43,12 @@ public enum PartitionChangeReason: String, Sendable, Equatable {
     case preferredLeader = "preferred_leader"
     /// Unclean election: a replica outside the ISR leads; records may be lost.
     case uncleanElection = "unclean_election"
+    /// A reassignment started (AlterPartitionReassignments): the target replicas join `replicas`.
+    case reassignmentStarted = "reassignment_started"
+    /// Every target replica is in the ISR: the removed replicas leave (and leadership, if it was theirs).
+    case reassignmentCompleted = "reassignment_completed"
+    /// A reassignment was cancelled: the original replicas are restored.
+    case reassignmentCancelled = "reassignment_cancelled"
 }
 
 /// One partition-state change the controller has to write.
@@ -73,7 +79,7 @@ public enum ElectionType: Int8, Sendable, CaseIterable {
     case unclean = 1
 }
 
-/// Why an on-demand election did not change a partition; each maps to Kafka's error.
+/// Why an on-demand change (an election, a reassignment) was not made; each maps to Kafka's error.
 public enum ElectionFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The partition already has the leader the election would give it.
     case electionNotNeeded
@@ -83,6 +89,11 @@ public enum ElectionFailure: Error, Sendable, Equatable, CustomStringConvertible
     case eligibleLeadersNotAvailable
     /// The topic or partition does not exist.
     case unknownPartition
+    /// A reassignment's target is empty, names a broker twice or an unregistered broker, or cannot be
+    /// reverted cleanly.
+    case invalidReplicaAssignment(String)
+    /// Cancelling a reassignment of a partition that has none.
+    case noReassignmentInProgress
 
     public var errorCode: ErrorCode {
         switch self {
@@ -90,6 +101,8 @@ public enum ElectionFailure: Error, Sendable, Equatable, CustomStringConvertible
         case .preferredLeaderNotAvailable: .preferredLeaderNotAvailable
         case .eligibleLeadersNotAvailable: .eligibleLeadersNotAvailable
         case .unknownPartition: .unknownTopicOrPartition
+        case .invalidReplicaAssignment: .invalidReplicaAssignment
+        case .noReassignmentInProgress: .noReassignmentInProgress
         }
     }
 
@@ -100,6 +113,8 @@ public enum ElectionFailure: Error, Sendable, Equatable, CustomStringConvertible
             "The preferred leader \(preferred) is not available (not registered, shutting down or not in the ISR)."
         case .eligibleLeadersNotAvailable: "No replica of the partition is available to lead."
         case .unknownPartition: "This server does not host this topic-partition."
+        case .invalidReplicaAssignment(let reason): reason
+        case .noReassignmentInProgress: "No partition reassignment is in progress."
         }
     }
 }

@@ -104,14 +104,22 @@ public final class LeadershipController: Sendable {
         }
     }
 
-    /// One pass of the failover rules over the whole image; returns the number of partitions changed.
+    /// One pass of the failover rules, then of reassignment completion, over the whole image; returns
+    /// the number of partitions changed. A partition that needs a failover change gets that first; its
+    /// reassignment completes on a later pass (the change triggers one).
     @discardableResult
     func reconcile(epoch: Int64) async -> Int {
         let allowUnclean = configuration.allowUnclean
-        let changes = LeaderElection.reconcile(image: store.image, allowUnclean: allowUnclean)
-        guard !changes.isEmpty else { return 0 }
-        return await write(changes.map(\.partition), epoch: epoch) { partition, state, liveness in
-            LeaderElection.reconcile(state, liveness: liveness, allowUnclean: allowUnclean(partition.topic)).map { .success($0) }
+        let image = store.image
+        let failovers = LeaderElection.reconcile(image: image, allowUnclean: allowUnclean).map(\.partition)
+        let failing = Set(failovers)
+        let completions = PartitionReassignment.completions(image: image).map(\.partition).filter { !failing.contains($0) }
+        guard !failovers.isEmpty || !completions.isEmpty else { return 0 }
+        return await write(failovers + completions, epoch: epoch) { partition, state, liveness in
+            if let failover = LeaderElection.reconcile(state, liveness: liveness, allowUnclean: allowUnclean(partition.topic)) {
+                return .success(failover)
+            }
+            return PartitionReassignment.complete(state, liveness: liveness).map { .success($0) }
         }
     }
 

@@ -69,6 +69,21 @@ public struct PartitionStateWriter: Sendable {
         return .failed(lastError)  // the caller reports it (one line per pass, or in the response)
     }
 
+    /// Starts (or replaces) a reassignment of one partition to `target` (AlterPartitionReassignments),
+    /// decided again after a lost compare; `.unchanged` when it already has exactly these replicas.
+    public func reassign(_ partition: TopicPartition, to target: [Int32], fencing: MetadataWriteFencing) async -> PartitionWriteOutcome {
+        await write(partition, fencing: fencing) { _, state, liveness in
+            PartitionReassignment.start(state, target: target, liveness: liveness)
+        }
+    }
+
+    /// Cancels one partition's reassignment (AlterPartitionReassignments with null replicas).
+    public func cancelReassignment(_ partition: TopicPartition, allowUnclean: Bool, fencing: MetadataWriteFencing) async -> PartitionWriteOutcome {
+        await write(partition, fencing: fencing) { _, state, liveness in
+            PartitionReassignment.cancel(state, liveness: liveness, allowUnclean: allowUnclean)
+        }
+    }
+
     /// An on-demand election of one partition (ElectLeaders), decided again after a lost compare.
     public func elect(_ type: ElectionType, _ partition: TopicPartition, fencing: MetadataWriteFencing) async -> PartitionWriteOutcome {
         await write(partition, fencing: fencing) { _, state, liveness in LeaderElection.elect(type, state, liveness: liveness) }
@@ -79,6 +94,12 @@ public struct PartitionStateWriter: Sendable {
             "topic": "\(partition.topic)", "partition": "\(partition.partition)", "reason": "\(reason.rawValue)",
             "isr": "\(to.isr.map(String.init).joined(separator: ","))", "partition_epoch": "\(to.partitionEpoch)",
         ]
+        if from.replicas != to.replicas || from.addingReplicas != to.addingReplicas || from.removingReplicas != to.removingReplicas {
+            metadata["old_replicas"] = "\(from.replicas.map(String.init).joined(separator: ","))"
+            metadata["replicas"] = "\(to.replicas.map(String.init).joined(separator: ","))"
+            metadata["adding"] = "\(to.addingReplicas.map(String.init).joined(separator: ","))"
+            metadata["removing"] = "\(to.removingReplicas.map(String.init).joined(separator: ","))"
+        }
         if from.leader != to.leader {
             metadata["old_leader"] = "\(from.leader)"
             metadata["new_leader"] = "\(to.leader)"
@@ -91,7 +112,8 @@ public struct PartitionStateWriter: Sendable {
             }
         } else {
             metadata["old_isr"] = "\(from.isr.map(String.init).joined(separator: ","))"
-            logger.info("partition ISR changed", metadata: metadata)
+            logger.info(from.replicas != to.replicas || from.isReassigning != to.isReassigning
+                        ? "partition replicas changed" : "partition ISR changed", metadata: metadata)
         }
     }
 }

@@ -3,7 +3,8 @@
 // Ops: createTopics, listTopics, describeTopics, describeCluster, describeConfigs,
 // incrementalAlterConfigs, createPartitions, deleteRecords, listOffsets, deleteTopics,
 // describeProducers, listConsumerGroupOffsets, describeConsumerGroups, awaitAbsent (poll describeTopics until UnknownTopicOrPartition),
-// listTransactions, describeTransactions, abortTransaction.
+// listTransactions, describeTransactions, abortTransaction, alterPartitionReassignments (replicas null
+// cancels), listPartitionReassignments, describeLogDirs.
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -22,6 +23,10 @@ import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.DeletedRecords;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.LogDirDescription;
+import org.apache.kafka.clients.admin.NewPartitionReassignment;
+import org.apache.kafka.clients.admin.PartitionReassignment;
+import org.apache.kafka.clients.admin.ReplicaInfo;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -291,6 +296,62 @@ final class AdminCommand {
                                                                 (int) op.num("coordinatorEpoch", 0))).all().get();
                 return null;
             }
+            case "alterPartitionReassignments": {
+                Map<TopicPartition, Optional<NewPartitionReassignment>> moves = new LinkedHashMap<>();
+                for (Object o : op.list("partitions")) {
+                    Args pa = op.sub(o);
+                    TopicPartition tp = new TopicPartition(pa.str("topic"), (int) pa.num("partition"));
+                    if (!pa.has("replicas")) {
+                        moves.put(tp, Optional.empty());
+                        continue;
+                    }
+                    List<Integer> replicas = new ArrayList<>();
+                    for (Object r : pa.list("replicas")) replicas.add(((Number) r).intValue());
+                    moves.put(tp, Optional.of(new NewPartitionReassignment(replicas)));
+                }
+                Map<String, Object> out = new LinkedHashMap<>();
+                for (Map.Entry<TopicPartition, KafkaFuture<Void>> e : admin.alterPartitionReassignments(moves).values().entrySet()) {
+                    out.put(e.getKey().toString(), outcome(e.getValue(), () -> null));
+                }
+                return out;
+            }
+            case "listPartitionReassignments": {
+                Map<String, Object> out = new TreeMap<>();
+                for (Map.Entry<TopicPartition, PartitionReassignment> e : admin.listPartitionReassignments().reassignments().get().entrySet()) {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("replicas", longs(e.getValue().replicas()));
+                    m.put("adding", longs(e.getValue().addingReplicas()));
+                    m.put("removing", longs(e.getValue().removingReplicas()));
+                    out.put(e.getKey().toString(), m);
+                }
+                return out;
+            }
+            case "describeLogDirs": {
+                List<Integer> brokers = new ArrayList<>();
+                for (Object b : op.list("brokers")) brokers.add(((Number) b).intValue());
+                Map<String, Object> out = new TreeMap<>();
+                for (Map.Entry<Integer, Map<String, LogDirDescription>> e : admin.describeLogDirs(brokers).allDescriptions().get().entrySet()) {
+                    Map<String, Object> dirs = new TreeMap<>();
+                    for (Map.Entry<String, LogDirDescription> d : e.getValue().entrySet()) {
+                        Map<String, Object> dm = new LinkedHashMap<>();
+                        dm.put("error", d.getValue().error() == null ? null : d.getValue().error().getClass().getSimpleName());
+                        dm.put("totalBytes", d.getValue().totalBytes().isPresent() ? d.getValue().totalBytes().getAsLong() : null);
+                        dm.put("usableBytes", d.getValue().usableBytes().isPresent() ? d.getValue().usableBytes().getAsLong() : null);
+                        Map<String, Object> replicas = new TreeMap<>();
+                        for (Map.Entry<TopicPartition, ReplicaInfo> r : d.getValue().replicaInfos().entrySet()) {
+                            Map<String, Object> rm = new LinkedHashMap<>();
+                            rm.put("size", r.getValue().size());
+                            rm.put("offsetLag", r.getValue().offsetLag());
+                            rm.put("isFuture", r.getValue().isFuture());
+                            replicas.put(r.getKey().toString(), rm);
+                        }
+                        dm.put("replicas", replicas);
+                        dirs.put(d.getKey(), dm);
+                    }
+                    out.put(String.valueOf(e.getKey()), dirs);
+                }
+                return out;
+            }
             case "awaitAbsent": {
                 // Topic deletion may take a moment to show in metadata: poll with a deadline.
                 String name = op.str("name");
@@ -356,6 +417,12 @@ final class AdminCommand {
         }
         m.put("partitions", parts);
         return m;
+    }
+
+    private static List<Object> longs(List<Integer> ids) {
+        List<Object> out = new ArrayList<>();
+        for (Integer id : ids) out.add((long) id);
+        return out;
     }
 
     private static Map<String, Object> node(Node n) {
