@@ -1,4 +1,4 @@
-// `runnel cluster info|elect-leaders|reassign|reassignments|log-dirs`: the cluster's controller, brokers
+// `runnel cluster info|brokers|elect-leaders|reassign|reassignments|log-dirs`: the cluster's controller, brokers
 // and partition health, leader elections on demand (reassignment and log dirs: ClusterReassignCommands).
 import ArgumentParser
 import RunnelClient
@@ -10,13 +10,14 @@ struct ClusterCommand: AsyncParsableCommand {
         EXAMPLES:
           runnel cluster info
           runnel cluster info --format json
+          runnel cluster brokers
           runnel cluster elect-leaders
           runnel cluster elect-leaders --type unclean --topic orders --partition 3
           runnel cluster reassign --topic orders --partition 0 --replicas 2,3 --wait
           runnel cluster reassignments
           runnel cluster log-dirs
         """,
-        subcommands: [ClusterInfo.self, ClusterElectLeaders.self, ClusterReassign.self, ClusterReassignments.self,
+        subcommands: [ClusterInfo.self, ClusterBrokers.self, ClusterElectLeaders.self, ClusterReassign.self, ClusterReassignments.self,
                       ClusterLogDirs.self])
 }
 
@@ -71,6 +72,57 @@ struct ClusterInfo: AsyncParsableCommand {
         var underReplicatedPartitions: Int
         /// Partitions led, by broker id.
         var leaders: [String: Int]
+    }
+}
+
+struct ClusterBrokers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "brokers",
+        abstract: "List the live brokers with the partitions each leads, hosts, and is out of sync on.",
+        discussion: """
+        LEADERS counts the partitions a broker leads, REPLICAS those it is assigned, OUT-OF-SYNC those
+        it is assigned but not in the ISR of (catching up, or failed). The controller is marked *.
+
+        EXAMPLES:
+          runnel cluster brokers --brokers localhost:9092
+          runnel cluster brokers --format json
+        """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await connection.run { client in
+            let admin = KafkaAdmin(client: client)
+            let cluster = try await admin.describeCluster()
+            let partitions = try await admin.listTopics(includeInternal: true).flatMap(\.partitions)
+            let rows = cluster.brokers.map { broker in
+                Row(nodeId: broker.nodeId, host: broker.host, port: broker.port, rack: broker.rack,
+                    controller: broker.nodeId == cluster.controllerId,
+                    leaders: partitions.filter { $0.leader == broker.nodeId }.count,
+                    replicas: partitions.filter { $0.replicas.contains(broker.nodeId) }.count,
+                    outOfSync: partitions.filter { $0.replicas.contains(broker.nodeId) && !$0.isr.contains(broker.nodeId) }.count)
+            }
+            if output.isJSON {
+                try Terminal.printJSON(rows)
+                return
+            }
+            Terminal.printTable(["ID", "HOST", "PORT", "RACK", "LEADERS", "REPLICAS", "OUT-OF-SYNC"], rows.map {
+                [String($0.nodeId) + ($0.controller ? "*" : ""), $0.host, String($0.port), $0.rack ?? "-",
+                 String($0.leaders), String($0.replicas), String($0.outOfSync)]
+            })
+        }
+    }
+
+    struct Row: Encodable {
+        var nodeId: Int32
+        var host: String
+        var port: Int32
+        var rack: String?
+        var controller: Bool
+        var leaders: Int
+        var replicas: Int
+        var outOfSync: Int
     }
 }
 
