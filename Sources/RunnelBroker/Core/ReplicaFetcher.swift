@@ -88,6 +88,8 @@ final class ReplicaFetcher: Sendable {
     private struct State {
         var partitions: [TopicPartition: Followed] = [:]
         var task: Task<Void, Never>?
+        /// A loop runs (set before its task exists, so two adds never start two loops).
+        var running = false
         var stopped = false
     }
 
@@ -118,7 +120,8 @@ final class ReplicaFetcher: Sendable {
             guard !s.stopped else { return false }
             if let known = s.partitions[key], known.epoch == epoch, known.partition === partition { return false }
             s.partitions[key] = Followed(partition: partition, epoch: epoch)
-            guard s.task == nil else { return false }
+            guard !s.running else { return false }
+            s.running = true
             return true
         }
         if start {
@@ -150,6 +153,7 @@ final class ReplicaFetcher: Sendable {
             let (work, nextRetry) = state.withLock { s -> ([TopicPartition: Followed], ContinuousClock.Instant?) in
                 if s.partitions.isEmpty {
                     s.task = nil
+                    s.running = false
                     return ([:], nil)
                 }
                 let ready = s.partitions.filter { $0.value.retryAt.map { $0 <= now } ?? true }
