@@ -18,6 +18,7 @@ final class ReplicationManager: Sendable {
     let maxLagMs: Int64
     let logger: Logger
     private let isrTask = Mutex<Task<Void, Never>?>(nil)
+    private let applying = Mutex(())
     /// Called after a partition's role changed (coordinators load or unload their state).
     let roleListeners = Mutex<[@Sendable (Partition, RoleTransition) -> Void]>([])
 
@@ -75,6 +76,12 @@ final class ReplicationManager: Sendable {
 
     /// Applies one partition's state.
     func apply(_ state: PartitionState, to partition: Partition) {
+        // One application at a time: the role change and the fetcher change it implies happen together
+        // (two states applied concurrently must not leave a leader following, or a follower not).
+        applying.withLock { _ in applyLocked(state, to: partition) }
+    }
+
+    private func applyLocked(_ state: PartitionState, to partition: Partition) {
         guard store.registration.isRegistered else { return }
         let transition = partition.apply(state, nowMs: Partition.nowMs())
         switch transition {
