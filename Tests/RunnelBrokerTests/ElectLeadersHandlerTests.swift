@@ -8,23 +8,8 @@ import Testing
 @testable import RunnelBroker
 
 @Suite struct ElectLeadersHandlerTests {
-    final class Harness {
-        let directory = NSTemporaryDirectory() + "runnel-elect-" + UUID().uuidString
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let broker: Broker
-
-        init() throws {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var config = BrokerConfig()
-            try config.set("log.dirs", to: directory)
-            broker = try Broker(config: config, group: group, logger: Logger(label: "test"))
-        }
-
-        deinit {
-            broker.logManager.shutdown()
-            try? group.syncShutdownGracefully()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
+    final class Harness: OfflineBroker {
+        init() throws { try super.init(prefix: "runnel-elect-") }
 
         func elect(_ type: Int8, _ partitions: [String: [Int32]]?, version: Int16 = 2) async -> ElectLeadersResponse {
             var request = ElectLeadersRequest()
@@ -35,10 +20,7 @@ import Testing
                 entry.partitions = indexes
                 return entry
             }
-            let header = RequestHeader(apiKey: 43, apiVersion: version, correlationId: 1, clientId: "test")
-            let context = RequestContext(eventLoop: group.next(), clientAddress: nil, localAddress: nil,
-                                         connectionId: "test", listenerName: "PLAINTEXT", logger: Logger(label: "test"))
-            return await broker.core.electLeaders(request, HandlerRequest(header: header, context: context))
+            return await broker.core.electLeaders(request, self.request(43, version: version))
         }
     }
 

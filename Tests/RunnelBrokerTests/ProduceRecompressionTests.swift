@@ -11,23 +11,8 @@ import Testing
 
 @Suite struct ProduceRecompressionTests {
     /// A broker (storage open, not listening) on a temporary log dir, with one event loop to run handlers on.
-    final class Harness {
-        let directory = NSTemporaryDirectory() + "runnel-recompress-" + UUID().uuidString
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let broker: Broker
-
-        init() throws {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var config = BrokerConfig()
-            try config.set("log.dirs", to: directory)
-            broker = try Broker(config: config, group: group, logger: Logger(label: "test"))
-        }
-
-        deinit {
-            broker.logManager.shutdown()
-            try? group.syncShutdownGracefully()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
+    final class Harness: OfflineBroker {
+        init() throws { try super.init(prefix: "runnel-recompress-") }
 
         func createTopic(_ name: String, configs: [String: String]) async throws {
             _ = try await broker.core.createTopic(name: name, partitions: 1, replicationFactor: 1, configs: configs,
@@ -52,10 +37,7 @@ import Testing
             request.acks = -1
             request.timeoutMs = 5_000
             request.topicData = [topicData]
-            let header = RequestHeader(apiKey: 0, apiVersion: 9, correlationId: 1, clientId: "test")
-            let context = RequestContext(eventLoop: group.next(), clientAddress: nil, localAddress: nil,
-                                         connectionId: "test", listenerName: "PLAINTEXT", logger: Logger(label: "test"))
-            return broker.core.produce(request, HandlerRequest(header: header, context: context))
+            return broker.core.produce(request, self.request(0, version: 9))
         }
 
         /// The batches stored in the first segment of partition 0 of `topic`.

@@ -9,30 +9,8 @@ import Testing
 @testable import RunnelBroker
 
 @Suite struct ReassignmentHandlerTests {
-    final class Harness {
-        let directory = NSTemporaryDirectory() + "runnel-reassign-" + UUID().uuidString
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let broker: Broker
-
-        init() throws {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var config = BrokerConfig()
-            try config.set("log.dirs", to: directory)
-            broker = try Broker(config: config, group: group, logger: Logger(label: "test"))
-        }
-
-        deinit {
-            broker.logManager.shutdown()
-            try? group.syncShutdownGracefully()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-
-        func request(_ apiKey: Int16, version: Int16) -> HandlerRequest {
-            let header = RequestHeader(apiKey: apiKey, apiVersion: version, correlationId: 1, clientId: "test")
-            let context = RequestContext(eventLoop: group.next(), clientAddress: nil, localAddress: nil,
-                                         connectionId: "test", listenerName: "PLAINTEXT", logger: Logger(label: "test"))
-            return HandlerRequest(header: header, context: context)
-        }
+    final class Harness: OfflineBroker {
+        init() throws { try super.init(prefix: "runnel-reassign-") }
 
         func alter(_ moves: [(String, Int32, [Int32]?)], version: Int16 = 1,
                    allowRFChange: Bool = true) async -> [String: [Int16]] {

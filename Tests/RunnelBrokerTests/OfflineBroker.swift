@@ -1,0 +1,36 @@
+// A broker with its storage open and nothing listening, on a temporary log dir, with one event loop to
+// run handlers on: the shared base of the handler tests' harnesses.
+import Foundation
+import KafkaProtocol
+import Logging
+import NIOPosix
+@testable import RunnelBroker
+
+class OfflineBroker {
+    let directory: String
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let broker: Broker
+
+    /// A broker on the default config, its log dir a new directory named `prefix` + a UUID.
+    init(prefix: String) throws {
+        directory = NSTemporaryDirectory() + prefix + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var config = BrokerConfig()
+        try config.set("log.dirs", to: directory)
+        broker = try Broker(config: config, group: group, logger: Logger(label: "test"))
+    }
+
+    deinit {
+        broker.logManager.shutdown()
+        try? group.syncShutdownGracefully()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The handler context of a request with `apiKey` at `version`, from a test client.
+    func request(_ apiKey: Int16, version: Int16) -> HandlerRequest {
+        let header = RequestHeader(apiKey: apiKey, apiVersion: version, correlationId: 1, clientId: "test")
+        let context = RequestContext(eventLoop: group.next(), clientAddress: nil, localAddress: nil,
+                                     connectionId: "test", listenerName: "PLAINTEXT", logger: Logger(label: "test"))
+        return HandlerRequest(header: header, context: context)
+    }
+}
