@@ -206,6 +206,7 @@ public final class Broker: Service, Sendable {
     /// Stops the coordinator, flushes every log and writes the clean-shutdown markers.
     private func closeStorage() async {
         await core.replication?.shutdown()
+        await core.coordinatorLoader?.shutdown()
         await core.brokerLinks?.shutdown()
         await core.transactionCoordinator.shutdown()
         await core.groupCoordinator.shutdown()
