@@ -33,6 +33,8 @@ final class BrokerCore: Sendable {
     let coordinatorLoader: CoordinatorLoader?
     /// Internal topics being created in the background (cluster mode).
     let internalTopicCreations = Mutex<Set<String>>([])
+    /// When the last "internal topic not created yet" warning was logged.
+    let internalTopicWarnedAt = Mutex<ContinuousClock.Instant?>(nil)
     var internalTopicSettings: InternalTopicSettings { settings.internalTopics }
     let logger: Logger
 

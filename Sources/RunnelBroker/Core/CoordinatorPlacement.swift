@@ -161,7 +161,14 @@ extension BrokerCore {
                 _ = try await createTopic(name: name, partitions: partitions, replicationFactor: factor, configs: configs,
                                           logger: logger)
             } catch {
-                if metadataStore.topic(named: name) == nil {
+                // Clients retry FindCoordinator every second or so: one warning per 10 s is enough.
+                let now = ContinuousClock.now
+                let warn = internalTopicWarnedAt.withLock { last -> Bool in
+                    guard last.map({ now - $0 >= .seconds(10) }) ?? true else { return false }
+                    last = now
+                    return true
+                }
+                if warn, metadataStore.topic(named: name) == nil {
                     logger.warning("internal topic not created yet; coordinators are not available", metadata: [
                         "topic": "\(name)", "error": "\(error)"])
                 }
