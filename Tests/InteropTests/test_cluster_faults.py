@@ -222,6 +222,7 @@ class Prober:
         self._lock = threading.Lock()
         self._n = 0
         env.history.producer("probe-all", idempotent=False)
+        env.history.producer("probe-one", idempotent=False)
 
     def _next(self, prefix: str) -> str:
         with self._lock:
@@ -231,9 +232,9 @@ class Prober:
     def _loop(self, acks: int) -> None:
         h = self.env.history
         while not self._stop.is_set():
-            value = self._next("probe-all" if acks == -1 else "probe-one")
-            if acks == -1:
-                h.send("probe-all", value, self.partition)
+            name = "probe-all" if acks == -1 else "probe-one"
+            value = self._next(name)
+            h.send(name, value, self.partition)
             sent = time.monotonic()
             batch = wire.record_batch([(value.encode(), value.encode(), [])], int(time.time() * 1000))
             try:
@@ -244,12 +245,15 @@ class Prober:
             done = time.monotonic()
             with self._lock:
                 self.results.append({"value": value, "acks": acks, "sent": sent, "done": done, **res})
-            if acks == -1:
-                if res["error_code"] == wire.NONE:
-                    h.ack(value, self.partition, res["base_offset"])
-                else:
-                    h.fail(value, f"error {res['error_code']}: {res.get('error_message')}",
-                           definite=res["error_code"] == wire.NOT_ENOUGH_REPLICAS)
+            if acks == -1 and res["error_code"] == wire.NONE:
+                h.ack(value, self.partition, res["base_offset"])
+            elif acks == -1:
+                h.fail(value, f"error {res['error_code']}: {res.get('error_message')}",
+                       definite=res["error_code"] == wire.NOT_ENOUGH_REPLICAS)
+            else:
+                # acks=1: an acknowledged write may be truncated later (by design); "maybe written"
+                # keeps it out of the lost check, while reading one that later vanished is still phantom.
+                h.fail(value, f"acks=1 answer {res['error_code']} at {res.get('base_offset')} (not judged)")
             self._stop.wait(0.05)
 
     def start(self, all_threads: int = 2, one_threads: int = 1) -> "Prober":
@@ -320,10 +324,15 @@ def test_leader_cut_off_from_etcd_and_peers_steps_down_without_split_brain(env):
     assert fenced_at is not None, \
         f"node {cut_node}, cut off from etcd, still accepts produce {TTL_S + 12:.0f}s later (no fencing)"
     assert elected_at is not None, f"no other broker took over p{part}: {c.views(topic, part)}"
-    # It stops leading 3/4 TTL after its last renewal, so before etcd can expire its lease (TTL after it).
-    assert fenced_at - cut_at <= TTL_S, \
+    # It stops leading 3/4 TTL after its last renewal (at most 3/4 TTL after the cut), a quarter TTL
+    # before etcd can expire its lease, so before any other broker can lead. etcd expires the lease at
+    # most a TTL after the cut (checking every 500 ms); the controller then elects within a second.
+    assert fenced_at - cut_at <= 0.75 * TTL_S + 0.5, \
         f"node {cut_node} answered NOT_LEADER_OR_FOLLOWER only {fenced_at - cut_at:.2f}s after the cut"
-    assert elected_at - cut_at <= TTL_S + 1.0, \
+    assert fenced_at < elected_at, (f"split brain: node {after['leader']} led p{part} {elected_at - cut_at:.2f}s "
+                                    f"after the cut, node {cut_node} still accepted produce until "
+                                    f"{fenced_at - cut_at:.2f}s")
+    assert elected_at - cut_at <= TTL_S + 1.5, \
         f"the new leader of p{part} was visible only {elected_at - cut_at:.2f}s after the cut (TTL {TTL_S}s)"
 
     # Producers go on against the new leader while the old one is still cut off.
