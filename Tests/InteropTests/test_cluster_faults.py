@@ -20,6 +20,9 @@ the node's side of the partition.
   by its client_id "runnel-replica-<id>"): that follower leaves the ISR after replica.lag.time.max.ms,
   acks=all producers go on (min.insync=2 holds), the leader does not change, and the follower returns
   to the ISR once the delay is gone
+- asymmetric partition: the leader keeps etcd but loses its peers: it keeps leading, shrinks the ISR to
+  itself, refuses acks=all (NOT_ENOUGH_REPLICAS) and acknowledges none sent after the cut, acks=1 works;
+  healed, the followers rejoin
 - failover of many partitions: kill -9 a broker leading 16 of 48 partitions; every one of them has a
   new leader within the lease TTL + 1.5 s (not only the first the controller handles)
 - paused follower: SIGSTOP a follower for twice the lease TTL: it leaves the ISR, producers go on, and
@@ -414,6 +417,63 @@ def test_leader_cut_off_from_etcd_and_peers_steps_down_without_split_brain(env, 
     assert r.ok, "history checker found anomalies:\n" + env.report()
     assert r.counts["acked"] > 0 and all(cons.count > 0 for cons in env.consumers), env.report()
     assert c.pids[cut_node] and alive(c.pids[cut_node]), f"node {cut_node} died"
+    c.stop()
+
+
+@pytest.mark.timeout(120)
+def test_leader_cut_off_from_its_peers_only_refuses_acks_all(env):
+    """An asymmetric partition: the leader keeps its etcd lease but no follower can fetch from it. It
+    keeps leading (nobody else may), shrinks the ISR to itself after replica.lag.time.max.ms, and then
+    refuses acks=all (min.insync.replicas=2) with NOT_ENOUGH_REPLICAS while acks=1 still works; acks=all
+    writes sent after the cut are never acknowledged (waiting ones fail with
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND or time out). Healed, the followers catch up and rejoin."""
+    c = env.start_cluster(**{"offsets.topic.num.partitions": 3})
+    cut_node = 1
+    pk = env.proxy(c.port_of(cut_node), name=f"kafka-of-node-{cut_node}", kafka=True)
+    env.restart_with(cut_node, **{"advertised.listeners": f"PLAINTEXT://127.0.0.1:{pk.port}"})
+    topic = unique("fault-peers")
+    part, before = create_led_by(env, topic, cut_node)
+    env.start_producer(topic, 3, rate=300)
+    env.wait_progress("before the cut", partition=part, acks=60)
+    prober = Prober(env, c.port_of(cut_node), topic, part).start()
+    poll("probes acknowledged before the cut", 15,
+         lambda: prober.answered(-1, wire.NONE, 0) and prober.answered(1, wire.NONE, 0))
+
+    pk.cut(existing="stall", new="blackhole")
+    cut_at = time.monotonic()
+    env.note(f"cut node {cut_node} (leader of p{part}) off from its peers and clients' advertised address; "
+             f"etcd still reachable")
+    shrunk = c.wait_isr(topic, part, {cut_node}, timeout=LAG_S + 15)
+    shrunk_at = time.monotonic()
+    env.note(f"ISR of p{part} shrank to {shrunk['isr']} {shrunk_at - cut_at:.1f}s after the cut: {shrunk}")
+    assert shrunk["leader"] == cut_node and shrunk["leader_epoch"] == before["leader_epoch"], \
+        f"leadership moved although the leader kept its lease: {before} -> {shrunk}"
+    poll("acks=all refused with NOT_ENOUGH_REPLICAS", 10,
+         lambda: prober.answered(-1, wire.NOT_ENOUGH_REPLICAS, shrunk_at))
+    poll("acks=1 still acknowledged", 10, lambda: prober.answered(1, wire.NONE, shrunk_at))
+    prober.stop()
+    acked_all = [r for r in prober.answered(-1, wire.NONE, cut_at) if r["sent"] >= cut_at]
+    pk.heal()
+    healed_at = time.monotonic()
+    back = c.wait_isr(topic, part, ALL, timeout=30)
+    env.note(f"followers back in the ISR {time.monotonic() - healed_at:.1f}s after healing: {back}")
+    assert back["leader"] == cut_node, (before, back)
+    env.wait_progress("after healing", partition=part, acks=50, timeout=30)
+    env.stop_clients()
+    for p in range(3):
+        c.wait_isr(topic, p, ALL, timeout=45)
+    final_read(env.history, c.bootstrap, topic, 3)
+    counts: dict = {}
+    for r in prober.results:
+        if r["done"] > cut_at:
+            counts[(r["acks"], r["error_code"])] = counts.get((r["acks"], r["error_code"]), 0) + 1
+    env.note(f"probe answers after the cut, (acks, error) -> count: {counts}")
+    print("\n".join(env.notes))
+    assert not acked_all, (f"node {cut_node} acknowledged acks=all writes sent after its followers were cut off "
+                           f"(ISR {shrunk['isr']} < min.insync.replicas=2): "
+                           + str([(r["value"], r["base_offset"], round(r["done"] - cut_at, 2)) for r in acked_all[:5]]))
+    r = env.history.check()
+    assert r.ok, "history checker found anomalies:\n" + env.report()
     c.stop()
 
 
