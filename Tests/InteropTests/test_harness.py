@@ -1,6 +1,7 @@
 """The harness's process handling, proven against tools/interop/fake_broker.py (no Runnel needed):
 readiness by ApiVersions round trip, SIGTERM stop with exit 0, SIGKILL, restart on the same port
-and data dir, and clear failures when a broker exits early, never answers, or ignores SIGTERM."""
+and data dir, and clear failures when a broker exits early, never answers, or ignores SIGTERM; and the
+fault-injecting proxy (runnel_interop/faultproxy.py) against an echo server."""
 from __future__ import annotations
 
 import stat
@@ -116,3 +117,84 @@ def test_a_missing_prerequisite_fails_under_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="no kcat"):
         conftest.missing_prerequisite("no kcat")
+
+
+# ---- the fault-injecting proxy (runnel_interop/faultproxy.py) against an echo server ------------------
+
+@pytest.fixture
+def echo_port():
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                s, _ = srv.accept()
+            except OSError:
+                return
+
+            def echo(s=s):
+                with s:
+                    while True:
+                        try:
+                            d = s.recv(4096)
+                        except OSError:
+                            return
+                        if not d:
+                            return
+                        s.sendall(d)
+            threading.Thread(target=echo, daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    yield srv.getsockname()[1]
+    stop.set()
+    srv.close()
+
+
+def test_fault_proxy_cut_stall_blackhole_refuse_heal_and_delay(echo_port):
+    import socket
+    import struct
+    from runnel_interop.faultproxy import FaultProxy
+
+    def roundtrip(s, data: bytes, timeout: float = 1.0) -> bytes:
+        s.settimeout(timeout)
+        s.sendall(data)
+        return s.recv(100)
+
+    with FaultProxy(echo_port, name="echo", kafka=True) as p:
+        a = socket.create_connection(("127.0.0.1", p.port))
+        assert roundtrip(a, b"hello") == b"hello"
+        p.cut(existing="stall", new="blackhole")
+        with pytest.raises(socket.timeout):
+            roundtrip(a, b"x", 0.5)                      # stalled, not closed
+        b = socket.create_connection(("127.0.0.1", p.port))   # a connect succeeds (blackhole) ...
+        with pytest.raises(socket.timeout):
+            roundtrip(b, b"y", 0.5)                      # ... and nothing answers
+        p.heal()
+        a.settimeout(3)
+        b.settimeout(3)
+        assert a.recv(100) == b"x" and b.recv(100) == b"y"   # what was sent meanwhile arrives
+        p.cut(existing="close", new="refuse")
+        a.settimeout(3)
+        assert a.recv(100) == b""                        # closed
+        with pytest.raises(OSError):
+            c = socket.create_connection(("127.0.0.1", p.port))
+            roundtrip(c, b"z", 2)                        # reset at once
+        p.heal()
+        # Delay only the connection whose first Kafka request header names client_id runnel-replica-2.
+        p.delay(0.5, match=lambda cid: cid == "runnel-replica-2")
+        slow = socket.create_connection(("127.0.0.1", p.port))
+        cid = b"runnel-replica-2"
+        header = struct.pack(">hhih", 1, 12, 7, len(cid)) + cid
+        t = time.monotonic()
+        assert roundtrip(slow, struct.pack(">i", len(header)) + header, 5)[:4] == struct.pack(">i", len(header))
+        assert time.monotonic() - t >= 0.9               # 0.5 s each way
+        fast = socket.create_connection(("127.0.0.1", p.port))
+        t = time.monotonic()
+        assert roundtrip(fast, b"quick", 2) == b"quick" and time.monotonic() - t < 0.4
+        assert "runnel-replica-2" in p.labels()
+        for s in (a, b, slow, fast):
+            s.close()

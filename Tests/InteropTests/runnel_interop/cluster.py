@@ -180,6 +180,7 @@ class LocalCluster:
         self.start_failures: list[str] = []
         self.topics: dict[str, int] = {}                   # created through create_topic: partitions
         self.listeners: list = []                          # callables(text) told of every event
+        self.commands: dict[int, list[str]] = {}           # node id -> command line replacing cluster.json's
         self.t0 = time.monotonic()
 
     # ---- start / info ----
@@ -287,17 +288,51 @@ class LocalCluster:
         self.paused.discard(node)
         self.event(f"SIGCONT node {node} (pid {pid})")
 
-    def restart(self, node: int, wait: bool = True, retries: int = 0) -> subprocess.Popen:
+    def command_with(self, node: int, **settings) -> list[str]:
+        """The node's current command line (cluster.json's, or the one a test set with `commands`)
+        with each `--override key=value` of `settings` replaced or added (keys with dots: pass a dict
+        with **{"etcd.endpoints": ...})."""
+        argv = list(self.commands.get(node) or self.node(node)["command"])
+        for key, value in settings.items():
+            item = f"{key}={value}"
+            for i, a in enumerate(argv):
+                if a.startswith(f"{key}=") and i > 0 and argv[i - 1] == "--override":
+                    argv[i] = item
+                    break
+            else:
+                argv += ["--override", item]
+        return argv
+
+    def stop_node(self, node: int, timeout: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM (controlled shutdown) and a bounded wait until the process is gone."""
+        pid = self.pids[node]
+        if node in self.paused:
+            self.resume(node)
+        os.kill(pid, signal.SIGTERM)
+        self.event(f"SIGTERM node {node} (pid {pid})")
+        p = self.restarted.get(node)
+        if p is not None:
+            p.wait(timeout)
+        poll(f"node {node} (pid {pid}) gone after SIGTERM", timeout, lambda: not alive(pid))
+        self.down.add(node)
+
+    def restart(self, node: int, wait: bool = True, retries: int = 0,
+                command: list[str] | None = None) -> subprocess.Popen:
         """Starts the node again with cluster.json's command line (output appended to its log);
         with `wait`, until it answers ApiVersions. With `retries`, a node that exits before it
-        answers is started again; each such failure is kept in `start_failures` and the timeline."""
-        n = self.node(node)
+        answers is started again; each such failure is kept in `start_failures` and the timeline.
+        With `command`, that command line from now on (this and later restarts: `commands`)."""
+        if command is not None:
+            self.commands[node] = list(command)
+        argv = self.commands.get(node) or self.node(node)["command"]
         assert not alive(self.pids[node]), f"node {node} (pid {self.pids[node]}) is still running"
         for attempt in range(retries + 1):
             with open(self.node_log(node), "ab") as out:
                 out.write(f"\n==== restarted by the test at {time.strftime('%H:%M:%S')} ====\n".encode())
+                if node in self.commands:
+                    out.write(f"==== command: {' '.join(argv)}\n".encode())
                 out.flush()
-                p = subprocess.Popen(n["command"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
             self.restarted[node] = p
             self.pids[node] = p.pid

@@ -34,8 +34,11 @@ CLIENT_DEFAULTS = {
 
 class ProducerLoop:
     def __init__(self, history: History, bootstrap: str, topic: str, partitions: int, name: str = "p1",
-                 rate: float = 400, config: dict | None = None, idempotent: bool = True):
+                 rate: float = 400, config: dict | None = None, idempotent: bool = True, pad: int = 0):
         self.history, self.topic, self.partitions, self.name, self.rate = history, topic, partitions, name, rate
+        # `pad` bytes of filler in a header of every record (to fill disks fast; the value, which names
+        # the record in the history, stays short).
+        self.headers = [("pad", b"x" * pad)] if pad else None
         self.conf = {"bootstrap.servers": bootstrap, "client.id": name, "enable.idempotence": idempotent,
                      "acks": "all", "linger.ms": 5, "message.timeout.ms": 45000, "request.timeout.ms": 15000,
                      **CLIENT_DEFAULTS,
@@ -70,7 +73,7 @@ class ProducerLoop:
             partition = self.sent % self.partitions
             try:
                 self.producer.produce(self.topic, value=value.encode(), key=value.encode(), partition=partition,
-                                      on_delivery=self._delivered)
+                                      on_delivery=self._delivered, headers=self.headers)
             except BufferError:
                 self.producer.poll(0.1)
                 continue
