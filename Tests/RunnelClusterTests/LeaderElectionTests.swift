@@ -146,6 +146,20 @@ struct LeaderElectionTests {
         #expect(changes.allSatisfy { $0.to.isr == [2] })
     }
 
+    @Test("client topics' new leaders come before internal topics', and leader changes before ISR-only ones")
+    func reconcileOrder() {
+        var cluster = MetadataImage(clusterId: "c")
+        cluster.brokers[2] = BrokerRegistration(nodeId: 2, listeners: [])
+        for (name, isInternal) in [("__consumer_offsets", true), ("a", false)] {
+            let topic = TopicMetadata(name: name, topicId: KafkaUUID.random(), partitionCount: 2, replicationFactor: 2,
+                                      isInternal: isInternal)
+            // Partition 0: broker 1 (dead) leads; partition 1: broker 1 only follows.
+            cluster.setTopic(TopicImage(metadata: topic, partitions: [state([1, 2], leader: 1), state([2, 1], leader: 2)]))
+        }
+        let order = LeaderElection.reconcile(image: cluster).map { "\($0.partition.topic)-\($0.partition.partition)" }
+        #expect(order == ["a-0", "__consumer_offsets-0", "__consumer_offsets-1", "a-1"])
+    }
+
     @Test("the imbalance check moves a broker's preferred partitions only above the percentage")
     func imbalance() {
         // Broker 1 is preferred for 4 partitions and leads 3: 25% imbalance.

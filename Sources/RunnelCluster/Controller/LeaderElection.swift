@@ -174,10 +174,22 @@ public enum LeaderElection {
         return (next, reason)
     }
 
-    /// Every change `reconcile` asks for in `image`, in topic and partition order.
-    /// `allowUnclean` says, per topic name, whether unclean election is enabled for it.
+    /// Every change `reconcile` asks for in `image`, most urgent first: leader changes of client topics,
+    /// then of internal topics (coordinators), then ISR-only changes; each group in topic and partition
+    /// order. (After a broker with many leaderships dies, the partitions clients produce to get their
+    /// new leaders first.) `allowUnclean` says, per topic name, whether unclean election is enabled for it.
     public static func reconcile(image: MetadataImage,
                                  allowUnclean: (String) -> Bool = { _ in false }) -> [PartitionChange] {
+        let changes = reconcileInTopicOrder(image: image, allowUnclean: allowUnclean)
+        func urgency(_ change: PartitionChange) -> Int {
+            guard change.from.leader != change.to.leader else { return 2 }
+            return image.topics[change.partition.topic]?.metadata.isInternal == true ? 1 : 0
+        }
+        return [0, 1, 2].flatMap { level in changes.filter { urgency($0) == level } }
+    }
+
+    private static func reconcileInTopicOrder(image: MetadataImage,
+                                              allowUnclean: (String) -> Bool) -> [PartitionChange] {
         let liveness = BrokerLiveness(image: image)
         var changes: [PartitionChange] = []
         for name in image.topics.keys.sorted() {
