@@ -378,6 +378,15 @@ final class ReplicaFetcher: Sendable {
                     let batches = try ValidatedBatches.validate(records, origin: .replication, maxMessageBytes: Int.max)
                     _ = try await append(batches, to: log, epoch: followed.epoch)
                 } catch {
+                    if let reason = log.offlineReason {
+                        // A full or failed disk: nothing more can be appended here, so stop fetching it (the
+                        // leader drops this replica from the ISR); it is fetched again once the partition
+                        // is followed anew (a restart, a new leader epoch).
+                        logger.error("partition offline on this broker: it stops following its leader", metadata: [
+                            "partition": "\(key)", "reason": "\(reason)"])
+                        remove(key)
+                        return
+                    }
                     logger.error("could not append replicated batches", metadata: [
                         "partition": "\(key)", "offset": "\(log.logEndOffset)", "error": "\(error)"])
                     backOff([key], for: settings.backoff)
