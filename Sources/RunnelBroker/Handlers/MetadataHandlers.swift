@@ -110,16 +110,23 @@ extension BrokerCore {
         result.isInternal = topic.metadata.isInternal
         result.partitions = topic.partitions.enumerated().map { index, state in
             var partition = MetadataResponse.MetadataResponsePartition()
-            // A leader that is not live, or (on this broker) a partition whose log is not open, is unavailable.
+            // A leader that is not live, or — when the store names this broker — a partition whose log is not
+            // open or that this broker does not lead right now (not applied yet, or fenced after losing its
+            // registration), is unavailable: the client asks another broker for fresher metadata.
+            let local = state.leader == settings.nodeId || state.replicas.contains(settings.nodeId)
+                ? replicas.partition(topic: topic.metadata.name, index: Int32(index)) : nil
             let leaderAvailable = live.contains(state.leader)
-                && (state.leader != settings.nodeId || replicas.partition(topic: topic.metadata.name, index: Int32(index)) != nil)
+                && (state.leader != settings.nodeId || (local.map { $0.leaderCheck() == nil } ?? false))
             partition.errorCode = (leaderAvailable ? ErrorCode.none : ErrorCode.leaderNotAvailable).rawValue
             partition.partitionIndex = Int32(index)
-            partition.leaderId = state.leader
+            partition.leaderId = state.leader == settings.nodeId && !leaderAvailable ? PartitionState.noLeader : state.leader
             partition.leaderEpoch = state.leaderEpoch
             partition.replicaNodes = state.replicas
             partition.isrNodes = state.isr
-            partition.offlineReplicas = state.offlineReplicas(liveBrokers: live)
+            var offline = state.offlineReplicas(liveBrokers: live)
+            // This broker's own replica is offline when its log dir is (a full or failed disk).
+            if let local, local.log.offlineReason != nil, !offline.contains(settings.nodeId) { offline.append(settings.nodeId) }
+            partition.offlineReplicas = offline
             return partition
         }
         return result
