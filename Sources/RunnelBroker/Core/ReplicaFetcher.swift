@@ -252,6 +252,11 @@ final class ReplicaFetcher: Sendable {
             return t
         }
         let response = try await conn.send(request, version: conn.apiVersions.negotiatedVersion(for: .offsetForLeaderEpoch, atMost: 4))
+        // A partition the leader left out of its answer is asked again after a pause, not at once.
+        let answered = Set(response.topics.flatMap { topic in
+            topic.partitions.map { TopicPartition(topic: topic.topic, partition: $0.partition) }
+        })
+        backOff(asked.keys.filter { !answered.contains($0) }, for: .milliseconds(100))
         for topic in response.topics {
             for answer in topic.partitions {
                 let key = TopicPartition(topic: topic.topic, partition: answer.partition)
