@@ -117,26 +117,23 @@ final class ReplicaManager: Sendable {
             return true
         }
         guard removed else { return }
+        closeAndDeleteLog(partition)
+    }
+
+    /// Drops a deleted topic's partitions and deletes their logs (asynchronously in storage).
+    func removePartitions(of topic: TopicMetadata) {
+        let removed = partitions.withLock { $0.removeValue(forKey: topic.name) } ?? []
+        for case let partition? in removed { closeAndDeleteLog(partition) }
+    }
+
+    /// Closes a partition no longer hosted (parked fetches and acks=all waits answered) and deletes its log.
+    private func closeAndDeleteLog(_ partition: Partition) {
         partition.close()
         do {
             try logManager.deleteLog(topic: partition.topic, partition: partition.index)
         } catch {
             logger.error("could not delete partition log",
                          metadata: ["topic": "\(partition.topic)", "partition": "\(partition.index)", "error": "\(error)"])
-        }
-    }
-
-    /// Drops a deleted topic's partitions and deletes their logs (asynchronously in storage).
-    func removePartitions(of topic: TopicMetadata) {
-        let removed = partitions.withLock { $0.removeValue(forKey: topic.name) } ?? []
-        for case let partition? in removed {
-            partition.close()
-            do {
-                try logManager.deleteLog(topic: topic.name, partition: partition.index)
-            } catch {
-                logger.error("could not delete partition log",
-                             metadata: ["topic": "\(topic.name)", "partition": "\(partition.index)", "error": "\(error)"])
-            }
         }
     }
 }
