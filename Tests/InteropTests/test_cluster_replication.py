@@ -192,6 +192,20 @@ def start_run(cluster: LocalCluster, runs: list, partitions: int = PARTITIONS, p
 # ---- tests ----------------------------------------------------------------------------------------------
 
 @pytest.mark.timeout(120)
+
+def _create_topic_once_etcd_answers(c, topic: str) -> None:
+    """CreateTopics (RF 3) retried until it succeeds, bounded: the brokers reconnect to a restarted etcd."""
+    def create():
+        try:
+            a = AdminClient({"bootstrap.servers": c.bootstrap, **CLIENT_DEFAULTS})  # alive until result()
+            a.create_topics([NewTopic(topic, 1, 3)], request_timeout=5)[topic].result(8)
+            return True
+        except KafkaException as e:
+            if e.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return True
+            raise
+    poll("CreateTopics after etcd restarted", 30, create, interval=1.0)
+
 def test_healthy_cluster_history_is_clean(cluster_factory, runs):
     """No faults: the workload, the final read and the checker agree; leaders are spread; the group
     has one coordinator (the leader of its __consumer_offsets partition, which has 3 replicas) and
@@ -438,17 +452,7 @@ def test_etcd_outage_keeps_data_flowing_and_refuses_metadata_changes(cluster_fac
 
     # etcd back: metadata changes work again (bounded retries while the brokers reconnect).
     created = unique("repl-etcd-after")
-
-    def create():
-        try:
-            a = AdminClient({"bootstrap.servers": c.bootstrap, **CLIENT_DEFAULTS})  # alive until result()
-            a.create_topics([NewTopic(created, 1, 3)], request_timeout=5)[created].result(8)
-            return True
-        except KafkaException as e:
-            if e.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                return True
-            raise
-    poll("CreateTopics after etcd restarted", 30, create, interval=1.0)
+    _create_topic_once_etcd_answers(c, created)
     c.wait_isr(created, 0, ALL, timeout=30)
     run.wait_progress("after etcd restarted", acks=100, reads=50)
     run.finish()
@@ -551,17 +555,7 @@ def test_etcd_outage_past_the_lease_ttl_recovers_without_loss(cluster_factory, r
     run.wait_progress("produce and consume after etcd returned", acks=200, reads=100, timeout=30)
     c.event(f"writes and reads flow again {time.monotonic() - back_at:.1f}s after etcd restarted")
     created = unique("repl-etcd-long-after")
-
-    def create():
-        try:
-            a = AdminClient({"bootstrap.servers": c.bootstrap, **CLIENT_DEFAULTS})  # alive until result()
-            a.create_topics([NewTopic(created, 1, 3)], request_timeout=5)[created].result(8)
-            return True
-        except KafkaException as e:
-            if e.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                return True
-            raise
-    poll("CreateTopics after etcd restarted", 30, create, interval=1.0)
+    _create_topic_once_etcd_answers(c, created)
     run.finish()
     run.assert_clean()
     r = run.history.check()
