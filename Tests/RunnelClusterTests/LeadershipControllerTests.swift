@@ -131,8 +131,9 @@ struct LeadershipControllerTests {
 
         for leaving in [follower, controller] {
             let node = try #require(nodes[leaving])
+            // The leaving broker's image follows the store's writes through its watch: wait for it to see what it leads.
+            #expect(await eventually { !LeaderElection.movableLeaderships(of: leaving, in: node.store.image).isEmpty })
             let led = LeaderElection.movableLeaderships(of: leaving, in: node.store.image)
-            #expect(!led.isEmpty)
             let result = await node.store.controlledShutdown(timeout: .seconds(10))
             #expect(result.completed, "remaining \(result.remaining), error \(String(describing: result.error))")
             // Still registered (and still the controller, for the second), but leading nothing.
