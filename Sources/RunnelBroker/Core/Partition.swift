@@ -69,6 +69,11 @@ final class Partition: Sendable {
             if self.replicated { self.advanceHighWatermark() }
             self.wakeWaiters()
         }
+        // Followers read what is written before it is durable (their fetch and fsync overlap ours).
+        log.setWrittenListener { [weak self] _ in
+            guard let self, self.replicated else { return }
+            self.wakeWaiters()
+        }
     }
 
     /// The topic settings in force.
@@ -224,11 +229,11 @@ final class Partition: Sendable {
         _ = waiters.withLock { $0.removeValue(forKey: ObjectIdentifier(waiter)) }
     }
 
-    /// Reads from `offset` up to the high watermark (or last stable offset for read_committed; the log
-    /// end offset for a follower replica).
+    /// Reads from `offset` up to the high watermark (or last stable offset for read_committed; for a
+    /// follower replica up to what is written, so its fetch and fsync overlap the leader's fsync).
     func read(from offset: Int64, maxBytes: Int, isolation: IsolationLevel, forReplica: Bool = false,
               minOneBatch: Bool) -> Result<PartitionRead, PartitionError> {
-        let bound: FetchIsolation = forReplica ? .logEnd
+        let bound: FetchIsolation = forReplica ? .written
             : isolation == .readCommitted ? .transactionCommitted : .highWatermark
         let result: LogReadResult
         do throws(StorageError) {

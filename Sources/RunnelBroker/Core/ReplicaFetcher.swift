@@ -288,9 +288,11 @@ final class ReplicaFetcher: Sendable {
             target = ours.leaderEpoch == leaderEpoch ? min(endOffset, ours.endOffset) : endOffset
         }
         do {
-            if target < log.logEndOffset {
+            // The appended end: batches still syncing (a catch-up append not awaited) count too, and
+            // the truncation waits for them before it cuts.
+            if target < log.appendedEndOffset {
                 logger.warning("truncating a diverged follower log", metadata: [
-                    "partition": "\(key)", "from": "\(log.logEndOffset)", "to": "\(target)", "leader_epoch": "\(leaderEpoch)"])
+                    "partition": "\(key)", "from": "\(log.appendedEndOffset)", "to": "\(target)", "leader_epoch": "\(leaderEpoch)"])
                 try log.truncate(to: target)
             }
             update(key, epoch: followed.epoch) { $0.needsTruncation = false }

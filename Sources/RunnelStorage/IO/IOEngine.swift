@@ -30,6 +30,9 @@ struct IORequest {
     var sync: Bool
     /// Called on the engine's sync thread with 0 or an errno, in submission order.
     var completion: @Sendable (Int32) -> Void
+    /// Called on the engine's write thread once the bytes are written (0) or the write failed (errno),
+    /// before the sync stage takes the request; `completion` follows. Nil: not needed.
+    var written: (@Sendable (Int32) -> Void)? = nil
     /// Whether the test fault injector may fail this write: appends' data writes only, not the index
     /// bytes, snapshots and checkpoints queued beside them (the fault tests target appends).
     var injectable = true
@@ -181,6 +184,7 @@ final class IOEngine: @unchecked Sendable {
             } else {
                 results = backend.execute(writes)
             }
+            for (request, result) in zip(batch, results) { request.written?(result) }
             syncCondition.lock()
             syncJobs.append(SyncJob(batch: batch, writeResults: results))
             syncCondition.signal()
@@ -219,6 +223,7 @@ final class IOEngine: @unchecked Sendable {
             let jobs = syncJobs
             syncJobs.removeAll(keepingCapacity: true)
             syncCondition.unlock()
+            faults?.waitWhileSyncsHeld()
             var files: [Int32: LogFileHandle] = [:]
             for job in jobs {
                 for (request, result) in zip(job.batch, job.writeResults) where request.sync && result == 0 {
