@@ -15,7 +15,7 @@ struct Runnel: AsyncParsableCommand {
     /// 2 usage or configuration error.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalOptionHoisting.reorder(Array(CommandLine.arguments.dropFirst()), root: Runnel.self))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

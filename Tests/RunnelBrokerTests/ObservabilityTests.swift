@@ -60,11 +60,11 @@ import Testing
         try await client.send(requestBytes(apiKey: 3, correlationId: 9))
         #expect(try await client.responses(count: 1, ofSize: 4) == [9])
         let text = try await get("/metrics", from: address)
-        #expect(text.contains("runnel_requests_total{api_key=\"3\"} 1"))
+        #expect(text.contains("runnel_requests_total{api=\"Metadata\",version=\"3\"} 1"))
         #expect(text.contains("runnel_connections 1"))
         #expect(text.contains("runnel_network_bytes_in_total 12"))
         #expect(text.contains("runnel_network_bytes_out_total 8"))
-        #expect(text.contains("runnel_request_latency_seconds_count{api_key=\"3\"} 1"))
+        #expect(text.contains("runnel_request_latency_seconds_count{api=\"Metadata\"} 1"))
 
         try await client.channel.close()
         await server.stopAccepting()
