@@ -10,30 +10,39 @@ import Prometheus
 /// `GET /metrics` (text exposition format), `GET /health` (200 while the process runs),
 /// `GET /ready` (200 once listeners are bound, 503 before and during shutdown).
 public final class MetricsServer: Sendable {
+    /// Families computed at scrape time (partitions, groups), appended after the registry's.
+    public typealias ScrapeCollector = @Sendable () async -> [UInt8]
+
     private let registry: PrometheusCollectorRegistry
     private let state: BrokerState
     private let group: any EventLoopGroup
     private let logger: Logger
+    private let collector: ScrapeCollector?
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
-    /// Creates the server; nothing is bound until `start`.
-    public init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger) {
+    /// Creates the server; nothing is bound until `start`. `collector` renders the families computed
+    /// when `/metrics` is scraped.
+    public init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger,
+                collector: ScrapeCollector? = nil) {
         self.registry = registry
         self.state = state
         self.group = group
         self.logger = logger
+        self.collector = collector
     }
 
     /// Binds the endpoint.
     public func start(host: String, port: Int) async throws {
         let registry = registry
         let state = state
+        let collector = collector
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry, state: state))
+                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry, state: state,
+                                                                                         collector: collector))
                 }
             }
             .bind(host: host, port: port).get()
@@ -61,11 +70,13 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
 
     private let registry: PrometheusCollectorRegistry
     private let state: BrokerState
+    private let collector: MetricsServer.ScrapeCollector?
     private var request: HTTPRequestHead?
 
-    init(registry: PrometheusCollectorRegistry, state: BrokerState) {
+    init(registry: PrometheusCollectorRegistry, state: BrokerState, collector: MetricsServer.ScrapeCollector?) {
         self.registry = registry
         self.state = state
+        self.collector = collector
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -85,12 +96,22 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let status: HTTPResponseStatus
         var body = context.channel.allocator.buffer(capacity: 256)
-        var contentType = "text/plain; charset=utf-8"
+        let contentType = "text/plain; charset=utf-8"
         switch (head.method, path) {
         case (.GET, "/metrics"):
-            status = .ok
-            contentType = "text/plain; version=0.0.4; charset=utf-8"
-            body.writeBytes(registry.emitToBuffer())
+            let metrics = context.channel.allocator.buffer(bytes: registry.emitToBuffer())
+            guard let collector else {
+                send(head: head, status: .ok, contentType: Self.metricsContentType, body: metrics, context: context)
+                return
+            }
+            // Scrape-time families need the coordinators (actors): render off the event loop, answer on it.
+            // The HTTP pipeline handler holds later requests of this connection until this answer ends.
+            context.eventLoop.makeFutureWithTask { await collector() }.assumeIsolated().whenSuccess { scraped in
+                var body = metrics
+                body.writeBytes(scraped)
+                self.send(head: head, status: .ok, contentType: Self.metricsContentType, body: body, context: context)
+            }
+            return
         case (.GET, "/health"):
             status = .ok
             body.writeString("ok\n")
@@ -101,6 +122,13 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             status = .notFound
             body.writeString("not found; try /metrics, /health or /ready\n")
         }
+        send(head: head, status: status, contentType: contentType, body: body, context: context)
+    }
+
+    static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    private func send(head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String, body: ByteBuffer,
+                      context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.readableBytes)")

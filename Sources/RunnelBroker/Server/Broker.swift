@@ -141,7 +141,9 @@ public final class Broker: Service, Sendable {
         do {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
-                let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger)
+                let collector = BrokerStateCollector(core: core, logManager: logManager)
+                let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger,
+                                            collector: { await collector.render() })
                 metricsServer = metrics
                 do {
                     try await metrics.start(host: endpoint.host, port: endpoint.port)
