@@ -10,7 +10,20 @@ public enum Observability {
     public static func bootstrap(logLevel: Logger.Level) -> PrometheusCollectorRegistry {
         KeyValueLogHandler.bootstrap(level: logLevel)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(metricsFactory(registry: registry))
         return registry
+    }
+
+    /// A Prometheus factory with buckets that fit a broker: request latencies and fsyncs are often
+    /// well under the default first bucket (5 ms); group-commit sizes are counts, from 1 up.
+    public static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
+        return factory
     }
 }
