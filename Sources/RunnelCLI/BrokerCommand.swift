@@ -29,8 +29,9 @@ struct BrokerCommand: AsyncParsableCommand {
                                  hint: "use one of trace, debug, info, notice, warning, error, critical")
         }
         let brokerConfig = try settings.load()
-        let registry = Observability.bootstrap(logLevel: level)
+        let registry = Observability.bootstrap(logLevel: level, logFormat: brokerConfig.logFormat)
         let logger = Logger(label: "runnel.broker")
+        brokerConfig.logAtStart(logger)
         let broker: Broker
         do {
             broker = try await Broker.open(config: brokerConfig, logger: logger, metricsRegistry: registry)

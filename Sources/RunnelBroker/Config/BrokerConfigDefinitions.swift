@@ -87,6 +87,8 @@ extension ConfigTable {
                "A group commit that must fsync at least this many files of one log dir issues one syncfs of its file system instead; 0 disables."),
         broker("metrics.listener", .string, .string("127.0.0.1:9644"), .hostPortOrEmpty, runnelOnly: true,
                "Host:port of the HTTP endpoint serving /metrics, /health and /ready; empty disables it."),
+        broker("log.format", .string, .string("text"), .oneOf(["text", "json"]), runnelOnly: true,
+               "Broker log lines on stderr: `text` (time level logger: message key=value) or `json` (one object per line)."),
         broker("fetch.max.bytes", .int, .int(57_671_680), .atLeast(1024), "Most bytes one Fetch response returns."),
         broker("max.incremental.fetch.session.cache.slots", .int, .int(1000), .atLeast(0),
                "Most incremental fetch sessions (KIP-227) kept at once."),

@@ -30,6 +30,8 @@ struct BrokerStateCollector: Sendable {
         let groups = await core.groupCoordinator.metricsSnapshot()
         let transactions = await core.transactionCoordinator.stateCounts()
         var writer = PrometheusTextWriter(reservingCapacity: 256 * (readings.count + groups.count) + 4096)
+        writer.family("runnel_build_info", type: "gauge", help: "1, labelled with this broker's Runnel version.")
+        writer.sample("runnel_build_info", ["version": RunnelVersion.current], 1)
         writePartitions(readings, to: &writer)
         writeGroups(groups, readings: readings, to: &writer)
         writeCoordinators(groups: groups, transactions: transactions, to: &writer)

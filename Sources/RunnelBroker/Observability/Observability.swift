@@ -5,10 +5,10 @@ import Prometheus
 
 /// Process-wide bootstrap of swift-log and swift-metrics (each may be done once per process).
 public enum Observability {
-    /// Installs `KeyValueLogHandler` at `logLevel` and a Prometheus metrics factory; returns the
+    /// Installs `KeyValueLogHandler` at `logLevel` in `logFormat` and a Prometheus metrics factory; returns the
     /// registry to serve on `metrics.listener` (pass it to `Broker`).
-    public static func bootstrap(logLevel: Logger.Level) -> PrometheusCollectorRegistry {
-        KeyValueLogHandler.bootstrap(level: logLevel)
+    public static func bootstrap(logLevel: Logger.Level, logFormat: LogFormat = .text) -> PrometheusCollectorRegistry {
+        KeyValueLogHandler.bootstrap(level: logLevel, format: logFormat)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(metricsFactory(registry: registry))
         return registry
