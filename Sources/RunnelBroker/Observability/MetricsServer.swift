@@ -12,23 +12,27 @@ import Prometheus
 public final class MetricsServer: Sendable {
     /// Families computed at scrape time (partitions, groups), appended after the registry's.
     public typealias ScrapeCollector = @Sendable () async -> [UInt8]
+    /// Renders a page for a GET of `uri` (the web console), nil when `uri` is not one of its pages.
+    public typealias PageRenderer = @Sendable (_ uri: String) async -> (status: Int, contentType: String, body: String)?
 
     private let registry: PrometheusCollectorRegistry
     private let state: BrokerState
     private let group: any EventLoopGroup
     private let logger: Logger
     private let collector: ScrapeCollector?
+    private let pages: PageRenderer?
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
     /// Creates the server; nothing is bound until `start`. `collector` renders the families computed
     /// when `/metrics` is scraped.
     public init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger,
-                collector: ScrapeCollector? = nil) {
+                collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) {
         self.registry = registry
         self.state = state
         self.group = group
         self.logger = logger
         self.collector = collector
+        self.pages = pages
     }
 
     /// Binds the endpoint.
@@ -36,13 +40,14 @@ public final class MetricsServer: Sendable {
         let registry = registry
         let state = state
         let collector = collector
+        let pages = pages
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry, state: state,
-                                                                                         collector: collector))
+                                                                                         collector: collector, pages: pages))
                 }
             }
             .bind(host: host, port: port).get()
@@ -71,12 +76,15 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     private let registry: PrometheusCollectorRegistry
     private let state: BrokerState
     private let collector: MetricsServer.ScrapeCollector?
+    private let pages: MetricsServer.PageRenderer?
     private var request: HTTPRequestHead?
 
-    init(registry: PrometheusCollectorRegistry, state: BrokerState, collector: MetricsServer.ScrapeCollector?) {
+    init(registry: PrometheusCollectorRegistry, state: BrokerState, collector: MetricsServer.ScrapeCollector?,
+         pages: MetricsServer.PageRenderer? = nil) {
         self.registry = registry
         self.state = state
         self.collector = collector
+        self.pages = pages
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -118,6 +126,21 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         case (.GET, "/ready"):
             status = state.isReady ? .ok : .serviceUnavailable
             body.writeString(state.isReady ? "ready\n" : "not ready\n")
+        case (.GET, _) where pages != nil:
+            guard let pages else { return }
+            let uri = head.uri
+            context.eventLoop.makeFutureWithTask { await pages(uri) }.assumeIsolated().whenSuccess { page in
+                guard let page else {
+                    var body = context.channel.allocator.buffer(capacity: 64)
+                    body.writeString("not found; try /, /metrics, /health or /ready\n")
+                    self.send(head: head, status: .notFound, contentType: "text/plain; charset=utf-8", body: body, context: context)
+                    return
+                }
+                let body = context.channel.allocator.buffer(string: page.body)
+                self.send(head: head, status: HTTPResponseStatus(statusCode: page.status), contentType: page.contentType,
+                          body: body, context: context)
+            }
+            return
         default:
             status = .notFound
             body.writeString("not found; try /metrics, /health or /ready\n")
@@ -132,6 +155,13 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+        if contentType.hasPrefix("text/html") {
+            // The console's pages escape every value; this policy is the second wall: no script, no
+            // external resource, forms only to this server.
+            headers.add(name: "Content-Security-Policy",
+                        value: "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'")
+            headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        }
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let response = HTTPResponseHead(version: head.version, status: status, headers: headers)

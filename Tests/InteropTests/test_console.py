@@ -1,0 +1,190 @@
+"""The web console (issue 14 item 2) in a real browser: headless Chromium loads each page of a broker
+holding data produced and consumed by confluent-kafka, and the DOM is checked — the topic list, the
+values at a chosen offset and at a timestamp, decompressed batches, binary values as hex, group lag —
+as is that script injection in keys, values, headers, group ids and URLs stays text, and that hostile
+query strings get 400/404 pages, not a crash. Screenshots go to $RUNNEL_CONSOLE_SCREENSHOTS (docs/
+when refreshing the ones the docs show) or the test's temp dir."""
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka import TopicPartition as CkTopicPartition
+
+from conftest import missing_prerequisite, unique
+from runnel_interop import browser, clients, metrics
+
+pytestmark = pytest.mark.needs_broker
+
+INJECT_KEY = '<script id="injected-key">document.title="pwned"</script>'
+INJECT_VALUE = '<img id="injected-value" src=x onerror="document.title=\'pwned\'">'
+INJECT_HEADER = ('<b id="injected-header">h</b>', b'"><script id="injected-hv">1</script>')
+INJECT_GROUP = '<svg id="injected-group" onload=alert(1)>'
+TS_BASE = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not browser.chromium_path():
+        missing_prerequisite("chromium not installed (Debian package chromium: scripts/install-deps)")
+
+
+@pytest.fixture(scope="module")
+def console(runnel_bin, tmp_path_factory, chromium):
+    """A broker with data: topic A (3 partitions, lz4, JSON values, timestamps 1 s apart from TS_BASE),
+    topic B (injection and binary records), group G (committed: lag 7 on A-0, 0 elsewhere), and a group
+    whose id is markup."""
+    from runnel_interop.broker import BrokerProcess
+    b = BrokerProcess(runnel_bin, tmp_path_factory.mktemp("console-broker"), configs=metrics.metrics_configs())
+    b.start()
+    topic_a, topic_b, group = unique("console-orders"), unique("console-hostile"), unique("console-billing")
+    clients.create_topic(b.bootstrap, topic_a, partitions=3)
+    clients.create_topic(b.bootstrap, topic_b, partitions=1)
+    p = Producer({"bootstrap.servers": b.bootstrap, "compression.type": "lz4", "linger.ms": 50})
+    for i in range(30):
+        p.produce(topic_a, key=f"order-{i}".encode(), value=json.dumps({"order": i, "total": i * 10}).encode(),
+                  partition=0, timestamp=TS_BASE + i * 1000)
+    for part in (1, 2):
+        for i in range(5):
+            p.produce(topic_a, key=f"o{part}-{i}".encode(), value=f"v{part}-{i}".encode(), partition=part)
+    p.produce(topic_b, key=INJECT_KEY.encode(), value=INJECT_VALUE.encode(), headers=[INJECT_HEADER], partition=0)
+    p.produce(topic_b, key=b"binary", value=bytes(range(256)), partition=0)
+    assert p.flush(60) == 0
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "enable.auto.commit": False})
+    c.commit(offsets=[CkTopicPartition(topic_a, 0, 23), CkTopicPartition(topic_a, 1, 5)], asynchronous=False)
+    c.close()
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": INJECT_GROUP, "enable.auto.commit": False})
+    c.commit(offsets=[CkTopicPartition(topic_b, 0, 1)], asynchronous=False)
+    c.close()
+    yield {"broker": b, "base": f"http://{b.configs['metrics.listener']}", "a": topic_a, "b": topic_b, "group": group}
+    b.stop()
+
+
+def url(ctx, path: str, **query) -> str:
+    return ctx["base"] + path + ("?" + urllib.parse.urlencode(query) if query else "")
+
+
+def status(address: str) -> int:
+    try:
+        with urllib.request.urlopen(address, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def no_injected_elements(dom: browser.Node) -> None:
+    assert not dom.find_all("script"), "a <script> element reached the DOM"
+    assert not dom.find_all("img") and not dom.find_all("svg")
+    assert not [n for n in dom.iter() if (n.attrs.get("id") or "").startswith("injected")]
+    assert not [n for n in dom.iter() if any(k.startswith("on") for k in n.attrs)]
+    title = dom.find_all("title")[0].text
+    assert "pwned" not in title
+
+
+def record_rows(dom: browser.Node) -> dict[int, list[str]]:
+    table = dom.by_id("records")
+    assert table is not None, "no records table"
+    return {int(r.attrs["data-offset"]): r.cells() for r in table.find_all("tr") if "data-offset" in r.attrs}
+
+
+def test_cluster_and_topic_list(console):
+    dom = browser.dump_dom(url(console, "/"))
+    brokers = [r.cells() for r in dom.by_id("brokers").find_all("tr")][1:]
+    assert len(brokers) == 1 and brokers[0][0] == "1"
+    dom = browser.dump_dom(url(console, "/topics"))
+    rows = {r.attrs["data-topic"]: r.cells() for r in dom.find_all("tr") if "data-topic" in r.attrs}
+    assert console["a"] in rows and console["b"] in rows and "__consumer_offsets" in rows
+    assert rows[console["a"]][1:4] == ["3", "1", "40"]  # partitions, replication, records
+    dom = browser.dump_dom(url(console, "/topic", name=console["a"]))
+    partitions = [r.cells() for r in dom.by_id("partitions").find_all("tr")][1:]
+    assert [row[6] for row in partitions] == ["30", "5", "5"]  # log end offsets
+
+
+def test_message_browser_at_an_offset_decodes_compressed_batches(console):
+    dom = browser.dump_dom(url(console, "/messages", topic=console["a"], partition=0, offset=7, limit=5, format="json"))
+    rows = record_rows(dom)
+    assert sorted(rows) == [7, 8, 9, 10, 11]
+    offset, timestamp, key, value, headers, batch = rows[7]
+    assert key == "order-7" and json.loads(value) == {"order": 7, "total": 70} and batch.startswith("lz4")
+    assert timestamp == "2026-01-01T00:00:07.000Z"
+    assert "\n" in value  # pretty-printed
+    assert dom.by_id("previous") is not None and dom.by_id("next") is not None
+    nxt = dom.by_id("next").attrs["href"]
+    assert "offset=12" in nxt
+
+
+def test_message_browser_at_a_timestamp(console):
+    for when, first in (("2026-01-01T00:00:12Z", 12), (f"@{TS_BASE + 20_500}", 21)):
+        dom = browser.dump_dom(url(console, "/messages", topic=console["a"], partition=0, timestamp=when, limit=3))
+        assert sorted(record_rows(dom)) == [first, first + 1, first + 2], when
+
+
+def test_injection_in_keys_values_headers_and_group_ids_stays_text(console):
+    dom = browser.dump_dom(url(console, "/messages", topic=console["b"], partition=0, offset=0))
+    no_injected_elements(dom)
+    rows = record_rows(dom)
+    assert rows[0][2] == INJECT_KEY and rows[0][3] == INJECT_VALUE
+    assert rows[0][4] == f'{INJECT_HEADER[0]} = {INJECT_HEADER[1].decode()}'
+    assert "binary, shown as hex" in rows[1][3] and "00 01 02 03" in rows[1][3]
+    for path, query in (("/groups", {}), ("/group", {"id": INJECT_GROUP}),
+                        ("/topic", {"name": "<script id='injected-url'>1</script>"}),
+                        ("/messages", {"topic": '"><img id="injected-q" src=x onerror=alert(1)>'})):
+        dom = browser.dump_dom(url(console, path, **query))
+        no_injected_elements(dom)
+    dom = browser.dump_dom(url(console, "/groups"))
+    assert INJECT_GROUP in [r.attrs.get("data-group") for r in dom.find_all("tr")]
+
+
+def test_group_lag_equals_the_unconsumed_count(console):
+    dom = browser.dump_dom(url(console, "/groups"))
+    row = [r.cells() for r in dom.find_all("tr") if r.attrs.get("data-group") == console["group"]]
+    assert row and row[0][1:] == ["Empty", "0", "2", "7"], row  # 30 - 23 on p0, 5 - 5 on p1
+    dom = browser.dump_dom(url(console, "/group", id=console["group"]))
+    offsets = {r.attrs["data-partition"]: r.cells() for r in dom.by_id("offsets").find_all("tr") if "data-partition" in r.attrs}
+    assert offsets[f"{console['a']}-0"][2:] == ["23", "30", "7"]
+    assert offsets[f"{console['a']}-1"][2:] == ["5", "5", "0"]
+
+
+def test_hostile_query_strings(console):
+    a = console["a"]
+    assert status(url(console, "/messages", topic="no-such-topic")) == 404
+    assert status(url(console, "/messages", topic=a, partition=99)) == 404
+    assert status(url(console, "/messages", topic=a, partition=-1)) == 404
+    assert status(url(console, "/messages", topic=a, partition="x" * 5000)) == 404
+    assert status(url(console, "/messages", topic=a, timestamp="yesterday-ish")) == 400
+    assert status(url(console, "/messages", topic=a, offset="1e99")) == 400
+    assert status(url(console, "/messages", topic=a, limit=0)) == 400
+    assert status(url(console, "/messages")) == 400
+    assert status(url(console, "/topic", name="nope")) == 404
+    assert status(url(console, "/group", id="nope")) == 404
+    assert status(console["base"] + "/messages?topic=%ZZ%&offset=%") == 404
+    assert status(url(console, "/nothing-here")) == 404
+    # out-of-range offsets and timestamps are clamped into the log, limits capped
+    dom = browser.dump_dom(url(console, "/messages", topic=a, partition=0, offset=-5, limit=2))
+    assert sorted(record_rows(dom)) == [0, 1]
+    dom = browser.dump_dom(url(console, "/messages", topic=a, partition=0, offset=2**62))
+    assert record_rows(dom) == {} and dom.by_id("empty") is not None
+    dom = browser.dump_dom(url(console, "/messages", topic=a, partition=0, timestamp="+10000d"))
+    assert record_rows(dom) == {}
+    dom = browser.dump_dom(url(console, "/messages", topic=a, partition=0, offset=0, limit=10**9))
+    assert len(record_rows(dom)) == 30
+    assert status(url(console, "/metrics")) == 200 and status(url(console, "/ready")) == 200
+
+
+def test_screenshots(console, tmp_path):
+    out = Path(os.environ.get("RUNNEL_CONSOLE_SCREENSHOTS") or tmp_path)
+    shots = {
+        "console-cluster.png": url(console, "/"),
+        "console-topics.png": url(console, "/topics"),
+        "console-messages.png": url(console, "/messages", topic=console["a"], partition=0, offset=3, limit=8, format="json"),
+        "console-group.png": url(console, "/group", id=console["group"]),
+    }
+    for name, address in shots.items():
+        browser.screenshot(address, out / name, height=700)
