@@ -188,3 +188,69 @@ def test_screenshots(console, tmp_path):
     }
     for name, address in shots.items():
         browser.screenshot(address, out / name, height=700)
+
+
+def post(address: str, fields: dict, origin: str | None) -> tuple[int, str]:
+    data = urllib.parse.urlencode(fields).encode()
+    req = urllib.request.Request(address, data=data, method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    if origin is not None:
+        req.add_header("Origin", origin)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_read_only_console_has_no_forms_and_refuses_posts(console):
+    dom = browser.dump_dom(url(console, "/topics"))
+    assert dom.by_id("create-topic") is None and not dom.find_all("form")
+    dom = browser.dump_dom(url(console, "/group", id=console["group"]))
+    assert dom.by_id("reset-offsets") is None
+    name = unique("console-ro")
+    code, _ = post(url(console, "/topics/create"), {"name": name, "partitions": 1}, origin=console["base"])
+    assert code == 403
+    assert status(url(console, "/topic", name=name)) == 404
+
+
+def test_writable_console_creates_topics_and_resets_offsets(runnel_bin, fresh_broker, chromium):
+    b = fresh_broker({**metrics.metrics_configs(), "console.read.only": False})
+    ctx = {"base": f"http://{b.configs['metrics.listener']}"}
+    dom = browser.dump_dom(url(ctx, "/topics"))
+    assert dom.by_id("create-topic") is not None
+    name = unique("console-made")
+    # cross-site or origin-less posts are refused (CSRF)
+    assert post(url(ctx, "/topics/create"), {"name": name}, origin="http://evil.example")[0] == 403
+    assert post(url(ctx, "/topics/create"), {"name": name}, origin=None)[0] == 403
+    assert status(url(ctx, "/topic", name=name)) == 404
+    code, body = post(url(ctx, "/topics/create"), {"name": name, "partitions": 2, "replication_factor": 1},
+                      origin=ctx["base"])
+    assert code == 200 and "Created topic" in body
+    assert len(clients.confluent_admin(b.bootstrap).list_topics(topic=name, timeout=10).topics[name].partitions) == 2
+    assert post(url(ctx, "/topics/create"), {"name": name}, origin=ctx["base"])[0] == 400  # exists already
+    assert post(url(ctx, "/topics/create"), {"name": "<b>bad</b>"}, origin=ctx["base"])[0] == 400
+
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    for i in range(10):
+        p.produce(name, value=f"v{i}".encode(), partition=0, timestamp=TS_BASE + i * 1000)
+    assert p.flush(30) == 0
+    group = unique("console-reset")
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "enable.auto.commit": False})
+    c.commit(offsets=[CkTopicPartition(name, 0, 10)], asynchronous=False)
+    c.close()
+
+    def committed() -> dict[str, list[str]]:
+        dom = browser.dump_dom(url(ctx, "/group", id=group))
+        assert dom.by_id("reset-offsets") is not None
+        return {r.attrs["data-partition"]: r.cells()[2:] for r in dom.by_id("offsets").find_all("tr")
+                if "data-partition" in r.attrs}
+
+    assert committed()[f"{name}-0"] == ["10", "10", "0"]
+    for fields, want in (({"to": "earliest"}, ["0", "10", "10"]),
+                         ({"to": "timestamp", "timestamp": f"@{TS_BASE + 4000}"}, ["4", "10", "6"]),
+                         ({"to": "latest"}, ["10", "10", "0"])):
+        code, body = post(url(ctx, "/group/reset"), {"id": group, "topic": name, **fields}, origin=ctx["base"])
+        assert code == 200, body
+        assert committed()[f"{name}-0"] == want, fields
+    assert post(url(ctx, "/group/reset"), {"id": group, "topic": name, "to": "sideways"}, origin=ctx["base"])[0] == 400

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""How long a /metrics scrape takes on a loaded broker (issue 14: "/metrics with 1,000 partitions and
-100 groups renders in <= 50 ms").
+"""How long a /metrics scrape and the console's pages take on a loaded broker (issue 14: "/metrics with
+1,000 partitions and 100 groups renders in <= 50 ms"; "a console page over a topic of 1,000 partitions
+renders server-side in <= 100 ms").
 
 Starts a release broker with `metrics.listener`, creates TOPICS x PARTITIONS partitions (default
 10 x 100 = 1,000, plus the 100 partitions of __consumer_offsets and __transaction_state), writes one
@@ -8,6 +9,8 @@ record to each, and commits offsets for GROUPS groups (default 100) on PARTITION
 each (so 1,000 lag series). Then it times SCRAPES GETs of /metrics over one keep-alive loopback
 connection (the time includes HTTP and the transfer, an upper bound of the render time) and checks
 the answer holds a log-end-offset series per partition and a lag series per committed partition.
+With --console-topic-partitions N (default 1000) it also creates one topic of N partitions and times
+the console's pages over it (/topic, /messages, /topics, /groups, /), each after one warm-up load.
 
     swift build -c release --product runnel
     .venv/bin/python tools/bench/metrics_bench.py --runnel .build/release/runnel --json /tmp/metrics.json
@@ -62,6 +65,8 @@ def main() -> int:
     ap.add_argument("--partitions-per-group", type=int, default=10)
     ap.add_argument("--scrapes", type=int, default=50)
     ap.add_argument("--target-ms", type=float, default=50)
+    ap.add_argument("--console-topic-partitions", type=int, default=1000)
+    ap.add_argument("--console-target-ms", type=float, default=100)
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -124,6 +129,29 @@ def main() -> int:
                 body = scrape(conn)
                 times.append((time.perf_counter() - t0) * 1000)
             times.sort()
+
+            console = {}
+            if args.console_topic_partitions > 0:
+                big = "bench-console"
+                admin = AdminClient({"bootstrap.servers": bootstrap})
+                admin.create_topics([NewTopic(big, num_partitions=args.console_topic_partitions,
+                                              replication_factor=1)], operation_timeout=120)[big].result(300)
+                del admin
+                pages = {"topic": f"/topic?name={big}", "messages": f"/messages?topic={big}&partition=0",
+                         "topics": "/topics", "groups": "/groups", "cluster": "/"}
+                for name, path in pages.items():
+                    page_times = []
+                    for attempt in range(6):
+                        t0 = time.perf_counter()
+                        conn.request("GET", path)
+                        resp = conn.getresponse()
+                        page = resp.read()
+                        if resp.status != 200:
+                            raise RuntimeError(f"{path} answered {resp.status}")
+                        if attempt > 0:
+                            page_times.append((time.perf_counter() - t0) * 1000)
+                    console[name] = {"ms_median": round(statistics.median(page_times), 2),
+                                     "ms_max": round(max(page_times), 2), "bytes": len(page)}
             result = {
                 "partitions": leo, "groups": args.groups, "lag_series": lag,
                 "scrape_bytes": len(body), "sample_lines": sum(1 for l in body.splitlines() if l and not l.startswith(b"#")),
@@ -131,6 +159,8 @@ def main() -> int:
                 "ms_min": round(times[0], 2), "ms_median": round(statistics.median(times), 2),
                 "ms_p95": round(times[int(len(times) * 0.95) - 1], 2), "ms_max": round(times[-1], 2),
                 "target_ms": args.target_ms, "setup_commit_s": round(commit_s, 1),
+                "console_topic_partitions": args.console_topic_partitions, "console_pages": console,
+                "console_target_ms": args.console_target_ms,
             }
         finally:
             proc.terminate()
@@ -143,7 +173,8 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
-    return 0 if result["ms_median"] <= args.target_ms else 1
+    console_ok = all(p["ms_median"] <= args.console_target_ms for p in result["console_pages"].values())
+    return 0 if result["ms_median"] <= args.target_ms and console_ok else 1
 
 
 if __name__ == "__main__":

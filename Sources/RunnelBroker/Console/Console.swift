@@ -12,9 +12,19 @@ struct ConsoleResponse: Sendable {
 
 /// Renders the console's pages. Every value shown is escaped by `HTMLWriter`; every query parameter is
 /// checked and clamped (unknown topics and partitions are 404 pages, bad numbers and times 400 pages).
-/// Nothing here changes the broker: there are no forms that write.
+/// With `console.read.only` (the default) nothing here changes the broker; otherwise `ConsoleActions`
+/// adds forms that create topics and reset a group's offsets.
 struct Console: Sendable {
     let core: BrokerCore
+    /// `console.read.only`: without it the pages carry forms that create topics and reset offsets.
+    var readOnly = true
+
+    /// The answer to a GET (a page) or a form POST (an action), nil when the path is not the console's.
+    func respond(to http: MetricsServer.PageRequest) async -> ConsoleResponse? {
+        let request = ConsoleRequest(uri: http.uri, form: http.method == "POST" ? http.body : "")
+        guard http.method == "POST" else { return await respond(to: request) }
+        return await perform(request, http: http)
+    }
 
     /// The page for `request`, or nil when the path is not a console page.
     func respond(to request: ConsoleRequest) async -> ConsoleResponse? {
@@ -43,7 +53,8 @@ struct Console: Sendable {
         html.link("Topics", to: "/topics")
         html.link("Groups", to: "/groups")
         html.element("a", ["href": "/metrics"], "Metrics")
-        html.raw("<span class=\"ro\">read-only</span></nav><main>")
+        if readOnly { html.raw("<span class=\"ro\">read-only</span>") }
+        html.raw("</nav><main>")
         html.element("h1", title)
         body(&html)
         html.raw("</main></body></html>")

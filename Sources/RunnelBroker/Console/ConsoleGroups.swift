@@ -70,6 +70,7 @@ extension Console {
                     html.close("tr")
                 }
             }
+            resetOffsetsForm(&html, groupId: groupId, topics: Array(Set(snapshot.committed.map(\.partition.topic))).sorted())
         }
     }
 }

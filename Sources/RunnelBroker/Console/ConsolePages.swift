@@ -61,6 +61,7 @@ extension Console {
                 }
             }
             html.element("p", ["class": "muted"], "Records and sizes count the partitions hosted on this broker.")
+            createTopicForm(&html)
         }
     }
 

@@ -6,12 +6,14 @@ struct ConsoleRequest: Sendable {
     var path: String
     var query: [String: String]
 
-    init(uri: String) {
+    /// The path and query of `uri`; with `form`, the fields of a POSTed form are read as well (they win
+    /// over query parameters of the same name).
+    init(uri: String, form: String = "") {
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         path = parts.first.map { String($0) } ?? "/"
         var query: [String: String] = [:]
-        if parts.count > 1 {
-            for pair in parts[1].split(separator: "&") {
+        for encoded in (parts.count > 1 ? [parts[1]] : []) + [form[...]] where !encoded.isEmpty {
+            for pair in encoded.split(separator: "&") {
                 let keyValue = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let key = Self.decode(keyValue[0])
                 query[key] = keyValue.count > 1 ? Self.decode(keyValue[1]) : ""

@@ -12,8 +12,23 @@ import Prometheus
 public final class MetricsServer: Sendable {
     /// Families computed at scrape time (partitions, groups), appended after the registry's.
     public typealias ScrapeCollector = @Sendable () async -> [UInt8]
-    /// Renders a page for a GET of `uri` (the web console), nil when `uri` is not one of its pages.
-    public typealias PageRenderer = @Sendable (_ uri: String) async -> (status: Int, contentType: String, body: String)?
+    /// Renders a page (the web console) for a GET or a form POST, nil when the path is not one of its pages.
+    public typealias PageRenderer = @Sendable (_ request: PageRequest) async -> (status: Int, contentType: String, body: String)?
+
+    /// What a page renderer sees of an HTTP request.
+    public struct PageRequest: Sendable {
+        public var method: String
+        public var uri: String
+        /// The `Host` header.
+        public var host: String?
+        /// The `Origin` header (browsers send it with every form POST), else the `Referer` header.
+        public var origin: String?
+        /// The request body (a form POST's `application/x-www-form-urlencoded` fields).
+        public var body: String
+    }
+
+    /// The largest request body read (a console form); a larger one is answered 413.
+    static let maxBodyBytes = 64 * 1024
 
     private let registry: PrometheusCollectorRegistry
     private let state: BrokerState
@@ -78,6 +93,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     private let collector: MetricsServer.ScrapeCollector?
     private let pages: MetricsServer.PageRenderer?
     private var request: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var bodyTooLarge = false
 
     init(registry: PrometheusCollectorRegistry, state: BrokerState, collector: MetricsServer.ScrapeCollector?,
          pages: MetricsServer.PageRenderer? = nil) {
@@ -91,11 +108,27 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             request = head
-        case .body:
-            break
+            body = nil
+            bodyTooLarge = false
+        case .body(var part):
+            guard !bodyTooLarge else { return }
+            if (body?.readableBytes ?? 0) + part.readableBytes > MetricsServer.maxBodyBytes {
+                bodyTooLarge = true
+                body = nil
+            } else if body == nil {
+                body = part
+            } else {
+                body?.writeBuffer(&part)
+            }
         case .end:
             guard let head = request else { return }
             request = nil
+            if bodyTooLarge {
+                var text = context.channel.allocator.buffer(capacity: 64)
+                text.writeString("request body too large\n")
+                send(head: head, status: .payloadTooLarge, contentType: "text/plain; charset=utf-8", body: text, context: context)
+                return
+            }
             respond(to: head, context: context)
         }
     }
@@ -126,10 +159,14 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         case (.GET, "/ready"):
             status = state.isReady ? .ok : .serviceUnavailable
             body.writeString(state.isReady ? "ready\n" : "not ready\n")
-        case (.GET, _) where pages != nil:
+        case (.GET, _) where pages != nil, (.POST, _) where pages != nil:
             guard let pages else { return }
-            let uri = head.uri
-            context.eventLoop.makeFutureWithTask { await pages(uri) }.assumeIsolated().whenSuccess { page in
+            let pageRequest = MetricsServer.PageRequest(
+                method: head.method.rawValue, uri: head.uri, host: head.headers.first(name: "Host"),
+                origin: head.headers.first(name: "Origin") ?? head.headers.first(name: "Referer"),
+                body: self.body.map { String(buffer: $0) } ?? "")
+            self.body = nil
+            context.eventLoop.makeFutureWithTask { await pages(pageRequest) }.assumeIsolated().whenSuccess { page in
                 guard let page else {
                     var body = context.channel.allocator.buffer(capacity: 64)
                     body.writeString("not found; try /, /metrics, /health or /ready\n")

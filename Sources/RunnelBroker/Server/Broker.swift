@@ -142,10 +142,10 @@ public final class Broker: Service, Sendable {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
                 let collector = BrokerStateCollector(core: core, logManager: logManager)
-                let console = Console(core: core)
+                let console = Console(core: core, readOnly: config.bool(.consoleReadOnly))
                 let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger,
-                                            collector: { await collector.render() }, pages: { uri in
-                    await console.respond(to: ConsoleRequest(uri: uri)).map { ($0.status, $0.contentType, $0.body) }
+                                            collector: { await collector.render() }, pages: { request in
+                    await console.respond(to: request).map { ($0.status, $0.contentType, $0.body) }
                 })
                 metricsServer = metrics
                 do {

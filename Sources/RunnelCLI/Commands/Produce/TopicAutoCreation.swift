@@ -1,5 +1,6 @@
 // TopicAutoCreation: `runnel produce` to a topic that does not exist asks the broker to create it,
 // as Kafka's console producer does, so the broker's `auto.create.topics.enable` decides.
+import Foundation
 import KafkaProtocol
 import RunnelClient
 
@@ -28,7 +29,10 @@ enum TopicAutoCreation {
         switch code {
         case ErrorCode.none, .leaderNotAvailable:
             break
-        case .unknownTopicOrPartition:
+        case .unknownTopicOrPartition, .invalidTopicException:
+            if let reason = invalidNameReason(topic) {
+                throw CLIError.failure("unknown topic '\(topic)', and it cannot be created: \(reason)")
+            }
             throw CLIError.failure("unknown topic '\(topic)', and the broker does not create topics on use (auto.create.topics.enable=false)",
                                    hint: "create it with `runnel topic create \(topic)`")
         default:
@@ -37,5 +41,16 @@ enum TopicAutoCreation {
         // The new topic's leaders may take a moment (LEADER_NOT_AVAILABLE is retried by topicMetadata).
         let created = try await client.topicMetadata(topic, forceRefresh: true)
         return "created topic '\(topic)' with \(created.partitions.count) partition(s) (the broker's auto.create.topics.enable is on)"
+    }
+
+    /// Why a broker would not auto-create `name` (Kafka's topic name rules, and no internal `__` names).
+    private static func invalidNameReason(_ name: String) -> String? {
+        if name.isEmpty || name == "." || name == ".." { return "'\(name)' is not a topic name" }
+        if name.count > 249 { return "topic names have at most 249 characters" }
+        if name.hasPrefix("__") { return "names starting with '__' are internal topics, never created on use" }
+        let legal = name.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "." || scalar == "_" || scalar == "-")
+        }
+        return legal ? nil : "topic names use only letters, digits, '.', '_' and '-'"
     }
 }
