@@ -178,18 +178,6 @@ def test_hostile_query_strings(console):
     assert status(url(console, "/metrics")) == 200 and status(url(console, "/ready")) == 200
 
 
-def test_screenshots(console, tmp_path):
-    out = Path(os.environ.get("RUNNEL_CONSOLE_SCREENSHOTS") or tmp_path)
-    shots = {
-        "console-cluster.png": url(console, "/"),
-        "console-topics.png": url(console, "/topics"),
-        "console-messages.png": url(console, "/messages", topic=console["a"], partition=0, offset=3, limit=8, format="json"),
-        "console-group.png": url(console, "/group", id=console["group"]),
-    }
-    for name, address in shots.items():
-        browser.screenshot(address, out / name, height=700)
-
-
 def post(address: str, fields: dict, origin: str | None) -> tuple[int, str]:
     data = urllib.parse.urlencode(fields).encode()
     req = urllib.request.Request(address, data=data, method="POST",
@@ -254,3 +242,53 @@ def test_writable_console_creates_topics_and_resets_offsets(runnel_bin, fresh_br
         assert code == 200, body
         assert committed()[f"{name}-0"] == want, fields
     assert post(url(ctx, "/group/reset"), {"id": group, "topic": name, "to": "sideways"}, origin=ctx["base"])[0] == 400
+
+
+def test_cluster_page_charts_fill_in_under_load(console):
+    """The cluster page's charts (inline SVG, sampled every 5 s) get points while records are produced
+    and consumed, with a produced rate above zero and the lag the group leaves."""
+    b, topic = console["broker"], unique("console-chart")
+    clients.create_topic(b.bootstrap, topic, partitions=1)
+    group = unique("console-chart-group")
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+    deadline = time.monotonic() + 90
+    points, rate = 0, 0.0
+    sent = 0
+    while points < 3 or rate <= 0:
+        assert time.monotonic() < deadline, f"chart has {points} points, produced rate {rate}"
+        for _ in range(200):
+            p.produce(topic, value=b"x" * 100, partition=0)
+            sent += 1
+        p.flush(10)
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "enable.auto.commit": False})
+        c.commit(offsets=[CkTopicPartition(topic, 0, sent - 50)], asynchronous=False)
+        c.close()
+        time.sleep(0.5)  # produce at a steady pace; the loop's exit is the chart's state, polled
+        dom = browser.dump_dom(url(console, "/"))
+        card = dom.by_id("chart-produced")
+        points = int(card.find_all("polyline")[0].attrs["data-count"])
+        rate = chart_max(card)
+    lag = dom.by_id("chart-lag")
+    assert int(lag.find_all("polyline")[0].attrs["data-count"]) >= 3
+    assert chart_max(lag) >= 58  # 50 left by this group, 7 + 1 by the fixture's groups
+    assert dom.find_all("meta", http_equiv="refresh")
+
+
+def chart_max(card: browser.Node) -> float:
+    text = [d.text for d in card.find_all("div") if "max" in d.attrs.get("class", "").split()][0]
+    number = text.split()[1]
+    scale = {"k": 1e3, "M": 1e6}.get(number[-1], 1)
+    return float(number.rstrip("kM")) * scale
+
+
+def test_screenshots(console, tmp_path):
+    """Last in the module, so the cluster page's charts hold the samples of the chart test."""
+    out = Path(os.environ.get("RUNNEL_CONSOLE_SCREENSHOTS") or tmp_path)
+    shots = {
+        "console-cluster.png": url(console, "/"),
+        "console-topics.png": url(console, "/topics"),
+        "console-messages.png": url(console, "/messages", topic=console["a"], partition=0, offset=3, limit=8, format="json"),
+        "console-group.png": url(console, "/group", id=console["group"]),
+    }
+    for name, address in shots.items():
+        browser.screenshot(address, out / name, height=700)

@@ -18,6 +18,8 @@ struct Console: Sendable {
     let core: BrokerCore
     /// `console.read.only`: without it the pages carry forms that create topics and reset offsets.
     var readOnly = true
+    /// The samples the cluster page's charts draw (`sampleThroughput` adds them).
+    var history = ThroughputHistory()
 
     /// The answer to a GET (a page) or a form POST (an action), nil when the path is not the console's.
     func respond(to http: MetricsServer.PageRequest) async -> ConsoleResponse? {
@@ -40,9 +42,10 @@ struct Console: Sendable {
     }
 
     /// The page shell: title, navigation, inline style (no external resource of any kind).
-    func page(_ title: String, status: Int = 200, body: (inout HTMLWriter) -> Void) -> ConsoleResponse {
+    func page(_ title: String, status: Int = 200, refreshSeconds: Int? = nil, body: (inout HTMLWriter) -> Void) -> ConsoleResponse {
         var html = HTMLWriter()
         html.raw("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">")
+        if let refreshSeconds { html.open("meta", ["http-equiv": "refresh", "content": "\(refreshSeconds)"]) }
         html.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
         html.element("title", "\(title) · Runnel console")
         html.raw("<style>")
@@ -83,6 +86,6 @@ struct Console: Sendable {
         label{display:flex;flex-direction:column;font-size:12px;color:#4b5563}\
         input,select,button{font:inherit;padding:3px 6px}.pager{margin:10px 0;display:flex;gap:16px}\
         .cards{display:flex;gap:14px;flex-wrap:wrap}.card{background:#fff;padding:10px 16px;box-shadow:0 1px 2px #0001}\
-        .card b{display:block;font-size:20px}
+        .card b{display:block;font-size:20px}.chart svg{display:block;margin:4px 0}
         """
 }

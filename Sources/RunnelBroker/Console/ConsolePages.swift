@@ -9,7 +9,7 @@ extension Console {
         let image = core.metadataStore.image
         let partitions = core.replicas.allPartitions()
         let totalBytes = partitions.reduce(Int64(0)) { $0 + $1.log.snapshot.sizeBytes }
-        return page("Cluster") { html in
+        return page("Cluster", refreshSeconds: Self.chartIntervalSeconds) { html in
             html.open("div", ["class": "cards"])
             card(&html, "Cluster id", image.clusterId)
             card(&html, "Controller", image.controller.map { "broker \($0.nodeId)" } ?? "none")
@@ -19,6 +19,7 @@ extension Console {
             card(&html, "Data here", Self.bytes(totalBytes))
             card(&html, "Version", RunnelVersion.current)
             html.close("div")
+            charts(&html)
             html.element("h2", "Brokers")
             html.element("table", ["id": "brokers"]) { html in
                 html.headerRow(["id", "host", "port", "rack", "listener", "state"])
