@@ -20,6 +20,15 @@ struct Console: Sendable {
     var readOnly = true
     /// The samples the cluster page's charts draw (`sampleThroughput` adds them).
     var history = ThroughputHistory()
+    /// One page rendered at a time (`RenderLimiter`).
+    var limiter = RenderLimiter()
+
+    /// As `respond(to:)`, one request at a time; 503 when too many page loads are already waiting.
+    func respondLimited(to http: MetricsServer.PageRequest) async -> ConsoleResponse? {
+        let console = self
+        let answer = await limiter.withPermit { await console.respond(to: http) }
+        return answer ?? ConsoleResponse(status: 503, body: "the console is busy; try again\n", contentType: "text/plain; charset=utf-8")
+    }
 
     /// The answer to a GET (a page) or a form POST (an action), nil when the path is not the console's.
     func respond(to http: MetricsServer.PageRequest) async -> ConsoleResponse? {

@@ -153,7 +153,7 @@ public final class Broker: Service, Sendable {
                 }
                 let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger,
                                             collector: { await collector.render() }, pages: { request in
-                    await console.respond(to: request).map { ($0.status, $0.contentType, $0.body) }
+                    await console.respondLimited(to: request).map { ($0.status, $0.contentType, $0.body) }
                 })
                 metricsServer = metrics
                 do {
