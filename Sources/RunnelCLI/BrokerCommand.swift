@@ -29,7 +29,8 @@ struct BrokerCommand: AsyncParsableCommand {
                                  hint: "use one of trace, debug, info, notice, warning, error, critical")
         }
         let brokerConfig = try settings.load()
-        let registry = Observability.bootstrap(logLevel: level, logFormat: brokerConfig.logFormat)
+        let registry = Observability.bootstrap(logLevel: level, logFormat: brokerConfig.logFormat,
+                                               metrics: brokerConfig.metricsListener != nil)
         let logger = Logger(label: "runnel.broker")
         brokerConfig.logAtStart(logger)
         let broker: Broker

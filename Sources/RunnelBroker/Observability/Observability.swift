@@ -14,6 +14,17 @@ public enum Observability {
         return registry
     }
 
+    /// As `bootstrap(logLevel:logFormat:)` when `metrics.listener` is set; without it nothing can read
+    /// metrics, so swift-metrics keeps its no-op backend (every counter and timer on the hot paths is a
+    /// no-op) and the answer is nil.
+    public static func bootstrap(logLevel: Logger.Level, logFormat: LogFormat, metrics: Bool) -> PrometheusCollectorRegistry? {
+        guard metrics else {
+            KeyValueLogHandler.bootstrap(level: logLevel, format: logFormat)
+            return nil
+        }
+        return bootstrap(logLevel: logLevel, logFormat: logFormat)
+    }
+
     /// A Prometheus factory with buckets that fit a broker: request latencies and fsyncs are often
     /// well under the default first bucket (5 ms); group-commit sizes are counts, from 1 up.
     public static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
