@@ -202,7 +202,7 @@ def test_read_only_console_has_no_forms_and_refuses_posts(console):
     assert status(url(console, "/topic", name=name)) == 404
 
 
-def test_writable_console_creates_topics_and_resets_offsets(runnel_bin, fresh_broker, chromium):
+def test_writable_console_creates_topics_changes_configs_and_resets_offsets(runnel_bin, fresh_broker, chromium):
     b = fresh_broker({**metrics.metrics_configs(), "console.read.only": False})
     ctx = {"base": f"http://{b.configs['metrics.listener']}"}
     dom = browser.dump_dom(url(ctx, "/topics"))
@@ -218,6 +218,22 @@ def test_writable_console_creates_topics_and_resets_offsets(runnel_bin, fresh_br
     assert len(clients.confluent_admin(b.bootstrap).list_topics(topic=name, timeout=10).topics[name].partitions) == 2
     assert post(url(ctx, "/topics/create"), {"name": name}, origin=ctx["base"])[0] == 400  # exists already
     assert post(url(ctx, "/topics/create"), {"name": "<b>bad</b>"}, origin=ctx["base"])[0] == 400
+
+    def configs() -> dict[str, str]:
+        dom = browser.dump_dom(url(ctx, "/topic", name=name))
+        assert dom.by_id("topic-config") is not None
+        table = dom.by_id("configs")
+        return {} if table is None else {r.cells()[0]: r.cells()[1] for r in table.find_all("tr")[1:]}
+
+    code, body = post(url(ctx, "/topic/config"), {"name": name, "key": "retention.ms", "value": "3600000"}, origin=ctx["base"])
+    assert code == 200, body
+    assert configs() == {"retention.ms": "3600000"}
+    assert post(url(ctx, "/topic/config"), {"name": name, "key": "retention.ms", "value": "soon"}, origin=ctx["base"])[0] == 400
+    assert post(url(ctx, "/topic/config"), {"name": name, "key": "no.such.config", "value": "1"}, origin=ctx["base"])[0] == 400
+    assert post(url(ctx, "/topic/config"), {"name": "nope", "key": "retention.ms", "value": "1"}, origin=ctx["base"])[0] == 404
+    assert configs() == {"retention.ms": "3600000"}
+    assert post(url(ctx, "/topic/config"), {"name": name, "key": "retention.ms", "value": ""}, origin=ctx["base"])[0] == 200
+    assert configs() == {}
 
     p = Producer({"bootstrap.servers": b.bootstrap})
     for i in range(10):

@@ -90,7 +90,7 @@ extension ConfigTable {
         broker("log.format", .string, .string("text"), .oneOf(["text", "json"]), runnelOnly: true,
                "Broker log lines on stderr: `text` (time level logger: message key=value) or `json` (one object per line)."),
         broker("console.read.only", .boolean, .bool(true), runnelOnly: true,
-               "The web console on metrics.listener only shows; false adds its forms that create topics and reset groups' offsets."),
+               "The web console on metrics.listener only shows; false adds its forms that create topics, change topic configs and reset groups' offsets."),
         broker("fetch.max.bytes", .int, .int(57_671_680), .atLeast(1024), "Most bytes one Fetch response returns."),
         broker("max.incremental.fetch.session.cache.slots", .int, .int(1000), .atLeast(0),
                "Most incremental fetch sessions (KIP-227) kept at once."),

@@ -8,7 +8,7 @@ extension Console {
     /// Runs a form POST. Refused (403) in read-only mode and when the browser says the form came from
     /// another site (`Origin` / `Referer` not this host: cross-site request forgery).
     func perform(_ request: ConsoleRequest, http: MetricsServer.PageRequest) async -> ConsoleResponse? {
-        guard ["/topics/create", "/group/reset"].contains(request.path) else { return nil }
+        guard ["/topics/create", "/group/reset", "/topic/config"].contains(request.path) else { return nil }
         guard !readOnly else {
             return problem(403, "Read-only console", "This console is read-only (console.read.only = true).")
         }
@@ -18,6 +18,7 @@ extension Console {
         }
         switch request.path {
         case "/topics/create": return await createTopic(request)
+        case "/topic/config": return await alterTopicConfig(request)
         default: return await resetOffsets(request)
         }
     }
@@ -89,6 +90,46 @@ extension Console {
             html.element("p", ["id": "done"], "Reset \(entries.count) partition(s) of '\(topicName)' to \(target).")
             html.link("Back to the group", to: "/group", ["id": groupId])
         }
+    }
+
+    /// Sets one config of a topic (`value` empty: back to the broker's default), through the same
+    /// validation and store write as IncrementalAlterConfigs.
+    private func alterTopicConfig(_ request: ConsoleRequest) async -> ConsoleResponse {
+        guard let name = request["name"], let key = request["key"] else {
+            return problem(400, "Topic config", "Name the topic (name) and the config (key).")
+        }
+        let value = request["value"]
+        let outcome = await core.applyTopicConfigs(type: ConfigResourceType.topic.rawValue, name: name, validateOnly: false,
+                                                   logger: core.logger) { current in
+            var next = current
+            next[key] = value
+            return next
+        }
+        guard outcome.code == .none else {
+            return problem(outcome.code == .unknownTopicOrPartition ? 404 : 400, "Topic config",
+                           "\(key) of '\(name)' was not changed: \(outcome.code.name)" + (outcome.message.map { ": \($0)" } ?? ""))
+        }
+        return page("Changed \(key) of \(name)") { html in
+            html.element("p", ["id": "done"], value.map { "Set \(key) = \($0) on '\(name)'." } ?? "Removed \(key) from '\(name)' (broker default).")
+            html.link("Back to the topic", to: "/topic", ["name": name])
+        }
+    }
+
+    /// The config form on a topic's page (write mode only).
+    func topicConfigForm(_ html: inout HTMLWriter, topic: String) {
+        guard !readOnly else { return }
+        html.open("form", ["method": "post", "action": "/topic/config", "id": "topic-config"])
+        html.open("input", ["type": "hidden", "name": "name", "value": topic])
+        html.element("label") { html in
+            html.text("config")
+            html.open("input", ["name": "key", "required": "required", "placeholder": "retention.ms"])
+        }
+        html.element("label") { html in
+            html.text("value (empty: broker default)")
+            html.open("input", ["name": "value"])
+        }
+        html.element("button", ["type": "submit"], "Set")
+        html.close("form")
     }
 
     /// The create-topic form on the topics page (write mode only).

@@ -109,6 +109,7 @@ extension Console {
                     for (key, value) in topic.metadata.configs.sorted(by: { $0.key < $1.key }) { html.row([key, value]) }
                 }
             }
+            topicConfigForm(&html, topic: name)
         }
     }
 
