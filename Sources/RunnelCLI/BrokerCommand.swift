@@ -29,8 +29,10 @@ struct BrokerCommand: AsyncParsableCommand {
                                  hint: "use one of trace, debug, info, notice, warning, error, critical")
         }
         let brokerConfig = try settings.load()
-        let registry = Observability.bootstrap(logLevel: level)
+        let registry = Observability.bootstrap(logLevel: level, logFormat: brokerConfig.logFormat,
+                                               metrics: brokerConfig.metricsListener != nil)
         let logger = Logger(label: "runnel.broker")
+        brokerConfig.logAtStart(logger)
         do {
             try await Broker.openAndRunUntilTerminated(config: brokerConfig, logger: logger, metricsRegistry: registry)
         } catch let error as BrokerOpenError {

@@ -1,12 +1,14 @@
 // The `runnel` command: broker, topic, produce, consume, group, txn, offsets, perf, log, cluster, local-cluster.
 import ArgumentParser
 import Foundation
+import RunnelBroker
 
 @main
 struct Runnel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runnel",
         abstract: "Runnel: a Kafka-compatible message log broker and its tools.",
+        version: RunnelVersion.current,
         subcommands: [BrokerCommand.self, ConfigCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self,
                       GroupCommand.self, TxnCommand.self, OffsetsCommand.self, PerfCommand.self, LogCommand.self, ClusterCommand.self,
                       LocalClusterCommand.self])
@@ -15,7 +17,7 @@ struct Runnel: AsyncParsableCommand {
     /// 2 usage or configuration error.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalOptionHoisting.reorder(Array(CommandLine.arguments.dropFirst()), root: Runnel.self))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -37,6 +37,8 @@ final class BrokerCore: Sendable {
     let internalTopicWarnedAt = Mutex<ContinuousClock.Instant?>(nil)
     var internalTopicSettings: InternalTopicSettings { settings.internalTopics }
     let logger: Logger
+    /// `runnel_errors_total{api,error}`: the error codes responses carry.
+    let errorMetrics = ErrorCodeMetrics()
 
     init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
          topicConfigs: TopicConfigResolver, groupConfig: GroupCoordinatorConfig,

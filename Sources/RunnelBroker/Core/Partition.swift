@@ -36,6 +36,8 @@ final class Partition: Sendable {
     private let appendQueue: DispatchQueue
     /// Appends submitted to `appendQueue` and not yet handed to the log.
     private let queuedAppends = Atomic<Int>(0)
+    /// The topic's bytes in and out (`runnel_topic_bytes_*_total`).
+    let traffic: TopicTrafficMetrics
 
     /// The current leader epoch (0 on a single node, which never changes leaders).
     var leaderEpoch: Int32 { leadership.withLock { $0.leaderEpoch } }
@@ -52,6 +54,7 @@ final class Partition: Sendable {
         self.leadership = Mutex(.singleNode(localNode))
         self.settings = Mutex(settings)
         self.appendQueue = DispatchQueue(label: "runnel.append.\(topic)-\(index)")
+        self.traffic = TopicTrafficMetrics(topic: topic)
         var logger = logger
         logger[metadataKey: "topic"] = "\(topic)"
         logger[metadataKey: "partition"] = "\(index)"
@@ -170,9 +173,11 @@ final class Partition: Sendable {
         // Coordinators write as Kafka's do, with acks=all: in cluster mode their records (group state,
         // offsets, transaction state, markers) count only once the ISR has them.
         let waitsForIsr = origin == .coordinator && replicated
+        let producedBytes = origin == .client ? records.readableBytes : 0
         log.append(batches, leaderEpoch: epoch, origin: origin) { [self] result in
             switch result {
             case .success(let appended):
+                if producedBytes > 0 { traffic.bytesIn.increment(by: producedBytes) }
                 let outcome = AppendOutcome(baseOffset: appended.baseOffset, lastOffset: appended.lastOffset,
                                             logAppendTime: appended.logAppendTime, logStartOffset: appended.logStartOffset)
                 guard waitsForIsr else {

@@ -1,5 +1,6 @@
 // DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (and reading broker configs).
 import KafkaProtocol
+import Logging
 import NIOCore
 import RunnelCluster
 
@@ -68,7 +69,7 @@ extension BrokerCore {
                 if let value = config.value { overrides[config.name] = value }
             }
             let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
-                                                  validateOnly: request.validateOnly, context: context) { _ in overrides }
+                                                  validateOnly: request.validateOnly, logger: context.context.logger) { _ in overrides }
             response.responses.append(AlterConfigsResponse.AlterConfigsResourceResponse(
                 resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome))
         }
@@ -80,7 +81,7 @@ extension BrokerCore {
         var response = IncrementalAlterConfigsResponse()
         for resource in request.resources {
             let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
-                                            validateOnly: request.validateOnly, context: context) { current in
+                                            validateOnly: request.validateOnly, logger: context.context.logger) { current in
                 var next = current
                 for config in resource.configs {
                     switch config.configOperation {
@@ -116,8 +117,9 @@ extension BrokerCore {
         return response
     }
 
-    /// Validates and applies new topic overrides; the partitions pick them up at once.
-    private func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, context: HandlerRequest,
+    /// Validates and applies new topic overrides; the partitions pick them up at once (also the console's
+    /// config form).
+    func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, logger: Logger,
                                    change: ([String: String]) throws -> [String: String]) async -> (code: ErrorCode, message: String?) {
         guard ConfigResourceType(rawValue: type) == .topic else {
             if ConfigResourceType(rawValue: type) == .broker {
@@ -134,7 +136,7 @@ extension BrokerCore {
             guard !validateOnly else { return (.none, nil) }
             try await metadataStore.setConfigs(topic: name, to: next)
             replicas.updateConfig(of: topic.name, to: logConfig)
-            context.context.logger.info("altered topic configs", metadata: ["topic": "\(name)", "configs": "\(next)"])
+            logger.info("altered topic configs", metadata: ["topic": "\(name)", "configs": "\(next)"])
             return (.none, nil)
         } catch let error as TopicCreationError {
             return (error.errorCode, error.message)

@@ -203,6 +203,14 @@ extension BrokerCore {
             fetchSessions.recordResponse(id: plan.sessionId, sent: sent,
                                          returnedData: included.filter { $0.bytes > 0 }.map(\.key))
         }
+        errorMetrics.record(apiKey: ApiKey.fetch.rawValue, code: plan.topLevelError.rawValue)
+        for fetched in included {
+            if fetched.errorCode != .none {
+                errorMetrics.record(apiKey: ApiKey.fetch.rawValue, code: fetched.errorCode.rawValue)
+            } else if fetched.bytes > 0 {
+                replicas.partition(topic: fetched.key.topic, index: fetched.key.partition)?.traffic.bytesOut.increment(by: fetched.bytes)
+            }
+        }
         var writer = FetchResponseWriter(version: version, allocator: ByteBufferAllocator())
         return writer.encode(correlationId: context.header.correlationId, errorCode: plan.topLevelError,
                              sessionId: plan.sessionId, partitions: included)

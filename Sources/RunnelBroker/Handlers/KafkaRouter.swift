@@ -222,6 +222,7 @@ final class KafkaRouter: RequestRouter {
                 to: &out, headerVersion: ResponseHeader.headerVersion(apiKey: request.header.apiKey,
                                                                       apiVersion: request.header.apiVersion))
             try response.encode(to: &out, version: request.header.apiVersion)
+            broker.errorMetrics.record(response, apiKey: request.header.apiKey)
         } catch {
             request.context.logger.error("response encoding failed", metadata: ["error": "\(error)"])
             throw RouterError.encodingFailed(api: String(describing: Response.self), reason: "\(error)")
