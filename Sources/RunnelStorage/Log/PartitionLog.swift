@@ -51,6 +51,8 @@ public final class PartitionLog: Sendable {
 
     /// One past the last offset whose bytes are written (readable by followers).
     public var logEndOffset: Int64 { state.withLock { $0.local.logEndOffset } }
+    /// One past the last offset appended, written or still in flight (the next append's first offset).
+    public var appendedEndOffset: Int64 { state.withLock { $0.local.nextOffset } }
     /// The first offset still in the log.
     public var logStartOffset: Int64 { state.withLock { $0.logStartOffset } }
     /// The offset up to which consumers may read (see `highWatermarkPolicy`).
