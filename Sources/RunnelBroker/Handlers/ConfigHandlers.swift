@@ -14,7 +14,8 @@ extension BrokerCore {
             let entries: [ConfigEntry]
             switch ConfigResourceType(rawValue: resource.resourceType) {
             case .topic:
-                guard let topic = metadataStore.topic(named: resource.resourceName) else {
+                // An alias describes its target's configs, plus runnel.alias.target (AliasHandlers.swift).
+                guard let topic = metadataStore.image.topic(resolving: resource.resourceName)?.metadata else {
                     result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
                     result.errorMessage = "Topic '\(resource.resourceName)' does not exist."
                     return result
@@ -22,6 +23,7 @@ extension BrokerCore {
                 entries = topicConfigs.describe(topicOverrides: topic.configs, keys: resource.configurationKeys,
                                                 includeSynonyms: request.includeSynonyms,
                                                 includeDocumentation: request.includeDocumentation)
+                    + aliasConfigEntries(name: resource.resourceName, keys: resource.configurationKeys)
             case .broker:
                 guard resource.resourceName.isEmpty || resource.resourceName == String(settings.nodeId) else {
                     result.errorCode = ErrorCode.invalidRequest.rawValue
@@ -31,6 +33,7 @@ extension BrokerCore {
                 entries = topicConfigs.describeBroker(keys: resource.configurationKeys,
                                                       includeSynonyms: request.includeSynonyms,
                                                       includeDocumentation: request.includeDocumentation)
+                    + aliasListEntries(keys: resource.configurationKeys)
             default:
                 result.errorCode = ErrorCode.invalidRequest.rawValue
                 result.errorMessage = "Describing configs of resource type \(resource.resourceType) is not supported."
@@ -124,6 +127,9 @@ extension BrokerCore {
                 return (.invalidRequest, "Dynamic broker configs are not supported by Runnel; edit the config file and restart.")
             }
             return (.invalidRequest, "Altering configs of resource type \(type) is not supported.")
+        }
+        if let outcome = await applyAliasConfigs(name: name, validateOnly: validateOnly, context: context, change: change) {
+            return outcome
         }
         guard let topic = metadataStore.topic(named: name) else {
             return (.unknownTopicOrPartition, "Topic '\(name)' does not exist.")
