@@ -19,12 +19,13 @@ extension BrokerCore {
 
     /// The outcome of a config change on a TOPIC resource that is an alias, or that sets an alias config;
     /// nil when it is an ordinary topic config change (which the topic path answers).
-    func applyAliasConfigs(name: String, validateOnly: Bool, context: HandlerRequest,
+    func applyAliasConfigs(name: String, validateOnly: Bool, context: HandlerRequest, touching: [String],
                            change: ([String: String]) throws -> [String: String]) async -> (code: ErrorCode, message: String?)? {
         let image = metadataStore.image
         let aliasKeys: Set<String> = [Self.aliasTargetConfig, Self.aliasExpectedTargetConfig]
-        if let topic = image.topic(named: name) {
-            guard let next = try? change(topic.metadata.configs), next.keys.contains(where: aliasKeys.contains) else { return nil }
+        let touchesAlias = touching.contains(where: aliasKeys.contains)
+        if image.topic(named: name) != nil {
+            guard touchesAlias else { return nil }
             let refusal = TopicAliasError.nameIsTopic(name)
             return (refusal.errorCode, refusal.description)
         }
@@ -37,7 +38,7 @@ extension BrokerCore {
         } catch {
             return (.invalidConfig, "\(error)")
         }
-        guard current != nil || next.keys.contains(where: aliasKeys.contains) else { return nil }
+        guard current != nil || touchesAlias else { return nil }
         if let other = next.keys.sorted().first(where: { !aliasKeys.contains($0) }) {
             return (.invalidConfig, "'\(name)' is an alias: only \(Self.aliasTargetConfig) and \(Self.aliasExpectedTargetConfig) "
                         + "apply to it, not \(other); alter the configs of its target" + (current.map { " '\($0.target)'" } ?? "") + ".")

@@ -71,7 +71,8 @@ extension BrokerCore {
                 if let value = config.value { overrides[config.name] = value }
             }
             let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
-                                                  validateOnly: request.validateOnly, context: context) { _ in overrides }
+                                                  validateOnly: request.validateOnly, context: context,
+                                                  touching: resource.configs.map(\.name)) { _ in overrides }
             response.responses.append(AlterConfigsResponse.AlterConfigsResourceResponse(
                 resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome))
         }
@@ -83,7 +84,8 @@ extension BrokerCore {
         var response = IncrementalAlterConfigsResponse()
         for resource in request.resources {
             let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
-                                            validateOnly: request.validateOnly, context: context) { current in
+                                            validateOnly: request.validateOnly, context: context,
+                                            touching: resource.configs.map(\.name)) { current in
                 var next = current
                 for config in resource.configs {
                     switch config.configOperation {
@@ -120,7 +122,7 @@ extension BrokerCore {
     }
 
     /// Validates and applies new topic overrides; the partitions pick them up at once.
-    private func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, context: HandlerRequest,
+    private func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, context: HandlerRequest, touching: [String],
                                    change: ([String: String]) throws -> [String: String]) async -> (code: ErrorCode, message: String?) {
         guard ConfigResourceType(rawValue: type) == .topic else {
             if ConfigResourceType(rawValue: type) == .broker {
@@ -128,7 +130,8 @@ extension BrokerCore {
             }
             return (.invalidRequest, "Altering configs of resource type \(type) is not supported.")
         }
-        if let outcome = await applyAliasConfigs(name: name, validateOnly: validateOnly, context: context, change: change) {
+        if let outcome = await applyAliasConfigs(name: name, validateOnly: validateOnly, context: context,
+                                                 touching: touching, change: change) {
             return outcome
         }
         guard let topic = metadataStore.topic(named: name) else {

@@ -176,7 +176,9 @@ final class KafkaRouter: RequestRouter {
         let store = broker.metadataStore
         return serveGroup(type, body, request) { groups, message, request in
             var renames = TopicAliasRenames(image: store.image)
-            return renames.restore(await call(groups, renames.resolve(message), request))
+            let resolved = renames.resolve(message)
+            let response = await call(groups, resolved, request)
+            return renames.restore(response)
         }
     }
 
