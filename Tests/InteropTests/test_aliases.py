@@ -229,3 +229,55 @@ def test_a_producer_follows_a_swap_at_its_next_metadata_refresh(client, broker, 
     assert len(got_v1) >= 100 and len(got_v2) > 0
     # At 100 records/s and metadata.max.age.ms=500, the producer moved within about one refresh.
     assert len(got_v1) <= 100 + 100 * 2, len(got_v1)
+
+
+@pytest.mark.parametrize("client", ["java", "librdkafka"])
+def test_a_consumer_started_after_a_swap_reads_the_new_target(client, broker, java, tmp_path, runnel_bin):
+    b = broker.bootstrap
+    v1, v2, alias = unique("after-v1"), unique("after-v2"), unique("after-serving")
+    make_topics(b, v1, v2)
+    assert not clients.confluent_produce(b, v1, "old", range(30))["errors"]
+    assert not clients.confluent_produce(b, v2, "new", range(40))["errors"]
+    cli.ok(runnel_bin, "alias", "create", alias, "--to", v1, brokers=b)
+    assert len(clients.confluent_consume(b, alias)) == 30
+    cli.ok(runnel_bin, "alias", "swap", alias, "--to", v2, brokers=b)
+    if client == "java":
+        out = tmp_path / "after.jsonl"
+        r = java.run("consume", {"bootstrap": b, "topic": alias, "out": str(out)})
+        got = records.read_jsonl(out)
+        assert r["count"] == 40 and r["endOffsets"] == {"0": 40}, r
+    else:
+        got = clients.confluent_consume(b, alias)
+    assert [records.index_of("new", m["k"]) for m in got] == list(range(40))
+
+
+def test_aliases_are_cluster_metadata_every_broker_resolves(runnel_bin, tmp_path_factory):
+    from conftest import running_cluster
+    with running_cluster(runnel_bin, tmp_path_factory.mktemp("alias-cluster"), nodes=3) as c:
+        nodes = [f"127.0.0.1:{p}" for p in c.ports]
+        everyone = ",".join(nodes)
+        v1, v2, v3, alias = unique("cl-v1"), unique("cl-v2"), unique("cl-v3"), unique("cl-serving")
+        for name in (v1, v2, v3):
+            cli.ok(runnel_bin, "topic", "create", name, "-p", "2", "-r", "3", brokers=everyone)
+        cli.ok(runnel_bin, "alias", "create", alias, "--to", v1, brokers=nodes[0])
+        deadline = time.monotonic() + 30
+        for node in nodes:  # every broker's image has the alias (it lives in etcd)
+            while True:
+                res = cli.run(runnel_bin, "alias", "describe", alias, "--format", "json", brokers=node)
+                if res.returncode == 0:
+                    break
+                assert time.monotonic() < deadline, res.stderr
+                time.sleep(0.1)
+        res = clients.confluent_produce(nodes[1], alias, "cl", range(20), partition=None)
+        assert not res["errors"] and len(res["acks"]) == 20
+        assert len(clients.confluent_consume(everyone, v1, partitions=(0, 1))) == 20
+        # Two swaps through two different brokers, from the same state: exactly one wins.
+        procs = [subprocess.Popen([runnel_bin, "alias", "swap", alias, "--to", t, "--expect", v1, "--brokers", n],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for t, n in ((v2, nodes[1]), (v3, nodes[2]))]
+        codes = [p.wait(timeout=60) for p in procs]
+        assert sorted(codes) == [0, 1], [p.stderr.read() for p in procs]
+        winner = v2 if codes[0] == 0 else v3
+        assert alias_target(runnel_bin, nodes[0], alias) == winner
+        # The topic an alias points to cannot be deleted through any broker.
+        cli.assert_one_line_error(cli.run(runnel_bin, "topic", "delete", winner, brokers=nodes[2]), 1, "target of alias")
