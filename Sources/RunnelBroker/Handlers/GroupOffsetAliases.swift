@@ -47,41 +47,35 @@ struct TopicAliasRenames {
     }
 }
 
-extension OffsetCommitRequest: TopicNamedMessage {
+/// An entry of a message's topic list.
+protocol NamedTopicEntry {
+    var name: String { get set }
+}
+
+/// A message whose topics are one list of named entries.
+protocol TopicListMessage: TopicNamedMessage {
+    associatedtype TopicEntry: NamedTopicEntry
+    var topics: [TopicEntry] { get set }
+}
+
+extension TopicListMessage {
     mutating func renameTopics(_ rename: (inout String) -> Void) {
         for index in topics.indices { rename(&topics[index].name) }
     }
 }
 
-extension OffsetCommitResponse: TopicNamedMessage {
-    mutating func renameTopics(_ rename: (inout String) -> Void) {
-        for index in topics.indices { rename(&topics[index].name) }
-    }
-}
-
-extension TxnOffsetCommitRequest: TopicNamedMessage {
-    mutating func renameTopics(_ rename: (inout String) -> Void) {
-        for index in topics.indices { rename(&topics[index].name) }
-    }
-}
-
-extension TxnOffsetCommitResponse: TopicNamedMessage {
-    mutating func renameTopics(_ rename: (inout String) -> Void) {
-        for index in topics.indices { rename(&topics[index].name) }
-    }
-}
-
-extension OffsetDeleteRequest: TopicNamedMessage {
-    mutating func renameTopics(_ rename: (inout String) -> Void) {
-        for index in topics.indices { rename(&topics[index].name) }
-    }
-}
-
-extension OffsetDeleteResponse: TopicNamedMessage {
-    mutating func renameTopics(_ rename: (inout String) -> Void) {
-        for index in topics.indices { rename(&topics[index].name) }
-    }
-}
+extension OffsetCommitRequest: TopicListMessage {}
+extension OffsetCommitRequest.OffsetCommitRequestTopic: NamedTopicEntry {}
+extension OffsetCommitResponse: TopicListMessage {}
+extension OffsetCommitResponse.OffsetCommitResponseTopic: NamedTopicEntry {}
+extension TxnOffsetCommitRequest: TopicListMessage {}
+extension TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic: NamedTopicEntry {}
+extension TxnOffsetCommitResponse: TopicListMessage {}
+extension TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic: NamedTopicEntry {}
+extension OffsetDeleteRequest: TopicListMessage {}
+extension OffsetDeleteRequest.OffsetDeleteRequestTopic: NamedTopicEntry {}
+extension OffsetDeleteResponse: TopicListMessage {}
+extension OffsetDeleteResponse.OffsetDeleteResponseTopic: NamedTopicEntry {}
 
 extension OffsetFetchRequest: TopicNamedMessage {
     mutating func renameTopics(_ rename: (inout String) -> Void) {
