@@ -24,6 +24,32 @@ struct AliasCommand: AsyncParsableCommand {
         subcommands: [AliasCreate.self, AliasList.self, AliasDescribe.self, AliasSwap.self, AliasDelete.self])
 }
 
+extension ConnectionOptions {
+    /// Runs an alias command: broker refusals get hints about aliases instead of topics.
+    func runAlias(_ body: (KafkaClient) async throws -> Void) async throws {
+        try await run { client in
+            do {
+                try await body(client)
+            } catch KafkaClientError.broker(let code, let context, let message) {
+                throw CLIError.failure("\(context): \(code.name)" + (message.map { " (\($0))" } ?? ""),
+                                       hint: Self.aliasHint(for: code))
+            } catch KafkaClientError.unknownTopic(let name) {
+                throw CLIError.failure("there is no alias (or topic) '\(name)'", hint: "list aliases with `runnel alias list`")
+            }
+        }
+    }
+
+    private static func aliasHint(for code: ErrorCode) -> String? {
+        switch code {
+        case .topicAlreadyExists: "pick another alias name, or `runnel alias swap` an existing alias"
+        case .unknownTopicOrPartition: "list topics with `runnel topic list` and aliases with `runnel alias list`"
+        case .invalidUpdateVersion: "check the alias with `runnel alias describe` and decide again"
+        case .invalidConfig, .invalidTopicException: "aliases point to topics (not aliases or internal topics); see `runnel alias --help`"
+        default: code.isRetriable ? "the condition may be temporary; retry" : nil
+        }
+    }
+}
+
 struct AliasCreate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create", abstract: "Create an alias of a topic.",
@@ -38,7 +64,7 @@ struct AliasCreate: AsyncParsableCommand {
     @Option(help: "The topic it resolves to.") var to: String
 
     func run() async throws {
-        try await connection.run { client in
+        try await connection.runAlias { client in
             try await KafkaAdmin(client: client).setAlias(name, target: to, expectedTarget: "")
             if output.isJSON { try Terminal.printJSON(AliasListing(alias: name, target: to)) } else {
                 print("Created alias \(name) -> \(to).")
@@ -59,7 +85,7 @@ struct AliasList: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await connection.run { client in
+        try await connection.runAlias { client in
             let aliases = try await KafkaAdmin(client: client).listAliases()
             if output.isJSON { try Terminal.printJSON(aliases) } else {
                 Terminal.printTable(["ALIAS", "TARGET"], aliases.map { [$0.alias, $0.target] })
@@ -88,7 +114,7 @@ struct AliasDescribe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await connection.run { client in
+        try await connection.runAlias { client in
             let admin = KafkaAdmin(client: client)
             guard let target = try await admin.aliasTarget(name) else {
                 throw CLIError.failure("'\(name)' is a topic, not an alias", hint: "see it with `runnel topic describe \(name)`")
@@ -144,7 +170,7 @@ struct AliasSwap: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await connection.run { client in
+        try await connection.runAlias { client in
             let admin = KafkaAdmin(client: client)
             guard let current = try await admin.aliasTarget(name) else {
                 throw CLIError.failure("'\(name)' is a topic, not an alias", hint: "create an alias with `runnel alias create`")
@@ -187,7 +213,7 @@ struct AliasDelete: AsyncParsableCommand {
     @Option(help: "Refuse unless the alias points to this topic now.") var expect: String?
 
     func run() async throws {
-        try await connection.run { client in
+        try await connection.runAlias { client in
             try await KafkaAdmin(client: client).deleteAlias(name, expectedTarget: expect)
             if output.isJSON { try Terminal.printJSON(["deleted": name]) } else { print("Deleted alias \(name).") }
         }
