@@ -79,12 +79,14 @@ extension OffsetDeleteResponse.OffsetDeleteResponseTopic: NamedTopicEntry {}
 
 extension OffsetFetchRequest: TopicNamedMessage {
     mutating func renameTopics(_ rename: (inout String) -> Void) {
-        if let count = topics?.count {
-            for index in 0..<count { rename(&topics![index].name) }
+        if var list = topics {
+            for index in list.indices { rename(&list[index].name) }
+            topics = list
         }
         for group in groups.indices {
-            guard let count = groups[group].topics?.count else { continue }
-            for index in 0..<count { rename(&groups[group].topics![index].name) }
+            guard var list = groups[group].topics else { continue }
+            for index in list.indices { rename(&list[index].name) }
+            groups[group].topics = list
         }
     }
 }
