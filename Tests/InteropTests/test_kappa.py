@@ -53,7 +53,7 @@ def read_alias(bootstrap: str, alias: str, group: str, until, timeout: float = 9
     (version, event index, timestamp) per record."""
     from kafka import KafkaConsumer
     c = KafkaConsumer(alias, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                      auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500,
+                      auto_offset_reset="earliest", session_timeout_ms=30000, heartbeat_interval_ms=1000,
                       max_poll_records=READ_BEFORE_SWAP)
     out: list[tuple[str, int, int]] = []
     deadline = time.monotonic() + timeout
@@ -83,9 +83,9 @@ def replay(runnel_bin, bootstrap, *args) -> subprocess.Popen:
     return proc
 
 
-def wait_caught_up(proc: subprocess.Popen) -> list[dict]:
+def wait_caught_up(proc: subprocess.Popen, job: KappaJob) -> list[dict]:
     stdout, stderr = proc.communicate(timeout=150)
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 0, f"{stderr}\njob {job.group}: {job.written} written, error {job.error!r}\n{stdout[-2000:]}"
     lines = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     assert lines and lines[-1]["event"] == "caught-up", lines[-3:]
     return lines
@@ -104,7 +104,7 @@ def test_a_full_kappa_reprocessing_cycle(runnel_bin, group_broker):
     group_v1 = unique("kappa-job-v1")
     proc = replay(runnel_bin, b, "--topic", events, "--from", "earliest", "--group", group_v1)
     job_v1 = KappaJob(b, events, serving, group_v1, v1_transform).start()
-    wait_caught_up(proc)
+    wait_caught_up(proc, job_v1)
 
     # A reader of the alias consumes part of v1, commits, and stops.
     first = read_alias(b, serving, dashboard, lambda out: len(out) >= READ_BEFORE_SWAP)
@@ -116,7 +116,7 @@ def test_a_full_kappa_reprocessing_cycle(runnel_bin, group_broker):
     proc = replay(runnel_bin, b, "--topic", events, "--from", day5, "--group", group_v2)
     assert proc.started["partitions"] == [{"partition": 0, "start": 200, "end": EVENTS, "records": EVENTS - 200}]
     job_v2 = KappaJob(b, events, v2, group_v2, v2_transform).start()
-    lines = wait_caught_up(proc)
+    lines = wait_caught_up(proc, job_v2)
     assert any(line["event"] == "progress" or line["event"] == "caught-up" for line in lines)
 
     # Switch: the old job stops (it writes through the alias), the reader's offsets move by time, the alias swaps.

@@ -171,8 +171,8 @@ final class BrokerCore: Sendable {
     /// for a partition another broker leads or this one follows, UNKNOWN_TOPIC_OR_PARTITION otherwise).
     /// A client's name resolves through the alias table: an alias acts on its target.
     func leaderPartition(topic name: String, index: Int32) -> LeaderLookup {
-        let topic = metadataStore.image.resolvedTopicName(name)
-        guard let partition = replicas.partition(topic: topic, index: index) else {
+        let (topic, hosted) = clientPartition(topic: name, index: index)
+        guard let partition = hosted else {
             return .failure(metadataStore.topic(named: topic).map { replicas.notHostedError(topic: $0, index: index) }
                             ?? .unknownTopicOrPartition)
         }

@@ -71,6 +71,15 @@ extension BrokerCore {
         }
     }
 
+    /// The partition a client's topic name means, with the concrete topic's name: the topic's own hosted
+    /// partition (no lookup beyond it: the fetch path stays as it was), else — for an alias — its
+    /// target's.
+    func clientPartition(topic name: String, index: Int32) -> (topic: String, partition: Partition?) {
+        if let partition = replicas.partition(topic: name, index: index) { return (name, partition) }
+        guard let target = metadataStore.image.alias(named: name)?.target else { return (name, nil) }
+        return (target, replicas.partition(topic: target, index: index))
+    }
+
     /// The DescribeConfigs entry of an alias (`runnel.alias.target`) when `name` is an alias and the
     /// keys ask for it; empty otherwise.
     func aliasConfigEntries(name: String, keys: [String]?) -> [ConfigEntry] {

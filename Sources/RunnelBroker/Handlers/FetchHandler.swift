@@ -59,10 +59,7 @@ extension BrokerCore {
             promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context))
             return true
         }
-        let image = metadataStore.image
-        let partitions = plan.partitions.compactMap { key, _ in
-            replicas.partition(topic: image.resolvedTopicName(key.topic), index: key.partition)
-        }
+        let partitions = plan.partitions.compactMap { key, _ in clientPartition(topic: key.topic, index: key.partition).partition }
         wait.start(watching: partitions)
         return promise.futureResult
     }
@@ -133,11 +130,10 @@ extension BrokerCore {
         var anyData = false
         let isReplica = replicaId >= 0
         let now = isReplica ? Partition.nowMs() : 0
-        let image = metadataStore.image
         for (key, wanted) in plan.partitions {
             var result = FetchedPartition(key: key, topicId: wanted.topicId)
-            let topic = image.resolvedTopicName(key.topic)  // the target of an alias (one lookup otherwise)
-            guard let partition = replicas.partition(topic: topic, index: key.partition) else {
+            let (topic, hosted) = clientPartition(topic: key.topic, index: key.partition)  // an alias reads its target
+            guard let partition = hosted else {
                 result.errorCode = metadataStore.topic(named: topic).map { replicas.notHostedError(topic: $0, index: key.partition) }
                     ?? .unknownTopicOrPartition
                 results.append(result)

@@ -40,7 +40,7 @@ class KappaJob:
         try:
             consumer = KafkaConsumer(self.source, bootstrap_servers=self.bootstrap, group_id=self.group,
                                      enable_auto_commit=False, auto_offset_reset="earliest",
-                                     session_timeout_ms=6000, heartbeat_interval_ms=500,
+                                     session_timeout_ms=30000, heartbeat_interval_ms=1000,
                                      request_timeout_ms=15000, max_poll_records=200,
                                      metadata_max_age_ms=self.metadata_max_age_ms)
             producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5,
