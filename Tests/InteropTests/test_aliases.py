@@ -281,3 +281,18 @@ def test_aliases_are_cluster_metadata_every_broker_resolves(runnel_bin, tmp_path
         assert alias_target(runnel_bin, nodes[0], alias) == winner
         # The topic an alias points to cannot be deleted through any broker.
         cli.assert_one_line_error(cli.run(runnel_bin, "topic", "delete", winner, brokers=nodes[2]), 1, "target of alias")
+
+
+def test_replay_through_an_alias_starts_the_group_on_the_target(runnel_bin, broker):
+    b = broker.bootstrap
+    target, alias, group = unique("rp-v1"), unique("rp-serving"), unique("rp-g")
+    make_topics(b, target, partitions=2)
+    for p in range(2):
+        assert not clients.confluent_produce(b, target, "rp", range(10), partition=p, ts_base=1_000_000, ts_step=1000)["errors"]
+    cli.ok(runnel_bin, "alias", "create", alias, "--to", target, brokers=b)
+    started = cli.json_lines(cli.ok(runnel_bin, "replay", "--topic", alias, "--from", "@1004000", "--group", group,
+                                    "--format", "json", brokers=b).stdout)[0]
+    assert [(p["start"], p["end"]) for p in started["partitions"]] == [(4, 10), (4, 10)]
+    report = cli.json_out(runnel_bin, "group", "describe", group, brokers=b)
+    assert sorted((o["topic"], o["partition"], o["committedOffset"]) for o in report["offsets"]) == \
+        [(target, 0, 4), (target, 1, 4)]
