@@ -152,7 +152,7 @@ def test_wait_caught_up_times_out_with_the_records_left(runnel_bin, group_broker
     lines = cli.json_lines(res.stdout)
     assert lines[0]["event"] == "started"
     assert all(line["event"] == "progress" and line["status"]["left"] == PARTITIONS * 10 for line in lines[1:])
-    assert 2 <= len(lines) - 1 <= 4, lines
+    assert 1 <= len(lines) - 1 <= 4, lines  # one line a second for 2 s (at least one, however slow the machine)
 
 
 def test_wait_caught_up_fails_when_the_group_disappears(runnel_bin, group_broker, events):
@@ -206,5 +206,5 @@ def test_waiting_polls_the_broker_at_most_once_a_second(runnel_bin, fresh_broker
     elapsed = time.monotonic() - started
     assert res.returncode == 1 and "timed out" in res.stderr
     fetches = _offset_fetches(url) - before
-    # One OffsetFetch to check the group is new, then one a second while waiting.
-    assert 4 <= fetches <= 1 + elapsed + 1, (fetches, elapsed)
+    # One OffsetFetch to check the group is new, then at most one a second while waiting.
+    assert 2 <= fetches <= 1 + elapsed + 1, (fetches, elapsed)
