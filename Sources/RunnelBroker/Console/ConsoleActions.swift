@@ -100,7 +100,7 @@ extension Console {
         }
         let value = request["value"]
         let outcome = await core.applyTopicConfigs(type: ConfigResourceType.topic.rawValue, name: name, validateOnly: false,
-                                                   logger: core.logger) { current in
+                                                   logger: core.logger, touching: [key]) { current in
             var next = current
             next[key] = value
             return next

@@ -110,19 +110,20 @@ final class KafkaRouter: RequestRouter {
         case .syncGroup: return serveGroup(SyncGroupRequest.self, body, request) { await $0.syncGroup($1, version: $2.version) }
         case .heartbeat: return serveGroup(HeartbeatRequest.self, body, request) { await $0.heartbeat($1, version: $2.version) }
         case .leaveGroup: return serveGroup(LeaveGroupRequest.self, body, request) { await $0.leaveGroup($1, version: $2.version) }
+        // Group offsets of an alias are its target's (GroupOffsetAliases.swift).
         case .offsetCommit:
-            return serveGroup(OffsetCommitRequest.self, body, request) { await $0.offsetCommit($1, version: $2.version) }
+            return serveGroupOffsets(OffsetCommitRequest.self, body, request) { await $0.offsetCommit($1, version: $2.version) }
         case .txnOffsetCommit:
-            return serveGroup(TxnOffsetCommitRequest.self, body, request) { await $0.txnOffsetCommit($1, version: $2.version) }
+            return serveGroupOffsets(TxnOffsetCommitRequest.self, body, request) { await $0.txnOffsetCommit($1, version: $2.version) }
         case .offsetFetch:
-            return serveGroup(OffsetFetchRequest.self, body, request) { await $0.offsetFetch($1, version: $2.version) }
+            return serveGroupOffsets(OffsetFetchRequest.self, body, request) { await $0.offsetFetch($1, version: $2.version) }
         case .describeGroups:
             return serveGroup(DescribeGroupsRequest.self, body, request) { await $0.describeGroups($1, version: $2.version) }
         case .listGroups: return serveGroup(ListGroupsRequest.self, body, request) { await $0.listGroups($1, version: $2.version) }
         case .deleteGroups:
             return serveGroup(DeleteGroupsRequest.self, body, request) { await $0.deleteGroups($1, version: $2.version) }
         case .offsetDelete:
-            return serveGroup(OffsetDeleteRequest.self, body, request) { await $0.offsetDelete($1, version: $2.version) }
+            return serveGroupOffsets(OffsetDeleteRequest.self, body, request) { await $0.offsetDelete($1, version: $2.version) }
         default:
             return loop.makeFailedFuture(RouterError.unsupportedApi(apiKey: frame.apiKey, version: frame.apiVersion))
         }
@@ -165,6 +166,20 @@ final class KafkaRouter: RequestRouter {
         _ call: @escaping @Sendable (GroupRequests, Request, HandlerRequest) async -> Request.Response
     ) -> EventLoopFuture<ResponsePayload> {
         serveOnLane(broker.groupRequests, type, body, request, call)
+    }
+
+    /// A group call whose request and response name topics: aliases resolve to their targets.
+    private func serveGroupOffsets<Request: KafkaRequestMessage & TopicNamedMessage>(
+        _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
+        _ call: @escaping @Sendable (GroupRequests, Request, HandlerRequest) async -> Request.Response
+    ) -> EventLoopFuture<ResponsePayload> where Request.Response: TopicNamedMessage {
+        let store = broker.metadataStore
+        return serveGroup(type, body, request) { groups, message, request in
+            var renames = TopicAliasRenames(image: store.image)
+            let resolved = renames.resolve(message)
+            let response = await call(groups, resolved, request)
+            return renames.restore(response)
+        }
     }
 
     private func serveAsync<Request: KafkaRequestMessage>(

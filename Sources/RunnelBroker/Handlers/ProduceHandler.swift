@@ -53,7 +53,7 @@ extension BrokerCore {
         }, promise: loop.makePromise(of: ProduceResponse.self))
         for (topicIndex, topicData) in request.topicData.enumerated() {
             let topic: TopicMetadata? = version >= 13
-                ? metadataStore.topic(id: topicData.topicId) : metadataStore.topic(named: topicData.name)
+                ? metadataStore.topic(id: topicData.topicId) : metadataStore.image.topic(resolving: topicData.name)?.metadata
             for (partitionIndex, partitionData) in topicData.partitionData.enumerated() {
                 guard let topic, let partition = replicas.partition(topic: topic.name, index: partitionData.index) else {
                     let code: ErrorCode = topic.map { replicas.notHostedError(topic: $0, index: partitionData.index) }
