@@ -186,7 +186,7 @@ def _offset_fetches(metrics_url: str) -> float:
     text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("runnel_requests_total") and 'api_key="9"' in line:
+        if line.startswith("runnel_requests_total{") and 'api="OffsetFetch"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 
