@@ -201,7 +201,14 @@ extension PartitionLog {
     /// Waits for in-flight writes, fsyncs every segment, writes a producer snapshot at the log end offset.
     func closeCleanly() throws(StorageError) {
         try whenIdle { s throws(StorageError) in
-            for segment in s.local.segments where segment.isLoaded { try segment.flushAll() }
+            for segment in s.local.segments where segment.isLoaded {
+                // Direct path: the zero-padded tail block goes; the file ends at the logical size.
+                if segment.directTail != nil {
+                    try segment.logFile().truncate(to: segment.size)
+                    segment.directTail = nil
+                }
+                try segment.flushAll()
+            }
             s.producers.mapEndOffset = s.local.logEndOffset
             try s.producers.writeSnapshot(inline: true)
             s.local.recoveryPoint = s.local.logEndOffset
