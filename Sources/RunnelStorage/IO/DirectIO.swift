@@ -64,10 +64,22 @@ enum DirectIO {
                                       : "log.io.mode = auto and the file system accepts aligned O_DIRECT writes")
     }
 
+    /// One O_DIRECT write of a drain: the requests it covers share its result.
+    struct Run {
+        var descriptor: Int32
+        var pointer: UnsafeMutableRawPointer
+        var length: Int
+        var position: Int64
+        var requests: [Int]
+    }
+
     /// Writes the direct requests of a drain: consecutive requests into the same tail buffer whose spans
-    /// touch or overlap (a partition's appends of one round) become one O_DIRECT pwrite. Requests whose
-    /// result is already an error (injected faults) are skipped. Then the roll/close truncations run.
-    static func execute(_ requests: [IORequest], results: inout [Int32]) {
+    /// touch or overlap (a partition's appends of one round) become one O_DIRECT write. Requests whose
+    /// result is already an error (injected faults) are skipped. With a ring the runs are in flight
+    /// together (several partitions' device writes overlap); runs of the same file go in separate waves,
+    /// in order, since two of them can cover the same partial block. Then the roll/close truncations run.
+    static func execute(_ requests: [IORequest], results: inout [Int32], ring: IOUringBackend?) {
+        var runs: [Run] = []
         var index = 0
         while index < requests.count {
             guard let span = requests[index].direct, results[index] == 0 else {
@@ -85,9 +97,31 @@ enum DirectIO {
                 members.append(next)
                 next += 1
             }
-            let code = writeAll(descriptor: descriptor, from: span.buffer.pointer + span.offset, length: Int(end - start), at: start)
-            for member in members { results[member] = code }
+            runs.append(Run(descriptor: descriptor, pointer: span.buffer.pointer + span.offset, length: Int(end - start),
+                            position: start, requests: members))
             index = next
+        }
+        if !runs.isEmpty {
+            // Each wave holds at most one run per file, in drain order.
+            var waves: [[Run]] = []
+            var waveOfFile: [Int32: Int] = [:]
+            for run in runs {
+                let wave = (waveOfFile[run.descriptor].map { $0 + 1 }) ?? 0
+                waveOfFile[run.descriptor] = wave
+                if wave == waves.count { waves.append([]) }
+                waves[wave].append(run)
+            }
+            for wave in waves {
+                let codes: [Int32]
+                if wave.count > 1, let ring {
+                    codes = ring.writeDirect(wave)
+                } else {
+                    codes = wave.map { writeAll(descriptor: $0.descriptor, from: $0.pointer, length: $0.length, at: $0.position) }
+                }
+                for (run, code) in zip(wave, codes) {
+                    for member in run.requests { results[member] = code }
+                }
+            }
         }
         for (slot, request) in requests.enumerated() where results[slot] == 0 {
             if let size = request.truncateTo {

@@ -54,7 +54,7 @@ protocol IOBackend: AnyObject {
 /// The queue and threads in front of two backends. Thread-safe; completions run on the sync thread.
 final class IOEngine: @unchecked Sendable {
     // @unchecked: `queue`, `stopping`, `stopped`, `syncJobs`, `writerDone` are only touched with their
-    // condition locked; `backend` only on the write thread, `syncBackend` only on the sync thread.
+    // condition locked; `backend` and `directRing` only on the write thread, `syncBackend` only on the sync thread.
     private let condition = NSCondition()
     private var queue: [IORequest] = []
     private var stopping = false
@@ -65,6 +65,10 @@ final class IOEngine: @unchecked Sendable {
     private var syncJobs: [SyncJob] = []
     private var writerDone = false
     private let syncBackend: any IOBackend
+    /// The direct path's ring (io_uring engines): several files' O_DIRECT writes of a round in flight at
+    /// once. Only touched on the write thread.
+    private var directRing: IOUringBackend?
+    private var directRingFailed = false
     let kind: IOEngineKind
     let name: String
     let faults: IOFaultInjector?
@@ -165,6 +169,7 @@ final class IOEngine: @unchecked Sendable {
                 condition.unlock()
                 finishSyncStage()
                 backend.close()
+                directRing?.close()
                 condition.lock()
                 stopped = true
                 condition.broadcast()
@@ -203,7 +208,12 @@ final class IOEngine: @unchecked Sendable {
     private func executeWrites(_ requests: [IORequest]) -> [Int32] {
         guard requests.contains(where: { $0.direct != nil || $0.truncateTo != nil }) else { return backend.execute(requests) }
         var results = backend.execute(requests)
-        DirectIO.execute(requests, results: &results)
+        if kind == .ioUring && directRing == nil && !directRingFailed {
+            // Created on first use, on this thread (only the write thread touches it).
+            directRing = try? IOUringBackend(entries: 64)
+            directRingFailed = directRing == nil
+        }
+        DirectIO.execute(requests, results: &results, ring: directRing)
         return results
     }
 
