@@ -56,6 +56,7 @@ enum DirectIO {
         }
         defer { _ = close(fd) }
         guard let buffer = AlignedBuffer(capacity: block) else { return (false, "no memory for an aligned probe buffer") }
+        memset(buffer.pointer, 0, block)
         let written = pwrite(fd, buffer.pointer, block, 0)
         guard written == block else {
             return (false, "an aligned O_DIRECT write failed (\(written < 0 ? describeErrno(errno) : "short write"))")
@@ -159,7 +160,8 @@ enum DirectIO {
     }
 }
 
-/// Page-aligned, zero-filled memory, freed with the last reference (the tail and the writes in flight).
+/// Page-aligned memory, freed with the last reference (the tail and the writes in flight). Not zeroed:
+/// the tail zeroes the padding of each write it hands out.
 final class AlignedBuffer: @unchecked Sendable {
     // @unchecked: the bytes are written only under the partition lock, below the tail's end; the engine
     // reads them after the write was queued. Bytes past a write's logical end may change while it runs
@@ -170,7 +172,6 @@ final class AlignedBuffer: @unchecked Sendable {
     init?(capacity: Int) {
         var memory: UnsafeMutableRawPointer?
         guard posix_memalign(&memory, DirectIO.block, capacity) == 0, let memory else { return nil }
-        memset(memory, 0, capacity)
         pointer = memory
         self.capacity = capacity
     }
@@ -194,6 +195,10 @@ final class DirectTail {
     private var bufferStart: Int64
     /// One past the last byte appended (the segment's logical size).
     private(set) var end: Int64
+    /// Earlier buffers, reused once no write in flight holds them (so a busy partition cycles through a
+    /// few buffers instead of allocating — and faulting in — a fresh one each time).
+    private var spares: [AlignedBuffer] = []
+    private static let maxSpares = 2
 
     /// A tail whose logical end is `end`: the partial last block is read back from `source`.
     init(path: String, source: LogFileHandle, end: Int64) throws(StorageError) {
@@ -214,6 +219,17 @@ final class DirectTail {
         }
     }
 
+    /// A buffer of at least `capacity` bytes that no write in flight holds: a spare, or a new one.
+    private func freshBuffer(capacity: Int) throws(StorageError) -> AlignedBuffer {
+        for index in spares.indices where spares[index].capacity >= capacity && isKnownUniquelyReferenced(&spares[index]) {
+            return spares.remove(at: index)
+        }
+        guard let fresh = AlignedBuffer(capacity: capacity) else {
+            throw .io(operation: "posix_memalign", path: file.path, errno: ENOMEM)
+        }
+        return fresh
+    }
+
     /// Copies `chunks` (`length` bytes, to be appended at `end`) into the buffer; returns the aligned file
     /// position and span to write: from the block holding the old end to the block holding the new end,
     /// zero-padded.
@@ -224,10 +240,10 @@ final class DirectTail {
             let keepFrom = DirectIO.alignDown(end)
             let keep = Int(end - keepFrom)
             let capacity = max(DirectIO.bufferBytes, Int(DirectIO.alignUp(Int64(keep + length))))
-            guard let fresh = AlignedBuffer(capacity: capacity) else {
-                throw .io(operation: "posix_memalign", path: file.path, errno: ENOMEM)
-            }
+            let fresh = try freshBuffer(capacity: capacity)
             if keep > 0 { fresh.pointer.copyMemory(from: buffer.pointer + Int(keepFrom - bufferStart), byteCount: keep) }
+            if spares.count >= Self.maxSpares { spares.removeFirst() }
+            spares.append(buffer)
             buffer = fresh
             bufferStart = keepFrom
         }
@@ -241,6 +257,8 @@ final class DirectTail {
         let writeStart = DirectIO.alignDown(end)
         end += Int64(length)
         let writeEnd = DirectIO.alignUp(end)
+        // The padding of the last block is written as zeros (a later append overwrites it in the buffer).
+        if writeEnd > end { memset(buffer.pointer + at, 0, Int(writeEnd - end)) }
         return (writeStart, DirectSpan(buffer: buffer, offset: Int(writeStart - bufferStart), length: Int(writeEnd - writeStart)))
     }
 }
