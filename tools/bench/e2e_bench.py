@@ -189,6 +189,8 @@ def main():
     parser.add_argument("--value-size", type=int, default=1024)
     parser.add_argument("--json", help="write results here")
     parser.add_argument("--io-modes", help="compare these log.io.mode values (e.g. direct,buffered) instead")
+    parser.add_argument("--io-modes-full", action="store_true",
+                        help="with --io-modes: also consume from the beginning and produce at half rate (p99)")
     args = parser.parse_args()
     if args.io_modes:
         return compare_io_modes(args)
@@ -266,7 +268,9 @@ def compare_io_modes(args):
         fio = {"direct_fdatasync_per_MiB": [], "direct_dsync_1MiB": [], "direct_fdatasync_per_64KiB": [],
                "direct_dsync_64KiB": []}
         loads = []
-        rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": []} for mode in modes for parts in (1, 6)}
+        rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": [], "consume_MBps": [], "consume_cpu_s_per_GB": [],
+                                "p99_ms_half_rate": []}
+                for mode in modes for parts in (1, 6)}
         for round_index in range(args.rounds):
             fio["direct_fdatasync_per_MiB"].append(fio_direct_bytes_per_s(work, 256) / 1e6)
             fio["direct_dsync_1MiB"].append(fio_direct_bytes_per_s(work, 256, dsync=True) / 1e6)
@@ -287,6 +291,19 @@ def compare_io_modes(args):
                         gigabytes = args.records * args.value_size / 1e9
                         rows[(mode, partitions)]["MBps"].append(plain["MBps"])
                         rows[(mode, partitions)]["cpu_s_per_GB"].append(used / gigabytes)
+                        if args.io_modes_full:
+                            # Consume from the beginning (what the direct path left on disk, not in the page
+                            # cache), then produce latency at half the measured rate.
+                            before = cpu_seconds(broker.proc.pid)
+                            read = consume(driver, broker.bootstrap, topic, partitions, args.records)
+                            rows[(mode, partitions)]["consume_MBps"].append(read["MBps"])
+                            rows[(mode, partitions)]["consume_cpu_s_per_GB"].append(
+                                (cpu_seconds(broker.proc.pid) - before) / gigabytes)
+                            latency_topic = topic + "-latency"
+                            create_topic(broker.bootstrap, latency_topic, partitions)
+                            paced = produce(driver, broker.bootstrap, latency_topic, min(args.records, 100_000),
+                                            args.value_size, idempotent=False, rate=plain["records_per_s"] / 2)
+                            rows[(mode, partitions)]["p99_ms_half_rate"].append(paced["latency_ms"]["p99"])
                     finally:
                         broker.stop()
         results["fio_MBps_median"] = {k: statistics.median(v) for k, v in fio.items()}
@@ -296,6 +313,9 @@ def compare_io_modes(args):
             results[f"{mode}_partitions_{partitions}"] = {
                 "produce_MBps_median": statistics.median(row["MBps"]),
                 "cpu_s_per_GB_median": statistics.median(row["cpu_s_per_GB"]),
+                **({k + "_median": statistics.median(row[k]) for k in ("consume_MBps", "consume_cpu_s_per_GB",
+                                                                         "p99_ms_half_rate")}
+                   if args.io_modes_full else {}),
                 "rounds": row,
             }
     text = json.dumps(results, indent=2)
