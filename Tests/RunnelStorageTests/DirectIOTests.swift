@@ -169,4 +169,27 @@ import Testing
         #expect(reads[.direct] == reads[.buffered])
         #expect((reads[.direct]?[2].count ?? 0) > DirectIO.bufferBytes)
     }
+
+    /// An idle partition gives its tail buffers back; the next append rebuilds the tail from the file.
+    @Test func anIdleTailIsReleasedAndRebuiltFromTheFile() throws {
+        let dir = TemporaryDirectory()
+        let clock = TestClock(1_000_000)
+        let manager = try TestManagers.make(dir.path, clock: clock.function, ioMode: .direct)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+        _ = try log.appendAndWait(records: TestBatches.simple(count: 3, valueSize: 700), leaderEpoch: 0)
+        let hasTail = { log.state.withLock { $0.local.activeSegment.directTail != nil } }
+        #expect(hasTail())
+        clock.advance(DirectTail.idleReleaseMs - 1)
+        manager.runBackgroundTasks()
+        #expect(hasTail(), "not idle long enough")
+        clock.advance(1)
+        manager.runBackgroundTasks()
+        #expect(!hasTail(), "released after log.io idle time")
+        _ = try log.appendAndWait(records: TestBatches.simple(count: 2, valueSize: 700), leaderEpoch: 0)
+        #expect(hasTail())
+        let bytes = ByteBuffer(bytes: try Self.readAll(log))
+        #expect(TestBatches.crcsValid(bytes))
+        #expect(TestBatches.headers(in: bytes).map(\.baseOffset) == [0, 3])
+    }
 }

@@ -11,7 +11,7 @@ guard arguments.count >= 4, let engine = IOEngineKind(rawValue: arguments[2]), l
     FileHandle.standardError.write(Data("usage: storage-crash-helper <log dir> <posix|io_uring> <records per batch>\n".utf8))
     exit(2)
 }
-let ioMode = arguments.count > 4 ? LogIOMode(rawValue: arguments[4]) ?? .auto : .auto
+let ioMode = arguments.count > 4 ? LogIOMode(rawValue: arguments[4]) ?? .auto : LogManagerConfiguration.defaultLogIOMode
 var configuration = LogManagerConfiguration.standalone(logDirs: [arguments[1]], ioEngine: engine, ioMode: ioMode)
 configuration.defaultLogConfig.segmentBytes = 64 * 1024
 configuration.defaultLogConfig.indexIntervalBytes = 512

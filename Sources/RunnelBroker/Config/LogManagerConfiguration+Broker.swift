@@ -16,7 +16,7 @@ extension LogManagerConfiguration {
         ioEngine = IOEngineKind(rawValue: config.ioEngine) ?? .auto
         syncfsMinFiles = Int(config.int(.ioSyncfsMinFiles))
         // `log.io.mode` is validated against exactly these names when the configuration loads.
-        logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? .auto
+        logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? LogManagerConfiguration.defaultLogIOMode
         self.defaultLogConfig = defaultLogConfig
         retentionCheckIntervalMs = config.int(.logRetentionCheckIntervalMs)
         flushSchedulerIntervalMs = min(config.int(.logFlushSchedulerIntervalMs), Self.slowestSchedulerTickMs)

@@ -199,6 +199,9 @@ final class DirectTail {
     /// few buffers instead of allocating — and faulting in — a fresh one each time).
     private var spares: [AlignedBuffer] = []
     private static let maxSpares = 2
+    /// When the last append went through this tail (a tail idle for `idleReleaseMs` is dropped).
+    var lastAppendMs: Int64 = 0
+    static let idleReleaseMs: Int64 = 30_000
 
     /// A tail whose logical end is `end`: the partial last block is read back from `source`.
     init(path: String, source: LogFileHandle, end: Int64) throws(StorageError) {
@@ -266,12 +269,24 @@ final class DirectTail {
 extension LogSegment {
     /// Copies an append at `position` into the segment's direct tail (created, or rebuilt after a
     /// truncation, when its end is not `position`); returns the O_DIRECT handle, position and span to write.
-    func directWrite(_ chunks: [ByteBuffer], at position: Int64, length: Int) throws(StorageError) -> (file: LogFileHandle, position: Int64, span: DirectSpan) {
+    func directWrite(_ chunks: [ByteBuffer], at position: Int64, length: Int, nowMs: Int64) throws(StorageError) -> (file: LogFileHandle, position: Int64, span: DirectSpan) {
         if directTail?.end != position {
             directTail = try DirectTail(path: logPath, source: try logFile(), end: position)
         }
         guard let tail = directTail else { throw .io(operation: "direct tail", path: logPath, errno: EIO) }
+        tail.lastAppendMs = nowMs
         let (at, span) = try tail.append(chunks, length: length)
         return (tail.file, at, span)
+    }
+}
+
+extension LocalLog {
+    /// Drops the active segment's direct tail (its buffers and O_DIRECT handle) once no append used it for
+    /// `DirectTail.idleReleaseMs` and no write is in flight (the next append reads the partial block back
+    /// from the file, which then holds it), so idle partitions hold no tail memory. The file keeps its
+    /// padded last block until then; recovery and `runnel log dump` know padding.
+    func releaseIdleDirectTail(nowMs: Int64) {
+        guard isIdle, let tail = activeSegment.directTail, nowMs - tail.lastAppendMs >= DirectTail.idleReleaseMs else { return }
+        activeSegment.directTail = nil
     }
 }

@@ -186,7 +186,10 @@ extension PartitionLog {
     /// Flushes when flush.ms has passed with unflushed appends.
     func flushIfDue() {
         let now = clock()
-        let due = state.withLock { s in s.local.unflushedMessages > 0 && now - s.local.lastFlushMs >= s.config.flushMs }
+        let due = state.withLock { s in
+            s.local.releaseIdleDirectTail(nowMs: now)
+            return s.local.unflushedMessages > 0 && now - s.local.lastFlushMs >= s.config.flushMs
+        }
         if due { flush() }
     }
 
