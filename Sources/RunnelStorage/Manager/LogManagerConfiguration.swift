@@ -17,7 +17,7 @@ public struct LogManagerConfiguration: Sendable {
     public var logIOMode: LogIOMode = Self.defaultLogIOMode
     /// The default `log.io.mode`: buffered until the direct path has its tail cache — without it, reads
     /// of freshly written data come from the disk (catch-up consume measured 2.2–2.7× slower,
-    /// docs/benchmarks.md "Direct I/O"); `auto` is the switch to flip then (docs/decisions/0009).
+    /// docs/benchmarks.md "Direct I/O"); `auto` is the switch to flip then (docs/decisions/0010).
     public static let defaultLogIOMode: LogIOMode = .buffered
     /// Defaults for topics without overrides.
     public var defaultLogConfig = LogConfig()
