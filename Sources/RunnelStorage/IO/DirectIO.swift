@@ -4,7 +4,7 @@
 // zero-padded, and rewrites that block in place when more data arrives. Durability is the sync stage's
 // as on the buffered path (fdatasync per touched file, group commit). Readers keep reading the file
 // through the page cache (Linux invalidates cached pages over a direct write's range, so they are
-// coherent); index files, snapshots and checkpoints stay buffered. See docs/decisions/0008-direct-io.md.
+// coherent); index files, snapshots and checkpoints stay buffered. See docs/decisions/0010-direct-io.md.
 #if canImport(Glibc)
 import Glibc
 #endif
