@@ -17,7 +17,8 @@ VALUE = 1_000
 
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("mode", ["direct", "buffered"])
-def test_produce_consume_and_sigkill_recovery_per_io_mode(fresh_broker, mode):
+def test_produce_consume_and_sigkill_recovery_per_io_mode(fresh_broker, monkeypatch, mode):
+    monkeypatch.delenv("RUNNEL_LOG_IO_MODE", raising=False)  # the environment would override the setting
     b = fresh_broker(configs={"log.io.mode": mode})
     log = b.log_path.read_text()
     assert f"mode={mode}" in log, f"no 'log dir write mode' line saying {mode}: {log[-2000:]}"
