@@ -192,4 +192,46 @@ import Testing
         #expect(TestBatches.crcsValid(bytes))
         #expect(TestBatches.headers(in: bytes).map(\.baseOffset) == [0, 3])
     }
+
+    /// Power loss on the direct path: an append whose O_DIRECT write reached the file but whose fdatasync
+    /// had not run is not acknowledged; if the power fails then, the disk may hold only what was synced
+    /// (the previous padded block). Recovery finds every acknowledged batch and nothing of the lost one.
+    @Test func writesNotYetSyncedAreNeverAcknowledgedAndLosingThemLosesNothingAcknowledged() throws {
+        let dir = TemporaryDirectory()
+        let faults = IOFaultInjector()
+        let manager = try TestManagers.make(dir.path, faults: faults, ioMode: .direct)
+        let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+        _ = try log.appendAndWait(records: TestBatches.simple(count: 3, valueSize: 300), leaderEpoch: 0)
+        let synced = log.size
+        let path = Self.segmentPath(dir.path)
+        let durableImage = try #require(try FileSystem.readAll(path))   // the acknowledged, padded block
+        faults.holdSyncs()
+        let acknowledged = Mutex(false)
+        log.append(records: TestBatches.simple(count: 4, valueSize: 300), leaderEpoch: 0) { _ in
+            acknowledged.withLock { $0 = true }
+        }
+        // Written (followers could read it) but not synced, so not acknowledged.
+        var written = false
+        for _ in 0..<5_000 where !written {
+            written = ((try? log.read(from: 3, maxBytes: 1 << 20, isolation: .written))?.slices.isEmpty == false)
+            if !written { usleep(1_000) }
+        }
+        #expect(written)
+        #expect(!acknowledged.withLock { $0 })
+        faults.releaseSyncs()
+        manager.abandonForTesting()
+        // The power failed before that fdatasync: the disk holds the last synced image.
+        let file = try LogFileHandle.open(path, create: false)
+        try file.truncate(to: 0)
+        try file.write([durableImage], at: 0)
+
+        let reopened = try TestManagers.make(dir.path, ioMode: .direct)
+        defer { reopened.shutdown() }
+        let again = try #require(try reopened.log(topic: "t", partition: 0))
+        #expect(again.logEndOffset == 3)
+        #expect(again.size == synced)
+        let bytes = ByteBuffer(bytes: try Self.readAll(again))
+        #expect(TestBatches.crcsValid(bytes))
+        #expect(TestBatches.headers(in: bytes).map(\.baseOffset) == [0])
+    }
 }
