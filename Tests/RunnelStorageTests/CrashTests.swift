@@ -20,10 +20,10 @@ import Testing
 
     /// Runs the helper until it acknowledged at least `acks` appends, kills it with SIGKILL, and returns the
     /// highest acknowledged offset.
-    static func runAndKill(dir: String, engine: IOEngineKind, acks: Int) throws -> Int64 {
+    static func runAndKill(dir: String, engine: IOEngineKind, acks: Int, ioMode: LogIOMode = TestManagers.ioMode) throws -> Int64 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: helperPath)
-        process.arguments = [dir, engine.rawValue, "3"]
+        process.arguments = [dir, engine.rawValue, "3", ioMode.rawValue]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -46,16 +46,16 @@ import Testing
         return acknowledged.max() ?? -1
     }
 
-    @Test(arguments: TestManagers.engines)
-    func killedMidAppendTheLogRecoversEveryAcknowledgedBatchAndNothingTorn(engine: IOEngineKind) throws {
+    @Test(arguments: TestManagers.engines, [LogIOMode.buffered, .direct])
+    func killedMidAppendTheLogRecoversEveryAcknowledgedBatchAndNothingTorn(engine: IOEngineKind, ioMode: LogIOMode) throws {
         #expect(FileManager.default.fileExists(atPath: Self.helperPath), "build storage-crash-helper first (swift build --build-tests)")
         let dir = TemporaryDirectory()
         var highestAcknowledged: Int64 = -1
         for round in 0..<5 {
-            let acked = try Self.runAndKill(dir: dir.path, engine: engine, acks: 30 + round * 7)
+            let acked = try Self.runAndKill(dir: dir.path, engine: engine, acks: 30 + round * 7, ioMode: ioMode)
             #expect(acked > highestAcknowledged, "round \(round) made progress")
             highestAcknowledged = max(highestAcknowledged, acked)
-            let manager = try TestManagers.make(dir.path, engine: engine)
+            let manager = try TestManagers.make(dir.path, engine: engine, ioMode: ioMode)
             let log = try #require(try manager.log(topic: "crash", partition: 0))
             #expect(log.logEndOffset > highestAcknowledged, "round \(round): acknowledged offset \(highestAcknowledged) lost")
             log.updateHighWatermark(log.logEndOffset)

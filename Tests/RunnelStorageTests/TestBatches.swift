@@ -130,8 +130,10 @@ final class TemporaryDirectory {
 
 enum TestManagers {
     static func make(_ dir: String, engine: IOEngineKind = .posix, clock: (@Sendable () -> Int64)? = nil,
-                     defaults: LogConfig = LogConfig(), faults: IOFaultInjector? = nil, moreDirs: [String] = []) throws -> LogManager {
-        var configuration = LogManagerConfiguration.standalone(logDirs: [dir] + moreDirs, ioEngine: engine, defaults: defaults)
+                     defaults: LogConfig = LogConfig(), faults: IOFaultInjector? = nil, moreDirs: [String] = [],
+                     ioMode: LogIOMode = TestManagers.ioMode) throws -> LogManager {
+        var configuration = LogManagerConfiguration.standalone(logDirs: [dir] + moreDirs, ioEngine: engine, defaults: defaults,
+                                                               ioMode: ioMode)
         configuration.faultInjector = faults
         if let clock { configuration.clock = clock }
         return try LogManager(configuration: configuration)
@@ -140,6 +142,12 @@ enum TestManagers {
     /// The engines tests run on: posix always, io_uring when this kernel allows a ring — and always under
     /// CI=true, where a missing ring then fails the io_uring variants instead of dropping them.
     static var engines: [IOEngineKind] { IOUringAvailability.runs ? [.posix, .ioUring] : [.posix] }
+
+    /// The `log.io.mode` of the suite's managers: RUNNEL_TEST_LOG_IO_MODE (auto, direct, buffered), so
+    /// scripts/test runs the storage suite on both write paths; unset: auto (direct on ext4/XFS).
+    static var ioMode: LogIOMode {
+        ProcessInfo.processInfo.environment["RUNNEL_TEST_LOG_IO_MODE"].flatMap(LogIOMode.init(rawValue:)) ?? .auto
+    }
 }
 
 /// A settable clock.

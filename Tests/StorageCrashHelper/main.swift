@@ -1,6 +1,6 @@
 // storage-crash-helper: a child process for the storage crash tests. It opens a log dir, appends
 // batches forever and prints "ack <last offset>" after each durable acknowledgement, until killed.
-// Usage: storage-crash-helper <log dir> <posix|io_uring> <records per batch>
+// Usage: storage-crash-helper <log dir> <posix|io_uring> <records per batch> [auto|direct|buffered]
 import Foundation
 import KafkaRecords
 import NIOCore
@@ -11,7 +11,8 @@ guard arguments.count >= 4, let engine = IOEngineKind(rawValue: arguments[2]), l
     FileHandle.standardError.write(Data("usage: storage-crash-helper <log dir> <posix|io_uring> <records per batch>\n".utf8))
     exit(2)
 }
-var configuration = LogManagerConfiguration.standalone(logDirs: [arguments[1]], ioEngine: engine)
+let ioMode = arguments.count > 4 ? LogIOMode(rawValue: arguments[4]) ?? .auto : LogManagerConfiguration.defaultLogIOMode
+var configuration = LogManagerConfiguration.standalone(logDirs: [arguments[1]], ioEngine: engine, ioMode: ioMode)
 configuration.defaultLogConfig.segmentBytes = 64 * 1024
 configuration.defaultLogConfig.indexIntervalBytes = 512
 

@@ -11,6 +11,11 @@ Fetch loop without per-record work that shows what the broker itself serves. Rep
 several rounds (the machine is noisy).
 
     .venv/bin/python tools/bench/e2e_bench.py --runnel .build-release/release/runnel --rounds 3
+
+With --io-modes direct,buffered it instead compares the broker's `log.io.mode`s on the same binary:
+durable produce (librdkafka, acks=all) on 1 and 6 partitions, the modes alternating round by round,
+broker CPU-seconds per GB from /proc/PID/stat around each produce, the load average, and fio's
+O_DIRECT + fdatasync-per-MiB (and O_DIRECT + O_DSYNC) reference between rounds.
 """
 import argparse
 import json
@@ -61,13 +66,32 @@ def fio_seq_write_fdatasync_bytes_per_s(directory: str, size_mb: int = 512) -> f
     return json.loads(out.stdout)["jobs"][0]["write"]["bw_bytes"]
 
 
+def fio_direct_bytes_per_s(directory: str, size_mb: int = 512, bs: str = "1M", dsync: bool = False) -> float:
+    """O_DIRECT sequential writes of `bs`, each followed by an fdatasync (or written O_DSYNC)."""
+    sync = ["--sync=dsync"] if dsync else ["--fdatasync=1"]
+    out = subprocess.run(
+        ["fio", "--name=directwrite", f"--directory={directory}", "--rw=write", f"--bs={bs}", f"--size={size_mb}M",
+         "--direct=1", *sync, "--ioengine=psync", "--output-format=json"],
+        capture_output=True, text=True, timeout=600, check=True)
+    for name in Path(directory).glob("directwrite*"):
+        name.unlink()
+    return json.loads(out.stdout)["jobs"][0]["write"]["bw_bytes"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Broker:
-    def __init__(self, binary: str, workdir: str):
+    def __init__(self, binary: str, workdir: str, overrides: tuple[str, ...] = ()):
         self.port = free_port()
         self.log = open(os.path.join(workdir, "broker.log"), "w")
+        extra = [arg for override in overrides for arg in ("--override", override)]
         self.proc = subprocess.Popen(
             [binary, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
-             "--override", f"log.dirs={workdir}/data", "--override", "metrics.listener=",
+             "--override", f"log.dirs={workdir}/data", "--override", "metrics.listener=", *extra,
              "--log-level", "warning"], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -164,7 +188,12 @@ def main():
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--value-size", type=int, default=1024)
     parser.add_argument("--json", help="write results here")
+    parser.add_argument("--io-modes", help="compare these log.io.mode values (e.g. direct,buffered) instead")
+    parser.add_argument("--io-modes-full", action="store_true",
+                        help="with --io-modes: also consume from the beginning and produce at half rate (p99)")
     args = parser.parse_args()
+    if args.io_modes:
+        return compare_io_modes(args)
 
     results = {"rounds": args.rounds, "records": args.records, "value_size": args.value_size}
     with tempfile.TemporaryDirectory(prefix="runnel-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
@@ -222,6 +251,72 @@ def main():
                 "rss_after_load_MB": med["rss_load"] / 1e6,
                 "rss_peak_MB": med["rss_peak"] / 1e6,
                 "rounds": {k: v for k, v in rows.items() if not k.startswith("rss")},
+            }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+
+
+def compare_io_modes(args):
+    """Durable produce per log.io.mode, the modes alternating each round, with CPU per GB and fio."""
+    modes = args.io_modes.split(",")
+    results = {"rounds": args.rounds, "records": args.records, "value_size": args.value_size, "modes": modes}
+    with tempfile.TemporaryDirectory(prefix="runnel-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
+        driver, version = build_driver()
+        results["driver"] = f"tools/bench/rdkafka_perf.c, librdkafka {version}"
+        fio = {"direct_fdatasync_per_MiB": [], "direct_dsync_1MiB": [], "direct_fdatasync_per_64KiB": [],
+               "direct_dsync_64KiB": []}
+        loads = []
+        rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": [], "consume_MBps": [], "consume_cpu_s_per_GB": [],
+                                "p99_ms_half_rate": []}
+                for mode in modes for parts in (1, 6)}
+        for round_index in range(args.rounds):
+            fio["direct_fdatasync_per_MiB"].append(fio_direct_bytes_per_s(work, 256) / 1e6)
+            fio["direct_dsync_1MiB"].append(fio_direct_bytes_per_s(work, 256, dsync=True) / 1e6)
+            fio["direct_fdatasync_per_64KiB"].append(fio_direct_bytes_per_s(work, 128, bs="64k") / 1e6)
+            fio["direct_dsync_64KiB"].append(fio_direct_bytes_per_s(work, 128, bs="64k", dsync=True) / 1e6)
+            for partitions in (1, 6):
+                order = modes if round_index % 2 == 0 else list(reversed(modes))
+                for mode in order:
+                    loads.append(os.getloadavg()[0])
+                    broker_dir = tempfile.mkdtemp(dir=work)
+                    broker = Broker(args.runnel, broker_dir, (f"log.io.mode={mode}",))
+                    try:
+                        topic = f"bench-{mode}-{partitions}-{round_index}"
+                        create_topic(broker.bootstrap, topic, partitions)
+                        before = cpu_seconds(broker.proc.pid)
+                        plain = produce(driver, broker.bootstrap, topic, args.records, args.value_size, idempotent=False)
+                        used = cpu_seconds(broker.proc.pid) - before
+                        gigabytes = args.records * args.value_size / 1e9
+                        rows[(mode, partitions)]["MBps"].append(plain["MBps"])
+                        rows[(mode, partitions)]["cpu_s_per_GB"].append(used / gigabytes)
+                        if args.io_modes_full:
+                            # Consume from the beginning (what the direct path left on disk, not in the page
+                            # cache), then produce latency at half the measured rate.
+                            before = cpu_seconds(broker.proc.pid)
+                            read = consume(driver, broker.bootstrap, topic, partitions, args.records)
+                            rows[(mode, partitions)]["consume_MBps"].append(read["MBps"])
+                            rows[(mode, partitions)]["consume_cpu_s_per_GB"].append(
+                                (cpu_seconds(broker.proc.pid) - before) / gigabytes)
+                            latency_topic = topic + "-latency"
+                            create_topic(broker.bootstrap, latency_topic, partitions)
+                            paced = produce(driver, broker.bootstrap, latency_topic, min(args.records, 100_000),
+                                            args.value_size, idempotent=False, rate=plain["records_per_s"] / 2)
+                            rows[(mode, partitions)]["p99_ms_half_rate"].append(paced["latency_ms"]["p99"])
+                    finally:
+                        broker.stop()
+        results["fio_MBps_median"] = {k: statistics.median(v) for k, v in fio.items()}
+        results["fio_MBps_rounds"] = fio
+        results["loadavg_1min"] = {"median": statistics.median(loads), "max": max(loads)}
+        for (mode, partitions), row in rows.items():
+            results[f"{mode}_partitions_{partitions}"] = {
+                "produce_MBps_median": statistics.median(row["MBps"]),
+                "cpu_s_per_GB_median": statistics.median(row["cpu_s_per_GB"]),
+                **({k + "_median": statistics.median(row[k]) for k in ("consume_MBps", "consume_cpu_s_per_GB",
+                                                                         "p99_ms_half_rate")}
+                   if args.io_modes_full else {}),
+                "rounds": row,
             }
     text = json.dumps(results, indent=2)
     print(text)

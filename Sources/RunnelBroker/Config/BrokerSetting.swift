@@ -38,6 +38,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case logDirs = "log.dirs"
     case ioEngine = "io.engine"
     case ioSyncfsMinFiles = "io.syncfs.min.files"
+    case logIOMode = "log.io.mode"
     case logRetentionCheckIntervalMs = "log.retention.check.interval.ms"
     case logCleanerEnable = "log.cleaner.enable"
     case logCleanerThreads = "log.cleaner.threads"

@@ -15,6 +15,8 @@ extension LogManagerConfiguration {
         // `io.engine` is validated against exactly these names when the configuration loads.
         ioEngine = IOEngineKind(rawValue: config.ioEngine) ?? .auto
         syncfsMinFiles = Int(config.int(.ioSyncfsMinFiles))
+        // `log.io.mode` is validated against exactly these names when the configuration loads.
+        logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? LogManagerConfiguration.defaultLogIOMode
         self.defaultLogConfig = defaultLogConfig
         retentionCheckIntervalMs = config.int(.logRetentionCheckIntervalMs)
         flushSchedulerIntervalMs = min(config.int(.logFlushSchedulerIntervalMs), Self.slowestSchedulerTickMs)

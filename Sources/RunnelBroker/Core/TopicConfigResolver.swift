@@ -25,6 +25,7 @@ struct TopicConfigResolver: Sendable {
         log.segmentBytes = Int(topic.segmentBytes)
         log.segmentMs = topic.segmentMs
         log.segmentIndexBytes = Int(topic.segmentIndexBytes)
+        log.preallocate = topic.preallocate
         log.indexIntervalBytes = Int(topic.indexIntervalBytes)
         log.retentionMs = topic.retentionMs
         log.retentionBytes = topic.retentionBytes

@@ -36,6 +36,12 @@ struct IORequest {
     /// Whether the test fault injector may fail this write: appends' data writes only, not the index
     /// bytes, snapshots and checkpoints queued beside them (the fault tests target appends).
     var injectable = true
+    /// Direct path: the aligned bytes to write at `position` with O_DIRECT (`file` is the O_DIRECT handle,
+    /// `chunks` is empty).
+    var direct: DirectSpan? = nil
+    /// Direct path: ftruncate `file` to this size after the round's writes (a segment's padded tail cut
+    /// back to its logical size at roll and close).
+    var truncateTo: Int64? = nil
 }
 
 /// Executes a batch of requests; used only on its engine's thread.
@@ -48,7 +54,7 @@ protocol IOBackend: AnyObject {
 /// The queue and threads in front of two backends. Thread-safe; completions run on the sync thread.
 final class IOEngine: @unchecked Sendable {
     // @unchecked: `queue`, `stopping`, `stopped`, `syncJobs`, `writerDone` are only touched with their
-    // condition locked; `backend` only on the write thread, `syncBackend` only on the sync thread.
+    // condition locked; `backend` and `directRing` only on the write thread, `syncBackend` only on the sync thread.
     private let condition = NSCondition()
     private var queue: [IORequest] = []
     private var stopping = false
@@ -59,6 +65,10 @@ final class IOEngine: @unchecked Sendable {
     private var syncJobs: [SyncJob] = []
     private var writerDone = false
     private let syncBackend: any IOBackend
+    /// The direct path's ring (io_uring engines): several files' O_DIRECT writes of a round in flight at
+    /// once. Only touched on the write thread.
+    private var directRing: IOUringBackend?
+    private var directRingFailed = false
     let kind: IOEngineKind
     let name: String
     let faults: IOFaultInjector?
@@ -173,6 +183,7 @@ final class IOEngine: @unchecked Sendable {
                 condition.unlock()
                 finishSyncStage()
                 backend.close()
+                directRing?.close()
                 condition.lock()
                 stopped = true
                 condition.broadcast()
@@ -187,16 +198,16 @@ final class IOEngine: @unchecked Sendable {
             var results: [Int32]
             if let faults {
                 var injected: [Int: Int32] = [:]
-                for (index, request) in batch.enumerated() where !request.chunks.isEmpty && request.injectable {
+                for (index, request) in batch.enumerated() where (!request.chunks.isEmpty || request.direct != nil) && request.injectable {
                     if let code = faults.nextFailure() { injected[index] = code }
                 }
                 let runnable = writes.enumerated().filter { injected[$0.offset] == nil }
-                let written = backend.execute(runnable.map(\.element))
+                let written = executeWrites(runnable.map(\.element))
                 var byIndex = injected
                 for (entry, result) in zip(runnable, written) { byIndex[entry.offset] = result }
                 results = batch.indices.map { byIndex[$0] ?? EIO }
             } else {
-                results = backend.execute(writes)
+                results = executeWrites(writes)
             }
             for (request, result) in zip(batch, results) { request.written?(result) }
             syncCondition.lock()
@@ -204,6 +215,20 @@ final class IOEngine: @unchecked Sendable {
             syncCondition.signal()
             syncCondition.unlock()
         }
+    }
+
+    /// The backend's writes, then the direct-path writes and truncations of the round (direct requests
+    /// have no chunks and are no-ops to the backend).
+    private func executeWrites(_ requests: [IORequest]) -> [Int32] {
+        guard requests.contains(where: { $0.direct != nil || $0.truncateTo != nil }) else { return backend.execute(requests) }
+        var results = backend.execute(requests)
+        if kind == .ioUring && directRing == nil && !directRingFailed {
+            // Created on first use, on this thread (only the write thread touches it).
+            directRing = try? IOUringBackend(entries: 64)
+            directRingFailed = directRing == nil
+        }
+        DirectIO.execute(requests, results: &results, ring: directRing)
+        return results
     }
 
     private typealias SyncFS = @convention(c) (Int32) -> Int32

@@ -105,6 +105,45 @@ final class IOUringBackend: IOBackend {
         return end
     }
 
+    /// The direct path's writes of one wave (at most one per file), all in flight at once; 0 or an errno
+    /// per run. Short writes are finished with pwrite; if the ring fails as a whole every run is written
+    /// again with pwrite (rewriting the same bytes is harmless).
+    func writeDirect(_ runs: [DirectIO.Run]) -> [Int32] {
+        var results = [Int32](repeating: 0, count: runs.count)
+        var start = 0
+        while start < runs.count {
+            let end = min(runs.count, start + capacity - 1)
+            var queued = 0
+            for slot in start..<end {
+                let run = runs[slot]
+                if runnel_uring_prep_write(ring, run.descriptor, run.pointer, UInt32(run.length), UInt64(run.position), UInt64(slot)) == 0 {
+                    queued += 1
+                } else {
+                    results[slot] = DirectIO.writeAll(descriptor: run.descriptor, from: run.pointer, length: run.length, at: run.position)
+                }
+            }
+            let reaped = submitAndReap(queued) { data, code in
+                let slot = Int(data)
+                let run = runs[slot]
+                if code < 0 {
+                    results[slot] = -code
+                } else if Int(code) < run.length {
+                    let done = Int(code)
+                    results[slot] = DirectIO.writeAll(descriptor: run.descriptor, from: run.pointer + done,
+                                                      length: run.length - done, at: run.position + Int64(done))
+                }
+            }
+            if !reaped {
+                for slot in start..<end {
+                    let run = runs[slot]
+                    results[slot] = DirectIO.writeAll(descriptor: run.descriptor, from: run.pointer, length: run.length, at: run.position)
+                }
+            }
+            start = end
+        }
+        return results
+    }
+
     /// Whether buffered writes on the file system holding `path` complete inside io_uring (no io-wq
     /// punt): XFS (Linux 6.0+) and btrfs (6.1+) implement async buffered writes; ext4, tmpfs and the
     /// rest do not, and each writev SQE would cost a worker-thread hop. Unknown → false (inline).

@@ -76,6 +76,8 @@ final class LocalLog {
     var indexWritesInFlight = 0
     /// Bumped by every truncation, so a read or compaction that raced one is redone or dropped.
     var truncations = 0
+    /// Segment data goes through the direct path (`log.io.mode`; the log dir decided).
+    var directIO = false
 
     init(directory: String, config: LogConfig, cache: FileHandleCache, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.directory = directory

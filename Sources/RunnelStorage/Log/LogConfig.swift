@@ -77,6 +77,10 @@ public struct LogConfig: Sendable, Equatable {
     /// state with no open transaction is kept.
     public var transactionalIdExpirationMs: Int64 = 604_800_000
 
+    /// preallocate: reserve segment.bytes of blocks when a segment is created (fallocate, keeping the
+    /// file's size; on the direct path the padded tail is cut back at roll and close).
+    public var preallocate = false
+
     /// Kafka's defaults (and Runnel's durable flush.messages).
     public init() {}
 

@@ -34,6 +34,9 @@ final class LogSegment {
     private(set) var isLoaded = false
     /// index.interval.bytes used when indexes are rebuilt.
     var indexIntervalBytes: Int
+    /// The aligned tail on the direct write path (nil on the buffered path, and until the first append
+    /// after an open or a truncation).
+    var directTail: DirectTail?
 
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
@@ -62,6 +65,7 @@ final class LogSegment {
         let segment = LogSegment(directory: directory, baseOffset: baseOffset, size: 0, config: config, cache: cache, now: now)
         let log = try cache.handle(segment.logPath, create: true)
         try log.truncate(to: 0)
+        if config.preallocate { DirectIO.preallocate(log, bytes: config.segmentBytes) }
         try cache.handle(segment.offsetIndex.path, create: true).truncate(to: 0)
         try cache.handle(segment.timeIndex.path, create: true).truncate(to: 0)
         segment.transactionIndex.removeFile()
@@ -231,6 +235,7 @@ final class LogSegment {
     /// Cuts the file at `cut` (a batch boundary) and recomputes the tail state. Returns the bytes removed.
     func truncate(toPosition cut: Int64) throws(StorageError) -> Int64 {
         let removed = max(size, try logFile().size()) - cut
+        directTail = nil
         try logFile().truncate(to: cut)
         size = cut
         visibleSize = min(visibleSize, cut)
@@ -255,6 +260,7 @@ final class LogSegment {
 
     /// Renames the segment's files with `newSuffix` appended (e.g. ".deleted").
     func rename(suffix newSuffix: String) throws(StorageError) {
+        directTail = nil
         let stem = directory + "/" + Self.fileName(baseOffset, "")
         for ext in [".log", ".index", ".timeindex", ".txnindex"] {
             let from = stem + ext + suffix
@@ -266,6 +272,7 @@ final class LogSegment {
 
     /// Removes the segment's files.
     func deleteFiles() {
+        directTail = nil
         let stem = directory + "/" + Self.fileName(baseOffset, "")
         for ext in [".log", ".index", ".timeindex", ".txnindex"] {
             cache.evict(stem + ext + suffix)

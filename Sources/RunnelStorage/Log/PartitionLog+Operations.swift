@@ -186,7 +186,10 @@ extension PartitionLog {
     /// Flushes when flush.ms has passed with unflushed appends.
     func flushIfDue() {
         let now = clock()
-        let due = state.withLock { s in s.local.unflushedMessages > 0 && now - s.local.lastFlushMs >= s.config.flushMs }
+        let due = state.withLock { s in
+            s.local.releaseIdleDirectTail(nowMs: now)
+            return s.local.unflushedMessages > 0 && now - s.local.lastFlushMs >= s.config.flushMs
+        }
         if due { flush() }
     }
 
@@ -201,7 +204,14 @@ extension PartitionLog {
     /// Waits for in-flight writes, fsyncs every segment, writes a producer snapshot at the log end offset.
     func closeCleanly() throws(StorageError) {
         try whenIdle { s throws(StorageError) in
-            for segment in s.local.segments where segment.isLoaded { try segment.flushAll() }
+            for segment in s.local.segments where segment.isLoaded {
+                // Direct path: the zero-padded tail block goes; the file ends at the logical size.
+                if segment.directTail != nil {
+                    try segment.logFile().truncate(to: segment.size)
+                    segment.directTail = nil
+                }
+                try segment.flushAll()
+            }
             s.producers.mapEndOffset = s.local.logEndOffset
             try s.producers.writeSnapshot(inline: true)
             s.local.recoveryPoint = s.local.logEndOffset

@@ -42,6 +42,7 @@ public final class PartitionLog: Sendable {
         }
         state.producers.writer = writer
         state.epochs.writer = writer
+        state.local.directIO = logDir.directIO
         self.fileWriter = writer
         self.state = Mutex(state)
         self.clock = clock
@@ -138,10 +139,11 @@ public final class PartitionLog: Sendable {
             let plan = s.planAppend(batches, leaderEpoch: leaderEpoch, origin: origin, nowMs: now, completion: completion)
             // Index bytes and rolled segments' fsyncs go first: the engine completes in submission order.
             submitQueuedIO(s)
-            if case let .write(file, position, chunks, sync, token) = plan {
+            if case let .write(file, position, chunks, sync, token, direct) = plan {
                 var request = IORequest(file: file, position: position, chunks: chunks, sync: sync) { [self] code in
                     writeCompleted(token: token, errno: code)
                 }
+                request.direct = direct
                 // Before the fsync: followers may fetch what is written while it syncs.
                 if sync { request.written = { [self] code in if code == 0 { writeWritten(token: token) } } }
                 if !logDir.engine.submit(request) {
@@ -206,8 +208,15 @@ public final class PartitionLog: Sendable {
         for segment in local.rolledUnflushed {
             guard let file = try? segment.logFile() else { continue }
             let upTo = segment.nextOffset
-            let request = IORequest(file: file, position: 0, chunks: [], sync: true) { [self] code in
+            var request = IORequest(file: file, position: 0, chunks: [], sync: true) { [self] code in
                 flushCompleted(upTo: upTo, errno: code, path: file.path)
+            }
+            if segment.directTail != nil {
+                // Direct path: the rolled segment's zero-padded tail is cut back to its logical size after
+                // its last write (queued earlier), before this fsync — closed segments are byte-identical
+                // to the buffered path's.
+                request.truncateTo = segment.size
+                segment.directTail = nil
             }
             _ = logDir.engine.submit(request)
         }

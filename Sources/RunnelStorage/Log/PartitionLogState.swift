@@ -11,7 +11,9 @@ import NIOCore
 enum AppendPlan {
     case fail(StorageError)
     case duplicate(AppendResult)
-    case write(file: LogFileHandle, position: Int64, chunks: [ByteBuffer], sync: Bool, token: UInt64)
+    /// `direct`: on the direct path, the aligned bytes to write at `position` through `file` (O_DIRECT);
+    /// `chunks` is then empty.
+    case write(file: LogFileHandle, position: Int64, chunks: [ByteBuffer], sync: Bool, token: UInt64, direct: DirectSpan?)
 }
 
 /// The partition log's state above its LocalLog. Not thread-safe: used only under PartitionLog's lock.
@@ -141,8 +143,14 @@ final class PartitionLogState {
         producers.mapEndOffset = lastOffset + 1
         let result = AppendResult(baseOffset: firstOffset, lastOffset: lastOffset, logAppendTime: appendTime,
                                   logStartOffset: logStartOffset, isDuplicate: false)
+        if local.directIO {
+            // The only user-space copy: into the segment's aligned tail; the engine writes the aligned span.
+            let write = try segment.directWrite(patcher.chunks, at: startPosition, length: Int(position - startPosition), nowMs: nowMs)
+            let (token, sync) = local.enqueueWrite(segment: segment, from: startPosition, to: position, result: result, completion: completion)
+            return .write(file: write.file, position: write.position, chunks: [], sync: sync, token: token, direct: write.span)
+        }
         let (token, sync) = local.enqueueWrite(segment: segment, from: startPosition, to: position, result: result, completion: completion)
-        return .write(file: file, position: startPosition, chunks: patcher.chunks, sync: sync, token: token)
+        return .write(file: file, position: startPosition, chunks: patcher.chunks, sync: sync, token: token, direct: nil)
     }
 
     /// Idempotence and fencing for client batches. Returns the original result for a duplicate of one of

@@ -13,10 +13,12 @@ final class LogDirectory: Sendable {
     let engine: IOEngine
     /// True when the previous run left the clean-shutdown marker (no recovery needed).
     let startedClean: Bool
+    /// Segment data is written with O_DIRECT (`log.io.mode` resolved for this directory's file system).
+    let directIO: Bool
     private let health = Mutex((offline: false, consecutiveFailures: 0))
     private let logger: Logger
 
-    init(path: String, engineKind: IOEngineKind, syncfsMinFiles: Int = 0, logger: Logger,
+    init(path: String, engineKind: IOEngineKind, syncfsMinFiles: Int = 0, ioMode: LogIOMode = .buffered, logger: Logger,
          faults: IOFaultInjector? = nil) throws(StorageError) {
         self.path = path
         self.logger = logger
@@ -26,6 +28,13 @@ final class LogDirectory: Sendable {
         // From now on a crash must be detected: the marker is written again only by a clean shutdown.
         FileSystem.unlink(marker)
         FileSystem.syncDirectory(path)
+        let resolved = DirectIO.resolve(ioMode, path: path)
+        if ioMode == .direct && !resolved.direct {
+            throw .io(operation: "log.io.mode = direct: \(resolved.reason)", path: path, errno: EINVAL)
+        }
+        directIO = resolved.direct
+        logger.info("log dir write mode", metadata: ["logDir": "\(path)", "mode": "\(resolved.direct ? "direct" : "buffered")",
+                                                     "reason": "\(resolved.reason)"])
         engine = try IOEngine(kind: engineKind, name: path, logger: logger, syncfsMinFiles: syncfsMinFiles, faults: faults)
     }
 

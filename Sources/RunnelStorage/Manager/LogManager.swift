@@ -46,7 +46,7 @@ public final class LogManager: Sendable {
         for path in configuration.logDirs {
             do throws(StorageError) {
                 let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine,
-                                                 syncfsMinFiles: configuration.syncfsMinFiles, logger: logger,
+                                                 syncfsMinFiles: configuration.syncfsMinFiles, ioMode: configuration.logIOMode, logger: logger,
                                                  faults: configuration.faultInjector)
                 directories.append(directory)
                 Self.discover(directory, into: &initial, logger: logger)

@@ -12,6 +12,13 @@ public struct LogManagerConfiguration: Sendable {
     /// io.syncfs.min.files: a group commit that must fsync at least this many files of one log dir
     /// issues one syncfs of its file system instead (0: always one fdatasync per file).
     public var syncfsMinFiles = 16
+    /// log.io.mode: how segment data is written — `auto` (O_DIRECT where the file system accepts it),
+    /// `direct` or `buffered` (the page cache).
+    public var logIOMode: LogIOMode = Self.defaultLogIOMode
+    /// The default `log.io.mode`: buffered until the direct path has its tail cache — without it, reads
+    /// of freshly written data come from the disk (catch-up consume measured 2.2–2.7× slower,
+    /// docs/benchmarks.md "Direct I/O"); `auto` is the switch to flip then (docs/decisions/0010).
+    public static let defaultLogIOMode: LogIOMode = .buffered
     /// Defaults for topics without overrides.
     public var defaultLogConfig = LogConfig()
     /// Open segment/index files kept by the LRU across all partitions.
@@ -46,9 +53,10 @@ extension LogManagerConfiguration {
     /// A configuration for tools, benchmarks and tests: `logDirs`, the I/O engine, topic defaults, and no
     /// scheduler thread (the caller drives `runBackgroundTasks()`), so runs are repeatable.
     public static func standalone(logDirs: [String], ioEngine: IOEngineKind = .auto,
-                                  defaults: LogConfig = LogConfig()) -> LogManagerConfiguration {
+                                  defaults: LogConfig = LogConfig(), ioMode: LogIOMode = defaultLogIOMode) -> LogManagerConfiguration {
         var configuration = LogManagerConfiguration(logDirs: logDirs)
         configuration.ioEngine = ioEngine
+        configuration.logIOMode = ioMode
         configuration.backgroundThreadEnabled = false
         configuration.defaultLogConfig = defaults
         return configuration
