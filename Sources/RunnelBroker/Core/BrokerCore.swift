@@ -70,7 +70,7 @@ final class BrokerCore: Sendable {
         let producerIds = ProducerIdManager(metadata: metadataStore, logger: logger)
         self.producerIds = producerIds
         // Cluster mode: markers reach partitions led elsewhere, verification a coordinator elsewhere.
-        let links = replicas.clusterMode ? BrokerLinkPool(store: metadataStore, nodeId: settings.nodeId) : nil
+        let links = replicas.clusterMode ? BrokerLinkPool(store: metadataStore, nodeId: settings.nodeId, link: settings.replicaFetch.link) : nil
         self.brokerLinks = links
         let coordinatorMarkers: any TransactionMarkerWriter = links.map {
             ClusterMarkerWriter(local: markers, store: metadataStore, links: $0, nodeId: settings.nodeId, logger: logger)

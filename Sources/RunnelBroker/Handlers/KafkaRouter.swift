@@ -102,7 +102,9 @@ final class KafkaRouter: RequestRouter {
         // Group APIs: `GroupRequests` (RunnelGroups) is the one translation between these messages and the
         // coordinator; the router only runs it on the connection's lane.
         case .findCoordinator:
-            return serve(FindCoordinatorRequest.self, body, request) { .now(groups.findCoordinator($0, version: $1.version)) }
+            return serve(FindCoordinatorRequest.self, body, request) {
+                .now(broker.onListener(groups.findCoordinator($0, version: $1.version), $1))
+            }
         case .joinGroup:
             return serveGroup(JoinGroupRequest.self, body, request) {
                 await $0.joinGroup($1, version: $2.version, clientId: $2.header.clientId ?? "", clientHost: $2.clientHost)

@@ -44,6 +44,9 @@ enum SupportedApis {
         .txnOffsetCommit: 0...5,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
+        // Served by SaslRouter (Security/) in front of the handlers.
+        .saslHandshake: SaslRouter.handshakeVersions,
+        .saslAuthenticate: SaslRouter.authenticateVersions,
     ]
 
     static func range(of apiKey: ApiKey) -> ClosedRange<Int16>? { ranges[apiKey] }

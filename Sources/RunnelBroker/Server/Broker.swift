@@ -150,7 +150,7 @@ public final class Broker: Service, Sendable {
                                                  reason: "\(error)")
                 }
             }
-            server = KafkaServer(configuration: config.serverConfiguration, router: router, group: group, logger: logger)
+            server = KafkaServer(configuration: try securedServerConfiguration(), router: router, group: group, logger: logger)
             try await server.start()
         } catch {
             state.markFailed()
