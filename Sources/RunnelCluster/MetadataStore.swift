@@ -50,6 +50,12 @@ public protocol MetadataStore: Sendable {
     /// writer changed the partition first.
     func alterPartition(_ partition: TopicPartition, expectedPartitionEpoch: Int32, to state: PartitionState,
                         fencing: MetadataWriteFencing) async throws(MetadataStoreError) -> PartitionState
+    /// Writes a batch of cluster records atomically: every write's `expectedVersion` condition holds
+    /// and all of them are applied at one revision, or none is (`.recordVersionMismatch` names the
+    /// first record whose condition failed). Returns the stored records, nil for deletes, in order.
+    /// The store's image (and every broker's, through its updates) reflects the batch when this returns.
+    @discardableResult
+    func writeRecords(_ writes: [ClusterRecordWrite]) async throws(MetadataStoreError) -> [ClusterRecord?]
     /// Starts a controlled shutdown: marks this broker's registration as shutting down
     /// (`BrokerRegistration.inControlledShutdown`), so the controller moves its leaderships to other
     /// ISR members and elects it nowhere, while it keeps serving until `shutdown()`. A no-op on a

@@ -21,6 +21,10 @@ public enum MetadataStoreError: Error, Sendable, CustomStringConvertible {
     case unavailable(EtcdError)
     /// Another writer kept changing the same record; the change was not applied.
     case contention(String)
+    /// A `writeRecords` condition failed: the record is not at the expected version (nil: absent).
+    case recordVersionMismatch(ClusterRecordKind, key: String, expected: Int64, current: Int64?)
+    /// A record write was refused before reaching the store (bad kind, key, size, batch).
+    case invalidRecord(String)
     /// A record in the store cannot be decoded.
     case corruptRecord(key: String, reason: String)
     /// Startup was refused (for example this node id is registered by another live broker).
@@ -37,7 +41,8 @@ public enum MetadataStoreError: Error, Sendable, CustomStringConvertible {
         case .invalidReplicationFactor: .invalidReplicationFactor
         case .invalidReplicaAssignment: .invalidReplicaAssignment
         case .storage, .corrupt, .corruptRecord: .kafkaStorageError
-        case .stalePartitionEpoch: .invalidUpdateVersion
+        case .stalePartitionEpoch, .recordVersionMismatch: .invalidUpdateVersion
+        case .invalidRecord: .invalidRequest
         case .fenced: .staleBrokerEpoch
         case .unavailable, .contention, .shutDown: .requestTimedOut
         case .registrationFailed: .duplicateBrokerRegistration
@@ -57,6 +62,11 @@ public enum MetadataStoreError: Error, Sendable, CustomStringConvertible {
         case .corrupt(let path, let reason): "Metadata file \(path) is corrupt: \(reason)"
         case .stalePartitionEpoch(let p, let expected, let current):
             "Partition \(p) changed concurrently: expected partition epoch \(expected), the store has \(current)."
+        case .recordVersionMismatch(let kind, let key, let expected, let current):
+            "Record \(kind)/\(key) changed concurrently: expected "
+                + (expected == 0 ? "no record" : "version \(expected)") + ", the store has "
+                + (current.map { "version \($0)" } ?? "no record") + "."
+        case .invalidRecord(let reason): "Invalid record write: \(reason)."
         case .fenced(let reason): "Metadata write refused: \(reason)."
         case .unavailable(let error): "Cluster metadata is unavailable, the change was not applied (or may not be): \(error)"
         case .contention(let what): "\(what) kept changing concurrently; retry."

@@ -69,6 +69,7 @@ final class ScriptedMetadataStore: MetadataStore {
     }
     func setConfigs(topic name: String, to configs: [String: String]) async throws(MetadataStoreError) { throw .shutDown }
     func allocateProducerIdBlock() async throws(MetadataStoreError) -> ProducerIdBlock { throw .shutDown }
+    func writeRecords(_ writes: [ClusterRecordWrite]) async throws(MetadataStoreError) -> [ClusterRecord?] { throw .shutDown }
     func requestControlledShutdown() async throws(MetadataStoreError) {}
     func shutdown() async { state.withLock { $0.continuations.forEach { $0.finish() } } }
 }

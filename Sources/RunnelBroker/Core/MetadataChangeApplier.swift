@@ -53,7 +53,8 @@ struct MetadataChangeApplier: Sendable {
         case .controllerChanged(let controller):
             logger.info("controller changed", metadata: ["controller": "\(controller.map { "\($0.nodeId)" } ?? "none")",
                                                          "controller_epoch": "\(controller?.epoch ?? 0)"])
-        case .brokerRegistered, .brokerUnregistered:
+        case .brokerRegistered, .brokerUnregistered, .recordChanged:
+            // Record consumers (aliases, ACLs, credentials) read the image when they answer.
             break
         }
     }

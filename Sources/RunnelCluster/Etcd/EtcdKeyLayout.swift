@@ -12,6 +12,7 @@ import KafkaProtocol
 /// | `<prefix>/topics/<name>` | topic record with its replica assignment | until deleted |
 /// | `<prefix>/partitions/<topic>/<partition>` | `PartitionState` + topic id | from its first change; absent = initial |
 /// | `<prefix>/producer_ids` | `{"next_block_start"}` | grows |
+/// | `<prefix>/records/<kind>/<key>` | the record's value as written (`ClusterRecord`) | until deleted |
 public struct EtcdKeyLayout: Sendable, Equatable {
     /// The cluster's prefix without a trailing slash, e.g. `/runnel`.
     public let prefix: String
@@ -31,12 +32,15 @@ public struct EtcdKeyLayout: Sendable, Equatable {
     public var brokersPrefix: String { prefix + "/brokers/" }
     public var topicsPrefix: String { prefix + "/topics/" }
     public var partitionsPrefix: String { prefix + "/partitions/" }
+    public var recordsPrefix: String { prefix + "/records/" }
 
     public func broker(_ nodeId: Int32) -> String { brokersPrefix + String(nodeId) }
     public func topic(_ name: String) -> String { topicsPrefix + name }
     /// Every partition key of one topic (topic names never contain `/`).
     public func partitions(of topic: String) -> String { partitionsPrefix + topic + "/" }
     public func partition(_ partition: TopicPartition) -> String { partitions(of: partition.topic) + String(partition.partition) }
+    /// A cluster record (a kind never contains `/`; the key may, and is everything after the kind's slash).
+    public func record(_ kind: ClusterRecordKind, key: String) -> String { recordsPrefix + kind.rawValue + "/" + key }
 
     /// What a key of this cluster is.
     enum Key: Equatable {
@@ -46,6 +50,7 @@ public struct EtcdKeyLayout: Sendable, Equatable {
         case broker(Int32)
         case topic(String)
         case partition(TopicPartition)
+        case record(ClusterRecordKind, String)
         case unknown
     }
 
@@ -69,6 +74,13 @@ public struct EtcdKeyLayout: Sendable, Equatable {
             let parts = rest.dropFirst("partitions/".count).split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty, let index = Int32(parts[1]), index >= 0 else { return .unknown }
             return .partition(TopicPartition(topic: String(parts[0]), partition: index))
+        }
+        if rest.hasPrefix("records/") {
+            let path = rest.dropFirst("records/".count)
+            guard let slash = path.firstIndex(of: "/") else { return .unknown }
+            let kind = ClusterRecordKind(rawValue: String(path[..<slash]))
+            let key = String(path[path.index(after: slash)...])
+            return kind.isValid && !key.isEmpty ? .record(kind, key) : .unknown
         }
         return .unknown
     }

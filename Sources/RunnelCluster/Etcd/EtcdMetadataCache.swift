@@ -108,6 +108,11 @@ struct EtcdMetadataCache: Sendable {
                     partitionEntries.removeValue(forKey: partition)
                 }
                 touchedPartitions.insert(partition)
+            case .record(let kind, let key):
+                let record = event.kind == .put
+                    ? ClusterRecord(kind: kind, key: key, value: String(decoding: kv.value, as: UTF8.self), version: kv.modRevision)
+                    : nil
+                if let change = image.setRecord(kind, key: key, to: record) { changes.append(change) }
             case .producerIds, .unknown:
                 break
             }

@@ -134,6 +134,45 @@ extension EtcdMetadataStore {
         throw .contention("Partition \(partition)")
     }
 
+    public func writeRecords(_ writes: [ClusterRecordWrite]) async throws(MetadataStoreError) -> [ClusterRecord?] {
+        try ClusterRecordLimits.validate(writes)
+        let keys = writes.map { layout.record($0.kind, key: $0.key) }
+        let conditional = zip(writes, keys).filter { $0.0.expectedVersion != nil }
+        let compares = conditional.map { write, key -> EtcdCompare in
+            let version = write.expectedVersion ?? 0
+            return version == 0 ? .absent(key) : EtcdCompare(key: key, .equal, .modRevision(version))
+        }
+        let operations = zip(writes, keys).map { write, key -> EtcdOperation in
+            switch write.operation {
+            case .put(let value): .put(key: key, value: Data(value.utf8))
+            case .delete: .delete(.key(key))
+            }
+        }
+        // On failure the conditional keys come back, one range each, to name the record that moved.
+        let result = try await run(EtcdTransaction(compare: compares, success: operations,
+                                                   failure: conditional.map { .range(.key($0.1)) }))
+        guard result.succeeded else {
+            let found = Dictionary(result.rangedKeyValues.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            for (write, key) in conditional {
+                let current = found[key].map {
+                    ClusterRecord(kind: write.kind, key: write.key, value: String(decoding: $0.value, as: UTF8.self),
+                                  version: $0.modRevision)
+                }
+                if !write.accepts(current) {
+                    throw .recordVersionMismatch(write.kind, key: write.key, expected: write.expectedVersion ?? 0,
+                                                 current: current?.version)
+                }
+            }
+            // Every condition holds now: a concurrent writer moved a record and moved it back in between.
+            throw .contention("Records \(writes.map { "\($0.kind)/\($0.key)" }.joined(separator: ", "))")
+        }
+        await waitUntilApplied(result.revision)
+        return writes.map { write in
+            guard case .put(let value) = write.operation else { return nil }
+            return ClusterRecord(kind: write.kind, key: write.key, value: value, version: result.revision)
+        }
+    }
+
     public func requestControlledShutdown() async throws(MetadataStoreError) {
         let (registration, keeper) = state.withLock { state in
             state.controlledShutdown = true

@@ -18,10 +18,21 @@ struct MetadataSnapshot: Codable, Sendable {
     var topics: [String: TopicMetadata] = [:]
     /// Producer ids below this value have been handed out (or reserved) already.
     var nextProducerIdBlock: Int64 = 0
+    /// Cluster records by kind, then key (absent in files written before records existed).
+    var records: [String: [String: StoredClusterRecord]]?
+    /// The version of the last record write; the next write's records get this + 1.
+    var recordVersion: Int64?
 
     enum CodingKeys: String, CodingKey {
         case version, clusterId = "cluster_id", nodeId = "node_id", topics, nextProducerIdBlock = "next_producer_id_block"
+        case records, recordVersion = "record_version"
     }
+}
+
+/// A cluster record as the local file keeps it.
+struct StoredClusterRecord: Codable, Sendable, Equatable {
+    var value: String
+    var version: Int64
 }
 
 /// The store's in-memory state: the persisted snapshot and the image built from it.
@@ -163,6 +174,40 @@ public final class LocalMetadataStore: MetadataStore {
         }
     }
 
+    public func writeRecords(_ writes: [ClusterRecordWrite]) async throws(MetadataStoreError) -> [ClusterRecord?] {
+        try ClusterRecordLimits.validate(writes)
+        var stored: [ClusterRecord?] = []
+        try update { snapshot throws(MetadataStoreError) in
+            let version = (snapshot.recordVersion ?? 0) + 1
+            var records = snapshot.records ?? [:]
+            for write in writes {
+                let current = records[write.kind.rawValue]?[write.key].map {
+                    ClusterRecord(kind: write.kind, key: write.key, value: $0.value, version: $0.version)
+                }
+                guard write.accepts(current) else {
+                    throw .recordVersionMismatch(write.kind, key: write.key, expected: write.expectedVersion ?? 0,
+                                                 current: current?.version)
+                }
+            }
+            stored = writes.map { write in
+                switch write.operation {
+                case .put(let value):
+                    records[write.kind.rawValue, default: [:]][write.key] = StoredClusterRecord(value: value, version: version)
+                    return ClusterRecord(kind: write.kind, key: write.key, value: value, version: version)
+                case .delete:
+                    records[write.kind.rawValue]?.removeValue(forKey: write.key)
+                    if records[write.kind.rawValue]?.isEmpty == true { records.removeValue(forKey: write.kind.rawValue) }
+                    return nil
+                }
+            }
+            snapshot.records = records
+            snapshot.recordVersion = version
+        } changes: { image in
+            writes.map { .recordChanged($0.kind, key: $0.key, record: image.record($0.kind, key: $0.key)) }
+        }
+        return stored
+    }
+
     /// A single node leads every partition and has nobody to hand it to.
     public func requestControlledShutdown() async throws(MetadataStoreError) {}
 
@@ -202,6 +247,12 @@ public final class LocalMetadataStore: MetadataStore {
                     ?? PartitionState.initial(replicas: [nodeId])
             }
             image.setTopic(TopicImage(metadata: topic, partitions: partitions))
+        }
+        for (kind, records) in state.snapshot.records ?? [:] where !records.isEmpty {
+            image.records[ClusterRecordKind(rawValue: kind)] = records.reduce(into: [:]) { result, entry in
+                result[entry.key] = ClusterRecord(kind: ClusterRecordKind(rawValue: kind), key: entry.key,
+                                                  value: entry.value.value, version: entry.value.version)
+            }
         }
         state.image = image
     }

@@ -30,6 +30,8 @@ public struct MetadataImage: Sendable, Equatable {
     public var topics: [String: TopicImage]
     /// Topic names by topic id.
     public var topicNames: [KafkaUUID: String]
+    /// Cluster records (aliases, ACLs, credentials, quotas) by kind, then key.
+    public var records: [ClusterRecordKind: [String: ClusterRecord]]
 
     /// An image with no brokers and no topics.
     public init(clusterId: String, revision: Int64 = 0) {
@@ -39,6 +41,7 @@ public struct MetadataImage: Sendable, Equatable {
         self.controller = nil
         self.topics = [:]
         self.topicNames = [:]
+        self.records = [:]
     }
 
     /// Live brokers, by node id.

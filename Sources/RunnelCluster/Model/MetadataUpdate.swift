@@ -17,6 +17,8 @@ public enum MetadataChange: Sendable, Equatable {
     case topicDeleted(TopicMetadata)
     /// A partition's leader, ISR or replicas changed.
     case partitionChanged(TopicPartition, PartitionState)
+    /// A cluster record was created or replaced, or (nil) deleted.
+    case recordChanged(ClusterRecordKind, key: String, record: ClusterRecord?)
     /// This broker's own registration state changed (`.lost`: stop acting as leader or controller now).
     case registrationChanged(RegistrationState)
     /// The store reloaded everything (its watch history was compacted): re-read the whole image.
