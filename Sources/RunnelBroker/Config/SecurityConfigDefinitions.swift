@@ -1,13 +1,19 @@
 // SecurityConfigDefinitions: the settings of listeners' security (TLS, SASL) and their
 // listener-prefixed forms (`listener.name.<listener>.<setting>`), as Kafka names them.
 
+import KafkaProtocol
 extension ConfigTable {
     private static func security(
-        _ name: String, _ type: ConfigType, _ defaultValue: ConfigValue?, _ validator: ConfigValidator = .none,
-        runnelOnly: Bool = false, _ documentation: String
+        _ name: String, _ type: ConfigType, _ defaultValue: ConfigValue?, _ validator: ConfigValidator,
+        _ documentation: String
     ) -> ConfigDefinition {
-        ConfigDefinition(name, type, default: defaultValue, scope: .broker, validator: validator, runnelOnly: runnelOnly,
-                         documentation)
+        ConfigDefinition(name, type, default: defaultValue, scope: .broker, validator: validator, documentation)
+    }
+
+    private static func security(
+        _ name: String, _ type: ConfigType, _ defaultValue: ConfigValue?, _ documentation: String
+    ) -> ConfigDefinition {
+        security(name, type, defaultValue, .none, documentation)
     }
 
     /// The SASL mechanisms Runnel implements.

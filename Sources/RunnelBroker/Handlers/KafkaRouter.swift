@@ -99,6 +99,10 @@ final class KafkaRouter: RequestRouter {
         case .listPartitionReassignments:
             return serve(ListPartitionReassignmentsRequest.self, body, request) { broker.listPartitionReassignments($0, $1) }
         case .describeLogDirs: return serve(DescribeLogDirsRequest.self, body, request) { broker.describeLogDirs($0, $1) }
+        case .describeUserScramCredentials:
+            return serve(DescribeUserScramCredentialsRequest.self, body, request) { broker.describeUserScramCredentials($0, $1) }
+        case .alterUserScramCredentials:
+            return serveAsync(AlterUserScramCredentialsRequest.self, body, request) { await $0.alterUserScramCredentials($1, $2) }
         // Group APIs: `GroupRequests` (RunnelGroups) is the one translation between these messages and the
         // coordinator; the router only runs it on the connection's lane.
         case .findCoordinator:

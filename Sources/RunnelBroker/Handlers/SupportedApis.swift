@@ -47,6 +47,8 @@ enum SupportedApis {
         // Served by SaslRouter (Security/) in front of the handlers.
         .saslHandshake: SaslRouter.handshakeVersions,
         .saslAuthenticate: SaslRouter.authenticateVersions,
+        .describeUserScramCredentials: 0...0,
+        .alterUserScramCredentials: 0...0,
     ]
 
     static func range(of apiKey: ApiKey) -> ClosedRange<Int16>? { ranges[apiKey] }

@@ -11,5 +11,5 @@ extension Broker {
     }
 
     /// Where SASL/SCRAM finds users' credentials.
-    var scramCredentials: any ScramCredentialSource { StaticScramCredentials() }
+    var scramCredentials: any ScramCredentialSource { MetadataScramCredentials(store: core.metadataStore) }
 }

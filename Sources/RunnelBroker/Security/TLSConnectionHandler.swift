@@ -10,6 +10,7 @@ import Darwin
 import Logging
 import NIOCore
 import NIOSSL
+import NIOTLS
 import X509
 
 extension KafkaServer {

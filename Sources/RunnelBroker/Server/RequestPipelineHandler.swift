@@ -177,7 +177,8 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
             wrote = true
         }
         if session.closeAfterResponse {
-            // Failed authentication: the answer goes out, then the connection closes (close() flushes).
+            // Failed authentication: the answer goes out, then the connection closes.
+            context.flush()
             close()
             return
         }
