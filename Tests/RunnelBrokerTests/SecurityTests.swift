@@ -122,7 +122,7 @@ import Testing
             guard case .challenge(let serverFirst) = first else { Issue.record("no challenge"); continue }
             var final = String(decoding: try client.finalMessage(serverFirst: serverFirst), as: UTF8.self)
             switch tamper {
-            case "nonce": final = final.replacingOccurrences(of: ",r=", with: ",r=x")
+            case "nonce": final = final.replacingOccurrences(of: ",p=", with: "x,p=")
             case "proof":
                 let parts = final.components(separatedBy: ",p=")
                 final = parts[0] + ",p=" + ScramMessages.base64(ScramMessages.randomBytes(64))

@@ -159,7 +159,9 @@ struct SaslServer: Sendable {
         guard attributes[0].1 == ScramMessages.base64(Array(gs2Header.utf8)) else {
             return .failed(reason: "SCRAM channel binding does not match the gs2 header (\(user))", message: scramFailure)
         }
-        guard attributes[1].1 == nonce else {
+        // Kafka checks that the client's nonce ends with the server's (librdkafka before 2.x repeats the
+        // client nonce in front of it); the proof then covers exactly what the client sent.
+        guard attributes[1].1.hasSuffix(nonce) else {
             return .failed(reason: "SCRAM nonce does not match (\(user))", message: "Invalid client nonce in the final client message.")
         }
         let withoutProof = String(text[..<proofRange.lowerBound])
