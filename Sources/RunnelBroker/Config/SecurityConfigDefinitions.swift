@@ -51,12 +51,20 @@ extension ConfigTable {
                  "TLS protocol. Runnel: the highest of ssl.enabled.protocols is used."),
         security("ssl.principal.mapping.rules", .string, .string("DEFAULT"),
                  "Rules mapping a client certificate's distinguished name to a principal name (RULE:pattern/replacement/[LU], …, DEFAULT)."),
+        security("authorizer.class.name", .string, .string(""),
+                 "The authorizer: empty (none; every request allowed) or Kafka's org.apache.kafka.metadata.authorizer.StandardAuthorizer (also kafka.security.authorizer.AclAuthorizer): ACLs from CreateAcls, kept in the metadata store."),
+        security("super.users", .string, .string(""),
+                 "Principals allowed everything, `;`-separated (User:admin;User:broker)."),
+        security("allow.everyone.if.no.acl.found", .boolean, .bool(false),
+                 "With an authorizer, allow a resource no ACL matches (default false: denied)."),
         security("ssl.endpoint.identification.algorithm", .string, .string("https"),
                  "`https` checks a broker certificate's host name on inter-broker TLS links; empty disables the check."),
     ]
 
     /// The settings that may be set for one listener as `listener.name.<listener>.<setting>`.
-    static let listenerPrefixable: Set<String> = Set(securityDefinitions.map(\.name)).subtracting(["inter.broker.listener.name"])
+    static let listenerPrefixable: Set<String> = Set(securityDefinitions.map(\.name)).subtracting([
+        "inter.broker.listener.name", "authorizer.class.name", "super.users", "allow.everyone.if.no.acl.found",
+    ])
 
     /// The definition of a listener-prefixed setting, named with its full name:
     /// `listener.name.<listener>.<setting>`, or `listener.name.<listener>.<mechanism>.sasl.jaas.config`.

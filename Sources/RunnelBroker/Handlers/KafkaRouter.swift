@@ -65,7 +65,10 @@ final class KafkaRouter: RequestRouter {
             return serve(OffsetForLeaderEpochRequest.self, body, request) { broker.offsetForLeaderEpoch($0, $1) }
         // Transaction APIs: `TransactionRequests` (RunnelTransactions) is the one translation, as for groups.
         case .initProducerId:
-            return serveTransaction(InitProducerIdRequest.self, body, request) { await $0.initProducerId($1, version: $2.version) }
+            return serveTransaction(InitProducerIdRequest.self, body, request) { [broker] in
+                if let denied = broker.initProducerIdDenied($1, $2) { return denied }
+                return await $0.initProducerId($1, version: $2.version)
+            }
         case .addPartitionsToTxn:
             return serveTransaction(AddPartitionsToTxnRequest.self, body, request) {
                 await $0.addPartitionsToTxn($1, version: $2.version)
@@ -81,8 +84,8 @@ final class KafkaRouter: RequestRouter {
             }
         case .writeTxnMarkers:
             return serve(WriteTxnMarkersRequest.self, body, request) { broker.writeTxnMarkers($0, $1) }
-        case .createTopics: return serveAsync(CreateTopicsRequest.self, body, request) { await $0.createTopics($1, $2) }
-        case .deleteTopics: return serveAsync(DeleteTopicsRequest.self, body, request) { await $0.deleteTopics($1, $2) }
+        case .createTopics: return serveAsync(CreateTopicsRequest.self, body, request) { await $0.authorizedCreateTopics($1, $2) }
+        case .deleteTopics: return serveAsync(DeleteTopicsRequest.self, body, request) { await $0.authorizedDeleteTopics($1, $2) }
         case .createPartitions:
             return serveAsync(CreatePartitionsRequest.self, body, request) { await $0.createPartitions($1, $2) }
         case .deleteRecords: return serve(DeleteRecordsRequest.self, body, request) { broker.deleteRecords($0, $1) }
@@ -99,6 +102,9 @@ final class KafkaRouter: RequestRouter {
         case .listPartitionReassignments:
             return serve(ListPartitionReassignmentsRequest.self, body, request) { broker.listPartitionReassignments($0, $1) }
         case .describeLogDirs: return serve(DescribeLogDirsRequest.self, body, request) { broker.describeLogDirs($0, $1) }
+        case .createAcls: return serveAsync(CreateAclsRequest.self, body, request) { await $0.createAcls($1, $2) }
+        case .describeAcls: return serve(DescribeAclsRequest.self, body, request) { broker.describeAcls($0, $1) }
+        case .deleteAcls: return serveAsync(DeleteAclsRequest.self, body, request) { await $0.deleteAcls($1, $2) }
         case .describeUserScramCredentials:
             return serve(DescribeUserScramCredentialsRequest.self, body, request) { broker.describeUserScramCredentials($0, $1) }
         case .alterUserScramCredentials:
@@ -107,21 +113,37 @@ final class KafkaRouter: RequestRouter {
         // coordinator; the router only runs it on the connection's lane.
         case .findCoordinator:
             return serve(FindCoordinatorRequest.self, body, request) {
-                .now(broker.onListener(groups.findCoordinator($0, version: $1.version), $1))
+                .now(broker.authorizeFindCoordinator(broker.onListener(groups.findCoordinator($0, version: $1.version), $1), $0, $1))
             }
         case .joinGroup:
-            return serveGroup(JoinGroupRequest.self, body, request) {
-                await $0.joinGroup($1, version: $2.version, clientId: $2.header.clientId ?? "", clientHost: $2.clientHost)
+            return serveGroup(JoinGroupRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
+                return await $0.joinGroup($1, version: $2.version, clientId: $2.header.clientId ?? "", clientHost: $2.clientHost)
             }
-        case .syncGroup: return serveGroup(SyncGroupRequest.self, body, request) { await $0.syncGroup($1, version: $2.version) }
-        case .heartbeat: return serveGroup(HeartbeatRequest.self, body, request) { await $0.heartbeat($1, version: $2.version) }
-        case .leaveGroup: return serveGroup(LeaveGroupRequest.self, body, request) { await $0.leaveGroup($1, version: $2.version) }
+        case .syncGroup:
+            return serveGroup(SyncGroupRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
+                return await $0.syncGroup($1, version: $2.version)
+            }
+        case .heartbeat:
+            return serveGroup(HeartbeatRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
+                return await $0.heartbeat($1, version: $2.version)
+            }
+        case .leaveGroup:
+            return serveGroup(LeaveGroupRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
+                return await $0.leaveGroup($1, version: $2.version)
+            }
         case .offsetCommit:
-            return serveGroup(OffsetCommitRequest.self, body, request) { await $0.offsetCommit($1, version: $2.version) }
+            return serveGroup(OffsetCommitRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied, $1) }
+                return await $0.offsetCommit($1, version: $2.version)
+            }
         case .txnOffsetCommit:
             return serveGroup(TxnOffsetCommitRequest.self, body, request) { await $0.txnOffsetCommit($1, version: $2.version) }
         case .offsetFetch:
-            return serveGroup(OffsetFetchRequest.self, body, request) { await $0.offsetFetch($1, version: $2.version) }
+            return serveGroup(OffsetFetchRequest.self, body, request) { [broker] in await broker.authorizedOffsetFetch($0, $1, $2) }
         case .describeGroups:
             return serveGroup(DescribeGroupsRequest.self, body, request) { await $0.describeGroups($1, version: $2.version) }
         case .listGroups: return serveGroup(ListGroupsRequest.self, body, request) { await $0.listGroups($1, version: $2.version) }

@@ -23,14 +23,19 @@ extension BrokerCore {
         let creates = !wantsAll && allowAutoCreate && (request.topics ?? []).contains { requested in
             guard let name = requested.name else { return false }
             return image.topic(named: name) == nil && TopicMetadata.invalidNameReason(name) == nil && !name.hasPrefix("__")
+                && mayCreateTopic(name, context)
         }
         let listener = context.context.listenerName
-        guard creates else { return .now(metadataResponse(request, image: image, wantsAll: wantsAll, listener: listener)) }
+        guard creates else {
+            return .now(authorizeMetadata(metadataResponse(request, image: image, wantsAll: wantsAll, listener: listener),
+                                          wantsAll: wantsAll, context))
+        }
         return .later(context.context.lane.submit(on: context.eventLoop) { [self] in
             var failures: [String: ErrorCode] = [:]
             for requested in request.topics ?? [] {
                 guard let name = requested.name, metadataStore.topic(named: name) == nil,
-                      TopicMetadata.invalidNameReason(name) == nil, !name.hasPrefix("__") else { continue }
+                      TopicMetadata.invalidNameReason(name) == nil, !name.hasPrefix("__"), mayCreateTopic(name, context)
+                else { continue }
                 do throws(TopicCreationError) {
                     _ = try await createTopic(name: name, partitions: settings.defaultPartitions,
                                               replicationFactor: settings.defaultReplicationFactor, configs: [:],
@@ -40,8 +45,9 @@ extension BrokerCore {
                     failures[name] = error.errorCode
                 }
             }
-            return metadataResponse(request, image: metadataStore.image, wantsAll: wantsAll, createFailures: failures,
-                                    listener: listener)
+            return authorizeMetadata(metadataResponse(request, image: metadataStore.image, wantsAll: wantsAll,
+                                                      createFailures: failures, listener: listener),
+                                     wantsAll: wantsAll, context)
         })
     }
 

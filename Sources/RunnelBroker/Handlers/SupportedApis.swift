@@ -49,6 +49,9 @@ enum SupportedApis {
         .saslAuthenticate: SaslRouter.authenticateVersions,
         .describeUserScramCredentials: 0...0,
         .alterUserScramCredentials: 0...0,
+        .createAcls: 1...3,
+        .describeAcls: 1...3,
+        .deleteAcls: 1...3,
     ]
 
     static func range(of apiKey: ApiKey) -> ClosedRange<Int16>? { ranges[apiKey] }

@@ -10,6 +10,17 @@ extension Broker {
         return configuration
     }
 
+    /// Installs the ACL authorizer `authorizer.class.name` names and keeps it in step with the store's
+    /// ACLs; returns the task following the store (nil without an authorizer).
+    func startAuthorizer() -> Task<Void, Never>? {
+        let authorizer = AclAuthorizer(config, logger: logger)
+        guard authorizer.enabled else { return nil }
+        core.access.install(authorizer)
+        authorizer.load(from: core.metadataStore.image)
+        let store = core.metadataStore
+        return Task { await authorizer.follow(store) }
+    }
+
     /// Where SASL/SCRAM finds users' credentials.
     var scramCredentials: any ScramCredentialSource { MetadataScramCredentials(store: core.metadataStore) }
 }

@@ -24,6 +24,12 @@ extension BrokerConfig {
     /// Security checks that need no files: inter-broker listener, principal rules, JAAS syntax, key
     /// stores named for TLS listeners.
     func validateSecurity() throws(ConfigError) {
+        if let name = self["authorizer.class.name"]?.stringValue, !name.isEmpty,
+           !AclAuthorizer.acceptedClassNames.contains(name) {
+            throw .invalidValue(name: "authorizer.class.name", value: name,
+                                reason: "expected empty or \(AclAuthorizer.acceptedClassNames.sorted().joined(separator: " or "))",
+                                origin: origins["authorizer.class.name"] ?? .builtIn)
+        }
         if let inter = self["inter.broker.listener.name"]?.stringValue, !inter.isEmpty,
            !listeners.contains(where: { $0.name == inter }) {
             throw .invalidValue(name: "inter.broker.listener.name", value: inter,

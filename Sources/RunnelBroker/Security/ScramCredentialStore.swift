@@ -123,6 +123,11 @@ extension BrokerCore {
     func describeUserScramCredentials(_ request: DescribeUserScramCredentialsRequest,
                                       _ context: HandlerRequest) -> HandlerResult<DescribeUserScramCredentialsResponse> {
         var response = DescribeUserScramCredentialsResponse()
+        if authorizationEnabled, !context.allowed(self, .describe, .cluster, "kafka-cluster") {
+            response.errorCode = ErrorCode.clusterAuthorizationFailed.rawValue
+            response.errorMessage = nil
+            return .now(response)
+        }
         let all = metadataStore.image.records(.scramCredential)
         func result(_ user: String) -> DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult {
             var result = DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult()
@@ -209,6 +214,9 @@ extension BrokerCore {
             alterations.append(ScramAlteration(
                 user: user, mechanism: mechanism,
                 credential: ScramCredential(mechanism: mechanism, saltedPassword: salted, salt: salt, iterations: iterations)))
+        }
+        if authorizationEnabled, !context.allowed(self, .alter, .cluster, "kafka-cluster") {
+            for user in order { fail(user, .clusterAuthorizationFailed, "") }
         }
         let applicable = alterations.filter { failures[$0.user] == nil }
         let outcome = applicable.isEmpty ? [:] : await metadataStore.alterScramCredentials(applicable)

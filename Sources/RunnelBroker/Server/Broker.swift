@@ -33,7 +33,7 @@ public final class Broker: Service, Sendable {
     /// Turns request frames into responses: the Kafka handlers (a test of the network layer may replace it).
     let router: any RequestRouter
     private let group: any EventLoopGroup
-    private let logger: Logger
+    let logger: Logger
     private let metricsRegistry: PrometheusCollectorRegistry?
 
     /// Opens the metadata store `metadata.store` names (etcd: connects, registers this broker and
@@ -138,6 +138,8 @@ public final class Broker: Service, Sendable {
         let controller = config.string(.metadataStore) == "etcd" ? ClusterController(core: core, config: config, logger: logger) : nil
         let controllerLoop = controller.map { controller in Task { await controller.run() } }
         defer { controllerLoop?.cancel() }
+        let authorizerLoop = startAuthorizer()
+        defer { authorizerLoop?.cancel() }
         do {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
