@@ -244,3 +244,41 @@ def test_acl_apis_answer_security_disabled_without_an_authorizer(runnel_bin, bro
     res = cli.run(runnel_bin, "acl", "add", "--allow-principal", "User:x", "--operation", "Read", "--topic", "t",
                   brokers=broker.bootstrap)
     assert res.returncode == 1 and "SECURITY_DISABLED" in res.stderr
+
+
+def test_mtls_certificate_subject_is_the_principal_acls_govern(runnel_bin, tmp_path_factory):
+    """ssl.client.auth=required with a mapping rule: CN=alice,OU=eng,… becomes User:alice."""
+    from runnel_interop.security import librdkafka_props, make_pki
+    pki = make_pki(tmp_path_factory.mktemp("acl-pki"))
+    plain, mtls, sasl = free_port(), free_port(), free_port()
+    b = BrokerProcess(runnel_bin, tmp_path_factory.mktemp("acl-mtls-broker"), port=plain, configs={
+        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SSL://127.0.0.1:{mtls},SASL_PLAINTEXT://127.0.0.1:{sasl}",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+        "ssl.keystore.location": str(pki.broker_keystore), "ssl.truststore.location": str(pki.ca),
+        "ssl.client.auth": "required", "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),OU=eng.*$/$1/L,DEFAULT",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:admin",
+    })
+    b.sasl_port = sasl
+    conftest._active.append(b)
+    b.start()
+    try:
+        allowed, other = unique("mtls-allowed"), unique("mtls-other")
+        create_topics(b, allowed, other)
+        res = acl_cli(runnel_bin, b, "add", "--allow-principal", "User:alice", "--operation", "Write", "--topic", allowed)
+        assert res.returncode == 0, res.stderr
+        conf = librdkafka_props("SSL", pki, client_cert=True)
+
+        def produce(topic):
+            result: list = []
+            p = Producer({"bootstrap.servers": f"127.0.0.1:{mtls}", "enable.idempotence": False,
+                          "message.timeout.ms": 10000, **conf})
+            p.produce(topic, b"v", on_delivery=lambda err, msg: result.append(err))
+            p.flush(20)
+            return None if result[0] is None else result[0].name()
+        assert produce(allowed) is None
+        assert produce(other) == "TOPIC_AUTHORIZATION_FAILED"
+        assert "principal=User:alice resource=Topic:" + other in b.log_path.read_text(errors="replace")
+    finally:
+        conftest._active.remove(b)
+        b.stop()
