@@ -24,7 +24,7 @@ from conftest import unique
 from runnel_interop import clients, records, wire
 from runnel_interop.java import JavaError
 from runnel_interop.security import (SecureBroker, closed_within, java_props, kafka_python_props, kcat_args,
-                                     librdkafka_props, make_pki, tls_socket)
+                                     librdkafka_props, make_pki, serve_secure_broker, tls_socket)
 
 pytestmark = [pytest.mark.needs_broker]
 
@@ -38,13 +38,7 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def secure(runnel_bin, tmp_path_factory, pki):
-    sb = SecureBroker(runnel_bin, tmp_path_factory.mktemp("secure-broker"), pki)
-    conftest._active.append(sb.process)
-    sb.process.start()
-    yield sb
-    if sb.process in conftest._active:
-        conftest._active.remove(sb.process)
-    sb.process.stop()
+    yield from serve_secure_broker(runnel_bin, tmp_path_factory.mktemp("secure-broker"), pki, conftest._active)
 
 
 def topic_with(secure, prefix: str) -> str:
@@ -317,4 +311,26 @@ def test_requests_before_sasl_authentication_close_the_connection(secure):
     s.sendall((wire.metadata_request_v1(9)))
     frame = wire.read_frame(s, time.monotonic() + 10)
     assert frame is not None and struct.unpack(">i", frame[:4])[0] == 9
+    s.close()
+
+
+def test_sasl_handshake_v0_then_bare_tokens(secure):
+    """SaslHandshake v0: the PLAIN token follows as a bare size-prefixed frame, not a Kafka request;
+    a wrong one closes the connection without an answer (Kafka's v0 behaviour)."""
+    port = secure.ports["SASL_PLAINTEXT"]
+    s = wire.connect(port)
+    s.sendall(sasl_frame(17, 0, 1, wire.string("PLAIN")))
+    r = wire.Reader(wire.read_frame(s, time.monotonic() + 10))
+    assert r.i32() == 1 and r.i16() == 0
+    s.sendall(wire.frame(b"\0alice\0alice-secret"))
+    assert wire.read_frame(s, time.monotonic() + 10) == b""  # PLAIN's empty final token
+    s.sendall(wire.metadata_request_v1(2))
+    frame = wire.read_frame(s, time.monotonic() + 10)
+    assert frame is not None and struct.unpack(">i", frame[:4])[0] == 2
+    s.close()
+    s = wire.connect(port)
+    s.sendall(sasl_frame(17, 0, 1, wire.string("PLAIN")))
+    wire.read_frame(s, time.monotonic() + 10)
+    s.sendall(wire.frame(b"\0alice\0not-the-password"))
+    assert closed_within(s, 10) < 10
     s.close()

@@ -27,7 +27,7 @@ from conftest import unique
 from runnel_interop import clients, records, wire
 from runnel_interop.java import JavaError
 from runnel_interop.security import (SecureBroker, closed_within, java_props, kafka_python_props, kcat_args,
-                                     librdkafka_props, make_pki)
+                                     librdkafka_props, make_pki, serve_secure_broker)
 
 pytestmark = [pytest.mark.needs_broker]
 
@@ -41,17 +41,13 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def secure(runnel_bin, tmp_path_factory, pki):
-    sb = SecureBroker(runnel_bin, tmp_path_factory.mktemp("scram-broker"), pki)
-    # A user created before the first start, straight into the metadata file.
-    sb.process.write_config()
-    cli.ok(runnel_bin, "user", "create", "early", "--mechanism", "SCRAM-SHA-512", "--password", "early-secret",
-           "--offline", "--config", str(sb.process.config_path))
-    conftest._active.append(sb.process)
-    sb.process.start()
-    yield sb
-    if sb.process in conftest._active:
-        conftest._active.remove(sb.process)
-    sb.process.stop()
+    def create_early_user(sb):
+        # A user created before the first start, straight into the metadata file.
+        sb.process.write_config()
+        cli.ok(runnel_bin, "user", "create", "early", "--mechanism", "SCRAM-SHA-512", "--password", "early-secret",
+               "--offline", "--config", str(sb.process.config_path))
+    yield from serve_secure_broker(runnel_bin, tmp_path_factory.mktemp("scram-broker"), pki, conftest._active,
+                                   before_start=create_early_user)
 
 
 def create_user(runnel_bin, secure, user, password, mechanism="SCRAM-SHA-512"):

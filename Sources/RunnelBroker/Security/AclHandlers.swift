@@ -93,20 +93,7 @@ extension BrokerCore {
             }
             results.append(result)
         }
-        // Batches of at most the store's limit; a failed batch fails its creations.
-        var failure: (ErrorCode, String)?
-        var start = 0
-        while start < writes.count {
-            let batch = Array(writes[start..<min(start + ClusterRecordLimits.maxWritesPerBatch, writes.count)])
-            do {
-                _ = try await metadataStore.writeRecords(batch)
-            } catch {
-                failure = (error.errorCode, "\(error)")
-                break
-            }
-            start += batch.count
-        }
-        if let failure {
+        if let failure = await writeInBatches(writes) {
             for index in results.indices where results[index].errorCode == 0 {
                 results[index].errorCode = failure.0.rawValue
                 results[index].errorMessage = failure.1
@@ -118,6 +105,21 @@ extension BrokerCore {
         }
         response.results = results
         return response
+    }
+
+    /// Writes in batches of at most the store's limit; the first failure stops and is returned.
+    private func writeInBatches(_ writes: [ClusterRecordWrite]) async -> (ErrorCode, String)? {
+        var start = 0
+        while start < writes.count {
+            let batch = Array(writes[start..<min(start + ClusterRecordLimits.maxWritesPerBatch, writes.count)])
+            do {
+                _ = try await metadataStore.writeRecords(batch)
+            } catch {
+                return (error.errorCode, "\(error)")
+            }
+            start += batch.count
+        }
+        return nil
     }
 
     private func filter(type: Int8, name: String?, pattern: Int8, principal: String?, host: String?, operation: Int8,
@@ -212,19 +214,12 @@ extension BrokerCore {
             }
             return result
         }
-        var start = 0
-        while start < writes.count {
-            let batch = Array(writes[start..<min(start + ClusterRecordLimits.maxWritesPerBatch, writes.count)])
-            do {
-                _ = try await metadataStore.writeRecords(batch)
-            } catch {
-                for index in response.filterResults.indices {
-                    response.filterResults[index].errorCode = error.errorCode.rawValue
-                    response.filterResults[index].errorMessage = "\(error)"
-                }
-                return response
+        if let failure = await writeInBatches(writes) {
+            for index in response.filterResults.indices {
+                response.filterResults[index].errorCode = failure.0.rawValue
+                response.filterResults[index].errorMessage = failure.1
             }
-            start += batch.count
+            return response
         }
         if !writes.isEmpty {
             context.context.logger.info("ACLs deleted", metadata: [

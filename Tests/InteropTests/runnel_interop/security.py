@@ -172,3 +172,19 @@ def closed_within(sock: socket.socket, seconds: float) -> float:
         if not data:
             return time.monotonic() - start
     raise AssertionError(f"connection still open after {seconds}s")
+
+
+def serve_secure_broker(binary: str, workdir: Path, pki: Pki, active: list, before_start=None):
+    """Generator for a module fixture: starts a SecureBroker (after `before_start(sb)`, e.g. offline
+    user creation), registers it in the harness's `active` list, yields it, and stops it."""
+    sb = SecureBroker(binary, workdir, pki)
+    if before_start is not None:
+        before_start(sb)
+    active.append(sb.process)
+    sb.process.start()
+    try:
+        yield sb
+    finally:
+        if sb.process in active:
+            active.remove(sb.process)
+        sb.process.stop()

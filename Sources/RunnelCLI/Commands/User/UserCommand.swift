@@ -39,6 +39,18 @@ struct OfflineOptions: ParsableArguments {
             throw CLIError.usage(error.description, hint: error.hint)
         }
     }
+
+    /// Runs an offline change with the loaded configuration, reporting failures as one CLI error line.
+    func run<T>(_ body: (BrokerConfig) async throws -> T) async throws -> T {
+        let config = try load()
+        do {
+            return try await body(config)
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError.failure("\(error)")
+        }
+    }
 }
 
 private func checkResults(_ results: [(user: String, code: Int16, message: String?)]) throws {
@@ -74,13 +86,9 @@ struct UserCreate: AsyncParsableCommand {
         let password = try resolvedPassword()
         guard !password.isEmpty else { throw CLIError.usage("the password is empty") }
         if offline.offline {
-            do {
-                try await OfflineScramCredentials.upsert(config: try offline.load(), user: name, mechanism: mechanism,
+            try await offline.run { config in
+                try await OfflineScramCredentials.upsert(config: config, user: name, mechanism: mechanism,
                                                          password: password, iterations: iterations)
-            } catch let error as CLIError {
-                throw error
-            } catch {
-                throw CLIError.failure("\(error)")
             }
             print("Created \(mechanism.rawValue) credentials for \(name) (offline).")
             return
@@ -112,12 +120,8 @@ struct UserDelete: AsyncParsableCommand {
 
     func run() async throws {
         if offline.offline {
-            do {
-                try await OfflineScramCredentials.delete(config: try offline.load(), user: name, mechanism: mechanism)
-            } catch let error as CLIError {
-                throw error
-            } catch {
-                throw CLIError.failure("\(error)")
+            try await offline.run { config in
+                try await OfflineScramCredentials.delete(config: config, user: name, mechanism: mechanism)
             }
             print("Deleted \(mechanism.rawValue) credentials of \(name) (offline).")
             return
@@ -159,13 +163,7 @@ struct UserList: AsyncParsableCommand {
 
     func run() async throws {
         if offline.offline {
-            do {
-                try show(try await OfflineScramCredentials.list(config: try offline.load()))
-            } catch let error as CLIError {
-                throw error
-            } catch {
-                throw CLIError.failure("\(error)")
-            }
+            try show(try await offline.run { try await OfflineScramCredentials.list(config: $0) })
             return
         }
         try await connection.run { client in
