@@ -22,9 +22,11 @@ from confluent_kafka.admin import AdminClient
 import conftest
 from conftest import unique
 from runnel_interop import clients, records, wire
+from runnel_interop.broker import BrokerProcess, free_port
 from runnel_interop.java import JavaError
 from runnel_interop.security import (SecureBroker, closed_within, java_props, kafka_python_props, kcat_args,
                                      librdkafka_props, make_pki, serve_secure_broker, tls_socket)
+from runnel_interop.security import JAAS_PLAIN
 
 pytestmark = [pytest.mark.needs_broker]
 
@@ -246,7 +248,7 @@ def test_sasl_plain_bad_credentials_fail_and_read_nothing(secure, pki, java, kca
     assert not got
     assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
     # kcat
-    res = subprocess.run(clients.kcat_base(kcat_bin, bootstrap) + kcat_args(bad) + ["-L"],
+    res = subprocess.run(clients.kcat_base(kcat_bin, bootstrap) + kcat_args(bad) + ["-L", "-m", "20"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode != 0 and "Authentication failed" in res.stderr, res.stderr[-2000:]
     # kafka-python
@@ -334,3 +336,58 @@ def test_sasl_handshake_v0_then_bare_tokens(secure):
     s.sendall(wire.frame(b"\0alice\0not-the-password"))
     assert closed_within(s, 10) < 10
     s.close()
+
+
+def test_huge_token_before_authentication_closes_the_connection(secure):
+    """Before authentication a SASL listener reads at most sasl.server.max.receive.size (512 KiB)."""
+    port = secure.ports["SASL_PLAINTEXT"]
+    s = wire.connect(port)
+    s.sendall(sasl_frame(17, 1, 1, wire.string("PLAIN")))
+    wire.read_frame(s, time.monotonic() + 10)
+    try:
+        s.sendall(sasl_frame(36, 1, 2, wire.nbytes(b"\0alice\0" + b"x" * (1 << 20))))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # closed while we were still sending
+    assert closed_within(s, 10) < 10
+    s.close()
+    assert "request too large" in secure.process.log_path.read_text(errors="replace")
+    assert wire.api_versions_roundtrip(port)["error_code"] == 0  # others are still served
+
+
+def test_repeated_failures_from_one_address_wait_longer(runnel_bin, tmp_path):
+    """connection.failed.authentication.delay.ms=100 doubles per failure from one address: ~0.1, 0.2, 0.4, 0.8 s."""
+    plain, sasl = free_port(), free_port()
+    b = BrokerProcess(runnel_bin, tmp_path / "delay-broker", port=plain, configs={
+        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl}",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS_PLAIN,
+        "connection.failed.authentication.delay.ms": 100,
+    })
+    conftest._active.append(b)
+    b.start()
+    try:
+        waits = []
+        for attempt in range(4):
+            s = wire.connect(sasl)
+            s.sendall(sasl_frame(17, 1, 1, wire.string("PLAIN")))
+            wire.read_frame(s, time.monotonic() + 10)
+            started = time.monotonic()
+            s.sendall(sasl_frame(36, 1, 2, wire.nbytes(b"\0alice\0wrong")))
+            r = wire.Reader(wire.read_frame(s, time.monotonic() + 10))
+            waits.append(time.monotonic() - started)
+            assert r.i32() == 2 and r.i16() == 58
+            s.close()
+        for n, wait in enumerate(waits):
+            assert wait >= 0.1 * 2 ** n * 0.9, waits
+        assert waits[3] < 5, waits
+        # A right password is not delayed.
+        s = wire.connect(sasl)
+        s.sendall(sasl_frame(17, 1, 1, wire.string("PLAIN")))
+        wire.read_frame(s, time.monotonic() + 10)
+        started = time.monotonic()
+        s.sendall(sasl_frame(36, 1, 2, wire.nbytes(b"\0alice\0alice-secret")))
+        r = wire.Reader(wire.read_frame(s, time.monotonic() + 10))
+        assert r.i32() == 2 and r.i16() == 0 and time.monotonic() - started < 0.5
+        s.close()
+    finally:
+        conftest._active.remove(b)
+        b.stop()

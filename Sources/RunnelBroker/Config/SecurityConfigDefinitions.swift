@@ -29,6 +29,10 @@ extension ConfigTable {
                  "SASL mechanism brokers use with each other over a SASL inter-broker listener; the credentials are the username and password options of that listener's JAAS config. Runnel: PLAIN by default (Kafka: GSSAPI)."),
         security("sasl.jaas.config", .password, nil,
                  "JAAS login configuration; set per listener and mechanism as listener.name.<listener>.<mechanism>.sasl.jaas.config (PLAIN: user_<name>=\"<password>\" entries; username/password are what this broker sends to others)."),
+        security("sasl.server.max.receive.size", .int, .int(524_288), .atLeast(1),
+                 "Largest request a SASL listener reads before the client authenticated (bounds SASL tokens)."),
+        security("connection.failed.authentication.delay.ms", .int, .int(100), .atLeast(0),
+                 "Delay before answering a failed authentication. Runnel: doubles with each failure from the same address within a minute, up to 5 s."),
         security("ssl.keystore.type", .string, .string("PEM"), .oneOf(["PEM"]),
                  "Format of the key store. Runnel: PEM only (Kafka: JKS by default)."),
         security("ssl.keystore.location", .string, nil,
@@ -64,6 +68,7 @@ extension ConfigTable {
     /// The settings that may be set for one listener as `listener.name.<listener>.<setting>`.
     static let listenerPrefixable: Set<String> = Set(securityDefinitions.map(\.name)).subtracting([
         "inter.broker.listener.name", "authorizer.class.name", "super.users", "allow.everyone.if.no.acl.found",
+        "sasl.server.max.receive.size", "connection.failed.authentication.delay.ms",
     ])
 
     /// The definition of a listener-prefixed setting, named with its full name:

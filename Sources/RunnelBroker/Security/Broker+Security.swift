@@ -6,6 +6,7 @@ extension Broker {
     func securedServerConfiguration() throws(ConfigError) -> ServerConfiguration {
         var configuration = config.serverConfiguration
         configuration.security = try config.listenerSecurity(scramCredentials: scramCredentials)
+        configuration.maxUnauthenticatedRequestBytes = Int(config["sasl.server.max.receive.size"]?.intValue ?? 524_288)
         _ = try config.interBrokerClientSecurity()  // the replication links use it: fail now, not at first fetch
         return configuration
     }

@@ -65,6 +65,7 @@ extension BrokerConfig {
     /// - Throws: `ConfigError` naming the setting whose file or PEM text cannot be used.
     func listenerSecurity(scramCredentials: any ScramCredentialSource) throws(ConfigError) -> [String: ListenerSecurity] {
         var result: [String: ListenerSecurity] = [:]
+        let failureDelay = FailedAuthenticationDelay(baseMs: self["connection.failed.authentication.delay.ms"]?.intValue ?? 100)
         for listener in listeners {
             let name = listener.name
             let securityProtocol = securityProtocol(of: name)
@@ -87,7 +88,8 @@ extension BrokerConfig {
                 }
                 sasl = SaslServerConfiguration(enabledMechanisms: listenerValue("sasl.enabled.mechanisms", listener: name)?.listValue
                                                    ?? ConfigTable.saslMechanisms,
-                                               plainUsers: users, scramCredentials: scramCredentials)
+                                               plainUsers: users, scramCredentials: scramCredentials,
+                                               failureDelay: failureDelay)
             }
             let tls = securityProtocol.usesTLS ? try serverTLSContext(listener: name) : nil
             result[name] = ListenerSecurity(securityProtocol: securityProtocol, tls: tls, principalMapper: mapper, sasl: sasl)

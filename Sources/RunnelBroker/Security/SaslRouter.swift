@@ -51,7 +51,13 @@ final class SaslRouter: RequestRouter {
                     try encode(handshake(request, version: header.apiVersion, context: context), header: header))
             }
             let request = try SaslAuthenticateRequest(from: &body, version: header.apiVersion)
-            return context.eventLoop.makeSucceededFuture(try encode(authenticate(request, context: context), header: header))
+            let response = authenticate(request, context: context)
+            let payload = try encode(response, header: header)
+            guard response.errorCode == ErrorCode.saslAuthenticationFailed.rawValue,
+                  let delay = context.session.security.sasl?.failureDelay.recordFailure(
+                    from: context.clientAddress?.ipAddress ?? "?"), delay > .zero
+            else { return context.eventLoop.makeSucceededFuture(payload) }
+            return context.eventLoop.scheduleTask(in: delay) { payload }.futureResult
         } catch {
             context.logger.warning("closing connection: malformed SASL request", metadata: ["error": "\(error)"])
             return context.eventLoop.makeFailedFuture(RouterError.malformedRequest(

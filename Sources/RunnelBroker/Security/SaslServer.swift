@@ -1,5 +1,7 @@
 // SaslServer: the broker's side of SASL PLAIN and SCRAM-SHA-256/512, one exchange per connection.
 import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
 import RunnelClient
 
 /// Where SCRAM credentials come from (the metadata store; tests may give a fixed set).
@@ -29,12 +31,16 @@ public struct SaslServerConfiguration: Sendable {
     public var plainUsers: [String: String]
     /// SCRAM credentials.
     public var scramCredentials: any ScramCredentialSource
+    /// How long a failed authentication waits before its answer (shared by every listener).
+    public var failureDelay: FailedAuthenticationDelay
 
     /// Creates a configuration.
-    public init(enabledMechanisms: [String], plainUsers: [String: String], scramCredentials: any ScramCredentialSource) {
+    public init(enabledMechanisms: [String], plainUsers: [String: String], scramCredentials: any ScramCredentialSource,
+                failureDelay: FailedAuthenticationDelay = FailedAuthenticationDelay(baseMs: 0)) {
         self.enabledMechanisms = enabledMechanisms
         self.plainUsers = plainUsers
         self.scramCredentials = scramCredentials
+        self.failureDelay = failureDelay
     }
 
     /// A new exchange for `mechanism`, nil when the listener does not accept it.
@@ -176,5 +182,37 @@ struct SaslServer: Sendable {
         }
         let serverSignature = scram.hmac(key: credential.serverKey, authMessage)
         return .complete(user: user, response: Array("v=\(ScramMessages.base64(serverSignature))".utf8))
+    }
+}
+
+/// `connection.failed.authentication.delay.ms`, growing per client address: the n-th failure from one
+/// address within a minute waits base × 2^(n-1), at most 5 s, before its answer (and the close).
+public final class FailedAuthenticationDelay: Sendable {
+    private struct Entry {
+        var failures: Int
+        var last: NIODeadline
+    }
+
+    let baseMs: Int64
+    static let capMs: Int64 = 5000
+    static let window = TimeAmount.seconds(60)
+    private let entries = NIOLockedValueBox([String: Entry]())
+
+    /// A tracker with `baseMs` for a first failure (0 disables the delay).
+    public init(baseMs: Int64) { self.baseMs = baseMs }
+
+    /// Records a failure from `address` and returns how long its answer waits.
+    func recordFailure(from address: String, now: NIODeadline = .now()) -> TimeAmount {
+        guard baseMs > 0 else { return .zero }
+        let failures = entries.withLockedValue { entries -> Int in
+            if entries.count > 10_000 { entries = entries.filter { now - $0.value.last < Self.window } }
+            var entry = entries[address].flatMap { now - $0.last < Self.window ? $0 : nil } ?? Entry(failures: 0, last: now)
+            entry.failures += 1
+            entry.last = now
+            entries[address] = entry
+            return entry.failures
+        }
+        let shift = Int64(min(failures - 1, 20))
+        return .milliseconds(min(baseMs << shift, Self.capMs))
     }
 }

@@ -144,7 +144,8 @@ public final class KafkaServer: Sendable {
         router: any RequestRouter, metrics: ServerMetrics, connectionId: String, listenerName: String,
         logger: Logger, session: ConnectionSession = ConnectionSession()
     ) throws {
-        try pipeline.addHandler(KafkaFrameHandler(maxRequestBytes: configuration.maxRequestBytes))
+        try pipeline.addHandler(KafkaFrameHandler(maxRequestBytes: configuration.maxRequestBytes, session: session,
+                                                  maxUnauthenticatedBytes: configuration.maxUnauthenticatedRequestBytes))
         try pipeline.addHandler(RequestPipelineHandler(
             router: router, maxPendingRequests: configuration.maxPendingRequestsPerConnection,
             idleTimeout: configuration.idleTimeout, metrics: metrics,

@@ -89,6 +89,8 @@ class SecureBroker:
             "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS_PLAIN,
             "listener.name.sasl_ssl.plain.sasl.jaas.config": JAAS_PLAIN,
             "connections.max.idle.ms": 60000,
+            # Failed authentications from 127.0.0.1 add up across tests: keep the growing delay short.
+            "connection.failed.authentication.delay.ms": 10,
         }
         configs.update(extra or {})
         self.process = BrokerProcess(binary, workdir, configs=configs, port=p["PLAINTEXT"])
