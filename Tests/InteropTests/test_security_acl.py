@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, AdminClient,
-                                   NewTopic, ResourcePatternType, ResourceType)
+                                   ConfigResource, NewTopic, OffsetSpec, ResourcePatternType, ResourceType)
 
 import cli_support as cli
 import conftest
@@ -119,6 +119,25 @@ def consume(b, user: str, topic: str, group: str | None = None, timeout: float =
     return got, error
 
 
+def list_offsets_error(b, user: str, topic: str) -> int:
+    """ListOffsets v1 for partition 0 on a SASL/PLAIN-authenticated raw connection: its error code."""
+    s = wire.connect(b.sasl_port)
+    try:
+        def call(api, version, correlation, body):
+            s.sendall(wire.frame(wire.request_header(api, version, correlation, "acl-test", False) + body))
+            r = wire.Reader(wire.read_frame(s, time.monotonic() + 10))
+            assert r.i32() == correlation
+            return r
+        assert call(17, 1, 1, wire.string("PLAIN")).i16() == 0
+        assert call(36, 1, 2, wire.nbytes(f"\0{user}\0{USERS[user]}".encode())).i16() == 0
+        body = wire.i32(-1) + wire.i32(1) + wire.string(topic) + wire.i32(1) + wire.i32(0) + wire.i64(-1)
+        r = call(2, 1, 3, body)
+        assert r.i32() == 1 and r.string() == topic and r.i32() == 1 and r.i32() == 0
+        return r.i16()
+    finally:
+        s.close()
+
+
 def test_acl_matrix(runnel_bin, acl_broker, java):
     b = acl_broker
     t_allow, t_none, t_deny = unique("acl-allow"), unique("acl-none"), unique("acl-deny")
@@ -216,6 +235,29 @@ def test_acl_matrix(runnel_bin, acl_broker, java):
         if r["acked"] == 0 and "TopicAuthorization" in str(r["errors"]):
             raise JavaError(f"TopicAuthorizationException: {r['errors']}")
         raise AssertionError(f"Java produce was not refused: {r}")
+
+    # DescribeConfigs needs DescribeConfigs (implied by AlterConfigs, not by Read or Write)
+    config_resource = ConfigResource(ConfigResource.Type.TOPIC, t_allow)
+    with pytest.raises(KafkaException) as denied:
+        as_alice.describe_configs([config_resource])[config_resource].result(30)
+    assert denied.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert "retention.ms" in as_admin.describe_configs([config_resource])[config_resource].result(30)
+    # ListOffsets needs Describe on the topic
+    tp = CkTopicPartition(t_allow, 0)
+    with pytest.raises(KafkaException):  # librdkafka stops at Metadata (bob may not Describe it)
+        as_bob.list_offsets({tp: OffsetSpec.latest()})[tp].result(30)
+    assert list_offsets_error(b, "bob", t_allow) == 29       # TOPIC_AUTHORIZATION_FAILED on the wire
+    assert list_offsets_error(b, "alice", t_allow) == 0
+    assert as_alice.list_offsets({tp: OffsetSpec.latest()})[tp].result(30).offset >= 2
+    # ListGroups shows only the groups the principal may Describe
+    got, err = consume(b, "admin", t_allow, group="admin-only")
+    assert err is None
+    c = Consumer({"bootstrap.servers": boot(b), "group.id": "admin-only", **props("admin")})
+    c.commit(offsets=[CkTopicPartition(t_allow, 0, 1)], asynchronous=False)
+    c.close()
+    admin_groups = {g.group_id for g in as_admin.list_consumer_groups().result(30).valid}
+    bob_groups = {g.group_id for g in as_bob.list_consumer_groups().result(30).valid}
+    assert "admin-only" in admin_groups and "admin-only" not in bob_groups and bob_groups <= admin_groups
 
     # Removing the deny lets alice write; removing every ACL of a topic leaves it to nobody but admin.
     res = acl_cli(runnel_bin, b, "remove", "--deny-principal", "User:alice", "--operation", "Write", "--topic", t_deny)

@@ -60,7 +60,7 @@ final class KafkaRouter: RequestRouter {
         case .metadata: return serve(MetadataRequest.self, body, request) { broker.metadata($0, $1) }
         case .produce: return serveProduce(body, request)
         case .fetch: return serveFetch(body, request)
-        case .listOffsets: return serve(ListOffsetsRequest.self, body, request) { broker.listOffsets($0, $1) }
+        case .listOffsets: return serve(ListOffsetsRequest.self, body, request) { broker.authorizedListOffsets($0, $1) }
         case .offsetForLeaderEpoch:
             return serve(OffsetForLeaderEpochRequest.self, body, request) { broker.offsetForLeaderEpoch($0, $1) }
         // Transaction APIs: `TransactionRequests` (RunnelTransactions) is the one translation, as for groups.
@@ -74,8 +74,15 @@ final class KafkaRouter: RequestRouter {
                 await $0.addPartitionsToTxn($1, version: $2.version)
             }
         case .addOffsetsToTxn:
-            return serveTransaction(AddOffsetsToTxnRequest.self, body, request) { await $0.addOffsetsToTxn($1, version: $2.version) }
-        case .endTxn: return serveTransaction(EndTxnRequest.self, body, request) { await $0.endTxn($1, version: $2.version) }
+            return serveTransaction(AddOffsetsToTxnRequest.self, body, request) { [broker] in
+                if let denied = broker.transactionDenied($1.transactionalId, group: $1.groupId, $2) { return .denied(denied) }
+                return await $0.addOffsetsToTxn($1, version: $2.version)
+            }
+        case .endTxn:
+            return serveTransaction(EndTxnRequest.self, body, request) { [broker] in
+                if let denied = broker.transactionDenied($1.transactionalId, $2) { return .denied(denied) }
+                return await $0.endTxn($1, version: $2.version)
+            }
         case .listTransactions:
             return serveTransaction(ListTransactionsRequest.self, body, request) { await $0.listTransactions($1, version: $2.version) }
         case .describeTransactions:
@@ -87,12 +94,15 @@ final class KafkaRouter: RequestRouter {
         case .createTopics: return serveAsync(CreateTopicsRequest.self, body, request) { await $0.authorizedCreateTopics($1, $2) }
         case .deleteTopics: return serveAsync(DeleteTopicsRequest.self, body, request) { await $0.authorizedDeleteTopics($1, $2) }
         case .createPartitions:
-            return serveAsync(CreatePartitionsRequest.self, body, request) { await $0.createPartitions($1, $2) }
-        case .deleteRecords: return serve(DeleteRecordsRequest.self, body, request) { broker.deleteRecords($0, $1) }
-        case .describeConfigs: return serve(DescribeConfigsRequest.self, body, request) { broker.describeConfigs($0, $1) }
-        case .alterConfigs: return serveAsync(AlterConfigsRequest.self, body, request) { await $0.alterConfigs($1, $2) }
+            return serveAsync(CreatePartitionsRequest.self, body, request) { await $0.authorizedCreatePartitions($1, $2) }
+        case .deleteRecords: return serve(DeleteRecordsRequest.self, body, request) { broker.authorizedDeleteRecords($0, $1) }
+        case .describeConfigs:
+            return serve(DescribeConfigsRequest.self, body, request) { broker.authorizedDescribeConfigs($0, $1) }
+        case .alterConfigs: return serveAsync(AlterConfigsRequest.self, body, request) { await $0.authorizedAlterConfigs($1, $2) }
         case .incrementalAlterConfigs:
-            return serveAsync(IncrementalAlterConfigsRequest.self, body, request) { await $0.incrementalAlterConfigs($1, $2) }
+            return serveAsync(IncrementalAlterConfigsRequest.self, body, request) {
+                await $0.authorizedIncrementalAlterConfigs($1, $2)
+            }
         case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.describeCluster($0, $1) }
         case .describeProducers:
             return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
@@ -145,10 +155,11 @@ final class KafkaRouter: RequestRouter {
         case .offsetFetch:
             return serveGroup(OffsetFetchRequest.self, body, request) { [broker] in await broker.authorizedOffsetFetch($0, $1, $2) }
         case .describeGroups:
-            return serveGroup(DescribeGroupsRequest.self, body, request) { await $0.describeGroups($1, version: $2.version) }
-        case .listGroups: return serveGroup(ListGroupsRequest.self, body, request) { await $0.listGroups($1, version: $2.version) }
+            return serveGroup(DescribeGroupsRequest.self, body, request) { [broker] in await broker.authorizedDescribeGroups($0, $1, $2) }
+        case .listGroups:
+            return serveGroup(ListGroupsRequest.self, body, request) { [broker] in await broker.authorizedListGroups($0, $1, $2) }
         case .deleteGroups:
-            return serveGroup(DeleteGroupsRequest.self, body, request) { await $0.deleteGroups($1, version: $2.version) }
+            return serveGroup(DeleteGroupsRequest.self, body, request) { [broker] in await broker.authorizedDeleteGroups($0, $1, $2) }
         case .offsetDelete:
             return serveGroup(OffsetDeleteRequest.self, body, request) { await $0.offsetDelete($1, version: $2.version) }
         default:
