@@ -391,3 +391,45 @@ def test_repeated_failures_from_one_address_wait_longer(runnel_bin, tmp_path):
     finally:
         conftest._active.remove(b)
         b.stop()
+
+
+def test_renewed_certificate_is_used_without_a_restart(runnel_bin, tmp_path):
+    from runnel_interop.security import reissue_broker_keystore
+    pki = make_pki(tmp_path / "pki")
+    plain, ssl_port = free_port(), free_port()
+    b = BrokerProcess(runnel_bin, tmp_path / "reload-broker", port=plain, configs={
+        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SSL://127.0.0.1:{ssl_port}",
+        "ssl.keystore.location": str(pki.broker_keystore),
+        "ssl.reload.check.interval.ms": 200,
+    })
+    conftest._active.append(b)
+    b.start()
+
+    def served_subject() -> str:
+        t = tls_socket(ssl_port, pki)
+        try:
+            return dict(x[0] for x in t.getpeercert()["subject"])["commonName"]
+        finally:
+            t.close()
+    try:
+        assert served_subject() == "localhost"
+        kept = tls_socket(ssl_port, pki)  # a connection open across the reload keeps working
+        reissue_broker_keystore(pki, "renewed.example")
+        deadline = time.monotonic() + 15
+        while served_subject() != "renewed.example":
+            assert time.monotonic() < deadline, "the renewed certificate was not picked up"
+            time.sleep(0.1)  # poll interval, bounded by the deadline
+        kept.sendall(wire.api_versions_request(0, 5))
+        frame = wire.read_frame(kept, time.monotonic() + 10)
+        assert frame is not None and struct.unpack(">i", frame[:4])[0] == 5
+        kept.close()
+        # A broken file keeps the previous certificate.
+        pki.broker_keystore.write_text("not a PEM file\n")
+        deadline = time.monotonic() + 10
+        while "cannot be used; keeping the previous one" not in b.log_path.read_text(errors="replace"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert served_subject() == "renewed.example"
+    finally:
+        conftest._active.remove(b)
+        b.stop()

@@ -33,6 +33,9 @@ extension ConfigTable {
                  "Largest request a SASL listener reads before the client authenticated (bounds SASL tokens)."),
         security("connection.failed.authentication.delay.ms", .int, .int(100), .atLeast(0),
                  "Delay before answering a failed authentication. Runnel: doubles with each failure from the same address within a minute, up to 5 s."),
+        ConfigDefinition("ssl.reload.check.interval.ms", .long, default: .int(30_000), scope: .broker, validator: .atLeast(0),
+                         runnelOnly: true,
+                         "How often TLS listeners look for changed key store / trust store files and load them for new connections; 0 disables."),
         security("ssl.keystore.type", .string, .string("PEM"), .oneOf(["PEM"]),
                  "Format of the key store. Runnel: PEM only (Kafka: JKS by default)."),
         security("ssl.keystore.location", .string, nil,
@@ -68,7 +71,7 @@ extension ConfigTable {
     /// The settings that may be set for one listener as `listener.name.<listener>.<setting>`.
     static let listenerPrefixable: Set<String> = Set(securityDefinitions.map(\.name)).subtracting([
         "inter.broker.listener.name", "authorizer.class.name", "super.users", "allow.everyone.if.no.acl.found",
-        "sasl.server.max.receive.size", "connection.failed.authentication.delay.ms",
+        "sasl.server.max.receive.size", "connection.failed.authentication.delay.ms", "ssl.reload.check.interval.ms",
     ])
 
     /// The definition of a listener-prefixed setting, named with its full name:

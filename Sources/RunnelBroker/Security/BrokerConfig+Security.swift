@@ -91,13 +91,24 @@ extension BrokerConfig {
                                                plainUsers: users, scramCredentials: scramCredentials,
                                                failureDelay: failureDelay)
             }
-            let tls = securityProtocol.usesTLS ? try serverTLSContext(listener: name) : nil
+            var tls: TLSContextReloader?
+            if securityProtocol.usesTLS {
+                let config = self
+                let files = ["ssl.keystore.location", "ssl.truststore.location"].compactMap { text($0, listener: name) }
+                do {
+                    tls = try TLSContextReloader(listener: name, files: files) { try config.serverTLSContext(listener: name) }
+                } catch let error as ConfigError {
+                    throw error
+                } catch {
+                    throw invalid("ssl.keystore.location", listener: name, "", "\(error)")
+                }
+            }
             result[name] = ListenerSecurity(securityProtocol: securityProtocol, tls: tls, principalMapper: mapper, sasl: sasl)
         }
         return result
     }
 
-    private func serverTLSContext(listener: String) throws(ConfigError) -> NIOSSLContext {
+    func serverTLSContext(listener: String) throws(ConfigError) -> NIOSSLContext {
         let (chain, key) = try keyStore(listener: listener)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         try applyProtocols(&tls, listener: listener)

@@ -39,8 +39,8 @@ public struct KafkaPrincipal: Sendable, Hashable, CustomStringConvertible {
 public struct ListenerSecurity: Sendable {
     /// The listener's security protocol.
     public var securityProtocol: SecurityProtocol
-    /// The server TLS context (nil without TLS).
-    public var tls: NIOSSLContext?
+    /// The server TLS context, reloaded when its files change (nil without TLS).
+    public var tls: TLSContextReloader?
     /// Maps client certificate subjects to principal names.
     public var principalMapper: SslPrincipalMapper
     /// The SASL mechanisms and their credentials (nil without SASL).
@@ -51,7 +51,7 @@ public struct ListenerSecurity: Sendable {
                                                    principalMapper: SslPrincipalMapper.defaultMapper, sasl: nil)
 
     /// Creates a listener's security.
-    public init(securityProtocol: SecurityProtocol, tls: NIOSSLContext?, principalMapper: SslPrincipalMapper,
+    public init(securityProtocol: SecurityProtocol, tls: TLSContextReloader?, principalMapper: SslPrincipalMapper,
                 sasl: SaslServerConfiguration?) {
         self.securityProtocol = securityProtocol
         self.tls = tls

@@ -18,7 +18,7 @@ extension KafkaServer {
     static func addSecurityHandlers(_ pipeline: ChannelPipeline.SynchronousOperations, session: ConnectionSession,
                                     logger: Logger) throws {
         guard let tls = session.security.tls else { return }
-        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+        try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
         try pipeline.addHandler(TLSConnectionHandler(session: session, logger: logger))
     }
 }

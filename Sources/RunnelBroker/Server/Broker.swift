@@ -139,7 +139,11 @@ public final class Broker: Service, Sendable {
         let controllerLoop = controller.map { controller in Task { await controller.run() } }
         defer { controllerLoop?.cancel() }
         let authorizerLoop = startAuthorizer()
-        defer { authorizerLoop?.cancel() }
+        var tlsReloading: Task<Void, Never>?
+        defer {
+            authorizerLoop?.cancel()
+            tlsReloading?.cancel()
+        }
         do {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
@@ -152,7 +156,9 @@ public final class Broker: Service, Sendable {
                                                  reason: "\(error)")
                 }
             }
-            server = KafkaServer(configuration: try securedServerConfiguration(), router: router, group: group, logger: logger)
+            let serverConfiguration = try securedServerConfiguration()
+            tlsReloading = startTLSReloading(serverConfiguration)
+            server = KafkaServer(configuration: serverConfiguration, router: router, group: group, logger: logger)
             try await server.start()
         } catch {
             state.markFailed()

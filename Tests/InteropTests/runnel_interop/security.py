@@ -4,6 +4,7 @@ harness, SSL, SSL with required client certificates, SASL_PLAINTEXT, SASL_SSL), 
 properties each client family takes for each protocol."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import ssl
@@ -190,3 +191,17 @@ def serve_secure_broker(binary: str, workdir: Path, pki: Pki, active: list, befo
         if sb.process in active:
             active.remove(sb.process)
         sb.process.stop()
+
+
+def reissue_broker_keystore(pki: Pki, cn: str) -> str:
+    """A new broker key and certificate (subject CN=cn, same SANs, same CA) written over the key store;
+    returns the new certificate's serial number as openssl prints it."""
+    d = pki.dir
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    _run("openssl", "req", *ec, "-keyout", "broker2.key", "-out", "broker2.csr", "-subj", f"/CN={cn}/O=Runnel", cwd=d)
+    _run("openssl", "x509", "-req", "-in", "broker2.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "broker2.pem", "-days", "2", "-extfile", "broker.ext", cwd=d)
+    tmp = d / "broker-keystore.pem.new"
+    tmp.write_text((d / "broker2.key").read_text() + (d / "broker2.pem").read_text() + (d / "ca.pem").read_text())
+    os.replace(tmp, pki.broker_keystore)  # atomically, as a certificate renewal tool does
+    return cn
