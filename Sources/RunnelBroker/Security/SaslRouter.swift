@@ -21,11 +21,15 @@ final class SaslRouter: RequestRouter {
 
     func route(_ frame: KafkaRequestFrame, context: RequestContext) -> EventLoopFuture<ResponsePayload> {
         let session = context.session
+        let apiKey = ApiKey(rawValue: frame.apiKey)
+        let isSaslApi = apiKey == .saslHandshake || apiKey == .saslAuthenticate
+        // Listeners without SASL take no lock here: everything but the SASL APIs goes straight through.
+        if !session.security.securityProtocol.usesSASL && !isSaslApi {
+            return inner.route(frame, context: context)
+        }
         if session.rawTokens {
             return context.eventLoop.makeSucceededFuture(rawToken(frame, context: context))
         }
-        let apiKey = ApiKey(rawValue: frame.apiKey)
-        let isSaslApi = apiKey == .saslHandshake || apiKey == .saslAuthenticate
         if !isSaslApi && (session.isAuthenticated || apiKey == .apiVersions) {
             return inner.route(frame, context: context)
         }

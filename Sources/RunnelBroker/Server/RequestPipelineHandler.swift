@@ -176,7 +176,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
             metrics.bytesSent(size + 4)
             wrote = true
         }
-        if session.closeAfterResponse {
+        if session.security.securityProtocol.usesSASL && session.closeAfterResponse {
             // Failed authentication: the answer goes out, then the connection closes.
             context.flush()
             close()
