@@ -29,16 +29,14 @@ struct BrokerCommand: AsyncParsableCommand {
                                  hint: "use one of trace, debug, info, notice, warning, error, critical")
         }
         let brokerConfig = try settings.load()
-        let registry = Observability.bootstrap(logLevel: level)
+        let registry = Observability.bootstrap(logLevel: level, logFormat: brokerConfig.logFormat,
+                                               metrics: brokerConfig.metricsListener != nil)
         let logger = Logger(label: "runnel.broker")
-        let broker: Broker
+        brokerConfig.logAtStart(logger)
         do {
-            broker = try await Broker.open(config: brokerConfig, logger: logger, metricsRegistry: registry)
-        } catch {
+            try await Broker.openAndRunUntilTerminated(config: brokerConfig, logger: logger, metricsRegistry: registry)
+        } catch let error as BrokerOpenError {
             throw CLIError.failure("could not open the broker: \(error)", hint: "check log.dirs (and etcd.endpoints with metadata.store=etcd) and the log lines above")
-        }
-        do {
-            try await broker.runUntilTerminated(logger: logger)
         } catch let error as ServerError {
             throw CLIError.failure(error.description, hint: "is another process using the port? change listeners")
         } catch {

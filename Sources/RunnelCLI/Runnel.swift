@@ -1,21 +1,23 @@
 // The `runnel` command: broker, topic, produce, consume, group, txn, offsets, perf, log, cluster, local-cluster.
 import ArgumentParser
 import Foundation
+import RunnelBroker
 
 @main
 struct Runnel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runnel",
         abstract: "Runnel: a Kafka-compatible message log broker and its tools.",
+        version: RunnelVersion.current,
         subcommands: [BrokerCommand.self, ConfigCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self,
                       GroupCommand.self, TxnCommand.self, OffsetsCommand.self, PerfCommand.self, LogCommand.self, ClusterCommand.self,
-                      LocalClusterCommand.self, UserCommand.self, AclCommand.self])
+                      LocalClusterCommand.self, ReplayCommand.self, AliasCommand.self, UserCommand.self, AclCommand.self])
 
     /// Parses and runs, mapping failures to one line and exit codes: 0 success, 1 runtime failure,
     /// 2 usage or configuration error.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalOptionHoisting.reorder(Array(CommandLine.arguments.dropFirst()), root: Runnel.self))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

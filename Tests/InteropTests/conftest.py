@@ -15,6 +15,7 @@ On failure, the tail of every broker log the test used is attached to the report
 from __future__ import annotations
 
 import itertools
+import contextlib
 import os
 import shutil
 import subprocess
@@ -48,6 +49,23 @@ def missing_prerequisite(why: str) -> None:
     if prerequisites_required():
         pytest.fail(f"missing prerequisite (CI=true makes this a failure): {why}", pytrace=False)
     pytest.skip(why)
+
+
+@contextlib.contextmanager
+def running_cluster(runnel_bin: str, workdir, nodes: int = 3, **overrides):
+    """A local cluster (etcd + `nodes` brokers via `runnel local-cluster`) with `overrides` as broker
+    settings, started for the `with` body and killed after it, whatever happened. etcd missing is a
+    missing prerequisite."""
+    import shutil
+    from runnel_interop.cluster import LocalCluster
+    if not shutil.which("etcd"):
+        missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
+    c = LocalCluster(runnel_bin, workdir, nodes=nodes, overrides=overrides)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.kill_everything()
 
 
 def unique(prefix: str) -> str:

@@ -8,13 +8,12 @@ coordinator from its committed offsets, with nothing skipped.
 etcd missing fails under CI=true (missing_prerequisite)."""
 from __future__ import annotations
 
-import shutil
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import missing_prerequisite, unique
+from conftest import running_cluster, unique
 from runnel_interop import wire
 from runnel_interop.cluster import LocalCluster, poll
 
@@ -25,15 +24,9 @@ LEASE_TTL_MS = 3000
 
 @pytest.fixture(scope="module")
 def cluster(runnel_bin, tmp_path_factory):
-    if not shutil.which("etcd"):
-        missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
-    c = LocalCluster(runnel_bin, tmp_path_factory.mktemp("coordinators"), nodes=3,
-                     overrides={"etcd.lease.ttl.ms": LEASE_TTL_MS, "replica.lag.time.max.ms": 5000})
-    try:
-        c.start()
+    with running_cluster(runnel_bin, tmp_path_factory.mktemp("coordinators"),
+                         **{"etcd.lease.ttl.ms": LEASE_TTL_MS, "replica.lag.time.max.ms": 5000}) as c:
         yield c
-    finally:
-        c.kill_everything()
 
 
 def _coordinator(cluster: LocalCluster, key: str, key_type: int, exclude: int | None = None) -> int:

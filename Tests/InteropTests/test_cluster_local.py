@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -18,9 +17,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import missing_prerequisite, unique
+from conftest import running_cluster, unique
 from runnel_interop import wire
-from runnel_interop.cluster import LocalCluster, alive as _alive, poll as _poll, port_free as _port_free
+from runnel_interop.cluster import alive as _alive, poll as _poll, port_free as _port_free
 
 pytestmark = pytest.mark.needs_broker
 
@@ -36,15 +35,9 @@ def _admin(ports) -> AdminClient:
 
 @pytest.fixture(scope="module")
 def cluster(runnel_bin, tmp_path_factory):
-    if not shutil.which("etcd"):
-        missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
-    c = LocalCluster(runnel_bin, tmp_path_factory.mktemp("local-cluster"), nodes=NODES,
-                     overrides={"etcd.lease.ttl.ms": LEASE_TTL_MS})
-    try:
-        c.start()
+    with running_cluster(runnel_bin, tmp_path_factory.mktemp("local-cluster"), nodes=NODES,
+                         **{"etcd.lease.ttl.ms": LEASE_TTL_MS}) as c:
         yield c
-    finally:
-        c.kill_everything()
 
 
 def test_cluster_file_names_every_process(cluster):

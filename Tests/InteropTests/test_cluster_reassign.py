@@ -19,8 +19,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from conftest import missing_prerequisite, unique
-from runnel_interop.cluster import LocalCluster, poll as _poll
+from conftest import running_cluster, unique
+from runnel_interop.cluster import poll as _poll
 from test_cluster_local import LEASE_TTL_MS, _admin
 
 pytestmark = pytest.mark.needs_broker
@@ -30,15 +30,8 @@ RECORDS = 5000
 
 @pytest.fixture(scope="module")
 def cluster(runnel_bin, tmp_path_factory):
-    if not shutil.which("etcd"):
-        missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
-    c = LocalCluster(runnel_bin, tmp_path_factory.mktemp("reassign-cluster"), nodes=3,
-                     overrides={"etcd.lease.ttl.ms": LEASE_TTL_MS})
-    try:
-        c.start()
+    with running_cluster(runnel_bin, tmp_path_factory.mktemp("reassign-cluster"), **{"etcd.lease.ttl.ms": LEASE_TTL_MS}) as c:
         yield c
-    finally:
-        c.kill_everything()
 
 
 def _bootstrap(cluster) -> str:
@@ -217,16 +210,9 @@ THROTTLED_BYTES = 1_200_000
 @pytest.fixture(params=["leader", "follower"])
 def throttled_cluster(request, runnel_bin, tmp_path_factory):
     """A cluster where only the leader's or only the follower's side of the throttle is set."""
-    if not shutil.which("etcd"):
-        missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
-    c = LocalCluster(runnel_bin, tmp_path_factory.mktemp(f"reassign-throttled-{request.param}"), nodes=3,
-                     overrides={"etcd.lease.ttl.ms": LEASE_TTL_MS,
-                                f"{request.param}.replication.throttled.rate": THROTTLE_RATE})
-    try:
-        c.start()
+    with running_cluster(runnel_bin, tmp_path_factory.mktemp(f"reassign-throttled-{request.param}"),
+                         **{"etcd.lease.ttl.ms": LEASE_TTL_MS, f"{request.param}.replication.throttled.rate": THROTTLE_RATE}) as c:
         yield c
-    finally:
-        c.kill_everything()
 
 
 def test_throttled_catch_up_takes_the_rate_into_account(throttled_cluster, runnel_bin):

@@ -1,5 +1,6 @@
 // Tests for logs (one key=value line per event) and the /metrics, /health, /ready endpoint.
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -16,6 +17,20 @@ import Testing
         #expect(line.hasSuffix("warning test: request too large client=\"a b\" connection=c-1 size=5\n"))
         #expect(line.filter { $0 == "\n" }.count == 1)
         #expect(line.first?.isNumber == true)  // ISO-8601 timestamp first
+    }
+
+    @Test func jsonLogLinesAreOneObjectWithEscapedMetadataAndProtectedFixedFields() throws {
+        let lines = NIOLockedValueBox<[String]>([])
+        var logger = Logger(label: "runnel.test") { label in
+            KeyValueLogHandler(label: label, level: .debug, format: .json) { line in lines.withLockedValue { $0.append(line) } }
+        }
+        logger[metadataKey: "connection"] = "c-1"
+        logger.warning("bad \"input\"", metadata: ["value": "a\nb\\c\u{01}", "message": "collides"])
+        let line = try #require(lines.withLockedValue { $0.first })
+        #expect(line.hasSuffix("}\n") && line.filter { $0 == "\n" }.count == 1)
+        #expect(line.hasPrefix(#"{"time":""#))
+        #expect(line.contains(#""level":"warning","logger":"runnel.test","message":"bad \"input\"""#))
+        #expect(line.contains(#""connection":"c-1","_message":"collides","value":"a\nb\\c\u0001""#))
     }
 
     @Test func logLevelBelowTheThresholdIsDropped() {
@@ -60,11 +75,11 @@ import Testing
         try await client.send(requestBytes(apiKey: 3, correlationId: 9))
         #expect(try await client.responses(count: 1, ofSize: 4) == [9])
         let text = try await get("/metrics", from: address)
-        #expect(text.contains("runnel_requests_total{api_key=\"3\"} 1"))
+        #expect(text.contains("runnel_requests_total{api=\"Metadata\",version=\"3\"} 1"))
         #expect(text.contains("runnel_connections 1"))
         #expect(text.contains("runnel_network_bytes_in_total 12"))
         #expect(text.contains("runnel_network_bytes_out_total 8"))
-        #expect(text.contains("runnel_request_latency_seconds_count{api_key=\"3\"} 1"))
+        #expect(text.contains("runnel_request_latency_seconds_count{api=\"Metadata\"} 1"))
 
         try await client.channel.close()
         await server.stopAccepting()

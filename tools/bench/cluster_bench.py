@@ -184,6 +184,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--catchup-mib", type=int, default=1024)
+    parser.add_argument("--parts", default="produce,failover,catchup",
+                        help="comma-separated subset of produce,failover,catchup to run")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
 
@@ -194,7 +196,8 @@ def main() -> int:
     produce_args = ["-n", str(args.records), "-s", str(args.value_size), "-a", "all", "-X", "enable.idempotence=true"]
     single, clustered, etcd_per_mib = [], [], []
     with tempfile.TemporaryDirectory(prefix="runnel-cluster-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
-        for round_index in range(args.rounds):
+        parts = set(args.parts.split(","))
+        for round_index in range(args.rounds if "produce" in parts else 0):
             # Alternate which goes first: the page cache and the disk remember the previous run.
             for mode in (("single", "cluster") if round_index % 2 == 0 else ("cluster", "single")):
                 if mode == "single":
@@ -217,41 +220,44 @@ def main() -> int:
                         etcd_per_mib.append(writes / mib)
                     finally:
                         cluster.stop()
-        results["produce_single_MBps"] = statistics.median(single)
-        results["produce_cluster_rf3_MBps"] = statistics.median(clustered)
-        results["produce_ratio_cluster_to_single"] = results["produce_cluster_rf3_MBps"] / results["produce_single_MBps"]
-        results["etcd_writes_per_produced_MiB"] = max(etcd_per_mib)
+        if "produce" in parts:
+            results["produce_single_MBps"] = statistics.median(single)
+            results["produce_cluster_rf3_MBps"] = statistics.median(clustered)
+            results["produce_ratio_cluster_to_single"] = results["produce_cluster_rf3_MBps"] / results["produce_single_MBps"]
+            results["etcd_writes_per_produced_MiB"] = max(etcd_per_mib)
 
         cluster = LocalCluster(args.runnel, tempfile.mkdtemp(dir=work))
         try:
-            create(cluster.bootstrap, "failover", 1, 3, {"min.insync.replicas": "2"})
-            kills = [failover_ms(cluster, "failover") for _ in range(args.kills)]
-            results["failover_ms"] = {"p50": percentile(kills, 0.5), "p99": percentile(kills, 0.99),
-                                      "max": max(kills), "kills": len(kills)}
-            results["failover_target_ms"] = LEASE_TTL_MS + 1000
+            if "failover" in parts:
+                create(cluster.bootstrap, "failover", 1, 3, {"min.insync.replicas": "2"})
+                kills = [failover_ms(cluster, "failover") for _ in range(args.kills)]
+                results["failover_ms"] = {"p50": percentile(kills, 0.5), "p99": percentile(kills, 0.99),
+                                          "max": max(kills), "kills": len(kills)}
+                results["failover_target_ms"] = LEASE_TTL_MS + 1000
 
-            # Catch-up: node 3 down while --catchup-mib MiB go to an RF=3 partition it follows.
-            create(cluster.bootstrap, "catchup", 1, 3, {"min.insync.replicas": "2"})
-            leader, _, replicas = cluster.partition("catchup", 0)
-            follower = next(r for r in replicas if r != leader)
-            cluster.kill(follower)
-            count = args.catchup_mib * (1 << 20) // args.value_size
-            run_driver(driver, "produce", "-b", cluster.bootstrap, "-t", "catchup", "-n", str(count),
-                       "-s", str(args.value_size), "-a", "1")
-            # The follower must have left the ISR before it comes back (replica.lag.time.max.ms=5000).
-            deadline = time.time() + 60
-            while follower in cluster.partition("catchup", 0)[1] and time.time() < deadline:
-                time.sleep(0.2)
-            isr_before = cluster.partition("catchup", 0)[1]
-            if follower in isr_before:
-                raise RuntimeError(f"follower {follower} still in the ISR {isr_before} after 60 s down")
-            cluster.restart(follower)
-            seconds = cluster.wait_isr("catchup", 0, 3, timeout=600)
-            results["catchup_isr_before_restart"] = isr_before
-            bytes_caught_up = count * (args.value_size + 70)
-            results["catchup_MBps"] = bytes_caught_up / seconds / 1e6
-            results["catchup_ratio_to_loopback"] = results["catchup_MBps"] / results["loopback_tcp_MBps"]
-            results["catchup_seconds"] = seconds
+            if "catchup" in parts:
+                # Catch-up: node 3 down while --catchup-mib MiB go to an RF=3 partition it follows.
+                create(cluster.bootstrap, "catchup", 1, 3, {"min.insync.replicas": "2"})
+                leader, _, replicas = cluster.partition("catchup", 0)
+                follower = next(r for r in replicas if r != leader)
+                cluster.kill(follower)
+                count = args.catchup_mib * (1 << 20) // args.value_size
+                run_driver(driver, "produce", "-b", cluster.bootstrap, "-t", "catchup", "-n", str(count),
+                           "-s", str(args.value_size), "-a", "1")
+                # The follower must have left the ISR before it comes back (replica.lag.time.max.ms=5000).
+                deadline = time.time() + 60
+                while follower in cluster.partition("catchup", 0)[1] and time.time() < deadline:
+                    time.sleep(0.2)
+                isr_before = cluster.partition("catchup", 0)[1]
+                if follower in isr_before:
+                    raise RuntimeError(f"follower {follower} still in the ISR {isr_before} after 60 s down")
+                cluster.restart(follower)
+                seconds = cluster.wait_isr("catchup", 0, 3, timeout=600)
+                results["catchup_isr_before_restart"] = isr_before
+                bytes_caught_up = count * (args.value_size + 70)
+                results["catchup_MBps"] = bytes_caught_up / seconds / 1e6
+                results["catchup_ratio_to_loopback"] = results["catchup_MBps"] / results["loopback_tcp_MBps"]
+                results["catchup_seconds"] = seconds
         finally:
             cluster.stop()
     print(json.dumps(results, indent=2))

@@ -15,6 +15,8 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case queuedMaxRequestsPerConnection = "queued.max.requests.per.connection"
     case shutdownTimeoutMs = "shutdown.timeout.ms"
     case metricsListener = "metrics.listener"
+    case logFormat = "log.format"
+    case consoleReadOnly = "console.read.only"
     case fetchMaxBytes = "fetch.max.bytes"
     case maxIncrementalFetchSessionCacheSlots = "max.incremental.fetch.session.cache.slots"
     case numPartitions = "num.partitions"

@@ -39,6 +39,8 @@ final class BrokerCore: Sendable {
     let access = AccessControl()
     var internalTopicSettings: InternalTopicSettings { settings.internalTopics }
     let logger: Logger
+    /// `runnel_errors_total{api,error}`: the error codes responses carry.
+    let errorMetrics = ErrorCodeMetrics()
 
     init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
          topicConfigs: TopicConfigResolver, groupConfig: GroupCoordinatorConfig,
@@ -171,8 +173,10 @@ final class BrokerCore: Sendable {
 
     /// The partition when this broker leads it; else the error a client gets (NOT_LEADER_OR_FOLLOWER
     /// for a partition another broker leads or this one follows, UNKNOWN_TOPIC_OR_PARTITION otherwise).
-    func leaderPartition(topic: String, index: Int32) -> LeaderLookup {
-        guard let partition = replicas.partition(topic: topic, index: index) else {
+    /// A client's name resolves through the alias table: an alias acts on its target.
+    func leaderPartition(topic name: String, index: Int32) -> LeaderLookup {
+        let (topic, hosted) = clientPartition(topic: name, index: index)
+        guard let partition = hosted else {
             return .failure(metadataStore.topic(named: topic).map { replicas.notHostedError(topic: $0, index: index) }
                             ?? .unknownTopicOrPartition)
         }
@@ -205,6 +209,9 @@ final class BrokerCore: Sendable {
                         "Unable to replicate the partition \(factor) time(s): The target replication factor of \(factor) cannot be reached because only \(brokers.count) broker(s) are registered.")
         }
         if metadataStore.topic(named: name) != nil { throw .init(.topicAlreadyExists, "Topic '\(name)' already exists.") }
+        if let conflict = TopicAliasRules.topicCreationConflict(name, in: metadataStore.image) {
+            throw .init(.topicAlreadyExists, conflict)
+        }
         let topic = TopicMetadata(name: name, topicId: KafkaUUID.random(), partitionCount: count,
                                   replicationFactor: factor, configs: configs, isInternal: InternalTopics.contains(name))
         let logConfig: TopicLogSettings

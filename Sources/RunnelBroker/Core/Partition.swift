@@ -36,6 +36,8 @@ final class Partition: Sendable {
     private let appendQueue: DispatchQueue
     /// Appends submitted to `appendQueue` and not yet handed to the log.
     private let queuedAppends = Atomic<Int>(0)
+    /// The topic's bytes in and out (`runnel_topic_bytes_*_total`).
+    let traffic: TopicTrafficMetrics
 
     /// The current leader epoch (0 on a single node, which never changes leaders).
     var leaderEpoch: Int32 { leadership.withLock { $0.leaderEpoch } }
@@ -52,6 +54,7 @@ final class Partition: Sendable {
         self.leadership = Mutex(.singleNode(localNode))
         self.settings = Mutex(settings)
         self.appendQueue = DispatchQueue(label: "runnel.append.\(topic)-\(index)")
+        self.traffic = TopicTrafficMetrics(topic: topic)
         var logger = logger
         logger[metadataKey: "topic"] = "\(topic)"
         logger[metadataKey: "partition"] = "\(index)"
@@ -67,6 +70,11 @@ final class Partition: Sendable {
         log.setAppendListener { [weak self] _ in
             guard let self else { return }
             if self.replicated { self.advanceHighWatermark() }
+            self.wakeWaiters()
+        }
+        // Followers read what is written before it is durable (their fetch and fsync overlap ours).
+        log.setWrittenListener { [weak self] _ in
+            guard let self, self.replicated else { return }
             self.wakeWaiters()
         }
     }
@@ -165,9 +173,11 @@ final class Partition: Sendable {
         // Coordinators write as Kafka's do, with acks=all: in cluster mode their records (group state,
         // offsets, transaction state, markers) count only once the ISR has them.
         let waitsForIsr = origin == .coordinator && replicated
+        let producedBytes = origin == .client ? records.readableBytes : 0
         log.append(batches, leaderEpoch: epoch, origin: origin) { [self] result in
             switch result {
             case .success(let appended):
+                if producedBytes > 0 { traffic.bytesIn.increment(by: producedBytes) }
                 let outcome = AppendOutcome(baseOffset: appended.baseOffset, lastOffset: appended.lastOffset,
                                             logAppendTime: appended.logAppendTime, logStartOffset: appended.logStartOffset)
                 guard waitsForIsr else {
@@ -224,11 +234,11 @@ final class Partition: Sendable {
         _ = waiters.withLock { $0.removeValue(forKey: ObjectIdentifier(waiter)) }
     }
 
-    /// Reads from `offset` up to the high watermark (or last stable offset for read_committed; the log
-    /// end offset for a follower replica).
+    /// Reads from `offset` up to the high watermark (or last stable offset for read_committed; for a
+    /// follower replica up to what is written, so its fetch and fsync overlap the leader's fsync).
     func read(from offset: Int64, maxBytes: Int, isolation: IsolationLevel, forReplica: Bool = false,
               minOneBatch: Bool) -> Result<PartitionRead, PartitionError> {
-        let bound: FetchIsolation = forReplica ? .logEnd
+        let bound: FetchIsolation = forReplica ? .written
             : isolation == .readCommitted ? .transactionCommitted : .highWatermark
         let result: LogReadResult
         do throws(StorageError) {

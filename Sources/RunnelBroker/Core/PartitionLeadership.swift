@@ -86,7 +86,9 @@ struct PartitionLeadership: Sendable {
         return bound
     }
 
-    /// Records a follower's fetch at `fetchOffset` (everything below is durable on it). Kafka's rule for
+    /// Records a follower's fetch at `fetchOffset` (everything below is durable on it, unless the offset
+    /// is below the high watermark, where a catching-up follower may report what it is still syncing:
+    /// such an offset moves neither the high watermark nor the ISR). Kafka's rule for
     /// "caught up": the fetch reached the leader's end now, or the leader's end at its previous fetch.
     mutating func recordFetch(replica: Int32, fetchOffset: Int64, leaderEnd: Int64, nowMs: Int64) {
         var progress = followers[replica] ?? FollowerProgress(lastCaughtUpMs: nowMs)

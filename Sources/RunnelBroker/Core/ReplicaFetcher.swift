@@ -2,9 +2,12 @@
 // leader broker, over one connection made with the project's own client: first, for partitions that
 // just started following, OffsetForLeaderEpoch and truncation of a diverged tail (KIP-101/KIP-279);
 // then Fetch with this broker's replica id from the log end offset, appending what arrives with the
-// leader's offsets and epochs. The next fetch offset is the durable log end (the log completes an
-// append once fsynced), so a follower never reports what it could lose; the leader's high watermark
-// and log start offset are mirrored after each response.
+// leader's offsets and epochs. A fetch offset at or above the leader's high watermark is the durable
+// log end (the log completes an append once fsynced), so a follower never reports what it could lose
+// where the report counts (the leader's high watermark and ISR expansion both need offsets ≥ the high
+// watermark). Below the high watermark — catching up — the next fetch goes out while the previous
+// append is still syncing, so fetches, writes and fsyncs overlap (the group commit joins them). The
+// leader's high watermark and log start offset are mirrored after each response.
 import Foundation
 import KafkaProtocol
 import Logging
@@ -288,9 +291,11 @@ final class ReplicaFetcher: Sendable {
             target = ours.leaderEpoch == leaderEpoch ? min(endOffset, ours.endOffset) : endOffset
         }
         do {
-            if target < log.logEndOffset {
+            // The appended end: batches still syncing (a catch-up append not awaited) count too, and
+            // the truncation waits for them before it cuts.
+            if target < log.appendedEndOffset {
                 logger.warning("truncating a diverged follower log", metadata: [
-                    "partition": "\(key)", "from": "\(log.logEndOffset)", "to": "\(target)", "leader_epoch": "\(leaderEpoch)"])
+                    "partition": "\(key)", "from": "\(log.appendedEndOffset)", "to": "\(target)", "leader_epoch": "\(leaderEpoch)"])
                 try log.truncate(to: target)
             }
             update(key, epoch: followed.epoch) { $0.needsTruncation = false }
@@ -341,7 +346,8 @@ final class ReplicaFetcher: Sendable {
             var p = FetchRequest.FetchPartition()
             p.partition = key.partition
             p.currentLeaderEpoch = followed.epoch
-            p.fetchOffset = log.logEndOffset
+            // The appended end: durable unless it is below the leader's high watermark (see `handle`).
+            p.fetchOffset = log.appendedEndOffset
             p.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
             p.logStartOffset = log.logStartOffset
             p.partitionMaxBytes = throttled.contains(key) ? throttledMaxBytes : settings.maxBytesPerPartition
@@ -384,20 +390,9 @@ final class ReplicaFetcher: Sendable {
             if let fetched = answer.records, let records = Self.completeBatches(fetched) {
                 do {
                     let batches = try ValidatedBatches.validate(records, origin: .replication, maxMessageBytes: Int.max)
-                    _ = try await append(batches, to: log, epoch: followed.epoch)
+                    try await append(batches, to: log, epoch: followed.epoch, key: key, leaderHighWatermark: answer.highWatermark)
                 } catch {
-                    if let reason = log.offlineReason {
-                        // A full or failed disk: nothing more can be appended here, so stop fetching it (the
-                        // leader drops this replica from the ISR); it is fetched again once the partition
-                        // is followed anew (a restart, a new leader epoch).
-                        logger.error("partition offline on this broker: it stops following its leader", metadata: [
-                            "partition": "\(key)", "reason": "\(reason)"])
-                        remove(key)
-                        return
-                    }
-                    logger.error("could not append replicated batches", metadata: [
-                        "partition": "\(key)", "offset": "\(log.logEndOffset)", "error": "\(error)"])
-                    backOff([key], for: settings.backoff)
+                    appendFailed(key, log: log, error: error)
                     return
                 }
             }
@@ -444,11 +439,41 @@ final class ReplicaFetcher: Sendable {
         return records.getSlice(at: start, length: position - start)
     }
 
-    private func append(_ batches: ValidatedBatches, to log: PartitionLog, epoch: Int32) async throws -> AppendResult {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AppendResult, any Error>) in
-            log.append(batches, leaderEpoch: epoch, origin: .replication) { result in
-                continuation.resume(with: result.mapError { $0 as any Error })
+    /// Appends fetched batches. Returns once they are durable — or, when the log's appended end stays
+    /// below `leaderHighWatermark`, as soon as they are handed to the log: the next fetch then reports a
+    /// non-durable offset, which is safe below the high watermark (it can neither move the high watermark
+    /// nor bring this replica into the ISR), and a failure of that write is handled when it completes.
+    private func append(_ batches: ValidatedBatches, to log: PartitionLog, epoch: Int32, key: TopicPartition,
+                        leaderHighWatermark: Int64) async throws {
+        let resumed = Atomic<Bool>(false)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            log.append(batches, leaderEpoch: epoch, origin: .replication) { [self] result in
+                if resumed.exchange(true, ordering: .acquiringAndReleasing) {
+                    if case .failure(let error) = result { appendFailed(key, log: log, error: error) }
+                } else {
+                    continuation.resume(with: result.map { _ in () }.mapError { $0 as any Error })
+                }
+            }
+            if log.appendedEndOffset < leaderHighWatermark, !resumed.exchange(true, ordering: .acquiringAndReleasing) {
+                continuation.resume()
             }
         }
+    }
+
+    /// A failed append of replicated batches: a partition whose log went offline stops following its
+    /// leader; any other failure is retried after the backoff, from the log's end.
+    private func appendFailed(_ key: TopicPartition, log: PartitionLog, error: any Error) {
+        if let reason = log.offlineReason {
+            // A full or failed disk: nothing more can be appended here, so stop fetching it (the leader
+            // drops this replica from the ISR); it is fetched again once the partition is followed anew
+            // (a restart, a new leader epoch).
+            logger.error("partition offline on this broker: it stops following its leader", metadata: [
+                "partition": "\(key)", "reason": "\(reason)"])
+            remove(key)
+            return
+        }
+        logger.error("could not append replicated batches", metadata: [
+            "partition": "\(key)", "offset": "\(log.logEndOffset)", "error": "\(error)"])
+        backOff([key], for: settings.backoff)
     }
 }

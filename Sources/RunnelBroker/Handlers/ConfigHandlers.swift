@@ -1,5 +1,6 @@
 // DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (and reading broker configs).
 import KafkaProtocol
+import Logging
 import NIOCore
 import RunnelCluster
 
@@ -14,7 +15,8 @@ extension BrokerCore {
             let entries: [ConfigEntry]
             switch ConfigResourceType(rawValue: resource.resourceType) {
             case .topic:
-                guard let topic = metadataStore.topic(named: resource.resourceName) else {
+                // An alias describes its target's configs, plus runnel.alias.target (AliasHandlers.swift).
+                guard let topic = metadataStore.image.topic(resolving: resource.resourceName)?.metadata else {
                     result.errorCode = ErrorCode.unknownTopicOrPartition.rawValue
                     result.errorMessage = "Topic '\(resource.resourceName)' does not exist."
                     return result
@@ -22,6 +24,7 @@ extension BrokerCore {
                 entries = topicConfigs.describe(topicOverrides: topic.configs, keys: resource.configurationKeys,
                                                 includeSynonyms: request.includeSynonyms,
                                                 includeDocumentation: request.includeDocumentation)
+                    + aliasConfigEntries(name: resource.resourceName, keys: resource.configurationKeys)
             case .broker:
                 guard resource.resourceName.isEmpty || resource.resourceName == String(settings.nodeId) else {
                     result.errorCode = ErrorCode.invalidRequest.rawValue
@@ -31,6 +34,7 @@ extension BrokerCore {
                 entries = topicConfigs.describeBroker(keys: resource.configurationKeys,
                                                       includeSynonyms: request.includeSynonyms,
                                                       includeDocumentation: request.includeDocumentation)
+                    + aliasListEntries(keys: resource.configurationKeys)
             default:
                 result.errorCode = ErrorCode.invalidRequest.rawValue
                 result.errorMessage = "Describing configs of resource type \(resource.resourceType) is not supported."
@@ -68,7 +72,8 @@ extension BrokerCore {
                 if let value = config.value { overrides[config.name] = value }
             }
             let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
-                                                  validateOnly: request.validateOnly, context: context) { _ in overrides }
+                                                  validateOnly: request.validateOnly, logger: context.context.logger,
+                                                  touching: resource.configs.map(\.name)) { _ in overrides }
             response.responses.append(AlterConfigsResponse.AlterConfigsResourceResponse(
                 resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome))
         }
@@ -80,7 +85,8 @@ extension BrokerCore {
         var response = IncrementalAlterConfigsResponse()
         for resource in request.resources {
             let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
-                                            validateOnly: request.validateOnly, context: context) { current in
+                                            validateOnly: request.validateOnly, logger: context.context.logger,
+                                            touching: resource.configs.map(\.name)) { current in
                 var next = current
                 for config in resource.configs {
                     switch config.configOperation {
@@ -116,14 +122,19 @@ extension BrokerCore {
         return response
     }
 
-    /// Validates and applies new topic overrides; the partitions pick them up at once.
-    private func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, context: HandlerRequest,
+    /// Validates and applies new topic overrides (or, on an alias or with an alias config among
+    /// `touching`, the alias change); the partitions pick them up at once (also the console's config form).
+    func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, logger: Logger, touching: [String],
                                    change: ([String: String]) throws -> [String: String]) async -> (code: ErrorCode, message: String?) {
         guard ConfigResourceType(rawValue: type) == .topic else {
             if ConfigResourceType(rawValue: type) == .broker {
                 return (.invalidRequest, "Dynamic broker configs are not supported by Runnel; edit the config file and restart.")
             }
             return (.invalidRequest, "Altering configs of resource type \(type) is not supported.")
+        }
+        if let outcome = await applyAliasConfigs(name: name, validateOnly: validateOnly, logger: logger,
+                                                 touching: touching, change: change) {
+            return outcome
         }
         guard let topic = metadataStore.topic(named: name) else {
             return (.unknownTopicOrPartition, "Topic '\(name)' does not exist.")
@@ -134,7 +145,7 @@ extension BrokerCore {
             guard !validateOnly else { return (.none, nil) }
             try await metadataStore.setConfigs(topic: name, to: next)
             replicas.updateConfig(of: topic.name, to: logConfig)
-            context.context.logger.info("altered topic configs", metadata: ["topic": "\(name)", "configs": "\(next)"])
+            logger.info("altered topic configs", metadata: ["topic": "\(name)", "configs": "\(next)"])
             return (.none, nil)
         } catch let error as TopicCreationError {
             return (error.errorCode, error.message)

@@ -59,7 +59,7 @@ extension BrokerCore {
             promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context))
             return true
         }
-        let partitions = plan.partitions.compactMap { key, _ in replicas.partition(topic: key.topic, index: key.partition) }
+        let partitions = plan.partitions.compactMap { key, _ in clientPartition(topic: key.topic, index: key.partition).partition }
         wait.start(watching: partitions)
         return promise.futureResult
     }
@@ -70,7 +70,7 @@ extension BrokerCore {
         var unresolved: [FetchedPartition] = []
         for topic in request.topics {
             let metadata: TopicMetadata? = version >= 13 ? metadataStore.topic(id: topic.topicId)
-                                                         : metadataStore.topic(named: topic.topic)
+                                                         : metadataStore.image.topic(resolving: topic.topic)?.metadata
             for partition in topic.partitions {
                 guard let metadata else {
                     var failed = FetchedPartition(key: FetchPartitionKey(topic: topic.topic, partition: partition.partition),
@@ -79,7 +79,8 @@ extension BrokerCore {
                     unresolved.append(failed)
                     continue
                 }
-                let key = FetchPartitionKey(topic: metadata.name, partition: partition.partition)
+                // By name, the key keeps the client's name (an alias answers under it); reads resolve it.
+                let key = FetchPartitionKey(topic: version >= 13 ? metadata.name : topic.topic, partition: partition.partition)
                 requested.append((key, FetchSessionPartition(
                     topicId: metadata.topicId, fetchOffset: partition.fetchOffset, maxBytes: partition.partitionMaxBytes,
                     currentLeaderEpoch: partition.currentLeaderEpoch, lastFetchedEpoch: partition.lastFetchedEpoch,
@@ -131,8 +132,9 @@ extension BrokerCore {
         let now = isReplica ? Partition.nowMs() : 0
         for (key, wanted) in plan.partitions {
             var result = FetchedPartition(key: key, topicId: wanted.topicId)
-            guard let partition = replicas.partition(topic: key.topic, index: key.partition) else {
-                result.errorCode = metadataStore.topic(named: key.topic).map { replicas.notHostedError(topic: $0, index: key.partition) }
+            let (topic, hosted) = clientPartition(topic: key.topic, index: key.partition)  // an alias reads its target
+            guard let partition = hosted else {
+                result.errorCode = metadataStore.topic(named: topic).map { replicas.notHostedError(topic: $0, index: key.partition) }
                     ?? .unknownTopicOrPartition
                 results.append(result)
                 continue
@@ -202,6 +204,14 @@ extension BrokerCore {
             for p in included { sent[p.key] = (p.highWatermark, p.lastStableOffset, p.logStartOffset) }
             fetchSessions.recordResponse(id: plan.sessionId, sent: sent,
                                          returnedData: included.filter { $0.bytes > 0 }.map(\.key))
+        }
+        errorMetrics.record(apiKey: ApiKey.fetch.rawValue, code: plan.topLevelError.rawValue)
+        for fetched in included {
+            if fetched.errorCode != .none {
+                errorMetrics.record(apiKey: ApiKey.fetch.rawValue, code: fetched.errorCode.rawValue)
+            } else if fetched.bytes > 0 {
+                replicas.partition(topic: fetched.key.topic, index: fetched.key.partition)?.traffic.bytesOut.increment(by: fetched.bytes)
+            }
         }
         var writer = FetchResponseWriter(version: version, allocator: ByteBufferAllocator())
         return writer.encode(correlationId: context.header.correlationId, errorCode: plan.topLevelError,

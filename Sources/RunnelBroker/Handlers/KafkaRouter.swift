@@ -145,15 +145,16 @@ final class KafkaRouter: RequestRouter {
                 if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
                 return await $0.leaveGroup($1, version: $2.version)
             }
+        // Group offsets of an alias are its target's (GroupOffsetAliases.swift).
         case .offsetCommit:
-            return serveGroup(OffsetCommitRequest.self, body, request) { [broker] in
+            return serveGroupOffsets(OffsetCommitRequest.self, body, request) { [broker] in
                 if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied, $1) }
                 return await $0.offsetCommit($1, version: $2.version)
             }
         case .txnOffsetCommit:
-            return serveGroup(TxnOffsetCommitRequest.self, body, request) { await $0.txnOffsetCommit($1, version: $2.version) }
+            return serveGroupOffsets(TxnOffsetCommitRequest.self, body, request) { await $0.txnOffsetCommit($1, version: $2.version) }
         case .offsetFetch:
-            return serveGroup(OffsetFetchRequest.self, body, request) { [broker] in await broker.authorizedOffsetFetch($0, $1, $2) }
+            return serveGroupOffsets(OffsetFetchRequest.self, body, request) { [broker] in await broker.authorizedOffsetFetch($0, $1, $2) }
         case .describeGroups:
             return serveGroup(DescribeGroupsRequest.self, body, request) { [broker] in await broker.authorizedDescribeGroups($0, $1, $2) }
         case .listGroups:
@@ -161,7 +162,7 @@ final class KafkaRouter: RequestRouter {
         case .deleteGroups:
             return serveGroup(DeleteGroupsRequest.self, body, request) { [broker] in await broker.authorizedDeleteGroups($0, $1, $2) }
         case .offsetDelete:
-            return serveGroup(OffsetDeleteRequest.self, body, request) { await $0.offsetDelete($1, version: $2.version) }
+            return serveGroupOffsets(OffsetDeleteRequest.self, body, request) { await $0.offsetDelete($1, version: $2.version) }
         default:
             return loop.makeFailedFuture(RouterError.unsupportedApi(apiKey: frame.apiKey, version: frame.apiVersion))
         }
@@ -204,6 +205,20 @@ final class KafkaRouter: RequestRouter {
         _ call: @escaping @Sendable (GroupRequests, Request, HandlerRequest) async -> Request.Response
     ) -> EventLoopFuture<ResponsePayload> {
         serveOnLane(broker.groupRequests, type, body, request, call)
+    }
+
+    /// A group call whose request and response name topics: aliases resolve to their targets.
+    private func serveGroupOffsets<Request: KafkaRequestMessage & TopicNamedMessage>(
+        _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
+        _ call: @escaping @Sendable (GroupRequests, Request, HandlerRequest) async -> Request.Response
+    ) -> EventLoopFuture<ResponsePayload> where Request.Response: TopicNamedMessage {
+        let store = broker.metadataStore
+        return serveGroup(type, body, request) { groups, message, request in
+            var renames = TopicAliasRenames(image: store.image)
+            let resolved = renames.resolve(message)
+            let response = await call(groups, resolved, request)
+            return renames.restore(response)
+        }
     }
 
     private func serveAsync<Request: KafkaRequestMessage>(
@@ -261,6 +276,7 @@ final class KafkaRouter: RequestRouter {
                 to: &out, headerVersion: ResponseHeader.headerVersion(apiKey: request.header.apiKey,
                                                                       apiVersion: request.header.apiVersion))
             try response.encode(to: &out, version: request.header.apiVersion)
+            broker.errorMetrics.record(response, apiKey: request.header.apiKey)
         } catch {
             request.context.logger.error("response encoding failed", metadata: ["error": "\(error)"])
             throw RouterError.encodingFailed(api: String(describing: Response.self), reason: "\(error)")

@@ -22,7 +22,7 @@ extension BrokerCore {
         let image = metadataStore.image
         let creates = !wantsAll && allowAutoCreate && (request.topics ?? []).contains { requested in
             guard let name = requested.name else { return false }
-            return image.topic(named: name) == nil && TopicMetadata.invalidNameReason(name) == nil && !name.hasPrefix("__")
+            return image.topic(resolving: name) == nil && TopicMetadata.invalidNameReason(name) == nil && !name.hasPrefix("__")
                 && mayCreateTopic(name, context)
         }
         let listener = context.context.listenerName
@@ -33,7 +33,7 @@ extension BrokerCore {
         return .later(context.context.lane.submit(on: context.eventLoop) { [self] in
             var failures: [String: ErrorCode] = [:]
             for requested in request.topics ?? [] {
-                guard let name = requested.name, metadataStore.topic(named: name) == nil,
+                guard let name = requested.name, metadataStore.image.topic(resolving: name) == nil,
                       TopicMetadata.invalidNameReason(name) == nil, !name.hasPrefix("__"), mayCreateTopic(name, context)
                 else { continue }
                 do throws(TopicCreationError) {
@@ -92,7 +92,12 @@ extension BrokerCore {
     private func resolveTopic(_ requested: MetadataRequest.MetadataRequestTopic, image: MetadataImage, live: Set<Int32>,
                               missingCode: ErrorCode) -> MetadataResponse.MetadataResponseTopic {
         if let name = requested.name {
-            if let topic = image.topic(named: name) { return topicMetadata(topic, live: live) }
+            if let topic = image.topic(resolving: name) {
+                // An alias answers with its target's partitions and topic id, under the name the client used.
+                var answer = topicMetadata(topic, live: live)
+                answer.name = name
+                return answer
+            }
             if TopicMetadata.invalidNameReason(name) != nil {
                 return errorTopic(name: name, id: .zero, code: .invalidTopicException)
             }

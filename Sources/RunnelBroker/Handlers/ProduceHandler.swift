@@ -56,7 +56,8 @@ extension BrokerCore {
         }, promise: loop.makePromise(of: ProduceResponse.self))
         for (topicIndex, topicData) in request.topicData.enumerated() {
             let topic: TopicMetadata? = version >= 13
-                ? metadataStore.topic(id: topicData.topicId) : metadataStore.topic(named: topicData.name)
+                ? metadataStore.topic(id: topicData.topicId) : metadataStore.image.topic(resolving: topicData.name)?.metadata
+            // ACLs govern the topic the records land in (an alias resolves to its target first).
             if let name = topic?.name ?? (topicData.name.isEmpty ? nil : topicData.name), !produceWriteAllowed(topic: name, context) {
                 for (partitionIndex, partitionData) in topicData.partitionData.enumerated() {
                     collector.set(topicIndex, partitionIndex, partitionError(partitionData.index, .topicAuthorizationFailed, message: nil))

@@ -89,6 +89,11 @@ extension BrokerCore {
         result.topicId = target.id
         let topic: TopicMetadata?
         if let name = target.name {
+            if let conflict = TopicAliasRules.topicDeletionConflict(name, in: metadataStore.image) {
+                result.errorCode = ErrorCode.policyViolation.rawValue
+                result.errorMessage = conflict
+                return result
+            }
             topic = metadataStore.topic(named: name)
         } else {
             topic = metadataStore.topic(id: target.id)
@@ -99,6 +104,11 @@ extension BrokerCore {
         }
         result.name = topic.name
         result.topicId = topic.topicId
+        if let conflict = TopicAliasRules.topicDeletionConflict(topic.name, in: metadataStore.image) {
+            result.errorCode = ErrorCode.policyViolation.rawValue
+            result.errorMessage = conflict
+            return result
+        }
         guard !InternalTopics.contains(topic.name) else {
             // Deleting an internal topic would drop every group's (or transaction's) state.
             result.errorCode = ErrorCode.invalidTopicException.rawValue

@@ -6,19 +6,23 @@ import Darwin
 #endif
 import Logging
 
-/// Writes `2026-01-01T00:00:00.000Z info runnel.server: message key=value …` lines to stderr.
-/// Values containing spaces, quotes or `=` are quoted.
+/// Writes one line per event to stderr: `2026-01-01T00:00:00.000Z info runnel.server: message key=value …`
+/// (values containing spaces, quotes or `=` are quoted), or with `log.format = json` one JSON object,
+/// `{"time":…,"level":…,"logger":…,"message":…,"key":"value",…}`.
 public struct KeyValueLogHandler: LogHandler {
     /// The logger's label (e.g. `runnel.server`).
     public let label: String
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
+    /// Text or JSON lines.
+    public let format: LogFormat
     private let write: @Sendable (String) -> Void
 
     /// Creates a handler writing to stderr, or to `write` (for tests).
-    public init(label: String, level: Logger.Level, write: (@Sendable (String) -> Void)? = nil) {
+    public init(label: String, level: Logger.Level, format: LogFormat = .text, write: (@Sendable (String) -> Void)? = nil) {
         self.label = label
         self.logLevel = level
+        self.format = format
         self.write = write ?? Self.writeToStandardError
     }
 
@@ -35,8 +39,8 @@ public struct KeyValueLogHandler: LogHandler {
     }
 
     /// Installs this handler for every logger in the process, at `level`.
-    public static func bootstrap(level: Logger.Level) {
-        LoggingSystem.bootstrap { label in KeyValueLogHandler(label: label, level: level) }
+    public static func bootstrap(level: Logger.Level, format: LogFormat = .text) {
+        LoggingSystem.bootstrap { label in KeyValueLogHandler(label: label, level: level, format: format) }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -45,10 +49,15 @@ public struct KeyValueLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = Self.timestamp()
-        line += " \(event.level) \(label): \(event.message)"
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        if format == .json {
+            write(JSONLogLine.render(time: Self.timestamp(), level: "\(event.level)", logger: label,
+                                     message: "\(event.message)", metadata: merged))
+            return
+        }
+        var line = Self.timestamp()
+        line += " \(event.level) \(label): \(event.message)"
         for key in merged.keys.sorted() {
             guard let value = merged[key] else { continue }
             line += " \(key)=\(Self.quoted("\(value)"))"

@@ -1,20 +1,25 @@
-// ServerMetrics: the network layer's metrics (connections, requests by API key, bytes, latency).
+// ServerMetrics: the network layer's metrics (connections, requests by API and version, bytes, latency).
 import CoreMetrics
+import KafkaProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 
 /// Metrics recorded by the server pipeline, through swift-metrics (exported by whatever backend
 /// the process bootstrapped; Prometheus in `runnel broker`).
 ///
-/// Per-API-key series are created the first time a key is seen (so `/metrics` lists only the APIs
-/// clients use) and cached; the request path then costs one uncontended lock and an array index.
+/// Requests are labelled by API name as Kafka names it (`api="Produce"`) and version; series are
+/// created the first time an API and version are seen (so `/metrics` lists only what clients use) and
+/// cached in a table indexed by key and version: the request path costs one uncontended lock and two
+/// array indexes.
 public final class ServerMetrics: Sendable {
-    /// API keys at or above this share one `api_key="other"` series.
+    /// API keys at or above this share one `api="other"` series.
     static let apiKeyLimit = 128
+    /// Versions at or above this share one `version="other"` series.
+    static let versionLimit = 32
 
-    private struct PerAPIKey {
-        var requests: Counter
+    private struct PerAPI {
         var latency: Timer
+        var requests: [Counter?]
     }
 
     private let factory: any MetricsFactory
@@ -23,7 +28,7 @@ public final class ServerMetrics: Sendable {
     private let connectionsRejected: Counter
     private let bytesIn: Counter
     private let bytesOut: Counter
-    private let perAPIKey = NIOLockedValueBox<[PerAPIKey?]>(Array(repeating: nil, count: apiKeyLimit + 1))
+    private let perAPI = NIOLockedValueBox<[PerAPI?]>(Array(repeating: nil, count: apiKeyLimit + 1))
 
     /// Creates the metrics with `factory` (by default the one the process bootstrapped).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -35,16 +40,27 @@ public final class ServerMetrics: Sendable {
         bytesOut = Counter(label: "runnel_network_bytes_out_total", factory: factory)
     }
 
-    private func series(_ apiKey: Int16) -> PerAPIKey {
-        let slot = apiKey >= 0 && Int(apiKey) < Self.apiKeyLimit ? Int(apiKey) : Self.apiKeyLimit
-        return perAPIKey.withLockedValue { table in
-            if let existing = table[slot] { return existing }
-            let value = slot == Self.apiKeyLimit ? "other" : "\(slot)"
-            let created = PerAPIKey(
-                requests: Counter(label: "runnel_requests_total", dimensions: [("api_key", value)], factory: factory),
-                latency: Timer(label: "runnel_request_latency_seconds", dimensions: [("api_key", value)], factory: factory))
-            table[slot] = created
-            return created
+    /// The `api` label of a key: Kafka's API name, or `other` for keys this build does not know.
+    static func apiLabel(_ apiKey: Int16) -> String {
+        let key = ApiKey(rawValue: apiKey)
+        return apiKey >= 0 && Int(apiKey) < apiKeyLimit && key.isKnown ? key.name : "other"
+    }
+
+    private static func slot(_ apiKey: Int16) -> Int {
+        apiKey >= 0 && Int(apiKey) < apiKeyLimit && ApiKey(rawValue: apiKey).isKnown ? Int(apiKey) : apiKeyLimit
+    }
+
+    /// Runs `body` on the API's series, creating them on first use.
+    private func withSeries<T>(_ apiKey: Int16, _ body: (inout PerAPI) -> T) -> T {
+        let slot = Self.slot(apiKey)
+        return perAPI.withLockedValue { table in
+            var series = table[slot] ?? PerAPI(
+                latency: Timer(label: "runnel_request_latency_seconds", dimensions: [("api", Self.apiLabel(apiKey))],
+                               factory: factory),
+                requests: Array(repeating: nil, count: Self.versionLimit + 1))
+            let result = body(&series)
+            table[slot] = series
+            return result
         }
     }
 
@@ -57,13 +73,23 @@ public final class ServerMetrics: Sendable {
 
     func connectionRejected() { connectionsRejected.increment() }
 
-    func requestReceived(apiKey: Int16, bytes: Int) {
-        series(apiKey).requests.increment()
+    func requestReceived(apiKey: Int16, apiVersion: Int16, bytes: Int) {
+        let versionSlot = apiVersion >= 0 && Int(apiVersion) < Self.versionLimit ? Int(apiVersion) : Self.versionLimit
+        let counter = withSeries(apiKey) { series in
+            if let existing = series.requests[versionSlot] { return existing }
+            let version = versionSlot == Self.versionLimit ? "other" : "\(versionSlot)"
+            let created = Counter(label: "runnel_requests_total",
+                                  dimensions: [("api", Self.apiLabel(apiKey)), ("version", version)], factory: factory)
+            series.requests[versionSlot] = created
+            return created
+        }
+        counter.increment()
         bytesIn.increment(by: bytes)
     }
 
     func requestCompleted(apiKey: Int16, since start: NIODeadline) {
-        series(apiKey).latency.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+        let timer = withSeries(apiKey) { $0.latency }
+        timer.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
     }
 
     func bytesSent(_ count: Int) { bytesOut.increment(by: count) }

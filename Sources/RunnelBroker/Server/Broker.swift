@@ -130,6 +130,8 @@ public final class Broker: Service, Sendable {
     ///   error that stopped the group coordinator from loading; storage is closed before it is thrown.
     public func run() async throws {
         var metricsServer: MetricsServer?
+        var chartSampler: Task<Void, Never>?
+        defer { chartSampler?.cancel() }
         let server: KafkaServer
         let applier = config.string(.metadataStore) == "etcd"
             ? Task { await MetadataChangeApplier(core: core, logger: logger).run() } : nil
@@ -147,7 +149,18 @@ public final class Broker: Service, Sendable {
         do {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
-                let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger)
+                let collector = BrokerStateCollector(core: core, logManager: logManager)
+                let console = Console(core: core, readOnly: config.bool(.consoleReadOnly))
+                chartSampler = Task {
+                    while !Task.isCancelled {
+                        await console.sampleThroughput()
+                        try? await Task.sleep(for: .seconds(Console.chartIntervalSeconds))
+                    }
+                }
+                let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger,
+                                            collector: { await collector.render() }, pages: { request in
+                    await console.respondLimited(to: request).map { ($0.status, $0.contentType, $0.body) }
+                })
                 metricsServer = metrics
                 do {
                     try await metrics.start(host: endpoint.host, port: endpoint.port)

@@ -119,7 +119,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         pending.append(Pending(
             sequence: sequence, apiKey: frame.apiKey, correlationId: frame.correlationId,
             started: .now(), payload: nil))
-        metrics.requestReceived(apiKey: frame.apiKey, bytes: frame.buffer.readableBytes + 4)
+        metrics.requestReceived(apiKey: frame.apiKey, apiVersion: frame.apiVersion, bytes: frame.buffer.readableBytes + 4)
         router.route(frame, context: requestContext)
             .hop(to: context.eventLoop)
             .assumeIsolated()

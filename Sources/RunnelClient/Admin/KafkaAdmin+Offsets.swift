@@ -45,6 +45,22 @@ extension KafkaAdmin {
         return results.sorted { $0.partition < $1.partition }
     }
 
+    /// The offset where a consumer positioned by `spec` starts reading in each partition of `topic`:
+    /// ListOffsets's answer, except that a time after a partition's last record (ListOffsets: -1) is
+    /// that partition's log end offset. `runnel group seek --to-timestamp` and `runnel replay` use it.
+    public func startOffsets(topic: String, partitions: [Int32]? = nil, spec: OffsetSpec) async throws -> [Int32: Int64] {
+        let found = try await listOffsets(topic: topic, partitions: partitions, spec: spec)
+        var result: [Int32: Int64] = [:]
+        for entry in found { result[entry.partition] = entry.offset }
+        let missing = found.filter { $0.offset < 0 }.map(\.partition)
+        if !missing.isEmpty {
+            for entry in try await listOffsets(topic: topic, partitions: missing, spec: .latest) {
+                result[entry.partition] = entry.offset
+            }
+        }
+        return result
+    }
+
     /// Deletes records before the given offsets (DeleteRecords); returns the new low watermarks.
     public func deleteRecords(topic: String, before offsets: [Int32: Int64]) async throws -> [Int32: Int64] {
         let metadata = try await client.topicMetadata(topic)

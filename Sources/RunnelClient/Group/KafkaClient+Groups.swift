@@ -58,10 +58,12 @@ extension KafkaClient {
     }
 
     /// The committed offsets of `group` (all partitions it has offsets for when `partitions` is nil).
-    /// Partitions without a committed offset are absent.
-    public func committedOffsets(group: String, partitions: [TopicPartition]? = nil) async throws
-        -> [TopicPartition: Int64] {
-        let connection = try await coordinatorConnection(group: group)
+    /// Partitions without a committed offset are absent. A `connection` to the coordinator saves the
+    /// FindCoordinator round trip (for callers that poll).
+    public func committedOffsets(group: String, partitions: [TopicPartition]? = nil,
+                                 connection given: BrokerConnection? = nil) async throws -> [TopicPartition: Int64] {
+        let connection: BrokerConnection
+        if let given { connection = given } else { connection = try await coordinatorConnection(group: group) }
         let version = try connection.version(for: .offsetFetch)
         var byTopic: [String: [Int32]] = [:]
         for topicPartition in partitions ?? [] { byTopic[topicPartition.topic, default: []].append(topicPartition.partition) }

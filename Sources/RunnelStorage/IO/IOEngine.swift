@@ -30,6 +30,9 @@ struct IORequest {
     var sync: Bool
     /// Called on the engine's sync thread with 0 or an errno, in submission order.
     var completion: @Sendable (Int32) -> Void
+    /// Called on the engine's write thread once the bytes are written (0) or the write failed (errno),
+    /// before the sync stage takes the request; `completion` follows. Nil: not needed.
+    var written: (@Sendable (Int32) -> Void)? = nil
     /// Whether the test fault injector may fail this write: appends' data writes only, not the index
     /// bytes, snapshots and checkpoints queued beside them (the fault tests target appends).
     var injectable = true
@@ -65,6 +68,8 @@ final class IOEngine: @unchecked Sendable {
     private let directoryDescriptor: Int32
     /// Sync rounds answered by one syncfs (tests, metrics).
     let syncfsRounds = Atomic<Int>(0)
+    /// Sync latency and group-commit sizes, per sync round.
+    private let metrics: IOEngineMetrics
 
     /// Creates the engine for `kind`; `.auto` falls back to posix when io_uring cannot start.
     /// `name` is the log dir's path.
@@ -73,6 +78,7 @@ final class IOEngine: @unchecked Sendable {
         self.name = name
         self.faults = faults
         self.syncfsMinFiles = syncfsMinFiles
+        self.metrics = IOEngineMetrics(logDir: name)
         // The first ring decides the kind: `.ioUring` fails without one, `.auto` falls back to posix.
         let ring: IOUringBackend?
         switch kind {
@@ -124,6 +130,17 @@ final class IOEngine: @unchecked Sendable {
         queue.append(request)
         if queue.count == 1 { condition.signal() }
         return true
+    }
+
+    /// Requests queued for the write stage plus those written and waiting for their sync (for /metrics).
+    var queueDepth: Int {
+        condition.lock()
+        let queued = queue.count
+        condition.unlock()
+        syncCondition.lock()
+        let syncing = syncJobs.reduce(0) { $0 + $1.batch.count }
+        syncCondition.unlock()
+        return queued + syncing
     }
 
     /// Completes everything queued, then stops the thread and closes the backend.
@@ -181,6 +198,7 @@ final class IOEngine: @unchecked Sendable {
             } else {
                 results = backend.execute(writes)
             }
+            for (request, result) in zip(batch, results) { request.written?(result) }
             syncCondition.lock()
             syncJobs.append(SyncJob(batch: batch, writeResults: results))
             syncCondition.signal()
@@ -219,6 +237,7 @@ final class IOEngine: @unchecked Sendable {
             let jobs = syncJobs
             syncJobs.removeAll(keepingCapacity: true)
             syncCondition.unlock()
+            faults?.waitWhileSyncsHeld()
             var files: [Int32: LogFileHandle] = [:]
             for job in jobs {
                 for (request, result) in zip(job.batch, job.writeResults) where request.sync && result == 0 {
@@ -226,7 +245,9 @@ final class IOEngine: @unchecked Sendable {
                 }
             }
             var synced: [Int32: Int32] = [:]
-            if files.count >= syncfsMinFiles, syncfsMinFiles > 0, directoryDescriptor >= 0, let syncfs = Self.syncfs {
+            let syncStarted = DispatchTime.now()
+            let usesSyncfs = files.count >= syncfsMinFiles && syncfsMinFiles > 0 && directoryDescriptor >= 0 && Self.syncfs != nil
+            if usesSyncfs, let syncfs = Self.syncfs {
                 // Linux ≥ 5.8 reports writeback errors of any file of the file system through syncfs, so
                 // a failure fails every request of the round (conservative: none is acknowledged).
                 let code = retryingEINTR { syncfs(directoryDescriptor) }
@@ -237,6 +258,10 @@ final class IOEngine: @unchecked Sendable {
                     IORequest(file: $0, position: 0, chunks: [], sync: true, completion: { _ in })
                 }
                 for (request, code) in zip(syncs, syncBackend.execute(syncs)) { synced[request.file.descriptor] = code }
+            }
+            if !files.isEmpty {
+                metrics.recordRound(syncfs: usesSyncfs, files: files.count, requests: jobs.reduce(0) { $0 + $1.batch.count },
+                                    since: syncStarted)
             }
             for job in jobs {
                 for (request, result) in zip(job.batch, job.writeResults) {

@@ -12,6 +12,8 @@ final class IOFaultInjector: Sendable {
     private let skip = Mutex(0)
     /// While true the engine leaves its queue alone, so a test can queue several appends into one batch.
     private let held = Mutex(false)
+    /// While true the sync stage waits before its next fsync round (written bytes stay unsynced).
+    private let syncsHeld = Mutex(false)
 
     init() {}
 
@@ -29,6 +31,16 @@ final class IOFaultInjector: Sendable {
     /// Called by the engine thread before it takes a batch; returns once writes are released.
     func waitWhileHeld() {
         while held.withLock({ $0 }) { usleep(200) }
+    }
+
+    /// Makes the sync stage wait before its next round of fsyncs, until `releaseSyncs()`.
+    func holdSyncs() { syncsHeld.withLock { $0 = true } }
+
+    func releaseSyncs() { syncsHeld.withLock { $0 = false } }
+
+    /// Called by the sync thread before a round; returns once syncs are released.
+    func waitWhileSyncsHeld() {
+        while syncsHeld.withLock({ $0 }) { usleep(200) }
     }
 
     /// The errno for this write, or nil to let it run.

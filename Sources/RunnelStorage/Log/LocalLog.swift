@@ -21,6 +21,8 @@ struct InFlightWrite {
     var result: AppendResult
     var synced: Bool
     var done = false
+    /// The bytes are in the file (page cache), maybe not yet fsynced.
+    var written = false
     var errno: Int32 = 0
     var completion: (@Sendable (Result<AppendResult, StorageError>) -> Void)?
 }
@@ -214,26 +216,63 @@ final class LocalLog {
         failure = nil
     }
 
+    // MARK: Written, not yet durable
+
+    /// Marks a write whose bytes reached the file (the engine's write stage); its completion follows
+    /// once it is durable. Returns whether `writtenEnd` moved.
+    func markWritten(token: UInt64) -> Bool {
+        guard failure == nil, let index = inFlight.firstIndex(where: { $0.token == token }) else { return false }
+        let before = writtenEnd
+        inFlight[index].written = true
+        return writtenEnd > before
+    }
+
+    /// One past the last offset whose bytes are in the file, durable or not: the written prefix of the
+    /// in-flight writes beyond the log end offset. Followers may read up to here (the leader's high
+    /// watermark still waits for its own durable end); consumers never do.
+    var writtenEnd: Int64 {
+        var end = logEndOffset
+        guard failure == nil else { return end }
+        for write in inFlight {
+            guard write.written || write.done, write.errno == 0 else { break }
+            end = max(end, write.nextOffset)
+        }
+        return end
+    }
+
+    /// How far `segment`'s file holds written bytes: its visible size, or beyond it the end of the
+    /// written prefix of in-flight writes to it.
+    func writtenSize(of segment: LogSegment) -> Int64 {
+        var size = segment.visibleSize
+        guard failure == nil else { return size }
+        for write in inFlight {
+            guard write.written || write.done, write.errno == 0 else { break }
+            if write.segment === segment { size = max(size, write.endPosition) }
+        }
+        return size
+    }
+
     // MARK: Reading
 
     /// The lock-free part of a read from the segment at `index` (bounds and index lookups in memory).
     func readPlan(segmentAt index: Int, offset: Int64, upper: Int64, maxBytes: Int, minOneBatch: Bool,
-                  result: LogReadResult) throws(StorageError) -> ReadPlan {
+                  result: LogReadResult, written: Bool = false) throws(StorageError) -> ReadPlan {
         let segment = segments[index]
         try segment.load()
         return ReadPlan(file: try segment.logFile(), offset: offset, upper: upper, maxBytes: maxBytes,
                         minOneBatch: minOneBatch, scanFrom: segment.offsetIndex.lookup(offset).position,
                         upperScanFrom: upper < segment.nextOffset ? segment.offsetIndex.lookup(upper).position : nil,
-                        limit: segment.visibleSize, result: result, truncations: truncations)
+                        limit: written ? writtenSize(of: segment) : segment.visibleSize, result: result,
+                        truncations: truncations)
     }
 
     /// The whole read under the lock, walking on to later segments when the batch holding `offset` is not
     /// in the first one (compaction gaps): the same `ReadPlan` scan, segment after segment.
     func readWalkingSegments(from index: Int, offset: Int64, upper: Int64, maxBytes: Int, minOneBatch: Bool,
-                             result: LogReadResult) throws(StorageError) -> (result: LogReadResult, segment: Int)? {
+                             result: LogReadResult, written: Bool = false) throws(StorageError) -> (result: LogReadResult, segment: Int)? {
         for current in index..<segments.count {
             let plan = try readPlan(segmentAt: current, offset: offset, upper: upper, maxBytes: maxBytes,
-                                    minOneBatch: minOneBatch, result: result)
+                                    minOneBatch: minOneBatch, result: result, written: written)
             if let found = try plan.execute() { return (found, current) }
         }
         return nil

@@ -38,8 +38,11 @@ public struct AppendResult: Sendable, Equatable {
 
 /// How far a read may go (Kafka's FetchIsolation).
 public enum FetchIsolation: Sendable, Equatable {
-    /// Up to the log end offset (follower fetches).
+    /// Up to the log end offset: everything durable (coordinator loads, scans).
     case logEnd
+    /// Up to what is written to the file, durable or not (followers fetching from their leader, as
+    /// Kafka's followers read the leader's page cache; the high watermark still waits for durability).
+    case written
     /// Up to the high watermark (read_uncommitted consumers).
     case highWatermark
     /// Up to the last stable offset, with aborted transactions (read_committed consumers).

@@ -18,7 +18,7 @@ extension PartitionLog {
             let upper = s.upperBound(isolation)
             guard offset < upper, let index = s.local.segmentIndex(for: offset) else { return (nil, result) }
             return (try s.local.readPlan(segmentAt: index, offset: offset, upper: upper, maxBytes: maxBytes,
-                                         minOneBatch: minOneBatch, result: result), result)
+                                         minOneBatch: minOneBatch, result: result, written: isolation == .written), result)
         }
         guard let plan else { return empty }
         if var result = try plan.execute() {
@@ -38,7 +38,8 @@ extension PartitionLog {
             let upper = s.upperBound(isolation)
             guard offset < upper, let index = s.local.segmentIndex(for: offset) else { return result }
             if let (found, segment) = try s.local.readWalkingSegments(from: index, offset: offset, upper: upper, maxBytes: maxBytes,
-                                                                      minOneBatch: minOneBatch, result: result) {
+                                                                      minOneBatch: minOneBatch, result: result,
+                                                                      written: isolation == .written) {
                 result = found
                 if isolation == .transactionCommitted {
                     result.abortedTransactions = s.local.abortedTransactions(from: offset, to: upper, startingAt: segment)
@@ -90,10 +91,11 @@ extension PartitionLog {
     // MARK: Leader epochs
 
     /// OffsetForLeaderEpoch: the largest epoch ≤ `epoch` and the offset where the next epoch starts
-    /// (the log end offset for the latest epoch); (-1, -1) when unknown.
+    /// (for the latest epoch the written end — what followers may already hold, see `FetchIsolation.written`);
+    /// (-1, -1) when unknown.
     public func endOffset(forLeaderEpoch epoch: Int32) -> (leaderEpoch: Int32, endOffset: Int64) {
         state.withLock { s in
-            let found = s.epochs.endOffset(for: epoch, logEndOffset: s.local.logEndOffset)
+            let found = s.epochs.endOffset(for: epoch, logEndOffset: s.local.writtenEnd)
             return (found.epoch, found.endOffset)
         }
     }

@@ -28,6 +28,7 @@ public final class PartitionLog: Sendable {
     /// Snapshots and checkpoints written atomically through the engine.
     let fileWriter: AtomicFileWriter
     private let appendListener = Mutex<(@Sendable (PartitionLog) -> Void)?>(nil)
+    private let writtenListener = Mutex<(@Sendable (PartitionLog) -> Void)?>(nil)
 
     init(topic: String, partition: Int32, topicId: UUID?, directory: String, logDir: LogDirectory,
          state: sending PartitionLogState, clock: @escaping @Sendable () -> Int64, logger: Logger) {
@@ -51,6 +52,8 @@ public final class PartitionLog: Sendable {
 
     /// One past the last offset whose bytes are written (readable by followers).
     public var logEndOffset: Int64 { state.withLock { $0.local.logEndOffset } }
+    /// One past the last offset appended, written or still in flight (the next append's first offset).
+    public var appendedEndOffset: Int64 { state.withLock { $0.local.nextOffset } }
     /// The first offset still in the log.
     public var logStartOffset: Int64 { state.withLock { $0.logStartOffset } }
     /// The offset up to which consumers may read (see `highWatermarkPolicy`).
@@ -107,6 +110,13 @@ public final class PartitionLog: Sendable {
         appendListener.withLock { $0 = listener }
     }
 
+    /// Registers a hook called (on the engine's write thread, outside the lock) when the written end
+    /// (`FetchIsolation.written`) moved ahead of the durable log end — before the fsync — so long-polling
+    /// follower fetches can read it while it syncs. Keep it cheap.
+    public func setWrittenListener(_ listener: (@Sendable (PartitionLog) -> Void)?) {
+        writtenListener.withLock { $0 = listener }
+    }
+
     // MARK: Append
 
     /// Appends batches checked by `RecordBatchValidator` (see `ValidatedBatches`); the log does not parse
@@ -129,9 +139,11 @@ public final class PartitionLog: Sendable {
             // Index bytes and rolled segments' fsyncs go first: the engine completes in submission order.
             submitQueuedIO(s)
             if case let .write(file, position, chunks, sync, token) = plan {
-                let request = IORequest(file: file, position: position, chunks: chunks, sync: sync) { [self] code in
+                var request = IORequest(file: file, position: position, chunks: chunks, sync: sync) { [self] code in
                     writeCompleted(token: token, errno: code)
                 }
+                // Before the fsync: followers may fetch what is written while it syncs.
+                if sync { request.written = { [self] code in if code == 0 { writeWritten(token: token) } } }
                 if !logDir.engine.submit(request) {
                     // The engine is shut down: fail this append (the pending entry is failed and rolled back).
                     _ = s.complete(token: token, errno: EBADF)
@@ -208,6 +220,12 @@ public final class PartitionLog: Sendable {
         // The listener runs first (once), so an acknowledged append has always been announced.
         if advanced, let listener = appendListener.withLock({ $0 }) { listener(self) }
         for callback in callbacks { callback() }
+    }
+
+    /// A write reached the file and waits for its fsync: long-polling follower fetches may read it now.
+    private func writeWritten(token: UInt64) {
+        let moved = state.withLock { $0.local.markWritten(token: token) }
+        if moved, let listener = writtenListener.withLock({ $0 }) { listener(self) }
     }
 
     private func flushCompleted(upTo offset: Int64, errno code: Int32, path: String) {

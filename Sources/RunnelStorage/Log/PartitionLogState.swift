@@ -324,6 +324,7 @@ final class PartitionLogState {
     func upperBound(_ isolation: FetchIsolation) -> Int64 {
         switch isolation {
         case .logEnd: local.logEndOffset
+        case .written: local.writtenEnd
         case .highWatermark: highWatermark
         case .transactionCommitted: lastStableOffset
         }
@@ -332,8 +333,9 @@ final class PartitionLogState {
     /// The empty result of a read from `offset` (offsets and watermarks filled in), after the range check.
     func emptyReadResult(from offset: Int64, isolation: FetchIsolation) throws(StorageError) -> LogReadResult {
         if let offlineReason { throw .partitionOffline(offlineReason) }
-        guard offset >= logStartOffset, offset <= local.logEndOffset else {
-            throw .offsetOutOfRange(requested: offset, logStartOffset: logStartOffset, logEndOffset: local.logEndOffset)
+        let end = isolation == .written ? local.writtenEnd : local.logEndOffset
+        guard offset >= logStartOffset, offset <= end else {
+            throw .offsetOutOfRange(requested: offset, logStartOffset: logStartOffset, logEndOffset: end)
         }
         return LogReadResult(slices: [], fetchOffset: offset, firstBatchOffset: nil, highWatermark: highWatermark,
                              lastStableOffset: lastStableOffset, logStartOffset: logStartOffset,

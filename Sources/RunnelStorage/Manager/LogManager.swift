@@ -224,6 +224,7 @@ public final class LogManager: Sendable {
         }
         guard let descriptor else { throw .unknownTopicOrPartition(topic: topic, partition: partition) }
         log?.setAppendListener(nil)
+        log?.setWrittenListener(nil)
         let path = descriptor.logDir + "/" + key.description
         let doomed = path + "." + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + "-delete"
         cache.evict(directory: path)

@@ -56,17 +56,8 @@ struct GroupSeek: AsyncParsableCommand {
                     if let toOffset {
                         for index in indexes { offsets[TopicPartition(topic: name, partition: index)] = toOffset }
                     } else if let spec {
-                        let found = try await admin.listOffsets(topic: name, partitions: indexes, spec: spec)
-                        var latest: [Int32: Int64] = [:]
-                        if case .timestamp = spec {
-                            for entry in try await admin.listOffsets(topic: name, partitions: indexes, spec: .latest) {
-                                latest[entry.partition] = entry.offset
-                            }
-                        }
-                        for entry in found {
-                            // No record at or after the time: the end of the partition.
-                            let offset = entry.offset >= 0 ? entry.offset : latest[entry.partition] ?? 0
-                            offsets[TopicPartition(topic: name, partition: entry.partition)] = offset
+                        for (index, offset) in try await admin.startOffsets(topic: name, partitions: indexes, spec: spec) {
+                            offsets[TopicPartition(topic: name, partition: index)] = offset
                         }
                     }
                 }

@@ -28,6 +28,7 @@ struct LocalClusterCommand: AsyncParsableCommand {
           runnel local-cluster --nodes 3 --dir /tmp/runnel-cluster
           runnel local-cluster --nodes 3 --dir ./cluster --port 29092 --etcd-port 22379
           runnel local-cluster --nodes 3 --dir ./cluster --broker-override etcd.lease.ttl.ms=3000
+          runnel local-cluster --nodes 3 --dir ./cluster --metrics-port 19644   # consoles on 19644-19646
         """)
 
     @Option(help: "Number of broker nodes (1-64).")
@@ -42,6 +43,10 @@ struct LocalClusterCommand: AsyncParsableCommand {
 
     @Option(help: "etcd client port (127.0.0.1); its peer port is the next one.")
     var etcdPort: Int = 12379
+
+    @Option(help: ArgumentHelp("metrics.listener (metrics and web console) port of node 1; node N uses port + N - 1 (127.0.0.1). Default: none.",
+                               valueName: "port"))
+    var metricsPort: Int?
 
     @Option(help: "etcd.prefix of the cluster's keys.")
     var etcdPrefix: String = "/runnel"
@@ -117,7 +122,8 @@ struct LocalClusterCommand: AsyncParsableCommand {
             let internalReplicas = min(3, nodes)
             let settings = [
                 "node.id=\(id)", "listeners=PLAINTEXT://127.0.0.1:\(kafkaPort)", "log.dirs=\(nodeDir)/data",
-                "metadata.store=etcd", "etcd.endpoints=\(client)", "etcd.prefix=\(etcdPrefix)", "metrics.listener=",
+                "metadata.store=etcd", "etcd.endpoints=\(client)", "etcd.prefix=\(etcdPrefix)",
+                "metrics.listener=" + (metricsPort.map { "127.0.0.1:\($0 + id - 1)" } ?? ""),
                 "offsets.topic.replication.factor=\(internalReplicas)",
                 "transaction.state.log.replication.factor=\(internalReplicas)",
                 "transaction.state.log.min.isr=\(min(2, internalReplicas))",

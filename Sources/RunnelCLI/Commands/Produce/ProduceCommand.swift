@@ -10,7 +10,9 @@ struct ProduceCommand: AsyncParsableCommand {
         commandName: "produce", abstract: "Produce lines from stdin or files as records.",
         discussion: """
         Each line becomes one record. With --key-separator, the text before the
-        first separator is the key. Exits 1 if any record failed; each failure is
+        first separator is the key. A topic that does not exist is created by the
+        broker if its auto.create.topics.enable is on (as with Kafka's console
+        producer); the command says so. Exits 1 if any record failed; each failure is
         reported on stderr with its file and line number.
 
         EXAMPLES:
@@ -48,6 +50,7 @@ struct ProduceCommand: AsyncParsableCommand {
             if let keySeparator, keySeparator.isEmpty { throw CLIError.usage("--key-separator must not be empty") }
             let tracker = DeliveryTracker(verbose: verbose && !output.isJSON)
             try await connection.withClient { client in
+                if let created = try await TopicAutoCreation.ensureExists(topic, client: client) { Terminal.printError(created) }
                 let producer = try KafkaProducer(client: client, configuration: configuration)
                 // Lines go over in chunks: one hop onto the producer per chunk, not per record.
                 var records: [ProducerRecord] = []

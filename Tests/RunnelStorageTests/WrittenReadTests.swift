@@ -1,0 +1,56 @@
+// Reads up to the written end: a leader's followers fetch what is written while it is still being
+// fsynced (as Kafka's followers read the leader's page cache); consumers and the durable log end wait.
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+@testable import RunnelStorage
+
+@Suite struct WrittenReadTests {
+    @Test func writtenBytesAreReadableWithTheWrittenIsolationOnlyUntilTheyAreDurable() throws {
+        let dir = TemporaryDirectory()
+        let faults = IOFaultInjector()
+        let manager = try TestManagers.make(dir.path, faults: faults)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "w", partition: 0, topicId: nil)
+        let wakeups = Mutex(0)
+        log.setWrittenListener { _ in wakeups.withLock { $0 += 1 } }
+        faults.holdSyncs()
+        let done = Mutex<Result<AppendResult, StorageError>?>(nil)
+        log.append(records: TestBatches.simple(count: 4), leaderEpoch: 0) { result in done.withLock { $0 = result } }
+
+        // Written, not durable: the written end moved, the durable end and the high watermark did not.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while wakeups.withLock({ $0 }) == 0, ContinuousClock.now < deadline { usleep(500) }
+        #expect(wakeups.withLock { $0 } == 1)
+        #expect(log.logEndOffset == 0 && log.highWatermark == 0 && done.withLock { $0 } == nil)
+        #expect(log.endOffset(forLeaderEpoch: 0) == (0, 4))
+        let follower = try log.read(from: 0, maxBytes: 1 << 20, isolation: .written)
+        #expect(follower.slices.reduce(0) { $0 + $1.length } > 0)
+        #expect(try log.read(from: 0, maxBytes: 1 << 20, isolation: .logEnd).slices.isEmpty)
+        #expect(try log.read(from: 0, maxBytes: 1 << 20, isolation: .highWatermark).slices.isEmpty)
+        // A follower that already has them asks from offset 4: not out of range.
+        #expect(try log.read(from: 4, maxBytes: 1 << 20, isolation: .written).slices.isEmpty)
+        #expect(throws: StorageError.self) { try log.read(from: 4, maxBytes: 1 << 20, isolation: .logEnd) }
+
+        faults.releaseSyncs()
+        while done.withLock({ $0 }) == nil, ContinuousClock.now < deadline { usleep(500) }
+        #expect((try done.withLock { $0 }?.get())?.baseOffset == 0)
+        #expect(log.logEndOffset == 4 && log.highWatermark == 4)
+        let durable = try log.read(from: 0, maxBytes: 1 << 20, isolation: .logEnd)
+        #expect(durable.slices.map(\.length) == follower.slices.map(\.length))
+    }
+
+    @Test func aFailedWriteIsNeverReadableAsWritten() throws {
+        let dir = TemporaryDirectory()
+        let faults = IOFaultInjector()
+        let manager = try TestManagers.make(dir.path, faults: faults)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "w", partition: 0, topicId: nil)
+        _ = try log.appendAndWait(records: TestBatches.simple(count: 2), leaderEpoch: 0)
+        faults.failNextWrites([EIO])
+        #expect(throws: StorageError.self) { try log.appendAndWait(records: TestBatches.simple(count: 3), leaderEpoch: 0) }
+        #expect(throws: StorageError.self) { try log.read(from: 3, maxBytes: 1 << 20, isolation: .written) }
+        #expect(log.endOffset(forLeaderEpoch: 0).endOffset == 2)
+    }
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Produce throughput with and without the web console under load (issue 14: "100 concurrent page
+loads during a produce benchmark — the Kafka listener's throughput drops by no more than 5% and nothing
+crashes").
+
+One release broker with `metrics.listener`; librdkafka's C API (tools/bench/rdkafka_perf.c, built by
+e2e_bench.build_driver) produces RECORDS records of VALUE_SIZE bytes, acks=all, to a 6-partition topic,
+alternating rounds: quiet, then with LOADERS threads each loading console pages (topics, a topic, the
+message browser, groups, /metrics) until the produce ends, back to back or with --think-ms between
+two loads of one loader (people with the console open). Reports the median MB/s of
+each kind of round, the ratio, the page loads served and any answer that was not 200. The page loaders
+are Python threads on the same 2 cores as the broker and the producer: part of any drop is their own
+CPU, not the broker's.
+
+    swift build -c release --product runnel
+    .venv/bin/python tools/bench/console_load_bench.py --runnel .build/release/runnel --rounds 3
+"""
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e_bench import build_driver, create_topic, free_port, produce  # noqa: E402
+
+
+def load_pages(metrics_port: int, paths: list[str], stop: threading.Event, stats: dict, lock: threading.Lock,
+               think_s: float):
+    conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
+    i = 0
+    while not stop.wait(think_s if i else 0):
+        path = paths[i % len(paths)]
+        i += 1
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            with lock:
+                stats["loads"] += 1
+                if resp.status != 200:
+                    stats["errors"].append(f"{path}: {resp.status}")
+        except (OSError, http.client.HTTPException) as e:
+            with lock:
+                stats["errors"].append(f"{path}: {type(e).__name__}: {e}")
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runnel", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--records", type=int, default=300_000)
+    ap.add_argument("--value-size", type=int, default=1024)
+    ap.add_argument("--loaders", type=int, default=100)
+    ap.add_argument("--think-ms", type=int, default=0,
+                    help="pause of each loader between two page loads (0: back to back)")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    driver, version = build_driver()
+
+    port, metrics_port = free_port(), free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="runnel-console-load-") as workdir:
+        log = open(os.path.join(workdir, "broker.log"), "w")
+        proc = subprocess.Popen(
+            [args.runnel, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+             "--override", f"log.dirs={workdir}/data", "--override", f"metrics.listener=127.0.0.1:{metrics_port}",
+             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=2)
+                    c.request("GET", "/ready")
+                    if c.getresponse().status == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("broker did not start")
+                time.sleep(0.1)
+            pages_topic = "console-pages"
+            create_topic(bootstrap, pages_topic, 3)
+            produce(driver, bootstrap, pages_topic, 2000, 200, idempotent=False)
+            paths = ["/topics", f"/topic?name={pages_topic}", f"/messages?topic={pages_topic}&partition=0&format=json",
+                     "/groups", "/metrics", "/"]
+            quiet, loaded, loads, errors = [], [], 0, []
+            for r in range(args.rounds):
+                for with_load in (False, True):
+                    topic = f"bench-{r}-{'load' if with_load else 'quiet'}"
+                    create_topic(bootstrap, topic, 6)
+                    stop, lock = threading.Event(), threading.Lock()
+                    stats = {"loads": 0, "errors": []}
+                    threads = [threading.Thread(target=load_pages, args=(metrics_port, paths, stop, stats, lock, args.think_ms / 1000),
+                                                daemon=True)
+                               for _ in range(args.loaders if with_load else 0)]
+                    for t in threads:
+                        t.start()
+                    result = produce(driver, bootstrap, topic, args.records, args.value_size, idempotent=False)
+                    stop.set()
+                    for t in threads:
+                        t.join(60)
+                    (loaded if with_load else quiet).append(result["MBps"])
+                    loads += stats["loads"]
+                    errors += stats["errors"]
+                    print(f"round {r} {'with console load' if with_load else 'quiet'}: {result['MBps']:.1f} MB/s"
+                          + (f", {stats['loads']} page loads" if with_load else ""), file=sys.stderr)
+            alive = proc.poll() is None
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+    result = {
+        "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "records": args.records,
+        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "rounds": args.rounds,
+        "quiet_MBps": [round(x, 1) for x in quiet], "loaded_MBps": [round(x, 1) for x in loaded],
+        "quiet_median_MBps": round(statistics.median(quiet), 1), "loaded_median_MBps": round(statistics.median(loaded), 1),
+        "ratio": round(statistics.median(loaded) / statistics.median(quiet), 3),
+        "page_loads": loads, "page_errors": errors[:20], "page_error_count": len(errors), "broker_alive": alive,
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0 if alive and not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
