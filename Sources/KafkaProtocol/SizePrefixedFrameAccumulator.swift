@@ -30,8 +30,9 @@ public enum FrameSizeError: Error, Sendable, Equatable, CustomStringConvertible 
 /// frame's buffer is reserved only up to `eagerReserveLimit` ahead of the bytes that actually
 /// arrived, so a lying prefix on a silent connection does not pin its whole claimed size.
 public struct SizePrefixedFrameAccumulator: Sendable {
-    /// Frames larger than this are refused (`FrameSizeError.tooLarge`).
-    public let maxFrameSize: Int
+    /// Frames larger than this are refused (`FrameSizeError.tooLarge`); may be changed between feeds
+    /// (a SASL listener allows only small frames before authentication).
+    public var maxFrameSize: Int
     /// Frames smaller than this are refused (`FrameSizeError.tooSmall`).
     public let minFrameSize: Int
     /// How far ahead of the received bytes a spanning frame's buffer may be reserved.

@@ -93,7 +93,10 @@ import Testing
 
     @Test func settingsThatContradictEachOtherAreRefused() {
         #expect { try BrokerConfig.load(overrides: ["listeners=SSL://127.0.0.1:9093"]) } throws: { error in
-            "\(error)".contains("SSL") && "\(error)".contains("listeners")
+            "\(error)".contains("SSL") && "\(error)".contains("ssl.keystore.location")
+        }
+        #expect { try BrokerConfig.load(overrides: ["listeners=KERBEROS://127.0.0.1:9093"]) } throws: { error in
+            "\(error)".contains("KERBEROS") && "\(error)".contains("listeners")
         }
         #expect(throws: ConfigError.self) {
             try BrokerConfig.load(overrides: ["listeners=PLAINTEXT://127.0.0.1:1,PLAINTEXT://127.0.0.1:2"])

@@ -34,7 +34,7 @@ extension BrokerConfig {
             }
             let name = override[..<equals].trimmingWhitespace()
             let text = String(override[override.index(after: equals)...])
-            guard let definition = ConfigTable.broker[name] else {
+            guard let definition = ConfigTable.brokerDefinition(named: name) else {
                 throw .unknownSetting(name: name, origin: .commandLine, suggestion: ConfigTable.suggestion(for: name))
             }
             try config.set(definition, text: text, origin: .commandLine)
@@ -70,11 +70,11 @@ extension BrokerConfig {
     private mutating func apply(table: TOMLTable, prefix: String, origin: ConfigOrigin) throws(ConfigError) {
         for (key, value) in table {
             let name = prefix.isEmpty ? key : prefix + "." + key
-            if let nested = value.table, ConfigTable.broker[name] == nil {
+            if let nested = value.table, ConfigTable.brokerDefinition(named: name) == nil {
                 try apply(table: nested, prefix: name, origin: origin)
                 continue
             }
-            guard let definition = ConfigTable.broker[name] else {
+            guard let definition = ConfigTable.brokerDefinition(named: name) else {
                 throw .unknownSetting(name: name, origin: origin, suggestion: ConfigTable.suggestion(for: name))
             }
             guard let parsed = Self.configValue(from: value, for: definition) else {

@@ -7,13 +7,14 @@ extension BrokerConfig {
         let protocols = securityProtocolMap()
         for listener in listeners {
             let securityProtocol = protocols[listener.name] ?? listener.name
-            guard securityProtocol == "PLAINTEXT" else {
+            guard SecurityProtocol(rawValue: securityProtocol) != nil else {
                 throw .invalidValue(
                     name: "listeners", value: "\(listener)",
-                    reason: "security protocol \(securityProtocol) is not supported yet; use a PLAINTEXT listener",
+                    reason: "security protocol \(securityProtocol) is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL; map the listener name in listener.security.protocol.map",
                     origin: origins["listeners"] ?? .builtIn)
             }
         }
+        try validateSecurity()
         let names = listeners.map(\.name)
         guard Set(names).count == names.count else {
             throw .invalidValue(

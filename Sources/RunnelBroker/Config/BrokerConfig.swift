@@ -53,7 +53,7 @@ public struct BrokerConfig: Sendable {
 
     /// Sets a broker setting from text, validating it (for tests and programmatic setup).
     public mutating func set(_ name: String, to text: String) throws(ConfigError) {
-        guard let definition = ConfigTable.broker[name] else {
+        guard let definition = ConfigTable.brokerDefinition(named: name) else {
             throw .unknownSetting(name: name, origin: .commandLine, suggestion: ConfigTable.suggestion(for: name))
         }
         try set(definition, text: text, origin: .commandLine)

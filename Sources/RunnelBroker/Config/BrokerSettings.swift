@@ -51,7 +51,8 @@ struct BrokerSettings: Sendable {
                                             maxBytesPerPartition: config.int32(.replicaFetchMaxBytes),
                                             maxBytes: config.int32(.replicaFetchResponseMaxBytes),
                                             backoff: .milliseconds(config.int(.replicaFetchBackoffMs)),
-                                            followerThrottledRate: config.int(.followerReplicationThrottledRate))
+                                            followerThrottledRate: config.int(.followerReplicationThrottledRate),
+                                            link: InterBrokerLink(config))
         leaderReplicationThrottledRate = config.int(.leaderReplicationThrottledRate)
         replicaLagTimeMaxMs = config.int(.replicaLagTimeMaxMs)
         internalTopics = InternalTopicSettings(

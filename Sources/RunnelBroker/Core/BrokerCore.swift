@@ -35,6 +35,8 @@ final class BrokerCore: Sendable {
     let internalTopicCreations = Mutex<Set<String>>([])
     /// When the last "internal topic not created yet" warning was logged.
     let internalTopicWarnedAt = Mutex<ContinuousClock.Instant?>(nil)
+    /// The ACL authorizer (allows everything until `authorizer.class.name` installs one; Security/).
+    let access = AccessControl()
     var internalTopicSettings: InternalTopicSettings { settings.internalTopics }
     let logger: Logger
     /// `runnel_errors_total{api,error}`: the error codes responses carry.
@@ -72,7 +74,7 @@ final class BrokerCore: Sendable {
         let producerIds = ProducerIdManager(metadata: metadataStore, logger: logger)
         self.producerIds = producerIds
         // Cluster mode: markers reach partitions led elsewhere, verification a coordinator elsewhere.
-        let links = replicas.clusterMode ? BrokerLinkPool(store: metadataStore, nodeId: settings.nodeId) : nil
+        let links = replicas.clusterMode ? BrokerLinkPool(store: metadataStore, nodeId: settings.nodeId, link: settings.replicaFetch.link) : nil
         self.brokerLinks = links
         let coordinatorMarkers: any TransactionMarkerWriter = links.map {
             ClusterMarkerWriter(local: markers, store: metadataStore, links: $0, nodeId: settings.nodeId, logger: logger)

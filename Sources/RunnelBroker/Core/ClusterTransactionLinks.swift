@@ -16,25 +16,27 @@ import Synchronization
 final class BrokerLinkPool: Sendable {
     private let store: any MetadataStore
     private let nodeId: Int32
+    private let link: InterBrokerLink
     private let connections = Mutex<[Int32: BrokerConnection]>([:])
 
-    init(store: any MetadataStore, nodeId: Int32) {
+    init(store: any MetadataStore, nodeId: Int32, link: InterBrokerLink = InterBrokerLink()) {
         self.store = store
         self.nodeId = nodeId
+        self.link = link
     }
 
     /// An open connection to broker `node`.
     func connection(to node: Int32) async throws -> BrokerConnection {
         if let open = connections.withLock({ $0[node] }), open.isActive { return open }
-        guard let endpoint = store.image.brokers[node]?.listeners.first else {
+        guard let address = store.image.brokers[node].flatMap({ link.address(of: $0) }) else {
             throw KafkaClientError.connectionFailed(address: "broker \(node)", reason: "not registered in the cluster")
         }
         var configuration = ConnectionConfiguration()
         configuration.clientId = "runnel-broker-\(nodeId)"
         configuration.connectTimeout = .seconds(3)
         configuration.requestTimeout = .seconds(10)
-        let opened = try await BrokerConnection.connect(to: BrokerAddress(host: endpoint.host, port: Int(endpoint.port)),
-                                                        configuration: configuration)
+        link.apply(&configuration)
+        let opened = try await BrokerConnection.connect(to: address, configuration: configuration)
         let replaced = connections.withLock { all -> BrokerConnection? in
             defer { all[node] = opened }
             return all[node]

@@ -27,6 +27,8 @@ struct ReplicaFetchSettings: Sendable {
     /// `follower.replication.throttled.rate`: bytes/s over the partitions this broker is an adding
     /// replica of (a reassignment's catch-up); `Int64.max` = unthrottled.
     var followerThrottledRate: Int64 = .max
+    /// The listener and security of connections to leaders (`inter.broker.listener.name`).
+    var link = InterBrokerLink()
 }
 
 /// The fetch loops of this broker, one per leader it follows.
@@ -195,6 +197,7 @@ final class ReplicaFetcher: Sendable {
         configuration.clientId = "runnel-replica-\(nodeId)"
         configuration.connectTimeout = .seconds(3)
         configuration.requestTimeout = settings.requestTimeout
+        settings.link.apply(&configuration)
         let opened = try await BrokerConnection.connect(to: address, configuration: configuration)
         connection.withLock { $0 = opened }
         logger.info("follower connected to leader", metadata: ["address": "\(address)"])

@@ -29,8 +29,7 @@ final class ReplicationManager: Sendable {
         self.maxLagMs = maxLagMs
         self.logger = logger
         self.fetchers = ReplicaFetcherManager(nodeId: replicas.nodeId, settings: settings, address: { [store] id in
-            guard let broker = store.image.brokers[id], let endpoint = broker.listeners.first else { return nil }
-            return BrokerAddress(host: endpoint.host, port: Int(endpoint.port))
+            store.image.brokers[id].flatMap { settings.link.address(of: $0) }
         }, logger: logger)
         replicas.registrationLive.withLock { $0 = { [store] in store.registration.isRegistered } }
         replicas.isrChangeHandler.withLock { handler in

@@ -60,19 +60,29 @@ final class KafkaRouter: RequestRouter {
         case .metadata: return serve(MetadataRequest.self, body, request) { broker.metadata($0, $1) }
         case .produce: return serveProduce(body, request)
         case .fetch: return serveFetch(body, request)
-        case .listOffsets: return serve(ListOffsetsRequest.self, body, request) { broker.listOffsets($0, $1) }
+        case .listOffsets: return serve(ListOffsetsRequest.self, body, request) { broker.authorizedListOffsets($0, $1) }
         case .offsetForLeaderEpoch:
             return serve(OffsetForLeaderEpochRequest.self, body, request) { broker.offsetForLeaderEpoch($0, $1) }
         // Transaction APIs: `TransactionRequests` (RunnelTransactions) is the one translation, as for groups.
         case .initProducerId:
-            return serveTransaction(InitProducerIdRequest.self, body, request) { await $0.initProducerId($1, version: $2.version) }
+            return serveTransaction(InitProducerIdRequest.self, body, request) { [broker] in
+                if let denied = broker.initProducerIdDenied($1, $2) { return denied }
+                return await $0.initProducerId($1, version: $2.version)
+            }
         case .addPartitionsToTxn:
             return serveTransaction(AddPartitionsToTxnRequest.self, body, request) {
                 await $0.addPartitionsToTxn($1, version: $2.version)
             }
         case .addOffsetsToTxn:
-            return serveTransaction(AddOffsetsToTxnRequest.self, body, request) { await $0.addOffsetsToTxn($1, version: $2.version) }
-        case .endTxn: return serveTransaction(EndTxnRequest.self, body, request) { await $0.endTxn($1, version: $2.version) }
+            return serveTransaction(AddOffsetsToTxnRequest.self, body, request) { [broker] in
+                if let denied = broker.transactionDenied($1.transactionalId, group: $1.groupId, $2) { return .denied(denied) }
+                return await $0.addOffsetsToTxn($1, version: $2.version)
+            }
+        case .endTxn:
+            return serveTransaction(EndTxnRequest.self, body, request) { [broker] in
+                if let denied = broker.transactionDenied($1.transactionalId, $2) { return .denied(denied) }
+                return await $0.endTxn($1, version: $2.version)
+            }
         case .listTransactions:
             return serveTransaction(ListTransactionsRequest.self, body, request) { await $0.listTransactions($1, version: $2.version) }
         case .describeTransactions:
@@ -81,15 +91,18 @@ final class KafkaRouter: RequestRouter {
             }
         case .writeTxnMarkers:
             return serve(WriteTxnMarkersRequest.self, body, request) { broker.writeTxnMarkers($0, $1) }
-        case .createTopics: return serveAsync(CreateTopicsRequest.self, body, request) { await $0.createTopics($1, $2) }
-        case .deleteTopics: return serveAsync(DeleteTopicsRequest.self, body, request) { await $0.deleteTopics($1, $2) }
+        case .createTopics: return serveAsync(CreateTopicsRequest.self, body, request) { await $0.authorizedCreateTopics($1, $2) }
+        case .deleteTopics: return serveAsync(DeleteTopicsRequest.self, body, request) { await $0.authorizedDeleteTopics($1, $2) }
         case .createPartitions:
-            return serveAsync(CreatePartitionsRequest.self, body, request) { await $0.createPartitions($1, $2) }
-        case .deleteRecords: return serve(DeleteRecordsRequest.self, body, request) { broker.deleteRecords($0, $1) }
-        case .describeConfigs: return serve(DescribeConfigsRequest.self, body, request) { broker.describeConfigs($0, $1) }
-        case .alterConfigs: return serveAsync(AlterConfigsRequest.self, body, request) { await $0.alterConfigs($1, $2) }
+            return serveAsync(CreatePartitionsRequest.self, body, request) { await $0.authorizedCreatePartitions($1, $2) }
+        case .deleteRecords: return serve(DeleteRecordsRequest.self, body, request) { broker.authorizedDeleteRecords($0, $1) }
+        case .describeConfigs:
+            return serve(DescribeConfigsRequest.self, body, request) { broker.authorizedDescribeConfigs($0, $1) }
+        case .alterConfigs: return serveAsync(AlterConfigsRequest.self, body, request) { await $0.authorizedAlterConfigs($1, $2) }
         case .incrementalAlterConfigs:
-            return serveAsync(IncrementalAlterConfigsRequest.self, body, request) { await $0.incrementalAlterConfigs($1, $2) }
+            return serveAsync(IncrementalAlterConfigsRequest.self, body, request) {
+                await $0.authorizedIncrementalAlterConfigs($1, $2)
+            }
         case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.describeCluster($0, $1) }
         case .describeProducers:
             return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
@@ -99,29 +112,55 @@ final class KafkaRouter: RequestRouter {
         case .listPartitionReassignments:
             return serve(ListPartitionReassignmentsRequest.self, body, request) { broker.listPartitionReassignments($0, $1) }
         case .describeLogDirs: return serve(DescribeLogDirsRequest.self, body, request) { broker.describeLogDirs($0, $1) }
+        case .createAcls: return serveAsync(CreateAclsRequest.self, body, request) { await $0.createAcls($1, $2) }
+        case .describeAcls: return serve(DescribeAclsRequest.self, body, request) { broker.describeAcls($0, $1) }
+        case .deleteAcls: return serveAsync(DeleteAclsRequest.self, body, request) { await $0.deleteAcls($1, $2) }
+        case .describeUserScramCredentials:
+            return serve(DescribeUserScramCredentialsRequest.self, body, request) { broker.describeUserScramCredentials($0, $1) }
+        case .alterUserScramCredentials:
+            return serveAsync(AlterUserScramCredentialsRequest.self, body, request) { await $0.alterUserScramCredentials($1, $2) }
         // Group APIs: `GroupRequests` (RunnelGroups) is the one translation between these messages and the
         // coordinator; the router only runs it on the connection's lane.
         case .findCoordinator:
-            return serve(FindCoordinatorRequest.self, body, request) { .now(groups.findCoordinator($0, version: $1.version)) }
-        case .joinGroup:
-            return serveGroup(JoinGroupRequest.self, body, request) {
-                await $0.joinGroup($1, version: $2.version, clientId: $2.header.clientId ?? "", clientHost: $2.clientHost)
+            return serve(FindCoordinatorRequest.self, body, request) {
+                .now(broker.authorizeFindCoordinator(broker.onListener(groups.findCoordinator($0, version: $1.version), $1), $0, $1))
             }
-        case .syncGroup: return serveGroup(SyncGroupRequest.self, body, request) { await $0.syncGroup($1, version: $2.version) }
-        case .heartbeat: return serveGroup(HeartbeatRequest.self, body, request) { await $0.heartbeat($1, version: $2.version) }
-        case .leaveGroup: return serveGroup(LeaveGroupRequest.self, body, request) { await $0.leaveGroup($1, version: $2.version) }
+        case .joinGroup:
+            return serveGroup(JoinGroupRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
+                return await $0.joinGroup($1, version: $2.version, clientId: $2.header.clientId ?? "", clientHost: $2.clientHost)
+            }
+        case .syncGroup:
+            return serveGroup(SyncGroupRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
+                return await $0.syncGroup($1, version: $2.version)
+            }
+        case .heartbeat:
+            return serveGroup(HeartbeatRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
+                return await $0.heartbeat($1, version: $2.version)
+            }
+        case .leaveGroup:
+            return serveGroup(LeaveGroupRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
+                return await $0.leaveGroup($1, version: $2.version)
+            }
         // Group offsets of an alias are its target's (GroupOffsetAliases.swift).
         case .offsetCommit:
-            return serveGroupOffsets(OffsetCommitRequest.self, body, request) { await $0.offsetCommit($1, version: $2.version) }
+            return serveGroupOffsets(OffsetCommitRequest.self, body, request) { [broker] in
+                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied, $1) }
+                return await $0.offsetCommit($1, version: $2.version)
+            }
         case .txnOffsetCommit:
             return serveGroupOffsets(TxnOffsetCommitRequest.self, body, request) { await $0.txnOffsetCommit($1, version: $2.version) }
         case .offsetFetch:
-            return serveGroupOffsets(OffsetFetchRequest.self, body, request) { await $0.offsetFetch($1, version: $2.version) }
+            return serveGroupOffsets(OffsetFetchRequest.self, body, request) { [broker] in await broker.authorizedOffsetFetch($0, $1, $2) }
         case .describeGroups:
-            return serveGroup(DescribeGroupsRequest.self, body, request) { await $0.describeGroups($1, version: $2.version) }
-        case .listGroups: return serveGroup(ListGroupsRequest.self, body, request) { await $0.listGroups($1, version: $2.version) }
+            return serveGroup(DescribeGroupsRequest.self, body, request) { [broker] in await broker.authorizedDescribeGroups($0, $1, $2) }
+        case .listGroups:
+            return serveGroup(ListGroupsRequest.self, body, request) { [broker] in await broker.authorizedListGroups($0, $1, $2) }
         case .deleteGroups:
-            return serveGroup(DeleteGroupsRequest.self, body, request) { await $0.deleteGroups($1, version: $2.version) }
+            return serveGroup(DeleteGroupsRequest.self, body, request) { [broker] in await broker.authorizedDeleteGroups($0, $1, $2) }
         case .offsetDelete:
             return serveGroupOffsets(OffsetDeleteRequest.self, body, request) { await $0.offsetDelete($1, version: $2.version) }
         default:

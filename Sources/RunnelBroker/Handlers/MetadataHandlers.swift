@@ -23,13 +23,19 @@ extension BrokerCore {
         let creates = !wantsAll && allowAutoCreate && (request.topics ?? []).contains { requested in
             guard let name = requested.name else { return false }
             return image.topic(resolving: name) == nil && TopicMetadata.invalidNameReason(name) == nil && !name.hasPrefix("__")
+                && mayCreateTopic(name, context)
         }
-        guard creates else { return .now(metadataResponse(request, image: image, wantsAll: wantsAll)) }
+        let listener = context.context.listenerName
+        guard creates else {
+            return .now(authorizeMetadata(metadataResponse(request, image: image, wantsAll: wantsAll, listener: listener),
+                                          wantsAll: wantsAll, context))
+        }
         return .later(context.context.lane.submit(on: context.eventLoop) { [self] in
             var failures: [String: ErrorCode] = [:]
             for requested in request.topics ?? [] {
                 guard let name = requested.name, metadataStore.image.topic(resolving: name) == nil,
-                      TopicMetadata.invalidNameReason(name) == nil, !name.hasPrefix("__") else { continue }
+                      TopicMetadata.invalidNameReason(name) == nil, !name.hasPrefix("__"), mayCreateTopic(name, context)
+                else { continue }
                 do throws(TopicCreationError) {
                     _ = try await createTopic(name: name, partitions: settings.defaultPartitions,
                                               replicationFactor: settings.defaultReplicationFactor, configs: [:],
@@ -39,14 +45,16 @@ extension BrokerCore {
                     failures[name] = error.errorCode
                 }
             }
-            return metadataResponse(request, image: metadataStore.image, wantsAll: wantsAll, createFailures: failures)
+            return authorizeMetadata(metadataResponse(request, image: metadataStore.image, wantsAll: wantsAll,
+                                                      createFailures: failures, listener: listener),
+                                     wantsAll: wantsAll, context)
         })
     }
 
     private func metadataResponse(_ request: MetadataRequest, image: MetadataImage, wantsAll: Bool,
-                                  createFailures: [String: ErrorCode] = [:]) -> MetadataResponse {
+                                  createFailures: [String: ErrorCode] = [:], listener: String) -> MetadataResponse {
         var response = MetadataResponse()
-        response.brokers = image.liveBrokers.map(metadataBroker)
+        response.brokers = image.liveBrokers.compactMap { metadataBroker($0, listener: listener) }
         response.clusterId = image.clusterId
         response.controllerId = image.controller?.nodeId ?? -1
         let live = Set(image.brokers.keys)
@@ -68,11 +76,12 @@ extension BrokerCore {
         response.controllerId = image.controller?.nodeId ?? -1
         // EndpointType 1 = brokers, 2 = controllers; every broker can be elected controller.
         response.endpointType = request.endpointType
-        response.brokers = image.liveBrokers.map { registration in
+        response.brokers = image.liveBrokers.compactMap { registration in
+            guard let endpoint = registration.endpoint(forListener: context.context.listenerName) else { return nil }
             var broker = DescribeClusterResponse.DescribeClusterBroker()
             broker.brokerId = registration.nodeId
-            broker.host = registration.host
-            broker.port = registration.port
+            broker.host = endpoint.host
+            broker.port = endpoint.port
             broker.rack = registration.rack
             broker.isFenced = false
             return broker
@@ -98,11 +107,12 @@ extension BrokerCore {
         return errorTopic(name: nil, id: requested.topicId, code: .unknownTopicId)
     }
 
-    private func metadataBroker(_ registration: BrokerRegistration) -> MetadataResponse.MetadataResponseBroker {
+    private func metadataBroker(_ registration: BrokerRegistration, listener: String) -> MetadataResponse.MetadataResponseBroker? {
+        guard let endpoint = registration.endpoint(forListener: listener) else { return nil }
         var broker = MetadataResponse.MetadataResponseBroker()
         broker.nodeId = registration.nodeId
-        broker.host = registration.host
-        broker.port = registration.port
+        broker.host = endpoint.host
+        broker.port = endpoint.port
         broker.rack = registration.rack
         return broker
     }

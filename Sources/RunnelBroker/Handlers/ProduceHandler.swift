@@ -30,6 +30,9 @@ extension BrokerCore {
             guard transactionalProducers.count == 1 else {
                 return loop.makeSucceededFuture(produceErrorResponse(request, version: version, code: .invalidProducerIdMapping))
             }
+            guard transactionalProduceAllowed(id, context) else {
+                return loop.makeSucceededFuture(produceErrorResponse(request, version: version, code: .transactionalIdAuthorizationFailed))
+            }
         }
         // One response skeleton and one promise per request: each partition's answer lands in its slot
         // and the last one completes the promise (no future combinators per partition or topic).
@@ -54,6 +57,13 @@ extension BrokerCore {
         for (topicIndex, topicData) in request.topicData.enumerated() {
             let topic: TopicMetadata? = version >= 13
                 ? metadataStore.topic(id: topicData.topicId) : metadataStore.image.topic(resolving: topicData.name)?.metadata
+            // ACLs govern the topic the records land in (an alias resolves to its target first).
+            if let name = topic?.name ?? (topicData.name.isEmpty ? nil : topicData.name), !produceWriteAllowed(topic: name, context) {
+                for (partitionIndex, partitionData) in topicData.partitionData.enumerated() {
+                    collector.set(topicIndex, partitionIndex, partitionError(partitionData.index, .topicAuthorizationFailed, message: nil))
+                }
+                continue
+            }
             for (partitionIndex, partitionData) in topicData.partitionData.enumerated() {
                 guard let topic, let partition = replicas.partition(topic: topic.name, index: partitionData.index) else {
                     let code: ErrorCode = topic.map { replicas.notHostedError(topic: $0, index: partitionData.index) }

@@ -44,6 +44,14 @@ enum SupportedApis {
         .txnOffsetCommit: 0...5,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
+        // Served by SaslRouter (Security/) in front of the handlers.
+        .saslHandshake: SaslRouter.handshakeVersions,
+        .saslAuthenticate: SaslRouter.authenticateVersions,
+        .describeUserScramCredentials: 0...0,
+        .alterUserScramCredentials: 0...0,
+        .createAcls: 1...3,
+        .describeAcls: 1...3,
+        .deleteAcls: 1...3,
     ]
 
     static func range(of apiKey: ApiKey) -> ClosedRange<Int16>? { ranges[apiKey] }

@@ -33,7 +33,7 @@ public final class Broker: Service, Sendable {
     /// Turns request frames into responses: the Kafka handlers (a test of the network layer may replace it).
     let router: any RequestRouter
     private let group: any EventLoopGroup
-    private let logger: Logger
+    let logger: Logger
     private let metricsRegistry: PrometheusCollectorRegistry?
 
     /// Opens the metadata store `metadata.store` names (etcd: connects, registers this broker and
@@ -140,6 +140,12 @@ public final class Broker: Service, Sendable {
         let controller = config.string(.metadataStore) == "etcd" ? ClusterController(core: core, config: config, logger: logger) : nil
         let controllerLoop = controller.map { controller in Task { await controller.run() } }
         defer { controllerLoop?.cancel() }
+        let authorizerLoop = startAuthorizer()
+        var tlsReloading: Task<Void, Never>?
+        defer {
+            authorizerLoop?.cancel()
+            tlsReloading?.cancel()
+        }
         do {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
@@ -163,7 +169,9 @@ public final class Broker: Service, Sendable {
                                                  reason: "\(error)")
                 }
             }
-            server = KafkaServer(configuration: config.serverConfiguration, router: router, group: group, logger: logger)
+            let serverConfiguration = try securedServerConfiguration()
+            tlsReloading = startTLSReloading(serverConfiguration)
+            server = KafkaServer(configuration: serverConfiguration, router: router, group: group, logger: logger)
             try await server.start()
         } catch {
             state.markFailed()

@@ -12,14 +12,25 @@ final class KafkaFrameHandler: ChannelInboundHandler {
 
     private var accumulator: SizePrefixedFrameAccumulator
     private var failed = false
+    private let maxRequestBytes: Int
+    /// Before SASL authentication frames are bounded by `sasl.server.max.receive.size` (nil: no SASL).
+    private var unauthenticated: (session: ConnectionSession, limit: Int)?
 
-    init(maxRequestBytes: Int) {
+    init(maxRequestBytes: Int, session: ConnectionSession? = nil, maxUnauthenticatedBytes: Int = 524_288) {
+        self.maxRequestBytes = maxRequestBytes
+        if let session, !session.isAuthenticated {
+            unauthenticated = (session, min(maxRequestBytes, maxUnauthenticatedBytes))
+        }
         accumulator = SizePrefixedFrameAccumulator(
-            maxFrameSize: maxRequestBytes, minFrameSize: KafkaRequestFrame.fixedHeaderSize)
+            maxFrameSize: unauthenticated?.limit ?? maxRequestBytes, minFrameSize: KafkaRequestFrame.fixedHeaderSize)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
+        if let pending = unauthenticated, pending.session.isAuthenticated {
+            unauthenticated = nil
+            accumulator.maxFrameSize = maxRequestBytes
+        }
         var buffer = unwrapInboundIn(data)
         do throws(FrameSizeError) {
             try accumulator.feed(&buffer, allocator: context.channel.allocator) { frame in

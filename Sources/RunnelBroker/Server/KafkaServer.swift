@@ -26,7 +26,7 @@ public final class KafkaServer: Sendable {
         logger: Logger = Logger(label: "runnel.server"), metrics: ServerMetrics = ServerMetrics()
     ) {
         self.configuration = configuration
-        self.router = router
+        self.router = SaslRouter(inner: router)
         self.group = group
         self.logger = logger
         self.metrics = metrics
@@ -128,9 +128,12 @@ public final class KafkaServer: Sendable {
                 }
                 let connectionId = Self.connectionId(channel: channel, index: index)
                 return channel.eventLoop.makeCompletedFuture {
+                    let session = ConnectionSession(security: configuration.security[listener.name] ?? .plaintext)
+                    try Self.addSecurityHandlers(channel.pipeline.syncOperations, session: session, logger: logger)
                     try Self.configurePipeline(
                         channel.pipeline.syncOperations, configuration: configuration, router: router,
-                        metrics: metrics, connectionId: connectionId, listenerName: listener.name, logger: logger)
+                        metrics: metrics, connectionId: connectionId, listenerName: listener.name, logger: logger,
+                        session: session)
                 }
             }
     }
@@ -139,13 +142,14 @@ public final class KafkaServer: Sendable {
     static func configurePipeline(
         _ pipeline: ChannelPipeline.SynchronousOperations, configuration: ServerConfiguration,
         router: any RequestRouter, metrics: ServerMetrics, connectionId: String, listenerName: String,
-        logger: Logger
+        logger: Logger, session: ConnectionSession = ConnectionSession()
     ) throws {
-        try pipeline.addHandler(KafkaFrameHandler(maxRequestBytes: configuration.maxRequestBytes))
+        try pipeline.addHandler(KafkaFrameHandler(maxRequestBytes: configuration.maxRequestBytes, session: session,
+                                                  maxUnauthenticatedBytes: configuration.maxUnauthenticatedRequestBytes))
         try pipeline.addHandler(RequestPipelineHandler(
             router: router, maxPendingRequests: configuration.maxPendingRequestsPerConnection,
             idleTimeout: configuration.idleTimeout, metrics: metrics,
-            connectionId: connectionId, listenerName: listenerName, logger: logger))
+            connectionId: connectionId, listenerName: listenerName, logger: logger, session: session))
     }
 
     private static func connectionId(channel: any Channel, index: UInt64) -> String {

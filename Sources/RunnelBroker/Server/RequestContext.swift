@@ -19,11 +19,13 @@ public struct RequestContext: Sendable {
     public var logger: Logger
     /// The connection's queue for requests handled off the event loop, in arrival order.
     public let lane: RequestLane
+    /// The connection's security state: its listener's protocol, its principal, its SASL exchange.
+    public let session: ConnectionSession
 
     /// Creates a context.
     public init(
         eventLoop: any EventLoop, clientAddress: SocketAddress?, localAddress: SocketAddress? = nil,
-        connectionId: String, listenerName: String, logger: Logger
+        connectionId: String, listenerName: String, logger: Logger, session: ConnectionSession = ConnectionSession()
     ) {
         self.eventLoop = eventLoop
         self.clientAddress = clientAddress
@@ -32,5 +34,6 @@ public struct RequestContext: Sendable {
         self.listenerName = listenerName
         self.logger = logger
         self.lane = RequestLane()
+        self.session = session
     }
 }

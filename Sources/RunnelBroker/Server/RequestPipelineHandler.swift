@@ -43,6 +43,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     private let metrics: ServerMetrics
     private let connectionId: String
     private let listenerName: String
+    private let session: ConnectionSession
     private var logger: Logger
     private var requestContext: RequestContext?
     private var context: ChannelHandlerContext?
@@ -59,7 +60,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
 
     init(
         router: any RequestRouter, maxPendingRequests: Int, idleTimeout: TimeAmount, metrics: ServerMetrics,
-        connectionId: String, listenerName: String, logger: Logger
+        connectionId: String, listenerName: String, logger: Logger, session: ConnectionSession = ConnectionSession()
     ) {
         self.router = router
         self.maxPendingRequests = max(1, maxPendingRequests)
@@ -68,6 +69,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         self.connectionId = connectionId
         self.listenerName = listenerName
         self.logger = logger
+        self.session = session
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -78,7 +80,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         requestContext = RequestContext(
             eventLoop: context.eventLoop, clientAddress: client, localAddress: context.channel.localAddress,
             connectionId: connectionId,
-            listenerName: listenerName, logger: logger)
+            listenerName: listenerName, logger: logger, session: session)
         lastActivity = context.eventLoop.now
         scheduleIdleCheck(context: context, at: lastActivity + idleTimeout)
     }
@@ -173,6 +175,12 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
             }
             metrics.bytesSent(size + 4)
             wrote = true
+        }
+        if session.security.securityProtocol.usesSASL && session.closeAfterResponse {
+            // Failed authentication: the answer goes out, then the connection closes.
+            context.flush()
+            close()
+            return
         }
         if wrote {
             lastActivity = context.eventLoop.now

@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var maxPendingRequestsPerConnection: Int
     /// How long shutdown waits for in-flight requests (`shutdown.timeout.ms`).
     public var shutdownTimeout: TimeAmount
+    /// Each listener's security by listener name; a listener not named here is PLAINTEXT.
+    public var security: [String: ListenerSecurity] = [:]
+    /// The largest request before SASL authentication (`sasl.server.max.receive.size`).
+    public var maxUnauthenticatedRequestBytes = 524_288
 
     /// The settings of a broker configured with every default (from the settings table).
     public static let defaults = BrokerConfig().serverConfiguration

@@ -17,6 +17,15 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "The client.id sent to brokers.")
     var clientId: String = "runnel-cli"
 
+    @Option(name: .customShort("X"), help: ArgumentHelp(
+        "A client property with its Kafka/librdkafka name, e.g. security.protocol=SASL_SSL (repeatable; docs/security.md).",
+        valueName: "key=value"))
+    var properties: [String] = []
+
+    @Option(name: .customLong("command-config"), help: ArgumentHelp(
+        "A properties file of client settings (as Kafka's tools take); -X wins over it.", valueName: "file"))
+    var commandConfig: String?
+
     /// The broker list: the option, else RUNNEL_BROKERS, else localhost:9092.
     var resolvedBrokers: String {
         if let brokers, !brokers.isEmpty { return brokers }
@@ -32,6 +41,7 @@ struct ConnectionOptions: ParsableArguments {
         configuration.connection.clientId = clientId
         configuration.connection.requestTimeout = .milliseconds(Int64(timeout))
         configuration.connection.connectTimeout = .milliseconds(Int64(Swift.min(timeout, 10_000)))
+        configuration.connection.security = try clientSecurity()
         return KafkaClient(configuration: configuration)
     }
 

@@ -14,6 +14,8 @@ public struct ConnectionConfiguration: Sendable {
     public var requestTimeout: TimeAmount = .seconds(30)
     /// Responses larger than this close the connection (protects memory).
     public var maxResponseSize: Int = 512 << 20
+    /// TLS and SASL (nil: plaintext, no authentication).
+    public var security: ClientSecurity?
 
     /// Defaults: client id "runnel", 10 s connect timeout, 30 s request timeout.
     public init() {}
@@ -50,6 +52,7 @@ public final class BrokerConnection: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ResponseFrameHandler(maxFrameSize: maxFrame))
                     try channel.pipeline.syncOperations.addHandler(RequestRouter())
+                    try addTLS(channel, configuration: configuration, host: address.host)
                 }
             }
         let channel: any Channel
@@ -60,6 +63,7 @@ public final class BrokerConnection: Sendable {
         }
         do {
             let table = try await negotiate(channel: channel, address: address, configuration: configuration)
+            try await authenticate(channel: channel, address: address, configuration: configuration, table: table)
             return BrokerConnection(address: address, channel: channel, apiVersions: table,
                                     configuration: configuration)
         } catch {

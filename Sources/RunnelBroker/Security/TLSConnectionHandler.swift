@@ -1,0 +1,137 @@
+// TLSConnectionHandler: what a TLS listener adds to a connection's pipeline behind NIOSSL — the
+// client certificate's principal, TLS failures in the log, and file regions read into buffers.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import X509
+
+extension KafkaServer {
+    /// Adds TLS in front of the request pipeline when the session's listener uses it.
+    static func addSecurityHandlers(_ pipeline: ChannelPipeline.SynchronousOperations, session: ConnectionSession,
+                                    logger: Logger) throws {
+        guard let tls = session.security.tls else { return }
+        try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
+        try pipeline.addHandler(TLSConnectionHandler(session: session, logger: logger))
+    }
+}
+
+/// Sits right behind `NIOSSLServerHandler`.
+///
+/// - When the handshake completes, the client certificate's subject (RFC 2253 form) is mapped by
+///   `ssl.principal.mapping.rules` to the connection's principal (`User:ANONYMOUS` without a certificate);
+///   a subject no rule matches closes the connection, as Kafka fails its authentication.
+/// - TLS cannot use `sendfile`: a Fetch response's file regions are read here into buffers (`pread`
+///   on the event loop from the page cache, as Kafka's SSL transport reads `FileRecords` on its
+///   network thread) and then encrypted by NIOSSL.
+final class TLSConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    private let session: ConnectionSession
+    private var logger: Logger
+
+    init(session: ConnectionSession, logger: Logger) {
+        self.session = session
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if let client = context.channel.remoteAddress { logger[metadataKey: "client"] = "\(client)" }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted(let negotiated) = event {
+            handshakeCompleted(context: context, alpn: negotiated)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func handshakeCompleted(context: ChannelHandlerContext, alpn: String?) {
+        let certificate: NIOSSLCertificate?
+        do {
+            certificate = try context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
+        } catch {
+            certificate = nil
+        }
+        guard let certificate else { return }  // no client certificate: User:ANONYMOUS
+        let subject: String
+        do {
+            subject = try Certificate(derEncoded: certificate.toDERBytes()).subject.description
+        } catch {
+            logger.warning("closing connection: unreadable client certificate", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        guard let name = session.security.principalMapper.name(for: subject) else {
+            logger.warning("authentication failed: no ssl.principal.mapping.rules rule matches the client certificate",
+                           metadata: ["subject": "\(subject)"])
+            context.close(promise: nil)
+            return
+        }
+        session.setCertificatePrincipal(KafkaPrincipal(name: name))
+        logger.debug("TLS client authenticated", metadata: ["subject": "\(subject)", "principal": "User:\(name)"])
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError {
+            logger.warning("closing connection: TLS failed", metadata: ["error": "\(error)"])
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .fileRegion(let region) = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        do {
+            let buffer = try Self.read(region, allocator: context.channel.allocator)
+            context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
+        } catch {
+            logger.error("closing connection: cannot read a fetch response's file region", metadata: ["error": "\(error)"])
+            promise?.fail(error)
+            context.close(promise: nil)
+        }
+    }
+
+    /// Why a file region could not be read.
+    struct RegionReadError: Error, CustomStringConvertible {
+        var errno: Int32
+        var offset: Int
+        var description: String { "pread at offset \(offset) failed (errno \(errno))" }
+    }
+
+    /// The bytes of `region` (a segment file range that storage keeps open while the write is pending).
+    static func read(_ region: FileRegion, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: region.readableBytes)
+        var offset = region.readerIndex
+        var remaining = region.readableBytes
+        try region.fileHandle.withUnsafeFileDescriptor { fd in
+            while remaining > 0 {
+                var failure: Int32 = 0
+                let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: remaining) { pointer in
+                    let n = pread(fd, pointer.baseAddress, remaining, off_t(offset))
+                    if n < 0 { failure = errno }
+                    return max(n, 0)
+                }
+                if read == 0 {
+                    if failure == EINTR { continue }
+                    throw RegionReadError(errno: failure, offset: offset)  // errno 0: the file is shorter than the region
+                }
+                offset += read
+                remaining -= read
+            }
+        }
+        return buffer
+    }
+}
