@@ -158,7 +158,7 @@ extension BrokerCore {
 }
 
 /// The per-resource answer AlterConfigs and IncrementalAlterConfigs share (same fields, two generated types).
-private protocol AlterConfigsResourceAnswer {
+protocol AlterConfigsResourceAnswer {
     init()
     var resourceType: Int8 { get set }
     var resourceName: String { get set }

@@ -80,12 +80,8 @@ extension BrokerCore {
         var denied: [AlterConfigsResponse.AlterConfigsResourceResponse] = []
         allowed.resources = message.resources.filter { resource in
             guard let code = configDenied(resource.resourceType, resource.resourceName, .alterConfigs, request) else { return true }
-            var result = AlterConfigsResponse.AlterConfigsResourceResponse()
-            result.errorCode = code.rawValue
-            result.errorMessage = "Authorization failed."
-            result.resourceType = resource.resourceType
-            result.resourceName = resource.resourceName
-            denied.append(result)
+            denied.append(.init(resourceType: resource.resourceType, resourceName: resource.resourceName,
+                                outcome: (code, "Authorization failed.")))
             return false
         }
         var response = allowed.resources.isEmpty ? AlterConfigsResponse() : await alterConfigs(allowed, request)
@@ -101,12 +97,8 @@ extension BrokerCore {
         var denied: [IncrementalAlterConfigsResponse.AlterConfigsResourceResponse] = []
         allowed.resources = message.resources.filter { resource in
             guard let code = configDenied(resource.resourceType, resource.resourceName, .alterConfigs, request) else { return true }
-            var result = IncrementalAlterConfigsResponse.AlterConfigsResourceResponse()
-            result.errorCode = code.rawValue
-            result.errorMessage = "Authorization failed."
-            result.resourceType = resource.resourceType
-            result.resourceName = resource.resourceName
-            denied.append(result)
+            denied.append(.init(resourceType: resource.resourceType, resourceName: resource.resourceName,
+                                outcome: (code, "Authorization failed.")))
             return false
         }
         var response = allowed.resources.isEmpty ? IncrementalAlterConfigsResponse()
