@@ -341,6 +341,7 @@ final class ReplicaFetcher: Sendable {
         request.sessionId = 0
         request.sessionEpoch = -1
         var byTopic: [String: [FetchRequest.FetchPartition]] = [:]
+        var requested: [TopicPartition: Int64] = [:]
         for (key, followed) in work {
             let log = followed.partition.log
             var p = FetchRequest.FetchPartition()
@@ -348,6 +349,7 @@ final class ReplicaFetcher: Sendable {
             p.currentLeaderEpoch = followed.epoch
             // The appended end: durable unless it is below the leader's high watermark (see `handle`).
             p.fetchOffset = log.appendedEndOffset
+            requested[key] = p.fetchOffset
             p.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
             p.logStartOffset = log.logStartOffset
             p.partitionMaxBytes = throttled.contains(key) ? throttledMaxBytes : settings.maxBytesPerPartition
@@ -370,13 +372,15 @@ final class ReplicaFetcher: Sendable {
                     let key = TopicPartition(topic: topic.topic, partition: answer.partitionIndex)
                     guard let followed = work[key] else { continue }
                     if throttled.contains(key) { throttle.record(answer.records?.readableBytes ?? 0) }
-                    group.addTask { [self] in await handle(answer, for: key, followed: followed) }
+                    let offset = requested[key] ?? -1
+                    group.addTask { [self] in await handle(answer, for: key, followed: followed, fetchOffset: offset) }
                 }
             }
         }
     }
 
-    private func handle(_ answer: FetchResponse.PartitionData, for key: TopicPartition, followed: Followed) async {
+    private func handle(_ answer: FetchResponse.PartitionData, for key: TopicPartition, followed: Followed,
+                        fetchOffset: Int64) async {
         let log = followed.partition.log
         let code = ErrorCode(rawValue: answer.errorCode)
         // Only while this partition still follows this leader at this epoch (a leader change may have
@@ -388,6 +392,12 @@ final class ReplicaFetcher: Sendable {
             truncate(followed, key: key, leaderEpoch: answer.divergingEpoch.epoch, endOffset: answer.divergingEpoch.endOffset)
         case .none:
             if let fetched = answer.records, let records = Self.completeBatches(fetched) {
+                // Only onto the end the fetch asked from: a catch-up append that failed after this fetch left
+                // rolled the log back, and these batches would leave a gap (they are fetched again).
+                guard log.appendedEndOffset == fetchOffset else {
+                    backOff([key], for: .milliseconds(100))
+                    return
+                }
                 do {
                     let batches = try ValidatedBatches.validate(records, origin: .replication, maxMessageBytes: Int.max)
                     try await append(batches, to: log, epoch: followed.epoch, key: key, leaderHighWatermark: answer.highWatermark)
