@@ -208,18 +208,6 @@ extension BrokerCore {
     }
 }
 
-extension EndTxnResponse {
-    static func denied(_ code: ErrorCode) -> Self {
-        var response = Self()
-        response.errorCode = code.rawValue
-        return response
-    }
-}
+extension EndTxnResponse: TopLevelErrorAnswer {}
 
-extension AddOffsetsToTxnResponse {
-    static func denied(_ code: ErrorCode) -> Self {
-        var response = Self()
-        response.errorCode = code.rawValue
-        return response
-    }
-}
+extension AddOffsetsToTxnResponse: TopLevelErrorAnswer {}

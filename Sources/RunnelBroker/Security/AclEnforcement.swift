@@ -103,6 +103,20 @@ extension BrokerCore {
     }
 }
 
+/// A response whose whole answer is one top-level error code (a denied request answers only that).
+protocol TopLevelErrorAnswer {
+    init()
+    var errorCode: Int16 { get set }
+}
+
+extension TopLevelErrorAnswer {
+    static func denied(_ code: ErrorCode) -> Self {
+        var response = Self()
+        response.errorCode = code.rawValue
+        return response
+    }
+}
+
 extension JoinGroupResponse {
     static func denied(_ code: ErrorCode) -> Self {
         var response = Self()
@@ -112,29 +126,11 @@ extension JoinGroupResponse {
     }
 }
 
-extension SyncGroupResponse {
-    static func denied(_ code: ErrorCode) -> Self {
-        var response = Self()
-        response.errorCode = code.rawValue
-        return response
-    }
-}
+extension SyncGroupResponse: TopLevelErrorAnswer {}
 
-extension HeartbeatResponse {
-    static func denied(_ code: ErrorCode) -> Self {
-        var response = Self()
-        response.errorCode = code.rawValue
-        return response
-    }
-}
+extension HeartbeatResponse: TopLevelErrorAnswer {}
 
-extension LeaveGroupResponse {
-    static func denied(_ code: ErrorCode) -> Self {
-        var response = Self()
-        response.errorCode = code.rawValue
-        return response
-    }
-}
+extension LeaveGroupResponse: TopLevelErrorAnswer {}
 
 extension OffsetCommitResponse {
     /// Every partition of the request answered with `code`.
