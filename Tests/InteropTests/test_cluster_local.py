@@ -148,12 +148,16 @@ def test_sigterm_moves_leadership_before_the_node_unregisters_and_elect_leaders_
     victim = next(n for n in alive if n["id"] != controller)
     controller_node = next(n for n in alive if n["id"] == controller)
     topic = unique("cluster-cs")
+    # The node the previous test stopped unregisters through etcd; placement sees it gone only once the
+    # controller's watch has delivered that, so wait for Metadata to list just the live brokers.
+    _poll("Metadata lists only the live brokers", 2 * LEASE_TTL_MS / 1000 + 10,
+          lambda: sorted(admin.list_topics(timeout=5).brokers) == sorted(n["id"] for n in alive))
     admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=2)])[topic].result(30)
     before = _poll(f"topic {topic} with 4 led partitions", 20,
                    lambda: (lambda ps: ps if len(ps) == 4 and all(p["leader"] >= 0 for p in ps) else None)(
                        _describe(runnel_bin, ports, topic)))
     led = [p for p in before if p["leader"] == victim["id"]]
-    assert len(led) == 2, before  # preferred leaders alternate over the two live brokers
+    assert len(led) == 2, (victim["id"], [n["id"] for n in alive], before)  # preferred leaders alternate over the two live brokers
 
     os.kill(victim["pid"], signal.SIGTERM)
     _poll(f"node {victim['id']} exits after SIGTERM", STOP_TIMEOUT_S, lambda: not _alive(victim["pid"]))
