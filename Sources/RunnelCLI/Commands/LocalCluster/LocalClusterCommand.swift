@@ -29,6 +29,13 @@ struct LocalClusterCommand: AsyncParsableCommand {
           runnel local-cluster --nodes 3 --dir ./cluster --port 29092 --etcd-port 22379
           runnel local-cluster --nodes 3 --dir ./cluster --broker-override etcd.lease.ttl.ms=3000
           runnel local-cluster --nodes 3 --dir ./cluster --metrics-port 19644   # consoles on 19644-19646
+
+        In --broker-override values, {id} becomes the node's id, {port} its Kafka port and {port+N} that \
+        port plus N, for settings that differ per node (a second listener for inter-broker traffic):
+          runnel local-cluster --nodes 3 --dir ./cluster \\
+            --broker-override 'listeners=PLAINTEXT://127.0.0.1:{port},INTERNAL://127.0.0.1:{port+100}' \\
+            --broker-override listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:SSL \\
+            --broker-override inter.broker.listener.name=INTERNAL ...
         """)
 
     @Option(help: "Number of broker nodes (1-64).")
@@ -52,7 +59,7 @@ struct LocalClusterCommand: AsyncParsableCommand {
     var etcdPrefix: String = "/runnel"
 
     @Option(name: .customLong("broker-override"),
-            help: ArgumentHelp("A setting for every broker, passed on as `runnel broker --override` (repeatable).",
+            help: ArgumentHelp("A setting for every broker, passed on as `runnel broker --override` (repeatable); {id}, {port} and {port+N} are replaced per node.",
                                valueName: "key=value"))
     var brokerOverrides: [String] = []
 
@@ -127,12 +134,33 @@ struct LocalClusterCommand: AsyncParsableCommand {
                 "offsets.topic.replication.factor=\(internalReplicas)",
                 "transaction.state.log.replication.factor=\(internalReplicas)",
                 "transaction.state.log.min.isr=\(min(2, internalReplicas))",
-            ] + brokerOverrides
+            ] + brokerOverrides.map { Self.expand($0, id: id, port: kafkaPort) }
             return LocalCluster.NodePlan(id: id, port: kafkaPort, directory: nodeDir, dataDir: nodeDir + "/data",
                                          command: [runnel, "broker"] + settings.flatMap { ["--override", $0] })
         }
         return LocalCluster.Plan(directory: base, etcdDir: etcdDir, etcdEndpoint: client, etcdPeerPort: etcdPort + 1,
                                  etcdPort: etcdPort, etcdCommand: etcdCommand, etcdPrefix: etcdPrefix, nodes: nodePlans)
+    }
+
+    /// `override` with `{id}`, `{port}` and `{port+N}` replaced by the node's id, Kafka port and port + N.
+    static func expand(_ override: String, id: Int, port: Int) -> String {
+        var result = ""
+        var rest = Substring(override)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            result += rest[..<open]
+            let name = rest[rest.index(after: open)..<close]
+            if name == "id" {
+                result += String(id)
+            } else if name == "port" {
+                result += String(port)
+            } else if name.hasPrefix("port+"), let offset = Int(name.dropFirst(5)) {
+                result += String(port + offset)
+            } else {
+                result += rest[open...close]  // not a placeholder: kept as written
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return result + rest
     }
 
     /// The absolute path of this executable (the brokers run the same binary).
