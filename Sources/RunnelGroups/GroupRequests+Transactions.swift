@@ -57,7 +57,7 @@ extension GroupRequests {
         if let verifier = transactionVerifier {
             let verdict = await verifier.verifyOffsetCommit(
                 transactionalId: request.transactionalId, producerId: request.producerId,
-                producerEpoch: request.producerEpoch, groupId: request.groupId)
+                producerEpoch: request.producerEpoch, groupId: request.groupId, addPartition: version >= 5)
             if verdict != .none { return all(Self.verificationError(verdict, version: version)) }
         }
         let hasMember = version >= 3

@@ -13,8 +13,10 @@ public protocol TransactionVerifier: Sendable {
     /// INVALID_PRODUCER_EPOCH or PRODUCER_FENCED (an older epoch; answered as INVALID_PRODUCER_EPOCH, as Kafka
     /// does), TRANSACTION_ABORTABLE (answered as INVALID_TXN_STATE before TxnOffsetCommit v4), or
     /// COORDINATOR_LOAD_IN_PROGRESS / NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE (retriable).
+    /// `addPartition` (TxnOffsetCommit v5, transactions v2): the group's partition is added to the
+    /// transaction instead of verified (the client sent no AddOffsetsToTxn).
     func verifyOffsetCommit(transactionalId: String, producerId: Int64, producerEpoch: Int16,
-                            groupId: String) async -> ErrorCode
+                            groupId: String, addPartition: Bool) async -> ErrorCode
 }
 
 /// The verifier a `GroupRequests` and its copies share.

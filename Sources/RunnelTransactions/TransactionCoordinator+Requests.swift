@@ -86,8 +86,9 @@ extension TransactionCoordinator {
     /// While the id's previous transaction is completing (its markers or a step's write in flight), the
     /// request waits for it (up to `busyWaitMs`) instead of answering CONCURRENT_TRANSACTIONS at once:
     /// the next transaction's first AddPartitionsToTxn usually arrives right after EndTxn's answer.
+    /// `clientTransactionVersion` 2: the implicit add of a transactions-v2 produce or TxnOffsetCommit.
     public func addPartitions(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
-                              partitions added: Set<TopicPartition>) async -> ErrorCode {
+                              partitions added: Set<TopicPartition>, clientTransactionVersion: Int16? = nil) async -> ErrorCode {
         guard !id.isEmpty else { return .invalidRequest }
         let deadline = busyWaitDeadline()
         while true {
@@ -106,7 +107,8 @@ extension TransactionCoordinator {
         case .ongoing where added.isSubset(of: metadata.partitions):
             return .none
         case .ongoing, .empty, .completeCommit, .completeAbort:
-            return await persist(metadata.addingPartitions(added, nowMs: clock.nowMs()))
+            return await persist(metadata.addingPartitions(added, clientTransactionVersion: clientTransactionVersion,
+                                                           nowMs: clock.nowMs()))
         }
     }
 
@@ -120,10 +122,15 @@ extension TransactionCoordinator {
     /// EndTxn from a client (transactions v1: the epoch must be the current one). Answers once
     /// PrepareCommit/PrepareAbort is persisted; the markers and the completion follow in the background.
     /// A retry of a completed end answers `.none`; one still writing markers CONCURRENT_TRANSACTIONS.
+    /// `clientTransactionVersion` 2 (EndTxn v5): transactions v2, see `endTransactionV2`.
     public func endTransaction(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
-                               result: TransactionResult) async -> Result<ProducerIdAndEpoch, TransactionError> {
+                               result: TransactionResult,
+                               clientTransactionVersion: Int16 = 0) async -> Result<ProducerIdAndEpoch, TransactionError> {
         guard !id.isEmpty else { return .failure(TransactionError(.invalidRequest)) }
         if let error = coordinatorError(for: id) { return .failure(TransactionError(error)) }
+        if clientTransactionVersion >= 2 {
+            return await endTransactionV2(id, producerId: producerId, producerEpoch: producerEpoch, result: result)
+        }
         guard let entry = entries[id], entry.metadata.producerId == producerId else {
             return .failure(TransactionError(.invalidProducerIdMapping))
         }
@@ -150,6 +157,72 @@ extension TransactionCoordinator {
                 "transactional_id": "\(id)", "state": "\(metadata.state)", "result": "\(result)"])
             return .failure(TransactionError(.invalidTxnState))
         }
+    }
+
+    /// EndTxn v5 (KIP-890 part 2): every end bumps the epoch (the markers carry the new one and the
+    /// answer hands it to the client), so the epoch alone tells a retry from the next transaction's end:
+    /// a retry names the epoch the transaction ended with (`lastProducerEpoch`, or the last epoch of the
+    /// previous producer id after an overflow) and gets the same answer; an abort with no transaction
+    /// in progress also bumps the epoch (the client fences its own earlier attempts that way).
+    func endTransactionV2(_ id: String, producerId: Int64, producerEpoch: Int16,
+                          result: TransactionResult) async -> Result<ProducerIdAndEpoch, TransactionError> {
+        guard let entry = entries[id] else { return .failure(TransactionError(.invalidProducerIdMapping)) }
+        let metadata = entry.metadata
+        let endedAsV2 = metadata.clientTransactionVersion >= 2
+        let retryOnEpochBump = endedAsV2 && metadata.producerId == producerId
+            && metadata.lastProducerEpoch != TransactionMetadata.noEpoch && producerEpoch == metadata.lastProducerEpoch
+        let retryOnOverflow = endedAsV2 && metadata.previousProducerId == producerId
+            && producerEpoch == Int16.max - 1 && metadata.producerEpoch == 0
+        guard metadata.producerId == producerId || retryOnOverflow else {
+            return .failure(TransactionError(.invalidProducerIdMapping))
+        }
+        let validEpoch: Bool
+        switch metadata.state {
+        case .ongoing, .empty, .dead, .prepareEpochFence:
+            validEpoch = producerEpoch == metadata.producerEpoch
+        case .prepareCommit, .prepareAbort:
+            validEpoch = retryOnEpochBump
+        case .completeCommit, .completeAbort:
+            validEpoch = retryOnEpochBump || retryOnOverflow || producerEpoch == metadata.producerEpoch
+        }
+        guard validEpoch else { return .failure(TransactionError(.producerFenced)) }
+        if entry.pending != nil { return .failure(TransactionError(.concurrentTransactions)) }
+        let isRetry = retryOnEpochBump || retryOnOverflow
+        switch (metadata.state, result) {
+        case (.ongoing, _):
+            return await prepareWithEpochBump(id, metadata, result)
+        case (.completeCommit, .commit) where isRetry, (.completeAbort, .abort) where isRetry:
+            return .success(ProducerIdAndEpoch(producerId: metadata.producerId, epoch: metadata.producerEpoch))
+        case (.completeCommit, .abort), (.completeAbort, .abort), (.empty, .abort):
+            guard !isRetry else { return .failure(TransactionError(.invalidTxnState)) }
+            return await prepareWithEpochBump(id, metadata, .abort)
+        case (.prepareCommit, .commit), (.prepareAbort, .abort):
+            return .failure(TransactionError(.concurrentTransactions))
+        case (.dead, _), (.prepareEpochFence, _):
+            return .failure(TransactionError(.concurrentTransactions))
+        default:
+            logger.debug("EndTxn in an invalid state", metadata: [
+                "transactional_id": "\(id)", "state": "\(metadata.state)", "result": "\(result)"])
+            return .failure(TransactionError(.invalidTxnState))
+        }
+    }
+
+    /// Persists PrepareCommit/PrepareAbort at the bumped epoch (a new producer id to follow when the epoch
+    /// is exhausted), starts the markers and answers with the producer id and epoch to continue with.
+    private func prepareWithEpochBump(_ id: String, _ metadata: TransactionMetadata,
+                                      _ result: TransactionResult) async -> Result<ProducerIdAndEpoch, TransactionError> {
+        var nextProducerId: Int64?
+        if metadata.isProducerEpochExhausted {
+            switch allocateProducerId() {
+            case .success(let allocated): nextProducerId = allocated
+            case .failure(let error): return .failure(error)
+            }
+        }
+        let next = metadata.preparingWithEpochBump(result, nextProducerId: nextProducerId, nowMs: clock.nowMs())
+        let error = await persist(next)
+        guard error == .none else { return .failure(TransactionError(error)) }
+        startMarkers(for: id)
+        return .success(next.continuingProducer)
     }
 
     /// Aborts `id`'s ongoing transaction on the coordinator's own initiative (timeout, fencing, admin):

@@ -282,4 +282,12 @@ public actor TransactionCoordinator {
 extension TransactionCoordinator {
     /// How many requests are waiting for `id` to settle (tests).
     func waitingRequests(for id: String) -> Int { waiters[id]?.count ?? 0 }
+
+    /// Sets `id`'s producer epoch in memory (tests: an exhausted epoch without 32,000 transactions).
+    func setEpochForTesting(_ id: String, epoch: Int16) {
+        guard var entry = entries[id] else { return }
+        entry.metadata.producerEpoch = epoch
+        entries[id] = entry
+        view.set(id, entry.metadata)
+    }
 }

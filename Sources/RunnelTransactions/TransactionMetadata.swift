@@ -163,12 +163,14 @@ public struct TransactionMetadata: Sendable, Equatable {
         return next
     }
 
-    /// AddPartitionsToTxn / AddOffsetsToTxn: partitions join the (possibly new) transaction.
-    func addingPartitions(_ added: Set<TopicPartition>, nowMs: Int64) -> TransactionMetadata {
+    /// AddPartitionsToTxn / AddOffsetsToTxn (or a transactions-v2 produce or TxnOffsetCommit adding its
+    /// partition implicitly, `clientTransactionVersion` 2): partitions join the (possibly new) transaction.
+    func addingPartitions(_ added: Set<TopicPartition>, clientTransactionVersion: Int16? = nil, nowMs: Int64) -> TransactionMetadata {
         var next = self
         if state != .ongoing {
             next.partitions = []
             next.startTimestampMs = nowMs
+            if let clientTransactionVersion { next.clientTransactionVersion = clientTransactionVersion }
         }
         next.partitions.formUnion(added)
         next.state = .ongoing
@@ -185,12 +187,41 @@ public struct TransactionMetadata: Sendable, Equatable {
         return next
     }
 
-    /// Every marker written: CompleteCommit or CompleteAbort, no partitions left.
+    /// EndTxn of a transactions-v2 client (KIP-890 part 2): PrepareCommit or PrepareAbort at the next
+    /// epoch, which the markers carry and the client continues with, so a zombie of this transaction can
+    /// never write into the next one. An epoch that cannot be bumped again hands over to
+    /// `nextProducerId` (epoch 0) when the transaction completes. `lastProducerEpoch` keeps the epoch
+    /// the client ended with, to recognize its retry.
+    func preparingWithEpochBump(_ result: TransactionResult, nextProducerId: Int64?, nowMs: Int64) -> TransactionMetadata {
+        var next = preparing(result, clientTransactionVersion: 2, nowMs: nowMs)
+        next.lastProducerEpoch = producerEpoch
+        next.producerEpoch = producerEpoch < Int16.max ? producerEpoch + 1 : producerEpoch
+        next.nextProducerId = nextProducerId ?? Self.noProducerId
+        return next
+    }
+
+    /// The producer id and epoch the client continues with after this transaction ends: the next
+    /// producer id at epoch 0 when the epoch overflowed, else the current ones.
+    var continuingProducer: ProducerIdAndEpoch {
+        nextProducerId != Self.noProducerId
+            ? ProducerIdAndEpoch(producerId: nextProducerId, epoch: 0)
+            : ProducerIdAndEpoch(producerId: producerId, epoch: producerEpoch)
+    }
+
+    /// Every marker written: CompleteCommit or CompleteAbort, no partitions left; a transactions-v2
+    /// epoch overflow moves to the next producer id here.
     func completing(nowMs: Int64) -> TransactionMetadata {
         var next = self
         next.state = state == .prepareCommit ? .completeCommit : .completeAbort
         next.partitions = []
         next.lastUpdateTimestampMs = nowMs
+        if nextProducerId != Self.noProducerId {
+            next.previousProducerId = producerId
+            next.producerId = nextProducerId
+            next.nextProducerId = Self.noProducerId
+            next.producerEpoch = 0
+            next.lastProducerEpoch = Self.noEpoch
+        }
         return next
     }
 }

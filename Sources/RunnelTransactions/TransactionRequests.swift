@@ -101,8 +101,10 @@ public struct TransactionRequests: Sendable {
                 errors[partition] = unknown.contains(partition) ? .unknownTopicOrPartition : .operationNotAttempted
             }
         } else {
+            // v4+ comes from brokers: with verifyOnly false it is a transactions-v2 produce's implicit add.
             let code = await coordinator.addPartitions(transactionalId: transactionalId, producerId: producerId,
-                                                       producerEpoch: producerEpoch, partitions: Set(requested))
+                                                       producerEpoch: producerEpoch, partitions: Set(requested),
+                                                       clientTransactionVersion: version >= 4 ? 2 : 0)
             for partition in requested { errors[partition] = Self.fenced(code, newCodeFrom: 2, version) }
         }
         return topics.map { topic in
@@ -134,7 +136,8 @@ public struct TransactionRequests: Sendable {
         let result = await coordinator.endTransaction(transactionalId: request.transactionalId,
                                                       producerId: request.producerId,
                                                       producerEpoch: request.producerEpoch,
-                                                      result: request.committed ? TransactionResult.commit : .abort)
+                                                      result: request.committed ? TransactionResult.commit : .abort,
+                                                      clientTransactionVersion: version >= 5 ? 2 : 0)
         switch result {
         case .success(let current):
             response.errorCode = ErrorCode.none.rawValue

@@ -3,7 +3,9 @@ coordinating an open transaction is killed (kill -9) between the transaction's w
 the new leader of the id's `__transaction_state` partition loads it, the commit completes, and a
 read_committed consumer sees every committed record and no aborted one; the broker coordinating a
 consumer group is killed while the group consumes and commits — the group continues on the new
-coordinator from its committed offsets, with nothing skipped.
+coordinator from its committed offsets, with nothing skipped; the Java client's transactions v2 (no
+AddPartitionsToTxn: each partition leader adds its partition at the coordinator, on another broker for
+two of the three partitions) commit and abort, and read_committed sees exactly the committed records.
 
 etcd missing fails under CI=true (missing_prerequisite)."""
 from __future__ import annotations
@@ -134,3 +136,40 @@ def test_group_continues_from_its_commits_after_its_coordinator_is_killed(cluste
         second.close()
     assert all(committed_before[tp.partition] <= tp.offset for tp in final)
     cluster.restart(coordinator, retries=1)
+
+
+def test_java_transactions_v2_add_partitions_through_their_leaders(cluster, java):
+    topic = unique("txn-v2")
+    cluster.create_topic(topic, partitions=3, replication=3, config={"min.insync.replicas": "2"})
+    leaders = {p: cluster.leader_of(topic, p) for p in range(3)}
+    assert sorted(leaders.values()) == [1, 2, 3], leaders  # one partition per broker
+    plan = [(0, 40, "commit"), (40, 40, "abort"), (80, 40, "commit")]
+    coordinators = set()
+    for p in range(3):
+        txn_id = f"tx-v2-{p}-" + uuid.uuid4().hex[:6]
+        res = java.run("txn", {"mode": "produce", "bootstrap": cluster.bootstrap, "topic": topic,
+                               "prefix": f"{topic}-p{p}", "partition": p, "transactionalId": txn_id,
+                               "transactions": [{"start": s, "count": n, "end": e} for s, n, e in plan]})
+        assert [(t["end"], t["ok"], t.get("error")) for t in res["transactions"]] == [(e, True, None) for *_, e in plan]
+        coordinators.add((_coordinator(cluster, txn_id, key_type=1), leaders[p]))
+    # At least one partition's leader is not its transaction's coordinator: the add crossed brokers.
+    assert any(c != leader for c, leader in coordinators), coordinators
+
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": unique("rc-v2"),
+                         "isolation.level": "read_committed", "enable.auto.commit": False, "log_level": 0})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    per_partition: dict[int, int] = {0: 0, 1: 0, 2: 0}
+
+    def read_all():
+        for m in consumer.consume(500, timeout=1):
+            if m.error() is None:
+                per_partition[m.partition()] += 1
+        return sum(per_partition.values()) >= 240
+    try:
+        poll("the committed transactions read back read_committed", 60, read_all)
+        for m in consumer.consume(500, timeout=2):  # nothing more (the aborted ones never show)
+            if m.error() is None:
+                per_partition[m.partition()] += 1
+    finally:
+        consumer.close()
+    assert per_partition == {0: 80, 1: 80, 2: 80}, per_partition

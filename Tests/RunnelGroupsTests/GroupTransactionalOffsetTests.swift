@@ -19,7 +19,7 @@ final class RecordingVerifier: TransactionVerifier {
     var calls: [String] { state.withLock { $0.calls } }
 
     func verifyOffsetCommit(transactionalId: String, producerId: Int64, producerEpoch: Int16,
-                            groupId: String) async -> ErrorCode {
+                            groupId: String, addPartition: Bool) async -> ErrorCode {
         state.withLock { state in
             state.calls.append("\(transactionalId)/\(producerId)/\(producerEpoch)/\(groupId)")
             return state.answer

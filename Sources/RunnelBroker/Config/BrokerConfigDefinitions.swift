@@ -208,6 +208,8 @@ extension ConfigTable {
                "segment.bytes of __transaction_state."),
         broker("transaction.max.timeout.ms", .int, .int(900_000), .atLeast(1),
                "Largest transaction.timeout.ms a producer may ask for (INVALID_TRANSACTION_TIMEOUT beyond it)."),
+        broker("transaction.version", .int, .int(2), .between(1, 2), runnelOnly: true,
+               "The transaction protocol offered to clients, as Kafka's finalized feature transaction.version (set there with kafka-features.sh): 2 = transactions v2 (KIP-890 part 2: an epoch bump at every transaction end, partitions added by the produce itself), which Kafka 4.x clients then use; 1 = the classic protocol only. Runnel: a static setting of each broker (give every broker the same value)."),
         broker("transactional.id.expiration.ms", .int, .int(storageDefaults.transactionalIdExpirationMs), .atLeast(1),
                "Forget a transactional id after this long without a transaction."),
         broker("transaction.abort.timed.out.transaction.cleanup.interval.ms", .int, .int(10_000), .atLeast(1),

@@ -61,6 +61,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case transactionStateLogNumPartitions = "transaction.state.log.num.partitions"
     case transactionStateLogSegmentBytes = "transaction.state.log.segment.bytes"
     case transactionMaxTimeoutMs = "transaction.max.timeout.ms"
+    case transactionVersion = "transaction.version"
     case transactionAbortTimedOutCleanupIntervalMs = "transaction.abort.timed.out.transaction.cleanup.interval.ms"
     case transactionRemoveExpiredCleanupIntervalMs = "transaction.remove.expired.transaction.cleanup.interval.ms"
     // Replication (cluster mode)

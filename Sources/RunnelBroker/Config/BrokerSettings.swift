@@ -32,6 +32,11 @@ struct BrokerSettings: Sendable {
     /// The internal topics' partitions, replication factors and settings (cluster mode creates them on
     /// first use).
     var internalTopics: InternalTopicSettings
+    /// `transaction.version`: the finalized feature level ApiVersions v3+ reports.
+    var transactionVersion: Int16
+    /// ApiVersions' finalized features epoch: when this broker started (ms), so a level changed across a
+    /// restart reaches clients as a newer epoch.
+    var finalizedFeaturesEpoch: Int64
 
     /// The settings as configured.
     init(_ config: BrokerConfig) {
@@ -55,6 +60,8 @@ struct BrokerSettings: Sendable {
                                             link: InterBrokerLink(config))
         leaderReplicationThrottledRate = config.int(.leaderReplicationThrottledRate)
         replicaLagTimeMaxMs = config.int(.replicaLagTimeMaxMs)
+        transactionVersion = Int16(clamping: config.int(.transactionVersion))
+        finalizedFeaturesEpoch = Int64(Date().timeIntervalSince1970 * 1000)
         internalTopics = InternalTopicSettings(
             offsetsPartitions: config.int32(.offsetsTopicNumPartitions),
             offsetsReplicationFactor: Int16(clamping: config.int(.offsetsTopicReplicationFactor)),

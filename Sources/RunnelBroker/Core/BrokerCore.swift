@@ -35,6 +35,8 @@ final class BrokerCore: Sendable {
     let internalTopicCreations = Mutex<Set<String>>([])
     /// When the last "internal topic not created yet" warning was logged.
     let internalTopicWarnedAt = Mutex<ContinuousClock.Instant?>(nil)
+    /// Transactional batches waiting for the coordinator keep their producer's order per partition.
+    let transactionalAppendOrder = TransactionalAppendOrder()
     /// The ACL authorizer (allows everything until `authorizer.class.name` installs one; Security/).
     let access = AccessControl()
     var internalTopicSettings: InternalTopicSettings { settings.internalTopics }

@@ -150,14 +150,15 @@ struct RemoteTransactionVerifier: Sendable {
     }
 
     /// Asks coordinator `node` whether `partition` is in the producer's ongoing transaction
-    /// (AddPartitionsToTxn v4+, verifyOnly); returns its error for the partition.
+    /// (AddPartitionsToTxn v4+, verifyOnly) — or, with `add` (transactions v2's implicit add), to add
+    /// it; returns its error for the partition.
     func verify(at node: Int32, transactionalId: String, producerId: Int64, producerEpoch: Int16,
-                partition: TopicPartition) async -> ErrorCode {
+                partition: TopicPartition, add: Bool = false) async -> ErrorCode {
         var transaction = AddPartitionsToTxnRequest.AddPartitionsToTxnTransaction()
         transaction.transactionalId = transactionalId
         transaction.producerId = producerId
         transaction.producerEpoch = producerEpoch
-        transaction.verifyOnly = true
+        transaction.verifyOnly = !add
         var topic = AddPartitionsToTxnRequest.AddPartitionsToTxnTopic()
         topic.name = partition.topic
         topic.partitions = [partition.partition]

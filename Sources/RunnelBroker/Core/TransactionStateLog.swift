@@ -141,24 +141,50 @@ struct BrokerTransactionVerifier: RunnelGroups.TransactionVerifier {
     var remote: RemoteTransactionVerifier? = nil
 
     func verifyOffsetCommit(transactionalId: String, producerId: Int64, producerEpoch: Int16,
-                            groupId: String) async -> ErrorCode {
+                            groupId: String, addPartition: Bool) async -> ErrorCode {
         let target = coordinator.offsetsPartition(for: groupId)
         guard let partition = replicas.partition(topic: target.topic, index: target.partition) else { return .notCoordinator }
-        if let remote, let node = remote.remoteCoordinator(for: transactionalId) {
-            guard let token = partition.log.beginTransactionVerification(producerId: producerId, epoch: producerEpoch) else {
-                return .none
-            }
-            let code = await remote.verify(at: node, transactionalId: transactionalId, producerId: producerId,
-                                           producerEpoch: producerEpoch, partition: target)
-            guard code == .none else { return code }
-            return partition.log.completeTransactionVerification(producerId: producerId, token: token) ? .none : .invalidTxnState
-        }
-        return partition.verifyTransaction(transactionalId: transactionalId, producerId: producerId,
-                                           producerEpoch: producerEpoch, coordinator: coordinator)
+        return await partition.guardTransactionalWrite(transactionalId: transactionalId, producerId: producerId,
+                                                       producerEpoch: producerEpoch, target: target,
+                                                       implicitAdd: addPartition, coordinator: coordinator, remote: remote)
     }
 }
 
 extension Partition {
+    /// The transaction guard of a transactional write about to open a transaction in this partition
+    /// (`target`), asking the coordinator — this broker's, or through `remote` another broker's — to
+    /// verify the partition is in the transaction (KIP-890 part 1) or, with `implicitAdd`, to add it
+    /// (transactions v2: a produce v12+ or TxnOffsetCommit v5 adds its partition itself). A token taken
+    /// before the question is confirmed after it unless a marker of the producer voided it meanwhile.
+    /// An implicit add waits for the producer's previous transaction to complete, whose marker in this
+    /// partition may be what voided the token: then the question is asked once more (the partition is in
+    /// the transaction by then, so the second answer is immediate).
+    func guardTransactionalWrite(transactionalId: String, producerId: Int64, producerEpoch: Int16,
+                                 target: TopicPartition, implicitAdd: Bool, coordinator: TransactionCoordinator,
+                                 remote: RemoteTransactionVerifier?) async -> ErrorCode {
+        for _ in 0..<2 {
+            guard let token = log.beginTransactionVerification(producerId: producerId, epoch: producerEpoch) else {
+                return .none
+            }
+            let code: ErrorCode
+            if let remote, let node = remote.remoteCoordinator(for: transactionalId) {
+                code = await remote.verify(at: node, transactionalId: transactionalId, producerId: producerId,
+                                           producerEpoch: producerEpoch, partition: target, add: implicitAdd)
+            } else if implicitAdd {
+                code = await coordinator.addPartitions(transactionalId: transactionalId, producerId: producerId,
+                                                       producerEpoch: producerEpoch, partitions: [target],
+                                                       clientTransactionVersion: 2)
+            } else {
+                code = coordinator.verifyNow(transactionalId: transactionalId, producerId: producerId,
+                                             producerEpoch: producerEpoch, partition: target)
+            }
+            guard code == .none else { return code }
+            if log.completeTransactionVerification(producerId: producerId, token: token) { return .none }
+            guard implicitAdd else { return .invalidTxnState }
+        }
+        return .invalidTxnState
+    }
+
     /// KIP-890 part 1 for a transactional write about to open a transaction here (a client's produce or
     /// the group coordinator's TxnOffsetCommit): a token is taken in the partition, the coordinator's
     /// persisted state is checked, and the token is confirmed unless a marker of the producer voided it

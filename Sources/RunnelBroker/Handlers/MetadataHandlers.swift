@@ -9,6 +9,21 @@ extension BrokerCore {
         response.errorCode = ErrorCode.none.rawValue
         response.apiKeys = SupportedApis.apiVersionEntries()
         response.throttleTimeMs = 0
+        if context.version >= 3 {
+            // The one feature clients act on: transaction.version (Kafka 4.x clients use transactions v2
+            // when its finalized level is 2).
+            var supported = ApiVersionsResponse.SupportedFeatureKey()
+            supported.name = "transaction.version"
+            supported.minVersion = 0
+            supported.maxVersion = 2
+            response.supportedFeatures = [supported]
+            var finalized = ApiVersionsResponse.FinalizedFeatureKey()
+            finalized.name = "transaction.version"
+            finalized.minVersionLevel = settings.transactionVersion
+            finalized.maxVersionLevel = settings.transactionVersion
+            response.finalizedFeatures = [finalized]
+            response.finalizedFeaturesEpoch = settings.finalizedFeaturesEpoch
+        }
         return .now(response)
     }
 

@@ -111,35 +111,40 @@ extension BrokerCore {
         }
         if let header = Self.firstHeader(records), header.isTransactional, header.hasProducerId {
             let id = transactionalId ?? ""
-            if let verifier = remoteTransactionVerifier, let coordinator = verifier.remoteCoordinator(for: id) {
-                // Cluster mode, coordinator elsewhere: the same token guard around a remote check.
-                guard let token = partition.log.beginTransactionVerification(producerId: header.producerId,
-                                                                             epoch: header.producerEpoch) else {
-                    appendVerified(partition, topic: topic, records: records, index: index, acks: acks, timeoutMs: timeoutMs,
-                                   minInsync: minInsync, context: context, answer: answer)
+            // Produce v12+ comes from transactions-v2 clients, which send no AddPartitionsToTxn: the
+            // partition is added here (Kafka's AddPartitionsToTxnManager with the addPartition operation).
+            let implicitAdd = context.version >= 12
+            let remote = remoteTransactionVerifier.flatMap { $0.remoteCoordinator(for: id) != nil ? $0 : nil }
+            let target = TopicPartition(topic: topic.name, partition: index)
+            let key = TransactionalAppendOrder.Key(topic: topic.name, partition: index, producerId: header.producerId)
+            let needed = partition.log.transactionVerificationNeeded(producerId: header.producerId, epoch: header.producerEpoch)
+            if implicitAdd || remote != nil {
+                switch transactionalAppendOrder.turn(key, needsCoordinator: needed, on: context.eventLoop) {
+                case .now:
+                    break
+                case .queued(let previous, let done):
+                    Task {
+                        if let previous { try? await previous.get() }
+                        let code = await partition.guardTransactionalWrite(
+                            transactionalId: id, producerId: header.producerId, producerEpoch: header.producerEpoch,
+                            target: target, implicitAdd: implicitAdd, coordinator: transactionCoordinator, remote: remote)
+                        if let (error, message) = translateVerification(code, version: context.version) {
+                            answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
+                        } else {
+                            appendVerified(partition, topic: topic, records: records, index: index, acks: acks,
+                                           timeoutMs: timeoutMs, minInsync: minInsync, context: context, answer: answer)
+                        }
+                        transactionalAppendOrder.finish(key, done)
+                    }
                     return
                 }
-                Task {
-                    var code = await verifier.verify(at: coordinator, transactionalId: id, producerId: header.producerId,
-                                                     producerEpoch: header.producerEpoch,
-                                                     partition: TopicPartition(topic: topic.name, partition: index))
-                    if code == .none, !partition.log.completeTransactionVerification(producerId: header.producerId, token: token) {
-                        code = .invalidTxnState
-                    }
-                    if let (error, message) = translateVerification(code, version: context.version) {
-                        answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
-                        return
-                    }
-                    appendVerified(partition, topic: topic, records: records, index: index, acks: acks, timeoutMs: timeoutMs,
-                                   minInsync: minInsync, context: context, answer: answer)
+            } else if needed {
+                let code = partition.verifyTransaction(transactionalId: id, producerId: header.producerId,
+                                                       producerEpoch: header.producerEpoch, coordinator: transactionCoordinator)
+                if let (error, message) = translateVerification(code, version: context.version) {
+                    answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
+                    return
                 }
-                return
-            }
-            let code = partition.verifyTransaction(transactionalId: id, producerId: header.producerId,
-                                                   producerEpoch: header.producerEpoch, coordinator: transactionCoordinator)
-            if let (error, message) = translateVerification(code, version: context.version) {
-                answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
-                return
             }
         }
         appendVerified(partition, topic: topic, records: records, index: index, acks: acks, timeoutMs: timeoutMs,

@@ -17,7 +17,7 @@ enum SupportedApis {
         .addPartitionsToTxn: 0...5,
         .addOffsetsToTxn: 0...4,
         // v5 is KIP-890 part 2 (an epoch bump per transaction): see docs/transactions.md.
-        .endTxn: 0...4,
+        .endTxn: 0...5,
         .writeTxnMarkers: 1...2,
         .listTransactions: 0...2,
         .describeTransactions: 0...0,

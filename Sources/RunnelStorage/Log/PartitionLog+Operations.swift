@@ -160,6 +160,12 @@ extension PartitionLog {
                                segmentsAfter: input.groups.count)
     }
 
+    /// Whether a transactional batch of `producerId` at `epoch` would need step 1 (no transaction of that
+    /// epoch open here, none verified). No side effect.
+    public func transactionVerificationNeeded(producerId: Int64, epoch: Int16) -> Bool {
+        state.withLock { $0.transactionVerificationNeeded(producerId: producerId, epoch: epoch) }
+    }
+
     /// KIP-890 part 1, step 1: a transactional batch of `producerId` at `epoch` that would open a
     /// transaction here must first be verified with the transaction coordinator. Returns a token to pass
     /// to `completeTransactionVerification` once the coordinator confirmed, or nil when no verification

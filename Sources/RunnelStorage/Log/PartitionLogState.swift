@@ -220,6 +220,12 @@ final class PartitionLogState {
     }
 
     /// Starts a verification of a producer's transaction (see `checkTransaction`); nil when not needed.
+    /// Whether a transactional batch of `producerId` at `epoch` would need a verification (none open here
+    /// at that epoch, none verified); no side effect.
+    func transactionVerificationNeeded(producerId: Int64, epoch: Int16) -> Bool {
+        !producers.mayAppendTransactional(producerId: producerId, epoch: epoch, entry: producers.producers[producerId])
+    }
+
     func beginTransactionVerification(producerId: Int64, epoch: Int16, nowMs: Int64) -> UInt64? {
         producers.beginVerification(producerId: producerId, epoch: epoch, nowMs: nowMs)
     }
