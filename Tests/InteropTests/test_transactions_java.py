@@ -142,3 +142,39 @@ def _acks_from_log(b, topic: str, partitions: int) -> list[tuple[int, int]]:
         batches, _ = T.read_log(b.port, topic, p)
         out += [(p, o) for bt in batches if bt.transactional and not bt.control for o in T.data_offsets(bt)]
     return out
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("level", [2, 1])
+def test_java_uses_transactions_v2_only_when_the_broker_finalizes_it(fresh_broker, java, level):
+    """`transaction.version` decides the protocol the Java client speaks: with 2 it sends no
+    AddPartitionsToTxn and ends with EndTxn v5 (epoch bumped per transaction, visible in the batches);
+    with 1 the classic protocol (AddPartitionsToTxn, EndTxn v4, one epoch)."""
+    from runnel_interop import metrics as M
+    from conftest import TXN_BROKER_CONFIGS
+    b = fresh_broker(configs={**TXN_BROKER_CONFIGS, **M.metrics_configs(), "transaction.version": level})
+    t = unique(f"txn-java-tv{level}")
+    clients.create_topic(b.bootstrap, t, partitions=1)
+    plan = [(0, 30, "commit"), (30, 30, "abort"), (60, 30, "commit")]
+    res = java.run("txn", {"mode": "produce", "bootstrap": b.bootstrap, "topic": t, "prefix": t, "partition": 0,
+                           "transactionalId": unique("tid-tv"),
+                           "transactions": [{"start": s, "count": n, "end": e} for s, n, e in plan]})
+    assert [(tr["end"], tr["ok"]) for tr in res["transactions"]] == [(e, True) for *_, e in plan]
+    T.await_stable(b.port, t)
+    samples = M.Samples(M.get(b)[2])
+    adds = samples.value("runnel_requests_total", api="AddPartitionsToTxn", version="3") or 0
+    ends_v5 = samples.value("runnel_requests_total", api="EndTxn", version="5") or 0
+    batches = T.read_log(b.port, t)[0]
+    txns = T.transactions(batches)
+    assert [tx.marker for tx in txns] == [T.COMMIT_MARKER, T.ABORT_MARKER, T.COMMIT_MARKER]
+    data_epochs = [sorted({d.producer_epoch for d in tx.data_batches}) for tx in txns]
+    marker_epochs = [bt.producer_epoch for bt in batches if bt.control]
+    if level == 2:
+        assert adds == 0 and ends_v5 == 3, (adds, ends_v5)
+        # Each transaction at its own epoch, ended by a marker at the next one.
+        first = data_epochs[0][0]
+        assert data_epochs == [[first], [first + 1], [first + 2]], data_epochs
+        assert marker_epochs == [first + 1, first + 2, first + 3], marker_epochs
+    else:
+        assert adds >= 3 and ends_v5 == 0, (adds, ends_v5)
+        assert len({e for es in data_epochs for e in es} | set(marker_epochs)) == 1, (data_epochs, marker_epochs)
