@@ -157,3 +157,31 @@ def test_label_values_are_escaped(runnel_bin, fresh_broker):
         c.close()
     s = metrics.scrape(b)  # every line must parse
     assert s.value("runnel_group_lag", group=group, topic=topic, partition=0) == 0
+
+
+def test_a_deleted_topic_leaves_metrics(runnel_bin, fresh_broker):
+    b = fresh_broker(metrics.metrics_configs())
+    topic, kept = unique("metrics-gone"), unique("metrics-kept")
+    for t in (topic, kept):
+        clients.create_topic(b.bootstrap, t, partitions=2)
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
+    for t in (topic, kept):
+        for i in range(10):
+            p.produce(t, value=b"x" * 100, partition=i % 2)
+    assert p.flush(30) == 0
+    s = metrics.scrape(b)
+    assert s.value("runnel_topic_bytes_in_total", topic=topic) > 0
+    assert s.value("runnel_partition_log_end_offset", topic=topic, partition=1) == 5
+
+    res = cli.run(runnel_bin, "topic", "delete", topic, brokers=b.bootstrap)
+    assert res.returncode == 0, res.stderr
+    deadline = time.monotonic() + 30
+    while True:
+        s = metrics.scrape(b)
+        left = [name for name, rows in s.samples.items() for labels, _ in rows if labels.get("topic") == topic]
+        if not left:
+            break
+        assert time.monotonic() < deadline, f"series of the deleted topic still served: {sorted(set(left))}"
+        time.sleep(0.2)  # poll interval, bounded by the deadline
+    assert s.value("runnel_topic_bytes_in_total", topic=kept) > 0
+    assert s.value("runnel_partition_log_end_offset", topic=kept, partition=0) == 5

@@ -124,6 +124,8 @@ final class ReplicaManager: Sendable {
     func removePartitions(of topic: TopicMetadata) {
         let removed = partitions.withLock { $0.removeValue(forKey: topic.name) } ?? []
         for case let partition? in removed { closeAndDeleteLog(partition) }
+        // Every partition of the topic shares its traffic series: destroying one removes them.
+        removed.lazy.compactMap { $0 }.first?.traffic.destroy()
     }
 
     /// Closes a partition no longer hosted (parked fetches and acks=all waits answered) and deletes its log.

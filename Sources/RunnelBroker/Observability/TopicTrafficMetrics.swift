@@ -14,4 +14,10 @@ struct TopicTrafficMetrics: Sendable {
         bytesIn = Counter(label: "runnel_topic_bytes_in_total", dimensions: [("topic", topic)], factory: factory)
         bytesOut = Counter(label: "runnel_topic_bytes_out_total", dimensions: [("topic", topic)], factory: factory)
     }
+
+    /// The topic was deleted: its series leave /metrics (a topic created again under the name starts at 0).
+    func destroy() {
+        bytesIn.destroy()
+        bytesOut.destroy()
+    }
 }
