@@ -70,6 +70,27 @@ func checkRecordContract(writer: any MetadataStore, reader: any MetadataStore) a
     let again = try #require(try await writer.writeRecords([.put(.alias, key: "serving", value: "{}", expectedVersion: 0)]).first ?? nil)
     #expect(again.version > swapped.version)
 
+    // Aliases and topics share one name space, enforced in the write itself (no check-then-write race):
+    // a topic named like an alias, and an alias named like a topic, are refused as TOPIC_ALREADY_EXISTS.
+    let shared = TopicMetadata(name: "shared-name", topicId: KafkaUUID.random(), partitionCount: 1, replicationFactor: 1)
+    try await writer.writeRecords([.put(.alias, key: "shared-name", value: "{}", expectedVersion: 0)])
+    do {
+        try await writer.createTopic(shared, assignments: [[1]])
+        Issue.record("a topic was created under an alias's name")
+    } catch {
+        guard case .topicAlreadyExists("shared-name") = error else { Issue.record("refused with \(error)"); return }
+    }
+    try await writer.writeRecords([.delete(.alias, key: "shared-name")])
+    try await writer.createTopic(shared, assignments: [[1]])
+    let refused = await refusalOf([.put(.alias, key: "shared-name", value: "{}")], by: writer)
+    guard case .topicAlreadyExists("shared-name")? = refused else {
+        Issue.record("an alias named like a topic: \(String(describing: refused))")
+        return
+    }
+    #expect(writer.image.record(.alias, key: "shared-name") == nil)
+    // Other kinds do not share the name space.
+    #expect(await refusalOf([.put(.acl, key: "shared-name", value: "{}")], by: writer) == nil)
+
     // Bad batches are refused before the store: empty, duplicate, bad kind, oversized.
     for bad: [ClusterRecordWrite] in [[], [.put(.acl, key: "k", value: ""), .delete(.acl, key: "k")],
                                       [.put("Bad/Kind", key: "k", value: "")], [.put(.acl, key: "", value: "")],

@@ -16,7 +16,9 @@ extension EtcdMetadataStore {
         let record = EtcdTopicRecord(topic, assignments: assignments)
         // Partition keys of an earlier topic of this name were deleted with it; clearing the range again
         // costs nothing and keeps a half-deleted leftover (written by hand) from being taken for ours.
-        let txn = EtcdTransaction(compare: [.absent(layout.topic(topic.name))],
+        // A record whose key shares the topics' name space (an alias) of this name refuses it too.
+        let sameName = ClusterRecordKind.topicNameKinds.map { EtcdCompare.absent(layout.record($0, key: topic.name)) }
+        let txn = EtcdTransaction(compare: [.absent(layout.topic(topic.name))] + sameName,
                                   success: [.put(key: layout.topic(topic.name), value: EtcdRecordCoding.encode(record)),
                                             .delete(.prefix(layout.partitions(of: topic.name)))])
         let result = try await run(txn)
@@ -142,6 +144,11 @@ extension EtcdMetadataStore {
             let version = write.expectedVersion ?? 0
             return version == 0 ? .absent(key) : EtcdCompare(key: key, .equal, .modRevision(version))
         }
+        // A put of a kind sharing the topics' name space (an alias) requires that no topic has the name.
+        let topicKeys = writes.filter { write in
+            if case .put = write.operation { return write.kind.sharesTopicNames }
+            return false
+        }.map { layout.topic($0.key) }
         let operations = zip(writes, keys).map { write, key -> EtcdOperation in
             switch write.operation {
             case .put(let value): .put(key: key, value: Data(value.utf8))
@@ -149,10 +156,13 @@ extension EtcdMetadataStore {
             }
         }
         // On failure the conditional keys come back, one range each, to name the record that moved.
-        let result = try await run(EtcdTransaction(compare: compares, success: operations,
-                                                   failure: conditional.map { .range(.key($0.1)) }))
+        let result = try await run(EtcdTransaction(compare: compares + topicKeys.map { .absent($0) }, success: operations,
+                                                   failure: conditional.map { .range(.key($0.1)) } + topicKeys.map { .range(.key($0)) }))
         guard result.succeeded else {
             let found = Dictionary(result.rangedKeyValues.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            for (write, key) in zip(writes, writes.map { layout.topic($0.key) }) where topicKeys.contains(key) && found[key] != nil {
+                throw .topicAlreadyExists(write.key)
+            }
             for (write, key) in conditional {
                 let current = found[key].map {
                     ClusterRecord(kind: write.kind, key: write.key, value: String(decoding: $0.value, as: UTF8.self),

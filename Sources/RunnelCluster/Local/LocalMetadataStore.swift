@@ -103,7 +103,9 @@ public final class LocalMetadataStore: MetadataStore {
             throw .invalidReplicaAssignment(topic.name, reason: "\(assignments.count) replica assignments for \(topic.partitionCount) partitions")
         }
         try update { snapshot throws(MetadataStoreError) in
-            guard snapshot.topics[topic.name] == nil else { throw .topicAlreadyExists(topic.name) }
+            guard snapshot.topics[topic.name] == nil,
+                  !ClusterRecordKind.topicNameKinds.contains(where: { snapshot.records?[$0.rawValue]?[topic.name] != nil })
+            else { throw .topicAlreadyExists(topic.name) }
             snapshot.topics[topic.name] = topic
         } changes: { image in image.topic(named: topic.name).map { [.topicCreated($0)] } ?? [] }
     }
@@ -187,6 +189,9 @@ public final class LocalMetadataStore: MetadataStore {
                 guard write.accepts(current) else {
                     throw .recordVersionMismatch(write.kind, key: write.key, expected: write.expectedVersion ?? 0,
                                                  current: current?.version)
+                }
+                if case .put = write.operation, write.kind.sharesTopicNames, snapshot.topics[write.key] != nil {
+                    throw .topicAlreadyExists(write.key)
                 }
             }
             stored = writes.map { write in

@@ -23,6 +23,15 @@ public struct ClusterRecordKind: RawRepresentable, Hashable, Comparable, Sendabl
     public var description: String { rawValue }
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    /// Kinds whose keys are names clients use as topic names (aliases): a record of such a kind and a
+    /// topic never share a name. Both stores enforce it in the same atomic step as the write — a topic
+    /// created while an alias of its name is created (or the reverse) fails with TOPIC_ALREADY_EXISTS —
+    /// so the check the handlers make first cannot be raced.
+    public static let topicNameKinds: [ClusterRecordKind] = [.alias]
+
+    /// Whether this kind's keys share the topics' name space (`topicNameKinds`).
+    public var sharesTopicNames: Bool { Self.topicNameKinds.contains(self) }
+
     /// Whether the name is usable as a kind (it is one path segment of an etcd key).
     var isValid: Bool {
         !rawValue.isEmpty && rawValue.utf8.count <= 64
