@@ -32,6 +32,9 @@ def main() -> int:
     parser.add_argument("--value-size", type=int, default=1024)
     parser.add_argument("--txn-records", type=int, default=1000)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--override", action="append", default=[],
+                        help="a broker setting key=value for both modes, e.g. log.flush.interval.messages="
+                             "9223372036854775807 (Kafka's default: acknowledged from the page cache)")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
 
@@ -41,7 +44,7 @@ def main() -> int:
     common = ["-n", str(args.records), "-s", str(args.value_size), "-a", "all"]
     with tempfile.TemporaryDirectory(prefix="runnel-txn-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
         for round_index in range(args.rounds):
-            broker = Broker(args.runnel, tempfile.mkdtemp(dir=work))
+            broker = Broker(args.runnel, tempfile.mkdtemp(dir=work), tuple(args.override))
             try:
                 idem, txn = f"idem-{round_index}", f"txn-{round_index}"
                 create_topic(broker.bootstrap, idem, args.partitions)
@@ -65,7 +68,8 @@ def main() -> int:
     results = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}",
         "records": args.records, "value_size": args.value_size, "txn_records": args.txn_records,
-        "partitions": args.partitions, "rounds": args.rounds,
+        "partitions": args.partitions, "rounds": args.rounds, "overrides": args.override,
+        "load_average": os.getloadavg()[0],
         "idempotent_produce_MBps": med["idempotent"],
         "transactional_produce_MBps": med["transactional"],
         "transactional_ratio_to_idempotent": med["transactional"] / med["idempotent"],
