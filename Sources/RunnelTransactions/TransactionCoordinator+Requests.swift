@@ -161,16 +161,19 @@ extension TransactionCoordinator {
 
     /// EndTxn v5 (KIP-890 part 2): every end bumps the epoch (the markers carry the new one and the
     /// answer hands it to the client), so the epoch alone tells a retry from the next transaction's end:
-    /// a retry names the epoch the transaction ended with (`lastProducerEpoch`, or the last epoch of the
-    /// previous producer id after an overflow) and gets the same answer; an abort with no transaction
+    /// a retry names the epoch the transaction ended with (one below the persisted one, or the last epoch
+    /// of the previous producer id after an overflow) and gets the same answer; an abort with no transaction
     /// in progress also bumps the epoch (the client fences its own earlier attempts that way).
     func endTransactionV2(_ id: String, producerId: Int64, producerEpoch: Int16,
                           result: TransactionResult) async -> Result<ProducerIdAndEpoch, TransactionError> {
         guard let entry = entries[id] else { return .failure(TransactionError(.invalidProducerIdMapping)) }
         let metadata = entry.metadata
+        // A v2 end persisted the bumped epoch, so a retry names the epoch just below it — a rule that holds
+        // after the coordinator reloaded the id (the previous epoch is not part of the record), as Kafka's.
         let endedAsV2 = metadata.clientTransactionVersion >= 2
+            && [.prepareCommit, .prepareAbort, .completeCommit, .completeAbort].contains(metadata.state)
         let retryOnEpochBump = endedAsV2 && metadata.producerId == producerId
-            && metadata.lastProducerEpoch != TransactionMetadata.noEpoch && producerEpoch == metadata.lastProducerEpoch
+            && metadata.producerEpoch > 0 && producerEpoch == metadata.producerEpoch - 1
         let retryOnOverflow = endedAsV2 && metadata.previousProducerId == producerId
             && producerEpoch == Int16.max - 1 && metadata.producerEpoch == 0
         guard metadata.producerId == producerId || retryOnOverflow else {

@@ -46,6 +46,23 @@ import Testing
                                                 .ongoing, .prepareAbort, .completeAbort])
     }
 
+    @Test func aRetryIsRecognizedByACoordinatorThatReloadedTheId() async throws {
+        let h = try await Harness()
+        let id = try await h.coordinator.initProducerId(transactionalId: "moved", timeoutMs: 30_000, expected: nil).get()
+        #expect(await h.coordinator.addPartitions(transactionalId: "moved", producerId: id.producerId, producerEpoch: id.epoch,
+                                                  partitions: [topicA], clientTransactionVersion: 2) == .none)
+        let ended = try await h.coordinator.endTransaction(transactionalId: "moved", producerId: id.producerId,
+                                                           producerEpoch: id.epoch, result: .commit,
+                                                           clientTransactionVersion: 2).get()
+        try await h.waitFor("moved", .completeCommit)
+        // A new coordinator (a restart, or the partition's new leader) loads the id from the log.
+        let reloaded = try await Harness(store: h.store)
+        try await reloaded.waitFor("moved", .completeCommit)
+        #expect(try await reloaded.coordinator.endTransaction(transactionalId: "moved", producerId: id.producerId,
+                                                              producerEpoch: id.epoch, result: .commit,
+                                                              clientTransactionVersion: 2).get() == ended)
+    }
+
     @Test func anAbortWithNothingOpenBumpsTheEpochAndWritesNoMarkers() async throws {
         let h = try await Harness()
         let id = try await h.coordinator.initProducerId(transactionalId: "empty", timeoutMs: 30_000, expected: nil).get()
