@@ -132,6 +132,7 @@ public final class AclAuthorizer: Sendable {
         let principal = context.session.principal
         let allowed = authorize(principal, host: host, operation, type, name)
         if !allowed && logDenial {
+            SecurityAuditMetrics.denied(resourceType: type.name, operation: operation.name)
             context.logger.info("authorization denied", metadata: [
                 "principal": "\(principal)", "client": "\(host)", "operation": "\(operation.name)",
                 "resource": "\(type.name):\(name)",

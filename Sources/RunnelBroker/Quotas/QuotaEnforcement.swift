@@ -1,0 +1,71 @@
+// QuotaEnforcement: where the client quotas act — a Produce's request bytes and a Fetch's response
+// bytes are recorded against the client's byte-rate quota; a violation puts Kafka's throttle time in
+// `throttle_time_ms` and mutes the connection for that long after the response (KIP-219).
+import Atomics
+import KafkaProtocol
+import NIOCore
+
+/// Until when a connection reads no further requests (Kafka's ThrottledChannel), shared by the
+/// request handlers that throttle and the pipeline handler that stops reading.
+public final class ConnectionThrottle: Sendable {
+    private let mutedUntil = ManagedAtomic<UInt64>(0)
+
+    public init() {}
+
+    /// Mutes the connection for `milliseconds` from now (a later, longer mute wins).
+    func mute(milliseconds: Int64, now: NIODeadline = .now()) {
+        let until = (now + .milliseconds(milliseconds)).uptimeNanoseconds
+        var current = mutedUntil.load(ordering: .relaxed)
+        while current < until {
+            let (exchanged, original) = mutedUntil.compareExchange(expected: current, desired: until, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    /// The end of the mute, or nil when the connection may read at `now`.
+    func mutedUntil(after now: NIODeadline) -> NIODeadline? {
+        let until = mutedUntil.load(ordering: .relaxed)
+        return until > now.uptimeNanoseconds ? .uptimeNanoseconds(until) : nil
+    }
+}
+
+extension BrokerCore {
+    /// Milliseconds on the monotonic clock the quota sensors run on.
+    static var quotaClockMs: Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+
+    /// Records `bytes` of a client's request or response against `type`'s quota; a violation mutes the
+    /// connection and returns the throttle time (0 when within quota or unlimited).
+    func recordQuota(_ type: ClientQuotaType, bytes: Int, _ request: HandlerRequest) -> Int32 {
+        let throttle = quotas.record(type, user: request.context.session.principal.name,
+                                     clientId: request.header.clientId ?? "", value: Double(bytes), now: Self.quotaClockMs)
+        guard throttle > 0 else { return 0 }
+        request.context.throttle.mute(milliseconds: throttle)
+        return Int32(clamping: throttle)
+    }
+
+    /// A produced request's answer with the producer quota applied (Kafka records the request size).
+    func throttledProduce(_ response: ProduceResponse, requestBytes: Int, _ request: HandlerRequest) -> ProduceResponse {
+        let throttle = recordQuota(.produce, bytes: requestBytes, request)
+        guard throttle > 0 else { return response }
+        var throttled = response
+        throttled.throttleTimeMs = throttle
+        return throttled
+    }
+
+    /// A consumer's fetch answer with the fetch quota applied: when the bytes about to be returned push
+    /// the client over its quota, they are taken back and the answer carries no records (Kafka's
+    /// throttled fetch answers an empty response), only the throttle time.
+    func throttledFetch(_ partitions: [FetchedPartition], _ request: HandlerRequest) -> ([FetchedPartition], Int32) {
+        let bytes = partitions.reduce(0) { $0 + $1.bytes }
+        let throttle = recordQuota(.fetch, bytes: bytes, request)
+        guard throttle > 0 else { return (partitions, 0) }
+        quotas.unrecord(.fetch, user: request.context.session.principal.name, clientId: request.header.clientId ?? "",
+                        value: Double(bytes), now: Self.quotaClockMs)
+        return (partitions.map { partition in
+            var empty = partition
+            empty.records = .empty
+            return empty
+        }, throttle)
+    }
+}
