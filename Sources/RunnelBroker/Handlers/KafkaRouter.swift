@@ -246,6 +246,7 @@ final class KafkaRouter: RequestRouter {
         case .failure(let error): return malformed(request, reason: "\(error)")
         }
         let acks = message.acks
+        broker.noteQuota(.produce, request)
         let requestBytes = body.readableBytes
         let future = broker.produce(message, request).map { [broker] in broker.throttledProduce($0, requestBytes: requestBytes, request) }
         guard acks != 0 else {
@@ -257,7 +258,9 @@ final class KafkaRouter: RequestRouter {
 
     private func serveFetch(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
         switch decode(FetchRequest.self, body, request) {
-        case .success(let message): return broker.fetch(message, request)
+        case .success(let message):
+            broker.noteQuota(.fetch, request)
+            return broker.fetch(message, request)
         case .failure(let error): return malformed(request, reason: "\(error)")
         }
     }

@@ -143,22 +143,30 @@ final class ClientQuotaManager: Sendable {
         }
     }
 
-    /// Records `value` (bytes, or request time in ms×100/window for request quotas) for `user` and
-    /// `clientId` at `now` (ms), and returns the throttle time in ms (0 when within quota or unlimited).
+    /// Whether a quota of `type` applies to `user` with `clientId`.
+    func applies(_ type: ClientQuotaType, user: String, clientId: String) -> Bool {
+        guard active.load(ordering: .acquiring) else { return false }
+        return state.withLockedValue { state in
+            Self.resolution(&state, type, QuotaSensorKey(user: user, clientId: clientId)) != nil
+        }
+    }
+
+    /// The bound and sensor of `who`, from the cache or Kafka's precedence (cached).
+    private static func resolution(_ state: inout Sensors, _ type: ClientQuotaType,
+                                   _ who: QuotaSensorKey) -> (bound: Double, sensor: QuotaSensorKey)? {
+        if let cached = state.resolved[type]?[who] { return cached }
+        let resolution = state.table.resolve(type.key, user: who.user, clientId: who.clientId)
+        if state.resolved[type, default: [:]].count > 10_000 { state.resolved[type] = [:] }
+        state.resolved[type, default: [:]][who] = .some(resolution)
+        return resolution
+    }
+
+    /// Records `value` (bytes) for `user` and `clientId` at `now` (ms), and returns the throttle time in ms (0 when within quota or unlimited).
     func record(_ type: ClientQuotaType, user: String, clientId: String, value: Double, now: Int64) -> Int64 {
         guard active.load(ordering: .acquiring) else { return 0 }
         let window = self.window.withLock { $0 }
         let throttle = state.withLockedValue { state -> Int64 in
-            let who = QuotaSensorKey(user: user, clientId: clientId)
-            let resolution: (bound: Double, sensor: QuotaSensorKey)?
-            if let cached = state.resolved[type]?[who] {
-                resolution = cached
-            } else {
-                resolution = state.table.resolve(type.key, user: user, clientId: clientId)
-                if state.resolved[type, default: [:]].count > 10_000 { state.resolved[type] = [:] }
-                state.resolved[type, default: [:]][who] = .some(resolution)
-            }
-            guard let (bound, sensor) = resolution else { return 0 }
+            guard let (bound, sensor) = Self.resolution(&state, type, QuotaSensorKey(user: user, clientId: clientId)) else { return 0 }
             var rate = state.rates[type]?[sensor] ?? QuotaRate(samples: window.samples, windowMs: window.sizeMs)
             let throttle = rate.recordAndThrottle(value, bound: bound, now: now)
             if state.rates[type, default: [:]].count > 10_000 { Self.expireIdle(&state.rates, type: type, now: now, window: window) }

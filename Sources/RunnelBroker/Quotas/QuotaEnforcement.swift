@@ -9,8 +9,16 @@ import NIOCore
 /// request handlers that throttle and the pipeline handler that stops reading.
 public final class ConnectionThrottle: Sendable {
     private let mutedUntil = ManagedAtomic<UInt64>(0)
+    private let limited = ManagedAtomic<Bool>(false)
 
     public init() {}
+
+    /// True once a request showed the client has a byte-rate quota: the connection then reads one
+    /// request at a time, as every Kafka connection does, so a mute holds back the very next request
+    /// (with many pipelined requests, all those already read would pass before the mute).
+    var isLimited: Bool { limited.load(ordering: .relaxed) }
+
+    func markLimited() { limited.store(true, ordering: .relaxed) }
 
     /// Mutes the connection for `milliseconds` from now (a later, longer mute wins).
     func mute(milliseconds: Int64, now: NIODeadline = .now()) {
@@ -33,6 +41,14 @@ public final class ConnectionThrottle: Sendable {
 extension BrokerCore {
     /// Milliseconds on the monotonic clock the quota sensors run on.
     static var quotaClockMs: Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+
+    /// Notes, when a request arrives, that its client has a quota of `type` (see `ConnectionThrottle.isLimited`).
+    func noteQuota(_ type: ClientQuotaType, _ request: HandlerRequest) {
+        guard !request.context.throttle.isLimited,
+              quotas.applies(type, user: request.context.session.principal.name, clientId: request.header.clientId ?? "")
+        else { return }
+        request.context.throttle.markLimited()
+    }
 
     /// Records `bytes` of a client's request or response against `type`'s quota; a violation mutes the
     /// connection and returns the throttle time (0 when within quota or unlimited).

@@ -224,7 +224,12 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     }
 
     private var mayRead: Bool {
-        !draining && pending.count < maxPendingRequests && (context?.channel.isWritable ?? false) && !muted && memoryAvailable
+        !draining && pending.count < pendingLimit && (context?.channel.isWritable ?? false) && !muted && memoryAvailable
+    }
+
+    /// A client with a quota is read one request at a time (Kafka's way for every connection).
+    private var pendingLimit: Int {
+        requestContext?.throttle.isLimited == true ? 1 : maxPendingRequests
     }
 
     /// Gives back the budget of requests that will never be answered (the connection is closing).
