@@ -306,3 +306,33 @@ def test_audit_counters_for_authorization_denials(fresh_broker, runnel_bin):
     samples = metrics.scrape(b)
     assert samples.total("runnel_authorization_denials_total", resource_type="Topic", operation="Create") >= 1, \
         samples.all("runnel_authorization_denials_total")
+
+
+def test_audit_counters_for_authentications(runnel_bin, tmp_path):
+    from runnel_interop.security import SecureBroker, librdkafka_props, make_pki
+    pki = make_pki(tmp_path / "pki")
+    sb = SecureBroker(runnel_bin, tmp_path / "broker", pki, extra=metrics.metrics_configs())
+    conftest._active.append(sb.process)
+    sb.process.start()
+    try:
+        good = Producer({"bootstrap.servers": sb.bootstrap("SASL_PLAINTEXT"),
+                         **librdkafka_props("SASL_PLAINTEXT", pki, "PLAIN", "alice", "alice-secret")})
+        assert good.list_topics(timeout=30).brokers
+        del good
+        errors: list = []
+        bad = Producer({"bootstrap.servers": sb.bootstrap("SASL_PLAINTEXT"), "error_cb": errors.append,
+                        **librdkafka_props("SASL_PLAINTEXT", pki, "PLAIN", "alice", "wrong")})
+        deadline = time.monotonic() + 30
+        while not errors and time.monotonic() < deadline:
+            bad.poll(0.2)
+        del bad
+        assert errors, "the wrong password was not refused"
+        samples = metrics.scrape(sb.process)
+        assert samples.total("runnel_authentications_total", result="success", mechanism="PLAIN",
+                             listener="SASL_PLAINTEXT") >= 1, samples.all("runnel_authentications_total")
+        assert samples.total("runnel_authentications_total", result="failure", mechanism="PLAIN",
+                             listener="SASL_PLAINTEXT") >= 1, samples.all("runnel_authentications_total")
+    finally:
+        if sb.process in conftest._active:
+            conftest._active.remove(sb.process)
+        sb.process.stop()
