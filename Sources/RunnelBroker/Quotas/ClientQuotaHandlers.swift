@@ -3,6 +3,24 @@
 import KafkaProtocol
 import RunnelCluster
 
+/// An entity component in a quota message (the generated types share these two fields).
+protocol ClientQuotaEntityData {
+    init()
+    var entityType: String { get set }
+    var entityName: String? { get set }
+}
+
+extension ClientQuotaEntityData {
+    init(type: String, name: String?) {
+        self.init()
+        entityType = type
+        entityName = name
+    }
+}
+
+extension DescribeClientQuotasResponse.EntityData: ClientQuotaEntityData {}
+extension AlterClientQuotasResponse.EntityData: ClientQuotaEntityData {}
+
 /// One entity's requested changes: key → new value, or nil to remove the key.
 struct ClientQuotaAlteration: Sendable {
     var entity: ClientQuotaEntity
@@ -72,12 +90,7 @@ extension BrokerCore {
             .sorted { $0.key.recordKey < $1.key.recordKey }
             .map { entity, values in
                 var entry = DescribeClientQuotasResponse.EntryData()
-                entry.entity = entity.components.map { component in
-                    var data = DescribeClientQuotasResponse.EntityData()
-                    data.entityType = component.type
-                    data.entityName = component.name
-                    return data
-                }
+                entry.entity = entity.components.map { .init(type: $0.type, name: $0.name) }
                 entry.values = values.sorted { $0.key < $1.key }.map { key, value in
                     var data = DescribeClientQuotasResponse.ValueData()
                     data.key = key
@@ -134,12 +147,7 @@ extension BrokerCore {
         var response = AlterClientQuotasResponse()
         response.entries = zip(request.entries, zip(outcomes, entities)).map { entry, result in
             var answer = AlterClientQuotasResponse.EntryData()
-            answer.entity = entry.entity.map { component in
-                var data = AlterClientQuotasResponse.EntityData()
-                data.entityType = component.entityType
-                data.entityName = component.entityName
-                return data
-            }
+            answer.entity = entry.entity.map { .init(type: $0.entityType, name: $0.entityName) }
             let (failure, entity) = result
             if let error = failure ?? entity.flatMap({ written[$0] }) {
                 answer.errorCode = error.code.rawValue

@@ -130,17 +130,7 @@ final class ClientQuotaManager: Sendable {
 
     /// Follows the store: reloads on every quota change (runs until cancelled).
     func follow(_ store: any MetadataStore) async {
-        load(ClientQuotaTable(image: store.image))
-        for await update in store.updates() {
-            let touched = update.changes.contains { change in
-                switch change {
-                case .recordChanged(let kind, _, _): return kind == .quota
-                case .reloaded: return true
-                default: return false
-                }
-            }
-            if touched { load(ClientQuotaTable(image: update.image)) }
-        }
+        await store.followRecords(.quota) { load(ClientQuotaTable(image: $0)) }
     }
 
     /// Whether a quota of `type` applies to `user` with `clientId`.
