@@ -215,10 +215,11 @@ def test_java_producer_honours_throttle(runnel_bin, qbroker, java):
     count = 8 * 1024
     r = java.run("produce", {"bootstrap": qbroker.bootstrap, "topic": topic, "count": count, "prefix": "jq",
                              "valueSize": 1000, "clientId": client_id, "lingerMs": 5}, timeout=180)
+    print(f"java: {count} records in {r['durationMs']} ms, throttle max {r['config']['produceThrottleTimeMaxMs']}")
     assert r["acked"] == count and r["failed"] == 0, (r["acked"], r["failed"], r["errors"])
     assert r["config"]["produceThrottleTimeMaxMs"] > 0, r["config"]
-    # At most the window's allowance goes at full speed; the rest at the quota.
-    assert r["durationMs"] >= 4000, r["durationMs"]
+    # ~8.6 MB of requests at 512 KiB/s is ~16 s; one window's allowance (0.5 MiB) may go at full speed.
+    assert 12_000 <= r["durationMs"] <= 40_000, r["durationMs"]
     quota(runnel_bin, qbroker, "remove", "--client", client_id)
 
 
@@ -247,11 +248,12 @@ def test_fetch_quota_throttles_consumer(runnel_bin, qbroker):
         start = start or time.monotonic()
         got += 1
     elapsed = time.monotonic() - (start or time.monotonic())
+    print(f"fetched 6000 records in {elapsed:.1f}s, throttles {throttles[:10]}")
     c.close()
     assert got == 6000, got
     assert throttles and max(throttles) > 0, "librdkafka saw no fetch throttle"
-    # ~5.7 MiB at 1 MiB/s with a first window of 4 s allowance: the rest waits.
-    assert elapsed >= 0.8, elapsed
+    # ~5.8 MiB at 1 MiB/s: about 5 s at the quota (a throttled fetch comes back empty, so a little more).
+    assert 4.0 <= elapsed <= 40, elapsed
     assert metrics.scrape(qbroker).total("runnel_quota_throttle_time_ms_total", type="fetch") > 0
     quota(runnel_bin, qbroker, "remove", "--client", client_id)
 
