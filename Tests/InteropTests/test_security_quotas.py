@@ -338,3 +338,26 @@ def test_audit_counters_for_authentications(runnel_bin, tmp_path):
         if sb.process in conftest._active:
             conftest._active.remove(sb.process)
         sb.process.stop()
+
+
+def test_quotas_are_cluster_records_every_broker_enforces(runnel_bin, tmp_path_factory):
+    from conftest import running_cluster
+    with running_cluster(runnel_bin, tmp_path_factory.mktemp("quota-cluster"), nodes=2) as c:
+        nodes = [f"127.0.0.1:{p}" for p in c.ports]
+        client_id = unique("cluster-limited")
+        cli.ok(runnel_bin, "quota", "set", "--client", client_id, "--producer-byte-rate", str(256 * 1024), brokers=nodes[0])
+        deadline = time.monotonic() + 30
+        while True:  # the other broker's image has it (it lives in etcd)
+            rows = cli.json_out(runnel_bin, "quota", "list", "--client", client_id, brokers=nodes[1])
+            if rows:
+                break
+            assert time.monotonic() < deadline, "quota not visible through the second broker"
+            time.sleep(0.1)
+        assert rows == [{"entity": f"client-id={client_id}", "key": "producer_byte_rate", "value": "262144"}], rows
+        # A partition led by each broker: both throttle the client (each broker measures its own share, as Kafka).
+        topic = unique("quota-cluster")
+        cli.ok(runnel_bin, "topic", "create", topic, "-p", "2", "-r", "1", brokers=",".join(nodes))
+        producer = Throughput(",".join(nodes), topic, client_id)
+        producer.run(4.0)
+        assert not producer.errors, producer.errors[:3]
+        assert producer.throttles, "no broker throttled the client"
