@@ -125,6 +125,9 @@ final class ClientQuotaManager: Sendable {
         connectionQuotasActive.store(table.limitsConnections, ordering: .releasing)
     }
 
+    /// Whether any user or client-id quota is in force (one atomic load: the unlimited fast path).
+    var limitsClients: Bool { active.load(ordering: .acquiring) }
+
     /// Every quota now in force.
     var table: ClientQuotaTable { state.withLockedValue { $0.table } }
 

@@ -31,6 +31,9 @@ public final class ConnectionThrottle: Sendable {
         }
     }
 
+    /// False when the connection was never muted (no clock read needed).
+    var wasEverMuted: Bool { mutedUntil.load(ordering: .relaxed) != 0 }
+
     /// The end of the mute, or nil when the connection may read at `now`.
     func mutedUntil(after now: NIODeadline) -> NIODeadline? {
         let until = mutedUntil.load(ordering: .relaxed)
@@ -44,7 +47,7 @@ extension BrokerCore {
 
     /// Notes, when a request arrives, that its client has a quota of `type` (see `ConnectionThrottle.isLimited`).
     func noteQuota(_ type: ClientQuotaType, _ request: HandlerRequest) {
-        guard !request.context.throttle.isLimited,
+        guard quotas.limitsClients, !request.context.throttle.isLimited,
               quotas.applies(type, user: request.context.session.principal.name, clientId: request.header.clientId ?? "")
         else { return }
         request.context.throttle.markLimited()
@@ -53,6 +56,7 @@ extension BrokerCore {
     /// Records `bytes` of a client's request or response against `type`'s quota; a violation mutes the
     /// connection and returns the throttle time (0 when within quota or unlimited).
     func recordQuota(_ type: ClientQuotaType, bytes: Int, _ request: HandlerRequest) -> Int32 {
+        guard quotas.limitsClients else { return 0 }  // no principal lookup (a lock) for unlimited brokers
         let throttle = quotas.record(type, user: request.context.session.principal.name,
                                      clientId: request.header.clientId ?? "", value: Double(bytes), now: Self.quotaClockMs)
         guard throttle > 0 else { return 0 }
@@ -73,6 +77,7 @@ extension BrokerCore {
     /// the client over its quota, they are taken back and the answer carries no records (Kafka's
     /// throttled fetch answers an empty response), only the throttle time.
     func throttledFetch(_ partitions: [FetchedPartition], _ request: HandlerRequest) -> ([FetchedPartition], Int32) {
+        guard quotas.limitsClients else { return (partitions, 0) }
         let bytes = partitions.reduce(0) { $0 + $1.bytes }
         let throttle = recordQuota(.fetch, bytes: bytes, request)
         guard throttle > 0 else { return (partitions, 0) }

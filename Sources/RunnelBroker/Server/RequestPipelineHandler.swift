@@ -255,7 +255,8 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     /// A throttled response muted the connection (Kafka's ThrottledChannel): no reads until the mute
     /// ends; a timer then resumes reading.
     private var muted: Bool {
-        guard let context, let until = requestContext?.throttle.mutedUntil(after: context.eventLoop.now) else { return false }
+        guard let context, let throttle = requestContext?.throttle, throttle.wasEverMuted,
+              let until = throttle.mutedUntil(after: context.eventLoop.now) else { return false }
         if unmute == nil {
             unmute = context.eventLoop.assumeIsolated().scheduleTask(deadline: until) { [self] in
                 unmute = nil
