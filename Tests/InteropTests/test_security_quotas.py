@@ -361,3 +361,28 @@ def test_quotas_are_cluster_records_every_broker_enforces(runnel_bin, tmp_path_f
         producer.run(4.0)
         assert not producer.errors, producer.errors[:3]
         assert producer.throttles, "no broker throttled the client"
+
+
+def test_connection_creation_rates_delay_broker_wide_and_close_per_address(fresh_broker, runnel_bin):
+    b = fresh_broker({"max.connection.creation.rate": 5, "quota.window.num": 2})
+    # Broker-wide: over 5 per second a connection waits before it is read, but is served.
+    start = time.monotonic()
+    socks = [connect_from("127.0.0.5", b.port) for _ in range(15)]
+    answered_at = []
+    for s in socks:
+        assert api_versions_answered(s, timeout=30)
+        answered_at.append(time.monotonic() - start)
+        s.close()
+    assert answered_at[-1] >= 1.0, answered_at  # 15 connections at 5/s cannot all be served at once
+    # Per address (an IP entity's connection_creation_rate): connections over it are closed.
+    cli.ok(runnel_bin, "quota", "set", "--ip", "127.0.0.6", "--connection-creation-rate", "1", brokers=b.bootstrap)
+    time.sleep(2.5)  # let the broker-wide window above expire (pacing, not synchronization)
+    results = []
+    for _ in range(6):
+        s = connect_from("127.0.0.6", b.port)
+        results.append(api_versions_answered(s, timeout=30))
+        s.close()
+    assert results[0] and not all(results), results
+    other = connect_from("127.0.0.7", b.port)
+    assert api_versions_answered(other, timeout=30)
+    other.close()
