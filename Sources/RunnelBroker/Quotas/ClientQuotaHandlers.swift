@@ -109,6 +109,11 @@ extension BrokerCore {
         var alterations: [ClientQuotaAlteration] = []
         var seen: Set<ClientQuotaEntity> = []
         for entry in request.entries {
+            guard authorized else {  // Kafka refuses the whole request before looking at it
+                outcomes.append(ClientQuotaError(code: .clusterAuthorizationFailed, message: "Cluster authorization failed."))
+                entities.append(nil)
+                continue
+            }
             let validated = ClientQuotaEntity.validated(entry.entity.map { ($0.entityType, $0.entityName) })
             guard case .success(let entity) = validated else {
                 if case .failure(let error) = validated { outcomes.append(error) }
@@ -116,10 +121,6 @@ extension BrokerCore {
                 continue
             }
             entities.append(entity)
-            guard authorized else {
-                outcomes.append(ClientQuotaError(code: .clusterAuthorizationFailed, message: "Cluster authorization failed."))
-                continue
-            }
             guard seen.insert(entity).inserted else {
                 outcomes.append(.invalid("Ignoring duplicate entity \(entity)"))
                 continue
