@@ -246,9 +246,7 @@ final class KafkaRouter: RequestRouter {
         case .failure(let error): return malformed(request, reason: "\(error)")
         }
         let acks = message.acks
-        broker.noteQuota(.produce, request)
-        let requestBytes = body.readableBytes
-        let future = broker.produce(message, request).map { [broker] in broker.throttledProduce($0, requestBytes: requestBytes, request) }
+        let future = broker.produceWithQuota(message, requestBytes: body.readableBytes, request)
         guard acks != 0 else {
             // acks=0: the client reads no response; the append still completes in the background.
             return future.map { _ in ResponsePayload.none }

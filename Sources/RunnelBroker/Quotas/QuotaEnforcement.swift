@@ -64,6 +64,14 @@ extension BrokerCore {
         return Int32(clamping: throttle)
     }
 
+    /// Produce with the producer quota: while no client has a quota this is `produce` itself (no extra
+    /// future, no lookup beyond one atomic load).
+    func produceWithQuota(_ message: ProduceRequest, requestBytes: Int, _ request: HandlerRequest) -> EventLoopFuture<ProduceResponse> {
+        guard quotas.limitsClients else { return produce(message, request) }
+        noteQuota(.produce, request)
+        return produce(message, request).map { [self] in throttledProduce($0, requestBytes: requestBytes, request) }
+    }
+
     /// A produced request's answer with the producer quota applied (Kafka records the request size).
     func throttledProduce(_ response: ProduceResponse, requestBytes: Int, _ request: HandlerRequest) -> ProduceResponse {
         let throttle = recordQuota(.produce, bytes: requestBytes, request)
