@@ -89,6 +89,8 @@ import Testing
         #expect(ClientQuotaKey.validate("request_percentage", 12.5, for: user) == nil)
         #expect(ClientQuotaKey.validate("producer_byte_rate", 1.5, for: user)?.message == "producer_byte_rate cannot be a fractional value.")
         #expect(ClientQuotaKey.validate("producer_byte_rate", 0, for: user)?.message == "Quota producer_byte_rate must be greater than 0")
+        #expect(ClientQuotaKey.validate("request_percentage", .nan, for: user) != nil)
+        #expect(ClientQuotaKey.validate("request_percentage", .infinity, for: user) != nil)
         #expect(ClientQuotaKey.validate("connection_creation_rate", 5, for: user)?.message == "Invalid configuration key connection_creation_rate")
         #expect(ClientQuotaKey.validate("producer_byte_rate", 5, for: ip) != nil)
         #expect(ClientQuotaKey.validate("connection_creation_rate", 5, for: ip) == nil)

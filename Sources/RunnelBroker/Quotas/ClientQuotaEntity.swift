@@ -148,6 +148,8 @@ enum ClientQuotaKey: String, CaseIterable, Sendable {
             return .invalid("Invalid configuration key \(key)")
         }
         guard value > 0 else { return .invalid("Quota \(key) must be greater than 0") }
+        // Runnel: the stored form is JSON, which has no infinity (Kafka would store one for a DOUBLE key).
+        guard value.isFinite else { return .invalid("Quota \(key) must be a finite number") }
         if let limit = quotaKey.integralLimit {
             guard value <= limit else {
                 return .invalid("Proposed value for \(key) is too large for \(limit == Double(Int32.max) ? "an INT" : "a LONG").")
