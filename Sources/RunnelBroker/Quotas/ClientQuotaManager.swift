@@ -160,11 +160,10 @@ final class ClientQuotaManager: Sendable {
         let window = self.window.withLock { $0 }
         let throttle = state.withLockedValue { state -> Int64 in
             guard let (bound, sensor) = Self.resolution(&state, type, QuotaSensorKey(user: user, clientId: clientId)) else { return 0 }
-            var rate = state.rates[type]?[sensor] ?? QuotaRate(samples: window.samples, windowMs: window.sizeMs)
-            let throttle = rate.recordAndThrottle(value, bound: bound, now: now)
             if state.rates[type, default: [:]].count > 10_000 { Self.expireIdle(&state.rates, type: type, now: now, window: window) }
-            state.rates[type, default: [:]][sensor] = rate
-            return throttle
+            // Updated in place (a copied-out sensor would copy its samples on every record).
+            let fresh = QuotaRate(samples: window.samples, windowMs: window.sizeMs)
+            return state.rates[type, default: [:]][sensor, default: fresh].recordAndThrottle(value, bound: bound, now: now)
         }
         if throttle > 0 { metrics.throttled(type, ms: throttle) }
         return throttle
@@ -202,9 +201,8 @@ final class ClientQuotaManager: Sendable {
         guard active.load(ordering: .acquiring) else { return }
         state.withLockedValue { state in
             guard let cached = state.resolved[type]?[QuotaSensorKey(user: user, clientId: clientId)],
-                  let (_, sensor) = cached, var rate = state.rates[type]?[sensor] else { return }
-            rate.record(-value, now: now)
-            state.rates[type]?[sensor] = rate
+                  let (_, sensor) = cached else { return }
+            state.rates[type]?[sensor]?.record(-value, now: now)
         }
     }
 

@@ -59,7 +59,7 @@ struct QuotaRate: Sendable {
     mutating func windowSize(now: Int64) -> Int64 {
         purgeObsolete(now: now)
         if ring.isEmpty { ring.append(Sample(now: now)) }
-        let oldest = ring.map(\.startMs).min() ?? now
+        let oldest = ring.lazy.map(\.startMs).min() ?? now
         var elapsed = now - oldest
         let fullWindows = elapsed / windowMs
         let minFullWindows = Int64(samples - 1)
@@ -91,5 +91,5 @@ struct QuotaRate: Sendable {
     }
 
     /// The last time anything was recorded (for expiring idle sensors).
-    var lastEventMs: Int64 { ring.map(\.lastEventMs).max() ?? 0 }
+    var lastEventMs: Int64 { ring.lazy.map(\.lastEventMs).max() ?? 0 }
 }
