@@ -11,7 +11,8 @@ struct Runnel: AsyncParsableCommand {
         version: RunnelVersion.current,
         subcommands: [BrokerCommand.self, ConfigCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self,
                       GroupCommand.self, TxnCommand.self, OffsetsCommand.self, PerfCommand.self, LogCommand.self, ClusterCommand.self,
-                      LocalClusterCommand.self, ReplayCommand.self, AliasCommand.self, UserCommand.self, AclCommand.self])
+                      LocalClusterCommand.self, ReplayCommand.self, AliasCommand.self, UserCommand.self, AclCommand.self,
+                      QuotaCommand.self])
 
     /// Parses and runs, mapping failures to one line and exit codes: 0 success, 1 runtime failure,
     /// 2 usage or configuration error.

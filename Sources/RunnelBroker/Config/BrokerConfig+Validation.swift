@@ -15,6 +15,7 @@ extension BrokerConfig {
             }
         }
         try validateSecurity()
+        try validateConnectionLimits()
         let names = listeners.map(\.name)
         guard Set(names).count == names.count else {
             throw .invalidValue(

@@ -96,6 +96,12 @@ public struct BrokerConfig: Sendable {
 
     /// The network layer's settings.
     public var serverConfiguration: ServerConfiguration {
+        var configuration = baseServerConfiguration
+        configuration.applyConnectionLimits(self)
+        return configuration
+    }
+
+    private var baseServerConfiguration: ServerConfiguration {
         ServerConfiguration(
             listeners: listeners,
             maxRequestBytes: Int(int(.socketRequestMaxBytes)),

@@ -30,7 +30,7 @@ extension ConfigTable {
     /// Broker settings. Names and defaults are Apache Kafka 4.x's except where the doc line says
     /// "Runnel:" (a single durable node on loopback needs a few different defaults).
     static let brokerDefinitions: [ConfigDefinition] = serverDefinitions + clusterDefinitions + logDefinitions + coordinatorDefinitions
-        + securityDefinitions
+        + securityDefinitions + quotaDefinitions
 
     /// Cluster mode: where the metadata lives and how this broker registers (docs/operations.md).
     private static let clusterDefinitions: [ConfigDefinition] = [

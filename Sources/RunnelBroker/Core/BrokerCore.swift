@@ -39,6 +39,8 @@ final class BrokerCore: Sendable {
     let transactionalAppendOrder = TransactionalAppendOrder()
     /// The ACL authorizer (allows everything until `authorizer.class.name` installs one; Security/).
     let access = AccessControl()
+    /// Client quotas (byte rates per user / client id) from the metadata store's `quota` records (Quotas/).
+    let quotas = ClientQuotaManager()
     var internalTopicSettings: InternalTopicSettings { settings.internalTopics }
     let logger: Logger
     /// `runnel_errors_total{api,error}`: the error codes responses carry.

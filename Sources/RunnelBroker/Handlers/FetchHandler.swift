@@ -48,7 +48,7 @@ extension BrokerCore {
         let hasError = first.contains { $0.errorCode != .none }
         if plan.topLevelError != .none || total >= minBytes || hasError || request.maxWaitMs <= 0 || plan.partitions.isEmpty {
             return context.eventLoop.makeSucceededFuture(
-                encodeFetch(plan: plan, partitions: first, version: version, context: context))
+                encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0))
         }
         // Long poll: park until an append to one of these partitions brings enough bytes, or the deadline.
         let promise = context.eventLoop.makePromise(of: ResponsePayload.self)
@@ -56,7 +56,7 @@ extension BrokerCore {
             let now = readPartitions(plan, maxBytes: maxBytes, isolation: isolation, replicaId: replicaId)
             let bytes = now.reduce(0) { $0 + $1.bytes }
             guard expired || bytes >= minBytes || now.contains(where: { $0.errorCode != .none }) else { return false }
-            promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context))
+            promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context, clientQuota: replicaId < 0))
             return true
         }
         let partitions = plan.partitions.compactMap { key, _ in clientPartition(topic: key.topic, index: key.partition).partition }
@@ -189,7 +189,9 @@ extension BrokerCore {
     }
 
     func encodeFetch(plan: FetchPlan, partitions: [FetchedPartition], version: Int16,
-                     context: HandlerRequest) -> ResponsePayload {
+                     context: HandlerRequest, clientQuota: Bool = false) -> ResponsePayload {
+        // Consumers' fetches count against their fetch quota (Quotas/); followers' never do.
+        let (partitions, throttleTimeMs) = clientQuota ? throttledFetch(partitions, context) : (partitions, 0)
         var included = partitions
         if plan.incremental {
             let session = plan.partitions.reduce(into: [FetchPartitionKey: FetchSessionPartition]()) { $0[$1.0] = $1.1 }
@@ -215,6 +217,6 @@ extension BrokerCore {
         }
         var writer = FetchResponseWriter(version: version, allocator: ByteBufferAllocator())
         return writer.encode(correlationId: context.header.correlationId, errorCode: plan.topLevelError,
-                             sessionId: plan.sessionId, partitions: included)
+                             sessionId: plan.sessionId, partitions: included, throttleTimeMs: throttleTimeMs)
     }
 }

@@ -17,10 +17,10 @@ struct FetchResponseWriter {
     }
 
     mutating func encode(correlationId: Int32, errorCode: ErrorCode, sessionId: Int32,
-                         partitions: [FetchedPartition]) -> ResponsePayload {
+                         partitions: [FetchedPartition], throttleTimeMs: Int32 = 0) -> ResponsePayload {
         current.writeInteger(correlationId)
         if flexible { current.writeInteger(UInt8(0)) }  // response header v1: no tagged fields
-        current.writeInteger(Int32(0))  // throttle_time_ms
+        current.writeInteger(throttleTimeMs)
         if version >= 7 {
             current.writeInteger(errorCode.rawValue)
             current.writeInteger(sessionId)

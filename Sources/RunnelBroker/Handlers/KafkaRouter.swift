@@ -119,6 +119,10 @@ final class KafkaRouter: RequestRouter {
             return serve(DescribeUserScramCredentialsRequest.self, body, request) { broker.describeUserScramCredentials($0, $1) }
         case .alterUserScramCredentials:
             return serveAsync(AlterUserScramCredentialsRequest.self, body, request) { await $0.alterUserScramCredentials($1, $2) }
+        case .describeClientQuotas:
+            return serve(DescribeClientQuotasRequest.self, body, request) { broker.describeClientQuotas($0, $1) }
+        case .alterClientQuotas:
+            return serveAsync(AlterClientQuotasRequest.self, body, request) { await $0.alterClientQuotas($1, $2) }
         // Group APIs: `GroupRequests` (RunnelGroups) is the one translation between these messages and the
         // coordinator; the router only runs it on the connection's lane.
         case .findCoordinator:
@@ -242,7 +246,7 @@ final class KafkaRouter: RequestRouter {
         case .failure(let error): return malformed(request, reason: "\(error)")
         }
         let acks = message.acks
-        let future = broker.produce(message, request)
+        let future = broker.produceWithQuota(message, requestBytes: body.readableBytes, request)
         guard acks != 0 else {
             // acks=0: the client reads no response; the append still completes in the background.
             return future.map { _ in ResponsePayload.none }
@@ -252,7 +256,9 @@ final class KafkaRouter: RequestRouter {
 
     private func serveFetch(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
         switch decode(FetchRequest.self, body, request) {
-        case .success(let message): return broker.fetch(message, request)
+        case .success(let message):
+            broker.noteQuota(.fetch, request)
+            return broker.fetch(message, request)
         case .failure(let error): return malformed(request, reason: "\(error)")
         }
     }

@@ -52,6 +52,8 @@ enum SupportedApis {
         .createAcls: 1...3,
         .describeAcls: 1...3,
         .deleteAcls: 1...3,
+        .describeClientQuotas: 0...1,
+        .alterClientQuotas: 0...1,
     ]
 
     static func range(of apiKey: ApiKey) -> ClosedRange<Int16>? { ranges[apiKey] }

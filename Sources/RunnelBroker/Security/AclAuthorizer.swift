@@ -80,17 +80,7 @@ public final class AclAuthorizer: Sendable {
 
     /// Follows the store: reloads on every ACL change (runs until cancelled).
     func follow(_ store: any MetadataStore) async {
-        load(from: store.image)
-        for await update in store.updates() {
-            let touched = update.changes.contains { change in
-                switch change {
-                case .recordChanged(let kind, _, _): return kind == .acl
-                case .reloaded: return true
-                default: return false
-                }
-            }
-            if touched { load(from: update.image) }
-        }
+        await store.followRecords(.acl) { load(from: $0) }
     }
 
     /// Whether `principal` from `host` may perform `operation` on `type`/`name` (Kafka's rules).
@@ -132,6 +122,7 @@ public final class AclAuthorizer: Sendable {
         let principal = context.session.principal
         let allowed = authorize(principal, host: host, operation, type, name)
         if !allowed && logDenial {
+            SecurityAuditMetrics.denied(resourceType: type.name, operation: operation.name)
             context.logger.info("authorization denied", metadata: [
                 "principal": "\(principal)", "client": "\(host)", "operation": "\(operation.name)",
                 "resource": "\(type.name):\(name)",

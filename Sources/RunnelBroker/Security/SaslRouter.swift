@@ -78,6 +78,7 @@ final class SaslRouter: RequestRouter {
         }
         response.mechanisms = sasl.enabledMechanisms
         guard let server = sasl.server(for: request.mechanism) else {
+            SecurityAuditMetrics.authenticationFailed(mechanism: request.mechanism, listener: context.listenerName)
             context.logger.warning("authentication failed: unsupported SASL mechanism", metadata: [
                 "mechanism": "\(request.mechanism)", "client": "\(context.clientAddress.map { "\($0)" } ?? "?")",
             ])
@@ -144,6 +145,7 @@ final class SaslRouter: RequestRouter {
     }
 
     private func logSuccess(user: String, mechanism: String, context: RequestContext) {
+        SecurityAuditMetrics.authenticated(mechanism: mechanism, listener: context.listenerName)
         context.logger.info("authenticated", metadata: [
             "principal": "User:\(user)", "mechanism": "\(mechanism)", "listener": "\(context.listenerName)",
             "client": "\(context.clientAddress.map { "\($0)" } ?? "?")",
@@ -151,6 +153,7 @@ final class SaslRouter: RequestRouter {
     }
 
     private func logFailure(reason: String, mechanism: String, context: RequestContext) {
+        SecurityAuditMetrics.authenticationFailed(mechanism: mechanism, listener: context.listenerName)
         context.logger.warning("authentication failed", metadata: [
             "reason": "\(reason)", "mechanism": "\(mechanism)", "listener": "\(context.listenerName)",
             "client": "\(context.clientAddress.map { "\($0)" } ?? "?")",

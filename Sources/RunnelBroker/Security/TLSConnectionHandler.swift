@@ -16,10 +16,10 @@ import X509
 extension KafkaServer {
     /// Adds TLS in front of the request pipeline when the session's listener uses it.
     static func addSecurityHandlers(_ pipeline: ChannelPipeline.SynchronousOperations, session: ConnectionSession,
-                                    logger: Logger) throws {
+                                    logger: Logger, listenerName: String = "") throws {
         guard let tls = session.security.tls else { return }
         try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
-        try pipeline.addHandler(TLSConnectionHandler(session: session, logger: logger))
+        try pipeline.addHandler(TLSConnectionHandler(session: session, logger: logger, listenerName: listenerName))
     }
 }
 
@@ -39,10 +39,12 @@ final class TLSConnectionHandler: ChannelDuplexHandler {
 
     private let session: ConnectionSession
     private var logger: Logger
+    private let listenerName: String
 
-    init(session: ConnectionSession, logger: Logger) {
+    init(session: ConnectionSession, logger: Logger, listenerName: String = "") {
         self.session = session
         self.logger = logger
+        self.listenerName = listenerName
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -73,12 +75,14 @@ final class TLSConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard let name = session.security.principalMapper.name(for: subject) else {
+            SecurityAuditMetrics.authenticationFailed(mechanism: "SSL", listener: listenerName)
             logger.warning("authentication failed: no ssl.principal.mapping.rules rule matches the client certificate",
                            metadata: ["subject": "\(subject)"])
             context.close(promise: nil)
             return
         }
         session.setCertificatePrincipal(KafkaPrincipal(name: name))
+        SecurityAuditMetrics.authenticated(mechanism: "SSL", listener: listenerName)
         logger.debug("TLS client authenticated", metadata: ["subject": "\(subject)", "principal": "User:\(name)"])
     }
 

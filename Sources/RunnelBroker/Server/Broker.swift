@@ -141,9 +141,11 @@ public final class Broker: Service, Sendable {
         let controllerLoop = controller.map { controller in Task { await controller.run() } }
         defer { controllerLoop?.cancel() }
         let authorizerLoop = startAuthorizer()
+        let quotaLoop = startClientQuotas()
         var tlsReloading: Task<Void, Never>?
         defer {
             authorizerLoop?.cancel()
+            quotaLoop.cancel()
             tlsReloading?.cancel()
         }
         do {
@@ -169,7 +171,7 @@ public final class Broker: Service, Sendable {
                                                  reason: "\(error)")
                 }
             }
-            let serverConfiguration = try securedServerConfiguration()
+            let serverConfiguration = withClientQuotas(try securedServerConfiguration())
             tlsReloading = startTLSReloading(serverConfiguration)
             server = KafkaServer(configuration: serverConfiguration, router: router, group: group, logger: logger)
             try await server.start()

@@ -1,4 +1,4 @@
-// ConnectionRegistry: the broker's open connections, `max.connections` and `max.connections.per.ip`.
+// ConnectionRegistry: the broker's open connections, `max.connections`, `max.connections.per.ip` and its overrides.
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -16,11 +16,14 @@ final class ConnectionRegistry: Sendable {
 
     let maxConnections: Int
     let maxConnectionsPerIP: Int
+    /// `max.connections.per.ip.overrides`: the limit for these addresses instead of `maxConnectionsPerIP`.
+    let overrides: [String: Int]
     private let state = NIOLockedValueBox(State())
 
-    init(maxConnections: Int, maxConnectionsPerIP: Int) {
+    init(maxConnections: Int, maxConnectionsPerIP: Int, overrides: [String: Int] = [:]) {
         self.maxConnections = maxConnections
         self.maxConnectionsPerIP = maxConnectionsPerIP
+        self.overrides = overrides
     }
 
     /// Registers `channel` and returns its connection index, or throws when a limit is reached.
@@ -31,8 +34,10 @@ final class ConnectionRegistry: Sendable {
                 return .failure(.connectionLimitReached("max.connections=\(maxConnections)"))
             }
             let fromAddress = state.perAddress[ip, default: 0]
-            guard fromAddress < maxConnectionsPerIP else {
-                return .failure(.connectionLimitReached("max.connections.per.ip=\(maxConnectionsPerIP) for \(ip)"))
+            let limit = overrides[ip] ?? maxConnectionsPerIP
+            guard fromAddress < limit else {
+                let setting = overrides[ip] == nil ? "max.connections.per.ip" : "max.connections.per.ip.overrides"
+                return .failure(.connectionLimitReached("\(setting)=\(limit) for \(ip)"))
             }
             state.channels[ObjectIdentifier(channel)] = (channel, ip)
             state.perAddress[ip] = fromAddress + 1

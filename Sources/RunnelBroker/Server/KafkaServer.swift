@@ -31,7 +31,8 @@ public final class KafkaServer: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.registry = ConnectionRegistry(
-            maxConnections: configuration.maxConnections, maxConnectionsPerIP: configuration.maxConnectionsPerIP)
+            maxConnections: configuration.maxConnections, maxConnectionsPerIP: configuration.maxConnectionsPerIP,
+            overrides: configuration.maxConnectionsPerIPOverrides)
     }
 
     /// Binds every listener; on failure closes the ones already bound and throws `ServerError.bindFailed`.
@@ -127,15 +128,40 @@ public final class KafkaServer: Sendable {
                     metrics.connectionClosed()
                 }
                 let connectionId = Self.connectionId(channel: channel, index: index)
-                return channel.eventLoop.makeCompletedFuture {
-                    let session = ConnectionSession(security: configuration.security[listener.name] ?? .plaintext)
-                    try Self.addSecurityHandlers(channel.pipeline.syncOperations, session: session, logger: logger)
-                    try Self.configurePipeline(
-                        channel.pipeline.syncOperations, configuration: configuration, router: router,
-                        metrics: metrics, connectionId: connectionId, listenerName: listener.name, logger: logger,
-                        session: session)
+                let setUp = {
+                    channel.eventLoop.makeCompletedFuture {
+                        let session = ConnectionSession(security: configuration.security[listener.name] ?? .plaintext)
+                        try Self.addSecurityHandlers(channel.pipeline.syncOperations, session: session, logger: logger,
+                                                     listenerName: listener.name)
+                        try Self.configurePipeline(
+                            channel.pipeline.syncOperations, configuration: configuration, router: router,
+                            metrics: metrics, connectionId: connectionId, listenerName: listener.name, logger: logger,
+                            session: session)
+                    }
                 }
+                return Self.admit(channel, configuration: configuration, metrics: metrics, logger: logger, then: setUp)
             }
+    }
+
+    /// Kafka's connection rate limits: over `max.connection.creation.rate` a new connection waits before
+    /// it is set up and read (Kafka's acceptor waits); over its address's `connection_creation_rate`
+    /// quota it is closed after the throttle time (and not counted).
+    static func admit(_ channel: any Channel, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger,
+                      then setUp: @escaping () -> EventLoopFuture<Void>) -> EventLoopFuture<Void> {
+        guard let quotas = configuration.clientQuotas, let ip = channel.remoteAddress?.ipAddress else { return setUp() }
+        let (delay, closeAfter) = quotas.admitConnection(ip: ip, brokerRate: configuration.maxConnectionCreationRate,
+                                                         now: BrokerCore.quotaClockMs)
+        let loop = channel.eventLoop.assumeIsolated()
+        if let closeAfter {
+            metrics.connectionRejected()
+            logger.warning("connection_creation_rate quota exceeded, closing connection",
+                           metadata: ["client": "\(ip)", "throttle_ms": "\(closeAfter)"])
+            return loop.scheduleTask(in: .milliseconds(closeAfter)) { () throws -> Void in
+                throw ServerError.connectionLimitReached("connection_creation_rate for \(ip)")
+            }.futureResult
+        }
+        guard delay > 0 else { return setUp() }
+        return loop.scheduleTask(in: .milliseconds(delay)) {}.futureResult.assumeIsolated().flatMap { setUp() }.nonisolated()
     }
 
     /// Adds the request pipeline's handlers (exposed for `EmbeddedChannel` tests).
@@ -149,7 +175,8 @@ public final class KafkaServer: Sendable {
         try pipeline.addHandler(RequestPipelineHandler(
             router: router, maxPendingRequests: configuration.maxPendingRequestsPerConnection,
             idleTimeout: configuration.idleTimeout, metrics: metrics,
-            connectionId: connectionId, listenerName: listenerName, logger: logger, session: session))
+            connectionId: connectionId, listenerName: listenerName, logger: logger, session: session,
+            requestMemory: configuration.requestMemory))
     }
 
     private static func connectionId(channel: any Channel, index: UInt64) -> String {

@@ -21,6 +21,8 @@ public struct RequestContext: Sendable {
     public let lane: RequestLane
     /// The connection's security state: its listener's protocol, its principal, its SASL exchange.
     public let session: ConnectionSession
+    /// Until when the connection is muted after a throttled response (client quotas).
+    public let throttle = ConnectionThrottle()
 
     /// Creates a context.
     public init(

@@ -33,6 +33,8 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         var correlationId: Int32
         var started: NIODeadline
         var payload: ResponsePayload?
+        /// The request's bytes counted in `queued.max.request.bytes` until it is answered.
+        var requestBytes: Int
     }
 
     private let router: any RequestRouter
@@ -57,11 +59,19 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     private var flushPending = false
     /// A flush is queued on the event loop: responses completed meanwhile go out in the same syscall.
     private var flushScheduled = false
+    /// Reading resumes when a client quota's mute ends (`RequestContext.throttle`).
+    private var unmute: Scheduled<Void>?
+    /// `queued.max.request.bytes`: shared by every connection.
+    private let requestMemory: RequestMemoryBudget
+    /// While the shared budget is used up, reading is retried on this timer.
+    private var memoryRetry: Scheduled<Void>?
 
     init(
         router: any RequestRouter, maxPendingRequests: Int, idleTimeout: TimeAmount, metrics: ServerMetrics,
-        connectionId: String, listenerName: String, logger: Logger, session: ConnectionSession = ConnectionSession()
+        connectionId: String, listenerName: String, logger: Logger, session: ConnectionSession = ConnectionSession(),
+        requestMemory: RequestMemoryBudget = RequestMemoryBudget(limit: -1)
     ) {
+        self.requestMemory = requestMemory
         self.router = router
         self.maxPendingRequests = max(1, maxPendingRequests)
         self.idleTimeout = idleTimeout
@@ -88,6 +98,10 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         idleCheck?.cancel()
         idleCheck = nil
+        unmute?.cancel()
+        unmute = nil
+        memoryRetry?.cancel()
+        memoryRetry = nil
         self.context = nil
     }
 
@@ -116,9 +130,11 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         let sequence = nextSequence
         nextSequence &+= 1
+        let requestBytes = frame.buffer.readableBytes + 4
+        requestMemory.acquire(requestBytes)
         pending.append(Pending(
             sequence: sequence, apiKey: frame.apiKey, correlationId: frame.correlationId,
-            started: .now(), payload: nil))
+            started: .now(), payload: nil, requestBytes: requestBytes))
         metrics.requestReceived(apiKey: frame.apiKey, apiVersion: frame.apiVersion, bytes: frame.buffer.readableBytes + 4)
         router.route(frame, context: requestContext)
             .hop(to: context.eventLoop)
@@ -150,6 +166,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
         var wrote = false
         while let first = pending.first, let payload = first.payload {
             pending.removeFirst()
+            requestMemory.release(first.requestBytes)
             metrics.requestCompleted(apiKey: first.apiKey, since: first.started)
             guard case .parts(let parts) = payload else { continue }
             let size = payload.byteCount
@@ -207,7 +224,47 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     }
 
     private var mayRead: Bool {
-        !draining && pending.count < maxPendingRequests && (context?.channel.isWritable ?? false)
+        !draining && pending.count < pendingLimit && (context?.channel.isWritable ?? false) && !muted && memoryAvailable
+    }
+
+    /// A client with a quota is read one request at a time (Kafka's way for every connection).
+    private var pendingLimit: Int {
+        requestContext?.throttle.isLimited == true ? 1 : maxPendingRequests
+    }
+
+    /// Gives back the budget of requests that will never be answered (the connection is closing).
+    private func releasePending() {
+        for entry in pending { requestMemory.release(entry.requestBytes) }
+        pending.removeAll()
+    }
+
+    /// `queued.max.request.bytes` has room; else reading is retried in 10 ms (the budget is shared, so
+    /// no single connection's answer can announce it).
+    private var memoryAvailable: Bool {
+        if requestMemory.available { return true }
+        if memoryRetry == nil, let context {
+            memoryRetry = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(10)) { [self] in
+                memoryRetry = nil
+                guard !closing, let context = self.context else { return }
+                releaseHeldRead(context: context)
+            }
+        }
+        return false
+    }
+
+    /// A throttled response muted the connection (Kafka's ThrottledChannel): no reads until the mute
+    /// ends; a timer then resumes reading.
+    private var muted: Bool {
+        guard let context, let throttle = requestContext?.throttle, throttle.wasEverMuted,
+              let until = throttle.mutedUntil(after: context.eventLoop.now) else { return false }
+        if unmute == nil {
+            unmute = context.eventLoop.assumeIsolated().scheduleTask(deadline: until) { [self] in
+                unmute = nil
+                guard !closing, let context = self.context else { return }
+                releaseHeldRead(context: context)
+            }
+        }
+        return true
     }
 
     private func releaseHeldRead(context: ChannelHandlerContext) {
@@ -264,7 +321,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
-        pending.removeAll()
+        releasePending()
         idleCheck?.cancel()
         context.fireChannelInactive()
     }
@@ -272,7 +329,7 @@ final class RequestPipelineHandler: ChannelDuplexHandler {
     private func close() {
         guard !closing, let context else { return }
         closing = true
-        pending.removeAll()
+        releasePending()
         // Responses already written in full still go out (a queued flush would run after the close).
         if flushScheduled || flushPending { context.flush() }
         context.close(promise: nil)

@@ -4,7 +4,8 @@
 // incrementalAlterConfigs, createPartitions, deleteRecords, listOffsets, deleteTopics,
 // describeProducers, listConsumerGroupOffsets, describeConsumerGroups, awaitAbsent (poll describeTopics until UnknownTopicOrPartition),
 // listTransactions, describeTransactions, abortTransaction, alterPartitionReassignments (replicas null
-// cancels), listPartitionReassignments, describeLogDirs.
+// cancels), listPartitionReassignments, describeLogDirs, alterClientQuotas (value null removes a key),
+// describeClientQuotas (all entities).
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -44,6 +45,9 @@ import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.quota.ClientQuotaAlteration;
+import org.apache.kafka.common.quota.ClientQuotaEntity;
+import org.apache.kafka.common.quota.ClientQuotaFilter;
 
 final class AdminCommand {
     static Object run(Args args) throws Exception {
@@ -349,6 +353,30 @@ final class AdminCommand {
                         dirs.put(d.getKey(), dm);
                     }
                     out.put(String.valueOf(e.getKey()), dirs);
+                }
+                return out;
+            }
+            case "alterClientQuotas": {
+                // {"entity": {"user": "alice" | null for <default>, ...}, "ops": {"producer_byte_rate": 1024 | null}}
+                Map<String, String> entity = new HashMap<>();
+                for (Map.Entry<String, Object> e : op.obj("entity").entrySet()) {
+                    entity.put(e.getKey(), e.getValue() == null ? null : String.valueOf(e.getValue()));
+                }
+                List<ClientQuotaAlteration.Op> ops = new ArrayList<>();
+                for (Map.Entry<String, Object> e : op.obj("ops").entrySet()) {
+                    ops.add(new ClientQuotaAlteration.Op(e.getKey(), e.getValue() == null ? null : ((Number) e.getValue()).doubleValue()));
+                }
+                admin.alterClientQuotas(List.of(new ClientQuotaAlteration(new ClientQuotaEntity(entity), ops))).all().get();
+                return null;
+            }
+            case "describeClientQuotas": {
+                List<Object> out = new ArrayList<>();
+                for (Map.Entry<ClientQuotaEntity, Map<String, Double>> e :
+                         admin.describeClientQuotas(ClientQuotaFilter.all()).entities().get().entrySet()) {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("entity", new TreeMap<>(e.getKey().entries()));
+                    m.put("values", new TreeMap<>(e.getValue()));
+                    out.add(m);
                 }
                 return out;
             }

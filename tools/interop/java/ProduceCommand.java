@@ -86,6 +86,13 @@ final class ProduceCommand {
                 }
             }
             producer.flush();
+            // The client's view of broker throttling (KIP-219): produce-throttle-time-max over its metrics window.
+            for (var m : producer.metrics().entrySet()) {
+                if (m.getKey().name().equals("produce-throttle-time-max") && m.getKey().group().equals("producer-metrics")) {
+                    Object v = m.getValue().metricValue();
+                    config.put("produceThrottleTimeMaxMs", v instanceof Double && !((Double) v).isNaN() ? v : 0.0);
+                }
+            }
             producer.close(Duration.ofSeconds(30));
         }
         config.put("acks", p.getProperty("acks", "default"));

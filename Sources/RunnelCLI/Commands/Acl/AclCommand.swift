@@ -71,11 +71,7 @@ struct AclOptions: ParsableArguments {
 }
 
 private func failIfErrors(_ codes: [(Int16, String?)]) throws {
-    let failed = codes.filter { $0.0 != 0 }
-    for failure in failed {
-        Terminal.printError("error: \(ErrorCode(rawValue: failure.0).name)\(failure.1.map { ": \($0)" } ?? "")")
-    }
-    if !failed.isEmpty { throw CLIError.reported() }
+    try failOnErrors(codes.map { AdminOutcome(subject: nil, code: $0.0, message: $0.1) })
 }
 
 struct AclAdd: AsyncParsableCommand {

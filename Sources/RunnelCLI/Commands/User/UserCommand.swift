@@ -54,12 +54,7 @@ struct OfflineOptions: ParsableArguments {
 }
 
 private func checkResults(_ results: [(user: String, code: Int16, message: String?)]) throws {
-    let failed = results.filter { $0.code != 0 }
-    for failure in failed {
-        let name = ErrorCode(rawValue: failure.code).name
-        Terminal.printError("error: \(failure.user): \(name)\(failure.message.map { ": \($0)" } ?? "")")
-    }
-    if !failed.isEmpty { throw CLIError.reported() }
+    try failOnErrors(results.map { AdminOutcome(subject: $0.user, code: $0.code, message: $0.message) })
 }
 
 struct UserCreate: AsyncParsableCommand {
