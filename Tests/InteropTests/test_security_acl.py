@@ -407,7 +407,8 @@ def test_acl_matrix_offsets_transactions_and_cluster_apis(runnel_bin, acl_broker
     assert java_outcome(java, b, "mallory", {"op": "groupAuthorizedOperations", "group": group}) == ["DELETE", "DESCRIBE"]
     # librdkafka reads the same bitfield
     from confluent_kafka import TopicCollection
-    described = admin(b, "alice").describe_topics(TopicCollection([topic]), include_authorized_operations=True)
+    as_alice = admin(b, "alice")  # kept referenced until the future completes
+    described = as_alice.describe_topics(TopicCollection([topic]), include_authorized_operations=True)
     assert sorted(o.name for o in described[topic].result(30).authorized_operations) == ["DESCRIBE", "READ"]
 
     # Transactions: the super user commits one; ListTransactions shows it only to who may DESCRIBE it
@@ -415,7 +416,7 @@ def test_acl_matrix_offsets_transactions_and_cluster_apis(runnel_bin, acl_broker
                          "partition": 0, "transactionalId": txn,
                          "transactions": [{"start": 0, "count": 2, "end": "commit"}],
                          "props": java_props("SASL_PLAINTEXT", None, "PLAIN", "admin", USERS["admin"])})
-    assert r["results"][0]["ok"], r
+    assert r["transactions"][0]["ok"], r
     listed = {t["transactionalId"] for t in java_outcome(java, b, "bob", {"op": "listTransactions"})}
     assert txn in listed
     assert txn not in {t["transactionalId"] for t in java_outcome(java, b, "alice", {"op": "listTransactions"})}
@@ -427,4 +428,4 @@ def test_acl_matrix_offsets_transactions_and_cluster_apis(runnel_bin, acl_broker
                          "partition": 0, "transactionalId": txn_denied, "maxBlockMs": 10000,
                          "transactions": [{"start": 0, "count": 1, "end": "commit"}],
                          "props": java_props("SASL_PLAINTEXT", None, "PLAIN", "alice", USERS["alice"])})
-    assert not r["results"][0]["ok"] and "TopicAuthorization" in str(r["results"][0]), r
+    assert not r["transactions"][0]["ok"] and "TopicAuthorization" in str(r["transactions"][0]), r
