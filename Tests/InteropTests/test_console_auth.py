@@ -111,7 +111,7 @@ def test_each_principal_sees_only_what_its_acls_allow(secured):
     dom = dom_as(secured, "alice", "alice-secret", "/topics")
     shown = {n.attrs["data-topic"] for n in dom.find_all("tr") if "data-topic" in n.attrs}
     assert readable in shown and described in shown and hidden not in shown
-    assert dom.by_id("principal").text() == "User:alice"
+    assert dom.by_id("principal").text == "User:alice"
     dom = dom_as(secured, "carol", "carol-secret", "/topics")
     assert {n.attrs["data-topic"] for n in dom.find_all("tr") if "data-topic" in n.attrs} == {described}
     dom = dom_as(secured, "admin", "admin-secret", "/topics")
@@ -123,12 +123,12 @@ def test_each_principal_sees_only_what_its_acls_allow(secured):
     code, _, body = get(secured, "/messages", "alice", "alice-secret", topic=described)
     assert code == 403 and "reading" in body
     dom = dom_as(secured, "alice", "alice-secret", "/messages", topic=readable, partition=0, offset=0)
-    assert "plain-value" in dom.text()
+    assert "plain-value" in dom.text
 
 
 def test_injection_stays_text_for_an_authenticated_principal(secured):
     dom = dom_as(secured, "alice", "alice-secret", "/messages", topic=secured["readable"], partition=0, offset=0)
-    assert INJECT_KEY in dom.text()
+    assert INJECT_KEY in dom.text
     assert not [n for n in dom.iter() if (n.attrs.get("id") or "").startswith("injected")]
 
 
