@@ -18,13 +18,11 @@ import cli_support as cli
 import conftest
 from conftest import missing_prerequisite, unique
 from runnel_interop import browser, clients, metrics
-from runnel_interop.broker import BrokerProcess, free_port
+from runnel_interop.security import serve_sasl_broker
 
 pytestmark = pytest.mark.needs_broker
 
 USERS = {"admin": "admin-secret", "alice": "alice-secret"}
-JAAS = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
-        + " ".join(f'user_{u}="{p}"' for u, p in USERS.items()) + ";")
 INJECT_KEY = '<script id="injected-key">document.title="pwned"</script>'
 INJECT_VALUE = '<img id="injected-value" src=x onerror="document.title=\'pwned\'">'
 
@@ -33,35 +31,31 @@ INJECT_VALUE = '<img id="injected-value" src=x onerror="document.title=\'pwned\'
 def secured(runnel_bin, tmp_path_factory):
     if not browser.chromium_path():
         missing_prerequisite("chromium not installed (Debian package chromium: scripts/install-deps)")
-    plain, sasl = free_port(), free_port()
-    b = BrokerProcess(runnel_bin, tmp_path_factory.mktemp("console-auth"), port=plain, configs={
+    brokers = serve_sasl_broker(runnel_bin, tmp_path_factory.mktemp("console-auth"), conftest._active, USERS, {
         **metrics.metrics_configs(),
-        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl}",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": "User:admin;User:ANONYMOUS",  # the harness's PLAINTEXT set-up acts as ANONYMOUS
         "console.read.only": False,
     })
-    conftest._active.append(b)
-    b.start()
-    readable, described, hidden = unique("ca-readable"), unique("ca-described"), unique("ca-hidden")
-    for t in (readable, described, hidden):
-        clients.create_topic(b.bootstrap, t, partitions=1)
-    p = Producer({"bootstrap.servers": b.bootstrap})
-    p.produce(readable, key=INJECT_KEY.encode(), value=INJECT_VALUE.encode(), partition=0)
-    p.produce(readable, key=b"plain-key", value=b"plain-value", partition=0)
-    assert p.flush(30) == 0
-    cli.ok(runnel_bin, "user", "create", "carol", "--mechanism", "SCRAM-SHA-512", "--password", "carol-secret",
-           brokers=b.bootstrap)
-    for args in (["--allow-principal", "User:alice", "--operation", "Read", "--topic", readable],
-                 ["--allow-principal", "User:alice", "--operation", "Describe", "--topic", described],
-                 ["--allow-principal", "User:carol", "--operation", "Describe", "--topic", described]):
-        cli.ok(runnel_bin, "acl", "add", *args, brokers=b.bootstrap)
-    yield {"broker": b, "base": f"http://{b.configs['metrics.listener']}", "readable": readable,
-           "described": described, "hidden": hidden}
-    if b in conftest._active:
-        conftest._active.remove(b)
-    b.stop()
+    b = next(brokers)
+    try:
+        readable, described, hidden = unique("ca-readable"), unique("ca-described"), unique("ca-hidden")
+        for t in (readable, described, hidden):
+            clients.create_topic(b.bootstrap, t, partitions=1)
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        p.produce(readable, key=INJECT_KEY.encode(), value=INJECT_VALUE.encode(), partition=0)
+        p.produce(readable, key=b"plain-key", value=b"plain-value", partition=0)
+        assert p.flush(30) == 0
+        cli.ok(runnel_bin, "user", "create", "carol", "--mechanism", "SCRAM-SHA-512", "--password", "carol-secret",
+               brokers=b.bootstrap)
+        for args in (["--allow-principal", "User:alice", "--operation", "Read", "--topic", readable],
+                     ["--allow-principal", "User:alice", "--operation", "Describe", "--topic", described],
+                     ["--allow-principal", "User:carol", "--operation", "Describe", "--topic", described]):
+            cli.ok(runnel_bin, "acl", "add", *args, brokers=b.bootstrap)
+        yield {"broker": b, "base": f"http://{b.configs['metrics.listener']}", "readable": readable,
+               "described": described, "hidden": hidden}
+    finally:
+        brokers.close()  # stops the broker (the generator's finally)
 
 
 def get(ctx, path: str, user: str | None = None, password: str | None = None, method: str = "GET",

@@ -19,32 +19,21 @@ from conftest import unique
 from runnel_interop import wire
 from runnel_interop.broker import BrokerProcess, free_port
 from runnel_interop.java import JavaError
-from runnel_interop.security import java_props
+from runnel_interop.security import java_props, plain_jaas, serve_sasl_broker
 
 pytestmark = [pytest.mark.needs_broker]
 
 USERS = {"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret", "mallory": "mallory-secret"}
-JAAS = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
-        + " ".join(f'user_{u}="{p}"' for u, p in USERS.items()) + ";")
+JAAS = plain_jaas(USERS)
 
 
 @pytest.fixture(scope="module")
 def acl_broker(runnel_bin, tmp_path_factory):
-    plain, sasl = free_port(), free_port()
-    b = BrokerProcess(runnel_bin, tmp_path_factory.mktemp("acl-broker"), port=plain, configs={
-        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl}",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+    yield from serve_sasl_broker(runnel_bin, tmp_path_factory.mktemp("acl-broker"), conftest._active, USERS, {
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": "User:admin",
         "auto.create.topics.enable": False,
     })
-    b.sasl_port = sasl
-    conftest._active.append(b)
-    b.start()
-    yield b
-    if b in conftest._active:
-        conftest._active.remove(b)
-    b.stop()
 
 
 def props(user: str) -> dict:

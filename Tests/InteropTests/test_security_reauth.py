@@ -14,33 +14,29 @@ import cli_support as cli
 import conftest
 from conftest import unique
 from runnel_interop import wire
-from runnel_interop.broker import BrokerProcess, free_port
-from runnel_interop.security import closed_within, java_props
+from runnel_interop.security import closed_within, java_props, serve_sasl_broker
 
 pytestmark = [pytest.mark.needs_broker]
 
 LIFETIME_MS = 2500
 USERS = {"alice": "alice-secret", "bob": "bob-secret"}
-JAAS = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
-        + " ".join(f'user_{u}="{p}"' for u, p in USERS.items()) + ";")
 
 
 @pytest.fixture(scope="module")
 def reauth_broker(runnel_bin, tmp_path_factory):
-    plain, sasl = free_port(), free_port()
-    b = BrokerProcess(runnel_bin, tmp_path_factory.mktemp("reauth-broker"), port=plain, configs={
-        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl}",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+    yield from serve_sasl_broker(runnel_bin, tmp_path_factory.mktemp("reauth-broker"), conftest._active, USERS, {
         "connections.max.reauth.ms": LIFETIME_MS,
         "connection.failed.authentication.delay.ms": 10,
     })
-    b.sasl_port = sasl
-    conftest._active.append(b)
-    b.start()
-    yield b
-    if b in conftest._active:
-        conftest._active.remove(b)
-    b.stop()
+
+
+def topic_and_scram_user(runnel_bin, b, name: str) -> tuple[str, str, str]:
+    """A new 1-partition topic and SCRAM-SHA-512 user, created over the PLAINTEXT listener."""
+    topic, user, password = unique(name), unique(name + "-user"), name + "-secret"
+    cli.ok(runnel_bin, "topic", "create", topic, "--partitions", "1", brokers=b.bootstrap)
+    cli.ok(runnel_bin, "user", "create", user, "--mechanism", "SCRAM-SHA-512", "--password", password,
+           brokers=b.bootstrap)
+    return topic, user, password
 
 
 class Conn:
@@ -115,11 +111,7 @@ def test_reauthentication_cannot_change_principal(reauth_broker):
 
 def test_java_producer_keeps_producing_across_reauthentications(runnel_bin, reauth_broker, java):
     b = reauth_broker
-    topic = unique("reauth")
-    cli.ok(runnel_bin, "topic", "create", topic, "--partitions", "1", brokers=b.bootstrap)
-    user, password = unique("scram-user"), "scram-secret"
-    cli.ok(runnel_bin, "user", "create", user, "--mechanism", "SCRAM-SHA-512", "--password", password,
-           brokers=b.bootstrap)
+    topic, user, password = topic_and_scram_user(runnel_bin, b, "reauth")
     props = java_props("SASL_PLAINTEXT", None, "SCRAM-SHA-512", user, password)
     seconds = 4 * LIFETIME_MS / 1000
     count = 40
@@ -137,11 +129,7 @@ def test_java_producer_keeps_producing_across_reauthentications(runnel_bin, reau
 
 def test_deleted_scram_user_stops_at_the_next_reauthentication(runnel_bin, reauth_broker, java):
     b = reauth_broker
-    topic = unique("revoked")
-    cli.ok(runnel_bin, "topic", "create", topic, "--partitions", "1", brokers=b.bootstrap)
-    user, password = unique("revoked-user"), "revoked-secret"
-    cli.ok(runnel_bin, "user", "create", user, "--mechanism", "SCRAM-SHA-512", "--password", password,
-           brokers=b.bootstrap)
+    topic, user, password = topic_and_scram_user(runnel_bin, b, "revoked")
     producer = java.start("produce", {
         # Once refused, each send waits up to maxBlockMs for metadata that never comes: keep both small.
         "bootstrap": f"127.0.0.1:{b.sasl_port}", "topic": topic, "count": 60, "ratePerSec": 10,

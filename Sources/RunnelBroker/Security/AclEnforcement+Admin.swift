@@ -72,13 +72,7 @@ extension BrokerCore {
                                     _ request: HandlerRequest) async -> CreatePartitionsResponse {
         await servePermitted(message, \.topics, answers: \.results,
                              verdict: denial(.alter, .topic, .topicAuthorizationFailed, request) { $0.name },
-                             answer: { topic, code in
-                                 var result = CreatePartitionsResponse.CreatePartitionsTopicResult()
-                                 result.name = topic.name
-                                 result.errorCode = code.rawValue
-                                 result.errorMessage = "Authorization failed."
-                                 return result
-                             }) { await createPartitions($0, request) }
+                             answer: { .denied($0.name, $1) }) { await createPartitions($0, request) }
     }
 
     /// DeleteRecords: DELETE on each topic.
@@ -149,6 +143,8 @@ extension AlterConfigsResponse: EmptyAnswer {}
 extension IncrementalAlterConfigsResponse: EmptyAnswer {}
 
 extension CreatePartitionsResponse: EmptyAnswer {}
+
+extension CreatePartitionsResponse.CreatePartitionsTopicResult: TopicErrorAnswer {}
 
 extension DeleteRecordsResponse: EmptyAnswer {}
 

@@ -58,13 +58,7 @@ extension BrokerCore {
     func authorizedCreateTopics(_ message: CreateTopicsRequest, _ request: HandlerRequest) async -> CreateTopicsResponse {
         await servePermitted(message, \.topics, answers: \.topics,
                              verdict: { mayCreateTopic($0.name, request) ? nil : .topicAuthorizationFailed },
-                             answer: { topic, code in
-                                 var result = CreateTopicsResponse.CreatableTopicResult()
-                                 result.name = topic.name
-                                 result.errorCode = code.rawValue
-                                 result.errorMessage = "Authorization failed."
-                                 return result
-                             }) { await createTopics($0, request) }
+                             answer: { .denied($0.name, $1) }) { await createTopics($0, request) }
     }
 
     /// DeleteTopics: DELETE on each topic (by name, or by id resolved to its name).
@@ -131,6 +125,8 @@ extension OffsetCommitResponse: EmptyAnswer {
 }
 
 extension CreateTopicsResponse: EmptyAnswer {}
+
+extension CreateTopicsResponse.CreatableTopicResult: TopicErrorAnswer {}
 
 extension DeleteTopicsResponse: EmptyAnswer {}
 

@@ -88,6 +88,24 @@ extension BrokerCore {
     }
 }
 
+/// A per-topic answer that carries an error code and message (topic admin APIs).
+protocol TopicErrorAnswer: EmptyAnswer {
+    var name: String { get set }
+    var errorCode: Int16 { get set }
+    var errorMessage: String? { get set }
+}
+
+extension TopicErrorAnswer {
+    /// `topic` answered `code`, with Kafka's "Authorization failed." message.
+    static func denied(_ topic: String, _ code: ErrorCode) -> Self {
+        var answer = Self()
+        answer.name = topic
+        answer.errorCode = code.rawValue
+        answer.errorMessage = "Authorization failed."
+        return answer
+    }
+}
+
 /// A per-group answer that carries an error code.
 protocol GroupErrorAnswer: EmptyAnswer {
     var groupId: String { get set }
