@@ -19,32 +19,21 @@ from conftest import unique
 from runnel_interop import wire
 from runnel_interop.broker import BrokerProcess, free_port
 from runnel_interop.java import JavaError
-from runnel_interop.security import java_props
+from runnel_interop.security import java_props, plain_jaas, serve_sasl_broker
 
 pytestmark = [pytest.mark.needs_broker]
 
 USERS = {"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret", "mallory": "mallory-secret"}
-JAAS = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
-        + " ".join(f'user_{u}="{p}"' for u, p in USERS.items()) + ";")
+JAAS = plain_jaas(USERS)
 
 
 @pytest.fixture(scope="module")
 def acl_broker(runnel_bin, tmp_path_factory):
-    plain, sasl = free_port(), free_port()
-    b = BrokerProcess(runnel_bin, tmp_path_factory.mktemp("acl-broker"), port=plain, configs={
-        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl}",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+    yield from serve_sasl_broker(runnel_bin, tmp_path_factory.mktemp("acl-broker"), conftest._active, USERS, {
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": "User:admin",
         "auto.create.topics.enable": False,
     })
-    b.sasl_port = sasl
-    conftest._active.append(b)
-    b.start()
-    yield b
-    if b in conftest._active:
-        conftest._active.remove(b)
-    b.stop()
 
 
 def props(user: str) -> dict:
@@ -324,3 +313,108 @@ def test_mtls_certificate_subject_is_the_principal_acls_govern(runnel_bin, tmp_p
     finally:
         conftest._active.remove(b)
         b.stop()
+
+
+def java_admin(java, b, user: str, *ops: dict) -> list[dict]:
+    """Runs AdminClient operations as `user`; one {"ok", "result" | "error"} per op."""
+    props = {**java_props("SASL_PLAINTEXT", None, "PLAIN", user, USERS[user]),
+             "default.api.timeout.ms": "20000", "request.timeout.ms": "10000"}
+    r = java.run("admin", {"bootstrap": boot(b), "ops": list(ops), "props": props})
+    return r["results"]
+
+
+def java_outcome(java, b, user: str, op: dict):
+    """The op's result, or its exception's simple name."""
+    (res,) = java_admin(java, b, user, op)
+    return res["result"] if res["ok"] else res["error"]
+
+
+def test_acl_matrix_offsets_transactions_and_cluster_apis(runnel_bin, acl_broker, java):
+    """The rows of docs/security.md's matrix for group offsets (topic checks as well as the group's),
+    transactions, the cluster-level admin APIs and `authorized_operations` (KIP-430), each outcome as
+    Kafka's KafkaApis decides it, seen by the Java AdminClient and producer."""
+    b = acl_broker
+    topic, group, txn, txn_denied = unique("mx-t"), unique("mx-g"), unique("mx-txn"), unique("mx-txn-d")
+    create_topics(b, topic)
+    assert produce_error(b, "admin", topic) is None
+    for args in (
+        # alice: READ on the topic and the group (DESCRIBE is implied by both)
+        ["--allow-principal", "User:alice", "--operation", "Read", "--topic", topic],
+        ["--allow-principal", "User:alice", "--operation", "Read", "--group", group],
+        # bob: READ on the group only
+        ["--allow-principal", "User:bob", "--operation", "Read", "--group", group],
+        # mallory: DESCRIBE on the topic, DELETE on the group, DESCRIBE on the cluster
+        ["--allow-principal", "User:mallory", "--operation", "Describe", "--topic", topic],
+        ["--allow-principal", "User:mallory", "--operation", "Delete", "--group", group],
+        ["--allow-principal", "User:mallory", "--operation", "Describe", "--cluster"],
+        # bob may DESCRIBE the committed transaction; alice may WRITE txn_denied but not the topic
+        ["--allow-principal", "User:bob", "--operation", "Describe", "--transactional-id", txn],
+        ["--allow-principal", "User:alice", "--operation", "Write", "--transactional-id", txn_denied],
+    ):
+        res = acl_cli(runnel_bin, b, "add", *args)
+        assert res.returncode == 0, res.stderr
+
+    commit = {"op": "alterConsumerGroupOffsets", "group": group, "topic": topic, "offset": 1}
+    fetch = {"op": "listConsumerGroupOffsets", "group": group}
+    # OffsetCommit: READ on the group, then READ on the topic (per-topic TOPIC_AUTHORIZATION_FAILED)
+    assert java_outcome(java, b, "alice", commit) is None
+    assert java_outcome(java, b, "bob", commit) == "TopicAuthorizationException"
+    assert java_outcome(java, b, "mallory", commit) == "GroupAuthorizationException"
+    # OffsetFetch: DESCRIBE on the group; topics the principal may not DESCRIBE are left out
+    assert java_outcome(java, b, "alice", fetch) == {f"{topic}:0": 1}
+    assert java_outcome(java, b, "bob", fetch) == {}
+    # OffsetDelete: DELETE on the group, then READ on the topic
+    delete_offsets = {"op": "deleteConsumerGroupOffsets", "group": group, "topic": topic}
+    assert java_outcome(java, b, "alice", delete_offsets) == "GroupAuthorizationException"
+    assert java_outcome(java, b, "mallory", delete_offsets) == "TopicAuthorizationException"
+    assert java_outcome(java, b, "alice", fetch) == {f"{topic}:0": 1}  # nothing was deleted
+    # DeleteRecords: DELETE on the topic
+    delete_records = {"op": "deleteRecords", "topic": topic, "partition": 0, "beforeOffset": 0}
+    assert java_outcome(java, b, "alice", delete_records) == "TopicAuthorizationException"
+    assert java_outcome(java, b, "admin", delete_records) == {"lowWatermark": 0}
+    # DescribeProducers: READ on the topic (mallory may DESCRIBE it, so Metadata answers)
+    assert java_outcome(java, b, "mallory", {"op": "describeProducers", "topic": topic}) == "TopicAuthorizationException"
+    assert isinstance(java_outcome(java, b, "alice", {"op": "describeProducers", "topic": topic}), list)
+
+    # Cluster-level admin APIs: CLUSTER_AUTHORIZATION_FAILED without the cluster ACL, served for the super user
+    for op in ({"op": "electLeaders", "topic": topic}, {"op": "listPartitionReassignments"},
+               {"op": "alterPartitionReassignments", "partitions": [{"topic": topic, "partition": 0, "replicas": [1]}]},
+               {"op": "describeLogDirs", "brokers": [1]}, {"op": "describeUserScramCredentials"}):
+        res = java_admin(java, b, "alice", op)[0]
+        assert "ClusterAuthorizationException" in str(res), (op, res)
+        res = java_admin(java, b, "admin", op)[0]
+        assert "ClusterAuthorization" not in str(res), (op, res)
+
+    # authorized_operations, as Kafka computes the bitfield
+    assert java_outcome(java, b, "admin", {"op": "clusterAuthorizedOperations"}) == sorted(
+        ["ALTER", "ALTER_CONFIGS", "CLUSTER_ACTION", "CREATE", "DESCRIBE", "DESCRIBE_CONFIGS", "IDEMPOTENT_WRITE"])
+    assert java_outcome(java, b, "mallory", {"op": "clusterAuthorizedOperations"}) == ["DESCRIBE"]
+    assert java_outcome(java, b, "alice", {"op": "clusterAuthorizedOperations"}) == []  # no DESCRIBE on the cluster
+    assert java_outcome(java, b, "alice", {"op": "topicAuthorizedOperations", "topic": topic}) == ["DESCRIBE", "READ"]
+    assert java_outcome(java, b, "mallory", {"op": "topicAuthorizedOperations", "topic": topic}) == ["DESCRIBE"]
+    assert java_outcome(java, b, "alice", {"op": "groupAuthorizedOperations", "group": group}) == ["DESCRIBE", "READ"]
+    assert java_outcome(java, b, "mallory", {"op": "groupAuthorizedOperations", "group": group}) == ["DELETE", "DESCRIBE"]
+    # librdkafka reads the same bitfield
+    from confluent_kafka import TopicCollection
+    as_alice = admin(b, "alice")  # kept referenced until the future completes
+    described = as_alice.describe_topics(TopicCollection([topic]), include_authorized_operations=True)
+    assert sorted(o.name for o in described[topic].result(30).authorized_operations) == ["DESCRIBE", "READ"]
+
+    # Transactions: the super user commits one; ListTransactions shows it only to who may DESCRIBE it
+    r = java.run("txn", {"mode": "produce", "bootstrap": boot(b), "topic": topic, "prefix": unique("tx"),
+                         "partition": 0, "transactionalId": txn,
+                         "transactions": [{"start": 0, "count": 2, "end": "commit"}],
+                         "props": java_props("SASL_PLAINTEXT", None, "PLAIN", "admin", USERS["admin"])})
+    assert r["transactions"][0]["ok"], r
+    listed = {t["transactionalId"] for t in java_outcome(java, b, "bob", {"op": "listTransactions"})}
+    assert txn in listed
+    assert txn not in {t["transactionalId"] for t in java_outcome(java, b, "alice", {"op": "listTransactions"})}
+    assert java_outcome(java, b, "bob", {"op": "describeTransactions", "transactionalId": txn})["state"] == "CompleteCommit"
+    assert java_outcome(java, b, "alice", {"op": "describeTransactions", "transactionalId": txn}) \
+        == "TransactionalIdAuthorizationException"
+    # AddPartitionsToTxn: WRITE on the transactional id is not enough without WRITE on the topic
+    r = java.run("txn", {"mode": "produce", "bootstrap": boot(b), "topic": topic, "prefix": unique("tx"),
+                         "partition": 0, "transactionalId": txn_denied, "maxBlockMs": 10000,
+                         "transactions": [{"start": 0, "count": 1, "end": "commit"}],
+                         "props": java_props("SASL_PLAINTEXT", None, "PLAIN", "alice", USERS["alice"])})
+    assert not r["transactions"][0]["ok"] and "TopicAuthorization" in str(r["transactions"][0]), r

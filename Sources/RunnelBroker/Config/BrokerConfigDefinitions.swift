@@ -94,6 +94,8 @@ extension ConfigTable {
                "Broker log lines on stderr: `text` (time level logger: message key=value) or `json` (one object per line)."),
         broker("console.read.only", .boolean, .bool(true), runnelOnly: true,
                "The web console on metrics.listener only shows; false adds its forms that create topics, change topic configs and reset groups' offsets."),
+        broker("console.authentication", .string, .string("auto"), .oneOf(["auto", "basic", "none"]), runnelOnly: true,
+               "Who may use the web console on metrics.listener: `basic` asks for HTTP Basic credentials of a SASL user of this broker (PLAIN JAAS users and SCRAM credentials) and shows each principal only what its ACLs allow; `none` leaves it open; `auto` (default) is `basic` when a listener uses SASL or an authorizer is configured. /metrics, /health and /ready never ask."),
         broker("fetch.max.bytes", .int, .int(57_671_680), .atLeast(1024), "Most bytes one Fetch response returns."),
         broker("max.incremental.fetch.session.cache.slots", .int, .int(1000), .atLeast(0),
                "Most incremental fetch sessions (KIP-227) kept at once."),

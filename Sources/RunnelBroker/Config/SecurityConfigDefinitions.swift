@@ -31,6 +31,8 @@ extension ConfigTable {
                  "JAAS login configuration; set per listener and mechanism as listener.name.<listener>.<mechanism>.sasl.jaas.config (PLAIN: user_<name>=\"<password>\" entries; username/password are what this broker sends to others)."),
         security("sasl.server.max.receive.size", .int, .int(524_288), .atLeast(1),
                  "Largest request a SASL listener reads before the client authenticated (bounds SASL tokens)."),
+        security("connections.max.reauth.ms", .long, .int(0), .atLeast(0),
+                 "Lifetime of a SASL session (KIP-368): SaslAuthenticate v1+ tells clients, which re-authenticate before it ends; a connection whose session ended is closed at its next request. 0 (default): sessions never end. Also per listener (listener.name.<listener>.connections.max.reauth.ms)."),
         security("connection.failed.authentication.delay.ms", .int, .int(100), .atLeast(0),
                  "Delay before answering a failed authentication. Runnel: doubles with each failure from the same address within a minute, up to 5 s."),
         ConfigDefinition("ssl.reload.check.interval.ms", .long, default: .int(30_000), scope: .broker, validator: .atLeast(0),

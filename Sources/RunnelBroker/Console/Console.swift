@@ -22,6 +22,11 @@ struct Console: Sendable {
     var history = ThroughputHistory()
     /// One page rendered at a time (`RenderLimiter`).
     var limiter = RenderLimiter()
+    /// HTTP Basic authentication against the SASL users (`console.authentication`); nil: open to all.
+    var authentication: ConsoleAuthentication?
+    /// Who the current request acts as (set per request when `authentication` is on): pages show only
+    /// what its ACLs allow.
+    var viewer: ConsoleViewer?
 
     /// As `respond(to:)`, one request at a time; 503 when too many page loads are already waiting.
     func respondLimited(to http: MetricsServer.PageRequest) async -> ConsoleResponse? {
@@ -32,9 +37,17 @@ struct Console: Sendable {
 
     /// The answer to a GET (a page) or a form POST (an action), nil when the path is not the console's.
     func respond(to http: MetricsServer.PageRequest) async -> ConsoleResponse? {
+        var console = self
+        if let authentication {
+            let host = http.clientAddress ?? ""
+            guard let principal = authentication.principal(authorization: http.authorization, client: host) else {
+                return Self.unauthorized()
+            }
+            console.viewer = ConsoleViewer(principal: principal, host: host)
+        }
         let request = ConsoleRequest(uri: http.uri, form: http.method == "POST" ? http.body : "")
-        guard http.method == "POST" else { return await respond(to: request) }
-        return await perform(request, http: http)
+        guard http.method == "POST" else { return await console.respond(to: request) }
+        return await console.perform(request, http: http)
     }
 
     /// The page for `request`, or nil when the path is not a console page.
@@ -66,6 +79,7 @@ struct Console: Sendable {
         html.link("Groups", to: "/groups")
         html.element("a", ["href": "/metrics"], "Metrics")
         if readOnly { html.raw("<span class=\"ro\">read-only</span>") }
+        if let viewer { html.element("span", ["class": "ro", "id": "principal"], viewer.principal.description) }
         html.raw("</nav><main>")
         html.element("h1", title)
         body(&html)

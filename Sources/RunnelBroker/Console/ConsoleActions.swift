@@ -16,11 +16,29 @@ extension Console {
               origin == "http://\(host)" || origin.hasPrefix("http://\(host)/") else {
             return problem(403, "Refused", "The form did not come from this console (its Origin header does not name this host).")
         }
+        if let denied = actionDenied(request) { return denied }
         switch request.path {
         case "/topics/create": return await createTopic(request)
         case "/topic/config": return await alterTopicConfig(request)
         default: return await resetOffsets(request)
         }
+    }
+
+    /// 403 when the viewer's ACLs refuse the action as Kafka would refuse its request: CreateTopics (CREATE
+    /// on the cluster or the topic), IncrementalAlterConfigs (ALTER_CONFIGS on the topic), OffsetCommit
+    /// (READ on the group and the topic).
+    private func actionDenied(_ request: ConsoleRequest) -> ConsoleResponse? {
+        let allowed: Bool
+        switch request.path {
+        case "/topics/create":
+            let name = request["name"] ?? ""
+            allowed = may(.create, .cluster, BrokerCore.clusterResource) || may(.create, .topic, name)
+        case "/topic/config":
+            allowed = may(.alterConfigs, .topic, request["name"] ?? "")
+        default:
+            allowed = may(.read, .group, request["id"] ?? "") && may(.read, .topic, request["topic"] ?? "")
+        }
+        return allowed ? nil : forbidden("Not authorized", "Your ACLs do not allow this action.")
     }
 
     private func createTopic(_ request: ConsoleRequest) async -> ConsoleResponse {
@@ -117,7 +135,7 @@ extension Console {
 
     /// The config form on a topic's page (write mode only).
     func topicConfigForm(_ html: inout HTMLWriter, topic: String) {
-        guard !readOnly else { return }
+        guard !readOnly, may(.alterConfigs, .topic, topic) else { return }
         html.open("form", ["method": "post", "action": "/topic/config", "id": "topic-config"])
         html.open("input", ["type": "hidden", "name": "name", "value": topic])
         html.element("label") { html in
@@ -155,7 +173,7 @@ extension Console {
 
     /// The reset-offsets form on a group's page (write mode only).
     func resetOffsetsForm(_ html: inout HTMLWriter, groupId: String, topics: [String]) {
-        guard !readOnly, !topics.isEmpty else { return }
+        guard !readOnly, !topics.isEmpty, may(.read, .group, groupId) else { return }
         html.element("h2", "Reset committed offsets")
         html.open("form", ["method": "post", "action": "/group/reset", "id": "reset-offsets"])
         html.open("input", ["type": "hidden", "name": "id", "value": groupId])

@@ -11,7 +11,7 @@ extension Console {
     }
 
     func groupsPage() async -> ConsoleResponse {
-        let groups = await core.groupCoordinator.metricsSnapshot()
+        let groups = await core.groupCoordinator.metricsSnapshot().filter { may(.describe, .group, $0.groupId) }
         return page("Consumer groups") { html in
             if groups.isEmpty {
                 html.element("p", ["class": "muted", "id": "empty"], "No consumer groups on this broker.")
@@ -38,7 +38,9 @@ extension Console {
     func groupPage(_ request: ConsoleRequest) async -> ConsoleResponse {
         guard let groupId = request["id"] else { return problem(400, "Group", "Which group? Add ?id=<group>.") }
         let snapshot = await core.groupCoordinator.metricsSnapshot().first { $0.groupId == groupId }
-        guard let snapshot else { return problem(404, "Group", "There is no group '\(groupId)' on this broker.") }
+        guard let snapshot, may(.describe, .group, groupId) else {
+            return problem(404, "Group", "There is no group '\(groupId)' on this broker.")
+        }
         let description = await core.groupCoordinator.describeGroup(groupId)
         return page("Group \(groupId)") { html in
             html.element("p", "State \(snapshot.state.rawValue) · \(snapshot.members) member(s)"
@@ -51,7 +53,7 @@ extension Console {
                     html.headerRow(["member", "client id", "host", "assigned partitions"])
                     for member in description.members {
                         let assigned = ConsumerProtocol.decodeAssignment(member.assignment)?
-                            .map { "\($0.topic)-\($0.partition)" }.joined(separator: ", ") ?? ""
+                            .filter { mayDescribe(topic: $0.topic) }.map { "\($0.topic)-\($0.partition)" }.joined(separator: ", ") ?? ""
                         html.row([member.memberId, member.clientId, member.clientHost, assigned])
                     }
                 }
@@ -59,7 +61,7 @@ extension Console {
             html.element("h2", "Committed offsets and lag")
             html.element("table", ["id": "offsets"]) { html in
                 html.headerRow(["topic", "partition", "committed", "high watermark", "lag"])
-                for (partition, offset) in snapshot.committed {
+                for (partition, offset) in snapshot.committed where mayDescribe(topic: partition.topic) {
                     let end = highWatermark(partition)
                     html.open("tr", ["data-partition": "\(partition.topic)-\(partition.partition)"])
                     html.element("td") { $0.link(partition.topic, to: "/topic", ["name": partition.topic]) }
@@ -70,7 +72,8 @@ extension Console {
                     html.close("tr")
                 }
             }
-            resetOffsetsForm(&html, groupId: groupId, topics: Array(Set(snapshot.committed.map(\.partition.topic))).sorted())
+            resetOffsetsForm(&html, groupId: groupId,
+                             topics: Array(Set(snapshot.committed.map(\.partition.topic))).filter { may(.read, .topic, $0) }.sorted())
         }
     }
 }

@@ -35,8 +35,11 @@ extension Console {
         guard let topicName = request["topic"] else {
             return problem(400, "Messages", "Which topic? Add ?topic=<topic> (the Topics page links each one).")
         }
-        guard let topic = core.metadataStore.image.topic(named: topicName) else {
+        guard let topic = core.metadataStore.image.topic(named: topicName), mayDescribe(topic: topicName) else {
             return problem(404, "Messages", "There is no topic named '\(topicName)'.")
+        }
+        guard may(.read, .topic, topicName) else {
+            return forbidden("Messages", "Your ACLs do not allow reading topic '\(topicName)'.")
         }
         let partitionText = request["partition"] ?? "0"
         guard let index = Int32(partitionText), index >= 0, index < topic.metadata.partitionCount else {

@@ -14,12 +14,12 @@ extension Console {
             card(&html, "Cluster id", image.clusterId)
             card(&html, "Controller", image.controller.map { "broker \($0.nodeId)" } ?? "none")
             card(&html, "Brokers", "\(image.liveBrokers.count)")
-            card(&html, "Topics", "\(image.topics.count)")
+            card(&html, "Topics", "\(image.topics.keys.filter { mayDescribe(topic: $0) }.count)")
             card(&html, "Partitions here", "\(partitions.count)")
             card(&html, "Data here", Self.bytes(totalBytes))
             card(&html, "Version", RunnelVersion.current)
             html.close("div")
-            charts(&html)
+            if may(.describe, .cluster, BrokerCore.clusterResource) { charts(&html) }
             html.element("h2", "Brokers")
             html.element("table", ["id": "brokers"]) { html in
                 html.headerRow(["id", "host", "port", "rack", "listener", "state"])
@@ -42,7 +42,7 @@ extension Console {
 
     func topicsPage() -> ConsoleResponse {
         let image = core.metadataStore.image
-        let topics = image.topics.values.map(\.metadata).sorted { ($0.isInternal ? 1 : 0, $0.name) < ($1.isInternal ? 1 : 0, $1.name) }
+        let topics = image.topics.values.map(\.metadata).filter { mayDescribe(topic: $0.name) }.sorted { ($0.isInternal ? 1 : 0, $0.name) < ($1.isInternal ? 1 : 0, $1.name) }
         return page("Topics") { html in
             html.element("table", ["id": "topics"]) { html in
                 html.headerRow(["topic", "partitions", "replication", "records", "size", "configs set", ""])
@@ -57,7 +57,9 @@ extension Console {
                     html.element("td", ["class": "num"], "\(records)")
                     html.element("td", ["class": "num"], Self.bytes(size))
                     html.element("td", ["class": "num"], "\(topic.configs.count)")
-                    html.element("td") { $0.link("messages", to: "/messages", ["topic": topic.name]) }
+                    html.element("td") { html in
+                        if may(.read, .topic, topic.name) { html.link("messages", to: "/messages", ["topic": topic.name]) }
+                    }
                     html.close("tr")
                 }
             }
@@ -69,7 +71,7 @@ extension Console {
     func topicPage(_ request: ConsoleRequest) -> ConsoleResponse {
         guard let name = request["name"] else { return problem(400, "Topic", "Which topic? Add ?name=<topic>.") }
         let image = core.metadataStore.image
-        guard let topic = image.topic(named: name) else {
+        guard let topic = image.topic(named: name), mayDescribe(topic: name) else {
             return problem(404, "Topic", "There is no topic named '\(name)'.")
         }
         return page("Topic \(name)") { html in
@@ -101,7 +103,9 @@ extension Console {
             }
             html.element("p", ["class": "muted"], "– : the partition is not hosted on this broker.")
             html.element("h2", "Configs set on this topic")
-            if topic.metadata.configs.isEmpty {
+            if !may(.describeConfigs, .topic, name) {
+                html.element("p", ["class": "muted"], "Not shown: your ACLs do not allow DescribeConfigs on this topic.")
+            } else if topic.metadata.configs.isEmpty {
                 html.element("p", ["class": "muted"], "None: every setting is the broker's default (runnel topic describe shows them all).")
             } else {
                 html.element("table", ["id": "configs"]) { html in

@@ -66,7 +66,7 @@ extension BrokerCore {
 
     /// The answer when the request cannot be served at all: the top-level error (v1+), and the same
     /// error on every requested partition (v0 has no top-level error).
-    private func electLeadersFailure(_ request: ElectLeadersRequest, _ context: HandlerRequest, _ code: ErrorCode,
+    func electLeadersFailure(_ request: ElectLeadersRequest, _ context: HandlerRequest, _ code: ErrorCode,
                                      _ message: String) -> ElectLeadersResponse {
         var response = ElectLeadersResponse()
         response.errorCode = code.rawValue

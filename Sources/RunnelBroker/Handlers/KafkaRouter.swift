@@ -57,7 +57,10 @@ final class KafkaRouter: RequestRouter {
         let groups = broker.groupRequests
         switch apiKey {
         case .apiVersions: return serve(ApiVersionsRequest.self, body, request) { broker.apiVersions($0, $1) }
-        case .metadata: return serve(MetadataRequest.self, body, request) { broker.metadata($0, $1) }
+        case .metadata:
+            return serve(MetadataRequest.self, body, request) { message, request in
+                broker.metadata(message, request).map { [broker] in broker.metadataAuthorizedOperations($0, message, request) }
+            }
         case .produce: return serveProduce(body, request)
         case .fetch: return serveFetch(body, request)
         case .listOffsets: return serve(ListOffsetsRequest.self, body, request) { broker.authorizedListOffsets($0, $1) }
@@ -70,8 +73,8 @@ final class KafkaRouter: RequestRouter {
                 return await $0.initProducerId($1, version: $2.version)
             }
         case .addPartitionsToTxn:
-            return serveTransaction(AddPartitionsToTxnRequest.self, body, request) {
-                await $0.addPartitionsToTxn($1, version: $2.version)
+            return serveTransaction(AddPartitionsToTxnRequest.self, body, request) { [broker] in
+                await broker.authorizedAddPartitionsToTxn($0, $1, $2)
             }
         case .addOffsetsToTxn:
             return serveTransaction(AddOffsetsToTxnRequest.self, body, request) { [broker] in
@@ -84,13 +87,15 @@ final class KafkaRouter: RequestRouter {
                 return await $0.endTxn($1, version: $2.version)
             }
         case .listTransactions:
-            return serveTransaction(ListTransactionsRequest.self, body, request) { await $0.listTransactions($1, version: $2.version) }
+            return serveTransaction(ListTransactionsRequest.self, body, request) { [broker] in
+                await broker.authorizedListTransactions($0, $1, $2)
+            }
         case .describeTransactions:
-            return serveTransaction(DescribeTransactionsRequest.self, body, request) {
-                await $0.describeTransactions($1, version: $2.version)
+            return serveTransaction(DescribeTransactionsRequest.self, body, request) { [broker] in
+                await broker.authorizedDescribeTransactions($0, $1, $2)
             }
         case .writeTxnMarkers:
-            return serve(WriteTxnMarkersRequest.self, body, request) { broker.writeTxnMarkers($0, $1) }
+            return serve(WriteTxnMarkersRequest.self, body, request) { broker.authorizedWriteTxnMarkers($0, $1) }
         case .createTopics: return serveAsync(CreateTopicsRequest.self, body, request) { await $0.authorizedCreateTopics($1, $2) }
         case .deleteTopics: return serveAsync(DeleteTopicsRequest.self, body, request) { await $0.authorizedDeleteTopics($1, $2) }
         case .createPartitions:
@@ -103,15 +108,15 @@ final class KafkaRouter: RequestRouter {
             return serveAsync(IncrementalAlterConfigsRequest.self, body, request) {
                 await $0.authorizedIncrementalAlterConfigs($1, $2)
             }
-        case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.describeCluster($0, $1) }
+        case .describeCluster: return serve(DescribeClusterRequest.self, body, request) { broker.authorizedDescribeCluster($0, $1) }
         case .describeProducers:
-            return serve(DescribeProducersRequest.self, body, request) { broker.describeProducers($0, $1) }
-        case .electLeaders: return serveAsync(ElectLeadersRequest.self, body, request) { await $0.electLeaders($1, $2) }
+            return serve(DescribeProducersRequest.self, body, request) { broker.authorizedDescribeProducers($0, $1) }
+        case .electLeaders: return serveAsync(ElectLeadersRequest.self, body, request) { await $0.authorizedElectLeaders($1, $2) }
         case .alterPartitionReassignments:
-            return serveAsync(AlterPartitionReassignmentsRequest.self, body, request) { await $0.alterPartitionReassignments($1, $2) }
+            return serveAsync(AlterPartitionReassignmentsRequest.self, body, request) { await $0.authorizedAlterPartitionReassignments($1, $2) }
         case .listPartitionReassignments:
-            return serve(ListPartitionReassignmentsRequest.self, body, request) { broker.listPartitionReassignments($0, $1) }
-        case .describeLogDirs: return serve(DescribeLogDirsRequest.self, body, request) { broker.describeLogDirs($0, $1) }
+            return serve(ListPartitionReassignmentsRequest.self, body, request) { broker.authorizedListPartitionReassignments($0, $1) }
+        case .describeLogDirs: return serve(DescribeLogDirsRequest.self, body, request) { broker.authorizedDescribeLogDirs($0, $1) }
         case .createAcls: return serveAsync(CreateAclsRequest.self, body, request) { await $0.createAcls($1, $2) }
         case .describeAcls: return serve(DescribeAclsRequest.self, body, request) { broker.describeAcls($0, $1) }
         case .deleteAcls: return serveAsync(DeleteAclsRequest.self, body, request) { await $0.deleteAcls($1, $2) }
@@ -152,11 +157,12 @@ final class KafkaRouter: RequestRouter {
         // Group offsets of an alias are its target's (GroupOffsetAliases.swift).
         case .offsetCommit:
             return serveGroupOffsets(OffsetCommitRequest.self, body, request) { [broker] in
-                if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied, $1) }
-                return await $0.offsetCommit($1, version: $2.version)
+                await broker.authorizedOffsetCommit($0, $1, $2)
             }
         case .txnOffsetCommit:
-            return serveGroupOffsets(TxnOffsetCommitRequest.self, body, request) { await $0.txnOffsetCommit($1, version: $2.version) }
+            return serveGroupOffsets(TxnOffsetCommitRequest.self, body, request) { [broker] in
+                await broker.authorizedTxnOffsetCommit($0, $1, $2)
+            }
         case .offsetFetch:
             return serveGroupOffsets(OffsetFetchRequest.self, body, request) { [broker] in await broker.authorizedOffsetFetch($0, $1, $2) }
         case .describeGroups:
@@ -166,7 +172,9 @@ final class KafkaRouter: RequestRouter {
         case .deleteGroups:
             return serveGroup(DeleteGroupsRequest.self, body, request) { [broker] in await broker.authorizedDeleteGroups($0, $1, $2) }
         case .offsetDelete:
-            return serveGroupOffsets(OffsetDeleteRequest.self, body, request) { await $0.offsetDelete($1, version: $2.version) }
+            return serveGroupOffsets(OffsetDeleteRequest.self, body, request) { [broker] in
+                await broker.authorizedOffsetDelete($0, $1, $2)
+            }
         default:
             return loop.makeFailedFuture(RouterError.unsupportedApi(apiKey: frame.apiKey, version: frame.apiVersion))
         }

@@ -25,6 +25,10 @@ public final class MetricsServer: Sendable {
         public var origin: String?
         /// The request body (a form POST's `application/x-www-form-urlencoded` fields).
         public var body: String
+        /// The `Authorization` header (the console's HTTP Basic credentials).
+        public var authorization: String?
+        /// The client's IP address.
+        public var clientAddress: String?
     }
 
     /// The largest request body read (a console form); a larger one is answered 413.
@@ -164,7 +168,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             let pageRequest = MetricsServer.PageRequest(
                 method: head.method.rawValue, uri: head.uri, host: head.headers.first(name: "Host"),
                 origin: head.headers.first(name: "Origin") ?? head.headers.first(name: "Referer"),
-                body: self.body.map { String(buffer: $0) } ?? "")
+                body: self.body.map { String(buffer: $0) } ?? "", authorization: head.headers.first(name: "Authorization"),
+                clientAddress: context.channel.remoteAddress?.ipAddress)
             self.body = nil
             context.eventLoop.makeFutureWithTask { await pages(pageRequest) }.assumeIsolated().whenSuccess { page in
                 guard let page else {
@@ -192,6 +197,9 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+        if status == .unauthorized {
+            headers.add(name: "WWW-Authenticate", value: "Basic realm=\"\(ConsoleAuthentication.realm)\", charset=\"UTF-8\"")
+        }
         if contentType.hasPrefix("text/html") {
             // The console's pages escape every value; this policy is the second wall: no script, no
             // external resource, forms only to this server.

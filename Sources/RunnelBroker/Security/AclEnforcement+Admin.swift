@@ -30,173 +30,90 @@ extension BrokerCore {
 
     /// ListOffsets: DESCRIBE on each topic.
     func authorizedListOffsets(_ message: ListOffsetsRequest, _ request: HandlerRequest) -> HandlerResult<ListOffsetsResponse> {
-        let result = listOffsets(message, request)
-        guard authorizationEnabled else { return result }
-        let denied = Set(message.topics.map(\.name).filter { !request.allowed(self, .describe, .topic, $0) })
-        guard !denied.isEmpty else { return result }
-        return result.map { response in
-            var response = response
-            for topic in response.topics.indices where denied.contains(response.topics[topic].name) {
-                for partition in response.topics[topic].partitions.indices {
-                    response.topics[topic].partitions[partition].errorCode = ErrorCode.topicAuthorizationFailed.rawValue
-                    response.topics[topic].partitions[partition].offset = -1
-                    response.topics[topic].partitions[partition].timestamp = -1
-                }
-            }
-            return response
-        }
+        servePermitted(message, \.topics, answers: \.topics,
+                       verdict: denial(.describe, .topic, .topicAuthorizationFailed, request) { $0.name },
+                       answer: { .denied($0.name, $0.partitions.map(\.partitionIndex), $1) }) { listOffsets($0, request) }
     }
 
     /// DescribeConfigs: DESCRIBE_CONFIGS on each topic, or on the cluster for brokers.
     func authorizedDescribeConfigs(_ message: DescribeConfigsRequest,
                                    _ request: HandlerRequest) -> HandlerResult<DescribeConfigsResponse> {
-        let result = describeConfigs(message, request)
-        guard authorizationEnabled else { return result }
-        var denied: [String: ErrorCode] = [:]
-        for resource in message.resources {
-            if let code = configDenied(resource.resourceType, resource.resourceName, .describeConfigs, request) {
-                denied["\(resource.resourceType)/\(resource.resourceName)"] = code
-            }
-        }
-        guard !denied.isEmpty else { return result }
-        let deniedResources = denied
-        return result.map { response in
-            var response = response
-            for index in response.results.indices {
-                let key = "\(response.results[index].resourceType)/\(response.results[index].resourceName)"
-                guard let code = deniedResources[key] else { continue }
-                response.results[index].errorCode = code.rawValue
-                response.results[index].errorMessage = "Authorization failed."
-                response.results[index].configs = []
-            }
-            return response
-        }
+        servePermitted(message, \.resources, answers: \.results,
+                       verdict: { configDenied($0.resourceType, $0.resourceName, .describeConfigs, request) },
+                       answer: { resource, code in
+                           var result = DescribeConfigsResponse.DescribeConfigsResult()
+                           result.resourceType = resource.resourceType
+                           result.resourceName = resource.resourceName
+                           result.errorCode = code.rawValue
+                           result.errorMessage = "Authorization failed."
+                           return result
+                       }) { describeConfigs($0, request) }
     }
 
     /// AlterConfigs: ALTER_CONFIGS on each resource; denied ones are not applied.
     func authorizedAlterConfigs(_ message: AlterConfigsRequest, _ request: HandlerRequest) async -> AlterConfigsResponse {
-        guard authorizationEnabled else { return await alterConfigs(message, request) }
-        var allowed = message
-        var denied: [AlterConfigsResponse.AlterConfigsResourceResponse] = []
-        allowed.resources = message.resources.filter { resource in
-            guard let code = configDenied(resource.resourceType, resource.resourceName, .alterConfigs, request) else { return true }
-            denied.append(.init(resourceType: resource.resourceType, resourceName: resource.resourceName,
-                                outcome: (code, "Authorization failed.")))
-            return false
-        }
-        var response = allowed.resources.isEmpty ? AlterConfigsResponse() : await alterConfigs(allowed, request)
-        response.responses += denied
-        return response
+        await servePermitted(message, \.resources, answers: \.responses,
+                             verdict: { configDenied($0.resourceType, $0.resourceName, .alterConfigs, request) },
+                             answer: { .init(resourceType: $0.resourceType, resourceName: $0.resourceName,
+                                             outcome: ($1, "Authorization failed.")) }) { await alterConfigs($0, request) }
     }
 
     /// IncrementalAlterConfigs: ALTER_CONFIGS on each resource; denied ones are not applied.
     func authorizedIncrementalAlterConfigs(_ message: IncrementalAlterConfigsRequest,
                                            _ request: HandlerRequest) async -> IncrementalAlterConfigsResponse {
-        guard authorizationEnabled else { return await incrementalAlterConfigs(message, request) }
-        var allowed = message
-        var denied: [IncrementalAlterConfigsResponse.AlterConfigsResourceResponse] = []
-        allowed.resources = message.resources.filter { resource in
-            guard let code = configDenied(resource.resourceType, resource.resourceName, .alterConfigs, request) else { return true }
-            denied.append(.init(resourceType: resource.resourceType, resourceName: resource.resourceName,
-                                outcome: (code, "Authorization failed.")))
-            return false
-        }
-        var response = allowed.resources.isEmpty ? IncrementalAlterConfigsResponse()
-            : await incrementalAlterConfigs(allowed, request)
-        response.responses += denied
-        return response
+        await servePermitted(message, \.resources, answers: \.responses,
+                             verdict: { configDenied($0.resourceType, $0.resourceName, .alterConfigs, request) },
+                             answer: { .init(resourceType: $0.resourceType, resourceName: $0.resourceName,
+                                             outcome: ($1, "Authorization failed.")) }) { await incrementalAlterConfigs($0, request) }
     }
 
     /// CreatePartitions: ALTER on each topic.
     func authorizedCreatePartitions(_ message: CreatePartitionsRequest,
                                     _ request: HandlerRequest) async -> CreatePartitionsResponse {
-        guard authorizationEnabled else { return await createPartitions(message, request) }
-        var allowed = message
-        var denied: [CreatePartitionsResponse.CreatePartitionsTopicResult] = []
-        allowed.topics = message.topics.filter { topic in
-            if request.allowed(self, .alter, .topic, topic.name) { return true }
-            var result = CreatePartitionsResponse.CreatePartitionsTopicResult()
-            result.name = topic.name
-            result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
-            result.errorMessage = "Authorization failed."
-            denied.append(result)
-            return false
-        }
-        var response = allowed.topics.isEmpty ? CreatePartitionsResponse() : await createPartitions(allowed, request)
-        response.results += denied
-        return response
+        await servePermitted(message, \.topics, answers: \.results,
+                             verdict: denial(.alter, .topic, .topicAuthorizationFailed, request) { $0.name },
+                             answer: { .denied($0.name, $1) }) { await createPartitions($0, request) }
     }
 
     /// DeleteRecords: DELETE on each topic.
     func authorizedDeleteRecords(_ message: DeleteRecordsRequest, _ request: HandlerRequest) -> HandlerResult<DeleteRecordsResponse> {
-        guard authorizationEnabled else { return deleteRecords(message, request) }
-        var allowed = message
-        var denied: [DeleteRecordsResponse.DeleteRecordsTopicResult] = []
-        allowed.topics = message.topics.filter { topic in
-            if request.allowed(self, .delete, .topic, topic.name) { return true }
-            var result = DeleteRecordsResponse.DeleteRecordsTopicResult()
-            result.name = topic.name
-            result.partitions = topic.partitions.map { partition in
-                var answer = DeleteRecordsResponse.DeleteRecordsPartitionResult()
-                answer.partitionIndex = partition.partitionIndex
-                answer.lowWatermark = -1
-                answer.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
-                return answer
-            }
-            denied.append(result)
-            return false
-        }
-        let deniedTopics = denied
-        guard !allowed.topics.isEmpty else {
-            var response = DeleteRecordsResponse()
-            response.topics = deniedTopics
-            return .now(response)
-        }
-        return deleteRecords(allowed, request).map { response in
-            var response = response
-            response.topics += deniedTopics
-            return response
-        }
+        servePermitted(message, \.topics, answers: \.topics,
+                       verdict: denial(.delete, .topic, .topicAuthorizationFailed, request) { $0.name },
+                       answer: { .denied($0.name, $0.partitions.map(\.partitionIndex), $1) }) { deleteRecords($0, request) }
     }
 
-    /// DescribeGroups: DESCRIBE on each group.
+    /// DescribeGroups: DESCRIBE on each group; `authorized_operations` (v3+, when asked) as Kafka computes it.
     func authorizedDescribeGroups(_ groups: GroupRequests, _ message: DescribeGroupsRequest,
                                   _ request: HandlerRequest) async -> DescribeGroupsResponse {
-        var response = await groups.describeGroups(message, version: request.version)
-        guard authorizationEnabled else { return response }
-        for index in response.groups.indices where groupDenied(response.groups[index].groupId, .describe, request) != nil {
-            var denied = DescribeGroupsResponse.DescribedGroup()
-            denied.groupId = response.groups[index].groupId
-            denied.errorCode = ErrorCode.groupAuthorizationFailed.rawValue
-            response.groups[index] = denied
+        var response = await servePermitted(message, \.groups, answers: \.groups,
+                                            verdict: { groupDenied($0, .describe, request) },
+                                            answer: { .denied($0, $1) }) { await groups.describeGroups($0, version: request.version) }
+        guard request.version >= 3, message.includeAuthorizedOperations else { return response }
+        for index in response.groups.indices where response.groups[index].errorCode == ErrorCode.none.rawValue {
+            response.groups[index].authorizedOperations = authorizedOperations(.group, response.groups[index].groupId, request)
         }
         return response
     }
 
-    /// ListGroups: only groups the principal may DESCRIBE.
+    /// ListGroups: every group with DESCRIBE on the cluster, else only groups the principal may DESCRIBE.
     func authorizedListGroups(_ groups: GroupRequests, _ message: ListGroupsRequest,
                               _ request: HandlerRequest) async -> ListGroupsResponse {
         var response = await groups.listGroups(message, version: request.version)
-        guard authorizationEnabled else { return response }
-        response.groups = response.groups.filter { request.allowed(self, .describe, .group, $0.groupId) }
+        let authorizer = access.authorizer
+        guard authorizer.enabled,
+              !authorizer.check(request.context, .describe, .cluster, "kafka-cluster", logDenial: false) else { return response }
+        response.groups = response.groups.filter {
+            authorizer.check(request.context, .describe, .group, $0.groupId, logDenial: false)
+        }
         return response
     }
 
     /// DeleteGroups: DELETE on each group.
     func authorizedDeleteGroups(_ groups: GroupRequests, _ message: DeleteGroupsRequest,
                                 _ request: HandlerRequest) async -> DeleteGroupsResponse {
-        guard authorizationEnabled else { return await groups.deleteGroups(message, version: request.version) }
-        var allowed = message
-        allowed.groupsNames = message.groupsNames.filter { groupDenied($0, .delete, request) == nil }
-        var response = allowed.groupsNames.isEmpty ? DeleteGroupsResponse()
-            : await groups.deleteGroups(allowed, version: request.version)
-        for name in message.groupsNames where !allowed.groupsNames.contains(name) {
-            var result = DeleteGroupsResponse.DeletableGroupResult()
-            result.groupId = name
-            result.errorCode = ErrorCode.groupAuthorizationFailed.rawValue
-            response.results.append(result)
-        }
-        return response
+        await servePermitted(message, \.groupsNames, answers: \.results,
+                             verdict: { groupDenied($0, .delete, request) },
+                             answer: { .denied($0, $1) }) { await groups.deleteGroups($0, version: request.version) }
     }
 
     /// EndTxn and AddOffsetsToTxn: WRITE on the transactional id (AddOffsetsToTxn also READ on the group).
@@ -207,6 +124,43 @@ extension BrokerCore {
         return nil
     }
 }
+
+extension ListOffsetsResponse: EmptyAnswer {}
+
+extension ListOffsetsResponse.ListOffsetsTopicResponse: TopicPartitionsAnswer {}
+
+extension ListOffsetsResponse.ListOffsetsPartitionResponse: PartitionErrorAnswer {
+    mutating func markFailed() {
+        offset = -1
+        timestamp = -1
+    }
+}
+
+extension DescribeConfigsResponse: EmptyAnswer {}
+
+extension AlterConfigsResponse: EmptyAnswer {}
+
+extension IncrementalAlterConfigsResponse: EmptyAnswer {}
+
+extension CreatePartitionsResponse: EmptyAnswer {}
+
+extension CreatePartitionsResponse.CreatePartitionsTopicResult: TopicErrorAnswer {}
+
+extension DeleteRecordsResponse: EmptyAnswer {}
+
+extension DeleteRecordsResponse.DeleteRecordsTopicResult: TopicPartitionsAnswer {}
+
+extension DeleteRecordsResponse.DeleteRecordsPartitionResult: PartitionErrorAnswer {
+    mutating func markFailed() { lowWatermark = -1 }
+}
+
+extension DescribeGroupsResponse: EmptyAnswer {}
+
+extension DescribeGroupsResponse.DescribedGroup: GroupErrorAnswer {}
+
+extension DeleteGroupsResponse: EmptyAnswer {}
+
+extension DeleteGroupsResponse.DeletableGroupResult: GroupErrorAnswer {}
 
 extension EndTxnResponse: TopLevelErrorAnswer {}
 

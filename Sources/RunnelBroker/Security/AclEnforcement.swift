@@ -56,56 +56,35 @@ extension BrokerCore {
 
     /// CreateTopics: CREATE on the cluster or the topic; the others get TOPIC_AUTHORIZATION_FAILED.
     func authorizedCreateTopics(_ message: CreateTopicsRequest, _ request: HandlerRequest) async -> CreateTopicsResponse {
-        guard authorizationEnabled else { return await createTopics(message, request) }
-        var allowed = message
-        allowed.topics = message.topics.filter { mayCreateTopic($0.name, request) }
-        var response = allowed.topics.isEmpty ? CreateTopicsResponse() : await createTopics(allowed, request)
-        let permitted = Set(allowed.topics.map(\.name))
-        for topic in message.topics where !permitted.contains(topic.name) {
-            var result = CreateTopicsResponse.CreatableTopicResult()
-            result.name = topic.name
-            result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
-            result.errorMessage = "Authorization failed."
-            response.topics.append(result)
-        }
-        return response
+        await servePermitted(message, \.topics, answers: \.topics,
+                             verdict: { mayCreateTopic($0.name, request) ? nil : .topicAuthorizationFailed },
+                             answer: { .denied($0.name, $1) }) { await createTopics($0, request) }
     }
 
     /// DeleteTopics: DELETE on each topic (by name, or by id resolved to its name).
     func authorizedDeleteTopics(_ message: DeleteTopicsRequest, _ request: HandlerRequest) async -> DeleteTopicsResponse {
-        guard authorizationEnabled else { return await deleteTopics(message, request) }
-        var allowed = message
-        var denied: [DeleteTopicsResponse.DeletableTopicResult] = []
-        func deny(_ name: String?, _ id: KafkaUUID) {
+        func answer(_ name: String?, _ id: KafkaUUID, _ code: ErrorCode) -> DeleteTopicsResponse.DeletableTopicResult {
             var result = DeleteTopicsResponse.DeletableTopicResult()
             result.name = name
             result.topicId = id
-            result.errorCode = ErrorCode.topicAuthorizationFailed.rawValue
+            result.errorCode = code.rawValue
             result.errorMessage = "Authorization failed."
-            denied.append(result)
+            return result
         }
-        allowed.topicNames = message.topicNames.filter { name in
-            if request.allowed(self, .delete, .topic, name) { return true }
-            deny(name, .zero)
-            return false
+        let deletable = denial(.delete, .topic, .topicAuthorizationFailed, request) { (name: String?) in name }
+        return await servePermitted(message, \.topicNames, answers: \.responses, serveEmpty: true, verdict: { deletable($0) },
+                                    answer: { answer($0, .zero, $1) }) { byName in
+            await servePermitted(byName, \.topics, answers: \.responses, serveEmpty: true,
+                                 verdict: { deletable($0.name ?? metadataStore.topic(id: $0.topicId)?.name) },
+                                 answer: { answer($0.name, $0.topicId, $1) }) { permitted in
+                permitted.topicNames.isEmpty && permitted.topics.isEmpty ? DeleteTopicsResponse() : await deleteTopics(permitted, request)
+            }
         }
-        allowed.topics = message.topics.filter { state in
-            let name = state.name ?? metadataStore.topic(id: state.topicId)?.name
-            guard let name else { return true }  // unknown id: the handler answers UNKNOWN_TOPIC_ID
-            if request.allowed(self, .delete, .topic, name) { return true }
-            deny(state.name, state.topicId)
-            return false
-        }
-        var response = allowed.topicNames.isEmpty && allowed.topics.isEmpty
-            ? DeleteTopicsResponse() : await deleteTopics(allowed, request)
-        response.responses += denied
-        return response
     }
 }
 
 /// A response whose whole answer is one top-level error code (a denied request answers only that).
-protocol TopLevelErrorAnswer {
-    init()
+protocol TopLevelErrorAnswer: EmptyAnswer {
     var errorCode: Int16 { get set }
 }
 
@@ -132,63 +111,103 @@ extension HeartbeatResponse: TopLevelErrorAnswer {}
 
 extension LeaveGroupResponse: TopLevelErrorAnswer {}
 
-extension OffsetCommitResponse {
+extension OffsetCommitResponse: EmptyAnswer {
     /// Every partition of the request answered with `code`.
     static func denied(_ code: ErrorCode, _ request: OffsetCommitRequest) -> Self {
         var response = Self()
         response.topics = request.topics.map { topic in
-            var result = OffsetCommitResponseTopic()
-            result.name = topic.name
+            var result = OffsetCommitResponseTopic.denied(topic.name, topic.partitions.map(\.partitionIndex), code)
             result.topicId = topic.topicId
-            result.partitions = topic.partitions.map { partition in
-                var answer = OffsetCommitResponsePartition()
-                answer.partitionIndex = partition.partitionIndex
-                answer.errorCode = code.rawValue
-                return answer
-            }
             return result
         }
         return response
     }
 }
 
+extension CreateTopicsResponse: EmptyAnswer {}
+
+extension CreateTopicsResponse.CreatableTopicResult: TopicErrorAnswer {}
+
+extension DeleteTopicsResponse: EmptyAnswer {}
+
+extension OffsetFetchResponse: EmptyAnswer {}
+
+extension OffsetFetchResponse.OffsetFetchResponseGroup: GroupErrorAnswer {}
+
+extension OffsetFetchResponse.OffsetFetchResponseTopic: TopicPartitionsAnswer {}
+
+extension OffsetFetchResponse.OffsetFetchResponsePartition: PartitionErrorAnswer {
+    mutating func markFailed() { committedOffset = -1 }
+}
+
+extension OffsetFetchResponse.OffsetFetchResponseTopics: TopicPartitionsAnswer {}
+
+extension OffsetFetchResponse.OffsetFetchResponsePartitions: PartitionErrorAnswer {
+    mutating func markFailed() { committedOffset = -1 }
+}
+
 extension BrokerCore {
-    /// OffsetFetch: READ on each group (v8+ batches groups: the denied ones are answered apart).
+    /// OffsetFetch: DESCRIBE on each group (v8+ batches groups: the denied ones are answered apart),
+    /// and DESCRIBE on each topic — a denied topic asked for by name is answered TOPIC_AUTHORIZATION_FAILED,
+    /// and left out of an all-topics answer (Kafka's rules).
     func authorizedOffsetFetch(_ groups: GroupRequests, _ message: OffsetFetchRequest,
                                _ request: HandlerRequest) async -> OffsetFetchResponse {
         guard authorizationEnabled else { return await groups.offsetFetch(message, version: request.version) }
+        let describable = denial(.describe, .topic, .topicAuthorizationFailed, request) { [self] (topic: (String, KafkaUUID)) in
+            topicName(topic.0, topic.1)
+        }
         if request.version < 8 {
-            guard let code = groupDenied(message.groupId, .read, request) else {
-                return await groups.offsetFetch(message, version: request.version)
+            if let code = groupDenied(message.groupId, .describe, request) {
+                var response = OffsetFetchResponse()
+                response.errorCode = code.rawValue
+                response.topics = (message.topics ?? []).map { .denied($0.name, $0.partitionIndexes, code) }
+                return response
             }
-            var response = OffsetFetchResponse()
-            response.errorCode = code.rawValue
-            response.topics = (message.topics ?? []).map { topic in
-                var result = OffsetFetchResponse.OffsetFetchResponseTopic()
-                result.name = topic.name
-                result.partitions = topic.partitionIndexes.map { index in
-                    var partition = OffsetFetchResponse.OffsetFetchResponsePartition()
-                    partition.partitionIndex = index
-                    partition.committedOffset = -1
-                    partition.errorCode = code.rawValue
-                    return partition
-                }
-                return result
+            let part = permittedPart(message, \.requestedTopics, verdict: { describable(($0.name, .zero)) }) {
+                OffsetFetchResponse.OffsetFetchResponseTopic.denied($0.name, $0.partitionIndexes, $1)
             }
+            var response = await groups.offsetFetch(part.request, version: request.version)
+            response.topics.removeAll { describable(($0.name, .zero)) != nil }  // of an all-topics answer
+            response.topics += part.denied
             return response
         }
-        var allowed = message
-        allowed.groups = message.groups.filter { groupDenied($0.groupId, .read, request) == nil }
-        var response = allowed.groups.isEmpty ? OffsetFetchResponse()
-            : await groups.offsetFetch(allowed, version: request.version)
-        let permitted = Set(allowed.groups.map(\.groupId))
-        for group in message.groups where !permitted.contains(group.groupId) {
-            var result = OffsetFetchResponse.OffsetFetchResponseGroup()
-            result.groupId = group.groupId
-            result.errorCode = ErrorCode.groupAuthorizationFailed.rawValue
-            response.groups.append(result)
+        var allowed = permittedPart(message, \.groups, verdict: { groupDenied($0.groupId, .describe, request) }) {
+            OffsetFetchResponse.OffsetFetchResponseGroup.denied($0.groupId, $1)
         }
+        var deniedTopics: [String: [OffsetFetchResponse.OffsetFetchResponseTopics]] = [:]
+        for index in allowed.request.groups.indices {
+            let part = permittedPart(allowed.request.groups[index], \.requestedTopics,
+                                     verdict: { describable(($0.name, $0.topicId)) }) { topic, code in
+                var answer = OffsetFetchResponse.OffsetFetchResponseTopics.denied(topic.name, topic.partitionIndexes, code)
+                answer.topicId = topic.topicId
+                return answer
+            }
+            allowed.request.groups[index] = part.request
+            deniedTopics[part.request.groupId] = part.denied
+        }
+        var response = allowed.isEmpty ? OffsetFetchResponse() : await groups.offsetFetch(allowed.request, version: request.version)
+        for index in response.groups.indices {
+            response.groups[index].topics.removeAll { describable(($0.name, $0.topicId)) != nil }  // of an all-topics answer
+            response.groups[index].topics += deniedTopics[response.groups[index].groupId] ?? []
+        }
+        response.groups += allowed.denied
         return response
+    }
+}
+
+extension OffsetFetchRequest {
+    /// The topics asked for by name (none when all are asked for: `topics` is null).
+    var requestedTopics: [OffsetFetchRequestTopic] {
+        get { topics ?? [] }
+        set { if topics != nil { topics = newValue } }
+    }
+}
+
+extension OffsetFetchRequest.OffsetFetchRequestGroup {
+    /// The topics asked for by id or name (none when all are asked for: `topics` is null).
+    var requestedTopics: [OffsetFetchRequest.OffsetFetchRequestTopics] {
+        get { topics ?? [] }
+        set { if topics != nil { topics = newValue } }
     }
 }
 

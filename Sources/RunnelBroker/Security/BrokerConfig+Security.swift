@@ -90,6 +90,7 @@ extension BrokerConfig {
                                                    ?? ConfigTable.saslMechanisms,
                                                plainUsers: users, scramCredentials: scramCredentials,
                                                failureDelay: failureDelay)
+                sasl?.reauthenticationMs = max(0, listenerValue("connections.max.reauth.ms", listener: name)?.intValue ?? 0)
             }
             var tls: TLSContextReloader?
             if securityProtocol.usesTLS {

@@ -6,8 +6,11 @@ import NIOCore
 /// Serves the SASL APIs in front of the broker's router. On a SASL listener a connection that has not
 /// authenticated may send ApiVersions, SaslHandshake and SaslAuthenticate only; anything else closes it
 /// (as Kafka does). A failed exchange is answered with SASL_AUTHENTICATION_FAILED, logged with the
-/// client's address, and the connection is closed after the response. On other listeners, and after
-/// authentication, both SASL APIs are answered with ILLEGAL_SASL_STATE (no re-authentication).
+/// client's address, and the connection is closed after the response. On other listeners both SASL APIs
+/// are answered with ILLEGAL_SASL_STATE; after authentication too, unless the listener sets
+/// `connections.max.reauth.ms` (KIP-368): then SaslAuthenticate v1+ tells the client its session
+/// lifetime, a new SaslHandshake + SaslAuthenticate re-authenticates the connection (same mechanism,
+/// same principal), and the first other request after the session expired closes the connection.
 final class SaslRouter: RequestRouter {
     /// The SASL API versions served.
     static let handshakeVersions: ClosedRange<Int16> = 0...1
@@ -29,6 +32,13 @@ final class SaslRouter: RequestRouter {
         }
         if session.rawTokens {
             return context.eventLoop.makeSucceededFuture(rawToken(frame, context: context))
+        }
+        if !isSaslApi && session.sessionExpired() {
+            context.logger.info("closing connection: SASL session expired", metadata: [
+                "principal": "\(session.principal)", "api_key": "\(frame.apiKey)",
+                "client": "\(context.clientAddress.map { "\($0)" } ?? "?")", "listener": "\(context.listenerName)",
+            ])
+            return context.eventLoop.makeFailedFuture(SaslSessionError.expired(principal: session.principal))
         }
         if !isSaslApi && (session.isAuthenticated || apiKey == .apiVersions) {
             return inner.route(frame, context: context)
@@ -55,7 +65,7 @@ final class SaslRouter: RequestRouter {
                     try encode(handshake(request, version: header.apiVersion, context: context), header: header))
             }
             let request = try SaslAuthenticateRequest(from: &body, version: header.apiVersion)
-            let response = authenticate(request, context: context)
+            let response = authenticate(request, version: header.apiVersion, context: context)
             let payload = try encode(response, header: header)
             guard response.errorCode == ErrorCode.saslAuthenticationFailed.rawValue,
                   let delay = context.session.security.sasl?.failureDelay.recordFailure(
@@ -72,7 +82,12 @@ final class SaslRouter: RequestRouter {
     private func handshake(_ request: SaslHandshakeRequest, version: Int16, context: RequestContext) -> SaslHandshakeResponse {
         var response = SaslHandshakeResponse()
         let session = context.session
-        guard let sasl = session.security.sasl, !session.isAuthenticated else {
+        guard let sasl = session.security.sasl else {
+            response.errorCode = ErrorCode.illegalSaslState.rawValue
+            return response
+        }
+        let reauthenticating = session.isAuthenticated
+        if reauthenticating && (version == 0 || sasl.reauthenticationMs <= 0) {
             response.errorCode = ErrorCode.illegalSaslState.rawValue
             return response
         }
@@ -95,16 +110,18 @@ final class SaslRouter: RequestRouter {
         return response
     }
 
-    private func authenticate(_ request: SaslAuthenticateRequest, context: RequestContext) -> SaslAuthenticateResponse {
+    private func authenticate(_ request: SaslAuthenticateRequest, version: Int16,
+                              context: RequestContext) -> SaslAuthenticateResponse {
         var response = SaslAuthenticateResponse()
         let session = context.session
-        guard !session.isAuthenticated, session.security.sasl != nil else {
+        guard session.acceptsSaslAuthenticate, let sasl = session.security.sasl else {
             response.errorCode = ErrorCode.illegalSaslState.rawValue
             response.errorMessage = "SaslAuthenticate request received after successful authentication"
             return response
         }
         let token = request.authBytes.getBytes(at: request.authBytes.readerIndex, length: request.authBytes.readableBytes) ?? []
-        guard let (mechanism, step) = session.evaluate(token) else {
+        let reauthentication = session.isAuthenticated
+        guard let (mechanism, step) = session.evaluate(token, sessionLifetimeMs: sasl.reauthenticationMs) else {
             response.errorCode = ErrorCode.illegalSaslState.rawValue
             response.errorMessage = "SaslAuthenticate before SaslHandshake"
             session.requestClose()
@@ -115,7 +132,8 @@ final class SaslRouter: RequestRouter {
             response.authBytes = ByteBuffer(bytes: bytes)
         case .complete(let user, let bytes):
             response.authBytes = ByteBuffer(bytes: bytes)
-            logSuccess(user: user, mechanism: mechanism, context: context)
+            if version >= 1 { response.sessionLifetimeMs = sasl.reauthenticationMs }
+            logSuccess(user: user, mechanism: mechanism, context: context, reauthentication: reauthentication)
         case .failed(let reason, let message):
             response.errorCode = ErrorCode.saslAuthenticationFailed.rawValue
             response.errorMessage = message
@@ -128,7 +146,8 @@ final class SaslRouter: RequestRouter {
     /// connection without an answer (Kafka's v0 behaviour).
     private func rawToken(_ frame: KafkaRequestFrame, context: RequestContext) -> ResponsePayload {
         let token = frame.buffer.getBytes(at: frame.buffer.readerIndex, length: frame.buffer.readableBytes) ?? []
-        guard let (mechanism, step) = context.session.evaluate(token) else {
+        let lifetime = context.session.security.sasl?.reauthenticationMs ?? 0
+        guard let (mechanism, step) = context.session.evaluate(token, sessionLifetimeMs: lifetime) else {
             context.session.requestClose()
             return .none
         }
@@ -144,9 +163,9 @@ final class SaslRouter: RequestRouter {
         }
     }
 
-    private func logSuccess(user: String, mechanism: String, context: RequestContext) {
+    private func logSuccess(user: String, mechanism: String, context: RequestContext, reauthentication: Bool = false) {
         SecurityAuditMetrics.authenticated(mechanism: mechanism, listener: context.listenerName)
-        context.logger.info("authenticated", metadata: [
+        context.logger.info(reauthentication ? "re-authenticated" : "authenticated", metadata: [
             "principal": "User:\(user)", "mechanism": "\(mechanism)", "listener": "\(context.listenerName)",
             "client": "\(context.clientAddress.map { "\($0)" } ?? "?")",
         ])
@@ -166,5 +185,17 @@ final class SaslRouter: RequestRouter {
             to: &out, headerVersion: ResponseHeader.headerVersion(apiKey: header.apiKey, apiVersion: header.apiVersion))
         try response.encode(to: &out, version: header.apiVersion)
         return .buffer(out)
+    }
+}
+
+/// Why a SASL connection is closed instead of answered.
+enum SaslSessionError: Error, CustomStringConvertible {
+    /// The session's `connections.max.reauth.ms` passed without a re-authentication (KIP-368).
+    case expired(principal: KafkaPrincipal)
+
+    var description: String {
+        switch self {
+        case .expired(let principal): "the SASL session of \(principal) expired (connections.max.reauth.ms)"
+        }
     }
 }

@@ -33,6 +33,9 @@ public struct SaslServerConfiguration: Sendable {
     public var scramCredentials: any ScramCredentialSource
     /// How long a failed authentication waits before its answer (shared by every listener).
     public var failureDelay: FailedAuthenticationDelay
+    /// `connections.max.reauth.ms`: a session's lifetime, after which the client must re-authenticate
+    /// (KIP-368); 0: sessions never end.
+    public var reauthenticationMs: Int64 = 0
 
     /// Creates a configuration.
     public init(enabledMechanisms: [String], plainUsers: [String: String], scramCredentials: any ScramCredentialSource,

@@ -152,7 +152,7 @@ public final class Broker: Service, Sendable {
             try await startCoordinators()
             if let metricsRegistry, let endpoint = config.metricsListener {
                 let collector = BrokerStateCollector(core: core, logManager: logManager)
-                let console = Console(core: core, readOnly: config.bool(.consoleReadOnly))
+                let console = Console(core: core, readOnly: config.bool(.consoleReadOnly), authentication: consoleAuthentication())
                 chartSampler = Task {
                     while !Task.isCancelled {
                         await console.sampleThroughput()

@@ -205,3 +205,30 @@ def reissue_broker_keystore(pki: Pki, cn: str) -> str:
     tmp.write_text((d / "broker2.key").read_text() + (d / "broker2.pem").read_text() + (d / "ca.pem").read_text())
     os.replace(tmp, pki.broker_keystore)  # atomically, as a certificate renewal tool does
     return cn
+
+
+def plain_jaas(users: dict[str, str]) -> str:
+    """A PLAIN JAAS config holding `users` (Kafka's `user_NAME="password"` entries)."""
+    return ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+            + " ".join(f'user_{u}="{p}"' for u, p in users.items()) + ";")
+
+
+def serve_sasl_broker(binary: str, workdir: Path, active: list, users: dict[str, str], configs: dict | None = None):
+    """Generator for a module fixture: a broker with a PLAINTEXT listener (the harness's) and a
+    SASL_PLAINTEXT one (PLAIN `users`; its port is `.sasl_port`), plus `configs`; registered in the
+    harness's `active` list while it runs."""
+    plain, sasl = free_port(), free_port()
+    b = BrokerProcess(binary, workdir, port=plain, configs={
+        "listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl}",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": plain_jaas(users),
+        **(configs or {}),
+    })
+    b.sasl_port = sasl
+    active.append(b)
+    b.start()
+    try:
+        yield b
+    finally:
+        if b in active:
+            active.remove(b)
+        b.stop()

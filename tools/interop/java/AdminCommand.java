@@ -404,6 +404,7 @@ final class AdminCommand {
                 }
             }
             default:
+                if (AdminAclCommand.knows(op.str("op"))) return AdminAclCommand.run(admin, op, op.str("op"));
                 throw new IllegalArgumentException("unknown admin op " + op.str("op"));
         }
     }
