@@ -195,7 +195,9 @@ def test_a_producer_follows_a_swap_at_its_next_metadata_refresh(client, broker, 
     v1, v2, alias = unique("follow-v1"), unique("follow-v2"), unique("follow-serving")
     make_topics(b, v1, v2)
     cli.ok(runnel_bin, "alias", "create", alias, "--to", v1, brokers=b)
-    count, prefix = 400, unique("fp")
+    # Java paces at 100 records/s: 1,000 leave it sending for seconds after the swap even when the
+    # swap's CLI process is slow to start on a loaded machine (400 could all be sent before it).
+    count, prefix = (1000 if client == "java" else 400), unique("fp")
     if client == "java":
         proc = java.start("produce", {"bootstrap": b, "topic": alias, "count": count, "prefix": prefix, "partition": 0,
                                       "ratePerSec": 100, "progressEvery": 10, "props": {"metadata.max.age.ms": 500}})
