@@ -193,3 +193,19 @@ final class ZstdFramedSegmentBytes: SegmentBytes {
         return out
     }
 }
+
+/// Reading a segment compressed at rest as a whole (`runnel log dump`).
+public enum CompressedSegmentFile {
+    /// True for the data file of a segment compressed at rest (`<base>.log.zst`).
+    public static func isCompressed(_ path: String) -> Bool { path.hasSuffix(".log.zst") }
+
+    /// The `.log` contents of `<base>.log.zst`, decompressed frame by frame with its `.frames` index.
+    public static func readLog(atPath path: String) throws(StorageError) -> ByteBuffer {
+        guard let frames = try FileSystem.readAll(path + ".frames") else {
+            throw .io(operation: "open frame index", path: path + ".frames", errno: 2)
+        }
+        let table = try ZstdFrameTable.decode(frames, path: path + ".frames")
+        let bytes = ZstdFramedSegmentBytes(file: try LogFileHandle.open(path, create: false), table: table)
+        return try bytes.read(at: 0, length: Int(table.logSize))
+    }
+}
