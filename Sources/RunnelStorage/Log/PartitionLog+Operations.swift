@@ -12,7 +12,8 @@ extension PartitionLog {
     public func read(from offset: Int64, maxBytes: Int, isolation: FetchIsolation = .highWatermark,
                      minOneBatch: Bool = true) throws(StorageError) -> LogReadResult {
         if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
-        if let remote = try readRemote(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch) { return remote }
+        if offset < remoteEnd.load(ordering: .acquiring),
+           let remote = try readRemote(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch) { return remote }
         // The lock covers the bounds and index lookups; the header scans (preads) run outside it.
         let (plan, empty) = try state.withLock { s throws(StorageError) -> (ReadPlan?, LogReadResult) in
             let result = try s.emptyReadResult(from: offset, isolation: isolation)

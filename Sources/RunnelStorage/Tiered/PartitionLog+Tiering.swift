@@ -104,6 +104,7 @@ extension PartitionLog {
             }
             let published = try store.copy(job.files, metadata: job.metadata)
             if crash == .published { return moved }
+            remoteEnd.store(max(remoteEnd.load(ordering: .acquiring), published.endOffset), ordering: .releasing)
             let swapped = state.withLock { $0.finishTiering(job, published: published, nowMs: clock()) }
             guard swapped else {
                 try store.delete(published)
