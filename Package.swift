@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "RunnelStorage",
             dependencies: [
-                "KafkaProtocol", "KafkaRecords", "CLibURing",
+                "KafkaProtocol", "KafkaRecords", "CLibURing", "CZstd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -39,6 +39,8 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case ioEngine = "io.engine"
     case ioSyncfsMinFiles = "io.syncfs.min.files"
     case logIOMode = "log.io.mode"
+    case remoteLogDir = "remote.log.dir"
+    case segmentCompressionAtRest = "runnel.segment.compression.at.rest"
     case logRetentionCheckIntervalMs = "log.retention.check.interval.ms"
     case logCleanerEnable = "log.cleaner.enable"
     case logCleanerThreads = "log.cleaner.threads"

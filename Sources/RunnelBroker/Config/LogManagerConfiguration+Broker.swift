@@ -18,6 +18,10 @@ extension LogManagerConfiguration {
         // `log.io.mode` is validated against exactly these names when the configuration loads.
         logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? LogManagerConfiguration.defaultLogIOMode
         self.defaultLogConfig = defaultLogConfig
+        let remote = config.string(.remoteLogDir)
+        remoteLogDir = remote.isEmpty ? nil : remote
+        // Validated against exactly these names when the configuration loads.
+        compressionAtRest = SegmentCompressionAtRest(rawValue: config.string(.segmentCompressionAtRest)) ?? .none
         retentionCheckIntervalMs = config.int(.logRetentionCheckIntervalMs)
         flushSchedulerIntervalMs = min(config.int(.logFlushSchedulerIntervalMs), Self.slowestSchedulerTickMs)
         // 0 would mean "every tick" in Kafka; storage needs a positive interval.

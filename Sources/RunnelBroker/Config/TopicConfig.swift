@@ -41,6 +41,12 @@ public struct TopicConfig: Sendable, Equatable {
     public var minInsyncReplicas: Int32
     /// `preallocate`.
     public var preallocate: Bool
+    /// `local.retention.bytes` (-2: retention.bytes).
+    public var localRetentionBytes: Int64 = -2
+    /// `local.retention.ms` (-2: retention.ms).
+    public var localRetentionMs: Int64 = -2
+    /// `remote.storage.enable`.
+    public var remoteStorageEnable = false
     /// `retention.bytes` (-1: no limit).
     public var retentionBytes: Int64
     /// `retention.ms` (-1: no limit).
@@ -115,6 +121,9 @@ extension BrokerConfig {
             minCompactionLagMs: long("min.compaction.lag.ms"),
             minInsyncReplicas: int("min.insync.replicas"),
             preallocate: bool("preallocate"),
+            localRetentionBytes: long("local.retention.bytes"),
+            localRetentionMs: long("local.retention.ms"),
+            remoteStorageEnable: bool("remote.storage.enable"),
             retentionBytes: long("retention.bytes"),
             retentionMs: long("retention.ms"),
             segmentBytes: int("segment.bytes"),

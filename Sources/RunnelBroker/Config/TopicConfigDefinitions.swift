@@ -51,6 +51,14 @@ extension ConfigTable {
             synonyms: [ConfigSynonym("log.index.interval.bytes")],
             "Bytes of log between two offset-index entries."),
         ConfigDefinition(
+            "local.retention.bytes", .long, default: .int(-2), scope: .topic, validator: .atLeast(-2),
+            synonyms: [ConfigSynonym("log.local.retention.bytes")],
+            "With remote.storage.enable, move the oldest closed segments to the remote tier (`remote.log.dir`) while the log dir part of a partition is larger than this; -2 means retention.bytes, -1 no size limit."),
+        ConfigDefinition(
+            "local.retention.ms", .long, default: .int(-2), scope: .topic, validator: .atLeast(-2),
+            synonyms: [ConfigSynonym("log.local.retention.ms")],
+            "With remote.storage.enable, move closed segments whose newest record is older than this to the remote tier (`remote.log.dir`); -2 means retention.ms, -1 no time limit."),
+        ConfigDefinition(
             "max.compaction.lag.ms", .long, default: longMax, scope: .topic, validator: .atLeast(1),
             synonyms: [ConfigSynonym("log.cleaner.max.compaction.lag.ms")],
             "Longest a record may stay uncompacted."),
@@ -85,6 +93,9 @@ extension ConfigTable {
         ConfigDefinition(
             "preallocate", .boolean, default: .bool(false), scope: .topic, synonyms: [ConfigSynonym("log.preallocate")],
             "Preallocate a new segment file at its full size."),
+        ConfigDefinition(
+            "remote.storage.enable", .boolean, default: .bool(false), scope: .topic,
+            "Tier this topic: closed segments leaving the hot set (local.retention.ms / local.retention.bytes) move to the broker's `remote.log.dir` and are served from there. Needs `remote.log.dir`; compacted topics are never tiered."),
         ConfigDefinition(
             "retention.bytes", .long, default: .int(storageDefaults.retentionBytes), scope: .topic, synonyms: [ConfigSynonym("log.retention.bytes")],
             "Delete old segments while a partition is larger than this; -1 for no size limit."),

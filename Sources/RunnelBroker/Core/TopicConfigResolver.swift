@@ -29,6 +29,9 @@ struct TopicConfigResolver: Sendable {
         log.indexIntervalBytes = Int(topic.indexIntervalBytes)
         log.retentionMs = topic.retentionMs
         log.retentionBytes = topic.retentionBytes
+        log.remoteStorageEnable = topic.remoteStorageEnable
+        log.localRetentionMs = topic.localRetentionMs
+        log.localRetentionBytes = topic.localRetentionBytes
         var policy: CleanupPolicy = []
         if topic.isCompacted { policy.insert(.compact) }
         if topic.deletesOldSegments || policy.isEmpty { policy.insert(.delete) }

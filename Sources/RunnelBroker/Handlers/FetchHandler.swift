@@ -30,6 +30,8 @@ struct FetchPlan: Sendable {
     /// Partitions whose topic id or name is unknown, answered with an error.
     var unresolved: [FetchedPartition]
     var topLevelError: ErrorCode = .none
+    /// Fetch v13+: partitions are named by topic id, and each read checks the id still names its topic.
+    var byTopicId = false
 }
 
 extension BrokerCore {
@@ -88,6 +90,7 @@ extension BrokerCore {
             }
         }
         var plan = FetchPlan(partitions: requested, sessionId: 0, incremental: false, unresolved: unresolved)
+        plan.byTopicId = version >= 13
         guard version >= 7 else { return plan }
         let sessionId = request.sessionId
         let epoch = request.sessionEpoch
@@ -132,6 +135,13 @@ extension BrokerCore {
         let now = isReplica ? Partition.nowMs() : 0
         for (key, wanted) in plan.partitions {
             var result = FetchedPartition(key: key, topicId: wanted.topicId)
+            if plan.byTopicId, metadataStore.topic(named: key.topic)?.topicId != wanted.topicId {
+                // A stale topic id (the topic was deleted, or deleted and created again since the fetch
+                // session learned it): UNKNOWN_TOPIC_ID makes the client refresh its metadata (KIP-516).
+                result.errorCode = .unknownTopicId
+                results.append(result)
+                continue
+            }
             let (topic, hosted) = clientPartition(topic: key.topic, index: key.partition)  // an alias reads its target
             guard let partition = hosted else {
                 result.errorCode = metadataStore.topic(named: topic).map { replicas.notHostedError(topic: $0, index: key.partition) }

@@ -77,8 +77,10 @@ struct FetchResponseWriter {
         case .empty:
             break
         case .memory(let buffer):
-            var copy = buffer
-            current.writeBuffer(&copy)
+            // Records read into memory (a remote segment compressed at rest): sent as their own part,
+            // not copied into the response buffer.
+            flush()
+            parts.append(.buffer(buffer))
         case .file(let regions):
             for (region, lease) in regions {
                 flush()

@@ -16,7 +16,7 @@ enum ScanStep {
 }
 
 struct BatchScanner {
-    let file: LogFileHandle
+    let file: any SegmentBytes
     private(set) var position: Int64
     let end: Int64
     private var window: ByteBuffer
@@ -25,7 +25,7 @@ struct BatchScanner {
     /// recovery and compaction, which read whole segments.
     private let readAhead: Int
 
-    init(file: LogFileHandle, from position: Int64, to end: Int64, readAhead: Int = 16 * 1024) {
+    init(file: any SegmentBytes, from position: Int64, to end: Int64, readAhead: Int = 16 * 1024) {
         self.file = file
         self.position = position
         self.end = end

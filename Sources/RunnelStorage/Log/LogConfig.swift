@@ -81,6 +81,16 @@ public struct LogConfig: Sendable, Equatable {
     /// file's size; on the direct path the padded tail is cut back at roll and close).
     public var preallocate = false
 
+    /// remote.storage.enable (KIP-405): closed segments leaving the hot set move to the remote tier
+    /// (when the broker has one: `remote.log.dir`).
+    public var remoteStorageEnable = false
+    /// local.retention.ms: how long closed segments stay in the log dir before they move to the remote
+    /// tier; -2 means retention.ms (Kafka's rule), -1 no time limit.
+    public var localRetentionMs: Int64 = -2
+    /// local.retention.bytes: the log dir part of a partition is kept below this by moving its oldest
+    /// segments to the remote tier; -2 means retention.bytes, -1 no size limit.
+    public var localRetentionBytes: Int64 = -2
+
     /// Kafka's defaults (and Runnel's durable flush.messages).
     public init() {}
 
@@ -99,5 +109,8 @@ public struct LogConfig: Sendable, Equatable {
         guard flushMessages >= 1 else { throw .invalidConfig("flush.messages must be at least 1") }
         guard fileDeleteDelayMs >= 0 else { throw .invalidConfig("file.delete.delay.ms must be >= 0") }
         guard !cleanupPolicy.isEmpty else { throw .invalidConfig("cleanup.policy must not be empty") }
+        guard localRetentionMs >= -2, localRetentionBytes >= -2 else {
+            throw .invalidConfig("local.retention.ms and local.retention.bytes must be -2, -1 or a limit")
+        }
     }
 }

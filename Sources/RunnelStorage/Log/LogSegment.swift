@@ -293,9 +293,18 @@ final class LogSegment {
     /// then a scan of batch headers, then the records of the one batch that qualifies (decompressed, bounded by
     /// `RecordScan.maxDecompressedBytes`, when compressed); LogAppendTime batches answer with their first offset.
     func firstOffset(atOrAfterTimestamp target: Int64, minOffset: Int64, limit: Int64) throws(StorageError) -> (offset: Int64, timestamp: Int64)? {
+        try SegmentTimestampLookup.firstOffset(atOrAfterTimestamp: target, minOffset: minOffset, limit: limit,
+                                               timeIndex: timeIndex, offsetIndex: offsetIndex, source: try logFile())
+    }
+}
+
+/// The timestamp lookup of one segment, local or remote: its indexes in memory, its bytes from `source`.
+enum SegmentTimestampLookup {
+    static func firstOffset(atOrAfterTimestamp target: Int64, minOffset: Int64, limit: Int64, timeIndex: TimeIndex,
+                            offsetIndex: OffsetIndex, source: any SegmentBytes) throws(StorageError) -> (offset: Int64, timestamp: Int64)? {
         let entry = timeIndex.lookup(before: target)
         let start = offsetIndex.lookup(max(entry.offset, minOffset)).position
-        var scanner = BatchScanner(file: try logFile(), from: start, to: limit)
+        var scanner = BatchScanner(file: source, from: start, to: limit)
         while case let .batch(header, position) = try scanner.next(verify: false) {
             guard header.lastOffset >= minOffset, header.maxTimestamp >= target else { continue }
             if header.timestampType == .createTime, let bytes = try scanner.batchBytes(at: position, size: header.totalSize) {

@@ -83,14 +83,18 @@ public struct LogReadResult: Sendable {
     public var logEndOffset: Int64
     /// For read_committed: aborted transactions overlapping the returned range; nil otherwise.
     public var abortedTransactions: [AbortedTransaction]?
+    /// The records as bytes in memory instead of slices: a read from a remote segment compressed at rest
+    /// (decompressed frames). Nil for every read from a file.
+    public var memory: ByteBuffer? = nil
 
-    /// Total bytes of all slices.
-    public var byteCount: Int { slices.reduce(0) { $0 + $1.length } }
+    /// Total bytes of all slices (or of `memory`).
+    public var byteCount: Int { memory?.readableBytes ?? slices.reduce(0) { $0 + $1.length } }
     /// True when no bytes were returned.
-    public var isEmpty: Bool { slices.isEmpty }
+    public var isEmpty: Bool { slices.isEmpty && (memory?.readableBytes ?? 0) == 0 }
 
     /// Concatenated bytes of all slices (tests, TLS).
     public func readBytes() throws(StorageError) -> ByteBuffer {
+        if let memory { return memory }
         var out = ByteBufferAllocator().buffer(capacity: byteCount)
         for slice in slices {
             var bytes = try slice.readBytes()

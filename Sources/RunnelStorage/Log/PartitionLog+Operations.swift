@@ -12,6 +12,8 @@ extension PartitionLog {
     public func read(from offset: Int64, maxBytes: Int, isolation: FetchIsolation = .highWatermark,
                      minOneBatch: Bool = true) throws(StorageError) -> LogReadResult {
         if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
+        if offset < remoteEnd.load(ordering: .acquiring),
+           let remote = try readRemote(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch) { return remote }
         // The lock covers the bounds and index lookups; the header scans (preads) run outside it.
         let (plan, empty) = try state.withLock { s throws(StorageError) -> (ReadPlan?, LogReadResult) in
             let result = try s.emptyReadResult(from: offset, isolation: isolation)
@@ -132,8 +134,10 @@ extension PartitionLog {
     @discardableResult
     public func applyRetention() throws(StorageError) -> Int {
         let now = clock()
-        return try state.withLock { s throws(StorageError) -> Int in
-            let candidates = try RetentionPolicy.candidates(s, nowMs: now)
+        let remote = try applyRemoteRetention(nowMs: now)
+        return try remote + state.withLock { s throws(StorageError) -> Int in
+            // While remote segments remain, local ones are newer: they leave by tiering, not retention.
+            let candidates = s.tier.segments.isEmpty ? try RetentionPolicy.candidates(s, nowMs: now) : []
             submitQueuedIO(s)
             s.deleteSegments(candidates, nowMs: now)
             s.local.removeDueFiles(nowMs: now)

@@ -29,6 +29,9 @@ public final class PartitionLog: Sendable {
     let fileWriter: AtomicFileWriter
     private let appendListener = Mutex<(@Sendable (PartitionLog) -> Void)?>(nil)
     private let writtenListener = Mutex<(@Sendable (PartitionLog) -> Void)?>(nil)
+    /// One past the last offset of the remote tier (0: none); reads below it check the remote tier.
+    /// Raised before a segment moves there, so a read never misses it; may stay high after deletes.
+    let remoteEnd = Atomic<Int64>(0)
 
     init(topic: String, partition: Int32, topicId: UUID?, directory: String, logDir: LogDirectory,
          state: sending PartitionLogState, clock: @escaping @Sendable () -> Int64, logger: Logger) {
@@ -47,6 +50,7 @@ public final class PartitionLog: Sendable {
         self.state = Mutex(state)
         self.clock = clock
         self.logger = logger
+        remoteEnd.store(self.state.withLock { $0.tier.segments.last?.endOffset ?? 0 }, ordering: .releasing)
     }
 
     // MARK: Offsets

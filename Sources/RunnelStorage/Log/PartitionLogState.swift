@@ -33,6 +33,8 @@ final class PartitionLogState {
     var firstDirtyOffset: Int64?
     /// The earliest delete horizon (tombstones, markers) left by the cleaner: the log is cleanable again then.
     var deleteHorizonDueMs: Int64?
+    /// The remote segments below the local ones (Tiered/).
+    let tier = TierState()
 
     init(local: LocalLog, highWatermarkPolicy: HighWatermarkPolicy) {
         self.local = local
@@ -289,6 +291,10 @@ final class PartitionLogState {
     func truncateFully(startAt offset: Int64) throws(StorageError) {
         firstDirtyOffset = nil
         try local.truncateFully(startAt: offset)
+        if let store = tier.store {
+            for segment in tier.segments { try store.delete(segment.metadata) }
+            tier.segments = []
+        }
         try producers.deleteSnapshots()
         logStartOffset = offset
         highWatermark = offset
@@ -372,9 +378,9 @@ final class PartitionLogState {
         case .latest:
             return TimestampOffset(timestamp: -1, offset: local.logEndOffset, leaderEpoch: epochs.latestEpoch)
         case .maxTimestamp:
-            found = try local.maxTimestampOffset(minOffset: logStartOffset)
+            found = try tieredMaxTimestampOffset()
         case let .timestamp(target):
-            found = try local.offset(atOrAfterTimestamp: target, minOffset: logStartOffset)
+            found = try tieredOffset(atOrAfterTimestamp: target)
         }
         return found.map { TimestampOffset(timestamp: $0.timestamp, offset: $0.offset, leaderEpoch: epoch(at: $0.offset)) }
     }

@@ -8,7 +8,9 @@ import NIOCore
 
 /// The lock-free part of a read, prepared under the lock.
 struct ReadPlan: Sendable {
-    var file: LogFileHandle
+    /// The segment file the answer's slices name; nil for a remote segment compressed at rest, whose
+    /// answer is bytes in memory read from `source`.
+    var file: LogFileHandle?
     var offset: Int64
     var upper: Int64
     var maxBytes: Int
@@ -19,11 +21,14 @@ struct ReadPlan: Sendable {
     var limit: Int64
     var result: LogReadResult
     var truncations: Int
+    /// Where the scans read when it is not `file` (a remote segment compressed at rest).
+    var source: (any SegmentBytes)? = nil
 
     /// Runs the scans. Nil when the batch holding `offset` is not in this segment or lies at or past the
     /// bound: the caller then reads under the lock (the rare case that walks on to later segments).
     func execute() throws(StorageError) -> LogReadResult? {
-        var scanner = BatchScanner(file: file, from: scanFrom, to: limit)
+        guard let bytes: any SegmentBytes = source ?? file else { return nil }
+        var scanner = BatchScanner(file: bytes, from: scanFrom, to: limit)
         var found: (position: Int64, header: RecordBatchHeader)?
         while case let .batch(header, position) = try scanner.next(verify: false) {
             if header.lastOffset >= offset {
@@ -34,7 +39,7 @@ struct ReadPlan: Sendable {
         guard let (position, header) = found, header.baseOffset < upper else { return nil }
         var maxPosition = limit
         if let upperScanFrom {
-            var bound = BatchScanner(file: file, from: upperScanFrom, to: limit)
+            var bound = BatchScanner(file: bytes, from: upperScanFrom, to: limit)
             while case let .batch(next, at) = try bound.next(verify: false) {
                 if next.lastOffset >= upper {
                     maxPosition = at
@@ -47,7 +52,11 @@ struct ReadPlan: Sendable {
         if minOneBatch && length < header.totalSize { length = min(header.totalSize, available) }
         var result = self.result
         if length > 0 {
-            result.slices = [FileSlice(file: file, position: position, length: length)]
+            if let file {
+                result.slices = [FileSlice(file: file, position: position, length: length)]
+            } else {
+                result.memory = try bytes.read(at: position, length: length)
+            }
             result.firstBatchOffset = header.baseOffset
         }
         return result

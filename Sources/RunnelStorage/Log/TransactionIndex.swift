@@ -37,6 +37,13 @@ final class TransactionIndex {
             entries = []
             return true
         }
+        guard let loaded = Self.parse(buffer) else { return false }
+        entries = loaded
+        return buffer.readableBytes % Self.entrySize == 0
+    }
+
+    /// The whole entries of `.txnindex` bytes; nil at an entry of an unknown version.
+    static func parse(_ buffer: ByteBuffer) -> [AbortedTransaction]? {
         var loaded: [AbortedTransaction] = []
         var index = buffer.readerIndex
         while index + Self.entrySize <= buffer.writerIndex {
@@ -44,12 +51,11 @@ final class TransactionIndex {
                   let pid = buffer.getInteger(at: index + 2, as: Int64.self),
                   let first = buffer.getInteger(at: index + 10, as: Int64.self),
                   let last = buffer.getInteger(at: index + 18, as: Int64.self),
-                  let lso = buffer.getInteger(at: index + 26, as: Int64.self) else { return false }
+                  let lso = buffer.getInteger(at: index + 26, as: Int64.self) else { return nil }
             loaded.append(AbortedTransaction(producerId: pid, firstOffset: first, lastOffset: last, lastStableOffset: lso))
             index += Self.entrySize
         }
-        entries = loaded
-        return buffer.readableBytes % Self.entrySize == 0
+        return loaded
     }
 
     /// Adds an entry in memory and returns its file bytes, for the I/O engine (the append path: the

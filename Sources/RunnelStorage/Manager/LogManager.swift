@@ -34,6 +34,8 @@ public final class LogManager: Sendable {
     private let state = Mutex(State())
     private let logger: Logger
     private let scheduler: LogScheduler?
+    /// The remote tier (`remote.log.dir`), nil without one.
+    public let remoteStore: (any RemoteSegmentStore)?
 
     /// Opens `log.dirs`: creates missing directories, notes whether each was shut down cleanly, finds the
     /// partitions in them. No segment is read until a log is first used.
@@ -57,6 +59,9 @@ public final class LogManager: Sendable {
         }
         guard !directories.isEmpty else { throw .logDirOffline(path: configuration.logDirs.joined(separator: ",")) }
         self.directories = directories
+        remoteStore = try configuration.remoteLogDir.map { root throws(StorageError) in
+            try LocalDirectoryRemoteStore(root: root, compression: configuration.compressionAtRest)
+        }
         state.withLock { $0 = initial }
         scheduler = configuration.backgroundThreadEnabled ? LogScheduler(configuration: configuration) : nil
         scheduler?.start(manager: self)
@@ -206,6 +211,8 @@ public final class LogManager: Sendable {
         let path = directory.path + "/" + TopicPartition(topic: descriptor.topic, partition: descriptor.partition).description
         let local = LocalLog(directory: path, config: config, cache: cache, logger: logger, clock: configuration.clock)
         let logState = PartitionLogState(local: local, highWatermarkPolicy: configuration.highWatermarkPolicy)
+        logState.tier.configure(store: remoteStore, topic: descriptor.topic, partition: descriptor.partition,
+                                crashPoint: configuration.tieringCrashPoint)
         try LogLoader.open(logState, clean: clean, recoveryPoint: checkpoints.recoveryPoint, logStartOffset: checkpoints.logStartOffset,
                            highWatermark: checkpoints.highWatermark, nowMs: configuration.clock())
         logState.firstDirtyOffset = checkpoints.firstDirtyOffset
@@ -231,6 +238,7 @@ public final class LogManager: Sendable {
         try FileSystem.rename(path, to: doomed)
         FileSystem.syncDirectory(descriptor.logDir)
         FileSystem.removeTree(doomed)
+        remoteStore?.deletePartition(topic: topic, partition: partition)
     }
 
     /// Every log opened so far.
@@ -302,6 +310,7 @@ public final class LogManager: Sendable {
             for log in allLogs() {
                 do throws(StorageError) {
                     try log.applyRetention()
+                    try log.tierSegments()
                 } catch {
                     logger.error("retention failed", metadata: ["partition": "\(log.topic)-\(log.partition)", "error": "\(error)"])
                 }

@@ -40,6 +40,12 @@ public struct LogManagerConfiguration: Sendable {
     public var highWatermarkPolicy: HighWatermarkPolicy = .durableLogEnd
     /// Wall clock in milliseconds (injectable for tests).
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// remote.log.dir: the remote tier's directory (a second, cheaper disk); nil: no remote tier.
+    public var remoteLogDir: String?
+    /// runnel.segment.compression.at.rest: how segments are stored in the remote tier.
+    public var compressionAtRest: SegmentCompressionAtRest = .none
+    /// Test hook: every tiering stops after this step, as a crash would.
+    var tieringCrashPoint: TieringStep?
     /// Test hook: fails chosen writes of every log dir's engine.
     var faultInjector: IOFaultInjector?
     /// Test hook: runs (outside the manager lock) just before a partition's log is opened.

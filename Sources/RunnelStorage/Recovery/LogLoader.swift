@@ -15,6 +15,7 @@ enum LogLoader {
                      nowMs: Int64) throws(StorageError) {
         let local = state.local
         try openSegments(local, nowMs: nowMs, firstBase: checkpointedStart ?? 0)
+        try discoverRemote(state)
         if clean {
             try local.activeSegment.load()
             local.recoveryPoint = local.activeSegment.nextOffset
@@ -24,7 +25,7 @@ enum LogLoader {
         local.nextOffset = local.activeSegment.nextOffset
         local.logEndOffset = local.nextOffset
         local.lastFlushMs = nowMs
-        let first = local.segments[0].baseOffset
+        let first = state.tier.segments.first?.baseOffset ?? local.segments[0].baseOffset
         state.logStartOffset = min(max(checkpointedStart ?? first, first), local.logEndOffset)
         state.highWatermark = min(max(checkpointedHighWatermark ?? local.logEndOffset, state.logStartOffset), local.logEndOffset)
         if !(try state.epochs.load()) {

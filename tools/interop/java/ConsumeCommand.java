@@ -26,6 +26,8 @@ final class ConsumeCommand {
         long expected = args.num("expected", -1);
         long timeoutMs = args.num("timeoutMs", 60000);
         String from = args.str("from", "beginning");
+        // "progressEvery" prints "PROGRESS acked=N" (records read) on stderr so a test can act mid-stream.
+        long progressEvery = args.num("progressEvery", 0);
         Properties p = JavaClient.clientProps(args);
         p.put("enable.auto.commit", "false");
         p.put("auto.offset.reset", "earliest");
@@ -77,6 +79,10 @@ final class ConsumeCommand {
                     sb.append('\n');
                     w.write(sb.toString());
                     count++;
+                    if (progressEvery > 0 && count % progressEvery == 0) {
+                        System.err.println("PROGRESS acked=" + count);
+                        System.err.flush();
+                    }
                 }
             }
             r.put("endOffsets", byPartition(end));

@@ -20,7 +20,8 @@ struct LogDump: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dump", abstract: "Print the batches of a segment file; verify CRCs and its indexes.",
         discussion: """
-        Reads PATH (a .log segment) and, when present beside it, the .index and
+        Reads PATH (a .log segment, or a .log.zst segment of the remote tier, decompressed
+        with its .log.zst.frames index) and, when present beside it, the .index and
         .timeindex files of the same base offset. Every batch's CRC-32C is checked;
         index entries must point at batch boundaries with matching offsets.
         Problems are printed and make the exit code 1.

@@ -47,12 +47,22 @@ struct SegmentReport: Encodable {
     var problems: [String] = []
 
     static func read(path: String, includeRecords: Bool) throws -> SegmentReport {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError.usage("cannot read segment '\(path)'", hint: "give the path of a .log file")
+        var buffer: ByteBuffer
+        if CompressedSegmentFile.isCompressed(path) {
+            // A segment of the remote tier compressed at rest (`remote.log.dir`, zstd frames).
+            do {
+                buffer = try CompressedSegmentFile.readLog(atPath: path)
+            } catch {
+                throw CLIError.usage("cannot read segment '\(path)': \(error)", hint: "give the path of a .log or .log.zst file")
+            }
+        } else {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CLIError.usage("cannot read segment '\(path)'", hint: "give the path of a .log file")
+            }
+            buffer = ByteBuffer(bytes: data)
         }
-        var buffer = ByteBuffer(bytes: data)
         let fileName = (path as NSString).lastPathComponent
-        let stem = (fileName as NSString).deletingPathExtension
+        let stem = String(fileName.prefix { $0 != "." })
         var report = SegmentReport(path: path, baseOffset: Int64(stem), sizeInBytes: buffer.readableBytes)
         var iterator = MemoryRecords(buffer).batchIterator(allowPartialTrailingBatch: false)
         var expectedNext: Int64?
