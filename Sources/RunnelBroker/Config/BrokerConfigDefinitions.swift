@@ -88,6 +88,8 @@ extension ConfigTable {
                "A group commit that must fsync at least this many files of one log dir issues one syncfs of its file system instead; 0 disables."),
         broker("log.io.mode", .string, .string(storageManagerDefaults.logIOMode.rawValue), .oneOf(["auto", "direct", "buffered"]), runnelOnly: true,
                "How segment data is written: `direct` with O_DIRECT from an aligned tail buffer per partition, `buffered` through the page cache, `auto` direct where the log dir's file system accepts O_DIRECT (ext4, XFS) and buffered elsewhere (tmpfs). A log dir that cannot do `direct` stays offline."),
+        broker("log.cache.max.bytes", .long, .int(Int64(storageManagerDefaults.logCacheMaxBytes)), .atLeast(0), runnelOnly: true,
+               "Bytes of the direct write path's tail cache: the most recently written aligned buffers of active segments, shared by all partitions, least recently used evicted first. Fetches of bytes it holds are answered from memory instead of the disk; 0 disables it. Unused on buffered log dirs."),
         broker("metrics.listener", .string, .string("127.0.0.1:9644"), .hostPortOrEmpty, runnelOnly: true,
                "Host:port of the HTTP endpoint serving /metrics, /health and /ready; empty disables it."),
         broker("log.format", .string, .string("text"), .oneOf(["text", "json"]), runnelOnly: true,

@@ -39,6 +39,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case ioEngine = "io.engine"
     case ioSyncfsMinFiles = "io.syncfs.min.files"
     case logIOMode = "log.io.mode"
+    case logCacheMaxBytes = "log.cache.max.bytes"
     case logRetentionCheckIntervalMs = "log.retention.check.interval.ms"
     case logCleanerEnable = "log.cleaner.enable"
     case logCleanerThreads = "log.cleaner.threads"

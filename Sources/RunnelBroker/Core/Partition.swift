@@ -247,7 +247,9 @@ final class Partition: Sendable {
             return .failure(PartitionError(error))
         }
         var records = PartitionRecords.empty
-        if !result.slices.isEmpty {
+        if !result.buffers.isEmpty {
+            records = .buffers(result.buffers)
+        } else if !result.slices.isEmpty {
             records = .file(result.slices.map { slice in
                 let lease = FileRegionLease(file: slice.file)
                 let region = FileRegion(fileHandle: lease.handle, readerIndex: Int(slice.position),

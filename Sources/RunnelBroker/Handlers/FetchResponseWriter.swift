@@ -84,6 +84,9 @@ struct FetchResponseWriter {
                 flush()
                 parts.append(.file(region, lease: lease))
             }
+        case .buffers(let buffers):
+            flush()
+            for buffer in buffers { parts.append(.buffer(buffer)) }
         }
         if flexible {
             if let diverging = p.divergingEpoch {

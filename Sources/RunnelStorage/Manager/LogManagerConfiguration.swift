@@ -19,6 +19,9 @@ public struct LogManagerConfiguration: Sendable {
     /// of freshly written data come from the disk (catch-up consume measured 2.2–2.7× slower,
     /// docs/benchmarks.md "Direct I/O"); `auto` is the switch to flip then (docs/decisions/0010).
     public static let defaultLogIOMode: LogIOMode = .buffered
+    /// log.cache.max.bytes: bytes of direct tails' buffers the tail cache keeps for reads (shared by all
+    /// partitions, least-recently-used evicted first; 0 disables it). See docs/storage.md, "Tail cache".
+    public var logCacheMaxBytes = 128 << 20
     /// Defaults for topics without overrides.
     public var defaultLogConfig = LogConfig()
     /// Open segment/index files kept by the LRU across all partitions.
