@@ -13,7 +13,7 @@ import Testing
         withData.highWatermark = 42
         withData.lastStableOffset = 40
         withData.logStartOffset = 3
-        withData.records = .memory(ByteBuffer(bytes: Array(repeating: 0xAB, count: 300)))
+        withData.records = .buffers([ByteBuffer(bytes: Array(repeating: 0xAB, count: 300))])
         withData.abortedTransactions = [AbortedTransactionRange(producerId: 7, firstOffset: 11)]
         var empty = FetchedPartition(key: FetchPartitionKey(topic: "orders", partition: 2), topicId: topicId)
         empty.highWatermark = 5
@@ -66,7 +66,7 @@ import Testing
                 data.divergingEpoch.epoch = diverging.epoch
                 data.divergingEpoch.endOffset = diverging.endOffset
             }
-            if case .memory(let bytes) = partition.records { data.records = bytes } else { data.records = ByteBuffer() }
+            if case .buffers(let parts) = partition.records { var joined = ByteBuffer(); for var part in parts { joined.writeBuffer(&part) }; data.records = joined } else { data.records = ByteBuffer() }
             topics[topics.count - 1].partitions.append(data)
         }
         response.responses = topics

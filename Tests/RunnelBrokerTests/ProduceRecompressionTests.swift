@@ -40,11 +40,19 @@ import Testing
             return broker.core.produce(request, self.request(0, version: 9))
         }
 
-        /// The batches stored in the first segment of partition 0 of `topic`.
+        /// The batches stored in the first segment of partition 0 of `topic`. On the direct write path
+        /// (log.io.mode=auto on ext4/XFS) the active segment's file ends in a zero-padded block: the
+        /// batches end where a zero length field starts.
         func storedBatches(of topic: String) throws -> [RecordBatch] {
             let path = directory + "/\(topic)-0/00000000000000000000.log"
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            return try MemoryRecords(ByteBuffer(bytes: data)).batches()
+            var end = 0
+            while end + 12 <= data.count {
+                let length = data[(end + 8)..<(end + 12)].reduce(0) { $0 << 8 | Int($1) }
+                guard length > 0, end + 12 + length <= data.count else { break }
+                end += 12 + length
+            }
+            return try MemoryRecords(ByteBuffer(bytes: data.prefix(end))).batches()
         }
     }
 

@@ -213,7 +213,7 @@ import Testing
         // Written (followers could read it) but not synced, so not acknowledged.
         var written = false
         for _ in 0..<5_000 where !written {
-            written = ((try? log.read(from: 3, maxBytes: 1 << 20, isolation: .written))?.slices.isEmpty == false)
+            written = ((try? log.read(from: 3, maxBytes: 1 << 20, isolation: .written))?.isEmpty == false)
             if !written { usleep(1_000) }
         }
         #expect(written)

@@ -189,6 +189,8 @@ def main():
     parser.add_argument("--value-size", type=int, default=1024)
     parser.add_argument("--json", help="write results here")
     parser.add_argument("--io-modes", help="compare these log.io.mode values (e.g. direct,buffered) instead")
+    parser.add_argument("--tail-consume", action="store_true",
+                        help="with --io-modes: also produce with a consumer reading at the tail (broker CPU of both)")
     parser.add_argument("--io-modes-full", action="store_true",
                         help="with --io-modes: also consume from the beginning and produce at half rate (p99)")
     args = parser.parse_args()
@@ -269,7 +271,8 @@ def compare_io_modes(args):
                "direct_dsync_64KiB": []}
         loads = []
         rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": [], "consume_MBps": [], "consume_cpu_s_per_GB": [],
-                                "p99_ms_half_rate": []}
+                                "p99_ms_half_rate": [], "tail_consume_MBps": [], "tail_consume_lag_s": [],
+                                "tail_cpu_s_per_GB": []}
                 for mode in modes for parts in (1, 6)}
         for round_index in range(args.rounds):
             fio["direct_fdatasync_per_MiB"].append(fio_direct_bytes_per_s(work, 256) / 1e6)
@@ -281,9 +284,11 @@ def compare_io_modes(args):
                 for mode in order:
                     loads.append(os.getloadavg()[0])
                     broker_dir = tempfile.mkdtemp(dir=work)
-                    broker = Broker(args.runnel, broker_dir, (f"log.io.mode={mode}",))
+                    # A mode may carry more overrides: "direct:log.cache.max.bytes=0".
+                    io_mode, *more = mode.split(":")
+                    broker = Broker(args.runnel, broker_dir, (f"log.io.mode={io_mode}", *more))
                     try:
-                        topic = f"bench-{mode}-{partitions}-{round_index}"
+                        topic = f"bench-{len(loads)}-{partitions}-{round_index}"
                         create_topic(broker.bootstrap, topic, partitions)
                         before = cpu_seconds(broker.proc.pid)
                         plain = produce(driver, broker.bootstrap, topic, args.records, args.value_size, idempotent=False)
@@ -304,6 +309,25 @@ def compare_io_modes(args):
                             paced = produce(driver, broker.bootstrap, latency_topic, min(args.records, 100_000),
                                             args.value_size, idempotent=False, rate=plain["records_per_s"] / 2)
                             rows[(mode, partitions)]["p99_ms_half_rate"].append(paced["latency_ms"]["p99"])
+                        if args.tail_consume:
+                            # A consumer at the tail: it reads while the producer writes (what a tail
+                            # cache serves). Its rate is bounded by the producer's; the lag is how long
+                            # after the producer's last acknowledgement the consumer had everything.
+                            tail_topic = topic + "-tail"
+                            create_topic(broker.bootstrap, tail_topic, partitions)
+                            before = cpu_seconds(broker.proc.pid)
+                            reader = subprocess.Popen([driver, "consume", "-b", broker.bootstrap, "-t", tail_topic,
+                                                       "-p", str(partitions), "-n", str(args.records)],
+                                                      stdout=subprocess.PIPE, text=True)
+                            produce(driver, broker.bootstrap, tail_topic, args.records, args.value_size, idempotent=False)
+                            produced_at = time.time()
+                            out, _ = reader.communicate(timeout=600)
+                            lag = time.time() - produced_at
+                            read = json.loads(out)
+                            row = rows[(mode, partitions)]
+                            row["tail_consume_MBps"].append(read["MBps"])
+                            row["tail_consume_lag_s"].append(lag)
+                            row["tail_cpu_s_per_GB"].append((cpu_seconds(broker.proc.pid) - before) / gigabytes)
                     finally:
                         broker.stop()
         results["fio_MBps_median"] = {k: statistics.median(v) for k, v in fio.items()}
@@ -316,6 +340,9 @@ def compare_io_modes(args):
                 **({k + "_median": statistics.median(row[k]) for k in ("consume_MBps", "consume_cpu_s_per_GB",
                                                                          "p99_ms_half_rate")}
                    if args.io_modes_full else {}),
+                **({k + "_median": statistics.median(row[k]) for k in ("tail_consume_MBps", "tail_consume_lag_s",
+                                                                         "tail_cpu_s_per_GB")}
+                   if args.tail_consume else {}),
                 "rounds": row,
             }
     text = json.dumps(results, indent=2)

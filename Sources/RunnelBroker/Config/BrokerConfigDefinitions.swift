@@ -94,6 +94,8 @@ extension ConfigTable {
                "How segments are stored in `remote.log.dir`: `none` (copies, served with sendfile) or `zstd` (independently compressed 1 MiB frames with a frame index; a fetch decompresses only the frames it reads)."),
         broker("log.local.retention.ms", .long, .int(-2), .atLeast(-2), "Default local.retention.ms."),
         broker("log.local.retention.bytes", .long, .int(-2), .atLeast(-2), "Default local.retention.bytes."),
+        broker("log.cache.max.bytes", .long, .int(Int64(storageManagerDefaults.logCacheMaxBytes)), .atLeast(0), runnelOnly: true,
+               "Bytes of the direct write path's tail cache: the most recently written aligned buffers of active segments, shared by all partitions, least recently used evicted first. Fetches of bytes it holds are answered from memory instead of the disk; 0 disables it. Unused on buffered log dirs."),
         broker("metrics.listener", .string, .string("127.0.0.1:9644"), .hostPortOrEmpty, runnelOnly: true,
                "Host:port of the HTTP endpoint serving /metrics, /health and /ready; empty disables it."),
         broker("log.format", .string, .string("text"), .oneOf(["text", "json"]), runnelOnly: true,

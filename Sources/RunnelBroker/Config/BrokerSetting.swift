@@ -41,6 +41,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case logIOMode = "log.io.mode"
     case remoteLogDir = "remote.log.dir"
     case segmentCompressionAtRest = "runnel.segment.compression.at.rest"
+    case logCacheMaxBytes = "log.cache.max.bytes"
     case logRetentionCheckIntervalMs = "log.retention.check.interval.ms"
     case logCleanerEnable = "log.cleaner.enable"
     case logCleanerThreads = "log.cleaner.threads"

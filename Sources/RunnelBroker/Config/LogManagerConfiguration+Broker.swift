@@ -17,6 +17,7 @@ extension LogManagerConfiguration {
         syncfsMinFiles = Int(config.int(.ioSyncfsMinFiles))
         // `log.io.mode` is validated against exactly these names when the configuration loads.
         logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? LogManagerConfiguration.defaultLogIOMode
+        logCacheMaxBytes = Int(config.int(.logCacheMaxBytes))
         self.defaultLogConfig = defaultLogConfig
         let remote = config.string(.remoteLogDir)
         remoteLogDir = remote.isEmpty ? nil : remote

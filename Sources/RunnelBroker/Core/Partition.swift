@@ -247,8 +247,8 @@ final class Partition: Sendable {
             return .failure(PartitionError(error))
         }
         var records = PartitionRecords.empty
-        if let memory = result.memory, memory.readableBytes > 0 {
-            records = .memory(memory)  // a remote segment compressed at rest
+        if !result.buffers.isEmpty {
+            records = .buffers(result.buffers)
         } else if !result.slices.isEmpty {
             records = .file(result.slices.map { slice in
                 let lease = FileRegionLease(file: slice.file)

@@ -87,15 +87,16 @@ final class FileRegionLease: @unchecked Sendable {
 /// The records of one partition in a fetch answer.
 enum PartitionRecords: Sendable {
     case empty
-    case memory(ByteBuffer)
     /// File regions to send with sendfile, each with the lease keeping its file open.
     case file([(region: FileRegion, lease: FileRegionLease)])
+    /// Slices of the direct path's tail-cache buffers, written as they are (no copy).
+    case buffers([ByteBuffer])
 
     var byteCount: Int {
         switch self {
         case .empty: 0
-        case .memory(let buffer): buffer.readableBytes
         case .file(let regions): regions.reduce(0) { $0 + $1.region.readableBytes }
+        case .buffers(let buffers): buffers.reduce(0) { $0 + $1.readableBytes }
         }
     }
 }

@@ -76,16 +76,16 @@ struct FetchResponseWriter {
         switch p.records {
         case .empty:
             break
-        case .memory(let buffer):
-            // Records read into memory (a remote segment compressed at rest): sent as their own part,
-            // not copied into the response buffer.
-            flush()
-            parts.append(.buffer(buffer))
         case .file(let regions):
             for (region, lease) in regions {
                 flush()
                 parts.append(.file(region, lease: lease))
             }
+        case .buffers(let buffers):
+            // Tail-cache slices, or decompressed frames of a remote segment: sent as their own parts,
+            // not copied into the response buffer.
+            flush()
+            for buffer in buffers { parts.append(.buffer(buffer)) }
         }
         if flexible {
             if let diverging = p.divergingEpoch {

@@ -160,23 +160,41 @@ enum DirectIO {
     }
 }
 
-/// Page-aligned memory, freed with the last reference (the tail and the writes in flight). Not zeroed:
-/// the tail zeroes the padding of each write it hands out.
+/// Page-aligned memory inside a ByteBuffer's storage, freed with the last reference (the tail, the writes
+/// in flight, the tail cache and any fetch response slicing it). Not zeroed: the tail zeroes the padding
+/// of each write it hands out.
 final class AlignedBuffer: @unchecked Sendable {
     // @unchecked: the bytes are written only under the partition lock, below the tail's end; the engine
     // reads them after the write was queued. Bytes past a write's logical end may change while it runs
     // (a later append filling the block): they are padding to that write and rewritten by the next one.
+    // Slices handed to readers (`slice`) cover bytes below the tail's end only, which never change.
     let pointer: UnsafeMutableRawPointer
     let capacity: Int
+    /// The storage, `pointer` at index `offset`: slices of it share the memory (zero copy).
+    private let storage: ByteBuffer
+    private let offset: Int
+    /// A read may have sliced the buffer (tail cache): it is never reused for other bytes. Under the
+    /// partition lock.
+    var served = false
 
     init?(capacity: Int) {
-        var memory: UnsafeMutableRawPointer?
-        guard posix_memalign(&memory, DirectIO.block, capacity) == 0, let memory else { return nil }
-        pointer = memory
+        guard capacity > 0 else { return nil }
+        var storage = ByteBufferAllocator().buffer(capacity: capacity + DirectIO.block)
+        let base = storage.withUnsafeMutableWritableBytes { UnsafeMutableRawPointer($0.baseAddress) }
+        guard let base else { return nil }
+        storage.moveWriterIndex(forwardBy: capacity + DirectIO.block)
+        let address = Int(bitPattern: base)
+        offset = (DirectIO.block - address % DirectIO.block) % DirectIO.block
+        pointer = base + offset
         self.capacity = capacity
+        self.storage = storage
     }
 
-    deinit { free(pointer) }
+    /// `length` bytes from `at`, sharing the memory (nil outside the buffer).
+    func slice(at: Int, length: Int) -> ByteBuffer? {
+        guard at >= 0, length >= 0, at + length <= capacity else { return nil }
+        return storage.getSlice(at: offset + at, length: length)
+    }
 }
 
 /// A direct write's bytes: `length` (block-aligned) bytes at `offset` of `buffer`.
@@ -202,9 +220,12 @@ final class DirectTail {
     /// When the last append went through this tail (a tail idle for `idleReleaseMs` is dropped).
     var lastAppendMs: Int64 = 0
     static let idleReleaseMs: Int64 = 30_000
+    /// The tail cache its buffers are registered with (nil: not cached), and its key there.
+    private let cache: TailCache?
+    let cacheKey: UInt64
 
     /// A tail whose logical end is `end`: the partial last block is read back from `source`.
-    init(path: String, source: LogFileHandle, end: Int64) throws(StorageError) {
+    init(path: String, source: LogFileHandle, end: Int64, cache: TailCache? = nil) throws(StorageError) {
         let fd = path.withCString { Glibc.open($0, O_RDWR | O_CLOEXEC | DirectIO.openFlag) }
         guard fd >= 0 else { throw .io(operation: "open (O_DIRECT)", path: path, errno: errno) }
         file = LogFileHandle(descriptor: fd, path: path)
@@ -220,11 +241,23 @@ final class DirectTail {
             guard bytes.readableBytes == partial else { throw .io(operation: "pread (direct tail)", path: path, errno: EIO) }
             bytes.withUnsafeReadableBytes { buffer.pointer.copyMemory(from: $0.baseAddress!, byteCount: partial) }
         }
+        self.cache = cache
+        cacheKey = cache?.newKey() ?? 0
+        cache?.add(key: cacheKey, buffer: buffer, start: bufferStart, previousEnd: end)
+    }
+
+    // The tail's chunks leave the cache with it (truncation, roll, rollback, idle release, deletion).
+    deinit { cache?.remove(key: cacheKey) }
+
+    /// The cached bytes of this tail from `position` on, up to its end (nil without a cache or a chunk there).
+    func cacheView(from position: Int64) -> TailCacheView? {
+        cache?.view(key: cacheKey, from: position, end: end)
     }
 
     /// A buffer of at least `capacity` bytes that no write in flight holds: a spare, or a new one.
     private func freshBuffer(capacity: Int) throws(StorageError) -> AlignedBuffer {
-        for index in spares.indices where spares[index].capacity >= capacity && isKnownUniquelyReferenced(&spares[index]) {
+        for index in spares.indices where spares[index].capacity >= capacity && !spares[index].served
+            && isKnownUniquelyReferenced(&spares[index]) {
             return spares.remove(at: index)
         }
         guard let fresh = AlignedBuffer(capacity: capacity) else {
@@ -245,10 +278,13 @@ final class DirectTail {
             let capacity = max(DirectIO.bufferBytes, Int(DirectIO.alignUp(Int64(keep + length))))
             let fresh = try freshBuffer(capacity: capacity)
             if keep > 0 { fresh.pointer.copyMemory(from: buffer.pointer + Int(keepFrom - bufferStart), byteCount: keep) }
-            if spares.count >= Self.maxSpares { spares.removeFirst() }
-            spares.append(buffer)
+            if !buffer.served {
+                if spares.count >= Self.maxSpares { spares.removeFirst() }
+                spares.append(buffer)
+            }
             buffer = fresh
             bufferStart = keepFrom
+            cache?.add(key: cacheKey, buffer: fresh, start: keepFrom, previousEnd: end)
         }
         var at = Int(end - bufferStart)
         for chunk in chunks {
@@ -269,9 +305,11 @@ final class DirectTail {
 extension LogSegment {
     /// Copies an append at `position` into the segment's direct tail (created, or rebuilt after a
     /// truncation, when its end is not `position`); returns the O_DIRECT handle, position and span to write.
-    func directWrite(_ chunks: [ByteBuffer], at position: Int64, length: Int, nowMs: Int64) throws(StorageError) -> (file: LogFileHandle, position: Int64, span: DirectSpan) {
+    func directWrite(_ chunks: [ByteBuffer], at position: Int64, length: Int, nowMs: Int64,
+                     cache: TailCache? = nil) throws(StorageError) -> (file: LogFileHandle, position: Int64, span: DirectSpan) {
         if directTail?.end != position {
-            directTail = try DirectTail(path: logPath, source: try logFile(), end: position)
+            directTail = nil
+            directTail = try DirectTail(path: logPath, source: try logFile(), end: position, cache: cache)
         }
         guard let tail = directTail else { throw .io(operation: "direct tail", path: logPath, errno: EIO) }
         tail.lastAppendMs = nowMs

@@ -25,8 +25,12 @@ struct BatchScanner {
     /// recovery and compaction, which read whole segments.
     private let readAhead: Int
 
-    init(file: any SegmentBytes, from position: Int64, to end: Int64, readAhead: Int = 16 * 1024) {
+    /// Cached bytes of the range (the direct tail's buffers), read instead of the file where they hold it.
+    private let cached: TailCacheView?
+
+    init(file: any SegmentBytes, from position: Int64, to end: Int64, readAhead: Int = 16 * 1024, cached: TailCacheView? = nil) {
         self.file = file
+        self.cached = cached
         self.position = position
         self.end = end
         self.readAhead = readAhead
@@ -38,7 +42,11 @@ struct BatchScanner {
         guard at + Int64(length) <= end else { return false }
         if at >= windowStart && at + Int64(length) <= windowStart + Int64(window.readableBytes) { return true }
         let want = Int(min(Int64(max(length, readAhead)), end - at))
-        window = try file.read(at: at, length: want)
+        if let bytes = cached?.window(at: at, atLeast: length, atMost: want) {
+            window = bytes
+        } else {
+            window = try file.read(at: at, length: want)
+        }
         windowStart = at
         return window.readableBytes >= length
     }

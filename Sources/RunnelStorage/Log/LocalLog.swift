@@ -78,6 +78,8 @@ final class LocalLog {
     var truncations = 0
     /// Segment data goes through the direct path (`log.io.mode`; the log dir decided).
     var directIO = false
+    /// The shared tail cache fetches of the active segment's direct tail are served from (nil: none).
+    var tailCache: TailCache?
 
     init(directory: String, config: LogConfig, cache: FileHandleCache, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.directory = directory
@@ -210,6 +212,7 @@ final class LocalLog {
             removed.deleteFiles()
             rolledUnflushed.removeAll { $0 === removed }
         }
+        truncations += 1
         _ = try segment.truncate(toPosition: position)
         nextOffset = segment.nextOffset
         logEndOffset = nextOffset
@@ -261,11 +264,13 @@ final class LocalLog {
                   result: LogReadResult, written: Bool = false) throws(StorageError) -> ReadPlan {
         let segment = segments[index]
         try segment.load()
+        let scanFrom = segment.offsetIndex.lookup(offset).position
         return ReadPlan(file: try segment.logFile(), offset: offset, upper: upper, maxBytes: maxBytes,
-                        minOneBatch: minOneBatch, scanFrom: segment.offsetIndex.lookup(offset).position,
+                        minOneBatch: minOneBatch, scanFrom: scanFrom,
                         upperScanFrom: upper < segment.nextOffset ? segment.offsetIndex.lookup(upper).position : nil,
                         limit: written ? writtenSize(of: segment) : segment.visibleSize, result: result,
-                        truncations: truncations)
+                        truncations: truncations, cached: segment.directTail?.cacheView(from: scanFrom),
+                        counter: tailCache)
     }
 
     /// The whole read under the lock, walking on to later segments when the batch holding `offset` is not

@@ -68,7 +68,10 @@ public struct FileSlice: Sendable {
 /// The answer to a read.
 public struct LogReadResult: Sendable {
     /// Whole batches from the fetch offset on; the last one may be cut at max bytes, as Kafka does.
-    public var slices: [FileSlice]
+    public var slices: [FileSlice] = []
+    /// The same, when the bytes came from the direct path's tail cache instead of the file: slices of
+    /// its buffers (zero copy; hold them only until the response is written). Either this or `slices`.
+    public var buffers: [ByteBuffer] = []
     /// The offset the read asked for.
     public var fetchOffset: Int64
     /// Base offset of the first batch returned (≤ fetchOffset), nil when empty.
@@ -83,23 +86,19 @@ public struct LogReadResult: Sendable {
     public var logEndOffset: Int64
     /// For read_committed: aborted transactions overlapping the returned range; nil otherwise.
     public var abortedTransactions: [AbortedTransaction]?
-    /// The records as bytes in memory instead of slices: a read from a remote segment compressed at rest
-    /// (decompressed frames). Nil for every read from a file.
-    public var memory: ByteBuffer? = nil
-
-    /// Total bytes of all slices (or of `memory`).
-    public var byteCount: Int { memory?.readableBytes ?? slices.reduce(0) { $0 + $1.length } }
+    /// Total bytes of all slices or buffers.
+    public var byteCount: Int { slices.reduce(0) { $0 + $1.length } + buffers.reduce(0) { $0 + $1.readableBytes } }
     /// True when no bytes were returned.
-    public var isEmpty: Bool { slices.isEmpty && (memory?.readableBytes ?? 0) == 0 }
+    public var isEmpty: Bool { slices.isEmpty && buffers.isEmpty }
 
     /// Concatenated bytes of all slices (tests, TLS).
     public func readBytes() throws(StorageError) -> ByteBuffer {
-        if let memory { return memory }
         var out = ByteBufferAllocator().buffer(capacity: byteCount)
         for slice in slices {
             var bytes = try slice.readBytes()
             out.writeBuffer(&bytes)
         }
+        for var buffer in buffers { out.writeBuffer(&buffer) }
         return out
     }
 }

@@ -46,6 +46,7 @@ public final class PartitionLog: Sendable {
         state.producers.writer = writer
         state.epochs.writer = writer
         state.local.directIO = logDir.directIO
+        state.local.tailCache = logDir.tailCache
         self.fileWriter = writer
         self.state = Mutex(state)
         self.clock = clock

@@ -147,7 +147,8 @@ final class PartitionLogState {
                                   logStartOffset: logStartOffset, isDuplicate: false)
         if local.directIO {
             // The only user-space copy: into the segment's aligned tail; the engine writes the aligned span.
-            let write = try segment.directWrite(patcher.chunks, at: startPosition, length: Int(position - startPosition), nowMs: nowMs)
+            let write = try segment.directWrite(patcher.chunks, at: startPosition, length: Int(position - startPosition), nowMs: nowMs,
+                                                cache: local.tailCache)
             let (token, sync) = local.enqueueWrite(segment: segment, from: startPosition, to: position, result: result, completion: completion)
             return .write(file: write.file, position: write.position, chunks: [], sync: sync, token: token, direct: write.span)
         }

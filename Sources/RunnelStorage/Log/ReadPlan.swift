@@ -23,12 +23,17 @@ struct ReadPlan: Sendable {
     var truncations: Int
     /// Where the scans read when it is not `file` (a remote segment compressed at rest).
     var source: (any SegmentBytes)? = nil
+    /// The active segment's cached tail bytes from `scanFrom` on (direct path, tail cache): the scans and
+    /// the answer use them instead of the file where they hold the range.
+    var cached: TailCacheView?
+    /// Counts hits and misses (reads of a direct log dir's data).
+    var counter: TailCache?
 
     /// Runs the scans. Nil when the batch holding `offset` is not in this segment or lies at or past the
     /// bound: the caller then reads under the lock (the rare case that walks on to later segments).
     func execute() throws(StorageError) -> LogReadResult? {
         guard let bytes: any SegmentBytes = source ?? file else { return nil }
-        var scanner = BatchScanner(file: bytes, from: scanFrom, to: limit)
+        var scanner = BatchScanner(file: bytes, from: scanFrom, to: limit, cached: cached)
         var found: (position: Int64, header: RecordBatchHeader)?
         while case let .batch(header, position) = try scanner.next(verify: false) {
             if header.lastOffset >= offset {
@@ -39,7 +44,7 @@ struct ReadPlan: Sendable {
         guard let (position, header) = found, header.baseOffset < upper else { return nil }
         var maxPosition = limit
         if let upperScanFrom {
-            var bound = BatchScanner(file: bytes, from: upperScanFrom, to: limit)
+            var bound = BatchScanner(file: bytes, from: upperScanFrom, to: limit, cached: cached)
             while case let .batch(next, at) = try bound.next(verify: false) {
                 if next.lastOffset >= upper {
                     maxPosition = at
@@ -52,11 +57,14 @@ struct ReadPlan: Sendable {
         if minOneBatch && length < header.totalSize { length = min(header.totalSize, available) }
         var result = self.result
         if length > 0 {
-            if let file {
+            if let buffers = cached?.slices(at: position, length: length) {
+                result.buffers = buffers
+            } else if let file {
                 result.slices = [FileSlice(file: file, position: position, length: length)]
             } else {
-                result.memory = try bytes.read(at: position, length: length)
+                result.buffers = [try bytes.read(at: position, length: length)]  // a remote segment compressed at rest
             }
+            counter?.record(hit: !result.buffers.isEmpty)
             result.firstBatchOffset = header.baseOffset
         }
         return result

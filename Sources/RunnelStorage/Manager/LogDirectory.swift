@@ -15,11 +15,13 @@ final class LogDirectory: Sendable {
     let startedClean: Bool
     /// Segment data is written with O_DIRECT (`log.io.mode` resolved for this directory's file system).
     let directIO: Bool
+    /// The LogManager's tail cache when this directory writes directly (nil otherwise, or when disabled).
+    let tailCache: TailCache?
     private let health = Mutex((offline: false, consecutiveFailures: 0))
     private let logger: Logger
 
     init(path: String, engineKind: IOEngineKind, syncfsMinFiles: Int = 0, ioMode: LogIOMode = .buffered, logger: Logger,
-         faults: IOFaultInjector? = nil) throws(StorageError) {
+         faults: IOFaultInjector? = nil, tailCache: TailCache? = nil) throws(StorageError) {
         self.path = path
         self.logger = logger
         try FileSystem.makeDirectory(path)
@@ -33,6 +35,7 @@ final class LogDirectory: Sendable {
             throw .io(operation: "log.io.mode = direct: \(resolved.reason)", path: path, errno: EINVAL)
         }
         directIO = resolved.direct
+        self.tailCache = resolved.direct ? tailCache : nil
         logger.info("log dir write mode", metadata: ["logDir": "\(path)", "mode": "\(resolved.direct ? "direct" : "buffered")",
                                                      "reason": "\(resolved.reason)"])
         engine = try IOEngine(kind: engineKind, name: path, logger: logger, syncfsMinFiles: syncfsMinFiles, faults: faults)

@@ -31,6 +31,8 @@ public final class LogManager: Sendable {
     public let configuration: LogManagerConfiguration
     let directories: [LogDirectory]
     let cache: FileHandleCache
+    /// The direct path's tail cache shared by every partition (nil when `logCacheMaxBytes` is 0).
+    let tailCache: TailCache?
     private let state = Mutex(State())
     private let logger: Logger
     private let scheduler: LogScheduler?
@@ -43,13 +45,15 @@ public final class LogManager: Sendable {
         self.configuration = configuration
         self.logger = logger
         cache = FileHandleCache(capacity: configuration.maxOpenFiles)
+        let tailCache = configuration.logCacheMaxBytes > 0 ? TailCache(maxBytes: configuration.logCacheMaxBytes) : nil
+        self.tailCache = tailCache
         var directories: [LogDirectory] = []
         var initial = State()
         for path in configuration.logDirs {
             do throws(StorageError) {
                 let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine,
                                                  syncfsMinFiles: configuration.syncfsMinFiles, ioMode: configuration.logIOMode, logger: logger,
-                                                 faults: configuration.faultInjector)
+                                                 faults: configuration.faultInjector, tailCache: tailCache)
                 directories.append(directory)
                 Self.discover(directory, into: &initial, logger: logger)
             } catch {
@@ -232,6 +236,7 @@ public final class LogManager: Sendable {
         guard let descriptor else { throw .unknownTopicOrPartition(topic: topic, partition: partition) }
         log?.setAppendListener(nil)
         log?.setWrittenListener(nil)
+        log?.releaseDirectTail()
         let path = descriptor.logDir + "/" + key.description
         let doomed = path + "." + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() + "-delete"
         cache.evict(directory: path)

@@ -15,10 +15,13 @@ public struct LogManagerConfiguration: Sendable {
     /// log.io.mode: how segment data is written — `auto` (O_DIRECT where the file system accepts it),
     /// `direct` or `buffered` (the page cache).
     public var logIOMode: LogIOMode = Self.defaultLogIOMode
-    /// The default `log.io.mode`: buffered until the direct path has its tail cache — without it, reads
-    /// of freshly written data come from the disk (catch-up consume measured 2.2–2.7× slower,
-    /// docs/benchmarks.md "Direct I/O"); `auto` is the switch to flip then (docs/decisions/0010).
-    public static let defaultLogIOMode: LogIOMode = .buffered
+    /// The default `log.io.mode`: auto — direct on disk file systems that accept O_DIRECT (ext4, XFS),
+    /// buffered on tmpfs; the tail cache serves fetches of freshly written data from memory
+    /// (docs/decisions/0011, docs/benchmarks.md "Tail cache").
+    public static let defaultLogIOMode: LogIOMode = .auto
+    /// log.cache.max.bytes: bytes of direct tails' buffers the tail cache keeps for reads (shared by all
+    /// partitions, least-recently-used evicted first; 0 disables it). See docs/storage.md, "Tail cache".
+    public var logCacheMaxBytes = 128 << 20
     /// Defaults for topics without overrides.
     public var defaultLogConfig = LogConfig()
     /// Open segment/index files kept by the LRU across all partitions.
