@@ -148,14 +148,8 @@ extension TransactionCoordinator {
             return .success(current)
         case (.completeCommit, .commit), (.completeAbort, .abort):
             return .success(current)
-        case (.prepareCommit, .commit), (.prepareAbort, .abort):
-            return .failure(TransactionError(.concurrentTransactions))
-        case (.dead, _), (.prepareEpochFence, _):
-            return .failure(TransactionError(.concurrentTransactions))
         default:
-            logger.debug("EndTxn in an invalid state", metadata: [
-                "transactional_id": "\(id)", "state": "\(metadata.state)", "result": "\(result)"])
-            return .failure(TransactionError(.invalidTxnState))
+            return refusedEnd(id, metadata, result)
         }
     }
 
@@ -199,9 +193,18 @@ extension TransactionCoordinator {
         case (.completeCommit, .abort), (.completeAbort, .abort), (.empty, .abort):
             guard !isRetry else { return .failure(TransactionError(.invalidTxnState)) }
             return await prepareWithEpochBump(id, metadata, .abort)
-        case (.prepareCommit, .commit), (.prepareAbort, .abort):
-            return .failure(TransactionError(.concurrentTransactions))
-        case (.dead, _), (.prepareEpochFence, _):
+        default:
+            return refusedEnd(id, metadata, result)
+        }
+    }
+
+    /// The answer to an EndTxn that neither protocol serves in `metadata`'s state: the same end still
+    /// writing its markers, or an id being removed or fenced, is CONCURRENT_TRANSACTIONS (retry); anything
+    /// else is INVALID_TXN_STATE.
+    private func refusedEnd(_ id: String, _ metadata: TransactionMetadata,
+                            _ result: TransactionResult) -> Result<ProducerIdAndEpoch, TransactionError> {
+        switch (metadata.state, result) {
+        case (.prepareCommit, .commit), (.prepareAbort, .abort), (.dead, _), (.prepareEpochFence, _):
             return .failure(TransactionError(.concurrentTransactions))
         default:
             logger.debug("EndTxn in an invalid state", metadata: [

@@ -78,6 +78,18 @@ def fio_direct_bytes_per_s(directory: str, size_mb: int = 512, bs: str = "1M", d
     return json.loads(out.stdout)["jobs"][0]["write"]["bw_bytes"]
 
 
+def wait_for_port(port: int, what: str, timeout: float = 30) -> None:
+    """Polls until something accepts connections on 127.0.0.1:`port`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start")
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -93,14 +105,7 @@ class Broker:
             [binary, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
              "--override", f"log.dirs={workdir}/data", "--override", "metrics.listener=", *extra,
              "--log-level", "warning"], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("broker did not start")
+        wait_for_port(self.port, "broker")
 
     @property
     def bootstrap(self) -> str:

@@ -11,17 +11,15 @@ not a test dependency).
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_bench import Broker, build_driver, cpu_seconds, create_topic, free_port, produce  # noqa: E402
+from e2e_bench import Broker, build_driver, cpu_seconds, create_topic, free_port, produce, wait_for_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,14 +48,7 @@ class Tansu:
         self.proc = subprocess.Popen([binary, "broker", "--storage-engine", "memory://tansu/", "--listener-url", url,
                                       "--advertised-listener-url", url, "--silent"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("tansu did not start")
+        wait_for_port(self.port, "tansu")
 
     @property
     def bootstrap(self) -> str:
