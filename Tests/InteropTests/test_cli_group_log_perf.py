@@ -60,7 +60,9 @@ def test_log_dump_reports_a_corrupt_batch(runnel_bin, tmp_path, broker):
     cli.ok(runnel_bin, "produce", topic, stdin="hello world\n", brokers=broker.bootstrap)
     [segment] = sorted(Path(broker.data_dir).glob(f"{topic}-0/*.log"))[:1]
     data = bytearray(segment.read_bytes())
-    data[-3] ^= 0xFF
+    # The batch ends at 12 + its length field; on the direct write path zero padding follows it.
+    end = 12 + int.from_bytes(data[8:12], "big")
+    data[end - 3] ^= 0xFF
     copy = tmp_path / "00000000000000000000.log"
     copy.write_bytes(bytes(data))
     res = cli.run(runnel_bin, "log", "dump", str(copy))
