@@ -7,28 +7,69 @@ import RunnelCluster
 
 /// Decides whether a principal may perform an operation on a resource.
 public final class AclAuthorizer: Sendable {
-    /// The ACLs of one resource type, indexed for lookups.
+    /// The ACLs, indexed so a check costs a few hash lookups and one walk over the resource name's
+    /// bytes, however many ACLs are loaded (10,000 prefixed ACLs scanned with `hasPrefix` cost about
+    /// a third of the broker's produce CPU).
     struct Index: Sendable {
         var literal: [AclResourceType: [String: [AclBinding]]] = [:]
-        var prefixed: [AclResourceType: [AclBinding]] = [:]
+        var prefixed: [AclResourceType: PrefixTrie] = [:]
         var count = 0
 
         init(_ bindings: [AclBinding] = []) {
             for binding in bindings {
                 count += 1
                 if binding.patternType == .prefixed {
-                    prefixed[binding.resourceType, default: []].append(binding)
+                    prefixed[binding.resourceType, default: PrefixTrie()].insert(binding)
                 } else {
                     literal[binding.resourceType, default: [:]][binding.resourceName, default: []].append(binding)
                 }
             }
         }
 
-        func matching(_ type: AclResourceType, _ name: String) -> [AclBinding] {
-            var found = literal[type]?[name] ?? []
-            if name != "*" { found += literal[type]?["*"] ?? [] }
-            for binding in prefixed[type] ?? [] where name.hasPrefix(binding.resourceName) { found.append(binding) }
-            return found
+        /// Calls `body` with every ACL whose pattern matches `type`/`name` (literal, wildcard, prefixed)
+        /// until it returns false.
+        func forEachMatching(_ type: AclResourceType, _ name: String, _ body: (AclBinding) -> Bool) {
+            if let byName = literal[type] {
+                for binding in byName[name] ?? [] where !body(binding) { return }
+                if name != "*" { for binding in byName["*"] ?? [] where !body(binding) { return } }
+            }
+            prefixed[type]?.forEachPrefix(of: name, body)
+        }
+    }
+
+    /// Prefixed ACLs in a trie over their names' UTF-8 bytes: the ACLs whose prefix a name starts
+    /// with lie on the path that name's bytes walk (byte-wise, as Java's `startsWith` on whole characters).
+    struct PrefixTrie: Sendable {
+        private struct Node: Sendable {
+            var children: [UInt8: Int32] = [:]
+            var bindings: [AclBinding] = []
+        }
+        private var nodes = [Node()]
+        private(set) var all: [AclBinding] = []
+
+        mutating func insert(_ binding: AclBinding) {
+            var at = 0
+            for byte in binding.resourceName.utf8 {
+                if let next = nodes[at].children[byte] {
+                    at = Int(next)
+                } else {
+                    nodes.append(Node())
+                    nodes[at].children[byte] = Int32(nodes.count - 1)
+                    at = nodes.count - 1
+                }
+            }
+            nodes[at].bindings.append(binding)
+            all.append(binding)
+        }
+
+        func forEachPrefix(of name: String, _ body: (AclBinding) -> Bool) {
+            var at = 0
+            for binding in nodes[0].bindings where !body(binding) { return }
+            for byte in name.utf8 {
+                guard let next = nodes[at].children[byte] else { return }
+                at = Int(next)
+                for binding in nodes[at].bindings where !body(binding) { return }
+            }
         }
     }
 
@@ -67,13 +108,17 @@ public final class AclAuthorizer: Sendable {
     /// Every ACL currently loaded.
     var bindings: [AclBinding] {
         index.withLockedValue { index in
-            index.literal.values.flatMap { $0.values.flatMap { $0 } } + index.prefixed.values.flatMap { $0 }
+            index.literal.values.flatMap { $0.values.flatMap { $0 } } + index.prefixed.values.flatMap(\.all)
         }
     }
 
     /// Reloads the ACLs from an image.
     func load(from image: MetadataImage) {
-        let bindings = image.records(.acl).values.compactMap(AclBinding.init(record:))
+        load(image.records(.acl).values.compactMap(AclBinding.init(record:)))
+    }
+
+    /// Replaces the loaded ACLs.
+    func load(_ bindings: [AclBinding]) {
         let fresh = Index(bindings)
         index.withLockedValue { $0 = fresh }
     }
@@ -89,22 +134,26 @@ public final class AclAuthorizer: Sendable {
         guard enabled else { return true }
         let principalText = principal.description
         if superUsers.contains(principalText) { return true }
-        let candidates = index.withLockedValue { $0.matching(type, name) }
-        if candidates.isEmpty { return allowEveryoneIfNoAclFound }
-        var allowed = false
-        for acl in candidates {
-            guard acl.principal == principalText || acl.principal == "User:*" else { continue }
-            guard acl.host == "*" || acl.host == host else { continue }
-            switch acl.permission {
-            case .deny where acl.operation == .all || acl.operation == operation:
-                return false
-            case .allow where Self.allows(acl.operation, operation):
-                allowed = true
-            default:
-                continue
+        var found = false, allowed = false, denied = false
+        index.withLockedValue { index in
+            index.forEachMatching(type, name) { acl in
+                found = true
+                guard acl.principal == principalText || acl.principal == "User:*" else { return true }
+                guard acl.host == "*" || acl.host == host else { return true }
+                switch acl.permission {
+                case .deny where acl.operation == .all || acl.operation == operation:
+                    denied = true
+                    return false
+                case .allow where Self.allows(acl.operation, operation):
+                    allowed = true
+                default:
+                    break
+                }
+                return true
             }
         }
-        return allowed
+        if denied { return false }
+        return found ? allowed : allowEveryoneIfNoAclFound
     }
 
     /// ALLOW of `granted` permits `wanted`: equal, ALL, or an implied DESCRIBE / DESCRIBE_CONFIGS.
