@@ -162,6 +162,9 @@ def bench_acl(runnel: str, work: Path, driver: str, rounds: int, records: int, v
                     for start in range(0, len(bindings), 1000):
                         for fut in admin.create_acls(bindings[start:start + 1000], request_timeout=120).values():
                             fut.result(180)
+                # Loading the ACLs (10 CreateAcls batches, each a metadata write and an authorizer reload)
+                # must not bleed into the measured produce: wait until the broker is idle.
+                wait_idle(broker.proc.pid)
                 before = cpu_seconds(broker.proc.pid)
                 result = produce(driver, f"127.0.0.1:{plain}", topic, records, value_size, idempotent=True)
                 used = cpu_seconds(broker.proc.pid) - before
@@ -179,6 +182,16 @@ def bench_acl(runnel: str, work: Path, driver: str, rounds: int, records: int, v
     summary["throughput_ratio_with_acls"] = round(full["MBps_median"] / base["MBps_median"], 3)
     summary["cpu_per_GB_ratio_with_acls"] = round(full["cpu_s_per_GB_median"] / base["cpu_s_per_GB_median"], 3)
     return summary
+
+
+def wait_idle(pid: int, timeout: float = 30) -> None:
+    """Until the process used under 5 % of a core over half a second (or `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < 0.025:
+            return
 
 
 def create_topic_admin(admin, topic: str) -> None:

@@ -96,6 +96,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def minor_faults(pid: int) -> int:
+    """Minor page faults of a process (first touches of fresh memory) from /proc/PID/stat."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
 class Broker:
     def __init__(self, binary: str, workdir: str, overrides: tuple[str, ...] = ()):
         self.port = free_port()
@@ -196,6 +201,10 @@ def main():
     parser.add_argument("--io-modes", help="compare these log.io.mode values (e.g. direct,buffered) instead")
     parser.add_argument("--tail-consume", action="store_true",
                         help="with --io-modes: also produce with a consumer reading at the tail (broker CPU of both)")
+    parser.add_argument("--warm-mb", type=int, default=0,
+                        help="with --io-modes: produce this many MB to another topic of each fresh broker before "
+                             "measuring, so the figures are a running broker's (the direct path's tail cache and "
+                             "the allocator's arenas already faulted in) rather than its first minutes'")
     parser.add_argument("--io-modes-full", action="store_true",
                         help="with --io-modes: also consume from the beginning and produce at half rate (p99)")
     args = parser.parse_args()
@@ -268,14 +277,15 @@ def main():
 def compare_io_modes(args):
     """Durable produce per log.io.mode, the modes alternating each round, with CPU per GB and fio."""
     modes = args.io_modes.split(",")
-    results = {"rounds": args.rounds, "records": args.records, "value_size": args.value_size, "modes": modes}
+    results = {"rounds": args.rounds, "records": args.records, "value_size": args.value_size, "modes": modes,
+               "warm_mb": args.warm_mb}
     with tempfile.TemporaryDirectory(prefix="runnel-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
         driver, version = build_driver()
         results["driver"] = f"tools/bench/rdkafka_perf.c, librdkafka {version}"
         fio = {"direct_fdatasync_per_MiB": [], "direct_dsync_1MiB": [], "direct_fdatasync_per_64KiB": [],
                "direct_dsync_64KiB": []}
         loads = []
-        rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": [], "consume_MBps": [], "consume_cpu_s_per_GB": [],
+        rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": [], "minor_faults_per_GB": [], "consume_MBps": [], "consume_cpu_s_per_GB": [],
                                 "p99_ms_half_rate": [], "tail_consume_MBps": [], "tail_consume_lag_s": [],
                                 "tail_cpu_s_per_GB": []}
                 for mode in modes for parts in (1, 6)}
@@ -294,11 +304,17 @@ def compare_io_modes(args):
                     broker = Broker(args.runnel, broker_dir, (f"log.io.mode={io_mode}", *more))
                     try:
                         topic = f"bench-{len(loads)}-{partitions}-{round_index}"
+                        if args.warm_mb:
+                            create_topic(broker.bootstrap, topic + "-warm", partitions)
+                            produce(driver, broker.bootstrap, topic + "-warm", args.warm_mb * 1_000_000 // args.value_size,
+                                    args.value_size, idempotent=False)
                         create_topic(broker.bootstrap, topic, partitions)
-                        before = cpu_seconds(broker.proc.pid)
+                        before, faults = cpu_seconds(broker.proc.pid), minor_faults(broker.proc.pid)
                         plain = produce(driver, broker.bootstrap, topic, args.records, args.value_size, idempotent=False)
                         used = cpu_seconds(broker.proc.pid) - before
                         gigabytes = args.records * args.value_size / 1e9
+                        rows[(mode, partitions)]["minor_faults_per_GB"].append(
+                            (minor_faults(broker.proc.pid) - faults) / gigabytes)
                         rows[(mode, partitions)]["MBps"].append(plain["MBps"])
                         rows[(mode, partitions)]["cpu_s_per_GB"].append(used / gigabytes)
                         if args.io_modes_full:
@@ -342,6 +358,7 @@ def compare_io_modes(args):
             results[f"{mode}_partitions_{partitions}"] = {
                 "produce_MBps_median": statistics.median(row["MBps"]),
                 "cpu_s_per_GB_median": statistics.median(row["cpu_s_per_GB"]),
+                "minor_faults_per_GB_median": statistics.median(row["minor_faults_per_GB"]),
                 **({k + "_median": statistics.median(row[k]) for k in ("consume_MBps", "consume_cpu_s_per_GB",
                                                                          "p99_ms_half_rate")}
                    if args.io_modes_full else {}),
