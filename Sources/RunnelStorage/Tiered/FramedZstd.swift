@@ -125,13 +125,6 @@ enum FramedZstd {
     /// Decompresses one frame (its uncompressed length is known from the table).
     static func decompress(_ compressed: ByteBuffer, length: Int, path: String) throws(StorageError) -> ByteBuffer {
         var output = ByteBufferAllocator().buffer(capacity: max(length, 1))
-        try decompress(compressed, length: length, appendingTo: &output, path: path)
-        return output
-    }
-
-    /// Decompresses one frame onto the end of `output` (no intermediate buffer).
-    static func decompress(_ compressed: ByteBuffer, length: Int, appendingTo output: inout ByteBuffer,
-                           path: String) throws(StorageError) {
         var status = 0
         _ = compressed.withUnsafeReadableBytes { raw in
             output.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
@@ -143,6 +136,7 @@ enum FramedZstd {
             let reason = ZSTD_isError(status) != 0 ? String(cString: ZSTD_getErrorName(status)) : "\(status) bytes, expected \(length)"
             throw .corruptMessage("zstd frame in \(path): \(reason)")
         }
+        return output
     }
 }
 
@@ -158,46 +152,22 @@ final class ZstdFramedSegmentBytes: SegmentBytes {
         self.table = table
     }
 
-    /// The compressed bytes of frames `range`, read with one pread (frames are contiguous in the file).
-    private func compressedFrames(_ range: ClosedRange<Int>) throws(StorageError) -> ByteBuffer {
-        let from = table.frames[range.lowerBound].position
-        let to = table.frames[range.upperBound].position + Int64(table.frames[range.upperBound].length)
-        let bytes = try file.read(at: from, length: Int(to - from))
-        guard bytes.readableBytes == Int(to - from) else {
-            throw .corruptMessage("\(file.path): frames \(range.lowerBound)...\(range.upperBound) are cut short")
-        }
-        return bytes
-    }
-
-    /// Frame `index` of `compressed`, which holds the compressed frames from `firstIndex` on.
-    private func frame(_ index: Int, in compressed: ByteBuffer, from firstIndex: Int) -> ByteBuffer? {
-        let offset = Int(table.frames[index].position - table.frames[firstIndex].position)
-        return compressed.getSlice(at: compressed.readerIndex + offset, length: Int(table.frames[index].length))
-    }
-
     func frame(_ index: Int) throws(StorageError) -> ByteBuffer {
-        if let hit = cached(index) { return hit }
-        let bytes = try FramedZstd.decompress(try compressedFrames(index...index),
-                                              length: table.uncompressedLength(of: index), path: file.path)
-        remember(index, bytes)
-        return bytes
-    }
-
-    private func cached(_ index: Int) -> ByteBuffer? {
-        recent.withLock { $0.first(where: { $0.index == index })?.bytes }
-    }
-
-    private func remember(_ index: Int, _ bytes: ByteBuffer) {
+        if let hit = recent.withLock({ $0.first(where: { $0.index == index })?.bytes }) { return hit }
+        let entry = table.frames[index]
+        let compressed = try file.read(at: entry.position, length: Int(entry.length))
+        guard compressed.readableBytes == Int(entry.length) else {
+            throw .corruptMessage("\(file.path): frame \(index) is cut short")
+        }
+        let bytes = try FramedZstd.decompress(compressed, length: table.uncompressedLength(of: index), path: file.path)
         recent.withLock { cache in
             cache.removeAll { $0.index == index }
             cache.append((index, bytes))
             if cache.count > 2 { cache.removeFirst() }
         }
+        return bytes
     }
 
-    /// A read over several frames decompresses the frames it covers wholly straight into the answer (one
-    /// pread for all of their compressed bytes, no per-frame buffer, no copy); a partly covered first or
-    /// last frame goes through the recent-frames cache, where the neighbouring read will find it.
     func read(at position: Int64, length: Int) throws(StorageError) -> ByteBuffer {
         let end = min(position + Int64(max(length, 0)), table.logSize)
         guard position >= 0, position < end else { return ByteBuffer() }
@@ -210,30 +180,15 @@ final class ZstdFramedSegmentBytes: SegmentBytes {
             let from = Int(position - Int64(first) * frameSize)
             return bytes.getSlice(at: bytes.readerIndex + from, length: Int(end - position)) ?? ByteBuffer()
         }
-        let whole = { (index: Int) in
-            let frameStart = Int64(index) * frameSize
-            return position <= frameStart && frameStart + Int64(self.table.uncompressedLength(of: index)) <= end
-        }
-        let wholeFrames = (first...last).filter { whole($0) && cached($0) == nil }
-        let compressed = try wholeFrames.first.map { lowest throws(StorageError) in
-            try compressedFrames(lowest...wholeFrames[wholeFrames.count - 1])
-        }
         var out = ByteBufferAllocator().buffer(capacity: Int(end - position))
         for index in first...last {
-            if let compressed, let firstWhole = wholeFrames.first, wholeFrames.contains(index) {
-                guard let input = frame(index, in: compressed, from: firstWhole) else {
-                    throw .corruptMessage("\(file.path): frame \(index) is cut short")
-                }
-                try FramedZstd.decompress(input, length: table.uncompressedLength(of: index), appendingTo: &out,
-                                          path: file.path)
-                continue
-            }
-            let bytes = try frame(index)
+            var bytes = try frame(index)
             let frameStart = Int64(index) * frameSize
             let from = Int(max(position, frameStart) - frameStart)
             let to = Int(min(end, frameStart + Int64(bytes.readableBytes)) - frameStart)
             guard var part = bytes.getSlice(at: bytes.readerIndex + from, length: to - from) else { break }
             out.writeBuffer(&part)
+            bytes.clear()
         }
         return out
     }
