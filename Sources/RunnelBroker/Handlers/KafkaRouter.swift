@@ -196,11 +196,11 @@ final class KafkaRouter: RequestRouter {
         switch result {
         case .now(let response):
             return request.eventLoop.makeCompletedFuture {
-                try encode(broker.withRequestTime(response, spent: spent, request), for: request)
+                try broker.encodeWithRequestTime(response, spent: spent, request) { try encode($0, for: request) }
             }
         case .later(let future):
             return future.flatMapThrowing { [broker] response in
-                try self.encode(broker.withRequestTime(response, spent: spent, request), for: request)
+                try broker.encodeWithRequestTime(response, spent: spent, request) { try self.encode($0, for: request) }
             }
         }
     }

@@ -181,7 +181,9 @@ final class ClientQuotaManager: Sendable {
     }
 
     /// Records `value` (bytes) for `user` and `clientId` at `now` (ms), and returns the throttle time in ms (0 when within quota or unlimited).
-    func record(_ type: ClientQuotaType, user: String, clientId: String, value: Double, now: Int64) -> Int64 {
+    /// `throttling: false` only records (Kafka's recordNoThrottle: the time encoding a response takes).
+    @discardableResult
+    func record(_ type: ClientQuotaType, user: String, clientId: String, value: Double, now: Int64, throttling: Bool = true) -> Int64 {
         guard active.load(ordering: .acquiring) else { return 0 }
         let window = self.window.withLock { $0 }
         let throttle = state.withLockedValue { state -> Int64 in
@@ -193,6 +195,7 @@ final class ClientQuotaManager: Sendable {
             // Kafka bounds a request-time throttle by one window (ClientRequestQuotaManager's maxThrottleTimeMs).
             return type == .request ? min(throttle, window.sizeMs) : throttle
         }
+        guard throttling else { return 0 }
         if throttle > 0 { metrics.throttled(type, ms: throttle) }
         return throttle
     }

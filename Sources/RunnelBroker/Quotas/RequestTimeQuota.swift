@@ -2,7 +2,8 @@
 // spends handling each request of a client with such a quota is recorded, as a percentage of one thread's
 // second, in the client's windowed-rate sensor; over the quota the response carries the throttle time
 // (at most one quota window, as Kafka bounds it) and the connection is muted for it, as for byte quotas.
-// Counted: decoding the request and the handler's synchronous work on the event loop. Not counted: time
+// Counted: decoding the request, the handler's synchronous work on the event loop and encoding the
+// response (recorded after it went out, without throttling for it). Not counted: time
 // a request waits (a long poll, a durable append, a rebalance, a metadata-store write), as Kafka counts
 // its handler threads' time and not the time a request spends in purgatory.
 import KafkaProtocol
@@ -105,6 +106,20 @@ extension BrokerCore {
         guard throttle > 0, var throttled = response as? any ThrottleTimeResponse else { return response }
         throttled.throttleTimeMs = max(throttled.throttleTimeMs, throttle)
         return (throttled as? Response) ?? response
+    }
+
+    /// Encodes `response` with the request-time quota applied, then records the encoding's own time
+    /// without throttling for it (Kafka records its network threads' time the same way).
+    func encodeWithRequestTime<Response>(_ response: Response, spent: UInt64, _ request: HandlerRequest,
+                                         _ encode: (Response) throws -> ResponsePayload) rethrows -> ResponsePayload {
+        guard spent != 0 else { return try encode(response) }
+        let throttled = withRequestTime(response, spent: spent, request)
+        let started = NIODeadline.now().uptimeNanoseconds
+        let payload = try encode(throttled)
+        let encoding = RequestTimeQuota.percentage(nanoseconds: NIODeadline.now().uptimeNanoseconds &- started)
+        quotas.record(.request, user: request.context.session.principal.name, clientId: request.header.clientId ?? "",
+                      value: encoding, now: Self.quotaClockMs, throttling: false)
+        return payload
     }
 
     /// An encoded Fetch response (FetchResponseWriter: v4+, `throttle_time_ms` first in the body) with the
