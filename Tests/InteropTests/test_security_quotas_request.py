@@ -3,7 +3,8 @@
 `request_percentage` (Kafka's ClientRequestQuotaManager): the broker's handling time of each request of a
 limited client counts against a percentage of one thread; over it the responses carry throttle_time_ms and
 the connection is muted, so librdkafka and the Java producer report throttling and the client's request
-rate falls far below an unlimited client's beside it, which is never throttled.
+rate falls far below an unlimited client's beside it, which is never throttled; kafka-python records the
+throttle time too.
 
 `controller_mutation_rate` (KIP-599): CreateTopics / CreatePartitions / DeleteTopics take their partitions
 from a token bucket (burst = rate x quota.window.num x window). At the versions the Java AdminClient sends
@@ -20,9 +21,9 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import cli_support as cli
-import conftest
 from conftest import unique
 from runnel_interop import clients, metrics
+from runnel_interop.quotas import assert_throttled_in_metrics, quota, quota_broker
 
 pytestmark = [pytest.mark.needs_broker]
 
@@ -32,16 +33,7 @@ RUN_S = 5.0
 
 @pytest.fixture(scope="module")
 def rbroker(runnel_bin, tmp_path_factory):
-    b = conftest._start(runnel_bin, tmp_path_factory.mktemp("request-quota-broker"), configs={
-        "quota.window.num": WINDOW_NUM, **metrics.metrics_configs()})
-    yield b
-    if b in conftest._active:
-        conftest._active.remove(b)
-    b.stop()
-
-
-def quota(runnel_bin, broker, *args):
-    return cli.ok(runnel_bin, "quota", *args, brokers=broker.bootstrap)
+    yield from quota_broker(runnel_bin, tmp_path_factory.mktemp("request-quota-broker"), WINDOW_NUM)
 
 
 class RequestLoop:
@@ -103,9 +95,7 @@ def test_request_percentage_throttles_a_busy_client_while_an_unlimited_one_runs(
     assert not free.throttles, f"the unlimited client was throttled: {free.throttles[:5]}"
     assert rates["free"] >= 50, rates  # enough requests to tell the two apart
     assert rates["limited"] * 3 <= rates["free"], rates
-    samples = metrics.scrape(rbroker)
-    assert samples.total("runnel_quota_throttle_time_ms_total", type="request") > 0
-    assert samples.total("runnel_quota_throttled_responses_total", type="request") > 0
+    assert_throttled_in_metrics(rbroker, "request")
     quota(runnel_bin, rbroker, "remove", "--client", limited_id)
 
 
@@ -120,6 +110,28 @@ def test_java_producer_reports_request_time_throttle(runnel_bin, rbroker, java):
     print(f"java: 300 records in {r['durationMs']} ms, throttle max {r['config']['produceThrottleTimeMaxMs']}")
     assert r["acked"] == 300 and r["failed"] == 0, (r["acked"], r["failed"], r["errors"])
     assert r["config"]["produceThrottleTimeMaxMs"] > 0, r["config"]
+    quota(runnel_bin, rbroker, "remove", "--client", client_id)
+
+
+def test_kafka_python_producer_sees_request_time_throttle(runnel_bin, rbroker):
+    from kafka import KafkaProducer
+    topic = unique("request-quota-kp")
+    clients.create_topic(rbroker.bootstrap, topic, partitions=1)
+    client_id = unique("kp-busy")
+    quota(runnel_bin, rbroker, "set", "--client", client_id, "--request-percentage", "0.5")
+    producer = KafkaProducer(bootstrap_servers=rbroker.bootstrap, client_id=client_id, linger_ms=0, acks=1)
+    try:
+        sent = 0
+        start = time.monotonic()
+        while time.monotonic() - start < RUN_S:
+            producer.send(topic, b"k" * 100).get(timeout=30)  # one record per request
+            sent += 1
+        throttle_max = max((value for group in producer.metrics().values() for name, value in group.items()
+                            if name == "throttle-time-max" and isinstance(value, (int, float))), default=0)
+    finally:
+        producer.close(timeout=10)
+    print(f"kafka-python: {sent} requests in {RUN_S}s, throttle-time-max {throttle_max}")
+    assert throttle_max > 0, "kafka-python recorded no throttle time"
     quota(runnel_bin, rbroker, "remove", "--client", client_id)
 
 
