@@ -53,8 +53,9 @@ extension BrokerCore {
         for config in requested.configs {
             if let value = config.value { overrides[config.name] = value }
         }
-        // controller_mutation_rate: the partitions are taken just before the change (given back if it fails).
-        let mutated = request.validateOnly ? 0 : Int(partitions == -1 ? settings.defaultPartitions : partitions)
+        // controller_mutation_rate: the partitions are taken just before the change (given back if it fails;
+        // a validate-only request takes them too, as Kafka's controller does).
+        let mutated = Int(partitions == -1 ? settings.defaultPartitions : partitions)
         guard mutations.acquire(mutated) else {
             (result.errorCode, result.errorMessage) = (ControllerMutationQuota.exceeded.code.rawValue, ControllerMutationQuota.exceeded.message)
             return result
@@ -212,13 +213,13 @@ extension BrokerCore {
             result.errorMessage = "Unable to replicate the new partitions \(topic.replicationFactor) time(s): only \(live.count) broker(s) are registered."
             return result
         }
-        guard !request.validateOnly else {
-            result.errorCode = ErrorCode.none.rawValue
-            return result
-        }
         let added = Int(requested.count - topic.partitionCount)
         guard mutations.acquire(added) else {
             (result.errorCode, result.errorMessage) = (ControllerMutationQuota.exceeded.code.rawValue, ControllerMutationQuota.exceeded.message)
+            return result
+        }
+        guard !request.validateOnly else {
+            result.errorCode = ErrorCode.none.rawValue
             return result
         }
         do {
