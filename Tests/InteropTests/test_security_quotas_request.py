@@ -150,15 +150,17 @@ def test_create_topics_beyond_controller_mutation_rate_is_refused_then_retried(r
     quota(runnel_bin, rbroker, "set", "--client", client_id, "--controller-mutation-rate", "2")
     big, small, free_topic = unique("cm-big"), unique("cm-small"), unique("cm-free")
     started = time.monotonic()
-    first, refused, retried = java_admin(
+    first, exists, refused, retried = java_admin(
         java, rbroker, client_id,
         create_op(big, 10),         # a full bucket takes a large change whole: 4 - 10 = -6
+        create_op(big, 1),          # validated before the quota is consulted, as in Kafka: the topic exists
         create_op(small, 1),        # below zero: THROTTLING_QUOTA_EXCEEDED, ~3 s to wait
         create_op(small, 1, True),  # Kafka's AdminClient default: retried after the throttle time
     )
     elapsed = time.monotonic() - started
     print(f"mutation quota: {refused}, retried after {elapsed:.1f}s")
     assert first["ok"] and first["result"][big]["ok"], first
+    assert exists["result"][big]["error"] == "TopicExistsException", exists
     outcome = refused["result"][small]
     assert not outcome["ok"] and outcome["error"] == "ThrottlingQuotaExceededException", outcome
     assert 1000 <= outcome["throttleTimeMs"] <= 3000, outcome

@@ -53,17 +53,26 @@ extension BrokerCore {
         for config in requested.configs {
             if let value = config.value { overrides[config.name] = value }
         }
-        // controller_mutation_rate: the partitions are taken just before the change (given back if it fails;
-        // a validate-only request takes them too, as Kafka's controller does).
-        let mutated = Int(partitions == -1 ? settings.defaultPartitions : partitions)
-        guard mutations.acquire(mutated) else {
-            (result.errorCode, result.errorMessage) = (ControllerMutationQuota.exceeded.code.rawValue, ControllerMutationQuota.exceeded.message)
-            return result
+        func create(validateOnly: Bool) async throws(TopicCreationError) -> TopicMetadata {
+            try await createTopic(name: requested.name, partitions: partitions, replicationFactor: factor, configs: overrides,
+                                  assignments: explicit, validateOnly: validateOnly, logger: context.context.logger)
         }
+        // controller_mutation_rate, after validation as in Kafka's controller (a validate-only pass first when a
+        // quota applies): the partitions are taken just before the change and given back if it fails; a
+        // validate-only request takes them too, as Kafka's controller does.
+        let mutated = Int(partitions == -1 ? settings.defaultPartitions : partitions)
         do throws(TopicCreationError) {
-            let topic = try await createTopic(name: requested.name, partitions: partitions, replicationFactor: factor,
-                                              configs: overrides, assignments: explicit, validateOnly: request.validateOnly,
-                                              logger: context.context.logger)
+            if mutations.isLimited { _ = try await create(validateOnly: true) }
+            guard mutations.acquire(mutated) else {
+                throw TopicCreationError(ControllerMutationQuota.exceeded.code, ControllerMutationQuota.exceeded.message)
+            }
+            let topic: TopicMetadata
+            do throws(TopicCreationError) {
+                topic = try await create(validateOnly: request.validateOnly)
+            } catch {
+                mutations.refund(mutated)
+                throw error
+            }
             result.errorCode = ErrorCode.none.rawValue
             result.topicId = request.validateOnly ? .zero : topic.topicId
             result.numPartitions = topic.partitionCount
@@ -79,7 +88,6 @@ extension BrokerCore {
                 return config
             }
         } catch {
-            mutations.refund(mutated)
             result.errorCode = error.errorCode.rawValue
             result.errorMessage = error.message
         }

@@ -27,6 +27,9 @@ struct ControllerMutationQuota {
         strict = request.version >= (Self.strictSince[api] ?? 0)
     }
 
+    /// Whether a quota applies at all (some entity sets controller_mutation_rate).
+    var isLimited: Bool { quotas != nil }
+
     /// Kafka's answer for a topic refused by a strict quota.
     static let exceeded = (code: ErrorCode.throttlingQuotaExceeded, message: "The throttling quota has been exceeded.")
 
