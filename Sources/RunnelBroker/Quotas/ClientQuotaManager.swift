@@ -120,9 +120,8 @@ final class ClientQuotaManager: Sendable {
     }
 
     private let window: Mutex<Window>
-    /// False while no user/client-id entity sets a quota: the per-request check is this load alone.
-    private let active = Atomic<Bool>(false)
-    /// The quota types some user/client-id entity sets (`ClientQuotaType.bit`s).
+    /// The quota types some user/client-id entity sets (`ClientQuotaType.bit`s); 0 while none does: the
+    /// per-request check is this load alone.
     private let activeTypes = Atomic<UInt8>(0)
     /// False while no IP entity sets connection_creation_rate.
     private let connectionQuotasActive = Atomic<Bool>(false)
@@ -137,21 +136,16 @@ final class ClientQuotaManager: Sendable {
 
     /// Replaces the quotas (sensors keep their history; resolutions are recomputed).
     func load(_ table: ClientQuotaTable) {
-        let limits = table.limitsClients
         let types = table.limitedTypes
         state.withLockedValue { state in
             state.table = table
             state.resolved = [:]
         }
-        active.store(limits, ordering: .releasing)
         activeTypes.store(types, ordering: .releasing)
         connectionQuotasActive.store(table.limitsConnections, ordering: .releasing)
     }
 
-    /// Whether any user or client-id quota is in force (one atomic load: the unlimited fast path).
-    var limitsClients: Bool { active.load(ordering: .acquiring) }
-
-    /// Whether any user or client-id entity sets a quota of `type` (one atomic load).
+    /// Whether any user or client-id entity sets a quota of `type` (one atomic load: the unlimited fast path).
     func limits(_ type: ClientQuotaType) -> Bool { activeTypes.load(ordering: .acquiring) & type.bit != 0 }
 
     /// Every quota now in force.
@@ -164,7 +158,7 @@ final class ClientQuotaManager: Sendable {
 
     /// Whether a quota of `type` applies to `user` with `clientId`.
     func applies(_ type: ClientQuotaType, user: String, clientId: String) -> Bool {
-        guard active.load(ordering: .acquiring) else { return false }
+        guard limits(type) else { return false }
         return state.withLockedValue { state in
             Self.resolution(&state, type, QuotaSensorKey(user: user, clientId: clientId)) != nil
         }
@@ -184,7 +178,7 @@ final class ClientQuotaManager: Sendable {
     /// `throttling: false` only records (Kafka's recordNoThrottle: the time encoding a response takes).
     @discardableResult
     func record(_ type: ClientQuotaType, user: String, clientId: String, value: Double, now: Int64, throttling: Bool = true) -> Int64 {
-        guard active.load(ordering: .acquiring) else { return 0 }
+        guard limits(type) else { return 0 }
         let window = self.window.withLock { $0 }
         let throttle = state.withLockedValue { state -> Int64 in
             guard let (bound, sensor) = Self.resolution(&state, type, QuotaSensorKey(user: user, clientId: clientId)) else { return 0 }
@@ -229,7 +223,7 @@ final class ClientQuotaManager: Sendable {
 
     /// Takes back a value recorded earlier (a throttled fetch answers no data, as Kafka's unrecord).
     func unrecord(_ type: ClientQuotaType, user: String, clientId: String, value: Double, now: Int64) {
-        guard active.load(ordering: .acquiring) else { return }
+        guard limits(type) else { return }
         state.withLockedValue { state in
             guard let cached = state.resolved[type]?[QuotaSensorKey(user: user, clientId: clientId)],
                   let (_, sensor) = cached else { return }
