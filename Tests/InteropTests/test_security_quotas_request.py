@@ -135,6 +135,27 @@ def test_kafka_python_producer_sees_request_time_throttle(runnel_bin, rbroker):
     quota(runnel_bin, rbroker, "remove", "--client", client_id)
 
 
+def test_metadata_responses_carry_the_request_time_throttle(runnel_bin, rbroker):
+    """Not only Produce: every response with throttle_time_ms carries it (here Metadata, from librdkafka)."""
+    client_id = unique("md-busy")
+    quota(runnel_bin, rbroker, "set", "--client", client_id, "--request-percentage", "0.5")
+    throttles: list[float] = []
+    admin = AdminClient({"bootstrap.servers": rbroker.bootstrap, "client.id": client_id,
+                         "throttle_cb": lambda e: throttles.append(e.throttle_time)})
+    start = time.monotonic()
+    calls = 0
+    while time.monotonic() - start < RUN_S:
+        admin.list_topics(timeout=10)  # one Metadata request for all topics each
+        calls += 1
+        admin.poll(0)  # throttle_cb is served from poll
+    deadline = time.monotonic() + 5
+    while not throttles and time.monotonic() < deadline:
+        admin.poll(0.1)
+    print(f"metadata: {calls} calls in {RUN_S}s, throttles {len(throttles)} (max {max(throttles, default=0)})")
+    assert throttles and max(throttles) > 0, "librdkafka saw no throttle_time_ms on Metadata"
+    quota(runnel_bin, rbroker, "remove", "--client", client_id)
+
+
 def java_admin(java, broker, client_id, *ops):
     return java.run("admin", {"bootstrap": broker.bootstrap, "clientId": client_id, "ops": list(ops)}, timeout=120)["results"]
 
