@@ -20,6 +20,7 @@ import cli_support as cli
 import conftest
 from conftest import unique
 from runnel_interop import clients, metrics, wire
+from runnel_interop.quotas import assert_throttled_in_metrics, quota, quota_broker
 
 pytestmark = [pytest.mark.needs_broker]
 
@@ -34,16 +35,7 @@ VALUE = b"q" * 1000
 
 @pytest.fixture(scope="module")
 def qbroker(runnel_bin, tmp_path_factory):
-    b = conftest._start(runnel_bin, tmp_path_factory.mktemp("quota-broker"), configs={
-        "quota.window.num": WINDOW_NUM, **metrics.metrics_configs()})
-    yield b
-    if b in conftest._active:
-        conftest._active.remove(b)
-    b.stop()
-
-
-def quota(runnel_bin, broker, *args):
-    return cli.ok(runnel_bin, "quota", *args, brokers=broker.bootstrap)
+    yield from quota_broker(runnel_bin, tmp_path_factory.mktemp("quota-broker"), WINDOW_NUM)
 
 
 def quota_rows(runnel_bin, broker, *args) -> dict:
@@ -197,9 +189,7 @@ def test_limited_producer_held_to_quota_while_unlimited_keeps_throughput(runnel_
     # debug broker, the limited producer's own client beside it); below 0.4x would mean the quota hurt it.
     assert free_rate >= 0.4 * baseline_rate, f"unlimited producer fell to {free_rate / MiB:.2f} of {baseline_rate / MiB:.2f} MiB/s"
 
-    samples = metrics.scrape(qbroker)
-    assert samples.total("runnel_quota_throttle_time_ms_total", type="produce") > 0
-    assert samples.total("runnel_quota_throttled_responses_total", type="produce") > 0
+    assert_throttled_in_metrics(qbroker, "produce")
     quota(runnel_bin, qbroker, "remove", "--client", limited_id)
 
 

@@ -185,16 +185,23 @@ final class KafkaRouter: RequestRouter {
         _ type: Request.Type, _ body: ByteBuffer, _ request: HandlerRequest,
         _ handler: (Request, HandlerRequest) -> HandlerResult<Request.Response>
     ) -> EventLoopFuture<ResponsePayload> {
+        let started = broker.requestTimeStart(request)  // request-time quota (Quotas/RequestTimeQuota.swift)
         let message: Request
         switch decode(Request.self, body, request) {
         case .success(let decoded): message = decoded
         case .failure(let error): return malformed(request, reason: "\(error)")
         }
-        switch handler(message, request) {
+        let result = handler(message, request)
+        let spent = broker.requestTimeSpent(since: started)
+        switch result {
         case .now(let response):
-            return request.eventLoop.makeCompletedFuture { try encode(response, for: request) }
+            return request.eventLoop.makeCompletedFuture {
+                try broker.encodeWithRequestTime(response, spent: spent, request) { try encode($0, for: request) }
+            }
         case .later(let future):
-            return future.flatMapThrowing { response in try self.encode(response, for: request) }
+            return future.flatMapThrowing { [broker] response in
+                try broker.encodeWithRequestTime(response, spent: spent, request) { try self.encode($0, for: request) }
+            }
         }
     }
 
@@ -248,13 +255,16 @@ final class KafkaRouter: RequestRouter {
     }
 
     private func serveProduce(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
+        let started = broker.requestTimeStart(request)
         let message: ProduceRequest
         switch decode(ProduceRequest.self, body, request) {
         case .success(let decoded): message = decoded
         case .failure(let error): return malformed(request, reason: "\(error)")
         }
         let acks = message.acks
-        let future = broker.produceWithQuota(message, requestBytes: body.readableBytes, request)
+        let produced = broker.produceWithQuota(message, requestBytes: body.readableBytes, request)
+        let spent = broker.requestTimeSpent(since: started)
+        let future = spent == 0 ? produced : produced.map { [broker] in broker.withRequestTime($0, spent: spent, request) }
         guard acks != 0 else {
             // acks=0: the client reads no response; the append still completes in the background.
             return future.map { _ in ResponsePayload.none }
@@ -263,10 +273,15 @@ final class KafkaRouter: RequestRouter {
     }
 
     private func serveFetch(_ body: ByteBuffer, _ request: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
+        let started = broker.requestTimeStart(request)
         switch decode(FetchRequest.self, body, request) {
         case .success(let message):
             broker.noteQuota(.fetch, request)
-            return broker.fetch(message, request)
+            let fetched = broker.fetch(message, request)
+            // Followers' fetches are inter-broker traffic: exempt from the request-time quota, as in Kafka.
+            let follower = (request.version >= 15 ? message.replicaState.replicaId : message.replicaId) >= 0
+            let spent = follower ? 0 : broker.requestTimeSpent(since: started)
+            return spent == 0 ? fetched : fetched.map { [broker] in broker.withRequestTime(fetch: $0, spent: spent, request) }
         case .failure(let error): return malformed(request, reason: "\(error)")
         }
     }

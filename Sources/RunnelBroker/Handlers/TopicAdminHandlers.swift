@@ -10,12 +10,17 @@ extension BrokerCore {
         var counts: [String: Int] = [:]
         for topic in request.topics { counts[topic.name, default: 0] += 1 }
         let live = Set(metadataStore.liveBrokers().map(\.nodeId))
-        for requested in request.topics { response.topics.append(await createTopic(requested, request, counts: counts, live: live, context)) }
+        var mutations = ControllerMutationQuota(quotas, context)
+        for requested in request.topics {
+            response.topics.append(await createTopic(requested, request, counts: counts, live: live, &mutations, context))
+        }
+        response.throttleTimeMs = finish(mutations, context)
         return response
     }
 
     private func createTopic(_ requested: CreateTopicsRequest.CreatableTopic, _ request: CreateTopicsRequest, counts: [String: Int],
-                         live: Set<Int32>, _ context: HandlerRequest) async -> CreateTopicsResponse.CreatableTopicResult {
+                         live: Set<Int32>, _ mutations: inout ControllerMutationQuota,
+                         _ context: HandlerRequest) async -> CreateTopicsResponse.CreatableTopicResult {
         var result = CreateTopicsResponse.CreatableTopicResult()
         result.name = requested.name
         result.numPartitions = -1
@@ -48,10 +53,26 @@ extension BrokerCore {
         for config in requested.configs {
             if let value = config.value { overrides[config.name] = value }
         }
+        func create(validateOnly: Bool) async throws(TopicCreationError) -> TopicMetadata {
+            try await createTopic(name: requested.name, partitions: partitions, replicationFactor: factor, configs: overrides,
+                                  assignments: explicit, validateOnly: validateOnly, logger: context.context.logger)
+        }
+        // controller_mutation_rate, after validation as in Kafka's controller (a validate-only pass first when a
+        // quota applies): the partitions are taken just before the change and given back if it fails; a
+        // validate-only request takes them too, as Kafka's controller does.
+        let mutated = Int(partitions == -1 ? settings.defaultPartitions : partitions)
         do throws(TopicCreationError) {
-            let topic = try await createTopic(name: requested.name, partitions: partitions, replicationFactor: factor,
-                                              configs: overrides, assignments: explicit, validateOnly: request.validateOnly,
-                                              logger: context.context.logger)
+            if mutations.isLimited { _ = try await create(validateOnly: true) }
+            guard mutations.acquire(mutated) else {
+                throw TopicCreationError(ControllerMutationQuota.exceeded.code, ControllerMutationQuota.exceeded.message)
+            }
+            let topic: TopicMetadata
+            do throws(TopicCreationError) {
+                topic = try await create(validateOnly: request.validateOnly)
+            } catch {
+                mutations.refund(mutated)
+                throw error
+            }
             result.errorCode = ErrorCode.none.rawValue
             result.topicId = request.validateOnly ? .zero : topic.topicId
             result.numPartitions = topic.partitionCount
@@ -79,11 +100,14 @@ extension BrokerCore {
         let targets: [(name: String?, id: KafkaUUID)] = context.version >= 6
             ? request.topics.map { ($0.name, $0.topicId) }
             : request.topicNames.map { ($0, KafkaUUID.zero) }
-        for target in targets { response.responses.append(await deleteTopic(target, context)) }
+        var mutations = ControllerMutationQuota(quotas, context)
+        for target in targets { response.responses.append(await deleteTopic(target, &mutations, context)) }
+        response.throttleTimeMs = finish(mutations, context)
         return response
     }
 
-    private func deleteTopic(_ target: (name: String?, id: KafkaUUID), _ context: HandlerRequest) async -> DeleteTopicsResponse.DeletableTopicResult {
+    private func deleteTopic(_ target: (name: String?, id: KafkaUUID), _ mutations: inout ControllerMutationQuota,
+                             _ context: HandlerRequest) async -> DeleteTopicsResponse.DeletableTopicResult {
         var result = DeleteTopicsResponse.DeletableTopicResult()
         result.name = target.name
         result.topicId = target.id
@@ -121,12 +145,17 @@ extension BrokerCore {
             result.errorMessage = "topic deletion is disabled (delete.topic.enable=false)"
             return result
         }
+        guard mutations.acquire(Int(topic.partitionCount)) else {
+            (result.errorCode, result.errorMessage) = (ControllerMutationQuota.exceeded.code.rawValue, ControllerMutationQuota.exceeded.message)
+            return result
+        }
         do throws(MetadataStoreError) {
             _ = try await metadataStore.deleteTopic(named: topic.name)
             replicas.removePartitions(of: topic)
             context.context.logger.info("deleted topic", metadata: ["topic": "\(topic.name)"])
             result.errorCode = ErrorCode.none.rawValue
         } catch {
+            mutations.refund(Int(topic.partitionCount))
             result.errorCode = error.errorCode.rawValue
             result.errorMessage = error.description
         }
@@ -135,11 +164,14 @@ extension BrokerCore {
 
     func createPartitions(_ request: CreatePartitionsRequest, _ context: HandlerRequest) async -> CreatePartitionsResponse {
         var response = CreatePartitionsResponse()
-        for requested in request.topics { response.results.append(await createPartitions(requested, request, context)) }
+        var mutations = ControllerMutationQuota(quotas, context)
+        for requested in request.topics { response.results.append(await createPartitions(requested, request, &mutations, context)) }
+        response.throttleTimeMs = finish(mutations, context)
         return response
     }
 
     private func createPartitions(_ requested: CreatePartitionsRequest.CreatePartitionsTopic, _ request: CreatePartitionsRequest,
+                              _ mutations: inout ControllerMutationQuota,
                               _ context: HandlerRequest) async -> CreatePartitionsResponse.CreatePartitionsTopicResult {
         var result = CreatePartitionsResponse.CreatePartitionsTopicResult()
         result.name = requested.name
@@ -189,6 +221,11 @@ extension BrokerCore {
             result.errorMessage = "Unable to replicate the new partitions \(topic.replicationFactor) time(s): only \(live.count) broker(s) are registered."
             return result
         }
+        let added = Int(requested.count - topic.partitionCount)
+        guard mutations.acquire(added) else {
+            (result.errorCode, result.errorMessage) = (ControllerMutationQuota.exceeded.code.rawValue, ControllerMutationQuota.exceeded.message)
+            return result
+        }
         guard !request.validateOnly else {
             result.errorCode = ErrorCode.none.rawValue
             return result
@@ -201,6 +238,7 @@ extension BrokerCore {
             if let image = metadataStore.image.topic(named: topic.name) { replication?.apply(image) }
             result.errorCode = ErrorCode.none.rawValue
         } catch let error as MetadataStoreError {
+            mutations.refund(added)
             result.errorCode = error.errorCode.rawValue
             result.errorMessage = error.description
         } catch {

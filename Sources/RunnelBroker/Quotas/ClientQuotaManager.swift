@@ -10,12 +10,24 @@ import Synchronization
 /// The quota types a client is throttled by (Kafka's ClientQuotaType), with the key each reads.
 enum ClientQuotaType: String, CaseIterable, Sendable {
     case produce, fetch, request
+    case controllerMutation = "controller_mutation"
 
     var key: ClientQuotaKey {
         switch self {
         case .produce: .producerByteRate
         case .fetch: .consumerByteRate
         case .request: .requestPercentage
+        case .controllerMutation: .controllerMutationRate
+        }
+    }
+
+    /// This type's bit in `ClientQuotaManager`'s set of types some entity limits.
+    var bit: UInt8 {
+        switch self {
+        case .produce: 1
+        case .fetch: 2
+        case .request: 4
+        case .controllerMutation: 8
         }
     }
 }
@@ -45,10 +57,15 @@ struct ClientQuotaTable: Sendable {
     }
 
     /// Whether any user or client-id entity sets a throttling quota.
-    var limitsClients: Bool {
-        entities.contains { entity, values in
-            entity.ip == nil && ClientQuotaType.allCases.contains { values[$0.key.rawValue] != nil }
+    var limitsClients: Bool { limitedTypes != 0 }
+
+    /// The quota types some user or client-id entity sets, as `ClientQuotaType.bit`s.
+    var limitedTypes: UInt8 {
+        var bits: UInt8 = 0
+        for (entity, values) in entities where entity.ip == nil {
+            for type in ClientQuotaType.allCases where values[type.key.rawValue] != nil { bits |= type.bit }
         }
+        return bits
     }
 
     /// The quota `key` that applies to `user` with `clientId`, by Kafka's precedence, and the sensor it
@@ -94,6 +111,8 @@ final class ClientQuotaManager: Sendable {
         /// Per quota type: (user, client id) → resolved bound and sensor (cleared on every reload).
         var resolved: [ClientQuotaType: [QuotaSensorKey: (bound: Double, sensor: QuotaSensorKey)?]] = [:]
         var rates: [ClientQuotaType: [QuotaSensorKey: QuotaRate]] = [:]
+        /// controller_mutation_rate token buckets (KIP-599).
+        var buckets: [QuotaSensorKey: QuotaTokenBucket] = [:]
         /// Connections accepted per IP address (connection_creation_rate quotas).
         var connectionRates: [String: QuotaRate] = [:]
         /// Connections accepted by the broker (`max.connection.creation.rate`).
@@ -101,8 +120,9 @@ final class ClientQuotaManager: Sendable {
     }
 
     private let window: Mutex<Window>
-    /// False while no user/client-id entity sets a quota: the per-request check is this load alone.
-    private let active = Atomic<Bool>(false)
+    /// The quota types some user/client-id entity sets (`ClientQuotaType.bit`s); 0 while none does: the
+    /// per-request check is this load alone.
+    private let activeTypes = Atomic<UInt8>(0)
     /// False while no IP entity sets connection_creation_rate.
     private let connectionQuotasActive = Atomic<Bool>(false)
     private let state = NIOLockedValueBox(Sensors())
@@ -116,17 +136,17 @@ final class ClientQuotaManager: Sendable {
 
     /// Replaces the quotas (sensors keep their history; resolutions are recomputed).
     func load(_ table: ClientQuotaTable) {
-        let limits = table.limitsClients
+        let types = table.limitedTypes
         state.withLockedValue { state in
             state.table = table
             state.resolved = [:]
         }
-        active.store(limits, ordering: .releasing)
+        activeTypes.store(types, ordering: .releasing)
         connectionQuotasActive.store(table.limitsConnections, ordering: .releasing)
     }
 
-    /// Whether any user or client-id quota is in force (one atomic load: the unlimited fast path).
-    var limitsClients: Bool { active.load(ordering: .acquiring) }
+    /// Whether any user or client-id entity sets a quota of `type` (one atomic load: the unlimited fast path).
+    func limits(_ type: ClientQuotaType) -> Bool { activeTypes.load(ordering: .acquiring) & type.bit != 0 }
 
     /// Every quota now in force.
     var table: ClientQuotaTable { state.withLockedValue { $0.table } }
@@ -138,7 +158,7 @@ final class ClientQuotaManager: Sendable {
 
     /// Whether a quota of `type` applies to `user` with `clientId`.
     func applies(_ type: ClientQuotaType, user: String, clientId: String) -> Bool {
-        guard active.load(ordering: .acquiring) else { return false }
+        guard limits(type) else { return false }
         return state.withLockedValue { state in
             Self.resolution(&state, type, QuotaSensorKey(user: user, clientId: clientId)) != nil
         }
@@ -155,16 +175,21 @@ final class ClientQuotaManager: Sendable {
     }
 
     /// Records `value` (bytes) for `user` and `clientId` at `now` (ms), and returns the throttle time in ms (0 when within quota or unlimited).
-    func record(_ type: ClientQuotaType, user: String, clientId: String, value: Double, now: Int64) -> Int64 {
-        guard active.load(ordering: .acquiring) else { return 0 }
+    /// `throttling: false` only records (Kafka's recordNoThrottle: the time encoding a response takes).
+    @discardableResult
+    func record(_ type: ClientQuotaType, user: String, clientId: String, value: Double, now: Int64, throttling: Bool = true) -> Int64 {
+        guard limits(type) else { return 0 }
         let window = self.window.withLock { $0 }
         let throttle = state.withLockedValue { state -> Int64 in
             guard let (bound, sensor) = Self.resolution(&state, type, QuotaSensorKey(user: user, clientId: clientId)) else { return 0 }
             if state.rates[type, default: [:]].count > 10_000 { Self.expireIdle(&state.rates, type: type, now: now, window: window) }
             // Updated in place (a copied-out sensor would copy its samples on every record).
             let fresh = QuotaRate(samples: window.samples, windowMs: window.sizeMs)
-            return state.rates[type, default: [:]][sensor, default: fresh].recordAndThrottle(value, bound: bound, now: now)
+            let throttle = state.rates[type, default: [:]][sensor, default: fresh].recordAndThrottle(value, bound: bound, now: now)
+            // Kafka bounds a request-time throttle by one window (ClientRequestQuotaManager's maxThrottleTimeMs).
+            return type == .request ? min(throttle, window.sizeMs) : throttle
         }
+        guard throttling else { return 0 }
         if throttle > 0 { metrics.throttled(type, ms: throttle) }
         return throttle
     }
@@ -198,11 +223,51 @@ final class ClientQuotaManager: Sendable {
 
     /// Takes back a value recorded earlier (a throttled fetch answers no data, as Kafka's unrecord).
     func unrecord(_ type: ClientQuotaType, user: String, clientId: String, value: Double, now: Int64) {
-        guard active.load(ordering: .acquiring) else { return }
+        guard limits(type) else { return }
         state.withLockedValue { state in
             guard let cached = state.resolved[type]?[QuotaSensorKey(user: user, clientId: clientId)],
                   let (_, sensor) = cached else { return }
             state.rates[type]?[sensor]?.record(-value, now: now)
+        }
+    }
+
+    /// Takes `permits` partition mutations of `user`'s `clientId` at `now` from its controller_mutation_rate
+    /// bucket (KIP-599). Strict (CreateTopics v6+, CreatePartitions v3+, DeleteTopics v5+): refused, with
+    /// the time until the bucket is back to zero, while the bucket is already below zero, else taken whole
+    /// (one large mutation may take it below zero). Permissive (older versions): always taken, with the
+    /// throttle time when the bucket is then below zero. Unlimited clients: accepted, no throttle.
+    func mutate(user: String, clientId: String, permits: Double, strict: Bool, now: Int64) -> (accepted: Bool, throttleMs: Int64) {
+        guard limits(.controllerMutation) else { return (true, 0) }
+        let window = self.window.withLock { $0 }
+        let outcome = state.withLockedValue { state -> (accepted: Bool, throttleMs: Int64) in
+            guard let (bound, sensor) = Self.resolution(&state, .controllerMutation, QuotaSensorKey(user: user, clientId: clientId))
+            else { return (true, 0) }
+            if state.buckets.count > 10_000 {
+                let span = Int64(window.samples) * window.sizeMs
+                state.buckets = state.buckets.filter { now - $0.value.lastEventMs < span }
+            }
+            var bucket = state.buckets[sensor] ?? QuotaTokenBucket(samples: window.samples, windowMs: window.sizeMs, bound: bound, now: now)
+            defer { state.buckets[sensor] = bucket }
+            if strict {
+                let throttle = bucket.throttleTime(bound: bound, now: now)
+                guard throttle == 0 else { return (false, throttle) }
+                bucket.record(permits, bound: bound, now: now)
+                return (true, 0)
+            }
+            bucket.record(permits, bound: bound, now: now)
+            return (true, bucket.throttleTime(bound: bound, now: now))
+        }
+        if outcome.throttleMs > 0 { metrics.throttled(.controllerMutation, ms: outcome.throttleMs) }
+        return outcome
+    }
+
+    /// Gives back mutations taken by `mutate` that did not happen (the change failed after all).
+    func refundMutations(user: String, clientId: String, permits: Double, now: Int64) {
+        guard limits(.controllerMutation) else { return }
+        state.withLockedValue { state in
+            guard let cached = state.resolved[.controllerMutation]?[QuotaSensorKey(user: user, clientId: clientId)],
+                  let (bound, sensor) = cached else { return }
+            state.buckets[sensor]?.record(-permits, bound: bound, now: now)
         }
     }
 

@@ -47,7 +47,7 @@ extension BrokerCore {
 
     /// Notes, when a request arrives, that its client has a quota of `type` (see `ConnectionThrottle.isLimited`).
     func noteQuota(_ type: ClientQuotaType, _ request: HandlerRequest) {
-        guard quotas.limitsClients, !request.context.throttle.isLimited,
+        guard quotas.limits(type), !request.context.throttle.isLimited,
               quotas.applies(type, user: request.context.session.principal.name, clientId: request.header.clientId ?? "")
         else { return }
         request.context.throttle.markLimited()
@@ -56,7 +56,7 @@ extension BrokerCore {
     /// Records `bytes` of a client's request or response against `type`'s quota; a violation mutes the
     /// connection and returns the throttle time (0 when within quota or unlimited).
     func recordQuota(_ type: ClientQuotaType, bytes: Int, _ request: HandlerRequest) -> Int32 {
-        guard quotas.limitsClients else { return 0 }  // no principal lookup (a lock) for unlimited brokers
+        guard quotas.limits(type) else { return 0 }  // no principal lookup (a lock) for unlimited brokers
         let throttle = quotas.record(type, user: request.context.session.principal.name,
                                      clientId: request.header.clientId ?? "", value: Double(bytes), now: Self.quotaClockMs)
         guard throttle > 0 else { return 0 }
@@ -67,7 +67,7 @@ extension BrokerCore {
     /// Produce with the producer quota: while no client has a quota this is `produce` itself (no extra
     /// future, no lookup beyond one atomic load).
     func produceWithQuota(_ message: ProduceRequest, requestBytes: Int, _ request: HandlerRequest) -> EventLoopFuture<ProduceResponse> {
-        guard quotas.limitsClients else { return produce(message, request) }
+        guard quotas.limits(.produce) else { return produce(message, request) }
         noteQuota(.produce, request)
         return produce(message, request).map { [self] in throttledProduce($0, requestBytes: requestBytes, request) }
     }
@@ -85,7 +85,7 @@ extension BrokerCore {
     /// the client over its quota, they are taken back and the answer carries no records (Kafka's
     /// throttled fetch answers an empty response), only the throttle time.
     func throttledFetch(_ partitions: [FetchedPartition], _ request: HandlerRequest) -> ([FetchedPartition], Int32) {
-        guard quotas.limitsClients else { return (partitions, 0) }
+        guard quotas.limits(.fetch) else { return (partitions, 0) }
         let bytes = partitions.reduce(0) { $0 + $1.bytes }
         let throttle = recordQuota(.fetch, bytes: bytes, request)
         guard throttle > 0 else { return (partitions, 0) }

@@ -5,7 +5,8 @@
 // describeProducers, listConsumerGroupOffsets, describeConsumerGroups, awaitAbsent (poll describeTopics until UnknownTopicOrPartition),
 // listTransactions, describeTransactions, abortTransaction, alterPartitionReassignments (replicas null
 // cancels), listPartitionReassignments, describeLogDirs, alterClientQuotas (value null removes a key),
-// describeClientQuotas (all entities).
+// describeClientQuotas (all entities). createTopics, createPartitions and deleteTopics take
+// retryOnQuotaViolation (default true, as Kafka); a ThrottlingQuotaExceededException reports its throttleTimeMs.
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -20,7 +21,9 @@ import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.CreatePartitionsOptions;
 import org.apache.kafka.clients.admin.CreateTopicsOptions;
+import org.apache.kafka.clients.admin.DeleteTopicsOptions;
 import org.apache.kafka.clients.admin.DeletedRecords;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
@@ -45,6 +48,7 @@ import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.ThrottlingQuotaExceededException;
 import org.apache.kafka.common.quota.ClientQuotaAlteration;
 import org.apache.kafka.common.quota.ClientQuotaEntity;
 import org.apache.kafka.common.quota.ClientQuotaFilter;
@@ -86,7 +90,8 @@ final class AdminCommand {
                     for (Map.Entry<String, Object> e : ta.obj("configs").entrySet()) cfg.put(e.getKey(), String.valueOf(e.getValue()));
                     topics.add(nt.configs(cfg));
                 }
-                var res = admin.createTopics(topics, new CreateTopicsOptions().validateOnly(op.bool("validateOnly", false)));
+                var res = admin.createTopics(topics, new CreateTopicsOptions().validateOnly(op.bool("validateOnly", false))
+                    .retryOnQuotaViolation(op.bool("retryOnQuotaViolation", true)));
                 Map<String, Object> perTopic = new LinkedHashMap<>();
                 for (Map.Entry<String, KafkaFuture<Void>> e : res.values().entrySet()) {
                     perTopic.put(e.getKey(), outcome(e.getValue(), () -> {
@@ -160,7 +165,7 @@ final class AdminCommand {
             case "createPartitions": {
                 Map<String, NewPartitions> m = new HashMap<>();
                 m.put(op.str("topic"), NewPartitions.increaseTo((int) op.num("totalCount")));
-                admin.createPartitions(m).all().get();
+                admin.createPartitions(m, new CreatePartitionsOptions().retryOnQuotaViolation(op.bool("retryOnQuotaViolation", true))).all().get();
                 return null;
             }
             case "deleteRecords": {
@@ -236,7 +241,7 @@ final class AdminCommand {
                 List<String> names = new ArrayList<>();
                 for (Object n : op.list("names")) names.add(n.toString());
                 Map<String, Object> out = new LinkedHashMap<>();
-                for (Map.Entry<String, KafkaFuture<Void>> e : admin.deleteTopics(names).topicNameValues().entrySet()) {
+                for (Map.Entry<String, KafkaFuture<Void>> e : admin.deleteTopics(names, new DeleteTopicsOptions().retryOnQuotaViolation(op.bool("retryOnQuotaViolation", true))).topicNameValues().entrySet()) {
                     out.put(e.getKey(), outcome(e.getValue(), () -> null));
                 }
                 return out;
@@ -422,6 +427,9 @@ final class AdminCommand {
             m.put("ok", false);
             m.put("error", JavaClient.errorName(t));
             m.put("message", JavaClient.describe(t));
+            Throwable c = t;
+            while (c.getCause() != null && !(c instanceof ThrottlingQuotaExceededException)) c = c.getCause();
+            if (c instanceof ThrottlingQuotaExceededException q) m.put("throttleTimeMs", (long) q.throttleTimeMs());
         }
         return m;
     }

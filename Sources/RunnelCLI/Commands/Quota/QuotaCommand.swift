@@ -95,9 +95,9 @@ struct QuotaSet: AsyncParsableCommand {
     @OptionGroup var entity: QuotaEntityOptions
     @Option(help: ArgumentHelp("Bytes per second this entity may produce.", valueName: "bytes")) var producerByteRate: Int64?
     @Option(help: ArgumentHelp("Bytes per second this entity may fetch.", valueName: "bytes")) var consumerByteRate: Int64?
-    @Option(help: ArgumentHelp("Percent of one request handler's time (stored; see docs/security.md).", valueName: "percent"))
+    @Option(help: ArgumentHelp("Percent of one thread's time the broker may spend on this entity's requests.", valueName: "percent"))
     var requestPercentage: Double?
-    @Option(help: ArgumentHelp("Partition mutations per second (stored).", valueName: "rate")) var controllerMutationRate: Double?
+    @Option(help: ArgumentHelp("Partitions created, added or deleted per second (KIP-599).", valueName: "rate")) var controllerMutationRate: Double?
     @Option(help: ArgumentHelp("New connections per second from an --ip entity.", valueName: "rate")) var connectionCreationRate: Int64?
     @Option(help: ArgumentHelp("key=value pairs, comma-separated, as kafka-configs.sh --add-config.", valueName: "k=v,…"))
     var addConfig: String?
