@@ -50,12 +50,14 @@ def main() -> int:
     parser.add_argument("--value-size", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out")
+    parser.add_argument("--compression", default="zstd", choices=["zstd", "none"],
+                        help="runnel.segment.compression.at.rest of the remote tier (none: served with sendfile)")
     args = parser.parse_args()
     values = [os.urandom(args.value_size // 2).hex().encode() for _ in range(4096)]
     with tempfile.TemporaryDirectory(prefix="runnel-tiered-bench-") as work:
         cold_dir = os.path.join(work, "cold")
         broker = Broker(args.runnel, work, overrides=(
-            f"remote.log.dir={cold_dir}", "runnel.segment.compression.at.rest=zstd",
+            f"remote.log.dir={cold_dir}", f"runnel.segment.compression.at.rest={args.compression}",
             "log.retention.check.interval.ms=200"))
         try:
             admin = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -87,8 +89,9 @@ def main() -> int:
     med = {t: statistics.median(r) for t, r in rates.items()}
     result = {"bench": "tiered_fetch", "records": args.records, "value_size": args.value_size, "rounds": args.rounds,
               "remote_segments": len(remote), "remote_logical_bytes": logical, "remote_stored_bytes": stored,
-              "hot_MBps": rates["hot"], "cold_zstd_MBps": rates["cold"], "hot_median_MBps": med["hot"],
-              "cold_zstd_median_MBps": med["cold"], "ratio": med["cold"] / med["hot"]}
+              "hot_MBps": rates["hot"], f"cold_{args.compression}_MBps": rates["cold"], "hot_median_MBps": med["hot"],
+              f"cold_{args.compression}_median_MBps": med["cold"], "ratio": med["cold"] / med["hot"],
+              "compression_at_rest": args.compression}
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
