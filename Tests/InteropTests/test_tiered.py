@@ -17,7 +17,7 @@ from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from conftest import unique
-from runnel_interop import clients, records
+from runnel_interop import clients, metrics, records
 from runnel_interop.cluster import poll
 
 pytestmark = pytest.mark.needs_broker
@@ -62,7 +62,7 @@ def watermarks(bootstrap: str, topic: str) -> tuple[int, int]:
 def test_segments_move_to_the_remote_dir_read_back_survive_restart_and_expire(fresh_broker, java, runnel_bin, tmp_path):
     cold = tmp_path / "cold"
     b = fresh_broker(configs={"remote.log.dir": str(cold), "runnel.segment.compression.at.rest": "zstd",
-                              "log.retention.check.interval.ms": 200})
+                              "log.retention.check.interval.ms": 200, **metrics.metrics_configs()})
     t = unique("tiered")
     clients.create_topic(b.bootstrap, t, partitions=1, configs={
         "segment.bytes": "1048576", "retention.ms": "-1", "remote.storage.enable": "true", "local.retention.ms": "0"})
@@ -85,6 +85,13 @@ def test_segments_move_to_the_remote_dir_read_back_survive_restart_and_expire(fr
     assert "00000000000000000000.log" not in hot_logs(b, t)
     stored = sum((cold / f"{t}-0" / f).stat().st_size for f in remote)
     assert stored < len(remote) * 1048576 * 0.5, f"zstd at rest should shrink the scheme's values: {stored} bytes"
+    # /metrics counts the remote tier apart from the local log (logical bytes, before compression at rest).
+    samples = metrics.scrape(b)
+    remote_segments = samples.value("runnel_partition_remote_segments", topic=t, partition="0")
+    remote_bytes = samples.value("runnel_partition_remote_size_bytes", topic=t, partition="0")
+    assert remote_segments is not None and remote_segments >= len(remote), samples.all("runnel_partition_remote_segments")
+    assert remote_bytes is not None and stored < remote_bytes <= remote_segments * 1048576, (remote_bytes, stored)
+    assert samples.value("runnel_partition_segments", topic=t, partition="0") <= 2
 
     # Consumers read everything back exactly as produced, from the remote tier and on into the hot one.
     verify_all(clients.confluent_consume(b.bootstrap, t, expected=COUNT, timeout=120), t, ts_base, "confluent")

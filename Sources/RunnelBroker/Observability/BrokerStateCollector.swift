@@ -70,6 +70,13 @@ struct BrokerStateCollector: Sendable {
         family("runnel_partition_last_stable_offset", "Offset up to which read_committed consumers read.") { $0.log.lastStableOffset }
         family("runnel_partition_size_bytes", "Bytes of the partition's segment files.") { $0.log.sizeBytes }
         family("runnel_partition_segments", "Segments of the partition's log.") { Int64($0.log.segments) }
+        family("runnel_partition_remote_size_bytes",
+               "Bytes of the partition's segments in the remote tier (remote.log.dir), as log data before compression at rest.") {
+            $0.log.remoteSizeBytes
+        }
+        family("runnel_partition_remote_segments", "Segments of the partition in the remote tier (remote.log.dir).") {
+            Int64($0.log.remoteSegments)
+        }
         guard core.replicas.clusterMode else { return }
         family("runnel_partition_leader", "1 when this broker leads the partition.") { $0.isLeader ? 1 : 0 }
         family("runnel_partition_replicas", "Replicas assigned to the partition.") { Int64($0.replicas) }

@@ -10,6 +10,9 @@ public struct PartitionLogSnapshot: Sendable, Equatable {
     /// Bytes of every segment's data file.
     public var sizeBytes: Int64
     public var segments: Int
+    /// Bytes (as `.log` data, before any compression at rest) and count of the segments in the remote tier.
+    public var remoteSizeBytes: Int64 = 0
+    public var remoteSegments: Int = 0
 }
 
 extension PartitionLog {
@@ -19,7 +22,8 @@ extension PartitionLog {
         state.withLock { state in
             PartitionLogSnapshot(logStartOffset: state.logStartOffset, logEndOffset: state.local.logEndOffset,
                                  highWatermark: state.highWatermark, lastStableOffset: state.lastStableOffset,
-                                 sizeBytes: state.local.size, segments: state.local.segments.count)
+                                 sizeBytes: state.local.size, segments: state.local.segments.count,
+                                 remoteSizeBytes: state.tier.size, remoteSegments: state.tier.segments.count)
         }
     }
 }
