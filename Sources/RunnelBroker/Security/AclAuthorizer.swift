@@ -87,9 +87,20 @@ public final class AclAuthorizer: Sendable {
     public func authorize(_ principal: KafkaPrincipal, host: String, _ operation: AclOperation,
                           _ type: AclResourceType, _ name: String) -> Bool {
         guard enabled else { return true }
+        return authorize(principal, host: host, operation, type, name, in: currentIndex)
+    }
+
+    /// The ACLs loaded now; decisions made from it (`authorize(_:host:_:_:_:in:)`) take no lock, as
+    /// the console's pages on their low-priority thread must not (decision 0015).
+    var currentIndex: Index { index.withLockedValue { $0 } }
+
+    /// `authorize` against `index` (a `currentIndex` read before).
+    func authorize(_ principal: KafkaPrincipal, host: String, _ operation: AclOperation,
+                   _ type: AclResourceType, _ name: String, in index: Index) -> Bool {
+        guard enabled else { return true }
         let principalText = principal.description
         if superUsers.contains(principalText) { return true }
-        let candidates = index.withLockedValue { $0.matching(type, name) }
+        let candidates = index.matching(type, name)
         if candidates.isEmpty { return allowEveryoneIfNoAclFound }
         var allowed = false
         for acl in candidates {
