@@ -32,7 +32,10 @@ from e2e_bench import build_driver, create_topic, free_port, produce  # noqa: E4
 
 
 def load_pages(metrics_port: int, paths: list[str], stop: threading.Event, stats: dict, lock: threading.Lock,
-               think_s: float):
+               think_s: float, nice: int = 0):
+    if nice:
+        # Per thread on Linux: the loaders stand for browsers on other machines, not for the broker's CPU.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
     i = 0
     while not stop.wait(think_s if i else 0):
@@ -43,6 +46,9 @@ def load_pages(metrics_port: int, paths: list[str], stop: threading.Event, stats
             resp = conn.getresponse()
             resp.read()
             with lock:
+                if resp.status == 503 and resp.getheader("Retry-After"):
+                    stats["refused"] += 1  # the console's bound on pending pages (decision 0015)
+                    continue
                 stats["loads"] += 1
                 if resp.status != 200:
                     stats["errors"].append(f"{path}: {resp.status}")
@@ -62,6 +68,8 @@ def main() -> int:
     ap.add_argument("--loaders", type=int, default=100)
     ap.add_argument("--think-ms", type=int, default=0,
                     help="pause of each loader between two page loads (0: back to back)")
+    ap.add_argument("--loader-nice", type=int, default=0,
+                    help="nice value of the loader threads (19: they use only CPU the broker and producer leave)")
     ap.add_argument("--json")
     args = ap.parse_args()
     driver, version = build_driver()
@@ -92,14 +100,15 @@ def main() -> int:
             produce(driver, bootstrap, pages_topic, 2000, 200, idempotent=False)
             paths = ["/topics", f"/topic?name={pages_topic}", f"/messages?topic={pages_topic}&partition=0&format=json",
                      "/groups", "/metrics", "/"]
-            quiet, loaded, loads, errors = [], [], 0, []
+            quiet, loaded, loads, refused, errors = [], [], 0, 0, []
             for r in range(args.rounds):
                 for with_load in (False, True):
                     topic = f"bench-{r}-{'load' if with_load else 'quiet'}"
                     create_topic(bootstrap, topic, 6)
                     stop, lock = threading.Event(), threading.Lock()
-                    stats = {"loads": 0, "errors": []}
-                    threads = [threading.Thread(target=load_pages, args=(metrics_port, paths, stop, stats, lock, args.think_ms / 1000),
+                    stats = {"loads": 0, "refused": 0, "errors": []}
+                    threads = [threading.Thread(target=load_pages, args=(metrics_port, paths, stop, stats, lock, args.think_ms / 1000,
+                                                                            args.loader_nice),
                                                 daemon=True)
                                for _ in range(args.loaders if with_load else 0)]
                     for t in threads:
@@ -110,9 +119,10 @@ def main() -> int:
                         t.join(60)
                     (loaded if with_load else quiet).append(result["MBps"])
                     loads += stats["loads"]
+                    refused += stats["refused"]
                     errors += stats["errors"]
                     print(f"round {r} {'with console load' if with_load else 'quiet'}: {result['MBps']:.1f} MB/s"
-                          + (f", {stats['loads']} page loads" if with_load else ""), file=sys.stderr)
+                          + (f", {stats['loads']} page loads, {stats['refused']} refused (503)" if with_load else ""), file=sys.stderr)
             alive = proc.poll() is None
         finally:
             proc.terminate()
@@ -123,11 +133,11 @@ def main() -> int:
             log.close()
     result = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "records": args.records,
-        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "rounds": args.rounds,
+        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "rounds": args.rounds,
         "quiet_MBps": [round(x, 1) for x in quiet], "loaded_MBps": [round(x, 1) for x in loaded],
         "quiet_median_MBps": round(statistics.median(quiet), 1), "loaded_median_MBps": round(statistics.median(loaded), 1),
         "ratio": round(statistics.median(loaded) / statistics.median(quiet), 3),
-        "page_loads": loads, "page_errors": errors[:20], "page_error_count": len(errors), "broker_alive": alive,
+        "page_loads": loads, "page_refused_503": refused, "page_errors": errors[:20], "page_error_count": len(errors), "broker_alive": alive,
     }
     print(json.dumps(result, indent=2))
     if args.json:
