@@ -70,6 +70,8 @@ def main() -> int:
                     help="pause of each loader between two page loads (0: back to back)")
     ap.add_argument("--loader-nice", type=int, default=0,
                     help="nice value of the loader threads (19: they use only CPU the broker and producer leave)")
+    ap.add_argument("--paths", help="comma-separated paths to load instead of the console's pages (e.g. /health, "
+                                    "to tell the HTTP and loader cost from the pages)")
     ap.add_argument("--json")
     args = ap.parse_args()
     driver, version = build_driver()
@@ -100,6 +102,8 @@ def main() -> int:
             produce(driver, bootstrap, pages_topic, 2000, 200, idempotent=False)
             paths = ["/topics", f"/topic?name={pages_topic}", f"/messages?topic={pages_topic}&partition=0&format=json",
                      "/groups", "/metrics", "/"]
+            if args.paths:
+                paths = args.paths.split(",")
             quiet, loaded, loads, refused, errors = [], [], 0, 0, []
             for r in range(args.rounds):
                 for with_load in (False, True):
@@ -133,7 +137,7 @@ def main() -> int:
             log.close()
     result = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "records": args.records,
-        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "rounds": args.rounds,
+        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "rounds": args.rounds,
         "quiet_MBps": [round(x, 1) for x in quiet], "loaded_MBps": [round(x, 1) for x in loaded],
         "quiet_median_MBps": round(statistics.median(quiet), 1), "loaded_median_MBps": round(statistics.median(loaded), 1),
         "ratio": round(statistics.median(loaded) / statistics.median(quiet), 3),
