@@ -54,35 +54,34 @@ public final class MetricsServer: Sendable {
     /// Page loads and scrapes waiting or being written at most; more are answered 503 with Retry-After.
     static let maxPendingPages = 128
 
-    /// Creates the server; nothing is bound until `start`. `collector` renders the families computed
-    /// when `/metrics` is scraped.
-    public init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger,
-                collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) {
-        self.registry = registry
-        self.state = state
-        self.group = group
-        self.logger = logger
-        self.collector = collector
-        self.pages = pages
-        self.ownGroup = nil
+    /// Creates the server on `group`; nothing is bound until `start`. `collector` renders the families
+    /// computed when `/metrics` is scraped.
+    public convenience init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger,
+                            collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) {
+        self.init(registry: registry, state: state, group: group, ownGroup: nil, logger: logger, collector: collector, pages: pages)
     }
 
     /// A server on its own event loop thread, lowered to `SCHED_IDLE` (decision 0015): HTTP, page and
     /// `/metrics` writing use only CPU time the Kafka listeners leave idle; reading the broker's state
     /// for them stays on the concurrency pool at normal priority, so the low-priority thread never holds
     /// a lock or an actor the Kafka path waits on.
-    public init(registry: PrometheusCollectorRegistry, state: BrokerState, logger: Logger,
-                collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) async {
+    public convenience init(registry: PrometheusCollectorRegistry, state: BrokerState, logger: Logger,
+                            collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) async {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let priority = (try? await group.next().submit { IdleThreadPriority.lowerCallingThread() }.get()) ?? .unchanged
         logger.info("metrics endpoint thread", metadata: ["scheduling": "\(priority.rawValue)"])
+        self.init(registry: registry, state: state, group: group, ownGroup: group, logger: logger, collector: collector, pages: pages)
+    }
+
+    private init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup,
+                 ownGroup: MultiThreadedEventLoopGroup?, logger: Logger, collector: ScrapeCollector?, pages: PageRenderer?) {
         self.registry = registry
         self.state = state
         self.group = group
+        self.ownGroup = ownGroup
         self.logger = logger
         self.collector = collector
         self.pages = pages
-        self.ownGroup = group
     }
 
     /// Binds the endpoint.
