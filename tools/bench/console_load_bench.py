@@ -59,6 +59,32 @@ def load_pages(metrics_port: int, paths: list[str], stop: threading.Event, stats
             conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
 
 
+def wait_ready(metrics_port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=2)
+            c.request("GET", "/ready")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("broker did not start")
+        time.sleep(0.1)
+
+
+def start_other_broker(runnel: str, workdir: str) -> tuple[subprocess.Popen, int]:
+    """A second broker, idle, whose endpoint the loaders use (`--load-other-broker`)."""
+    port, metrics_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [runnel, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+         "--override", f"log.dirs={workdir}/other-data", "--override", f"metrics.listener=127.0.0.1:{metrics_port}",
+         "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_ready(metrics_port)
+    return proc, metrics_port
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runnel", required=True)
@@ -72,12 +98,16 @@ def main() -> int:
                     help="nice value of the loader threads (19: they use only CPU the broker and producer leave)")
     ap.add_argument("--paths", help="comma-separated paths to load instead of the console's pages (e.g. /health, "
                                     "to tell the HTTP and loader cost from the pages)")
+    ap.add_argument("--load-other-broker", action="store_true",
+                    help="point the loaders at a second, idle broker's endpoint: the drop left is the loaders' and "
+                         "the kernel's, none of it the benchmarked broker's")
     ap.add_argument("--json")
     args = ap.parse_args()
     driver, version = build_driver()
 
     port, metrics_port = free_port(), free_port()
     bootstrap = f"127.0.0.1:{port}"
+    others: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="runnel-console-load-") as workdir:
         log = open(os.path.join(workdir, "broker.log"), "w")
         proc = subprocess.Popen(
@@ -85,18 +115,7 @@ def main() -> int:
              "--override", f"log.dirs={workdir}/data", "--override", f"metrics.listener=127.0.0.1:{metrics_port}",
              "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    c = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=2)
-                    c.request("GET", "/ready")
-                    if c.getresponse().status == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("broker did not start")
-                time.sleep(0.1)
+            wait_ready(metrics_port)
             pages_topic = "console-pages"
             create_topic(bootstrap, pages_topic, 3)
             produce(driver, bootstrap, pages_topic, 2000, 200, idempotent=False)
@@ -104,6 +123,10 @@ def main() -> int:
                      "/groups", "/metrics", "/"]
             if args.paths:
                 paths = args.paths.split(",")
+            load_port = metrics_port
+            if args.load_other_broker:
+                other, load_port = start_other_broker(args.runnel, workdir)
+                others.append(other)
             quiet, loaded, loads, refused, errors = [], [], 0, 0, []
             for r in range(args.rounds):
                 for with_load in (False, True):
@@ -111,7 +134,7 @@ def main() -> int:
                     create_topic(bootstrap, topic, 6)
                     stop, lock = threading.Event(), threading.Lock()
                     stats = {"loads": 0, "refused": 0, "errors": []}
-                    threads = [threading.Thread(target=load_pages, args=(metrics_port, paths, stop, stats, lock, args.think_ms / 1000,
+                    threads = [threading.Thread(target=load_pages, args=(load_port, paths, stop, stats, lock, args.think_ms / 1000,
                                                                             args.loader_nice),
                                                 daemon=True)
                                for _ in range(args.loaders if with_load else 0)]
@@ -129,6 +152,9 @@ def main() -> int:
                           + (f", {stats['loads']} page loads, {stats['refused']} refused (503)" if with_load else ""), file=sys.stderr)
             alive = proc.poll() is None
         finally:
+            for other in others:
+                other.terminate()
+                other.wait(60)
             proc.terminate()
             try:
                 proc.wait(60)
@@ -137,7 +163,7 @@ def main() -> int:
             log.close()
     result = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "records": args.records,
-        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "rounds": args.rounds,
+        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "load_other_broker": args.load_other_broker, "rounds": args.rounds,
         "quiet_MBps": [round(x, 1) for x in quiet], "loaded_MBps": [round(x, 1) for x in loaded],
         "quiet_median_MBps": round(statistics.median(quiet), 1), "loaded_median_MBps": round(statistics.median(loaded), 1),
         "ratio": round(statistics.median(loaded) / statistics.median(quiet), 3),
