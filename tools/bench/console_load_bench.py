@@ -101,6 +101,10 @@ def main() -> int:
     ap.add_argument("--load-other-broker", action="store_true",
                     help="point the loaders at a second, idle broker's endpoint: the drop left is the loaders' and "
                          "the kernel's, none of it the benchmarked broker's")
+    ap.add_argument("--same-session", action="store_true",
+                    help="keep the broker in this session: with Linux's autogroups (sched_autogroup_enabled) a new "
+                         "session is its own scheduling group, whose SCHED_IDLE thread is idle only against the "
+                         "broker's own threads, not against the producer's group")
     ap.add_argument("--json")
     args = ap.parse_args()
     driver, version = build_driver()
@@ -113,7 +117,7 @@ def main() -> int:
         proc = subprocess.Popen(
             [args.runnel, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
              "--override", f"log.dirs={workdir}/data", "--override", f"metrics.listener=127.0.0.1:{metrics_port}",
-             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=not args.same_session)
         try:
             wait_ready(metrics_port)
             pages_topic = "console-pages"
@@ -163,7 +167,7 @@ def main() -> int:
             log.close()
     result = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "records": args.records,
-        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "load_other_broker": args.load_other_broker, "rounds": args.rounds,
+        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "load_other_broker": args.load_other_broker, "same_session": args.same_session, "rounds": args.rounds,
         "quiet_MBps": [round(x, 1) for x in quiet], "loaded_MBps": [round(x, 1) for x in loaded],
         "quiet_median_MBps": round(statistics.median(quiet), 1), "loaded_median_MBps": round(statistics.median(loaded), 1),
         "ratio": round(statistics.median(loaded) / statistics.median(quiet), 3),
