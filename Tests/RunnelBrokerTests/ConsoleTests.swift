@@ -1,5 +1,8 @@
 // Tests for the console's building blocks: HTML escaping, URL encoding, query decoding, the
-// Prometheus text writer's label escaping, the charts' rates, and the render limiter's bound.
+// Prometheus text writer's label escaping, the charts' rates, the bound on pending pages and the
+// endpoint thread's scheduling.
+import Foundation
+import Synchronization
 import Testing
 @testable import RunnelBroker
 
@@ -45,32 +48,28 @@ import Testing
         #expect(history.points.last?.totalLag == 200)
     }
 
-    @Test func renderLimiterRunsOneBodyAtATimeAndRefusesPastItsQueue() async {
-        let limiter = RenderLimiter(maxWaiting: 2)
-        let running = Counter()
-        let results = await withTaskGroup(of: Int?.self) { group in
-            for index in 0..<8 {
-                group.addTask {
-                    await limiter.withPermit {
-                        let now = await running.enter()
-                        try? await Task.sleep(for: .milliseconds(20))
-                        await running.leave()
-                        return now == 1 ? index : -1
-                    }
-                }
-            }
-            var all: [Int?] = []
-            for await result in group { all.append(result) }
-            return all
-        }
-        #expect(!results.contains(-1))  // never two bodies at once
-        #expect(results.contains(nil))  // some refused: at most 1 running + 2 waiting
-        #expect(results.compactMap { $0 }.count >= 3)
+    @Test func pendingPagesAreBoundedAndPlacesComeBack() {
+        let pending = PendingPages()
+        #expect(pending.enter(limit: 2) && pending.enter(limit: 2))
+        #expect(!pending.enter(limit: 2))  // the third waits for a place: 503
+        #expect(pending.current == 2)
+        pending.leave()
+        #expect(pending.enter(limit: 2))
+        #expect(pending.current == 2)
     }
 
-    actor Counter {
-        var value = 0
-        func enter() -> Int { value += 1; return value }
-        func leave() { value -= 1 }
+    @Test func theEndpointThreadIsLoweredToIdleScheduling() throws {
+        // Runs on a thread of its own so the test runner's threads keep their policy.
+        let result = Mutex<(IdleThreadPriority, Int32)?>(nil)
+        let thread = Thread { result.withLock { $0 = (IdleThreadPriority.lowerCallingThread(), IdleThreadPriority.callingThreadPolicy()) } }
+        thread.start()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while result.withLock({ $0 == nil }), ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        let (priority, policy) = try #require(result.withLock { $0 })
+        #if os(Linux)
+        #expect(priority == .idle)
+        #expect(policy == 5)  // SCHED_IDLE
+        #expect(IdleThreadPriority.callingThreadPolicy() == 0)  // SCHED_OTHER: only that thread changed
+        #endif
     }
 }

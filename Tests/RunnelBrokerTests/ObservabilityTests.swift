@@ -52,6 +52,66 @@ import Testing
         return bytes.readString(length: bytes.readableBytes) ?? ""
     }
 
+    /// Opens a gate that page reads wait at.
+    actor Gate {
+        private var open = false
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+        func pass() async {
+            if open { return }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        func release() {
+            open = true
+            waiting.forEach { $0.resume() }
+            waiting = []
+        }
+    }
+
+    @Test func pagesAreReadAtNormalPriorityWrittenOnTheIdleThreadAndBoundedWith503() async throws {
+        let gate = Gate()
+        let policies = NIOLockedValueBox<(read: Set<Int32>, write: Set<Int32>)>(([], []))
+        let endpoint = await MetricsServer(
+            registry: PrometheusCollectorRegistry(), state: BrokerState(), logger: Logger(label: "test"),
+            pages: { _ in
+                policies.withLockedValue { _ = $0.read.insert(IdleThreadPriority.callingThreadPolicy()) }
+                await gate.pass()
+                return {
+                    policies.withLockedValue { _ = $0.write.insert(IdleThreadPriority.callingThreadPolicy()) }
+                    return (200, "text/plain; charset=utf-8", "page\n")
+                }
+            })
+        try await endpoint.start(host: "127.0.0.1", port: 0)
+        let address = try #require(endpoint.boundAddress)
+        let extra = 5
+        let answers = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<(MetricsServer.maxPendingPages + extra) {
+                group.addTask { try await self.get("/page", from: address) }
+            }
+            // Every request is in: the bound holds 128, the rest were answered at once.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while endpoint.pending.current < MetricsServer.maxPendingPages, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            var answers: [String] = []
+            while answers.count < extra, let answer = try await group.next() { answers.append(answer) }
+            await gate.release()
+            for try await answer in group { answers.append(answer) }
+            return answers
+        }
+        let refused = answers.filter { $0.hasPrefix("HTTP/1.1 503") }
+        #expect(refused.count == extra)
+        #expect(refused.allSatisfy { $0.contains("Retry-After: 1") })
+        #expect(answers.filter { $0.hasPrefix("HTTP/1.1 200") && $0.hasSuffix("page\n") }.count == MetricsServer.maxPendingPages)
+        let drained = ContinuousClock.now + .seconds(10)  // places are given back just after each answer is sent
+        while endpoint.pending.current > 0, ContinuousClock.now < drained { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(endpoint.pending.current == 0)
+        #if os(Linux)
+        #expect(policies.withLockedValue { $0.read } == [0])  // SCHED_OTHER: the concurrency pool
+        #expect(policies.withLockedValue { $0.write } == [5])  // SCHED_IDLE: the endpoint's own thread
+        #endif
+        await endpoint.stop()
+    }
+
     @Test func metricsEndpointServesServerMetricsHealthAndReadiness() async throws {
         let registry = PrometheusCollectorRegistry()
         let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))

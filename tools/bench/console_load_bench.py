@@ -32,7 +32,10 @@ from e2e_bench import build_driver, create_topic, free_port, produce  # noqa: E4
 
 
 def load_pages(metrics_port: int, paths: list[str], stop: threading.Event, stats: dict, lock: threading.Lock,
-               think_s: float):
+               think_s: float, nice: int = 0):
+    if nice:
+        # Per thread on Linux: the loaders stand for browsers on other machines, not for the broker's CPU.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
     i = 0
     while not stop.wait(think_s if i else 0):
@@ -43,6 +46,9 @@ def load_pages(metrics_port: int, paths: list[str], stop: threading.Event, stats
             resp = conn.getresponse()
             resp.read()
             with lock:
+                if resp.status == 503 and resp.getheader("Retry-After"):
+                    stats["refused"] += 1  # the console's bound on pending pages (decision 0015)
+                    continue
                 stats["loads"] += 1
                 if resp.status != 200:
                     stats["errors"].append(f"{path}: {resp.status}")
@@ -51,6 +57,32 @@ def load_pages(metrics_port: int, paths: list[str], stop: threading.Event, stats
                 stats["errors"].append(f"{path}: {type(e).__name__}: {e}")
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
+
+
+def wait_ready(metrics_port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=2)
+            c.request("GET", "/ready")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("broker did not start")
+        time.sleep(0.1)
+
+
+def start_other_broker(runnel: str, workdir: str) -> tuple[subprocess.Popen, int]:
+    """A second broker, idle, whose endpoint the loaders use (`--load-other-broker`)."""
+    port, metrics_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [runnel, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+         "--override", f"log.dirs={workdir}/other-data", "--override", f"metrics.listener=127.0.0.1:{metrics_port}",
+         "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_ready(metrics_port)
+    return proc, metrics_port
 
 
 def main() -> int:
@@ -62,44 +94,52 @@ def main() -> int:
     ap.add_argument("--loaders", type=int, default=100)
     ap.add_argument("--think-ms", type=int, default=0,
                     help="pause of each loader between two page loads (0: back to back)")
+    ap.add_argument("--loader-nice", type=int, default=0,
+                    help="nice value of the loader threads (19: they use only CPU the broker and producer leave)")
+    ap.add_argument("--paths", help="comma-separated paths to load instead of the console's pages (e.g. /health, "
+                                    "to tell the HTTP and loader cost from the pages)")
+    ap.add_argument("--load-other-broker", action="store_true",
+                    help="point the loaders at a second, idle broker's endpoint: the drop left is the loaders' and "
+                         "the kernel's, none of it the benchmarked broker's")
+    ap.add_argument("--same-session", action="store_true",
+                    help="keep the broker in this session: with Linux's autogroups (sched_autogroup_enabled) a new "
+                         "session is its own scheduling group, whose SCHED_IDLE thread is idle only against the "
+                         "broker's own threads, not against the producer's group")
     ap.add_argument("--json")
     args = ap.parse_args()
     driver, version = build_driver()
 
     port, metrics_port = free_port(), free_port()
     bootstrap = f"127.0.0.1:{port}"
+    others: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="runnel-console-load-") as workdir:
         log = open(os.path.join(workdir, "broker.log"), "w")
         proc = subprocess.Popen(
             [args.runnel, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
              "--override", f"log.dirs={workdir}/data", "--override", f"metrics.listener=127.0.0.1:{metrics_port}",
-             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=not args.same_session)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    c = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=2)
-                    c.request("GET", "/ready")
-                    if c.getresponse().status == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("broker did not start")
-                time.sleep(0.1)
+            wait_ready(metrics_port)
             pages_topic = "console-pages"
             create_topic(bootstrap, pages_topic, 3)
             produce(driver, bootstrap, pages_topic, 2000, 200, idempotent=False)
             paths = ["/topics", f"/topic?name={pages_topic}", f"/messages?topic={pages_topic}&partition=0&format=json",
                      "/groups", "/metrics", "/"]
-            quiet, loaded, loads, errors = [], [], 0, []
+            if args.paths:
+                paths = args.paths.split(",")
+            load_port = metrics_port
+            if args.load_other_broker:
+                other, load_port = start_other_broker(args.runnel, workdir)
+                others.append(other)
+            quiet, loaded, loads, refused, errors = [], [], 0, 0, []
             for r in range(args.rounds):
                 for with_load in (False, True):
                     topic = f"bench-{r}-{'load' if with_load else 'quiet'}"
                     create_topic(bootstrap, topic, 6)
                     stop, lock = threading.Event(), threading.Lock()
-                    stats = {"loads": 0, "errors": []}
-                    threads = [threading.Thread(target=load_pages, args=(metrics_port, paths, stop, stats, lock, args.think_ms / 1000),
+                    stats = {"loads": 0, "refused": 0, "errors": []}
+                    threads = [threading.Thread(target=load_pages, args=(load_port, paths, stop, stats, lock, args.think_ms / 1000,
+                                                                            args.loader_nice),
                                                 daemon=True)
                                for _ in range(args.loaders if with_load else 0)]
                     for t in threads:
@@ -110,11 +150,15 @@ def main() -> int:
                         t.join(60)
                     (loaded if with_load else quiet).append(result["MBps"])
                     loads += stats["loads"]
+                    refused += stats["refused"]
                     errors += stats["errors"]
                     print(f"round {r} {'with console load' if with_load else 'quiet'}: {result['MBps']:.1f} MB/s"
-                          + (f", {stats['loads']} page loads" if with_load else ""), file=sys.stderr)
+                          + (f", {stats['loads']} page loads, {stats['refused']} refused (503)" if with_load else ""), file=sys.stderr)
             alive = proc.poll() is None
         finally:
+            for other in others:
+                other.terminate()
+                other.wait(60)
             proc.terminate()
             try:
                 proc.wait(60)
@@ -123,11 +167,11 @@ def main() -> int:
             log.close()
     result = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "records": args.records,
-        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "rounds": args.rounds,
+        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "load_other_broker": args.load_other_broker, "same_session": args.same_session, "rounds": args.rounds,
         "quiet_MBps": [round(x, 1) for x in quiet], "loaded_MBps": [round(x, 1) for x in loaded],
         "quiet_median_MBps": round(statistics.median(quiet), 1), "loaded_median_MBps": round(statistics.median(loaded), 1),
         "ratio": round(statistics.median(loaded) / statistics.median(quiet), 3),
-        "page_loads": loads, "page_errors": errors[:20], "page_error_count": len(errors), "broker_alive": alive,
+        "page_loads": loads, "page_refused_503": refused, "page_errors": errors[:20], "page_error_count": len(errors), "broker_alive": alive,
     }
     print(json.dumps(result, indent=2))
     if args.json:

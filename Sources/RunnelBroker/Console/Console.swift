@@ -2,6 +2,7 @@
 // topics, a message browser and consumer groups with lag — rendered on the server from the broker's
 // own state (decision 0008: plain NIO HTTP and `HTMLWriter`, no web framework).
 import KafkaProtocol
+import RunnelStorage
 
 /// One console answer.
 struct ConsoleResponse: Sendable {
@@ -20,38 +21,43 @@ struct Console: Sendable {
     var readOnly = true
     /// The samples the cluster page's charts draw (`sampleThroughput` adds them).
     var history = ThroughputHistory()
-    /// One page rendered at a time (`RenderLimiter`).
-    var limiter = RenderLimiter()
     /// HTTP Basic authentication against the SASL users (`console.authentication`); nil: open to all.
     var authentication: ConsoleAuthentication?
     /// Who the current request acts as (set per request when `authentication` is on): pages show only
     /// what its ACLs allow.
     var viewer: ConsoleViewer?
 
-    /// As `respond(to:)`, one request at a time; 503 when too many page loads are already waiting.
-    func respondLimited(to http: MetricsServer.PageRequest) async -> ConsoleResponse? {
-        let console = self
-        let answer = await limiter.withPermit { await console.respond(to: http) }
-        return answer ?? ConsoleResponse(status: 503, body: "the console is busy; try again\n", contentType: "text/plain; charset=utf-8")
-    }
+    /// A page whose data has been read: writing it takes no lock and calls no actor, so it runs on the
+    /// metrics endpoint's low-priority thread (decision 0015).
+    typealias Prepared = @Sendable () -> ConsoleResponse
 
-    /// The answer to a GET (a page) or a form POST (an action), nil when the path is not the console's.
-    func respond(to http: MetricsServer.PageRequest) async -> ConsoleResponse? {
+    /// The answer to a GET (a page) or a form POST (an action), nil when the path is not the console's:
+    /// this reads what the page shows (at normal priority), the returned closure writes it.
+    func respond(to http: MetricsServer.PageRequest) async -> Prepared? {
         var console = self
         if let authentication {
             let host = http.clientAddress ?? ""
             guard let principal = authentication.principal(authorization: http.authorization, client: host) else {
-                return Self.unauthorized()
+                return Self.ready(Self.unauthorized())
             }
-            console.viewer = ConsoleViewer(principal: principal, host: host)
+            console.viewer = ConsoleViewer(principal: principal, host: host, acls: core.access.authorizer.currentIndex)
         }
         let request = ConsoleRequest(uri: http.uri, form: http.method == "POST" ? http.body : "")
         guard http.method == "POST" else { return await console.respond(to: request) }
-        return await console.perform(request, http: http)
+        return await console.perform(request, http: http).map(Self.ready)
+    }
+
+    /// `respond(to:)` in the metrics endpoint's terms.
+    func prepared(_ http: MetricsServer.PageRequest) async -> MetricsServer.PreparedPage? {
+        guard let page = await respond(to: http) else { return nil }
+        return {
+            let written = page()
+            return (status: written.status, contentType: written.contentType, body: written.body)
+        }
     }
 
     /// The page for `request`, or nil when the path is not a console page.
-    func respond(to request: ConsoleRequest) async -> ConsoleResponse? {
+    func respond(to request: ConsoleRequest) async -> Prepared? {
         switch request.path {
         case "/": return clusterPage()
         case "/topics": return topicsPage()
@@ -61,6 +67,26 @@ struct Console: Sendable {
         case "/group": return await groupPage(request)
         default: return nil
         }
+    }
+
+    /// An answer already written (problems, actions: small, or rare).
+    static func ready(_ response: ConsoleResponse) -> Prepared { { response } }
+
+    /// The log snapshots of the partitions hosted here, by topic and index (one lock each, read before
+    /// a page is written).
+    func hostedLogs() -> [String: [Int32: PartitionLogSnapshot]] {
+        var logs: [String: [Int32: PartitionLogSnapshot]] = [:]
+        for partition in core.replicas.allPartitions() {
+            logs[partition.topic, default: [:]][partition.index] = partition.log.snapshot
+        }
+        return logs
+    }
+
+    /// The log snapshots of `topic`'s partitions hosted here, by index.
+    func hostedLogs(of topic: String) -> [Int32: PartitionLogSnapshot] {
+        var logs: [Int32: PartitionLogSnapshot] = [:]
+        for partition in core.replicas.partitions(of: topic) { logs[partition.index] = partition.log.snapshot }
+        return logs
     }
 
     /// The page shell: title, navigation, inline style (no external resource of any kind).

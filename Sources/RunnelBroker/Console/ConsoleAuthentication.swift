@@ -8,10 +8,12 @@ import Logging
 import NIOConcurrencyHelpers
 import RunnelClient
 
-/// The principal a console request acts as, and the address it came from (ACLs may name hosts).
+/// The principal a console request acts as, the address it came from (ACLs may name hosts), and the
+/// ACLs as they were when the request arrived (the page decides from them without the authorizer's lock).
 struct ConsoleViewer: Sendable {
     var principal: KafkaPrincipal
     var host: String
+    var acls: AclAuthorizer.Index
 }
 
 /// Checks HTTP Basic credentials against the broker's SASL users.
@@ -94,7 +96,7 @@ extension Console {
     /// Whether the viewer may do `operation` on the resource (always, when the console is open to all).
     func may(_ operation: AclOperation, _ type: AclResourceType, _ name: String) -> Bool {
         guard let viewer else { return true }
-        return core.access.authorizer.authorize(viewer.principal, host: viewer.host, operation, type, name)
+        return core.access.authorizer.authorize(viewer.principal, host: viewer.host, operation, type, name, in: viewer.acls)
     }
 
     /// Whether the viewer may see `topic` at all (DESCRIBE).

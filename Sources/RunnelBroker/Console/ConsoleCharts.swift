@@ -29,8 +29,7 @@ extension Console {
     }
 
     /// The three charts, with the page refreshing itself every sample interval.
-    func charts(_ html: inout HTMLWriter) {
-        let points = history.points
+    func charts(_ html: inout HTMLWriter, points: [ThroughputHistory.Point]) {
         html.element("h2", "Last \(history.capacity * Self.chartIntervalSeconds / 60) minutes")
         html.open("div", ["class": "cards"])
         chart(&html, id: "chart-produced", title: "records produced / s", values: points.map(\.producedPerSecond))

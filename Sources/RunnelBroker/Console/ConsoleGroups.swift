@@ -5,14 +5,12 @@ import RunnelClient
 import RunnelGroups
 
 extension Console {
-    /// High watermark of a partition hosted here, nil otherwise.
-    private func highWatermark(_ partition: TopicPartition) -> Int64? {
-        core.replicas.partition(topic: partition.topic, index: partition.partition)?.log.snapshot.highWatermark
-    }
-
-    func groupsPage() async -> ConsoleResponse {
+    func groupsPage() async -> Prepared {
         let groups = await core.groupCoordinator.metricsSnapshot().filter { may(.describe, .group, $0.groupId) }
-        return page("Consumer groups") { html in
+        let logs = hostedLogs()
+        /// High watermark of a partition hosted here, nil otherwise.
+        @Sendable func highWatermark(_ partition: TopicPartition) -> Int64? { logs[partition.topic]?[partition.partition]?.highWatermark }
+        return { page("Consumer groups") { html in
             if groups.isEmpty {
                 html.element("p", ["class": "muted", "id": "empty"], "No consumer groups on this broker.")
                 return
@@ -32,17 +30,18 @@ extension Console {
                     html.close("tr")
                 }
             }
-        }
+        } }
     }
 
-    func groupPage(_ request: ConsoleRequest) async -> ConsoleResponse {
-        guard let groupId = request["id"] else { return problem(400, "Group", "Which group? Add ?id=<group>.") }
+    func groupPage(_ request: ConsoleRequest) async -> Prepared {
+        guard let groupId = request["id"] else { return Self.ready(problem(400, "Group", "Which group? Add ?id=<group>.")) }
         let snapshot = await core.groupCoordinator.metricsSnapshot().first { $0.groupId == groupId }
         guard let snapshot, may(.describe, .group, groupId) else {
-            return problem(404, "Group", "There is no group '\(groupId)' on this broker.")
+            return Self.ready(problem(404, "Group", "There is no group '\(groupId)' on this broker."))
         }
         let description = await core.groupCoordinator.describeGroup(groupId)
-        return page("Group \(groupId)") { html in
+        let logs = hostedLogs()
+        return { page("Group \(groupId)") { html in
             html.element("p", "State \(snapshot.state.rawValue) · \(snapshot.members) member(s)"
                          + (description.protocolName.isEmpty ? "" : " · assignor \(description.protocolName)"))
             html.element("h2", "Members")
@@ -62,7 +61,7 @@ extension Console {
             html.element("table", ["id": "offsets"]) { html in
                 html.headerRow(["topic", "partition", "committed", "high watermark", "lag"])
                 for (partition, offset) in snapshot.committed where mayDescribe(topic: partition.topic) {
-                    let end = highWatermark(partition)
+                    let end = logs[partition.topic]?[partition.partition]?.highWatermark
                     html.open("tr", ["data-partition": "\(partition.topic)-\(partition.partition)"])
                     html.element("td") { $0.link(partition.topic, to: "/topic", ["name": partition.topic]) }
                     html.element("td", ["class": "num"], "\(partition.partition)")
@@ -74,6 +73,6 @@ extension Console {
             }
             resetOffsetsForm(&html, groupId: groupId,
                              topics: Array(Set(snapshot.committed.map(\.partition.topic))).filter { may(.read, .topic, $0) }.sorted())
-        }
+        } }
     }
 }

@@ -14,7 +14,7 @@ extension Console {
     }
 
     /// One record as the page shows it.
-    struct BrowsedRecord {
+    struct BrowsedRecord: Sendable {
         var offset: Int64
         var timestamp: Int64
         var key: ByteBuffer?
@@ -31,26 +31,26 @@ extension Console {
     /// Bytes read from the log for one page at most.
     static let maxPageReadBytes = 4 << 20
 
-    func messagesPage(_ request: ConsoleRequest) -> ConsoleResponse {
+    func messagesPage(_ request: ConsoleRequest) -> Prepared {
         guard let topicName = request["topic"] else {
-            return problem(400, "Messages", "Which topic? Add ?topic=<topic> (the Topics page links each one).")
+            return Self.ready(problem(400, "Messages", "Which topic? Add ?topic=<topic> (the Topics page links each one)."))
         }
         guard let topic = core.metadataStore.image.topic(named: topicName), mayDescribe(topic: topicName) else {
-            return problem(404, "Messages", "There is no topic named '\(topicName)'.")
+            return Self.ready(problem(404, "Messages", "There is no topic named '\(topicName)'."))
         }
         guard may(.read, .topic, topicName) else {
-            return forbidden("Messages", "Your ACLs do not allow reading topic '\(topicName)'.")
+            return Self.ready(forbidden("Messages", "Your ACLs do not allow reading topic '\(topicName)'."))
         }
         let partitionText = request["partition"] ?? "0"
         guard let index = Int32(partitionText), index >= 0, index < topic.metadata.partitionCount else {
-            return problem(404, "Messages", "Topic '\(topicName)' has no partition '\(partitionText)' (it has \(topic.metadata.partitionCount)).")
+            return Self.ready(problem(404, "Messages", "Topic '\(topicName)' has no partition '\(partitionText)' (it has \(topic.metadata.partitionCount))."))
         }
         guard let partition = core.replicas.partition(topic: topicName, index: index) else {
-            return problem(404, "Messages", "Partition \(index) of '\(topicName)' is not hosted on this broker.")
+            return Self.ready(problem(404, "Messages", "Partition \(index) of '\(topicName)' is not hosted on this broker."))
         }
         let limitText = request["limit"] ?? "\(Self.defaultPageSize)"
         guard let requestedLimit = Int(limitText), requestedLimit > 0 else {
-            return problem(400, "Messages", "limit must be a positive number, not '\(limitText)'.")
+            return Self.ready(problem(400, "Messages", "limit must be a positive number, not '\(limitText)'."))
         }
         let limit = min(requestedLimit, Self.maxPageSize)
         let format = ValueFormat(rawValue: request["format"] ?? "text") ?? .text
@@ -62,14 +62,14 @@ extension Console {
             do throws(TimeParseError) {
                 millis = try TimestampParser.parse(timeText)
             } catch {
-                return problem(400, "Messages", error.description)
+                return Self.ready(problem(400, "Messages", error.description))
             }
             let found = try? partition.log.offset(for: .timestamp(millis))
             start = found?.offset ?? log.highWatermark
             notes.append("First record at or after \(Self.isoTime(millis)): offset \(start).")
         } else if let offsetText = request["offset"] {
             guard let offset = Int64(offsetText) else {
-                return problem(400, "Messages", "offset must be a number, not '\(offsetText)'.")
+                return Self.ready(problem(400, "Messages", "offset must be a number, not '\(offsetText)'."))
             }
             start = offset
         } else {
@@ -81,7 +81,7 @@ extension Console {
             start = clamped
         }
         let (records, readError) = readRecords(partition.log, from: start, limit: limit, upTo: log.highWatermark)
-        return page("Messages in \(topicName)") { html in
+        return { [notes, start] in page("Messages in \(topicName)") { html in
             browserForm(&html, topic: topicName, partitions: topic.metadata.partitionCount, partition: index,
                         start: start, limit: limit, format: format, timestamp: request["timestamp"])
             html.element("p", ["class": "muted"],
@@ -112,7 +112,7 @@ extension Console {
                 }
             }
             if records.isEmpty { html.element("p", ["class": "muted", "id": "empty"], "No records from offset \(start).") }
-        }
+        } }
     }
 
     /// Up to `limit` records from `start`, below `end`; a read or decode failure ends the page with what

@@ -5,11 +5,12 @@ import RunnelCluster
 import RunnelStorage
 
 extension Console {
-    func clusterPage() -> ConsoleResponse {
+    func clusterPage() -> Prepared {
         let image = core.metadataStore.image
         let partitions = core.replicas.allPartitions()
         let totalBytes = partitions.reduce(Int64(0)) { $0 + $1.log.snapshot.sizeBytes }
-        return page("Cluster", refreshSeconds: Self.chartIntervalSeconds) { html in
+        let points = history.points
+        return { page("Cluster", refreshSeconds: Self.chartIntervalSeconds) { html in
             html.open("div", ["class": "cards"])
             card(&html, "Cluster id", image.clusterId)
             card(&html, "Controller", image.controller.map { "broker \($0.nodeId)" } ?? "none")
@@ -19,7 +20,7 @@ extension Console {
             card(&html, "Data here", Self.bytes(totalBytes))
             card(&html, "Version", RunnelVersion.current)
             html.close("div")
-            if may(.describe, .cluster, BrokerCore.clusterResource) { charts(&html) }
+            if may(.describe, .cluster, BrokerCore.clusterResource) { charts(&html, points: points) }
             html.element("h2", "Brokers")
             html.element("table", ["id": "brokers"]) { html in
                 html.headerRow(["id", "host", "port", "rack", "listener", "state"])
@@ -30,7 +31,7 @@ extension Console {
                               broker.listeners.first?.name ?? "", state])
                 }
             }
-        }
+        } }
     }
 
     private func card(_ html: inout HTMLWriter, _ label: String, _ value: String) {
@@ -40,14 +41,16 @@ extension Console {
         }
     }
 
-    func topicsPage() -> ConsoleResponse {
+    func topicsPage() -> Prepared {
         let image = core.metadataStore.image
-        let topics = image.topics.values.map(\.metadata).filter { mayDescribe(topic: $0.name) }.sorted { ($0.isInternal ? 1 : 0, $0.name) < ($1.isInternal ? 1 : 0, $1.name) }
-        return page("Topics") { html in
+        let logs = hostedLogs()
+        return { page("Topics") { html in
+            let topics = image.topics.values.map(\.metadata).filter { mayDescribe(topic: $0.name) }
+                .sorted { ($0.isInternal ? 1 : 0, $0.name) < ($1.isInternal ? 1 : 0, $1.name) }
             html.element("table", ["id": "topics"]) { html in
                 html.headerRow(["topic", "partitions", "replication", "records", "size", "configs set", ""])
                 for topic in topics {
-                    let hosted = core.replicas.partitions(of: topic.name).map { $0.log.snapshot }
+                    let hosted = logs[topic.name]?.values.map { $0 } ?? []
                     let records = hosted.reduce(Int64(0)) { $0 + max(0, $1.highWatermark - $1.logStartOffset) }
                     let size = hosted.reduce(Int64(0)) { $0 + $1.sizeBytes }
                     html.open("tr", ["data-topic": topic.name])
@@ -65,16 +68,17 @@ extension Console {
             }
             html.element("p", ["class": "muted"], "Records and sizes count the partitions hosted on this broker.")
             createTopicForm(&html)
-        }
+        } }
     }
 
-    func topicPage(_ request: ConsoleRequest) -> ConsoleResponse {
-        guard let name = request["name"] else { return problem(400, "Topic", "Which topic? Add ?name=<topic>.") }
+    func topicPage(_ request: ConsoleRequest) -> Prepared {
+        guard let name = request["name"] else { return Self.ready(problem(400, "Topic", "Which topic? Add ?name=<topic>.")) }
         let image = core.metadataStore.image
         guard let topic = image.topic(named: name), mayDescribe(topic: name) else {
-            return problem(404, "Topic", "There is no topic named '\(name)'.")
+            return Self.ready(problem(404, "Topic", "There is no topic named '\(name)'."))
         }
-        return page("Topic \(name)") { html in
+        let logs = hostedLogs(of: name)
+        return { page("Topic \(name)") { html in
             html.open("p")
             html.text("id \(topic.metadata.topicId) · \(topic.metadata.partitionCount) partition(s) · replication factor \(topic.metadata.replicationFactor)"
                       + (topic.metadata.isInternal ? " · internal" : "") + " · ")
@@ -85,7 +89,7 @@ extension Console {
                 html.headerRow(["partition", "leader", "replicas", "isr", "log start", "high watermark", "log end",
                                 "records", "size", "segments", ""])
                 for (index, state) in topic.partitions.enumerated() {
-                    let log = core.replicas.partition(topic: name, index: Int32(index))?.log.snapshot
+                    let log = logs[Int32(index)]
                     html.open("tr")
                     html.element("td", ["class": "num"], "\(index)")
                     html.element("td", ["class": "num"], state.leader >= 0 ? "\(state.leader)" : "none")
@@ -114,7 +118,7 @@ extension Console {
                 }
             }
             topicConfigForm(&html, topic: name)
-        }
+        } }
     }
 
     /// `1.5 MiB`-style sizes.

@@ -13,7 +13,7 @@ struct BrokerStateCollector: Sendable {
     let logManager: LogManager
 
     /// One partition's reading.
-    private struct PartitionReading {
+    private struct PartitionReading: Sendable {
         var topic: String
         var index: Int32
         var partition: String
@@ -24,20 +24,29 @@ struct BrokerStateCollector: Sendable {
         var isr: Int
     }
 
-    /// The families in Prometheus text format.
-    func render() async -> [UInt8] {
+    /// Reads the partitions, the coordinators and the I/O queues (locks and actors: at normal priority)
+    /// and returns the writer of the families, which touches nothing shared (it runs on the metrics
+    /// endpoint's low-priority thread, decision 0015).
+    func read() async -> @Sendable () -> [UInt8] {
         let readings = partitionReadings()
         let groups = await core.groupCoordinator.metricsSnapshot()
         let transactions = await core.transactionCoordinator.stateCounts()
+        let ioQueueDepths = logManager.ioQueueDepths
+        let clusterMode = core.replicas.clusterMode
+        return { Self.write(readings, groups: groups, transactions: transactions, ioQueueDepths: ioQueueDepths, clusterMode: clusterMode) }
+    }
+
+    private static func write(_ readings: [PartitionReading], groups: [GroupMetricsSnapshot], transactions: [TransactionState: Int],
+                              ioQueueDepths: [(logDir: String, depth: Int)], clusterMode: Bool) -> [UInt8] {
         var writer = PrometheusTextWriter(reservingCapacity: 256 * (readings.count + groups.count) + 4096)
         writer.family("runnel_build_info", type: "gauge", help: "1, labelled with this broker's Runnel version.")
         writer.sample("runnel_build_info", ["version": RunnelVersion.current], 1)
-        writePartitions(readings, to: &writer)
+        writePartitions(readings, clusterMode: clusterMode, to: &writer)
         writeGroups(groups, readings: readings, to: &writer)
         writeCoordinators(groups: groups, transactions: transactions, to: &writer)
         writer.family("runnel_storage_io_queue_depth", type: "gauge",
                       help: "Writes queued in the log dir's I/O engine or waiting for their fsync.")
-        for (logDir, depth) in logManager.ioQueueDepths {
+        for (logDir, depth) in ioQueueDepths {
             writer.sample("runnel_storage_io_queue_depth", ["log_dir": logDir], Int64(depth))
         }
         return writer.bytes
@@ -53,7 +62,7 @@ struct BrokerStateCollector: Sendable {
         }.sorted { ($0.topic, $0.index) < ($1.topic, $1.index) }
     }
 
-    private func writePartitions(_ readings: [PartitionReading], to writer: inout PrometheusTextWriter) {
+    private static func writePartitions(_ readings: [PartitionReading], clusterMode: Bool, to writer: inout PrometheusTextWriter) {
         func family(_ name: String, _ help: String, _ value: (PartitionReading) -> Int64) {
             writer.family(name, type: "gauge", help: help)
             for reading in readings {
@@ -77,7 +86,7 @@ struct BrokerStateCollector: Sendable {
         family("runnel_partition_remote_segments", "Segments of the partition in the remote tier (remote.log.dir).") {
             Int64($0.log.remoteSegments)
         }
-        guard core.replicas.clusterMode else { return }
+        guard clusterMode else { return }
         family("runnel_partition_leader", "1 when this broker leads the partition.") { $0.isLeader ? 1 : 0 }
         family("runnel_partition_replicas", "Replicas assigned to the partition.") { Int64($0.replicas) }
         family("runnel_partition_isr_size", "In-sync replicas of the partition.") { Int64($0.isr) }
@@ -87,7 +96,7 @@ struct BrokerStateCollector: Sendable {
         family("runnel_partition_offline", "1 when the partition has no leader.") { $0.hasLeader ? 0 : 1 }
     }
 
-    private func writeGroups(_ groups: [GroupMetricsSnapshot], readings: [PartitionReading],
+    private static func writeGroups(_ groups: [GroupMetricsSnapshot], readings: [PartitionReading],
                              to writer: inout PrometheusTextWriter) {
         writer.family("runnel_group_members", type: "gauge", help: "Members of the consumer group.")
         for group in groups { writer.sample("runnel_group_members", ["group": group.groupId], Int64(group.members)) }
@@ -110,7 +119,7 @@ struct BrokerStateCollector: Sendable {
         }
     }
 
-    private func writeCoordinators(groups: [GroupMetricsSnapshot], transactions: [TransactionState: Int],
+    private static func writeCoordinators(groups: [GroupMetricsSnapshot], transactions: [TransactionState: Int],
                                    to writer: inout PrometheusTextWriter) {
         writer.family("runnel_group_coordinator_groups", type: "gauge", help: "Consumer groups this broker coordinates, by state.")
         for state in ClassicGroupState.allCases where state != .dead {

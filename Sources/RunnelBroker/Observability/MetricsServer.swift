@@ -5,15 +5,21 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
+import Synchronization
 
 /// Serves the Prometheus registry on `metrics.listener`:
 /// `GET /metrics` (text exposition format), `GET /health` (200 while the process runs),
 /// `GET /ready` (200 once listeners are bound, 503 before and during shutdown).
 public final class MetricsServer: Sendable {
-    /// Families computed at scrape time (partitions, groups), appended after the registry's.
-    public typealias ScrapeCollector = @Sendable () async -> [UInt8]
-    /// Renders a page (the web console) for a GET or a form POST, nil when the path is not one of its pages.
-    public typealias PageRenderer = @Sendable (_ request: PageRequest) async -> (status: Int, contentType: String, body: String)?
+    /// Families computed at scrape time (partitions, groups), appended after the registry's: the async
+    /// part reads the broker's state (locks, actors) at normal priority on the concurrency pool and
+    /// returns the writer, which runs on the endpoint's own thread (decision 0015).
+    public typealias ScrapeCollector = @Sendable () async -> @Sendable () -> [UInt8]
+    /// A page ready to be written: no lock, no actor, only the data read before (decision 0015).
+    public typealias PreparedPage = @Sendable () -> (status: Int, contentType: String, body: String)
+    /// Reads what a page (the web console) for a GET or a form POST shows and returns its writer, nil
+    /// when the path is not one of its pages.
+    public typealias PageRenderer = @Sendable (_ request: PageRequest) async -> PreparedPage?
 
     /// What a page renderer sees of an HTTP request.
     public struct PageRequest: Sendable {
@@ -41,14 +47,38 @@ public final class MetricsServer: Sendable {
     private let collector: ScrapeCollector?
     private let pages: PageRenderer?
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    /// The endpoint's own event loop (the `async` init's low-priority thread), shut down by `stop`.
+    private let ownGroup: MultiThreadedEventLoopGroup?
+    /// Pages and scrapes between their request and their answer, bounded by `maxPendingPages`.
+    let pending = PendingPages()
+    /// Page loads and scrapes waiting or being written at most; more are answered 503 with Retry-After.
+    static let maxPendingPages = 128
 
-    /// Creates the server; nothing is bound until `start`. `collector` renders the families computed
-    /// when `/metrics` is scraped.
-    public init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger,
-                collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) {
+    /// Creates the server on `group`; nothing is bound until `start`. `collector` renders the families
+    /// computed when `/metrics` is scraped.
+    public convenience init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger,
+                            collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) {
+        self.init(registry: registry, state: state, group: group, ownGroup: nil, logger: logger, collector: collector, pages: pages)
+    }
+
+    /// A server on its own event loop thread, lowered to `SCHED_IDLE` (decision 0015): HTTP, page and
+    /// `/metrics` writing use only CPU time the Kafka listeners leave idle; reading the broker's state
+    /// for them stays on the concurrency pool at normal priority, so the low-priority thread never holds
+    /// a lock or an actor the Kafka path waits on.
+    public convenience init(registry: PrometheusCollectorRegistry, state: BrokerState, logger: Logger,
+                            collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) async {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let priority = (try? await group.next().submit { IdleThreadPriority.lowerCallingThread() }.get()) ?? .unchanged
+        logger.info("metrics endpoint thread", metadata: ["scheduling": "\(priority.rawValue)"])
+        self.init(registry: registry, state: state, group: group, ownGroup: group, logger: logger, collector: collector, pages: pages)
+    }
+
+    private init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup,
+                 ownGroup: MultiThreadedEventLoopGroup?, logger: Logger, collector: ScrapeCollector?, pages: PageRenderer?) {
         self.registry = registry
         self.state = state
         self.group = group
+        self.ownGroup = ownGroup
         self.logger = logger
         self.collector = collector
         self.pages = pages
@@ -60,13 +90,15 @@ public final class MetricsServer: Sendable {
         let state = state
         let collector = collector
         let pages = pages
+        let pending = pending
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry, state: state,
-                                                                                         collector: collector, pages: pages))
+                                                                                         collector: collector, pages: pages,
+                                                                                         pending: pending))
                 }
             }
             .bind(host: host, port: port).get()
@@ -84,7 +116,24 @@ public final class MetricsServer: Sendable {
             return channel
         }
         try? await bound?.close()
+        try? await ownGroup?.shutdownGracefully()
     }
+}
+
+/// Counts the pages and scrapes between request and answer (`MetricsServer.maxPendingPages`).
+final class PendingPages: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Takes a place, false when all are taken.
+    func enter(limit: Int) -> Bool {
+        if count.add(1, ordering: .relaxed).newValue <= limit { return true }
+        count.subtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func leave() { count.subtract(1, ordering: .relaxed) }
+
+    var current: Int { count.load(ordering: .relaxed) }
 }
 
 /// Answers one HTTP request per head/end pair.
@@ -96,16 +145,18 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     private let state: BrokerState
     private let collector: MetricsServer.ScrapeCollector?
     private let pages: MetricsServer.PageRenderer?
+    private let pending: PendingPages
     private var request: HTTPRequestHead?
     private var body: ByteBuffer?
     private var bodyTooLarge = false
 
     init(registry: PrometheusCollectorRegistry, state: BrokerState, collector: MetricsServer.ScrapeCollector?,
-         pages: MetricsServer.PageRenderer? = nil) {
+         pages: MetricsServer.PageRenderer? = nil, pending: PendingPages = PendingPages()) {
         self.registry = registry
         self.state = state
         self.collector = collector
         self.pages = pages
+        self.pending = pending
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -144,17 +195,18 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         let contentType = "text/plain; charset=utf-8"
         switch (head.method, path) {
         case (.GET, "/metrics"):
-            let metrics = context.channel.allocator.buffer(bytes: registry.emitToBuffer())
-            guard let collector else {
-                send(head: head, status: .ok, contentType: Self.metricsContentType, body: metrics, context: context)
-                return
-            }
-            // Scrape-time families need the coordinators (actors): render off the event loop, answer on it.
-            // The HTTP pipeline handler holds later requests of this connection until this answer ends.
-            context.eventLoop.makeFutureWithTask { await collector() }.assumeIsolated().whenSuccess { scraped in
-                var body = metrics
-                body.writeBytes(scraped)
-                self.send(head: head, status: .ok, contentType: Self.metricsContentType, body: body, context: context)
+            // Emitting takes the histograms' locks (which requests take too) and the scrape-time families
+            // need the coordinators (actors): read at normal priority off this thread, write the text here.
+            let registry = registry
+            let collector = collector
+            prepare(head: head, context: context) {
+                let emitted = registry.emitToBuffer()
+                let write = await collector?()
+                return {
+                    var body = ByteBuffer(bytes: emitted)
+                    if let write { body.writeBytes(write()) }
+                    return (200, Self.metricsContentType, body)
+                }
             }
             return
         case (.GET, "/health"):
@@ -171,16 +223,12 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
                 body: self.body.map { String(buffer: $0) } ?? "", authorization: head.headers.first(name: "Authorization"),
                 clientAddress: context.channel.remoteAddress?.ipAddress)
             self.body = nil
-            context.eventLoop.makeFutureWithTask { await pages(pageRequest) }.assumeIsolated().whenSuccess { page in
-                guard let page else {
-                    var body = context.channel.allocator.buffer(capacity: 64)
-                    body.writeString("not found; try /, /metrics, /health or /ready\n")
-                    self.send(head: head, status: .notFound, contentType: "text/plain; charset=utf-8", body: body, context: context)
-                    return
+            prepare(head: head, context: context) {
+                guard let page = await pages(pageRequest) else { return nil }
+                return {
+                    let written = page()
+                    return (written.status, written.contentType, ByteBuffer(string: written.body))
                 }
-                let body = context.channel.allocator.buffer(string: page.body)
-                self.send(head: head, status: HTTPResponseStatus(statusCode: page.status), contentType: page.contentType,
-                          body: body, context: context)
             }
             return
         default:
@@ -192,9 +240,39 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
 
     static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
+    /// An answer in two steps (decision 0015): `read` runs as a task on the concurrency pool at normal
+    /// priority (short: locks, actors, the log), the writer it returns runs on this handler's event loop
+    /// (the endpoint's low-priority thread). Past `MetricsServer.maxPendingPages` answers in progress,
+    /// 503 with Retry-After at once. The HTTP pipeline handler holds later requests of this connection
+    /// until this answer ends.
+    private func prepare(head: HTTPRequestHead, context: ChannelHandlerContext,
+                         read: @escaping @Sendable () async -> (@Sendable () -> (Int, String, ByteBuffer))?) {
+        guard pending.enter(limit: MetricsServer.maxPendingPages) else {
+            var body = context.channel.allocator.buffer(capacity: 64)
+            body.writeString("busy: too many page loads in progress; retry in a second\n")
+            send(head: head, status: .serviceUnavailable, contentType: "text/plain; charset=utf-8", body: body,
+                 context: context, retryAfter: true)
+            return
+        }
+        let pending = pending
+        context.eventLoop.makeFutureWithTask { await read() }.assumeIsolated().whenComplete { result in
+            defer { pending.leave() }
+            guard case .success(let write) = result, let write else {
+                var body = context.channel.allocator.buffer(capacity: 64)
+                body.writeString("not found; try /, /metrics, /health or /ready\n")
+                self.send(head: head, status: .notFound, contentType: "text/plain; charset=utf-8", body: body, context: context)
+                return
+            }
+            let (status, contentType, body) = write()
+            self.send(head: head, status: HTTPResponseStatus(statusCode: status), contentType: contentType,
+                      body: body, context: context)
+        }
+    }
+
     private func send(head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String, body: ByteBuffer,
-                      context: ChannelHandlerContext) {
+                      context: ChannelHandlerContext, retryAfter: Bool = false) {
         var headers = HTTPHeaders()
+        if retryAfter { headers.add(name: "Retry-After", value: "1") }
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.readableBytes)")
         if status == .unauthorized {

@@ -132,25 +132,34 @@ public final class AclAuthorizer: Sendable {
     public func authorize(_ principal: KafkaPrincipal, host: String, _ operation: AclOperation,
                           _ type: AclResourceType, _ name: String) -> Bool {
         guard enabled else { return true }
+        return authorize(principal, host: host, operation, type, name, in: currentIndex)
+    }
+
+    /// The ACLs loaded now; decisions made from it (`authorize(_:host:_:_:_:in:)`) take no lock, as
+    /// the console's pages on their low-priority thread must not (decision 0015).
+    var currentIndex: Index { index.withLockedValue { $0 } }
+
+    /// `authorize` against `index` (a `currentIndex` read before).
+    func authorize(_ principal: KafkaPrincipal, host: String, _ operation: AclOperation,
+                   _ type: AclResourceType, _ name: String, in index: Index) -> Bool {
+        guard enabled else { return true }
         let principalText = principal.description
         if superUsers.contains(principalText) { return true }
         var found = false, allowed = false, denied = false
-        index.withLockedValue { index in
-            index.forEachMatching(type, name) { acl in
-                found = true
-                guard acl.principal == principalText || acl.principal == "User:*" else { return true }
-                guard acl.host == "*" || acl.host == host else { return true }
-                switch acl.permission {
-                case .deny where acl.operation == .all || acl.operation == operation:
-                    denied = true
-                    return false
-                case .allow where Self.allows(acl.operation, operation):
-                    allowed = true
-                default:
-                    break
-                }
-                return true
+        index.forEachMatching(type, name) { acl in
+            found = true
+            guard acl.principal == principalText || acl.principal == "User:*" else { return true }
+            guard acl.host == "*" || acl.host == host else { return true }
+            switch acl.permission {
+            case .deny where acl.operation == .all || acl.operation == operation:
+                denied = true
+                return false
+            case .allow where Self.allows(acl.operation, operation):
+                allowed = true
+            default:
+                break
             }
+            return true
         }
         if denied { return false }
         return found ? allowed : allowEveryoneIfNoAclFound

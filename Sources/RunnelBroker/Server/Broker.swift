@@ -159,9 +159,9 @@ public final class Broker: Service, Sendable {
                         try? await Task.sleep(for: .seconds(Console.chartIntervalSeconds))
                     }
                 }
-                let metrics = MetricsServer(registry: metricsRegistry, state: state, group: group, logger: logger,
-                                            collector: { await collector.render() }, pages: { request in
-                    await console.respondLimited(to: request).map { ($0.status, $0.contentType, $0.body) }
+                let metrics = await MetricsServer(registry: metricsRegistry, state: state, logger: logger,
+                                                  collector: { await collector.read() }, pages: { request in
+                    await console.prepared(request)
                 })
                 metricsServer = metrics
                 do {

@@ -1,0 +1,138 @@
+"""The console under load (issue 14: "100 concurrent page loads during a produce benchmark ... nothing
+crashes"; decision 0015): 100 HTTP clients load console pages and /metrics at the same time, several
+times each, while confluent-kafka produces with acks=all. Every answer is a page (200) or the bounded
+queue's refusal (503 with Retry-After), the produce delivers every record, the broker keeps running and
+its log end offsets count exactly what was produced. The endpoint's own thread is checked to run under
+SCHED_IDLE (Linux), as the kernel reports it in /proc."""
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from conftest import unique
+from runnel_interop import clients, metrics
+
+pytestmark = pytest.mark.needs_broker
+
+LOADERS = 100
+LOADS_EACH = 3
+RECORDS = 200_000
+SCHED_IDLE = 5
+
+
+@pytest.fixture(scope="module")
+def loaded_broker(runnel_bin, tmp_path_factory):
+    from runnel_interop.broker import BrokerProcess
+    b = BrokerProcess(runnel_bin, tmp_path_factory.mktemp("console-load"), configs=metrics.metrics_configs())
+    b.start()
+    yield b
+    b.stop()
+
+
+def thread_policies(pid: int) -> dict[str, int]:
+    """Thread name -> scheduling policy (field 41 of /proc/<pid>/task/<tid>/stat)."""
+    policies = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        policies[f"{name}/{task.name}"] = int(fields[38])  # field 41 counted from 1, minus pid and comm
+    return policies
+
+
+def test_the_endpoint_thread_runs_under_sched_idle(loaded_broker):
+    status, _, _ = metrics.get(loaded_broker, "/health")
+    assert status == 200
+    policies = thread_policies(loaded_broker.pid)
+    idle = [name for name, policy in policies.items() if policy == SCHED_IDLE]
+    assert len(idle) == 1 and idle[0].startswith("NIO-ELT"), policies
+    assert sum(1 for policy in policies.values() if policy == 0) >= 2  # the Kafka side keeps SCHED_OTHER
+
+
+def test_100_concurrent_page_loads_during_a_produce(loaded_broker):
+    b = loaded_broker
+    host, port = b.configs["metrics.listener"].split(":")
+    pages_topic, topic = unique("load-pages"), unique("load-produce")
+    clients.create_topic(b.bootstrap, pages_topic, partitions=3)
+    clients.create_topic(b.bootstrap, topic, partitions=6)
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    for i in range(300):
+        p.produce(pages_topic, key=f"k{i}".encode(), value=b'{"n": %d}' % i, partition=i % 3)
+    assert p.flush(60) == 0
+    paths = ["/", "/topics", f"/topic?name={pages_topic}", f"/messages?topic={pages_topic}&partition=1&format=json",
+             "/groups", "/metrics"]
+
+    answers: list[tuple[str, int, bool, int, float]] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(LOADERS + 1, timeout=60)
+
+    def load(n: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        try:
+            start.wait()
+            for k in range(LOADS_EACH):
+                path = paths[(n + k) % len(paths)]
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                body = resp.read()
+                with lock:
+                    answers.append((path, resp.status, resp.getheader("Retry-After") is not None, len(body),
+                                    time.monotonic()))
+        except Exception as e:  # noqa: BLE001 - every failure is reported by the assertion below
+            with lock:
+                failures.append(f"loader {n}: {type(e).__name__}: {e}")
+        finally:
+            conn.close()
+
+    delivered, errors = [0], []
+
+    def on_delivery(err, _msg):
+        if err is not None:
+            errors.append(str(err))
+        else:
+            delivered[0] += 1
+
+    threads = [threading.Thread(target=load, args=(n,), daemon=True) for n in range(LOADERS)]
+    for t in threads:
+        t.start()
+    producer = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 5,
+                         "queue.buffering.max.messages": 200_000})
+    value = b"x" * 512
+    start.wait()
+    began = time.monotonic()
+    for i in range(RECORDS):
+        while True:
+            try:
+                producer.produce(topic, value=value, partition=i % 6, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(120) == 0
+    produced_at = time.monotonic()
+    for t in threads:
+        t.join(max(1.0, 180 - (time.monotonic() - began)))
+
+    assert not [t for t in threads if t.is_alive()], "page loaders still waiting for answers"
+    assert not failures, failures[:5]
+    assert errors == [] and delivered[0] == RECORDS
+    assert len(answers) == LOADERS * LOADS_EACH
+    bad = [a for a in answers if not (a[1] == 200 and a[3] > 0) and not (a[1] == 503 and a[2])]
+    assert not bad, bad[:5]
+    assert sum(1 for a in answers if a[1] == 200) >= LOADERS  # most are served, not all refused
+    during = sum(1 for a in answers if a[4] < produced_at)
+    assert during > 0, "no page was answered while the produce ran: the test did not load the console during it"
+    print(f"{during} of {len(answers)} answers while producing for {produced_at - began:.2f} s")
+    assert b.running
+    # The broker is whole: its log end offsets count exactly what was produced.
+    samples = metrics.scrape(b)
+    ends = [samples.value("runnel_partition_log_end_offset", topic=topic, partition=str(i)) for i in range(6)]
+    assert ends == [len(range(i, RECORDS, 6)) for i in range(6)]
+    status, _, _ = metrics.get(b, "/ready")
+    assert status == 200
