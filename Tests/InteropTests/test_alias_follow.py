@@ -98,7 +98,7 @@ def test_running_java_and_librdkafka_consumers_follow_a_swap_with_translated_off
               "sessionTimeoutMs": 10000, "heartbeatIntervalMs": 500, "maxPollRecords": 20}
     members = [java_member(java, "java", tmp_path, b, group, [alias], **common),
                confluent_member("librdkafka", tmp_path, b, group, [alias], **common)]
-    detail = lambda: "\n".join(m.tail() for m in members)  # noqa: E731
+    detail = lambda: "\n".join(f"{m.name}: " + "".join(l for l in m.stderr_lines if not l.startswith("PROGRESS"))[-3000:] for m in members)  # noqa: E731
     try:
         # Both members own a partition and read v1 past the prefill (they are tailing it).
         wait_until(lambda: all(m.owned() for m in members) and all(

@@ -37,7 +37,7 @@ struct FetchPlan: Sendable {
 extension BrokerCore {
     func fetch(_ request: FetchRequest, _ context: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
         let version = context.version
-        let plan = authorizeFetch(planFetch(request, version: version), request, context)
+        let plan = refusingStaleAliasIds(authorizeFetch(planFetch(request, version: version), request, context), context)
         let isolation = IsolationLevel(wireValue: request.isolationLevel)
         let maxBytes = Int(min(max(request.maxBytes, 0), settings.fetchMaxBytesCap))
         let minBytes = Int(max(request.minBytes, 0))

@@ -1,0 +1,95 @@
+// Stale alias ids: a client that knows a topic id only because Metadata answered it under an alias
+// name reads that alias, not the topic. After a swap the id still names a live topic (the old target),
+// so the broker cannot refuse it for everyone; but a Fetch by that id from a client (client id and host)
+// that learned it only through aliases that no longer resolve to it is answered UNKNOWN_TOPIC_ID, and
+// Java and librdkafka refresh their metadata and move to the new target (KIP-516 handling) — instead of
+// going on reading the old target, or (Java after a rebalance, which does not refresh metadata) reading
+// it at the new target's offsets. A client that also asked for the topic by its own name keeps reading
+// it; one wrongly refused (another process with the same client id and host) re-learns the topic by
+// name at its metadata refresh and reads on.
+import Atomics
+import KafkaProtocol
+import NIOConcurrencyHelpers
+import RunnelCluster
+
+/// The topic ids each client (client id and host) learned from Metadata answers, by how it asked.
+final class ClientTopicIds: Sendable {
+    private struct Known {
+        /// Ids answered under alias names (the aliases that gave each).
+        var viaAlias: [KafkaUUID: Set<String>] = [:]
+        /// Ids answered under their topic's own name (or in an all-topics listing).
+        var direct: Set<KafkaUUID> = []
+    }
+
+    /// Clients remembered at most; past it the oldest-learned half is forgotten (they then read stale
+    /// alias ids until their metadata refresh, as without this check).
+    static let maxClients = 10_000
+    private let clients = NIOLockedValueBox<[String: Known]>([:])
+    /// False until some client learned an id through an alias: until then Fetch skips the check.
+    private let anyAlias = ManagedAtomic<Bool>(false)
+
+    private static func key(_ request: HandlerRequest) -> String {
+        "\(request.header.clientId ?? "")|\(request.clientHost)"
+    }
+
+    /// Records what a Metadata answer told the client: the `names` it asked for (nil: every topic),
+    /// resolved in `image`. Nothing is kept while the cluster has no alias.
+    func noteAnswers(names: [String]?, image: MetadataImage, _ request: HandlerRequest) {
+        guard !image.records(.alias).isEmpty else { return }
+        let key = Self.key(request)
+        clients.withLockedValue { clients in
+            if clients[key] == nil && clients.count >= Self.maxClients {
+                for stale in clients.keys.prefix(Self.maxClients / 2) { clients.removeValue(forKey: stale) }
+            }
+            var known = clients[key] ?? Known()
+            if let names {
+                for name in names {
+                    if let topic = image.topics[name] {
+                        known.direct.insert(topic.metadata.topicId)
+                    } else if let alias = image.alias(named: name), let target = image.topics[alias.target] {
+                        known.viaAlias[target.metadata.topicId, default: []].insert(name)
+                        anyAlias.store(true, ordering: .relaxed)
+                    }
+                }
+            } else {
+                for id in known.viaAlias.keys where image.topic(id: id) != nil { known.direct.insert(id) }
+            }
+            clients[key] = known
+        }
+    }
+
+    /// False until some client learned an id through an alias (Fetch skips the check until then).
+    var isActive: Bool { anyAlias.load(ordering: .relaxed) }
+
+    /// The ids among `ids` this client knows only through aliases that no longer resolve to them.
+    func staleAliasIds(_ ids: Set<KafkaUUID>, image: MetadataImage, _ request: HandlerRequest) -> Set<KafkaUUID> {
+        let key = Self.key(request)
+        return clients.withLockedValue { clients in
+            guard let known = clients[key] else { return [] }
+            return ids.filter { id in
+                guard let aliases = known.viaAlias[id], !known.direct.contains(id) else { return false }
+                return !aliases.contains { image.topic(resolving: $0)?.metadata.topicId == id }
+            }
+        }
+    }
+}
+
+extension BrokerCore {
+    /// `plan` with the partitions the client names by a stale alias id moved to its errors
+    /// (UNKNOWN_TOPIC_ID), so the client refreshes its metadata.
+    func refusingStaleAliasIds(_ plan: FetchPlan, _ context: HandlerRequest) -> FetchPlan {
+        guard plan.byTopicId, clientTopicIds.isActive, !plan.partitions.isEmpty else { return plan }
+        let image = metadataStore.image
+        let stale = clientTopicIds.staleAliasIds(Set(plan.partitions.map(\.1.topicId)), image: image, context)
+        guard !stale.isEmpty else { return plan }
+        var refused = plan
+        refused.partitions = plan.partitions.filter { key, wanted in
+            guard stale.contains(wanted.topicId) else { return true }
+            var error = FetchedPartition(key: key, topicId: wanted.topicId)
+            error.errorCode = .unknownTopicId
+            refused.unresolved.append(error)
+            return false
+        }
+        return refused
+    }
+}
