@@ -10,6 +10,7 @@
 import Atomics
 import KafkaProtocol
 import NIOConcurrencyHelpers
+import NIOCore
 import RunnelCluster
 
 /// The topic ids each client (client id and host) learned from Metadata answers, by how it asked.
@@ -28,8 +29,53 @@ final class ClientTopicIds: Sendable {
     /// False until some client learned an id through an alias: until then Fetch skips the check.
     private let anyAlias = ManagedAtomic<Bool>(false)
 
+    /// Held target ids per client, with when the hold ends (see `hold`).
+    private let holds = NIOLockedValueBox<[String: (ids: Set<KafkaUUID>, untilMs: Int64)]>([:])
+    private let anyHold = ManagedAtomic<Bool>(false)
+
+    static func key(clientId: String?, host: String) -> String { "\(clientId ?? "")|\(host)" }
+
     private static func key(_ request: HandlerRequest) -> String {
-        "\(request.header.clientId ?? "")|\(request.clientHost)"
+        key(clientId: request.header.clientId, host: request.clientHost)
+    }
+
+    private static func nowMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+
+    /// Holds the topics `ids` for `clients` (members of a group just moved to offsets in them) for at most
+    /// `forMs`: their fetches of these topics are answered empty until they read committed offsets
+    /// (OffsetFetch, `release`), so positions learned in an alias's old target are not used in the new one.
+    func hold(_ ids: Set<KafkaUUID>, for clients: [String], forMs: Int64) {
+        guard !ids.isEmpty, !clients.isEmpty, forMs > 0 else { return }
+        let until = Self.nowMs() + forMs
+        holds.withLockedValue { holds in
+            for client in clients { holds[client] = ((holds[client]?.ids ?? []).union(ids), until) }
+        }
+        anyHold.store(true, ordering: .relaxed)
+    }
+
+    /// Ends the client's holds: it has read its committed offsets.
+    func release(_ request: HandlerRequest) {
+        guard anyHold.load(ordering: .relaxed) else { return }
+        let key = Self.key(request)
+        holds.withLockedValue { holds in
+            holds.removeValue(forKey: key)
+            if holds.isEmpty { anyHold.store(false, ordering: .relaxed) }
+        }
+    }
+
+    /// The ids among `ids` held for this client.
+    func heldIds(_ ids: Set<KafkaUUID>, _ request: HandlerRequest) -> Set<KafkaUUID> {
+        guard anyHold.load(ordering: .relaxed) else { return [] }
+        let key = Self.key(request)
+        let now = Self.nowMs()
+        return holds.withLockedValue { holds in
+            guard let hold = holds[key] else { return [] }
+            guard hold.untilMs > now else {
+                holds.removeValue(forKey: key)
+                return []
+            }
+            return ids.intersection(hold.ids)
+        }
     }
 
     /// Records what a Metadata answer told the client: the `names` it asked for (nil: every topic),
@@ -77,17 +123,29 @@ final class ClientTopicIds: Sendable {
 extension BrokerCore {
     /// `plan` with the partitions the client names by a stale alias id moved to its errors
     /// (UNKNOWN_TOPIC_ID), so the client refreshes its metadata.
+    /// Also: partitions of topics held for the client (`ClientTopicIds.hold`) are answered without records.
     func refusingStaleAliasIds(_ plan: FetchPlan, _ context: HandlerRequest) -> FetchPlan {
         guard plan.byTopicId, clientTopicIds.isActive, !plan.partitions.isEmpty else { return plan }
         let image = metadataStore.image
-        let stale = clientTopicIds.staleAliasIds(Set(plan.partitions.map(\.1.topicId)), image: image, context)
-        guard !stale.isEmpty else { return plan }
+        let ids = Set(plan.partitions.map(\.1.topicId))
+        let stale = clientTopicIds.staleAliasIds(ids, image: image, context)
+        let held = clientTopicIds.heldIds(ids, context)
+        guard !stale.isEmpty || !held.isEmpty else { return plan }
         var refused = plan
         refused.partitions = plan.partitions.filter { key, wanted in
-            guard stale.contains(wanted.topicId) else { return true }
-            var error = FetchedPartition(key: key, topicId: wanted.topicId)
-            error.errorCode = .unknownTopicId
-            refused.unresolved.append(error)
+            var answer = FetchedPartition(key: key, topicId: wanted.topicId)
+            if stale.contains(wanted.topicId) {
+                answer.errorCode = .unknownTopicId
+            } else if held.contains(wanted.topicId) {
+                guard let partition = clientPartition(topic: key.topic, index: key.partition).partition else { return true }
+                answer.highWatermark = partition.highWatermark
+                answer.lastStableOffset = partition.lastStableOffset
+                answer.logStartOffset = partition.logStartOffset
+                refused.holding = true
+            } else {
+                return true
+            }
+            refused.unresolved.append(answer)
             return false
         }
         return refused

@@ -37,9 +37,15 @@ extension BrokerCore {
             }
         }
         guard !validateOnly else { return (.none, nil) }
-        let code = await groupRequests.coordinator.fenceAndCommit(groupId: resource.resourceName, offsets: entries,
-                                                                  reason: "fenced by \(Self.groupFenceOffsetsConfig)")
-        guard code == .none else { return (code, "Could not fence group '\(resource.resourceName)' and commit its offsets.") }
+        let fence = await groupRequests.coordinator.fenceAndCommit(groupId: resource.resourceName, offsets: entries,
+                                                                   reason: "fenced by \(Self.groupFenceOffsetsConfig)")
+        guard fence.error == .none else {
+            return (fence.error, "Could not fence group '\(resource.resourceName)' and commit its offsets.")
+        }
+        // Until they have read their new offsets, the fenced members fetch nothing of the topics moved to.
+        let ids = Set(Set(entries.map(\.partition.topic)).compactMap { image.topics[$0]?.metadata.topicId })
+        clientTopicIds.hold(ids, for: fence.members.map { ClientTopicIds.key(clientId: $0.clientId, host: $0.clientHost) },
+                            forMs: Int64(fence.rebalanceTimeoutMs))
         logger.info("fenced group and moved its offsets", metadata: [
             "group": "\(resource.resourceName)", "partitions": "\(entries.count)"])
         return (.none, nil)

@@ -164,6 +164,7 @@ final class KafkaRouter: RequestRouter {
                 await broker.authorizedTxnOffsetCommit($0, $1, $2)
             }
         case .offsetFetch:
+            broker.clientTopicIds.release(request)  // the client reads its committed offsets: holds end (alias swaps)
             return serveGroupOffsets(OffsetFetchRequest.self, body, request) { [broker] in await broker.authorizedOffsetFetch($0, $1, $2) }
         case .describeGroups:
             return serveGroup(DescribeGroupsRequest.self, body, request) { [broker] in await broker.authorizedDescribeGroups($0, $1, $2) }
