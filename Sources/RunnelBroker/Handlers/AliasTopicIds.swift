@@ -104,8 +104,8 @@ final class ClientTopicIds: Sendable {
         }
     }
 
-    /// False until some client learned an id through an alias (Fetch skips the check until then).
-    var isActive: Bool { anyAlias.load(ordering: .relaxed) }
+    /// False until some client learned an id through an alias or a hold exists (Fetch skips the checks).
+    var isActive: Bool { anyAlias.load(ordering: .relaxed) || anyHold.load(ordering: .relaxed) }
 
     /// The ids among `ids` this client knows only through aliases that no longer resolve to them.
     func staleAliasIds(_ ids: Set<KafkaUUID>, image: MetadataImage, _ request: HandlerRequest) -> Set<KafkaUUID> {
@@ -123,12 +123,14 @@ final class ClientTopicIds: Sendable {
 extension BrokerCore {
     /// `plan` with the partitions the client names by a stale alias id moved to its errors
     /// (UNKNOWN_TOPIC_ID), so the client refreshes its metadata.
-    /// Also: partitions of topics held for the client (`ClientTopicIds.hold`) are answered without records.
+    /// Also (by id or by name): partitions of topics held for the client (`ClientTopicIds.hold`) are
+    /// answered without records.
     func refusingStaleAliasIds(_ plan: FetchPlan, _ context: HandlerRequest) -> FetchPlan {
-        guard plan.byTopicId, clientTopicIds.isActive, !plan.partitions.isEmpty else { return plan }
+        guard clientTopicIds.isActive, !plan.partitions.isEmpty else { return plan }
         let image = metadataStore.image
         let ids = Set(plan.partitions.map(\.1.topicId))
-        let stale = clientTopicIds.staleAliasIds(ids, image: image, context)
+        // Ids are the client's own only in fetches by id; by name (older clients) only holds apply.
+        let stale = plan.byTopicId ? clientTopicIds.staleAliasIds(ids, image: image, context) : []
         let held = clientTopicIds.heldIds(ids, context)
         guard !stale.isEmpty || !held.isEmpty else { return plan }
         var refused = plan
