@@ -1,8 +1,9 @@
 // Topic aliases (a Runnel extension) over plain Kafka config requests: IncrementalAlterConfigs on the
 // alias name sets or deletes `runnel.alias.target` (with `runnel.alias.expected.target` as the
 // compare-and-swap condition), DescribeConfigs reads it, and DescribeConfigs of the BROKER resource
-// with the key `runnel.aliases` lists them. Also: moving a stopped group's offsets from an alias's old
-// target to its new one by timestamp.
+// with the key `runnel.aliases` lists them. Also: a group's offsets translated from an
+// alias's old target to its new one by timestamp, and moving a (possibly running) group to them by fencing
+// its generation (IncrementalAlterConfigs GROUP `runnel.group.fence.offsets`, docs/decisions/0016).
 import Foundation
 import KafkaProtocol
 
