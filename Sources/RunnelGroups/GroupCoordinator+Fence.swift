@@ -32,6 +32,18 @@ extension GroupCoordinator {
     }
 }
 
+extension GroupCoordinator {
+    /// The clients of `groupId`'s current members and their longest rebalance timeout (nothing changes).
+    public func memberClients(groupId: String) -> GroupFence {
+        if let error = coordinatorError(for: groupId) { return GroupFence(error: error) }
+        guard let group = liveGroup(groupId) else { return GroupFence(error: .none) }
+        var fence = GroupFence(error: .none)
+        fence.members = group.members.values.map { GroupFence.Client(clientId: $0.clientId, clientHost: $0.clientHost) }
+        fence.rebalanceTimeoutMs = group.members.values.map(\.rebalanceTimeoutMs).max() ?? 0
+        return fence
+    }
+}
+
 /// What `fenceAndCommit` did: its error (or NONE), the fenced generation's members (by client id and
 /// host) and their longest rebalance timeout.
 public struct GroupFence: Sendable {

@@ -18,7 +18,7 @@ import pytest
 import cli_support as cli
 from conftest import unique
 from runnel_interop import clients
-from runnel_interop.group_members import confluent_member, java_member, wait_until
+from runnel_interop.group_members import committed, confluent_member, java_member, wait_until
 
 from confluent_kafka import Producer
 
@@ -87,47 +87,94 @@ def reads(member) -> list[tuple[int, str, int, int]]:
     return out
 
 
-def test_running_java_and_librdkafka_consumers_follow_a_swap_with_translated_offsets(broker, java, tmp_path, runnel_bin):
-    b = broker.bootstrap
-    v1, v2, alias, group = unique("fo-v1"), unique("fo-v2"), unique("fo-serving"), unique("fo-group")
-    for topic in (v1, v2):
-        clients.create_topic(b, topic, partitions=PARTITIONS)
-    cli.ok(runnel_bin, "alias", "create", alias, "--to", v1, brokers=b)
-    outputs = TwoOutputs(b, v1, v2)
-    common = {"assignor": "range", "commit": "sync", "withValues": True, "timeoutMs": 180000,
-              "sessionTimeoutMs": 10000, "heartbeatIntervalMs": 500, "maxPollRecords": 20}
-    members = [java_member(java, "java", tmp_path, b, group, [alias], **common),
-               confluent_member("librdkafka", tmp_path, b, group, [alias], **common)]
-    detail = lambda: "\n".join(f"{m.name}: " + "".join(l for l in m.stderr_lines if not l.startswith("PROGRESS"))[-3000:] for m in members)  # noqa: E731
-    try:
-        # Both members own a partition and read v1 past the prefill (they are tailing it).
-        wait_until(lambda: all(m.owned() for m in members) and all(
-            any(t == "v1" and e >= PREFILL for _, t, e, _ in reads(m)) for m in members), 90,
-            "both members reading v1 past the prefill", detail)
-        swap_started = time.monotonic()
-        swapped = cli.json_out(runnel_bin, "alias", "swap", alias, "--to", v2, "--expect", v1,
-                               "--translate-offsets", "--group", group, brokers=b)
-        translated = {o["partition"]: o["offset"] for o in swapped["offsets"][group]}
-        assert swapped["from"] == v1 and swapped["to"] == v2 and sorted(translated) == list(range(PARTITIONS)), swapped
-        # Translation points are past v2's start (the group had consumed beyond event M in v1).
-        assert all(offset > 0 for offset in translated.values()), translated
+class KafkaPythonMember(threading.Thread):
+    """A kafka-python group member (default eager assignors, auto-commit every 500 ms and on rebalance)
+    polling in its own thread; `reads()` as for the member processes."""
 
-        # Keep producing a while, then stop and let the group drain v2 to its end.
-        wait_until(lambda: time.monotonic() - swap_started > 4, 10, "four seconds of production after the swap")
-        events = outputs.stop()
+    def __init__(self, name: str, bootstrap: str, group: str, topic: str):
+        from kafka import KafkaConsumer
+        super().__init__(daemon=True)
+        self.name_, self.topic = name, topic
+        self._lock = threading.Lock()
+        self._reads: list[tuple[int, str, int, int]] = []
+        self._owned: set[int] = set()
+        self.error: BaseException | None = None
+        self._stop_flag = threading.Event()
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=name,
+                                      enable_auto_commit=True, auto_commit_interval_ms=500,
+                                      auto_offset_reset="earliest", session_timeout_ms=10000,
+                                      heartbeat_interval_ms=500, request_timeout_ms=15000, max_poll_records=20)
+        # (partitions_for_topic would list all topics, which leaves aliases out: subscribe at once.)
+        self.consumer.subscribe([topic])
+        self.start()
 
-        def drained():
-            seen = {(p, e) for m in members for p, t, e, _ in reads(m) if t == "v2"}
-            return all((p, events - 1) in seen for p in range(PARTITIONS))
-        wait_until(drained, 90, f"the group reading v2 up to event {events - 1} in every partition", detail)
-        results = [m.stop() for m in members]
-    finally:
-        for m in members:
-            m.kill()
-        if not outputs._stop.is_set():
-            outputs.stop()
+    @property
+    def name(self) -> str:
+        return self.name_
 
-    all_reads = {m.name: reads(m) for m in members}
+    def run(self) -> None:
+        try:
+            while not self._stop_flag.is_set():
+                batches = self.consumer.poll(timeout_ms=100)
+                owned = {tp.partition for tp in self.consumer.assignment()}
+                got = [(tp.partition, *r.value.decode().split(":"), r.offset) for tp, rs in batches.items() for r in rs]
+                with self._lock:
+                    self._owned = owned
+                    self._reads += [(p, t, int(e), o) for p, t, e, o in got]
+        except BaseException as e:  # reported by stop()
+            self.error = e
+        finally:
+            self.consumer.close(autocommit=False)
+
+    def owned(self) -> set[int]:
+        with self._lock:
+            return set(self._owned)
+
+    def reads(self) -> list[tuple[int, str, int, int]]:
+        with self._lock:
+            return list(self._reads)
+
+    def stop(self) -> dict:
+        self._stop_flag.set()
+        self.join(30)
+        assert not self.is_alive() and self.error is None, f"{self.name}: {self.error!r}"
+        return {}
+
+    def kill(self) -> None:
+        self._stop_flag.set()
+        self.join(30)
+
+
+def swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, read, detail):
+    """Waits until every member reads v1 past the prefill, swaps with --translate-offsets while they
+    run, produces four more seconds, and waits until the group read v2 to its end. Returns the
+    translated offsets and the number of events written."""
+    wait_until(lambda: all(m.owned() for m in members) and all(
+        any(t == "v1" and e >= PREFILL for _, t, e, _ in read(m)) for m in members), 90,
+        "every member reading v1 past the prefill", detail)
+    # ...and the group committed past v2's start in every partition (else it starts v2 at its beginning).
+    port = int(b.rsplit(":", 1)[1])
+    wait_until(lambda: all(o > M for o in committed(port, group, v1, PARTITIONS).values()), 30,
+               "the group's commits in v1 past event M", detail)
+    swap_started = time.monotonic()
+    swapped = cli.json_out(runnel_bin, "alias", "swap", alias, "--to", v2, "--expect", v1,
+                           "--translate-offsets", "--group", group, brokers=b)
+    translated = {o["partition"]: o["offset"] for o in swapped["offsets"][group]}
+    assert swapped["from"] == v1 and swapped["to"] == v2 and sorted(translated) == list(range(PARTITIONS)), swapped
+    # Translation points are past v2's start (the group had consumed beyond event M in v1).
+    assert all(offset > 0 for offset in translated.values()), translated
+    wait_until(lambda: time.monotonic() - swap_started > 4, 10, "four seconds of production after the swap")
+    events = outputs.stop()
+
+    def drained():
+        seen = {(p, e) for m in members for p, t, e, _ in read(m) if t == "v2"}
+        return all((p, events - 1) in seen for p in range(PARTITIONS))
+    wait_until(drained, 90, f"the group reading v2 up to event {events - 1} in every partition", detail)
+    return translated, events
+
+
+def check_followed(all_reads: dict, translated: dict, events: int) -> None:
+    """At-least-once across the swap, per the documented guarantee (docs/kappa.md)."""
     for name, got in all_reads.items():
         # Per member and partition: v1 records, then v2 records — never a v1 record once v2 started.
         for p in range(PARTITIONS):
@@ -137,20 +184,50 @@ def test_running_java_and_librdkafka_consumers_follow_a_swap_with_translated_off
                 assert "v1" not in targets[first_v2:], f"{name} read v1 after v2 in partition {p}"
         # Every v2 record a member read is the record at that offset (v2 offset k is event k + M).
         assert all(e == o + M for _, t, e, o in got if t == "v2"), f"{name}: v2 offsets and events disagree"
+        # Every member moved: it read v2 (each owns a partition after the swap).
+        assert any(t == "v2" for _, t, _, _ in got), f"{name} never read v2"
     for p in range(PARTITIONS):
         v1_seen = {e for got in all_reads.values() for q, t, e, _ in got if q == p and t == "v1"}
         v2_seen = {e for got in all_reads.values() for q, t, e, _ in got if q == p and t == "v2"}
         start = translated[p] + M  # the first event of v2 the group starts at
-        # At-least-once across the swap: every v2 record from the translation point on was read...
+        # Every v2 record from the translation point on was read...
         missing_v2 = sorted(set(range(start, events)) - v2_seen)
         assert not missing_v2, f"partition {p}: v2 events {missing_v2[:10]}... ({len(missing_v2)}) never read"
         # ...and every event was read in v1 or in v2: nothing lost at the switch.
         missing = sorted(set(range(events)) - v1_seen - v2_seen)
         assert not missing, f"partition {p}: events {missing[:10]}... ({len(missing)}) read in neither target"
-        # v2 was not read from before the translation point (the group started there).
+        # v2 was read from the translation point, never at a position learned in v1 (the hold).
         assert min(v2_seen) == start, (p, min(v2_seen), start)
         # The translation point is at or before the last v1 event read (at-least-once, not at-most).
         assert start <= max(v1_seen) + 1, (p, start, max(v1_seen))
+
+
+def setup_alias(b, runnel_bin, prefix):
+    v1, v2, alias, group = unique(f"{prefix}-v1"), unique(f"{prefix}-v2"), unique(f"{prefix}-serving"), unique(f"{prefix}-group")
+    for topic in (v1, v2):
+        clients.create_topic(b, topic, partitions=PARTITIONS)
+    cli.ok(runnel_bin, "alias", "create", alias, "--to", v1, brokers=b)
+    return v1, v2, alias, group
+
+
+def test_running_java_and_librdkafka_consumers_follow_a_swap_with_translated_offsets(broker, java, tmp_path, runnel_bin):
+    b = broker.bootstrap
+    v1, v2, alias, group = setup_alias(b, runnel_bin, "fo")
+    outputs = TwoOutputs(b, v1, v2)
+    common = {"assignor": "range", "commit": "sync", "withValues": True, "timeoutMs": 180000,
+              "sessionTimeoutMs": 10000, "heartbeatIntervalMs": 500, "maxPollRecords": 20}
+    members = [java_member(java, "java", tmp_path, b, group, [alias], **common),
+               confluent_member("librdkafka", tmp_path, b, group, [alias], **common)]
+    detail = lambda: "\n".join(f"{m.name}: " + "".join(l for l in m.stderr_lines if not l.startswith("PROGRESS"))[-3000:] for m in members)  # noqa: E731
+    try:
+        translated, events = swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, reads, detail)
+        results = [m.stop() for m in members]
+    finally:
+        for m in members:
+            m.kill()
+        if not outputs._stop.is_set():
+            outputs.stop()
+    check_followed({m.name: reads(m) for m in members}, translated, events)
     # The fence refused the old generation's commits of v1 positions: the members' revoke-time commits
     # failed (REBALANCE_IN_PROGRESS) instead of overwriting the translated offsets.
     refused = [m.name for m in members if any("revoke-commit-failed" in line for line in m.stderr_lines)]
@@ -160,3 +237,25 @@ def test_running_java_and_librdkafka_consumers_follow_a_swap_with_translated_off
     report = cli.json_out(runnel_bin, "group", "describe", group, brokers=b)
     in_v2 = {o["partition"]: o["committedOffset"] for o in report["offsets"] if o["topic"] == v2}
     assert in_v2 == {p: events - M for p in range(PARTITIONS)}, report["offsets"]
+
+
+def test_a_running_kafka_python_consumer_follows_a_swap_with_translated_offsets(broker, runnel_bin):
+    """kafka-python (eager range/roundrobin, auto-commit also on rebalance): one member owning both
+    partitions."""
+    b = broker.bootstrap
+    v1, v2, alias, group = setup_alias(b, runnel_bin, "fk")
+    outputs = TwoOutputs(b, v1, v2)
+    member = KafkaPythonMember("kafka-python", b, group, alias)
+    try:
+        translated, events = swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, [member],
+                                                lambda m: m.reads(), lambda: "")
+        member.stop()
+    finally:
+        member.kill()
+        if not outputs._stop.is_set():
+            outputs.stop()
+    check_followed({member.name: member.reads()}, translated, events)
+    # Its auto-commits (every 500 ms after the rebalance) carry v2 positions at or past the translation.
+    report = cli.json_out(runnel_bin, "group", "describe", group, brokers=b)
+    in_v2 = {o["partition"]: o["committedOffset"] for o in report["offsets"] if o["topic"] == v2}
+    assert all(in_v2.get(p, -1) >= translated[p] for p in range(PARTITIONS)), (in_v2, translated)

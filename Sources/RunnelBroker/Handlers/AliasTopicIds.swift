@@ -30,7 +30,7 @@ final class ClientTopicIds: Sendable {
     private let anyAlias = ManagedAtomic<Bool>(false)
 
     /// Held target ids per client, with when the hold ends (see `hold`).
-    private let holds = NIOLockedValueBox<[String: (ids: Set<KafkaUUID>, untilMs: Int64)]>([:])
+    private let holds = NIOLockedValueBox<[String: (ids: Set<KafkaUUID>, untilMs: Int64, releasable: Bool)]>([:])
     private let anyHold = ManagedAtomic<Bool>(false)
 
     static func key(clientId: String?, host: String) -> String { "\(clientId ?? "")|\(host)" }
@@ -41,23 +41,29 @@ final class ClientTopicIds: Sendable {
 
     private static func nowMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
 
-    /// Holds the topics `ids` for `clients` (members of a group just moved to offsets in them) for at most
+    /// Holds the topics `ids` for `clients` (members of a group moved to offsets in them) for at most
     /// `forMs`: their fetches of these topics are answered empty until they read committed offsets
     /// (OffsetFetch, `release`), so positions learned in an alias's old target are not used in the new one.
-    func hold(_ ids: Set<KafkaUUID>, for clients: [String], forMs: Int64) {
+    /// A hold set before the swap is not `releasable` (an OffsetFetch then still reads the old offsets)
+    /// until the fence makes it so.
+    func hold(_ ids: Set<KafkaUUID>, for clients: [String], forMs: Int64, releasable: Bool) {
         guard !ids.isEmpty, !clients.isEmpty, forMs > 0 else { return }
         let until = Self.nowMs() + forMs
         holds.withLockedValue { holds in
-            for client in clients { holds[client] = ((holds[client]?.ids ?? []).union(ids), until) }
+            for client in clients {
+                let held = holds[client]
+                holds[client] = ((held?.ids ?? []).union(ids), max(until, held?.untilMs ?? 0), releasable)
+            }
         }
         anyHold.store(true, ordering: .relaxed)
     }
 
-    /// Ends the client's holds: it has read its committed offsets.
+    /// Ends the client's releasable holds: it has read its committed offsets.
     func release(_ request: HandlerRequest) {
         guard anyHold.load(ordering: .relaxed) else { return }
         let key = Self.key(request)
         holds.withLockedValue { holds in
+            guard holds[key]?.releasable == true else { return }
             holds.removeValue(forKey: key)
             if holds.isEmpty { anyHold.store(false, ordering: .relaxed) }
         }

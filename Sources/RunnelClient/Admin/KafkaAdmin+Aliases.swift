@@ -84,6 +84,17 @@ extension KafkaAdmin {
         return targets.sorted { $0.key < $1.key }.map { TranslatedOffset(topic: to, partition: $0.key, offset: $0.value) }
     }
 
+    /// The GROUP config whose SET holds topics for a group's current members (a Runnel extension).
+    public static let groupHoldTopicsConfig = "runnel.group.hold.topics"
+
+    /// Holds `topics` for `group`'s current members on its coordinator: their fetches of them answer no
+    /// records until, after `fenceGroup`, they read their committed offsets (at most their rebalance
+    /// timeout). Sent before a swap, so members cannot read the new target at old positions in between.
+    public func holdTopics(_ topics: [String], forGroup group: String) async throws {
+        try await sendGroupConfig(group, Self.groupHoldTopicsConfig, topics.joined(separator: ","),
+                                  what: "hold \(topics.joined(separator: ",")) for group '\(group)'")
+    }
+
     /// Commits `offsets` for `group` on its coordinator, fencing the group's current generation when it has
     /// members: they are sent into a rebalance, their later commits of the old generation are refused, and
     /// (eager protocol) they read these offsets when they rejoin. A group without members just gets them.
@@ -92,20 +103,26 @@ extension KafkaAdmin {
         for offset in offsets { json[offset.topic, default: [:]][String(offset.partition)] = offset.offset }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
+        try await sendGroupConfig(group, Self.groupFenceOffsetsConfig, String(decoding: try encoder.encode(json), as: UTF8.self),
+                                  what: "move group '\(group)'")
+    }
+
+    /// SETs one Runnel GROUP config on the group's coordinator.
+    private func sendGroupConfig(_ group: String, _ name: String, _ value: String, what: String) async throws {
         var request = IncrementalAlterConfigsRequest()
         request.validateOnly = false
         var resource = IncrementalAlterConfigsRequest.AlterConfigsResource()
         resource.resourceType = ConfigResourceType.group.rawValue
         resource.resourceName = group
         var config = IncrementalAlterConfigsRequest.AlterableConfig()
-        config.name = Self.groupFenceOffsetsConfig
+        config.name = name
         config.configOperation = 0
-        config.value = String(decoding: try encoder.encode(json), as: UTF8.self)
+        config.value = value
         resource.configs = [config]
         request.resources = [resource]
         let response = try await client.coordinatorConnection(group: group).send(request)
         for result in response.responses {
-            try KafkaClientError.check(result.errorCode, "move group '\(group)'", message: result.errorMessage)
+            try KafkaClientError.check(result.errorCode, what, message: result.errorMessage)
         }
     }
 

@@ -185,6 +185,9 @@ struct AliasSwap: AsyncParsableCommand {
             for group in group {
                 translated[group] = try await admin.translatedGroupOffsets(group: group, from: current, to: to)
             }
+            // Before the swap: the groups' running members fetch nothing of the new target until they
+            // have read their moved offsets (so no fetch at an old position slips in before the fence).
+            for group in translated.keys.sorted() { try await admin.holdTopics([to], forGroup: group) }
             try await admin.setAlias(name, target: to, expectedTarget: current)
             // After the swap: the fence refuses whatever the groups' running members still commit from
             // positions learned in the old target, and the offsets land in the same coordinator step.
