@@ -87,64 +87,6 @@ def reads(member) -> list[tuple[int, str, int, int]]:
     return out
 
 
-class KafkaPythonMember(threading.Thread):
-    """A kafka-python group member (default eager assignors, auto-commit every 500 ms and on rebalance)
-    polling in its own thread; `reads()` as for the member processes."""
-
-    def __init__(self, name: str, bootstrap: str, group: str, topic: str):
-        from kafka import KafkaConsumer
-        super().__init__(daemon=True)
-        self.name_, self.topic = name, topic
-        self._lock = threading.Lock()
-        self._reads: list[tuple[int, str, int, int]] = []
-        self._owned: set[int] = set()
-        self.error: BaseException | None = None
-        self._stop_flag = threading.Event()
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=name,
-                                      enable_auto_commit=True, auto_commit_interval_ms=500,
-                                      auto_offset_reset="earliest", session_timeout_ms=10000,
-                                      heartbeat_interval_ms=500, request_timeout_ms=15000, max_poll_records=20)
-        # (partitions_for_topic would list all topics, which leaves aliases out: subscribe at once.)
-        self.consumer.subscribe([topic])
-        self.start()
-
-    @property
-    def name(self) -> str:
-        return self.name_
-
-    def run(self) -> None:
-        try:
-            while not self._stop_flag.is_set():
-                batches = self.consumer.poll(timeout_ms=100)
-                owned = {tp.partition for tp in self.consumer.assignment()}
-                got = [(tp.partition, *r.value.decode().split(":"), r.offset) for tp, rs in batches.items() for r in rs]
-                with self._lock:
-                    self._owned = owned
-                    self._reads += [(p, t, int(e), o) for p, t, e, o in got]
-        except BaseException as e:  # reported by stop()
-            self.error = e
-        finally:
-            self.consumer.close(autocommit=False)
-
-    def owned(self) -> set[int]:
-        with self._lock:
-            return set(self._owned)
-
-    def reads(self) -> list[tuple[int, str, int, int]]:
-        with self._lock:
-            return list(self._reads)
-
-    def stop(self) -> dict:
-        self._stop_flag.set()
-        self.join(30)
-        assert not self.is_alive() and self.error is None, f"{self.name}: {self.error!r}"
-        return {}
-
-    def kill(self) -> None:
-        self._stop_flag.set()
-        self.join(30)
-
-
 def swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, read, detail):
     """Waits until every member reads v1 past the prefill, swaps with --translate-offsets while they
     run, produces four more seconds, and waits until the group read v2 to its end. Returns the
@@ -237,25 +179,3 @@ def test_running_java_and_librdkafka_consumers_follow_a_swap_with_translated_off
     report = cli.json_out(runnel_bin, "group", "describe", group, brokers=b)
     in_v2 = {o["partition"]: o["committedOffset"] for o in report["offsets"] if o["topic"] == v2}
     assert in_v2 == {p: events - M for p in range(PARTITIONS)}, report["offsets"]
-
-
-def test_a_running_kafka_python_consumer_follows_a_swap_with_translated_offsets(broker, runnel_bin):
-    """kafka-python (eager range/roundrobin, auto-commit also on rebalance): one member owning both
-    partitions."""
-    b = broker.bootstrap
-    v1, v2, alias, group = setup_alias(b, runnel_bin, "fk")
-    outputs = TwoOutputs(b, v1, v2)
-    member = KafkaPythonMember("kafka-python", b, group, alias)
-    try:
-        translated, events = swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, [member],
-                                                lambda m: m.reads(), lambda: "")
-        member.stop()
-    finally:
-        member.kill()
-        if not outputs._stop.is_set():
-            outputs.stop()
-    check_followed({member.name: member.reads()}, translated, events)
-    # Its auto-commits (every 500 ms after the rebalance) carry v2 positions at or past the translation.
-    report = cli.json_out(runnel_bin, "group", "describe", group, brokers=b)
-    in_v2 = {o["partition"]: o["committedOffset"] for o in report["offsets"] if o["topic"] == v2}
-    assert all(in_v2.get(p, -1) >= translated[p] for p in range(PARTITIONS)), (in_v2, translated)

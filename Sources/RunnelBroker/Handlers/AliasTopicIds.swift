@@ -42,9 +42,10 @@ final class ClientTopicIds: Sendable {
     private static func nowMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
 
     /// Holds the topics `ids` for `clients` (members of a group moved to offsets in them) for at most
-    /// `forMs`: their fetches of these topics are answered empty until they read committed offsets
-    /// (OffsetFetch, `release`), so positions learned in an alias's old target are not used in the new one.
-    /// A hold set before the swap is not `releasable` (an OffsetFetch then still reads the old offsets)
+    /// `forMs`: their fetches of these topics are answered empty until they joined a generation after the
+    /// fence (a successful SyncGroup, `release`): eager consumers then read their committed offsets before
+    /// they fetch, so positions learned in an alias's old target are not used in the new one.
+    /// A hold set before the swap is not `releasable` (a SyncGroup then is still of the old generation)
     /// until the fence makes it so.
     func hold(_ ids: Set<KafkaUUID>, for clients: [String], forMs: Int64, releasable: Bool) {
         guard !ids.isEmpty, !clients.isEmpty, forMs > 0 else { return }
@@ -58,7 +59,7 @@ final class ClientTopicIds: Sendable {
         anyHold.store(true, ordering: .relaxed)
     }
 
-    /// Ends the client's releasable holds: it has read its committed offsets.
+    /// Ends the client's releasable holds: it joined a generation after the fence.
     func release(_ request: HandlerRequest) {
         guard anyHold.load(ordering: .relaxed) else { return }
         let key = Self.key(request)

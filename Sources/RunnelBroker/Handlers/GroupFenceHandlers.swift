@@ -15,8 +15,8 @@ extension BrokerCore {
     static let groupFenceOffsetsConfig = "runnel.group.fence.offsets"
 
     /// The GROUP config whose SET (a comma-separated topic list) holds those topics for the group's current
-    /// members before a swap: their fetches of them answer no records until, after the fence, they read
-    /// their committed offsets. Sent before the swap, so no fetch slips in between swap and fence.
+    /// members before a swap: their fetches of them answer no records until, after the fence, they have
+    /// rejoined. Sent before the swap, so no fetch slips in between swap and fence.
     static let groupHoldTopicsConfig = "runnel.group.hold.topics"
 
     /// The outcome of a fence (or hold) on a GROUP resource; nil for any other resource (the topic path answers).
@@ -62,7 +62,8 @@ extension BrokerCore {
         guard fence.error == .none else {
             return (fence.error, "Could not fence group '\(resource.resourceName)' and commit its offsets.")
         }
-        // Until they have read their new offsets, the fenced members fetch nothing of the topics moved to.
+        // Until they have rejoined (and so read their new offsets), the fenced members fetch nothing of the
+        // topics moved to.
         let ids = Set(Set(entries.map(\.partition.topic)).compactMap { image.topics[$0]?.metadata.topicId })
         clientTopicIds.hold(ids, for: fence.members.map { ClientTopicIds.key(clientId: $0.clientId, host: $0.clientHost) },
                             forMs: Int64(fence.rebalanceTimeoutMs), releasable: true)

@@ -88,7 +88,7 @@ extension KafkaAdmin {
     public static let groupHoldTopicsConfig = "runnel.group.hold.topics"
 
     /// Holds `topics` for `group`'s current members on its coordinator: their fetches of them answer no
-    /// records until, after `fenceGroup`, they read their committed offsets (at most their rebalance
+    /// records until, after `fenceGroup`, they have rejoined the group (at most their rebalance
     /// timeout). Sent before a swap, so members cannot read the new target at old positions in between.
     public func holdTopics(_ topics: [String], forGroup group: String) async throws {
         try await sendGroupConfig(group, Self.groupHoldTopicsConfig, topics.joined(separator: ","),
