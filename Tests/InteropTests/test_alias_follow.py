@@ -1,9 +1,12 @@
 """Running consumers follow an alias swap (issue 15, docs/kappa.md "Running consumers"): a Java consumer
 and a librdkafka (confluent-kafka) consumer in one group (eager `range` assignor) read the alias
 `serving` -> v1 while both outputs keep growing; `runnel alias swap serving --to v2 --translate-offsets
---group G` runs while they read. The swap fences the group's generation (their revoke-time commits of
-v1 positions are refused) and commits the translated offsets in the same coordinator step; the members
-rejoin, drop their positions and read v2 from the translated offsets.
+--group G` runs while they read. The swap holds v2 for the members until they rejoin, fences the group's
+generation (their revoke-time commits of v1 positions are refused) and commits the translated offsets in
+the same coordinator step; their fetches by v1's id (learned through the alias) get UNKNOWN_TOPIC_ID; the
+members rejoin, drop their positions and read v2 from the translated offsets. A reader of v1 itself, in
+another group, reads all of v1 undisturbed. (Cooperative assignors and kafka-python keep positions across
+a rebalance and are not moved: docs/decisions/0016-alias-swap-running-consumers.md.)
 
 v2 is the reprocessed output from event M on, so offsets differ between the targets (v2 offset k is
 event k + M): a consumer that went on in v2 from its v1 position would skip M events, which the
@@ -160,16 +163,24 @@ def test_running_java_and_librdkafka_consumers_follow_a_swap_with_translated_off
               "sessionTimeoutMs": 10000, "heartbeatIntervalMs": 500, "maxPollRecords": 20}
     members = [java_member(java, "java", tmp_path, b, group, [alias], **common),
                confluent_member("librdkafka", tmp_path, b, group, [alias], **common)]
+    # A reader of v1 itself (another group): the swap does not concern it (no UNKNOWN_TOPIC_ID, no hold).
+    direct = confluent_member("direct-v1", tmp_path, b, unique("fo-direct"), [v1], **common)
     detail = lambda: "\n".join(f"{m.name}: " + "".join(l for l in m.stderr_lines if not l.startswith("PROGRESS"))[-3000:] for m in members)  # noqa: E731
     try:
         translated, events = swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, reads, detail)
-        results = [m.stop() for m in members]
+        wait_until(lambda: {(p, e) for p, _, e, _ in reads(direct)} >= {(p, events - 1) for p in range(PARTITIONS)}, 60,
+                   "the direct reader of v1 at its end", detail)
+        results = [m.stop() for m in [*members, direct]]
     finally:
-        for m in members:
+        for m in [*members, direct]:
             m.kill()
         if not outputs._stop.is_set():
             outputs.stop()
     check_followed({m.name: reads(m) for m in members}, translated, events)
+    direct_reads = reads(direct)
+    assert {t for _, t, _, _ in direct_reads} == {"v1"}
+    for p in range(PARTITIONS):
+        assert sorted({e for q, _, e, _ in direct_reads if q == p}) == list(range(events)), f"direct reader, partition {p}"
     # The fence refused the old generation's commits of v1 positions: the members' revoke-time commits
     # failed (REBALANCE_IN_PROGRESS) instead of overwriting the translated offsets.
     refused = [m.name for m in members if any("revoke-commit-failed" in line for line in m.stderr_lines)]
