@@ -33,6 +33,8 @@ final class ClassicGroup {
     var newMemberAdded = false
     /// When members that have not sent SyncGroup are removed.
     var syncDeadlineMs: Int64?
+    /// The last generation fenced by `GroupCoordinator.fenceAndCommit`: its members' commits are refused.
+    var fencedGeneration: Int32?
     /// Topics the members subscribe to (consumer protocol only); nil when unknown.
     var subscribedTopics: Set<String>?
     /// Committed offsets. Change them with `setOffset`/`removeOffset`, which keep `offsetPositions` in step.

@@ -23,7 +23,13 @@ extension GroupCoordinator {
             // A commit is as good as a heartbeat for the session.
             member.heartbeatDeadlineMs = max(member.heartbeatDeadlineMs, now() + Int64(member.sessionTimeoutMs))
         }
+        return await writeCommits(entries, to: group, groupId: groupId, retentionTimeMs: retentionTimeMs)
+    }
 
+    /// Writes accepted commit entries to the group's `__consumer_offsets` partition and applies them;
+    /// one error per entry (in request order).
+    func writeCommits(_ entries: [OffsetCommitEntry], to group: ClassicGroup, groupId: String,
+                      retentionTimeMs: Int64) async -> [ErrorCode] {
         let nowMs = now()
         let expireTimestamp: Int64? = retentionTimeMs >= 0 ? nowMs + retentionTimeMs : nil
         var (results, records, accepted) = offsetCommitRecords(groupId: groupId, entries: entries, nowMs: nowMs,
@@ -114,6 +120,9 @@ extension GroupCoordinator {
             return .unknownMemberId
         }
         if group.state == .completingRebalance { return .rebalanceInProgress }
+        // A generation fenced by `fenceAndCommit` (an alias swap moved the group) commits nothing more:
+        // its positions belong to the old target.
+        if let fenced = group.fencedGeneration, generationId >= 0, generationId <= fenced { return .rebalanceInProgress }
         return nil
     }
 

@@ -45,6 +45,8 @@ final class BrokerCore: Sendable {
     let logger: Logger
     /// `runnel_errors_total{api,error}`: the error codes responses carry.
     let errorMetrics = ErrorCodeMetrics()
+    /// The topic ids each client learned through aliases or by name (stale alias ids in Fetch).
+    let clientTopicIds = ClientTopicIds()
 
     init(metadataStore: any MetadataStore, replicas: ReplicaManager, settings: BrokerSettings,
          topicConfigs: TopicConfigResolver, groupConfig: GroupCoordinatorConfig,

@@ -84,6 +84,11 @@ extension BrokerCore {
                                  _ context: HandlerRequest) async -> IncrementalAlterConfigsResponse {
         var response = IncrementalAlterConfigsResponse()
         for resource in request.resources {
+            if let outcome = await applyGroupFence(resource, validateOnly: request.validateOnly, logger: context.context.logger) {
+                response.responses.append(IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
+                    resourceType: resource.resourceType, resourceName: resource.resourceName, outcome: outcome))
+                continue
+            }
             let outcome = await applyTopicConfigs(type: resource.resourceType, name: resource.resourceName,
                                             validateOnly: request.validateOnly, logger: context.context.logger,
                                             touching: resource.configs.map(\.name)) { current in

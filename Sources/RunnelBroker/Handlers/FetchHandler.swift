@@ -32,12 +32,14 @@ struct FetchPlan: Sendable {
     var topLevelError: ErrorCode = .none
     /// Fetch v13+: partitions are named by topic id, and each read checks the id still names its topic.
     var byTopicId = false
+    /// Some partitions are held for this client (answered without records): the fetch still waits.
+    var holding = false
 }
 
 extension BrokerCore {
     func fetch(_ request: FetchRequest, _ context: HandlerRequest) -> EventLoopFuture<ResponsePayload> {
         let version = context.version
-        let plan = authorizeFetch(planFetch(request, version: version), request, context)
+        let plan = refusingStaleAliasIds(authorizeFetch(planFetch(request, version: version), request, context), context)
         let isolation = IsolationLevel(wireValue: request.isolationLevel)
         let maxBytes = Int(min(max(request.maxBytes, 0), settings.fetchMaxBytesCap))
         let minBytes = Int(max(request.minBytes, 0))
@@ -48,7 +50,7 @@ extension BrokerCore {
         let first = readPartitions(plan, maxBytes: maxBytes, isolation: isolation, replicaId: replicaId)
         let total = first.reduce(0) { $0 + $1.bytes }
         let hasError = first.contains { $0.errorCode != .none }
-        if plan.topLevelError != .none || total >= minBytes || hasError || request.maxWaitMs <= 0 || plan.partitions.isEmpty {
+        if plan.topLevelError != .none || total >= minBytes || hasError || request.maxWaitMs <= 0 || (plan.partitions.isEmpty && !plan.holding) {
             return context.eventLoop.makeSucceededFuture(
                 encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0))
         }

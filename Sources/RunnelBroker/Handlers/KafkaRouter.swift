@@ -142,7 +142,11 @@ final class KafkaRouter: RequestRouter {
         case .syncGroup:
             return serveGroup(SyncGroupRequest.self, body, request) { [broker] in
                 if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
-                return await $0.syncGroup($1, version: $2.version)
+                let response = await $0.syncGroup($1, version: $2.version)
+                // A member in a generation after an alias swap's fence: eager consumers read their committed
+                // offsets before they fetch again, so the hold on the new target ends (ClientTopicIds).
+                if response.errorCode == ErrorCode.none.rawValue { broker.clientTopicIds.release($2) }
+                return response
             }
         case .heartbeat:
             return serveGroup(HeartbeatRequest.self, body, request) { [broker] in

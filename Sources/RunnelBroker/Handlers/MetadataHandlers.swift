@@ -41,6 +41,7 @@ extension BrokerCore {
                 && mayCreateTopic(name, context)
         }
         let listener = context.context.listenerName
+        clientTopicIds.noteAnswers(names: wantsAll ? nil : (request.topics ?? []).compactMap(\.name), image: image, context)
         guard creates else {
             return .now(authorizeMetadata(metadataResponse(request, image: image, wantsAll: wantsAll, listener: listener),
                                           wantsAll: wantsAll, context))

@@ -1,8 +1,9 @@
 // Topic aliases (a Runnel extension) over plain Kafka config requests: IncrementalAlterConfigs on the
 // alias name sets or deletes `runnel.alias.target` (with `runnel.alias.expected.target` as the
 // compare-and-swap condition), DescribeConfigs reads it, and DescribeConfigs of the BROKER resource
-// with the key `runnel.aliases` lists them. Also: moving a stopped group's offsets from an alias's old
-// target to its new one by timestamp.
+// with the key `runnel.aliases` lists them. Also: a group's offsets translated from an
+// alias's old target to its new one by timestamp, and moving a (possibly running) group to them by fencing
+// its generation (IncrementalAlterConfigs GROUP `runnel.group.fence.offsets`, docs/decisions/0016).
 import Foundation
 import KafkaProtocol
 
@@ -64,11 +65,14 @@ extension KafkaAdmin {
             .first { $0.name == Self.aliasTargetConfig }?.value
     }
 
-    /// Moves the committed offsets of a stopped `group` from topic `from` to topic `to` by time: each
-    /// partition of `to` gets the first offset at or after the earliest timestamp among the last records
-    /// the group consumed in `from` (at-least-once: records at that instant may come again, none after it
-    /// is skipped). A group with no offsets in `from` starts `to` at its beginning.
-    public func translateGroupOffsets(group: String, from: String, to: String) async throws -> [TranslatedOffset] {
+    /// The GROUP config whose SET fences a group and commits offsets (a Runnel extension).
+    public static let groupFenceOffsetsConfig = "runnel.group.fence.offsets"
+
+    /// The offsets `group` gets in topic `to` when it moves from topic `from` by time: each partition of
+    /// `to` gets the first offset at or after the earliest timestamp among the last records the group
+    /// consumed in `from` (at-least-once: records at that instant may come again, none after it is
+    /// skipped). A group with no offsets in `from` starts `to` at its beginning. Nothing is written.
+    public func translatedGroupOffsets(group: String, from: String, to: String) async throws -> [TranslatedOffset] {
         let committed = try await client.committedOffsets(group: group).filter { $0.key.topic == from }
         var lastConsumed: Int64?
         for (topicPartition, offset) in committed where offset > 0 {
@@ -77,11 +81,48 @@ extension KafkaAdmin {
             if let timestamp { lastConsumed = min(lastConsumed ?? timestamp, timestamp) }
         }
         let targets = try await startOffsets(topic: to, spec: lastConsumed.map { .timestamp($0) } ?? .earliest)
-        var offsets: [TopicPartition: Int64] = [:]
-        for (partition, offset) in targets { offsets[TopicPartition(topic: to, partition: partition)] = offset }
-        try await resetGroupOffsets(group, offsets: offsets)
-        return offsets.sorted { $0.key < $1.key }.map {
-            TranslatedOffset(topic: to, partition: $0.key.partition, offset: $0.value)
+        return targets.sorted { $0.key < $1.key }.map { TranslatedOffset(topic: to, partition: $0.key, offset: $0.value) }
+    }
+
+    /// The GROUP config whose SET holds topics for a group's current members (a Runnel extension).
+    public static let groupHoldTopicsConfig = "runnel.group.hold.topics"
+
+    /// Holds `topics` for `group`'s current members on its coordinator: their fetches of them answer no
+    /// records until, after `fenceGroup`, they have rejoined the group (at most their rebalance
+    /// timeout). Sent before a swap, so members cannot read the new target at old positions in between.
+    public func holdTopics(_ topics: [String], forGroup group: String) async throws {
+        try await sendGroupConfig(group, Self.groupHoldTopicsConfig, topics.joined(separator: ","),
+                                  what: "hold \(topics.joined(separator: ",")) for group '\(group)'")
+    }
+
+    /// Commits `offsets` for `group` on its coordinator, fencing the group's current generation when it has
+    /// members: they are sent into a rebalance, their later commits of the old generation are refused, and
+    /// (eager protocol) they read these offsets when they rejoin. A group without members just gets them.
+    public func fenceGroup(_ group: String, offsets: [TranslatedOffset]) async throws {
+        var json: [String: [String: Int64]] = [:]
+        for offset in offsets { json[offset.topic, default: [:]][String(offset.partition)] = offset.offset }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try await sendGroupConfig(group, Self.groupFenceOffsetsConfig, String(decoding: try encoder.encode(json), as: UTF8.self),
+                                  what: "move group '\(group)'")
+    }
+
+    /// SETs one Runnel GROUP config on the group's coordinator.
+    private func sendGroupConfig(_ group: String, _ name: String, _ value: String, what: String) async throws {
+        var request = IncrementalAlterConfigsRequest()
+        request.validateOnly = false
+        var resource = IncrementalAlterConfigsRequest.AlterConfigsResource()
+        resource.resourceType = ConfigResourceType.group.rawValue
+        resource.resourceName = group
+        var config = IncrementalAlterConfigsRequest.AlterableConfig()
+        config.name = name
+        config.configOperation = 0
+        config.value = value
+        resource.configs = [config]
+        request.resources = [resource]
+        let response = try await client.coordinatorConnection(group: group).send(request)
+        for result in response.responses {
+            try KafkaClientError.check(result.errorCode, what, message: result.errorMessage)
         }
     }
 

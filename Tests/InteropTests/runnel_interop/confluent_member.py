@@ -75,7 +75,8 @@ def main() -> int:
             for m in msgs:
                 if m.error():
                     continue
-                out.write(f"{m.topic()} {m.partition()} {m.offset()}\n")
+                value = f" {m.value().decode()}" if args.get("withValues") else ""  # values without spaces
+                out.write(f"{m.topic()} {m.partition()} {m.offset()}{value}\n")
                 offsets[(m.topic(), m.partition())] = m.offset() + 1
                 consumed += 1
             if not offsets:

@@ -42,6 +42,7 @@ final class GroupConsumeCommand {
         String commit = args.str("commit", "sync");
         long timeoutMs = args.num("timeoutMs", 120000);
         long pollDelayMs = args.num("pollDelayMs", 0);
+        boolean withValues = args.has("withValues");  // "topic partition offset value" lines (UTF-8 values without spaces)
         Properties p = JavaClient.clientProps(args);
         p.put("group.id", args.str("group"));
         p.put("enable.auto.commit", "false");
@@ -96,7 +97,8 @@ final class GroupConsumeCommand {
                 if (recs.isEmpty()) continue;
                 Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
                 for (ConsumerRecord<byte[], byte[]> rec : recs) {
-                    w.write(rec.topic() + " " + rec.partition() + " " + rec.offset() + "\n");
+                    w.write(rec.topic() + " " + rec.partition() + " " + rec.offset()
+                            + (withValues ? " " + new String(rec.value(), StandardCharsets.UTF_8) : "") + "\n");
                     offsets.put(new TopicPartition(rec.topic(), rec.partition()), new OffsetAndMetadata(rec.offset() + 1));
                     consumed++;
                 }

@@ -136,11 +136,16 @@ struct AliasSwap: AsyncParsableCommand {
         The swap is a compare-and-swap on the alias: with --expect it is refused when
         the alias no longer points to that topic (someone swapped first); without it,
         it is refused when the alias changed between reading and writing it.
-        --translate-offsets moves each stopped --group's committed offsets from the old
-        target to the new one by time: every partition of the new target starts at the
-        first record at or after the earliest timestamp among the last records the
-        group consumed (at-least-once: records at that instant may come again; none
-        after it is skipped). Offsets are moved before the swap.
+        --translate-offsets moves each --group's committed offsets from the old target
+        to the new one by time: every partition of the new target starts at the first
+        record at or after the earliest timestamp among the last records the group
+        consumed (at-least-once: records at that instant may come again; none after it
+        is skipped). The groups may be running: their members fetch nothing of the new
+        target from just before the swap until they rejoin; right after the swap each
+        group's generation is fenced (a rebalance; its members' late commits are
+        refused) and the offsets are committed in the same step, so eager consumers
+        (Java, librdkafka) rejoin at them. Cooperative consumers and kafka-python keep
+        their positions: stop them before swapping.
 
         EXAMPLES:
           runnel alias swap serving --to events_v2
@@ -154,7 +159,7 @@ struct AliasSwap: AsyncParsableCommand {
     @Option(help: "The new target topic.") var to: String
     @Option(help: "Refuse unless the alias points to this topic now.") var expect: String?
     @Flag(help: "Move the --group offsets from the old target to the new one by timestamp.") var translateOffsets = false
-    @Option(name: .shortAndLong, help: "A stopped group whose offsets move (repeatable; with --translate-offsets).")
+    @Option(name: .shortAndLong, help: "A group whose offsets move (repeatable; with --translate-offsets; may be running).")
     var group: [String] = []
 
     struct Report: Encodable {
@@ -181,9 +186,22 @@ struct AliasSwap: AsyncParsableCommand {
             }
             var translated: [String: [TranslatedOffset]] = [:]
             for group in group {
-                translated[group] = try await admin.translateGroupOffsets(group: group, from: current, to: to)
+                translated[group] = try await admin.translatedGroupOffsets(group: group, from: current, to: to)
             }
+            // Before the swap: the groups' running members fetch nothing of the new target until they
+            // have read their moved offsets (so no fetch at an old position slips in before the fence).
+            for group in translated.keys.sorted() { try await admin.holdTopics([to], forGroup: group) }
             try await admin.setAlias(name, target: to, expectedTarget: current)
+            // After the swap: the fence refuses whatever the groups' running members still commit from
+            // positions learned in the old target, and the offsets land in the same coordinator step.
+            for (group, offsets) in translated.sorted(by: { $0.key < $1.key }) {
+                do {
+                    try await admin.fenceGroup(group, offsets: offsets)
+                } catch {
+                    throw CLIError.failure("swapped alias \(name) to \(to), but group '\(group)' was not moved: \(error)",
+                                           hint: "move it with `runnel group seek` once its consumers are stopped")
+                }
+            }
             if output.isJSON {
                 try Terminal.printJSON(Report(alias: name, from: current, to: to, offsets: translated))
                 return

@@ -1,0 +1,162 @@
+// Stale alias ids: a client that knows a topic id only because Metadata answered it under an alias
+// name reads that alias, not the topic. After a swap the id still names a live topic (the old target),
+// so the broker cannot refuse it for everyone; but a Fetch by that id from a client (client id and host)
+// that learned it only through aliases that no longer resolve to it is answered UNKNOWN_TOPIC_ID, and
+// Java and librdkafka refresh their metadata and move to the new target (KIP-516 handling) — instead of
+// going on reading the old target, or (Java after a rebalance, which does not refresh metadata) reading
+// it at the new target's offsets. A client that also asked for the topic by its own name keeps reading
+// it; one wrongly refused (another process with the same client id and host) re-learns the topic by
+// name at its metadata refresh and reads on.
+import Atomics
+import KafkaProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+import RunnelCluster
+
+/// The topic ids each client (client id and host) learned from Metadata answers, by how it asked.
+final class ClientTopicIds: Sendable {
+    private struct Known {
+        /// Ids answered under alias names (the aliases that gave each).
+        var viaAlias: [KafkaUUID: Set<String>] = [:]
+        /// Ids answered under their topic's own name (or in an all-topics listing).
+        var direct: Set<KafkaUUID> = []
+    }
+
+    /// Clients remembered at most; past it the oldest-learned half is forgotten (they then read stale
+    /// alias ids until their metadata refresh, as without this check).
+    static let maxClients = 10_000
+    private let clients = NIOLockedValueBox<[String: Known]>([:])
+    /// False until some client learned an id through an alias: until then Fetch skips the check.
+    private let anyAlias = ManagedAtomic<Bool>(false)
+
+    /// Held target ids per client, with when the hold ends (see `hold`).
+    private let holds = NIOLockedValueBox<[String: (ids: Set<KafkaUUID>, untilMs: Int64, releasable: Bool)]>([:])
+    private let anyHold = ManagedAtomic<Bool>(false)
+
+    static func key(clientId: String?, host: String) -> String { "\(clientId ?? "")|\(host)" }
+
+    private static func key(_ request: HandlerRequest) -> String {
+        key(clientId: request.header.clientId, host: request.clientHost)
+    }
+
+    private static func nowMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+
+    /// Holds the topics `ids` for `clients` (members of a group moved to offsets in them) for at most
+    /// `forMs`: their fetches of these topics are answered empty until they joined a generation after the
+    /// fence (a successful SyncGroup, `release`): eager consumers then read their committed offsets before
+    /// they fetch, so positions learned in an alias's old target are not used in the new one.
+    /// A hold set before the swap is not `releasable` (a SyncGroup then is still of the old generation)
+    /// until the fence makes it so.
+    func hold(_ ids: Set<KafkaUUID>, for clients: [String], forMs: Int64, releasable: Bool) {
+        guard !ids.isEmpty, !clients.isEmpty, forMs > 0 else { return }
+        let until = Self.nowMs() + forMs
+        holds.withLockedValue { holds in
+            for client in clients {
+                let held = holds[client]
+                holds[client] = ((held?.ids ?? []).union(ids), max(until, held?.untilMs ?? 0), releasable)
+            }
+        }
+        anyHold.store(true, ordering: .relaxed)
+    }
+
+    /// Ends the client's releasable holds: it joined a generation after the fence.
+    func release(_ request: HandlerRequest) {
+        guard anyHold.load(ordering: .relaxed) else { return }
+        let key = Self.key(request)
+        holds.withLockedValue { holds in
+            guard holds[key]?.releasable == true else { return }
+            holds.removeValue(forKey: key)
+            if holds.isEmpty { anyHold.store(false, ordering: .relaxed) }
+        }
+    }
+
+    /// The ids among `ids` held for this client.
+    func heldIds(_ ids: Set<KafkaUUID>, _ request: HandlerRequest) -> Set<KafkaUUID> {
+        guard anyHold.load(ordering: .relaxed) else { return [] }
+        let key = Self.key(request)
+        let now = Self.nowMs()
+        return holds.withLockedValue { holds in
+            guard let hold = holds[key] else { return [] }
+            guard hold.untilMs > now else {
+                holds.removeValue(forKey: key)
+                return []
+            }
+            return ids.intersection(hold.ids)
+        }
+    }
+
+    /// Records what a Metadata answer told the client: the `names` it asked for (nil: every topic),
+    /// resolved in `image`. Nothing is kept while the cluster has no alias.
+    func noteAnswers(names: [String]?, image: MetadataImage, _ request: HandlerRequest) {
+        guard !image.records(.alias).isEmpty else { return }
+        let key = Self.key(request)
+        clients.withLockedValue { clients in
+            if clients[key] == nil && clients.count >= Self.maxClients {
+                for stale in clients.keys.prefix(Self.maxClients / 2) { clients.removeValue(forKey: stale) }
+            }
+            var known = clients[key] ?? Known()
+            if let names {
+                for name in names {
+                    if let topic = image.topics[name] {
+                        known.direct.insert(topic.metadata.topicId)
+                    } else if let alias = image.alias(named: name), let target = image.topics[alias.target] {
+                        known.viaAlias[target.metadata.topicId, default: []].insert(name)
+                        anyAlias.store(true, ordering: .relaxed)
+                    }
+                }
+            } else {
+                for id in known.viaAlias.keys where image.topic(id: id) != nil { known.direct.insert(id) }
+            }
+            clients[key] = known
+        }
+    }
+
+    /// False until some client learned an id through an alias or a hold exists (Fetch skips the checks).
+    var isActive: Bool { anyAlias.load(ordering: .relaxed) || anyHold.load(ordering: .relaxed) }
+
+    /// The ids among `ids` this client knows only through aliases that no longer resolve to them.
+    func staleAliasIds(_ ids: Set<KafkaUUID>, image: MetadataImage, _ request: HandlerRequest) -> Set<KafkaUUID> {
+        let key = Self.key(request)
+        return clients.withLockedValue { clients in
+            guard let known = clients[key] else { return [] }
+            return ids.filter { id in
+                guard let aliases = known.viaAlias[id], !known.direct.contains(id) else { return false }
+                return !aliases.contains { image.topic(resolving: $0)?.metadata.topicId == id }
+            }
+        }
+    }
+}
+
+extension BrokerCore {
+    /// `plan` with the partitions the client names by a stale alias id moved to its errors
+    /// (UNKNOWN_TOPIC_ID), so the client refreshes its metadata.
+    /// Also (by id or by name): partitions of topics held for the client (`ClientTopicIds.hold`) are
+    /// answered without records.
+    func refusingStaleAliasIds(_ plan: FetchPlan, _ context: HandlerRequest) -> FetchPlan {
+        guard clientTopicIds.isActive, !plan.partitions.isEmpty else { return plan }
+        let image = metadataStore.image
+        let ids = Set(plan.partitions.map(\.1.topicId))
+        // Ids are the client's own only in fetches by id; by name (older clients) only holds apply.
+        let stale = plan.byTopicId ? clientTopicIds.staleAliasIds(ids, image: image, context) : []
+        let held = clientTopicIds.heldIds(ids, context)
+        guard !stale.isEmpty || !held.isEmpty else { return plan }
+        var refused = plan
+        refused.partitions = plan.partitions.filter { key, wanted in
+            var answer = FetchedPartition(key: key, topicId: wanted.topicId)
+            if stale.contains(wanted.topicId) {
+                answer.errorCode = .unknownTopicId
+            } else if held.contains(wanted.topicId) {
+                guard let partition = clientPartition(topic: key.topic, index: key.partition).partition else { return true }
+                answer.highWatermark = partition.highWatermark
+                answer.lastStableOffset = partition.lastStableOffset
+                answer.logStartOffset = partition.logStartOffset
+                refused.holding = true
+            } else {
+                return true
+            }
+            refused.unresolved.append(answer)
+            return false
+        }
+        return refused
+    }
+}

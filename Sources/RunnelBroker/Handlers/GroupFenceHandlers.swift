@@ -1,0 +1,74 @@
+// Moving a running consumer group to new offsets (a Runnel extension, docs/compatibility.md):
+// IncrementalAlterConfigs on a GROUP resource, sent to the group's coordinator, SETs
+// `runnel.group.fence.offsets` to a JSON object `{"topic": {"partition": offset}}`. The coordinator
+// fences the group's current generation (a rebalance; the old generation's commits are refused with
+// REBALANCE_IN_PROGRESS) and commits the offsets in the same step. `runnel alias swap
+// --translate-offsets` sends it right after the swap, so consumers running on the alias re-read their
+// offsets in the new target instead of going on with positions learned in the old one.
+import Foundation
+import KafkaProtocol
+import Logging
+import RunnelGroups
+
+extension BrokerCore {
+    /// The GROUP config whose SET fences the group and commits the offsets given as its JSON value.
+    static let groupFenceOffsetsConfig = "runnel.group.fence.offsets"
+
+    /// The GROUP config whose SET (a comma-separated topic list) holds those topics for the group's current
+    /// members before a swap: their fetches of them answer no records until, after the fence, they have
+    /// rejoined. Sent before the swap, so no fetch slips in between swap and fence.
+    static let groupHoldTopicsConfig = "runnel.group.hold.topics"
+
+    /// The outcome of a fence (or hold) on a GROUP resource; nil for any other resource (the topic path answers).
+    func applyGroupFence(_ resource: IncrementalAlterConfigsRequest.AlterConfigsResource, validateOnly: Bool,
+                         logger: Logger) async -> (code: ErrorCode, message: String?)? {
+        guard ConfigResourceType(rawValue: resource.resourceType) == .group else { return nil }
+        guard resource.configs.count == 1, let config = resource.configs.first, config.configOperation == 0,
+              [Self.groupFenceOffsetsConfig, Self.groupHoldTopicsConfig].contains(config.name), let value = config.value else {
+            return (.invalidRequest, "Group configs are not supported by Runnel except SET of \(Self.groupFenceOffsetsConfig) "
+                        + "or \(Self.groupHoldTopicsConfig) alone.")
+        }
+        if config.name == Self.groupHoldTopicsConfig {
+            let image = metadataStore.image
+            let names = value.split(separator: ",").map { image.resolvedTopicName(String($0)) }
+            let ids = Set(names.compactMap { image.topics[$0]?.metadata.topicId })
+            guard ids.count == names.count else {
+                return (.unknownTopicOrPartition, "\(Self.groupHoldTopicsConfig): no such topic among '\(value)'.")
+            }
+            guard !validateOnly else { return (.none, nil) }
+            let members = await groupRequests.coordinator.memberClients(groupId: resource.resourceName)
+            guard members.error == .none else { return (members.error, "Could not hold topics for group '\(resource.resourceName)'.") }
+            clientTopicIds.hold(ids, for: members.members.map { ClientTopicIds.key(clientId: $0.clientId, host: $0.clientHost) },
+                                forMs: Int64(members.rebalanceTimeoutMs), releasable: false)
+            return (.none, nil)
+        }
+        guard let offsets = try? JSONDecoder().decode([String: [String: Int64]].self, from: Data(value.utf8)) else {
+            return (.invalidConfig, "\(Self.groupFenceOffsetsConfig) must be a JSON object {\"topic\": {\"partition\": offset}}.")
+        }
+        var entries: [OffsetCommitEntry] = []
+        let image = metadataStore.image
+        for (name, partitions) in offsets.sorted(by: { $0.key < $1.key }) {
+            let topic = image.resolvedTopicName(name)
+            for (key, offset) in partitions {
+                guard let partition = Int32(key), partition >= 0, offset >= 0 else {
+                    return (.invalidConfig, "\(Self.groupFenceOffsetsConfig): '\(key)' -> \(offset) is no partition and offset.")
+                }
+                entries.append(OffsetCommitEntry(partition: TopicPartition(topic: topic, partition: partition), offset: offset))
+            }
+        }
+        guard !validateOnly else { return (.none, nil) }
+        let fence = await groupRequests.coordinator.fenceAndCommit(groupId: resource.resourceName, offsets: entries,
+                                                                   reason: "fenced by \(Self.groupFenceOffsetsConfig)")
+        guard fence.error == .none else {
+            return (fence.error, "Could not fence group '\(resource.resourceName)' and commit its offsets.")
+        }
+        // Until they have rejoined (and so read their new offsets), the fenced members fetch nothing of the
+        // topics moved to.
+        let ids = Set(Set(entries.map(\.partition.topic)).compactMap { image.topics[$0]?.metadata.topicId })
+        clientTopicIds.hold(ids, for: fence.members.map { ClientTopicIds.key(clientId: $0.clientId, host: $0.clientHost) },
+                            forMs: Int64(fence.rebalanceTimeoutMs), releasable: true)
+        logger.info("fenced group and moved its offsets", metadata: [
+            "group": "\(resource.resourceName)", "partitions": "\(entries.count)"])
+        return (.none, nil)
+    }
+}
