@@ -34,6 +34,16 @@ int runnel_uring_prep_write(runnel_uring *r, int fd, const void *buf, unsigned l
     return 0;
 }
 
+int runnel_uring_prep_write_flags(runnel_uring *r, int fd, const void *buf, unsigned len, uint64_t offset, int rw_flags,
+                                  uint64_t user_data) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_write(sqe, fd, buf, len, offset);
+    sqe->rw_flags = rw_flags;
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
 int runnel_uring_prep_writev(runnel_uring *r, int fd, const struct iovec *iovecs, unsigned nr, uint64_t offset, uint64_t user_data) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
     if (!sqe) return -EBUSY;

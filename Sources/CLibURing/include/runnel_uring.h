@@ -14,6 +14,9 @@ void runnel_uring_destroy(runnel_uring *ring);
 int runnel_uring_prep_write(runnel_uring *ring, int fd, const void *buf, unsigned len, uint64_t offset, uint64_t user_data);
 struct iovec;
 /// Queues a pwritev of `nr` iovecs (which must stay valid until completion); 0 or -EBUSY.
+/// A write with per-request flags (RWF_DSYNC: durable when it completes).
+int runnel_uring_prep_write_flags(runnel_uring *ring, int fd, const void *buf, unsigned len, uint64_t offset, int rw_flags,
+                                  uint64_t user_data);
 int runnel_uring_prep_writev(runnel_uring *ring, int fd, const struct iovec *iovecs, unsigned nr, uint64_t offset, uint64_t user_data);
 /// Number of submission queue entries the ring was created with.
 unsigned runnel_uring_sq_entries(runnel_uring *ring);

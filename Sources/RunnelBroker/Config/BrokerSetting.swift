@@ -39,6 +39,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case ioEngine = "io.engine"
     case ioSyncfsMinFiles = "io.syncfs.min.files"
     case logIOMode = "log.io.mode"
+    case logIODirectSync = "log.io.direct.sync"
     case remoteLogDir = "remote.log.dir"
     case segmentCompressionAtRest = "runnel.segment.compression.at.rest"
     case logCacheMaxBytes = "log.cache.max.bytes"

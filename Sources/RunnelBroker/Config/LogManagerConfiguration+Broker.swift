@@ -18,6 +18,8 @@ extension LogManagerConfiguration {
         // `log.io.mode` is validated against exactly these names when the configuration loads.
         logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? LogManagerConfiguration.defaultLogIOMode
         logCacheMaxBytes = Int(config.int(.logCacheMaxBytes))
+        // Validated against exactly these names when the configuration loads.
+        directSync = DirectSync(rawValue: config.string(.logIODirectSync)) ?? .fdatasync
         self.defaultLogConfig = defaultLogConfig
         let remote = config.string(.remoteLogDir)
         remoteLogDir = remote.isEmpty ? nil : remote

@@ -23,7 +23,23 @@ public enum LogIOMode: String, Sendable, CaseIterable {
     case buffered
 }
 
+/// How the direct path makes an append durable (`log.io.direct.sync`).
+public enum DirectSync: String, Sendable, CaseIterable {
+    /// O_DIRECT writes, then the sync stage's fdatasync per touched file and round (rounds overlap).
+    case fdatasync
+    /// O_DIRECT writes with RWF_DSYNC: durable when they complete; the sync stage skips them.
+    case dsync
+}
+
 enum DirectIO {
+    /// RWF_DSYNC (linux/fs.h): a write with O_DSYNC semantics, for this call only.
+    static let rwfDsync: Int32 = 0x2
+
+    private typealias PWriteV2 = @convention(c) (Int32, UnsafePointer<iovec>?, Int32, off_t, Int32) -> Int
+    /// glibc's pwritev2 (not exported by Swift's Glibc module), looked up once.
+    private static let pwritev2Call: PWriteV2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pwritev2")
+        .map { unsafeBitCast($0, to: PWriteV2.self) }
+
     /// O_DIRECT (a GNU extension Swift's Glibc module does not export): its value per architecture.
     #if arch(arm64) || arch(arm)
     static let openFlag: Int32 = 0o200000
@@ -79,7 +95,9 @@ enum DirectIO {
     /// result is already an error (injected faults) are skipped. With a ring the runs are in flight
     /// together (several partitions' device writes overlap); runs of the same file go in separate waves,
     /// in order, since two of them can cover the same partial block. Then the roll/close truncations run.
-    static func execute(_ requests: [IORequest], results: inout [Int32], ring: IOUringBackend?) {
+    /// With `dsync` every write carries RWF_DSYNC (durable on completion).
+    static func execute(_ requests: [IORequest], results: inout [Int32], ring: IOUringBackend?, dsync: Bool = false) {
+        let flags = dsync ? rwfDsync : 0
         var runs: [Run] = []
         var index = 0
         while index < requests.count {
@@ -115,9 +133,9 @@ enum DirectIO {
             for wave in waves {
                 let codes: [Int32]
                 if wave.count > 1, let ring {
-                    codes = ring.writeDirect(wave)
+                    codes = ring.writeDirect(wave, flags: flags)
                 } else {
-                    codes = wave.map { writeAll(descriptor: $0.descriptor, from: $0.pointer, length: $0.length, at: $0.position) }
+                    codes = wave.map { writeAll(descriptor: $0.descriptor, from: $0.pointer, length: $0.length, at: $0.position, flags: flags) }
                 }
                 for (run, code) in zip(wave, codes) {
                     for member in run.requests { results[member] = code }
@@ -132,10 +150,18 @@ enum DirectIO {
     }
 
     /// pwrite until all `length` bytes are written; 0 or the errno.
-    static func writeAll(descriptor: Int32, from pointer: UnsafeMutableRawPointer, length: Int, at position: Int64) -> Int32 {
+    static func writeAll(descriptor: Int32, from pointer: UnsafeMutableRawPointer, length: Int, at position: Int64,
+                         flags: Int32 = 0) -> Int32 {
+        if flags != 0 && pwritev2Call == nil { return ENOSYS }
         var done = 0
         while done < length {
-            let n = pwrite(descriptor, pointer + done, length - done, off_t(position) + off_t(done))
+            let n: Int
+            if flags != 0, let pwritev2 = pwritev2Call {
+                var vector = iovec(iov_base: pointer + done, iov_len: length - done)
+                n = pwritev2(descriptor, &vector, 1, off_t(position) + off_t(done), flags)
+            } else {
+                n = pwrite(descriptor, pointer + done, length - done, off_t(position) + off_t(done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 return errno

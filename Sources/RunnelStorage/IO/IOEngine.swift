@@ -78,14 +78,17 @@ final class IOEngine: @unchecked Sendable {
     private let directoryDescriptor: Int32
     /// Sync rounds answered by one syncfs (tests, metrics).
     let syncfsRounds = Atomic<Int>(0)
+    /// Direct writes carry RWF_DSYNC (`log.io.direct.sync = dsync`): durable when written, not synced again.
+    private let directDsync: Bool
     /// Sync latency and group-commit sizes, per sync round.
     private let metrics: IOEngineMetrics
 
     /// Creates the engine for `kind`; `.auto` falls back to posix when io_uring cannot start.
     /// `name` is the log dir's path.
     init(kind: IOEngineKind, name: String, logger: Logger, syncfsMinFiles: Int = 0,
-         faults: IOFaultInjector? = nil) throws(StorageError) {
+         faults: IOFaultInjector? = nil, directDsync: Bool = false) throws(StorageError) {
         self.name = name
+        self.directDsync = directDsync
         self.faults = faults
         self.syncfsMinFiles = syncfsMinFiles
         self.metrics = IOEngineMetrics(logDir: name)
@@ -227,8 +230,13 @@ final class IOEngine: @unchecked Sendable {
             directRing = try? IOUringBackend(entries: 64)
             directRingFailed = directRing == nil
         }
-        DirectIO.execute(requests, results: &results, ring: directRing)
+        DirectIO.execute(requests, results: &results, ring: directRing, dsync: directDsync)
         return results
+    }
+
+    /// A direct write made with RWF_DSYNC: durable once written (a truncation or buffered write is not).
+    private func durableOnWrite(_ request: IORequest) -> Bool {
+        directDsync && request.direct != nil && request.truncateTo == nil
     }
 
     private typealias SyncFS = @convention(c) (Int32) -> Int32
@@ -265,7 +273,7 @@ final class IOEngine: @unchecked Sendable {
             faults?.waitWhileSyncsHeld()
             var files: [Int32: LogFileHandle] = [:]
             for job in jobs {
-                for (request, result) in zip(job.batch, job.writeResults) where request.sync && result == 0 {
+                for (request, result) in zip(job.batch, job.writeResults) where request.sync && result == 0 && !durableOnWrite(request) {
                     files[request.file.descriptor] = request.file
                 }
             }
@@ -290,7 +298,8 @@ final class IOEngine: @unchecked Sendable {
             }
             for job in jobs {
                 for (request, result) in zip(job.batch, job.writeResults) {
-                    request.completion(result != 0 || !request.sync ? result : synced[request.file.descriptor] ?? EIO)
+                    request.completion(result != 0 || !request.sync || durableOnWrite(request)
+                                       ? result : synced[request.file.descriptor] ?? EIO)
                 }
             }
         }

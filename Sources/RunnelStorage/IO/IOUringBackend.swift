@@ -108,7 +108,7 @@ final class IOUringBackend: IOBackend {
     /// The direct path's writes of one wave (at most one per file), all in flight at once; 0 or an errno
     /// per run. Short writes are finished with pwrite; if the ring fails as a whole every run is written
     /// again with pwrite (rewriting the same bytes is harmless).
-    func writeDirect(_ runs: [DirectIO.Run]) -> [Int32] {
+    func writeDirect(_ runs: [DirectIO.Run], flags: Int32 = 0) -> [Int32] {
         var results = [Int32](repeating: 0, count: runs.count)
         var start = 0
         while start < runs.count {
@@ -116,10 +116,12 @@ final class IOUringBackend: IOBackend {
             var queued = 0
             for slot in start..<end {
                 let run = runs[slot]
-                if runnel_uring_prep_write(ring, run.descriptor, run.pointer, UInt32(run.length), UInt64(run.position), UInt64(slot)) == 0 {
+                if runnel_uring_prep_write_flags(ring, run.descriptor, run.pointer, UInt32(run.length), UInt64(run.position),
+                                                 flags, UInt64(slot)) == 0 {
                     queued += 1
                 } else {
-                    results[slot] = DirectIO.writeAll(descriptor: run.descriptor, from: run.pointer, length: run.length, at: run.position)
+                    results[slot] = DirectIO.writeAll(descriptor: run.descriptor, from: run.pointer, length: run.length,
+                                                      at: run.position, flags: flags)
                 }
             }
             let reaped = submitAndReap(queued) { data, code in
@@ -130,13 +132,14 @@ final class IOUringBackend: IOBackend {
                 } else if Int(code) < run.length {
                     let done = Int(code)
                     results[slot] = DirectIO.writeAll(descriptor: run.descriptor, from: run.pointer + done,
-                                                      length: run.length - done, at: run.position + Int64(done))
+                                                      length: run.length - done, at: run.position + Int64(done), flags: flags)
                 }
             }
             if !reaped {
                 for slot in start..<end {
                     let run = runs[slot]
-                    results[slot] = DirectIO.writeAll(descriptor: run.descriptor, from: run.pointer, length: run.length, at: run.position)
+                    results[slot] = DirectIO.writeAll(descriptor: run.descriptor, from: run.pointer, length: run.length,
+                                                      at: run.position, flags: flags)
                 }
             }
             start = end

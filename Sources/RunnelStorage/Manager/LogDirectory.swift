@@ -21,7 +21,7 @@ final class LogDirectory: Sendable {
     private let logger: Logger
 
     init(path: String, engineKind: IOEngineKind, syncfsMinFiles: Int = 0, ioMode: LogIOMode = .buffered, logger: Logger,
-         faults: IOFaultInjector? = nil, tailCache: TailCache? = nil) throws(StorageError) {
+         faults: IOFaultInjector? = nil, tailCache: TailCache? = nil, directSync: DirectSync = .fdatasync) throws(StorageError) {
         self.path = path
         self.logger = logger
         try FileSystem.makeDirectory(path)
@@ -38,7 +38,8 @@ final class LogDirectory: Sendable {
         self.tailCache = resolved.direct ? tailCache : nil
         logger.info("log dir write mode", metadata: ["logDir": "\(path)", "mode": "\(resolved.direct ? "direct" : "buffered")",
                                                      "reason": "\(resolved.reason)"])
-        engine = try IOEngine(kind: engineKind, name: path, logger: logger, syncfsMinFiles: syncfsMinFiles, faults: faults)
+        engine = try IOEngine(kind: engineKind, name: path, logger: logger, syncfsMinFiles: syncfsMinFiles, faults: faults,
+                              directDsync: resolved.direct && directSync == .dsync)
     }
 
     var isOffline: Bool { health.withLock { $0.offline } }

@@ -53,7 +53,8 @@ public final class LogManager: Sendable {
             do throws(StorageError) {
                 let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine,
                                                  syncfsMinFiles: configuration.syncfsMinFiles, ioMode: configuration.logIOMode, logger: logger,
-                                                 faults: configuration.faultInjector, tailCache: tailCache)
+                                                 faults: configuration.faultInjector, tailCache: tailCache,
+                                                 directSync: configuration.directSync)
                 directories.append(directory)
                 Self.discover(directory, into: &initial, logger: logger)
             } catch {

@@ -22,6 +22,8 @@ public struct LogManagerConfiguration: Sendable {
     /// log.cache.max.bytes: bytes of direct tails' buffers the tail cache keeps for reads (shared by all
     /// partitions, least-recently-used evicted first; 0 disables it). See docs/storage.md, "Tail cache".
     public var logCacheMaxBytes = 128 << 20
+    /// log.io.direct.sync: how the direct path makes an append durable (docs/decisions/0010).
+    public var directSync: DirectSync = .fdatasync
     /// Defaults for topics without overrides.
     public var defaultLogConfig = LogConfig()
     /// Open segment/index files kept by the LRU across all partitions.
