@@ -135,13 +135,20 @@ def test_kafka_python_producer_sees_request_time_throttle(runnel_bin, rbroker):
     quota(runnel_bin, rbroker, "remove", "--client", client_id)
 
 
-def test_metadata_responses_carry_the_request_time_throttle(runnel_bin, rbroker):
-    """Not only Produce: every response with throttle_time_ms carries it (here Metadata, from librdkafka)."""
-    client_id = unique("md-busy")
-    quota(runnel_bin, rbroker, "set", "--client", client_id, "--request-percentage", "0.5")
+def throttled_admin(runnel_bin, rbroker, client_id: str, *quota_args: str) -> tuple[AdminClient, list[float]]:
+    """Sets `quota_args` for `client_id`; a librdkafka admin client of that id, and the throttle times its
+    throttle_cb reports (served from poll)."""
+    quota(runnel_bin, rbroker, "set", "--client", client_id, *quota_args)
     throttles: list[float] = []
     admin = AdminClient({"bootstrap.servers": rbroker.bootstrap, "client.id": client_id,
                          "throttle_cb": lambda e: throttles.append(e.throttle_time)})
+    return admin, throttles
+
+
+def test_metadata_responses_carry_the_request_time_throttle(runnel_bin, rbroker):
+    """Not only Produce: every response with throttle_time_ms carries it (here Metadata, from librdkafka)."""
+    client_id = unique("md-busy")
+    admin, throttles = throttled_admin(runnel_bin, rbroker, client_id, "--request-percentage", "0.5")
     start = time.monotonic()
     calls = 0
     while time.monotonic() - start < RUN_S:
@@ -222,10 +229,7 @@ def test_delete_topics_and_create_partitions_count_against_the_mutation_rate(run
 
 def test_librdkafka_create_topics_is_permissive_and_throttled(runnel_bin, rbroker):
     client_id = unique("rdkafka-mutator")
-    quota(runnel_bin, rbroker, "set", "--client", client_id, "--controller-mutation-rate", "2")
-    throttles: list[float] = []
-    admin = AdminClient({"bootstrap.servers": rbroker.bootstrap, "client.id": client_id,
-                         "throttle_cb": lambda e: throttles.append(e.throttle_time)})
+    admin, throttles = throttled_admin(runnel_bin, rbroker, client_id, "--controller-mutation-rate", "2")
     names = [unique("cm-rd") for _ in range(3)]
     before = metrics.scrape(rbroker).total("runnel_quota_throttle_time_ms_total", type="controller_mutation")
     for name in names:  # 3 x 6 partitions against a bucket of 4: all created (librdkafka sends CreateTopics < v6)
