@@ -76,6 +76,16 @@ import Testing
         #expect(other.expansion(for: 9, highWatermark: 0) == nil)
     }
 
+    @Test("a caught-up replica whose broker is shutting down or unregistered does not join the ISR (KIP-841)")
+    func ineligibleBrokersStayOut() throws {
+        var l = PartitionLeadership(role: .leader, leader: 1, leaderEpoch: 2, partitionEpoch: 5, replicas: [1, 2, 3], isr: [1, 3])
+        l.recordFetch(replica: 2, fetchOffset: 100, leaderEnd: 100, nowMs: 1_000)
+        #expect(l.expansion(for: 2, highWatermark: 100, eligible: false) == nil)
+        #expect(!l.isrChangeInFlight, "a refused expansion leaves no change in flight")
+        let request = try #require(l.expansion(for: 2, highWatermark: 100, eligible: true))
+        #expect(request.state.isr == [1, 2, 3])
+    }
+
     @Test func followersAndFencedBrokersAskForNothing() {
         var follower = Self.leader()
         follower.role = .follower

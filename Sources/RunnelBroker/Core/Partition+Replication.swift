@@ -121,14 +121,15 @@ extension Partition {
     }
 
     /// A follower fetched from `fetchOffset`: records its progress, moves the high watermark, and asks
-    /// for its return to the ISR when it caught up. Returns NOT_LEADER_OR_FOLLOWER when this broker does
-    /// not lead (any more).
-    func recordFollowerFetch(replica: Int32, fetchOffset: Int64, nowMs: Int64) -> ErrorCode? {
+    /// for its return to the ISR when it caught up and is `isrEligible` (a registered broker not in
+    /// controlled shutdown, KIP-841). Returns NOT_LEADER_OR_FOLLOWER when this broker does not lead
+    /// (any more).
+    func recordFollowerFetch(replica: Int32, fetchOffset: Int64, nowMs: Int64, isrEligible: Bool = true) -> ErrorCode? {
         let outcome: (ErrorCode?, IsrChangeRequest?) = leadership.withLock { l in
             guard l.isLeader else { return (.notLeaderOrFollower, nil) }
             guard l.replicas.contains(replica) else { return (nil, nil) }
             l.recordFetch(replica: replica, fetchOffset: fetchOffset, leaderEnd: log.logEndOffset, nowMs: nowMs)
-            return (nil, l.expansion(for: replica, highWatermark: log.highWatermark))
+            return (nil, l.expansion(for: replica, highWatermark: log.highWatermark, eligible: isrEligible))
         }
         if outcome.0 == nil { advanceHighWatermark() }
         if let request = outcome.1 { requestIsrChange(request) }

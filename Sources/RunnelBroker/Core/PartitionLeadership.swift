@@ -104,9 +104,11 @@ struct PartitionLeadership: Sendable {
     }
 
     /// The ISR expansion a follower's fetch earns, if any: it is an assigned replica outside the ISR and
-    /// has reached both the high watermark and the start of this leader's epoch.
-    mutating func expansion(for replica: Int32, highWatermark: Int64) -> IsrChangeRequest? {
-        guard isLeader, !isrChangeInFlight, replicas.contains(replica), !isr.contains(replica),
+    /// has reached both the high watermark and the start of this leader's epoch, and its broker is
+    /// `eligible` (KIP-841: registered and not in controlled shutdown — a broker on its way down, or a
+    /// fetch parked by a process that has since stopped, must not bring it back).
+    mutating func expansion(for replica: Int32, highWatermark: Int64, eligible: Bool = true) -> IsrChangeRequest? {
+        guard eligible, isLeader, !isrChangeInFlight, replicas.contains(replica), !isr.contains(replica),
               let progress = followers[replica],
               progress.logEndOffset >= highWatermark, progress.logEndOffset >= leaderEpochStartOffset else { return nil }
         var state = partitionState

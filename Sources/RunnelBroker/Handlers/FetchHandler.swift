@@ -57,7 +57,11 @@ extension BrokerCore {
         // Long poll: park until an append to one of these partitions brings enough bytes, or the deadline.
         let promise = context.eventLoop.makePromise(of: ResponsePayload.self)
         let wait = DelayedFetch(eventLoop: context.eventLoop, deadline: deadline) { [self] expired in
-            let now = readPartitions(plan, maxBytes: maxBytes, isolation: isolation, replicaId: replicaId)
+            // A re-read of a parked fetch is not a new fetch: the follower's progress was recorded when
+            // the request arrived (a fetch parked by a process that has since stopped must not bring
+            // its replica back into the ISR when it completes).
+            let now = readPartitions(plan, maxBytes: maxBytes, isolation: isolation, replicaId: replicaId,
+                                     recordProgress: false)
             let bytes = now.reduce(0) { $0 + $1.bytes }
             guard expired || bytes >= minBytes || now.contains(where: { $0.errorCode != .none }) else { return false }
             promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context, clientQuota: replicaId < 0))
@@ -127,14 +131,18 @@ extension BrokerCore {
     /// the first partition with data is returned even when it alone exceeds the budget).
     /// A follower (`replicaId` ≥ 0) reads up to the log end offset and its fetch offset counts as its
     /// progress; consumers read up to the high watermark (or the last stable offset). Both only from
-    /// the leader.
+    /// the leader. `recordProgress` false re-reads a parked fetch without counting it as the follower's
+    /// progress again.
     func readPartitions(_ plan: FetchPlan, maxBytes: Int, isolation: IsolationLevel,
-                        replicaId: Int32 = -1) -> [FetchedPartition] {
+                        replicaId: Int32 = -1, recordProgress: Bool = true) -> [FetchedPartition] {
         var results = plan.unresolved
         var remaining = maxBytes
         var anyData = false
         let isReplica = replicaId >= 0
         let now = isReplica ? Partition.nowMs() : 0
+        // KIP-841: only a registered broker that is not shutting down may join an ISR.
+        let isrEligible = isReplica && recordProgress
+            && metadataStore.image.brokers[replicaId].map { !$0.inControlledShutdown } == true
         for (key, wanted) in plan.partitions {
             var result = FetchedPartition(key: key, topicId: wanted.topicId)
             if plan.byTopicId, metadataStore.topic(named: key.topic)?.topicId != wanted.topicId {
@@ -155,9 +163,9 @@ extension BrokerCore {
             // told where (KIP-320) and its fetch offset does not count as progress.
             let diverging = isReplica ? partition.divergence(lastFetchedEpoch: wanted.lastFetchedEpoch,
                                                              fetchOffset: wanted.fetchOffset) : nil
-            let notLeader = isReplica
-                ? (diverging == nil ? partition.recordFollowerFetch(replica: replicaId, fetchOffset: wanted.fetchOffset, nowMs: now)
-                                    : partition.leaderCheck())
+            let notLeader = isReplica && recordProgress && diverging == nil
+                ? partition.recordFollowerFetch(replica: replicaId, fetchOffset: wanted.fetchOffset, nowMs: now,
+                                                isrEligible: isrEligible)
                 : partition.leaderCheck()
             if let notLeader {
                 result.errorCode = notLeader
