@@ -53,6 +53,10 @@ public struct SizePrefixedFrameAccumulator: Sendable {
     /// Bytes held for a frame that is not complete yet (prefix bytes included).
     public var bufferedBytes: Int { (partial?.readableBytes ?? 0) + prefixBytes }
 
+    /// Bytes the incomplete frame still lacks (0 when no frame body is in progress): the stream will
+    /// carry at least this many more bytes before the next frame can be handed out.
+    public var missingBytes: Int { partial.map { expected - $0.readableBytes } ?? 0 }
+
     /// Consumes all of `buffer`, calling `onFrame` with each complete frame body (prefix excluded),
     /// in order. Throws on a refused prefix; the accumulator is then unusable for this stream.
     public mutating func feed(

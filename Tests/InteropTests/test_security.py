@@ -130,6 +130,77 @@ def test_ssl_fetch_of_large_batches_reads_file_slices(secure, pki):
     assert all(r["v"] == records.value(prefix, int(r["k"].rsplit("-", 1)[1]), 10_000) for r in got)
 
 
+def _dribbled_produce(secure, pki, listener: str, pieces: list[int], pause: float, tail: int = 0) -> tuple[dict, float]:
+    """Sends one ~600 KB Produce v8 request cut into `pieces` (sizes of the bytes on the wire; then
+    all but the last `tail` bytes, then those), pausing after each piece; returns the response and how long it took after
+    the last byte. Over TLS the request is encrypted first (ssl.SSLObject) and the ciphertext is cut,
+    so TLS records arrive split across reads."""
+    topic = topic_with(secure, f"dribble-{listener.lower()}")
+    batch = wire.record_batch([(b"k", bytes(range(256)) * 2400, [])], base_timestamp=int(time.time() * 1000))
+    request = wire.produce_request_v8(7, topic, 0, batch, acks=-1)
+    raw = socket.create_connection(("127.0.0.1", secure.ports[listener]), timeout=5)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        if listener == "SSL":
+            ctx = ssl.create_default_context(cafile=str(pki.ca))
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            tls = ctx.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    raw.sendall(outgoing.read())
+                    incoming.write(raw.recv(65536))
+            raw.sendall(outgoing.read())
+            tls.write(request)
+            wire_bytes = outgoing.read()
+        else:
+            tls, wire_bytes = None, request
+        start = 0
+        for size in [*pieces, len(wire_bytes) - tail - sum(pieces)]:
+            raw.sendall(wire_bytes[start:start + size])
+            start += size
+            time.sleep(pause)
+        raw.sendall(wire_bytes[start:])
+        sent = time.monotonic()
+        if tls is None:
+            payload = wire.read_frame(raw, sent + 10)
+        else:
+            plain = b""
+            while len(plain) < 4 or len(plain) < 4 + struct.unpack(">i", plain[:4])[0]:
+                try:
+                    plain += tls.read(65536)
+                except ssl.SSLWantReadError:
+                    raw.settimeout(max(0.01, sent + 10 - time.monotonic()))
+                    data = raw.recv(65536)
+                    assert data, "the broker closed the connection instead of answering"
+                    incoming.write(data)
+            payload = plain[4:]
+        assert payload is not None, "the broker closed the connection instead of answering"
+        return wire.parse_produce_response_v8(payload)["topics"][0]["partitions"][0], time.monotonic() - sent
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("listener", ["PLAINTEXT", "SSL"])
+def test_a_large_request_dribbled_in_odd_pieces_is_answered_once_complete(secure, pki, listener):
+    """The broker asks the kernel to wake it only once most of a large request's missing bytes are
+    there (SO_RCVLOWAT). Bytes cut at odd sizes — over TLS, records split across reads, and the end
+    arriving alone after a pause — must still complete the request at once, never wait for bytes
+    that are not coming."""
+    # 100 KB, then a piece of 33,333 bytes, then 8 KB pieces, then the rest.
+    pieces = [100_000, 33_333] + [8_192] * 20
+    result, after = _dribbled_produce(secure, pki, listener, pieces, pause=0.02)
+    assert result["error_code"] == 0, result
+    assert after < 5, f"answered {after:.1f} s after the last byte"
+    # 200 KB, then all of the request but its last 17 bytes, a pause long enough for the broker to go
+    # back to sleep, then the end.
+    result, after = _dribbled_produce(secure, pki, listener, [200_000], pause=0.3, tail=17)
+    assert result["error_code"] == 0, result
+    assert after < 5, f"answered {after:.1f} s after the last byte"
+
+
 def test_mtls_requires_a_trusted_client_certificate(secure, pki, java):
     bootstrap = secure.bootstrap("MTLS")
     topic = topic_with(secure, "mtls")

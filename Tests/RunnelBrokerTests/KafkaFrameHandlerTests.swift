@@ -46,11 +46,15 @@ import Testing
         var whole = requestBytes(correlationId: 3, body: Array(repeating: 0xAB, count: 200_000))
         var delivered: [ByteBuffer] = []
         var reads = 0
+        var missing: [Int] = []
         while whole.readableBytes > 0, var piece = whole.readSlice(length: min(65_536, whole.readableBytes)) {
             try accumulator.feed(&piece, allocator: ByteBufferAllocator()) { delivered.append($0) }
+            missing.append(accumulator.missingBytes)
             reads += 1
         }
         #expect(reads == 4)
+        // What the read pacing (SO_RCVLOWAT) is set from: the body bytes still to come.
+        #expect(missing == [200_008 - 65_532, 200_008 - 131_068, 200_008 - 196_604, 0])
         #expect(delivered.count == 1)
         #expect(delivered.first?.readableBytes == 200_008)
         // Reserved from the prefix (NIO rounds to a power of two), not regrown read by read.

@@ -171,7 +171,8 @@ public final class KafkaServer: Sendable {
         logger: Logger, session: ConnectionSession = ConnectionSession()
     ) throws {
         try pipeline.addHandler(KafkaFrameHandler(maxRequestBytes: configuration.maxRequestBytes, session: session,
-                                                  maxUnauthenticatedBytes: configuration.maxUnauthenticatedRequestBytes))
+                                                  maxUnauthenticatedBytes: configuration.maxUnauthenticatedRequestBytes,
+                                                  pacing: session.security.securityProtocol.usesTLS ? .tls : .plaintext))
         try pipeline.addHandler(RequestPipelineHandler(
             router: router, maxPendingRequests: configuration.maxPendingRequestsPerConnection,
             idleTimeout: configuration.idleTimeout, metrics: metrics,
