@@ -142,10 +142,12 @@ public final class Broker: Service, Sendable {
         defer { controllerLoop?.cancel() }
         let authorizerLoop = startAuthorizer()
         let quotaLoop = startClientQuotas()
+        let dynamicConfigLoop = startDynamicBrokerConfigs()
         var tlsReloading: Task<Void, Never>?
         defer {
             authorizerLoop?.cancel()
             quotaLoop.cancel()
+            dynamicConfigLoop.cancel()
             tlsReloading?.cancel()
         }
         do {
