@@ -8,10 +8,13 @@ A follower is stopped, ~3 MB are produced, the throttle is set, and the follower
 catch-up (the bytes in its partition directory over time) stays near the rate; once the rate is removed
 (dynamic default deleted) or the topic's list is removed, it catches up at once and rejoins the ISR.
 The follower was down while the dynamic default was written, so applying it proves it is read from the
-metadata store (etcd) at start. Bad values are refused as Kafka refuses them."""
+metadata store (etcd) at start. Bad values are refused as Kafka refuses them. `runnel cluster reassign
+--wait --throttle` sets lists and rates as kafka-reassign-partitions --throttle does, the move takes
+the rate into account, and everything is removed when it is complete."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -164,3 +167,37 @@ def test_bad_throttle_configs_are_refused_as_kafka_refuses_them(cluster):
         res = ConfigResource(ConfigResource.Type.BROKER, node, incremental_configs=[
             ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)])
         assert error_code(admin.incremental_alter_configs([res])[res]) == code, name
+
+
+def test_runnel_cluster_reassign_throttle_sets_the_lists_and_rates_and_removes_them(cluster, java, runnel_bin):
+    admin = _admin(cluster.ports)
+    topic = unique("throttle-reassign")
+    cluster.create_topic(topic, 1, 1, config={"compression.type": "uncompressed"})
+    source = cluster.leader_of(topic, 0)
+    target = next(n for n in cluster.ids if n != source)
+    total = 1_200_000
+    p = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "compression.type": "none",
+                  "linger.ms": 5, "batch.size": 16384})
+    for i in range(total // 1000):
+        p.produce(topic, bytes(1000), key=str(i).encode(), partition=0)
+        p.poll(0)
+    assert p.flush(60) == 0
+
+    started = time.monotonic()
+    out = subprocess.run([runnel_bin, "cluster", "reassign", "--brokers", cluster.bootstrap, "--topic", topic,
+                          "--partition", "0", "--replicas", f"{source},{target}", "--wait", "--wait-timeout", "60",
+                          "--throttle", str(RATE)], capture_output=True, text=True, timeout=90)
+    elapsed = time.monotonic() - started
+    print(f"runnel cluster reassign --throttle {RATE}: {total} bytes in {elapsed:.1f}s")
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert "throttle limit was set" in out.stdout and "Throttle was removed" in out.stdout, out.stdout
+    floor = (total - RATE) / RATE * 0.8  # one second's burst, then the rate
+    assert elapsed >= floor, f"{total} bytes at {RATE} B/s copied in {elapsed:.1f}s"
+    assert sorted(cluster.state(topic, 0)["isr"]) == sorted([source, target])
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    cfg = admin.describe_configs([res])[res].result(30)
+    for name in ("leader.replication.throttled.replicas", "follower.replication.throttled.replicas"):
+        assert (cfg[name].value, cfg[name].source) == ("", ConfigSource.DEFAULT_CONFIG.value), cfg[name]
+    [described] = _java_admin(java, cluster, {"op": "describeConfigs", "brokers": [str(source)]})
+    for name in ("leader.replication.throttled.rate", "follower.replication.throttled.rate"):
+        assert described[f"broker:{source}"]["value"][name]["source"] == "DEFAULT_CONFIG", name
