@@ -7,7 +7,9 @@ reassignment is done every record is readable, the old broker's partition direct
 DescribeLogDirs shows the partition on the two new brokers. Errors: unknown broker, duplicate, cancelling
 nothing; a plan file. A broker that was down while a partition was moved away from it deletes its stray
 copy when it comes back. The catch-up of a new replica is throttled by leader.replication.throttled.rate
-and by follower.replication.throttled.rate (each alone, on a cluster of its own)."""
+and by follower.replication.throttled.rate (each alone, on a cluster of its own) for the replicas the
+topic's leader/follower.replication.throttled.replicas list, set as kafka-reassign-partitions --throttle
+sets them (the current replicas in the leader list, the added ones in the follower list)."""
 from __future__ import annotations
 
 import json
@@ -17,7 +19,7 @@ import subprocess
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from conftest import running_cluster, unique
 from runnel_interop.cluster import poll as _poll
@@ -224,6 +226,10 @@ def test_throttled_catch_up_takes_the_rate_into_account(throttled_cluster, runne
     _poll(f"{topic} has a leader", 20, lambda: _leader_and_replicas(admin, topic)[0] in (1, 2, 3))
     source = _leader_and_replicas(admin, topic)[0]
     target = [n for n in (1, 2, 3) if n != source][0]
+    lists = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("leader.replication.throttled.replicas", f"0:{source}", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("follower.replication.throttled.replicas", f"0:{target}", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([lists])[lists].result(30)
     p = Producer({"bootstrap.servers": _bootstrap(cluster), "acks": "all", "compression.type": "none"})
     payload = bytes(1000)
     for i in range(THROTTLED_BYTES // len(payload)):

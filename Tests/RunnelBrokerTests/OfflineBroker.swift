@@ -10,11 +10,24 @@ class OfflineBroker {
     let directory: String
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let broker: Broker
+    /// Whether the log dir is removed with this broker (not when it reopened another's).
+    private let ownsDirectory: Bool
 
     /// A broker on the default config, its log dir a new directory named `prefix` + a UUID.
     init(prefix: String) throws {
         directory = NSTemporaryDirectory() + prefix + UUID().uuidString
+        ownsDirectory = true
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var config = BrokerConfig()
+        try config.set("log.dirs", to: directory)
+        broker = try Broker(config: config, group: group, logger: Logger(label: "test"))
+    }
+
+    /// A broker on the default config reopening `directory`, another broker's log dir (a restart),
+    /// which it leaves in place.
+    init(reopening directory: String) throws {
+        self.directory = directory
+        ownsDirectory = false
         var config = BrokerConfig()
         try config.set("log.dirs", to: directory)
         broker = try Broker(config: config, group: group, logger: Logger(label: "test"))
@@ -23,7 +36,7 @@ class OfflineBroker {
     deinit {
         broker.logManager.shutdown()
         try? group.syncShutdownGracefully()
-        try? FileManager.default.removeItem(atPath: directory)
+        if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// The handler context of a request with `apiKey` at `version`, from a test client.

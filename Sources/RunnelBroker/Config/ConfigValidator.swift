@@ -20,6 +20,8 @@ public enum ConfigValidator: Sendable {
     case listeners
     /// `host:port`, or empty for "disabled".
     case hostPortOrEmpty
+    /// `partition:brokerId` pairs or `*` (Kafka's ThrottledReplicaListValidator).
+    case throttledReplicas
 
     /// Returns why `value` is invalid, or nil when it is valid.
     public func violation(of value: ConfigValue) -> String? {
@@ -51,6 +53,10 @@ public enum ConfigValidator: Sendable {
                 return "expected host:port (e.g. 127.0.0.1:9644) or an empty string to disable"
             }
             return nil
+        case (.throttledReplicas, .list(let items)):
+            return ThrottledReplicaList(items: items) == nil
+                ? "must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],..."
+                : nil
         default:
             return "has the wrong type"
         }
@@ -68,6 +74,7 @@ public enum ConfigValidator: Sendable {
         case .nonEmptyList: "non-empty list"
         case .listeners: "NAME://host:port, …"
         case .hostPortOrEmpty: "host:port or empty"
+        case .throttledReplicas: ThrottledReplicaList.format
         }
     }
 }

@@ -41,6 +41,10 @@ public struct TopicConfig: Sendable, Equatable {
     public var minInsyncReplicas: Int32
     /// `preallocate`.
     public var preallocate: Bool
+    /// `leader.replication.throttled.replicas` (empty: none).
+    public var leaderReplicationThrottledReplicas: [String] = []
+    /// `follower.replication.throttled.replicas` (empty: none).
+    public var followerReplicationThrottledReplicas: [String] = []
     /// `local.retention.bytes` (-2: retention.bytes).
     public var localRetentionBytes: Int64 = -2
     /// `local.retention.ms` (-2: retention.ms).
@@ -121,6 +125,8 @@ extension BrokerConfig {
             minCompactionLagMs: long("min.compaction.lag.ms"),
             minInsyncReplicas: int("min.insync.replicas"),
             preallocate: bool("preallocate"),
+            leaderReplicationThrottledReplicas: value("leader.replication.throttled.replicas")?.listValue ?? [],
+            followerReplicationThrottledReplicas: value("follower.replication.throttled.replicas")?.listValue ?? [],
             localRetentionBytes: long("local.retention.bytes"),
             localRetentionMs: long("local.retention.ms"),
             remoteStorageEnable: bool("remote.storage.enable"),

@@ -47,9 +47,15 @@ extension ConfigTable {
             synonyms: [ConfigSynonym("log.flush.interval.ms"), ConfigSynonym("log.flush.scheduler.interval.ms")],
             "Force an fsync when data is older than this."),
         ConfigDefinition(
+            "follower.replication.throttled.replicas", .list, default: .list([]), scope: .topic, validator: .throttledReplicas,
+            "Replicas whose catch-up is throttled on the follower's side, as `partition:brokerId` pairs naming the broker that fetches, or `*` for every replica: while a listed replica is not in the ISR, it fetches at most `follower.replication.throttled.rate` (cluster mode; `kafka-reassign-partitions --throttle` sets and removes it)."),
+        ConfigDefinition(
             "index.interval.bytes", .int, default: .int(Int64(storageDefaults.indexIntervalBytes)), scope: .topic, validator: .atLeast(0),
             synonyms: [ConfigSynonym("log.index.interval.bytes")],
             "Bytes of log between two offset-index entries."),
+        ConfigDefinition(
+            "leader.replication.throttled.replicas", .list, default: .list([]), scope: .topic, validator: .throttledReplicas,
+            "Replicas whose catch-up is throttled on the leader's side, as `partition:brokerId` pairs naming the broker that sends (leads), or `*` for every replica: while leading a listed partition, the broker sends to replicas not in the ISR at most `leader.replication.throttled.rate` (cluster mode; `kafka-reassign-partitions --throttle` sets and removes it)."),
         ConfigDefinition(
             "local.retention.bytes", .long, default: .int(-2), scope: .topic, validator: .atLeast(-2),
             synonyms: [ConfigSynonym("log.local.retention.bytes")],

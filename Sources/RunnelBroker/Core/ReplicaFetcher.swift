@@ -24,8 +24,8 @@ struct ReplicaFetchSettings: Sendable {
     var backoff: Duration = .milliseconds(1000)
     /// Requests that take longer fail (the leader may be paused or partitioned away).
     var requestTimeout: TimeAmount = .seconds(10)
-    /// `follower.replication.throttled.rate`: bytes/s over the partitions this broker is an adding
-    /// replica of (a reassignment's catch-up); `Int64.max` = unthrottled.
+    /// `follower.replication.throttled.rate` at start: bytes/s over the partitions this broker fetches
+    /// throttled (ThrottledReplicas.swift); `Int64.max` = unthrottled. Dynamic broker configs change it.
     var followerThrottledRate: Int64 = .max
     /// The listener and security of connections to leaders (`inter.broker.listener.name`).
     var link = InterBrokerLink()
@@ -38,8 +38,9 @@ final class ReplicaFetcherManager: Sendable {
     private let settings: ReplicaFetchSettings
     private let address: @Sendable (Int32) -> BrokerAddress?
     private let logger: Logger
-    /// Shared by every loop: the rate is per broker, as Kafka's.
-    private let throttle: ReplicationThrottle
+    /// `follower.replication.throttled.rate`, shared by every loop: the rate is per broker, as Kafka's
+    /// (changed by dynamic broker configs).
+    let throttle: ReplicationThrottle
 
     /// `address` finds a leader's address from the metadata image.
     init(nodeId: Int32, settings: ReplicaFetchSettings, address: @escaping @Sendable (Int32) -> BrokerAddress?,
@@ -312,17 +313,23 @@ final class ReplicaFetcher: Sendable {
         guard let version = conn.apiVersions.negotiatedVersion(for: .fetch, atMost: 12), version >= 4 else {
             throw KafkaClientError.unsupportedApi(address: conn.address.description, api: "Fetch v4-12")
         }
-        // follower.replication.throttled.rate: the partitions this broker is being added to by a
-        // reassignment share the rate; while it is used up they wait (the others are fetched as usual).
+        // follower.replication.throttled.rate: the partitions the topics' follower.replication.throttled.replicas
+        // name on this broker, while it is out of their ISR, share the rate; while it is used up they wait
+        // (the others are fetched as usual).
         var work = ready
         var throttled: Set<TopicPartition> = []
         var throttledMaxBytes = settings.maxBytesPerPartition
         if throttle.isLimited {
-            throttled = Set(ready.filter { $0.value.partition.leadershipSnapshot.addingReplicas.contains(nodeId) }.keys)
+            throttled = Set(ready.filter { key, followed in
+                ReplicationThrottleRule.followerThrottles(followed.partition.currentSettings.followerThrottledReplicas,
+                                                          partition: key.partition, follower: nodeId,
+                                                          isr: followed.partition.leadershipSnapshot.isr)
+            }.keys)
             if !throttled.isEmpty {
                 let available = throttle.available()
                 if available <= 0 {
-                    backOff(Array(throttled), for: throttle.delayUntilAvailable())
+                    // At most a second: a rate raised meanwhile (a dynamic broker config) applies soon.
+                    backOff(Array(throttled), for: min(throttle.delayUntilAvailable(), .seconds(1)))
                     for key in throttled { work.removeValue(forKey: key) }
                     throttled = []
                     if work.isEmpty { return }

@@ -54,7 +54,9 @@ struct TopicConfigResolver: Sendable {
             timestampType: topic.usesLogAppendTime ? .logAppendTime : .createTime,
             timestampBeforeMaxMs: topic.messageTimestampBeforeMaxMs, timestampAfterMaxMs: topic.messageTimestampAfterMaxMs,
             compression: compression, gzipLevel: topic.compressionGzipLevel, lz4Level: topic.compressionLz4Level,
-            zstdLevel: topic.compressionZstdLevel, minInsyncReplicas: Int(topic.minInsyncReplicas))
+            zstdLevel: topic.compressionZstdLevel, minInsyncReplicas: Int(topic.minInsyncReplicas),
+            leaderThrottledReplicas: ThrottledReplicaList(items: topic.leaderReplicationThrottledReplicas) ?? .none,
+            followerThrottledReplicas: ThrottledReplicaList(items: topic.followerReplicationThrottledReplicas) ?? .none)
     }
 
     /// DescribeConfigs of a topic, filtered to `keys` when given.

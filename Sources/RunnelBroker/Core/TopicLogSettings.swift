@@ -24,6 +24,9 @@ struct TopicLogSettings: Sendable {
     var zstdLevel: Int32
     /// `min.insync.replicas`
     var minInsyncReplicas: Int
+    /// `leader.replication.throttled.replicas` and `follower.replication.throttled.replicas`.
+    var leaderThrottledReplicas: ThrottledReplicaList = .none
+    var followerThrottledReplicas: ThrottledReplicaList = .none
 
     /// The level to recompress with for `codec` (nil where the codec has no level).
     func compressionLevel(for codec: CompressionCodec) -> Int32? {

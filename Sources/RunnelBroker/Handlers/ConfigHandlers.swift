@@ -1,4 +1,4 @@
-// DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (and reading broker configs).
+// DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and brokers (dynamic broker configs).
 import KafkaProtocol
 import Logging
 import NIOCore
@@ -31,9 +31,10 @@ extension BrokerCore {
                     result.errorMessage = "Unexpected broker id, expected \(settings.nodeId) but received \(resource.resourceName)"
                     return result
                 }
-                entries = topicConfigs.describeBroker(keys: resource.configurationKeys,
-                                                      includeSynonyms: request.includeSynonyms,
-                                                      includeDocumentation: request.includeDocumentation)
+                entries = withDynamicBrokerConfigs(
+                    topicConfigs.describeBroker(keys: resource.configurationKeys, includeSynonyms: request.includeSynonyms,
+                                                includeDocumentation: request.includeDocumentation),
+                    resourceName: resource.resourceName, includeSynonyms: request.includeSynonyms)
                     + aliasListEntries(keys: resource.configurationKeys)
             default:
                 result.errorCode = ErrorCode.invalidRequest.rawValue
@@ -132,8 +133,8 @@ extension BrokerCore {
     func applyTopicConfigs(type: Int8, name: String, validateOnly: Bool, logger: Logger, touching: [String],
                                    change: ([String: String]) throws -> [String: String]) async -> (code: ErrorCode, message: String?) {
         guard ConfigResourceType(rawValue: type) == .topic else {
-            if ConfigResourceType(rawValue: type) == .broker {
-                return (.invalidRequest, "Dynamic broker configs are not supported by Runnel; edit the config file and restart.")
+            if ConfigResourceType(rawValue: type) == .broker {  // DynamicBrokerConfigHandlers.swift
+                return await applyDynamicBrokerConfigs(name: name, validateOnly: validateOnly, logger: logger, change: change)
             }
             return (.invalidRequest, "Altering configs of resource type \(type) is not supported.")
         }

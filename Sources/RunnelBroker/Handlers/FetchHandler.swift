@@ -176,7 +176,7 @@ extension BrokerCore {
             } else if let diverging {
                 result.divergingEpoch = diverging
             } else if let throttled = replicationThrottleBudget(partition, replicaId: replicaId), throttled <= 0 {
-                // leader.replication.throttled.rate used up: this catching-up replica gets nothing for now.
+                // leader.replication.throttled.rate used up: this throttled replica gets nothing for now.
             } else {
                 let throttled = replicationThrottleBudget(partition, replicaId: replicaId)
                 let budget = min(Int(max(wanted.maxBytes, 0)), remaining, Int(clamping: throttled ?? Int64.max))
@@ -200,11 +200,15 @@ extension BrokerCore {
         return results
     }
 
-    /// For a replica fetching a partition it is being added to by a reassignment, the bytes
-    /// `leader.replication.throttled.rate` allows now (≤ 0: none); nil when the fetch is not throttled.
+    /// For a replica whose fetch this leader throttles (the topic's `leader.replication.throttled.replicas`
+    /// names this partition on this broker and the replica is out of the ISR: ThrottledReplicas.swift),
+    /// the bytes `leader.replication.throttled.rate` allows now (≤ 0: none); nil when not throttled.
     private func replicationThrottleBudget(_ partition: Partition, replicaId: Int32) -> Int64? {
         guard replicaId >= 0, replicas.leaderThrottle.isLimited,
-              partition.leadershipSnapshot.addingReplicas.contains(replicaId) else { return nil }
+              ReplicationThrottleRule.leaderThrottles(partition.currentSettings.leaderThrottledReplicas,
+                                                      partition: partition.index, leader: replicas.nodeId,
+                                                      follower: replicaId, isr: partition.leadershipSnapshot.isr)
+        else { return nil }
         return replicas.leaderThrottle.available()
     }
 

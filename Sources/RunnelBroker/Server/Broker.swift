@@ -133,6 +133,9 @@ public final class Broker: Service, Sendable {
         var chartSampler: Task<Void, Never>?
         defer { chartSampler?.cancel() }
         let server: KafkaServer
+        // Before any replica fetch: the dynamic throttle rates apply from the first one.
+        let dynamicConfigLoop = startDynamicBrokerConfigs()
+        defer { dynamicConfigLoop.cancel() }
         let applier = config.string(.metadataStore) == "etcd"
             ? Task { await MetadataChangeApplier(core: core, logger: logger).run() } : nil
         defer { applier?.cancel() }

@@ -9,16 +9,19 @@ struct ClusterReassign: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reassign", abstract: "Move partitions to other brokers, or cancel a move in progress.",
         discussion: """
-        The new replicas copy the partition from its leader (throttled by the brokers'
-        follower.replication.throttled.rate / leader.replication.throttled.rate); once all of them are
-        in sync the controller drops the replicas that are not in the new list (which delete their
-        copy) and moves leadership if the leader was one of them. --plan takes Kafka's reassignment
-        JSON (kafka-reassign-partitions.sh --reassignment-json-file):
+        The new replicas copy the partition from its leader; once all of them are in sync the
+        controller drops the replicas that are not in the new list (which delete their copy) and moves
+        leadership if the leader was one of them. --throttle limits the copy to RATE bytes/s as
+        kafka-reassign-partitions.sh --throttle does (the topics' leader/follower.replication.throttled.replicas
+        and the brokers' dynamic leader/follower.replication.throttled.rate), and removes the throttle
+        when the move is complete (it needs --wait). --plan takes Kafka's reassignment JSON
+        (kafka-reassign-partitions.sh --reassignment-json-file):
           {"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[2,3]}]}
 
         EXAMPLES:
           runnel cluster reassign --topic orders --partition 0 --replicas 2,3
           runnel cluster reassign --topic orders --partition 0 --replicas 2,3 --wait
+          runnel cluster reassign --topic orders --partition 0 --replicas 2,3 --wait --throttle 10000000
           runnel cluster reassign --topic orders --partition 0 --cancel
           runnel cluster reassign --plan moves.json --wait
         """)
@@ -34,8 +37,16 @@ struct ClusterReassign: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A reassignment plan in Kafka's JSON format.", valueName: "file")) var plan: String?
     @Flag(help: "Wait until the reassignments are complete.") var wait = false
     @Option(help: ArgumentHelp("How long --wait waits, in seconds.", valueName: "s")) var waitTimeout: Int = 600
+    @Option(help: ArgumentHelp("Throttle the copy to this many bytes/s until it is complete (with --wait).", valueName: "bytes/s"))
+    var throttle: Int64?
 
     func validate() throws {
+        if let throttle {
+            guard throttle >= 1, wait, !cancel else {
+                throw CLIError.usage("--throttle takes a rate of at least 1 byte/s and needs --wait (the throttle is removed when the move is complete), not --cancel",
+                                     hint: "runnel cluster reassign --topic orders --partition 0 --replicas 2,3 --wait --throttle 10000000")
+            }
+        }
         if plan != nil {
             if topic != nil || partition != nil || replicas != nil {
                 throw CLIError.usage("--plan replaces --topic, --partition and --replicas", hint: "runnel cluster reassign --plan moves.json")
@@ -97,6 +108,16 @@ struct ClusterReassign: AsyncParsableCommand {
         let wanted = try reassignments()
         try await connection.run { client in
             let admin = KafkaAdmin(client: client)
+            var throttled: ReassignmentThrottle?
+            if let throttle {
+                let topics = Set(wanted.map(\.topic)).sorted()
+                let current = try await admin.describeTopics(topics)
+                let limit = ReassignmentThrottle(rate: throttle, moves: wanted,
+                                                 current: Dictionary(current.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }))
+                try await limit.apply(admin)
+                throttled = limit
+                if !output.isJSON { print("The inter-broker throttle limit was set to \(throttle) B/s.") }
+            }
             let results = try await admin.alterPartitionReassignments(wanted)
             if output.isJSON {
                 try Terminal.printJSON(results)
@@ -106,7 +127,10 @@ struct ClusterReassign: AsyncParsableCommand {
                 })
             }
             let failed = results.filter { $0.error != nil }
-            guard failed.isEmpty else { throw CLIError.reported() }
+            guard failed.isEmpty else {
+                try await throttled?.clear(admin)
+                throw CLIError.reported()
+            }
             guard wait, !cancel else { return }
             let moving = Dictionary(grouping: wanted, by: \.topic).mapValues { $0.map(\.partition) }
             let deadline = ContinuousClock.now + .seconds(waitTimeout)
@@ -114,10 +138,15 @@ struct ClusterReassign: AsyncParsableCommand {
                 let ongoing = try await admin.listPartitionReassignments(moving)
                 if ongoing.isEmpty { break }
                 guard ContinuousClock.now < deadline else {
-                    throw CLIError.failure("\(ongoing.count) reassignment(s) still in progress after \(waitTimeout) s",
+                    throw CLIError.failure("\(ongoing.count) reassignment(s) still in progress after \(waitTimeout) s"
+                                           + (throttled == nil ? "" : "; the throttle stays set until the configs are deleted"),
                                            hint: "runnel cluster reassignments")
                 }
                 try await Task.sleep(for: .milliseconds(500))  // a poll interval
+            }
+            if let throttled {
+                try await throttled.clear(admin)
+                if !output.isJSON { print("Throttle was removed.") }
             }
             if !output.isJSON { print("Reassignment complete.") }
         }
