@@ -62,6 +62,18 @@ import Testing
         #expect(accumulator.bufferedBytes == 0)
     }
 
+    @Test func readPacingMarksStayBelowTheBytesStillToCrossTheSocket() {
+        // Plain TCP: the missing bytes, capped; small remainders are not paced.
+        #expect(ReadPacing.plaintext.mark(missingBytes: 0) == 1)
+        #expect(ReadPacing.plaintext.mark(missingBytes: 65_535) == 1)
+        #expect(ReadPacing.plaintext.mark(missingBytes: 65_536) == 65_536)
+        #expect(ReadPacing.plaintext.mark(missingBytes: 300_000) == 300_000)
+        #expect(ReadPacing.plaintext.mark(missingBytes: 50 << 20) == 1 << 20)
+        // Behind TLS one partial record may already have left the socket: 32 KiB less.
+        #expect(ReadPacing.tls.mark(missingBytes: 300_000) == 300_000 - 32_768)
+        #expect(ReadPacing.tls.mark(missingBytes: 90_000) == 1)
+    }
+
     @Test func aLyingSizeOnASilentConnectionReservesOnlyBoundedMemory() throws {
         var accumulator = SizePrefixedFrameAccumulator(maxFrameSize: 100 << 20, minFrameSize: 8,
                                                        eagerReserveLimit: 1 << 20)

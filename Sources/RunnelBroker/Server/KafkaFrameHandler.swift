@@ -3,9 +3,6 @@
 // and paces the socket's wake-ups to the frame being received (SO_RCVLOWAT).
 import KafkaProtocol
 import NIOCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Turns inbound bytes into `KafkaRequestFrame`s. A refused size prefix (`socket.request.max.bytes`,
 /// or smaller than a request header) is reported as a `ServerError` through `errorCaught`, and
@@ -19,10 +16,8 @@ final class KafkaFrameHandler: ChannelInboundHandler {
     private let maxRequestBytes: Int
     /// Before SASL authentication frames are bounded by `sasl.server.max.receive.size` (nil: no SASL).
     private var unauthenticated: (session: ConnectionSession, limit: Int)?
-    /// Read pacing (nil: off): see `paceReads`.
+    /// SO_RCVLOWAT from the request in progress (nil: off).
     private var pacing: ReadPacing?
-    /// The socket's SO_RCVLOWAT as last set (1: the kernel's default, wake on any byte).
-    private var lowWater = 1
 
     init(maxRequestBytes: Int, session: ConnectionSession? = nil, maxUnauthenticatedBytes: Int = 524_288,
          pacing: ReadPacing? = nil) {
@@ -51,7 +46,7 @@ final class KafkaFrameHandler: ChannelInboundHandler {
                 context.fireChannelRead(wrapInboundOut(KafkaRequestFrame(
                     apiKey: apiKey, apiVersion: apiVersion, correlationId: correlationId, buffer: frame)))
             }
-            paceReads(context: context)
+            pacing?.pace(missingBytes: accumulator.missingBytes, channel: context.channel)
         } catch {
             failed = true
             switch error {
@@ -60,45 +55,4 @@ final class KafkaFrameHandler: ChannelInboundHandler {
             }
         }
     }
-
-    /// While a large request is incomplete, asks the kernel to wake this connection's event loop only
-    /// once most of the request's missing bytes have arrived (SO_RCVLOWAT), instead of for every segment:
-    /// a producer over TLS writes one 16 KiB record per send, and each used to cost the event loop a
-    /// wake-up (about 50,000 context switches per GB against 5,000 in plaintext). The mark stays below
-    /// the bytes that must still cross the socket — minus `slack` for what a layer in front of this
-    /// handler may hold already (TLS: one partial record) — so it never waits for bytes that are not
-    /// coming; it drops back to 1 as the frame completes. Linux also wakes the reader when its receive
-    /// buffer fills, whatever the mark.
-    private func paceReads(context: ChannelHandlerContext) {
-        guard let pacing else { return }
-        let missing = accumulator.missingBytes - pacing.slack
-        let wanted = missing >= pacing.minimum ? min(missing, pacing.maximum) : 1
-        // Lower it at once (never wait for more than is coming); raise it only when that halves the
-        // wake-ups, so a frame in progress costs a few setsockopt calls, not one per read.
-        guard wanted < lowWater || wanted >= lowWater * 2 else { return }
-        #if canImport(Glibc)
-        let option = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_RCVLOWAT))
-        do {
-            try context.channel.syncOptions?.setOption(option, value: SocketOptionValue(wanted))
-            lowWater = wanted
-        } catch {
-            // Not a TCP socket (tests' embedded channels) or refused: no pacing, reads work as before.
-            self.pacing = nil
-        }
-        #endif
-    }
-}
-
-/// SO_RCVLOWAT pacing of a connection's reads (`KafkaFrameHandler.paceReads`).
-struct ReadPacing: Sendable {
-    /// Bytes a handler in front of the frame handler may hold already (TLS: one partial record of at
-    /// most 16 KiB + 2 KiB of expansion + its header), subtracted from the frame's missing bytes.
-    var slack: Int
-    /// Frames missing fewer bytes than this are not paced (the wake-ups saved do not pay the syscalls).
-    var minimum = 64 << 10
-    /// The highest mark set (Linux caps it at half the receive buffer anyway).
-    var maximum = 1 << 20
-
-    static let plaintext = ReadPacing(slack: 0)
-    static let tls = ReadPacing(slack: 32 << 10)
 }

@@ -50,7 +50,8 @@ public final class BrokerConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ResponseFrameHandler(maxFrameSize: maxFrame))
+                        ResponseFrameHandler(maxFrameSize: maxFrame,
+                                             pacing: configuration.security?.tls == nil ? .plaintext : .tls))
                     try channel.pipeline.syncOperations.addHandler(RequestRouter())
                     try addTLS(channel, configuration: configuration, host: address.host)
                 }

@@ -20,9 +20,13 @@ final class ResponseFrameHandler: ChannelInboundHandler {
 
     private var accumulator: SizePrefixedFrameAccumulator
     private var failed = false
+    /// SO_RCVLOWAT from the response in progress (a large Fetch response wakes the loop a few times,
+    /// not once per segment or TLS record).
+    private var pacing: ReadPacing
 
-    init(maxFrameSize: Int) {
+    init(maxFrameSize: Int, pacing: ReadPacing = .plaintext) {
         accumulator = SizePrefixedFrameAccumulator(maxFrameSize: maxFrameSize)
+        self.pacing = pacing
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -32,6 +36,7 @@ final class ResponseFrameHandler: ChannelInboundHandler {
             try accumulator.feed(&buffer, allocator: context.channel.allocator) { frame in
                 context.fireChannelRead(wrapInboundOut(frame))
             }
+            pacing.pace(missingBytes: accumulator.missingBytes, channel: context.channel)
         } catch {
             failed = true
             switch error {
