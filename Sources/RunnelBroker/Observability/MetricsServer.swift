@@ -13,7 +13,7 @@ import Synchronization
 public final class MetricsServer: Sendable {
     /// Families computed at scrape time (partitions, groups), appended after the registry's: the async
     /// part reads the broker's state (locks, actors) at normal priority on the concurrency pool and
-    /// returns the writer, which runs on the endpoint's own thread (decision 0015).
+    /// returns the writer, which runs on the endpoint's low-priority thread (decision 0015).
     public typealias ScrapeCollector = @Sendable () async -> @Sendable () -> [UInt8]
     /// A page ready to be written: no lock, no actor, only the data read before (decision 0015).
     public typealias PreparedPage = @Sendable () -> (status: Int, contentType: String, body: String)
