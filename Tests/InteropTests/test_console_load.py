@@ -206,3 +206,68 @@ def test_100_concurrent_page_loads_during_a_produce(loaded_broker):
     assert ends == [len(range(i, RECORDS, 6)) for i in range(6)]
     status, _, _ = metrics.get(b, "/ready")
     assert status == 200
+
+
+def test_ready_turns_503_at_shutdown_at_once_while_the_console_is_loaded(runnel_bin, tmp_path):
+    """/ready says what the broker is: 200 while it serves, 503 from the moment SIGTERM starts the shutdown
+    (docs/operations.md "Shutdown"), /health 200 until the endpoint closes — promptly, though 100 loaders
+    keep the console busy. A consumer's parked fetch (fetch.wait.max.ms 10 s) keeps the drain, and so the
+    endpoint, open for seconds after SIGTERM."""
+    from confluent_kafka import Consumer
+    from runnel_interop.broker import BrokerProcess
+    b = BrokerProcess(runnel_bin, tmp_path, configs=metrics.metrics_configs())
+    b.start()
+    host, port = b.configs["metrics.listener"].split(":")
+    stop_loading = threading.Event()
+    threads: list[threading.Thread] = []
+    consumer = None
+    try:
+        topic = unique("shutdown-ready")
+        clients.create_topic(b.bootstrap, topic, partitions=1)
+        consumer = Consumer({"bootstrap.servers": b.bootstrap, "group.id": unique("g"), "fetch.wait.max.ms": 10_000,
+                             "auto.offset.reset": "earliest"})
+        consumer.subscribe([topic])
+        consumer.poll(3)  # joined and fetching: a fetch is parked on the empty partition
+
+        def get(path: str) -> tuple[object, str, float]:
+            began = time.monotonic()
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            try:
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                return resp.status, resp.read().decode(), time.monotonic() - began
+            except OSError as e:
+                return type(e).__name__, "", time.monotonic() - began
+            finally:
+                conn.close()
+
+        def load(n: int) -> None:  # the console's load; its answers are not this test's subject
+            give_up = time.monotonic() + 120
+            while not stop_loading.is_set() and time.monotonic() < give_up:
+                get(["/", "/topics", "/metrics", f"/messages?topic={topic}"][n % 4])
+
+        threads = [threading.Thread(target=load, args=(n,), daemon=True) for n in range(LOADERS)]
+        for t in threads:
+            t.start()
+        assert get("/ready")[:2] == (200, "ready\n")
+        signalled = time.monotonic()
+        b.proc.send_signal(15)  # SIGTERM
+        answers = []
+        while time.monotonic() - signalled < 30:
+            ready, health = get("/ready"), get("/health")
+            answers.append((round(time.monotonic() - signalled, 3), ready, health))
+            if not isinstance(ready[0], int) or ready[0] == 503:
+                break
+        first = answers[-1]
+        assert first[1][:2] == (503, "not ready\n"), answers[-5:]
+        assert first[0] <= 2.0, f"/ready turned 503 only {first[0]} s after SIGTERM"
+        assert first[2][:2] == (200, "ok\n"), answers[-5:]  # the process still runs
+        assert all(a[1][2] <= 1.0 and a[2][2] <= 1.0 for a in answers), answers
+        print(f"/ready 503 after {first[0]} s ({len(answers)} probe pairs)")
+    finally:
+        stop_loading.set()
+        for t in threads:
+            t.join(15)
+        if consumer is not None:
+            consumer.close()
+        b.stop()
