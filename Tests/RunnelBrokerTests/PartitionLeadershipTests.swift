@@ -80,10 +80,11 @@ import Testing
     func ineligibleBrokersStayOut() throws {
         var l = PartitionLeadership(role: .leader, leader: 1, leaderEpoch: 2, partitionEpoch: 5, replicas: [1, 2, 3], isr: [1, 3])
         l.recordFetch(replica: 2, fetchOffset: 100, leaderEnd: 100, nowMs: 1_000)
-        #expect(l.expansion(for: 2, highWatermark: 100, eligible: false) == nil)
+        let refused = l.expansion(for: 2, highWatermark: 100, eligible: false)
+        #expect(refused == nil)
         #expect(!l.isrChangeInFlight, "a refused expansion leaves no change in flight")
-        let expansion = l.expansion(for: 2, highWatermark: 100, eligible: true)
-        let request = try #require(expansion)
+        let granted = l.expansion(for: 2, highWatermark: 100, eligible: true)
+        let request = try #require(granted)
         #expect(request.state.isr == [1, 2, 3])
     }
 
