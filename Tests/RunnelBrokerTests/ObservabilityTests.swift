@@ -70,8 +70,9 @@ import Testing
     @Test func pagesAreReadAtNormalPriorityWrittenOnTheIdleThreadAndBoundedWith503() async throws {
         let gate = Gate()
         let policies = NIOLockedValueBox<(read: Set<Int32>, write: Set<Int32>)>(([], []))
+        let state = BrokerState()
         let endpoint = await MetricsServer(
-            registry: PrometheusCollectorRegistry(), state: BrokerState(), logger: Logger(label: "test"),
+            registry: PrometheusCollectorRegistry(), state: state, logger: Logger(label: "test"),
             pages: { _ in
                 policies.withLockedValue { _ = $0.read.insert(IdleThreadPriority.callingThreadPolicy()) }
                 await gate.pass()
@@ -94,6 +95,15 @@ import Testing
             }
             var answers: [String] = []
             while answers.count < extra, let answer = try await group.next() { answers.append(answer) }
+            // With every place taken and every page held, the probes still answer at once, and truly
+            // (decision 0019): they never wait behind pages nor get the pages' 503.
+            #expect(try await self.get("/health", from: address).hasPrefix("HTTP/1.1 200"))
+            #expect(try await self.get("/ready", from: address).hasPrefix("HTTP/1.1 503"))
+            state.markReady(addresses: [])
+            #expect(try await self.get("/ready", from: address).hasPrefix("HTTP/1.1 200"))
+            state.markNotReady()
+            #expect(try await self.get("/ready", from: address).hasPrefix("HTTP/1.1 503"))
+            #expect(endpoint.pending.current == MetricsServer.maxPendingPages)
             await gate.release()
             for try await answer in group { answers.append(answer) }
             return answers

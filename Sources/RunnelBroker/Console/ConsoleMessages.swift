@@ -80,14 +80,19 @@ extension Console {
             notes.append("Offset \(start) is outside the log (\(log.logStartOffset) to \(log.highWatermark)); showing from \(clamped).")
             start = clamped
         }
-        let (records, readError) = readRecords(partition.log, from: start, limit: limit, upTo: log.highWatermark)
+        // The log is read here (normal priority: it takes the partition's lock); its records are decoded
+        // and decompressed with the page, on the endpoint's low-priority thread (decision 0019).
+        let (chunks, readError) = readBatches(partition.log, from: start, limit: limit, upTo: log.highWatermark)
         return { [notes, start] in page("Messages in \(topicName)") { html in
+            let (records, decodeError) = Self.decodeRecords(chunks, from: start, limit: limit, upTo: log.highWatermark)
             browserForm(&html, topic: topicName, partitions: topic.metadata.partitionCount, partition: index,
                         start: start, limit: limit, format: format, timestamp: request["timestamp"])
             html.element("p", ["class": "muted"],
                          "Partition \(index): offsets \(log.logStartOffset) to \(log.highWatermark) (high watermark).")
             for note in notes { html.element("p", ["class": "muted note"], note) }
-            if let readError { html.element("p", ["class": "error", "id": "problem"], "Could not read the log: \(readError)") }
+            if let problem = readError ?? decodeError {
+                html.element("p", ["class": "error", "id": "problem"], "Could not read the log: \(problem)")
+            }
             pager(&html, topic: topicName, partition: index, start: start, shown: records, limit: limit, format: format,
                   logStart: log.logStartOffset, end: log.highWatermark)
             html.element("table", ["id": "records"]) { html in
@@ -115,24 +120,45 @@ extension Console {
         } }
     }
 
-    /// Up to `limit` records from `start`, below `end`; a read or decode failure ends the page with what
-    /// was read so far and the reason.
-    private func readRecords(_ log: PartitionLog, from start: Int64, limit: Int, upTo end: Int64)
-        -> ([BrowsedRecord], String?) {
-        var records: [BrowsedRecord] = []
+    /// The log's bytes from `start` until they hold `limit` records (counted from the batch headers, not
+    /// decoded) or reach `end` or `maxPageReadBytes`; a read failure ends them with the reason.
+    private func readBatches(_ log: PartitionLog, from start: Int64, limit: Int, upTo end: Int64) -> ([ByteBuffer], String?) {
+        var chunks: [ByteBuffer] = []
         var next = start
         var budget = Self.maxPageReadBytes
+        var records = 0  // in data batches wholly at or after `start` (a batch that straddles it counts none)
         do {
-            while records.count < limit, next < end, budget > 0 {
+            while records < limit, next < end, budget > 0 {
                 let read = try log.read(from: next, maxBytes: min(budget, 1 << 20), isolation: .highWatermark, minOneBatch: true)
                 guard !read.isEmpty else { break }
                 let bytes = try read.readBytes()
                 budget -= bytes.readableBytes
+                chunks.append(bytes)
                 var progressed = false
                 var batches = MemoryRecords(bytes).batchIterator(allowPartialTrailingBatch: true)
+                while let batch = try batches.next() {
+                    progressed = progressed || batch.nextOffset > next
+                    if !batch.isControl, batch.baseOffset >= start { records += Int(max(0, batch.recordsCount)) }
+                    next = max(next, batch.nextOffset)
+                }
+                guard progressed else { break }
+            }
+        } catch {
+            return (chunks, "\(error)")
+        }
+        return (chunks, nil)
+    }
+
+    /// Up to `limit` records of `chunks` from `start`, below `end`, decompressed; a decode failure ends
+    /// them with what was decoded so far and the reason.
+    static func decodeRecords(_ chunks: [ByteBuffer], from start: Int64, limit: Int, upTo end: Int64) -> ([BrowsedRecord], String?) {
+        var records: [BrowsedRecord] = []
+        var next = start
+        do {
+            for chunk in chunks where records.count < limit {
+                var batches = MemoryRecords(chunk).batchIterator(allowPartialTrailingBatch: true)
                 while let batch = try batches.next(), records.count < limit {
                     defer { next = max(next, batch.nextOffset) }
-                    progressed = progressed || batch.nextOffset > next
                     guard !batch.isControl, batch.lastOffset >= next else { continue }
                     var iterator = try batch.makeRecordIterator(maxDecompressedBytes: 64 << 20)
                     while let record = try iterator.next(), records.count < limit {
@@ -143,7 +169,6 @@ extension Console {
                             transactional: batch.isTransactional))
                     }
                 }
-                guard progressed else { break }
             }
         } catch {
             return (records, "\(error)")

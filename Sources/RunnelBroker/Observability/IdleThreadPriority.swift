@@ -4,7 +4,8 @@
 import Glibc
 #endif
 
-/// The scheduling of the metrics endpoint's own thread (HTTP, page and `/metrics` rendering).
+/// The scheduling of the metrics endpoint's low-priority thread (page and `/metrics` writing; its HTTP
+/// thread stays at normal priority, decision 0019).
 enum IdleThreadPriority: String, Sendable {
     /// `SCHED_IDLE`: runs only when no normal thread wants the CPU (a small share under full load).
     case idle = "SCHED_IDLE"

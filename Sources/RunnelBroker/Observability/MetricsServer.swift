@@ -13,7 +13,7 @@ import Synchronization
 public final class MetricsServer: Sendable {
     /// Families computed at scrape time (partitions, groups), appended after the registry's: the async
     /// part reads the broker's state (locks, actors) at normal priority on the concurrency pool and
-    /// returns the writer, which runs on the endpoint's own thread (decision 0015).
+    /// returns the writer, which runs on the endpoint's low-priority thread (decision 0015).
     public typealias ScrapeCollector = @Sendable () async -> @Sendable () -> [UInt8]
     /// A page ready to be written: no lock, no actor, only the data read before (decision 0015).
     public typealias PreparedPage = @Sendable () -> (status: Int, contentType: String, body: String)
@@ -47,8 +47,11 @@ public final class MetricsServer: Sendable {
     private let collector: ScrapeCollector?
     private let pages: PageRenderer?
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
-    /// The endpoint's own event loop (the `async` init's low-priority thread), shut down by `stop`.
-    private let ownGroup: MultiThreadedEventLoopGroup?
+    /// The endpoint's own event loops (the `async` init's), shut down by `stop`: `group` (HTTP, at normal
+    /// priority) and `writer`'s (the low-priority thread).
+    private let ownGroups: [MultiThreadedEventLoopGroup]
+    /// Where pages and `/metrics` are written (the low-priority thread); nil: on the connection's loop.
+    private let writer: (any EventLoop)?
     /// Pages and scrapes between their request and their answer, bounded by `maxPendingPages`.
     let pending = PendingPages()
     /// Page loads and scrapes waiting or being written at most; more are answered 503 with Retry-After.
@@ -58,27 +61,35 @@ public final class MetricsServer: Sendable {
     /// computed when `/metrics` is scraped.
     public convenience init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger,
                             collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) {
-        self.init(registry: registry, state: state, group: group, ownGroup: nil, logger: logger, collector: collector, pages: pages)
+        self.init(registry: registry, state: state, group: group, ownGroups: [], writer: nil, logger: logger,
+                  collector: collector, pages: pages)
     }
 
-    /// A server on its own event loop thread, lowered to `SCHED_IDLE` (decision 0015): HTTP, page and
-    /// `/metrics` writing use only CPU time the Kafka listeners leave idle; reading the broker's state
-    /// for them stays on the concurrency pool at normal priority, so the low-priority thread never holds
-    /// a lock or an actor the Kafka path waits on.
+    /// A server on two event loop threads of its own (decisions 0015, 0019): pages and `/metrics` are
+    /// written on one lowered to `SCHED_IDLE`, so they use only CPU time the Kafka listeners leave idle;
+    /// reading the broker's state for them stays on the concurrency pool at normal priority, so the
+    /// low-priority thread never holds a lock or an actor the Kafka path waits on. HTTP (accepting,
+    /// parsing, routing, socket writes) and `/health` and `/ready` run on the other at normal priority,
+    /// so probes answer at once however busy the CPU and however many pages wait.
     public convenience init(registry: PrometheusCollectorRegistry, state: BrokerState, logger: Logger,
                             collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) async {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let priority = (try? await group.next().submit { IdleThreadPriority.lowerCallingThread() }.get()) ?? .unchanged
+        let http = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let idle = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let writer = idle.next()
+        let priority = (try? await writer.submit { IdleThreadPriority.lowerCallingThread() }.get()) ?? .unchanged
         logger.info("metrics endpoint thread", metadata: ["scheduling": "\(priority.rawValue)"])
-        self.init(registry: registry, state: state, group: group, ownGroup: group, logger: logger, collector: collector, pages: pages)
+        self.init(registry: registry, state: state, group: http, ownGroups: [http, idle], writer: writer, logger: logger,
+                  collector: collector, pages: pages)
     }
 
     private init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup,
-                 ownGroup: MultiThreadedEventLoopGroup?, logger: Logger, collector: ScrapeCollector?, pages: PageRenderer?) {
+                 ownGroups: [MultiThreadedEventLoopGroup], writer: (any EventLoop)?, logger: Logger,
+                 collector: ScrapeCollector?, pages: PageRenderer?) {
         self.registry = registry
         self.state = state
         self.group = group
-        self.ownGroup = ownGroup
+        self.ownGroups = ownGroups
+        self.writer = writer
         self.logger = logger
         self.collector = collector
         self.pages = pages
@@ -91,6 +102,7 @@ public final class MetricsServer: Sendable {
         let collector = collector
         let pages = pages
         let pending = pending
+        let writer = writer
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -98,7 +110,7 @@ public final class MetricsServer: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry, state: state,
                                                                                          collector: collector, pages: pages,
-                                                                                         pending: pending))
+                                                                                         pending: pending, writer: writer))
                 }
             }
             .bind(host: host, port: port).get()
@@ -116,7 +128,7 @@ public final class MetricsServer: Sendable {
             return channel
         }
         try? await bound?.close()
-        try? await ownGroup?.shutdownGracefully()
+        for group in ownGroups { try? await group.shutdownGracefully() }
     }
 }
 
@@ -146,17 +158,19 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     private let collector: MetricsServer.ScrapeCollector?
     private let pages: MetricsServer.PageRenderer?
     private let pending: PendingPages
+    private let writer: (any EventLoop)?
     private var request: HTTPRequestHead?
     private var body: ByteBuffer?
     private var bodyTooLarge = false
 
     init(registry: PrometheusCollectorRegistry, state: BrokerState, collector: MetricsServer.ScrapeCollector?,
-         pages: MetricsServer.PageRenderer? = nil, pending: PendingPages = PendingPages()) {
+         pages: MetricsServer.PageRenderer? = nil, pending: PendingPages = PendingPages(), writer: (any EventLoop)? = nil) {
         self.registry = registry
         self.state = state
         self.collector = collector
         self.pages = pages
         self.pending = pending
+        self.writer = writer
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -241,10 +255,10 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
     /// An answer in two steps (decision 0015): `read` runs as a task on the concurrency pool at normal
-    /// priority (short: locks, actors, the log), the writer it returns runs on this handler's event loop
-    /// (the endpoint's low-priority thread). Past `MetricsServer.maxPendingPages` answers in progress,
-    /// 503 with Retry-After at once. The HTTP pipeline handler holds later requests of this connection
-    /// until this answer ends.
+    /// priority (short: locks, actors, the log), the writer it returns runs on `writer` (the endpoint's
+    /// low-priority thread), and the bytes it wrote are sent from this handler's event loop (decision
+    /// 0019). Past `MetricsServer.maxPendingPages` answers in progress, 503 with Retry-After at once.
+    /// The HTTP pipeline handler holds later requests of this connection until this answer ends.
     private func prepare(head: HTTPRequestHead, context: ChannelHandlerContext,
                          read: @escaping @Sendable () async -> (@Sendable () -> (Int, String, ByteBuffer))?) {
         guard pending.enter(limit: MetricsServer.maxPendingPages) else {
@@ -255,15 +269,16 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             return
         }
         let pending = pending
-        context.eventLoop.makeFutureWithTask { await read() }.assumeIsolated().whenComplete { result in
+        let written = (writer ?? context.eventLoop).makeFutureWithTask { await read() }.map { write in write.map { $0() } }
+        written.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             defer { pending.leave() }
-            guard case .success(let write) = result, let write else {
+            guard case .success(let answer) = result, let answer else {
                 var body = context.channel.allocator.buffer(capacity: 64)
                 body.writeString("not found; try /, /metrics, /health or /ready\n")
                 self.send(head: head, status: .notFound, contentType: "text/plain; charset=utf-8", body: body, context: context)
                 return
             }
-            let (status, contentType, body) = write()
+            let (status, contentType, body) = answer
             self.send(head: head, status: HTTPResponseStatus(statusCode: status), contentType: contentType,
                       body: body, context: context)
         }
