@@ -4,7 +4,7 @@ its PLAINTEXT listener, in the same run, with the same driver (tools/bench/rdkaf
 API), 1 KiB records, acks=all. Over TLS the broker reads Fetch's log slices into buffers and encrypts them
 (no sendfile), so consume shows that cost. Reports medians of the rounds (the machine is noisy).
 
-    .venv/bin/python tools/bench/tls_bench.py --runnel .build/release/runnel --rounds 3
+    .venv/bin/python tools/bench/tls_bench.py --runnel .build/release/runnel --rounds 3 [--warm-mb 300]
 """
 import argparse
 import json
@@ -29,10 +29,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--value-size", type=int, default=1024)
+    parser.add_argument("--warm-mb", type=int, default=0,
+                        help="produce this many MB (plaintext, its own topic) before each round's measured runs: "
+                             "the figures are then a running broker's, not a fresh one's first-touch of its cache")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
     driver, version = build_driver()
-    results = {"records": args.records, "value_size": args.value_size, "rounds": args.rounds,
+    results = {"records": args.records, "value_size": args.value_size, "rounds": args.rounds, "warm_mb": args.warm_mb,
                "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}"}
     rows = {f"{what}_{proto}": [] for what in ("produce", "consume", "produce_cpu_s_per_GB", "consume_cpu_s_per_GB")
             for proto in ("plaintext", "ssl")}
@@ -48,6 +51,11 @@ def main():
             broker.start()
             try:
                 tls = ["-X", "security.protocol=SSL", "-X", f"ssl.ca.location={pki.ca}"]
+                if args.warm_mb:
+                    create_topic(broker.bootstrap, f"tls-bench-warm-{round_index}", 1)
+                    run_driver(driver, "produce", "-b", f"127.0.0.1:{plain}", "-t", f"tls-bench-warm-{round_index}",
+                               "-n", str(args.warm_mb * 1_000_000 // args.value_size), "-s", str(args.value_size),
+                               "-a", "all", "-X", "enable.idempotence=false")
                 order = [("plaintext", f"127.0.0.1:{plain}", []), ("ssl", f"127.0.0.1:{ssl_port}", tls)]
                 # Alternate which listener goes first: the first run on a fresh broker also faults in its memory.
                 for proto, bootstrap, extra in (order if round_index % 2 == 0 else order[::-1]):
