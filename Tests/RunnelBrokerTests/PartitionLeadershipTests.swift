@@ -82,7 +82,8 @@ import Testing
         l.recordFetch(replica: 2, fetchOffset: 100, leaderEnd: 100, nowMs: 1_000)
         #expect(l.expansion(for: 2, highWatermark: 100, eligible: false) == nil)
         #expect(!l.isrChangeInFlight, "a refused expansion leaves no change in flight")
-        let request = try #require(l.expansion(for: 2, highWatermark: 100, eligible: true))
+        let expansion = l.expansion(for: 2, highWatermark: 100, eligible: true)
+        let request = try #require(expansion)
         #expect(request.state.isr == [1, 2, 3])
     }
 
