@@ -10,7 +10,11 @@ extension GroupCoordinator {
     /// Fences `groupId`'s current generation (when it has members) and commits `entries` for it.
     /// Returns the first error (NOT_COORDINATOR and friends, or a failed write), or NONE, with the fenced
     /// members' clients and the longest rebalance timeout among them.
-    public func fenceAndCommit(groupId: String, offsets entries: [OffsetCommitEntry], reason: String) async -> GroupFence {
+    /// The moved partitions then leave the fenced members' assignments for one generation
+    /// (GroupCoordinator+MovedPartitions); `assignmentNames` are the names assignments may give the moved
+    /// topics besides their own (aliases).
+    public func fenceAndCommit(groupId: String, offsets entries: [OffsetCommitEntry], assignmentNames: Set<String> = [],
+                               reason: String) async -> GroupFence {
         if let error = coordinatorError(for: groupId) { return GroupFence(error: error) }
         let group: ClassicGroup
         switch commitTarget(groupId, generationId: -1, fencing: { _ in nil }) {
@@ -20,6 +24,9 @@ extension GroupCoordinator {
         var fence = GroupFence(error: .none)
         if group.state != .empty {
             group.fencedGeneration = group.generationId
+            let targets = Set(entries.map(\.partition.topic))
+            group.move = GroupMove(targets: targets, assignmentNames: targets.union(assignmentNames),
+                                   pending: Set(group.members.keys))
             fence.members = group.members.values.map { GroupFence.Client(clientId: $0.clientId, clientHost: $0.clientHost) }
             fence.rebalanceTimeoutMs = group.members.values.map(\.rebalanceTimeoutMs).max() ?? 0
             maybePrepareRebalance(group, reason: reason)

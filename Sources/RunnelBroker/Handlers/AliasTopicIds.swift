@@ -70,6 +70,21 @@ final class ClientTopicIds: Sendable {
         }
     }
 
+    /// True while some client has a hold.
+    var hasHolds: Bool { anyHold.load(ordering: .relaxed) }
+
+    /// Keeps the client's hold (if any) for at least `forMs` more: its member was answered an assignment that
+    /// leaves the moved partitions out, and the next rebalance hands them out again.
+    func extendHold(_ request: HandlerRequest, forMs: Int64) {
+        guard anyHold.load(ordering: .relaxed), forMs > 0 else { return }
+        let key = Self.key(request)
+        let until = Self.nowMs() + forMs
+        holds.withLockedValue { holds in
+            guard let held = holds[key] else { return }
+            holds[key] = (held.ids, max(held.untilMs, until), held.releasable)
+        }
+    }
+
     /// The ids among `ids` held for this client.
     func heldIds(_ ids: Set<KafkaUUID>, _ request: HandlerRequest) -> Set<KafkaUUID> {
         guard anyHold.load(ordering: .relaxed) else { return [] }
