@@ -21,6 +21,7 @@ from . import group_wire
 from .wire import Reader
 
 CONFLUENT_MEMBER = Path(__file__).resolve().parent / "confluent_member.py"
+KAFKA_PYTHON_MEMBER = Path(__file__).resolve().parent / "kafka_python_member.py"
 
 
 def wait_until(pred, timeout: float, what: str, detail=lambda: ""):
@@ -36,7 +37,7 @@ def wait_until(pred, timeout: float, what: str, detail=lambda: ""):
 
 
 class MemberProcess:
-    """One group member process. `kind` is "java", "confluent" or "kcat"."""
+    """One group member process. `kind` is "java", "confluent", "kafka-python" or "kcat"."""
 
     def __init__(self, name: str, kind: str, cmd: list[str], workdir: Path):
         self.name, self.kind = name, kind
@@ -154,6 +155,15 @@ def confluent_member(name: str, workdir: Path, bootstrap: str, group: str, topic
     argfile = workdir / f"{name}.json"
     argfile.write_text(json.dumps(args))
     return MemberProcess(name, "confluent", [sys.executable, str(CONFLUENT_MEMBER), f"@{argfile}"], workdir)
+
+
+def kafka_python_member(name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
+                        **kw) -> MemberProcess:
+    args = {"bootstrap": bootstrap, "group": group, "topics": topics, "clientId": name,
+            "out": str(workdir / f"{name}.records"), "stopFile": str(workdir / f"{name}.stop"), **kw}
+    argfile = workdir / f"{name}.json"
+    argfile.write_text(json.dumps(args))
+    return MemberProcess(name, "kafka-python", [sys.executable, str(KAFKA_PYTHON_MEMBER), f"@{argfile}"], workdir)
 
 
 def kcat_member(kcat: str, name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
