@@ -90,10 +90,10 @@ def reads(member) -> list[tuple[int, str, int, int]]:
     return out
 
 
-def swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, read, detail):
+def swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, read, detail, on_swap=lambda: None):
     """Waits until every member reads v1 past the prefill, swaps with --translate-offsets while they
     run, produces four more seconds, and waits until the group read v2 to its end. Returns the
-    translated offsets and the number of events written."""
+    translated offsets and the number of events written (`on_swap` is called just before the swap)."""
     wait_until(lambda: all(m.owned() for m in members) and all(
         any(t == "v1" and e >= PREFILL for _, t, e, _ in read(m)) for m in members), 90,
         "every member reading v1 past the prefill", detail)
@@ -102,6 +102,7 @@ def swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, re
     wait_until(lambda: all(o > M for o in committed(port, group, v1, PARTITIONS).values()), 30,
                "the group's commits in v1 past event M", detail)
     swap_started = time.monotonic()
+    on_swap()
     swapped = cli.json_out(runnel_bin, "alias", "swap", alias, "--to", v2, "--expect", v1,
                            "--translate-offsets", "--group", group, brokers=b)
     translated = {o["partition"]: o["offset"] for o in swapped["offsets"][group]}

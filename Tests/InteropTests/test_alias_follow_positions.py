@@ -10,6 +10,8 @@ eager test (test_alias_follow.py): every v2 record from the translation point is
 every event read in v1 or v2, never v1 after v2."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from runnel_interop.group_members import (committed, confluent_member, group_detail, java_member,
@@ -34,7 +36,9 @@ def follow_swap(broker, runnel_bin, prefix: str, make_member) -> None:
     show = group_detail(port, group, members)
     detail = lambda: show() + "\n---- broker ----\n" + broker.log_tail(6000)  # noqa: E731
     try:
-        translated, events = swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, reads, detail)
+        swapped_at = []
+        translated, events = swap_while_reading(b, runnel_bin, v1, v2, alias, group, outputs, members, reads, detail,
+                                                on_swap=lambda: swapped_at.append(time.monotonic()))
         results = [m.stop() for m in members]
     finally:
         for m in members:
@@ -50,6 +54,13 @@ def follow_swap(broker, runnel_bin, prefix: str, make_member) -> None:
     # The moved partitions left the assignments once: the broker says so.
     log = broker.log_path.read_text(errors="replace").splitlines()
     assert any("moved partitions left out of the assignment" in line and group in line for line in log), detail()
+    # Every member gave up the alias's partitions after the swap (revoked: cooperative, or eager before it
+    # rejoined) — and so the positions it had in them — and was assigned partitions of it again.
+    for m in members:
+        after = [e for e in m.events if e["at"] >= swapped_at[0] and e["type"] in ("assigned", "revoked")]
+        revoked = [i for i, e in enumerate(after) if e["type"] == "revoked" and e["partitions"]]
+        assert revoked and any(e["type"] == "assigned" and e["partitions"] for e in after[revoked[0]:]), \
+            f"{m.name}: events after the swap {after}\n{detail()}"
     # The group's offsets in v2 reach its end.
     assert committed(port, group, v2, PARTITIONS) == {(v2, p): events - M for p in range(PARTITIONS)}, detail()
 
