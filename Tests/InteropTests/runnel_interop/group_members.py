@@ -71,7 +71,10 @@ class MemberProcess:
                     e["at"] = time.monotonic()
                     self.events.append(e)
                 elif line.startswith("PROGRESS consumed="):
-                    self.progress = int(line.split("=", 1)[1])
+                    # A client's own stderr output (librdkafka `debug`) may run into the line.
+                    digits = line.split("=", 1)[1].split("%", 1)[0].strip()
+                    if digits.isdigit():
+                        self.progress = int(digits)
 
     def events_since(self, t: float) -> list[dict]:
         with self._lock:
