@@ -2,8 +2,9 @@
 // `runnel alias swap --translate-offsets`). The group's current generation is fenced — it is sent into a
 // rebalance and its late commits (the eager consumers' auto-commit on revoke) are refused with
 // REBALANCE_IN_PROGRESS — and the offsets are written in the same coordinator step, so nothing the old
-// generation commits can overwrite them. Members rejoin, drop their positions (eager protocol) and
-// read the new offsets.
+// generation commits can overwrite them. Members rejoin; the moved partitions leave their assignments
+// for one generation and come back as new ones (GroupCoordinator+MovedPartitions), so every client drops
+// its positions and reads the new offsets.
 import KafkaProtocol
 
 extension GroupCoordinator {

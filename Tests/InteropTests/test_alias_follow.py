@@ -1,12 +1,12 @@
 """Running consumers follow an alias swap (issue 15, docs/kappa.md "Running consumers"): a Java consumer
 and a librdkafka (confluent-kafka) consumer in one group (eager `range` assignor) read the alias
 `serving` -> v1 while both outputs keep growing; `runnel alias swap serving --to v2 --translate-offsets
---group G` runs while they read. The swap holds v2 for the members until they rejoin, fences the group's
+--group G` runs while they read. The swap holds v2 for the members until they are assigned it again, fences the group's
 generation (their revoke-time commits of v1 positions are refused) and commits the translated offsets in
 the same coordinator step; their fetches by v1's id (learned through the alias) get UNKNOWN_TOPIC_ID; the
 members rejoin, drop their positions and read v2 from the translated offsets. A reader of v1 itself, in
-another group, reads all of v1 undisturbed. (Cooperative assignors and kafka-python keep positions across
-a rebalance and are not moved: docs/decisions/0016-alias-swap-running-consumers.md.)
+another group, reads all of v1 undisturbed. (Cooperative assignors and kafka-python, which keep positions across
+a rebalance: test_alias_follow_positions.py.)
 
 v2 is the reprocessed output from event M on, so offsets differ between the targets (v2 offset k is
 event k + M): a consumer that went on in v2 from its v1 position would skip M events, which the
