@@ -151,22 +151,23 @@ def java_member(java, name: str, workdir: Path, bootstrap: str, group: str, topi
     return MemberProcess(name, "java", [cmd[0], "-XX:TieredStopAtLevel=1", *cmd[1:]], workdir)
 
 
-def confluent_member(name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
-                     **kw) -> MemberProcess:
+def _python_member(script: Path, kind: str, name: str, workdir: Path, bootstrap: str, group: str,
+                   topics: list[str], **kw) -> MemberProcess:
     args = {"bootstrap": bootstrap, "group": group, "topics": topics, "clientId": name,
             "out": str(workdir / f"{name}.records"), "stopFile": str(workdir / f"{name}.stop"), **kw}
     argfile = workdir / f"{name}.json"
     argfile.write_text(json.dumps(args))
-    return MemberProcess(name, "confluent", [sys.executable, str(CONFLUENT_MEMBER), f"@{argfile}"], workdir)
+    return MemberProcess(name, kind, [sys.executable, str(script), f"@{argfile}"], workdir)
+
+
+def confluent_member(name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
+                     **kw) -> MemberProcess:
+    return _python_member(CONFLUENT_MEMBER, "confluent", name, workdir, bootstrap, group, topics, **kw)
 
 
 def kafka_python_member(name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
                         **kw) -> MemberProcess:
-    args = {"bootstrap": bootstrap, "group": group, "topics": topics, "clientId": name,
-            "out": str(workdir / f"{name}.records"), "stopFile": str(workdir / f"{name}.stop"), **kw}
-    argfile = workdir / f"{name}.json"
-    argfile.write_text(json.dumps(args))
-    return MemberProcess(name, "kafka-python", [sys.executable, str(KAFKA_PYTHON_MEMBER), f"@{argfile}"], workdir)
+    return _python_member(KAFKA_PYTHON_MEMBER, "kafka-python", name, workdir, bootstrap, group, topics, **kw)
 
 
 def kcat_member(kcat: str, name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
