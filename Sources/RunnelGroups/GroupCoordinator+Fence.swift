@@ -34,8 +34,10 @@ extension GroupCoordinator {
             logger.info("fenced group generation", metadata: [
                 "group": "\(groupId)", "generation": "\(group.generationId)", "reason": "\(reason)"])
         }
+        // The fence first (GroupMove+Persistence): a coordinator loading the group after a failover goes on with it.
+        let stored = group.state == .empty ? nil : await storeGroup(group)
         let results = await writeCommits(entries, to: group, groupId: groupId, retentionTimeMs: -1)
-        fence.error = results.first { $0 != .none } ?? .none
+        fence.error = stored ?? results.first { $0 != .none } ?? .none
         return fence
     }
 }

@@ -62,6 +62,12 @@ extension GroupCoordinator {
         guard var move = group.move else { return }
         for memberId in memberIds { move.pending.remove(memberId) }
         group.move = move
+        if move.pending.isEmpty, group.generationId > move.strippedGeneration ?? group.fencedGeneration ?? Int32.max {
+            // Done: nobody holds positions from before the move, and later generations commit as usual.
+            group.move = nil
+            group.fencedGeneration = nil
+            return
+        }
         guard group.state == .stable, group.pendingSyncMembers.isEmpty,
               move.strippedGeneration == group.generationId else { return }
         prepareRebalance(group, reason: "partitions moved by a fence are assigned again")

@@ -100,6 +100,51 @@ import Testing
         #expect(await coordinator.state(of: "g") == .preparingRebalance)
     }
 
+    @Test func aCoordinatorLoadingTheGroupAfterAFailoverGoesOnWithTheFence() async throws {
+        let store = InMemoryGroupLogStore()
+        let first = try await GroupFixture.make(store: store)
+        let memberId = await stableSingleMemberGroup(first.coordinator)
+        _ = await first.coordinator.fenceAndCommit(groupId: "g", offsets: [OffsetCommitEntry(partition: moved, offset: 40)],
+                                                   assignmentNames: ["serving"], reason: "test")
+        // Another coordinator loads the partition before the member rejoined.
+        let loaded = try await GroupFixture.make(store: store)
+        let coordinator = loaded.coordinator
+        #expect(await coordinator.state(of: "g") == .preparingRebalance)
+        #expect(await coordinator.heartbeat(groupId: "g", generationId: 1, memberId: memberId, groupInstanceId: nil)
+                == .rebalanceInProgress)
+        let late = await coordinator.commitOffsets(groupId: "g", generationId: 1, memberId: memberId, groupInstanceId: nil,
+                                                   offsets: [OffsetCommitEntry(partition: moved, offset: 500)])
+        #expect(late == [.rebalanceInProgress])
+        #expect(await coordinator.fetchOffsets(groupId: "g", partitions: [moved]).partitions.first?.offset?.offset == 40)
+        let joined = await coordinator.joinGroup(joinParameters(memberId: memberId))
+        #expect(joined.error == .none && joined.generationId == 2)
+        let synced = await coordinator.syncGroup(groupId: "g", generationId: 2, memberId: memberId, groupInstanceId: nil,
+                                                 protocolType: "consumer", protocolName: "range",
+                                                 assignments: [memberId: Self.assignment(["serving": [0]])])
+        #expect(synced.assignment == Self.assignment([:]))
+        // Loaded again now (the record of generation 2, written before the follow-up rebalance): it rebalances.
+        let again = try await GroupFixture.make(store: store)
+        #expect(await again.coordinator.state(of: "g") == .preparingRebalance)
+        let rejoined = await again.coordinator.joinGroup(joinParameters(memberId: memberId))
+        #expect(rejoined.error == .none && rejoined.generationId == 3)
+    }
+
+    @Test func groupRecordsWithoutAFenceStayVersion3() throws {
+        var value = GroupMetadataValue()
+        value.protocolType = "consumer"
+        var plain = try GroupRecordCodec.groupMetadataValue(value)
+        #expect(plain.readInteger(as: Int16.self) == 3)
+        value.unknownTaggedFields = [TaggedField(tag: PersistedGroupMove.tag, data: ByteBuffer(string: "{}"))]
+        let tagged = try GroupRecordCodec.groupMetadataValue(value)
+        #expect(tagged.getInteger(at: tagged.readerIndex, as: Int16.self) == 4)
+        let key = try GroupRecordCodec.groupMetadataKey(group: "g")
+        guard case .groupMetadata(_, let decoded?) = try GroupRecordCodec.decode(GroupLogRecord(key: key, value: tagged)) else {
+            Issue.record("not decoded as group metadata")
+            return
+        }
+        #expect(decoded.unknownTaggedFields == value.unknownTaggedFields)
+    }
+
     @Test func assignmentsKeepTheirVersionUserDataAndLaterFields() {
         let names: Set<String> = ["serving", "events_v2"]
         // Version 3 with user data: only the moved topic goes.
