@@ -33,11 +33,15 @@ extension GroupCoordinator {
             maybePrepareRebalance(group, reason: reason)
             logger.info("fenced group generation", metadata: [
                 "group": "\(groupId)", "generation": "\(group.generationId)", "reason": "\(reason)"])
+        } else {
+            // Nobody holds positions: an earlier move is over.
+            group.move = nil
+            group.fencedGeneration = nil
         }
-        // The fence first (GroupMove+Persistence): a coordinator loading the group after a failover goes on with it.
-        let stored = group.state == .empty ? nil : await storeGroup(group)
         let results = await writeCommits(entries, to: group, groupId: groupId, retentionTimeMs: -1)
-        fence.error = stored ?? results.first { $0 != .none } ?? .none
+        // Then the fence (GroupMove+Persistence): a coordinator loading the group after a failover goes on with it.
+        let stored = group.move == nil ? nil : await storeGroup(group)
+        fence.error = results.first { $0 != .none } ?? stored ?? .none
         return fence
     }
 }
