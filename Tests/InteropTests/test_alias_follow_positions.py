@@ -77,4 +77,4 @@ def test_cooperative_sticky_librdkafka_consumers_follow_a_swap(broker, tmp_path,
 
 def test_kafka_python_consumers_follow_a_swap(broker, tmp_path, runnel_bin):
     follow_swap(broker, runnel_bin, "fkp", lambda name, group, alias: kafka_python_member(
-        name, tmp_path, broker.bootstrap, group, [alias], assignor="range", **COMMON))
+        name, tmp_path, broker.bootstrap, group, [alias], assignor="range", logFile=str(tmp_path / f"{name}.log"), **COMMON))

@@ -6,6 +6,7 @@ or "none"); rebalance callbacks are reported on stderr as `EVENT {json}`, progre
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -27,6 +28,9 @@ def main() -> int:
     with open(sys.argv[1][1:]) as f:
         args = json.load(f)
     commit_mode = args.get("commit", "sync")
+    if args.get("logFile"):  # kafka-python's own debug log, for diagnosis
+        logging.basicConfig(filename=args["logFile"], level=logging.DEBUG,
+                            format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s")
     errors: list[str] = []
     consumer = KafkaConsumer(
         bootstrap_servers=args["bootstrap"], group_id=args["group"], client_id=args["clientId"],
@@ -48,10 +52,21 @@ def main() -> int:
         def on_partitions_assigned(self, assigned):
             event("assigned", assigned)
 
-    # Subscribed before the first poll, as kappa.py's job: an alias is not in kafka-python's all-topics
-    # metadata (Runnel lists topics, not aliases), so partitions_for_topic/topics() would not find it; the
-    # subscription asks for the alias by name.
+    # Metadata before subscribing and a fresh response after it, as test_groups_kafka_python.group_consumer
+    # does (it says why: without them kafka-python 3.0.12 sometimes stops heartbeating after its first
+    # join, or its leader rejoins at once). An alias is not in an all-topics listing (Runnel lists topics),
+    # which partitions_for_topic/topics() ask for, so the topics are asked for by name through the
+    # consumer's cluster metadata (kafka-python's own, private, API).
+    def fresh_metadata(future, what):
+        deadline = time.monotonic() + 20
+        while not (future.is_done and all(consumer._cluster.partitions_for_topic(t) for t in args["topics"])):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no metadata for {args['topics']} ({what})")
+            time.sleep(0.02)  # metadata poll interval, bounded above
+
+    fresh_metadata(consumer._cluster.set_topics(args["topics"]), "before subscribing")
     consumer.subscribe(args["topics"], listener=Listener())
+    fresh_metadata(consumer._cluster.request_update(), "after subscribing")
     deadline = time.monotonic() + args.get("timeoutMs", 120000) / 1000
     consumed = sync_commits = 0
     timed_out = False
