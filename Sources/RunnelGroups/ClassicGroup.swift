@@ -35,6 +35,8 @@ final class ClassicGroup {
     var syncDeadlineMs: Int64?
     /// The last generation fenced by `GroupCoordinator.fenceAndCommit`: its members' commits are refused.
     var fencedGeneration: Int32?
+    /// What the last fence moved, while members may hold positions from before it (GroupCoordinator+MovedPartitions).
+    var move: GroupMove?
     /// Topics the members subscribe to (consumer protocol only); nil when unknown.
     var subscribedTopics: Set<String>?
     /// Committed offsets. Change them with `setOffset`/`removeOffset`, which keep `offsetPositions` in step.

@@ -2,15 +2,20 @@
 // `runnel alias swap --translate-offsets`). The group's current generation is fenced — it is sent into a
 // rebalance and its late commits (the eager consumers' auto-commit on revoke) are refused with
 // REBALANCE_IN_PROGRESS — and the offsets are written in the same coordinator step, so nothing the old
-// generation commits can overwrite them. Members rejoin, drop their positions (eager protocol) and
-// read the new offsets.
+// generation commits can overwrite them. Members rejoin; the moved partitions leave their assignments
+// for one generation and come back as new ones (GroupCoordinator+MovedPartitions), so every client drops
+// its positions and reads the new offsets.
 import KafkaProtocol
 
 extension GroupCoordinator {
     /// Fences `groupId`'s current generation (when it has members) and commits `entries` for it.
     /// Returns the first error (NOT_COORDINATOR and friends, or a failed write), or NONE, with the fenced
     /// members' clients and the longest rebalance timeout among them.
-    public func fenceAndCommit(groupId: String, offsets entries: [OffsetCommitEntry], reason: String) async -> GroupFence {
+    /// The moved partitions then leave the fenced members' assignments for one generation
+    /// (GroupCoordinator+MovedPartitions); `assignmentNames` are the names assignments may give the moved
+    /// topics besides their own (aliases).
+    public func fenceAndCommit(groupId: String, offsets entries: [OffsetCommitEntry], assignmentNames: Set<String> = [],
+                               reason: String) async -> GroupFence {
         if let error = coordinatorError(for: groupId) { return GroupFence(error: error) }
         let group: ClassicGroup
         switch commitTarget(groupId, generationId: -1, fencing: { _ in nil }) {
@@ -20,14 +25,23 @@ extension GroupCoordinator {
         var fence = GroupFence(error: .none)
         if group.state != .empty {
             group.fencedGeneration = group.generationId
+            let targets = Set(entries.map(\.partition.topic))
+            group.move = GroupMove(targets: targets, assignmentNames: targets.union(assignmentNames),
+                                   pending: Set(group.members.keys))
             fence.members = group.members.values.map { GroupFence.Client(clientId: $0.clientId, clientHost: $0.clientHost) }
             fence.rebalanceTimeoutMs = group.members.values.map(\.rebalanceTimeoutMs).max() ?? 0
             maybePrepareRebalance(group, reason: reason)
             logger.info("fenced group generation", metadata: [
                 "group": "\(groupId)", "generation": "\(group.generationId)", "reason": "\(reason)"])
+        } else {
+            // Nobody holds positions: an earlier move is over.
+            group.move = nil
+            group.fencedGeneration = nil
         }
         let results = await writeCommits(entries, to: group, groupId: groupId, retentionTimeMs: -1)
-        fence.error = results.first { $0 != .none } ?? .none
+        // Then the fence (GroupMove+Persistence): a coordinator loading the group after a failover goes on with it.
+        let stored = group.move == nil ? nil : await storeGroup(group)
+        fence.error = results.first { $0 != .none } ?? stored ?? .none
         return fence
     }
 }

@@ -25,8 +25,10 @@ extension GroupCoordinator {
         case .stable:
             group.pendingSyncMembers.remove(memberId)
             member.heartbeatDeadlineMs = now() + Int64(member.sessionTimeoutMs)
-            return SyncGroupResult(error: .none, protocolType: group.protocolType,
-                                   protocolName: group.protocolName, assignment: member.assignment)
+            let result = SyncGroupResult(error: .none, protocolType: group.protocolType,
+                                         protocolName: group.protocolName, assignment: member.assignment)
+            movedAssignmentsAnswered(group, memberIds: [memberId])
+            return result
         case .completingRebalance:
             group.pendingSyncMembers.remove(memberId)
             member.heartbeatDeadlineMs = now() + Int64(member.sessionTimeoutMs)
@@ -46,6 +48,7 @@ extension GroupCoordinator {
         let generation = group.generationId
         var complete: [String: ByteBuffer] = [:]
         for memberId in group.members.keys { complete[memberId] = assignments[memberId] ?? ByteBuffer() }
+        leaveMovedPartitionsOut(group, &complete)
         let error = await storeGroup(group, assignments: complete)
         // The group may have moved on while the record was written.
         if group.state == .stable, group.generationId == generation, group.member(leader.memberId) === leader {
@@ -67,6 +70,7 @@ extension GroupCoordinator {
         }
         let nowMs = now()
         group.transition(to: .stable, nowMs: nowMs)
+        let answered = group.orderedMembers.filter { $0.isAwaitingSync || $0 === leader }.map(\.memberId)
         for member in group.orderedMembers {
             // Sessions restart once the assignment is out: a member waiting on the leader was not expiring.
             if member.isAwaitingSync { member.heartbeatDeadlineMs = nowMs + Int64(member.sessionTimeoutMs) }
@@ -74,6 +78,7 @@ extension GroupCoordinator {
                                                 protocolName: group.protocolName, assignment: member.assignment))
         }
         logger.info("group stable", metadata: ["group": "\(group.groupId)", "generation": "\(generation)"])
+        movedAssignmentsAnswered(group, memberIds: answered)
         return SyncGroupResult(error: .none, protocolType: group.protocolType, protocolName: group.protocolName,
                                assignment: leader.assignment)
     }

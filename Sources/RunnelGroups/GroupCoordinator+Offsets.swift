@@ -23,6 +23,9 @@ extension GroupCoordinator {
             // A commit is as good as a heartbeat for the session.
             member.heartbeatDeadlineMs = max(member.heartbeatDeadlineMs, now() + Int64(member.sessionTimeoutMs))
         }
+        if let refusals = movedCommitRefusals(group, generationId: generationId, memberId: memberId, entries: entries) {
+            return await writeCommits(entries, refusing: refusals, to: group, groupId: groupId, retentionTimeMs: retentionTimeMs)
+        }
         return await writeCommits(entries, to: group, groupId: groupId, retentionTimeMs: retentionTimeMs)
     }
 

@@ -24,6 +24,7 @@ extension GroupCoordinator {
             entry.assignment = assignments?[member.memberId] ?? member.assignment
             return entry
         }
+        value.unknownTaggedFields = fenceTaggedFields(group)
         return value
     }
 
@@ -217,6 +218,7 @@ extension GroupCoordinator {
         group.transition(to: group.isEmpty ? .empty : .stable, nowMs: nowMs)
         group.restoreStateTimestamp(value.currentStateTimestamp == -1 ? nil : value.currentStateTimestamp)
         group.computeSubscribedTopics()
+        restoreFence(group, from: value)
     }
 
     /// Stops coordinating `partition` (leadership moved): parked requests get NOT_COORDINATOR.

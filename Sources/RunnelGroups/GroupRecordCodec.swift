@@ -67,9 +67,10 @@ public enum GroupRecordCodec {
         return try encode(key, version: groupMetadataKeyVersion, what: "GroupMetadataKey")
     }
 
-    /// The value of a group's metadata record.
+    /// The value of a group's metadata record; version 4 (flexible) when it carries tagged fields (a fence in
+    /// progress, GroupMove+Persistence), else version 3.
     public static func groupMetadataValue(_ value: GroupMetadataValue) throws(GroupRecordError) -> ByteBuffer {
-        try encode(value, version: groupMetadataValueVersion, what: "GroupMetadataValue")
+        try encode(value, version: value.unknownTaggedFields.isEmpty ? groupMetadataValueVersion : 4, what: "GroupMetadataValue")
     }
 
     /// Decodes one record. Unknown key versions ≥ 3 are `.other`; anything malformed throws.

@@ -42,9 +42,10 @@ final class ClientTopicIds: Sendable {
     private static func nowMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
 
     /// Holds the topics `ids` for `clients` (members of a group moved to offsets in them) for at most
-    /// `forMs`: their fetches of these topics are answered empty until they joined a generation after the
-    /// fence (a successful SyncGroup, `release`): eager consumers then read their committed offsets before
-    /// they fetch, so positions learned in an alias's old target are not used in the new one.
+    /// `forMs`: their fetches of these topics are answered empty until, after the fence, they were assigned
+    /// the moved partitions afresh (a successful SyncGroup, `release`; `extendHold` while their assignment
+    /// leaves them out): they then read their committed offsets before they fetch, so positions learned in
+    /// an alias's old target are not used in the new one.
     /// A hold set before the swap is not `releasable` (a SyncGroup then is still of the old generation)
     /// until the fence makes it so.
     func hold(_ ids: Set<KafkaUUID>, for clients: [String], forMs: Int64, releasable: Bool) {
@@ -59,7 +60,7 @@ final class ClientTopicIds: Sendable {
         anyHold.store(true, ordering: .relaxed)
     }
 
-    /// Ends the client's releasable holds: it joined a generation after the fence.
+    /// Ends the client's releasable holds: after the fence it was assigned the moved partitions afresh.
     func release(_ request: HandlerRequest) {
         guard anyHold.load(ordering: .relaxed) else { return }
         let key = Self.key(request)
@@ -67,6 +68,21 @@ final class ClientTopicIds: Sendable {
             guard holds[key]?.releasable == true else { return }
             holds.removeValue(forKey: key)
             if holds.isEmpty { anyHold.store(false, ordering: .relaxed) }
+        }
+    }
+
+    /// True while some client has a hold.
+    var hasHolds: Bool { anyHold.load(ordering: .relaxed) }
+
+    /// Keeps the client's hold (if any) for at least `forMs` more: its member was answered an assignment that
+    /// leaves the moved partitions out, and the next rebalance hands them out again.
+    func extendHold(_ request: HandlerRequest, forMs: Int64) {
+        guard anyHold.load(ordering: .relaxed), forMs > 0 else { return }
+        let key = Self.key(request)
+        let until = Self.nowMs() + forMs
+        holds.withLockedValue { holds in
+            guard let held = holds[key] else { return }
+            holds[key] = (held.ids, max(held.untilMs, until), held.releasable)
         }
     }
 

@@ -57,7 +57,10 @@ extension BrokerCore {
             }
         }
         guard !validateOnly else { return (.none, nil) }
+        // Assignments name the moved topics as the members subscribed: by an alias, usually.
+        let aliasNames = Set(Set(entries.map(\.partition.topic)).flatMap { image.aliases(targeting: $0).map(\.name) })
         let fence = await groupRequests.coordinator.fenceAndCommit(groupId: resource.resourceName, offsets: entries,
+                                                                   assignmentNames: aliasNames,
                                                                    reason: "fenced by \(Self.groupFenceOffsetsConfig)")
         guard fence.error == .none else {
             return (fence.error, "Could not fence group '\(resource.resourceName)' and commit its offsets.")
@@ -70,5 +73,21 @@ extension BrokerCore {
         logger.info("fenced group and moved its offsets", metadata: [
             "group": "\(resource.resourceName)", "partitions": "\(entries.count)"])
         return (.none, nil)
+    }
+}
+
+extension BrokerCore {
+    /// After a successful SyncGroup: ends the client's hold on topics moved by a fence (ClientTopicIds) once the
+    /// member holds no positions from before the move — its assignment gave it the moved partitions as new
+    /// ones, whose positions it reads from the (translated) committed offsets. While its assignment leaves
+    /// them out (the generation right after the fence) the hold goes on, for another rebalance timeout.
+    func endHoldAfterSync(_ request: SyncGroupRequest, _ response: SyncGroupResponse, _ context: HandlerRequest) async {
+        guard response.errorCode == ErrorCode.none.rawValue, clientTopicIds.hasHolds else { return }
+        if let timeoutMs = await groupRequests.coordinator.memberHoldsOldPositions(
+            groupId: request.groupId, memberId: request.memberId, generationId: request.generationId) {
+            clientTopicIds.extendHold(context, forMs: Int64(timeoutMs))
+        } else {
+            clientTopicIds.release(context)
+        }
     }
 }

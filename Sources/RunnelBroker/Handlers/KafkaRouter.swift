@@ -143,9 +143,9 @@ final class KafkaRouter: RequestRouter {
             return serveGroup(SyncGroupRequest.self, body, request) { [broker] in
                 if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
                 let response = await $0.syncGroup($1, version: $2.version)
-                // A member in a generation after an alias swap's fence: eager consumers read their committed
-                // offsets before they fetch again, so the hold on the new target ends (ClientTopicIds).
-                if response.errorCode == ErrorCode.none.rawValue { broker.clientTopicIds.release($2) }
+                // A member in a generation after an alias swap's fence that was assigned the moved partitions
+                // afresh reads their committed offsets before it fetches, so its hold ends (GroupFenceHandlers).
+                await broker.endHoldAfterSync($1, response, $2)
                 return response
             }
         case .heartbeat:

@@ -21,6 +21,7 @@ from . import group_wire
 from .wire import Reader
 
 CONFLUENT_MEMBER = Path(__file__).resolve().parent / "confluent_member.py"
+KAFKA_PYTHON_MEMBER = Path(__file__).resolve().parent / "kafka_python_member.py"
 
 
 def wait_until(pred, timeout: float, what: str, detail=lambda: ""):
@@ -36,7 +37,7 @@ def wait_until(pred, timeout: float, what: str, detail=lambda: ""):
 
 
 class MemberProcess:
-    """One group member process. `kind` is "java", "confluent" or "kcat"."""
+    """One group member process. `kind` is "java", "confluent", "kafka-python" or "kcat"."""
 
     def __init__(self, name: str, kind: str, cmd: list[str], workdir: Path):
         self.name, self.kind = name, kind
@@ -70,7 +71,10 @@ class MemberProcess:
                     e["at"] = time.monotonic()
                     self.events.append(e)
                 elif line.startswith("PROGRESS consumed="):
-                    self.progress = int(line.split("=", 1)[1])
+                    # A client's own stderr output (librdkafka `debug`) may run into the line.
+                    digits = line.split("=", 1)[1].split("%", 1)[0].strip()
+                    if digits.isdigit():
+                        self.progress = int(digits)
 
     def events_since(self, t: float) -> list[dict]:
         with self._lock:
@@ -147,13 +151,23 @@ def java_member(java, name: str, workdir: Path, bootstrap: str, group: str, topi
     return MemberProcess(name, "java", [cmd[0], "-XX:TieredStopAtLevel=1", *cmd[1:]], workdir)
 
 
-def confluent_member(name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
-                     **kw) -> MemberProcess:
+def _python_member(script: Path, kind: str, name: str, workdir: Path, bootstrap: str, group: str,
+                   topics: list[str], **kw) -> MemberProcess:
     args = {"bootstrap": bootstrap, "group": group, "topics": topics, "clientId": name,
             "out": str(workdir / f"{name}.records"), "stopFile": str(workdir / f"{name}.stop"), **kw}
     argfile = workdir / f"{name}.json"
     argfile.write_text(json.dumps(args))
-    return MemberProcess(name, "confluent", [sys.executable, str(CONFLUENT_MEMBER), f"@{argfile}"], workdir)
+    return MemberProcess(name, kind, [sys.executable, str(script), f"@{argfile}"], workdir)
+
+
+def confluent_member(name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
+                     **kw) -> MemberProcess:
+    return _python_member(CONFLUENT_MEMBER, "confluent", name, workdir, bootstrap, group, topics, **kw)
+
+
+def kafka_python_member(name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],
+                        **kw) -> MemberProcess:
+    return _python_member(KAFKA_PYTHON_MEMBER, "kafka-python", name, workdir, bootstrap, group, topics, **kw)
 
 
 def kcat_member(kcat: str, name: str, workdir: Path, bootstrap: str, group: str, topics: list[str],

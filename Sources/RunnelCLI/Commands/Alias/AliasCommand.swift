@@ -141,11 +141,11 @@ struct AliasSwap: AsyncParsableCommand {
         record at or after the earliest timestamp among the last records the group
         consumed (at-least-once: records at that instant may come again; none after it
         is skipped). The groups may be running: their members fetch nothing of the new
-        target from just before the swap until they rejoin; right after the swap each
-        group's generation is fenced (a rebalance; its members' late commits are
-        refused) and the offsets are committed in the same step, so eager consumers
-        (Java, librdkafka) rejoin at them. Cooperative consumers and kafka-python keep
-        their positions: stop them before swapping.
+        target from just before the swap until they are assigned it again; right after
+        the swap each group's generation is fenced (a rebalance; its members' late
+        commits are refused) and the offsets are committed in the same step; the moved
+        partitions then leave the members' assignments for one generation and come back
+        as new ones, so every consumer (eager or cooperative) starts at the moved offsets.
 
         EXAMPLES:
           runnel alias swap serving --to events_v2
