@@ -20,6 +20,25 @@ import KafkaRecords
         }
     }
 
+    @Test("the interleaved hardware path matches the portable one around every block boundary")
+    func hardwareMatchesPortableAcrossBlockSizes() {
+        #expect(CRC32C.isHardwareAccelerated, "this machine has SSE4.2: the fast path is the one under test")
+        var generator = SystemRandomNumberGenerator()
+        let data = (0..<(3 * 8192 * 2 + 3 * 256 * 3 + 128)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let lengths = [0, 1, 7, 8, 767, 768, 769, 3 * 256 * 2 + 5, 3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1,
+                       3 * 8192 + 3 * 256, 3 * 8192 * 2 + 3 * 256 * 3 + 63, data.count - 3]
+        for length in lengths {
+            for offset in [0, 1, 3] {
+                data.withUnsafeBytes { raw in
+                    let slice = UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + length)])
+                    let fast = CRC32C.checksum(slice, continuing: 0x1234_5678)
+                    let slow = CRC32C.portableChecksum(slice, continuing: 0x1234_5678)
+                    #expect(fast == slow, "length \(length) at offset \(offset)")
+                }
+            }
+        }
+    }
+
     @Test func incrementalChecksumEqualsOneShot() {
         let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         data.withUnsafeBytes { raw in
