@@ -9,6 +9,7 @@ import Musl
 import Darwin
 #endif
 import NIOCore
+import Synchronization
 
 func describeErrno(_ code: Int32) -> String {
     guard let text = strerror(code) else { return "errno \(code)" }
@@ -21,6 +22,8 @@ public final class LogFileHandle: Sendable {
     public let descriptor: Int32
     /// The path the file was opened under (it may have been renamed since).
     public let path: String
+    /// How far sequential reads asked the kernel to read ahead (`readAhead`).
+    private let readAheadMark = Atomic<Int64>(0)
 
     init(descriptor: Int32, path: String) {
         self.descriptor = descriptor
@@ -36,6 +39,26 @@ public final class LogFileHandle: Sendable {
         let fd = path.withCString { Glibc.open($0, flags, 0o644) }
         guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
         return LogFileHandle(descriptor: fd, path: path)
+    }
+
+    /// Keeps the page cache ahead of a sequential reader that is about to read [start, end): when less
+    /// than half of `window` is left ahead of `end`, asks the kernel (POSIX_FADV_WILLNEED, which starts
+    /// the reads and does not wait) for everything up to `end + window`. The direct write path never
+    /// puts segment data in the page cache, so a follower or consumer catching up beyond the tail cache
+    /// otherwise reads the disk in the kernel's 128 KiB read-ahead steps, synchronously, on every
+    /// fetch. One atomic load when nothing is due; a reader far behind the mark (another reader's) gets
+    /// its own range advised without moving the mark back.
+    func readAhead(from start: Int64, to end: Int64, window: Int64 = 8 << 20) {
+        let mark = readAheadMark.load(ordering: .relaxed)
+        let behind = start < mark - 2 * window
+        if !behind && end + window / 2 <= mark { return }
+        let from = !behind && mark > start ? mark : start
+        let to = end + window
+        guard to > from else { return }
+        #if canImport(Glibc)
+        _ = posix_fadvise(descriptor, off_t(from), off_t(to - from), POSIX_FADV_WILLNEED)
+        #endif
+        if !behind { readAheadMark.store(max(mark, to), ordering: .relaxed) }
     }
 
     /// Current size of the file in bytes.

@@ -32,7 +32,10 @@ extension PartitionLog {
                 }
                 return true
             }
-            if valid { return result }
+            if valid {
+                if let last = result.slices.last { last.file.readAhead(from: last.position, to: last.position + Int64(last.length)) }
+                return result
+            }
         }
         // A truncation raced the scan, or the batch lies in a later segment: the same scan under the lock.
         return try state.withLock { s throws(StorageError) in
