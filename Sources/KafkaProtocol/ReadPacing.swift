@@ -50,11 +50,22 @@ public struct ReadPacing: Sendable {
     /// Call on the channel's event loop.
     public mutating func pace(missingBytes: Int, channel: any Channel) {
         guard isEnabled else { return }
-        let wanted = mark(missingBytes: missingBytes)
+        var wanted = mark(missingBytes: missingBytes)
         guard wanted < lowWater || wanted >= lowWater * 2 else { return }
         #if canImport(Glibc)
         let option = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_RCVLOWAT))
         do {
+            if wanted > lowWater {
+                // Raising the mark above what the receive buffer holds makes Linux grow the buffer to fit
+                // it and clamp the TCP window to the mark (tcp_set_rcvlowat), which stops the buffer's
+                // autotuning at that size: a peer then writes ahead by at most one mark, and sender and
+                // reader take turns instead of overlapping. Stay within a quarter of the buffer autotuning
+                // already gave (it grows while the connection is busy).
+                let buffer = try channel.syncOptions?.getOption(.socketOption(.so_rcvbuf)) ?? 0
+                wanted = min(wanted, Int(buffer) / 4)
+                if wanted < minimum { wanted = 1 }
+                guard wanted != lowWater, wanted < lowWater || wanted >= lowWater * 2 else { return }
+            }
             try channel.syncOptions?.setOption(option, value: SocketOptionValue(wanted))
             lowWater = wanted
         } catch {
