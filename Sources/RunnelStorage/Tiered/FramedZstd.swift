@@ -228,6 +228,15 @@ final class ZstdFramedSegmentBytes: SegmentBytes {
         return bytes
     }
 
+    /// Decompresses frame `index` here if it is queued for read-ahead and nobody has started it (a failure
+    /// frees its place: the read that needs it retries and throws).
+    private func help(_ index: Int) {
+        let key = DecompressedFrameCache.Key(segment: id, frame: index)
+        if case .pending(let pending) = cache.lookup(key), pending.claim() {
+            cache.complete(key, pending, with: try? decompressFrame(index))
+        }
+    }
+
     /// The frames [first, last] overlapping [position, end), clamped to the segment; nil when empty.
     private func frames(at position: Int64, length: Int) -> (first: Int, last: Int, end: Int64)? {
         let end = min(position + Int64(max(length, 0)), table.logSize)
@@ -239,6 +248,9 @@ final class ZstdFramedSegmentBytes: SegmentBytes {
     func readBuffers(at position: Int64, length: Int) throws(StorageError) -> [ByteBuffer] {
         guard let (first, last, end) = frames(at: position, length: length) else { return [] }
         let frameSize = Int64(table.frameSize)
+        // Frames of this answer still queued for read-ahead: decompress them here, from the last one back,
+        // while the helper works from the first, instead of waiting for it (the two cores share the work).
+        for index in stride(from: last, to: first, by: -1) { help(index) }
         var parts: [ByteBuffer] = []
         parts.reserveCapacity(last - first + 1)
         for index in first...last {
@@ -272,9 +284,7 @@ final class ZstdFramedSegmentBytes: SegmentBytes {
         }
         guard !queued.isEmpty else { return }
         DecompressedFrameCache.readAheadQueue.async { [self, queued] in
-            for (index, pending) in queued where pending.claim() {
-                cache.complete(DecompressedFrameCache.Key(segment: id, frame: index), pending, with: try? decompressFrame(index))
-            }
+            for (index, _) in queued { help(index) }
         }
     }
 }
