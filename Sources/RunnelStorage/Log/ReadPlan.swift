@@ -65,11 +65,14 @@ struct ReadPlan: Sendable {
                 result.slices = [FileSlice(file: file, position: position, length: length)]
             } else {
                 // A remote segment compressed at rest: its decompressed frames, and the next answer's
-                // range queued for decompression while this one is written.
+                // range (as much as this Fetch could ask for, not only what it got: an answer cut short by
+                // the segment's end is followed by a full one from the next segment) queued for
+                // decompression while this one is written.
                 result.buffers = try bytes.readBuffers(at: position, length: length)
                 let end = position + Int64(length)
-                bytes.readAhead(at: end, length: length)
-                if end + Int64(length) > limit { next?.readAhead(at: 0, length: length) }
+                let ahead = max(length, maxBytes)
+                bytes.readAhead(at: end, length: ahead)
+                if end + Int64(ahead) > limit { next?.readAhead(at: 0, length: ahead) }
             }
             counter?.record(hit: !result.buffers.isEmpty)
             result.firstBatchOffset = header.baseOffset
