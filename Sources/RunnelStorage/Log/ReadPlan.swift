@@ -23,6 +23,8 @@ struct ReadPlan: Sendable {
     var truncations: Int
     /// Where the scans read when it is not `file` (a remote segment compressed at rest).
     var source: (any SegmentBytes)? = nil
+    /// The remote segment after `source` (compressed at rest), where read-ahead continues past its end.
+    var next: (any SegmentBytes)? = nil
     /// The active segment's cached tail bytes from `scanFrom` on (direct path, tail cache): the scans and
     /// the answer use them instead of the file where they hold the range.
     var cached: TailCacheView?
@@ -62,7 +64,15 @@ struct ReadPlan: Sendable {
             } else if let file {
                 result.slices = [FileSlice(file: file, position: position, length: length)]
             } else {
-                result.buffers = [try bytes.read(at: position, length: length)]  // a remote segment compressed at rest
+                // A remote segment compressed at rest: its decompressed frames, and the next answer's
+                // range (as much as this Fetch could ask for, not only what it got: an answer cut short by
+                // the segment's end is followed by a full one from the next segment) queued for
+                // decompression while this one is written.
+                result.buffers = try bytes.readBuffers(at: position, length: length)
+                let end = position + Int64(length)
+                let ahead = max(length, maxBytes)
+                bytes.readAhead(at: end, length: ahead)
+                if end + Int64(ahead) > limit { next?.readAhead(at: 0, length: ahead) }
             }
             counter?.record(hit: !result.buffers.isEmpty)
             result.firstBatchOffset = header.baseOffset

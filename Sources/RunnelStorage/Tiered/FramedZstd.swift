@@ -88,7 +88,10 @@ struct ZstdFrameTable: Sendable, Equatable {
 enum FramedZstd {
     /// Frame size used when compressing (the reader honours whatever the frame index says).
     static let defaultFrameSize = 1 << 20
-    static let level: Int32 = 3
+    /// Level 1: on the bench's records (random hex) level 3 finds chance 4–5 byte matches that halve the
+    /// decompression speed (0.9 → 1.8 GB/s per core at level 1, `zstd -b`) and compress worse; on JSON
+    /// records level 1 decompresses as fast and compresses as well (docs/benchmarks.md, 2026-12-04).
+    static let level: Int32 = 1
 
     /// Compresses `source` [0, size) into `destination` frame by frame; returns the frame table. Writes
     /// only; the caller fsyncs.
@@ -122,16 +125,22 @@ enum FramedZstd {
         return table
     }
 
-    /// Decompresses one frame (its uncompressed length is known from the table).
+    /// Decompresses one frame (its uncompressed length is known from the table) with a pooled context.
     static func decompress(_ compressed: ByteBuffer, length: Int, path: String) throws(StorageError) -> ByteBuffer {
         var output = ByteBufferAllocator().buffer(capacity: max(length, 1))
         var status = 0
+        let context = ZstdDecompressionContexts.take()
         _ = compressed.withUnsafeReadableBytes { raw in
             output.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
-                status = ZSTD_decompress(out.baseAddress, length, raw.baseAddress, raw.count)
+                if let context {
+                    status = ZSTD_decompressDCtx(context.pointer, out.baseAddress, length, raw.baseAddress, raw.count)
+                } else {
+                    status = ZSTD_decompress(out.baseAddress, length, raw.baseAddress, raw.count)
+                }
                 return ZSTD_isError(status) != 0 ? 0 : status
             }
         }
+        if let context { ZstdDecompressionContexts.give(context) }
         guard ZSTD_isError(status) == 0, status == length else {
             let reason = ZSTD_isError(status) != 0 ? String(cString: ZSTD_getErrorName(status)) : "\(status) bytes, expected \(length)"
             throw .corruptMessage("zstd frame in \(path): \(reason)")
@@ -140,57 +149,143 @@ enum FramedZstd {
     }
 }
 
-/// Reads a segment compressed at rest: only the frames a read overlaps are decompressed; the two most
-/// recently decompressed frames are kept, so a consumer reading on sequentially decompresses each frame once.
-final class ZstdFramedSegmentBytes: SegmentBytes {
-    let file: LogFileHandle
-    let table: ZstdFrameTable
-    private let recent = Mutex<[(index: Int, bytes: ByteBuffer)]>([])
+/// A zstd decompression context (about 100 KiB of tables), reused across frames instead of one per frame.
+final class ZstdDecompressionContext: @unchecked Sendable {  // used by one thread at a time (taken from the pool)
+    let pointer: OpaquePointer
 
-    init(file: LogFileHandle, table: ZstdFrameTable) {
-        self.file = file
-        self.table = table
+    init?() {
+        guard let pointer = ZSTD_createDCtx() else { return nil }
+        self.pointer = pointer
     }
 
-    func frame(_ index: Int) throws(StorageError) -> ByteBuffer {
-        if let hit = recent.withLock({ $0.first(where: { $0.index == index })?.bytes }) { return hit }
+    deinit { ZSTD_freeDCtx(pointer) }
+}
+
+/// The process's idle decompression contexts (at most `keep`; more are freed when given back).
+enum ZstdDecompressionContexts {
+    static let keep = 8
+    private static let idle = Mutex<[ZstdDecompressionContext]>([])
+
+    static func take() -> ZstdDecompressionContext? { idle.withLock { $0.popLast() } ?? ZstdDecompressionContext() }
+
+    static func give(_ context: ZstdDecompressionContext) {
+        idle.withLock { if $0.count < keep { $0.append(context) } }
+    }
+}
+
+/// Reads a segment compressed at rest: only the frames a read overlaps are decompressed, and kept in the
+/// process's `DecompressedFrameCache`, so a consumer reading on decompresses each frame once. Answers are
+/// slices of the cached frames (no copy); `readAhead` queues the frames of the next answer.
+final class ZstdFramedSegmentBytes: SegmentBytes {
+    /// Most frames one read-ahead queues.
+    static let maxReadAheadFrames = 16
+    let file: LogFileHandle
+    let table: ZstdFrameTable
+    let cache: DecompressedFrameCache
+    let id = DecompressedFrameCache.segmentID()
+
+    init(file: LogFileHandle, table: ZstdFrameTable, cache: DecompressedFrameCache = .shared) {
+        self.file = file
+        self.table = table
+        self.cache = cache
+    }
+
+    deinit { cache.remove(segment: id) }
+
+    private func decompressFrame(_ index: Int) throws(StorageError) -> ByteBuffer {
         let entry = table.frames[index]
         let compressed = try file.read(at: entry.position, length: Int(entry.length))
         guard compressed.readableBytes == Int(entry.length) else {
             throw .corruptMessage("\(file.path): frame \(index) is cut short")
         }
-        let bytes = try FramedZstd.decompress(compressed, length: table.uncompressedLength(of: index), path: file.path)
-        recent.withLock { cache in
-            cache.removeAll { $0.index == index }
-            cache.append((index, bytes))
-            if cache.count > 2 { cache.removeFirst() }
+        return try FramedZstd.decompress(compressed, length: table.uncompressedLength(of: index), path: file.path)
+    }
+
+    func frame(_ index: Int) throws(StorageError) -> ByteBuffer {
+        let key = DecompressedFrameCache.Key(segment: id, frame: index)
+        switch cache.lookup(key) {
+        case .ready(let bytes):
+            return bytes
+        case .pending(let pending):
+            if pending.claim() {
+                // Read-ahead has not reached it: decompress it here (a failure frees its place and is thrown).
+                do {
+                    let bytes = try decompressFrame(index)
+                    cache.complete(key, pending, with: bytes)
+                    return bytes
+                } catch {
+                    cache.complete(key, pending, with: nil)
+                    throw error
+                }
+            }
+            pending.done.wait()
+            if case .ready(let bytes) = cache.lookup(key) { return bytes }
+        case .absent:
+            break
         }
+        let bytes = try decompressFrame(index)  // a failed read-ahead is retried here, so its error is this read's
+        cache.insert(key, bytes)
         return bytes
     }
 
-    func read(at position: Int64, length: Int) throws(StorageError) -> ByteBuffer {
-        let end = min(position + Int64(max(length, 0)), table.logSize)
-        guard position >= 0, position < end else { return ByteBuffer() }
-        let frameSize = Int64(table.frameSize)
-        let first = Int(position / frameSize)
-        let last = Int((end - 1) / frameSize)
-        if first == last {
-            // One frame: a slice of the cached frame, no copy.
-            let bytes = try frame(first)
-            let from = Int(position - Int64(first) * frameSize)
-            return bytes.getSlice(at: bytes.readerIndex + from, length: Int(end - position)) ?? ByteBuffer()
+    /// Decompresses frame `index` here if it is queued for read-ahead and nobody has started it (a failure
+    /// frees its place: the read that needs it retries and throws).
+    private func help(_ index: Int) {
+        let key = DecompressedFrameCache.Key(segment: id, frame: index)
+        if case .pending(let pending) = cache.lookup(key), pending.claim() {
+            cache.complete(key, pending, with: try? decompressFrame(index))
         }
-        var out = ByteBufferAllocator().buffer(capacity: Int(end - position))
+    }
+
+    /// The frames [first, last] overlapping [position, end), clamped to the segment; nil when empty.
+    private func frames(at position: Int64, length: Int) -> (first: Int, last: Int, end: Int64)? {
+        let end = min(position + Int64(max(length, 0)), table.logSize)
+        guard position >= 0, position < end else { return nil }
+        let frameSize = Int64(table.frameSize)
+        return (Int(position / frameSize), Int((end - 1) / frameSize), end)
+    }
+
+    func readBuffers(at position: Int64, length: Int) throws(StorageError) -> [ByteBuffer] {
+        guard let (first, last, end) = frames(at: position, length: length) else { return [] }
+        let frameSize = Int64(table.frameSize)
+        // Frames of this answer still queued for read-ahead: decompress them here, from the last one back,
+        // while the helper works from the first, instead of waiting for it (the two cores share the work).
+        for index in stride(from: last, to: first, by: -1) { help(index) }
+        var parts: [ByteBuffer] = []
+        parts.reserveCapacity(last - first + 1)
         for index in first...last {
-            var bytes = try frame(index)
+            let bytes = try frame(index)
             let frameStart = Int64(index) * frameSize
             let from = Int(max(position, frameStart) - frameStart)
             let to = Int(min(end, frameStart + Int64(bytes.readableBytes)) - frameStart)
-            guard var part = bytes.getSlice(at: bytes.readerIndex + from, length: to - from) else { break }
-            out.writeBuffer(&part)
-            bytes.clear()
+            guard to > from, let part = bytes.getSlice(at: bytes.readerIndex + from, length: to - from) else { break }
+            parts.append(part)
         }
+        return parts
+    }
+
+    func read(at position: Int64, length: Int) throws(StorageError) -> ByteBuffer {
+        var parts = try readBuffers(at: position, length: length)
+        if parts.count <= 1 { return parts.first ?? ByteBuffer() }
+        var out = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.readableBytes })
+        for index in parts.indices { out.writeBuffer(&parts[index]) }
         return out
+    }
+
+    func readAhead(at position: Int64, length: Int) {
+        guard let (first, last, _) = frames(at: position, length: length) else { return }
+        var queued: [(index: Int, pending: DecompressedFrameCache.Pending)] = []
+        for index in first...min(last, first + Self.maxReadAheadFrames - 1) {
+            let key = DecompressedFrameCache.Key(segment: id, frame: index)
+            if case .absent = cache.lookup(key) {
+                guard let pending = cache.reserve(key, bytes: table.uncompressedLength(of: index)) else { break }
+                queued.append((index, pending))
+            }
+        }
+        guard !queued.isEmpty else { return }
+        DecompressedFrameCache.readAheadQueue.async { [self, queued] in
+            for (index, _) in queued { help(index) }
+        }
     }
 }
 
@@ -205,7 +300,8 @@ public enum CompressedSegmentFile {
             throw .io(operation: "open frame index", path: path + ".frames", errno: 2)
         }
         let table = try ZstdFrameTable.decode(frames, path: path + ".frames")
-        let bytes = ZstdFramedSegmentBytes(file: try LogFileHandle.open(path, create: false), table: table)
+        let bytes = ZstdFramedSegmentBytes(file: try LogFileHandle.open(path, create: false), table: table,
+                                           cache: DecompressedFrameCache(capacity: 0))
         return try bytes.read(at: 0, length: Int(table.logSize))
     }
 }

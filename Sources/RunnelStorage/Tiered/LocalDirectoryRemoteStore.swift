@@ -206,6 +206,12 @@ struct DirectoryRemoteSegmentReader: RemoteSegmentReader {
         try bytes.read(at: position, length: min(length, Int(max(metadata.size - position, 0))))
     }
 
+    func readBuffers(at position: Int64, length: Int) throws(StorageError) -> [ByteBuffer] {
+        try bytes.readBuffers(at: position, length: min(length, Int(max(metadata.size - position, 0))))
+    }
+
+    func readAhead(at position: Int64, length: Int) { bytes.readAhead(at: position, length: length) }
+
     func index(_ kind: RemoteIndexKind) throws(StorageError) -> ByteBuffer? {
         try FileSystem.readAll(stem + kind.rawValue)
     }

@@ -11,6 +11,18 @@ import NIOCore
 protocol SegmentBytes: Sendable {
     /// Reads up to `length` bytes at logical `position`; fewer only at the end.
     func read(at position: Int64, length: Int) throws(StorageError) -> ByteBuffer
+    /// The same bytes as `read`, possibly as several buffers (a compressed segment's frames, not copied).
+    func readBuffers(at position: Int64, length: Int) throws(StorageError) -> [ByteBuffer]
+    /// A hint that [position, position + length) is read next (a compressed segment decompresses it ahead).
+    func readAhead(at position: Int64, length: Int)
+}
+
+extension SegmentBytes {
+    func readBuffers(at position: Int64, length: Int) throws(StorageError) -> [ByteBuffer] {
+        [try read(at: position, length: length)]
+    }
+
+    func readAhead(at position: Int64, length: Int) {}
 }
 
 extension LogFileHandle: SegmentBytes {}
@@ -84,11 +96,23 @@ public protocol RemoteSegmentReader: Sendable {
     var metadata: RemoteSegmentMetadata { get }
     /// Reads up to `length` bytes of the `.log` contents at `position` (fewer only at the end).
     func read(at position: Int64, length: Int) throws(StorageError) -> ByteBuffer
+    /// The same bytes as `read`, possibly as several buffers (not copied into one).
+    func readBuffers(at position: Int64, length: Int) throws(StorageError) -> [ByteBuffer]
+    /// A hint that [position, position + length) of the `.log` contents is read next (read-ahead).
+    func readAhead(at position: Int64, length: Int)
     /// The `.log` file itself when the store holds it uncompressed on a local file system: reads are then
     /// served as file slices (sendfile), exactly like hot segments. Nil otherwise.
     var zeroCopyFile: LogFileHandle? { get }
     /// The bytes of one of the segment's index files (nil when the segment has none of that kind).
     func index(_ kind: RemoteIndexKind) throws(StorageError) -> ByteBuffer?
+}
+
+extension RemoteSegmentReader {
+    public func readBuffers(at position: Int64, length: Int) throws(StorageError) -> [ByteBuffer] {
+        [try read(at: position, length: length)]
+    }
+
+    public func readAhead(at position: Int64, length: Int) {}
 }
 
 /// The remote tier. Implementations must make `copy` crash-safe: a segment is either published whole

@@ -63,6 +63,10 @@ final class RemoteSegment {
 struct RemoteReaderBytes: SegmentBytes {
     let reader: any RemoteSegmentReader
     func read(at position: Int64, length: Int) throws(StorageError) -> ByteBuffer { try reader.read(at: position, length: length) }
+    func readBuffers(at position: Int64, length: Int) throws(StorageError) -> [ByteBuffer] {
+        try reader.readBuffers(at: position, length: length)
+    }
+    func readAhead(at position: Int64, length: Int) { reader.readAhead(at: position, length: length) }
 }
 
 /// The remote tier of one partition. Used only under its partition's lock.
@@ -104,11 +108,19 @@ final class TierState {
         let segment = segments[index]
         let reader = try segment.open(store)
         let source = segment.source(reader)
-        return ReadPlan(file: reader.zeroCopyFile, offset: offset, upper: upper, maxBytes: maxBytes,
+        // A compressed segment's read-ahead may run on into the next remote segment (opened now, once).
+        var next: (any SegmentBytes)?
+        if reader.zeroCopyFile == nil, index + 1 < segments.count, let opened = try? segments[index + 1].open(store),
+           opened.zeroCopyFile == nil {
+            next = segments[index + 1].source(opened)
+        }
+        var plan = ReadPlan(file: reader.zeroCopyFile, offset: offset, upper: upper, maxBytes: maxBytes,
                         minOneBatch: minOneBatch, scanFrom: segment.offsetIndex.lookup(offset).position,
                         upperScanFrom: upper < segment.endOffset ? segment.offsetIndex.lookup(upper).position : nil,
                         limit: segment.metadata.size, result: result, truncations: truncations,
                         source: reader.zeroCopyFile == nil ? source : nil)
+        plan.next = next
+        return plan
     }
 
     /// ListOffsets by time: the first record at or after `minOffset` with a timestamp ≥ `target`.
