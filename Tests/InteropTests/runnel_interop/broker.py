@@ -107,13 +107,35 @@ class BrokerProcess:
             try:
                 resp = wire.api_versions_roundtrip(self.port, version=0, timeout=2.0)
                 if resp["error_code"] == wire.NONE and resp["api_versions"]:
-                    return resp
-                last = f"ApiVersions answered error {resp['error_code']} with {len(resp['api_versions'])} APIs"
+                    # The other listeners bind right after this one: ready once each accepts connections.
+                    closed = [port for port in self.listener_ports() if port != self.port and not self._accepts(port)]
+                    if not closed:
+                        return resp
+                    last = f"listeners on ports {closed} not accepting yet"
+                else:
+                    last = f"ApiVersions answered error {resp['error_code']} with {len(resp['api_versions'])} APIs"
             except (OSError, ValueError, TimeoutError, ConnectionError) as e:
                 last = f"{type(e).__name__}: {e}"
             time.sleep(0.05)  # poll interval, bounded by the deadline above
         self.kill()
         raise BrokerError(f"broker not ready within {timeout}s (last: {last})\n{self.log_tail()}")
+
+    def listener_ports(self) -> list[int]:
+        """The ports of every listener in the `listeners` config (none when it is not set)."""
+        ports = []
+        for entry in str(self.configs.get("listeners", "")).split(","):
+            tail = entry.rsplit(":", 1)
+            if len(tail) == 2 and tail[1].strip().isdigit():
+                ports.append(int(tail[1]))
+        return ports
+
+    @staticmethod
+    def _accepts(port: int) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
