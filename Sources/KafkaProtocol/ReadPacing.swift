@@ -20,7 +20,7 @@ public struct ReadPacing: Sendable {
     public var slack: Int
     /// Frames missing fewer bytes than this are not paced (the wake-ups saved do not pay the syscalls).
     public var minimum: Int
-    /// The highest mark set (Linux caps it at half the receive buffer anyway).
+    /// The highest mark set (and never above a quarter of the socket's receive buffer: see `pace`).
     public var maximum: Int
     /// The mark as last set.
     public private(set) var lowWater = 1
@@ -51,7 +51,7 @@ public struct ReadPacing: Sendable {
     public mutating func pace(missingBytes: Int, channel: any Channel) {
         guard isEnabled else { return }
         var wanted = mark(missingBytes: missingBytes)
-        guard wanted < lowWater || wanted >= lowWater * 2 else { return }
+        guard changesEnough(wanted) else { return }
         #if canImport(Glibc)
         let option = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_RCVLOWAT))
         do {
@@ -64,7 +64,7 @@ public struct ReadPacing: Sendable {
                 let buffer = try channel.syncOptions?.getOption(.socketOption(.so_rcvbuf)) ?? 0
                 wanted = min(wanted, Int(buffer) / 4)
                 if wanted < minimum { wanted = 1 }
-                guard wanted != lowWater, wanted < lowWater || wanted >= lowWater * 2 else { return }
+                guard changesEnough(wanted) else { return }
             }
             try channel.syncOptions?.setOption(option, value: SocketOptionValue(wanted))
             lowWater = wanted
@@ -75,4 +75,7 @@ public struct ReadPacing: Sendable {
         isEnabled = false
         #endif
     }
+
+    /// Lowered at once; raised only when that at least halves the wake-ups.
+    private func changesEnough(_ wanted: Int) -> Bool { wanted < lowWater || wanted >= lowWater * 2 }
 }

@@ -21,10 +21,11 @@ final class ResponseFrameHandler: ChannelInboundHandler {
     private var accumulator: SizePrefixedFrameAccumulator
     private var failed = false
     /// SO_RCVLOWAT from the response in progress (a large Fetch response wakes the loop a few times,
-    /// not once per segment or TLS record).
-    private var pacing: ReadPacing
+    /// not once per segment or TLS record); nil: off, as for the broker's `KafkaFrameHandler` (an
+    /// `EmbeddedChannel` in tests has no socket options).
+    private var pacing: ReadPacing?
 
-    init(maxFrameSize: Int, pacing: ReadPacing = .plaintext) {
+    init(maxFrameSize: Int, pacing: ReadPacing? = nil) {
         accumulator = SizePrefixedFrameAccumulator(maxFrameSize: maxFrameSize)
         self.pacing = pacing
     }
@@ -36,7 +37,7 @@ final class ResponseFrameHandler: ChannelInboundHandler {
             try accumulator.feed(&buffer, allocator: context.channel.allocator) { frame in
                 context.fireChannelRead(wrapInboundOut(frame))
             }
-            pacing.pace(missingBytes: accumulator.missingBytes, channel: context.channel)
+            pacing?.pace(missingBytes: accumulator.missingBytes, channel: context.channel)
         } catch {
             failed = true
             switch error {
