@@ -63,20 +63,9 @@ extension TransactionCoordinator {
     /// `verifyNow` after the id settles (a queued step durable or failed; bounded by `busyWaitMs`).
     public func verifySettled(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
                               partition: TopicPartition) async -> ErrorCode {
-        await verifySettled(transactionalId: id, producerId: producerId, producerEpoch: producerEpoch,
-                            partitions: [partition])[partition] ?? .unknownServerError
-    }
-
-    /// `verify` after the id settles. A step still in flight at the deadline answers
-    /// CONCURRENT_TRANSACTIONS (retriable: the writer tries again) rather than a refusal the queued step
-    /// may be about to lift.
-    func verifySettled(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
-                       partitions requested: [TopicPartition]) async -> [TopicPartition: ErrorCode] {
         await waitWhilePending(id)
-        if coordinatorError(for: id) == nil, entries[id]?.pending != nil {
-            return Dictionary(requested.map { ($0, ErrorCode.concurrentTransactions) }, uniquingKeysWith: { first, _ in first })
-        }
-        return verify(transactionalId: id, producerId: producerId, producerEpoch: producerEpoch, partitions: requested)
+        return verify(transactionalId: id, producerId: producerId, producerEpoch: producerEpoch,
+                      partitions: [partition])[partition] ?? .unknownServerError
     }
 
     /// Waits (bounded by `busyWaitMs`) while `id` has a step in flight.

@@ -94,8 +94,9 @@ public struct TransactionRequests: Sendable {
         let unknown = requested.filter { !catalog.partitionExists($0) }
         if verifyOnly {
             // Another broker's leader checking a write: an add answered before it is durable settles first.
-            errors = await coordinator.verifySettled(transactionalId: transactionalId, producerId: producerId,
-                                                     producerEpoch: producerEpoch, partitions: requested)
+            await coordinator.waitWhilePending(transactionalId)
+            errors = await coordinator.verify(transactionalId: transactionalId, producerId: producerId,
+                                              producerEpoch: producerEpoch, partitions: requested)
         } else if !unknown.isEmpty {
             // Kafka: unknown partitions fail, the others are not attempted.
             for partition in requested {

@@ -81,21 +81,6 @@ import Testing
         #expect(end == .failure(TransactionError(.invalidTxnState)))
     }
 
-    @Test func aWriteThatOutwaitsTheQueuedAddIsToldToRetry() async throws {
-        let h = try await Harness(busyWaitMs: 20)
-        let id = try await h.coordinator.initProducerId(transactionalId: "s", timeoutMs: 30_000, expected: nil).get()
-        h.store.holdAppends()
-        #expect(await h.coordinator.addPartitions(transactionalId: "s", producerId: id.producerId, producerEpoch: id.epoch,
-                                                  partitions: [topicA], answerWhenQueued: true) == .none)
-        // Still not durable after the bounded wait: retriable, not a refusal the record may lift.
-        #expect(await h.coordinator.verifySettled(transactionalId: "s", producerId: id.producerId, producerEpoch: id.epoch,
-                                                  partition: topicA) == .concurrentTransactions)
-        h.store.releaseAppends()
-        try await h.waitFor("s", .ongoing)
-        #expect(await h.coordinator.verifySettled(transactionalId: "s", producerId: id.producerId, producerEpoch: id.epoch,
-                                                  partition: topicA) == .none)
-    }
-
     @Test func theNextTransactionsQueuedAddStillWaitsForThePreviousMarkers() async throws {
         let gate = Gate()
         let h = try await Harness(markers: RecordingMarkerWriter(gate: gate))
