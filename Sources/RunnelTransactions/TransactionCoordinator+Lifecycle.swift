@@ -165,7 +165,6 @@ extension TransactionCoordinator {
         for id in entries.keys where self.partition(for: id) == partition {
             entries[id] = nil
             view.set(id, nil)
-            view.setQueued(id, nil)
             markerTasks[id]?.cancel()
             markerTasks[id] = nil
             wakeWaiters(for: id)

@@ -87,12 +87,8 @@ extension TransactionCoordinator {
     /// request waits for it (up to `busyWaitMs`) instead of answering CONCURRENT_TRANSACTIONS at once:
     /// the next transaction's first AddPartitionsToTxn usually arrives right after EndTxn's answer.
     /// `clientTransactionVersion` 2: the implicit add of a transactions-v2 produce or TxnOffsetCommit.
-    /// `answerWhenQueued`: a client's explicit request is answered once the Ongoing record is queued
-    /// (`persistAnsweringWhenQueued`); an implicit add is answered only when it is durable, since the
-    /// caller appends on the strength of it.
     public func addPartitions(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
-                              partitions added: Set<TopicPartition>, clientTransactionVersion: Int16? = nil,
-                              answerWhenQueued: Bool = false) async -> ErrorCode {
+                              partitions added: Set<TopicPartition>, clientTransactionVersion: Int16? = nil) async -> ErrorCode {
         guard !id.isEmpty else { return .invalidRequest }
         let deadline = busyWaitDeadline()
         while true {
@@ -111,16 +107,16 @@ extension TransactionCoordinator {
         case .ongoing where added.isSubset(of: metadata.partitions):
             return .none
         case .ongoing, .empty, .completeCommit, .completeAbort:
-            let next = metadata.addingPartitions(added, clientTransactionVersion: clientTransactionVersion, nowMs: clock.nowMs())
-            return answerWhenQueued ? persistAnsweringWhenQueued(next) : await persist(next)
+            return await persist(metadata.addingPartitions(added, clientTransactionVersion: clientTransactionVersion,
+                                                           nowMs: clock.nowMs()))
         }
     }
 
     /// AddOffsetsToTxn: the group's `__consumer_offsets` partition joins the transaction.
     public func addOffsets(transactionalId id: String, producerId: Int64, producerEpoch: Int16,
-                           groupId: String, answerWhenQueued: Bool = false) async -> ErrorCode {
+                           groupId: String) async -> ErrorCode {
         await addPartitions(transactionalId: id, producerId: producerId, producerEpoch: producerEpoch,
-                            partitions: [offsetsPartition(for: groupId)], answerWhenQueued: answerWhenQueued)
+                            partitions: [offsetsPartition(for: groupId)])
     }
 
     /// EndTxn from a client (transactions v1: the epoch must be the current one). Answers once
@@ -131,9 +127,6 @@ extension TransactionCoordinator {
                                result: TransactionResult,
                                clientTransactionVersion: Int16 = 0) async -> Result<ProducerIdAndEpoch, TransactionError> {
         guard !id.isEmpty else { return .failure(TransactionError(.invalidRequest)) }
-        if let error = coordinatorError(for: id) { return .failure(TransactionError(error)) }
-        // An add answered before its record is durable (or any other step in flight) settles first.
-        await waitWhilePending(id)
         if let error = coordinatorError(for: id) { return .failure(TransactionError(error)) }
         if clientTransactionVersion >= 2 {
             return await endTransactionV2(id, producerId: producerId, producerEpoch: producerEpoch, result: result)

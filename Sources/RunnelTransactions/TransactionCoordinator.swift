@@ -105,12 +105,8 @@ public actor TransactionCoordinator {
     /// A lock-protected copy of the persisted metadata per transactional id.
     final class MetadataView: Sendable {
         private let byId = Mutex<[String: TransactionMetadata]>([:])
-        /// Ongoing steps answered before their record is durable (`addPartitions(answerWhenQueued:)`).
-        private let queuedById = Mutex<[String: TransactionMetadata]>([:])
         func set(_ id: String, _ metadata: TransactionMetadata?) { byId.withLock { $0[id] = metadata } }
         func get(_ id: String) -> TransactionMetadata? { byId.withLock { $0[id] } }
-        func setQueued(_ id: String, _ metadata: TransactionMetadata?) { queuedById.withLock { $0[id] = metadata } }
-        func queued(_ id: String) -> TransactionMetadata? { queuedById.withLock { $0[id] } }
     }
 
     public init(config: TransactionCoordinatorConfig, store: any TransactionLogStore,

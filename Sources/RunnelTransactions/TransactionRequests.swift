@@ -93,8 +93,6 @@ public struct TransactionRequests: Sendable {
         var errors: [TopicPartition: ErrorCode] = [:]
         let unknown = requested.filter { !catalog.partitionExists($0) }
         if verifyOnly {
-            // Another broker's leader checking a write: an add answered before it is durable settles first.
-            await coordinator.waitWhilePending(transactionalId)
             errors = await coordinator.verify(transactionalId: transactionalId, producerId: producerId,
                                               producerEpoch: producerEpoch, partitions: requested)
         } else if !unknown.isEmpty {
@@ -106,8 +104,7 @@ public struct TransactionRequests: Sendable {
             // v4+ comes from brokers: with verifyOnly false it is a transactions-v2 produce's implicit add.
             let code = await coordinator.addPartitions(transactionalId: transactionalId, producerId: producerId,
                                                        producerEpoch: producerEpoch, partitions: Set(requested),
-                                                       clientTransactionVersion: version >= 4 ? 2 : 0,
-                                                       answerWhenQueued: version < 4)
+                                                       clientTransactionVersion: version >= 4 ? 2 : 0)
             for partition in requested { errors[partition] = Self.fenced(code, newCodeFrom: 2, version) }
         }
         return topics.map { topic in
@@ -129,8 +126,7 @@ public struct TransactionRequests: Sendable {
         var response = AddOffsetsToTxnResponse()
         let code: ErrorCode = request.groupId.isEmpty ? .invalidGroupId
             : await coordinator.addOffsets(transactionalId: request.transactionalId, producerId: request.producerId,
-                                           producerEpoch: request.producerEpoch, groupId: request.groupId,
-                                           answerWhenQueued: true)
+                                           producerEpoch: request.producerEpoch, groupId: request.groupId)
         response.errorCode = Self.fenced(code, newCodeFrom: 2, version).rawValue
         return response
     }

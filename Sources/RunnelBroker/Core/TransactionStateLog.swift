@@ -174,11 +174,6 @@ extension Partition {
                 code = await coordinator.addPartitions(transactionalId: transactionalId, producerId: producerId,
                                                        producerEpoch: producerEpoch, partitions: [target],
                                                        clientTransactionVersion: 2)
-            } else if coordinator.isPendingVerification(transactionalId: transactionalId, producerId: producerId,
-                                                        producerEpoch: producerEpoch, partition: target) {
-                // The add this write relies on was answered before its record was durable: wait for it.
-                code = await coordinator.verifySettled(transactionalId: transactionalId, producerId: producerId,
-                                                       producerEpoch: producerEpoch, partition: target)
             } else {
                 code = coordinator.verifyNow(transactionalId: transactionalId, producerId: producerId,
                                              producerEpoch: producerEpoch, partition: target)

@@ -118,21 +118,10 @@ extension BrokerCore {
             let target = TopicPartition(topic: topic.name, partition: index)
             let key = TransactionalAppendOrder.Key(topic: topic.name, partition: index, producerId: header.producerId)
             let needed = partition.log.transactionVerificationNeeded(producerId: header.producerId, epoch: header.producerEpoch)
-            if implicitAdd || remote != nil || needed {
-                // A classic (v1) batch waits for the coordinator only when the AddPartitionsToTxn it relies on
-                // was answered before its record was durable; it still queues behind an earlier waiting batch.
-                let viaCoordinator = implicitAdd || remote != nil
-                let waits = viaCoordinator ? needed : transactionCoordinator.isPendingVerification(
-                    transactionalId: id, producerId: header.producerId, producerEpoch: header.producerEpoch, partition: target)
-                switch transactionalAppendOrder.turn(key, needsCoordinator: waits, on: context.eventLoop) {
+            if implicitAdd || remote != nil {
+                switch transactionalAppendOrder.turn(key, needsCoordinator: needed, on: context.eventLoop) {
                 case .now:
-                    guard !viaCoordinator else { break }
-                    let code = partition.verifyTransaction(transactionalId: id, producerId: header.producerId,
-                                                           producerEpoch: header.producerEpoch, coordinator: transactionCoordinator)
-                    if let (error, message) = translateVerification(code, version: context.version) {
-                        answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
-                        return
-                    }
+                    break
                 case .queued(let previous, let done):
                     Task {
                         if let previous { try? await previous.get() }
@@ -147,6 +136,13 @@ extension BrokerCore {
                         }
                         transactionalAppendOrder.finish(key, done)
                     }
+                    return
+                }
+            } else if needed {
+                let code = partition.verifyTransaction(transactionalId: id, producerId: header.producerId,
+                                                       producerEpoch: header.producerEpoch, coordinator: transactionCoordinator)
+                if let (error, message) = translateVerification(code, version: context.version) {
+                    answer(partitionError(index, error, message: context.version >= 8 ? message : nil))
                     return
                 }
             }
