@@ -43,6 +43,39 @@ func eventually(_ what: String, _ condition: () async throws -> Bool) async thro
         #expect(metadata?.partitions == [topicB])
     }
 
+    /// Decision 0021: nothing of the next transaction is written while the previous one's markers are
+    /// outstanding. Classic (v1) markers name only the producer id and epoch, which both transactions
+    /// share, so a log holding the next transaction's record but no completion could not tell on load
+    /// whether resending the prepared transaction's markers would end that transaction or the next one's
+    /// data in a partition.
+    @Test func theNextTransactionIsNotWrittenWhileThePreviousMarkersAreOutstanding() async throws {
+        for result in [TransactionResult.commit, .abort] {
+            let gate = Gate()
+            let h = try await Harness(markers: RecordingMarkerWriter(gate: gate))
+            let id = try await h.coordinator.initProducerId(transactionalId: "q", timeoutMs: 30_000, expected: nil).get()
+            #expect(await h.coordinator.addPartitions(transactionalId: "q", producerId: id.producerId,
+                                                      producerEpoch: id.epoch, partitions: [topicA, topicB]) == .none)
+            _ = try await h.coordinator.endTransaction(transactionalId: "q", producerId: id.producerId,
+                                                       producerEpoch: id.epoch, result: result).get()
+            let prepared: TransactionState = result == .commit ? .prepareCommit : .prepareAbort
+            let completed: TransactionState = result == .commit ? .completeCommit : .completeAbort
+            let next = Task {
+                await h.coordinator.addPartitions(transactionalId: "q", producerId: id.producerId, producerEpoch: id.epoch,
+                                                  partitions: [topicA])
+            }
+            try await eventually("AddPartitionsToTxn to wait") { await h.coordinator.waitingRequests(for: "q") == 1 }
+            // The markers are held: the log still ends in the prepared step.
+            #expect(try h.persistedStates("q") == [.empty, .ongoing, prepared])
+            #expect(h.markers.calls.isEmpty)
+            gate.open()
+            #expect(await next.value == .none)
+            // The markers were written before the next transaction's record, and the completion sits
+            // between the prepared step and that record.
+            #expect(h.markers.calls.count == 1)
+            #expect(try h.persistedStates("q") == [.empty, .ongoing, prepared, completed, .ongoing])
+        }
+    }
+
     @Test func initProducerIdWaitsForTheCompletionAndThenBumpsTheEpoch() async throws {
         let gate = Gate()
         let h = try await Harness(markers: RecordingMarkerWriter(gate: gate))
