@@ -186,40 +186,36 @@ enum DirectIO {
     }
 }
 
-/// Page-aligned memory inside a ByteBuffer's storage, freed with the last reference (the tail, the writes
-/// in flight, the tail cache and any fetch response slicing it). Not zeroed: the tail zeroes the padding
-/// of each write it hands out.
+/// Page-aligned memory owned by a ByteBuffer's storage (a block of `AlignedMemoryPool`, back in the pool
+/// with the last reference: the tail, the writes in flight, the tail cache and any fetch response slicing
+/// it). Not zeroed: the tail zeroes the padding of each write it hands out.
 final class AlignedBuffer: @unchecked Sendable {
     // @unchecked: the bytes are written only under the partition lock, below the tail's end; the engine
     // reads them after the write was queued. Bytes past a write's logical end may change while it runs
     // (a later append filling the block): they are padding to that write and rewritten by the next one.
     // Slices handed to readers (`slice`) cover bytes below the tail's end only, which never change.
     let pointer: UnsafeMutableRawPointer
+    /// At least what was asked for: the pool's block size.
     let capacity: Int
-    /// The storage, `pointer` at index `offset`: slices of it share the memory (zero copy).
+    /// The storage, `pointer` at index 0: slices of it share the memory (zero copy).
     private let storage: ByteBuffer
-    private let offset: Int
     /// A read may have sliced the buffer (tail cache): it is never reused for other bytes. Under the
     /// partition lock.
     var served = false
 
     init?(capacity: Int) {
-        guard capacity > 0 else { return nil }
-        var storage = ByteBufferAllocator().buffer(capacity: capacity + DirectIO.block)
-        let base = storage.withUnsafeMutableWritableBytes { UnsafeMutableRawPointer($0.baseAddress) }
+        guard capacity > 0, var storage = AlignedMemoryPool.buffer(atLeast: capacity) else { return nil }
+        let base = storage.withUnsafeMutableReadableBytes { UnsafeMutableRawPointer($0.baseAddress) }
         guard let base else { return nil }
-        storage.moveWriterIndex(forwardBy: capacity + DirectIO.block)
-        let address = Int(bitPattern: base)
-        offset = (DirectIO.block - address % DirectIO.block) % DirectIO.block
-        pointer = base + offset
-        self.capacity = capacity
+        pointer = base
+        self.capacity = storage.readableBytes
         self.storage = storage
     }
 
     /// `length` bytes from `at`, sharing the memory (nil outside the buffer).
     func slice(at: Int, length: Int) -> ByteBuffer? {
         guard at >= 0, length >= 0, at + length <= capacity else { return nil }
-        return storage.getSlice(at: offset + at, length: length)
+        return storage.getSlice(at: at, length: length)
     }
 }
 
