@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_bench import Broker, build_driver, iperf3_loopback_bytes_per_s, percentile, run_driver  # noqa: E402
+from e2e_bench import Broker, build_driver, cpu_seconds, iperf3_loopback_bytes_per_s, percentile, run_driver  # noqa: E402
 
 from confluent_kafka import KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -306,8 +306,15 @@ def main() -> int:
                     perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", args.perf_catchup],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     time.sleep(0.5)  # perf's own start, before the follower's
+                leader_cpu = cpu_seconds(cluster.node(leader)["pid"])
                 cluster.restart(follower)
                 seconds = cluster.wait_isr("catchup", 0, 3, timeout=600)
+                # CPU of the two brokers per GiB caught up: the leader's during the catch-up, the
+                # restarted follower's all (its start is a small part) — less sensitive to the machine's
+                # other load than the seconds.
+                cpu = (cpu_seconds(cluster.node(leader)["pid"]) - leader_cpu
+                       + cpu_seconds(cluster.node(follower)["pid"]))
+                results["catchup_cpu_s_per_GiB"] = cpu / (count * args.value_size / (1 << 30))
                 if perf:
                     perf.send_signal(signal.SIGINT)
                     perf.wait(timeout=60)

@@ -242,9 +242,9 @@ final class DirectTail {
     /// When the last append went through this tail (a tail idle for `idleReleaseMs` is dropped).
     var lastAppendMs: Int64 = 0
     static let idleReleaseMs: Int64 = 30_000
-    /// The tail cache its buffers are registered with (nil: not cached), and its key there.
-    private let cache: TailCache?
-    let cacheKey: UInt64
+    /// Its buffers' registration with the tail cache (nil: not cached). It outlives the tail when the
+    /// segment rolls (`LogSegment.sealDirectTail`).
+    let cached: TailCacheRegistration?
 
     /// A tail whose logical end is `end`: the partial last block is read back from `source`.
     init(path: String, source: LogFileHandle, end: Int64, cache: TailCache? = nil) throws(StorageError) {
@@ -263,17 +263,13 @@ final class DirectTail {
             guard bytes.readableBytes == partial else { throw .io(operation: "pread (direct tail)", path: path, errno: EIO) }
             bytes.withUnsafeReadableBytes { buffer.pointer.copyMemory(from: $0.baseAddress!, byteCount: partial) }
         }
-        self.cache = cache
-        cacheKey = cache?.newKey() ?? 0
-        cache?.add(key: cacheKey, buffer: buffer, start: bufferStart, previousEnd: end)
+        cached = cache.map { TailCacheRegistration(cache: $0) }
+        cached?.add(buffer, start: bufferStart, previousEnd: end)
     }
-
-    // The tail's chunks leave the cache with it (truncation, roll, rollback, idle release, deletion).
-    deinit { cache?.remove(key: cacheKey) }
 
     /// The cached bytes of this tail from `position` on, up to its end (nil without a cache or a chunk there).
     func cacheView(from position: Int64) -> TailCacheView? {
-        cache?.view(key: cacheKey, from: position, end: end)
+        cached?.view(from: position, end: end)
     }
 
     /// A buffer of at least `capacity` bytes that no write in flight holds: a spare, or a new one.
@@ -306,7 +302,7 @@ final class DirectTail {
             }
             buffer = fresh
             bufferStart = keepFrom
-            cache?.add(key: cacheKey, buffer: fresh, start: keepFrom, previousEnd: end)
+            cached?.add(fresh, start: keepFrom, previousEnd: end)
         }
         var at = Int(end - bufferStart)
         for chunk in chunks {
