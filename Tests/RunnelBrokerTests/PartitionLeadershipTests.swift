@@ -144,4 +144,16 @@ import Testing
         lying.setInteger(Int32(5), at: lying.readerIndex + 23)
         #expect(ReplicaFetcher.lastCompleteBatch(lying) == nil)
     }
+
+    /// Few partitions catching up share half the response budget; many get replica.fetch.max.bytes each.
+    @Test func catchUpPartitionsShareHalfTheResponseBudget() {
+        let oneMiB: Int32 = 1 << 20, tenMiB: Int32 = 10 << 20
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 0) == oneMiB)
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 1) == 5 << 20)
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 2) == tenMiB / 4)
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 10) == oneMiB)
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 40) == oneMiB)
+        // A configured size above the share wins.
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: 8 << 20, responseMax: tenMiB, catchingUp: 1) == 8 << 20)
+    }
 }

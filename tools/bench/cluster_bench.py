@@ -230,6 +230,8 @@ def main() -> int:
     parser.add_argument("--json", help="write results here")
     parser.add_argument("--broker-override", action="append", default=[], metavar="KEY=VALUE",
                         help="a broker setting for every node of the clusters (repeatable)")
+    parser.add_argument("--warm-leader", action="store_true",
+                        help="read the leader's catch-up segment files into the page cache before the follower restarts")
     parser.add_argument("--perf-catchup", metavar="FILE",
                         help="record a system-wide `perf record -g` of the catch-up into FILE")
     args = parser.parse_args()
@@ -306,6 +308,11 @@ def main() -> int:
                     perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", args.perf_catchup],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     time.sleep(0.5)  # perf's own start, before the follower's
+                if args.warm_leader:
+                    for path in Path(cluster.node(leader)["data_dir"]).glob("catchup-0/*.log"):
+                        with open(path, "rb") as f:
+                            while f.read(1 << 24):
+                                pass
                 leader_cpu = cpu_seconds(cluster.node(leader)["pid"])
                 cluster.restart(follower)
                 seconds = cluster.wait_isr("catchup", 0, 3, timeout=600)
