@@ -427,9 +427,9 @@ final class ReplicaFetcher: Sendable {
 
     /// The bytes a catching-up partition asks for: `replica.fetch.max.bytes`, or more while few partitions
     /// catch up — an even share of half of `replica.fetch.response.max.bytes` (the other half left to the
-    /// rest). One partition catching up asks for 5 MiB at the defaults; ten or more, for 1 MiB each as
-    /// before. Larger answers amortize each fetch's round trip and per-request work: a 1 GiB catch-up
-    /// measured 20 % faster at 20 % less CPU with 4 MiB than with 1 MiB (docs/benchmarks.md).
+    /// rest). One partition catching up asks for 5 MiB at the defaults; five or more, for 1 MiB each as
+    /// before. Larger answers amortize each fetch's round trip and per-request work (decision 0022: a
+    /// 1 GiB catch-up measured about 20 % faster at 20 % less CPU with 4 MiB than with 1 MiB).
     static func catchUpPartitionBytes(perPartition: Int32, responseMax: Int32, catchingUp: Int) -> Int32 {
         guard catchingUp > 0 else { return perPartition }
         return max(perPartition, Int32(clamping: Int64(responseMax) / Int64(2 * catchingUp)))
