@@ -123,4 +123,37 @@ import Testing
         #expect(ReplicaFetcher.completeBatches(third.getSlice(at: third.readerIndex, length: 10) ?? ByteBuffer()) == nil)
         #expect(ReplicaFetcher.completeBatches(third)?.readableBytes == third.readableBytes)
     }
+
+    /// Catch-up pipelining asks for the next offset after the last whole batch, with that batch's epoch.
+    @Test func nextOffsetAfterTheLastCompleteBatch() throws {
+        var first = try Self.batch(baseOffset: 0, records: 3)
+        var second = try Self.batch(baseOffset: 3, records: 2)
+        second.setInteger(Int32(7), at: second.readerIndex + 12)  // partition leader epoch
+        let third = try Self.batch(baseOffset: 5, records: 4)
+        var fetched = ByteBuffer()
+        fetched.writeBuffer(&first)
+        fetched.writeBuffer(&second)
+        fetched.writeBytes(third.getBytes(at: third.readerIndex, length: third.readableBytes - 7) ?? [])
+        let next = try #require(ReplicaFetcher.lastCompleteBatch(fetched))
+        #expect(next.nextOffset == 5)
+        #expect(next.leaderEpoch == 7)
+        #expect(ReplicaFetcher.lastCompleteBatch(third)?.nextOffset == 9)
+        #expect(ReplicaFetcher.lastCompleteBatch(third.getSlice(at: third.readerIndex, length: 40) ?? ByteBuffer()) == nil)
+        // A lying last-offset delta gives nothing (the fetch then starts from the log's end as usual).
+        var lying = try Self.batch(baseOffset: Int64.max - 1, records: 1)
+        lying.setInteger(Int32(5), at: lying.readerIndex + 23)
+        #expect(ReplicaFetcher.lastCompleteBatch(lying) == nil)
+    }
+
+    /// Few partitions catching up share half the response budget; many get replica.fetch.max.bytes each.
+    @Test func catchUpPartitionsShareHalfTheResponseBudget() {
+        let oneMiB: Int32 = 1 << 20, tenMiB: Int32 = 10 << 20
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 0) == oneMiB)
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 1) == 5 << 20)
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 2) == tenMiB / 4)
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 10) == oneMiB)
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: oneMiB, responseMax: tenMiB, catchingUp: 40) == oneMiB)
+        // A configured size above the share wins.
+        #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: 8 << 20, responseMax: tenMiB, catchingUp: 1) == 8 << 20)
+    }
 }

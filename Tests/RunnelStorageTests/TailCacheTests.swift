@@ -1,6 +1,7 @@
 // The direct path's tail cache (issue 16): fetches at the tail are answered from the aligned buffers
 // the appends were copied into, never with bytes that are no longer the log's — after a follower
-// truncation, a rollback of a failed append, a roll, retention, compaction and padded-tail rewrites —
+// truncation, a rollback of a failed append, retention, compaction and padded-tail rewrites (a rolled
+// segment stays cached until its bytes change or the LRU evicts it) —
 // and the cache stays within log.cache.max.bytes, least recently used chunk first out.
 import Foundation
 import Synchronization
@@ -147,7 +148,7 @@ import Testing
         #expect(sources.allSatisfy { $0 })
     }
 
-    @Test func rolledSegmentsAreReadFromTheFileAndTheNewActiveSegmentFromTheCache() throws {
+    @Test func rolledSegmentsStayCachedUntilTheirBytesChangeOrTheyAreEvicted() throws {
         let dir = TemporaryDirectory()
         var defaults = LogConfig()
         defaults.segmentBytes = 200_000
@@ -155,13 +156,39 @@ import Testing
         defer { manager.shutdown() }
         let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
         for round in 0..<12 { _ = try log.appendAndWait(records: Self.batch(3, 15_000, seed: round), leaderEpoch: 0) }
-        #expect(log.segmentBaseOffsets.count >= 3)
+        let bases = log.segmentBaseOffsets
+        #expect(bases.count >= 3)
+        // Readers just behind a roll (tail consumers, followers) read the rolled segments from memory.
         var sources: [Bool] = []
         #expect(try Self.readAll(log, from: 0, sources: &sources) == (try Self.fileBytes(log)))
-        #expect(sources.contains(false), "rolled segments come from the file")
+        #expect(sources.allSatisfy { $0 }, "rolled segments are still cached")
+        // A follower truncation into a rolled segment: its cached bytes are dropped with the segments after
+        // it, the same offsets come again with other bytes, and every read matches the files.
+        try log.truncate(to: bases[1] + 1)
+        for round in 0..<4 { _ = try log.appendAndWait(records: Self.batch(2, 15_000, seed: 100 + round), leaderEpoch: 0) }
+        sources = []
+        let read = try Self.readAll(log, from: 0, sources: &sources)
+        #expect(read == (try Self.fileBytes(log)))
+        #expect(TestBatches.crcsValid(ByteBuffer(bytes: read)))
+        #expect(!(try log.read(from: 0, maxBytes: 1 << 20, isolation: .logEnd)).buffers.isEmpty,
+                "the first segment's bytes did not change: still cached")
+    }
+
+    @Test func evictedRolledSegmentsAreReadFromTheFile() throws {
+        let dir = TemporaryDirectory()
+        var defaults = LogConfig()
+        defaults.segmentBytes = 200_000
+        // Room for two tails' buffers: the oldest rolled segments' chunks go first.
+        let manager = try Self.make(dir.path, cacheBytes: 2 * DirectIO.bufferBytes, defaults: defaults)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+        for round in 0..<16 { _ = try log.appendAndWait(records: Self.batch(3, 15_000, seed: round), leaderEpoch: 0) }
+        #expect(log.segmentBaseOffsets.count >= 4)
+        var sources: [Bool] = []
+        #expect(try Self.readAll(log, from: 0, sources: &sources) == (try Self.fileBytes(log)))
+        #expect(sources.first == false, "the oldest segment was evicted: read from the file")
         let active = try #require(log.segmentBaseOffsets.last)
         #expect(!(try log.read(from: active, maxBytes: 1 << 20, isolation: .logEnd)).buffers.isEmpty)
-        #expect(try log.read(from: 0, maxBytes: 1 << 20, isolation: .logEnd).buffers.isEmpty)
     }
 
     @Test func retentionAndCompactionLeaveOnlyTheLogsBytesReadable() throws {

@@ -8,7 +8,10 @@
 - follower catch-up: a follower restarted after --catchup-mib MiB were written without it, bytes per
   second until it is back in the ISR, as a ratio to single-stream loopback TCP (iperf3; target >= 0.50);
 - etcd writes (put + delete + txn, from etcd's own /metrics) per produced MiB during the produce run
-  (target: 0 - metadata changes only on membership or ISR changes).
+  (target: 0 - metadata changes only on membership or ISR changes);
+- with --parts reference: the machine's ceiling for the catch-up's work without a broker
+  (tools/bench/catchup_reference.c: sendfile of 1 MiB answers from the page cache over loopback,
+  CRC-32C, a copy into aligned buffers, O_DIRECT writes with an fdatasync per 8 MiB), median of 3.
 
 All nodes and etcd share this machine's cores and disk: the ratios are what one machine gives three.
 
@@ -30,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_bench import Broker, build_driver, iperf3_loopback_bytes_per_s, percentile, run_driver  # noqa: E402
+from e2e_bench import Broker, build_driver, cpu_seconds, iperf3_loopback_bytes_per_s, percentile, run_driver  # noqa: E402
 
 from confluent_kafka import KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -58,7 +61,7 @@ def free_base(count: int, avoid: range | None = None) -> int:
 class LocalCluster:
     """`runnel local-cluster` with its cluster.json; nodes killed and restarted from their command lines."""
 
-    def __init__(self, binary: str, workdir: str, nodes: int = 3):
+    def __init__(self, binary: str, workdir: str, nodes: int = 3, overrides: list[str] | None = None):
         port = free_base(nodes)
         etcd_port = free_base(2, avoid=range(port, port + nodes))
         self.dir = Path(workdir)
@@ -66,7 +69,8 @@ class LocalCluster:
         self.proc = subprocess.Popen(
             [binary, "local-cluster", "--nodes", str(nodes), "--dir", str(self.dir), "--port", str(port),
              "--etcd-port", str(etcd_port), "--broker-override", f"etcd.lease.ttl.ms={LEASE_TTL_MS}",
-             "--broker-override", "replica.lag.time.max.ms=5000"],
+             "--broker-override", "replica.lag.time.max.ms=5000",
+             *[arg for o in overrides or [] for arg in ("--broker-override", o)]],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.restarted: list[subprocess.Popen] = []
         deadline = time.time() + 90
@@ -190,6 +194,28 @@ def failover_ms(cluster: LocalCluster, topic: str) -> float:
     return (after[0] - killed_at) * 1000
 
 
+def catchup_reference(work: str, mib: int, runs: int = 3) -> list[dict]:
+    """tools/bench/catchup_reference.c over a file of `mib` MiB of random bytes: what this machine allows
+    for a catch-up's work with no broker at all."""
+    root = Path(__file__).resolve().parents[2]
+    binary = root / ".build" / "catchup_reference"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cc", "-O2", "-msse4.2", "-pthread", "-o", str(binary),
+                    str(root / "tools/bench/catchup_reference.c")], check=True)
+    source = Path(work) / "catchup-reference.src"
+    with open(source, "wb") as f:
+        block = os.urandom(1 << 20)
+        for _ in range(mib):
+            f.write(block)
+    results = []
+    for _ in range(runs):
+        out = subprocess.run([str(binary), "--source", str(source), "--target-dir", work],
+                             capture_output=True, text=True, timeout=600, check=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    source.unlink()
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runnel", required=True)
@@ -200,8 +226,14 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--catchup-mib", type=int, default=1024)
     parser.add_argument("--parts", default="produce,failover,catchup",
-                        help="comma-separated subset of produce,failover,catchup to run")
+                        help="comma-separated subset of produce,failover,catchup,reference to run")
     parser.add_argument("--json", help="write results here")
+    parser.add_argument("--broker-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a broker setting for every node of the clusters (repeatable)")
+    parser.add_argument("--warm-leader", action="store_true",
+                        help="read the leader's catch-up segment files into the page cache before the follower restarts")
+    parser.add_argument("--perf-catchup", metavar="FILE",
+                        help="record a system-wide `perf record -g` of the catch-up into FILE")
     args = parser.parse_args()
 
     driver, version = build_driver()
@@ -224,7 +256,7 @@ def main() -> int:
                     finally:
                         broker.stop()
                 else:
-                    cluster = LocalCluster(args.runnel, tempfile.mkdtemp(dir=work))
+                    cluster = LocalCluster(args.runnel, tempfile.mkdtemp(dir=work), overrides=args.broker_override)
                     try:
                         create(cluster.bootstrap, "bench", args.partitions, 3, {"min.insync.replicas": "2"})
                         before = cluster.etcd_writes()
@@ -241,7 +273,12 @@ def main() -> int:
             results["produce_ratio_cluster_to_single"] = results["produce_cluster_rf3_MBps"] / results["produce_single_MBps"]
             results["etcd_writes_per_produced_MiB"] = max(etcd_per_mib)
 
-        cluster = LocalCluster(args.runnel, tempfile.mkdtemp(dir=work))
+        if "reference" in parts:
+            results["catchup_reference"] = catchup_reference(work, args.catchup_mib)
+            results["catchup_reference_MBps"] = statistics.median(r["MBps"] for r in results["catchup_reference"])
+            results["catchup_reference_ratio_to_loopback"] = (results["catchup_reference_MBps"]
+                                                             / results["loopback_tcp_MBps"])
+        cluster = LocalCluster(args.runnel, tempfile.mkdtemp(dir=work), overrides=args.broker_override)
         try:
             if "failover" in parts:
                 create(cluster.bootstrap, "failover", 1, 3, {"min.insync.replicas": "2"})
@@ -266,8 +303,28 @@ def main() -> int:
                 isr_before = cluster.partition("catchup", 0)[1]
                 if follower in isr_before:
                     raise RuntimeError(f"follower {follower} still in the ISR {isr_before} after 60 s down")
+                perf = None
+                if args.perf_catchup:
+                    perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", args.perf_catchup],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    time.sleep(0.5)  # perf's own start, before the follower's
+                if args.warm_leader:
+                    for path in Path(cluster.node(leader)["data_dir"]).glob("catchup-0/*.log"):
+                        with open(path, "rb") as f:
+                            while f.read(1 << 24):
+                                pass
+                leader_cpu = cpu_seconds(cluster.node(leader)["pid"])
                 cluster.restart(follower)
                 seconds = cluster.wait_isr("catchup", 0, 3, timeout=600)
+                # CPU of the two brokers per GiB caught up: the leader's during the catch-up, the
+                # restarted follower's all (its start is a small part) — less sensitive to the machine's
+                # other load than the seconds.
+                cpu = (cpu_seconds(cluster.node(leader)["pid"]) - leader_cpu
+                       + cpu_seconds(cluster.node(follower)["pid"]))
+                results["catchup_cpu_s_per_GiB"] = cpu / (count * args.value_size / (1 << 30))
+                if perf:
+                    perf.send_signal(signal.SIGINT)
+                    perf.wait(timeout=60)
                 results["catchup_isr_before_restart"] = isr_before
                 bytes_caught_up = count * (args.value_size + 70)
                 results["catchup_MBps"] = bytes_caught_up / seconds / 1e6

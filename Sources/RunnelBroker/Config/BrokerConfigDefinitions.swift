@@ -113,7 +113,7 @@ extension ConfigTable {
         broker("replica.lag.time.max.ms", .long, .int(30_000), .atLeast(0),
                "A follower that has not caught up for this long leaves the ISR (cluster mode)."),
         broker("replica.fetch.max.bytes", .int, .int(1_048_576), .atLeast(0),
-               "Bytes a follower fetches per partition per request (cluster mode)."),
+               "Bytes a follower fetches per partition per request (cluster mode). Runnel: a partition catching up (below the leader's high watermark) asks for more while few do: an even share of half of replica.fetch.response.max.bytes."),
         broker("replica.fetch.response.max.bytes", .int, .int(10_485_760), .atLeast(0),
                "Bytes a follower fetches per request over all partitions (cluster mode)."),
         broker("replica.fetch.wait.max.ms", .int, .int(500), .atLeast(0), "Longest a follower's fetch waits at the leader (cluster mode)."),

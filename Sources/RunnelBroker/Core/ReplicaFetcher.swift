@@ -5,8 +5,9 @@
 // leader's offsets and epochs. A fetch offset at or above the leader's high watermark is the durable
 // log end (the log completes an append once fsynced), so a follower never reports what it could lose
 // where the report counts (the leader's high watermark and ISR expansion both need offsets ≥ the high
-// watermark). Below the high watermark — catching up — the next fetch goes out while the previous
-// append is still syncing, so fetches, writes and fsyncs overlap (the group commit joins them). The
+// watermark). Below the high watermark — catching up — the next fetch goes out as soon as an answer
+// arrives, from the offset after its last batch, while the answer is validated, appended and synced: the
+// leader's send, the follower's append and the fsyncs overlap (the group commit joins the fsyncs). The
 // leader's high watermark and log start offset are mirrored after each response.
 import Foundation
 import KafkaProtocol
@@ -90,6 +91,8 @@ final class ReplicaFetcher: Sendable {
         var epoch: Int32
         var needsTruncation = true
         var retryAt: ContinuousClock.Instant?
+        /// The last answer brought batches that ended below the leader's high watermark.
+        var catchingUp = false
     }
     private struct State {
         var partitions: [TopicPartition: Followed] = [:]
@@ -154,6 +157,9 @@ final class ReplicaFetcher: Sendable {
     // MARK: The loop
 
     private func run() async {
+        // A catch-up fetch sent ahead (see `fetch`); dropped whenever the loop does anything else.
+        var ahead: Prefetch?
+        defer { ahead?.response.cancel() }
         while !Task.isCancelled {
             let now = ContinuousClock.now
             let (work, nextRetry) = state.withLock { s -> ([TopicPartition: Followed], ContinuousClock.Instant?) in
@@ -167,6 +173,8 @@ final class ReplicaFetcher: Sendable {
                 return (ready, next)
             }
             if work.isEmpty {
+                ahead?.response.cancel()
+                ahead = nil
                 guard let nextRetry else { return }  // nothing followed: the loop ends (add() restarts it)
                 try? await Task.sleep(until: nextRetry, clock: .continuous)  // backoff after errors
                 continue
@@ -175,13 +183,19 @@ final class ReplicaFetcher: Sendable {
                 let conn = try await connect()
                 let truncating = work.filter { $0.value.needsTruncation }
                 if !truncating.isEmpty {
+                    ahead?.response.cancel()
+                    ahead = nil
                     try await truncate(truncating, over: conn)
                     continue
                 }
-                try await fetch(work, over: conn)
+                let sent = ahead
+                ahead = nil
+                ahead = try await fetch(work, over: conn, ahead: sent)
             } catch is CancellationError {
                 return
             } catch {
+                ahead?.response.cancel()
+                ahead = nil
                 logger.warning("replica fetch failed; retrying", metadata: ["error": "\(error)"])
                 await dropConnection()
                 backOff(Array(work.keys), for: settings.backoff)
@@ -308,7 +322,25 @@ final class ReplicaFetcher: Sendable {
 
     // MARK: Fetch
 
-    private func fetch(_ ready: [TopicPartition: Followed], over conn: BrokerConnection) async throws {
+    /// A fetch sent before the previous answer's batches were appended: from the offsets after them, by
+    /// the same partitions at the same epochs.
+    private struct Prefetch: Sendable {
+        var offsets: [TopicPartition: Int64]
+        var epochs: [TopicPartition: Int32]
+        var response: Task<FetchResponse, any Error>
+
+        /// Whether it asked for exactly `work`, from where the partitions' logs end now (the appends before
+        /// it succeeded); otherwise its answer is dropped and the loop fetches afresh.
+        func matches(_ work: [TopicPartition: Followed]) -> Bool {
+            guard work.count == offsets.count else { return false }
+            for (key, followed) in work {
+                guard epochs[key] == followed.epoch, offsets[key] == followed.partition.log.appendedEndOffset else { return false }
+            }
+            return true
+        }
+    }
+
+    private func fetch(_ ready: [TopicPartition: Followed], over conn: BrokerConnection, ahead: Prefetch?) async throws -> Prefetch? {
         // Up to v12: topics by name, the replica id in the request body.
         guard let version = conn.apiVersions.negotiatedVersion(for: .fetch, atMost: 12), version >= 4 else {
             throw KafkaClientError.unsupportedApi(address: conn.address.description, api: "Fetch v4-12")
@@ -332,46 +364,52 @@ final class ReplicaFetcher: Sendable {
                     backOff(Array(throttled), for: min(throttle.delayUntilAvailable(), .seconds(1)))
                     for key in throttled { work.removeValue(forKey: key) }
                     throttled = []
-                    if work.isEmpty { return }
+                    if work.isEmpty {
+                        ahead?.response.cancel()
+                        return nil
+                    }
                 } else {
                     let share = max(available / Int64(throttled.count), 1)
                     throttledMaxBytes = Int32(clamping: min(Int64(settings.maxBytesPerPartition), share))
                 }
             }
         }
-        var request = FetchRequest()
-        request.replicaId = nodeId
-        request.maxWaitMs = settings.maxWaitMs
-        request.minBytes = 1
-        request.maxBytes = settings.maxBytes
-        request.isolationLevel = 0
-        request.sessionId = 0
-        request.sessionEpoch = -1
-        var byTopic: [String: [FetchRequest.FetchPartition]] = [:]
-        var requested: [TopicPartition: Int64] = [:]
-        for (key, followed) in work {
-            let log = followed.partition.log
-            var p = FetchRequest.FetchPartition()
-            p.partition = key.partition
-            p.currentLeaderEpoch = followed.epoch
-            // The appended end: durable unless it is below the leader's high watermark (see `handle`).
-            p.fetchOffset = log.appendedEndOffset
-            requested[key] = p.fetchOffset
-            p.lastFetchedEpoch = log.latestLeaderEpoch ?? -1
-            p.logStartOffset = log.logStartOffset
-            p.partitionMaxBytes = throttled.contains(key) ? throttledMaxBytes : settings.maxBytesPerPartition
-            byTopic[key.topic, default: []].append(p)
-        }
-        request.topics = byTopic.map { topic, partitions in
-            var t = FetchRequest.FetchTopic()
-            t.topic = topic
-            t.partitions = partitions
-            return t
-        }
         let timeout = settings.requestTimeout + .milliseconds(Int64(settings.maxWaitMs))
-        let response = try await conn.send(request, version: version, timeout: timeout)
+        let response: FetchResponse
+        let requested: [TopicPartition: Int64]
+        if let ahead, throttled.isEmpty, ahead.matches(work) {
+            requested = ahead.offsets
+            response = try await ahead.response.value
+        } else {
+            ahead?.response.cancel()
+            var offsets: [TopicPartition: Int64] = [:]
+            var epochs: [TopicPartition: Int32] = [:]
+            for (key, followed) in work {
+                // The appended end: durable unless it is below the leader's high watermark (see `append`).
+                offsets[key] = followed.partition.log.appendedEndOffset
+                epochs[key] = followed.partition.log.latestLeaderEpoch ?? -1
+            }
+            requested = offsets
+            let catchingUp = Set(work.filter { $0.value.catchingUp && !throttled.contains($0.key) }.keys)
+            let request = fetchRequest(work, offsets: offsets, lastFetchedEpochs: epochs, catchingUp: catchingUp,
+                                       throttled: throttled, throttledMaxBytes: throttledMaxBytes)
+            response = try await conn.send(request, version: version, timeout: timeout)
+        }
         if response.errorCode != 0 {
             throw KafkaClientError.broker(code: ErrorCode(rawValue: response.errorCode), context: "replica fetch", message: nil)
+        }
+        // Catching up: when a partition's answer ends below the leader's high watermark (and the others got
+        // nothing), the next fetch goes out now, from after each answer's last batch, and travels while
+        // these batches are validated and appended (both ends' work overlaps instead of alternating). Its offsets are below the high
+        // watermark, so the leader takes them for what they are: neither the high watermark nor the ISR
+        // can move on them (the rule `append` relies on). If an append fails, the answer is dropped.
+        var next: Prefetch?
+        if throttled.isEmpty, let (offsets, epochs) = Self.catchUpOffsets(response, work: work, requested: requested) {
+            let catchingUp = Set(offsets.filter { $0.value != requested[$0.key] }.keys)
+            let request = fetchRequest(work, offsets: offsets, lastFetchedEpochs: epochs, catchingUp: catchingUp,
+                                       throttled: [], throttledMaxBytes: 0)
+            next = Prefetch(offsets: offsets, epochs: work.mapValues(\.epoch),
+                            response: Task { try await conn.send(request, version: version, timeout: timeout) })
         }
         await withTaskGroup(of: Void.self) { group in
             for topic in response.responses {
@@ -384,6 +422,103 @@ final class ReplicaFetcher: Sendable {
                 }
             }
         }
+        return next
+    }
+
+    /// The bytes a catching-up partition asks for: `replica.fetch.max.bytes`, or more while few partitions
+    /// catch up — an even share of half of `replica.fetch.response.max.bytes` (the other half left to the
+    /// rest). One partition catching up asks for 5 MiB at the defaults; five or more, for 1 MiB each as
+    /// before. Larger answers amortize each fetch's round trip and per-request work (decision 0022: a
+    /// 1 GiB catch-up measured about 20 % faster at 20 % less CPU with 4 MiB than with 1 MiB).
+    static func catchUpPartitionBytes(perPartition: Int32, responseMax: Int32, catchingUp: Int) -> Int32 {
+        guard catchingUp > 0 else { return perPartition }
+        return max(perPartition, Int32(clamping: Int64(responseMax) / Int64(2 * catchingUp)))
+    }
+
+    private func fetchRequest(_ work: [TopicPartition: Followed], offsets: [TopicPartition: Int64],
+                              lastFetchedEpochs: [TopicPartition: Int32], catchingUp: Set<TopicPartition>,
+                              throttled: Set<TopicPartition>, throttledMaxBytes: Int32) -> FetchRequest {
+        let catchUpBytes = Self.catchUpPartitionBytes(perPartition: settings.maxBytesPerPartition,
+                                                      responseMax: settings.maxBytes, catchingUp: catchingUp.count)
+        var request = FetchRequest()
+        request.replicaId = nodeId
+        request.maxWaitMs = settings.maxWaitMs
+        request.minBytes = 1
+        request.maxBytes = settings.maxBytes
+        request.isolationLevel = 0
+        request.sessionId = 0
+        request.sessionEpoch = -1
+        var byTopic: [String: [FetchRequest.FetchPartition]] = [:]
+        for (key, followed) in work {
+            var p = FetchRequest.FetchPartition()
+            p.partition = key.partition
+            p.currentLeaderEpoch = followed.epoch
+            p.fetchOffset = offsets[key] ?? followed.partition.log.appendedEndOffset
+            p.lastFetchedEpoch = lastFetchedEpochs[key] ?? -1
+            p.logStartOffset = followed.partition.log.logStartOffset
+            p.partitionMaxBytes = throttled.contains(key) ? throttledMaxBytes
+                : catchingUp.contains(key) ? catchUpBytes : settings.maxBytesPerPartition
+            byTopic[key.topic, default: []].append(p)
+        }
+        request.topics = byTopic.map { topic, partitions in
+            var t = FetchRequest.FetchTopic()
+            t.topic = topic
+            t.partitions = partitions
+            return t
+        }
+        return request
+    }
+
+    /// Where the next fetch of each partition starts once this answer's batches are appended, and the
+    /// epoch it last fetched — only when some partition of `work` is catching up (whole batches onto the
+    /// end its log has now, ending below the leader's high watermark) and every other one got nothing
+    /// (it asks from the same offset again: a partition at the high watermark appends durably, so that is
+    /// its durable end); nil otherwise (an error, a divergence, an answer reaching the high watermark).
+    private static func catchUpOffsets(_ response: FetchResponse, work: [TopicPartition: Followed],
+                                       requested: [TopicPartition: Int64]) -> (offsets: [TopicPartition: Int64], epochs: [TopicPartition: Int32])? {
+        var offsets: [TopicPartition: Int64] = [:]
+        var epochs: [TopicPartition: Int32] = [:]
+        var catchingUp = false
+        for topic in response.responses {
+            for answer in topic.partitions {
+                let key = TopicPartition(topic: topic.topic, partition: answer.partitionIndex)
+                guard let followed = work[key], let from = requested[key] else { continue }
+                let log = followed.partition.log
+                guard answer.errorCode == 0, answer.divergingEpoch.epoch < 0, answer.divergingEpoch.endOffset < 0,
+                      log.appendedEndOffset == from else { return nil }
+                if let records = answer.records, records.readableBytes > 0 {
+                    guard let last = lastCompleteBatch(records), last.nextOffset > from,
+                          last.nextOffset < answer.highWatermark else { return nil }
+                    offsets[key] = last.nextOffset
+                    epochs[key] = last.leaderEpoch
+                    catchingUp = true
+                } else {
+                    offsets[key] = from
+                    epochs[key] = log.latestLeaderEpoch ?? -1
+                }
+            }
+        }
+        return catchingUp && offsets.count == work.count ? (offsets, epochs) : nil
+    }
+
+    /// The offset after the last whole batch of fetched records, and that batch's leader epoch.
+    static func lastCompleteBatch(_ records: ByteBuffer) -> (nextOffset: Int64, leaderEpoch: Int32)? {
+        var position = records.readerIndex
+        let end = records.writerIndex
+        var last: Int?
+        // A batch: base offset (8 bytes), length (4, counting what follows it), leader epoch (4), magic (1),
+        // CRC (4), attributes (2), last offset delta (4).
+        while position + 27 <= end, let length = records.getInteger(at: position + 8, as: Int32.self), length > 0 {
+            let next = position + 12 + Int(length)
+            guard next <= end else { break }
+            last = position
+            position = next
+        }
+        guard let last, let base = records.getInteger(at: last, as: Int64.self),
+              let epoch = records.getInteger(at: last + 12, as: Int32.self),
+              let delta = records.getInteger(at: last + 23, as: Int32.self), delta >= 0 else { return nil }
+        let (next, overflow) = base.addingReportingOverflow(Int64(delta) + 1)
+        return overflow ? nil : (next, epoch)
     }
 
     private func handle(_ answer: FetchResponse.PartitionData, for key: TopicPartition, followed: Followed,
@@ -413,6 +548,8 @@ final class ReplicaFetcher: Sendable {
                     return
                 }
             }
+            let catchingUp = answer.records.map { $0.readableBytes > 0 } == true && log.appendedEndOffset < answer.highWatermark
+            if catchingUp != followed.catchingUp { update(key, epoch: followed.epoch) { $0.catchingUp = catchingUp } }
             log.updateHighWatermark(answer.highWatermark)
             if answer.logStartOffset > log.logStartOffset {
                 _ = try? log.deleteRecords(before: min(answer.logStartOffset, log.logEndOffset))

@@ -186,40 +186,36 @@ enum DirectIO {
     }
 }
 
-/// Page-aligned memory inside a ByteBuffer's storage, freed with the last reference (the tail, the writes
-/// in flight, the tail cache and any fetch response slicing it). Not zeroed: the tail zeroes the padding
-/// of each write it hands out.
+/// Page-aligned memory owned by a ByteBuffer's storage (a block of `AlignedMemoryPool`, back in the pool
+/// with the last reference: the tail, the writes in flight, the tail cache and any fetch response slicing
+/// it). Not zeroed: the tail zeroes the padding of each write it hands out.
 final class AlignedBuffer: @unchecked Sendable {
     // @unchecked: the bytes are written only under the partition lock, below the tail's end; the engine
     // reads them after the write was queued. Bytes past a write's logical end may change while it runs
     // (a later append filling the block): they are padding to that write and rewritten by the next one.
     // Slices handed to readers (`slice`) cover bytes below the tail's end only, which never change.
     let pointer: UnsafeMutableRawPointer
+    /// At least what was asked for: the pool's block size.
     let capacity: Int
-    /// The storage, `pointer` at index `offset`: slices of it share the memory (zero copy).
+    /// The storage, `pointer` at index 0: slices of it share the memory (zero copy).
     private let storage: ByteBuffer
-    private let offset: Int
     /// A read may have sliced the buffer (tail cache): it is never reused for other bytes. Under the
     /// partition lock.
     var served = false
 
     init?(capacity: Int) {
-        guard capacity > 0 else { return nil }
-        var storage = ByteBufferAllocator().buffer(capacity: capacity + DirectIO.block)
-        let base = storage.withUnsafeMutableWritableBytes { UnsafeMutableRawPointer($0.baseAddress) }
+        guard capacity > 0, var storage = AlignedMemoryPool.buffer(atLeast: capacity) else { return nil }
+        let base = storage.withUnsafeMutableReadableBytes { UnsafeMutableRawPointer($0.baseAddress) }
         guard let base else { return nil }
-        storage.moveWriterIndex(forwardBy: capacity + DirectIO.block)
-        let address = Int(bitPattern: base)
-        offset = (DirectIO.block - address % DirectIO.block) % DirectIO.block
-        pointer = base + offset
-        self.capacity = capacity
+        pointer = base
+        self.capacity = storage.readableBytes
         self.storage = storage
     }
 
     /// `length` bytes from `at`, sharing the memory (nil outside the buffer).
     func slice(at: Int, length: Int) -> ByteBuffer? {
         guard at >= 0, length >= 0, at + length <= capacity else { return nil }
-        return storage.getSlice(at: offset + at, length: length)
+        return storage.getSlice(at: at, length: length)
     }
 }
 
@@ -246,9 +242,9 @@ final class DirectTail {
     /// When the last append went through this tail (a tail idle for `idleReleaseMs` is dropped).
     var lastAppendMs: Int64 = 0
     static let idleReleaseMs: Int64 = 30_000
-    /// The tail cache its buffers are registered with (nil: not cached), and its key there.
-    private let cache: TailCache?
-    let cacheKey: UInt64
+    /// Its buffers' registration with the tail cache (nil: not cached). It outlives the tail when the
+    /// segment rolls (`LogSegment.sealDirectTail`).
+    let cached: TailCacheRegistration?
 
     /// A tail whose logical end is `end`: the partial last block is read back from `source`.
     init(path: String, source: LogFileHandle, end: Int64, cache: TailCache? = nil) throws(StorageError) {
@@ -267,17 +263,13 @@ final class DirectTail {
             guard bytes.readableBytes == partial else { throw .io(operation: "pread (direct tail)", path: path, errno: EIO) }
             bytes.withUnsafeReadableBytes { buffer.pointer.copyMemory(from: $0.baseAddress!, byteCount: partial) }
         }
-        self.cache = cache
-        cacheKey = cache?.newKey() ?? 0
-        cache?.add(key: cacheKey, buffer: buffer, start: bufferStart, previousEnd: end)
+        cached = cache.map { TailCacheRegistration(cache: $0) }
+        cached?.add(buffer, start: bufferStart, previousEnd: end)
     }
-
-    // The tail's chunks leave the cache with it (truncation, roll, rollback, idle release, deletion).
-    deinit { cache?.remove(key: cacheKey) }
 
     /// The cached bytes of this tail from `position` on, up to its end (nil without a cache or a chunk there).
     func cacheView(from position: Int64) -> TailCacheView? {
-        cache?.view(key: cacheKey, from: position, end: end)
+        cached?.view(from: position, end: end)
     }
 
     /// A buffer of at least `capacity` bytes that no write in flight holds: a spare, or a new one.
@@ -310,7 +302,7 @@ final class DirectTail {
             }
             buffer = fresh
             bufferStart = keepFrom
-            cache?.add(key: cacheKey, buffer: fresh, start: keepFrom, previousEnd: end)
+            cached?.add(fresh, start: keepFrom, previousEnd: end)
         }
         var at = Int(end - bufferStart)
         for chunk in chunks {

@@ -6,9 +6,9 @@
 // `log.cache.max.bytes`, least-recently-used chunk evicted first.
 //
 // Correctness rests on three rules. (1) A chunk belongs to one DirectTail (`key`); reads look it up only
-// through the segment's current tail, found under the partition lock, so a tail dropped by truncation,
-// roll, rollback, idle release, retention or compaction is never consulted again (its chunks are removed
-// when it goes). (2) Bytes of a tail's buffers below its end never change while the tail lives (appends
+// through the segment's current tail — or, once the segment rolled, through the closed segment's sealed
+// registration — found under the partition lock, so a tail dropped by truncation, rollback, idle release,
+// retention or compaction is never consulted again (its chunks are removed when it goes). (2) Bytes of a tail's buffers below its end never change while the tail lives (appends
 // write past the end; a truncation drops the tail and the next append starts a new one). (3) A buffer
 // any read may have sliced is never reused for new data (`AlignedBuffer.served`): the slices' ByteBuffer
 // references keep its memory alive until the response is written.
@@ -161,6 +161,30 @@ struct TailCacheView: Sendable {
             at += Int64(slice.readableBytes)
         }
         return out
+    }
+}
+
+/// One tail's buffers in the cache: its key there. The chunks leave the cache with the last reference —
+/// the tail's, or after a roll the closed segment's (`LogSegment.sealedCache`), which keeps them
+/// readable until the LRU evicts them or the segment's bytes change (truncation, deletion, compaction).
+final class TailCacheRegistration: Sendable {
+    let cache: TailCache
+    let key: UInt64
+
+    init(cache: TailCache) {
+        self.cache = cache
+        key = cache.newKey()
+    }
+
+    deinit { cache.remove(key: key) }
+
+    func add(_ buffer: AlignedBuffer, start: Int64, previousEnd: Int64) {
+        cache.add(key: key, buffer: buffer, start: start, previousEnd: previousEnd)
+    }
+
+    /// The cached bytes from `position` up to `end` (the tail's, or the closed segment's size).
+    func view(from position: Int64, end: Int64) -> TailCacheView? {
+        cache.view(key: key, from: position, end: end)
     }
 }
 

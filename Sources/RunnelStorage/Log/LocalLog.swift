@@ -269,7 +269,7 @@ final class LocalLog {
                         minOneBatch: minOneBatch, scanFrom: scanFrom,
                         upperScanFrom: upper < segment.nextOffset ? segment.offsetIndex.lookup(upper).position : nil,
                         limit: written ? writtenSize(of: segment) : segment.visibleSize, result: result,
-                        truncations: truncations, cached: segment.directTail?.cacheView(from: scanFrom),
+                        truncations: truncations, cached: segment.cacheView(from: scanFrom),
                         counter: tailCache)
     }
 

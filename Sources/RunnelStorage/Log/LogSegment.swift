@@ -36,7 +36,26 @@ final class LogSegment {
     var indexIntervalBytes: Int
     /// The aligned tail on the direct write path (nil on the buffered path, and until the first append
     /// after an open or a truncation).
-    var directTail: DirectTail?
+    var directTail: DirectTail? {
+        didSet { if directTail != nil { sealedCache = nil } }
+    }
+    /// After a roll on the direct path: the last tail's buffers, still in the tail cache, so readers just
+    /// behind the roll (tail consumers, followers) read them from memory — the file's bytes are not in
+    /// the page cache. Dropped with any change of the file's bytes (truncation, rename, deletion).
+    private(set) var sealedCache: TailCacheRegistration?
+
+    /// The segment rolled: its tail's O_DIRECT handle and buffers go, the cached buffers stay readable.
+    func sealDirectTail() {
+        let registration = directTail?.cached
+        directTail = nil
+        sealedCache = registration
+    }
+
+    /// The tail cache's bytes of this segment from `position` on: the active tail's, or a rolled one's.
+    func cacheView(from position: Int64) -> TailCacheView? {
+        if let directTail { return directTail.cacheView(from: position) }
+        return sealedCache?.view(from: position, end: size)
+    }
 
     static func fileName(_ baseOffset: Int64, _ suffix: String) -> String {
         let digits = String(baseOffset)
@@ -236,6 +255,7 @@ final class LogSegment {
     func truncate(toPosition cut: Int64) throws(StorageError) -> Int64 {
         let removed = max(size, try logFile().size()) - cut
         directTail = nil
+        sealedCache = nil
         try logFile().truncate(to: cut)
         size = cut
         visibleSize = min(visibleSize, cut)
@@ -261,6 +281,7 @@ final class LogSegment {
     /// Renames the segment's files with `newSuffix` appended (e.g. ".deleted").
     func rename(suffix newSuffix: String) throws(StorageError) {
         directTail = nil
+        sealedCache = nil
         let stem = directory + "/" + Self.fileName(baseOffset, "")
         for ext in [".log", ".index", ".timeindex", ".txnindex"] {
             let from = stem + ext + suffix
@@ -273,6 +294,7 @@ final class LogSegment {
     /// Removes the segment's files.
     func deleteFiles() {
         directTail = nil
+        sealedCache = nil
         let stem = directory + "/" + Self.fileName(baseOffset, "")
         for ext in [".log", ".index", ".timeindex", ".txnindex"] {
             cache.evict(stem + ext + suffix)

@@ -219,9 +219,9 @@ public final class PartitionLog: Sendable {
             if segment.directTail != nil {
                 // Direct path: the rolled segment's zero-padded tail is cut back to its logical size after
                 // its last write (queued earlier), before this fsync — closed segments are byte-identical
-                // to the buffered path's.
+                // to the buffered path's. Its cached buffers stay readable (`sealDirectTail`).
                 request.truncateTo = segment.size
-                segment.directTail = nil
+                segment.sealDirectTail()
             }
             _ = logDir.engine.submit(request)
         }

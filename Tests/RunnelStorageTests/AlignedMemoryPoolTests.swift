@@ -1,0 +1,55 @@
+// The direct path's aligned buffers come from a pool that takes their memory back when the last slice
+// of it is gone, so later buffers reuse pages already faulted in instead of fresh ones.
+import NIOCore
+import Testing
+@testable import RunnelStorage
+
+@Suite struct AlignedMemoryPoolTests {
+    @Test func blocksAreWholeBufferSizesOrPages() {
+        #expect(AlignedMemoryPool.blockSize(for: 1) == DirectIO.block)
+        #expect(AlignedMemoryPool.blockSize(for: DirectIO.block + 1) == 2 * DirectIO.block)
+        #expect(AlignedMemoryPool.blockSize(for: DirectIO.bufferBytes) == DirectIO.bufferBytes)
+        #expect(AlignedMemoryPool.blockSize(for: DirectIO.bufferBytes + 1) == 2 * DirectIO.bufferBytes)
+    }
+
+    @Test func aReleasedBlockIsReusedAndTheFreeListIsBounded() throws {
+        let pool = AlignedMemoryPool(maxFreeBytes: 3 * DirectIO.bufferBytes)
+        let size = DirectIO.bufferBytes
+        let first = try #require(pool.allocate(size))
+        #expect(Int(bitPattern: first) % DirectIO.block == 0)
+        pool.release(first)
+        #expect(pool.freeBytes == size)
+        let again = try #require(pool.allocate(size))
+        #expect(again == first)
+        #expect(pool.counts.reused == 1)
+        // Another size is not served from that block.
+        let other = try #require(pool.allocate(2 * size))
+        #expect(other != first)
+        // Over the bound, released blocks are freed instead of kept.
+        let blocks = (0..<4).compactMap { _ in pool.allocate(size) }
+        for block in blocks { pool.release(block) }
+        pool.release(again)
+        pool.release(other)
+        #expect(pool.freeBytes <= pool.maxFreeBytes)
+    }
+
+    @Test func aBufferGoesBackOnlyWhenItsLastSliceIsGone() throws {
+        let before = AlignedMemoryPool.shared.counts
+        var slice: ByteBuffer?
+        do {
+            let buffer = try #require(AlignedBuffer(capacity: DirectIO.bufferBytes))
+            #expect(buffer.capacity == DirectIO.bufferBytes)
+            #expect(Int(bitPattern: buffer.pointer) % DirectIO.block == 0)
+            buffer.pointer.storeBytes(of: 0x5A, as: UInt8.self)
+            slice = buffer.slice(at: 0, length: 1)
+        }
+        // The buffer is gone; its slice still reads the byte (the memory was not handed out again).
+        let probe = try #require(AlignedBuffer(capacity: DirectIO.bufferBytes))
+        probe.pointer.storeBytes(of: 0x11, as: UInt8.self)
+        #expect(slice?.getInteger(at: slice!.readerIndex, as: UInt8.self) == 0x5A)
+        slice = nil
+        let reused = try #require(AlignedBuffer(capacity: DirectIO.bufferBytes))
+        #expect(AlignedMemoryPool.shared.counts.reused > before.reused)
+        _ = reused
+    }
+}
