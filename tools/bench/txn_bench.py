@@ -7,21 +7,50 @@
 - a read_committed consumer over the transactional data, as a ratio to a read_uncommitted one over the
   same data (target ≥ 0.90).
 
-The client is librdkafka's C API (tools/bench/rdkafka_perf.c, built by e2e_bench.build_driver), acks=all,
-the broker's durable defaults. Rounds alternate the two produce modes; medians are reported.
+The producer is librdkafka's C API (tools/bench/rdkafka_perf.c, built by e2e_bench.build_driver) or, with
+`--client java`, the Java client (tools/bench/java/TxnPerf.java, compiled here against the kafka-clients
+jars that scripts/install-deps fetches into .cache/jars; RUNNEL_INTEROP_JARS overrides); acks=all, the
+broker's durable defaults, the same producer settings for both. The consumers are librdkafka's. Rounds
+alternate the two produce modes; medians are reported.
 
     .venv/bin/python tools/bench/txn_bench.py --runnel .build-release/release/runnel --rounds 3
+    .venv/bin/python tools/bench/txn_bench.py --runnel .build-release/release/runnel --rounds 3 --client java
 """
 import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_bench import Broker, build_driver, consume, create_topic, run_driver  # noqa: E402
+from e2e_bench import ROOT, Broker, build_driver, consume, create_topic, run_driver  # noqa: E402
+
+JAR_NAMES = ["kafka-clients-4.3.0.jar", "lz4-java-1.10.2.jar", "zstd-jni-1.5.6-10.jar",
+             "slf4j-api-2.0.18.jar", "snappy-java-1.1.1.7.jar"]
+
+
+def build_java() -> tuple[list[str], str]:
+    """javac tools/bench/java/TxnPerf.java; returns the command prefix that runs it, and the client's name."""
+    jars = Path(os.environ.get("RUNNEL_INTEROP_JARS", ROOT / ".cache" / "jars"))
+    missing = [j for j in JAR_NAMES if not (jars / j).is_file()]
+    if missing:
+        raise SystemExit(f"jars missing in {jars}: {', '.join(missing)} (run scripts/install-deps)")
+    classpath = ":".join(str(jars / j) for j in JAR_NAMES)
+    out = ROOT / ".build" / "java-bench"
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["javac", "-Xlint:all", "-d", str(out), "-cp", classpath,
+                    str(ROOT / "tools/bench/java/TxnPerf.java")], check=True, timeout=300)
+    return ["java", "-Xmx1g", "-cp", f"{out}:{classpath}", "TxnPerf"], "Java kafka-clients 4.3.0"
+
+
+def run_java(command: list[str], *args: str) -> dict:
+    out = subprocess.run([*command, *args], capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(f"TxnPerf {' '.join(args)} failed: {out.stderr.strip()[-800:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -35,10 +64,15 @@ def main() -> int:
     parser.add_argument("--override", action="append", default=[],
                         help="a broker setting key=value for both modes, e.g. log.flush.interval.messages="
                              "9223372036854775807 (Kafka's default: acknowledged from the page cache)")
+    parser.add_argument("--client", choices=("librdkafka", "java"), default="librdkafka",
+                        help="the producer (the consumers are librdkafka's either way)")
+    parser.add_argument("--java-warm", type=int, default=50_000,
+                        help="--client java: records produced, in the same mode, before the clock starts")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
 
     driver, version = build_driver()
+    java, java_version = build_java() if args.client == "java" else ([], "")
     rows: dict[str, list] = {k: [] for k in ("idempotent", "transactional", "commit_p50", "commit_p99",
                                                "read_uncommitted", "read_committed")}
     common = ["-n", str(args.records), "-s", str(args.value_size), "-a", "all"]
@@ -51,8 +85,12 @@ def main() -> int:
                 create_topic(broker.bootstrap, txn, args.partitions)
                 order = [("idempotent", idem, []), ("transactional", txn, ["-T", str(args.txn_records)])]
                 for name, topic, extra in (order if round_index % 2 == 0 else order[::-1]):
-                    result = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", topic, *common, *extra,
-                                        "-X", "enable.idempotence=true")
+                    if java:
+                        result = run_java(java, "-b", broker.bootstrap, "-t", topic, "-n", str(args.records),
+                                          "-s", str(args.value_size), "-w", str(args.java_warm), *extra)
+                    else:
+                        result = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", topic, *common, *extra,
+                                            "-X", "enable.idempotence=true")
                     rows[name].append(result["MBps"])
                     if "commit_ms" in result:
                         rows["commit_p50"].append(result["commit_ms"]["p50"])
@@ -60,13 +98,14 @@ def main() -> int:
                 isolations = [("read_uncommitted", []), ("read_committed", ["-X", "isolation.level=read_committed"])]
                 for name, extra in (isolations if round_index % 2 == 0 else isolations[::-1]):
                     result = run_driver(driver, "consume", "-b", broker.bootstrap, "-t", txn, "-p", str(args.partitions),
-                                        "-n", str(args.records), *extra)
+                                        "-n", str(args.records + (args.java_warm if java else 0)), *extra)
                     rows[name].append(result["MBps"])
             finally:
                 broker.stop()
     med = {k: statistics.median(v) for k, v in rows.items()}
     results = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}",
+        "producer": f"tools/bench/java/TxnPerf.java, {java_version}" if java else "tools/bench/rdkafka_perf.c",
         "records": args.records, "value_size": args.value_size, "txn_records": args.txn_records,
         "partitions": args.partitions, "rounds": args.rounds, "overrides": args.override,
         "load_average": os.getloadavg()[0],
