@@ -10,7 +10,8 @@ message browser, groups, /metrics) until the produce ends, back to back or with 
 two loads of one loader (people with the console open). Reports the median MB/s of
 each kind of round, the ratio, the page loads served and any answer that was not 200. The page loaders
 are Python threads on the same 2 cores as the broker and the producer: part of any drop is their own
-CPU, not the broker's.
+CPU, not the broker's. `--rig-baseline` makes the baseline rounds pay for that too: the same loaders then
+load the same pages from a second, idle broker, so the ratio is the benchmarked broker's own share.
 
     swift build -c release --product runnel
     .venv/bin/python tools/bench/console_load_bench.py --runnel .build/release/runnel --rounds 3
@@ -74,15 +75,16 @@ def wait_ready(metrics_port: int) -> None:
         time.sleep(0.1)
 
 
-def start_other_broker(runnel: str, workdir: str) -> tuple[subprocess.Popen, int]:
-    """A second broker, idle, whose endpoint the loaders use (`--load-other-broker`)."""
+def start_other_broker(runnel: str, workdir: str) -> tuple[subprocess.Popen, int, str]:
+    """A second broker, idle, whose endpoint the loaders use (`--load-other-broker`, `--rig-baseline`).
+    Returns the process, its metrics port and its bootstrap address."""
     port, metrics_port = free_port(), free_port()
     proc = subprocess.Popen(
         [runnel, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
          "--override", f"log.dirs={workdir}/other-data", "--override", f"metrics.listener=127.0.0.1:{metrics_port}",
          "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_ready(metrics_port)
-    return proc, metrics_port
+    return proc, metrics_port, f"127.0.0.1:{port}"
 
 
 def main() -> int:
@@ -101,6 +103,10 @@ def main() -> int:
     ap.add_argument("--load-other-broker", action="store_true",
                     help="point the loaders at a second, idle broker's endpoint: the drop left is the loaders' and "
                          "the kernel's, none of it the benchmarked broker's")
+    ap.add_argument("--rig-baseline", action="store_true",
+                    help="the baseline rounds are not quiet: the same loaders load the same pages from a second, idle "
+                         "broker holding the same data, so both kinds of round pay the loaders' and the kernel's "
+                         "CPU and the ratio is the benchmarked broker's own share of the drop")
     ap.add_argument("--same-session", action="store_true",
                     help="keep the broker in this session: with Linux's autogroups (sched_autogroup_enabled) a new "
                          "session is its own scheduling group, whose SCHED_IDLE thread is idle only against the "
@@ -128,20 +134,28 @@ def main() -> int:
             if args.paths:
                 paths = args.paths.split(",")
             load_port = metrics_port
-            if args.load_other_broker:
-                other, load_port = start_other_broker(args.runnel, workdir)
+            baseline_port = None
+            if args.load_other_broker or args.rig_baseline:
+                other, other_port, other_bootstrap = start_other_broker(args.runnel, workdir)
                 others.append(other)
-            quiet, loaded, loads, refused, errors = [], [], 0, 0, []
+                if args.rig_baseline:
+                    create_topic(other_bootstrap, pages_topic, 3)
+                    produce(driver, other_bootstrap, pages_topic, 2000, 200, idempotent=False)
+                    baseline_port = other_port
+                else:
+                    load_port = other_port
+            quiet, loaded, loads, baseline_loads, refused, errors = [], [], 0, 0, 0, []
             for r in range(args.rounds):
                 for with_load in (False, True):
                     topic = f"bench-{r}-{'load' if with_load else 'quiet'}"
                     create_topic(bootstrap, topic, 6)
                     stop, lock = threading.Event(), threading.Lock()
                     stats = {"loads": 0, "refused": 0, "errors": []}
-                    threads = [threading.Thread(target=load_pages, args=(load_port, paths, stop, stats, lock, args.think_ms / 1000,
+                    port_now = load_port if with_load else baseline_port
+                    threads = [threading.Thread(target=load_pages, args=(port_now, paths, stop, stats, lock, args.think_ms / 1000,
                                                                             args.loader_nice),
                                                 daemon=True)
-                               for _ in range(args.loaders if with_load else 0)]
+                               for _ in range(args.loaders if port_now is not None else 0)]
                     for t in threads:
                         t.start()
                     result = produce(driver, bootstrap, topic, args.records, args.value_size, idempotent=False)
@@ -149,11 +163,15 @@ def main() -> int:
                     for t in threads:
                         t.join(60)
                     (loaded if with_load else quiet).append(result["MBps"])
-                    loads += stats["loads"]
+                    if with_load:
+                        loads += stats["loads"]
+                    else:
+                        baseline_loads += stats["loads"]
                     refused += stats["refused"]
                     errors += stats["errors"]
-                    print(f"round {r} {'with console load' if with_load else 'quiet'}: {result['MBps']:.1f} MB/s"
-                          + (f", {stats['loads']} page loads, {stats['refused']} refused (503)" if with_load else ""), file=sys.stderr)
+                    kind = "with console load" if with_load else ("rig baseline" if baseline_port else "quiet")
+                    print(f"round {r} {kind}: {result['MBps']:.1f} MB/s"
+                          + (f", {stats['loads']} page loads, {stats['refused']} refused (503)" if port_now else ""), file=sys.stderr)
             alive = proc.poll() is None
         finally:
             for other in others:
@@ -167,11 +185,11 @@ def main() -> int:
             log.close()
     result = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "records": args.records,
-        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "load_other_broker": args.load_other_broker, "same_session": args.same_session, "rounds": args.rounds,
+        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "load_other_broker": args.load_other_broker, "same_session": args.same_session, "rig_baseline": args.rig_baseline, "rounds": args.rounds,
         "quiet_MBps": [round(x, 1) for x in quiet], "loaded_MBps": [round(x, 1) for x in loaded],
         "quiet_median_MBps": round(statistics.median(quiet), 1), "loaded_median_MBps": round(statistics.median(loaded), 1),
         "ratio": round(statistics.median(loaded) / statistics.median(quiet), 3),
-        "page_loads": loads, "page_refused_503": refused, "page_errors": errors[:20], "page_error_count": len(errors), "broker_alive": alive,
+        "page_loads": loads, "baseline_page_loads": baseline_loads, "page_refused_503": refused, "page_errors": errors[:20], "page_error_count": len(errors), "broker_alive": alive,
     }
     print(json.dumps(result, indent=2))
     if args.json:
