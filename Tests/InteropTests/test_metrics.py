@@ -185,3 +185,41 @@ def test_a_deleted_topic_leaves_metrics(runnel_bin, fresh_broker):
         time.sleep(0.2)  # poll interval, bounded by the deadline
     assert s.value("runnel_topic_bytes_in_total", topic=kept) > 0
     assert s.value("runnel_partition_log_end_offset", topic=kept, partition=0) == 5
+
+
+def _read_http_response(sock) -> tuple[str, dict, bytes]:
+    """One HTTP response from `sock` with a Content-Length body: (status line, headers, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before the response's head: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    length = int(headers["content-length"])
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside the body"
+        body += chunk
+    return lines[0], headers, body[:length]
+
+
+def test_http10_keep_alive_is_confirmed_and_honoured(runnel_bin, fresh_broker):
+    """An HTTP/1.0 client asking for keep-alive (ApacheBench -k, old proxies) waits for the close unless the
+    answer says `Connection: keep-alive`; a plain HTTP/1.0 request gets its answer and a close."""
+    import socket
+    b = fresh_broker(metrics.metrics_configs())
+    host, port = b.configs["metrics.listener"].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        for _ in range(2):  # the second request on the same connection proves it stayed open
+            s.sendall(b"GET /health HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+            status, headers, body = _read_http_response(s)
+            assert status.startswith("HTTP/1.0 200"), status
+            assert headers.get("connection", "").lower() == "keep-alive", headers
+            assert body == b"ok\n"
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+        status, headers, body = _read_http_response(s)
+        assert status.startswith("HTTP/1.0 200") and headers.get("connection", "").lower() == "close", headers
+        assert s.recv(1) == b"", "the server did not close after an HTTP/1.0 answer without keep-alive"

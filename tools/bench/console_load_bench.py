@@ -60,6 +60,35 @@ def load_pages(metrics_port: int, paths: list[str], stop: threading.Event, stats
             conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=30)
 
 
+def start_ab(port: int, paths: list[str], loaders: int, nice: int) -> list[subprocess.Popen]:
+    """One ApacheBench per path, `loaders` concurrent requests in all (a connection each: ab speaks
+    HTTP/1.0 and its keep-alive needs a Content-Length on every answer), until stopped."""
+    per = max(1, loaders // len(paths))
+    return [subprocess.Popen(["nice", "-n", str(nice), "ab", "-q", "-r", "-c", str(per), "-n", "100000000",
+                              "-t", "3600", f"http://127.0.0.1:{port}{path}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for path in paths]
+
+
+def stop_ab(proc: subprocess.Popen, stats: dict) -> None:
+    """SIGINT makes ab print what it did; its counts go into `stats`."""
+    import re
+    import signal
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    complete = re.search(r"Complete requests:\s+(\d+)", out)
+    # "Length" failures only mean a page's size changed between loads (/metrics, /topics): not errors.
+    failed = re.search(r"\(Connect: (\d+), Receive: (\d+), Length: \d+, Exceptions: (\d+)\)", out)
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
+    if not complete:
+        stats["errors"].append(f"ab printed no result: {out[-300:]}")
+        return
+    stats["loads"] += int(complete.group(1))
+    bad = (sum(int(g) for g in failed.groups()) if failed else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    if bad:
+        stats["errors"].append(f"ab: {bad} failed or non-2xx of {complete.group(1)}")
+
+
 def wait_ready(metrics_port: int) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -103,6 +132,10 @@ def main() -> int:
     ap.add_argument("--load-other-broker", action="store_true",
                     help="point the loaders at a second, idle broker's endpoint: the drop left is the loaders' and "
                          "the kernel's, none of it the benchmarked broker's")
+    ap.add_argument("--loader", choices=("python", "ab"), default="python",
+                    help="python: LOADERS threads of http.client; ab: ApacheBench (apache2-utils), one process per "
+                         "path sharing the LOADERS concurrent requests: an event loop in C, so the loaders "
+                         "themselves take far less of the machine's CPU")
     ap.add_argument("--rig-baseline", action="store_true",
                     help="the baseline rounds are not quiet: the same loaders load the same pages from a second, idle "
                          "broker holding the same data, so both kinds of round pay the loaders' and the kernel's "
@@ -156,12 +189,19 @@ def main() -> int:
                                                                             args.loader_nice),
                                                 daemon=True)
                                for _ in range(args.loaders if port_now is not None else 0)]
+                    abs_ = []
+                    if args.loader == "ab":
+                        threads = []
+                        if port_now is not None:
+                            abs_ = start_ab(port_now, paths, args.loaders, args.loader_nice)
                     for t in threads:
                         t.start()
                     result = produce(driver, bootstrap, topic, args.records, args.value_size, idempotent=False)
                     stop.set()
                     for t in threads:
                         t.join(60)
+                    for a in abs_:
+                        stop_ab(a, stats)
                     (loaded if with_load else quiet).append(result["MBps"])
                     if with_load:
                         loads += stats["loads"]
@@ -185,7 +225,7 @@ def main() -> int:
             log.close()
     result = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "records": args.records,
-        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "load_other_broker": args.load_other_broker, "same_session": args.same_session, "rig_baseline": args.rig_baseline, "rounds": args.rounds,
+        "value_size": args.value_size, "loaders": args.loaders, "think_ms": args.think_ms, "loader_nice": args.loader_nice, "paths": args.paths, "load_other_broker": args.load_other_broker, "same_session": args.same_session, "loader": args.loader, "rig_baseline": args.rig_baseline, "rounds": args.rounds,
         "quiet_MBps": [round(x, 1) for x in quiet], "loaded_MBps": [round(x, 1) for x in loaded],
         "quiet_median_MBps": round(statistics.median(quiet), 1), "loaded_median_MBps": round(statistics.median(loaded), 1),
         "ratio": round(statistics.median(loaded) / statistics.median(quiet), 3),

@@ -301,7 +301,13 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             headers.add(name: "X-Content-Type-Options", value: "nosniff")
         }
         let keepAlive = head.isKeepAlive
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if head.version.major == 1 && head.version.minor == 0 {
+            // An HTTP/1.0 client that asked for keep-alive assumes the server closes unless the answer
+            // says otherwise, and would wait for that close (ApacheBench's `-k` does).
+            headers.add(name: "Connection", value: "keep-alive")
+        }
         let response = HTTPResponseHead(version: head.version, status: status, headers: headers)
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
