@@ -11,7 +11,9 @@ two loads of one loader (people with the console open). Reports the median MB/s 
 each kind of round, the ratio, the page loads served and any answer that was not 200. The page loaders
 are Python threads on the same 2 cores as the broker and the producer: part of any drop is their own
 CPU, not the broker's. `--rig-baseline` makes the baseline rounds pay for that too: the same loaders then
-load the same pages from a second, idle broker, so the ratio is the benchmarked broker's own share.
+load the same pages from a second, idle broker on the same cores, so the ratio compares pages served
+inside the broker with the same pages served by another process (the console's isolation), not the
+pages' absolute cost. `--loader ab` uses ApacheBench instead of Python threads (cheap loaders).
 
     swift build -c release --product runnel
     .venv/bin/python tools/bench/console_load_bench.py --runnel .build/release/runnel --rounds 3
@@ -20,6 +22,8 @@ import argparse
 import http.client
 import json
 import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -71,9 +75,7 @@ def start_ab(port: int, paths: list[str], loaders: int, nice: int) -> list[subpr
 
 
 def stop_ab(proc: subprocess.Popen, stats: dict) -> None:
-    """SIGINT makes ab print what it did; its counts go into `stats`."""
-    import re
-    import signal
+    """SIGINT makes ab print what it did; its counts go into `stats` (a 503 counts as an error here)."""
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     complete = re.search(r"Complete requests:\s+(\d+)", out)
@@ -138,14 +140,17 @@ def main() -> int:
                          "themselves take far less of the machine's CPU")
     ap.add_argument("--rig-baseline", action="store_true",
                     help="the baseline rounds are not quiet: the same loaders load the same pages from a second, idle "
-                         "broker holding the same data, so both kinds of round pay the loaders' and the kernel's "
-                         "CPU and the ratio is the benchmarked broker's own share of the drop")
+                         "broker holding the same data, so both kinds of round pay the loaders', the kernel's and "
+                         "that broker's CPU: the ratio is the cost of serving the pages inside the benchmarked "
+                         "broker rather than beside it")
     ap.add_argument("--same-session", action="store_true",
                     help="keep the broker in this session: with Linux's autogroups (sched_autogroup_enabled) a new "
                          "session is its own scheduling group, whose SCHED_IDLE thread is idle only against the "
                          "broker's own threads, not against the producer's group")
     ap.add_argument("--json")
     args = ap.parse_args()
+    if args.loader == "ab" and args.think_ms:
+        ap.error("--think-ms applies to the Python loaders only")
     driver, version = build_driver()
 
     port, metrics_port = free_port(), free_port()
