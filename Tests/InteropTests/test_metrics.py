@@ -5,6 +5,7 @@ a live group shows its member — and every metric family served is documented i
 from __future__ import annotations
 
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -208,7 +209,6 @@ def _read_http_response(sock) -> tuple[str, dict, bytes]:
 def test_http10_keep_alive_is_confirmed_and_honoured(runnel_bin, fresh_broker):
     """An HTTP/1.0 client asking for keep-alive (ApacheBench -k, old proxies) waits for the close unless the
     answer says `Connection: keep-alive`; a plain HTTP/1.0 request gets its answer and a close."""
-    import socket
     b = fresh_broker(metrics.metrics_configs())
     host, port = b.configs["metrics.listener"].rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as s:

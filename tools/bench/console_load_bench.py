@@ -149,6 +149,8 @@ def main() -> int:
                          "broker's own threads, not against the producer's group")
     ap.add_argument("--json")
     args = ap.parse_args()
+    if args.load_other_broker and args.rig_baseline:
+        ap.error("--load-other-broker and --rig-baseline exclude each other")
     if args.loader == "ab" and args.think_ms:
         ap.error("--think-ms applies to the Python loaders only")
     driver, version = build_driver()

@@ -26,24 +26,24 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "InteropTests"))
 from e2e_bench import ROOT, Broker, build_driver, consume, create_topic, run_driver  # noqa: E402
-
-JAR_NAMES = ["kafka-clients-4.3.0.jar", "lz4-java-1.10.2.jar", "zstd-jni-1.5.6-10.jar",
-             "slf4j-api-2.0.18.jar", "snappy-java-1.1.1.7.jar"]
+from runnel_interop.java import JAR_NAMES, classpath_jars, missing_prerequisites  # noqa: E402
 
 
 def build_java() -> tuple[list[str], str]:
-    """javac tools/bench/java/TxnPerf.java; returns the command prefix that runs it, and the client's name."""
-    jars = Path(os.environ.get("RUNNEL_INTEROP_JARS", ROOT / ".cache" / "jars"))
-    missing = [j for j in JAR_NAMES if not (jars / j).is_file()]
+    """javac tools/bench/java/TxnPerf.java against the interop tests' jars (runnel_interop.java: the jars
+    scripts/install-deps fetches, RUNNEL_INTEROP_JARS overrides); returns the command prefix that runs it,
+    and the client's name."""
+    missing = missing_prerequisites()
     if missing:
-        raise SystemExit(f"jars missing in {jars}: {', '.join(missing)} (run scripts/install-deps)")
-    classpath = ":".join(str(jars / j) for j in JAR_NAMES)
+        raise SystemExit(missing)
     out = ROOT / ".build" / "java-bench"
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["javac", "-Xlint:all", "-d", str(out), "-cp", classpath,
+    subprocess.run(["javac", "-Xlint:all", "-d", str(out), "-cp", classpath_jars(),
                     str(ROOT / "tools/bench/java/TxnPerf.java")], check=True, timeout=300)
-    return ["java", "-Xmx1g", "-cp", f"{out}:{classpath}", "TxnPerf"], "Java kafka-clients 4.3.0"
+    client = next(j for j in JAR_NAMES if j.startswith("kafka-clients-")).removesuffix(".jar")
+    return ["java", "-Xmx1g", "-cp", f"{out}:{classpath_jars()}", "TxnPerf"], f"Java {client}"
 
 
 def run_java(command: list[str], *args: str) -> dict:
