@@ -28,7 +28,7 @@ extension GroupCoordinator {
             let targets = Set(entries.map(\.partition.topic))
             group.move = GroupMove(targets: targets, assignmentNames: targets.union(assignmentNames),
                                    pending: Set(group.members.keys))
-            fence.members = group.members.values.map { GroupFence.Client(clientId: $0.clientId, clientHost: $0.clientHost) }
+            fence.members = group.members.values.map { GroupFence.Client(memberId: $0.memberId, clientId: $0.clientId, clientHost: $0.clientHost) }
             fence.rebalanceTimeoutMs = group.members.values.map(\.rebalanceTimeoutMs).max() ?? 0
             maybePrepareRebalance(group, reason: reason)
             logger.info("fenced group generation", metadata: [
@@ -52,16 +52,17 @@ extension GroupCoordinator {
         if let error = coordinatorError(for: groupId) { return GroupFence(error: error) }
         guard let group = liveGroup(groupId) else { return GroupFence(error: .none) }
         var fence = GroupFence(error: .none)
-        fence.members = group.members.values.map { GroupFence.Client(clientId: $0.clientId, clientHost: $0.clientHost) }
+        fence.members = group.members.values.map { GroupFence.Client(memberId: $0.memberId, clientId: $0.clientId, clientHost: $0.clientHost) }
         fence.rebalanceTimeoutMs = group.members.values.map(\.rebalanceTimeoutMs).max() ?? 0
         return fence
     }
 }
 
-/// What `fenceAndCommit` did: its error (or NONE), the fenced generation's members (by client id and
-/// host) and their longest rebalance timeout.
+/// What `fenceAndCommit` did: its error (or NONE), the fenced generation's members (with their client id
+/// and host) and their longest rebalance timeout.
 public struct GroupFence: Sendable {
     public struct Client: Sendable, Hashable {
+        public var memberId: String
         public var clientId: String
         public var clientHost: String
     }

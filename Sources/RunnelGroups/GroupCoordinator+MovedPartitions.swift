@@ -103,6 +103,29 @@ extension GroupCoordinator {
     }
 }
 
+extension GroupCoordinator {
+    /// `memberIds` of `groupId` showed they kept positions from before a move in `targets` (their client
+    /// fetched a moved partition without reading its committed offset after it was assigned afresh — a
+    /// client that dropped the SyncGroup answer whose assignment left the partitions out): the moved
+    /// partitions leave their assignments once more, in a rebalance started now, and come back as new ones.
+    /// Their commits of the moved topics are refused meanwhile. Returns the members it applies to (those
+    /// still in the group).
+    public func leaveMovedPartitionsOutAgain(groupId: String, memberIds: Set<String>, targets: Set<String>,
+                                             assignmentNames: Set<String>) async -> Set<String> {
+        guard coordinatorError(for: groupId) == nil, let group = liveGroup(groupId), !targets.isEmpty else { return [] }
+        let members = memberIds.filter { group.members[$0] != nil }
+        guard !members.isEmpty else { return [] }
+        var move = group.move ?? GroupMove(targets: targets, assignmentNames: targets.union(assignmentNames), pending: [])
+        move.targets.formUnion(targets)
+        move.assignmentNames.formUnion(targets.union(assignmentNames))
+        move.pending.formUnion(members)
+        group.move = move
+        maybePrepareRebalance(group, reason: "a member kept positions from before a fence")
+        _ = await storeGroup(group)
+        return members
+    }
+}
+
 /// Rewrites a ConsumerProtocolAssignment (the "consumer" protocol's SyncGroup bytes, version-prefixed).
 enum ConsumerAssignmentFilter {
     /// `assignment` without the partitions of `topics`, or nil when it has none of them or is not a consumer

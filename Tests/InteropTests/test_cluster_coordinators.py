@@ -140,6 +140,7 @@ def test_group_continues_from_its_commits_after_its_coordinator_is_killed(cluste
 
 def test_java_transactions_v2_add_partitions_through_their_leaders(cluster, java):
     topic = unique("txn-v2")
+    cluster.wait_registered()  # a node restarted by the test before, or one whose lease lapsed, takes its share
     cluster.create_topic(topic, partitions=3, replication=3, config={"min.insync.replicas": "2"})
     leaders = {p: cluster.leader_of(topic, p) for p in range(3)}
     assert sorted(leaders.values()) == [1, 2, 3], leaders  # one partition per broker

@@ -25,8 +25,9 @@ ROUNDS = [range(0, 40), range(0, 20), range(20, 30), range(0, 10)]
 
 
 def produce_round(bootstrap: str, topic: str, codec: str, round_: int, keys) -> dict[str, int]:
-    """One version of each key, flushed; returns key → offset."""
-    p = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 20, "acks": "all"})
+    """One version of each key in one batch (flushed; the long linger keeps a preempted produce loop from
+    sending a lone record, which librdkafka sends uncompressed); returns key → offset."""
+    p = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 5000, "acks": "all"})
     offsets: dict[str, int] = {}
 
     def done(err, msg):

@@ -13,36 +13,20 @@ from kafka import errors as KafkaErrors
 from kafka.structs import OffsetAndMetadata
 
 from conftest import unique
-from runnel_interop import clients
+from runnel_interop import clients, kafka_python_group
 from runnel_interop.group_members import committed, describe_group, wait_until
 
 pytestmark = [pytest.mark.needs_broker]
 
 
 def group_consumer(bootstrap: str, group: str, topic: str, **kw) -> KafkaConsumer:
-    """A subscribed kafka-python group consumer, with metadata fetched before its first join.
-
-    - Before subscribing: otherwise the first join assigns nothing ("No partition metadata") and the
-      member rejoins at once, a path on which kafka-python 3.0.12 sometimes stops heartbeating after a
-      successful SyncGroup (seen here: the broker answered JoinGroup and SyncGroup, the client sent
-      nothing more).
-    - Once more after subscribing (`topics()` waits for a fresh metadata response): kafka-python's
-      coordinator keeps a per-topic "metadata snapshot" that only a metadata response received while
-      subscribed fills in. A leader that assigns before one arrives records an empty snapshot, and the
-      next metadata response (the leader requests one at assignment) differs from it, so the leader
-      rejoins: a second rebalance right after the group became stable, during which the other member's
-      commit() fails with REBALANCE_IN_PROGRESS. On a loaded machine that metadata response often
-      arrived after the assignment. Joins run on the client's IO thread after this response's
-      listeners, so the snapshot is filled before any join."""
+    """A subscribed kafka-python group consumer, with metadata fetched before its first join
+    (runnel_interop/kafka_python_group.py says why)."""
     conf = dict(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                 auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=300,
                 request_timeout_ms=15000, max_poll_records=100, fetch_max_wait_ms=100)
     conf.update(kw)
-    c = KafkaConsumer(**conf)
-    wait_until(lambda: c.partitions_for_topic(topic), 20, f"kafka-python metadata for {topic}")
-    c.subscribe([topic])
-    assert topic in c.topics()
-    return c
+    return kafka_python_group.group_consumer([topic], **conf)
 
 
 class Member(threading.Thread):

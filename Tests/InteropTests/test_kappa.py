@@ -16,7 +16,7 @@ import pytest
 
 import cli_support as cli
 from conftest import unique
-from runnel_interop import clients
+from runnel_interop import clients, kafka_python_group
 from runnel_interop.kappa import KappaJob
 
 pytestmark = pytest.mark.needs_broker
@@ -51,10 +51,10 @@ def v2_transform(key: bytes, value: bytes) -> bytes:  # the fixed transform: amo
 def read_alias(bootstrap: str, alias: str, group: str, until, timeout: float = 90) -> list[tuple[str, int, int]]:
     """Reads `alias` in `group` until `until(records)` holds, committing what it read; returns
     (version, event index, timestamp) per record."""
-    from kafka import KafkaConsumer
-    c = KafkaConsumer(alias, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                      auto_offset_reset="earliest", session_timeout_ms=30000, heartbeat_interval_ms=1000,
-                      max_poll_records=READ_BEFORE_SWAP)
+    c = kafka_python_group.group_consumer([alias], bootstrap_servers=bootstrap, group_id=group,
+                                          enable_auto_commit=False, auto_offset_reset="earliest",
+                                          session_timeout_ms=30000, heartbeat_interval_ms=1000,
+                                          max_poll_records=READ_BEFORE_SWAP)
     out: list[tuple[str, int, int]] = []
     deadline = time.monotonic() + timeout
     try:

@@ -14,7 +14,7 @@ import pytest
 
 import cli_support as cli
 from conftest import unique
-from runnel_interop import clients
+from runnel_interop import clients, kafka_python_group
 from runnel_interop.kappa import KappaJob
 
 pytestmark = pytest.mark.needs_broker
@@ -82,9 +82,9 @@ def test_replay_refuses_an_existing_group_unless_reset_and_a_group_in_use_always
            brokers=group_broker.bootstrap)
     assert committed(runnel_bin, group_broker, group) == {p: 20 for p in range(PARTITIONS)}
 
-    from kafka import KafkaConsumer
-    consumer = KafkaConsumer(events, bootstrap_servers=group_broker.bootstrap, group_id=group,
-                             enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=500)
+    consumer = kafka_python_group.group_consumer([events], bootstrap_servers=group_broker.bootstrap, group_id=group,
+                                                 enable_auto_commit=False, session_timeout_ms=6000,
+                                                 heartbeat_interval_ms=500)
     try:
         deadline = time.monotonic() + 30
         while not consumer.assignment():

@@ -329,9 +329,12 @@ def test_sasl_plain_bad_credentials_fail_and_read_nothing(secure, pki, java, kca
                                      config=kafka_python_props("SASL_PLAINTEXT", pki, "PLAIN", user, password))
     # Java
     try:
+        # The failures above, from this address within a minute, have grown the broker's answer delay to
+        # its 5 s cap (FailedAuthenticationDelay): a request timeout of 5 s raced that answer and sometimes
+        # won (TimeoutException instead of SaslAuthenticationException).
         result = java.run("produce", {"bootstrap": bootstrap, "topic": topic, "count": 1, "prefix": unique("x"),
-                                      "partition": 0, "maxBlockMs": 10000, "deliveryTimeoutMs": 10000,
-                                      "requestTimeoutMs": 5000,
+                                      "partition": 0, "maxBlockMs": 20000, "deliveryTimeoutMs": 20000,
+                                      "requestTimeoutMs": 12000,
                                       "props": java_props("SASL_PLAINTEXT", pki, "PLAIN", user, password)})
         assert result["acked"] == 0 and "SaslAuthenticationException" in json.dumps(result), result
     except JavaError as e:

@@ -135,7 +135,7 @@ def test_deleted_scram_user_stops_at_the_next_reauthentication(runnel_bin, reaut
         # Once refused, each send waits up to maxBlockMs for metadata that never comes: keep both small.
         "bootstrap": f"127.0.0.1:{b.sasl_port}", "topic": topic, "count": 60, "ratePerSec": 10,
         "prefix": unique("p"), "partition": 0, "progressEvery": 5, "deliveryTimeoutMs": 4000,
-        "requestTimeoutMs": 3000, "maxBlockMs": 1000,
+        "requestTimeoutMs": 3000, "maxBlockMs": 1000, "closeTimeoutMs": 3000,
         "props": java_props("SASL_PLAINTEXT", None, "SCRAM-SHA-512", user, password)})
     try:
         producer.wait_acked(10, timeout=30)
@@ -152,7 +152,7 @@ def test_deleted_scram_user_stops_at_the_next_reauthentication(runnel_bin, reaut
     def connections(event: str) -> set[str]:
         return {m.group(1) for line in log.splitlines() if f" {event} " in line and user in line
                 and (m := re.search(r"connection=(\S+)", line))}
-    assert connections("authenticated") & connections("authentication failed"), log[-3000:]
+    assert connections("authenticated") & connections("authentication failed"), (r, log[-3000:])
     log = b.log_path.read_text(errors="replace")
     assert "authentication failed" in log and user in log
     # At most one lifetime's worth (10 records/s, plus slack for progress reporting) after the deletion.

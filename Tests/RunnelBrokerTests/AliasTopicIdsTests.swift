@@ -1,6 +1,8 @@
 // Stale alias ids and holds (docs/decisions/0016): a client that learned a topic id only through an alias
 // that no longer resolves to it is told UNKNOWN_TOPIC_ID; one that also asked for the topic by name is
-// not; a hold set before a swap survives the client's SyncGroups until the fence makes it releasable.
+// not; a hold set before a swap survives the client's SyncGroups until the fence makes it releasable; after
+// a fresh assignment a partition is released when its committed offset is read, and a fetch of one not
+// read reports the members as keeping positions from before the move.
 import Foundation
 import KafkaProtocol
 import Logging
@@ -48,15 +50,63 @@ import Testing
         let harness = try Harness()
         let ids = harness.core.clientTopicIds
         let client = harness.request(1, version: 12)
+        let member = MovedMember(key: ClientTopicIds.key(clientId: "test", host: client.clientHost), memberId: "m1")
         let other = KafkaUUID.random()
         let held = KafkaUUID.random()
-        ids.hold([held], for: [ClientTopicIds.key(clientId: "test", host: client.clientHost)], forMs: 60_000, releasable: false)
-        #expect(ids.heldIds([held, other], client) == [held])
-        ids.release(client)  // a SyncGroup of the old generation, before the fence: the hold stays
-        #expect(ids.heldIds([held], client) == [held])
-        ids.hold([held], for: [ClientTopicIds.key(clientId: "test", host: client.clientHost)], forMs: 60_000, releasable: true)
-        ids.release(client)  // the first SyncGroup after the fence
-        #expect(ids.heldIds([held], client).isEmpty)
+        let p0 = HeldPartition(topicId: held, partition: 0)
+                ids.hold([held], for: [member], group: "g", forMs: 60_000, releasable: false)
+        #expect(ids.heldPartitions([p0, HeldPartition(topicId: other, partition: 0)], client).held == [p0])
+        ids.expectFreshPositions(client)  // a SyncGroup of the old generation, before the fence: the hold stays
+        ids.noteCommittedOffsetsRead([p0], group: "g", client)
+        #expect(ids.heldPartitions([p0], client) == ([p0], nil))
+        ids.hold([held], for: [member], group: "g", forMs: 60_000, releasable: true)
+        ids.expectFreshPositions(client)  // the first SyncGroup that assigns the moved partitions afresh
+        ids.noteCommittedOffsetsRead([p0], group: "g", client)  // the client reads p0's committed offset: p0 is its own again
+        #expect(ids.heldPartitions([p0], client) == ([], nil))
+    }
+
+    @Test func aFetchOfAMovedPartitionWhoseOffsetWasNotReadShowsAKeptPosition() async throws {
+        let harness = try Harness()
+        let ids = harness.core.clientTopicIds
+        let client = harness.request(1, version: 12)
+        let held = KafkaUUID.random()
+        let p0 = HeldPartition(topicId: held, partition: 0)
+        let p1 = HeldPartition(topicId: held, partition: 1)
+        ids.hold([held], for: [MovedMember(key: ClientTopicIds.key(clientId: "test", host: client.clientHost), memberId: "m1")],
+                 group: "g", forMs: 60_000, releasable: true)
+        // Before the fresh assignment a fetch is only held (the member is still to be assigned afresh).
+        #expect(ids.heldPartitions([p1], client) == ([p1], nil))
+        ids.expectFreshPositions(client)
+        ids.noteCommittedOffsetsRead([p0], group: "g", client)
+        ids.noteCommittedOffsetsRead([p1], group: "another", client)  // another group's offsets: p1 stays held
+        let (held1, stale) = ids.heldPartitions([p0, p1], client)
+        #expect(held1 == [p1])
+        #expect(stale?.group == "g" && stale?.memberIds == ["m1"] && stale?.topicIds == [held])
+        // Once reported, the hold waits for the next fresh assignment: no second report before it.
+        #expect(ids.heldPartitions([p1], client) == ([p1], nil))
+        ids.extendHold(client, forMs: 60_000)  // the assignment that leaves them out once more
+        ids.expectFreshPositions(client)        // and the one that gives them back
+        ids.noteCommittedOffsetsRead(nil, group: "g", client)  // all topics' offsets read: the hold ends
+        #expect(ids.heldPartitions([p1], client) == ([], nil))
+        #expect(!ids.hasHolds)
+    }
+
+    @Test func aClientThatNeverReadsItsOffsetsIsReportedAFewTimesThenLeftToItsPositions() async throws {
+        let harness = try Harness()
+        let ids = harness.core.clientTopicIds
+        let client = harness.request(1, version: 12)
+        let held = KafkaUUID.random()
+        let p0 = HeldPartition(topicId: held, partition: 0)
+        ids.hold([held], for: [MovedMember(key: ClientTopicIds.key(clientId: "test", host: client.clientHost), memberId: "m1")],
+                 group: "g", forMs: 60_000, releasable: true)
+        for _ in 0..<ClientTopicIds.maxStaleReports {  // e.g. it seeks on assignment instead of reading offsets
+            ids.expectFreshPositions(client)
+            #expect(ids.heldPartitions([p0], client).stale != nil)
+            ids.extendHold(client, forMs: 60_000)
+        }
+        ids.expectFreshPositions(client)
+        #expect(ids.heldPartitions([p0], client) == ([], nil))
+        #expect(!ids.hasHolds)
     }
 
     @Test func aHoldEndsAtItsTimeout() async throws {
@@ -64,8 +114,9 @@ import Testing
         let ids = harness.core.clientTopicIds
         let client = harness.request(1, version: 12)
         let held = KafkaUUID.random()
-        ids.hold([held], for: [ClientTopicIds.key(clientId: "test", host: client.clientHost)], forMs: 1, releasable: false)
+        ids.hold([held], for: [MovedMember(key: ClientTopicIds.key(clientId: "test", host: client.clientHost), memberId: "m1")],
+                 group: "g", forMs: 1, releasable: false)
         try await Task.sleep(for: .milliseconds(20))  // past the 1 ms hold (a bound, not a synchronisation)
-        #expect(ids.heldIds([held], client).isEmpty)
+        #expect(ids.heldPartitions([HeldPartition(topicId: held, partition: 0)], client).held.isEmpty)
     }
 }

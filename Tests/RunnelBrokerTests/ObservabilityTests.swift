@@ -122,6 +122,83 @@ import Testing
         await endpoint.stop()
     }
 
+    @Test func thePacerLetsABurstThroughThenOnePerInterval() {
+        let pacer = RequestPacer(perSecond: 4)  // 250 ms apart after a burst of 4
+        let ms: Int64 = 1_000_000
+        let t0: Int64 = 1_000 * ms
+        #expect((0..<4).map { _ in pacer.reserve(now: t0) } == [0, 0, 0, 0])
+        #expect(pacer.reserve(now: t0) == 250 * ms)
+        #expect(pacer.reserve(now: t0 + 100 * ms) == 400 * ms)  // the 6th starts at t0 + 500 ms
+        // After a quiet spell the burst is back, never more than it.
+        let later = t0 + 10_000 * ms
+        #expect((0..<5).map { _ in pacer.reserve(now: later) } == [0, 0, 0, 0, 250 * ms])
+        let unpaced = RequestPacer(perSecond: 0)
+        #expect((0..<1_000).allSatisfy { _ in unpaced.reserve(now: t0) == 0 })
+    }
+
+    @Test func pagesBeyondTheRateWaitTheirTurnWhileProbesAnswerAtOnce() async throws {
+        let started = NIOLockedValueBox<[ContinuousClock.Instant]>([])
+        let endpoint = await MetricsServer(
+            registry: PrometheusCollectorRegistry(), state: BrokerState(), logger: Logger(label: "test"),
+            maxRequestsPerSecond: 5,
+            pages: { _ in
+                started.withLockedValue { $0.append(.now) }
+                return { (200, "text/plain; charset=utf-8", "page\n") }
+            })
+        try await endpoint.start(host: "127.0.0.1", port: 0)
+        let address = try #require(endpoint.boundAddress)
+        let begin = ContinuousClock.now
+        let (answers, finished, probed) = try await withThrowingTaskGroup(of: (String, ContinuousClock.Instant).self) { group in
+            for _ in 0..<15 { group.addTask { (try await self.get("/page", from: address), .now) } }
+            // While ten pages wait for their turn, the probes do not: answered before the last page,
+            // which cannot start before 2 s (a bound in order, not in time: the machine may be busy).
+            #expect(try await self.get("/health", from: address).hasPrefix("HTTP/1.1 200"))
+            let probed = ContinuousClock.now
+            var answers: [String] = []
+            var finished: [ContinuousClock.Instant] = []
+            for try await (answer, at) in group {
+                answers.append(answer)
+                finished.append(at)
+            }
+            return (answers, finished, probed)
+        }
+        #expect(probed < (finished.max() ?? begin))
+        #expect(answers.count == 15 && answers.allSatisfy { $0.hasPrefix("HTTP/1.1 200") && $0.hasSuffix("page\n") })
+        // A burst of 5, then 5 a second: the 15th may start no sooner than 2 s after the first arrived (so
+        // after `begin`; measured from the first read instead, a late burst on a busy machine shortens it).
+        let starts = started.withLockedValue { $0 }.sorted()
+        #expect(starts.count == 15)
+        if let last = starts.last {
+            #expect(last - begin >= .milliseconds(1_950))
+            #expect(last - begin < .seconds(60))  // paced, not stalled (generous: the suite runs in parallel)
+        }
+        await endpoint.stop()
+    }
+
+    @Test func aPagedRequestWhoseClientLeftBeforeItsTurnIsNeverRead() async throws {
+        let reads = NIOLockedValueBox(0)
+        let endpoint = await MetricsServer(
+            registry: PrometheusCollectorRegistry(), state: BrokerState(), logger: Logger(label: "test"),
+            maxRequestsPerSecond: 1,
+            pages: { _ in
+                reads.withLockedValue { $0 += 1 }
+                return { (200, "text/plain; charset=utf-8", "page\n") }
+            })
+        try await endpoint.start(host: "127.0.0.1", port: 0)
+        let address = try #require(endpoint.boundAddress)
+        #expect(try await get("/page", from: address).hasSuffix("page\n"))  // the burst of one
+        // The next request waits about a second for its turn; its client leaves at once.
+        let leaving = try await LoopbackClient.connect(to: address)
+        var request = ByteBuffer()
+        request.writeString("GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        try await leaving.send(request)
+        try await leaving.channel.close()
+        // The one after it waits behind that turn, then is read and answered.
+        #expect(try await get("/page", from: address).hasSuffix("page\n"))
+        #expect(reads.withLockedValue { $0 } == 2)
+        await endpoint.stop()
+    }
+
     @Test func metricsEndpointServesServerMetricsHealthAndReadiness() async throws {
         let registry = PrometheusCollectorRegistry()
         let metrics = ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))

@@ -133,10 +133,15 @@ struct EtcdClusterRecordTests {
         let server = try await EtcdTestServer.start()
         defer { server.stop() }
         let tests = EtcdMetadataStoreTests()
-        let a = try await tests.open(server, node: 1), b = try await tests.open(server, node: 2)
+        // Nothing here is about timeouts: 5 s per call, not 1 s (a write timed out once at 1 s in the loaded
+        // parallel unit run, etcd fsyncing its WAL on a slow disk).
+        func open(_ node: Int32) async throws -> EtcdMetadataStore {
+            try await tests.open(server, node: node, requestTimeout: .seconds(5))
+        }
+        let a = try await open(1), b = try await open(2)
         try await checkRecordContract(writer: a, reader: b)
         // A broker that starts later loads the records with the rest of the image.
-        let c = try await tests.open(server, node: 3)
+        let c = try await open(3)
         #expect(c.image.records == a.image.records)
         for store in [a, b, c] { await store.shutdown() }
     }

@@ -173,7 +173,14 @@ struct EtcdClientTests {
             try await etcd.put("/slow", value: Data())
             Issue.record("a write to a stopped etcd succeeded")
         } catch {
-            #expect(error.kind == .timedOut(milliseconds: 500))
+            // The kernel completes the connection to the stopped process, so the request times out; on a
+            // loaded machine the connect itself (one per call) may use up the 500 ms first: also typed, also
+            // within the bound.
+            switch error.kind {
+            case .timedOut(milliseconds: 500): break
+            case .unreachable(let reason) where reason.hasPrefix("Connect timeout"): break
+            default: Issue.record("unexpected error kind: \(error)")
+            }
             #expect(error.description.contains("put /slow"))
         }
         #expect(ContinuousClock.now - started < .seconds(3))

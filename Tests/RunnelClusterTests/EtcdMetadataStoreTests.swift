@@ -14,10 +14,10 @@ struct EtcdMetadataStoreTests {
     static let logger = Logger(label: "test.etcd-store")
 
     func open(_ server: EtcdTestServer, node: Int32, prefix: String = "/runnel", ttl: Duration = .seconds(2),
-              rack: String? = nil) async throws -> EtcdMetadataStore {
+              rack: String? = nil, requestTimeout: Duration = .seconds(1)) async throws -> EtcdMetadataStore {
         let registration = BrokerRegistration(
             nodeId: node, listeners: [BrokerEndpoint(name: "PLAINTEXT", host: "127.0.0.1", port: 9000 + node)], rack: rack)
-        let client = EtcdClientConfiguration(endpoints: [server.endpoint], requestTimeout: .seconds(1))
+        let client = EtcdClientConfiguration(endpoints: [server.endpoint], requestTimeout: requestTimeout)
         return try await EtcdMetadataStore.open(
             configuration: .init(client: client, prefix: prefix, leaseTTL: ttl, registration: registration), logger: Self.logger)
     }

@@ -66,7 +66,9 @@ final class EtcdTestServer: @unchecked Sendable {
         self.process = process
         let probe = EtcdClient(configuration: EtcdClientConfiguration(endpoints: [endpoint], requestTimeout: .milliseconds(500),
                                                                       connectTimeout: .milliseconds(200)))
-        let deadline = ContinuousClock.now + .seconds(20)
+        // etcd publishes itself through its own WAL before it serves: with a parallel suite fsyncing on a
+        // slow disk that took over 20 s once (ten servers starting together); bounded, not tight.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if (try? await probe.range(.key("/ready-probe"))) != nil { return }
             guard process.isRunning else { break }

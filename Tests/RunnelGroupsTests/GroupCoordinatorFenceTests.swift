@@ -18,7 +18,7 @@ import Testing
         let fence = await coordinator.fenceAndCommit(groupId: "g", offsets: [OffsetCommitEntry(partition: new, offset: 40)],
                                                      reason: "test")
         #expect(fence.error == .none)
-        #expect(fence.members == [GroupFence.Client(clientId: "client", clientHost: "/127.0.0.1")])
+        #expect(fence.members == [GroupFence.Client(memberId: memberId, clientId: "client", clientHost: "/127.0.0.1")])
         #expect(fence.rebalanceTimeoutMs == 2000)
         #expect(await coordinator.state(of: "g") == .preparingRebalance)
         // The member's commit on revoke (generation 1, a position learned in the old target) is refused.

@@ -1,7 +1,8 @@
 // Tests of the moved partitions after a fence (GroupCoordinator+MovedPartitions): the first generation
 // after it hands the fenced members their assignment without the moved topics (alias names included), its
 // commits of them are refused, a rebalance follows once every member has its assignment, and the next
-// generation is handed out untouched; ConsumerProtocolAssignment rewriting keeps versions and user data.
+// generation is handed out untouched; a member that kept old positions has them left out once more;
+// ConsumerProtocolAssignment rewriting keeps versions and user data.
 import KafkaProtocol
 import NIOCore
 import Testing
@@ -64,6 +65,44 @@ import Testing
         let later = await coordinator.commitOffsets(groupId: "g", generationId: 3, memberId: memberId, groupInstanceId: nil,
                                                     offsets: [OffsetCommitEntry(partition: moved, offset: 41)])
         #expect(later == [.none])
+    }
+
+    @Test func aMemberThatKeptOldPositionsHasTheMovedPartitionsLeftOutOnceMore() async throws {
+        let fixture = try await GroupFixture.make()
+        let coordinator = fixture.coordinator
+        let memberId = await stableSingleMemberGroup(coordinator)
+        let full = Self.assignment(["serving": [0, 1], "other": [0]])
+        _ = await coordinator.fenceAndCommit(groupId: "g", offsets: [OffsetCommitEntry(partition: moved, offset: 40)],
+                                             assignmentNames: ["serving"], reason: "test")
+        for generation: Int32 in [2, 3] {  // left out, then assigned again: the move is over
+            _ = await coordinator.joinGroup(joinParameters(memberId: memberId))
+            _ = await coordinator.syncGroup(groupId: "g", generationId: generation, memberId: memberId, groupInstanceId: nil,
+                                            protocolType: "consumer", protocolName: "range", assignments: [memberId: full])
+        }
+        #expect(await coordinator.state(of: "g") == .stable)
+        // Its client showed it kept a position from before the move (it never applied generation 2's answer).
+        #expect(await coordinator.leaveMovedPartitionsOutAgain(groupId: "g", memberIds: [memberId, "gone"],
+                                                               targets: ["events_v2"], assignmentNames: ["serving"]) == [memberId])
+        #expect(await coordinator.state(of: "g") == .preparingRebalance)
+        let commits = await coordinator.commitOffsets(groupId: "g", generationId: 3, memberId: memberId, groupInstanceId: nil,
+                                                      offsets: [OffsetCommitEntry(partition: moved, offset: 500)])
+        #expect(commits == [.rebalanceInProgress])
+        _ = await coordinator.joinGroup(joinParameters(memberId: memberId))
+        let stripped = await coordinator.syncGroup(groupId: "g", generationId: 4, memberId: memberId, groupInstanceId: nil,
+                                                   protocolType: "consumer", protocolName: "range", assignments: [memberId: full])
+        #expect(stripped.assignment == Self.assignment(["other": [0]]))
+        #expect(await coordinator.memberHoldsOldPositions(groupId: "g", memberId: memberId, generationId: 4) != nil)
+        #expect(await coordinator.state(of: "g") == .preparingRebalance)
+        _ = await coordinator.joinGroup(joinParameters(memberId: memberId))
+        let again = await coordinator.syncGroup(groupId: "g", generationId: 5, memberId: memberId, groupInstanceId: nil,
+                                                protocolType: "consumer", protocolName: "range", assignments: [memberId: full])
+        #expect(again.assignment == full)
+        #expect(await coordinator.state(of: "g") == .stable)
+        // Members no longer in the group, or a group not here: nothing to do.
+        #expect(await coordinator.leaveMovedPartitionsOutAgain(groupId: "g", memberIds: ["gone"], targets: ["events_v2"],
+                                                               assignmentNames: []) == [])
+        #expect(await coordinator.leaveMovedPartitionsOutAgain(groupId: "nope", memberIds: [memberId], targets: ["events_v2"],
+                                                               assignmentNames: []) == [])
     }
 
     @Test func theFollowUpRebalanceWaitsForEveryMembersAssignment() async throws {

@@ -15,6 +15,7 @@ extension LogManagerConfiguration {
         // `io.engine` is validated against exactly these names when the configuration loads.
         ioEngine = IOEngineKind(rawValue: config.ioEngine) ?? .auto
         syncfsMinFiles = Int(config.int(.ioSyncfsMinFiles))
+        syncWorkers = Int(config.int(.ioSyncWorkers))
         // `log.io.mode` is validated against exactly these names when the configuration loads.
         logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? LogManagerConfiguration.defaultLogIOMode
         logCacheMaxBytes = Int(config.int(.logCacheMaxBytes))

@@ -29,8 +29,8 @@ final class ClientTopicIds: Sendable {
     /// False until some client learned an id through an alias: until then Fetch skips the check.
     private let anyAlias = ManagedAtomic<Bool>(false)
 
-    /// Held target ids per client, with when the hold ends (see `hold`).
-    private let holds = NIOLockedValueBox<[String: (ids: Set<KafkaUUID>, untilMs: Int64, releasable: Bool)]>([:])
+    /// Held target topics per client (see `hold`).
+    private let holds = NIOLockedValueBox<[String: Hold]>([:])
     private let anyHold = ManagedAtomic<Bool>(false)
 
     static func key(clientId: String?, host: String) -> String { "\(clientId ?? "")|\(host)" }
@@ -41,38 +41,67 @@ final class ClientTopicIds: Sendable {
 
     private static func nowMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
 
-    /// Holds the topics `ids` for `clients` (members of a group moved to offsets in them) for at most
+    /// Holds the topics `ids` for `clients` (members of `group` moved to offsets in them) for at most
     /// `forMs`: their fetches of these topics are answered empty until, after the fence, they were assigned
-    /// the moved partitions afresh (a successful SyncGroup, `release`; `extendHold` while their assignment
-    /// leaves them out): they then read their committed offsets before they fetch, so positions learned in
-    /// an alias's old target are not used in the new one.
+    /// the moved partitions afresh (a successful SyncGroup, `expectFreshPositions`; `extendHold` while their
+    /// assignment leaves them out) and then read each partition's committed offset (OffsetFetch,
+    /// `noteCommittedOffsetsRead`) — so positions learned in an alias's old target are not used in the new one.
     /// A hold set before the swap is not `releasable` (a SyncGroup then is still of the old generation)
     /// until the fence makes it so.
-    func hold(_ ids: Set<KafkaUUID>, for clients: [String], forMs: Int64, releasable: Bool) {
+    func hold(_ ids: Set<KafkaUUID>, for clients: [MovedMember], group: String, forMs: Int64, releasable: Bool) {
         guard !ids.isEmpty, !clients.isEmpty, forMs > 0 else { return }
         let until = Self.nowMs() + forMs
         holds.withLockedValue { holds in
             for client in clients {
-                let held = holds[client]
-                holds[client] = ((held?.ids ?? []).union(ids), max(until, held?.untilMs ?? 0), releasable)
+                var held = holds[client.key] ?? Hold(group: group)
+                if held.group != group || held.confirming {
+                    held = Hold(group: group)  // another move: what the client did for the last one does not count
+                }
+                held.ids.formUnion(ids)
+                held.untilMs = max(until, held.untilMs)
+                held.releasable = releasable
+                held.memberIds.insert(client.memberId)
+                holds[client.key] = held
             }
         }
         anyHold.store(true, ordering: .relaxed)
     }
 
-    /// Ends the client's releasable holds: after the fence it was assigned the moved partitions afresh.
-    func release(_ request: HandlerRequest) {
+    /// After the fence, the client's member was assigned the moved partitions afresh: from now on each held
+    /// partition is released when the client reads its committed offset (`noteCommittedOffsetsRead`), and a
+    /// fetch of one it has not read shows a position kept from before the move (`heldPartitions`).
+    func expectFreshPositions(_ request: HandlerRequest) {
         guard anyHold.load(ordering: .relaxed) else { return }
         let key = Self.key(request)
         holds.withLockedValue { holds in
             guard holds[key]?.releasable == true else { return }
-            holds.removeValue(forKey: key)
-            if holds.isEmpty { anyHold.store(false, ordering: .relaxed) }
+            holds[key]?.confirming = true
+        }
+    }
+
+    /// The client read the committed offsets of `partitions` (nil: of every topic) of `group`: the held ones
+    /// among them are released once it was assigned them afresh (in that group).
+    func noteCommittedOffsetsRead(_ partitions: [HeldPartition]?, group: String, _ request: HandlerRequest) {
+        guard anyHold.load(ordering: .relaxed) else { return }
+        let key = Self.key(request)
+        holds.withLockedValue { holds in
+            guard var held = holds[key], held.confirming, held.group == group else { return }
+            guard let partitions else {
+                holds.removeValue(forKey: key)
+                if holds.isEmpty { anyHold.store(false, ordering: .relaxed) }
+                return
+            }
+            held.released.formUnion(partitions.filter { held.ids.contains($0.topicId) })
+            holds[key] = held
         }
     }
 
     /// True while some client has a hold.
     var hasHolds: Bool { anyHold.load(ordering: .relaxed) }
+
+    /// How many times one hold reports its client's members as keeping positions from before the move
+    /// before it ends instead (`heldPartitions`).
+    static let maxStaleReports = 3
 
     /// Keeps the client's hold (if any) for at least `forMs` more: its member was answered an assignment that
     /// leaves the moved partitions out, and the next rebalance hands them out again.
@@ -81,23 +110,42 @@ final class ClientTopicIds: Sendable {
         let key = Self.key(request)
         let until = Self.nowMs() + forMs
         holds.withLockedValue { holds in
-            guard let held = holds[key] else { return }
-            holds[key] = (held.ids, max(held.untilMs, until), held.releasable)
+            guard var held = holds[key] else { return }
+            held.untilMs = max(held.untilMs, until)
+            held.confirming = false
+            holds[key] = held
         }
     }
 
-    /// The ids among `ids` held for this client.
-    func heldIds(_ ids: Set<KafkaUUID>, _ request: HandlerRequest) -> Set<KafkaUUID> {
-        guard anyHold.load(ordering: .relaxed) else { return [] }
+    /// The partitions among `partitions` held for this client (their fetches are answered without records),
+    /// and — when the client was assigned them afresh but fetches one whose committed offset it has not read,
+    /// so it kept a position from before the move — the group members to leave the moved partitions out
+    /// once more (once per fresh assignment: the hold waits for the next one; after `maxStaleReports` the
+    /// hold ends, the client's positions taken as its own).
+    func heldPartitions(_ partitions: [HeldPartition], _ request: HandlerRequest) -> (held: Set<HeldPartition>, stale: StaleMembers?) {
+        guard anyHold.load(ordering: .relaxed) else { return ([], nil) }
         let key = Self.key(request)
         let now = Self.nowMs()
         return holds.withLockedValue { holds in
-            guard let hold = holds[key] else { return [] }
+            guard var hold = holds[key] else { return ([], nil) }
             guard hold.untilMs > now else {
                 holds.removeValue(forKey: key)
-                return []
+                if holds.isEmpty { anyHold.store(false, ordering: .relaxed) }
+                return ([], nil)
             }
-            return ids.intersection(hold.ids)
+            let held = Set(partitions.filter { hold.ids.contains($0.topicId) && !hold.released.contains($0) })
+            guard hold.confirming, !held.isEmpty else { return (held, nil) }
+            guard hold.reports < Self.maxStaleReports else {
+                // A client that positions itself (a seek on assignment, offsets kept outside Kafka) never
+                // reads committed offsets: after a few rounds its positions are taken as its own.
+                holds.removeValue(forKey: key)
+                if holds.isEmpty { anyHold.store(false, ordering: .relaxed) }
+                return ([], nil)
+            }
+            hold.confirming = false
+            hold.reports += 1
+            holds[key] = hold
+            return (held, StaleMembers(group: hold.group, memberIds: hold.memberIds, topicIds: hold.ids))
         }
     }
 
@@ -143,25 +191,64 @@ final class ClientTopicIds: Sendable {
     }
 }
 
+/// A held topic's partition, by topic id.
+struct HeldPartition: Hashable, Sendable {
+    var topicId: KafkaUUID
+    var partition: Int32
+}
+
+/// A member of a group moved by a fence, and its client (client id and host, `ClientTopicIds.key`).
+struct MovedMember: Sendable {
+    var key: String
+    var memberId: String
+}
+
+/// Members whose client fetched a moved partition at a position kept from before the move.
+struct StaleMembers: Sendable, Equatable {
+    var group: String
+    var memberIds: Set<String>
+    var topicIds: Set<KafkaUUID>
+}
+
+/// One client's hold on the topics a fence moved its group to.
+private struct Hold {
+    var group: String
+    var memberIds: Set<String> = []
+    var ids: Set<KafkaUUID> = []
+    var untilMs: Int64 = 0
+    /// False for a hold set before the swap, until the fence.
+    var releasable = false
+    /// The member was assigned the moved partitions afresh: partitions are released as the client reads
+    /// their committed offsets (`released`); a fetch of another one shows a position kept from before.
+    var confirming = false
+    var released: Set<HeldPartition> = []
+    /// Times this hold reported its members as keeping positions from before the move.
+    var reports = 0
+}
+
 extension BrokerCore {
     /// `plan` with the partitions the client names by a stale alias id moved to its errors
     /// (UNKNOWN_TOPIC_ID), so the client refreshes its metadata.
     /// Also (by id or by name): partitions of topics held for the client (`ClientTopicIds.hold`) are
-    /// answered without records.
+    /// answered without records; a client that shows it kept a position from before the move has the
+    /// moved partitions left out of its member's assignment once more (`leaveMovedPartitionsOutAgain`).
     func refusingStaleAliasIds(_ plan: FetchPlan, _ context: HandlerRequest) -> FetchPlan {
         guard clientTopicIds.isActive, !plan.partitions.isEmpty else { return plan }
         let image = metadataStore.image
         let ids = Set(plan.partitions.map(\.1.topicId))
         // Ids are the client's own only in fetches by id; by name (older clients) only holds apply.
         let stale = plan.byTopicId ? clientTopicIds.staleAliasIds(ids, image: image, context) : []
-        let held = clientTopicIds.heldIds(ids, context)
+        // Only while some client has a hold: aliases alone keep this path active for every fetch.
+        let (held, staleMembers) = !clientTopicIds.hasHolds ? ([], nil) : clientTopicIds.heldPartitions(
+            plan.partitions.map { HeldPartition(topicId: $0.1.topicId, partition: $0.0.partition) }, context)
         guard !stale.isEmpty || !held.isEmpty else { return plan }
+        if let staleMembers { leaveMovedPartitionsOutAgain(staleMembers, image: image, context) }
         var refused = plan
         refused.partitions = plan.partitions.filter { key, wanted in
             var answer = FetchedPartition(key: key, topicId: wanted.topicId)
             if stale.contains(wanted.topicId) {
                 answer.errorCode = .unknownTopicId
-            } else if held.contains(wanted.topicId) {
+            } else if held.contains(HeldPartition(topicId: wanted.topicId, partition: key.partition)) {
                 guard let partition = clientPartition(topic: key.topic, index: key.partition).partition else { return true }
                 answer.highWatermark = partition.highWatermark
                 answer.lastStableOffset = partition.lastStableOffset

@@ -8,6 +8,7 @@
 import Foundation
 import KafkaProtocol
 import Logging
+import RunnelCluster
 import RunnelGroups
 
 extension BrokerCore {
@@ -38,7 +39,7 @@ extension BrokerCore {
             guard !validateOnly else { return (.none, nil) }
             let members = await groupRequests.coordinator.memberClients(groupId: resource.resourceName)
             guard members.error == .none else { return (members.error, "Could not hold topics for group '\(resource.resourceName)'.") }
-            clientTopicIds.hold(ids, for: members.members.map { ClientTopicIds.key(clientId: $0.clientId, host: $0.clientHost) },
+            clientTopicIds.hold(ids, for: members.members.map(\.moved), group: resource.resourceName,
                                 forMs: Int64(members.rebalanceTimeoutMs), releasable: false)
             return (.none, nil)
         }
@@ -68,7 +69,7 @@ extension BrokerCore {
         // Until they have rejoined (and so read their new offsets), the fenced members fetch nothing of the
         // topics moved to.
         let ids = Set(Set(entries.map(\.partition.topic)).compactMap { image.topics[$0]?.metadata.topicId })
-        clientTopicIds.hold(ids, for: fence.members.map { ClientTopicIds.key(clientId: $0.clientId, host: $0.clientHost) },
+        clientTopicIds.hold(ids, for: fence.members.map(\.moved), group: resource.resourceName,
                             forMs: Int64(fence.rebalanceTimeoutMs), releasable: true)
         logger.info("fenced group and moved its offsets", metadata: [
             "group": "\(resource.resourceName)", "partitions": "\(entries.count)"])
@@ -77,17 +78,64 @@ extension BrokerCore {
 }
 
 extension BrokerCore {
-    /// After a successful SyncGroup: ends the client's hold on topics moved by a fence (ClientTopicIds) once the
-    /// member holds no positions from before the move — its assignment gave it the moved partitions as new
-    /// ones, whose positions it reads from the (translated) committed offsets. While its assignment leaves
-    /// them out (the generation right after the fence) the hold goes on, for another rebalance timeout.
+    /// After a successful SyncGroup: once the member holds no positions from before a fence's move — its
+    /// assignment gave it the moved partitions as new ones — the client's hold on the moved topics
+    /// (ClientTopicIds) ends partition by partition as it reads their (translated) committed offsets. While
+    /// its assignment leaves them out (the generation right after the fence) the hold goes on, for another
+    /// rebalance timeout.
     func endHoldAfterSync(_ request: SyncGroupRequest, _ response: SyncGroupResponse, _ context: HandlerRequest) async {
         guard response.errorCode == ErrorCode.none.rawValue, clientTopicIds.hasHolds else { return }
         if let timeoutMs = await groupRequests.coordinator.memberHoldsOldPositions(
             groupId: request.groupId, memberId: request.memberId, generationId: request.generationId) {
             clientTopicIds.extendHold(context, forMs: Int64(timeoutMs))
         } else {
-            clientTopicIds.release(context)
+            clientTopicIds.expectFreshPositions(context)
         }
     }
+
+    /// OffsetFetch (topics already resolved from aliases): the client reads the committed offsets of these
+    /// partitions, which ends its hold on those a fence moved (ClientTopicIds).
+    func noteCommittedOffsetsRead(_ message: OffsetFetchRequest, _ context: HandlerRequest) {
+        guard clientTopicIds.hasHolds else { return }
+        let image = metadataStore.image
+        func partitions(_ name: String, _ id: KafkaUUID, _ indexes: [Int32]) -> [HeldPartition] {
+            guard let topicId = id != .zero ? id : image.topics[name]?.metadata.topicId else { return [] }
+            return indexes.map { HeldPartition(topicId: topicId, partition: $0) }
+        }
+        if context.version < 8 {
+            clientTopicIds.noteCommittedOffsetsRead(
+                message.topics.map { $0.flatMap { partitions($0.name, .zero, $0.partitionIndexes) } },
+                group: message.groupId, context)
+        } else {
+            for group in message.groups {
+                clientTopicIds.noteCommittedOffsetsRead(
+                    group.topics.map { $0.flatMap { partitions($0.name, $0.topicId, $0.partitionIndexes) } },
+                    group: group.groupId, context)
+            }
+        }
+    }
+
+    /// A client fetched a moved partition at a position it kept from before the move (it was assigned the
+    /// partition afresh but never read its committed offset — kafka-python 3.0.12 drops a SyncGroup answer
+    /// that arrives after its poll timed out, so it never saw the assignment that left the partition out):
+    /// its members have the moved partitions left out of their assignments once more.
+    func leaveMovedPartitionsOutAgain(_ stale: StaleMembers, image: MetadataImage, _ context: HandlerRequest) {
+        let targets = Set(stale.topicIds.compactMap { image.topic(id: $0)?.metadata.name })
+        let aliases = Set(targets.flatMap { image.aliases(targeting: $0).map(\.name) })
+        let coordinator = groupRequests.coordinator
+        let logger = context.context.logger
+        Task {
+            let members = await coordinator.leaveMovedPartitionsOutAgain(groupId: stale.group, memberIds: stale.memberIds,
+                                                                         targets: targets, assignmentNames: aliases)
+            guard !members.isEmpty else { return }
+            logger.info("a member fetched a moved partition at a position from before the fence; its moved partitions leave its assignment once more",
+                        metadata: ["group": "\(stale.group)", "members": "\(members.sorted().joined(separator: ","))",
+                                   "topics": "\(targets.sorted().joined(separator: ","))"])
+        }
+    }
+}
+
+extension GroupFence.Client {
+    /// The member with its client's key in ClientTopicIds.
+    var moved: MovedMember { MovedMember(key: ClientTopicIds.key(clientId: clientId, host: clientHost), memberId: memberId) }
 }

@@ -144,7 +144,7 @@ final class KafkaRouter: RequestRouter {
                 if let denied = broker.groupDenied($1.groupId, .read, $2) { return .denied(denied) }
                 let response = await $0.syncGroup($1, version: $2.version)
                 // A member in a generation after an alias swap's fence that was assigned the moved partitions
-                // afresh reads their committed offsets before it fetches, so its hold ends (GroupFenceHandlers).
+                // afresh reads their committed offsets before it fetches: its hold ends as it does (GroupFenceHandlers).
                 await broker.endHoldAfterSync($1, response, $2)
                 return response
             }
@@ -168,7 +168,11 @@ final class KafkaRouter: RequestRouter {
                 await broker.authorizedTxnOffsetCommit($0, $1, $2)
             }
         case .offsetFetch:
-            return serveGroupOffsets(OffsetFetchRequest.self, body, request) { [broker] in await broker.authorizedOffsetFetch($0, $1, $2) }
+            return serveGroupOffsets(OffsetFetchRequest.self, body, request) { [broker] in
+                // A client assigned partitions a fence moved reads their offsets: its hold on them ends (GroupFenceHandlers).
+                broker.noteCommittedOffsetsRead($1, $2)
+                return await broker.authorizedOffsetFetch($0, $1, $2)
+            }
         case .describeGroups:
             return serveGroup(DescribeGroupsRequest.self, body, request) { [broker] in await broker.authorizedDescribeGroups($0, $1, $2) }
         case .listGroups:

@@ -54,15 +54,17 @@ public final class MetricsServer: Sendable {
     private let writer: (any EventLoop)?
     /// Pages and scrapes between their request and their answer, bounded by `maxPendingPages`.
     let pending = PendingPages()
+    /// When each page or scrape may start reading (`metrics.listener.max.requests.per.second`).
+    let pacer: RequestPacer
     /// Page loads and scrapes waiting or being written at most; more are answered 503 with Retry-After.
     static let maxPendingPages = 128
 
     /// Creates the server on `group`; nothing is bound until `start`. `collector` renders the families
     /// computed when `/metrics` is scraped.
     public convenience init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup, logger: Logger,
-                            collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) {
+                            maxRequestsPerSecond: Int = 0, collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) {
         self.init(registry: registry, state: state, group: group, ownGroups: [], writer: nil, logger: logger,
-                  collector: collector, pages: pages)
+                  maxRequestsPerSecond: maxRequestsPerSecond, collector: collector, pages: pages)
     }
 
     /// A server on two event loop threads of its own (decisions 0015, 0019): pages and `/metrics` are
@@ -70,21 +72,24 @@ public final class MetricsServer: Sendable {
     /// reading the broker's state for them stays on the concurrency pool at normal priority, so the
     /// low-priority thread never holds a lock or an actor the Kafka path waits on. HTTP (accepting,
     /// parsing, routing, socket writes) and `/health` and `/ready` run on the other at normal priority,
-    /// so probes answer at once however busy the CPU and however many pages wait.
+    /// so probes answer at once however busy the CPU and however many pages wait. Pages and scrapes
+    /// start at most `maxRequestsPerSecond` a second after a burst of as many (0: no limit; decision 0023).
     public convenience init(registry: PrometheusCollectorRegistry, state: BrokerState, logger: Logger,
-                            collector: ScrapeCollector? = nil, pages: PageRenderer? = nil) async {
+                            maxRequestsPerSecond: Int = 0, collector: ScrapeCollector? = nil,
+                            pages: PageRenderer? = nil) async {
         let http = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let idle = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let writer = idle.next()
         let priority = (try? await writer.submit { IdleThreadPriority.lowerCallingThread() }.get()) ?? .unchanged
         logger.info("metrics endpoint thread", metadata: ["scheduling": "\(priority.rawValue)"])
         self.init(registry: registry, state: state, group: http, ownGroups: [http, idle], writer: writer, logger: logger,
-                  collector: collector, pages: pages)
+                  maxRequestsPerSecond: maxRequestsPerSecond, collector: collector, pages: pages)
     }
 
     private init(registry: PrometheusCollectorRegistry, state: BrokerState, group: any EventLoopGroup,
                  ownGroups: [MultiThreadedEventLoopGroup], writer: (any EventLoop)?, logger: Logger,
-                 collector: ScrapeCollector?, pages: PageRenderer?) {
+                 maxRequestsPerSecond: Int, collector: ScrapeCollector?, pages: PageRenderer?) {
+        self.pacer = RequestPacer(perSecond: maxRequestsPerSecond)
         self.registry = registry
         self.state = state
         self.group = group
@@ -102,6 +107,7 @@ public final class MetricsServer: Sendable {
         let collector = collector
         let pages = pages
         let pending = pending
+        let pacer = pacer
         let writer = writer
         let bound = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -110,7 +116,8 @@ public final class MetricsServer: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(registry: registry, state: state,
                                                                                          collector: collector, pages: pages,
-                                                                                         pending: pending, writer: writer))
+                                                                                         pending: pending, pacer: pacer,
+                                                                                         writer: writer))
                 }
             }
             .bind(host: host, port: port).get()
@@ -129,6 +136,35 @@ public final class MetricsServer: Sendable {
         }
         try? await bound?.close()
         for group in ownGroups { try? await group.shutdownGracefully() }
+    }
+}
+
+/// When pages and scrapes may start (decision 0023): at most `perSecond` a second after a burst of as
+/// many, in arrival order (the generic cell rate algorithm, scheduling instead of refusing). A request
+/// that must wait is a timer on the HTTP thread until its turn: waiting costs no CPU, so a flood of page
+/// loads takes a bounded share of the machine from the Kafka listeners, whatever the number of clients.
+final class RequestPacer: Sendable {
+    /// Nanoseconds between two starts; 0: no pacing.
+    private let interval: Int64
+    /// How far the theoretical schedule may run ahead of now before a request waits: a burst.
+    private let tolerance: Int64
+    /// The theoretical start of the next request, on the `NIODeadline` clock.
+    private let next = Mutex<Int64>(0)
+
+    init(perSecond: Int) {
+        interval = perSecond > 0 ? 1_000_000_000 / Int64(perSecond) : 0
+        tolerance = perSecond > 0 ? Int64(perSecond - 1) * interval : 0
+    }
+
+    /// Reserves the next start for a request arriving `now` (nanoseconds of `NIODeadline`'s clock) and
+    /// returns how long it waits for it: 0 within the burst.
+    func reserve(now: Int64) -> Int64 {
+        guard interval > 0 else { return 0 }
+        return next.withLock { next in
+            let start = max(now, next - tolerance)
+            next = max(next, now) + interval
+            return start - now
+        }
     }
 }
 
@@ -158,18 +194,21 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     private let collector: MetricsServer.ScrapeCollector?
     private let pages: MetricsServer.PageRenderer?
     private let pending: PendingPages
+    private let pacer: RequestPacer
     private let writer: (any EventLoop)?
     private var request: HTTPRequestHead?
     private var body: ByteBuffer?
     private var bodyTooLarge = false
 
     init(registry: PrometheusCollectorRegistry, state: BrokerState, collector: MetricsServer.ScrapeCollector?,
-         pages: MetricsServer.PageRenderer? = nil, pending: PendingPages = PendingPages(), writer: (any EventLoop)? = nil) {
+         pages: MetricsServer.PageRenderer? = nil, pending: PendingPages = PendingPages(),
+         pacer: RequestPacer = RequestPacer(perSecond: 0), writer: (any EventLoop)? = nil) {
         self.registry = registry
         self.state = state
         self.collector = collector
         self.pages = pages
         self.pending = pending
+        self.pacer = pacer
         self.writer = writer
     }
 
@@ -258,6 +297,7 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     /// priority (short: locks, actors, the log), the writer it returns runs on `writer` (the endpoint's
     /// low-priority thread), and the bytes it wrote are sent from this handler's event loop (decision
     /// 0019). Past `MetricsServer.maxPendingPages` answers in progress, 503 with Retry-After at once.
+    /// The read starts when the pacer says (decision 0023); until then the request is only a timer.
     /// The HTTP pipeline handler holds later requests of this connection until this answer ends.
     private func prepare(head: HTTPRequestHead, context: ChannelHandlerContext,
                          read: @escaping @Sendable () async -> (@Sendable () -> (Int, String, ByteBuffer))?) {
@@ -269,9 +309,20 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             return
         }
         let pending = pending
-        let written = (writer ?? context.eventLoop).makeFutureWithTask { await read() }.map { write in write.map { $0() } }
+        let writer = writer ?? context.eventLoop
+        let wait = pacer.reserve(now: Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds))
+        let turn: EventLoopFuture<Void> = wait > 0
+            ? context.eventLoop.scheduleTask(in: .nanoseconds(wait)) {}.futureResult
+            : context.eventLoop.makeSucceededVoidFuture()
+        // A client that went away while its request waited for its turn costs no read and no page.
+        let channel = context.channel
+        let written = turn.flatMap { () -> EventLoopFuture<(Int, String, ByteBuffer)?> in
+            guard channel.isActive else { return channel.eventLoop.makeSucceededFuture(nil) }
+            return writer.makeFutureWithTask { await read() }.map { write in write.map { $0() } }
+        }
         written.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             defer { pending.leave() }
+            guard channel.isActive else { return }
             guard case .success(let answer) = result, let answer else {
                 var body = context.channel.allocator.buffer(capacity: 64)
                 body.writeString("not found; try /, /metrics, /health or /ready\n")

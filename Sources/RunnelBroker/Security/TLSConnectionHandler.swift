@@ -93,14 +93,37 @@ final class TLSConnectionHandler: ChannelDuplexHandler {
         context.fireErrorCaught(error)
     }
 
+    /// How much of a file region is read and handed to NIOSSL at a time. NIOSSL encrypts everything written
+    /// before a flush and only then writes the ciphertext to the socket, so a region written whole (up to a
+    /// partition's fetch size, megabytes) reaches the client only once all of it is encrypted: the client's
+    /// decryption waits for the broker's encryption, and a consumer's fetches alternate between the two
+    /// cores instead of using both. Flushing each chunk lets the client decrypt the first records while the
+    /// broker encrypts the next (docs/benchmarks.md, "TLS consume pipelined, the console paced").
+    static let regionChunkBytes = 64 * 1024
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard case .fileRegion(let region) = unwrapOutboundIn(data) else {
             context.write(data, promise: promise)
             return
         }
+        var offset = region.readerIndex
+        var remaining = region.readableBytes
         do {
-            let buffer = try Self.read(region, allocator: context.channel.allocator)
-            context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
+            repeat {
+                let length = min(remaining, Self.regionChunkBytes)
+                let buffer = try Self.read(region.fileHandle, offset: offset, length: length,
+                                           allocator: context.channel.allocator)
+                offset += length
+                remaining -= length
+                if remaining == 0 {
+                    context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
+                } else {
+                    // Earlier chunks go out now (with whatever the response wrote before them); the caller's
+                    // own flush after the last write sends the rest.
+                    context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+                    context.flush()
+                }
+            } while remaining > 0
         } catch {
             logger.error("closing connection: cannot read a fetch response's file region", metadata: ["error": "\(error)"])
             promise?.fail(error)
@@ -112,15 +135,18 @@ final class TLSConnectionHandler: ChannelDuplexHandler {
     struct RegionReadError: Error, CustomStringConvertible {
         var errno: Int32
         var offset: Int
-        var description: String { "pread at offset \(offset) failed (errno \(errno))" }
+        var description: String {
+            errno == 0 ? "the segment file ends at offset \(offset), inside the region being read"
+                : "pread at offset \(offset) failed (errno \(errno))"
+        }
     }
 
-    /// The bytes of `region` (a segment file range that storage keeps open while the write is pending).
-    static func read(_ region: FileRegion, allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: region.readableBytes)
-        var offset = region.readerIndex
-        var remaining = region.readableBytes
-        try region.fileHandle.withUnsafeFileDescriptor { fd in
+    /// `length` bytes of the open file `handle` from `offset`.
+    static func read(_ handle: NIOFileHandle, offset: Int, length: Int, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: length)
+        var offset = offset
+        var remaining = length
+        try handle.withUnsafeFileDescriptor { fd in
             while remaining > 0 {
                 var failure: Int32 = 0
                 let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: remaining) { pointer in

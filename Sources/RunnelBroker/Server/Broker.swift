@@ -162,10 +162,10 @@ public final class Broker: Service, Sendable {
                         try? await Task.sleep(for: .seconds(Console.chartIntervalSeconds))
                     }
                 }
-                let metrics = await MetricsServer(registry: metricsRegistry, state: state, logger: logger,
-                                                  collector: { await collector.read() }, pages: { request in
-                    await console.prepared(request)
-                })
+                let metrics = await MetricsServer(
+                    registry: metricsRegistry, state: state, logger: logger,
+                    maxRequestsPerSecond: Int(config.int(.metricsListenerMaxRequestsPerSecond)),
+                    collector: { await collector.read() }, pages: { request in await console.prepared(request) })
                 metricsServer = metrics
                 do {
                     try await metrics.start(host: endpoint.host, port: endpoint.port)

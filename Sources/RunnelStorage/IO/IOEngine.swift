@@ -1,7 +1,8 @@
 // IOEngine: the per-log-dir I/O layer, a two-stage pipeline. The write stage drains a queue of
 // positional writes from every partition of the log dir and writes them; the sync stage fsyncs each
 // touched file once for every write round finished meanwhile (group commit), then fires the
-// completions in order. So the next round's page-cache writes overlap the previous round's fsync.
+// completions in order. So the next round's page-cache writes overlap the previous round's fsync, and
+// with `io.sync.workers` > 1 a pass's fsyncs overlap the previous pass's (decision 0024).
 // The backends are io_uring or plain pwritev/fdatasync, one per stage. When a round touches many
 // files (many partitions), one syncfs of the log dir's file system replaces the per-file fdatasyncs:
 // one journal commit and one device flush instead of one per file.
@@ -28,7 +29,7 @@ struct IORequest {
     var chunks: [ByteBuffer]
     /// fdatasync the file after the write, before completing.
     var sync: Bool
-    /// Called on the engine's sync thread with 0 or an errno, in submission order.
+    /// Called on one of the engine's sync threads with 0 or an errno, in submission order (one at a time).
     var completion: @Sendable (Int32) -> Void
     /// Called on the engine's write thread once the bytes are written (0) or the write failed (errno),
     /// before the sync stage takes the request; `completion` follows. Nil: not needed.
@@ -51,10 +52,12 @@ protocol IOBackend: AnyObject {
     func close()
 }
 
-/// The queue and threads in front of two backends. Thread-safe; completions run on the sync thread.
+/// The queue and threads in front of the backends. Thread-safe; completions run on a sync thread, one at a
+/// time, in submission order.
 final class IOEngine: @unchecked Sendable {
-    // @unchecked: `queue`, `stopping`, `stopped`, `syncJobs`, `writerDone` are only touched with their
-    // condition locked; `backend` and `directRing` only on the write thread, `syncBackend` only on the sync thread.
+    // @unchecked: `queue`, `stopping`, `stopped`, `syncJobs`, `writerDone`, `nextPass`, `runningSyncWorkers`,
+    // `completedPasses` are only touched with their condition locked; `backend` and `directRing` only on
+    // the write thread, `syncBackends[i]` only on sync worker i.
     private let condition = NSCondition()
     private var queue: [IORequest] = []
     private var stopping = false
@@ -64,7 +67,15 @@ final class IOEngine: @unchecked Sendable {
     private let syncCondition = NSCondition()
     private var syncJobs: [SyncJob] = []
     private var writerDone = false
-    private let syncBackend: any IOBackend
+    /// The number the next sync pass gets (passes complete in this order).
+    private var nextPass: UInt64 = 0
+    /// Sync workers still running (the last to stop closes the directory and tells the write stage).
+    private var runningSyncWorkers = 0
+    /// Passes whose requests are completed; pass N completes only after pass N - 1.
+    private let completionCondition = NSCondition()
+    private var completedPasses: UInt64 = 0
+    /// One backend per sync worker (its own ring on io_uring engines).
+    private let syncBackends: [any IOBackend]
     /// The direct path's ring (io_uring engines): several files' O_DIRECT writes of a round in flight at
     /// once. Only touched on the write thread.
     private var directRing: IOUringBackend?
@@ -78,6 +89,8 @@ final class IOEngine: @unchecked Sendable {
     private let directoryDescriptor: Int32
     /// Sync rounds answered by one syncfs (tests, metrics).
     let syncfsRounds = Atomic<Int>(0)
+    /// Sync passes whose fsyncs are done (their completions may still wait for earlier passes; tests).
+    let syncedPasses = Atomic<Int>(0)
     /// Direct writes carry RWF_DSYNC (`log.io.direct.sync = dsync`): durable when written, not synced again.
     private let directDsync: Bool
     /// Sync latency and group-commit sizes, per sync round.
@@ -86,7 +99,8 @@ final class IOEngine: @unchecked Sendable {
     /// Creates the engine for `kind`; `.auto` falls back to posix when io_uring cannot start.
     /// `name` is the log dir's path.
     init(kind: IOEngineKind, name: String, logger: Logger, syncfsMinFiles: Int = 0,
-         faults: IOFaultInjector? = nil, directDsync: Bool = false) throws(StorageError) {
+         faults: IOFaultInjector? = nil, directDsync: Bool = false,
+         syncWorkers: Int = 1) throws(StorageError) {
         self.name = name
         self.directDsync = directDsync
         self.faults = faults
@@ -111,27 +125,35 @@ final class IOEngine: @unchecked Sendable {
         // Buffered writes go through a ring only where the file system completes them inside io_uring
         // (XFS, btrfs). Elsewhere (ext4, tmpfs, …) the kernel hands each writev SQE to an io-wq worker,
         // which only adds a thread hop, so the write stage uses pwritev and the ring carries the syncs.
+        let workerCount = max(1, syncWorkers)
+        var syncs: [any IOBackend] = []
         if let ring, IOUringBackend.fileSystemHasAsyncBufferedWrites(name) {
             backend = ring
-            if let second = try? IOUringBackend(entries: 256) { syncBackend = second } else { syncBackend = PosixIOBackend() }
-            logger.info("io_uring engine", metadata: ["logDir": "\(name)", "writes": "ring"])
+            logger.info("io_uring engine", metadata: ["logDir": "\(name)", "writes": "ring", "syncWorkers": "\(workerCount)"])
         } else if let ring {
             backend = PosixIOBackend()
-            syncBackend = ring
+            syncs.append(ring)
             logger.info("io_uring engine", metadata: [
-                "logDir": "\(name)", "writes": "pwritev (no async buffered writes on this file system); syncs on the ring"])
+                "logDir": "\(name)", "writes": "pwritev (no async buffered writes on this file system); syncs on the ring",
+                "syncWorkers": "\(workerCount)"])
         } else {
             backend = PosixIOBackend()
-            syncBackend = PosixIOBackend()
         }
+        while syncs.count < workerCount {
+            if ring != nil, let another = try? IOUringBackend(entries: 256) { syncs.append(another) } else { syncs.append(PosixIOBackend()) }
+        }
+        syncBackends = syncs
         // Opened once nothing above can throw any more (closed when the sync stage stops).
         directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         let thread = Thread { [self] in run() }
         thread.name = "runnel-io-\(kind.rawValue)"
         thread.start()
-        let syncThread = Thread { [self] in runSyncs() }
-        syncThread.name = "runnel-sync-\(kind.rawValue)"
-        syncThread.start()
+        runningSyncWorkers = syncs.count
+        for worker in syncs.indices {
+            let syncThread = Thread { [self] in runSyncs(worker: worker) }
+            syncThread.name = "runnel-sync-\(kind.rawValue)"
+            syncThread.start()
+        }
     }
 
     /// Queues a request; false after `shutdown` (the completion is then never called).
@@ -253,22 +275,33 @@ final class IOEngine: @unchecked Sendable {
         syncCondition.unlock()
     }
 
-    /// The sync stage: takes every write round finished so far, fdatasyncs each file that a request of
-    /// them asked to sync once, then completes the requests in submission order.
-    private func runSyncs() {
+    /// A sync worker (the sync stage has `syncBackends.count`): takes every write round finished so far
+    /// as one pass, fdatasyncs each file that a request of them asked to sync once, then completes the
+    /// requests in submission order, after every earlier pass's. While one worker waits for its pass's
+    /// fsyncs, another takes the rounds written meanwhile: fdatasync makes durable what was written before
+    /// the call, whatever else is in flight on the file, so overlapping passes keep every guarantee.
+    private func runSyncs(worker: Int) {
+        let syncBackend = syncBackends[worker]
         while true {
             syncCondition.lock()
             while syncJobs.isEmpty && !writerDone { syncCondition.wait() }
             if syncJobs.isEmpty {
+                syncCondition.unlock()
                 syncBackend.close()
-                if directoryDescriptor >= 0 { _ = close(directoryDescriptor) }
-                writerDone = false  // tells finishSyncStage the stage has stopped
+                syncCondition.lock()
+                runningSyncWorkers -= 1
+                if runningSyncWorkers == 0 {
+                    if directoryDescriptor >= 0 { _ = close(directoryDescriptor) }
+                    writerDone = false  // tells finishSyncStage the stage has stopped
+                }
                 syncCondition.broadcast()
                 syncCondition.unlock()
                 return
             }
             let jobs = syncJobs
             syncJobs.removeAll(keepingCapacity: true)
+            let pass = nextPass
+            nextPass &+= 1
             syncCondition.unlock()
             faults?.waitWhileSyncsHeld()
             var files: [Int32: LogFileHandle] = [:]
@@ -296,12 +329,18 @@ final class IOEngine: @unchecked Sendable {
                 metrics.recordRound(syncfs: usesSyncfs, files: files.count, requests: jobs.reduce(0) { $0 + $1.batch.count },
                                     since: syncStarted)
             }
+            syncedPasses.add(1, ordering: .relaxed)
+            completionCondition.lock()
+            while completedPasses != pass { completionCondition.wait() }
             for job in jobs {
                 for (request, result) in zip(job.batch, job.writeResults) {
                     request.completion(result != 0 || !request.sync || durableOnWrite(request)
                                        ? result : synced[request.file.descriptor] ?? EIO)
                 }
             }
+            completedPasses &+= 1
+            completionCondition.broadcast()
+            completionCondition.unlock()
         }
     }
 }

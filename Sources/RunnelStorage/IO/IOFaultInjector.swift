@@ -14,6 +14,8 @@ final class IOFaultInjector: Sendable {
     private let held = Mutex(false)
     /// While true the sync stage waits before its next fsync round (written bytes stay unsynced).
     private let syncsHeld = Mutex(false)
+    /// One pass to hold: `armed` until a sync worker takes it, then `holding` until released.
+    private let onePass = Mutex<(armed: Bool, holding: Bool)>((false, false))
 
     init() {}
 
@@ -38,9 +40,24 @@ final class IOFaultInjector: Sendable {
 
     func releaseSyncs() { syncsHeld.withLock { $0 = false } }
 
-    /// Called by the sync thread before a round; returns once syncs are released.
+    /// Makes the next sync pass (only that one) wait before its fsyncs, until `releaseHeldSyncPass()`;
+    /// other workers' passes go on meanwhile.
+    func holdNextSyncPass() { onePass.withLock { $0.armed = true } }
+
+    func releaseHeldSyncPass() { onePass.withLock { $0.holding = false } }
+
+    /// Whether a pass is waiting in `holdNextSyncPass`'s hold.
+    var isHoldingASyncPass: Bool { onePass.withLock { $0.holding } }
+
+    /// Called by a sync worker before a pass; returns once syncs are released.
     func waitWhileSyncsHeld() {
         while syncsHeld.withLock({ $0 }) { usleep(200) }
+        let held = onePass.withLock { state -> Bool in
+            guard state.armed else { return false }
+            state = (false, true)
+            return true
+        }
+        if held { while onePass.withLock({ $0.holding }) { usleep(200) } }
     }
 
     /// The errno for this write, or nil to let it run.

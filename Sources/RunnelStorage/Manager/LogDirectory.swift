@@ -20,7 +20,8 @@ final class LogDirectory: Sendable {
     private let health = Mutex((offline: false, consecutiveFailures: 0))
     private let logger: Logger
 
-    init(path: String, engineKind: IOEngineKind, syncfsMinFiles: Int = 0, ioMode: LogIOMode = .buffered, logger: Logger,
+    init(path: String, engineKind: IOEngineKind, syncfsMinFiles: Int = 0, syncWorkers: Int = 1, ioMode: LogIOMode = .buffered,
+         logger: Logger,
          faults: IOFaultInjector? = nil, tailCache: TailCache? = nil, directSync: DirectSync = .fdatasync) throws(StorageError) {
         self.path = path
         self.logger = logger
@@ -39,7 +40,18 @@ final class LogDirectory: Sendable {
         logger.info("log dir write mode", metadata: ["logDir": "\(path)", "mode": "\(resolved.direct ? "direct" : "buffered")",
                                                      "reason": "\(resolved.reason)"])
         engine = try IOEngine(kind: engineKind, name: path, logger: logger, syncfsMinFiles: syncfsMinFiles, faults: faults,
-                              directDsync: resolved.direct && directSync == .dsync)
+                              directDsync: resolved.direct && directSync == .dsync,
+                              syncWorkers: Self.syncWorkers(configured: syncWorkers, direct: resolved.direct))
+    }
+
+    /// `io.sync.workers` for a log dir (decision 0024). Direct path: as configured — there an fdatasync
+    /// only commits metadata and flushes the device, so a second pass in flight costs little and shortens
+    /// the queue. Buffered path: always one. There each fdatasync also writes pages back, and
+    /// Linux reports a writeback error to one fdatasync of the file only: two passes syncing one file at
+    /// once could hand the error of one pass's pages to the other pass and acknowledge lost data. (Two in
+    /// flight also did worse there in the A/B.)
+    static func syncWorkers(configured: Int, direct: Bool) -> Int {
+        direct ? max(1, configured) : 1
     }
 
     var isOffline: Bool { health.withLock { $0.offline } }

@@ -52,7 +52,8 @@ public final class LogManager: Sendable {
         for path in configuration.logDirs {
             do throws(StorageError) {
                 let directory = try LogDirectory(path: path, engineKind: configuration.ioEngine,
-                                                 syncfsMinFiles: configuration.syncfsMinFiles, ioMode: configuration.logIOMode, logger: logger,
+                                                 syncfsMinFiles: configuration.syncfsMinFiles, syncWorkers: configuration.syncWorkers,
+                                                 ioMode: configuration.logIOMode, logger: logger,
                                                  faults: configuration.faultInjector, tailCache: tailCache,
                                                  directSync: configuration.directSync)
                 directories.append(directory)

@@ -12,6 +12,9 @@ public struct LogManagerConfiguration: Sendable {
     /// io.syncfs.min.files: a group commit that must fsync at least this many files of one log dir
     /// issues one syncfs of its file system instead (0: always one fdatasync per file).
     public var syncfsMinFiles = 16
+    /// io.sync.workers: sync passes of a direct-path log dir in flight at once (decision 0024); 1: one after
+    /// another. Buffered log dirs always use 1.
+    public var syncWorkers = 1
     /// log.io.mode: how segment data is written — `auto` (O_DIRECT where the file system accepts it),
     /// `direct` or `buffered` (the page cache).
     public var logIOMode: LogIOMode = Self.defaultLogIOMode

@@ -350,6 +350,16 @@ class LocalCluster:
                     raise
         raise AssertionError("unreachable")
 
+    def wait_registered(self, timeout: float = 30) -> None:
+        """Polls until every running node's Metadata lists every running node as a broker: each holds its
+        registration (a lease in etcd). A node that answers ApiVersions may still be registering, or may have
+        lost its lease on a loaded machine and be registering again; topics created meanwhile are placed on
+        the others."""
+        def registered():  # a node that does not answer yet counts as "not yet" (poll)
+            want = set(self.running())
+            return all(set(self.metadata(n)["brokers"]) == want for n in want)
+        poll(f"nodes {self.running()} registered", timeout, registered)
+
     def wait_serving(self, node: int, timeout: float = 45) -> None:
         def answers():
             p = self.restarted.get(node)

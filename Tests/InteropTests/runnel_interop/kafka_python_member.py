@@ -16,6 +16,8 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.structs import OffsetAndMetadata
 
+from kafka_python_group import subscribe_with_metadata  # this folder: run as a script
+
 ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
 
 
@@ -52,21 +54,8 @@ def main() -> int:
         def on_partitions_assigned(self, assigned):
             event("assigned", assigned)
 
-    # Metadata before subscribing and a fresh response after it, as test_groups_kafka_python.group_consumer
-    # does (it says why: without them kafka-python 3.0.12 sometimes stops heartbeating after its first
-    # join, or its leader rejoins at once). An alias is not in an all-topics listing (Runnel lists topics),
-    # which partitions_for_topic/topics() ask for, so the topics are asked for by name through the
-    # consumer's cluster metadata (kafka-python's own, private, API).
-    def fresh_metadata(future, what):
-        deadline = time.monotonic() + 20
-        while not (future.is_done and all(consumer._cluster.partitions_for_topic(t) for t in args["topics"])):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"no metadata for {args['topics']} ({what})")
-            time.sleep(0.02)  # metadata poll interval, bounded above
-
-    fresh_metadata(consumer._cluster.set_topics(args["topics"]), "before subscribing")
-    consumer.subscribe(args["topics"], listener=Listener())
-    fresh_metadata(consumer._cluster.request_update(), "after subscribing")
+    # Metadata before subscribing and a fresh response after it (kafka_python_group.py says why).
+    subscribe_with_metadata(consumer, args["topics"], listener=Listener())
     deadline = time.monotonic() + args.get("timeoutMs", 120000) / 1000
     consumed = sync_commits = 0
     timed_out = False

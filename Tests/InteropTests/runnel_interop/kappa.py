@@ -35,14 +35,16 @@ class KappaJob:
             raise AssertionError(f"job {self.group} failed: {self.error!r}") from self.error
 
     def _run(self) -> None:
-        from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata
+        from kafka import KafkaProducer, OffsetAndMetadata
+
+        from runnel_interop.kafka_python_group import group_consumer
         consumer = producer = None
         try:
-            consumer = KafkaConsumer(self.source, bootstrap_servers=self.bootstrap, group_id=self.group,
-                                     enable_auto_commit=False, auto_offset_reset="earliest",
-                                     session_timeout_ms=30000, heartbeat_interval_ms=1000,
-                                     request_timeout_ms=15000, max_poll_records=200,
-                                     metadata_max_age_ms=self.metadata_max_age_ms)
+            consumer = group_consumer([self.source], bootstrap_servers=self.bootstrap, group_id=self.group,
+                                      enable_auto_commit=False, auto_offset_reset="earliest",
+                                      session_timeout_ms=30000, heartbeat_interval_ms=1000,
+                                      request_timeout_ms=15000, max_poll_records=200,
+                                      metadata_max_age_ms=self.metadata_max_age_ms)
             producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5,
                                      metadata_max_age_ms=self.metadata_max_age_ms)
             while not self._stop.is_set():

@@ -1,8 +1,9 @@
 // `produce`: sends `count` records of RecordScheme (indices start..start+count-1) with the Java
 // producer and reports, per index, where it was acknowledged ([partition, offset]) or null when
 // its send failed. The producer's defaults (idempotence on, acks=all) apply unless the arguments
-// set "acks" / "idempotence". "ratePerSec" paces the sends (for restart-mid-stream tests) and
-// "progressEvery" prints "PROGRESS acked=N" lines on stderr so a test can act mid-stream.
+// set "acks" / "idempotence". "ratePerSec" paces the sends (for restart-mid-stream tests),
+// "progressEvery" prints "PROGRESS acked=N" lines on stderr so a test can act mid-stream, and
+// "closeTimeoutMs" bounds the final close (default 30 s).
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -48,11 +49,18 @@ final class ProduceCommand {
         Map<String, Object> config = new LinkedHashMap<>();
         try (KafkaProducer<byte[], byte[]> producer =
                  new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            // Paced sends keep the average rate, but a backlog of more than 100 ms (the first send waits
+            // for metadata, a connection, maybe a SASL exchange: seconds on a loaded machine; a send
+            // blocked across a failover) is dropped, not sent in one burst.
+            long interval = ratePerSec > 0 ? 1_000_000_000L / ratePerSec : 0;
+            long due = System.nanoTime();
             for (int n = 0; n < count; n++) {
                 if (ratePerSec > 0) {
-                    long due = t0 + n * 1_000_000_000L / ratePerSec;
-                    long wait = due - System.nanoTime();
+                    long now = System.nanoTime();
+                    due = Math.max(due, now - 100_000_000L);
+                    long wait = due - now;
                     if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    due += interval;
                 }
                 long i = start + n;
                 List<Header> headers = new ArrayList<>();
@@ -93,7 +101,7 @@ final class ProduceCommand {
                     config.put("produceThrottleTimeMaxMs", v instanceof Double && !((Double) v).isNaN() ? v : 0.0);
                 }
             }
-            producer.close(Duration.ofSeconds(30));
+            producer.close(Duration.ofMillis(args.num("closeTimeoutMs", 30000)));
         }
         config.put("acks", p.getProperty("acks", "default"));
         config.put("enable.idempotence", p.getProperty("enable.idempotence", "default"));
