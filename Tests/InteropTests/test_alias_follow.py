@@ -43,7 +43,10 @@ class TwoOutputs:
         self.t0 = int(time.time() * 1000) - 3_600_000
         self.next = 0
         self.errors: list[str] = []
-        self._p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "message.timeout.ms": 30000})
+        # Idempotent: v2 offset k must stay event k + M even when a test restarts the broker with SIGKILL (a
+        # batch written and synced whose answer was lost is retried; without idempotence it lands twice).
+        self._p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "message.timeout.ms": 30000,
+                            "enable.idempotence": True})
         self._emit(PREFILL)
         assert self._p.flush(30) == 0 and not self.errors, self.errors[:5]
         self._stop = threading.Event()

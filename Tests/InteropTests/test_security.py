@@ -319,19 +319,22 @@ def test_sasl_plain_bad_credentials_fail_and_read_nothing(secure, pki, java, kca
     assert not got
     assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
     # kcat
-    res = subprocess.run(clients.kcat_base(kcat_bin, bootstrap) + kcat_args(bad) + ["-L", "-m", "20"],
+    # librdkafka retries a failed authentication until the metadata timeout: 5 s holds many attempts.
+    res = subprocess.run(clients.kcat_base(kcat_bin, bootstrap) + kcat_args(bad) + ["-L", "-m", "5"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode != 0 and "Authentication failed" in res.stderr, res.stderr[-2000:]
     # kafka-python
     from kafka.errors import KafkaError as KPError
+    # kafka-python 3.0.12 retries a failed authentication until its bootstrap timeout (30 s by default),
+    # then raises KafkaTimeoutError ("Unable to bootstrap"): 5 s holds many attempts.
     with pytest.raises(KPError):
         clients.kafka_python_consume(bootstrap, topic, timeout=15,
-                                     config=kafka_python_props("SASL_PLAINTEXT", pki, "PLAIN", user, password))
+                                     config={**kafka_python_props("SASL_PLAINTEXT", pki, "PLAIN", user, password),
+                                             "bootstrap_timeout_ms": 5000})
     # Java
     try:
-        # The failures above, from this address within a minute, have grown the broker's answer delay to
-        # its 5 s cap (FailedAuthenticationDelay): a request timeout of 5 s raced that answer and sometimes
-        # won (TimeoutException instead of SaslAuthenticationException).
+        # The secure fixture sets no failed-authentication delay; with one, the failures above from this
+        # address grow it to its 5 s cap (FailedAuthenticationDelay), so the request timeout stays above that.
         result = java.run("produce", {"bootstrap": bootstrap, "topic": topic, "count": 1, "prefix": unique("x"),
                                       "partition": 0, "maxBlockMs": 20000, "deliveryTimeoutMs": 20000,
                                       "requestTimeoutMs": 12000,

@@ -164,7 +164,7 @@ def test_limited_producer_held_to_quota_while_unlimited_keeps_throughput(runnel_
     baseline = Throughput(qbroker.bootstrap, topic, free_id)
     b_start, b_end = baseline.run(3.0)
     baseline_rate = baseline.rate(b_start, b_end)
-    assert baseline_rate > 3 * MiB, f"baseline only {baseline_rate / MiB:.2f} MiB/s: too slow to tell quotas apart"
+    assert baseline_rate > 8 * MiB, f"baseline only {baseline_rate / MiB:.2f} MiB/s: too slow to tell quotas apart"
 
     quota(runnel_bin, qbroker, "set", "--client", limited_id, "--producer-byte-rate", str(MiB))
     limited = Throughput(qbroker.bootstrap, topic, limited_id)
@@ -185,9 +185,12 @@ def test_limited_producer_held_to_quota_while_unlimited_keeps_throughput(runnel_
     assert abs(limited_rate - MiB) <= 0.10 * MiB, f"limited producer at {limited_rate / MiB:.3f} MiB/s"
     assert limited.throttles and max(limited.throttles) > 0, "librdkafka saw no throttle_time_ms"
     assert not free.throttles, f"the unlimited producer was throttled: {free.throttles[:5]}"
-    # The unlimited producer keeps its throughput. Measured here: 0.6-1.3x its baseline (2 shared cores, a
-    # debug broker, the limited producer's own client beside it); below 0.4x would mean the quota hurt it.
-    assert free_rate >= 0.4 * baseline_rate, f"unlimited producer fell to {free_rate / MiB:.2f} of {baseline_rate / MiB:.2f} MiB/s"
+    # The unlimited producer keeps its throughput: it is not held anywhere near the quota. Measured here:
+    # 0.6-1.3x its baseline on a quiet machine, 0.36x once in CI with the other worker's test on the same 2
+    # cores during the 3 s window (the baseline was taken at another moment), so the bound is absolute: 4x the
+    # limited client's quota, and at least a fifth of the baseline.
+    assert free_rate >= max(4 * MiB, 0.2 * baseline_rate), \
+        f"unlimited producer fell to {free_rate / MiB:.2f} of {baseline_rate / MiB:.2f} MiB/s"
 
     assert_throttled_in_metrics(qbroker, "produce")
     quota(runnel_bin, qbroker, "remove", "--client", limited_id)

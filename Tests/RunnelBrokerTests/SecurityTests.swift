@@ -93,6 +93,35 @@ import Testing
         return SaslServer(scram: mechanism, credentials: StaticScramCredentials(["alice": [mechanism: credential]]))
     }
 
+    /// The primitives beneath SCRAM (libcrypto, decision 0025) against values computed independently
+    /// (Python's hashlib and hmac): PBKDF2-HMAC-SHA-512, HMAC-SHA-512 and SHA-256.
+    @Test func scramPrimitivesMatchKnownAnswers() throws {
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        let salt = Array("salt".utf8)
+        #expect(hex(try ScramMechanism.sha512.saltedPassword("password", salt: salt, iterations: 1))
+                == "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252c02d470a285a0501bad999bfe943c08f050235d7d68b1da55e63f73b60a57fce")
+        #expect(hex(try ScramMechanism.sha512.saltedPassword("password", salt: salt, iterations: 2))
+                == "e1d9c16aa681708a45f5c7c4e215ceb66e011a2e9f0040713f18aefdb866d53cf76cab2868a39b9f7840edce4fef5a82be67335c77a6068e04112754f27ccf4e")
+        #expect(hex(ScramMechanism.sha512.hmac(key: Array("key".utf8), Array("The quick brown fox jumps over the lazy dog".utf8)))
+                == "b42af09057bac1e2d41708e48a902e09b5ff7f12ab428a4fe86653c73dd248fb82f948a549f7b791a5b41915ee4d1ec3935357e4e2317250d0372afa2ebeeb3a")
+        #expect(hex(ScramMechanism.sha256.hash(Array("abc".utf8)))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(throws: ScramError.invalidIterations(0)) { try ScramMechanism.sha256.saltedPassword("p", salt: salt, iterations: 0) }
+    }
+
+    /// A client certificate's subject in the RFC 2253 form Kafka's principal builder sees (Java's
+    /// X500Principal.getName()): most significant RDN last, `,` and `;` escaped, UTF-8 kept.
+    /// Certificates made with `openssl req -x509 -subj "/O=Runnel/OU=eng/CN=alice"` and
+    /// `-utf8 -subj "/C=DE/O=Müller, Söhne/CN=Doe;John"`.
+    @Test func certificateSubjectsPrintAsKafkaPrintsThem() throws {
+        let alice = try #require(Data(base64Encoded: "MIIBtDCCAVugAwIBAgIUb/Sd4WTXXWYwLzoEuox04gTZicAwCgYIKoZIzj0EAwIwLzEPMA0GA1UECgwGUnVubmVsMQwwCgYDVQQLDANlbmcxDjAMBgNVBAMMBWFsaWNlMCAXDTI2MTIwNDIyMzAwM1oYDzIxMjYxMTEwMjIzMDAzWjAvMQ8wDQYDVQQKDAZSdW5uZWwxDDAKBgNVBAsMA2VuZzEOMAwGA1UEAwwFYWxpY2UwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQqS8ypcWA4mJXKnYdqcsL7j0qbLCfiB6Xg55QOWBBfr/jlV5kMhv4KBsMj/7+JYbOVb2WGoMvTwHQkc9rO/tZXo1MwUTAdBgNVHQ4EFgQU7Mesk9DjEV6CFG7wS/IfzftIGx4wHwYDVR0jBBgwFoAU7Mesk9DjEV6CFG7wS/IfzftIGx4wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiBd2JcByUJodKF8pTixLkh4mVMAni0tB3C/aTAnJadxzAIgZP5FcQKHbuets87JtHiFYF3JjwX+nXqUrLLwkELGY+U="))
+        #expect(try TLSConnectionHandler.subject(derEncoded: Array(alice)) == "CN=alice,OU=eng,O=Runnel")
+        let escaped = try #require(Data(base64Encoded: "MIIByzCCAXGgAwIBAgIUX8ICkOTteNG4gXh0ja30IcGcR/cwCgYIKoZIzj0EAwIwOjELMAkGA1UEBhMCREUxGDAWBgNVBAoMD03DvGxsZXIsIFPDtmhuZTERMA8GA1UEAwwIRG9lO0pvaG4wIBcNMjYxMjA0MjIzMDA1WhgPMjEyNjExMTAyMjMwMDVaMDoxCzAJBgNVBAYTAkRFMRgwFgYDVQQKDA9Nw7xsbGVyLCBTw7ZobmUxETAPBgNVBAMMCERvZTtKb2huMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEz7+TKB603jZkKuOSSaVdeuyECNRh8d9HVXAMS9vY2qjCBIigd0JGRy4yJZYJ9nJGCciZbHVO/YQs4oFvuQfQB6NTMFEwHQYDVR0OBBYEFEf/R0xPsjJGfIRJXDMsQUysg7r/MB8GA1UdIwQYMBaAFEf/R0xPsjJGfIRJXDMsQUysg7r/MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgQw283vhVx38kMxN6oDJMJYxV0v1st7BGAXz8QR6EMDQCIQDBnXjai6HbPOWOsJ+G6otChNjQHMLbnTOgl1c4WgXCEA=="))
+        #expect(try TLSConnectionHandler.subject(derEncoded: Array(escaped)) == "CN=Doe\\;John,O=Müller\\, Söhne,C=DE")
+        #expect(throws: UnreadableCertificateError.self) { try TLSConnectionHandler.subject(derEncoded: Array(alice.prefix(100))) }
+        #expect(throws: UnreadableCertificateError.self) { try TLSConnectionHandler.subject(derEncoded: []) }
+    }
+
     @Test(arguments: ScramMechanism.allCases)
     func scramRoundTripAuthenticates(mechanism: ScramMechanism) throws {
         var server = try scramServer(mechanism)

@@ -11,7 +11,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import NIOTLS
-import X509
+import CLibCrypto
 
 extension KafkaServer {
     /// Adds TLS in front of the request pipeline when the session's listener uses it.
@@ -68,7 +68,7 @@ final class TLSConnectionHandler: ChannelDuplexHandler {
         guard let certificate else { return }  // no client certificate: User:ANONYMOUS
         let subject: String
         do {
-            subject = try Certificate(derEncoded: certificate.toDERBytes()).subject.description
+            subject = try Self.subject(derEncoded: certificate.toDERBytes())
         } catch {
             logger.warning("closing connection: unreadable client certificate", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -163,5 +163,30 @@ final class TLSConnectionHandler: ChannelDuplexHandler {
             }
         }
         return buffer
+    }
+}
+
+/// A client certificate libcrypto could not read.
+struct UnreadableCertificateError: Error, CustomStringConvertible {
+    var description: String { "the client certificate is not a DER X.509 certificate libcrypto can parse" }
+}
+
+extension TLSConnectionHandler {
+    /// The subject of a DER certificate in RFC 2253 form ("CN=alice,OU=eng,O=Runnel": the most significant
+    /// RDN last, as Kafka's principal builder prints it through Java's X500Principal).
+    static func subject(derEncoded der: [UInt8]) throws -> String {
+        var capacity = 1024
+        while capacity <= 1 << 20 {
+            var out = [CChar](repeating: 0, count: capacity)
+            let n = der.withUnsafeBufferPointer { d in
+                runnel_certificate_subject_rfc2253(d.baseAddress, d.count, &out, capacity)
+            }
+            if n >= 0 {
+                return String(decoding: out.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+            if n == -1 { throw UnreadableCertificateError() }
+            capacity *= 8
+        }
+        throw UnreadableCertificateError()
     }
 }

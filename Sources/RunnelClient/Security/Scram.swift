@@ -1,9 +1,23 @@
 // Scram: SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, RFC 7677) as Kafka uses them — the key
 // derivation, the credential Kafka stores (salt, iterations, stored key, server key), the message
 // attributes, and the client side of the exchange. The broker's server side builds on these.
-import _CryptoExtras
-import Crypto
+import CLibCrypto
 import Foundation
+
+/// Why a SCRAM key derivation failed.
+public enum ScramError: Error, Equatable, CustomStringConvertible {
+    /// PBKDF2 needs 1 to 2^31-1 iterations.
+    case invalidIterations(Int)
+    /// libcrypto refused the operation.
+    case cryptoFailure(String)
+
+    public var description: String {
+        switch self {
+        case .invalidIterations(let n): "SCRAM iterations \(n) out of range (1...\(Int32.max))"
+        case .cryptoFailure(let what): "libcrypto failed to compute \(what)"
+        }
+    }
+}
 
 /// A SCRAM mechanism Kafka supports.
 public enum ScramMechanism: String, Sendable, CaseIterable, Codable {
@@ -27,29 +41,47 @@ public enum ScramMechanism: String, Sendable, CaseIterable, Codable {
     /// The most iterations Kafka accepts (16384).
     public static let maxIterations = 16384
 
+    /// This mechanism's digest in libcrypto.
+    private var digest: OpaquePointer? { self == .sha256 ? EVP_sha256() : EVP_sha512() }
+    /// The digest's output size in bytes.
+    private var digestSize: Int { self == .sha256 ? 32 : 64 }
+
     /// Hi(password, salt, i) of RFC 5802: PBKDF2 with this mechanism's HMAC.
     public func saltedPassword(_ password: String, salt: [UInt8], iterations: Int) throws -> [UInt8] {
-        let key = try KDF.Insecure.PBKDF2.deriveKey(
-            from: Array(password.utf8), salt: salt, using: self == .sha256 ? .sha256 : .sha512,
-            outputByteCount: self == .sha256 ? 32 : 64, unsafeUncheckedRounds: iterations)
-        return key.withUnsafeBytes { Array($0) }
+        guard iterations > 0, iterations <= Int(Int32.max) else { throw ScramError.invalidIterations(iterations) }
+        let passwordLength = password.utf8.count
+        var key = [UInt8](repeating: 0, count: digestSize)
+        let ok = password.withCString { pw in
+            salt.withUnsafeBufferPointer { s in
+                PKCS5_PBKDF2_HMAC(pw, Int32(passwordLength), s.baseAddress, Int32(s.count), Int32(iterations),
+                                  digest, Int32(key.count), &key)
+            }
+        }
+        guard ok == 1 else { throw ScramError.cryptoFailure("PBKDF2") }
+        return key
     }
 
     /// HMAC(key, message).
     public func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
-        let symmetric = SymmetricKey(data: key)
-        switch self {
-        case .sha256: return Array(HMAC<SHA256>.authenticationCode(for: message, using: symmetric))
-        case .sha512: return Array(HMAC<SHA512>.authenticationCode(for: message, using: symmetric))
+        var out = [UInt8](repeating: 0, count: digestSize)
+        var length: UInt32 = 0
+        key.withUnsafeBufferPointer { k in
+            message.withUnsafeBufferPointer { m in
+                // HMAC with a known digest and in-memory inputs does not fail; an empty answer would fail the proof.
+                _ = HMAC(digest, k.baseAddress, Int32(k.count), m.baseAddress, m.count, &out, &length)
+            }
         }
+        return Array(out.prefix(Int(length)))
     }
 
     /// H(data).
     public func hash(_ data: [UInt8]) -> [UInt8] {
-        switch self {
-        case .sha256: return Array(SHA256.hash(data: data))
-        case .sha512: return Array(SHA512.hash(data: data))
+        var out = [UInt8](repeating: 0, count: digestSize)
+        var length: UInt32 = 0
+        data.withUnsafeBufferPointer { d in
+            _ = EVP_Digest(d.baseAddress, d.count, &out, &length, digest, nil)
         }
+        return Array(out.prefix(Int(length)))
     }
 }
 

@@ -6,7 +6,7 @@
 // PartitionLog's lock. On the append path it neither writes nor fsyncs a file (a roll only creates the
 // new segment's files): the index bytes and fsyncs it produces are collected (`indexWrites`,
 // `rolledUnflushed`) for PartitionLog to hand to the log dir's I/O engine.
-import Collections
+import DequeModule
 import KafkaRecords
 import Logging
 import NIOCore
