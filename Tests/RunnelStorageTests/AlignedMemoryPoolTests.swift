@@ -10,6 +10,10 @@ import Testing
         #expect(AlignedMemoryPool.blockSize(for: DirectIO.block + 1) == 2 * DirectIO.block)
         #expect(AlignedMemoryPool.blockSize(for: DirectIO.bufferBytes) == DirectIO.bufferBytes)
         #expect(AlignedMemoryPool.blockSize(for: DirectIO.bufferBytes + 1) == 2 * DirectIO.bufferBytes)
+        #expect(AlignedMemoryPool.blockSize(for: 1 << 20) == 1 << 20)
+        // Beyond 1 MiB, whole MiB: the catch-up's appends of a few MiB fall into few sizes, reused.
+        #expect(AlignedMemoryPool.blockSize(for: (1 << 20) + 1) == 2 << 20)
+        #expect(AlignedMemoryPool.blockSize(for: 5 * (1 << 20) + 300 * 1024) == 6 << 20)
     }
 
     @Test func aReleasedBlockIsReusedAndTheFreeListIsBounded() throws {

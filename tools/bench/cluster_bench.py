@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_bench import Broker, build_driver, cpu_seconds, iperf3_loopback_bytes_per_s, percentile, run_driver  # noqa: E402
+from e2e_bench import Broker, build_driver, cpu_seconds, iperf3_loopback_bytes_per_s, minor_faults, percentile, run_driver  # noqa: E402
 
 from confluent_kafka import KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -322,6 +322,9 @@ def main() -> int:
                 cpu = (cpu_seconds(cluster.node(leader)["pid"]) - leader_cpu
                        + cpu_seconds(cluster.node(follower)["pid"]))
                 results["catchup_cpu_s_per_GiB"] = cpu / (count * args.value_size / (1 << 30))
+                # First touches of fresh memory by the restarted follower (its start included), per GiB.
+                results["catchup_follower_minor_faults_per_GiB"] = (
+                    minor_faults(cluster.node(follower)["pid"]) / (count * args.value_size / (1 << 30)))
                 if perf:
                     perf.send_signal(signal.SIGINT)
                     perf.wait(timeout=60)

@@ -46,11 +46,17 @@ final class AlignedMemoryPool: Sendable {
     var counts: (reused: UInt64, fresh: UInt64) { state.withLock { ($0.reused, $0.fresh) } }
 
     /// The block size a request of `bytes` gets: a whole multiple of the tail's buffer size (pages for
-    /// smaller requests, such as the probe's one block).
+    /// smaller requests, such as the probe's one block), and of `largeUnit` beyond it. Returned blocks are
+    /// reused by exact size, so the large ones come in few sizes: a follower catching up appends answers of
+    /// a few MiB whose sizes vary by the batch, and per 256 KiB each size was nearly new — its blocks went
+    /// back to malloc and the next ones were faulted in and zeroed by the kernel again.
     static func blockSize(for bytes: Int) -> Int {
-        let unit = bytes < DirectIO.bufferBytes ? DirectIO.block : DirectIO.bufferBytes
+        let unit = bytes < DirectIO.bufferBytes ? DirectIO.block : bytes <= largeUnit ? DirectIO.bufferBytes : largeUnit
         return max(1, (bytes + unit - 1) / unit) * unit
     }
+
+    /// The granularity of blocks above it (at most this much more memory than asked for, per block).
+    static let largeUnit = 1 << 20
 
     /// A page-aligned block of exactly `size` bytes: a returned one of that size, or a new one.
     func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
