@@ -220,6 +220,7 @@ final class IOEngine: @unchecked Sendable {
             condition.unlock()
             var writes = batch
             for index in writes.indices { writes[index].sync = false }
+            let writeStart = DispatchTime.now()
             var results: [Int32]
             if let faults {
                 var injected: [Int: Int32] = [:]
@@ -234,6 +235,7 @@ final class IOEngine: @unchecked Sendable {
             } else {
                 results = executeWrites(writes)
             }
+            metrics.recordWriteRound(since: writeStart)
             for (request, result) in zip(batch, results) { request.written?(result) }
             syncCondition.lock()
             syncJobs.append(SyncJob(batch: batch, writeResults: results))
