@@ -176,11 +176,12 @@ struct SaslServer: Sendable {
         let withoutProof = String(text[..<proofRange.lowerBound])
         let authMessage = Array("\(firstBare),\(serverFirst),\(withoutProof)".utf8)
         let signature = scram.hmac(key: credential.storedKey, authMessage)
-        guard proof.count == signature.count else {
+        // An empty signature means libcrypto failed (ScramMechanism.hmac): never compare against it.
+        guard !signature.isEmpty, proof.count == signature.count else {
             return .failed(reason: "SCRAM proof has the wrong length (\(user))", message: scramFailure)
         }
         let clientKey = ScramMessages.xor(proof, signature)
-        guard ScramMessages.constantTimeEqual(scram.hash(clientKey), credential.storedKey) else {
+        guard !credential.storedKey.isEmpty, ScramMessages.constantTimeEqual(scram.hash(clientKey), credential.storedKey) else {
             return .failed(reason: "wrong SCRAM proof for \(user)", message: scramFailure)
         }
         let serverSignature = scram.hmac(key: credential.serverKey, authMessage)

@@ -61,20 +61,19 @@ public enum ScramMechanism: String, Sendable, CaseIterable, Codable {
         return key
     }
 
-    /// HMAC(key, message).
+    /// HMAC(key, message); empty if libcrypto fails (the server refuses an empty signature).
     public func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: digestSize)
         var length: UInt32 = 0
         key.withUnsafeBufferPointer { k in
             message.withUnsafeBufferPointer { m in
-                // HMAC with a known digest and in-memory inputs does not fail; an empty answer would fail the proof.
                 _ = HMAC(digest, k.baseAddress, Int32(k.count), m.baseAddress, m.count, &out, &length)
             }
         }
         return Array(out.prefix(Int(length)))
     }
 
-    /// H(data).
+    /// H(data); empty if libcrypto fails (never equal to a stored key).
     public func hash(_ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: digestSize)
         var length: UInt32 = 0
