@@ -46,15 +46,20 @@ import Testing
         #expect(ids.staleAliasIds([v1], image: image, client).isEmpty)
     }
 
+    /// Member "m1" of a group moved by a fence, on the test client of `request`.
+    private func movedMember(_ request: HandlerRequest) -> MovedMember {
+        MovedMember(key: ClientTopicIds.key(clientId: "test", host: request.clientHost), memberId: "m1")
+    }
+
     @Test func aHoldBeforeTheFenceSurvivesSyncGroupsUntilTheFence() async throws {
         let harness = try Harness()
         let ids = harness.core.clientTopicIds
         let client = harness.request(1, version: 12)
-        let member = MovedMember(key: ClientTopicIds.key(clientId: "test", host: client.clientHost), memberId: "m1")
+        let member = movedMember(client)
         let other = KafkaUUID.random()
         let held = KafkaUUID.random()
         let p0 = HeldPartition(topicId: held, partition: 0)
-                ids.hold([held], for: [member], group: "g", forMs: 60_000, releasable: false)
+        ids.hold([held], for: [member], group: "g", forMs: 60_000, releasable: false)
         #expect(ids.heldPartitions([p0, HeldPartition(topicId: other, partition: 0)], client).held == [p0])
         ids.expectFreshPositions(client)  // a SyncGroup of the old generation, before the fence: the hold stays
         ids.noteCommittedOffsetsRead([p0], group: "g", client)
@@ -72,8 +77,7 @@ import Testing
         let held = KafkaUUID.random()
         let p0 = HeldPartition(topicId: held, partition: 0)
         let p1 = HeldPartition(topicId: held, partition: 1)
-        ids.hold([held], for: [MovedMember(key: ClientTopicIds.key(clientId: "test", host: client.clientHost), memberId: "m1")],
-                 group: "g", forMs: 60_000, releasable: true)
+        ids.hold([held], for: [movedMember(client)], group: "g", forMs: 60_000, releasable: true)
         // Before the fresh assignment a fetch is only held (the member is still to be assigned afresh).
         #expect(ids.heldPartitions([p1], client) == ([p1], nil))
         ids.expectFreshPositions(client)
@@ -97,8 +101,7 @@ import Testing
         let client = harness.request(1, version: 12)
         let held = KafkaUUID.random()
         let p0 = HeldPartition(topicId: held, partition: 0)
-        ids.hold([held], for: [MovedMember(key: ClientTopicIds.key(clientId: "test", host: client.clientHost), memberId: "m1")],
-                 group: "g", forMs: 60_000, releasable: true)
+        ids.hold([held], for: [movedMember(client)], group: "g", forMs: 60_000, releasable: true)
         for _ in 0..<ClientTopicIds.maxStaleReports {  // e.g. it seeks on assignment instead of reading offsets
             ids.expectFreshPositions(client)
             #expect(ids.heldPartitions([p0], client).stale != nil)
@@ -114,8 +117,7 @@ import Testing
         let ids = harness.core.clientTopicIds
         let client = harness.request(1, version: 12)
         let held = KafkaUUID.random()
-        ids.hold([held], for: [MovedMember(key: ClientTopicIds.key(clientId: "test", host: client.clientHost), memberId: "m1")],
-                 group: "g", forMs: 1, releasable: false)
+        ids.hold([held], for: [movedMember(client)], group: "g", forMs: 1, releasable: false)
         try await Task.sleep(for: .milliseconds(20))  // past the 1 ms hold (a bound, not a synchronisation)
         #expect(ids.heldPartitions([HeldPartition(topicId: held, partition: 0)], client).held.isEmpty)
     }
