@@ -234,12 +234,18 @@ def main() -> int:
                         help="read the leader's catch-up segment files into the page cache before the follower restarts")
     parser.add_argument("--perf-catchup", metavar="FILE",
                         help="record a system-wide `perf record -g` of the catch-up into FILE")
+    parser.add_argument("--client-nice", type=int, default=0, metavar="N",
+                        help="run the produce client at this nice level in both the single-node and the RF=3 runs")
+    parser.add_argument("--perf-produce", metavar="FILE",
+                        help="record a system-wide `perf record -g` of the last RF=3 produce run into FILE")
     args = parser.parse_args()
 
     driver, version = build_driver()
     results: dict = {"librdkafka": version, "records": args.records, "value_size": args.value_size,
                      "lease_ttl_ms": LEASE_TTL_MS}
     results["loopback_tcp_MBps"] = iperf3_loopback_bytes_per_s() / 1e6
+    client = ["nice", "-n", str(args.client_nice), driver] if args.client_nice else [driver]
+    results["client_nice"] = args.client_nice
     produce_args = ["-n", str(args.records), "-s", str(args.value_size), "-a", "all", "-X", "enable.idempotence=true"]
     single, clustered, etcd_per_mib = [], [], []
     with tempfile.TemporaryDirectory(prefix="runnel-cluster-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
@@ -251,7 +257,7 @@ def main() -> int:
                     broker = Broker(args.runnel, tempfile.mkdtemp(dir=work))
                     try:
                         create(broker.bootstrap, "bench", args.partitions, 1)
-                        single.append(run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "bench",
+                        single.append(run_driver(*client, "produce", "-b", broker.bootstrap, "-t", "bench",
                                                  *produce_args)["MBps"])
                     finally:
                         broker.stop()
@@ -260,7 +266,15 @@ def main() -> int:
                     try:
                         create(cluster.bootstrap, "bench", args.partitions, 3, {"min.insync.replicas": "2"})
                         before = cluster.etcd_writes()
-                        result = run_driver(driver, "produce", "-b", cluster.bootstrap, "-t", "bench", *produce_args)
+                        perf = None
+                        if args.perf_produce:
+                            perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", args.perf_produce],
+                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            time.sleep(0.5)  # perf's own start
+                        result = run_driver(*client, "produce", "-b", cluster.bootstrap, "-t", "bench", *produce_args)
+                        if perf:
+                            perf.send_signal(signal.SIGINT)
+                            perf.wait(timeout=60)
                         writes = cluster.etcd_writes() - before
                         clustered.append(result["MBps"])
                         mib = args.records * args.value_size / (1 << 20)

@@ -102,8 +102,8 @@ final class BrokerCore: Sendable {
         } else {
             self.coordinatorLoader = nil
         }
-        locator.createInternalTopic.withLock { create in
-            create = { [weak self] name in self?.createInternalTopicInBackground(name) }
+        locator.internalTopicCreator.withLock { creator in
+            creator = InternalTopicCreator { [weak self] name in self?.createInternalTopicInBackground(name) }
         }
     }
 

@@ -23,6 +23,12 @@ struct InternalTopicSettings: Sendable {
 }
 
 /// Finds a coordinator key's broker (FindCoordinator).
+/// Creates a missing internal topic in the background (held in a struct, not as a `Mutex`'s value
+/// itself: decision 0026).
+struct InternalTopicCreator: Sendable {
+    let create: @Sendable (String) -> Void
+}
+
 final class CoordinatorLocator: Sendable {
     private let store: any MetadataStore
     private let clusterMode: Bool
@@ -30,7 +36,7 @@ final class CoordinatorLocator: Sendable {
     private let groupPartition: @Sendable (String) -> Int32
     private let transactionPartition: @Sendable (String) -> Int32
     /// Asked to create a missing internal topic (cluster mode; set once the core exists).
-    let createInternalTopic = Mutex<(@Sendable (String) -> Void)?>(nil)
+    let internalTopicCreator = Mutex<InternalTopicCreator?>(nil)
 
     init(store: any MetadataStore, clusterMode: Bool, localNode: CoordinatorNode,
          groupPartition: @escaping @Sendable (String) -> Int32, transactionPartition: @escaping @Sendable (String) -> Int32) {
@@ -49,7 +55,7 @@ final class CoordinatorLocator: Sendable {
         let topic = isTransaction ? InternalTopics.transactionState : InternalTopics.consumerOffsets
         let image = store.image
         guard let topicImage = image.topic(named: topic) else {
-            createInternalTopic.withLock { $0 }?(topic)
+            internalTopicCreator.withLock { $0 }?.create(topic)
             return nil
         }
         let index = Int(isTransaction ? transactionPartition(key) : groupPartition(key))

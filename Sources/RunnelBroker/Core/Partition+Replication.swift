@@ -25,7 +25,7 @@ extension Partition {
     /// the requests queued meanwhile before its lease keeper has even run (another broker may lead).
     func leaderCheck() -> ErrorCode? {
         guard leadership.withLock({ $0.isLeader }) else { return .notLeaderOrFollower }
-        if let live = registrationLive.withLock({ $0 }), !live() { return .notLeaderOrFollower }
+        if let live = clusterHooks.withLock({ $0.registrationLive }), !live() { return .notLeaderOrFollower }
         return nil
     }
 
@@ -156,7 +156,7 @@ extension Partition {
     }
 
     private func requestIsrChange(_ request: IsrChangeRequest) {
-        guard let handler = isrChangeHandler.withLock({ $0 }) else {
+        guard let handler = clusterHooks.withLock({ $0.isrChange }) else {
             leadership.withLock { $0.isrChangeInFlight = false }
             return
         }
@@ -201,23 +201,28 @@ extension Partition {
 final class ReplicationWait: Sendable {
     let requiredHighWatermark: Int64
     let minInsync: Int
-    private let completion: Mutex<(@Sendable (ErrorCode) -> Void)?>
+    /// The completion in a struct, not as the `Mutex`'s value itself (decision 0026: `isDone` is read
+    /// at every high-watermark move while the produce waits).
+    private struct Completion: Sendable {
+        let body: @Sendable (ErrorCode) -> Void
+    }
+    private let completion: Mutex<Completion?>
 
     init(requiredHighWatermark: Int64, minInsync: Int, completion: @escaping @Sendable (ErrorCode) -> Void) {
         self.requiredHighWatermark = requiredHighWatermark
         self.minInsync = minInsync
-        self.completion = Mutex(completion)
+        self.completion = Mutex(Completion(body: completion))
     }
 
     var isDone: Bool { completion.withLock { $0 == nil } }
 
     /// Calls the completion with `code` unless it already ran.
     func finish(_ code: ErrorCode) {
-        let body = completion.withLock { c -> (@Sendable (ErrorCode) -> Void)? in
+        let pending = completion.withLock { c -> Completion? in
             defer { c = nil }
             return c
         }
-        body?(code)
+        pending?.body(code)
     }
 }
 

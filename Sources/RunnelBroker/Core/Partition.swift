@@ -26,10 +26,8 @@ final class Partition: Sendable {
     let leadership: Mutex<PartitionLeadership>
     /// acks=all produces waiting for the high watermark (leader only).
     let replicationWaiters = ReplicationWaiters()
-    /// Whether this broker's cluster registration is live (cluster mode; nil on a single node).
-    let registrationLive = Mutex<(@Sendable () -> Bool)?>(nil)
-    /// Asked to write an ISR change (set by the replica manager in cluster mode).
-    let isrChangeHandler = Mutex<(@Sendable (Partition, IsrChangeRequest) -> Void)?>(nil)
+    /// The cluster-mode hooks (set by the replica manager; none on a single node).
+    let clusterHooks = Mutex(ClusterHooks())
     private let settings: Mutex<TopicLogSettings>
     private let waiters = Mutex<[ObjectIdentifier: any AppendWaiter]>([:])
     /// Appends that need CPU-heavy work (recompression) run here, in arrival order.

@@ -14,10 +14,8 @@ final class ReplicaManager: Sendable {
     /// Cluster mode: partitions are opened only where this broker is an assigned replica, start fenced
     /// until their metadata state is applied, and the high watermark follows the ISR.
     let clusterMode: Bool
-    /// Whether this broker's registration is live (cluster mode; set once at start).
-    let registrationLive = Mutex<(@Sendable () -> Bool)?>(nil)
-    /// Writes a leader's ISR change to the metadata store (cluster mode; set once at start).
-    let isrChangeHandler = Mutex<(@Sendable (Partition, IsrChangeRequest) -> Void)?>(nil)
+    /// What every partition opened here calls in cluster mode (set once at start).
+    let clusterHooks = Mutex(ClusterHooks())
     /// `leader.replication.throttled.rate`: what this broker, leading, sends to replicas catching up in
     /// a reassignment (the fetch handler applies it).
     let leaderThrottle: ReplicationThrottle
@@ -80,8 +78,8 @@ final class ReplicaManager: Sendable {
                 if clusterMode {
                     // Nothing is served until the metadata store's state for it is applied.
                     partition.leadership.withLock { $0 = .unassigned }
-                    partition.isrChangeHandler.withLock { $0 = isrChangeHandler.withLock { $0 } }
-                    partition.registrationLive.withLock { $0 = registrationLive.withLock { $0 } }
+                    let hooks = clusterHooks.withLock { $0 }
+                    partition.clusterHooks.withLock { $0 = hooks }
                 }
                 let kept = partitions.withLock { all -> Bool in
                     var list = all[topic.name] ?? []

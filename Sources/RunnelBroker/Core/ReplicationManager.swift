@@ -31,9 +31,9 @@ final class ReplicationManager: Sendable {
         self.fetchers = ReplicaFetcherManager(nodeId: replicas.nodeId, settings: settings, address: { [store] id in
             store.image.brokers[id].flatMap { settings.link.address(of: $0) }
         }, logger: logger)
-        replicas.registrationLive.withLock { $0 = { [store] in store.registration.isRegistered } }
-        replicas.isrChangeHandler.withLock { handler in
-            handler = { [weak self] partition, request in self?.writeIsrChange(partition, request) }
+        replicas.clusterHooks.withLock { hooks in
+            hooks.registrationLive = { [store] in store.registration.isRegistered }
+            hooks.isrChange = { [weak self] partition, request in self?.writeIsrChange(partition, request) }
         }
     }
 

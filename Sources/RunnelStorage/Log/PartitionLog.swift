@@ -27,8 +27,14 @@ public final class PartitionLog: Sendable {
     let logger: Logger
     /// Snapshots and checkpoints written atomically through the engine.
     let fileWriter: AtomicFileWriter
-    private let appendListener = Mutex<(@Sendable (PartitionLog) -> Void)?>(nil)
-    private let writtenListener = Mutex<(@Sendable (PartitionLog) -> Void)?>(nil)
+    /// The hooks, in a struct: a closure held directly as a `Mutex`'s value gains two reabstraction
+    /// thunks on every `withLock`, so a listener read once per write would grow without bound
+    /// (decision 0026).
+    private struct Listeners: Sendable {
+        var appended: (@Sendable (PartitionLog) -> Void)?
+        var written: (@Sendable (PartitionLog) -> Void)?
+    }
+    private let listeners = Mutex(Listeners())
     /// One past the last offset of the remote tier (0: none); reads below it check the remote tier.
     /// Raised before a segment moves there, so a read never misses it; may stay high after deletes.
     let remoteEnd = Atomic<Int64>(0)
@@ -113,14 +119,14 @@ public final class PartitionLog: Sendable {
     /// the log end offset — after the high watermark moved, before the appends are acknowledged — so
     /// long-poll fetches can wake up. Keep it cheap.
     public func setAppendListener(_ listener: (@Sendable (PartitionLog) -> Void)?) {
-        appendListener.withLock { $0 = listener }
+        listeners.withLock { $0.appended = listener }
     }
 
     /// Registers a hook called (on the engine's write thread, outside the lock) when the written end
     /// (`FetchIsolation.written`) moved ahead of the durable log end — before the fsync — so long-polling
     /// follower fetches can read it while it syncs. Keep it cheap.
     public func setWrittenListener(_ listener: (@Sendable (PartitionLog) -> Void)?) {
-        writtenListener.withLock { $0 = listener }
+        listeners.withLock { $0.written = listener }
     }
 
     // MARK: Append
@@ -232,14 +238,14 @@ public final class PartitionLog: Sendable {
         if code == 0 { logDir.recordSuccess() } else { logDir.recordFailure(errno: code, path: directory) }
         let (callbacks, advanced) = state.withLock { $0.complete(token: token, errno: code) }
         // The listener runs first (once), so an acknowledged append has always been announced.
-        if advanced, let listener = appendListener.withLock({ $0 }) { listener(self) }
+        if advanced, let listener = listeners.withLock({ $0.appended }) { listener(self) }
         for callback in callbacks { callback() }
     }
 
     /// A write reached the file and waits for its fsync: long-polling follower fetches may read it now.
     private func writeWritten(token: UInt64) {
         let moved = state.withLock { $0.local.markWritten(token: token) }
-        if moved, let listener = writtenListener.withLock({ $0 }) { listener(self) }
+        if moved, let listener = listeners.withLock({ $0.written }) { listener(self) }
     }
 
     private func flushCompleted(upTo offset: Int64, errno code: Int32, path: String) {
