@@ -22,13 +22,13 @@ struct InternalTopicSettings: Sendable {
     var transactionMinIsr: Int32 = 2
 }
 
-/// Finds a coordinator key's broker (FindCoordinator).
 /// Creates a missing internal topic in the background (held in a struct, not as a `Mutex`'s value
 /// itself: decision 0026).
 struct InternalTopicCreator: Sendable {
     let create: @Sendable (String) -> Void
 }
 
+/// Finds a coordinator key's broker (FindCoordinator).
 final class CoordinatorLocator: Sendable {
     private let store: any MetadataStore
     private let clusterMode: Bool

@@ -32,14 +32,13 @@ struct PartitionError: Error, CustomStringConvertible {
     var description: String { "\(errorCode.name): \(message ?? "")" }
 }
 
-/// Where a successful append landed.
 /// What a partition calls in cluster mode, set by the replica manager (nothing on a single node).
 ///
 /// The closures live in this struct, never as a `Mutex`'s value themselves: a `withLock` on a
 /// `Mutex<(() -> Bool)?>` converts the closure to the generic value's representation and back, and the
 /// write-back stores the wrapped closure — two reabstraction thunks more per access, so a hook read on
-/// every request grew into a chain millions of calls deep, slowed each call and overflowed the stack
-/// (decision 0026). A struct's fields keep their concrete representation.
+/// every request grew into a chain hundreds of thousands of calls deep, slowed each call and finally
+/// overflowed the stack (decision 0026). A struct's fields keep their concrete representation.
 struct ClusterHooks: Sendable {
     /// Whether this broker's cluster registration is live.
     var registrationLive: (@Sendable () -> Bool)?
@@ -47,6 +46,7 @@ struct ClusterHooks: Sendable {
     var isrChange: (@Sendable (Partition, IsrChangeRequest) -> Void)?
 }
 
+/// Where a successful append landed.
 struct AppendOutcome: Sendable {
     var baseOffset: Int64
     /// The last offset appended (acks=all waits until the high watermark passes it).
