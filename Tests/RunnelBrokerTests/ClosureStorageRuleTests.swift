@@ -17,13 +17,19 @@ import Testing
         let files = try #require(FileManager.default.enumerator(atPath: root.path)).compactMap { $0 as? String }
             .filter { $0.hasSuffix(".swift") }
         #expect(files.count > 100, "the scan found too few sources under \(root.path)")
+        let sources = try files.map { file in
+            (file, try String(contentsOfFile: root.appendingPathComponent(file).path, encoding: .utf8)
+                .split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }.map(String.init))
+        }
+        // Names that stand for a function type (`typealias Completion = @Sendable (…) -> Void`).
+        let aliases = Set(sources.flatMap { $0.1 }.compactMap(Self.functionTypeAlias))
+        #expect(aliases.contains("DeliveryCallback"), "the typealias scan found none of the known function aliases")
         var offenders: [String] = []
-        for file in files {
-            let text = try String(contentsOfFile: root.appendingPathComponent(file).path, encoding: .utf8)
-            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-            where !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") {
-                for argument in Self.lockedValueTypes(in: String(line)) where Self.holdsClosure(argument) {
-                    offenders.append("\(file):\(number + 1): \(argument)")
+        for (file, lines) in sources {
+            for line in lines {
+                for argument in Self.lockedValueTypes(in: line) where Self.holdsClosure(argument, aliases: aliases) {
+                    offenders.append("\(file): \(argument)")
                 }
             }
         }
@@ -39,6 +45,10 @@ import Testing
         #expect(!Self.holdsClosure("[ObjectIdentifier: any AppendWaiter]"))
         #expect(!Self.holdsClosure("(results: [TopicPartition: ErrorCode], continuation: CheckedContinuation<Int, Never>?)"))
         #expect(!Self.holdsClosure("ClusterHooks"))
+        #expect(Self.holdsClosure("Completion?", aliases: ["Completion"]))
+        #expect(!Self.holdsClosure("CompletionBox?", aliases: ["Completion"]))
+        #expect(Self.functionTypeAlias("    private typealias Completion = @Sendable (Result<Void, E>) -> Void") == "Completion")
+        #expect(Self.functionTypeAlias("typealias Pair = (index: Int, offset: Int64)") == nil)
         #expect(Self.lockedValueTypes(in: "let a = Mutex<(@Sendable () -> Bool)?>(nil)") == ["(@Sendable () -> Bool)?"])
         #expect(Self.lockedValueTypes(in: "let b = Mutex<[String: Set<Int>]>([:])") == ["[String: Set<Int>]"])
     }
@@ -80,11 +90,22 @@ import Testing
         return found
     }
 
-    /// Whether `type` is a function type, an optional of one or a tuple with one (all of which a generic
-    /// value stores in another representation than a concrete context uses).
-    static func holdsClosure(_ type: String) -> Bool {
+    /// The name a `typealias` line gives to a function type, nil for any other line.
+    static func functionTypeAlias(_ line: String) -> String? {
+        guard let range = line.range(of: "typealias ") else { return nil }
+        let rest = line[range.upperBound...]
+        guard let equals = rest.firstIndex(of: "=") else { return nil }
+        let name = rest[..<equals].trimmingCharacters(in: .whitespaces)
+        let value = String(rest[rest.index(after: equals)...])
+        return holdsClosure(value) && !name.contains("<") ? name : nil
+    }
+
+    /// Whether `type` is a function type (or one of `aliases`), an optional of one or a tuple with one
+    /// (all of which a generic value stores in another representation than a concrete context uses).
+    static func holdsClosure(_ type: String, aliases: Set<String> = []) -> Bool {
         var t = type.trimmingCharacters(in: .whitespaces)
         while t.hasSuffix("?") || t.hasSuffix("!") { t.removeLast() }
+        if aliases.contains(t) { return true }
         if t.hasPrefix("("), t.hasSuffix(")"), closingParen(of: t) == t.index(before: t.endIndex) {
             t = String(t.dropFirst().dropLast())  // `( … )`: a parenthesized type or a tuple
         }

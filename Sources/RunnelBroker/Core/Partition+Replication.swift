@@ -203,22 +203,22 @@ final class ReplicationWait: Sendable {
     let minInsync: Int
     /// The completion in a struct, not as the `Mutex`'s value itself (decision 0026: `isDone` is read
     /// at every high-watermark move while the produce waits).
-    private struct Completion: Sendable {
+    private struct PendingCompletion: Sendable {
         let body: @Sendable (ErrorCode) -> Void
     }
-    private let completion: Mutex<Completion?>
+    private let completion: Mutex<PendingCompletion?>
 
     init(requiredHighWatermark: Int64, minInsync: Int, completion: @escaping @Sendable (ErrorCode) -> Void) {
         self.requiredHighWatermark = requiredHighWatermark
         self.minInsync = minInsync
-        self.completion = Mutex(Completion(body: completion))
+        self.completion = Mutex(PendingCompletion(body: completion))
     }
 
     var isDone: Bool { completion.withLock { $0 == nil } }
 
     /// Calls the completion with `code` unless it already ran.
     func finish(_ code: ErrorCode) {
-        let pending = completion.withLock { c -> Completion? in
+        let pending = completion.withLock { c -> PendingCompletion? in
             defer { c = nil }
             return c
         }
