@@ -17,19 +17,21 @@ import Testing
         let files = try #require(FileManager.default.enumerator(atPath: root.path)).compactMap { $0 as? String }
             .filter { $0.hasSuffix(".swift") }
         #expect(files.count > 100, "the scan found too few sources under \(root.path)")
+        // Each file's code lines (comments left out) with their line numbers.
         let sources = try files.map { file in
             (file, try String(contentsOfFile: root.appendingPathComponent(file).path, encoding: .utf8)
-                .split(separator: "\n", omittingEmptySubsequences: false)
-                .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }.map(String.init))
+                .split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+                .filter { !$0.element.trimmingCharacters(in: .whitespaces).hasPrefix("//") }
+                .map { (number: $0.offset + 1, text: String($0.element)) })
         }
         // Names that stand for a function type (`typealias Completion = @Sendable (…) -> Void`).
-        let aliases = Set(sources.flatMap { $0.1 }.compactMap(Self.functionTypeAlias))
+        let aliases = Set(sources.flatMap { $0.1 }.compactMap { Self.functionTypeAlias($0.text) })
         #expect(aliases.contains("DeliveryCallback"), "the typealias scan found none of the known function aliases")
         var offenders: [String] = []
         for (file, lines) in sources {
             for line in lines {
-                for argument in Self.lockedValueTypes(in: line) where Self.holdsClosure(argument, aliases: aliases) {
-                    offenders.append("\(file): \(argument)")
+                for argument in Self.lockedValueTypes(in: line.text) where Self.holdsClosure(argument, aliases: aliases) {
+                    offenders.append("\(file):\(line.number): \(argument)")
                 }
             }
         }
