@@ -194,6 +194,22 @@ def failover_ms(cluster: LocalCluster, topic: str) -> float:
     return (after[0] - killed_at) * 1000
 
 
+def start_perf(path: str | None) -> subprocess.Popen | None:
+    """A system-wide `perf record -g` into `path` (None: no profile), given half a second to start."""
+    if not path:
+        return None
+    perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return perf
+
+
+def stop_perf(perf: subprocess.Popen | None):
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=60)
+
+
 def catchup_reference(work: str, mib: int, runs: int = 3) -> list[dict]:
     """tools/bench/catchup_reference.c over a file of `mib` MiB of random bytes: what this machine allows
     for a catch-up's work with no broker at all."""
@@ -266,15 +282,9 @@ def main() -> int:
                     try:
                         create(cluster.bootstrap, "bench", args.partitions, 3, {"min.insync.replicas": "2"})
                         before = cluster.etcd_writes()
-                        perf = None
-                        if args.perf_produce:
-                            perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", args.perf_produce],
-                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                            time.sleep(0.5)  # perf's own start
+                        perf = start_perf(args.perf_produce)
                         result = run_driver(*client, "produce", "-b", cluster.bootstrap, "-t", "bench", *produce_args)
-                        if perf:
-                            perf.send_signal(signal.SIGINT)
-                            perf.wait(timeout=60)
+                        stop_perf(perf)
                         writes = cluster.etcd_writes() - before
                         clustered.append(result["MBps"])
                         mib = args.records * args.value_size / (1 << 20)
@@ -317,11 +327,7 @@ def main() -> int:
                 isr_before = cluster.partition("catchup", 0)[1]
                 if follower in isr_before:
                     raise RuntimeError(f"follower {follower} still in the ISR {isr_before} after 60 s down")
-                perf = None
-                if args.perf_catchup:
-                    perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", args.perf_catchup],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    time.sleep(0.5)  # perf's own start, before the follower's
+                perf = start_perf(args.perf_catchup)  # before the follower starts
                 if args.warm_leader:
                     for path in Path(cluster.node(leader)["data_dir"]).glob("catchup-0/*.log"):
                         with open(path, "rb") as f:
@@ -339,9 +345,7 @@ def main() -> int:
                 # First touches of fresh memory by the restarted follower (its start included), per GiB.
                 results["catchup_follower_minor_faults_per_GiB"] = (
                     minor_faults(cluster.node(follower)["pid"]) / (count * args.value_size / (1 << 30)))
-                if perf:
-                    perf.send_signal(signal.SIGINT)
-                    perf.wait(timeout=60)
+                stop_perf(perf)
                 results["catchup_isr_before_restart"] = isr_before
                 bytes_caught_up = count * (args.value_size + 70)
                 results["catchup_MBps"] = bytes_caught_up / seconds / 1e6
