@@ -191,8 +191,6 @@ def start_run(cluster: LocalCluster, runs: list, partitions: int = PARTITIONS, p
 
 # ---- tests ----------------------------------------------------------------------------------------------
 
-@pytest.mark.timeout(120)
-
 def _create_topic_once_etcd_answers(c, topic: str) -> None:
     """CreateTopics (RF 3) retried until it succeeds, bounded: the brokers reconnect to a restarted etcd."""
     def create():
@@ -206,6 +204,8 @@ def _create_topic_once_etcd_answers(c, topic: str) -> None:
             raise
     poll("CreateTopics after etcd restarted", 30, create, interval=1.0)
 
+
+@pytest.mark.timeout(120)
 def test_healthy_cluster_history_is_clean(cluster_factory, runs):
     """No faults: the workload, the final read and the checker agree; leaders are spread; the group
     has one coordinator (the leader of its __consumer_offsets partition, which has 3 replicas) and
@@ -268,6 +268,40 @@ def test_kill_leader_repeatedly_loses_nothing(cluster_factory, runs):
     assert r.counts["unresolved"] == 0 and r.counts["failed"] == 0, run.report()
     for old, new, elected, _ in failovers:
         assert elected <= TTL_S + 5, f"leader {old} -> {new} took {elected:.1f}s (lease TTL {TTL_S}s)"
+    c.stop()
+
+
+@pytest.mark.timeout(150)
+def test_two_replica_fetchers_per_leader_replicate_across_a_leader_kill(cluster_factory, runs):
+    """num.replica.fetchers=2: six partitions put two on each (leader, follower) pair, and each
+    follower spreads them over two fetch loops, each with its own connection to the leader (their log
+    lines carry fetcher=1 for the second). Replication through both loops survives a leader kill and
+    a restart: the history is clean and every ISR is full again."""
+    c = cluster_factory(**{"num.replica.fetchers": 2})
+    run = start_run(c, runs, partitions=6, prefix="repl-fetchers")
+    run.start_clients()
+    run.wait_progress("before the kill", acks=300, reads=100)
+
+    def second_loops() -> bool:
+        for n in ALL:
+            text = c.node_log(n).read_text(errors="replace")
+            lines = [line for line in text.splitlines() if "follower connected to leader" in line]
+            leaders = {line.rsplit("leader=", 1)[1].split()[0] for line in lines if "fetcher=1" in line}
+            if leaders != {str(o) for o in ALL - {n}}:
+                return False
+        return True
+    poll("every follower connected a second fetch loop to each other leader", 20, second_loops)
+
+    leader = c.wait_leader(run.topic, 0)["leader"]
+    c.kill(leader)
+    c.wait_leader(run.topic, 0, exclude={leader}, timeout=TTL_S + 12)
+    run.wait_progress("acks on the new leader", partition=0, acks=30, timeout=30)
+    c.restart(leader, retries=RESTART_RETRIES)
+    for p in range(6):
+        c.wait_isr(run.topic, p, ALL, timeout=45)
+    run.wait_progress("after the restart", acks=100, reads=50)
+    run.finish()
+    run.assert_clean()
     c.stop()
 
 

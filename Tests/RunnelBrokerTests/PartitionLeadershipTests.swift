@@ -156,4 +156,19 @@ import Testing
         // A configured size above the share wins.
         #expect(ReplicaFetcher.catchUpPartitionBytes(perPartition: 8 << 20, responseMax: tenMiB, catchingUp: 1) == 8 << 20)
     }
+
+    /// num.replica.fetchers: a new partition goes to the leader's loop with the fewest partitions, the
+    /// lowest slot on a tie; one loop per leader when the setting is 1.
+    @Test func newPartitionsGoToTheLeastLoadedFetchLoop() {
+        let loads: [ReplicaFetcherManager.LoopKey: Int] = [
+            .init(leader: 2, slot: 0): 3, .init(leader: 2, slot: 1): 1, .init(leader: 2, slot: 2): 1,
+            .init(leader: 3, slot: 0): 0,
+        ]
+        let load = { (key: ReplicaFetcherManager.LoopKey) in loads[key] ?? 0 }
+        #expect(ReplicaFetcherManager.slot(for: 2, slots: 3, load: load) == .init(leader: 2, slot: 1))
+        #expect(ReplicaFetcherManager.slot(for: 2, slots: 4, load: load) == .init(leader: 2, slot: 3))
+        #expect(ReplicaFetcherManager.slot(for: 2, slots: 1, load: load) == .init(leader: 2, slot: 0))
+        #expect(ReplicaFetcherManager.slot(for: 3, slots: 2, load: load) == .init(leader: 3, slot: 0))
+        #expect(ReplicaFetcherManager.slot(for: 4, slots: 0, load: load) == .init(leader: 4, slot: 0))
+    }
 }

@@ -127,7 +127,7 @@ extension ConfigTable {
                "Bytes per second a leader sends, over all partitions, to the out-of-sync replicas of the partitions its topics' leader.replication.throttled.replicas name on this broker (cluster mode). Dynamic: AlterConfigs / IncrementalAlterConfigs on this broker or on the cluster-wide default (resource name \"\") change it without a restart."),
         broker("follower.replication.throttled.rate", .long, .int(Int64.max), .atLeast(1),
                "Bytes per second a follower fetches, over all partitions, for the partitions its topics' follower.replication.throttled.replicas name on this broker while it is out of their ISR (cluster mode). Dynamic: AlterConfigs / IncrementalAlterConfigs on this broker or on the cluster-wide default (resource name \"\") change it without a restart."),
-        broker("num.replica.fetchers", .int, .int(1), .atLeast(1), "Follower fetcher threads per source broker. Runnel: one fetch loop per source broker."),
+        broker("num.replica.fetchers", .int, .int(1), .atLeast(1), "Fetch loops (each with its own connection) per source broker; a source broker's partitions are spread over them, fewest partitions first."),
         broker("num.partitions", .int, .int(1), .atLeast(1), "Partitions of an auto-created topic."),
         broker("default.replication.factor", .int, .int(1), .atLeast(1), "Replicas of an auto-created topic."),
         broker("auto.create.topics.enable", .boolean, .bool(true),

@@ -76,6 +76,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case replicaFetchResponseMaxBytes = "replica.fetch.response.max.bytes"
     case replicaFetchWaitMaxMs = "replica.fetch.wait.max.ms"
     case replicaFetchBackoffMs = "replica.fetch.backoff.ms"
+    case numReplicaFetchers = "num.replica.fetchers"
     case leaderReplicationThrottledRate = "leader.replication.throttled.rate"
     case followerReplicationThrottledRate = "follower.replication.throttled.rate"
     case offsetsTopicReplicationFactor = "offsets.topic.replication.factor"

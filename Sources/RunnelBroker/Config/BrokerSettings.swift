@@ -56,6 +56,7 @@ struct BrokerSettings: Sendable {
                                             maxBytesPerPartition: config.int32(.replicaFetchMaxBytes),
                                             maxBytes: config.int32(.replicaFetchResponseMaxBytes),
                                             backoff: .milliseconds(config.int(.replicaFetchBackoffMs)),
+                                            fetchersPerLeader: Int(max(config.int(.numReplicaFetchers), 1)),
                                             followerThrottledRate: config.int(.followerReplicationThrottledRate),
                                             link: InterBrokerLink(config))
         leaderReplicationThrottledRate = config.int(.leaderReplicationThrottledRate)

@@ -23,6 +23,10 @@ struct ReplicaFetchSettings: Sendable {
     var maxBytesPerPartition: Int32 = 1 << 20
     var maxBytes: Int32 = 10 << 20
     var backoff: Duration = .milliseconds(1000)
+    /// `num.replica.fetchers`: fetch loops (each with its own connection) per leader broker; a leader's
+    /// partitions are spread over them. A loop waits for every partition of an answer to be durable
+    /// before it fetches again, so partitions on separate loops do not wait for each other.
+    var fetchersPerLeader: Int = 1
     /// Requests that take longer fail (the leader may be paused or partitioned away).
     var requestTimeout: TimeAmount = .seconds(10)
     /// `follower.replication.throttled.rate` at start: bytes/s over the partitions this broker fetches
@@ -32,9 +36,14 @@ struct ReplicaFetchSettings: Sendable {
     var link = InterBrokerLink()
 }
 
-/// The fetch loops of this broker, one per leader it follows.
+/// The fetch loops of this broker: `num.replica.fetchers` per leader it follows.
 final class ReplicaFetcherManager: Sendable {
-    private let fetchers = Mutex<[Int32: ReplicaFetcher]>([:])
+    /// One loop: the leader it fetches from and its slot among that leader's loops.
+    struct LoopKey: Hashable, Sendable {
+        var leader: Int32
+        var slot: Int
+    }
+    private let fetchers = Mutex<[LoopKey: ReplicaFetcher]>([:])
     private let nodeId: Int32
     private let settings: ReplicaFetchSettings
     private let address: @Sendable (Int32) -> BrokerAddress?
@@ -54,18 +63,43 @@ final class ReplicaFetcherManager: Sendable {
     }
 
     /// Follows `partition` from `leader` at `epoch` (truncating a diverged tail first); stops fetching it
-    /// from any other leader.
+    /// from any other leader. A partition already fetched from `leader` stays on its loop; a new one goes
+    /// to the leader's loop with the fewest partitions (the lowest slot on a tie).
     func follow(_ partition: Partition, leader: Int32, epoch: Int32) {
         let key = TopicPartition(topic: partition.topic, partition: partition.index)
+        let slots = max(settings.fetchersPerLeader, 1)
         let fetcher = fetchers.withLock { all -> ReplicaFetcher in
-            for (id, other) in all where id != leader { other.remove(key) }
-            if let existing = all[leader] { return existing }
-            let created = ReplicaFetcher(leader: leader, nodeId: nodeId, settings: settings, address: address,
-                                         throttle: throttle, logger: logger)
-            all[leader] = created
+            var current: LoopKey?
+            for (loop, other) in all {
+                if loop.leader == leader, loop.slot < slots, other.contains(key) {
+                    current = loop
+                } else {
+                    other.remove(key)
+                }
+            }
+            let chosen = current ?? ReplicaFetcherManager.slot(for: leader, slots: slots) { all[$0]?.partitionCount ?? 0 }
+            if let existing = all[chosen] { return existing }
+            let created = ReplicaFetcher(leader: leader, slot: chosen.slot, nodeId: nodeId, settings: settings,
+                                         address: address, throttle: throttle, logger: logger)
+            all[chosen] = created
             return created
         }
         fetcher.add(partition, epoch: epoch)
+    }
+
+    /// The loop of `leader` with the fewest partitions (`load` counts them), the lowest slot on a tie.
+    static func slot(for leader: Int32, slots: Int, load: (LoopKey) -> Int) -> LoopKey {
+        var best = LoopKey(leader: leader, slot: 0)
+        var bestLoad = load(best)
+        for slot in 1..<max(slots, 1) {
+            let candidate = LoopKey(leader: leader, slot: slot)
+            let count = load(candidate)
+            if count < bestLoad {
+                best = candidate
+                bestLoad = count
+            }
+        }
+        return best
     }
 
     /// Stops fetching `partition` (it leads now, or is no longer assigned here).
@@ -103,6 +137,8 @@ final class ReplicaFetcher: Sendable {
     }
 
     let leader: Int32
+    /// This loop's slot among the leader's `num.replica.fetchers` loops.
+    let slot: Int
     private let nodeId: Int32
     private let settings: ReplicaFetchSettings
     private let address: @Sendable (Int32) -> BrokerAddress?
@@ -111,15 +147,17 @@ final class ReplicaFetcher: Sendable {
     private let state = Mutex(State())
     private let connection = Mutex<BrokerConnection?>(nil)
 
-    init(leader: Int32, nodeId: Int32, settings: ReplicaFetchSettings, address: @escaping @Sendable (Int32) -> BrokerAddress?,
-         throttle: ReplicationThrottle, logger: Logger) {
+    init(leader: Int32, slot: Int = 0, nodeId: Int32, settings: ReplicaFetchSettings,
+         address: @escaping @Sendable (Int32) -> BrokerAddress?, throttle: ReplicationThrottle, logger: Logger) {
         self.leader = leader
+        self.slot = slot
         self.nodeId = nodeId
         self.settings = settings
         self.address = address
         self.throttle = throttle
         var logger = logger
         logger[metadataKey: "leader"] = "\(leader)"
+        if slot > 0 { logger[metadataKey: "fetcher"] = "\(slot)" }
         self.logger = logger
     }
 
@@ -142,6 +180,11 @@ final class ReplicaFetcher: Sendable {
     func remove(_ key: TopicPartition) {
         _ = state.withLock { $0.partitions.removeValue(forKey: key) }
     }
+
+    func contains(_ key: TopicPartition) -> Bool { state.withLock { $0.partitions[key] != nil } }
+
+    /// The partitions this loop fetches.
+    var partitionCount: Int { state.withLock { $0.partitions.count } }
 
     func stop() async {
         let task = state.withLock { s -> Task<Void, Never>? in
