@@ -102,15 +102,40 @@ def minor_faults(pid: int) -> int:
 
 
 class Broker:
-    def __init__(self, binary: str, workdir: str, overrides: tuple[str, ...] = ()):
+    def __init__(self, binary: str, workdir: str, overrides: tuple[str, ...] = (), metrics: bool = False):
         self.port = free_port()
+        # The metrics endpoint only when asked for (the broker-side latency histogram of the p99 runs).
+        self.metrics_port = free_port() if metrics else None
         self.log = open(os.path.join(workdir, "broker.log"), "w")
         extra = [arg for override in overrides for arg in ("--override", override)]
+        listener = f"127.0.0.1:{self.metrics_port}" if self.metrics_port else ""
         self.proc = subprocess.Popen(
             [binary, "broker", "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
-             "--override", f"log.dirs={workdir}/data", "--override", "metrics.listener=", *extra,
+             "--override", f"log.dirs={workdir}/data", "--override", f"metrics.listener={listener}", *extra,
              "--log-level", "warning"], stdout=self.log, stderr=subprocess.STDOUT)
         wait_for_port(self.port, "broker")
+        if self.metrics_port:
+            wait_for_port(self.metrics_port, "metrics endpoint")
+
+    def produce_latency_counts(self) -> dict[str, dict[float, float]]:
+        """Two of the broker's own histograms from /metrics, as cumulative counts by upper bound in
+        seconds: "produce", its Produce requests from arrival to answer
+        (runnel_request_latency_seconds{api="Produce"}), and "fdatasync", the log dir's syncs
+        (runnel_storage_sync_seconds{kind="fdatasync"})."""
+        import urllib.request
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read().decode()
+        counts: dict[str, dict[float, float]] = {"produce": {}, "fdatasync": {}}
+        for line in text.splitlines():
+            if line.startswith("runnel_request_latency_seconds_bucket") and 'api="Produce"' in line:
+                which = counts["produce"]
+            elif line.startswith("runnel_storage_sync_seconds_bucket") and 'kind="fdatasync"' in line:
+                which = counts["fdatasync"]
+            else:
+                continue
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            le = float("inf") if bound == "+Inf" else float(bound)
+            which[le] = which.get(le, 0) + float(line.rsplit(" ", 1)[1])
+        return counts
 
     @property
     def bootstrap(self) -> str:
@@ -160,6 +185,37 @@ def run_driver(driver: str, *args: str) -> dict:
     if out.returncode != 0:
         raise RuntimeError(f"rdkafka_perf {' '.join(args)} failed: {out.stderr.strip()[-800:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# The half-rate latency run lasts this long: a p99 over records needs many requests (at ~1 ms per
+# request, 100,000 records at 390,000/s were ~250 requests, so the p99 was the run's two or three
+# slowest requests, its first ones among them).
+LATENCY_RUN_SECONDS = 5
+
+
+def latency_records(rate: float) -> int:
+    """Records for a latency run at `rate` records/s: LATENCY_RUN_SECONDS of them, at least 100,000."""
+    return max(100_000, int(rate * LATENCY_RUN_SECONDS))
+
+
+def broker_latency(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]) -> dict:
+    """What the broker itself took for the Produce requests between two histogram reads: the share
+    answered within 2.5 and 5 ms of arrival, and the smallest bucket bound holding 99 % of them (the
+    client's per-record p99 adds its own batching, sending and scheduling to this); and the share of
+    the log dir's fdatasyncs that took more than 5 ms (the disk's part of a slow request)."""
+    def delta(name: str) -> tuple[dict[float, float], float]:
+        d = {le: after[name].get(le, 0) - before[name].get(le, 0) for le in after[name]}
+        return d, d.get(float("inf"), 0)
+    produce, total = delta("produce")
+    if total <= 0:
+        return {"requests": 0}
+    bounds = sorted(le for le in produce if le != float("inf"))
+    p99 = next((le for le in bounds if produce[le] >= 0.99 * total), float("inf"))
+    syncs, sync_total = delta("fdatasync")
+    return {"requests": int(total), "within_2_5_ms": produce.get(0.0025, 0) / total,
+            "within_5_ms": produce.get(0.005, 0) / total, "p99_bound_ms": p99 * 1000,
+            "fdatasyncs": int(sync_total),
+            "fdatasyncs_over_5_ms": (sync_total - syncs.get(0.005, 0)) / sync_total if sync_total else 0.0}
 
 
 def produce(driver: str, bootstrap: str, topic: str, count: int, value_size: int, idempotent: bool,
@@ -223,10 +279,11 @@ def main():
         results["driver"] = f"tools/bench/rdkafka_perf.c, librdkafka {version}"
         for partitions in (1, 6):
             rows: dict[str, list] = {k: [] for k in (
-                "produce", "produce_idempotent", "consume", "consume_raw", "p99", "p50", "rss_idle", "rss_load", "rss_peak")}
+                "produce", "produce_idempotent", "consume", "consume_raw", "p99", "p50", "broker_p99_bound",
+                "broker_within_5ms", "fdatasyncs_over_5ms", "rss_idle", "rss_load", "rss_peak")}
             for round_index in range(args.rounds):
                 broker_dir = tempfile.mkdtemp(dir=work)
-                broker = Broker(args.runnel, broker_dir)
+                broker = Broker(args.runnel, broker_dir, metrics=True)
                 try:
                     rows["rss_idle"].append(broker.rss_bytes())
                     topic = f"bench-{partitions}-{round_index}"
@@ -243,10 +300,15 @@ def main():
                     # Latency at half the measured maximum rate (librdkafka defaults: acks=all, no idempotence).
                     latency_topic = topic + "-latency"
                     create_topic(broker.bootstrap, latency_topic, partitions)
-                    paced = produce(driver, broker.bootstrap, latency_topic, min(args.records, 100_000),
+                    histogram = broker.produce_latency_counts()
+                    paced = produce(driver, broker.bootstrap, latency_topic, latency_records(plain["records_per_s"] / 2),
                                     args.value_size, idempotent=False, rate=plain["records_per_s"] / 2)
+                    own = broker_latency(histogram, broker.produce_latency_counts())
                     rows["p99"].append(paced["latency_ms"]["p99"])
                     rows["p50"].append(paced["latency_ms"]["p50"])
+                    rows["broker_p99_bound"].append(own.get("p99_bound_ms", float("nan")))
+                    rows["broker_within_5ms"].append(own.get("within_5_ms", float("nan")))
+                    rows["fdatasyncs_over_5ms"].append(own.get("fdatasyncs_over_5_ms", float("nan")))
                     rows["rss_load"].append(broker.rss_bytes())
                     rows["rss_peak"].append(broker.peak_rss_bytes())
                 finally:
@@ -263,6 +325,9 @@ def main():
                 "consume_raw_fetch_ratio_to_loopback": med["consume_raw"] / results["loopback_tcp_MBps"],
                 "produce_p50_ms_at_half_rate": med["p50"],
                 "produce_p99_ms_at_half_rate": med["p99"],
+                "broker_produce_p99_bound_ms_at_half_rate": med["broker_p99_bound"],
+                "broker_produce_share_within_5ms_at_half_rate": med["broker_within_5ms"],
+                "fdatasync_share_over_5ms_at_half_rate": med["fdatasyncs_over_5ms"],
                 "rss_idle_MB": med["rss_idle"] / 1e6,
                 "rss_after_load_MB": med["rss_load"] / 1e6,
                 "rss_peak_MB": med["rss_peak"] / 1e6,
@@ -286,7 +351,9 @@ def compare_io_modes(args):
                "direct_dsync_64KiB": []}
         loads = []
         rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": [], "minor_faults_per_GB": [], "consume_MBps": [], "consume_cpu_s_per_GB": [],
-                                "p99_ms_half_rate": [], "tail_consume_MBps": [], "tail_consume_lag_s": [],
+                                "p99_ms_half_rate": [], "broker_p99_bound_ms_half_rate": [],
+                                "broker_within_5ms_half_rate": [], "fdatasyncs_over_5ms_half_rate": [],
+                                "tail_consume_MBps": [], "tail_consume_lag_s": [],
                                 "tail_cpu_s_per_GB": []}
                 for mode in modes for parts in (1, 6)}
         for round_index in range(args.rounds):
@@ -301,7 +368,8 @@ def compare_io_modes(args):
                     broker_dir = tempfile.mkdtemp(dir=work)
                     # A mode may carry more overrides: "direct:log.cache.max.bytes=0".
                     io_mode, *more = mode.split(":")
-                    broker = Broker(args.runnel, broker_dir, (f"log.io.mode={io_mode}", *more))
+                    broker = Broker(args.runnel, broker_dir, (f"log.io.mode={io_mode}", *more),
+                                    metrics=args.io_modes_full)
                     try:
                         topic = f"bench-{len(loads)}-{partitions}-{round_index}"
                         if args.warm_mb:
@@ -327,9 +395,18 @@ def compare_io_modes(args):
                                 (cpu_seconds(broker.proc.pid) - before) / gigabytes)
                             latency_topic = topic + "-latency"
                             create_topic(broker.bootstrap, latency_topic, partitions)
-                            paced = produce(driver, broker.bootstrap, latency_topic, min(args.records, 100_000),
+                            histogram = broker.produce_latency_counts()
+                            paced = produce(driver, broker.bootstrap, latency_topic,
+                                            latency_records(plain["records_per_s"] / 2),
                                             args.value_size, idempotent=False, rate=plain["records_per_s"] / 2)
+                            own = broker_latency(histogram, broker.produce_latency_counts())
                             rows[(mode, partitions)]["p99_ms_half_rate"].append(paced["latency_ms"]["p99"])
+                            rows[(mode, partitions)]["broker_p99_bound_ms_half_rate"].append(
+                                own.get("p99_bound_ms", float("nan")))
+                            rows[(mode, partitions)]["broker_within_5ms_half_rate"].append(
+                                own.get("within_5_ms", float("nan")))
+                            rows[(mode, partitions)]["fdatasyncs_over_5ms_half_rate"].append(
+                                own.get("fdatasyncs_over_5_ms", float("nan")))
                         if args.tail_consume:
                             # A consumer at the tail: it reads while the producer writes (what a tail
                             # cache serves). Its rate is bounded by the producer's; the lag is how long
@@ -360,7 +437,10 @@ def compare_io_modes(args):
                 "cpu_s_per_GB_median": statistics.median(row["cpu_s_per_GB"]),
                 "minor_faults_per_GB_median": statistics.median(row["minor_faults_per_GB"]),
                 **({k + "_median": statistics.median(row[k]) for k in ("consume_MBps", "consume_cpu_s_per_GB",
-                                                                         "p99_ms_half_rate")}
+                                                                         "p99_ms_half_rate",
+                                                                         "broker_p99_bound_ms_half_rate",
+                                                                         "broker_within_5ms_half_rate",
+                                                                         "fdatasyncs_over_5ms_half_rate")}
                    if args.io_modes_full else {}),
                 **({k + "_median": statistics.median(row[k]) for k in ("tail_consume_MBps", "tail_consume_lag_s",
                                                                          "tail_cpu_s_per_GB")}
