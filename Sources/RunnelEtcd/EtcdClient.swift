@@ -177,6 +177,10 @@ public final class EtcdClient: Sendable {
             } catch HTTPExchangeFailure.connectFailed(let reason) {
                 failures.append(fail(.unreachable(reason)))
                 continue
+            } catch HTTPExchangeFailure.notSent(let reason) {
+                // Safe to repeat, writes included: etcd never had the whole request.
+                failures.append(fail(.unreachable("connection closed before the request was sent: \(reason)")))
+                continue
             } catch HTTPExchangeFailure.timedOut {
                 let error = fail(.timedOut(milliseconds: limit.wholeMilliseconds))
                 guard retryable else { throw error }

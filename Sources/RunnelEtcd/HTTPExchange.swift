@@ -10,6 +10,9 @@ import Synchronization
 enum HTTPExchangeFailure: Error {
     /// The connection could not be opened: nothing was sent.
     case connectFailed(String)
+    /// The connection closed before the request was written to it: etcd cannot have acted on it (a POST
+    /// whose Content-Length bytes did not all arrive is not processed), so it is safe to send again.
+    case notSent(String)
     /// The deadline passed (connect included).
     case timedOut
     /// The connection broke after the request was (maybe) sent.
@@ -107,6 +110,8 @@ struct HTTPExchange: Sendable {
         }
         defer { timer?.cancel() }
         let raw = channel.channel
+        // Set once the whole request is in the connection: a failure before that means it was not sent.
+        let sent = Atomic<Bool>(false)
         do {
             try await withTaskCancellationHandler {
                 try await channel.executeThenClose { inbound, outbound in
@@ -116,9 +121,14 @@ struct HTTPExchange: Sendable {
                     head.headers.add(name: "Content-Length", value: "\(body.count)")
                     head.headers.add(name: "Connection", value: "close")
                     for (name, value) in headers { head.headers.add(name: name, value: value) }
-                    try await outbound.write(.head(head))
-                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
-                    try await outbound.write(.end(nil))
+                    // One write of all three parts, so that nothing of ours is left to write once etcd
+                    // can answer: with a write per part, etcd's answer to the complete body and its
+                    // close (`Connection: close`) sometimes arrived before the `.end` part was written,
+                    // NIO closed the channel on that end of input, and the `.end` write failed with
+                    // "I/O on closed channel" — an applied change reported as "may or may not be
+                    // applied" (about once per thousand topic creations on loopback).
+                    try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(ByteBuffer(bytes: body))), .end(nil)])
+                    sent.store(true, ordering: .sequentiallyConsistent)
                     for try await part in inbound {
                         switch part {
                         case .head(let response): onHead(Int(response.status.code))
@@ -144,8 +154,17 @@ struct HTTPExchange: Sendable {
             if timedOut.load(ordering: .sequentiallyConsistent) { throw HTTPExchangeFailure.timedOut }
             throw failure
         } catch {
-            if timedOut.load(ordering: .sequentiallyConsistent) { throw HTTPExchangeFailure.timedOut }
-            throw HTTPExchangeFailure.connectionLost("\(error)")
+            throw Self.failure(error, timedOut: timedOut.load(ordering: .sequentiallyConsistent),
+                               sent: sent.load(ordering: .sequentiallyConsistent))
         }
+    }
+
+    /// What a broken exchange means for its caller: the deadline's doing; a connection that closed before
+    /// the whole request was written to it (etcd cannot have acted on it, so it may be sent again, writes
+    /// included); or one that broke after, when etcd may have applied it.
+    static func failure(_ error: any Error, timedOut: Bool, sent: Bool) -> HTTPExchangeFailure {
+        if timedOut { return .timedOut }
+        if !sent { return .notSent("\(error)") }
+        return .connectionLost("\(error)")
     }
 }
