@@ -52,7 +52,7 @@ def missing_prerequisite(why: str) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster(runnel_bin: str, workdir, nodes: int = 3, **overrides):
+def running_cluster(runnel_bin: str, workdir, nodes: int = 3, metrics: bool = False, **overrides):
     """A local cluster (etcd + `nodes` brokers via `runnel local-cluster`) with `overrides` as broker
     settings, started for the `with` body and killed after it, whatever happened. etcd missing is a
     missing prerequisite."""
@@ -60,7 +60,7 @@ def running_cluster(runnel_bin: str, workdir, nodes: int = 3, **overrides):
     from runnel_interop.cluster import LocalCluster
     if not shutil.which("etcd"):
         missing_prerequisite("etcd not installed (Debian package etcd-server: scripts/install-deps)")
-    c = LocalCluster(runnel_bin, workdir, nodes=nodes, overrides=overrides)
+    c = LocalCluster(runnel_bin, workdir, nodes=nodes, overrides=overrides, metrics=metrics)
     try:
         c.start()
         yield c

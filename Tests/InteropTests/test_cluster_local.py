@@ -35,7 +35,7 @@ def _admin(ports) -> AdminClient:
 
 @pytest.fixture(scope="module")
 def cluster(runnel_bin, tmp_path_factory):
-    with running_cluster(runnel_bin, tmp_path_factory.mktemp("local-cluster"), nodes=NODES,
+    with running_cluster(runnel_bin, tmp_path_factory.mktemp("local-cluster"), nodes=NODES, metrics=True,
                          **{"etcd.lease.ttl.ms": LEASE_TTL_MS}) as c:
         yield c
 
@@ -92,11 +92,14 @@ def test_rf3_topic_places_replicas_on_every_broker(cluster):
 
 def test_topic_churn_through_etcd_fails_nothing_and_leaves_no_partition_behind(cluster):
     """800 topic creations and 800 deletions (RF=3, 3 partitions each) in batches of 40: every one
-    succeeds, and no node keeps a live directory of a deleted partition. Each is one etcd transaction
-    on its own connection; with the request written in three parts, etcd's answer and close sometimes
-    beat the last part and about one in a thousand applied changes was reported as REQUEST_TIMED_OUT
-    ("may or may not be applied")."""
+    succeeds, no node keeps a live directory of a deleted partition, and no follower keeps fetching
+    one (runnel_replica_fetch_partitions back where it was). Each change is one etcd transaction on its
+    own connection; with the request written in three parts, etcd's answer and close sometimes beat
+    the last part and about one in a thousand applied changes was reported as REQUEST_TIMED_OUT ("may
+    or may not be applied"). And followers used to keep a deleted topic's partitions in their fetch
+    loops for good, each deletion adding to every fetch request and to the brokers' CPU."""
     admin = _admin(cluster.ports)
+    followed_before = {n: cluster.metric(n, "runnel_replica_fetch_partitions") for n in (1, 2, 3)}
     failures: list[str] = []
     created: list[str] = []
     for cycle in range(20):
@@ -121,6 +124,15 @@ def test_topic_churn_through_etcd_fails_nothing_and_leaves_no_partition_behind(c
                 if d.is_dir() and d.name.rsplit("-", 1)[0] in gone]
         return (not listed and not live) or None
     _poll("no deleted topic in Metadata and no live partition directory of one on any node", 60, nothing_left)
+
+    def fetchers_back():
+        now = {n: cluster.metric(n, "runnel_replica_fetch_partitions") for n in (1, 2, 3)}
+        return now if now == followed_before else None
+    try:
+        _poll("every follower's fetch loops back to the partitions they followed before", 30, fetchers_back)
+    except Exception:
+        now = {n: cluster.metric(n, "runnel_replica_fetch_partitions") for n in (1, 2, 3)}
+        raise AssertionError(f"partitions followed per node: before the churn {followed_before}, after {now}")
 
 
 def test_controller_moves_when_its_broker_is_killed_and_the_node_restarts(cluster):

@@ -262,3 +262,13 @@ struct TopicCreationError: Error, CustomStringConvertible {
     }
     var description: String { message }
 }
+
+extension BrokerCore {
+    /// A deleted topic's partitions: closed, their logs deleted, and no longer followed — both where the
+    /// DeleteTopics request was answered and where the deletion arrives through the metadata watch.
+    func dropPartitions(of topic: TopicMetadata) {
+        let dropped = replicas.partitions(of: topic.name)
+        replicas.removePartitions(of: topic)
+        replication?.forget(dropped)
+    }
+}

@@ -34,7 +34,7 @@ struct MetadataChangeApplier: Sendable {
             // Only if no topic of this name with another id has been created since (that one stays).
             let open = core.replicas.partitions(of: topic.name)
             guard image.topic(named: topic.name) == nil, open.allSatisfy({ $0.topicId == topic.topicId }) else { return }
-            core.replicas.removePartitions(of: topic)
+            core.dropPartitions(of: topic)
         case .reloaded:
             for topic in image.topics.values { open(topic) }
             core.replication?.applyAll(image)

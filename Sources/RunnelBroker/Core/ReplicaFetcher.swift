@@ -12,6 +12,7 @@
 import Foundation
 import KafkaProtocol
 import Logging
+import Metrics
 import NIOCore
 import RunnelClient
 import RunnelStorage
@@ -51,6 +52,8 @@ final class ReplicaFetcherManager: Sendable {
     /// `follower.replication.throttled.rate`, shared by every loop: the rate is per broker, as Kafka's
     /// (changed by dynamic broker configs).
     let throttle: ReplicationThrottle
+    /// `runnel_replica_fetch_partitions`: the partitions this broker's fetch loops follow.
+    private let followedGauge = Gauge(label: "runnel_replica_fetch_partitions")
 
     /// `address` finds a leader's address from the metadata image.
     init(nodeId: Int32, settings: ReplicaFetchSettings, address: @escaping @Sendable (Int32) -> BrokerAddress?,
@@ -61,6 +64,11 @@ final class ReplicaFetcherManager: Sendable {
         self.logger = logger
         self.throttle = ReplicationThrottle(rate: settings.followerThrottledRate)
     }
+
+    /// The partitions followed, over every loop.
+    var followedPartitions: Int { fetchers.withLock { all in all.values.reduce(0) { $0 + $1.partitionCount } } }
+
+    private func reportFollowed() { followedGauge.record(followedPartitions) }
 
     /// Follows `partition` from `leader` at `epoch` (truncating a diverged tail first); stops fetching it
     /// from any other leader. A partition already fetched from `leader` stays on its loop; a new one goes
@@ -85,6 +93,7 @@ final class ReplicaFetcherManager: Sendable {
             return created
         }
         fetcher.add(partition, epoch: epoch)
+        reportFollowed()
     }
 
     /// The loop of `leader` with the fewest partitions (`load` counts them), the lowest slot on a tie.
@@ -106,6 +115,7 @@ final class ReplicaFetcherManager: Sendable {
     func stopFollowing(_ partition: Partition) {
         let key = TopicPartition(topic: partition.topic, partition: partition.index)
         for fetcher in fetchers.withLock({ Array($0.values) }) { fetcher.remove(key) }
+        reportFollowed()
     }
 
     /// Stops every loop and closes their connections.

@@ -80,8 +80,20 @@ final class ReplicationManager: Sendable {
         applying.withLock { _ in applyLocked(state, to: partition) }
     }
 
+    /// Stops following partitions this broker no longer hosts (their topic was deleted): a fetch loop
+    /// would otherwise keep asking the leader for them, answered UNKNOWN_TOPIC_OR_PARTITION, for as long
+    /// as the process lives — each deleted topic adding to every follower's fetch requests.
+    func forget(_ partitions: [Partition]) {
+        applying.withLock { _ in
+            for partition in partitions { fetchers.stopFollowing(partition) }
+        }
+    }
+
     private func applyLocked(_ state: PartitionState, to partition: Partition) {
         guard store.registration.isRegistered else { return }
+        // Only a partition still hosted: a state read for one that was dropped meanwhile (its topic
+        // deleted) must not start a fetch loop for it again.
+        guard replicas.partition(topic: partition.topic, index: partition.index) === partition else { return }
         let transition = partition.apply(state, nowMs: Partition.nowMs())
         switch transition {
         case .unchanged:

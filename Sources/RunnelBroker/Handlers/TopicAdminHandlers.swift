@@ -151,7 +151,7 @@ extension BrokerCore {
         }
         do throws(MetadataStoreError) {
             _ = try await metadataStore.deleteTopic(named: topic.name)
-            replicas.removePartitions(of: topic)
+            dropPartitions(of: topic)
             context.context.logger.info("deleted topic", metadata: ["topic": "\(topic.name)"])
             result.errorCode = ErrorCode.none.rawValue
         } catch {

@@ -52,7 +52,7 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
-def free_range(count: int, avoid: range | None = None) -> int:
+def free_range(count: int, avoid: range | list[int] | None = None) -> int:
     """A base port with `count` consecutive free loopback ports (checked now; random to avoid clashes),
     outside the kernel's ephemeral range: a killed node's port must still be free when the node
     restarts, and an outgoing connection could take it meanwhile (seen: "Address already in use")."""
@@ -158,16 +158,22 @@ class LocalClusterExited(AssertionError):
 
 
 class LocalCluster:
-    def __init__(self, runnel_bin: str, workdir: Path, nodes: int = 3, overrides: dict | None = None):
+    def __init__(self, runnel_bin: str, workdir: Path, nodes: int = 3, overrides: dict | None = None,
+                 metrics: bool = False):
         self.workdir = Path(workdir)
         self.dir = self.workdir / "cluster"
         self.nodes = nodes
         self.port = free_range(nodes)
         self.etcd_port = free_range(2, avoid=range(self.port, self.port + nodes))
+        # With `metrics`, node N serves /metrics on metrics_port + N - 1 (local-cluster --metrics-port).
+        taken = [*range(self.port, self.port + nodes), self.etcd_port, self.etcd_port + 1]
+        self.metrics_port = free_range(nodes, avoid=taken) if metrics else None
         self.output = self.workdir / "local-cluster.out"
         self.overrides = {"group.initial.rebalance.delay.ms": 0, **(overrides or {})}
         self.argv = [runnel_bin, "local-cluster", "--nodes", str(nodes), "--dir", str(self.dir),
                      "--port", str(self.port), "--etcd-port", str(self.etcd_port)]
+        if self.metrics_port:
+            self.argv += ["--metrics-port", str(self.metrics_port)]
         for k, v in self.overrides.items():
             self.argv += ["--broker-override", f"{k}={v}"]
         self.proc: subprocess.Popen | None = None
@@ -199,6 +205,16 @@ class LocalCluster:
 
     def port_of(self, node: int) -> int:
         return self.port + node - 1
+
+    def metric(self, node: int, name: str) -> float:
+        """The sum of every series of metric `name` that node `node` serves on /metrics (started with
+        metrics=True)."""
+        import urllib.request
+        assert self.metrics_port, "cluster started without metrics=True"
+        url = f"http://127.0.0.1:{self.metrics_port + node - 1}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name + " ") or line.startswith(name + "{"))
 
     def event(self, text: str) -> None:
         self.timeline.append((time.monotonic() - self.t0, text))
