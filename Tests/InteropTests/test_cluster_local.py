@@ -90,6 +90,7 @@ def test_rf3_topic_places_replicas_on_every_broker(cluster):
     assert sorted(p.leader for p in t.partitions.values()) == [1, 2, 3]
 
 
+@pytest.mark.timeout(300)
 def test_topic_churn_through_etcd_fails_nothing_and_leaves_no_partition_behind(cluster):
     """800 topic creations and 800 deletions (RF=3, 3 partitions each) in batches of 40: every one
     succeeds, no node keeps a live directory of a deleted partition, and no follower keeps fetching
@@ -98,20 +99,23 @@ def test_topic_churn_through_etcd_fails_nothing_and_leaves_no_partition_behind(c
     the last part and about one in a thousand applied changes was reported as REQUEST_TIMED_OUT ("may
     or may not be applied"). And followers used to keep a deleted topic's partitions in their fetch
     loops for good, each deletion adding to every fetch request and to the brokers' CPU."""
-    admin = _admin(cluster.ports)
+    # Not _admin's 3 s socket timeout: a batch of 40 creations (40 etcd transactions, one after the
+    # other) took longer than that on a loaded CI machine, and the client gave up on it.
+    admin = AdminClient({"bootstrap.servers": ",".join(f"127.0.0.1:{p}" for p in cluster.ports),
+                         "socket.timeout.ms": 60000, "client.id": "cluster-churn-test"})
     followed_before = {n: cluster.metric(n, "runnel_replica_fetch_partitions") for n in (1, 2, 3)}
     failures: list[str] = []
     created: list[str] = []
     for cycle in range(20):
         names = [unique(f"churn-{cycle}") for _ in range(40)]
-        for name, f in admin.create_topics([NewTopic(n, 3, 3) for n in names], request_timeout=30).items():
+        for name, f in admin.create_topics([NewTopic(n, 3, 3) for n in names], request_timeout=60).items():
             try:
-                f.result(60)
+                f.result(90)
             except Exception as e:  # noqa: BLE001 - every failure is reported below
                 failures.append(f"create {name}: {e}")
-        for name, f in admin.delete_topics(names, request_timeout=30).items():
+        for name, f in admin.delete_topics(names, request_timeout=60).items():
             try:
-                f.result(60)
+                f.result(90)
             except Exception as e:  # noqa: BLE001
                 failures.append(f"delete {name}: {e}")
         created += names

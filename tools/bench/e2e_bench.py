@@ -120,16 +120,19 @@ class Broker:
     def produce_latency_counts(self) -> dict[str, dict[float, float]]:
         """Two of the broker's own histograms from /metrics, as cumulative counts by upper bound in
         seconds: "produce", its Produce requests from arrival to answer
-        (runnel_request_latency_seconds{api="Produce"}), and "fdatasync", the log dir's syncs
-        (runnel_storage_sync_seconds{kind="fdatasync"})."""
+        (runnel_request_latency_seconds{api="Produce"}), "fdatasync", the log dir's syncs
+        (runnel_storage_sync_seconds{kind="fdatasync"}), and "write", its write stage's writes
+        (runnel_storage_write_seconds)."""
         import urllib.request
         text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read().decode()
-        counts: dict[str, dict[float, float]] = {"produce": {}, "fdatasync": {}}
+        counts: dict[str, dict[float, float]] = {"produce": {}, "fdatasync": {}, "write": {}}
         for line in text.splitlines():
             if line.startswith("runnel_request_latency_seconds_bucket") and 'api="Produce"' in line:
                 which = counts["produce"]
             elif line.startswith("runnel_storage_sync_seconds_bucket") and 'kind="fdatasync"' in line:
                 which = counts["fdatasync"]
+            elif line.startswith("runnel_storage_write_seconds_bucket"):
+                which = counts["write"]
             else:
                 continue
             bound = line.split('le="', 1)[1].split('"', 1)[0]
@@ -201,8 +204,8 @@ def latency_records(rate: float) -> int:
 def broker_latency(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]) -> dict:
     """What the broker itself took for the Produce requests between two histogram reads: the share
     answered within 2.5 and 5 ms of arrival, and the smallest bucket bound holding 99 % of them (the
-    client's per-record p99 adds its own batching, sending and scheduling to this); and the share of
-    the log dir's fdatasyncs that took more than 5 ms (the disk's part of a slow request)."""
+    client's per-record p99 adds its own batching, sending and scheduling to this); and the shares of
+    the log dir's fdatasyncs and writes that took more than 5 ms (the disk's part of a slow request)."""
     def delta(name: str) -> tuple[dict[float, float], float]:
         d = {le: after[name].get(le, 0) - before[name].get(le, 0) for le in after[name]}
         return d, d.get(float("inf"), 0)
@@ -212,10 +215,12 @@ def broker_latency(before: dict[str, dict[float, float]], after: dict[str, dict[
     bounds = sorted(le for le in produce if le != float("inf"))
     p99 = next((le for le in bounds if produce[le] >= 0.99 * total), float("inf"))
     syncs, sync_total = delta("fdatasync")
+    writes, write_total = delta("write")
     return {"requests": int(total), "within_2_5_ms": produce.get(0.0025, 0) / total,
             "within_5_ms": produce.get(0.005, 0) / total, "p99_bound_ms": p99 * 1000,
             "fdatasyncs": int(sync_total),
-            "fdatasyncs_over_5_ms": (sync_total - syncs.get(0.005, 0)) / sync_total if sync_total else 0.0}
+            "fdatasyncs_over_5_ms": (sync_total - syncs.get(0.005, 0)) / sync_total if sync_total else 0.0,
+            "writes_over_5_ms": (write_total - writes.get(0.005, 0)) / write_total if write_total else 0.0}
 
 
 def produce(driver: str, bootstrap: str, topic: str, count: int, value_size: int, idempotent: bool,
@@ -280,7 +285,7 @@ def main():
         for partitions in (1, 6):
             rows: dict[str, list] = {k: [] for k in (
                 "produce", "produce_idempotent", "consume", "consume_raw", "p99", "p50", "broker_p99_bound",
-                "broker_within_5ms", "fdatasyncs_over_5ms", "rss_idle", "rss_load", "rss_peak")}
+                "broker_within_5ms", "fdatasyncs_over_5ms", "writes_over_5ms", "rss_idle", "rss_load", "rss_peak")}
             for round_index in range(args.rounds):
                 broker_dir = tempfile.mkdtemp(dir=work)
                 broker = Broker(args.runnel, broker_dir, metrics=True)
@@ -309,6 +314,7 @@ def main():
                     rows["broker_p99_bound"].append(own.get("p99_bound_ms", float("nan")))
                     rows["broker_within_5ms"].append(own.get("within_5_ms", float("nan")))
                     rows["fdatasyncs_over_5ms"].append(own.get("fdatasyncs_over_5_ms", float("nan")))
+                    rows["writes_over_5ms"].append(own.get("writes_over_5_ms", float("nan")))
                     rows["rss_load"].append(broker.rss_bytes())
                     rows["rss_peak"].append(broker.peak_rss_bytes())
                 finally:
@@ -328,6 +334,7 @@ def main():
                 "broker_produce_p99_bound_ms_at_half_rate": med["broker_p99_bound"],
                 "broker_produce_share_within_5ms_at_half_rate": med["broker_within_5ms"],
                 "fdatasync_share_over_5ms_at_half_rate": med["fdatasyncs_over_5ms"],
+                "write_share_over_5ms_at_half_rate": med["writes_over_5ms"],
                 "rss_idle_MB": med["rss_idle"] / 1e6,
                 "rss_after_load_MB": med["rss_load"] / 1e6,
                 "rss_peak_MB": med["rss_peak"] / 1e6,
@@ -353,6 +360,7 @@ def compare_io_modes(args):
         rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": [], "minor_faults_per_GB": [], "consume_MBps": [], "consume_cpu_s_per_GB": [],
                                 "p99_ms_half_rate": [], "broker_p99_bound_ms_half_rate": [],
                                 "broker_within_5ms_half_rate": [], "fdatasyncs_over_5ms_half_rate": [],
+                                "writes_over_5ms_half_rate": [],
                                 "tail_consume_MBps": [], "tail_consume_lag_s": [],
                                 "tail_cpu_s_per_GB": []}
                 for mode in modes for parts in (1, 6)}
@@ -407,6 +415,8 @@ def compare_io_modes(args):
                                 own.get("within_5_ms", float("nan")))
                             rows[(mode, partitions)]["fdatasyncs_over_5ms_half_rate"].append(
                                 own.get("fdatasyncs_over_5_ms", float("nan")))
+                            rows[(mode, partitions)]["writes_over_5ms_half_rate"].append(
+                                own.get("writes_over_5_ms", float("nan")))
                         if args.tail_consume:
                             # A consumer at the tail: it reads while the producer writes (what a tail
                             # cache serves). Its rate is bounded by the producer's; the lag is how long
@@ -440,7 +450,8 @@ def compare_io_modes(args):
                                                                          "p99_ms_half_rate",
                                                                          "broker_p99_bound_ms_half_rate",
                                                                          "broker_within_5ms_half_rate",
-                                                                         "fdatasyncs_over_5ms_half_rate")}
+                                                                         "fdatasyncs_over_5ms_half_rate",
+                                                                         "writes_over_5ms_half_rate")}
                    if args.io_modes_full else {}),
                 **({k + "_median": statistics.median(row[k]) for k in ("tail_consume_MBps", "tail_consume_lag_s",
                                                                          "tail_cpu_s_per_GB")}

@@ -120,6 +120,10 @@ struct LocalClusterCommand: AsyncParsableCommand {
             "--listen-client-urls", client, "--advertise-client-urls", client,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
             "--initial-cluster", "runnel-local=\(peer)", "--log-level", "warn",
+            // Runnel never compacts etcd's history itself; without compaction every ISR, leader and
+            // topic change stays in etcd's database until its space quota (2 GiB) stops all writes.
+            // A broker whose watch falls behind the compacted revision reloads the metadata.
+            "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
         ]
         let nodePlans = (1...nodes).map { id in
             let nodeDir = base + "/node-\(id)"
