@@ -88,7 +88,8 @@ final class ReplicaFetcherManager: Sendable {
             let chosen = current ?? ReplicaFetcherManager.slot(for: leader, slots: slots) { all[$0]?.partitionCount ?? 0 }
             if let existing = all[chosen] { return existing }
             let created = ReplicaFetcher(leader: leader, slot: chosen.slot, nodeId: nodeId, settings: settings,
-                                         address: address, throttle: throttle, logger: logger)
+                                         address: address, throttle: throttle, logger: logger,
+                                         dropped: { [weak self] in self?.reportFollowed() })
             all[chosen] = created
             return created
         }
@@ -149,6 +150,9 @@ final class ReplicaFetcher: Sendable {
     let leader: Int32
     /// This loop's slot among the leader's `num.replica.fetchers` loops.
     let slot: Int
+    /// Told when the loop drops a partition by itself (its log went offline), so that the manager's
+    /// `runnel_replica_fetch_partitions` follows.
+    private let dropped: @Sendable () -> Void
     private let nodeId: Int32
     private let settings: ReplicaFetchSettings
     private let address: @Sendable (Int32) -> BrokerAddress?
@@ -158,8 +162,10 @@ final class ReplicaFetcher: Sendable {
     private let connection = Mutex<BrokerConnection?>(nil)
 
     init(leader: Int32, slot: Int = 0, nodeId: Int32, settings: ReplicaFetchSettings,
-         address: @escaping @Sendable (Int32) -> BrokerAddress?, throttle: ReplicationThrottle, logger: Logger) {
+         address: @escaping @Sendable (Int32) -> BrokerAddress?, throttle: ReplicationThrottle, logger: Logger,
+         dropped: @escaping @Sendable () -> Void = {}) {
         self.leader = leader
+        self.dropped = dropped
         self.slot = slot
         self.nodeId = nodeId
         self.settings = settings
@@ -677,6 +683,7 @@ final class ReplicaFetcher: Sendable {
             logger.error("partition offline on this broker: it stops following its leader", metadata: [
                 "partition": "\(key)", "reason": "\(reason)"])
             remove(key)
+            dropped()
             return
         }
         logger.error("could not append replicated batches", metadata: [
