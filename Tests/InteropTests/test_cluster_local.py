@@ -103,7 +103,9 @@ def test_topic_churn_through_etcd_fails_nothing_and_leaves_no_partition_behind(c
     # other) took longer than that on a loaded CI machine, and the client gave up on it.
     admin = AdminClient({"bootstrap.servers": ",".join(f"127.0.0.1:{p}" for p in cluster.ports),
                          "socket.timeout.ms": 60000, "client.id": "cluster-churn-test"})
-    followed_before = {n: cluster.metric(n, "runnel_replica_fetch_partitions") for n in (1, 2, 3)}
+    def followed() -> dict[int, float]:
+        return {n: cluster.metric(n, "runnel_replica_fetch_partitions") for n in (1, 2, 3)}
+    followed_before = followed()
     failures: list[str] = []
     created: list[str] = []
     for cycle in range(20):
@@ -129,14 +131,11 @@ def test_topic_churn_through_etcd_fails_nothing_and_leaves_no_partition_behind(c
         return (not listed and not live) or None
     _poll("no deleted topic in Metadata and no live partition directory of one on any node", 60, nothing_left)
 
-    def fetchers_back():
-        now = {n: cluster.metric(n, "runnel_replica_fetch_partitions") for n in (1, 2, 3)}
-        return now if now == followed_before else None
     try:
-        _poll("every follower's fetch loops back to the partitions they followed before", 30, fetchers_back)
+        _poll("every follower's fetch loops back to the partitions they followed before", 30,
+              lambda: followed() == followed_before or None)
     except Exception:
-        now = {n: cluster.metric(n, "runnel_replica_fetch_partitions") for n in (1, 2, 3)}
-        raise AssertionError(f"partitions followed per node: before the churn {followed_before}, after {now}")
+        raise AssertionError(f"partitions followed per node: before the churn {followed_before}, after {followed()}")
 
 
 def test_controller_moves_when_its_broker_is_killed_and_the_node_restarts(cluster):

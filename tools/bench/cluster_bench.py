@@ -267,9 +267,10 @@ def main() -> int:
     client = ["nice", "-n", str(args.client_nice), driver] if args.client_nice else [driver]
     results["client_nice"] = args.client_nice
     # The producer configurations measured: acks=all without idempotence (librdkafka's default; the
-    # driver turns idempotence on for acks=all unless told otherwise), and with idempotence on. librdkafka's idempotent producer keeps one request in flight per partition (it
-    # caps requests at 5 minus the *messages* in flight, rd_kafka_toppar_producer_serve) and busy-polls
-    # meanwhile, so that figure is bound by one request's round trip through the ISR (docs/benchmarks.md).
+    # driver turns idempotence on for acks=all unless told otherwise), and with idempotence on.
+    # librdkafka's idempotent producer keeps one request in flight per partition (it caps requests at 5
+    # minus the *messages* in flight, rd_kafka_toppar_producer_serve) and busy-polls meanwhile, so that
+    # figure is bound by one request's round trip through the ISR (docs/benchmarks.md).
     producers = {"plain": ["-X", "enable.idempotence=false"], "idempotent": ["-X", "enable.idempotence=true"]}
     chosen = [p for p in args.producers.split(",") if p]
     for name in chosen:
@@ -306,8 +307,7 @@ def main() -> int:
                             stop_perf(perf)
                             writes = cluster.etcd_writes() - before
                             clustered[name].append(result["MBps"])
-                            mib = args.records * args.value_size / (1 << 20)
-                            etcd_per_mib.append(writes / mib)
+                            etcd_per_mib.append(writes / (args.records * args.value_size / (1 << 20)))
                     finally:
                         cluster.stop()
         if "produce" in parts:

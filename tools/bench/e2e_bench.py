@@ -117,7 +117,7 @@ class Broker:
         if self.metrics_port:
             wait_for_port(self.metrics_port, "metrics endpoint")
 
-    def produce_latency_counts(self) -> dict[str, dict[float, float]]:
+    def latency_histograms(self) -> dict[str, dict[float, float]]:
         """Two of the broker's own histograms from /metrics, as cumulative counts by upper bound in
         seconds: "produce", its Produce requests from arrival to answer
         (runnel_request_latency_seconds{api="Produce"}), "fdatasync", the log dir's syncs
@@ -211,7 +211,9 @@ def broker_latency(before: dict[str, dict[float, float]], after: dict[str, dict[
         return d, d.get(float("inf"), 0)
     produce, total = delta("produce")
     if total <= 0:
-        return {"requests": 0}
+        nan = float("nan")
+        return {"requests": 0, "within_2_5_ms": nan, "within_5_ms": nan, "p99_bound_ms": nan, "fdatasyncs": 0,
+                "fdatasyncs_over_5_ms": nan, "writes_over_5_ms": nan}
     bounds = sorted(le for le in produce if le != float("inf"))
     p99 = next((le for le in bounds if produce[le] >= 0.99 * total), float("inf"))
     syncs, sync_total = delta("fdatasync")
@@ -221,6 +223,18 @@ def broker_latency(before: dict[str, dict[float, float]], after: dict[str, dict[
             "fdatasyncs": int(sync_total),
             "fdatasyncs_over_5_ms": (sync_total - syncs.get(0.005, 0)) / sync_total if sync_total else 0.0,
             "writes_over_5_ms": (write_total - writes.get(0.005, 0)) / write_total if write_total else 0.0}
+
+
+def half_rate_latency(driver: str, broker: "Broker", topic: str, partitions: int, value_size: int,
+                      full_rate: float) -> tuple[dict, dict]:
+    """A LATENCY_RUN_SECONDS produce at half of `full_rate` records/s (acks=all, no idempotence) to a new
+    topic: the client's figures and, from the broker's histograms around it, its own share
+    (`broker_latency`)."""
+    create_topic(broker.bootstrap, topic, partitions)
+    before = broker.latency_histograms()
+    paced = produce(driver, broker.bootstrap, topic, latency_records(full_rate / 2), value_size,
+                    idempotent=False, rate=full_rate / 2)
+    return paced, broker_latency(before, broker.latency_histograms())
 
 
 def produce(driver: str, bootstrap: str, topic: str, count: int, value_size: int, idempotent: bool,
@@ -303,18 +317,14 @@ def main():
                     rows["consume_raw"].append(
                         raw_fetch(broker.bootstrap, topic, partitions, args.records, args.value_size)["MBps"])
                     # Latency at half the measured maximum rate (librdkafka defaults: acks=all, no idempotence).
-                    latency_topic = topic + "-latency"
-                    create_topic(broker.bootstrap, latency_topic, partitions)
-                    histogram = broker.produce_latency_counts()
-                    paced = produce(driver, broker.bootstrap, latency_topic, latency_records(plain["records_per_s"] / 2),
-                                    args.value_size, idempotent=False, rate=plain["records_per_s"] / 2)
-                    own = broker_latency(histogram, broker.produce_latency_counts())
+                    paced, own = half_rate_latency(driver, broker, topic + "-latency", partitions, args.value_size,
+                                                   plain["records_per_s"])
                     rows["p99"].append(paced["latency_ms"]["p99"])
                     rows["p50"].append(paced["latency_ms"]["p50"])
-                    rows["broker_p99_bound"].append(own.get("p99_bound_ms", float("nan")))
-                    rows["broker_within_5ms"].append(own.get("within_5_ms", float("nan")))
-                    rows["fdatasyncs_over_5ms"].append(own.get("fdatasyncs_over_5_ms", float("nan")))
-                    rows["writes_over_5ms"].append(own.get("writes_over_5_ms", float("nan")))
+                    rows["broker_p99_bound"].append(own["p99_bound_ms"])
+                    rows["broker_within_5ms"].append(own["within_5_ms"])
+                    rows["fdatasyncs_over_5ms"].append(own["fdatasyncs_over_5_ms"])
+                    rows["writes_over_5ms"].append(own["writes_over_5_ms"])
                     rows["rss_load"].append(broker.rss_bytes())
                     rows["rss_peak"].append(broker.peak_rss_bytes())
                 finally:
@@ -401,22 +411,14 @@ def compare_io_modes(args):
                             rows[(mode, partitions)]["consume_MBps"].append(read["MBps"])
                             rows[(mode, partitions)]["consume_cpu_s_per_GB"].append(
                                 (cpu_seconds(broker.proc.pid) - before) / gigabytes)
-                            latency_topic = topic + "-latency"
-                            create_topic(broker.bootstrap, latency_topic, partitions)
-                            histogram = broker.produce_latency_counts()
-                            paced = produce(driver, broker.bootstrap, latency_topic,
-                                            latency_records(plain["records_per_s"] / 2),
-                                            args.value_size, idempotent=False, rate=plain["records_per_s"] / 2)
-                            own = broker_latency(histogram, broker.produce_latency_counts())
-                            rows[(mode, partitions)]["p99_ms_half_rate"].append(paced["latency_ms"]["p99"])
-                            rows[(mode, partitions)]["broker_p99_bound_ms_half_rate"].append(
-                                own.get("p99_bound_ms", float("nan")))
-                            rows[(mode, partitions)]["broker_within_5ms_half_rate"].append(
-                                own.get("within_5_ms", float("nan")))
-                            rows[(mode, partitions)]["fdatasyncs_over_5ms_half_rate"].append(
-                                own.get("fdatasyncs_over_5_ms", float("nan")))
-                            rows[(mode, partitions)]["writes_over_5ms_half_rate"].append(
-                                own.get("writes_over_5_ms", float("nan")))
+                            paced, own = half_rate_latency(driver, broker, topic + "-latency", partitions,
+                                                           args.value_size, plain["records_per_s"])
+                            row = rows[(mode, partitions)]
+                            row["p99_ms_half_rate"].append(paced["latency_ms"]["p99"])
+                            row["broker_p99_bound_ms_half_rate"].append(own["p99_bound_ms"])
+                            row["broker_within_5ms_half_rate"].append(own["within_5_ms"])
+                            row["fdatasyncs_over_5ms_half_rate"].append(own["fdatasyncs_over_5_ms"])
+                            row["writes_over_5ms_half_rate"].append(own["writes_over_5_ms"])
                         if args.tail_consume:
                             # A consumer at the tail: it reads while the producer writes (what a tail
                             # cache serves). Its rate is bounded by the producer's; the lag is how long

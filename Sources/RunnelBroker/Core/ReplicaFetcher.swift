@@ -79,7 +79,7 @@ final class ReplicaFetcherManager: Sendable {
         let fetcher = fetchers.withLock { all -> ReplicaFetcher in
             var current: LoopKey?
             for (loop, other) in all {
-                if loop.leader == leader, loop.slot < slots, other.contains(key) {
+                if loop.leader == leader, other.contains(key) {
                     current = loop
                 } else {
                     other.remove(key)
