@@ -229,7 +229,8 @@ final class BrokerCore: Sendable {
         if validateOnly { return topic }
         do {
             try await metadataStore.createTopic(topic, assignments: assignments ?? ReplicaPlacement.assign(
-                partitions: count, replicationFactor: factor, brokers: brokers, racks: ReplicaPlacement.racks(of: live)))
+                partitions: count, replicationFactor: factor, brokers: brokers, racks: ReplicaPlacement.racks(of: live),
+                start: .random(brokerCount: brokers.count)))
         } catch {
             throw .init(error.errorCode, error.description)
         }

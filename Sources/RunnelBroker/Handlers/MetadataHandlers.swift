@@ -47,20 +47,25 @@ extension BrokerCore {
                                           wantsAll: wantsAll, context))
         }
         return .later(context.context.lane.submit(on: context.eventLoop) { [self] in
-            var failures: [String: ErrorCode] = [:]
-            for requested in request.topics ?? [] {
-                guard let name = requested.name, metadataStore.image.topic(resolving: name) == nil,
-                      TopicMetadata.invalidNameReason(name) == nil, !name.hasPrefix("__"), mayCreateTopic(name, context)
-                else { continue }
+            // Several at once, as CreateTopics (a consumer subscribing to many new topics asks for all of them).
+            let image = metadataStore.image
+            let names = Array(Set((request.topics ?? []).compactMap(\.name).filter { name in
+                image.topic(resolving: name) == nil && TopicMetadata.invalidNameReason(name) == nil && !name.hasPrefix("__")
+                    && mayCreateTopic(name, context)
+            }))
+            let logger = context.context.logger
+            let outcomes = await names.orderedConcurrentMap(limit: Self.topicChangeConcurrency) { [self] name -> ErrorCode? in
                 do throws(TopicCreationError) {
                     _ = try await createTopic(name: name, partitions: settings.defaultPartitions,
-                                              replicationFactor: settings.defaultReplicationFactor, configs: [:],
-                                              logger: context.context.logger)
+                                              replicationFactor: settings.defaultReplicationFactor, configs: [:], logger: logger)
+                    return nil
                 } catch {
                     // Lost a race with another creator (answered from what exists now), or the creation failed.
-                    failures[name] = error.errorCode
+                    return error.errorCode
                 }
             }
+            var failures: [String: ErrorCode] = [:]
+            for (name, outcome) in zip(names, outcomes) { failures[name] = outcome }
             return authorizeMetadata(metadataResponse(request, image: metadataStore.image, wantsAll: wantsAll,
                                                       createFailures: failures, listener: listener),
                                      wantsAll: wantsAll, context)

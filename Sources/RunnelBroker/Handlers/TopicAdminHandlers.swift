@@ -1,26 +1,59 @@
 // CreateTopics, DeleteTopics and CreatePartitions. Each writes to the metadata store (a network call in
 // cluster mode), so they run off the event loop on the connection's lane (`KafkaRouter.serveAsync`).
 import KafkaProtocol
+import Logging
 import NIOCore
 import RunnelCluster
 
 extension BrokerCore {
+    /// Topic changes of one request in flight at once. In cluster mode each is an etcd transaction and a
+    /// watch round trip; etcd commits concurrent transactions together, so a request naming many topics
+    /// (a CDC connector's tables, a Streams application's internal topics) is not one round trip per topic.
+    static let topicChangeConcurrency = 8
+
+    /// One topic of a CreateTopics request once its own checks and the mutation quota have been passed:
+    /// either answered already, or to be created.
+    private struct PlannedCreation: Sendable {
+        var result: CreateTopicsResponse.CreatableTopicResult
+        var creation: Creation?
+        struct Creation: Sendable {
+            var partitions: Int32
+            var factor: Int16
+            var assignments: [[Int32]]?
+            var configs: [String: String]
+            /// Partitions taken from the mutation quota (given back if the creation fails).
+            var mutated: Int
+        }
+    }
+
     func createTopics(_ request: CreateTopicsRequest, _ context: HandlerRequest) async -> CreateTopicsResponse {
         var response = CreateTopicsResponse()
         var counts: [String: Int] = [:]
         for topic in request.topics { counts[topic.name, default: 0] += 1 }
         let live = Set(metadataStore.liveBrokers().map(\.nodeId))
         var mutations = ControllerMutationQuota(quotas, context)
+        // In request order: each topic's checks and its share of controller_mutation_rate (taken in the
+        // request's order, as Kafka's controller does); then the creations, several at once.
+        var planned: [PlannedCreation] = []
         for requested in request.topics {
-            response.topics.append(await createTopic(requested, request, counts: counts, live: live, &mutations, context))
+            planned.append(await planCreation(requested, request, counts: counts, live: live, &mutations, context))
+        }
+        let validateOnly = request.validateOnly
+        let logger = context.context.logger
+        response.topics = await planned.orderedConcurrentMap(limit: Self.topicChangeConcurrency) { [self] plan in
+            guard let creation = plan.creation else { return plan.result }
+            return await create(plan.result, creation, validateOnly: validateOnly, logger: logger)
+        }
+        for (plan, result) in zip(planned, response.topics) where result.errorCode != ErrorCode.none.rawValue {
+            if let creation = plan.creation { mutations.refund(creation.mutated) }
         }
         response.throttleTimeMs = finish(mutations, context)
         return response
     }
 
-    private func createTopic(_ requested: CreateTopicsRequest.CreatableTopic, _ request: CreateTopicsRequest, counts: [String: Int],
-                         live: Set<Int32>, _ mutations: inout ControllerMutationQuota,
-                         _ context: HandlerRequest) async -> CreateTopicsResponse.CreatableTopicResult {
+    private func planCreation(_ requested: CreateTopicsRequest.CreatableTopic, _ request: CreateTopicsRequest, counts: [String: Int],
+                              live: Set<Int32>, _ mutations: inout ControllerMutationQuota,
+                              _ context: HandlerRequest) async -> PlannedCreation {
         var result = CreateTopicsResponse.CreatableTopicResult()
         result.name = requested.name
         result.numPartitions = -1
@@ -28,7 +61,7 @@ extension BrokerCore {
         if counts[requested.name, default: 0] > 1 {
             result.errorCode = ErrorCode.invalidRequest.rawValue
             result.errorMessage = "Create topics request from client `\(context.header.clientId ?? "")` contains multiple entries for the following topics: \(requested.name)"
-            return result
+            return PlannedCreation(result: result)
         }
         var partitions = requested.numPartitions
         var factor = requested.replicationFactor
@@ -37,13 +70,13 @@ extension BrokerCore {
             guard partitions == -1, factor == -1 else {
                 result.errorCode = ErrorCode.invalidRequest.rawValue
                 result.errorMessage = "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."
-                return result
+                return PlannedCreation(result: result)
             }
             let foreign = requested.assignments.flatMap(\.brokerIds).filter { !live.contains($0) }
             guard foreign.isEmpty else {
                 result.errorCode = ErrorCode.invalidReplicaAssignment.rawValue
                 result.errorMessage = "Unknown broker id(s) in the replica assignment: \(foreign)"
-                return result
+                return PlannedCreation(result: result)
             }
             partitions = Int32(requested.assignments.count)
             factor = Int16(requested.assignments.first?.brokerIds.count ?? 1)
@@ -53,28 +86,38 @@ extension BrokerCore {
         for config in requested.configs {
             if let value = config.value { overrides[config.name] = value }
         }
-        func create(validateOnly: Bool) async throws(TopicCreationError) -> TopicMetadata {
-            try await createTopic(name: requested.name, partitions: partitions, replicationFactor: factor, configs: overrides,
-                                  assignments: explicit, validateOnly: validateOnly, logger: context.context.logger)
-        }
+        let creation = PlannedCreation.Creation(partitions: partitions, factor: factor, assignments: explicit, configs: overrides,
+                                                mutated: Int(partitions == -1 ? settings.defaultPartitions : partitions))
         // controller_mutation_rate, after validation as in Kafka's controller (a validate-only pass first when a
         // quota applies): the partitions are taken just before the change and given back if it fails; a
         // validate-only request takes them too, as Kafka's controller does.
-        let mutated = Int(partitions == -1 ? settings.defaultPartitions : partitions)
         do throws(TopicCreationError) {
-            if mutations.isLimited { _ = try await create(validateOnly: true) }
-            guard mutations.acquire(mutated) else {
+            if mutations.isLimited {
+                _ = try await createTopic(name: requested.name, partitions: partitions, replicationFactor: factor,
+                                          configs: overrides, assignments: explicit, validateOnly: true,
+                                          logger: context.context.logger)
+            }
+            guard mutations.acquire(creation.mutated) else {
                 throw TopicCreationError(ControllerMutationQuota.exceeded.code, ControllerMutationQuota.exceeded.message)
             }
-            let topic: TopicMetadata
-            do throws(TopicCreationError) {
-                topic = try await create(validateOnly: request.validateOnly)
-            } catch {
-                mutations.refund(mutated)
-                throw error
-            }
+        } catch {
+            result.errorCode = error.errorCode.rawValue
+            result.errorMessage = error.message
+            return PlannedCreation(result: result)
+        }
+        return PlannedCreation(result: result, creation: creation)
+    }
+
+    /// Creates one planned topic and fills in its answer.
+    private func create(_ planned: CreateTopicsResponse.CreatableTopicResult, _ creation: PlannedCreation.Creation,
+                        validateOnly: Bool, logger: Logger) async -> CreateTopicsResponse.CreatableTopicResult {
+        var result = planned
+        do throws(TopicCreationError) {
+            let topic = try await createTopic(name: result.name, partitions: creation.partitions, replicationFactor: creation.factor,
+                                              configs: creation.configs, assignments: creation.assignments,
+                                              validateOnly: validateOnly, logger: logger)
             result.errorCode = ErrorCode.none.rawValue
-            result.topicId = request.validateOnly ? .zero : topic.topicId
+            result.topicId = validateOnly ? .zero : topic.topicId
             result.numPartitions = topic.partitionCount
             result.replicationFactor = topic.replicationFactor
             result.configs = topicConfigs.describe(topicOverrides: topic.configs, keys: nil, includeSynonyms: false,
@@ -101,13 +144,50 @@ extension BrokerCore {
             ? request.topics.map { ($0.name, $0.topicId) }
             : request.topicNames.map { ($0, KafkaUUID.zero) }
         var mutations = ControllerMutationQuota(quotas, context)
-        for target in targets { response.responses.append(await deleteTopic(target, &mutations, context)) }
+        // Checks and the mutation quota in request order, then the deletions several at once (as creations).
+        let planned = targets.map { planDeletion($0, &mutations, context) }
+        let logger = context.context.logger
+        response.responses = await planned.orderedConcurrentMap(limit: Self.topicChangeConcurrency) { [self] plan in
+            guard let topic = plan.topic else { return plan.result }
+            var result = plan.result
+            do throws(MetadataStoreError) {
+                _ = try await metadataStore.deleteTopic(named: topic.name)
+                dropPartitions(of: topic)
+                logger.info("deleted topic", metadata: ["topic": "\(topic.name)"])
+                result.errorCode = ErrorCode.none.rawValue
+            } catch {
+                result.errorCode = error.errorCode.rawValue
+                result.errorMessage = error.description
+            }
+            return result
+        }
+        for (plan, result) in zip(planned, response.responses) where result.errorCode != ErrorCode.none.rawValue {
+            if let topic = plan.topic { mutations.refund(Int(topic.partitionCount)) }
+        }
         response.throttleTimeMs = finish(mutations, context)
         return response
     }
 
-    private func deleteTopic(_ target: (name: String?, id: KafkaUUID), _ mutations: inout ControllerMutationQuota,
-                             _ context: HandlerRequest) async -> DeleteTopicsResponse.DeletableTopicResult {
+    /// One topic of a DeleteTopics request after its checks and the mutation quota: answered already
+    /// (`topic` nil), or to be deleted.
+    private struct PlannedDeletion: Sendable {
+        var result: DeleteTopicsResponse.DeletableTopicResult
+        var topic: TopicMetadata?
+    }
+
+    private func planDeletion(_ target: (name: String?, id: KafkaUUID), _ mutations: inout ControllerMutationQuota,
+                              _ context: HandlerRequest) -> PlannedDeletion {
+        let result = checkDeletion(target, context)
+        guard let topic = result.topic else { return result }
+        guard mutations.acquire(Int(topic.partitionCount)) else {
+            var refused = result.result
+            (refused.errorCode, refused.errorMessage) = (ControllerMutationQuota.exceeded.code.rawValue, ControllerMutationQuota.exceeded.message)
+            return PlannedDeletion(result: refused)
+        }
+        return result
+    }
+
+    private func checkDeletion(_ target: (name: String?, id: KafkaUUID), _ context: HandlerRequest) -> PlannedDeletion {
         var result = DeleteTopicsResponse.DeletableTopicResult()
         result.name = target.name
         result.topicId = target.id
@@ -116,7 +196,7 @@ extension BrokerCore {
             if let conflict = TopicAliasRules.topicDeletionConflict(name, in: metadataStore.image) {
                 result.errorCode = ErrorCode.policyViolation.rawValue
                 result.errorMessage = conflict
-                return result
+                return PlannedDeletion(result: result)
             }
             topic = metadataStore.topic(named: name)
         } else {
@@ -124,42 +204,28 @@ extension BrokerCore {
         }
         guard let topic else {
             result.errorCode = (target.name == nil ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition).rawValue
-            return result
+            return PlannedDeletion(result: result)
         }
         result.name = topic.name
         result.topicId = topic.topicId
         if let conflict = TopicAliasRules.topicDeletionConflict(topic.name, in: metadataStore.image) {
             result.errorCode = ErrorCode.policyViolation.rawValue
             result.errorMessage = conflict
-            return result
+            return PlannedDeletion(result: result)
         }
         guard !InternalTopics.contains(topic.name) else {
             // Deleting an internal topic would drop every group's (or transaction's) state.
             result.errorCode = ErrorCode.invalidTopicException.rawValue
             result.errorMessage = "Cannot delete internal topic \(topic.name)"
-            return result
+            return PlannedDeletion(result: result)
         }
         guard settings.deleteTopicEnable else {
             // Kafka: TopicDeletionDisabledException from v3 on, InvalidRequestException before.
             result.errorCode = (context.version >= 3 ? ErrorCode.topicDeletionDisabled : ErrorCode.invalidRequest).rawValue
             result.errorMessage = "topic deletion is disabled (delete.topic.enable=false)"
-            return result
+            return PlannedDeletion(result: result)
         }
-        guard mutations.acquire(Int(topic.partitionCount)) else {
-            (result.errorCode, result.errorMessage) = (ControllerMutationQuota.exceeded.code.rawValue, ControllerMutationQuota.exceeded.message)
-            return result
-        }
-        do throws(MetadataStoreError) {
-            _ = try await metadataStore.deleteTopic(named: topic.name)
-            dropPartitions(of: topic)
-            context.context.logger.info("deleted topic", metadata: ["topic": "\(topic.name)"])
-            result.errorCode = ErrorCode.none.rawValue
-        } catch {
-            mutations.refund(Int(topic.partitionCount))
-            result.errorCode = error.errorCode.rawValue
-            result.errorMessage = error.description
-        }
-        return result
+        return PlannedDeletion(result: result, topic: topic)
     }
 
     func createPartitions(_ request: CreatePartitionsRequest, _ context: HandlerRequest) async -> CreatePartitionsResponse {
@@ -196,10 +262,12 @@ extension BrokerCore {
         }
         let registrations = metadataStore.liveBrokers()
         let live = registrations.map(\.nodeId)
+        let racks = ReplicaPlacement.racks(of: registrations)
+        let partition0 = metadataStore.image.topic(named: topic.name)?.partitions.first?.replicas ?? []
         var newAssignments = ReplicaPlacement.assign(partitions: requested.count - topic.partitionCount,
                                                      replicationFactor: topic.replicationFactor, brokers: live,
-                                                     racks: ReplicaPlacement.racks(of: registrations),
-                                                     firstPartition: topic.partitionCount)
+                                                     racks: racks, firstPartition: topic.partitionCount,
+                                                     start: .continuing(after: partition0, brokers: live, racks: racks))
         if let assignments = requested.assignments {
             let added = Int(requested.count - topic.partitionCount)
             guard assignments.count == added else {
