@@ -1,7 +1,8 @@
 """`runnel local-cluster`: etcd and three brokers from one command, driven by confluent-kafka.
 
 One cluster per module (tests run in file order and build on each other): cluster.json, Metadata and
-DescribeCluster over 3 brokers, an RF=3 topic's replicas spread over them, controller failover after
+DescribeCluster over 3 brokers, an RF=3 topic's replicas spread over them, single-partition topics'
+leaders on every broker, controller failover after
 SIGKILL within the lease TTL, a restart from cluster.json's command line, a broker's SIGTERM moving its
 leaderships first (controlled shutdown) and ElectLeaders from librdkafka, and a SIGTERM that stops
 everything with exit 0. etcd missing fails under CI=true (missing_prerequisite)."""
@@ -88,6 +89,27 @@ def test_rf3_topic_places_replicas_on_every_broker(cluster):
         assert p.leader in p.replicas
     # Preferred leaders are balanced: each broker leads one of the three partitions.
     assert sorted(p.leader for p in t.partitions.values()) == [1, 2, 3]
+
+
+def test_single_partition_topics_spread_their_leaders_over_every_broker(cluster):
+    """Kafka's placement starts each topic at a random broker: 30 single-partition topics (a CDC
+    connector's tables) are led by every broker, not all by the lowest id (Runnel's placement before
+    started every topic at broker 1). A broker leading none of 30 has probability 3 * (2/3)^30 < 2e-5."""
+    admin = _admin(cluster.ports)
+    names = [unique("cluster-small") for _ in range(30)]
+    for name, f in admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=2) for n in names],
+                                       request_timeout=30).items():
+        f.result(60)
+
+    def leaders():
+        topics = admin.list_topics(timeout=10).topics
+        found = [topics[n].partitions[0].leader for n in names if n in topics and topics[n].error is None]
+        return found if len(found) == len(names) and all(l in (1, 2, 3) for l in found) else None
+    led = _poll("every new topic has a leader", 30, leaders)
+    counts = {b: led.count(b) for b in (1, 2, 3)}
+    assert all(counts.values()), f"leaders per broker over 30 single-partition topics: {counts}"
+    for f in admin.delete_topics(names, request_timeout=30).values():
+        f.result(60)
 
 
 @pytest.mark.timeout(300)
