@@ -45,6 +45,8 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case remoteLogDir = "remote.log.dir"
     case segmentCompressionAtRest = "runnel.segment.compression.at.rest"
     case logCacheMaxBytes = "log.cache.max.bytes"
+    case logDeleteChunkBytes = "log.delete.chunk.bytes"
+    case logDeleteChunkIntervalMs = "log.delete.chunk.interval.ms"
     case logRetentionCheckIntervalMs = "log.retention.check.interval.ms"
     case logCleanerEnable = "log.cleaner.enable"
     case logCleanerThreads = "log.cleaner.threads"

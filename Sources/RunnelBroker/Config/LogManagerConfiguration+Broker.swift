@@ -19,6 +19,8 @@ extension LogManagerConfiguration {
         // `log.io.mode` is validated against exactly these names when the configuration loads.
         logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? LogManagerConfiguration.defaultLogIOMode
         logCacheMaxBytes = Int(config.int(.logCacheMaxBytes))
+        deletePacing = FileReclaimer.Pacing(chunkBytes: config.int(.logDeleteChunkBytes),
+                                            intervalMs: config.int(.logDeleteChunkIntervalMs))
         // Validated against exactly these names when the configuration loads.
         directSync = DirectSync(rawValue: config.string(.logIODirectSync)) ?? .fdatasync
         self.defaultLogConfig = defaultLogConfig

@@ -277,7 +277,7 @@ extension LogCleaner {
             let indices = group.map { i in s.local.segments.firstIndex { ObjectIdentifier($0) == input.sources[i].identity } }
             guard input.truncations == s.local.truncations, let low = indices.first ?? nil, !indices.contains(where: { $0 == nil }),
                   indices.compactMap({ $0 }) == Array(low..<(low + group.count)), low + group.count < s.local.segments.count else {
-                FileSystem.unlink(cleaned)
+                FileSystem.reclaim(cleaned)
                 continue
             }
             let live = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log")

@@ -298,7 +298,7 @@ final class LogSegment {
         let stem = directory + "/" + Self.fileName(baseOffset, "")
         for ext in [".log", ".index", ".timeindex", ".txnindex"] {
             cache.evict(stem + ext + suffix)
-            FileSystem.unlink(stem + ext + suffix)
+            FileSystem.reclaim(stem + ext + suffix)
         }
     }
 

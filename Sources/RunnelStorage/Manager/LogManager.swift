@@ -45,6 +45,7 @@ public final class LogManager: Sendable {
         self.configuration = configuration
         self.logger = logger
         cache = FileHandleCache(capacity: configuration.maxOpenFiles)
+        FileReclaimer.shared.configure(configuration.deletePacing)
         let tailCache = configuration.logCacheMaxBytes > 0 ? TailCache(maxBytes: configuration.logCacheMaxBytes) : nil
         self.tailCache = tailCache
         var directories: [LogDirectory] = []

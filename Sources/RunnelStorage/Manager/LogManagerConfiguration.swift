@@ -25,6 +25,9 @@ public struct LogManagerConfiguration: Sendable {
     /// log.cache.max.bytes: bytes of direct tails' buffers the tail cache keeps for reads (shared by all
     /// partitions, least-recently-used evicted first; 0 disables it). See docs/storage.md, "Tail cache".
     public var logCacheMaxBytes = 128 << 20
+    /// log.delete.chunk.bytes / log.delete.chunk.interval.ms: how deleted files give their blocks back
+    /// (`FileReclaimer`; one pace for the whole process, set by the last manager opened).
+    public var deletePacing = FileReclaimer.Pacing()
     /// log.io.direct.sync: how the direct path makes an append durable (docs/decisions/0010).
     public var directSync: DirectSync = .fdatasync
     /// Defaults for topics without overrides.

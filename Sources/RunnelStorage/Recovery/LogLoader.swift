@@ -42,7 +42,7 @@ enum LogLoader {
         for name in try FileSystem.list(local.directory) {
             let path = local.directory + "/" + name
             if name.hasSuffix(".deleted") || name.hasSuffix(".cleaned") || name.hasSuffix(".tmp") {
-                FileSystem.unlink(path)
+                FileSystem.reclaim(path)
             } else if name.hasSuffix(".swap") {
                 // A compaction swap was interrupted after the cleaned files were complete: finish it.
                 try FileSystem.rename(path, to: String(path.dropLast(".swap".count)))
