@@ -97,4 +97,27 @@ import Testing
         #expect(order.withLock { $0 } == ["a", "b", "c"].map { dir + "/" + $0 })
         #expect(try FileSystem.list(dir).isEmpty)
     }
+
+    @Test("a file another descriptor still reads (a fetch sending it) keeps its bytes until that descriptor closes")
+    func sharedFileWaits() async throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/00000000000000000000.log.deleted"
+        try Self.write(path, bytes: 4 << 20)
+        let reader = open(path, O_RDONLY | O_CLOEXEC)
+        #expect(reader >= 0)
+        let steps = Mutex(0)
+        let reclaimer = FileReclaimer(pacing: .init(chunkBytes: 1 << 20, intervalMs: 1), onStep: { _, _ in
+            steps.withLock { $0 += 1 }
+        })
+        reclaimer.remove(path)
+        #expect(!FileSystem.exists(path))
+        try await Task.sleep(for: .milliseconds(300))
+        var info = stat()
+        #expect(fstat(reader, &info) == 0 && info.st_size == 4 << 20, "the reader's file was cut: \(info.st_size)")
+        #expect(steps.withLock { $0 } == 0 && reclaimer.pendingBytes == 4 << 20)
+        close(reader)
+        #expect(try await Self.eventually { reclaimer.pendingBytes == 0 })
+        #expect(steps.withLock { $0 } == 4)
+    }
 }

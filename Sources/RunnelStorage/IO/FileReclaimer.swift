@@ -40,6 +40,11 @@ public final class FileReclaimer: Sendable {
         var fd: Int32
         var size: Int64
         var path: String
+        /// Checked that no other descriptor of the process has the file open (then none can appear:
+        /// the name is gone). Until then nothing is truncated.
+        var unshared = false
+        /// A file still open elsewhere waits until this instant before it is checked again.
+        var notBefore: ContinuousClock.Instant?
     }
 
     private struct State {
@@ -116,16 +121,34 @@ public final class FileReclaimer: Sendable {
         }
     }
 
+    /// How long a file still open elsewhere (a fetch sending it, a reader of a `.deleted` segment) waits
+    /// before it is checked again: truncating it would cut the reader short.
+    static let sharedRetry: Duration = .seconds(1)
+
     private func run() {
         while true {
-            let next = state.withLock { s -> (Pending, Pacing, Int64)? in
-                guard let first = s.queue.first else {
+            let now = ContinuousClock.now
+            let next = state.withLock { s -> (index: Int, file: Pending, pacing: Pacing, backlog: Int64)?? in
+                guard !s.queue.isEmpty else {
                     s.running = false
                     return nil
                 }
-                return (first, s.pacing, s.pendingBytes)
+                guard let index = s.queue.firstIndex(where: { $0.notBefore.map { $0 <= now } ?? true }) else { return .some(nil) }
+                return (index, s.queue[index], s.pacing, s.pendingBytes)
             }
-            guard let (file, pacing, backlog) = next else { return }
+            guard let next else { return }
+            guard let (index, file, pacing, backlog) = next else {
+                // Every pending file is open elsewhere for now.
+                Thread.sleep(forTimeInterval: 0.05)
+                continue
+            }
+            if !file.unshared {
+                if Self.openElsewhere(file.fd) {
+                    state.withLock { $0.queue[index].notBefore = now + Self.sharedRetry }
+                    continue
+                }
+                state.withLock { $0.queue[index].unshared = true }
+            }
             let size = pacing.chunkBytes > 0 ? max(file.size - pacing.chunkBytes, 0) : 0
             if size == 0 {
                 close(file.fd)
@@ -137,13 +160,31 @@ public final class FileReclaimer: Sendable {
                 s.pendingBytes -= file.size - size
                 s.report()
                 if size == 0 {
-                    s.queue.removeFirst()
+                    s.queue.remove(at: index)
                 } else {
-                    s.queue[0].size = size
+                    s.queue[index].size = size
                 }
             }
             let pauseMs = backlog > pacing.backlogBytes ? Double(pacing.intervalMs) / 4 : Double(pacing.intervalMs)
             if pauseMs > 0 { Thread.sleep(forTimeInterval: pauseMs / 1000) }
         }
+    }
+
+    /// Whether another descriptor of this process refers to the same file as `fd` (found through
+    /// /proc/self/fd; a few microseconds per open descriptor, once per removed file).
+    static func openElsewhere(_ fd: Int32) -> Bool {
+        var mine = stat()
+        guard fstat(fd, &mine) == 0, let dir = opendir("/proc/self/fd") else { return false }
+        defer { closedir(dir) }
+        let listing = dirfd(dir)
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard let other = Int32(name), other != fd, other != listing else { continue }
+            var info = stat()
+            if fstat(other, &info) == 0, info.st_dev == mine.st_dev, info.st_ino == mine.st_ino { return true }
+        }
+        return false
     }
 }
