@@ -137,12 +137,15 @@ enum LogCleaner {
             let out = try LogFileHandle.open(path, create: true)
             try out.truncate(to: 0)
             var position: Int64 = 0
+            // Bounded dirty pages: the final fsync must not write back the whole segment at once (WriteBehind).
+            var behind = WriteBehind()
             for source in group.map({ input.sources[$0] }) {
                 try forEachBatch(source) { header, bytes, start throws(StorageError) in
                     let keep = filter(header, bytes, start, input: input, map: map, retainsData: &retainsData, output: &output)
                     if let keep {
                         try out.write([keep], at: position)
                         position += Int64(keep.readableBytes)
+                        behind.wrote(upTo: position, fd: out.descriptor)
                     }
                 }
             }

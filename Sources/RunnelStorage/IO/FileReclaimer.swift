@@ -115,8 +115,10 @@ public final class FileReclaimer: Sendable {
         }
         // A running thread takes the new file in turn; an idle reclaimer has no thread.
         if start {
-            let thread = Thread { [self] in run() }
-            thread.name = "runnel-reclaim"
+            let thread = Thread { [self] in
+                ThreadName.setCurrent("runnel-reclaim")
+                run()
+            }
             thread.start()
         }
     }

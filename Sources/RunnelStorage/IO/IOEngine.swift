@@ -145,13 +145,17 @@ final class IOEngine: @unchecked Sendable {
         syncBackends = syncs
         // Opened once nothing above can throw any more (closed when the sync stage stops).
         directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
-        let thread = Thread { [self] in run() }
-        thread.name = "runnel-io-\(kind.rawValue)"
+        let thread = Thread { [self] in
+            ThreadName.setCurrent("runnel-io")
+            run()
+        }
         thread.start()
         runningSyncWorkers = syncs.count
         for worker in syncs.indices {
-            let syncThread = Thread { [self] in runSyncs(worker: worker) }
-            syncThread.name = "runnel-sync-\(kind.rawValue)"
+            let syncThread = Thread { [self] in
+                ThreadName.setCurrent("runnel-sync")
+                runSyncs(worker: worker)
+            }
             syncThread.start()
         }
     }
@@ -386,13 +390,8 @@ final class PosixIOBackend: IOBackend {
 
     func close() {}
 
-    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
-    /// glibc's sync_file_range (not exported by Swift's Glibc module), looked up once.
-    private static let syncFileRange: SyncFileRange? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range")
-        .map { unsafeBitCast($0, to: SyncFileRange.self) }
-
     /// sync_file_range(SYNC_FILE_RANGE_WRITE) over the whole file: starts writeback, waits for nothing.
     private static func startWriteback(_ fd: Int32) {
-        _ = syncFileRange?(fd, 0, 0, 2)
+        FileSystem.syncFileRange(fd, offset: 0, length: 0, flags: FileSystem.syncFileRangeWrite)
     }
 }

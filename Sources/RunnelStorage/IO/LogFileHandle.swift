@@ -157,6 +157,20 @@ enum FileSystem {
 
     static func unlink(_ path: String) { _ = Glibc.unlink(path) }
 
+    static let syncFileRangeWaitBefore: UInt32 = 1
+    static let syncFileRangeWrite: UInt32 = 2
+    static let syncFileRangeWaitAfter: UInt32 = 4
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    /// glibc's sync_file_range (not exported by Swift's Glibc module), looked up once.
+    private static let syncFileRangeCall: SyncFileRange? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range")
+        .map { unsafeBitCast($0, to: SyncFileRange.self) }
+
+    /// sync_file_range(2): starts and/or waits for writeback of a range (length 0: to the end of the
+    /// file). Best effort: durability still comes from fsync.
+    static func syncFileRange(_ fd: Int32, offset: Int64, length: Int64, flags: UInt32) {
+        _ = syncFileRangeCall?(fd, offset, length, flags)
+    }
+
     /// Removes a file that may be large (a segment, an index): the name goes at once, the blocks of a
     /// large file are given back in paced chunks by `FileReclaimer.shared` so that freeing (and, on a
     /// `discard` mount, discarding) a gigabyte does not stall every fsync of the disk.

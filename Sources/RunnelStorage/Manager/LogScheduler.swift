@@ -1,54 +1,81 @@
-// LogScheduler: the LogManager's own background thread (not an event loop): flush.ms checks and
-// `.deleted` removal every log.flush.scheduler.interval.ms, retention every
-// log.retention.check.interval.ms, checkpoints, and the cleaner.
+// LogScheduler: the LogManager's own background threads (not event loops). The scheduler: flush.ms
+// checks and `.deleted` removal every log.flush.scheduler.interval.ms, retention every
+// log.retention.check.interval.ms, checkpoints. The cleaner (Kafka's log cleaner thread): compaction
+// every log.cleaner.backoff.ms, at a lower CPU priority (nice 10). Compaction copies whole segments
+// through the page cache and hashes every key; at normal priority on a 2-core machine it took half a
+// core from the request path and a producer's p99 at half rate went from 6–8 ms to 150–500 ms while it
+// ran (docs/benchmarks.md, session 18). At nice 10 it gets about a tenth of a contended core and all of
+// an idle one.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 final class LogScheduler: @unchecked Sendable {
-    // @unchecked: `stopping`/`stopped` are only read and written with `condition` locked.
+    // @unchecked: `stopping`/`running` are only read and written with `condition` locked.
     private let condition = NSCondition()
     private var stopping = false
-    private var stopped = false
+    private var running = 0
     private let configuration: LogManagerConfiguration
+
+    /// The cleaner thread's nice value (Linux: per thread).
+    static let cleanerNice: Int32 = 10
 
     init(configuration: LogManagerConfiguration) { self.configuration = configuration }
 
     func start(manager: LogManager) {
-        let thread = Thread { [self, weak manager] in
+        let configuration = configuration
+        spawn(name: "runnel-logsched", every: max(configuration.flushSchedulerIntervalMs, 10), manager: manager) {
             var lastRetention = configuration.clock()
             var lastCheckpoint = lastRetention
-            var lastCleaner = lastRetention
-            while true {
-                condition.lock()
-                if !stopping {
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(max(configuration.flushSchedulerIntervalMs, 10)) / 1000))
-                }
-                if stopping {
-                    stopped = true
-                    condition.broadcast()
-                    condition.unlock()
-                    return
-                }
-                condition.unlock()
-                guard let manager else {
-                    condition.lock()
-                    stopped = true
-                    condition.unlock()
-                    return
-                }
+            return { manager in
                 let now = configuration.clock()
                 let retention = now - lastRetention >= configuration.retentionCheckIntervalMs
-                let cleaner = configuration.cleanerEnabled && now - lastCleaner >= configuration.cleanerBackoffMs
-                manager.runBackgroundTasks(retention: retention, cleaner: cleaner)
+                manager.runBackgroundTasks(retention: retention, cleaner: false)
                 manager.removeDueFiles()
                 if retention { lastRetention = now }
-                if cleaner { lastCleaner = now }
                 if now - lastCheckpoint >= configuration.checkpointIntervalMs {
                     manager.writeCheckpoints()
                     lastCheckpoint = now
                 }
             }
         }
-        thread.name = "runnel-log-scheduler"
+        if configuration.cleanerEnabled {
+            spawn(name: "runnel-cleaner", every: max(configuration.cleanerBackoffMs, 10), manager: manager) {
+                #if os(Linux)
+                // who 0 with PRIO_PROCESS names the calling thread on Linux.
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, LogScheduler.cleanerNice)
+                #endif
+                return { manager in manager.runCleaner() }
+            }
+        }
+    }
+
+    /// A thread that runs `makeBody` once (its setup, on the thread) and then the body it returns every
+    /// `intervalMs` until `stop()` (or until the manager is gone).
+    private func spawn(name: String, every intervalMs: Int64, manager: LogManager,
+                       _ makeBody: @escaping @Sendable () -> (LogManager) -> Void) {
+        condition.lock()
+        running += 1
+        condition.unlock()
+        let thread = Thread { [self, weak manager] in
+            ThreadName.setCurrent(name)
+            let body = makeBody()
+            while true {
+                condition.lock()
+                if !stopping {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(intervalMs) / 1000))
+                }
+                guard !stopping, let manager else {
+                    running -= 1
+                    condition.broadcast()
+                    condition.unlock()
+                    return
+                }
+                condition.unlock()
+                body(manager)
+            }
+        }
         thread.start()
     }
 
@@ -56,7 +83,7 @@ final class LogScheduler: @unchecked Sendable {
         condition.lock()
         stopping = true
         condition.broadcast()
-        while !stopped { condition.wait() }
+        while running > 0 { condition.wait() }
         condition.unlock()
     }
 }

@@ -151,11 +151,13 @@ public final class LocalDirectoryRemoteStore: RemoteSegmentStore {
     private static func copyFile(_ source: LogFileHandle, length: Int64, to path: String) throws(StorageError) -> Int64 {
         let target = try freshFile(path)
         var position: Int64 = 0
+        var behind = WriteBehind()
         while position < length {
             let chunk = try source.read(at: position, length: Int(min(Int64(4 << 20), length - position)))
             guard chunk.readableBytes > 0 else { throw .io(operation: "read (file shrank while copying)", path: source.path, errno: StorageError.eio) }
             try target.write([chunk], at: position)
             position += Int64(chunk.readableBytes)
+            behind.wrote(upTo: position, fd: target.descriptor)
         }
         try target.sync()
         try FileSystem.rename(target.path, to: path)
