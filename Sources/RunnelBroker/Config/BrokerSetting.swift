@@ -50,6 +50,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case logRetentionCheckIntervalMs = "log.retention.check.interval.ms"
     case logCleanerEnable = "log.cleaner.enable"
     case logCleanerThreads = "log.cleaner.threads"
+    case logCleanerIOMaxBytesPerSecond = "log.cleaner.io.max.bytes.per.second"
     case logCleanerBackoffMs = "log.cleaner.backoff.ms"
     case logFlushOffsetCheckpointIntervalMs = "log.flush.offset.checkpoint.interval.ms"
     case logFlushSchedulerIntervalMs = "log.flush.scheduler.interval.ms"
@@ -100,6 +101,9 @@ extension BrokerConfig {
 
     /// The effective value of a millisecond setting as a duration.
     func milliseconds(_ setting: BrokerSetting) -> TimeAmount { .milliseconds(int(setting)) }
+
+    /// The effective value of a numeric setting as a double.
+    func double(_ setting: BrokerSetting) -> Double { self[setting.name]?.doubleValue ?? 0 }
 
     /// The effective value of a boolean setting.
     func bool(_ setting: BrokerSetting) -> Bool { self[setting.name]?.boolValue ?? false }

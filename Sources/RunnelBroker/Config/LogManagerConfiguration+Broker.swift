@@ -34,6 +34,7 @@ extension LogManagerConfiguration {
         checkpointIntervalMs = max(config.int(.logFlushOffsetCheckpointIntervalMs), 1)
         cleanerBackoffMs = config.int(.logCleanerBackoffMs)
         cleanerEnabled = config.bool(.logCleanerEnable) && config.int(.logCleanerThreads) > 0
+        cleanerIOMaxBytesPerSecond = config.double(.logCleanerIOMaxBytesPerSecond)
         backgroundThreadEnabled = true
     }
 }

@@ -124,6 +124,7 @@ enum LogCleaner {
         var scanner = BatchScanner(file: source.file, from: 0, to: source.size, readAhead: 256 * 1024)
         while case let .batch(header, position) = try scanner.next(verify: false) {
             guard let bytes = try scanner.batchBytes(at: position, size: header.totalSize) else { return }
+            CleanerThrottle.shared.charge(header.totalSize)
             try body(header, bytes, bytes.readerIndex)
         }
     }
@@ -144,6 +145,7 @@ enum LogCleaner {
                     let keep = filter(header, bytes, start, input: input, map: map, retainsData: &retainsData, output: &output)
                     if let keep {
                         try out.write([keep], at: position)
+                        CleanerThrottle.shared.charge(keep.readableBytes)
                         position += Int64(keep.readableBytes)
                         behind.wrote(upTo: position, fd: out.descriptor)
                     }

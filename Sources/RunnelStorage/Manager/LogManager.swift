@@ -46,6 +46,7 @@ public final class LogManager: Sendable {
         self.logger = logger
         cache = FileHandleCache(capacity: configuration.maxOpenFiles)
         FileReclaimer.shared.configure(configuration.deletePacing)
+        CleanerThrottle.shared.configure(bytesPerSecond: configuration.cleanerIOMaxBytesPerSecond)
         let tailCache = configuration.logCacheMaxBytes > 0 ? TailCache(maxBytes: configuration.logCacheMaxBytes) : nil
         self.tailCache = tailCache
         var directories: [LogDirectory] = []

@@ -1,0 +1,57 @@
+// CleanerThrottle: Kafka's `log.cleaner.io.max.bytes.per.second` — the cleaner's reads and writes
+// together stay under this rate on average (checked per 300 ms window, as Kafka's Throttler), so
+// compaction leaves the disk to the request path. Unlimited by default, as in Kafka.
+import Foundation
+import Synchronization
+
+final class CleanerThrottle: Sendable {
+    private struct State {
+        var bytesPerSecond: Double = .greatestFiniteMagnitude
+        var windowStart: ContinuousClock.Instant?
+        var windowBytes: Double = 0
+    }
+
+    /// The throttle every log manager's cleaner uses (one disk budget per process); `LogManager` sets it.
+    static let shared = CleanerThrottle()
+
+    private let state = Mutex(State())
+    /// How long the throttle measures before it decides to pause.
+    static let checkInterval: Duration = .milliseconds(300)
+
+    init(bytesPerSecond: Double = .greatestFiniteMagnitude) { configure(bytesPerSecond: bytesPerSecond) }
+
+    func configure(bytesPerSecond: Double) {
+        state.withLock { s in
+            s.bytesPerSecond = bytesPerSecond > 0 ? bytesPerSecond : .greatestFiniteMagnitude
+            s.windowStart = nil
+            s.windowBytes = 0
+        }
+    }
+
+    var isLimited: Bool { state.withLock { $0.bytesPerSecond < .greatestFiniteMagnitude } }
+
+    /// Counts `bytes` read or written by the cleaner; sleeps when the window's rate is above the limit.
+    func charge(_ bytes: Int) {
+        let now = ContinuousClock.now
+        let pause = state.withLock { s -> Duration? in
+            guard s.bytesPerSecond < .greatestFiniteMagnitude else { return nil }
+            guard let start = s.windowStart else {
+                s.windowStart = now
+                s.windowBytes = Double(bytes)
+                return nil
+            }
+            s.windowBytes += Double(bytes)
+            let elapsed = now - start
+            let due = Duration.seconds(s.windowBytes / s.bytesPerSecond)
+            // Decide once a window has lasted, or should have lasted, `checkInterval`.
+            guard elapsed >= Self.checkInterval || due >= Self.checkInterval else { return nil }
+            s.windowStart = nil
+            s.windowBytes = 0
+            return due > elapsed ? due - elapsed : nil
+        }
+        if let pause {
+            let (seconds, attoseconds) = pause.components
+            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+        }
+    }
+}
