@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Produce latency while retention deletes large segments (docs/storage.md, "How files are removed").
+"""Produce latency while the broker removes or compacts large segments (docs/storage.md, "How files
+are removed" and "Compaction").
+
+Scenario `retention` (the default):
 
 Per round and per setting of `log.delete.chunk.bytes` (alternating): a fresh broker (release build,
 default durability) takes `--old-gb` GB into one topic at full rate (1 GiB segments), then a paced
@@ -9,7 +12,15 @@ retention deletes its closed segments (log.retention.check.interval.ms=500, log.
 Reports the paced run's client p50/p99/p99.9/max per setting. `0` unlinks the files at once (Kafka's
 way); the default gives their blocks back 16 MiB every 10 ms.
 
+Scenario `compaction`: the first topic is compacted (700,000 unique 1 KB-valued keys, 256 MiB segments,
+written with confluent-kafka; `min.compaction.lag.ms` one hour), and two seconds into the paced run its
+`min.compaction.lag.ms` drops to 0 so the cleaner rewrites its two closed segments (everything is kept:
+512 MB read, 512 MB written). Settings alternate between `none` (no compaction: the control) and the
+`--cleaner-rates` values of `log.cleaner.io.max.bytes.per.second` (`max` = unlimited, the default).
+
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3
+    BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3 \
+        --scenario compaction --cleaner-rates max,100000000
 """
 from __future__ import annotations
 
@@ -24,7 +35,8 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_bench import Broker, build_driver, create_topic, run_driver  # noqa: E402
 
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic  # noqa: E402
 
 VALUE = 1024
 
@@ -61,28 +73,90 @@ def one_run(driver: str, runnel: str, work: str, chunk: str, old_records: int, s
         broker.stop()
 
 
+def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: float) -> dict:
+    """A paced produce while the cleaner compacts 512 MB of another topic (`setting`: `none` for no
+    compaction, else log.cleaner.io.max.bytes.per.second, `max` = unlimited)."""
+    broker_dir = tempfile.mkdtemp(dir=work)
+    overrides = ["log.cleaner.backoff.ms=300"]
+    if setting not in ("none", "max"):
+        overrides.append(f"log.cleaner.io.max.bytes.per.second={setting}")
+    broker = Broker(runnel, broker_dir, tuple(overrides))
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        for f in admin.create_topics([NewTopic("compacted", 1, 1, config={
+                "cleanup.policy": "compact", "segment.bytes": str(256 << 20), "min.cleanable.dirty.ratio": "0.01",
+                "min.compaction.lag.ms": "3600000"})]).values():
+            f.result(10)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20, "batch.size": 1_000_000, "acks": "all",
+                             "queue.buffering.max.messages": 500_000})
+        value = os.urandom(1000)
+        for i in range(700_000):
+            while True:
+                try:
+                    producer.produce("compacted", key=b"k%09d" % i, value=value)
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+        if producer.flush(120) != 0:
+            raise RuntimeError("keyed produce did not complete")
+        create_topic(broker.bootstrap, "full", 1)
+        full = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "full", "-n", "1000000", "-s", str(VALUE),
+                          "-a", "all", "-X", "enable.idempotence=false")
+        rate = full["records_per_s"] / 2
+        create_topic(broker.bootstrap, "paced", 1)
+
+        def start_cleaning():
+            resource = ConfigResource(ConfigResource.Type.TOPIC, "compacted", incremental_configs=[
+                ConfigEntry("min.compaction.lag.ms", "0", incremental_operation=AlterConfigOpType.SET)])
+            for f in admin.incremental_alter_configs([resource]).values():
+                f.result(10)
+        timer = threading.Timer(2.0, start_cleaning) if setting != "none" else None
+        if timer:
+            timer.start()
+        paced = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
+                           "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
+                           "-X", "linger.ms=1")
+        if timer:
+            timer.join()
+        names = os.listdir(f"{broker_dir}/data/compacted-0")
+        cleaned = any(n.endswith(".deleted") for n in names)
+        if setting != "none" and not cleaned and not any(n.endswith(".cleaned") for n in names):
+            raise RuntimeError(f"no compaction started during the run ({setting}): {sorted(names)}")
+        return {"full_MBps": full["MBps"], "rate": rate, "compaction_done_in_run": cleaned, **paced["latency_ms"]}
+    finally:
+        broker.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runnel", required=True)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--old-gb", type=float, default=2.2, help="GB written to the topic retention then deletes")
+    parser.add_argument("--scenario", choices=["retention", "compaction"], default="retention")
+    parser.add_argument("--old-gb", type=float, default=2.2, help="retention: GB written to the topic retention then deletes")
     parser.add_argument("--seconds", type=float, default=7.0, help="length of the paced produce")
-    parser.add_argument("--chunks", default="0,16777216", help="log.delete.chunk.bytes settings to alternate")
+    parser.add_argument("--chunks", default="0,16777216", help="retention: log.delete.chunk.bytes settings to alternate")
+    parser.add_argument("--cleaner-rates", default="max",
+                        help="compaction: log.cleaner.io.max.bytes.per.second settings to alternate with `none`")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
-    chunks = args.chunks.split(",")
-    runs: dict[str, list[dict]] = {c: [] for c in chunks}
+    settings = args.chunks.split(",") if args.scenario == "retention" else ["none", *args.cleaner_rates.split(",")]
+    runs: dict[str, list[dict]] = {c: [] for c in settings}
     with tempfile.TemporaryDirectory(prefix="runnel-retention-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
         driver, version = build_driver()
         for round_index in range(args.rounds):
-            for chunk in chunks if round_index % 2 == 0 else list(reversed(chunks)):
-                run = one_run(driver, args.runnel, work, chunk, int(args.old_gb * 1e9 / VALUE), args.seconds)
-                runs[chunk].append(run)
-                print(f"round {round_index} log.delete.chunk.bytes={chunk}: p50 {run['p50']:.1f} p99 {run['p99']:.1f} "
-                      f"p99.9 {run['p999']:.1f} max {run['max']:.1f} ms ({run['deleted_segments']} segments deleted, "
-                      f"paced at {run['rate']:.0f} records/s)", file=sys.stderr, flush=True)
-    results = {"driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "rounds": args.rounds,
-               "old_gb": args.old_gb, "runs": runs,
+            for setting in settings if round_index % 2 == 0 else list(reversed(settings)):
+                if args.scenario == "retention":
+                    run = one_run(driver, args.runnel, work, setting, int(args.old_gb * 1e9 / VALUE), args.seconds)
+                    what = f"log.delete.chunk.bytes={setting}"
+                else:
+                    run = compaction_run(driver, args.runnel, work, setting, args.seconds + 1)
+                    what = f"compaction {setting}"
+                runs[setting].append(run)
+                print(f"round {round_index} {what}: p50 {run['p50']:.1f} p99 {run['p99']:.1f} "
+                      f"p99.9 {run['p999']:.1f} max {run['max']:.1f} ms (paced at {run['rate']:.0f} records/s)",
+                      file=sys.stderr, flush=True)
+    results = {"driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "scenario": args.scenario,
+               "rounds": args.rounds, "runs": runs,
                "median_p99_ms": {c: statistics.median(r["p99"] for r in rs) for c, rs in runs.items()},
                "median_max_ms": {c: statistics.median(r["max"] for r in rs) for c, rs in runs.items()}}
     text = json.dumps(results, indent=2)

@@ -104,7 +104,6 @@ public final class FileReclaimer: Sendable {
             return
         }
         _ = unlink(path)
-        if allocated > Int64(info.st_size) { _ = ftruncate(fd, off_t(allocated)) }
         let start = state.withLock { s -> Bool in
             s.queue.append(Pending(fd: fd, size: allocated, path: path))
             s.pendingBytes += allocated
@@ -150,6 +149,10 @@ public final class FileReclaimer: Sendable {
                     continue
                 }
                 state.withLock { $0.queue[index].unshared = true }
+                // Blocks preallocated past the end are freed by the steps only once the size covers them
+                // (grown only now: no reader of the file is left to see the zeros).
+                var info = stat()
+                if fstat(file.fd, &info) == 0, Int64(info.st_size) < file.size { _ = ftruncate(file.fd, off_t(file.size)) }
             }
             let size = pacing.chunkBytes > 0 ? max(file.size - pacing.chunkBytes, 0) : 0
             if size == 0 {
