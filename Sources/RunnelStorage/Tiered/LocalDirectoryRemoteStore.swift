@@ -129,8 +129,9 @@ public final class LocalDirectoryRemoteStore: RemoteSegmentStore {
         let dir = directory(metadata.topic, metadata.partition)
         FileSystem.unlink(stem + ".segment")
         FileSystem.syncDirectory(dir)
+        // Reclaimed in chunks (a file a fetch still reads stays whole until that fetch closes it).
         for suffix in [".log", ".log.zst", ".log.zst.frames"] + RemoteIndexKind.allCases.map(\.rawValue) {
-            FileSystem.unlink(stem + suffix)
+            FileSystem.reclaim(stem + suffix)
         }
     }
 
