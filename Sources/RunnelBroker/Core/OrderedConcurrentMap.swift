@@ -1,6 +1,6 @@
 // A bounded concurrent map whose results keep the input's order: for handlers whose items each wait on
-// the metadata store (etcd commits concurrent transactions in one Raft round and one fsync, so a batch
-// of topic changes goes several times faster in parallel than one after the other).
+// the metadata store, so that their round trips overlap (topic changes of one request: see
+// `BrokerCore.topicChangeConcurrency` for what that measured).
 
 extension Array where Element: Sendable {
     /// `transform` applied to every element, at most `limit` at a time; the results in the elements' order.

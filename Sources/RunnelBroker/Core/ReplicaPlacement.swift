@@ -98,6 +98,7 @@ enum ReplicaPlacement {
         !brokers.isEmpty && brokers.allSatisfy { racks[$0] != nil } && Set(brokers.compactMap { racks[$0] }).count > 1
     }
 
+    /// The racks of the brokers that have one, by node id.
     static func racks(of brokers: [BrokerRegistration]) -> [Int32: String] {
         var racks: [Int32: String] = [:]
         for broker in brokers { if let rack = broker.rack { racks[broker.nodeId] = rack } }

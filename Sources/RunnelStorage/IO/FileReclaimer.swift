@@ -176,17 +176,13 @@ public final class FileReclaimer: Sendable {
     }
 
     /// Whether another descriptor of this process refers to the same file as `fd` (found through
-    /// /proc/self/fd; a few microseconds per open descriptor, once per removed file).
+    /// /proc/self/fd; a few microseconds per open descriptor, once per removed file). A number reused
+    /// since the listing cannot name this file: its name is gone, so no new descriptor can open it.
     static func openElsewhere(_ fd: Int32) -> Bool {
         var mine = stat()
-        guard fstat(fd, &mine) == 0, let dir = opendir("/proc/self/fd") else { return false }
-        defer { closedir(dir) }
-        let listing = dirfd(dir)
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            guard let other = Int32(name), other != fd, other != listing else { continue }
+        guard fstat(fd, &mine) == 0, let names = try? FileSystem.list("/proc/self/fd") else { return false }
+        for name in names {
+            guard let other = Int32(name), other != fd else { continue }
             var info = stat()
             if fstat(other, &info) == 0, info.st_dev == mine.st_dev, info.st_ino == mine.st_ino { return true }
         }
