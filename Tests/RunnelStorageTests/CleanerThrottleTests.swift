@@ -1,5 +1,5 @@
 // CleanerThrottle (log.cleaner.io.max.bytes.per.second): the cleaner's bytes stay under the rate on
-// average; unlimited by default (as Kafka), and a limit of 0 means unlimited too.
+// average, in small steps (no pause much longer than the 10 ms check interval); a limit of 0 means unlimited.
 import Foundation
 import Testing
 @testable import RunnelStorage
@@ -16,9 +16,25 @@ import Testing
         #expect(elapsed >= .milliseconds(250), "\(elapsed)")
     }
 
-    @Test("unlimited by default and for 0: charging never sleeps")
+    @Test("the rate is kept in small steps: 256 KiB reads at 50 MiB/s pause about 5 ms at a time, never for a burst's worth")
+    func smooth() {
+        let throttle = CleanerThrottle(bytesPerSecond: 50 * 1_048_576)
+        var longest: Duration = .zero
+        let start = ContinuousClock.now
+        for _ in 0..<40 {  // 10 MiB: 0.2 s at 50 MiB/s
+            let before = ContinuousClock.now
+            throttle.charge(256 << 10)
+            longest = max(longest, ContinuousClock.now - before)
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(elapsed >= .milliseconds(170), "\(elapsed)")
+        // Kafka's 300 ms windows would let 15 MiB through at once here, then pause ~0.3 s.
+        #expect(longest < .milliseconds(100), "longest pause \(longest)")
+    }
+
+    @Test("unlimited for 0 and for the largest double: charging never sleeps")
     func unlimited() {
-        for throttle in [CleanerThrottle(), CleanerThrottle(bytesPerSecond: 0)] {
+        for throttle in [CleanerThrottle(bytesPerSecond: .greatestFiniteMagnitude), CleanerThrottle(bytesPerSecond: 0)] {
             #expect(!throttle.isLimited)
             let start = ContinuousClock.now
             for _ in 0..<1000 { throttle.charge(1 << 20) }

@@ -6,7 +6,7 @@
  *   cc -O2 -o .build/rdkafka_perf tools/bench/rdkafka_perf.c -lrdkafka
  *
  *   rdkafka_perf produce -b HOST:PORT -t TOPIC -n COUNT [-s SIZE] [-a ACKS] [-r RATE] [-T TXN_RECORDS]
- *                        [-X key=value ...]
+ *                        [-L TIMELINE] [-X key=value ...]
  *   rdkafka_perf consume -b HOST:PORT -t TOPIC -n COUNT [-p PARTITIONS] [-X key=value ...]
  *
  * produce: COUNT records of SIZE bytes (null keys), acks=ACKS (default all), idempotent, at most RATE
@@ -14,6 +14,8 @@
  *          produce call to the delivery report, per record.
  *          With -T, the producer is transactional (transactional.id rdkafka-perf-<pid>): it commits a
  *          transaction every TXN_RECORDS records and reports commit_transaction()'s latency percentiles.
+ *          With -L, writes TIMELINE: per 100 ms of send time (from the first record), the records sent
+ *          in it, their largest latency and how many took over 5 ms (where in a run the slow ones were).
  * consume: assigns partitions 0..PARTITIONS-1 from offset 0 and reads until COUNT records arrived.
  * Both print one JSON object on stdout: records, bytes, seconds, records_per_s, MBps, and for produce
  * the latency percentiles in ms. Exit status 1 on any delivery error or timeout.
@@ -43,6 +45,7 @@ static uint64_t now_ns(void) {
 struct delivery_state {
     uint64_t *sent_ns;     /* per record send time, indexed by record number */
     double *latency_ms;    /* per delivered record */
+    double *by_record;     /* per record number (with -L), else NULL */
     long delivered;
     long failed;
     char first_error[256];
@@ -57,7 +60,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
         return;
     }
     uintptr_t index = (uintptr_t)msg->_private;
-    state->latency_ms[state->delivered++] = (double)(now_ns() - state->sent_ns[index]) / 1e6;
+    double ms = (double)(now_ns() - state->sent_ns[index]) / 1e6;
+    state->latency_ms[state->delivered++] = ms;
+    if (state->by_record) state->by_record[index] = ms;
 }
 
 static int compare_doubles(const void *a, const void *b) {
@@ -102,6 +107,7 @@ int main(int argc, char **argv) {
     long count = 0, size = 1024, partitions = 1;
     double rate = 0;
     long txn_records = 0;
+    const char *timeline = NULL;
     const char *extra[64];
     int extras = 0;
     for (int i = 2; i < argc; i++) {
@@ -115,6 +121,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(flag, "-r")) rate = atof(value);
         else if (!strcmp(flag, "-p")) partitions = atol(value);
         else if (!strcmp(flag, "-T")) txn_records = atol(value);
+        else if (!strcmp(flag, "-L")) timeline = value;
         else if (!strcmp(flag, "-X") && extras < 64) extra[extras++] = value;
         else usage();
     }
@@ -161,6 +168,7 @@ int main(int argc, char **argv) {
         state.latency_ms = calloc((size_t)count, sizeof(double));
         char *payload = malloc((size_t)size + 1);
         if (!state.sent_ns || !state.latency_ms || !payload) { fprintf(stderr, "out of memory\n"); return 1; }
+        if (timeline && !(state.by_record = calloc((size_t)count, sizeof(double)))) { fprintf(stderr, "out of memory\n"); return 1; }
         for (long i = 0; i < size; i++) payload[i] = (char)('a' + (i * 7 + i / 13) % 26);
         rd_kafka_conf_set_opaque(conf, &state);
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -212,6 +220,25 @@ int main(int argc, char **argv) {
         if (state.failed) {
             fprintf(stderr, "rdkafka_perf: %ld delivery errors, first: %s\n", state.failed, state.first_error);
             return 1;
+        }
+        if (timeline) {
+            FILE *out = fopen(timeline, "w");
+            if (!out) { fprintf(stderr, "rdkafka_perf: %s: %s\n", timeline, strerror(errno)); return 1; }
+            fprintf(out, "window_start_s records max_ms over_5ms\n");
+            const uint64_t window = 100000000ull;
+            long i = 0;
+            while (i < count) {
+                uint64_t slot = (state.sent_ns[i] - state.sent_ns[0]) / window;
+                long records = 0, slow = 0;
+                double worst = 0;
+                for (; i < count && (state.sent_ns[i] - state.sent_ns[0]) / window == slot; i++) {
+                    records++;
+                    if (state.by_record[i] > worst) worst = state.by_record[i];
+                    if (state.by_record[i] > 5.0) slow++;
+                }
+                fprintf(out, "%.1f %ld %.3f %ld\n", (double)slot / 10.0, records, worst, slow);
+            }
+            fclose(out);
         }
         qsort(state.latency_ms, (size_t)state.delivered, sizeof(double), compare_doubles);
         printf("{\"mode\":\"produce\",\"records\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"records_per_s\":%.1f,"

@@ -16,11 +16,14 @@ Scenario `compaction`: the first topic is compacted (700,000 unique 1 KB-valued 
 written with confluent-kafka; `min.compaction.lag.ms` one hour), and two seconds into the paced run its
 `min.compaction.lag.ms` drops to 0 so the cleaner rewrites its two closed segments (everything is kept:
 512 MB read, 512 MB written). Settings alternate between `none` (no compaction: the control) and the
-`--cleaner-rates` values of `log.cleaner.io.max.bytes.per.second` (`max` = unlimited, the default).
+`--cleaner-rates` values of `log.cleaner.io.max.bytes.per.second` (`default` = the broker's default,
+200 MB/s since session 19; `max` = unlimited, Kafka's default). `--timelines DIR` writes each paced run's
+latency per 100 ms (rdkafka_perf -L) and records when the cleaning was triggered, when its `.cleaned`
+file appeared (the end of the offset-map pass) and when the swap happened.
 
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3 \
-        --scenario compaction --cleaner-rates max,100000000
+        --scenario compaction --cleaner-rates default,max
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_bench import Broker, build_driver, create_topic, run_driver  # noqa: E402
@@ -73,12 +77,17 @@ def one_run(driver: str, runnel: str, work: str, chunk: str, old_records: int, s
         broker.stop()
 
 
-def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: float) -> dict:
+def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: float, timeline: str | None = None) -> dict:
     """A paced produce while the cleaner compacts 512 MB of another topic (`setting`: `none` for no
-    compaction, else log.cleaner.io.max.bytes.per.second, `max` = unlimited)."""
+    compaction, `default` for the broker's default log.cleaner.io.max.bytes.per.second, `max` for unlimited,
+    else that rate). With `timeline`, the
+    driver writes its per-100-ms latency timeline there, and the result says when (seconds after the
+    paced run's start) the cleaning was triggered, its `.cleaned` file appeared and the swap happened."""
     broker_dir = tempfile.mkdtemp(dir=work)
     overrides = ["log.cleaner.backoff.ms=300"]
-    if setting not in ("none", "max"):
+    if setting == "max":
+        overrides.append("log.cleaner.io.max.bytes.per.second=0")
+    elif setting not in ("none", "default"):
         overrides.append(f"log.cleaner.io.max.bytes.per.second={setting}")
     broker = Broker(runnel, broker_dir, tuple(overrides))
     try:
@@ -110,19 +119,40 @@ def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: f
                 ConfigEntry("min.compaction.lag.ms", "0", incremental_operation=AlterConfigOpType.SET)])
             for f in admin.incremental_alter_configs([resource]).values():
                 f.result(10)
-        timer = threading.Timer(2.0, start_cleaning) if setting != "none" else None
+        events: dict[str, float] = {}
+        began = time.monotonic()
+        done = threading.Event()
+
+        def trigger():
+            events["triggered_s"] = time.monotonic() - began
+            start_cleaning()
+
+        def watch():
+            # Polls the compacted partition's files: when the cleaned file appears, when the swap leaves `.deleted` ones.
+            while not done.wait(0.02):
+                names = os.listdir(f"{broker_dir}/data/compacted-0")
+                if "cleaned_s" not in events and any(n.endswith(".cleaned") for n in names):
+                    events["cleaned_s"] = time.monotonic() - began
+                if "swapped_s" not in events and any(n.endswith(".deleted") for n in names):
+                    events["swapped_s"] = time.monotonic() - began
+        timer = threading.Timer(2.0, trigger) if setting != "none" else None
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         if timer:
             timer.start()
         paced = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
                            "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
-                           "-X", "linger.ms=1")
+                           "-X", "linger.ms=1", *(["-L", timeline] if timeline else []))
+        done.set()
+        watcher.join()
         if timer:
             timer.join()
         names = os.listdir(f"{broker_dir}/data/compacted-0")
         cleaned = any(n.endswith(".deleted") for n in names)
         if setting != "none" and not cleaned and not any(n.endswith(".cleaned") for n in names):
             raise RuntimeError(f"no compaction started during the run ({setting}): {sorted(names)}")
-        return {"full_MBps": full["MBps"], "rate": rate, "compaction_done_in_run": cleaned, **paced["latency_ms"]}
+        return {"full_MBps": full["MBps"], "rate": rate, "compaction_done_in_run": cleaned, **paced["latency_ms"],
+                **({"events": events} if timeline else {})}
     finally:
         broker.stop()
 
@@ -135,8 +165,9 @@ def main() -> None:
     parser.add_argument("--old-gb", type=float, default=2.2, help="retention: GB written to the topic retention then deletes")
     parser.add_argument("--seconds", type=float, default=7.0, help="length of the paced produce")
     parser.add_argument("--chunks", default="0,16777216", help="retention: log.delete.chunk.bytes settings to alternate")
-    parser.add_argument("--cleaner-rates", default="max",
+    parser.add_argument("--cleaner-rates", default="default",
                         help="compaction: log.cleaner.io.max.bytes.per.second settings to alternate with `none`")
+    parser.add_argument("--timelines", help="compaction: write each paced run's latency timeline into this directory")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
     settings = args.chunks.split(",") if args.scenario == "retention" else ["none", *args.cleaner_rates.split(",")]
@@ -149,7 +180,9 @@ def main() -> None:
                     run = one_run(driver, args.runnel, work, setting, int(args.old_gb * 1e9 / VALUE), args.seconds)
                     what = f"log.delete.chunk.bytes={setting}"
                 else:
-                    run = compaction_run(driver, args.runnel, work, setting, args.seconds + 1)
+                    timeline = (os.path.join(args.timelines, f"round{round_index}-{setting}.txt")
+                                if args.timelines else None)
+                    run = compaction_run(driver, args.runnel, work, setting, args.seconds + 1, timeline)
                     what = f"compaction {setting}"
                 runs[setting].append(run)
                 print(f"round {round_index} {what}: p50 {run['p50']:.1f} p99 {run['p99']:.1f} "

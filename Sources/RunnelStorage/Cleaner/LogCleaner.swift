@@ -47,6 +47,11 @@ struct CleanerInput: Sendable {
     var lastBatchOffsets: [Int64: Int64]
     var directory: String
     var truncations: Int
+    /// The log dir writes segment data with O_DIRECT (`log.io.mode`): so does the cleaner.
+    var directIO: Bool
+    /// index.interval.bytes and segment.index.bytes: the cleaned segments' indexes follow them.
+    var indexIntervalBytes: Int
+    var segmentIndexBytes: Int
 }
 
 /// What writing the cleaned groups produced.
@@ -55,9 +60,13 @@ struct CleanerOutput {
     var recordsRemoved = 0
     /// The earliest delete horizon still waiting in the cleaned segments (a later pass removes what it guards).
     var nextDeleteHorizonMs: Int64?
+    /// Per group, the layout of the cleaned file as written (its indexes come from here, not from a re-read).
+    var layouts: [SegmentLayout] = []
 }
 
 enum LogCleaner {
+    /// Bytes the cleaner reads from a source segment at a time (one read in flight, no kernel readahead).
+    static let scanReadBytes = 1 << 20
     /// Key → offset of its latest record in [firstDirtyOffset, cleanableEnd).
     static func buildOffsetMap(_ input: CleanerInput) throws(StorageError) -> [[UInt8]: Int64] {
         var map: [[UInt8]: Int64] = [:]
@@ -121,7 +130,7 @@ enum LogCleaner {
 
     static func forEachBatch(_ source: CleanerInput.Source,
                              _ body: (RecordBatchHeader, ByteBuffer, Int) throws(StorageError) -> Void) throws(StorageError) {
-        var scanner = BatchScanner(file: source.file, from: 0, to: source.size, readAhead: 256 * 1024)
+        var scanner = BatchScanner(file: source.file, from: 0, to: source.size, readAhead: scanReadBytes)
         while case let .batch(header, position) = try scanner.next(verify: false) {
             guard let bytes = try scanner.batchBytes(at: position, size: header.totalSize) else { return }
             CleanerThrottle.shared.charge(header.totalSize)
@@ -135,24 +144,25 @@ enum LogCleaner {
         var retainsData: [Int64: Bool] = [:]
         for group in input.groups {
             let path = input.directory + "/" + LogSegment.fileName(input.sources[group.lowerBound].baseOffset, ".log.cleaned")
-            let out = try LogFileHandle.open(path, create: true)
-            try out.truncate(to: 0)
-            var position: Int64 = 0
-            // Bounded dirty pages: the final fsync must not write back the whole segment at once (WriteBehind).
-            var behind = WriteBehind()
+            // Direct on a direct log dir: the cleaned file must not tie the producers' fsyncs to its writeback.
+            let bound = group.reduce(Int64(0)) { $0 + input.sources[$1].size }
+            var out = try SequentialFileWriter(path: path, direct: input.directIO, expectedBytes: bound)
+            var layout = SegmentLayout(baseOffset: input.sources[group.lowerBound].baseOffset,
+                                       indexIntervalBytes: input.indexIntervalBytes,
+                                       maxOffsetEntries: max(input.segmentIndexBytes / OffsetIndex.entrySize, 1),
+                                       maxTimeEntries: max(input.segmentIndexBytes / TimeIndex.entrySize, 1))
             for source in group.map({ input.sources[$0] }) {
                 try forEachBatch(source) { header, bytes, start throws(StorageError) in
                     let keep = filter(header, bytes, start, input: input, map: map, retainsData: &retainsData, output: &output)
-                    if let keep {
-                        try out.write([keep], at: position)
-                        CleanerThrottle.shared.charge(keep.readableBytes)
-                        position += Int64(keep.readableBytes)
-                        behind.wrote(upTo: position, fd: out.descriptor)
-                    }
+                    guard let keep else { return }
+                    // A rebuilt batch has its own header (fewer records, a delete horizon).
+                    layout.add(RecordBatchHeader(from: keep, at: keep.readerIndex) ?? header, at: out.position)
+                    try out.append(keep)
+                    CleanerThrottle.shared.charge(keep.readableBytes)
                 }
             }
-            try out.sync()
-            output.bytesAfter += position
+            output.bytesAfter += try out.finish()
+            output.layouts.append(layout)
         }
         return output
     }
@@ -242,7 +252,8 @@ extension LogCleaner {
         var sources: [CleanerInput.Source] = []
         var aborted: [AbortedTransaction] = []
         for (segment, _) in chosen {
-            sources.append(.init(identity: ObjectIdentifier(segment), baseOffset: segment.baseOffset, file: try segment.logFile(),
+            sources.append(.init(identity: ObjectIdentifier(segment), baseOffset: segment.baseOffset,
+                                 file: try LogFileHandle.openForScan(segment.logPath),
                                  size: segment.size, aborted: segment.transactionIndex.entries))
         }
         for segment in s.local.segments { aborted.append(contentsOf: segment.transactionIndex.entries) }
@@ -250,7 +261,8 @@ extension LogCleaner {
                             firstDirtyOffset: firstDirty, cleanableEnd: endOffset, aborted: aborted,
                             nowMs: nowMs, deleteRetentionMs: s.config.deleteRetentionMs,
                             lastBatchOffsets: s.producers.producers.mapValues(\.lastOffset), directory: s.local.directory,
-                            truncations: s.local.truncations)
+                            truncations: s.local.truncations, directIO: s.local.directIO,
+                            indexIntervalBytes: s.config.indexIntervalBytes, segmentIndexBytes: s.config.segmentIndexBytes)
     }
 
     /// Kafka's grouping: adjacent segments while their total size stays within segment.bytes and their
@@ -276,7 +288,7 @@ extension LogCleaner {
     /// source segments were replaced.
     static func swapCleaned(_ input: CleanerInput, output: CleanerOutput, into s: PartitionLogState, nowMs: Int64) throws(StorageError) -> Int {
         var swapped = 0
-        for group in input.groups {
+        for (groupIndex, group) in input.groups.enumerated() {
             let first = input.sources[group.lowerBound]
             let cleaned = input.directory + "/" + LogSegment.fileName(first.baseOffset, ".log.cleaned")
             let indices = group.map { i in s.local.segments.firstIndex { ObjectIdentifier($0) == input.sources[i].identity } }
@@ -295,7 +307,8 @@ extension LogCleaner {
             try FileSystem.rename(live + ".swap", to: live)
             FileSystem.syncDirectory(input.directory)
             let fresh = try LogSegment.open(directory: input.directory, baseOffset: first.baseOffset, config: s.config, cache: s.local.cache, now: nowMs)
-            _ = try fresh.recover()
+            // The cleaner wrote (and synced) this file: its layout is known, no need to read it back.
+            try fresh.adopt(output.layouts[groupIndex])
             try fresh.transactionIndex.replace(with: group.flatMap { input.sources[$0].aborted }, cache: s.local.cache)
             // The cleaner runs on the scheduler thread: the index files are written here.
             try fresh.write(fresh.onBecomeInactive())

@@ -41,6 +41,16 @@ public final class LogFileHandle: Sendable {
         return LogFileHandle(descriptor: fd, path: path)
     }
 
+    /// Opens `path` read-only with its own readahead state set to none (POSIX_FADV_RANDOM): a bulk reader
+    /// that reads in large steps of its own, one at a time, and must not have the kernel queue megabytes
+    /// of readahead at the disk ahead of everyone else's writes.
+    static func openForScan(_ path: String) throws(StorageError) -> LogFileHandle {
+        let fd = path.withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM)
+        return LogFileHandle(descriptor: fd, path: path)
+    }
+
     /// Keeps the page cache ahead of a sequential reader that is about to read [start, end): when less
     /// than half of `window` is left ahead of `end`, asks the kernel (POSIX_FADV_WILLNEED, which starts
     /// the reads and does not wait) for everything up to `end + window`. The direct write path never

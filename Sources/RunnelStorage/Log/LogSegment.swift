@@ -152,43 +152,37 @@ final class LogSegment {
         let file = try logFile()
         size = try file.size()
         var scanner = BatchScanner(file: file, from: 0, to: size, readAhead: 256 * 1024)
-        var offsets: [OffsetIndex.Entry] = []
-        var times: [TimeIndex.Entry] = []
-        var validEnd: Int64 = 0
-        maxTimestamp = -1
-        offsetOfMaxTimestamp = -1
-        nextOffset = baseOffset
-        bytesSinceLastIndexEntry = 0
+        var layout = SegmentLayout(baseOffset: baseOffset, indexIntervalBytes: indexIntervalBytes,
+                                   maxOffsetEntries: offsetIndex.maxEntries, maxTimeEntries: timeIndex.maxEntries)
         scan: while true {
             switch try scanner.next(verify: true) {
             case let .batch(header, position):
-                guard header.baseOffset >= nextOffset else { break scan }
-                noteTimestamp(header)
-                if bytesSinceLastIndexEntry > indexIntervalBytes {
-                    if offsets.count < offsetIndex.maxEntries { offsets.append(.init(offset: header.lastOffset, position: position)) }
-                    let lastIndexed = times.last?.timestamp ?? -1
-                    if times.count < timeIndex.maxEntries && maxTimestamp > lastIndexed {
-                        times.append(.init(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp))
-                    }
-                    bytesSinceLastIndexEntry = 0
-                }
-                bytesSinceLastIndexEntry += header.totalSize
-                nextOffset = header.lastOffset + 1
-                validEnd = position + Int64(header.totalSize)
+                guard header.baseOffset >= layout.nextOffset else { break scan }
+                layout.add(header, at: position)
             case .end, .torn, .corrupt:
                 break scan
             }
         }
-        let truncated = size - validEnd
-        if truncated > 0 { try file.truncate(to: validEnd) }
-        size = validEnd
-        visibleSize = validEnd
-        try offsetIndex.replace(with: offsets, cache: cache)
-        try timeIndex.replace(with: times, cache: cache)
+        let truncated = size - layout.end
+        if truncated > 0 { try file.truncate(to: layout.end) }
+        try adopt(layout)
+        return truncated
+    }
+
+    /// Takes the bookkeeping of the file's batches as `layout` describes them (a scan's, or the cleaner's
+    /// for the file it wrote): sizes, next offset, largest timestamp, both indexes (written to their files).
+    func adopt(_ layout: SegmentLayout) throws(StorageError) {
+        size = layout.end
+        visibleSize = layout.end
+        nextOffset = layout.nextOffset
+        maxTimestamp = layout.maxTimestamp
+        offsetOfMaxTimestamp = layout.offsetOfMaxTimestamp
+        bytesSinceLastIndexEntry = layout.bytesSinceLastIndexEntry
+        try offsetIndex.replace(with: layout.offsets, cache: cache)
+        try timeIndex.replace(with: layout.times, cache: cache)
         _ = try transactionIndex.load()
         try transactionIndex.truncate(fromOffset: nextOffset)
         isLoaded = true
-        return truncated
     }
 
     /// Updates sizes, offsets, timestamps and in-memory index entries for a batch written (or reserved) at
@@ -340,5 +334,49 @@ enum SegmentTimestampLookup {
             return (max(header.baseOffset, minOffset), header.maxTimestamp)
         }
         return nil
+    }
+}
+
+/// A segment file's batches in order, as the segment's bookkeeping needs them: the index entries every
+/// index.interval.bytes (Kafka's rule: an entry for a batch once more than the interval was written since
+/// the last one), the largest timestamp and its offset, the next offset and the end. Built by a recovery
+/// scan, and by the cleaner while it writes a cleaned segment (so the swap does not read it back).
+struct SegmentLayout: Sendable {
+    let indexIntervalBytes: Int
+    let maxOffsetEntries: Int
+    let maxTimeEntries: Int
+    private(set) var offsets: [OffsetIndex.Entry] = []
+    private(set) var times: [TimeIndex.Entry] = []
+    private(set) var maxTimestamp: Int64 = -1
+    private(set) var offsetOfMaxTimestamp: Int64 = -1
+    private(set) var nextOffset: Int64
+    private(set) var bytesSinceLastIndexEntry = 0
+    /// One past the last batch's last byte.
+    private(set) var end: Int64 = 0
+
+    init(baseOffset: Int64, indexIntervalBytes: Int, maxOffsetEntries: Int, maxTimeEntries: Int) {
+        nextOffset = baseOffset
+        self.indexIntervalBytes = indexIntervalBytes
+        self.maxOffsetEntries = maxOffsetEntries
+        self.maxTimeEntries = maxTimeEntries
+    }
+
+    /// The batch `header` lies at `position` (right after the previous one).
+    mutating func add(_ header: RecordBatchHeader, at position: Int64) {
+        if header.maxTimestamp > maxTimestamp {
+            maxTimestamp = header.maxTimestamp
+            offsetOfMaxTimestamp = header.lastOffset
+        }
+        if bytesSinceLastIndexEntry > indexIntervalBytes {
+            if offsets.count < maxOffsetEntries { offsets.append(.init(offset: header.lastOffset, position: position)) }
+            let lastIndexed = times.last?.timestamp ?? -1
+            if times.count < maxTimeEntries && maxTimestamp > lastIndexed {
+                times.append(.init(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp))
+            }
+            bytesSinceLastIndexEntry = 0
+        }
+        bytesSinceLastIndexEntry += header.totalSize
+        nextOffset = header.lastOffset + 1
+        end = position + Int64(header.totalSize)
     }
 }

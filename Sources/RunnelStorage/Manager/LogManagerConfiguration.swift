@@ -42,8 +42,9 @@ public struct LogManagerConfiguration: Sendable {
     public var checkpointIntervalMs: Int64 = 60_000
     /// log.cleaner.backoff.ms: how often the cleaner looks for compactable logs.
     public var cleanerBackoffMs: Int64 = 15_000
-    /// log.cleaner.io.max.bytes.per.second: the cleaner's reads plus writes per second (unlimited by default).
-    public var cleanerIOMaxBytesPerSecond: Double = .greatestFiniteMagnitude
+    /// log.cleaner.io.max.bytes.per.second: the cleaner's reads plus writes per second (Runnel: 200 MB/s by
+    /// default, Kafka: unlimited; see CleanerThrottle).
+    public var cleanerIOMaxBytesPerSecond: Double = CleanerThrottle.defaultBytesPerSecond
     /// log.cleaner.enable (and log.cleaner.threads > 0): whether compaction runs at all.
     public var cleanerEnabled = true
     /// Runs the scheduler thread; tests turn it off and call `runBackgroundTasks()`.
