@@ -85,7 +85,11 @@ def remove_gently(path: Path, chunk: int = 16 << 20, pause_s: float = 0.01) -> N
     fd = os.open(path, os.O_WRONLY)
     try:
         os.unlink(path)
-        size = os.fstat(fd).st_size
+        info = os.fstat(fd)
+        # Blocks preallocated past the end (a segment's fallocate) count too: grown over first, as the broker does.
+        size = max(info.st_size, info.st_blocks * 512)
+        if size > info.st_size:
+            os.ftruncate(fd, size)
         while size > 0:
             size = max(0, size - chunk)
             os.ftruncate(fd, size)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,12 +38,22 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_bench import Broker, build_driver, create_topic, run_driver  # noqa: E402
+from e2e_bench import Broker, build_driver, create_topic, remove_gently, run_driver  # noqa: E402
 
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic  # noqa: E402
 
 VALUE = 1024
+
+
+def remove_broker_dir(path: str) -> None:
+    """Removes a run's data (gigabytes) file by file the way the broker deletes segments, so that the
+    next run does not start in the discard storm of an unlink of it all at once (docs/storage.md)."""
+    from pathlib import Path
+    for root, _, files in os.walk(path):
+        for name in files:
+            remove_gently(Path(root) / name)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def one_run(driver: str, runnel: str, work: str, chunk: str, old_records: int, seconds: float) -> dict:
@@ -75,6 +86,7 @@ def one_run(driver: str, runnel: str, work: str, chunk: str, old_records: int, s
         return {"full_MBps": full["MBps"], "rate": rate, "deleted_segments": len(closed), **paced["latency_ms"]}
     finally:
         broker.stop()
+        remove_broker_dir(broker_dir)
 
 
 def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: float, timeline: str | None = None) -> dict:
@@ -155,6 +167,7 @@ def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: f
                 **({"events": events} if timeline else {})}
     finally:
         broker.stop()
+        remove_broker_dir(broker_dir)
 
 
 def main() -> None:

@@ -130,7 +130,9 @@ enum LogCleaner {
 
     static func forEachBatch(_ source: CleanerInput.Source,
                              _ body: (RecordBatchHeader, ByteBuffer, Int) throws(StorageError) -> Void) throws(StorageError) {
-        var scanner = BatchScanner(file: source.file, from: 0, to: source.size, readAhead: scanReadBytes)
+        // Its own descriptor (no kernel readahead), opened when the source's turn comes: one at a time.
+        let file = source.file.reopenedForScan() ?? source.file
+        var scanner = BatchScanner(file: file, from: 0, to: source.size, readAhead: scanReadBytes)
         while case let .batch(header, position) = try scanner.next(verify: false) {
             guard let bytes = try scanner.batchBytes(at: position, size: header.totalSize) else { return }
             CleanerThrottle.shared.charge(header.totalSize)
@@ -252,8 +254,7 @@ extension LogCleaner {
         var sources: [CleanerInput.Source] = []
         var aborted: [AbortedTransaction] = []
         for (segment, _) in chosen {
-            sources.append(.init(identity: ObjectIdentifier(segment), baseOffset: segment.baseOffset,
-                                 file: try LogFileHandle.openForScan(segment.logPath),
+            sources.append(.init(identity: ObjectIdentifier(segment), baseOffset: segment.baseOffset, file: try segment.logFile(),
                                  size: segment.size, aborted: segment.transactionIndex.entries))
         }
         for segment in s.local.segments { aborted.append(contentsOf: segment.transactionIndex.entries) }

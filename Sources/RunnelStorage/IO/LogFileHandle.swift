@@ -41,12 +41,14 @@ public final class LogFileHandle: Sendable {
         return LogFileHandle(descriptor: fd, path: path)
     }
 
-    /// Opens `path` read-only with its own readahead state set to none (POSIX_FADV_RANDOM): a bulk reader
-    /// that reads in large steps of its own, one at a time, and must not have the kernel queue megabytes
-    /// of readahead at the disk ahead of everyone else's writes.
-    static func openForScan(_ path: String) throws(StorageError) -> LogFileHandle {
-        let fd = path.withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+    /// The same file opened again read-only (through /proc/self/fd, so a rename since does not matter),
+    /// with its own readahead state set to none (POSIX_FADV_RANDOM): for a bulk reader that reads in large
+    /// steps of its own, one at a time, and must not have the kernel queue megabytes of readahead at the
+    /// disk ahead of everyone else's writes. Readers of this handle keep their readahead. nil when the
+    /// reopen fails (no /proc): the caller reads through this handle.
+    func reopenedForScan() -> LogFileHandle? {
+        let fd = "/proc/self/fd/\(descriptor)".withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM)
         return LogFileHandle(descriptor: fd, path: path)
     }

@@ -1,5 +1,5 @@
-// WriteBehind: keeps a long buffered write (a compaction's cleaned segment, a segment copied to the
-// remote tier) from piling up hundreds of megabytes of dirty pages for one final fsync. That fsync
+// WriteBehind: keeps a long buffered write (a compaction's cleaned segment on a buffered log dir — direct
+// dirs write it with O_DIRECT, SequentialFileWriter —, a segment copied to the remote tier) from piling up hundreds of megabytes of dirty pages for one final fsync. That fsync
 // writes them all back at once, and on ext4 (data=ordered, delayed allocation) the journal commit
 // carrying the file's new blocks waits for that data: every other fdatasync of the file system — each
 // acks=all produce's — waits with it. Compacting 512 MB while producing at half rate took the

@@ -1,8 +1,8 @@
 // LogScheduler: the LogManager's own background threads (not event loops). The scheduler: flush.ms
 // checks and `.deleted` removal every log.flush.scheduler.interval.ms, retention every
 // log.retention.check.interval.ms, checkpoints. The cleaner (Kafka's log cleaner thread): compaction
-// every log.cleaner.backoff.ms, at a lower CPU priority (nice 10). Compaction copies whole segments
-// through the page cache and hashes every key; at normal priority on a 2-core machine it took half a
+// every log.cleaner.backoff.ms, at a lower CPU priority (nice 10). Compaction reads whole segments
+// and hashes every key; at normal priority on a 2-core machine it took half a
 // core from the request path and a producer's p99 at half rate went from 6–8 ms to 150–500 ms while it
 // ran (docs/benchmarks.md, session 18). At nice 10 it gets about a tenth of a contended core and all of
 // an idle one.
