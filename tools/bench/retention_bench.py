@@ -21,6 +21,10 @@ written with confluent-kafka; `min.compaction.lag.ms` one hour), and two seconds
 latency per 100 ms (rdkafka_perf -L) and records when the cleaning was triggered, when its `.cleaned`
 file appeared (the end of the offset-map pass) and when the swap happened.
 
+Scenario `tiering`: the first topic (`remote.storage.enable`, 256 MiB segments, 850,000 records: three
+closed segments) moves to the remote tier (`remote.log.dir` on the same disk) when, two seconds into the
+paced run, its `local.retention.bytes` drops to 1. Settings: `none` (the control) and `tier`.
+
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3 \
         --scenario compaction --cleaner-rates default,max
@@ -170,11 +174,56 @@ def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: f
         remove_broker_dir(broker_dir)
 
 
+def tiering_run(driver: str, runnel: str, work: str, setting: str, seconds: float, timeline: str | None = None) -> dict:
+    """A paced produce while the broker copies 768 MiB of another topic to the remote tier (`remote.log.dir`
+    on the same disk; `setting`: `none` for no tiering, `tier` to tier): three closed 256 MiB segments,
+    sent to the tier two seconds in by dropping `local.retention.bytes` to 1."""
+    broker_dir = tempfile.mkdtemp(dir=work)
+    broker = Broker(runnel, broker_dir, (f"remote.log.dir={broker_dir}/remote", "log.retention.check.interval.ms=500",
+                                         "log.segment.delete.delay.ms=0"))
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        for f in admin.create_topics([NewTopic("tiered", 1, 1, config={
+                "remote.storage.enable": "true", "segment.bytes": str(256 << 20), "local.retention.bytes": "-1"})]).values():
+            f.result(10)
+        full = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "tiered", "-n", str(850_000), "-s", str(VALUE),
+                          "-a", "all", "-X", "enable.idempotence=false")
+        rate = full["records_per_s"] / 2
+        closed = sorted(n for n in os.listdir(f"{broker_dir}/data/tiered-0") if n.endswith(".log"))[:-1]
+        create_topic(broker.bootstrap, "paced", 1)
+        events: dict[str, float] = {}
+        began = time.monotonic()
+
+        def trigger():
+            events["triggered_s"] = time.monotonic() - began
+            resource = ConfigResource(ConfigResource.Type.TOPIC, "tiered", incremental_configs=[
+                ConfigEntry("local.retention.bytes", "1", incremental_operation=AlterConfigOpType.SET)])
+            for f in admin.incremental_alter_configs([resource]).values():
+                f.result(10)
+        timer = threading.Timer(2.0, trigger) if setting != "none" else None
+        if timer:
+            timer.start()
+        paced = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
+                           "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
+                           "-X", "linger.ms=1", *(["-L", timeline] if timeline else []))
+        if timer:
+            timer.join()
+        remote = f"{broker_dir}/remote/tiered-0"
+        published = [n for n in os.listdir(remote) if n.endswith(".segment")] if os.path.isdir(remote) else []
+        if setting != "none" and not published:
+            raise RuntimeError(f"nothing reached the remote tier during the run (closed segments: {closed})")
+        return {"full_MBps": full["MBps"], "rate": rate, "segments_tiered": len(published), **paced["latency_ms"],
+                **({"events": events} if timeline else {})}
+    finally:
+        broker.stop()
+        remove_broker_dir(broker_dir)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runnel", required=True)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--scenario", choices=["retention", "compaction"], default="retention")
+    parser.add_argument("--scenario", choices=["retention", "compaction", "tiering"], default="retention")
     parser.add_argument("--old-gb", type=float, default=2.2, help="retention: GB written to the topic retention then deletes")
     parser.add_argument("--seconds", type=float, default=7.0, help="length of the paced produce")
     parser.add_argument("--chunks", default="0,16777216", help="retention: log.delete.chunk.bytes settings to alternate")
@@ -183,7 +232,8 @@ def main() -> None:
     parser.add_argument("--timelines", help="compaction: write each paced run's latency timeline into this directory")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
-    settings = args.chunks.split(",") if args.scenario == "retention" else ["none", *args.cleaner_rates.split(",")]
+    settings = (args.chunks.split(",") if args.scenario == "retention"
+                else ["none", "tier"] if args.scenario == "tiering" else ["none", *args.cleaner_rates.split(",")])
     runs: dict[str, list[dict]] = {c: [] for c in settings}
     with tempfile.TemporaryDirectory(prefix="runnel-retention-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
         driver, version = build_driver()
@@ -193,10 +243,11 @@ def main() -> None:
                     run = one_run(driver, args.runnel, work, setting, int(args.old_gb * 1e9 / VALUE), args.seconds)
                     what = f"log.delete.chunk.bytes={setting}"
                 else:
-                    timeline = (os.path.join(args.timelines, f"round{round_index}-{setting}.txt")
+                    timeline = (os.path.join(args.timelines, f"round{round_index}-{args.scenario}-{setting}.txt")
                                 if args.timelines else None)
-                    run = compaction_run(driver, args.runnel, work, setting, args.seconds + 1, timeline)
-                    what = f"compaction {setting}"
+                    scenario_run = tiering_run if args.scenario == "tiering" else compaction_run
+                    run = scenario_run(driver, args.runnel, work, setting, args.seconds + 1, timeline)
+                    what = f"{args.scenario} {setting}"
                 runs[setting].append(run)
                 print(f"round {round_index} {what}: p50 {run['p50']:.1f} p99 {run['p99']:.1f} "
                       f"p99.9 {run['p999']:.1f} max {run['max']:.1f} ms (paced at {run['rate']:.0f} records/s)",

@@ -308,8 +308,13 @@ extension LogCleaner {
             try FileSystem.rename(live + ".swap", to: live)
             FileSystem.syncDirectory(input.directory)
             let fresh = try LogSegment.open(directory: input.directory, baseOffset: first.baseOffset, config: s.config, cache: s.local.cache, now: nowMs)
-            // The cleaner wrote (and synced) this file: its layout is known, no need to read it back.
-            try fresh.adopt(output.layouts[groupIndex])
+            // The cleaner wrote (and synced) this file: its layout is known, no need to read it back
+            // (unless the file does not end where the layout says: then a scan decides).
+            if fresh.size == output.layouts[groupIndex].end {
+                try fresh.adopt(output.layouts[groupIndex])
+            } else {
+                _ = try fresh.recover()
+            }
             try fresh.transactionIndex.replace(with: group.flatMap { input.sources[$0].aborted }, cache: s.local.cache)
             // The cleaner runs on the scheduler thread: the index files are written here.
             try fresh.write(fresh.onBecomeInactive())

@@ -49,8 +49,15 @@ public final class LogFileHandle: Sendable {
     func reopenedForScan() -> LogFileHandle? {
         let fd = "/proc/self/fd/\(descriptor)".withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { return nil }
-        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM)
-        return LogFileHandle(descriptor: fd, path: path)
+        let handle = LogFileHandle(descriptor: fd, path: path)
+        handle.disableReadahead()
+        return handle
+    }
+
+    /// Turns the kernel's readahead off for this open file (POSIX_FADV_RANDOM; every handle sharing the
+    /// descriptor is affected, so only for a handle of the caller's own).
+    func disableReadahead() {
+        _ = posix_fadvise(descriptor, 0, 0, POSIX_FADV_RANDOM)
     }
 
     /// Keeps the page cache ahead of a sequential reader that is about to read [start, end): when less

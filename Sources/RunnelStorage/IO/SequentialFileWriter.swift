@@ -1,5 +1,5 @@
 // SequentialFileWriter: writes a new file front to back in one pass and makes it durable (the cleaner's
-// `.cleaned` segments). On a direct log dir the bytes go through one aligned buffer with O_DIRECT writes
+// `.cleaned` segments, segment copies to the remote tier). On a direct log dir the bytes go through one aligned buffer with O_DIRECT writes
 // into a preallocated file, the zero-padded last block cut off by a final truncate, as the direct append
 // path does at a roll. Through the page cache (the buffered path), a file of hundreds of megabytes costs
 // a kernel copy per byte and, on ext4's ordered mode, ties every other file's fdatasync to its writeback:
