@@ -23,7 +23,12 @@ file appeared (the end of the offset-map pass) and when the swap happened.
 
 Scenario `tiering`: the first topic (`remote.storage.enable`, 256 MiB segments, 850,000 records: three
 closed segments) moves to the remote tier (`remote.log.dir` on the same disk) when, two seconds into the
-paced run, its `local.retention.bytes` drops to 1. Settings: `none` (the control) and `tier`.
+paced run, its `local.retention.bytes` drops to 1. Settings: `none` (the control), then each of
+`--copy-rates` (`default` = unlimited, Kafka's default; else remote.log.manager.copy.max.bytes.per.second).
+
+Scenario `replay`: two seconds into the paced run a consumer (rdkafka_perf consume) reads the first
+topic (`--old-gb`, written before with O_DIRECT, so cold) from its first offset to its end: a Kappa
+replay beside live producers. Settings: `none` and `replay`.
 
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3 \
@@ -48,6 +53,8 @@ from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic  # noqa: E402
 
 VALUE = 1024
+# GB the replay scenario's consumer reads back (set from --old-gb).
+REPLAY_GB = 2.2
 
 
 def remove_broker_dir(path: str) -> None:
@@ -176,11 +183,14 @@ def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: f
 
 def tiering_run(driver: str, runnel: str, work: str, setting: str, seconds: float, timeline: str | None = None) -> dict:
     """A paced produce while the broker copies 768 MiB of another topic to the remote tier (`remote.log.dir`
-    on the same disk; `setting`: `none` for no tiering, `tier` to tier): three closed 256 MiB segments,
+    on the same disk; `setting`: `none` for no tiering, `default` to tier with the broker's default
+    remote.log.manager.copy.max.bytes.per.second, else that rate): three closed 256 MiB segments,
     sent to the tier two seconds in by dropping `local.retention.bytes` to 1."""
     broker_dir = tempfile.mkdtemp(dir=work)
-    broker = Broker(runnel, broker_dir, (f"remote.log.dir={broker_dir}/remote", "log.retention.check.interval.ms=500",
-                                         "log.segment.delete.delay.ms=0"))
+    overrides = [f"remote.log.dir={broker_dir}/remote", "log.retention.check.interval.ms=500", "log.segment.delete.delay.ms=0"]
+    if setting not in ("none", "default"):
+        overrides.append(f"remote.log.manager.copy.max.bytes.per.second={setting}")
+    broker = Broker(runnel, broker_dir, tuple(overrides))
     try:
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
         for f in admin.create_topics([NewTopic("tiered", 1, 1, config={
@@ -219,21 +229,63 @@ def tiering_run(driver: str, runnel: str, work: str, setting: str, seconds: floa
         remove_broker_dir(broker_dir)
 
 
+def replay_run(driver: str, runnel: str, work: str, setting: str, seconds: float, timeline: str | None = None) -> dict:
+    """A paced produce while a consumer replays (Kappa) `--old-gb` of another topic from its first offset:
+    cold data, read from the disk (`setting`: `none` for no replay, `replay` to replay)."""
+    broker_dir = tempfile.mkdtemp(dir=work)
+    broker = Broker(runnel, broker_dir, ())
+    try:
+        create_topic(broker.bootstrap, "old", 1)
+        records = int(REPLAY_GB * 1e9 / VALUE)
+        full = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "old", "-n", str(records), "-s", str(VALUE),
+                          "-a", "all", "-X", "enable.idempotence=false")
+        rate = full["records_per_s"] / 2
+        create_topic(broker.bootstrap, "paced", 1)
+        events: dict[str, float] = {}
+        began = time.monotonic()
+        replayed: dict = {}
+
+        def replay():
+            time.sleep(2.0)
+            events["replay_started_s"] = time.monotonic() - began
+            replayed.update(run_driver(driver, "consume", "-b", broker.bootstrap, "-t", "old", "-n", str(records)))
+            events["replay_done_s"] = time.monotonic() - began
+        reader = threading.Thread(target=replay) if setting != "none" else None
+        if reader:
+            reader.start()
+        paced = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
+                           "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
+                           "-X", "linger.ms=1", *(["-L", timeline] if timeline else []))
+        if reader:
+            reader.join()
+        return {"full_MBps": full["MBps"], "rate": rate, "replay_MBps": replayed.get("MBps"), **paced["latency_ms"],
+                **({"events": events} if timeline else {})}
+    finally:
+        broker.stop()
+        remove_broker_dir(broker_dir)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runnel", required=True)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--scenario", choices=["retention", "compaction", "tiering"], default="retention")
-    parser.add_argument("--old-gb", type=float, default=2.2, help="retention: GB written to the topic retention then deletes")
+    parser.add_argument("--scenario", choices=["retention", "compaction", "tiering", "replay"], default="retention")
+    parser.add_argument("--old-gb", type=float, default=2.2,
+                        help="retention: GB written to the topic retention then deletes; replay: GB the consumer replays")
     parser.add_argument("--seconds", type=float, default=7.0, help="length of the paced produce")
     parser.add_argument("--chunks", default="0,16777216", help="retention: log.delete.chunk.bytes settings to alternate")
     parser.add_argument("--cleaner-rates", default="default",
                         help="compaction: log.cleaner.io.max.bytes.per.second settings to alternate with `none`")
+    parser.add_argument("--copy-rates", default="default",
+                        help="tiering: remote.log.manager.copy.max.bytes.per.second settings to alternate with `none`")
     parser.add_argument("--timelines", help="compaction: write each paced run's latency timeline into this directory")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
+    global REPLAY_GB
+    REPLAY_GB = args.old_gb
     settings = (args.chunks.split(",") if args.scenario == "retention"
-                else ["none", "tier"] if args.scenario == "tiering" else ["none", *args.cleaner_rates.split(",")])
+                else ["none", *args.copy_rates.split(",")] if args.scenario == "tiering"
+                else ["none", "replay"] if args.scenario == "replay" else ["none", *args.cleaner_rates.split(",")])
     runs: dict[str, list[dict]] = {c: [] for c in settings}
     with tempfile.TemporaryDirectory(prefix="runnel-retention-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
         driver, version = build_driver()
@@ -245,7 +297,7 @@ def main() -> None:
                 else:
                     timeline = (os.path.join(args.timelines, f"round{round_index}-{args.scenario}-{setting}.txt")
                                 if args.timelines else None)
-                    scenario_run = tiering_run if args.scenario == "tiering" else compaction_run
+                    scenario_run = {"tiering": tiering_run, "replay": replay_run}.get(args.scenario, compaction_run)
                     run = scenario_run(driver, args.runnel, work, setting, args.seconds + 1, timeline)
                     what = f"{args.scenario} {setting}"
                 runs[setting].append(run)

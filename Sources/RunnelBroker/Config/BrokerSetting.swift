@@ -43,6 +43,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case logIOMode = "log.io.mode"
     case logIODirectSync = "log.io.direct.sync"
     case remoteLogDir = "remote.log.dir"
+    case remoteLogManagerCopyMaxBytesPerSecond = "remote.log.manager.copy.max.bytes.per.second"
     case segmentCompressionAtRest = "runnel.segment.compression.at.rest"
     case logCacheMaxBytes = "log.cache.max.bytes"
     case logDeleteChunkBytes = "log.delete.chunk.bytes"

@@ -26,6 +26,8 @@ extension LogManagerConfiguration {
         self.defaultLogConfig = defaultLogConfig
         let remote = config.string(.remoteLogDir)
         remoteLogDir = remote.isEmpty ? nil : remote
+        let copyRate = config.int(.remoteLogManagerCopyMaxBytesPerSecond)
+        remoteCopyMaxBytesPerSecond = copyRate == Int64.max ? .greatestFiniteMagnitude : Double(copyRate)
         // Validated against exactly these names when the configuration loads.
         compressionAtRest = SegmentCompressionAtRest(rawValue: config.string(.segmentCompressionAtRest)) ?? .none
         retentionCheckIntervalMs = config.int(.logRetentionCheckIntervalMs)

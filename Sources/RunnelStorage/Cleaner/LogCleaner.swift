@@ -135,7 +135,7 @@ enum LogCleaner {
         var scanner = BatchScanner(file: file, from: 0, to: source.size, readAhead: scanReadBytes)
         while case let .batch(header, position) = try scanner.next(verify: false) {
             guard let bytes = try scanner.batchBytes(at: position, size: header.totalSize) else { return }
-            CleanerThrottle.shared.charge(header.totalSize)
+            IOThrottle.cleaner.charge(header.totalSize)
             try body(header, bytes, bytes.readerIndex)
         }
     }
@@ -160,7 +160,7 @@ enum LogCleaner {
                     // A rebuilt batch has its own header (fewer records, a delete horizon).
                     layout.add(RecordBatchHeader(from: keep, at: keep.readerIndex) ?? header, at: out.position)
                     try out.append(keep)
-                    CleanerThrottle.shared.charge(keep.readableBytes)
+                    IOThrottle.cleaner.charge(keep.readableBytes)
                 }
             }
             output.bytesAfter += try out.finish()

@@ -46,7 +46,8 @@ public final class LogManager: Sendable {
         self.logger = logger
         cache = FileHandleCache(capacity: configuration.maxOpenFiles)
         FileReclaimer.shared.configure(configuration.deletePacing)
-        CleanerThrottle.shared.configure(bytesPerSecond: configuration.cleanerIOMaxBytesPerSecond)
+        IOThrottle.cleaner.configure(bytesPerSecond: configuration.cleanerIOMaxBytesPerSecond)
+        IOThrottle.remoteCopy.configure(bytesPerSecond: configuration.remoteCopyMaxBytesPerSecond)
         let tailCache = configuration.logCacheMaxBytes > 0 ? TailCache(maxBytes: configuration.logCacheMaxBytes) : nil
         self.tailCache = tailCache
         var directories: [LogDirectory] = []

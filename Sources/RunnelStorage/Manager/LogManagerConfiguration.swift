@@ -43,8 +43,11 @@ public struct LogManagerConfiguration: Sendable {
     /// log.cleaner.backoff.ms: how often the cleaner looks for compactable logs.
     public var cleanerBackoffMs: Int64 = 15_000
     /// log.cleaner.io.max.bytes.per.second: the cleaner's reads plus writes per second (Runnel: 200 MB/s by
-    /// default, Kafka: unlimited; see CleanerThrottle).
-    public var cleanerIOMaxBytesPerSecond: Double = CleanerThrottle.defaultBytesPerSecond
+    /// default, Kafka: unlimited; see IOThrottle).
+    public var cleanerIOMaxBytesPerSecond: Double = IOThrottle.defaultCleanerBytesPerSecond
+    /// remote.log.manager.copy.max.bytes.per.second (KIP-956): segment bytes copied to the remote tier per
+    /// second (unlimited by default, as Kafka: a tier that falls behind the producers fills the log dir).
+    public var remoteCopyMaxBytesPerSecond: Double = .greatestFiniteMagnitude
     /// log.cleaner.enable (and log.cleaner.threads > 0): whether compaction runs at all.
     public var cleanerEnabled = true
     /// Runs the scheduler thread; tests turn it off and call `runBackgroundTasks()`.

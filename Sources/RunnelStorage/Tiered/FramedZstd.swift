@@ -96,7 +96,7 @@ enum FramedZstd {
     /// Compresses `source` [0, size) into `destination` frame by frame; returns the frame table. Writes
     /// only; the caller fsyncs.
     static func compress(source: LogFileHandle, size: Int64, into destination: LogFileHandle,
-                         frameSize: Int = defaultFrameSize) throws(StorageError) -> ZstdFrameTable {
+                         frameSize: Int = defaultFrameSize, throttle: IOThrottle? = nil) throws(StorageError) -> ZstdFrameTable {
         var table = ZstdFrameTable(frameSize: frameSize, logSize: size, frames: [])
         var output = ByteBufferAllocator().buffer(capacity: ZSTD_compressBound(frameSize))
         var position: Int64 = 0
@@ -104,6 +104,7 @@ enum FramedZstd {
         while position < size {
             let input = try source.read(at: position, length: Int(min(Int64(frameSize), size - position)))
             guard input.readableBytes > 0 else { throw .io(operation: "read (segment shrank while compressing)", path: source.path, errno: StorageError.eio) }
+            throttle?.charge(input.readableBytes)
             output.clear()
             var failure: String?
             _ = input.withUnsafeReadableBytes { raw in

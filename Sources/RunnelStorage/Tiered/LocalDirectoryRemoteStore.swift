@@ -26,12 +26,19 @@ public final class LocalDirectoryRemoteStore: RemoteSegmentStore {
     /// and takes aligned direct writes), as the cleaner writes cleaned segments: a copy through the page
     /// cache ties every acks=all produce's fdatasync on the same disk to its writeback (docs/storage.md).
     let directWrites: Bool
+    /// Paces the copies (`remote.log.manager.copy.max.bytes.per.second`): the process's, unless a test passes its own.
+    let throttle: IOThrottle
 
     /// A store rooted at `root` (created when missing).
-    public init(root: String, compression: SegmentCompressionAtRest, frameSize: Int = 1 << 20) throws(StorageError) {
+    public convenience init(root: String, compression: SegmentCompressionAtRest, frameSize: Int = 1 << 20) throws(StorageError) {
+        try self.init(root: root, compression: compression, frameSize: frameSize, throttle: .remoteCopy)
+    }
+
+    init(root: String, compression: SegmentCompressionAtRest, frameSize: Int = 1 << 20, throttle: IOThrottle) throws(StorageError) {
         self.root = root
         self.compression = compression
         self.frameSize = max(frameSize, 4096)
+        self.throttle = throttle
         try FileSystem.makeDirectory(root)
         directWrites = DirectIO.resolve(.auto, path: root).direct
     }
@@ -58,14 +65,15 @@ public final class LocalDirectoryRemoteStore: RemoteSegmentStore {
         published.compression = compression
         var stored: Int64 = 0
         let source = try LogFileHandle.open(files.log, create: false)
-        // Read 4 MiB at a time, one read in flight: no kernel readahead queueing megabytes ahead of the producers' writes.
+        // Read 1 MiB at a time, one read in flight: no kernel readahead queueing megabytes ahead of the producers' writes.
         source.disableReadahead()
         switch compression {
         case .none:
-            stored += try Self.copyFile(source, length: metadata.size, to: stem + ".log", direct: directWrites)
+            stored += try Self.copyFile(source, length: metadata.size, to: stem + ".log", direct: directWrites, throttle: throttle)
         case .zstd:
             let target = try Self.freshFile(stem + ".log.zst")
-            let table = try FramedZstd.compress(source: source, size: metadata.size, into: target, frameSize: frameSize)
+            let table = try FramedZstd.compress(source: source, size: metadata.size, into: target, frameSize: frameSize,
+                                                throttle: throttle)
             try target.sync()
             try FileSystem.rename(target.path, to: stem + ".log.zst")
             let frames = table.encoded()
@@ -156,12 +164,14 @@ public final class LocalDirectoryRemoteStore: RemoteSegmentStore {
     }
 
     /// Copies [0, length) of `source` to `path` (through `<path>.tmp`, fdatasynced, renamed), with O_DIRECT
-    /// writes when `direct`. Returns the bytes.
-    private static func copyFile(_ source: LogFileHandle, length: Int64, to path: String, direct: Bool = false) throws(StorageError) -> Int64 {
+    /// writes when `direct`, 1 MiB at a time, each charged to `throttle`. Returns the bytes.
+    private static func copyFile(_ source: LogFileHandle, length: Int64, to path: String, direct: Bool = false,
+                                 throttle: IOThrottle? = nil) throws(StorageError) -> Int64 {
         var target = try SequentialFileWriter(path: path + ".tmp", direct: direct, expectedBytes: length)
         while target.position < length {
-            let chunk = try source.read(at: target.position, length: Int(min(Int64(4 << 20), length - target.position)))
+            let chunk = try source.read(at: target.position, length: Int(min(Int64(1 << 20), length - target.position)))
             guard chunk.readableBytes > 0 else { throw .io(operation: "read (file shrank while copying)", path: source.path, errno: StorageError.eio) }
+            throttle?.charge(chunk.readableBytes)
             try target.append(chunk)
         }
         _ = try target.finish()

@@ -1,17 +1,18 @@
-// CleanerThrottle: Kafka's `log.cleaner.io.max.bytes.per.second` — the cleaner's reads and writes
-// together stay under this rate. Kafka's Throttler checks every 300 ms: the cleaner reads at the disk's
+// IOThrottle: a background job's bytes per second — the cleaner's (Kafka's
+// `log.cleaner.io.max.bytes.per.second`: reads and writes together) and the remote tier's copies
+// (`remote.log.manager.copy.max.bytes.per.second`, KIP-956: segment bytes copied). Kafka's Throttler checks every 300 ms: the cleaner reads at the disk's
 // full speed until a window's budget is spent, then sleeps. At 100 MB/s that is 30 MB at full speed
 // three times a second, and every acks=all produce behind that burst waits (producer p99 37–74 ms while
 // compacting cold segments, docs/benchmarks.md, session 19). Here the check runs every 10 ms, so the
 // cleaner's I/O comes in steps of a few megabytes spread over the second.
 //
-// Default: 200 MB/s (Kafka: unlimited). An unlimited cleaner reading cold segments at the disk's speed
+// The cleaner's default: 200 MB/s (Kafka: unlimited). An unlimited cleaner reading cold segments at the disk's speed
 // took a half-rate producer's p99 from 7 ms to 70–135 ms on this project's test machine; at 200 MB/s
 // compaction of a 1 GiB segment takes about ten seconds (docs/compatibility.md).
 import Foundation
 import Synchronization
 
-final class CleanerThrottle: Sendable {
+final class IOThrottle: Sendable {
     private struct State {
         var bytesPerSecond: Double = .greatestFiniteMagnitude
         var windowStart: ContinuousClock.Instant?
@@ -19,13 +20,15 @@ final class CleanerThrottle: Sendable {
     }
 
     /// The throttle every log manager's cleaner uses (one disk budget per process); `LogManager` sets it.
-    static let shared = CleanerThrottle()
+    static let cleaner = IOThrottle()
+    /// The remote tier's copies (one budget per process, as Kafka's per broker); `LogManager` sets it.
+    static let remoteCopy = IOThrottle()
 
     private let state = Mutex(State())
     /// How long the throttle measures before it decides to pause.
     static let checkInterval: Duration = .milliseconds(10)
-    /// Runnel's default rate (log.cleaner.io.max.bytes.per.second), reads plus writes.
-    public static let defaultBytesPerSecond: Double = 200_000_000
+    /// Runnel's default rate for the cleaner (log.cleaner.io.max.bytes.per.second), reads plus writes.
+    public static let defaultCleanerBytesPerSecond: Double = 200_000_000
 
     init(bytesPerSecond: Double = .greatestFiniteMagnitude) { configure(bytesPerSecond: bytesPerSecond) }
 
@@ -39,7 +42,7 @@ final class CleanerThrottle: Sendable {
 
     var isLimited: Bool { state.withLock { $0.bytesPerSecond < .greatestFiniteMagnitude } }
 
-    /// Counts `bytes` read or written by the cleaner; sleeps when the window's rate is above the limit.
+    /// Counts `bytes` read or written by the job; sleeps when the window's rate is above the limit.
     func charge(_ bytes: Int) {
         let now = ContinuousClock.now
         let pause = state.withLock { s -> Duration? in

@@ -1,13 +1,13 @@
-// CleanerThrottle (log.cleaner.io.max.bytes.per.second): the cleaner's bytes stay under the rate on
+// IOThrottle (log.cleaner.io.max.bytes.per.second): the cleaner's bytes stay under the rate on
 // average, in small steps (no pause much longer than the 10 ms check interval); a limit of 0 means unlimited.
 import Foundation
 import Testing
 @testable import RunnelStorage
 
-@Suite struct CleanerThrottleTests {
+@Suite struct IOThrottleTests {
     @Test("3 MiB charged at 10 MiB/s take at least about 0.3 s (the rate is an upper bound)")
     func limited() {
-        let throttle = CleanerThrottle(bytesPerSecond: 10 * 1_048_576)
+        let throttle = IOThrottle(bytesPerSecond: 10 * 1_048_576)
         #expect(throttle.isLimited)
         let start = ContinuousClock.now
         for _ in 0..<48 { throttle.charge(64 << 10) }  // 3 MiB in 64 KiB reads
@@ -18,7 +18,7 @@ import Testing
 
     @Test("the rate is kept in small steps: 256 KiB reads at 50 MiB/s pause about 5 ms at a time, never for a burst's worth")
     func smooth() {
-        let throttle = CleanerThrottle(bytesPerSecond: 50 * 1_048_576)
+        let throttle = IOThrottle(bytesPerSecond: 50 * 1_048_576)
         var longest: Duration = .zero
         let start = ContinuousClock.now
         for _ in 0..<40 {  // 10 MiB: 0.2 s at 50 MiB/s
@@ -34,7 +34,7 @@ import Testing
 
     @Test("unlimited for 0 and for the largest double: charging never sleeps")
     func unlimited() {
-        for throttle in [CleanerThrottle(bytesPerSecond: .greatestFiniteMagnitude), CleanerThrottle(bytesPerSecond: 0)] {
+        for throttle in [IOThrottle(bytesPerSecond: .greatestFiniteMagnitude), IOThrottle(bytesPerSecond: 0)] {
             #expect(!throttle.isLimited)
             let start = ContinuousClock.now
             for _ in 0..<1000 { throttle.charge(1 << 20) }
