@@ -128,16 +128,25 @@ enum LogCleaner {
         return out
     }
 
-    static func forEachBatch(_ source: CleanerInput.Source,
+    /// Calls `body` with every batch of `source`, read through a descriptor of its own (no kernel readahead),
+    /// opened when the source's turn comes (one at a time). With `dropBehind` (the last pass: the source is
+    /// replaced afterwards) the pages read are dropped from the page cache as the scan moves on, so that the
+    /// source's deletion has no gigabyte of cached pages to free at once.
+    static func forEachBatch(_ source: CleanerInput.Source, dropBehind: Bool = false,
                              _ body: (RecordBatchHeader, ByteBuffer, Int) throws(StorageError) -> Void) throws(StorageError) {
-        // Its own descriptor (no kernel readahead), opened when the source's turn comes: one at a time.
         let file = source.file.reopenedForScan() ?? source.file
         var scanner = BatchScanner(file: file, from: 0, to: source.size, readAhead: scanReadBytes)
+        var dropped: Int64 = 0
         while case let .batch(header, position) = try scanner.next(verify: false) {
             guard let bytes = try scanner.batchBytes(at: position, size: header.totalSize) else { return }
             IOThrottle.cleaner.charge(header.totalSize)
             try body(header, bytes, bytes.readerIndex)
+            if dropBehind && position - dropped >= Int64(scanReadBytes) * 8 {
+                file.dropCache(from: dropped, to: position)
+                dropped = position
+            }
         }
+        if dropBehind { file.dropCache(from: dropped, to: source.size) }
     }
 
     /// Writes `<first base>.log.cleaned` for every group of sources.
@@ -154,7 +163,7 @@ enum LogCleaner {
                                        maxOffsetEntries: max(input.segmentIndexBytes / OffsetIndex.entrySize, 1),
                                        maxTimeEntries: max(input.segmentIndexBytes / TimeIndex.entrySize, 1))
             for source in group.map({ input.sources[$0] }) {
-                try forEachBatch(source) { header, bytes, start throws(StorageError) in
+                try forEachBatch(source, dropBehind: true) { header, bytes, start throws(StorageError) in
                     let keep = filter(header, bytes, start, input: input, map: map, retainsData: &retainsData, output: &output)
                     guard let keep else { return }
                     // A rebuilt batch has its own header (fewer records, a delete horizon).

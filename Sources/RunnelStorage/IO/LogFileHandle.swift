@@ -54,6 +54,14 @@ public final class LogFileHandle: Sendable {
         return handle
     }
 
+    /// Drops the file's cached pages in [start, end) (POSIX_FADV_DONTNEED): a bulk reader done with a range
+    /// of a file about to be deleted frees its pages as it goes, at its own pace, instead of leaving them
+    /// all for the deletion to free at once (docs/benchmarks.md, session 19).
+    func dropCache(from start: Int64, to end: Int64) {
+        guard end > start else { return }
+        _ = posix_fadvise(descriptor, off_t(start), off_t(end - start), POSIX_FADV_DONTNEED)
+    }
+
     /// Turns the kernel's readahead off for this open file (POSIX_FADV_RANDOM; every handle sharing the
     /// descriptor is affected, so only for a handle of the caller's own).
     func disableReadahead() {

@@ -20,3 +20,18 @@ enum ThreadName {
         #endif
     }
 }
+
+/// CPU priority of the storage's background threads (the cleaner, the file reclaimer): work that can wait
+/// must not take a contended core from the request path.
+enum ThreadPriority {
+    /// The nice value of background threads: about a tenth of a contended core, all of an idle one.
+    static let backgroundNice: Int32 = 10
+
+    /// Lowers the calling thread's CPU priority to `backgroundNice` (Linux: nice is per thread).
+    static func setCurrentBackground() {
+        #if os(Linux)
+        // who 0 with PRIO_PROCESS names the calling thread on Linux.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, backgroundNice)
+        #endif
+    }
+}

@@ -18,9 +18,6 @@ final class LogScheduler: @unchecked Sendable {
     private var running = 0
     private let configuration: LogManagerConfiguration
 
-    /// The cleaner thread's nice value (Linux: per thread).
-    static let cleanerNice: Int32 = 10
-
     init(configuration: LogManagerConfiguration) { self.configuration = configuration }
 
     func start(manager: LogManager) {
@@ -42,10 +39,7 @@ final class LogScheduler: @unchecked Sendable {
         }
         if configuration.cleanerEnabled {
             spawn(name: "runnel-cleaner", every: max(configuration.cleanerBackoffMs, 10), manager: manager) {
-                #if os(Linux)
-                // who 0 with PRIO_PROCESS names the calling thread on Linux.
-                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, LogScheduler.cleanerNice)
-                #endif
+                ThreadPriority.setCurrentBackground()
                 return { manager in manager.runCleaner() }
             }
         }

@@ -173,6 +173,8 @@ public final class LocalDirectoryRemoteStore: RemoteSegmentStore {
             guard chunk.readableBytes > 0 else { throw .io(operation: "read (file shrank while copying)", path: source.path, errno: StorageError.eio) }
             throttle?.charge(chunk.readableBytes)
             try target.append(chunk)
+            // The local copy is deleted once this one is published: its pages go now, a chunk at a time.
+            source.dropCache(from: target.position - Int64(chunk.readableBytes), to: target.position)
         }
         _ = try target.finish()
         try FileSystem.rename(target.path, to: path)
