@@ -1,14 +1,15 @@
 // IOThrottle: a background job's bytes per second — the cleaner's (Kafka's
 // `log.cleaner.io.max.bytes.per.second`: reads and writes together) and the remote tier's copies
-// (`remote.log.manager.copy.max.bytes.per.second`, KIP-956: segment bytes copied). Kafka's Throttler checks every 300 ms: the cleaner reads at the disk's
-// full speed until a window's budget is spent, then sleeps. At 100 MB/s that is 30 MB at full speed
-// three times a second, and every acks=all produce behind that burst waits (producer p99 37–74 ms while
-// compacting cold segments, docs/benchmarks.md, session 19). Here the check runs every 10 ms, so the
-// cleaner's I/O comes in steps of a few megabytes spread over the second.
+// (`remote.log.manager.copy.max.bytes.per.second`, KIP-956: segment bytes copied). Kafka's Throttler
+// checks every 300 ms: a job reads at the disk's full speed until the window's budget is spent, then
+// sleeps. At 100 MB/s that is 30 MB at full speed three times a second, and every acks=all produce behind
+// such a burst waits (producer p99 37–74 ms while compacting cold segments, docs/benchmarks.md, session
+// 19). Here the check runs every 10 ms, so the job's I/O comes in steps of a few megabytes.
 //
-// The cleaner's default: 200 MB/s (Kafka: unlimited). An unlimited cleaner reading cold segments at the disk's speed
-// took a half-rate producer's p99 from 7 ms to 70–135 ms on this project's test machine; at 200 MB/s
-// compaction of a 1 GiB segment takes about ten seconds (docs/compatibility.md).
+// The cleaner's default is 200 MB/s (Kafka: unlimited): an unlimited cleaner reading cold segments at the
+// disk's speed took a half-rate producer's p99 from 7 ms to 70–135 ms on this project's test machine; at
+// 200 MB/s compacting a 1 GiB segment takes about ten seconds (docs/compatibility.md). Tier copies stay
+// unlimited by default, as in Kafka: a tier slower than the producers lets the log dir fill up.
 import Foundation
 import Synchronization
 

@@ -1,6 +1,7 @@
 // ThreadName: names the calling thread for `top -H`, `perf` and /proc/PID/task/*/comm. Foundation's
 // `Thread.name` never reaches the kernel on Linux (the broker's threads all showed the name of the
-// dispatch thread that created them), so each thread names itself when it starts.
+// dispatch thread that created them), so each thread names itself when it starts. ThreadPriority: the
+// background threads' lower CPU priority.
 #if canImport(Glibc)
 import Glibc
 #endif
