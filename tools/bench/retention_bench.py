@@ -28,7 +28,8 @@ paced run, its `local.retention.bytes` drops to 1. Settings: `none` (the control
 
 Scenario `replay`: two seconds into the paced run a consumer (rdkafka_perf consume) reads the first
 topic (`--old-gb`, written before with O_DIRECT, so cold) from its first offset to its end: a Kappa
-replay beside live producers. Settings: `none` and `replay`.
+replay beside live producers. Settings: `none`, then each of `--replay-quotas` (`replay` = no quota,
+else the consumer_byte_rate quota set for the consumer's client id first).
 
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3 \
@@ -40,6 +41,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -231,7 +233,8 @@ def tiering_run(driver: str, runnel: str, work: str, setting: str, seconds: floa
 
 def replay_run(driver: str, runnel: str, work: str, setting: str, seconds: float, timeline: str | None = None) -> dict:
     """A paced produce while a consumer replays (Kappa) `--old-gb` of another topic from its first offset:
-    cold data, read from the disk (`setting`: `none` for no replay, `replay` to replay)."""
+    cold data, read from the disk (`setting`: `none` for no replay, `replay` to replay at full speed, a
+    number to replay under that consumer_byte_rate quota for the consumer's client id)."""
     broker_dir = tempfile.mkdtemp(dir=work)
     broker = Broker(runnel, broker_dir, ())
     try:
@@ -241,6 +244,10 @@ def replay_run(driver: str, runnel: str, work: str, setting: str, seconds: float
                           "-a", "all", "-X", "enable.idempotence=false")
         rate = full["records_per_s"] / 2
         create_topic(broker.bootstrap, "paced", 1)
+        if setting not in ("none", "replay"):
+            # rdkafka_perf's consumer keeps librdkafka's default client.id, "rdkafka".
+            subprocess.run([runnel, "quota", "set", "-b", broker.bootstrap, "--client", "rdkafka",
+                            "--consumer-byte-rate", setting], check=True, capture_output=True, timeout=60)
         events: dict[str, float] = {}
         began = time.monotonic()
         replayed: dict = {}
@@ -278,6 +285,8 @@ def main() -> None:
                         help="compaction: log.cleaner.io.max.bytes.per.second settings to alternate with `none`")
     parser.add_argument("--copy-rates", default="default",
                         help="tiering: remote.log.manager.copy.max.bytes.per.second settings to alternate with `none`")
+    parser.add_argument("--replay-quotas", default="replay",
+                        help="replay: `replay` (no quota) and/or consumer_byte_rate values, alternated with `none`")
     parser.add_argument("--timelines", help="compaction: write each paced run's latency timeline into this directory")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
@@ -285,7 +294,7 @@ def main() -> None:
     REPLAY_GB = args.old_gb
     settings = (args.chunks.split(",") if args.scenario == "retention"
                 else ["none", *args.copy_rates.split(",")] if args.scenario == "tiering"
-                else ["none", "replay"] if args.scenario == "replay" else ["none", *args.cleaner_rates.split(",")])
+                else ["none", *args.replay_quotas.split(",")] if args.scenario == "replay" else ["none", *args.cleaner_rates.split(",")])
     runs: dict[str, list[dict]] = {c: [] for c in settings}
     with tempfile.TemporaryDirectory(prefix="runnel-retention-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
         driver, version = build_driver()
