@@ -2,7 +2,9 @@
 // from the logs, long-poll until min.bytes or max.wait.ms, and answer with zero-copy file regions.
 import KafkaProtocol
 import NIOCore
+import NIOPosix
 import RunnelCluster
+import RunnelStorage
 
 /// One partition's part of a fetch answer before encoding.
 struct FetchedPartition: Sendable {
@@ -51,8 +53,21 @@ extension BrokerCore {
         let total = first.reduce(0) { $0 + $1.bytes }
         let hasError = first.contains { $0.errorCode != .none }
         if plan.topLevelError != .none || total >= minBytes || hasError || request.maxWaitMs <= 0 || (plan.partitions.isEmpty && !plan.holding) {
-            return context.eventLoop.makeSucceededFuture(
-                encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0))
+            // File ranges not in memory (a replay, a follower catching up) are read into the page cache on
+            // the blocking pool first: sendfile would wait for the disk on this event loop, and every
+            // connection on it — producers' too — with it (docs/benchmarks.md, session 19).
+            let cold = Self.coldRanges(first)
+            guard !cold.isEmpty else {
+                return context.eventLoop.makeSucceededFuture(
+                    encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0))
+            }
+            return NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+                for range in cold { range.file.warm(from: range.start, to: range.end) }
+            }
+            .flatMapErrorThrowing { _ in }
+            .map { [self] in
+                encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0)
+            }
         }
         // Long poll: park until an append to one of these partitions brings enough bytes, or the deadline.
         let promise = context.eventLoop.makePromise(of: ResponsePayload.self)
@@ -70,6 +85,20 @@ extension BrokerCore {
         let partitions = plan.partitions.compactMap { key, _ in clientPartition(topic: key.topic, index: key.partition).partition }
         wait.start(watching: partitions)
         return promise.futureResult
+    }
+
+    /// The file ranges of `partitions` whose last byte is not in the page cache.
+    static func coldRanges(_ partitions: [FetchedPartition]) -> [(file: LogFileHandle, start: Int64, end: Int64)] {
+        var cold: [(file: LogFileHandle, start: Int64, end: Int64)] = []
+        for partition in partitions {
+            guard case let .file(regions) = partition.records else { continue }
+            for (region, lease) in regions where region.endIndex > region.readerIndex {
+                if !lease.file.isCached(at: Int64(region.endIndex - 1)) {
+                    cold.append((lease.file, Int64(region.readerIndex), Int64(region.endIndex)))
+                }
+            }
+        }
+        return cold
     }
 
     /// Resolves topics and applies the fetch session rules of KIP-227.

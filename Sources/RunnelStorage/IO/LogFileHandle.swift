@@ -54,6 +54,47 @@ public final class LogFileHandle: Sendable {
         return handle
     }
 
+    private typealias PReadV2 = @convention(c) (Int32, UnsafePointer<iovec>?, Int32, off_t, Int32) -> Int
+    /// glibc's preadv2 (not exported by Swift's Glibc module), looked up once.
+    private static let preadv2Call: PReadV2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "preadv2")
+        .map { unsafeBitCast($0, to: PReadV2.self) }
+    /// RWF_NOWAIT (linux/fs.h): fail with EAGAIN instead of waiting for the disk.
+    private static let rwfNowait: Int32 = 0x8
+
+    /// Whether the byte at `position` is in the page cache, asked without reading the disk (preadv2 with
+    /// RWF_NOWAIT). True where the kernel cannot tell (no preadv2, other errors): the caller then reads
+    /// as it would have. A fetch's file range is read front to back by readahead, so its last byte
+    /// cached means the range is.
+    public func isCached(at position: Int64) -> Bool {
+        guard let preadv2 = Self.preadv2Call else { return true }
+        var byte: UInt8 = 0
+        return withUnsafeMutableBytes(of: &byte) { raw in
+            var vector = iovec(iov_base: raw.baseAddress, iov_len: 1)
+            while true {
+                let n = preadv2(descriptor, &vector, 1, off_t(position), Self.rwfNowait)
+                if n >= 0 { return true }
+                if errno == EINTR { continue }
+                return errno != EAGAIN
+            }
+        }
+    }
+
+    /// Reads [start, end) and discards the bytes, so that the range is in the page cache afterwards
+    /// (blocking: for a thread pool, never an event loop).
+    public func warm(from start: Int64, to end: Int64) {
+        guard end > start else { return }
+        let chunk = 1 << 20
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { scratch.deallocate() }
+        var position = start
+        while position < end {
+            let n = pread(descriptor, scratch, Int(min(Int64(chunk), end - position)), off_t(position))
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            position += Int64(n)
+        }
+    }
+
     /// Drops the file's cached pages in [start, end) (POSIX_FADV_DONTNEED): a bulk reader done with a range
     /// of a file about to be deleted frees its pages as it goes, at its own pace, instead of leaving them
     /// all for the deletion to free at once (docs/benchmarks.md, session 19).
