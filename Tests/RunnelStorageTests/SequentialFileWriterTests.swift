@@ -8,19 +8,13 @@ import Testing
 @testable import RunnelStorage
 
 @Suite struct SequentialFileWriterTests {
-    private static func scratch() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("seqwriter-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
     /// Pieces of uneven sizes, one larger than the staging chunk, totalling a size that is not block-aligned.
     private static let sizes = [1, 4095, 4097, 100_000, SequentialFileWriter.directChunk + 12_345, 17, 700_001, 3]
 
     @Test(arguments: [true, false])
     func writesExactlyTheAppendedBytes(direct: Bool) throws {
-        let dir = try Self.scratch()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = TemporaryDirectory()
+        let dir = scratch.path
         let path = dir + "/00000000000000000000.log.cleaned"
         var expected = [UInt8]()
         var writer = try SequentialFileWriter(path: path, direct: direct, expectedBytes: 8 << 20)
@@ -41,8 +35,8 @@ import Testing
     }
 
     @Test func anEmptyOutputIsAnEmptyFile() throws {
-        let dir = try Self.scratch()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = TemporaryDirectory()
+        let dir = scratch.path
         let path = dir + "/empty.log.cleaned"
         var writer = try SequentialFileWriter(path: path, direct: true, expectedBytes: 1 << 20)
         #expect(try writer.finish() == 0)
@@ -50,8 +44,8 @@ import Testing
     }
 
     @Test func aLeftoverFileIsEmptiedFirst() throws {
-        let dir = try Self.scratch()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = TemporaryDirectory()
+        let dir = scratch.path
         let path = dir + "/leftover.log.cleaned"
         try Data(repeating: 0xAB, count: 3 << 20).write(to: URL(fileURLWithPath: path))
         var writer = try SequentialFileWriter(path: path, direct: true, expectedBytes: 1 << 20)

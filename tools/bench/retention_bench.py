@@ -69,6 +69,22 @@ def remove_broker_dir(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def paced_produce(driver: str, broker: Broker, rate: float, seconds: float, timeline: str | None = None) -> dict:
+    """The measured run: `seconds` of 1 KiB records to topic `paced` at `rate` records/s (librdkafka, acks=all,
+    no idempotence, linger.ms=1), with rdkafka_perf's latency timeline written to `timeline` when given."""
+    return run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
+                      "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
+                      "-X", "linger.ms=1", *(["-L", timeline] if timeline else []))
+
+
+def alter_topic(admin: AdminClient, topic: str, name: str, value: str) -> None:
+    """Sets one topic config (IncrementalAlterConfigs) and waits for the answer."""
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)])
+    for f in admin.incremental_alter_configs([resource]).values():
+        f.result(10)
+
+
 def one_run(driver: str, runnel: str, work: str, chunk: str, old_records: int, seconds: float) -> dict:
     broker_dir = tempfile.mkdtemp(dir=work)
     broker = Broker(runnel, broker_dir, ("log.retention.check.interval.ms=500", "log.segment.delete.delay.ms=0",
@@ -82,16 +98,9 @@ def one_run(driver: str, runnel: str, work: str, chunk: str, old_records: int, s
         create_topic(broker.bootstrap, "paced", 1)
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
 
-        def shrink():
-            resource = ConfigResource(ConfigResource.Type.TOPIC, "old", incremental_configs=[
-                ConfigEntry("retention.bytes", "1", incremental_operation=AlterConfigOpType.SET)])
-            for f in admin.incremental_alter_configs([resource]).values():
-                f.result(10)
-        timer = threading.Timer(2.0, shrink)
+        timer = threading.Timer(2.0, alter_topic, (admin, "old", "retention.bytes", "1"))
         timer.start()
-        paced = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
-                           "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
-                           "-X", "linger.ms=1")
+        paced = paced_produce(driver, broker, rate, seconds)
         timer.join()
         left = [n for n in os.listdir(f"{broker_dir}/data/old-0") if n in closed or n.endswith(".deleted")]
         if left:
@@ -139,18 +148,13 @@ def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: f
         rate = full["records_per_s"] / 2
         create_topic(broker.bootstrap, "paced", 1)
 
-        def start_cleaning():
-            resource = ConfigResource(ConfigResource.Type.TOPIC, "compacted", incremental_configs=[
-                ConfigEntry("min.compaction.lag.ms", "0", incremental_operation=AlterConfigOpType.SET)])
-            for f in admin.incremental_alter_configs([resource]).values():
-                f.result(10)
         events: dict[str, float] = {}
         began = time.monotonic()
         done = threading.Event()
 
         def trigger():
             events["triggered_s"] = time.monotonic() - began
-            start_cleaning()
+            alter_topic(admin, "compacted", "min.compaction.lag.ms", "0")
 
         def watch():
             # Polls the compacted partition's files: when the cleaned file appears, when the swap leaves `.deleted` ones.
@@ -165,9 +169,7 @@ def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: f
         watcher.start()
         if timer:
             timer.start()
-        paced = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
-                           "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
-                           "-X", "linger.ms=1", *(["-L", timeline] if timeline else []))
+        paced = paced_produce(driver, broker, rate, seconds, timeline)
         done.set()
         watcher.join()
         if timer:
@@ -208,16 +210,11 @@ def tiering_run(driver: str, runnel: str, work: str, setting: str, seconds: floa
 
         def trigger():
             events["triggered_s"] = time.monotonic() - began
-            resource = ConfigResource(ConfigResource.Type.TOPIC, "tiered", incremental_configs=[
-                ConfigEntry("local.retention.bytes", "1", incremental_operation=AlterConfigOpType.SET)])
-            for f in admin.incremental_alter_configs([resource]).values():
-                f.result(10)
+            alter_topic(admin, "tiered", "local.retention.bytes", "1")
         timer = threading.Timer(2.0, trigger) if setting != "none" else None
         if timer:
             timer.start()
-        paced = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
-                           "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
-                           "-X", "linger.ms=1", *(["-L", timeline] if timeline else []))
+        paced = paced_produce(driver, broker, rate, seconds, timeline)
         if timer:
             timer.join()
         remote = f"{broker_dir}/remote/tiered-0"
@@ -260,9 +257,7 @@ def replay_run(driver: str, runnel: str, work: str, setting: str, seconds: float
         reader = threading.Thread(target=replay) if setting != "none" else None
         if reader:
             reader.start()
-        paced = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "paced", "-n", str(int(rate * seconds)),
-                           "-s", str(VALUE), "-a", "all", "-X", "enable.idempotence=false", "-r", str(rate),
-                           "-X", "linger.ms=1", *(["-L", timeline] if timeline else []))
+        paced = paced_produce(driver, broker, rate, seconds, timeline)
         if reader:
             reader.join()
         return {"full_MBps": full["MBps"], "rate": rate, "replay_MBps": replayed.get("MBps"), **paced["latency_ms"],

@@ -35,11 +35,6 @@ enum DirectIO {
     /// RWF_DSYNC (linux/fs.h): a write with O_DSYNC semantics, for this call only.
     static let rwfDsync: Int32 = 0x2
 
-    private typealias PWriteV2 = @convention(c) (Int32, UnsafePointer<iovec>?, Int32, off_t, Int32) -> Int
-    /// glibc's pwritev2 (not exported by Swift's Glibc module), looked up once.
-    private static let pwritev2Call: PWriteV2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pwritev2")
-        .map { unsafeBitCast($0, to: PWriteV2.self) }
-
     /// O_DIRECT (a GNU extension Swift's Glibc module does not export): its value per architecture.
     #if arch(arm64) || arch(arm)
     static let openFlag: Int32 = 0o200000
@@ -152,11 +147,11 @@ enum DirectIO {
     /// pwrite until all `length` bytes are written; 0 or the errno.
     static func writeAll(descriptor: Int32, from pointer: UnsafeMutableRawPointer, length: Int, at position: Int64,
                          flags: Int32 = 0) -> Int32 {
-        if flags != 0 && pwritev2Call == nil { return ENOSYS }
+        if flags != 0 && GlibcExtras.pwritev2 == nil { return ENOSYS }
         var done = 0
         while done < length {
             let n: Int
-            if flags != 0, let pwritev2 = pwritev2Call {
+            if flags != 0, let pwritev2 = GlibcExtras.pwritev2 {
                 var vector = iovec(iov_base: pointer + done, iov_len: length - done)
                 n = pwritev2(descriptor, &vector, 1, off_t(position) + off_t(done), flags)
             } else {
@@ -172,16 +167,11 @@ enum DirectIO {
         return 0
     }
 
-    private typealias Fallocate = @convention(c) (Int32, Int32, Int64, Int64) -> Int32
-    /// glibc's fallocate (not exported by Swift's Glibc module), looked up once.
-    private static let fallocateCall: Fallocate? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fallocate64")
-        .map { unsafeBitCast($0, to: Fallocate.self) }
-
     /// Reserves `bytes` of blocks for the file without changing its size (FALLOC_FL_KEEP_SIZE), so the
     /// size keeps saying how far data was written. Best effort: false where unsupported.
     @discardableResult
     static func preallocate(_ file: LogFileHandle, bytes: Int) -> Bool {
-        guard bytes > 0, let call = fallocateCall else { return false }
+        guard bytes > 0, let call = GlibcExtras.fallocate else { return false }
         return call(file.descriptor, 1, 0, Int64(bytes)) == 0
     }
 }

@@ -144,7 +144,7 @@ final class IOEngine: @unchecked Sendable {
         }
         syncBackends = syncs
         // Opened once nothing above can throw any more (closed when the sync stage stops).
-        directoryDescriptor = syncfsMinFiles > 0 && Self.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+        directoryDescriptor = syncfsMinFiles > 0 && GlibcExtras.syncfs != nil ? open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         let thread = Thread { [self] in
             ThreadName.setCurrent("runnel-io")
             run()
@@ -267,11 +267,6 @@ final class IOEngine: @unchecked Sendable {
         directDsync && request.direct != nil && request.truncateTo == nil
     }
 
-    private typealias SyncFS = @convention(c) (Int32) -> Int32
-    /// glibc's syncfs (a GNU extension Swift's Glibc module does not export), looked up once.
-    private static let syncfs: SyncFS? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs")
-        .map { unsafeBitCast($0, to: SyncFS.self) }
-
     /// Lets the sync stage finish every job handed to it, then waits for it to stop.
     private func finishSyncStage() {
         syncCondition.lock()
@@ -318,8 +313,8 @@ final class IOEngine: @unchecked Sendable {
             }
             var synced: [Int32: Int32] = [:]
             let syncStarted = DispatchTime.now()
-            let usesSyncfs = files.count >= syncfsMinFiles && syncfsMinFiles > 0 && directoryDescriptor >= 0 && Self.syncfs != nil
-            if usesSyncfs, let syncfs = Self.syncfs {
+            let usesSyncfs = files.count >= syncfsMinFiles && syncfsMinFiles > 0 && directoryDescriptor >= 0 && GlibcExtras.syncfs != nil
+            if usesSyncfs, let syncfs = GlibcExtras.syncfs {
                 // Linux ≥ 5.8 reports writeback errors of any file of the file system through syncfs, so
                 // a failure fails every request of the round (conservative: none is acknowledged).
                 let code = retryingEINTR { syncfs(directoryDescriptor) }

@@ -54,10 +54,6 @@ public final class LogFileHandle: Sendable {
         return handle
     }
 
-    private typealias PReadV2 = @convention(c) (Int32, UnsafePointer<iovec>?, Int32, off_t, Int32) -> Int
-    /// glibc's preadv2 (not exported by Swift's Glibc module), looked up once.
-    private static let preadv2Call: PReadV2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "preadv2")
-        .map { unsafeBitCast($0, to: PReadV2.self) }
     /// RWF_NOWAIT (linux/fs.h): fail with EAGAIN instead of waiting for the disk.
     private static let rwfNowait: Int32 = 0x8
 
@@ -66,7 +62,7 @@ public final class LogFileHandle: Sendable {
     /// as it would have. A fetch's file range is read front to back by readahead, so its last byte
     /// cached means the range is.
     public func isCached(at position: Int64) -> Bool {
-        guard let preadv2 = Self.preadv2Call else { return true }
+        guard let preadv2 = GlibcExtras.preadv2 else { return true }
         var byte: UInt8 = 0
         return withUnsafeMutableBytes(of: &byte) { raw in
             var vector = iovec(iov_base: raw.baseAddress, iov_len: 1)
@@ -228,15 +224,11 @@ enum FileSystem {
     static let syncFileRangeWaitBefore: UInt32 = 1
     static let syncFileRangeWrite: UInt32 = 2
     static let syncFileRangeWaitAfter: UInt32 = 4
-    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
-    /// glibc's sync_file_range (not exported by Swift's Glibc module), looked up once.
-    private static let syncFileRangeCall: SyncFileRange? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range")
-        .map { unsafeBitCast($0, to: SyncFileRange.self) }
 
     /// sync_file_range(2): starts and/or waits for writeback of a range (length 0: to the end of the
     /// file). Best effort: durability still comes from fsync.
     static func syncFileRange(_ fd: Int32, offset: Int64, length: Int64, flags: UInt32) {
-        _ = syncFileRangeCall?(fd, offset, length, flags)
+        _ = GlibcExtras.syncFileRange?(fd, offset, length, flags)
     }
 
     /// Removes a file that may be large (a segment, an index): the name goes at once, the blocks of a

@@ -7,17 +7,10 @@ import Glibc
 #endif
 
 enum ThreadName {
-    #if os(Linux)
-    private typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
-    /// glibc's pthread_setname_np (a GNU extension Swift's Glibc module does not import), looked up once.
-    private static let setName: SetName? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np")
-        .map { unsafeBitCast($0, to: SetName.self) }
-    #endif
-
     /// Names the calling thread; Linux keeps at most 15 characters.
     static func setCurrent(_ name: String) {
         #if os(Linux)
-        _ = setName?(pthread_self(), String(name.prefix(15)))
+        _ = GlibcExtras.setThreadName?(pthread_self(), String(name.prefix(15)))
         #endif
     }
 }
