@@ -37,6 +37,27 @@ import Testing
         #expect(pool.freeBytes <= pool.maxFreeBytes)
     }
 
+    @Test func aLargerReturnedBlockServesASmallerRequestWithinTheSpread() throws {
+        let pool = AlignedMemoryPool(maxFreeBytes: 16 << 20)
+        let big = try #require(pool.take(1 << 20))
+        let half = try #require(pool.take(512 << 10))
+        pool.release(big.pointer)
+        pool.release(half.pointer)
+        // The smallest returned block that fits: 512 KiB for 256 KiB, not the MiB.
+        let quarter = try #require(pool.take(256 << 10, spread: 4))
+        #expect(quarter.pointer == half.pointer && quarter.size == 512 << 10)
+        // At most `spread` times the request: 64 KiB gets a new block of its own size.
+        let small = try #require(pool.take(64 << 10, spread: 4))
+        #expect(small.pointer != big.pointer && small.size == 64 << 10)
+        // Within it, the MiB serves a 300 KiB request whole.
+        let other = try #require(pool.take(300 << 10, spread: 4))
+        #expect(other.pointer == big.pointer && other.size == 1 << 20)
+        #expect(pool.counts.reused == 2)
+        // Each goes back under its real size.
+        for block in [quarter.pointer, small.pointer, other.pointer] { pool.release(block) }
+        #expect(pool.freeBytes == (1 << 20) + (512 << 10) + (64 << 10))
+    }
+
     @Test func aBufferGoesBackOnlyWhenItsLastSliceIsGone() throws {
         let before = AlignedMemoryPool.shared.counts
         var slice: ByteBuffer?

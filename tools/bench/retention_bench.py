@@ -57,6 +57,8 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 VALUE = 1024
 # GB the replay scenario's consumer reads back (set from --old-gb).
 REPLAY_GB = 2.2
+# The paced produce's rate as a fraction of the full-rate produce measured just before it (--rate-fraction).
+RATE_FRACTION = 0.5
 
 
 def remove_broker_dir(path: str) -> None:
@@ -93,7 +95,7 @@ def one_run(driver: str, runnel: str, work: str, chunk: str, old_records: int, s
         create_topic(broker.bootstrap, "old", 1)
         full = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "old", "-n", str(old_records), "-s", str(VALUE),
                           "-a", "all", "-X", "enable.idempotence=false")
-        rate = full["records_per_s"] / 2
+        rate = full["records_per_s"] * RATE_FRACTION
         closed = sorted(n for n in os.listdir(f"{broker_dir}/data/old-0") if n.endswith(".log"))[:-1]
         create_topic(broker.bootstrap, "paced", 1)
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -145,7 +147,7 @@ def compaction_run(driver: str, runnel: str, work: str, setting: str, seconds: f
         create_topic(broker.bootstrap, "full", 1)
         full = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "full", "-n", "1000000", "-s", str(VALUE),
                           "-a", "all", "-X", "enable.idempotence=false")
-        rate = full["records_per_s"] / 2
+        rate = full["records_per_s"] * RATE_FRACTION
         create_topic(broker.bootstrap, "paced", 1)
 
         events: dict[str, float] = {}
@@ -202,7 +204,7 @@ def tiering_run(driver: str, runnel: str, work: str, setting: str, seconds: floa
             f.result(10)
         full = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "tiered", "-n", str(850_000), "-s", str(VALUE),
                           "-a", "all", "-X", "enable.idempotence=false")
-        rate = full["records_per_s"] / 2
+        rate = full["records_per_s"] * RATE_FRACTION
         closed = sorted(n for n in os.listdir(f"{broker_dir}/data/tiered-0") if n.endswith(".log"))[:-1]
         create_topic(broker.bootstrap, "paced", 1)
         events: dict[str, float] = {}
@@ -239,7 +241,7 @@ def replay_run(driver: str, runnel: str, work: str, setting: str, seconds: float
         records = int(REPLAY_GB * 1e9 / VALUE)
         full = run_driver(driver, "produce", "-b", broker.bootstrap, "-t", "old", "-n", str(records), "-s", str(VALUE),
                           "-a", "all", "-X", "enable.idempotence=false")
-        rate = full["records_per_s"] / 2
+        rate = full["records_per_s"] * RATE_FRACTION
         create_topic(broker.bootstrap, "paced", 1)
         if setting not in ("none", "replay"):
             # rdkafka_perf's consumer keeps librdkafka's default client.id, "rdkafka".
@@ -282,11 +284,14 @@ def main() -> None:
                         help="tiering: remote.log.manager.copy.max.bytes.per.second settings to alternate with `none`")
     parser.add_argument("--replay-quotas", default="replay",
                         help="replay: `replay` (no quota) and/or consumer_byte_rate values, alternated with `none`")
+    parser.add_argument("--rate-fraction", type=float, default=0.5,
+                        help="the paced produce's rate as a fraction of the full rate measured before it")
     parser.add_argument("--timelines", help="compaction: write each paced run's latency timeline into this directory")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
-    global REPLAY_GB
+    global REPLAY_GB, RATE_FRACTION
     REPLAY_GB = args.old_gb
+    RATE_FRACTION = args.rate_fraction
     settings = (args.chunks.split(",") if args.scenario == "retention"
                 else ["none", *args.copy_rates.split(",")] if args.scenario == "tiering"
                 else ["none", *args.replay_quotas.split(",")] if args.scenario == "replay" else ["none", *args.cleaner_rates.split(",")])

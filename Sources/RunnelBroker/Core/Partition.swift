@@ -240,7 +240,8 @@ final class Partition: Sendable {
             : isolation == .readCommitted ? .transactionCommitted : .highWatermark
         let result: LogReadResult
         do throws(StorageError) {
-            result = try log.read(from: offset, maxBytes: maxBytes, isolation: bound, minOneBatch: minOneBatch)
+            result = try log.read(from: offset, maxBytes: maxBytes, isolation: bound, minOneBatch: minOneBatch,
+                                  readAhead: forReplica)
         } catch {
             return .failure(PartitionError(error))
         }

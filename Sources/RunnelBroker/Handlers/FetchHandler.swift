@@ -53,20 +53,31 @@ extension BrokerCore {
         let total = first.reduce(0) { $0 + $1.bytes }
         let hasError = first.contains { $0.errorCode != .none }
         if plan.topLevelError != .none || total >= minBytes || hasError || request.maxWaitMs <= 0 || (plan.partitions.isEmpty && !plan.holding) {
-            // File ranges not in memory (a replay, a follower catching up) are read into the page cache on
-            // the blocking pool first: sendfile would wait for the disk on this event loop, and every
-            // connection on it — producers' too — with it (docs/benchmarks.md, session 19).
+            // File ranges not in memory (a replay, a follower catching up) are read off the event loop
+            // first: sendfile would wait for the disk on it, and every connection on it — producers' too —
+            // with it (docs/benchmarks.md, session 19). A consumer's are read with O_DIRECT into memory and
+            // sent from there (ColdReader); a follower's into the page cache on the blocking pool, where
+            // its read-ahead (PartitionLog.read) also goes.
             let cold = Self.coldRanges(first)
             guard !cold.isEmpty else {
                 return context.eventLoop.makeSucceededFuture(
                     encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0))
             }
-            return NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-                for range in cold { range.file.warm(from: range.start, to: range.end) }
+            let ranges = cold.map { (file: $0.file, start: $0.start, end: $0.end) }
+            guard replicaId < 0 else {
+                return NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+                    for range in ranges { range.file.warm(from: range.start, to: range.end) }
+                }
+                .flatMapErrorThrowing { _ in }
+                .map { [self] in
+                    encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: false)
+                }
             }
-            .flatMapErrorThrowing { _ in }
-            .map { [self] in
-                encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0)
+            let read = context.eventLoop.makePromise(of: [ByteBuffer?].self)
+            ColdReader.shared.read(ranges) { read.succeed($0) }
+            return read.futureResult.map { [self] buffers in
+                encodeFetch(plan: plan, partitions: Self.replacingColdRegions(first, cold, with: buffers), version: version,
+                            context: context, clientQuota: true)
             }
         }
         // Long poll: park until an append to one of these partitions brings enough bytes, or the deadline.
@@ -87,18 +98,35 @@ extension BrokerCore {
         return promise.futureResult
     }
 
-    /// The file ranges of `partitions` whose last byte is not in the page cache.
-    static func coldRanges(_ partitions: [FetchedPartition]) -> [(file: LogFileHandle, start: Int64, end: Int64)] {
-        var cold: [(file: LogFileHandle, start: Int64, end: Int64)] = []
-        for partition in partitions {
+    /// The file ranges of the partitions with a region whose last byte is not in the page cache: every
+    /// region of such a partition (its records are then read whole), with the partition's index.
+    static func coldRanges(_ partitions: [FetchedPartition]) -> [(partition: Int, file: LogFileHandle, start: Int64, end: Int64)] {
+        var cold: [(partition: Int, file: LogFileHandle, start: Int64, end: Int64)] = []
+        for (index, partition) in partitions.enumerated() {
             guard case let .file(regions) = partition.records else { continue }
-            for (region, lease) in regions where region.endIndex > region.readerIndex {
-                if !lease.file.isCached(at: Int64(region.endIndex - 1)) {
-                    cold.append((lease.file, Int64(region.readerIndex), Int64(region.endIndex)))
-                }
+            let wanted = regions.filter { $0.region.endIndex > $0.region.readerIndex }
+            guard wanted.contains(where: { !$0.lease.file.isCached(at: Int64($0.region.endIndex - 1)) }) else { continue }
+            for (region, lease) in wanted {
+                cold.append((index, lease.file, Int64(region.readerIndex), Int64(region.endIndex)))
             }
         }
         return cold
+    }
+
+    /// `partitions` with the records of each partition in `cold` replaced by the bytes read for it, when
+    /// every one of its ranges was read (otherwise it keeps its file regions: sendfile reads them).
+    static func replacingColdRegions(_ partitions: [FetchedPartition], _ cold: [(partition: Int, file: LogFileHandle, start: Int64, end: Int64)],
+                                     with buffers: [ByteBuffer?]) -> [FetchedPartition] {
+        var result = partitions
+        var read: [Int: [ByteBuffer]] = [:]
+        var failed: Set<Int> = []
+        for (range, bytes) in zip(cold, buffers) {
+            if let bytes { read[range.partition, default: []].append(bytes) } else { failed.insert(range.partition) }
+        }
+        for (index, bytes) in read where !failed.contains(index) && index < result.count {
+            result[index].records = .buffers(bytes)
+        }
+        return result
     }
 
     /// Resolves topics and applies the fetch session rules of KIP-227.

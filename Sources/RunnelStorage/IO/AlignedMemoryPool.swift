@@ -58,25 +58,35 @@ final class AlignedMemoryPool: Sendable {
     /// The granularity of blocks above it (at most this much more memory than asked for, per block).
     static let largeUnit = 1 << 20
 
-    /// A page-aligned block of exactly `size` bytes: a returned one of that size, or a new one.
-    func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
+    /// A page-aligned block of at least `size` bytes: the smallest returned one of `size` up to `spread`
+    /// times it, or a new one of exactly `size`. Returns the block and its real size.
+    func take(_ size: Int, spread: Int = 1) -> (pointer: UnsafeMutableRawPointer, size: Int)? {
         guard size > 0 else { return nil }
-        let recycled = state.withLock { s -> UInt? in
-            guard var blocks = s.free[size], let block = blocks.popLast() else { return nil }
-            s.free[size] = blocks.isEmpty ? nil : blocks
-            s.freeBytes -= size
-            s.live[block] = size
+        let recycled = state.withLock { s -> (UInt, Int)? in
+            var best: Int?
+            for candidate in s.free.keys where candidate >= size && candidate <= size * max(spread, 1) {
+                if best.map({ candidate < $0 }) ?? true { best = candidate }
+            }
+            guard let best, var blocks = s.free[best], let block = blocks.popLast() else { return nil }
+            s.free[best] = blocks.isEmpty ? nil : blocks
+            s.freeBytes -= best
+            s.live[block] = best
             s.reused += 1
-            return block
+            return (block, best)
         }
-        if let recycled { return UnsafeMutableRawPointer(bitPattern: recycled) }
+        if let (block, size) = recycled, let pointer = UnsafeMutableRawPointer(bitPattern: block) { return (pointer, size) }
         var memory: UnsafeMutableRawPointer?
         guard posix_memalign(&memory, DirectIO.block, size) == 0, let memory else { return nil }
         state.withLock { s in
             s.live[UInt(bitPattern: memory)] = size
             s.fresh += 1
         }
-        return memory
+        return (memory, size)
+    }
+
+    /// A page-aligned block of at least `size` bytes (NIO's allocator: it uses `size` of them).
+    func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
+        take(size)?.pointer
     }
 
     /// Takes back a block (its last user is gone): kept for reuse while the pool has room, else freed.
@@ -102,11 +112,17 @@ final class AlignedMemoryPool: Sendable {
         return fresh
     }
 
-    /// A ByteBuffer owning a block of at least `bytes` (its capacity is the block's size), page-aligned
-    /// at index 0; nil when no memory is left.
+    /// How much larger than asked a returned block handed out by `buffer(atLeast:)` may be. The sizes
+    /// appends ask for follow the producers' request sizes, which change with the load: with blocks reused
+    /// by exact size only, a pool left full of the 1 MiB blocks of a full-rate burst served none of a paced
+    /// produce's 256–512 KiB requests, and every new tail buffer was faulted in and zeroed by the kernel on
+    /// the event loop (docs/benchmarks.md, session 20).
+    static let reuseSpread = 4
+
+    /// A ByteBuffer owning a block of at least `bytes` (its capacity is the block's size, which may be a
+    /// larger returned block), page-aligned at index 0; nil when no memory is left.
     static func buffer(atLeast bytes: Int) -> ByteBuffer? {
-        let size = blockSize(for: bytes)
-        guard let memory = shared.allocate(size) else { return nil }
+        guard let (memory, size) = shared.take(blockSize(for: bytes), spread: reuseSpread) else { return nil }
         return ByteBuffer(takingOwnershipOf: UnsafeMutableRawBufferPointer(start: memory, count: size), allocator: allocator)
     }
 }

@@ -24,6 +24,8 @@ public final class LogFileHandle: Sendable {
     public let path: String
     /// How far sequential reads asked the kernel to read ahead (`readAhead`).
     private let readAheadMark = Atomic<Int64>(0)
+    /// The same file opened again with O_DIRECT for ColdReader's reads (tried once; nil: not supported).
+    private let directReads = Mutex<(tried: Bool, handle: LogFileHandle?)>((false, nil))
 
     init(descriptor: Int32, path: String) {
         self.descriptor = descriptor
@@ -52,6 +54,19 @@ public final class LogFileHandle: Sendable {
         let handle = LogFileHandle(descriptor: fd, path: path)
         handle.disableReadahead()
         return handle
+    }
+
+    /// This file through a read-only O_DIRECT descriptor of its own (through /proc/self/fd), opened once
+    /// and kept as long as this handle; nil where the file system takes no O_DIRECT (tmpfs) or there is
+    /// no /proc.
+    var forDirectReads: LogFileHandle? {
+        directReads.withLock { cached in
+            if cached.tried { return cached.handle }
+            cached.tried = true
+            let fd = "/proc/self/fd/\(descriptor)".withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC | DirectIO.openFlag) }
+            cached.handle = fd >= 0 ? LogFileHandle(descriptor: fd, path: path) : nil
+            return cached.handle
+        }
     }
 
     /// RWF_NOWAIT (linux/fs.h): fail with EAGAIN instead of waiting for the disk.
@@ -108,7 +123,7 @@ public final class LogFileHandle: Sendable {
     /// Keeps the page cache ahead of a sequential reader that is about to read [start, end): when less
     /// than half of `window` is left ahead of `end`, asks the kernel (POSIX_FADV_WILLNEED, which starts
     /// the reads and does not wait) for everything up to `end + window`. The direct write path never
-    /// puts segment data in the page cache, so a follower or consumer catching up beyond the tail cache
+    /// puts segment data in the page cache, so a follower catching up beyond the tail cache
     /// otherwise reads the disk in the kernel's 128 KiB read-ahead steps, synchronously, on every
     /// fetch. One atomic load when nothing is due; a reader far behind the mark (another reader's) gets
     /// its own range advised without moving the mark back.

@@ -9,8 +9,10 @@ import NIOCore
 extension PartitionLog {
     /// Reads from `offset`: at most `maxBytes` (but one whole batch when `minOneBatch` and the first batch
     /// is larger), up to the bound `isolation` sets. Returns slices of one segment file, as Kafka does.
+    /// `readAhead`: a sequential reader's next ranges are read into the page cache ahead of its fetches
+    /// (a follower's; a consumer's cold ranges are read with O_DIRECT by the fetch path instead).
     public func read(from offset: Int64, maxBytes: Int, isolation: FetchIsolation = .highWatermark,
-                     minOneBatch: Bool = true) throws(StorageError) -> LogReadResult {
+                     minOneBatch: Bool = true, readAhead: Bool = true) throws(StorageError) -> LogReadResult {
         if logDir.isOffline { throw .logDirOffline(path: logDir.path) }
         if offset < remoteEnd.load(ordering: .acquiring),
            let remote = try readRemote(from: offset, maxBytes: maxBytes, isolation: isolation, minOneBatch: minOneBatch) { return remote }
@@ -33,7 +35,7 @@ extension PartitionLog {
                 return true
             }
             if valid {
-                if let last = result.slices.last { last.file.readAhead(from: last.position, to: last.position + Int64(last.length)) }
+                if readAhead, let last = result.slices.last { last.file.readAhead(from: last.position, to: last.position + Int64(last.length)) }
                 return result
             }
         }
