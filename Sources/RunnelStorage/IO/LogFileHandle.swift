@@ -49,11 +49,16 @@ public final class LogFileHandle: Sendable {
     /// disk ahead of everyone else's writes. Readers of this handle keep their readahead. nil when the
     /// reopen fails (no /proc): the caller reads through this handle.
     func reopenedForScan() -> LogFileHandle? {
-        let fd = "/proc/self/fd/\(descriptor)".withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return nil }
-        let handle = LogFileHandle(descriptor: fd, path: path)
-        handle.disableReadahead()
+        let handle = reopenedReadOnly()
+        handle?.disableReadahead()
         return handle
+    }
+
+    /// The same file opened again read-only through /proc/self/fd (a rename since does not matter), with
+    /// `flags` added; nil when the open fails.
+    private func reopenedReadOnly(flags: Int32 = 0) -> LogFileHandle? {
+        let fd = "/proc/self/fd/\(descriptor)".withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC | flags) }
+        return fd >= 0 ? LogFileHandle(descriptor: fd, path: path) : nil
     }
 
     /// This file through a read-only O_DIRECT descriptor of its own (through /proc/self/fd), opened once
@@ -63,8 +68,7 @@ public final class LogFileHandle: Sendable {
         directReads.withLock { cached in
             if cached.tried { return cached.handle }
             cached.tried = true
-            let fd = "/proc/self/fd/\(descriptor)".withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC | DirectIO.openFlag) }
-            cached.handle = fd >= 0 ? LogFileHandle(descriptor: fd, path: path) : nil
+            cached.handle = reopenedReadOnly(flags: DirectIO.openFlag)
             return cached.handle
         }
     }
