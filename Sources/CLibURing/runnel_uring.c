@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <liburing.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 struct runnel_uring { struct io_uring ring; };
 
@@ -84,4 +86,17 @@ unsigned runnel_uring_reap(runnel_uring *r, uint64_t *user_data, int32_t *result
 long runnel_fs_type(const char *path) {
     struct statfs info;
     return statfs(path, &info) == 0 ? (long)info.f_type : 0;
+}
+
+// glibc has no wrapper for cachestat; its number is the same on every architecture (the unified table).
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+
+int runnel_cachestat(int fd, uint64_t offset, uint64_t length, uint64_t *cached) {
+    struct { uint64_t off, len; } range = { offset, length };
+    struct { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; } stat = { 0 };
+    if (syscall(__NR_cachestat, fd, &range, &stat, 0) != 0) return -errno;
+    *cached = stat.nr_cache;
+    return 0;
 }

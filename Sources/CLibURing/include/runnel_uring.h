@@ -30,4 +30,7 @@ int runnel_uring_submit_and_wait(runnel_uring *ring, unsigned wait_nr);
 unsigned runnel_uring_reap(runnel_uring *ring, uint64_t *user_data, int32_t *results, unsigned max);
 /// The file system magic (statfs f_type) of the file system holding `path`; 0 when statfs fails.
 long runnel_fs_type(const char *path);
+/// cachestat(2) (Linux 6.5+): the pages of [offset, offset + length) of `fd` in the page cache, into
+/// `cached`; 0, or -errno (-ENOSYS on older kernels).
+int runnel_cachestat(int fd, uint64_t offset, uint64_t length, uint64_t *cached);
 #endif

@@ -46,6 +46,7 @@ enum BrokerSetting: String, CaseIterable, Sendable {
     case remoteLogManagerCopyMaxBytesPerSecond = "remote.log.manager.copy.max.bytes.per.second"
     case segmentCompressionAtRest = "runnel.segment.compression.at.rest"
     case logCacheMaxBytes = "log.cache.max.bytes"
+    case logColdReadMaxBytes = "log.cold.read.max.bytes"
     case logDeleteChunkBytes = "log.delete.chunk.bytes"
     case logDeleteChunkIntervalMs = "log.delete.chunk.interval.ms"
     case logRetentionCheckIntervalMs = "log.retention.check.interval.ms"

@@ -19,6 +19,7 @@ extension LogManagerConfiguration {
         // `log.io.mode` is validated against exactly these names when the configuration loads.
         logIOMode = LogIOMode(rawValue: config.string(.logIOMode)) ?? LogManagerConfiguration.defaultLogIOMode
         logCacheMaxBytes = Int(config.int(.logCacheMaxBytes))
+        coldReadMaxBytes = Int(config.int(.logColdReadMaxBytes))
         deletePacing = FileReclaimer.Pacing(chunkBytes: config.int(.logDeleteChunkBytes),
                                             intervalMs: config.int(.logDeleteChunkIntervalMs))
         // Validated against exactly these names when the configuration loads.

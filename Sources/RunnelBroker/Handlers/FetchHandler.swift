@@ -56,28 +56,27 @@ extension BrokerCore {
             // File ranges not in memory (a replay, a follower catching up) are read off the event loop
             // first: sendfile would wait for the disk on it, and every connection on it — producers' too —
             // with it (docs/benchmarks.md, session 19). A consumer's are read with O_DIRECT into memory and
-            // sent from there (ColdReader); a follower's into the page cache on the blocking pool, where
-            // its read-ahead (PartitionLog.read) also goes.
+            // sent from there (ColdReader, within its memory budget); a follower's into the page cache on
+            // the blocking pool, where its read-ahead (PartitionLog.read) also goes.
             let cold = Self.coldRanges(first)
             guard !cold.isEmpty else {
                 return context.eventLoop.makeSucceededFuture(
                     encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0))
             }
             let ranges = cold.map { (file: $0.file, start: $0.start, end: $0.end) }
-            guard replicaId < 0 else {
-                return NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-                    for range in ranges { range.file.warm(from: range.start, to: range.end) }
-                }
-                .flatMapErrorThrowing { _ in }
-                .map { [self] in
-                    encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: false)
+            if replicaId < 0, let read = ColdReader.shared.read(ranges, on: context.eventLoop) {
+                return read.map { [self] buffers in
+                    encodeFetch(plan: plan, partitions: Self.replacingColdRegions(first, cold, with: buffers), version: version,
+                                context: context, clientQuota: true)
                 }
             }
-            let read = context.eventLoop.makePromise(of: [ByteBuffer?].self)
-            ColdReader.shared.read(ranges) { read.succeed($0) }
-            return read.futureResult.map { [self] buffers in
-                encodeFetch(plan: plan, partitions: Self.replacingColdRegions(first, cold, with: buffers), version: version,
-                            context: context, clientQuota: true)
+            // A follower's ranges, or a consumer's beyond log.cold.read.max.bytes.
+            return NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+                for range in ranges { range.file.warm(from: range.start, to: range.end) }
+            }
+            .flatMapErrorThrowing { _ in }
+            .map { [self] in
+                encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0)
             }
         }
         // Long poll: park until an append to one of these partitions brings enough bytes, or the deadline.
@@ -98,14 +97,14 @@ extension BrokerCore {
         return promise.futureResult
     }
 
-    /// The file ranges of the partitions with a region whose last byte is not in the page cache: every
+    /// The file ranges of the partitions with a region not wholly in the page cache: every
     /// region of such a partition (its records are then read whole), with the partition's index.
     static func coldRanges(_ partitions: [FetchedPartition]) -> [(partition: Int, file: LogFileHandle, start: Int64, end: Int64)] {
         var cold: [(partition: Int, file: LogFileHandle, start: Int64, end: Int64)] = []
         for (index, partition) in partitions.enumerated() {
             guard case let .file(regions) = partition.records else { continue }
             let wanted = regions.filter { $0.region.endIndex > $0.region.readerIndex }
-            guard wanted.contains(where: { !$0.lease.file.isCached(at: Int64($0.region.endIndex - 1)) }) else { continue }
+            guard wanted.contains(where: { !$0.lease.file.isCached(from: Int64($0.region.readerIndex), to: Int64($0.region.endIndex)) }) else { continue }
             for (region, lease) in wanted {
                 cold.append((index, lease.file, Int64(region.readerIndex), Int64(region.endIndex)))
             }

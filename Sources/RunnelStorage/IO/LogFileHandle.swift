@@ -8,6 +8,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLibURing
 import NIOCore
 import Synchronization
 
@@ -76,11 +77,39 @@ public final class LogFileHandle: Sendable {
     /// RWF_NOWAIT (linux/fs.h): fail with EAGAIN instead of waiting for the disk.
     private static let rwfNowait: Int32 = 0x8
 
-    /// Whether the byte at `position` is in the page cache, asked without reading the disk (preadv2 with
-    /// RWF_NOWAIT). True where the kernel cannot tell (no preadv2, other errors): the caller then reads
-    /// as it would have. A fetch's file range is read front to back by readahead, so its last byte
-    /// cached means the range is.
-    public func isCached(at position: Int64) -> Bool {
+    /// Whether every page of [start, end) is in the page cache, asked without reading the disk: one
+    /// cachestat(2) call, or where the kernel has none (before 6.5) a 1-byte preadv2 with RWF_NOWAIT at
+    /// the range's first and last byte and every MiB between. True where the kernel cannot tell (no
+    /// preadv2): the caller then reads as it would have. A range only partly cached counts as not cached:
+    /// the header scans of other fetches leave 16 KiB windows (and their readahead) in the cache, and a
+    /// check of the last byte alone sent whole cold ranges with sendfile, reading the disk on the event
+    /// loop (docs/benchmarks.md, session 21).
+    public func isCached(from start: Int64, to end: Int64) -> Bool {
+        guard end > start else { return true }
+        let first = start / Self.pageSize * Self.pageSize
+        let pages = UInt64((end - first + Self.pageSize - 1) / Self.pageSize)
+        var cached: UInt64 = 0
+        let answer = runnel_cachestat(descriptor, UInt64(first), UInt64(end - first), &cached)
+        if answer == 0 { return cached >= pages }
+        return isSampledCached(from: start, to: end)
+    }
+
+    /// `isCached(from:to:)` without cachestat: the first and last byte and one every MiB.
+    func isSampledCached(from start: Int64, to end: Int64) -> Bool {
+        guard end > start else { return true }
+        var position = start
+        while true {
+            if !isCached(at: position) { return false }
+            if position == end - 1 { return true }
+            position = min(position + (1 << 20), end - 1)
+        }
+    }
+
+    private static let pageSize = Int64(max(sysconf(Int32(_SC_PAGESIZE)), 4096))
+
+    /// Whether the byte at `position` is in the page cache (preadv2 with RWF_NOWAIT); true where the
+    /// kernel cannot tell.
+    private func isCached(at position: Int64) -> Bool {
         guard let preadv2 = GlibcExtras.preadv2 else { return true }
         var byte: UInt8 = 0
         return withUnsafeMutableBytes(of: &byte) { raw in

@@ -46,6 +46,7 @@ public final class LogManager: Sendable {
         self.logger = logger
         cache = FileHandleCache(capacity: configuration.maxOpenFiles)
         FileReclaimer.shared.configure(configuration.deletePacing)
+        ColdReader.shared.maxHeldBytes = configuration.coldReadMaxBytes
         IOThrottle.cleaner.configure(bytesPerSecond: configuration.cleanerIOMaxBytesPerSecond)
         IOThrottle.remoteCopy.configure(bytesPerSecond: configuration.remoteCopyMaxBytesPerSecond)
         let tailCache = configuration.logCacheMaxBytes > 0 ? TailCache(maxBytes: configuration.logCacheMaxBytes) : nil

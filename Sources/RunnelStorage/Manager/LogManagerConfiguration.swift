@@ -25,6 +25,10 @@ public struct LogManagerConfiguration: Sendable {
     /// log.cache.max.bytes: bytes of direct tails' buffers the tail cache keeps for reads (shared by all
     /// partitions, least-recently-used evicted first; 0 disables it). See docs/storage.md, "Tail cache".
     public var logCacheMaxBytes = 128 << 20
+    /// log.cold.read.max.bytes: bytes consumers' O_DIRECT reads of data not in memory may hold at once
+    /// (one budget for the process, set by the last manager opened; `ColdReader`). 0: such fetches read
+    /// through the page cache.
+    public var coldReadMaxBytes = ColdReader.defaultMaxHeldBytes
     /// log.delete.chunk.bytes / log.delete.chunk.interval.ms: how deleted files give their blocks back
     /// (`FileReclaimer`; one pace for the whole process, set by the last manager opened).
     public var deletePacing = FileReclaimer.Pacing()
