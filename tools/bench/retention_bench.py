@@ -29,6 +29,7 @@ paced run, its `local.retention.bytes` drops to 1. Settings: `none` (the control
 Scenario `replay`: two seconds into the paced run a consumer (rdkafka_perf consume) reads the first
 topic (`--old-gb`, written before with O_DIRECT, so cold) from its first offset to its end: a Kappa
 replay beside live producers. Settings: `none`, then each of `--replay-quotas` (`replay` = no quota,
+`replay-again` = no quota, the topic replayed once alone before — a second replay of the same data —
 else the consumer_byte_rate quota set for the consumer's client id first).
 
     BENCH_DIR=/work .venv/bin/python tools/bench/retention_bench.py --runnel .build/release/runnel --rounds 3
@@ -233,7 +234,8 @@ def tiering_run(driver: str, runnel: str, work: str, setting: str, seconds: floa
 def replay_run(driver: str, runnel: str, work: str, setting: str, seconds: float, timeline: str | None = None) -> dict:
     """A paced produce while a consumer replays (Kappa) `--old-gb` of another topic from its first offset:
     cold data, read from the disk (`setting`: `none` for no replay, `replay` to replay at full speed, a
-    number to replay under that consumer_byte_rate quota for the consumer's client id)."""
+    number to replay under that consumer_byte_rate quota for the consumer's client id, `replay-again` to
+    replay once alone first and then again beside the paced produce)."""
     broker_dir = tempfile.mkdtemp(dir=work)
     broker = Broker(runnel, broker_dir, ())
     try:
@@ -243,7 +245,9 @@ def replay_run(driver: str, runnel: str, work: str, setting: str, seconds: float
                           "-a", "all", "-X", "enable.idempotence=false")
         rate = full["records_per_s"] * RATE_FRACTION
         create_topic(broker.bootstrap, "paced", 1)
-        if setting not in ("none", "replay"):
+        if setting == "replay-again":
+            run_driver(driver, "consume", "-b", broker.bootstrap, "-t", "old", "-n", str(records))
+        if setting not in ("none", "replay", "replay-again"):
             # rdkafka_perf's consumer keeps librdkafka's default client.id, "rdkafka".
             subprocess.run([runnel, "quota", "set", "-b", broker.bootstrap, "--client", "rdkafka",
                             "--consumer-byte-rate", setting], check=True, capture_output=True, timeout=60)
