@@ -6,10 +6,8 @@ import Glibc
 #endif
 
 enum GlibcExtras {
-    /// preadv2 and pwritev2: positional vector I/O with per-call RWF_* flags.
-    typealias ReadWriteV2 = @convention(c) (Int32, UnsafePointer<iovec>?, Int32, off_t, Int32) -> Int
-    static let preadv2: ReadWriteV2? = lookup("preadv2")
-    static let pwritev2: ReadWriteV2? = lookup("pwritev2")
+    /// pwritev2: positional vector writes with per-call RWF_* flags.
+    static let pwritev2: (@convention(c) (Int32, UnsafePointer<iovec>?, Int32, off_t, Int32) -> Int)? = lookup("pwritev2")
     /// fallocate(fd, mode, offset, length).
     static let fallocate: (@convention(c) (Int32, Int32, Int64, Int64) -> Int32)? = lookup("fallocate64")
     /// sync_file_range(fd, offset, length, flags).

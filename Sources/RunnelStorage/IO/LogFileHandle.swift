@@ -74,54 +74,36 @@ public final class LogFileHandle: Sendable {
         }
     }
 
-    /// RWF_NOWAIT (linux/fs.h): fail with EAGAIN instead of waiting for the disk.
-    private static let rwfNowait: Int32 = 0x8
-
     /// Whether every page of [start, end) is in the page cache, asked without reading the disk: one
-    /// cachestat(2) call, or where the kernel has none (before 6.5) a 1-byte preadv2 with RWF_NOWAIT at
-    /// the range's first and last byte and every MiB between. True where the kernel cannot tell (no
-    /// preadv2): the caller then reads as it would have. A range only partly cached counts as not cached:
-    /// the header scans of other fetches leave 16 KiB windows (and their readahead) in the cache, and a
-    /// check of the last byte alone sent whole cold ranges with sendfile, reading the disk on the event
-    /// loop (docs/benchmarks.md, session 21).
+    /// cachestat(2) call, or where the kernel has none (before 6.5) mincore(2) over a read-only mapping
+    /// of the range (the broker owns its segment files, which mincore requires since Linux 5.0). False
+    /// where neither can tell: the caller then reads the range off the event loop. A range only partly
+    /// cached counts as not cached. Session 20 probed the last byte with a 1-byte preadv2(RWF_NOWAIT),
+    /// but a probe that misses still reads the page it asked for, so a second replay found every range's
+    /// last page cached and sent whole cold ranges with sendfile, reading the disk on the event loop
+    /// (docs/benchmarks.md, session 21).
     public func isCached(from start: Int64, to end: Int64) -> Bool {
         guard end > start else { return true }
         let first = start / Self.pageSize * Self.pageSize
         let pages = UInt64((end - first + Self.pageSize - 1) / Self.pageSize)
         var cached: UInt64 = 0
-        let answer = runnel_cachestat(descriptor, UInt64(first), UInt64(end - first), &cached)
-        if answer == 0 { return cached >= pages }
-        return isSampledCached(from: start, to: end)
+        if runnel_cachestat(descriptor, UInt64(first), UInt64(end - first), &cached) == 0 { return cached >= pages }
+        return isResident(from: start, to: end) ?? false
     }
 
-    /// `isCached(from:to:)` without cachestat: the first and last byte and one every MiB.
-    func isSampledCached(from start: Int64, to end: Int64) -> Bool {
+    /// `isCached(from:to:)` by mincore(2); nil when the range cannot be mapped or mincore fails.
+    func isResident(from start: Int64, to end: Int64) -> Bool? {
         guard end > start else { return true }
-        var position = start
-        while true {
-            if !isCached(at: position) { return false }
-            if position == end - 1 { return true }
-            position = min(position + (1 << 20), end - 1)
-        }
+        let first = start / Self.pageSize * Self.pageSize
+        let length = Int(end - first)
+        guard let mapping = mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, off_t(first)), mapping != MAP_FAILED else { return nil }
+        defer { munmap(mapping, length) }
+        var pages = [UInt8](repeating: 0, count: (length + Int(Self.pageSize) - 1) / Int(Self.pageSize))
+        guard mincore(mapping, length, &pages) == 0 else { return nil }
+        return pages.allSatisfy { $0 & 1 == 1 }
     }
 
     private static let pageSize = Int64(max(sysconf(Int32(_SC_PAGESIZE)), 4096))
-
-    /// Whether the byte at `position` is in the page cache (preadv2 with RWF_NOWAIT); true where the
-    /// kernel cannot tell.
-    private func isCached(at position: Int64) -> Bool {
-        guard let preadv2 = GlibcExtras.preadv2 else { return true }
-        var byte: UInt8 = 0
-        return withUnsafeMutableBytes(of: &byte) { raw in
-            var vector = iovec(iov_base: raw.baseAddress, iov_len: 1)
-            while true {
-                let n = preadv2(descriptor, &vector, 1, off_t(position), Self.rwfNowait)
-                if n >= 0 { return true }
-                if errno == EINTR { continue }
-                return errno != EAGAIN
-            }
-        }
-    }
 
     /// Reads [start, end) and discards the bytes, so that the range is in the page cache afterwards
     /// (blocking: for a thread pool, never an event loop).
