@@ -14,10 +14,22 @@ import time
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 
-def event(kind: str, consumer: Consumer, partitions) -> None:
+def event(kind: str, consumer: Consumer, partitions, **extra) -> None:
     parts = [f"{tp.topic}:{tp.partition}" for tp in partitions]
-    print("EVENT " + json.dumps({"type": kind, "gen": -1, "memberId": consumer.memberid(), "partitions": parts}),
-          file=sys.stderr, flush=True)
+    print("EVENT " + json.dumps({"type": kind, "gen": -1, "memberId": consumer.memberid(), "partitions": parts,
+                                 **extra}), file=sys.stderr, flush=True)
+
+
+def on_assign(consumer: Consumer, partitions) -> None:
+    """Reports the assignment with the committed offsets the coordinator answers for it (evidence for a
+    takeover that starts somewhere else than the last commit)."""
+    committed: dict[str, int] | str = {}
+    if partitions:
+        try:
+            committed = {f"{tp.topic}:{tp.partition}": tp.offset for tp in consumer.committed(partitions, timeout=10)}
+        except KafkaException as e:
+            committed = str(e)
+    event("assigned", consumer, partitions, committed=committed)
 
 
 def main() -> int:
@@ -57,7 +69,7 @@ def main() -> int:
                 print(f"EVENT {json.dumps({'type': 'revoke-commit-failed', 'error': str(e)})}", file=sys.stderr)
         event("revoked", c, partitions)
 
-    consumer.subscribe(args["topics"], on_assign=lambda c, ps: event("assigned", c, ps), on_revoke=on_revoke,
+    consumer.subscribe(args["topics"], on_assign=on_assign, on_revoke=on_revoke,
                        on_lost=lambda c, ps: event("lost", c, ps))
     deadline = time.monotonic() + args.get("timeoutMs", 120000) / 1000
     consumed = sync_commits = 0

@@ -88,7 +88,13 @@ def kill_and_take_over(b, group: str, topic: str, partitions: int, members: dict
     wait_until(lambda: {r for n in names for r in members[n].records()} >= want, 40,
                f"all {len(want)} records to be consumed", show)
     results = {n: members[n].stop() for n in survivors}
-    counts = check_takeover(produced, {n: members[n].records() for n in names}, victim, victim_parts, at_kill)
+    try:
+        counts = check_takeover(produced, {n: members[n].records() for n in names}, victim, victim_parts, at_kill)
+    except AssertionError as e:
+        # The rebalance callbacks (with the committed offsets a confluent member read on assignment).
+        events = {n: [{k: v for k, v in ev.items() if k != "at"} for ev in members[n].events_since(t_kill)]
+                  for n in survivors}
+        raise AssertionError(f"{e}\ncommitted at the kill: {at_kill}\nsurvivors' callbacks since the kill: {events}") from None
     final = committed(b.port, group, topic, partitions)
     assert final == produced, f"final commits {final} != log end offsets {produced}"
     return {"formed_s": round(formed_s, 1), "takeover_s": round(takeover_s, 1), "results": results,
