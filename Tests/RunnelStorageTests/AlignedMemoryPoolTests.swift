@@ -29,12 +29,40 @@ import Testing
         // Another size is not served from that block.
         let other = try #require(pool.allocate(2 * size))
         #expect(other != first)
-        // Over the bound, released blocks are freed instead of kept.
+        // Over the bound, the blocks that came back longest ago are freed.
         let blocks = (0..<4).compactMap { _ in pool.allocate(size) }
         for block in blocks { pool.release(block) }
         pool.release(again)
         pool.release(other)
         #expect(pool.freeBytes <= pool.maxFreeBytes)
+    }
+
+    @Test func theMostRecentlyReturnedBlocksStayWhenThePoolIsFull() throws {
+        let unit = DirectIO.bufferBytes
+        let pool = AlignedMemoryPool(maxFreeBytes: 4 * unit)
+        // A full pool of small blocks (a produce's tail buffers)...
+        let small = (0..<4).compactMap { _ in pool.take(unit)?.pointer }
+        for block in small { pool.release(block) }
+        #expect(pool.freeBytes == 4 * unit)
+        // ... keeps a larger one returned after them (a replay's read), freeing the two oldest small ones,
+        let large = try #require(pool.take(2 * unit))
+        #expect(pool.freeBytes == 4 * unit)  // `take` found no block of that size: a fresh one
+        pool.release(large.pointer)
+        #expect(pool.freeBytes == 4 * unit)
+        // ... which the next read of that size reuses; the two newest small blocks are still there.
+        let again = try #require(pool.take(2 * unit))
+        #expect(again.pointer == large.pointer)
+        let kept = [try #require(pool.take(unit)).pointer, try #require(pool.take(unit)).pointer]
+        #expect(Set(kept) == Set(small.suffix(2)))
+        #expect(pool.counts.reused == 3)
+        #expect(pool.freeBytes == 0)
+        // Blocks handed out and returned again many times leave no trail behind.
+        for _ in 0..<1_000 {
+            let block = try #require(pool.take(unit))
+            pool.release(block.pointer)
+        }
+        #expect(pool.freeBytes == unit)
+        #expect(pool.returnedEntries <= 2 * 1 + 64)
     }
 
     @Test func aLargerReturnedBlockServesASmallerRequestWithinTheSpread() throws {

@@ -6,6 +6,7 @@
 // Here the memory comes from a ByteBuffer that takes ownership of it with a custom allocator whose
 // deallocation hands the block back to this pool (bounded): the next buffer reuses pages already
 // faulted in. Blocks are whole multiples of `DirectIO.bufferBytes`, so a freed block fits later requests.
+import DequeModule
 @_spi(CustomByteBufferAllocator) import NIOCore
 import Glibc
 import Synchronization
@@ -15,8 +16,14 @@ final class AlignedMemoryPool: Sendable {
     private struct State {
         /// Size of every block handed out and not yet returned (by address), so `release` knows it.
         var live: [UInt: Int] = [:]
-        /// Returned blocks by size, ready for reuse.
-        var free: [Int: [UInt]] = [:]
+        /// Returned blocks by size, ready for reuse, oldest first (reuse takes the newest).
+        var free: [Int: Deque<UInt>] = [:]
+        /// Every returned block's number (in the order they came back) and size, while it waits.
+        var waiting: [UInt: (number: UInt64, size: Int)] = [:]
+        /// Returned blocks in the order they came back, for eviction; an entry whose block was handed out
+        /// again since (its number no longer in `waiting`) is skipped.
+        var returned: Deque<(number: UInt64, address: UInt)> = []
+        var nextNumber: UInt64 = 0
         var freeBytes = 0
         var reused: UInt64 = 0
         var fresh: UInt64 = 0
@@ -42,6 +49,8 @@ final class AlignedMemoryPool: Sendable {
 
     /// Bytes of returned blocks waiting for reuse.
     var freeBytes: Int { state.withLock { $0.freeBytes } }
+    /// Entries of the eviction order (returned blocks, and stale entries of blocks handed out again; tests).
+    var returnedEntries: Int { state.withLock { $0.returned.count } }
     /// Blocks handed out again from the pool, and blocks newly allocated (for tests and metrics).
     var counts: (reused: UInt64, fresh: UInt64) { state.withLock { ($0.reused, $0.fresh) } }
 
@@ -67,8 +76,10 @@ final class AlignedMemoryPool: Sendable {
             for candidate in s.free.keys where candidate >= size && candidate <= size * max(spread, 1) {
                 if best.map({ candidate < $0 }) ?? true { best = candidate }
             }
-            guard let best, var blocks = s.free[best], let block = blocks.popLast() else { return nil }
-            s.free[best] = blocks.isEmpty ? nil : blocks
+            // In place (optional chaining on the dictionary's element): no copy of the size's list.
+            guard let best, let block = s.free[best]?.popLast() else { return nil }
+            if s.free[best]?.isEmpty == true { s.free[best] = nil }
+            s.waiting[block] = nil
             s.freeBytes -= best
             s.live[block] = best
             s.reused += 1
@@ -89,17 +100,40 @@ final class AlignedMemoryPool: Sendable {
         take(size)?.pointer
     }
 
-    /// Takes back a block (its last user is gone): kept for reuse while the pool has room, else freed.
+    /// Takes back a block (its last user is gone) for reuse; beyond `maxFreeBytes` the blocks that came
+    /// back longest ago are freed. The sizes asked for follow the load (a full-rate produce's 1 MiB tail
+    /// buffers, a paced one's 256 KiB ones, a replaying consumer's multi-MiB cold reads), so the pool
+    /// keeps the most recent ones: kept by arrival instead, a pool full of a produce's blocks freed every
+    /// block of a six-partition replay's 50 MiB fetches, and each fetch read into fresh memory (146,000
+    /// minor faults per GB read; docs/benchmarks.md, session 21).
     func release(_ pointer: UnsafeMutableRawPointer) {
         let address = UInt(bitPattern: pointer)
-        let keep = state.withLock { s -> Bool in
-            guard let size = s.live.removeValue(forKey: address) else { return false }
-            guard s.freeBytes + size <= maxFreeBytes else { return false }
+        let evicted = state.withLock { s -> [UInt] in
+            guard let size = s.live.removeValue(forKey: address) else { return [address] }
+            guard size <= maxFreeBytes else { return [address] }
+            s.nextNumber += 1
             s.free[size, default: []].append(address)
+            s.waiting[address] = (s.nextNumber, size)
+            s.returned.append((s.nextNumber, address))
             s.freeBytes += size
-            return true
+            var evicted: [UInt] = []
+            while s.freeBytes > maxFreeBytes, let oldest = s.returned.popFirst() {
+                // The oldest of its size is first in its list (returns append, reuse takes the last).
+                guard let entry = s.waiting[oldest.address], entry.number == oldest.number,
+                      let index = s.free[entry.size]?.firstIndex(of: oldest.address) else { continue }
+                s.free[entry.size]?.remove(at: index)
+                if s.free[entry.size]?.isEmpty == true { s.free[entry.size] = nil }
+                s.waiting[oldest.address] = nil
+                s.freeBytes -= entry.size
+                evicted.append(oldest.address)
+            }
+            // Entries of blocks handed out again pile up while nothing is evicted: drop them now and then.
+            if s.returned.count > 2 * s.waiting.count + 64 {
+                s.returned = Deque(s.returned.filter { s.waiting[$0.address]?.number == $0.number })
+            }
+            return evicted
         }
-        if !keep { free(pointer) }
+        for block in evicted { free(UnsafeMutableRawPointer(bitPattern: block)) }
     }
 
     /// NIO grows a storage it must copy (never the tail's own buffers, which are filled in place).
