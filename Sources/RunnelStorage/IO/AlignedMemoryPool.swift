@@ -153,10 +153,14 @@ final class AlignedMemoryPool: Sendable {
     /// the event loop (docs/benchmarks.md, session 20).
     static let reuseSpread = 4
 
+    /// The spread `buffer(atLeast:)` uses: `reuseSpread`, or 1 in tests that need tail buffers of exactly
+    /// the size asked (the shared pool holds whatever other tests returned).
+    static let bufferSpread = Atomic<Int>(reuseSpread)
+
     /// A ByteBuffer owning a block of at least `bytes` (its capacity is the block's size, which may be a
     /// larger returned block), page-aligned at index 0; nil when no memory is left.
     static func buffer(atLeast bytes: Int) -> ByteBuffer? {
-        guard let (memory, size) = shared.take(blockSize(for: bytes), spread: reuseSpread) else { return nil }
+        guard let (memory, size) = shared.take(blockSize(for: bytes), spread: bufferSpread.load(ordering: .relaxed)) else { return nil }
         return ByteBuffer(takingOwnershipOf: UnsafeMutableRawBufferPointer(start: memory, count: size), allocator: allocator)
     }
 }
