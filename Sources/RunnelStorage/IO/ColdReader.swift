@@ -38,7 +38,7 @@ public final class ColdReader: Sendable {
         let file: LogFileHandle
         let start: Int64
         let end: Int64
-        let into: Reads?
+        let into: Reads
         let slot: Int
         /// Bytes of the budget reserved for this job (its aligned span).
         let reserved: Int
@@ -135,9 +135,9 @@ public final class ColdReader: Sendable {
     /// Reads every range as `read(_:done:)` does and answers on `eventLoop`; nil when the budget refuses
     /// the read (the caller reads through the page cache instead).
     public func read(_ ranges: [(file: LogFileHandle, start: Int64, end: Int64)], on eventLoop: any EventLoop) -> EventLoopFuture<[ByteBuffer?]>? {
-        guard let jobs = admit(ranges) else { return nil }
+        guard let spans = admit(ranges) else { return nil }
         let promise = eventLoop.makePromise(of: [ByteBuffer?].self)
-        enqueue(jobs) { promise.succeed($0) }
+        enqueue(ranges, reserving: spans) { promise.succeed($0) }
         return promise.futureResult
     }
 
@@ -148,13 +148,13 @@ public final class ColdReader: Sendable {
     /// (a read is always admitted when none do, unless the budget is 0).
     @discardableResult
     func read(_ ranges: [(file: LogFileHandle, start: Int64, end: Int64)], done: @escaping @Sendable ([ByteBuffer?]) -> Void) -> Bool {
-        guard let jobs = admit(ranges) else { return false }
-        enqueue(jobs, done: done)
+        guard let spans = admit(ranges) else { return false }
+        enqueue(ranges, reserving: spans, done: done)
         return true
     }
 
-    /// The ranges' jobs with their bytes reserved, or nil when the budget refuses them.
-    private func admit(_ ranges: [(file: LogFileHandle, start: Int64, end: Int64)]) -> [Job]? {
+    /// Each range's block-aligned span, reserved in the budget; nil when the budget refuses them.
+    private func admit(_ ranges: [(file: LogFileHandle, start: Int64, end: Int64)]) -> [Int]? {
         let spans = ranges.map { $0.end > $0.start ? Int(DirectIO.alignUp($0.end) - DirectIO.alignDown($0.start)) : 0 }
         let total = spans.reduce(0, +)
         let held = state.withLock { s -> Int? in
@@ -170,9 +170,7 @@ public final class ColdReader: Sendable {
             return nil
         }
         heldGauge.record(held)
-        return ranges.enumerated().map { slot, range in
-            Job(file: range.file, start: range.start, end: range.end, into: nil, slot: slot, reserved: spans[slot])
-        }
+        return spans
     }
 
     private func unreserve(_ bytes: Int) {
@@ -183,11 +181,15 @@ public final class ColdReader: Sendable {
         })
     }
 
-    /// Queues the admitted jobs, all answering one `done`, and starts reader threads up to `threads`.
-    private func enqueue(_ admitted: [Job], done: @escaping @Sendable ([ByteBuffer?]) -> Void) {
-        guard !admitted.isEmpty else { return done([]) }
-        let reads = Reads(count: admitted.count, done: done)
-        let jobs = admitted.map { Job(file: $0.file, start: $0.start, end: $0.end, into: reads, slot: $0.slot, reserved: $0.reserved) }
+    /// Queues one job per admitted range (`spans`: what each reserved), all answering one `done`, and
+    /// starts reader threads up to `threads`.
+    private func enqueue(_ ranges: [(file: LogFileHandle, start: Int64, end: Int64)], reserving spans: [Int],
+                         done: @escaping @Sendable ([ByteBuffer?]) -> Void) {
+        guard !ranges.isEmpty else { return done([]) }
+        let reads = Reads(count: ranges.count, done: done)
+        let jobs = ranges.enumerated().map { slot, range in
+            Job(file: range.file, start: range.start, end: range.end, into: reads, slot: slot, reserved: spans[slot])
+        }
         let spawn = state.withLock { s -> Int in
             s.queue.append(contentsOf: jobs)
             let more = max(min(threads - s.threads, s.queue.count), 0)
@@ -217,22 +219,20 @@ public final class ColdReader: Sendable {
                 }
                 continue
             }
-            let bytes = read(job)
-            job.into?.finish(job.slot, bytes)
+            job.into.finish(job.slot, read(job))
         }
     }
 
     /// The job's range read with O_DIRECT into a pooled block, `chunkBytes` per read; nil when the file
     /// takes no O_DIRECT, a read fails, or the file ends before the range does.
     private func read(_ job: Job) -> ByteBuffer? {
-        guard job.end > job.start, let file = job.file.forDirectReads,
-              var block = block(atLeast: Int(DirectIO.alignUp(job.end) - DirectIO.alignDown(job.start)), reserved: job.reserved) else {
-            unreserve(job.reserved)
-            return nil
-        }
         let from = DirectIO.alignDown(job.start)
         let span = Int(DirectIO.alignUp(job.end) - from)
         let needed = Int(job.end - from)
+        guard job.end > job.start, let file = job.file.forDirectReads, var block = block(atLeast: span, reserved: job.reserved) else {
+            unreserve(job.reserved)
+            return nil
+        }
         var reads: UInt64 = 0
         let read = block.withUnsafeMutableReadableBytes { raw -> Int in
             guard let base = raw.baseAddress, raw.count >= span else { return 0 }
