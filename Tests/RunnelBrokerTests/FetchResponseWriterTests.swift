@@ -98,4 +98,51 @@ import Testing
         let expected = try Self.expected(version: version, partitions: partitions, sessionId: sessionId, errorCode: .none)
         #expect(written == expected, "v\(version): \(written.hexDump(format: .plain(maxBytes: 400))) vs \(expected.hexDump(format: .plain(maxBytes: 400)))")
     }
+
+    /// To a follower the writer adds Runnel's top-level tag saying it reads the durable end offset
+    /// (decision 0028): the generated decoder keeps it as an unknown tagged field, and a version without
+    /// tagged fields carries nothing extra.
+    @Test(arguments: [Int16(11), 12, 16, 18])
+    func aFollowersAnswerCarriesTheDurableEndOffsetTag(version: Int16) throws {
+        var writer = FetchResponseWriter(version: version, allocator: ByteBufferAllocator())
+        let payload = writer.encode(correlationId: 99, errorCode: .none, sessionId: 0,
+                                    partitions: Self.partitions(version: version), honoursDurableEndOffset: true)
+        guard case .parts(let parts) = payload else {
+            Issue.record("no parts")
+            return
+        }
+        var written = ByteBuffer()
+        for part in parts {
+            guard case .buffer(var bytes) = part else { return }
+            written.writeBuffer(&bytes)
+        }
+        _ = try ResponseHeader(from: &written, headerVersion: ResponseHeader.headerVersion(apiKey: ApiKey.fetch.rawValue, apiVersion: version))
+        let decoded = try FetchResponse(from: &written, version: version)
+        #expect(written.readableBytes == 0)
+        #expect(ReplicationTags.honoursDurableEndOffset(decoded.unknownTaggedFields) == (version >= 12))
+        #expect(decoded.responses.flatMap(\.partitions).count == Self.partitions(version: version).count)
+    }
+
+    /// The follower's tag on a request partition survives encoding and decoding, and a malformed one
+    /// (not eight bytes) is ignored rather than trusted.
+    @Test func theDurableEndOffsetTagRoundTripsOnAFetchRequest() throws {
+        var partition = FetchRequest.FetchPartition()
+        partition.partition = 3
+        partition.fetchOffset = 500
+        partition.unknownTaggedFields = [ReplicationTags.durableEndOffsetField(420)]
+        var topic = FetchRequest.FetchTopic()
+        topic.topic = "orders"
+        topic.partitions = [partition]
+        var request = FetchRequest()
+        request.replicaId = 2
+        request.topics = [topic]
+        var bytes = ByteBuffer()
+        try request.encode(to: &bytes, version: 12)
+        let decoded = try FetchRequest(from: &bytes, version: 12)
+        let fields = try #require(decoded.topics.first?.partitions.first?.unknownTaggedFields)
+        #expect(ReplicationTags.durableEndOffset(in: fields) == 420)
+        #expect(ReplicationTags.durableEndOffset(in: [TaggedField(tag: ReplicationTags.durableEndOffset,
+                                                                  data: ByteBuffer(bytes: [1, 2, 3]))]) == nil)
+        #expect(ReplicationTags.durableEndOffset(in: []) == nil)
+    }
 }

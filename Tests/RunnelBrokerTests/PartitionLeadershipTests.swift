@@ -47,6 +47,28 @@ import Testing
         #expect(l.followers[2]?.logEndOffset == 120)
     }
 
+    @Test func aDurableEndSentBesideTheFetchOffsetHoldsTheHighWatermarkAndTheIsrButNotCaughtUp() {
+        // Decision 0028: a follower fetching ahead of its fsyncs sends its durable end beside its position.
+        var l = Self.leader(isr: [1, 2], nowMs: 0)
+        l.recordFetch(replica: 2, fetchOffset: 120, durableEndOffset: 90, leaderEnd: 120, nowMs: 1_000)
+        #expect(l.highWatermarkBound(leaderEnd: 120, localNode: 1) == 90, "only what is durable on the follower counts")
+        #expect(l.followers[2]?.lastCaughtUpMs == 1_000, "caught up goes by the fetch position, as in Kafka")
+        // A durable end above the position (a confused or lying follower) counts for no more than the position.
+        l.recordFetch(replica: 2, fetchOffset: 100, durableEndOffset: 500, leaderEnd: 120, nowMs: 2_000)
+        #expect(l.followers[2]?.logEndOffset == 100)
+        // ISR expansion needs the durable end at the high watermark, not the position.
+        var out = Self.leader(isr: [1, 2], nowMs: 0)
+        out.recordFetch(replica: 3, fetchOffset: 120, durableEndOffset: 99, leaderEnd: 120, nowMs: 1_000)
+        #expect(out.expansion(for: 3, highWatermark: 100) == nil)
+        out.recordFetch(replica: 3, fetchOffset: 120, durableEndOffset: 100, leaderEnd: 120, nowMs: 1_100)
+        let expansion = out.expansion(for: 3, highWatermark: 100)
+        #expect(expansion?.state.isr == [1, 2, 3])
+        // Without the tag (an older follower, or a Kafka-protocol replica) the fetch offset is the durable end.
+        var plain = Self.leader(isr: [1, 2], nowMs: 0)
+        plain.recordFetch(replica: 2, fetchOffset: 110, leaderEnd: 120, nowMs: 1_000)
+        #expect(plain.highWatermarkBound(leaderEnd: 120, localNode: 1) == 110)
+    }
+
     @Test func shrinkDropsFollowersLaggingLongerThanTheLimitOnceAtATime() throws {
         var l = Self.leader(nowMs: 0)
         l.recordFetch(replica: 2, fetchOffset: 100, leaderEnd: 100, nowMs: 9_000)

@@ -62,7 +62,8 @@ def free_base(count: int, avoid: range | None = None) -> int:
 class LocalCluster:
     """`runnel local-cluster` with its cluster.json; nodes killed and restarted from their command lines."""
 
-    def __init__(self, binary: str, workdir: str, nodes: int = 3, overrides: list[str] | None = None):
+    def __init__(self, binary: str, workdir: str, nodes: int = 3, overrides: list[str] | None = None,
+                 extra_args: list[str] | None = None):
         port = free_base(nodes)
         etcd_port = free_base(2, avoid=range(port, port + nodes))
         self.dir = Path(workdir)
@@ -71,7 +72,7 @@ class LocalCluster:
             [binary, "local-cluster", "--nodes", str(nodes), "--dir", str(self.dir), "--port", str(port),
              "--etcd-port", str(etcd_port), "--broker-override", f"etcd.lease.ttl.ms={LEASE_TTL_MS}",
              "--broker-override", "replica.lag.time.max.ms=5000",
-             *[arg for o in overrides or [] for arg in ("--broker-override", o)]],
+             *[arg for o in overrides or [] for arg in ("--broker-override", o)], *(extra_args or [])],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.restarted: list[subprocess.Popen] = []
         deadline = time.time() + 90

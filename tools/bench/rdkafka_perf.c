@@ -92,6 +92,15 @@ static void usage(void) {
     exit(2);
 }
 
+/* With RDKAFKA_PERF_STATS=PATH (and -X statistics.interval.ms=N) librdkafka's statistics JSON is
+ * appended to PATH, one object per line: per-broker in-flight and queued requests, RTTs, batch sizes. */
+static FILE *stats_out;
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk; (void)opaque;
+    if (stats_out) { fwrite(json, 1, len, stats_out); fputc('\n', stats_out); }
+    return 0;
+}
+
 static void set_conf(rd_kafka_conf_t *conf, const char *key, const char *value) {
     char err[512];
     if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -159,6 +168,12 @@ int main(int argc, char **argv) {
         memcpy(key, extra[i], (size_t)(eq - extra[i]));
         key[eq - extra[i]] = 0;
         set_conf(conf, key, eq + 1);
+    }
+
+    const char *stats_path = getenv("RDKAFKA_PERF_STATS");
+    if (stats_path && *stats_path) {
+        if (!(stats_out = fopen(stats_path, "w"))) { perror(stats_path); return 2; }
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
     }
 
     char err[512];

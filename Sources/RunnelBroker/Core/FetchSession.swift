@@ -17,6 +17,8 @@ struct FetchSessionPartition: Sendable {
     var currentLeaderEpoch: Int32
     var lastFetchedEpoch: Int32
     var logStartOffset: Int64
+    /// A Runnel follower's durable end (`ReplicationTags.durableEndOffset`); nil when the fetch did not say.
+    var durableEndOffset: Int64? = nil
     /// Values last sent to the client, so an incremental response can leave out unchanged partitions.
     var lastHighWatermark: Int64 = -1
     var lastLastStableOffset: Int64 = -1
@@ -97,6 +99,7 @@ final class FetchSessionCache: Sendable {
                     existing.currentLeaderEpoch = value.currentLeaderEpoch
                     existing.lastFetchedEpoch = value.lastFetchedEpoch
                     existing.logStartOffset = value.logStartOffset
+                    existing.durableEndOffset = value.durableEndOffset
                     existing.topicId = value.topicId
                     session.partitions[key] = existing
                 } else {

@@ -120,15 +120,18 @@ extension Partition {
         wakeWaiters()
     }
 
-    /// A follower fetched from `fetchOffset`: records its progress, moves the high watermark, and asks
-    /// for its return to the ISR when it caught up and is `isrEligible` (a registered broker not in
-    /// controlled shutdown, KIP-841). Returns NOT_LEADER_OR_FOLLOWER when this broker does not lead
-    /// (any more).
-    func recordFollowerFetch(replica: Int32, fetchOffset: Int64, nowMs: Int64, isrEligible: Bool = true) -> ErrorCode? {
+    /// A follower fetched from `fetchOffset`, durable up to `durableEndOffset` when it said so (a Runnel
+    /// follower that fetches ahead of its fsyncs; else the fetch offset is its durable end): records its
+    /// progress, moves the high watermark, and asks for its return to the ISR when it caught up and is
+    /// `isrEligible` (a registered broker not in controlled shutdown, KIP-841). Returns
+    /// NOT_LEADER_OR_FOLLOWER when this broker does not lead (any more).
+    func recordFollowerFetch(replica: Int32, fetchOffset: Int64, durableEndOffset: Int64? = nil, nowMs: Int64,
+                             isrEligible: Bool = true) -> ErrorCode? {
         let outcome: (ErrorCode?, IsrChangeRequest?) = leadership.withLock { l in
             guard l.isLeader else { return (.notLeaderOrFollower, nil) }
             guard l.replicas.contains(replica) else { return (nil, nil) }
-            l.recordFetch(replica: replica, fetchOffset: fetchOffset, leaderEnd: log.logEndOffset, nowMs: nowMs)
+            l.recordFetch(replica: replica, fetchOffset: fetchOffset, durableEndOffset: durableEndOffset,
+                          leaderEnd: log.logEndOffset, nowMs: nowMs)
             return (nil, l.expansion(for: replica, highWatermark: log.highWatermark, eligible: isrEligible))
         }
         if outcome.0 == nil { advanceHighWatermark() }

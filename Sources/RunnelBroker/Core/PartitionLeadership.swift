@@ -19,7 +19,8 @@ enum PartitionRole: Sendable, Equatable {
 
 /// A follower's replication progress as its leader sees it (from its fetches).
 struct FollowerProgress: Sendable, Equatable {
-    /// The follower's log end offset (its last fetch offset, durable on the follower); -1 while unknown.
+    /// The follower's durable log end offset (its last fetch offset, or the durable end offset it sent
+    /// beside it when lower); -1 while unknown. The high watermark and ISR expansion go by it.
     var logEndOffset: Int64 = -1
     /// When the follower last fetched (ms).
     var lastFetchMs: Int64 = 0
@@ -86,18 +87,21 @@ struct PartitionLeadership: Sendable {
         return bound
     }
 
-    /// Records a follower's fetch at `fetchOffset` (everything below is durable on it, unless the offset
-    /// is below the high watermark, where a catching-up follower may report what it is still syncing:
-    /// such an offset moves neither the high watermark nor the ISR). Kafka's rule for
-    /// "caught up": the fetch reached the leader's end now, or the leader's end at its previous fetch.
-    mutating func recordFetch(replica: Int32, fetchOffset: Int64, leaderEnd: Int64, nowMs: Int64) {
+    /// Records a follower's fetch at `fetchOffset`. Its durable end is `durableEndOffset` when the fetch
+    /// carried one (a Runnel follower fetching ahead of its fsyncs, decision 0028), else the fetch offset
+    /// (everything below is durable on it, unless the offset is below the high watermark, where a
+    /// catching-up follower may report what it is still syncing: such an offset moves neither the high
+    /// watermark nor the ISR). Kafka's rule for "caught up", by the fetch position: the fetch reached the
+    /// leader's end now, or the leader's end at its previous fetch.
+    mutating func recordFetch(replica: Int32, fetchOffset: Int64, durableEndOffset: Int64? = nil, leaderEnd: Int64,
+                              nowMs: Int64) {
         var progress = followers[replica] ?? FollowerProgress(lastCaughtUpMs: nowMs)
         if fetchOffset >= leaderEnd {
             progress.lastCaughtUpMs = nowMs
         } else if fetchOffset >= progress.leaderEndAtLastFetch, progress.lastFetchMs > 0 {
             progress.lastCaughtUpMs = max(progress.lastCaughtUpMs, progress.lastFetchMs)
         }
-        progress.logEndOffset = fetchOffset
+        progress.logEndOffset = durableEndOffset.map { min($0, fetchOffset) } ?? fetchOffset
         progress.leaderEndAtLastFetch = leaderEnd
         progress.lastFetchMs = nowMs
         followers[replica] = progress

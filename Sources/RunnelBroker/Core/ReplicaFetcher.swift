@@ -7,8 +7,11 @@
 // where the report counts (the leader's high watermark and ISR expansion both need offsets ≥ the high
 // watermark). Below the high watermark — catching up — the next fetch goes out as soon as an answer
 // arrives, from the offset after its last batch, while the answer is validated, appended and synced: the
-// leader's send, the follower's append and the fsyncs overlap (the group commit joins the fsyncs). The
-// leader's high watermark and log start offset are mirrored after each response.
+// leader's send, the follower's append and the fsyncs overlap (the group commit joins the fsyncs). At
+// the tail, against a Runnel leader that says it reads `ReplicationTags.durableEndOffset`, the next fetch
+// also goes out once the batches are handed to the log, carrying the durable end beside the fetch position
+// and not parking at the leader while some append is still syncing (decision 0028). The leader's high
+// watermark and log start offset are mirrored after each response.
 import Foundation
 import KafkaProtocol
 import Logging
@@ -160,6 +163,11 @@ final class ReplicaFetcher: Sendable {
     private let throttle: ReplicationThrottle
     private let state = Mutex(State())
     private let connection = Mutex<BrokerConnection?>(nil)
+    /// This loop's appends not completed yet (a completed append is durable).
+    private let appendsInFlight = AppendsInFlight()
+    /// `runnel_replica_fetch_ahead_total`: answers appended without waiting for their fsync because the
+    /// leader reads the durable end sent beside the next fetch (decision 0028).
+    private let fetchedAhead = Counter(label: "runnel_replica_fetch_ahead_total")
 
     init(leader: Int32, slot: Int = 0, nodeId: Int32, settings: ReplicaFetchSettings,
          address: @escaping @Sendable (Int32) -> BrokerAddress?, throttle: ReplicationThrottle, logger: Logger,
@@ -218,6 +226,7 @@ final class ReplicaFetcher: Sendable {
     private func run() async {
         // A catch-up fetch sent ahead (see `fetch`); dropped whenever the loop does anything else.
         var ahead: Prefetch?
+        var tail = TailPipelining()
         defer { ahead?.response.cancel() }
         while !Task.isCancelled {
             let now = ContinuousClock.now
@@ -249,7 +258,7 @@ final class ReplicaFetcher: Sendable {
                 }
                 let sent = ahead
                 ahead = nil
-                ahead = try await fetch(work, over: conn, ahead: sent)
+                ahead = try await fetch(work, over: conn, ahead: sent, tail: &tail)
             } catch is CancellationError {
                 return
             } catch {
@@ -399,11 +408,24 @@ final class ReplicaFetcher: Sendable {
         }
     }
 
-    private func fetch(_ ready: [TopicPartition: Followed], over conn: BrokerConnection, ahead: Prefetch?) async throws -> Prefetch? {
+    /// Whether this loop may fetch ahead of its fsyncs at the tail: its leader said, over the connection
+    /// in use, that it reads the durable end offset (an older leader takes the fetch offset as durable).
+    private struct TailPipelining {
+        var confirmedOn: ObjectIdentifier?
+        /// The last answer brought at least half of a partition's byte limit for some partition: the
+        /// leader likely has more, so the next fetch goes out before that answer is durable.
+        var lastAnswerFull = false
+
+        func enabled(on conn: BrokerConnection) -> Bool { confirmedOn == ObjectIdentifier(conn) }
+    }
+
+    private func fetch(_ ready: [TopicPartition: Followed], over conn: BrokerConnection, ahead: Prefetch?,
+                       tail: inout TailPipelining) async throws -> Prefetch? {
         // Up to v12: topics by name, the replica id in the request body.
         guard let version = conn.apiVersions.negotiatedVersion(for: .fetch, atMost: 12), version >= 4 else {
             throw KafkaClientError.unsupportedApi(address: conn.address.description, api: "Fetch v4-12")
         }
+        let pipelined = tail.enabled(on: conn)
         // follower.replication.throttled.rate: the partitions the topics' follower.replication.throttled.replicas
         // name on this broker, while it is out of their ISR, share the rate; while it is used up they wait
         // (the others are fetched as usual).
@@ -441,6 +463,12 @@ final class ReplicaFetcher: Sendable {
             response = try await ahead.response.value
         } else {
             ahead?.response.cancel()
+            // Fetching ahead of the fsyncs: once an answer brings less than a full share, what was appended is
+            // made durable before the next fetch, which may then park at the leader (its offsets then move
+            // the high watermark as soon as it arrives, as without pipelining).
+            if pipelined, !tail.lastAnswerFull, Self.hasUnsynced(work) {
+                await appendsInFlight.waitUntilNone()
+            }
             var offsets: [TopicPartition: Int64] = [:]
             var epochs: [TopicPartition: Int32] = [:]
             for (key, followed) in work {
@@ -451,12 +479,20 @@ final class ReplicaFetcher: Sendable {
             requested = offsets
             let catchingUp = Set(work.filter { $0.value.catchingUp && !throttled.contains($0.key) }.keys)
             let request = fetchRequest(work, offsets: offsets, lastFetchedEpochs: epochs, catchingUp: catchingUp,
-                                       throttled: throttled, throttledMaxBytes: throttledMaxBytes)
+                                       throttled: throttled, throttledMaxBytes: throttledMaxBytes,
+                                       version: version, pipelined: pipelined)
             response = try await conn.send(request, version: version, timeout: timeout)
         }
         if response.errorCode != 0 {
             throw KafkaClientError.broker(code: ErrorCode(rawValue: response.errorCode), context: "replica fetch", message: nil)
         }
+        tail.confirmedOn = ReplicationTags.honoursDurableEndOffset(response.unknownTaggedFields) ? ObjectIdentifier(conn) : nil
+        // Only under load: at a trickle, fetching ahead would add a fetch per answer (each one read over every
+        // partition this loop follows) and gain nothing.
+        let full = Int(settings.maxBytesPerPartition) / 2
+        tail.lastAnswerFull = response.responses.contains { $0.partitions.contains { ($0.records?.readableBytes ?? 0) >= full } }
+        let appendAhead = pipelined && tail.enabled(on: conn) && tail.lastAnswerFull
+        if appendAhead { fetchedAhead.increment() }
         // Catching up: when a partition's answer ends below the leader's high watermark (and the others got
         // nothing), the next fetch goes out now, from after each answer's last batch, and travels while
         // these batches are validated and appended (both ends' work overlaps instead of alternating). Its offsets are below the high
@@ -466,7 +502,7 @@ final class ReplicaFetcher: Sendable {
         if throttled.isEmpty, let (offsets, epochs) = Self.catchUpOffsets(response, work: work, requested: requested) {
             let catchingUp = Set(offsets.filter { $0.value != requested[$0.key] }.keys)
             let request = fetchRequest(work, offsets: offsets, lastFetchedEpochs: epochs, catchingUp: catchingUp,
-                                       throttled: [], throttledMaxBytes: 0)
+                                       throttled: [], throttledMaxBytes: 0, version: version, pipelined: appendAhead)
             next = Prefetch(offsets: offsets, epochs: work.mapValues(\.epoch),
                             response: Task { try await conn.send(request, version: version, timeout: timeout) })
         }
@@ -477,7 +513,9 @@ final class ReplicaFetcher: Sendable {
                     guard let followed = work[key] else { continue }
                     if throttled.contains(key) { throttle.record(answer.records?.readableBytes ?? 0) }
                     let offset = requested[key] ?? -1
-                    group.addTask { [self] in await handle(answer, for: key, followed: followed, fetchOffset: offset) }
+                    group.addTask { [self] in
+                        await handle(answer, for: key, followed: followed, fetchOffset: offset, appendAhead: appendAhead)
+                    }
                 }
             }
         }
@@ -494,14 +532,22 @@ final class ReplicaFetcher: Sendable {
         return max(perPartition, Int32(clamping: Int64(responseMax) / Int64(2 * catchingUp)))
     }
 
+    /// Whether some partition of `work` has appends that are not durable yet.
+    private static func hasUnsynced(_ work: [TopicPartition: Followed]) -> Bool {
+        work.values.contains { $0.partition.log.logEndOffset < $0.partition.log.appendedEndOffset }
+    }
+
     private func fetchRequest(_ work: [TopicPartition: Followed], offsets: [TopicPartition: Int64],
                               lastFetchedEpochs: [TopicPartition: Int32], catchingUp: Set<TopicPartition>,
-                              throttled: Set<TopicPartition>, throttledMaxBytes: Int32) -> FetchRequest {
+                              throttled: Set<TopicPartition>, throttledMaxBytes: Int32,
+                              version: Int16, pipelined: Bool) -> FetchRequest {
         let catchUpBytes = Self.catchUpPartitionBytes(perPartition: settings.maxBytesPerPartition,
                                                       responseMax: settings.maxBytes, catchingUp: catchingUp.count)
         var request = FetchRequest()
         request.replicaId = nodeId
-        request.maxWaitMs = settings.maxWaitMs
+        // Appends still syncing: this fetch must not park at the leader, which learns of their durability
+        // only from the next fetch.
+        request.maxWaitMs = pipelined && Self.hasUnsynced(work) ? 0 : settings.maxWaitMs
         request.minBytes = 1
         request.maxBytes = settings.maxBytes
         request.isolationLevel = 0
@@ -517,6 +563,10 @@ final class ReplicaFetcher: Sendable {
             p.logStartOffset = followed.partition.log.logStartOffset
             p.partitionMaxBytes = throttled.contains(key) ? throttledMaxBytes
                 : catchingUp.contains(key) ? catchUpBytes : settings.maxBytesPerPartition
+            // Flexible versions: the durable end beside the position (a Kafka leader skips the tag).
+            if version >= 12 {
+                p.unknownTaggedFields = [ReplicationTags.durableEndOffsetField(followed.partition.log.logEndOffset)]
+            }
             byTopic[key.topic, default: []].append(p)
         }
         request.topics = byTopic.map { topic, partitions in
@@ -581,7 +631,7 @@ final class ReplicaFetcher: Sendable {
     }
 
     private func handle(_ answer: FetchResponse.PartitionData, for key: TopicPartition, followed: Followed,
-                        fetchOffset: Int64) async {
+                        fetchOffset: Int64, appendAhead: Bool) async {
         let log = followed.partition.log
         let code = ErrorCode(rawValue: answer.errorCode)
         // Only while this partition still follows this leader at this epoch (a leader change may have
@@ -601,7 +651,8 @@ final class ReplicaFetcher: Sendable {
                 }
                 do {
                     let batches = try ValidatedBatches.validate(records, origin: .replication, maxMessageBytes: Int.max)
-                    try await append(batches, to: log, epoch: followed.epoch, key: key, leaderHighWatermark: answer.highWatermark)
+                    try await append(batches, to: log, epoch: followed.epoch, key: key, leaderHighWatermark: answer.highWatermark,
+                                     ahead: appendAhead)
                 } catch {
                     appendFailed(key, log: log, error: error)
                     return
@@ -652,22 +703,25 @@ final class ReplicaFetcher: Sendable {
         return records.getSlice(at: start, length: position - start)
     }
 
-    /// Appends fetched batches. Returns once they are durable — or, when the log's appended end stays
-    /// below `leaderHighWatermark`, as soon as they are handed to the log: the next fetch then reports a
+    /// Appends fetched batches. Returns once they are durable — or as soon as they are handed to the log
+    /// when `ahead` (the leader reads the durable end offset sent beside the next fetch's position), or
+    /// when the log's appended end stays below `leaderHighWatermark`: the next fetch then reports a
     /// non-durable offset, which is safe below the high watermark (it can neither move the high watermark
-    /// nor bring this replica into the ISR), and a failure of that write is handled when it completes.
+    /// nor bring this replica into the ISR). A failure of such a write is handled when it completes.
     private func append(_ batches: ValidatedBatches, to log: PartitionLog, epoch: Int32, key: TopicPartition,
-                        leaderHighWatermark: Int64) async throws {
+                        leaderHighWatermark: Int64, ahead: Bool) async throws {
         let resumed = Atomic<Bool>(false)
+        appendsInFlight.begin()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             log.append(batches, leaderEpoch: epoch, origin: .replication) { [self] result in
+                defer { appendsInFlight.end() }
                 if resumed.exchange(true, ordering: .acquiringAndReleasing) {
                     if case .failure(let error) = result { appendFailed(key, log: log, error: error) }
                 } else {
                     continuation.resume(with: result.map { _ in () }.mapError { $0 as any Error })
                 }
             }
-            if log.appendedEndOffset < leaderHighWatermark, !resumed.exchange(true, ordering: .acquiringAndReleasing) {
+            if ahead || log.appendedEndOffset < leaderHighWatermark, !resumed.exchange(true, ordering: .acquiringAndReleasing) {
                 continuation.resume()
             }
         }
@@ -689,5 +743,42 @@ final class ReplicaFetcher: Sendable {
         logger.error("could not append replicated batches", metadata: [
             "partition": "\(key)", "offset": "\(log.logEndOffset)", "error": "\(error)"])
         backOff([key], for: settings.backoff)
+    }
+}
+
+
+/// Counts a fetch loop's appends until they complete, so that the loop can wait for all of them to be
+/// durable before a fetch that reports its durable end and may park at the leader.
+final class AppendsInFlight: Sendable {
+    private struct State {
+        var count = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    var count: Int { state.withLock { $0.count } }
+
+    func begin() { state.withLock { $0.count += 1 } }
+
+    func end() {
+        let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.count = max(0, s.count - 1)
+            guard s.count == 0 else { return [] }
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in ready { waiter.resume() }
+    }
+
+    /// Returns once no append is in flight (at once when none is).
+    func waitUntilNone() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = state.withLock { s -> Bool in
+                guard s.count > 0 else { return true }
+                s.waiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
     }
 }

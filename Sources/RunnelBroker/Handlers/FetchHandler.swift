@@ -61,13 +61,14 @@ extension BrokerCore {
             let cold = Self.coldRanges(first)
             guard !cold.isEmpty else {
                 return context.eventLoop.makeSucceededFuture(
-                    encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0))
+                    encodeFetch(plan: plan, partitions: first, version: version, context: context,
+                                clientQuota: replicaId < 0, forReplica: replicaId >= 0))
             }
             let ranges = cold.map { (file: $0.file, start: $0.start, end: $0.end) }
             if replicaId < 0, let read = ColdReader.shared.read(ranges, on: context.eventLoop) {
                 return read.map { [self] buffers in
                     encodeFetch(plan: plan, partitions: Self.replacingColdRegions(first, cold, with: buffers), version: version,
-                                context: context, clientQuota: true)
+                                context: context, clientQuota: true, forReplica: false)
                 }
             }
             // A follower's ranges, or a consumer's beyond log.cold.read.max.bytes.
@@ -76,7 +77,8 @@ extension BrokerCore {
             }
             .flatMapErrorThrowing { _ in }
             .map { [self] in
-                encodeFetch(plan: plan, partitions: first, version: version, context: context, clientQuota: replicaId < 0)
+                encodeFetch(plan: plan, partitions: first, version: version, context: context,
+                            clientQuota: replicaId < 0, forReplica: replicaId >= 0)
             }
         }
         // Long poll: park until an append to one of these partitions brings enough bytes, or the deadline.
@@ -89,7 +91,8 @@ extension BrokerCore {
                                      recordProgress: false)
             let bytes = now.reduce(0) { $0 + $1.bytes }
             guard expired || bytes >= minBytes || now.contains(where: { $0.errorCode != .none }) else { return false }
-            promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context, clientQuota: replicaId < 0))
+            promise.succeed(encodeFetch(plan: plan, partitions: now, version: version, context: context,
+                                        clientQuota: replicaId < 0, forReplica: replicaId >= 0))
             return true
         }
         let partitions = plan.partitions.compactMap { key, _ in clientPartition(topic: key.topic, index: key.partition).partition }
@@ -148,7 +151,9 @@ extension BrokerCore {
                 requested.append((key, FetchSessionPartition(
                     topicId: metadata.topicId, fetchOffset: partition.fetchOffset, maxBytes: partition.partitionMaxBytes,
                     currentLeaderEpoch: partition.currentLeaderEpoch, lastFetchedEpoch: partition.lastFetchedEpoch,
-                    logStartOffset: partition.logStartOffset)))
+                    logStartOffset: partition.logStartOffset,
+                    durableEndOffset: partition.unknownTaggedFields.isEmpty ? nil
+                        : ReplicationTags.durableEndOffset(in: partition.unknownTaggedFields))))
             }
         }
         var plan = FetchPlan(partitions: requested, sessionId: 0, incremental: false, unresolved: unresolved)
@@ -220,8 +225,8 @@ extension BrokerCore {
             let diverging = isReplica ? partition.divergence(lastFetchedEpoch: wanted.lastFetchedEpoch,
                                                              fetchOffset: wanted.fetchOffset) : nil
             let notLeader = isReplica && recordProgress && diverging == nil
-                ? partition.recordFollowerFetch(replica: replicaId, fetchOffset: wanted.fetchOffset, nowMs: now,
-                                                isrEligible: isrEligible)
+                ? partition.recordFollowerFetch(replica: replicaId, fetchOffset: wanted.fetchOffset,
+                                                durableEndOffset: wanted.durableEndOffset, nowMs: now, isrEligible: isrEligible)
                 : partition.leaderCheck()
             if let notLeader {
                 result.errorCode = notLeader
@@ -269,7 +274,7 @@ extension BrokerCore {
     }
 
     func encodeFetch(plan: FetchPlan, partitions: [FetchedPartition], version: Int16,
-                     context: HandlerRequest, clientQuota: Bool = false) -> ResponsePayload {
+                     context: HandlerRequest, clientQuota: Bool = false, forReplica: Bool = false) -> ResponsePayload {
         // Consumers' fetches count against their fetch quota (Quotas/); followers' never do.
         let (partitions, throttleTimeMs) = clientQuota ? throttledFetch(partitions, context) : (partitions, 0)
         var included = partitions
@@ -297,6 +302,7 @@ extension BrokerCore {
         }
         var writer = FetchResponseWriter(version: version, allocator: ByteBufferAllocator())
         return writer.encode(correlationId: context.header.correlationId, errorCode: plan.topLevelError,
-                             sessionId: plan.sessionId, partitions: included, throttleTimeMs: throttleTimeMs)
+                             sessionId: plan.sessionId, partitions: included, throttleTimeMs: throttleTimeMs,
+                             honoursDurableEndOffset: forReplica)
     }
 }

@@ -17,7 +17,8 @@ struct FetchResponseWriter {
     }
 
     mutating func encode(correlationId: Int32, errorCode: ErrorCode, sessionId: Int32,
-                         partitions: [FetchedPartition], throttleTimeMs: Int32 = 0) -> ResponsePayload {
+                         partitions: [FetchedPartition], throttleTimeMs: Int32 = 0,
+                         honoursDurableEndOffset: Bool = false) -> ResponsePayload {
         current.writeInteger(correlationId)
         if flexible { current.writeInteger(UInt8(0)) }  // response header v1: no tagged fields
         current.writeInteger(throttleTimeMs)
@@ -45,7 +46,17 @@ struct FetchResponseWriter {
             for partition in list { writePartition(partition) }
             if flexible { current.writeInteger(UInt8(0)) }
         }
-        if flexible { current.writeInteger(UInt8(0)) }  // no top-level tagged fields (node endpoints omitted)
+        if flexible {
+            // Top-level tagged fields: node endpoints are omitted; to a follower, Runnel's own empty tag
+            // saying it reads the follower's durable end offset (ReplicationTags).
+            if honoursDurableEndOffset {
+                writeUnsignedVarint(1)
+                writeUnsignedVarint(ReplicationTags.durableEndOffsetHonoured)
+                writeUnsignedVarint(0)
+            } else {
+                current.writeInteger(UInt8(0))
+            }
+        }
         parts.append(.buffer(current))
         return .parts(parts)
     }
