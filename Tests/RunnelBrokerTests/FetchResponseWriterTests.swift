@@ -104,9 +104,12 @@ import Testing
     /// tagged fields carries nothing extra.
     @Test(arguments: [Int16(11), 12, 16, 18])
     func aFollowersAnswerCarriesTheDurableEndOffsetTag(version: Int16) throws {
+        var partitions = Self.partitions(version: version)
+        partitions[0].leaderAppendedEndOffset = 4_242
+        if version >= 12 { partitions[3].leaderAppendedEndOffset = 91 }  // beside DivergingEpoch (tag 0)
         var writer = FetchResponseWriter(version: version, allocator: ByteBufferAllocator())
         let payload = writer.encode(correlationId: 99, errorCode: .none, sessionId: 0,
-                                    partitions: Self.partitions(version: version), honoursDurableEndOffset: true)
+                                    partitions: partitions, honoursDurableEndOffset: true)
         guard case .parts(let parts) = payload else {
             Issue.record("no parts")
             return
@@ -120,7 +123,14 @@ import Testing
         let decoded = try FetchResponse(from: &written, version: version)
         #expect(written.readableBytes == 0)
         #expect(ReplicationTags.honoursDurableEndOffset(decoded.unknownTaggedFields) == (version >= 12))
-        #expect(decoded.responses.flatMap(\.partitions).count == Self.partitions(version: version).count)
+        let answers = decoded.responses.flatMap(\.partitions)
+        #expect(answers.count == partitions.count)
+        #expect(ReplicationTags.leaderAppendedEndOffset(in: answers[0].unknownTaggedFields) == (version >= 12 ? 4_242 : nil))
+        #expect(answers[0].records?.readableBytes == 300)
+        if version >= 12 {
+            #expect(ReplicationTags.leaderAppendedEndOffset(in: answers[3].unknownTaggedFields) == 91)
+            #expect(answers[3].divergingEpoch.epoch == 3 && answers[3].divergingEpoch.endOffset == 77)
+        }
     }
 
     /// The follower's tag on a request partition survives encoding and decoding, and a malformed one
@@ -144,5 +154,50 @@ import Testing
         #expect(ReplicationTags.durableEndOffset(in: [TaggedField(tag: ReplicationTags.durableEndOffset,
                                                                   data: ByteBuffer(bytes: [1, 2, 3]))]) == nil)
         #expect(ReplicationTags.durableEndOffset(in: []) == nil)
+    }
+
+    /// A follower fetches ahead of its fsyncs only while the leader had appended beyond the answer's last
+    /// whole batch: not when the answer holds all it had (a producer waiting for this very answer's
+    /// acknowledgement), nor without the tag (an older leader).
+    @Test func aFollowerFetchesAheadOnlyWhileTheLeaderHasMore() {
+        func batch(base: Int64, lastDelta: Int32, size: Int = 120) -> ByteBuffer {
+            var b = ByteBuffer()
+            b.writeInteger(base)
+            b.writeInteger(Int32(size - 12))        // length: what follows it
+            b.writeInteger(Int32(5))                // partition leader epoch
+            b.writeInteger(UInt8(2))                // magic
+            b.writeInteger(UInt32(0))               // crc (not checked here)
+            b.writeInteger(Int16(0))                // attributes
+            b.writeInteger(lastDelta)
+            b.writeRepeatingByte(0, count: size - b.readableBytes)
+            return b
+        }
+        func response(records: ByteBuffer?, leaderEnd: Int64?) -> FetchResponse {
+            var answer = FetchResponse.PartitionData()
+            answer.records = records
+            if let leaderEnd {
+                var data = ByteBuffer()
+                data.writeInteger(leaderEnd)
+                answer.unknownTaggedFields = [TaggedField(tag: ReplicationTags.leaderAppendedEndOffset, data: data)]
+            }
+            var topic = FetchResponse.FetchableTopicResponse()
+            topic.partitions = [answer]
+            var r = FetchResponse()
+            r.responses = [topic]
+            return r
+        }
+        var two = batch(base: 100, lastDelta: 9)
+        var second = batch(base: 110, lastDelta: 9)
+        two.writeBuffer(&second)
+        #expect(ReplicaFetcher.leaderHasMore(response(records: two, leaderEnd: 150)))
+        #expect(!ReplicaFetcher.leaderHasMore(response(records: two, leaderEnd: 120)), "the answer holds all it had")
+        #expect(!ReplicaFetcher.leaderHasMore(response(records: two, leaderEnd: nil)), "an older leader says nothing")
+        #expect(!ReplicaFetcher.leaderHasMore(response(records: ByteBuffer(), leaderEnd: 150)), "an empty answer")
+        // A partial last batch (the answer cut at the byte limit) counts only the whole ones.
+        var cut = batch(base: 100, lastDelta: 9)
+        var partial = batch(base: 110, lastDelta: 9)
+        cut.writeBuffer(&partial)
+        cut.moveWriterIndex(to: cut.writerIndex - 20)
+        #expect(ReplicaFetcher.leaderHasMore(response(records: cut, leaderEnd: 120)))
     }
 }

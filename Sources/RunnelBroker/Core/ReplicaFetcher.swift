@@ -412,9 +412,9 @@ final class ReplicaFetcher: Sendable {
     /// in use, that it reads the durable end offset (an older leader takes the fetch offset as durable).
     private struct TailPipelining {
         var confirmedOn: ObjectIdentifier?
-        /// The last answer brought at least half of a partition's byte limit for some partition: the
-        /// leader likely has more, so the next fetch goes out before that answer is durable.
-        var lastAnswerFull = false
+        /// For some partition the leader had appended more than the last answer brought: the next fetch
+        /// goes out before that answer is durable.
+        var leaderHadMore = false
 
         func enabled(on conn: BrokerConnection) -> Bool { confirmedOn == ObjectIdentifier(conn) }
     }
@@ -463,10 +463,10 @@ final class ReplicaFetcher: Sendable {
             response = try await ahead.response.value
         } else {
             ahead?.response.cancel()
-            // Fetching ahead of the fsyncs: once an answer brings less than a full share, what was appended is
+            // Fetching ahead of the fsyncs: once an answer brings all the leader had, what was appended is
             // made durable before the next fetch, which may then park at the leader (its offsets then move
             // the high watermark as soon as it arrives, as without pipelining).
-            if pipelined, !tail.lastAnswerFull, Self.hasUnsynced(work) {
+            if pipelined, !tail.leaderHadMore, Self.hasUnsynced(work) {
                 await appendsInFlight.waitUntilNone()
             }
             var offsets: [TopicPartition: Int64] = [:]
@@ -487,11 +487,11 @@ final class ReplicaFetcher: Sendable {
             throw KafkaClientError.broker(code: ErrorCode(rawValue: response.errorCode), context: "replica fetch", message: nil)
         }
         tail.confirmedOn = ReplicationTags.honoursDurableEndOffset(response.unknownTaggedFields) ? ObjectIdentifier(conn) : nil
-        // Only under load: at a trickle, fetching ahead would add a fetch per answer (each one read over every
-        // partition this loop follows) and gain nothing.
-        let full = Int(settings.maxBytesPerPartition) / 2
-        tail.lastAnswerFull = response.responses.contains { $0.partitions.contains { ($0.records?.readableBytes ?? 0) >= full } }
-        let appendAhead = pipelined && tail.enabled(on: conn) && tail.lastAnswerFull
+        // Only while the leader has more than it sent: otherwise (a trickle, or a producer waiting for this
+        // very answer's acknowledgement) fetching ahead would add a fetch per answer, each one read over
+        // every partition this loop follows, and gain nothing.
+        tail.leaderHadMore = Self.leaderHasMore(response)
+        let appendAhead = pipelined && tail.enabled(on: conn) && tail.leaderHadMore
         if appendAhead { fetchedAhead.increment() }
         // Catching up: when a partition's answer ends below the leader's high watermark (and the others got
         // nothing), the next fetch goes out now, from after each answer's last batch, and travels while
@@ -530,6 +530,18 @@ final class ReplicaFetcher: Sendable {
     static func catchUpPartitionBytes(perPartition: Int32, responseMax: Int32, catchingUp: Int) -> Int32 {
         guard catchingUp > 0 else { return perPartition }
         return max(perPartition, Int32(clamping: Int64(responseMax) / Int64(2 * catchingUp)))
+    }
+
+    /// Whether for some partition the leader had appended beyond the last whole batch of its answer.
+    static func leaderHasMore(_ response: FetchResponse) -> Bool {
+        response.responses.contains { topic in
+            topic.partitions.contains { answer in
+                guard let records = answer.records, records.readableBytes > 0,
+                      let leaderEnd = ReplicationTags.leaderAppendedEndOffset(in: answer.unknownTaggedFields),
+                      let last = lastCompleteBatch(records) else { return false }
+                return leaderEnd > last.nextOffset
+            }
+        }
     }
 
     /// Whether some partition of `work` has appends that are not durable yet.

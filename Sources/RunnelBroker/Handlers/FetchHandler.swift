@@ -19,6 +19,8 @@ struct FetchedPartition: Sendable {
     /// KIP-320 (Fetch v12+, followers): the follower's log diverged from this leader's after this
     /// epoch's end offset; it truncates there before fetching again.
     var divergingEpoch: (epoch: Int32, endOffset: Int64)? = nil
+    /// To a Runnel follower: the leader's appended end offset when the records were read (decision 0028).
+    var leaderAppendedEndOffset: Int64? = nil
     var bytes: Int { records.byteCount }
 }
 
@@ -244,6 +246,7 @@ extension BrokerCore {
                 switch partition.read(from: wanted.fetchOffset, maxBytes: budget, isolation: isolation,
                                       forReplica: isReplica, minOneBatch: !anyData) {
                 case .success(let read):
+                    if isReplica { result.leaderAppendedEndOffset = partition.log.appendedEndOffset }
                     result.records = read.records
                     result.abortedTransactions = isolation == .readCommitted ? read.abortedTransactions : nil
                     remaining = max(0, remaining - read.records.byteCount)

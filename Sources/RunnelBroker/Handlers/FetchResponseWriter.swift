@@ -8,6 +8,8 @@ struct FetchResponseWriter {
     let version: Int16
     let flexible: Bool
     private var parts: [ResponsePart] = []
+    /// The answer goes to a Runnel follower: Runnel's replication tags are written (decision 0028).
+    private var honoursDurableEndOffset = false
     private var current: ByteBuffer
 
     init(version: Int16, allocator: ByteBufferAllocator) {
@@ -19,6 +21,7 @@ struct FetchResponseWriter {
     mutating func encode(correlationId: Int32, errorCode: ErrorCode, sessionId: Int32,
                          partitions: [FetchedPartition], throttleTimeMs: Int32 = 0,
                          honoursDurableEndOffset: Bool = false) -> ResponsePayload {
+        self.honoursDurableEndOffset = honoursDurableEndOffset
         current.writeInteger(correlationId)
         if flexible { current.writeInteger(UInt8(0)) }  // response header v1: no tagged fields
         current.writeInteger(throttleTimeMs)
@@ -99,16 +102,21 @@ struct FetchResponseWriter {
             for buffer in buffers { parts.append(.buffer(buffer)) }
         }
         if flexible {
+            // Partition tagged fields, by tag: DivergingEpoch (tag 0: epoch, end offset, its own empty tagged
+            // fields), then to a Runnel follower the leader's appended end (ReplicationTags).
+            let leaderEnd = honoursDurableEndOffset ? p.leaderAppendedEndOffset : nil
+            writeUnsignedVarint((p.divergingEpoch == nil ? 0 : 1) + (leaderEnd == nil ? 0 : 1))
             if let diverging = p.divergingEpoch {
-                // One tagged field, DivergingEpoch (tag 0): epoch, end offset, its own empty tagged fields.
-                writeUnsignedVarint(1)
                 writeUnsignedVarint(0)
                 writeUnsignedVarint(13)
                 current.writeInteger(diverging.epoch)
                 current.writeInteger(diverging.endOffset)
                 current.writeInteger(UInt8(0))
-            } else {
-                current.writeInteger(UInt8(0))  // partition tagged fields: none
+            }
+            if let leaderEnd {
+                writeUnsignedVarint(ReplicationTags.leaderAppendedEndOffset)
+                writeUnsignedVarint(8)
+                current.writeInteger(leaderEnd)
             }
         }
     }
