@@ -163,11 +163,13 @@ final class ReplicaFetcher: Sendable {
     private let throttle: ReplicationThrottle
     private let state = Mutex(State())
     private let connection = Mutex<BrokerConnection?>(nil)
-    /// This loop's appends not completed yet (a completed append is durable).
-    private let appendsInFlight = AppendsInFlight()
+    /// Told whenever one of this loop's appends completes (a completed append is durable).
+    private let appendsCompleted = AppendCompletions()
     /// `runnel_replica_fetch_ahead_total`: answers appended without waiting for their fsync because the
     /// leader reads the durable end sent beside the next fetch (decision 0028).
     private let fetchedAhead = Counter(label: "runnel_replica_fetch_ahead_total")
+    /// What the loop is waiting for and since when: a watchdog names a loop stuck in one step.
+    private let step = Mutex<(name: String, since: ContinuousClock.Instant, reported: Bool)>(("starting", .now, false))
 
     init(leader: Int32, slot: Int = 0, nodeId: Int32, settings: ReplicaFetchSettings,
          address: @escaping @Sendable (Int32) -> BrokerAddress?, throttle: ReplicationThrottle, logger: Logger,
@@ -227,8 +229,13 @@ final class ReplicaFetcher: Sendable {
         // A catch-up fetch sent ahead (see `fetch`); dropped whenever the loop does anything else.
         var ahead: Prefetch?
         var tail = TailPipelining()
-        defer { ahead?.response.cancel() }
+        let watchdog = Task { [self] in await watch() }
+        defer {
+            ahead?.response.cancel()
+            watchdog.cancel()
+        }
         while !Task.isCancelled {
+            enter("planning")
             let now = ContinuousClock.now
             let (work, nextRetry) = state.withLock { s -> ([TopicPartition: Followed], ContinuousClock.Instant?) in
                 if s.partitions.isEmpty {
@@ -251,6 +258,7 @@ final class ReplicaFetcher: Sendable {
                 let conn = try await connect()
                 let truncating = work.filter { $0.value.needsTruncation }
                 if !truncating.isEmpty {
+                    enter("truncating")
                     ahead?.response.cancel()
                     ahead = nil
                     try await truncate(truncating, over: conn)
@@ -259,7 +267,7 @@ final class ReplicaFetcher: Sendable {
                 let sent = ahead
                 ahead = nil
                 ahead = try await fetch(work, over: conn, ahead: sent, tail: &tail)
-            } catch is CancellationError {
+            } catch is CancellationError where Task.isCancelled {
                 return
             } catch {
                 ahead?.response.cancel()
@@ -271,7 +279,30 @@ final class ReplicaFetcher: Sendable {
         }
     }
 
+    /// Marks the step the loop enters (for the watchdog).
+    private func enter(_ name: String) {
+        step.withLock { $0 = (name, .now, false) }
+    }
+
+    /// Logs once per stall when the loop has been in one step for over 15 s with partitions to follow (a
+    /// fetch waits at most its timeout; appends complete in milliseconds): the step is the place to look.
+    private func watch() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(5))
+            let stalled = step.withLock { s -> (String, Duration)? in
+                let age = ContinuousClock.now - s.since
+                guard !s.reported, age > .seconds(15) else { return nil }
+                s.reported = true
+                return (s.name, age)
+            }
+            guard let (name, age) = stalled, partitionCount > 0 else { continue }
+            logger.warning("replica fetch loop stalled", metadata: [
+                "step": "\(name)", "for": "\(age)"])
+        }
+    }
+
     private func connect() async throws -> BrokerConnection {
+        enter("connecting")
         if let open = connection.withLock({ $0 }), open.isActive { return open }
         guard let address = address(leader) else {
             throw KafkaClientError.connectionFailed(address: "broker \(leader)", reason: "not registered in the cluster")
@@ -460,14 +491,23 @@ final class ReplicaFetcher: Sendable {
         let requested: [TopicPartition: Int64]
         if let ahead, throttled.isEmpty, ahead.matches(work) {
             requested = ahead.offsets
+            enter("fetching (sent ahead)")
             response = try await ahead.response.value
         } else {
             ahead?.response.cancel()
             // Fetching ahead of the fsyncs: once an answer brings all the leader had, what was appended is
             // made durable before the next fetch, which may then park at the leader (its offsets then move
             // the high watermark as soon as it arrives, as without pipelining).
+            // Bounded: the fetch reports each log's durable end whatever happens, so a completion that never
+            // comes (a log closed under its write) delays the fetch by a second instead of stopping the loop.
             if pipelined, !tail.leaderHadMore, Self.hasUnsynced(work) {
-                await appendsInFlight.waitUntilNone()
+                enter("waiting for replicated appends to be durable")
+                let followed = work
+                if !(await appendsCompleted.wait(until: { !Self.hasUnsynced(followed) }, atMost: .seconds(1))) {
+                    let unsynced = followed.filter { $0.value.partition.log.logEndOffset < $0.value.partition.log.appendedEndOffset }
+                    logger.warning("replicated appends not durable after 1 s; fetching with their durable ends",
+                                   metadata: ["partitions": "\(unsynced.keys.sorted { "\($0)" < "\($1)" })"])
+                }
             }
             var offsets: [TopicPartition: Int64] = [:]
             var epochs: [TopicPartition: Int32] = [:]
@@ -481,6 +521,7 @@ final class ReplicaFetcher: Sendable {
             let request = fetchRequest(work, offsets: offsets, lastFetchedEpochs: epochs, catchingUp: catchingUp,
                                        throttled: throttled, throttledMaxBytes: throttledMaxBytes,
                                        version: version, pipelined: pipelined)
+            enter("fetching")
             response = try await conn.send(request, version: version, timeout: timeout)
         }
         if response.errorCode != 0 {
@@ -506,6 +547,7 @@ final class ReplicaFetcher: Sendable {
             next = Prefetch(offsets: offsets, epochs: work.mapValues(\.epoch),
                             response: Task { try await conn.send(request, version: version, timeout: timeout) })
         }
+        enter("appending")
         await withTaskGroup(of: Void.self) { group in
             for topic in response.responses {
                 for answer in topic.partitions {
@@ -723,10 +765,9 @@ final class ReplicaFetcher: Sendable {
     private func append(_ batches: ValidatedBatches, to log: PartitionLog, epoch: Int32, key: TopicPartition,
                         leaderHighWatermark: Int64, ahead: Bool) async throws {
         let resumed = Atomic<Bool>(false)
-        appendsInFlight.begin()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             log.append(batches, leaderEpoch: epoch, origin: .replication) { [self] result in
-                defer { appendsInFlight.end() }
+                defer { appendsCompleted.notify() }
                 if resumed.exchange(true, ordering: .acquiringAndReleasing) {
                     if case .failure(let error) = result { appendFailed(key, log: log, error: error) }
                 } else {
@@ -759,38 +800,49 @@ final class ReplicaFetcher: Sendable {
 }
 
 
-/// Counts a fetch loop's appends until they complete, so that the loop can wait for all of them to be
-/// durable before a fetch that reports its durable end and may park at the leader.
-final class AppendsInFlight: Sendable {
+/// Wakes a fetch loop waiting for its appends to be durable whenever one of them completes; the loop
+/// re-checks its logs (no count that a lost completion could leave unbalanced) and waits a bounded time.
+final class AppendCompletions: Sendable {
     private struct State {
-        var count = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var nextId: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     }
     private let state = Mutex(State())
 
-    var count: Int { state.withLock { $0.count } }
-
-    func begin() { state.withLock { $0.count += 1 } }
-
-    func end() {
-        let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.count = max(0, s.count - 1)
-            guard s.count == 0 else { return [] }
-            defer { s.waiters = [] }
-            return s.waiters
+    /// Resumes every waiter (each re-checks its condition).
+    func notify() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
         }
-        for waiter in ready { waiter.resume() }
+        for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once no append is in flight (at once when none is).
-    func waitUntilNone() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = state.withLock { s -> Bool in
-                guard s.count > 0 else { return true }
-                s.waiters.append(continuation)
-                return false
+    /// Returns true once `condition` holds (checked now and after each `notify`), false after `atMost`.
+    func wait(until condition: @Sendable () -> Bool, atMost: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + atMost
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            let id = state.withLock { s -> UInt64 in
+                s.nextId += 1
+                return s.nextId
             }
-            if idle { continuation.resume() }
+            let timer = Task { [self] in
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                resume(id)
+            }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                state.withLock { $0.waiters[id] = continuation }
+                // Registered before the checks: a completion or the timer from here on resumes it; one that
+                // came before shows in the condition or the clock.
+                if condition() || ContinuousClock.now >= deadline { resume(id) }
+            }
+            timer.cancel()
         }
+        return true
+    }
+
+    private func resume(_ id: UInt64) {
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
     }
 }
