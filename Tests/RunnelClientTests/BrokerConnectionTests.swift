@@ -97,6 +97,25 @@ import Testing
         await broker.stop()
     }
 
+    /// A request sent on a connection that has just closed (a leader killed between two fetches) fails at
+    /// once as a closed connection; it used to wait forever: its write never reached the part of the
+    /// pipeline that answers or times requests out. A replica fetch loop stopped for good on it.
+    @Test func aRequestOnAClosedConnectionFailsInsteadOfWaitingForever() async throws {
+        let broker = try await Self.echoBroker()
+        let connection = try await BrokerConnection.connect(to: broker.address)
+        await connection.close()
+        #expect(!connection.isActive)
+        let start = ContinuousClock.now
+        await #expect {
+            _ = try await connection.send(MetadataRequest(), timeout: .seconds(60))
+        } throws: { error in
+            if case .connectionClosed = error as? KafkaClientError { return true }
+            return false
+        }
+        #expect(ContinuousClock.now - start < .seconds(10), "failed at once, not by a timeout")
+        await broker.stop()
+    }
+
     @Test func unsupportedApiIsReportedBeforeSending() async throws {
         let broker = try await Self.echoBroker()
         let connection = try await BrokerConnection.connect(to: broker.address)

@@ -206,7 +206,12 @@ public final class BrokerConnection: Sendable {
                                                 allocator: channel.allocator, estimatedSize: estimatedSize)
                     outbound = OutboundRequest(frame: frame, promise: promise, timeout: timeout)
                 }
-                channel.writeAndFlush(outbound, promise: nil)
+                // On a channel that has closed meanwhile the write never reaches the router (the pipeline is
+                // gone), which would neither answer nor time the request out: its failure fails the request.
+                // (A promise completed twice keeps its first result.)
+                let written = channel.eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenFailure { _ in promise.fail(RequestRouter.Closed()) }
+                channel.writeAndFlush(outbound, promise: written)
             } catch {
                 promise.fail(error)
             }
