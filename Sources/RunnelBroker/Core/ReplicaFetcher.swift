@@ -446,6 +446,12 @@ final class ReplicaFetcher: Sendable {
         /// For some partition the leader had appended more than the last answer brought: the next fetch
         /// goes out before that answer is durable.
         var leaderHadMore = false
+        /// The offsets the last fetches asked from, oldest first: everything below the oldest must be
+        /// durable before the next fetch leaves, so at most `depth` answers are ever syncing behind the
+        /// fetch position (a follower whose disk stalls stops fetching and leaves the ISR, as before
+        /// fetching ahead).
+        var sent: [[TopicPartition: Int64]] = []
+        static let depth = 4
 
         func enabled(on conn: BrokerConnection) -> Bool { confirmedOn == ObjectIdentifier(conn) }
     }
@@ -509,6 +515,20 @@ final class ReplicaFetcher: Sendable {
                                    metadata: ["partitions": "\(unsynced.keys.sorted { "\($0)" < "\($1)" })"])
                 }
             }
+            // Ahead by `depth` answers at most: what was appended before the fetch `depth` back left is durable
+            // first. Not met within 5 s, the loop plans again (a partition may have left it) and comes back.
+            if pipelined, tail.sent.count >= TailPipelining.depth, let sent = tail.sent.first {
+                let followed = work
+                let behind: @Sendable () -> Bool = {
+                    followed.contains { key, f in
+                        f.partition.log.logEndOffset < min(sent[key] ?? 0, f.partition.log.appendedEndOffset)
+                    }
+                }
+                if behind() {
+                    enter("waiting for the previous answer to be durable")
+                    guard await appendsCompleted.wait(until: { !behind() }, atMost: .seconds(5)) else { return nil }
+                }
+            }
             var offsets: [TopicPartition: Int64] = [:]
             var epochs: [TopicPartition: Int32] = [:]
             for (key, followed) in work {
@@ -522,6 +542,12 @@ final class ReplicaFetcher: Sendable {
                                        throttled: throttled, throttledMaxBytes: throttledMaxBytes,
                                        version: version, pipelined: pipelined)
             enter("fetching")
+            if pipelined {
+                tail.sent.append(offsets)
+                if tail.sent.count > TailPipelining.depth { tail.sent.removeFirst() }
+            } else {
+                tail.sent = []
+            }
             response = try await conn.send(request, version: version, timeout: timeout)
         }
         if response.errorCode != 0 {
