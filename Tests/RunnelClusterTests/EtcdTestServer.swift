@@ -32,14 +32,18 @@ final class EtcdTestServer: @unchecked Sendable {
     /// The endpoint clients use.
     var endpoint: EtcdEndpoint { EtcdEndpoint(host: "127.0.0.1", port: clientPort) }
 
-    /// Starts etcd and waits (at most 20 s) until it answers.
+    /// Starts etcd and waits (bounded) until it answers. The ports are free when chosen, but another
+    /// process may take one before etcd binds it (seen in CI: "bind: address already in use"): then it
+    /// starts again on new ports, up to three times.
     static func start() async throws -> EtcdTestServer {
         let binary = try #require(binary, "etcd is not installed (Debian: apt-get install etcd-server; scripts/install-deps does it)")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("runnel-etcd-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let server = EtcdTestServer(directory: directory, clientPort: try freePort(), peerPort: try freePort())
-        try await server.launch(binary: binary)
-        return server
+        for attempt in 1...3 {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("runnel-etcd-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let server = EtcdTestServer(directory: directory, clientPort: try freePort(), peerPort: try freePort())
+            if try await server.launch(binary: binary, portsMayBeTaken: attempt < 3) { return server }
+        }
+        throw CancellationError()  // the last attempt records its failure and throws
     }
 
     private init(directory: String, clientPort: Int, peerPort: Int) {
@@ -48,7 +52,9 @@ final class EtcdTestServer: @unchecked Sendable {
         self.peerPort = peerPort
     }
 
-    private func launch(binary: String) async throws {
+    /// Runs etcd until it answers: true. False (etcd stopped) when it exited because a port it was given
+    /// was taken meanwhile and `portsMayBeTaken`; any other failure is recorded and thrown.
+    private func launch(binary: String, portsMayBeTaken: Bool = false) async throws -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         let client = "http://127.0.0.1:\(clientPort)", peer = "http://127.0.0.1:\(peerPort)"
@@ -70,12 +76,13 @@ final class EtcdTestServer: @unchecked Sendable {
         // slow disk that took over 20 s once (ten servers starting together); bounded, not tight.
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if (try? await probe.range(.key("/ready-probe"))) != nil { return }
+            if (try? await probe.range(.key("/ready-probe"))) != nil { return true }
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         let output = (try? String(contentsOfFile: directory + "/etcd.log", encoding: .utf8)) ?? ""
         stop()
+        if portsMayBeTaken, output.contains("address already in use") { return false }
         Issue.record("etcd did not become ready on port \(clientPort): \(output.suffix(2000))")
         throw CancellationError()
     }
@@ -92,7 +99,7 @@ final class EtcdTestServer: @unchecked Sendable {
     func restart() async throws {
         kill()
         let binary = try #require(Self.binary)
-        try await launch(binary: binary)
+        _ = try await launch(binary: binary)
     }
 
     /// SIGSTOPs etcd: connections stay open, nothing answers (a hung or partitioned member).
