@@ -510,7 +510,7 @@ final class ReplicaFetcher: Sendable {
                 enter("waiting for replicated appends to be durable")
                 let followed = work
                 if !(await appendsCompleted.wait(until: { !Self.hasUnsynced(followed) }, atMost: .seconds(1))) {
-                    let unsynced = followed.filter { $0.value.partition.log.logEndOffset < $0.value.partition.log.appendedEndOffset }
+                    let unsynced = followed.filter { Self.isUnsynced($0.value) }
                     logger.warning("replicated appends not durable after 1 s; fetching with their durable ends",
                                    metadata: ["partitions": "\(unsynced.keys.sorted { "\($0)" < "\($1)" })"])
                 }
@@ -612,9 +612,14 @@ final class ReplicaFetcher: Sendable {
         }
     }
 
+    /// Whether the partition has appends that are not durable yet.
+    private static func isUnsynced(_ followed: Followed) -> Bool {
+        followed.partition.log.logEndOffset < followed.partition.log.appendedEndOffset
+    }
+
     /// Whether some partition of `work` has appends that are not durable yet.
     private static func hasUnsynced(_ work: [TopicPartition: Followed]) -> Bool {
-        work.values.contains { $0.partition.log.logEndOffset < $0.partition.log.appendedEndOffset }
+        work.values.contains(where: isUnsynced)
     }
 
     private func fetchRequest(_ work: [TopicPartition: Followed], offsets: [TopicPartition: Int64],
