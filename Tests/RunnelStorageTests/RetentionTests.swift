@@ -2,6 +2,7 @@
 import Foundation
 import KafkaRecords
 import NIOCore
+import Synchronization
 import Testing
 @testable import RunnelStorage
 
@@ -113,6 +114,30 @@ import Testing
         let next = try log.appendAndWait(records: TestBatches.simple(count: 1), leaderEpoch: 7)
         #expect(next.baseOffset == 4)
         #expect(log.endOffset(forLeaderEpoch: 1) == (1, 4))
+    }
+
+    /// A follower's fetch loop truncates from Swift's cooperative pool: the async forms wait for the appends
+    /// still in flight by suspending, then cut, and the log goes on from the cut.
+    @Test func truncationFromTheCooperativePoolWaitsForAppendsInFlight() async throws {
+        let dir = TemporaryDirectory()
+        let manager = try TestManagers.make(dir.path)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "t", partition: 0, topicId: nil)
+        let completed = Atomic<Int>(0)
+        for _ in 0..<40 {
+            log.append(records: TestBatches.simple(count: 2, valueSize: 2_000), leaderEpoch: 1) { result in
+                if case .success = result { completed.add(1, ordering: .relaxed) }
+            }
+        }
+        try await log.truncateAfterWrites(to: 7)
+        #expect(completed.load(ordering: .relaxed) == 40, "every append was complete before the cut")
+        #expect(log.logEndOffset == 6 && log.appendedEndOffset == 6)
+        let next = try log.appendAndWait(records: TestBatches.simple(count: 1), leaderEpoch: 2)
+        #expect(next.baseOffset == 6)
+        let fully = try manager.createLog(topic: "t", partition: 1, topicId: nil)
+        for _ in 0..<10 { fully.append(records: TestBatches.simple(count: 1), leaderEpoch: 1) { _ in } }
+        try await fully.truncateFullyAfterWrites(startingAt: 100)
+        #expect(fully.logStartOffset == 100 && fully.logEndOffset == 100)
     }
 
     @Test func replicatedBatchesKeepTheirOffsetsAndEpochs() throws {

@@ -387,7 +387,7 @@ final class ReplicaFetcher: Sendable {
                     backOff([key], for: .milliseconds(100))
                     continue
                 }
-                truncate(followed, key: key, leaderEpoch: answer.leaderEpoch, endOffset: answer.endOffset)
+                await truncate(followed, key: key, leaderEpoch: answer.leaderEpoch, endOffset: answer.endOffset)
             }
         }
     }
@@ -395,7 +395,7 @@ final class ReplicaFetcher: Sendable {
     /// Cuts the follower's log where it diverges from the leader's: the leader's end offset of
     /// `leaderEpoch` (the largest epoch at or below ours it knows), or less when our own log has less of
     /// that epoch; with no such epoch at the leader, back to our high watermark.
-    private func truncate(_ followed: Followed, key: TopicPartition, leaderEpoch: Int32, endOffset: Int64) {
+    private func truncate(_ followed: Followed, key: TopicPartition, leaderEpoch: Int32, endOffset: Int64) async {
         let log = followed.partition.log
         let target: Int64
         if leaderEpoch < 0 || endOffset < 0 {
@@ -410,7 +410,7 @@ final class ReplicaFetcher: Sendable {
             if target < log.appendedEndOffset {
                 logger.warning("truncating a diverged follower log", metadata: [
                     "partition": "\(key)", "from": "\(log.appendedEndOffset)", "to": "\(target)", "leader_epoch": "\(leaderEpoch)"])
-                try log.truncate(to: target)
+                try await log.truncateAfterWrites(to: target)
             }
             update(key, epoch: followed.epoch) { $0.needsTruncation = false }
         } catch {
@@ -725,7 +725,7 @@ final class ReplicaFetcher: Sendable {
         guard current.role == .follower, current.leader == leader, current.leaderEpoch == followed.epoch else { return }
         switch code {
         case .none where answer.divergingEpoch.epoch >= 0 || answer.divergingEpoch.endOffset >= 0:
-            truncate(followed, key: key, leaderEpoch: answer.divergingEpoch.epoch, endOffset: answer.divergingEpoch.endOffset)
+            await truncate(followed, key: key, leaderEpoch: answer.divergingEpoch.epoch, endOffset: answer.divergingEpoch.endOffset)
         case .none:
             if let fetched = answer.records, let records = Self.completeBatches(fetched) {
                 // Only onto the end the fetch asked from: a catch-up append that failed after this fetch left
@@ -754,7 +754,7 @@ final class ReplicaFetcher: Sendable {
                 do {
                     logger.warning("follower behind the leader's log start: restarting the log there", metadata: [
                         "partition": "\(key)", "log_start_offset": "\(answer.logStartOffset)"])
-                    try log.truncateFullyAndStart(at: answer.logStartOffset)
+                    try await log.truncateFullyAfterWrites(startingAt: answer.logStartOffset)
                 } catch {
                     logger.error("could not restart the log", metadata: ["partition": "\(key)", "error": "\(error)"])
                     backOff([key], for: settings.backoff)

@@ -80,19 +80,50 @@ extension PartitionLog {
         try whenIdle { s throws(StorageError) in try s.truncateFully(startAt: offset) }
     }
 
+    /// `truncate(to:)` for callers on Swift's cooperative pool (a follower's fetch loop): waits for
+    /// in-flight writes by suspending, not by blocking one of the pool's few threads.
+    public func truncateAfterWrites(to offset: Int64) async throws(StorageError) {
+        try await whenIdleSuspending { s throws(StorageError) in try s.truncate(to: offset) }
+    }
+
+    /// `truncateFullyAndStart(at:)` for callers on Swift's cooperative pool.
+    public func truncateFullyAfterWrites(startingAt offset: Int64) async throws(StorageError) {
+        try await whenIdleSuspending { s throws(StorageError) in try s.truncateFully(startAt: offset) }
+    }
+
     /// Runs `body` under the lock once no write (data, index bytes, snapshot, checkpoint) is in flight:
-    /// truncation must not race a write.
+    /// truncation must not race a write. Blocks the calling thread while it waits (tests, shutdown).
     private func whenIdle(_ body: (PartitionLogState) throws(StorageError) -> Void) throws(StorageError) {
-        for attempt in 0..<100_000 {
-            let done = try state.withLock { s throws(StorageError) -> Bool in
-                guard s.local.isIdle, fileWriter.pendingCount == 0 else { return false }
-                try body(s)
-                return true
-            }
-            if done { return }
-            usleep(attempt < 100 ? 50 : 1000)
+        for attempt in 0..<Self.idleAttempts {
+            if try runIfIdle(body) { return }
+            usleep(UInt32(Self.idlePause(attempt) / 1000))
         }
         throw .partitionOffline("in-flight writes did not finish")
+    }
+
+    /// `whenIdle` that suspends between its checks. Cancellation ends the wait with an error.
+    private func whenIdleSuspending(_ body: (PartitionLogState) throws(StorageError) -> Void) async throws(StorageError) {
+        for attempt in 0..<Self.idleAttempts {
+            if try runIfIdle(body) { return }
+            do {
+                try await Task.sleep(nanoseconds: Self.idlePause(attempt))
+            } catch {
+                throw .partitionOffline("cancelled while waiting for in-flight writes")
+            }
+        }
+        throw .partitionOffline("in-flight writes did not finish")
+    }
+
+    /// Up to 100 checks 50 µs apart, then 1 ms apart: about 100 s in all.
+    private static let idleAttempts = 100_000
+    private static func idlePause(_ attempt: Int) -> UInt64 { attempt < 100 ? 50_000 : 1_000_000 }
+
+    private func runIfIdle(_ body: (PartitionLogState) throws(StorageError) -> Void) throws(StorageError) -> Bool {
+        try state.withLock { s throws(StorageError) -> Bool in
+            guard s.local.isIdle, fileWriter.pendingCount == 0 else { return false }
+            try body(s)
+            return true
+        }
     }
 
     // MARK: Leader epochs
