@@ -42,6 +42,20 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 LEASE_TTL_MS = 3000
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (user, nice, system, idle, iowait, irq, softirq, steal) from /proc/stat."""
+    with open("/proc/stat") as stat:
+        return [int(v) for v in stat.readline().split()[1:9]]
+
+
+def machine_shares(before: list[int], after: list[int]) -> dict:
+    """Busy and iowait shares of the machine's CPU time between two `cpu_times()` reads: a run held by
+    CPU shows the machine busy, one held by the disk shows it idle or in iowait."""
+    delta = [b - a for a, b in zip(before, after)]
+    total = sum(delta) or 1
+    return {"busy": (total - delta[3] - delta[4]) / total, "iowait": delta[4] / total}
+
+
 def free_base(count: int, avoid: range | None = None) -> int:
     """A base port with `count` consecutive free loopback ports below the ephemeral range."""
     for _ in range(200):
@@ -280,6 +294,7 @@ def main() -> int:
     base_args = ["-n", str(args.records), "-s", str(args.value_size), "-a", "all"]
     single: dict[str, list[float]] = {p: [] for p in chosen}
     clustered: dict[str, list[float]] = {p: [] for p in chosen}
+    shares: dict[str, dict[str, list[dict]]] = {m: {p: [] for p in chosen} for m in ("single", "cluster")}
     etcd_per_mib: list[float] = []
     with tempfile.TemporaryDirectory(prefix="runnel-cluster-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
         parts = set(args.parts.split(","))
@@ -292,8 +307,10 @@ def main() -> int:
                     try:
                         for name in order:
                             create(broker.bootstrap, f"bench-{name}", args.partitions, 1)
+                            times = cpu_times()
                             single[name].append(run_driver(*client, "produce", "-b", broker.bootstrap, "-t",
                                                            f"bench-{name}", *base_args, *producers[name])["MBps"])
+                            shares["single"][name].append(machine_shares(times, cpu_times()))
                     finally:
                         broker.stop()
                 else:
@@ -303,8 +320,10 @@ def main() -> int:
                             create(cluster.bootstrap, f"bench-{name}", args.partitions, 3, {"min.insync.replicas": "2"})
                             before = cluster.etcd_writes()
                             perf = start_perf(args.perf_produce)
+                            times = cpu_times()
                             result = run_driver(*client, "produce", "-b", cluster.bootstrap, "-t", f"bench-{name}",
                                                 *base_args, *producers[name])
+                            shares["cluster"][name].append(machine_shares(times, cpu_times()))
                             stop_perf(perf)
                             writes = cluster.etcd_writes() - before
                             clustered[name].append(result["MBps"])
@@ -321,6 +340,9 @@ def main() -> int:
                 results[f"{prefix}_cluster_rf3_MBps"] = statistics.median(clustered[name])
                 results[f"{prefix}_ratio_cluster_to_single"] = (results[f"{prefix}_cluster_rf3_MBps"]
                                                                 / results[f"{prefix}_single_MBps"])
+                # What held each run: the machine's busy and iowait shares while it ran.
+                results[f"{prefix}_single_machine_shares"] = shares["single"][name]
+                results[f"{prefix}_cluster_rf3_machine_shares"] = shares["cluster"][name]
             results["etcd_writes_per_produced_MiB"] = max(etcd_per_mib)
 
         if "reference" in parts:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
+from device_tail import device_tail
 
 
 def free_port() -> int:
@@ -124,6 +125,7 @@ def minor_faults(pid: int) -> int:
 class Broker:
     def __init__(self, binary: str, workdir: str, overrides: tuple[str, ...] = (), metrics: bool = False):
         self.port = free_port()
+        self.workdir = workdir
         # The metrics endpoint only when asked for (the broker-side latency histogram of the p99 runs).
         self.metrics_port = free_port() if metrics else None
         self.log = open(os.path.join(workdir, "broker.log"), "w")
@@ -254,7 +256,15 @@ def half_rate_latency(driver: str, broker: "Broker", topic: str, partitions: int
     before = broker.latency_histograms()
     paced = produce(driver, broker.bootstrap, topic, latency_records(full_rate / 2), value_size,
                     idempotent=False, rate=full_rate / 2)
-    return paced, broker_latency(before, broker.latency_histograms())
+    own = broker_latency(before, broker.latency_histograms())
+    # The device's own p99 at the same pace, with no broker (the broker idle meanwhile): what any durable
+    # broker's figure is built on (tools/bench/device_tail.py).
+    try:
+        own["device_p99_ms"] = device_tail(broker.workdir, paced["MBps"] * 1e6, LATENCY_RUN_SECONDS)["latency_ms"]["p99"]
+    except OSError as error:  # no O_DIRECT there (tmpfs)
+        print(f"device_tail: {error}", file=sys.stderr)
+        own["device_p99_ms"] = float("nan")
+    return paced, own
 
 
 def produce(driver: str, bootstrap: str, topic: str, count: int, value_size: int, idempotent: bool,
@@ -318,7 +328,7 @@ def main():
         results["driver"] = f"tools/bench/rdkafka_perf.c, librdkafka {version}"
         for partitions in (1, 6):
             rows: dict[str, list] = {k: [] for k in (
-                "produce", "produce_idempotent", "consume", "consume_raw", "p99", "p50", "broker_p99_bound",
+                "produce", "produce_idempotent", "consume", "consume_raw", "p99", "p50", "device_p99", "broker_p99_bound",
                 "broker_within_5ms", "fdatasyncs_over_5ms", "writes_over_5ms", "rss_idle", "rss_load", "rss_peak")}
             for round_index in range(args.rounds):
                 broker_dir = tempfile.mkdtemp(dir=work)
@@ -341,6 +351,7 @@ def main():
                                                    plain["records_per_s"])
                     rows["p99"].append(paced["latency_ms"]["p99"])
                     rows["p50"].append(paced["latency_ms"]["p50"])
+                    rows["device_p99"].append(own["device_p99_ms"])
                     rows["broker_p99_bound"].append(own["p99_bound_ms"])
                     rows["broker_within_5ms"].append(own["within_5_ms"])
                     rows["fdatasyncs_over_5ms"].append(own["fdatasyncs_over_5_ms"])
@@ -361,6 +372,7 @@ def main():
                 "consume_raw_fetch_ratio_to_loopback": med["consume_raw"] / results["loopback_tcp_MBps"],
                 "produce_p50_ms_at_half_rate": med["p50"],
                 "produce_p99_ms_at_half_rate": med["p99"],
+                "device_p99_ms_at_half_rate": med["device_p99"],
                 "broker_produce_p99_bound_ms_at_half_rate": med["broker_p99_bound"],
                 "broker_produce_share_within_5ms_at_half_rate": med["broker_within_5ms"],
                 "fdatasync_share_over_5ms_at_half_rate": med["fdatasyncs_over_5ms"],
@@ -388,7 +400,7 @@ def compare_io_modes(args):
                "direct_dsync_64KiB": []}
         loads = []
         rows = {(mode, parts): {"MBps": [], "cpu_s_per_GB": [], "minor_faults_per_GB": [], "consume_MBps": [], "consume_cpu_s_per_GB": [],
-                                "p99_ms_half_rate": [], "broker_p99_bound_ms_half_rate": [],
+                                "p99_ms_half_rate": [], "device_p99_ms_half_rate": [], "broker_p99_bound_ms_half_rate": [],
                                 "broker_within_5ms_half_rate": [], "fdatasyncs_over_5ms_half_rate": [],
                                 "writes_over_5ms_half_rate": [],
                                 "tail_consume_MBps": [], "tail_consume_lag_s": [],
@@ -435,6 +447,7 @@ def compare_io_modes(args):
                                                            args.value_size, plain["records_per_s"])
                             row = rows[(mode, partitions)]
                             row["p99_ms_half_rate"].append(paced["latency_ms"]["p99"])
+                            row["device_p99_ms_half_rate"].append(own["device_p99_ms"])
                             row["broker_p99_bound_ms_half_rate"].append(own["p99_bound_ms"])
                             row["broker_within_5ms_half_rate"].append(own["within_5_ms"])
                             row["fdatasyncs_over_5ms_half_rate"].append(own["fdatasyncs_over_5_ms"])
@@ -470,6 +483,7 @@ def compare_io_modes(args):
                 "minor_faults_per_GB_median": statistics.median(row["minor_faults_per_GB"]),
                 **({k + "_median": statistics.median(row[k]) for k in ("consume_MBps", "consume_cpu_s_per_GB",
                                                                          "p99_ms_half_rate",
+                                                                         "device_p99_ms_half_rate",
                                                                          "broker_p99_bound_ms_half_rate",
                                                                          "broker_within_5ms_half_rate",
                                                                          "fdatasyncs_over_5ms_half_rate",
