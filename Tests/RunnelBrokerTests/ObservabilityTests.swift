@@ -176,27 +176,39 @@ import Testing
     }
 
     @Test func aPagedRequestWhoseClientLeftBeforeItsTurnIsNeverRead() async throws {
-        let reads = NIOLockedValueBox(0)
-        let endpoint = await MetricsServer(
-            registry: PrometheusCollectorRegistry(), state: BrokerState(), logger: Logger(label: "test"),
-            maxRequestsPerSecond: 1,
-            pages: { _ in
-                reads.withLockedValue { $0 += 1 }
-                return { (200, "text/plain; charset=utf-8", "page\n") }
-            })
-        try await endpoint.start(host: "127.0.0.1", port: 0)
-        let address = try #require(endpoint.boundAddress)
-        #expect(try await get("/page", from: address).hasSuffix("page\n"))  // the burst of one
-        // The next request waits about a second for its turn; its client leaves at once.
-        let leaving = try await LoopbackClient.connect(to: address)
-        var request = ByteBuffer()
-        request.writeString("GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        try await leaving.send(request)
-        try await leaving.channel.close()
-        // The one after it waits behind that turn, then is read and answered.
-        #expect(try await get("/page", from: address).hasSuffix("page\n"))
-        #expect(reads.withLockedValue { $0 } == 2)
-        await endpoint.stop()
+        // The premise: the leaving client's request arrives, and its client leaves, within the second the
+        // burst of one takes. A machine too busy for that (a fresh-clone CI run took over a second once)
+        // makes the request due at arrival; then the scenario runs again, up to three times in all.
+        for _ in 0..<3 {
+            let reads = NIOLockedValueBox(0)
+            let endpoint = await MetricsServer(
+                registry: PrometheusCollectorRegistry(), state: BrokerState(), logger: Logger(label: "test"),
+                maxRequestsPerSecond: 1,
+                pages: { _ in
+                    reads.withLockedValue { $0 += 1 }
+                    return { (200, "text/plain; charset=utf-8", "page\n") }
+                })
+            try await endpoint.start(host: "127.0.0.1", port: 0)
+            let address = try #require(endpoint.boundAddress)
+            let leaving = try await LoopbackClient.connect(to: address)
+            let begin = ContinuousClock.now
+            #expect(try await get("/page", from: address).hasSuffix("page\n"))  // the burst of one
+            // The next request waits about a second for its turn; its client leaves at once.
+            var request = ByteBuffer()
+            request.writeString("GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            try await leaving.send(request)
+            try await leaving.channel.close()
+            guard ContinuousClock.now - begin < .milliseconds(700) else {
+                await endpoint.stop()
+                continue
+            }
+            // The one after it waits behind that turn, then is read and answered.
+            #expect(try await get("/page", from: address).hasSuffix("page\n"))
+            #expect(reads.withLockedValue { $0 } == 2)
+            await endpoint.stop()
+            return
+        }
+        Issue.record("three times the leaving request was not sent and closed within 0.7 s of the burst")
     }
 
     @Test func metricsEndpointServesServerMetricsHealthAndReadiness() async throws {
