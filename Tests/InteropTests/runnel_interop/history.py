@@ -89,6 +89,10 @@ class History:
         self.faults: list[tuple[float, str]] = []
         self.unknown_acks: list[tuple[str, int, int]] = []
         self.max_examples = max_examples
+        # check() over 200,000 records takes tens of seconds: its report is kept until something new
+        # is recorded (reports, diagnostics and teardown ask again).
+        self._version = 0
+        self._checked: tuple[int, "Report"] | None = None
 
     # ---- recording (thread-safe; callable from delivery callbacks) --------------------------------
 
@@ -98,11 +102,13 @@ class History:
     def producer(self, name: str, idempotent: bool) -> None:
         """Declares a producer; reorder checks apply to idempotent ones only."""
         with self._lock:
+            self._version += 1
             self.idempotent[name] = idempotent
 
     def send(self, producer: str, value: str, partition: int | None = None, at: float | None = None) -> None:
         """`at`: when it was sent (history time), if not now (e.g. a paced producer in another process)."""
         with self._lock:
+            self._version += 1
             if value in self.sends:
                 raise ValueError(f"value {value!r} sent twice: values must be unique per record")
             self.idempotent.setdefault(producer, False)
@@ -112,6 +118,7 @@ class History:
 
     def ack(self, value: str, partition: int, offset: int, at: float | None = None) -> None:
         with self._lock:
+            self._version += 1
             s = self.sends.get(value)
             if s is None:
                 self.unknown_acks.append((value, partition, offset))
@@ -122,6 +129,7 @@ class History:
 
     def fail(self, value: str, error: str, definite: bool = False) -> None:
         with self._lock:
+            self._version += 1
             s = self.sends.get(value)
             if s is None:
                 return
@@ -129,10 +137,12 @@ class History:
 
     def read(self, consumer: str, partition: int, offset: int, value: str) -> None:
         with self._lock:
+            self._version += 1
             self.reads.append((consumer, partition, offset, value, self.now()))
 
     def final(self, partition: int, offset: int, value: str) -> None:
         with self._lock:
+            self._version += 1
             prev = self.finals[partition].get(offset)
             if prev is not None and prev != value:
                 self.final_dupes.append((partition, offset, prev, value))
@@ -140,10 +150,13 @@ class History:
 
     def final_complete(self) -> None:
         """Marks the final read as done (check() refuses to call records lost without it)."""
-        self.final_done = True
+        with self._lock:
+            self._version += 1
+            self.final_done = True
 
     def fault(self, text: str) -> None:
         with self._lock:
+            self._version += 1
             self.faults.append((self.now(), text))
 
     # ---- checking ---------------------------------------------------------------------------------
@@ -177,7 +190,9 @@ class History:
 
     def check(self) -> Report:
         with self._lock:
-            return self._check()
+            if self._checked is None or self._checked[0] != self._version:
+                self._checked = (self._version, self._check())
+            return self._checked[1]
 
     def _check(self) -> Report:
         # (sort key, text, value whose story follows the text): stories are told for examples only
