@@ -10,6 +10,10 @@
   second until it is back in the ISR, as a ratio to single-stream loopback TCP (iperf3; target >= 0.50);
 - etcd writes (put + delete + txn, from etcd's own /metrics) per produced MiB during the produce run
   (target: 0 - metadata changes only on membership or ISR changes);
+- with --parts disk: the disk's ceiling for the produce ratio: fio's synced O_DIRECT writes (1 MiB writes,
+  an fdatasync per 6 MiB, what a broker's write round and group commit do) from three streams at once
+  against one stream, median of 3 each; RF=3 writes every byte three times to this one disk, so the
+  ratio cannot exceed (three streams / one stream) / 3 while the disk holds the single node;
 - with --parts reference: the machine's ceiling for the catch-up's work without a broker
   (tools/bench/catchup_reference.c: sendfile of 1 MiB answers from the page cache over loopback,
   CRC-32C, a copy into aligned buffers, O_DIRECT writes with an fdatasync per 8 MiB), median of 3.
@@ -54,6 +58,20 @@ def machine_shares(before: list[int], after: list[int]) -> dict:
     delta = [b - a for a, b in zip(before, after)]
     total = sum(delta) or 1
     return {"busy": (total - delta[3] - delta[4]) / total, "iowait": delta[4] / total}
+
+
+def fio_synced_streams_bytes_per_s(work: str, streams: int) -> float:
+    """Total bytes/s of `streams` fio jobs at once, each writing 600 MiB with O_DIRECT in 1 MiB writes and
+    an fdatasync per 6 MiB to a file of its own."""
+    directory = tempfile.mkdtemp(dir=work)
+    try:
+        out = subprocess.run(["fio", "--name=streams", f"--directory={directory}", "--rw=write", "--bs=1M",
+                              "--size=600M", "--direct=1", "--ioengine=psync", "--fdatasync=6",
+                              f"--numjobs={streams}", "--group_reporting", "--output-format=json"],
+                             capture_output=True, text=True, timeout=600, check=True)
+        return json.loads(out.stdout)["jobs"][0]["write"]["bw_bytes"]
+    finally:
+        subprocess.run(["rm", "-rf", directory], check=False)
 
 
 def free_base(count: int, avoid: range | None = None) -> int:
@@ -344,6 +362,17 @@ def main() -> int:
                 results[f"{prefix}_single_machine_shares"] = shares["single"][name]
                 results[f"{prefix}_cluster_rf3_machine_shares"] = shares["cluster"][name]
             results["etcd_writes_per_produced_MiB"] = max(etcd_per_mib)
+
+        if "disk" in parts:
+            one, three = [], []
+            for _ in range(3):
+                one.append(fio_synced_streams_bytes_per_s(work, 1) / 1e6)
+                three.append(fio_synced_streams_bytes_per_s(work, 3) / 1e6)
+            results["disk_synced_one_stream_MBps"] = one
+            results["disk_synced_three_streams_MBps"] = three
+            gain = statistics.median(three) / statistics.median(one)
+            results["disk_three_streams_over_one"] = gain
+            results["produce_ratio_disk_ceiling"] = gain / 3
 
         if "reference" in parts:
             results["catchup_reference"] = catchup_reference(work, args.catchup_mib)
