@@ -30,7 +30,11 @@ def device_tail(directory: str, bytes_per_s: float, seconds: float) -> dict:
     the byte-weighted latency quantiles in ms, plus the writes' and fdatasyncs' own times."""
     fd, path = tempfile.mkstemp(dir=directory, prefix="device-tail-")
     os.close(fd)
-    fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
+    except OSError:
+        os.unlink(path)  # no O_DIRECT here (tmpfs)
+        raise
     buffer = mmap.mmap(-1, MAX_WRITE)  # page-aligned, as O_DIRECT needs
     rounds: list[tuple[float, float, float, float, float, int]] = []  # arrivals from, to; write start, end; sync end; bytes
     start = time.monotonic()
