@@ -29,7 +29,9 @@ import time
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
-from device_tail import device_tail
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from device_tail import device_tail  # noqa: E402
 
 
 def free_port() -> int:
