@@ -38,7 +38,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_bench import Broker, build_driver, cpu_seconds, iperf3_loopback_bytes_per_s, minor_faults, percentile, run_driver  # noqa: E402
+from e2e_bench import (Broker, build_driver, cpu_seconds, fio_direct_bytes_per_s, iperf3_loopback_bytes_per_s,  # noqa: E402
+                       minor_faults, percentile, run_driver)
 
 from confluent_kafka import KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -58,20 +59,6 @@ def machine_shares(before: list[int], after: list[int]) -> dict:
     delta = [b - a for a, b in zip(before, after)]
     total = sum(delta) or 1
     return {"busy": (total - delta[3] - delta[4]) / total, "iowait": delta[4] / total}
-
-
-def fio_synced_streams_bytes_per_s(work: str, streams: int) -> float:
-    """Total bytes/s of `streams` fio jobs at once, each writing 600 MiB with O_DIRECT in 1 MiB writes and
-    an fdatasync per 6 MiB to a file of its own."""
-    directory = tempfile.mkdtemp(dir=work)
-    try:
-        out = subprocess.run(["fio", "--name=streams", f"--directory={directory}", "--rw=write", "--bs=1M",
-                              "--size=600M", "--direct=1", "--ioengine=psync", "--fdatasync=6",
-                              f"--numjobs={streams}", "--group_reporting", "--output-format=json"],
-                             capture_output=True, text=True, timeout=600, check=True)
-        return json.loads(out.stdout)["jobs"][0]["write"]["bw_bytes"]
-    finally:
-        subprocess.run(["rm", "-rf", directory], check=False)
 
 
 def free_base(count: int, avoid: range | None = None) -> int:
@@ -365,9 +352,11 @@ def main() -> int:
 
         if "disk" in parts:
             one, three = [], []
+            # Each stream writes 600 MiB in 1 MiB writes with an fdatasync per 6 MiB (a broker's write round
+            # and group commit), to a file of its own.
             for _ in range(3):
-                one.append(fio_synced_streams_bytes_per_s(work, 1) / 1e6)
-                three.append(fio_synced_streams_bytes_per_s(work, 3) / 1e6)
+                one.append(fio_direct_bytes_per_s(work, size_mb=600, sync_every=6, streams=1) / 1e6)
+                three.append(fio_direct_bytes_per_s(work, size_mb=600, sync_every=6, streams=3) / 1e6)
             results["disk_synced_one_stream_MBps"] = one
             results["disk_synced_three_streams_MBps"] = three
             gain = statistics.median(three) / statistics.median(one)

@@ -25,9 +25,11 @@ BLOCK = 4096
 MAX_WRITE = 8 << 20
 
 
-def device_tail(directory: str, bytes_per_s: float, seconds: float) -> dict:
-    """Runs the paced write + fdatasync rounds in a new file under `directory` (deleted after) and returns
-    the byte-weighted latency quantiles in ms, plus the writes' and fdatasyncs' own times."""
+def device_tail(directory: str, bytes_per_s: float, seconds: float, remove=os.unlink) -> dict:
+    """Runs the paced write + fdatasync rounds in a new file under `directory` (deleted after with
+    `remove`: e2e_bench passes its gentle removal, so that freeing the file does not stall the broker
+    measured next) and returns the byte-weighted latency quantiles in ms, plus the writes' and fdatasyncs'
+    own times."""
     fd, path = tempfile.mkstemp(dir=directory, prefix="device-tail-")
     os.close(fd)
     try:
@@ -61,7 +63,7 @@ def device_tail(directory: str, bytes_per_s: float, seconds: float) -> dict:
             rounds.append((first, written_until, began, wrote, synced, size))
     finally:
         os.close(fd)
-        os.unlink(path)
+        remove(path)
     samples: list[tuple[float, int]] = []  # (latency, weight in bytes)
     for first, last, _, _, synced, size in rounds:
         pieces = max(1, size // 16384)

@@ -69,12 +69,15 @@ def fio_seq_write_fdatasync_bytes_per_s(directory: str, size_mb: int = 512) -> f
     return json.loads(out.stdout)["jobs"][0]["write"]["bw_bytes"]
 
 
-def fio_direct_bytes_per_s(directory: str, size_mb: int = 512, bs: str = "1M", dsync: bool = False) -> float:
-    """O_DIRECT sequential writes of `bs`, each followed by an fdatasync (or written O_DSYNC)."""
-    sync = ["--sync=dsync"] if dsync else ["--fdatasync=1"]
+def fio_direct_bytes_per_s(directory: str, size_mb: int = 512, bs: str = "1M", dsync: bool = False,
+                           sync_every: int = 1, streams: int = 1) -> float:
+    """O_DIRECT sequential writes of `bs`, an fdatasync after every `sync_every` of them (or each written
+    O_DSYNC); `streams` jobs at once, each to a file of its own (their total bytes/s)."""
+    sync = ["--sync=dsync"] if dsync else [f"--fdatasync={sync_every}"]
     out = subprocess.run(
         ["fio", "--name=directwrite", f"--directory={directory}", "--rw=write", f"--bs={bs}", f"--size={size_mb}M",
-         "--direct=1", *sync, "--ioengine=psync", "--output-format=json"],
+         "--direct=1", *sync, "--ioengine=psync", f"--numjobs={streams}", "--group_reporting",
+         "--output-format=json"],
         capture_output=True, text=True, timeout=600, check=True)
     for name in Path(directory).glob("directwrite*"):
         remove_gently(name)
@@ -262,7 +265,8 @@ def half_rate_latency(driver: str, broker: "Broker", topic: str, partitions: int
     # The device's own p99 at the same pace, with no broker (the broker idle meanwhile): what any durable
     # broker's figure is built on (tools/bench/device_tail.py).
     try:
-        own["device_p99_ms"] = device_tail(broker.workdir, paced["MBps"] * 1e6, LATENCY_RUN_SECONDS)["latency_ms"]["p99"]
+        own["device_p99_ms"] = device_tail(broker.workdir, paced["MBps"] * 1e6, LATENCY_RUN_SECONDS,
+                                           remove=remove_gently)["latency_ms"]["p99"]
     except OSError as error:  # no O_DIRECT there (tmpfs)
         print(f"device_tail: {error}", file=sys.stderr)
         own["device_p99_ms"] = float("nan")
