@@ -11,7 +11,10 @@ The producer is librdkafka's C API (tools/bench/rdkafka_perf.c, built by e2e_ben
 `--client java`, the Java client (tools/bench/java/TxnPerf.java, compiled here against the kafka-clients
 jars that scripts/install-deps fetches into .cache/jars; RUNNEL_INTEROP_JARS overrides); acks=all, the
 broker's durable defaults, the same producer settings for both. The consumers are librdkafka's. Rounds
-alternate the two produce modes; medians are reported.
+alternate the two produce modes; medians are reported. `budget_at_0_80_ms` is what a transaction may
+take beyond its records' time at the idempotent rate for a ratio of 0.80 (a quarter of that time); with
+`--client java` `send_loop_ms` is the application's own time per transaction from beginTransaction() to
+commitTransaction(), spent from that budget before the broker sees the transaction's one full batch.
 
     .venv/bin/python tools/bench/txn_bench.py --runnel .build-release/release/runnel --rounds 3
     .venv/bin/python tools/bench/txn_bench.py --runnel .build-release/release/runnel --rounds 3 --client java
@@ -64,6 +67,9 @@ def main() -> int:
     parser.add_argument("--override", action="append", default=[],
                         help="a broker setting key=value for both modes, e.g. log.flush.interval.messages="
                              "9223372036854775807 (Kafka's default: acknowledged from the page cache)")
+    parser.add_argument("--producer-config", action="append", default=[], metavar="KEY=VALUE",
+                        help="a producer setting for both modes, over the driver's (e.g. batch.size=16384, the Java "
+                             "client's default; the drivers set linger.ms=5 and batch.size=1000000)")
     parser.add_argument("--client", choices=("librdkafka", "java"), default="librdkafka",
                         help="the producer (the consumers are librdkafka's either way)")
     parser.add_argument("--java-warm", type=int, default=50_000,
@@ -74,7 +80,7 @@ def main() -> int:
     driver, version = build_driver()
     java, java_version = build_java() if args.client == "java" else ([], "")
     rows: dict[str, list] = {k: [] for k in ("idempotent", "transactional", "commit_p50", "commit_p99",
-                                               "read_uncommitted", "read_committed")}
+                                               "read_uncommitted", "read_committed", "send_loop_ms")}
     common = ["-n", str(args.records), "-s", str(args.value_size), "-a", "all"]
     with tempfile.TemporaryDirectory(prefix="runnel-txn-bench-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
         for round_index in range(args.rounds):
@@ -85,6 +91,7 @@ def main() -> int:
                 create_topic(broker.bootstrap, txn, args.partitions)
                 order = [("idempotent", idem, []), ("transactional", txn, ["-T", str(args.txn_records)])]
                 for name, topic, extra in (order if round_index % 2 == 0 else order[::-1]):
+                    extra = [*extra, *(a for kv in args.producer_config for a in ("-X", kv))]
                     if java:
                         result = run_java(java, "-b", broker.bootstrap, "-t", topic, "-n", str(args.records),
                                           "-s", str(args.value_size), "-w", str(args.java_warm), *extra)
@@ -95,6 +102,8 @@ def main() -> int:
                     if "commit_ms" in result:
                         rows["commit_p50"].append(result["commit_ms"]["p50"])
                         rows["commit_p99"].append(result["commit_ms"]["p99"])
+                    if "send_loop_ms_mean" in result:
+                        rows["send_loop_ms"].append(result["send_loop_ms_mean"])
                 isolations = [("read_uncommitted", []), ("read_committed", ["-X", "isolation.level=read_committed"])]
                 for name, extra in (isolations if round_index % 2 == 0 else isolations[::-1]):
                     result = run_driver(driver, "consume", "-b", broker.bootstrap, "-t", txn, "-p", str(args.partitions),
@@ -102,12 +111,13 @@ def main() -> int:
                     rows[name].append(result["MBps"])
             finally:
                 broker.stop()
-    med = {k: statistics.median(v) for k, v in rows.items()}
+    med = {k: statistics.median(v) for k, v in rows.items() if v}
     results = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}",
         "producer": f"tools/bench/java/TxnPerf.java, {java_version}" if java else "tools/bench/rdkafka_perf.c",
         "records": args.records, "value_size": args.value_size, "txn_records": args.txn_records,
         "partitions": args.partitions, "rounds": args.rounds, "overrides": args.override,
+        "producer_config": args.producer_config,
         "load_average": os.getloadavg()[0],
         "idempotent_produce_MBps": med["idempotent"],
         "transactional_produce_MBps": med["transactional"],
@@ -117,6 +127,9 @@ def main() -> int:
         "read_uncommitted_MBps": med["read_uncommitted"],
         "read_committed_MBps": med["read_committed"],
         "read_committed_ratio": med["read_committed"] / med["read_uncommitted"],
+        # At 0.80 a transaction may take a quarter longer than its records at the idempotent rate.
+        "budget_at_0_80_ms": args.txn_records * args.value_size / (med["idempotent"] * 1e6) * 1000 * 0.25,
+        **({"send_loop_ms": med["send_loop_ms"]} if "send_loop_ms" in med else {}),
         "per_round": rows,
     }
     text = json.dumps(results, indent=2)

@@ -33,11 +33,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runnel", required=True)
     parser.add_argument("--transactions", type=int, default=300)
+    parser.add_argument("--override", action="append", default=[],
+                        help="a broker setting KEY=VALUE, e.g. log.flush.interval.messages=9223372036854775807 with "
+                             "log.io.mode=buffered (Kafka's durability: no disk wait in any round)")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
     partitions = 6
     with tempfile.TemporaryDirectory(prefix="runnel-txn-steps-", dir=os.environ.get("BENCH_DIR", "/tmp")) as work:
-        broker = Broker(args.runnel, work)
+        broker = Broker(args.runnel, work, tuple(args.override))
         try:
             create_topic(broker.bootstrap, "steps", partitions)
             conn = T.TxnConnection(broker.port)

@@ -14,6 +14,14 @@ as txn_bench.py does (transactions of 1,000 records of 1 KiB, 6 partitions, acks
     tail_produce_ms     round trip of the smaller requests with the rest
     end_txn_ms          EndTxn round trip (the broker: the PrepareCommit record)
 
+Before the traced run, the same producer writes records idempotently (no trace; twice, at least 200,000
+records each, the second run counts) to another topic of the same broker: the baseline of txn_bench.py's ratio, in the same run. From it and the
+trace the report derives `ceiling_free_coordinator`: the transactional / idempotent ratio if the
+coordinator's two rounds (AddPartitionsToTxn, EndTxn) cost nothing and everything else in the cycle (the
+client's own gaps, the data's rounds) stayed as measured; and `client_serial_ms` against
+`budget_at_0_80_ms`: at a ratio of 0.80 a transaction may take a quarter longer than its records take at
+the idempotent rate, and the client's own gaps alone use the budget when they exceed it.
+
 librdkafka's log timestamps have millisecond resolution, so the gaps measured between two log lines are
 quantized (their means over many transactions are still meaningful); the round trips are librdkafka's
 own `rtt` figures (microseconds).
@@ -88,6 +96,13 @@ def main() -> int:
         broker = Broker(args.runnel, work, tuple(args.override))
         try:
             create_topic(broker.bootstrap, "trace", args.partitions)
+            create_topic(broker.bootstrap, "baseline", args.partitions)
+            for _ in range(2):  # the first run warms the broker and the disk's fresh blocks; the second counts
+                base = subprocess.run([driver, "produce", "-b", broker.bootstrap, "-t", "baseline",
+                                       "-n", str(max(args.records, 200_000)), "-s", "1024", "-a", "all",
+                                       "-X", "enable.idempotence=true"], capture_output=True, text=True, timeout=600)
+                if base.returncode != 0:
+                    raise RuntimeError(f"rdkafka_perf (idempotent baseline) failed: {base.stderr.strip()[-800:]}")
             out = subprocess.run([driver, "produce", "-b", broker.bootstrap, "-t", "trace", "-n", str(args.records),
                                   "-s", "1024", "-a", "all", "-T", str(args.txn_records),
                                   "-X", "enable.idempotence=true", "-X", "debug=eos,protocol"],
@@ -98,9 +113,19 @@ def main() -> int:
         raise RuntimeError(f"rdkafka_perf failed: {out.stderr.strip()[-800:]}")
     produced = json.loads(out.stdout.strip().splitlines()[-1])
     steps = breakdown(out.stderr)
+    idempotent = json.loads(base.stdout.strip().splitlines()[-1])["MBps"]
+    mean = {name: statistics.mean(values) for name, values in steps.items() if values}
+    txn_ms_at_idempotent_rate = args.txn_records * 1024 / (idempotent * 1e6) * 1000
+    cycle = mean.get("cycle_ms", 0.0)
+    coordinator = mean.get("add_partitions_ms", 0.0) + mean.get("end_txn_ms", 0.0)
     results = {
         "driver": f"tools/bench/rdkafka_perf.c, librdkafka {version}", "overrides": args.override,
         "load_average": load, "MBps": produced["MBps"], "commit_ms": produced["commit_ms"],
+        "idempotent_MBps": idempotent,
+        "ratio_to_idempotent": produced["MBps"] / idempotent,
+        "ceiling_free_coordinator": (txn_ms_at_idempotent_rate / (cycle - coordinator)) if cycle > coordinator else None,
+        "client_serial_ms": round(mean.get("client_gap_ms", 0.0) + mean.get("add_to_produce_ms", 0.0), 3),
+        "budget_at_0_80_ms": round(txn_ms_at_idempotent_rate * 0.25, 3),
         "steps": {name: {"n": len(values), "mean": round(statistics.mean(values), 3),
                          "p50": round(statistics.median(values), 3), "max": round(max(values), 3)}
                   for name, values in steps.items() if values},

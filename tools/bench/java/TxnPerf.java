@@ -9,8 +9,9 @@
 //   java -cp <classes>:<kafka jars> TxnPerf -b HOST:PORT -t TOPIC -n 200000 -s 1024 [-T 1000] [-w 50000]
 //        [-X key=value ...]
 //
-// Prints one JSON object on stdout: records, bytes, seconds, MBps, and with -T transactions and
-// commit_ms {p50, p99, max}.
+// Prints one JSON object on stdout: records, bytes, seconds, MBps, and with -T transactions,
+// commit_ms {p50, p99, max} and send_loop_ms_mean (beginTransaction() to commitTransaction(): the
+// application's sends, during which a transaction's one ~1 MB batch is still filling).
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -64,10 +65,11 @@ public final class TxnPerf {
                  new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             if (txnRecords > 0) producer.initTransactions();
             // Warm-up, same mode; not timed.
-            run(producer, topic, payload, warm, txnRecords, null, failed, firstError);
+            run(producer, topic, payload, warm, txnRecords, null, null, failed, firstError);
             double[] commits = new double[(int) (txnRecords > 0 ? count / txnRecords + 2 : 0)];
+            double[] loops = new double[commits.length];
             long start = System.nanoTime();
-            int n = run(producer, topic, payload, count, txnRecords, commits, failed, firstError);
+            int n = run(producer, topic, payload, count, txnRecords, commits, loops, failed, firstError);
             double seconds = (System.nanoTime() - start) / 1e9;
             if (failed.get() > 0) {
                 System.err.println("TxnPerf: " + failed.get() + " delivery errors, first: " + firstError.get());
@@ -82,6 +84,7 @@ public final class TxnPerf {
                 Arrays.sort(c);
                 out.append(String.format(",\"transactions\":%d,\"commit_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
                     n, c[Math.min(n - 1, (int) (n * 0.50))], c[Math.min(n - 1, (int) (n * 0.99))], c[n - 1]));
+                out.append(String.format(",\"send_loop_ms_mean\":%.3f", Arrays.stream(loops, 0, n).average().orElse(0)));
             }
             out.append("}");
             System.out.println(out);
@@ -89,18 +92,24 @@ public final class TxnPerf {
     }
 
     /** Produces `count` records; in transactions of `txnRecords` when > 0, recording each commit's
-     *  latency in `commits` (when given). Returns the number of commits recorded. */
+     *  latency in `commits` and the time from beginTransaction() to commitTransaction() (the application's
+     *  send loop) in `loops` (when given). Returns the number of commits recorded. */
     private static int run(KafkaProducer<byte[], byte[]> producer, String topic, byte[] payload, long count,
-                           long txnRecords, double[] commits, AtomicLong failed,
+                           long txnRecords, double[] commits, double[] loops, AtomicLong failed,
                            AtomicReference<String> firstError) {
         int n = 0;
         if (count <= 0) return 0;
+        long begun = System.nanoTime();
         if (txnRecords > 0) producer.beginTransaction();
         for (long i = 0; i < count; i++) {
             if (txnRecords > 0 && i > 0 && i % txnRecords == 0) {
                 long t0 = System.nanoTime();
                 producer.commitTransaction();
-                if (commits != null) commits[n++] = (System.nanoTime() - t0) / 1e6;
+                if (commits != null) {
+                    loops[n] = (t0 - begun) / 1e6;
+                    commits[n++] = (System.nanoTime() - t0) / 1e6;
+                }
+                begun = System.nanoTime();
                 producer.beginTransaction();
             }
             producer.send(new ProducerRecord<>(topic, null, payload), (md, e) -> {
@@ -113,7 +122,10 @@ public final class TxnPerf {
         if (txnRecords > 0) {
             long t0 = System.nanoTime();
             producer.commitTransaction();
-            if (commits != null) commits[n++] = (System.nanoTime() - t0) / 1e6;
+            if (commits != null) {
+                loops[n] = (t0 - begun) / 1e6;
+                commits[n++] = (System.nanoTime() - t0) / 1e6;
+            }
         } else {
             producer.flush();
         }
