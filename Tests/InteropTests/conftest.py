@@ -256,3 +256,40 @@ def pytest_runtest_makereport(item, call):
     if report.failed:
         for b in list(_active):
             report.sections.append((f"broker log {b.workdir.name} (port {b.port})", b.log_tail()))
+
+
+# Where the suite's time went, per xdist worker and per scheduling group (_module_group), summed from the
+# test reports the controller receives (setup, call and teardown; a module's broker start counts in its
+# first test's setup). The longest worker bounds the suite's wall time: the summary shows whether the
+# cluster group's worker is the critical path.
+_busy_by_worker: dict[str, float] = {}
+_busy_by_group: dict[str, float] = {}
+_rootpath: list[Path] = []
+_group_of: dict[str, str] = {}
+
+
+def pytest_configure(config):
+    _rootpath.append(Path(str(config.rootpath)))
+
+
+def pytest_runtest_logreport(report):
+    node = getattr(report, "node", None)  # the xdist worker, on the controller
+    worker = getattr(getattr(node, "gateway", None), "id", "main")
+    _busy_by_worker[worker] = _busy_by_worker.get(worker, 0.0) + report.duration
+    name = report.nodeid.split("::", 1)[0]
+    if name not in _group_of:
+        module = _rootpath[0] / name if _rootpath else None
+        group = "?" if module is None or not module.is_file() else _module_group(module)
+        _group_of[name] = group if group in ("cluster", "?") else Path(group).name
+    group = _group_of[name]
+    _busy_by_group[group] = _busy_by_group.get(group, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _busy_by_worker:
+        return
+    wall = time.monotonic() - _session_start
+    workers = ", ".join(f"{w} {s:.0f}s" for w, s in sorted(_busy_by_worker.items()))
+    top = sorted(_busy_by_group.items(), key=lambda kv: -kv[1])[:6]
+    groups = ", ".join(f"{g} {s:.0f}s" for g, s in top)
+    terminalreporter.write_line(f"== busy time by worker ({wall:.0f}s wall): {workers}; largest groups: {groups}")
