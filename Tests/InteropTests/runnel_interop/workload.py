@@ -9,8 +9,11 @@ final_read     a fresh consumer reads every partition from the beginning to its 
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
+import traceback
+import warnings
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -125,6 +128,7 @@ class ConsumerLoop:
         self.count = 0
         self.errors: dict[str, int] = {}
         self._stop = threading.Event()
+        self._stuck = False
         self._thread = threading.Thread(target=self._run, name=f"consumer-{name}", daemon=True)
 
     def _run(self) -> None:
@@ -149,8 +153,18 @@ class ConsumerLoop:
         return self
 
     def stop(self) -> None:
+        """Stops polling and closes the consumer (on its thread), waiting up to 30 s. A close that takes
+        longer (librdkafka's close can wait on its group's state) is reported once as a warning, with
+        where the thread is, and not waited for again (tests call stop() in their body and at teardown)."""
         self._stop.set()
+        if self._stuck:
+            return
         self._thread.join(30)
+        if self._thread.is_alive():
+            self._stuck = True
+            frame = sys._current_frames().get(self._thread.ident)
+            where = "".join(traceback.format_stack(frame)[-3:]) if frame is not None else "(no frame)"
+            warnings.warn(f"consumer {self.name}: still closing 30 s after stop(); its thread is at:\n{where}")
 
     def read_since(self, since: float) -> int:
         return sum(1 for c, _, _, _, t in list(self.history.reads) if c == self.name and t >= since)
