@@ -41,6 +41,38 @@ import Testing
         #expect(durable.byteCount == follower.byteCount)
     }
 
+    @Test func unwrittenBytesCountAppendsUntilTheirWriteAndWrittenRunsBeforeTheCompletion() throws {
+        let dir = TemporaryDirectory()
+        let faults = IOFaultInjector()
+        let manager = try TestManagers.make(dir.path, faults: faults)
+        defer { manager.shutdown() }
+        let log = try manager.createLog(topic: "w", partition: 0, topicId: nil)
+        _ = try log.appendAndWait(records: TestBatches.simple(count: 1), leaderEpoch: 0)
+        #expect(log.unwrittenBytes == 0)
+        // Writes held: both appends count, in bytes (a replica fetcher stops running ahead on this).
+        faults.hold()
+        faults.holdSyncs()
+        let events = Mutex<[String]>([])
+        let first = TestBatches.simple(count: 3)
+        let second = TestBatches.simple(count: 5)
+        for (name, records) in [("a", first), ("b", second)] {
+            let batches = try ValidatedBatches.validate(records, origin: .client, maxMessageBytes: 1 << 20)
+            log.append(batches, leaderEpoch: 0, written: { events.withLock { $0.append("\(name) written") } }) { _ in
+                events.withLock { $0.append("\(name) done") }
+            }
+        }
+        #expect(log.unwrittenBytes == Int64(first.readableBytes + second.readableBytes))
+        // Written, syncs still held: nothing unwritten, `written` ran for each, no completion yet.
+        faults.release()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while events.withLock({ $0.count }) < 2, ContinuousClock.now < deadline { usleep(500) }
+        #expect(log.unwrittenBytes == 0)
+        #expect(events.withLock { $0 } == ["a written", "b written"])
+        faults.releaseSyncs()
+        while events.withLock({ $0.count }) < 4, ContinuousClock.now < deadline { usleep(500) }
+        #expect(events.withLock { $0 } == ["a written", "b written", "a done", "b done"])
+    }
+
     @Test func aFailedWriteIsNeverReadableAsWritten() throws {
         let dir = TemporaryDirectory()
         let faults = IOFaultInjector()

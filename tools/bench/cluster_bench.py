@@ -215,11 +215,13 @@ def failover_ms(cluster: LocalCluster, topic: str) -> float:
     return (after[0] - killed_at) * 1000
 
 
-def start_perf(path: str | None) -> subprocess.Popen | None:
-    """A system-wide `perf record -g` into `path` (None: no profile), given half a second to start."""
+def start_perf(path: str | None, event: str | None = None) -> subprocess.Popen | None:
+    """A system-wide `perf record -g` into `path` (None: no profile), given half a second to start:
+    CPU samples at 999 Hz, or every occurrence of `event` (e.g. minor-faults)."""
     if not path:
         return None
-    perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", path],
+    sampling = ["-e", event] if event else ["-F", "999"]
+    perf = subprocess.Popen(["perf", "record", "-a", "-g", *sampling, "-o", path],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     return perf
@@ -271,6 +273,9 @@ def main() -> int:
                         help="read the leader's catch-up segment files into the page cache before the follower restarts")
     parser.add_argument("--perf-catchup", metavar="FILE",
                         help="record a system-wide `perf record -g` of the catch-up into FILE")
+    parser.add_argument("--perf-event", metavar="EVENT",
+                        help="with --perf-catchup / --perf-produce: record every EVENT (e.g. minor-faults) instead "
+                             "of CPU samples")
     parser.add_argument("--client-nice", type=int, default=0, metavar="N",
                         help="run the produce client at this nice level in both the single-node and the RF=3 runs")
     parser.add_argument("--producers", default="plain,idempotent",
@@ -324,7 +329,7 @@ def main() -> int:
                         for name in order:
                             create(cluster.bootstrap, f"bench-{name}", args.partitions, 3, {"min.insync.replicas": "2"})
                             before = cluster.etcd_writes()
-                            perf = start_perf(args.perf_produce)
+                            perf = start_perf(args.perf_produce, args.perf_event)
                             times = cpu_times()
                             result = run_driver(*client, "produce", "-b", cluster.bootstrap, "-t", f"bench-{name}",
                                                 *base_args, *producers[name])
@@ -393,7 +398,7 @@ def main() -> int:
                 isr_before = cluster.partition("catchup", 0)[1]
                 if follower in isr_before:
                     raise RuntimeError(f"follower {follower} still in the ISR {isr_before} after 60 s down")
-                perf = start_perf(args.perf_catchup)  # before the follower starts
+                perf = start_perf(args.perf_catchup, args.perf_event)  # before the follower starts
                 if args.warm_leader:
                     for path in Path(cluster.node(leader)["data_dir"]).glob("catchup-0/*.log"):
                         with open(path, "rb") as f:

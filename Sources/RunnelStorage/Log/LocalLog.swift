@@ -245,6 +245,11 @@ final class LocalLog {
         return end
     }
 
+    /// Bytes of in-flight appends whose write has not reached the file yet (their buffers are still held).
+    var unwrittenBytes: Int64 {
+        inFlight.reduce(0) { $0 + ($1.written || $1.done ? 0 : $1.endPosition - $1.startPosition) }
+    }
+
     /// How far `segment`'s file holds written bytes: its visible size, or beyond it the end of the
     /// written prefix of in-flight writes to it.
     func writtenSize(of segment: LogSegment) -> Int64 {

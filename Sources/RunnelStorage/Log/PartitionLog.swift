@@ -66,6 +66,9 @@ public final class PartitionLog: Sendable {
     public var logEndOffset: Int64 { state.withLock { $0.local.logEndOffset } }
     /// One past the last offset appended, written or still in flight (the next append's first offset).
     public var appendedEndOffset: Int64 { state.withLock { $0.local.nextOffset } }
+    /// Bytes appended whose write has not reached the file yet (a follower far behind stops running ahead
+    /// of its disk on it).
+    public var unwrittenBytes: Int64 { state.withLock { $0.local.unwrittenBytes } }
     /// The first offset still in the log.
     public var logStartOffset: Int64 { state.withLock { $0.logStartOffset } }
     /// The offset up to which consumers may read (see `highWatermarkPolicy`).
@@ -138,8 +141,11 @@ public final class PartitionLog: Sendable {
     /// `.replication` the batches keep their offsets and epochs (a follower's append). `completion` runs
     /// once, on the I/O thread: when the bytes are durable (flush.messages = 1, the default), or when they
     /// are written to the page cache otherwise; at once for rejections and duplicates. Nothing blocking
-    /// runs on the caller's thread: a roll only creates the new segment's files.
+    /// runs on the caller's thread: a roll only creates the new segment's files. `written`, when given,
+    /// runs (on the engine's write thread) once the bytes reached the file, before their fsync; appends
+    /// that are not synced separately have only `completion`.
     public func append(_ batches: ValidatedBatches, leaderEpoch: Int32, origin: AppendOrigin = .client,
+                       written: (@Sendable () -> Void)? = nil,
                        completion: @escaping @Sendable (Result<AppendResult, StorageError>) -> Void) {
         if logDir.isOffline {
             completion(.failure(.logDirOffline(path: logDir.path)))
@@ -156,7 +162,13 @@ public final class PartitionLog: Sendable {
                 }
                 request.direct = direct
                 // Before the fsync: followers may fetch what is written while it syncs.
-                if sync { request.written = { [self] code in if code == 0 { writeWritten(token: token) } } }
+                if sync {
+                    request.written = { [self] code in
+                        guard code == 0 else { return }
+                        writeWritten(token: token)
+                        written?()
+                    }
+                }
                 if !logDir.engine.submit(request) {
                     // The engine is shut down: fail this append (the pending entry is failed and rolled back).
                     _ = s.complete(token: token, errno: EBADF)
