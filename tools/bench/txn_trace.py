@@ -15,12 +15,13 @@ as txn_bench.py does (transactions of 1,000 records of 1 KiB, 6 partitions, acks
     end_txn_ms          EndTxn round trip (the broker: the PrepareCommit record)
 
 Before the traced run, the same producer writes records idempotently (no trace; twice, at least 200,000
-records each, the second run counts) to another topic of the same broker: the baseline of txn_bench.py's ratio, in the same run. From it and the
-trace the report derives `ceiling_free_coordinator`: the transactional / idempotent ratio if the
-coordinator's two rounds (AddPartitionsToTxn, EndTxn) cost nothing and everything else in the cycle (the
-client's own gaps, the data's rounds) stayed as measured; and `client_serial_ms` against
-`budget_at_0_80_ms`: at a ratio of 0.80 a transaction may take a quarter longer than its records take at
-the idempotent rate, and the client's own gaps alone use the budget when they exceed it.
+records each, the second run counts) to another topic of the same broker: the baseline of txn_bench.py's
+ratio, in the same run. From it and the trace the report derives `ceiling_free_coordinator`: the
+transactional / idempotent ratio if the coordinator's two rounds (AddPartitionsToTxn, EndTxn) cost
+nothing and everything else in the cycle (the client's own gaps, the data's rounds) stayed as measured;
+and `client_serial_ms` against `budget_at_0_80_ms`: at a ratio of 0.80 a transaction may take a quarter
+longer than its records take at the idempotent rate, and the client's own gaps alone use the budget when
+they exceed it.
 
 librdkafka's log timestamps have millisecond resolution, so the gaps measured between two log lines are
 quantized (their means over many transactions are still meaningful); the round trips are librdkafka's
