@@ -230,7 +230,11 @@ def test_throttled_catch_up_takes_the_rate_into_account(throttled_cluster, runne
         ConfigEntry("leader.replication.throttled.replicas", f"0:{source}", incremental_operation=AlterConfigOpType.SET),
         ConfigEntry("follower.replication.throttled.replicas", f"0:{target}", incremental_operation=AlterConfigOpType.SET)])
     admin.incremental_alter_configs([lists])[lists].result(30)
-    p = Producer({"bootstrap.servers": _bootstrap(cluster), "acks": "all", "compression.type": "none"})
+    # Small batches: a batch is never split (by Kafka's leader either), so one fetch may take a whole batch
+    # beyond the bucket; librdkafka's default batch.size (1,000,000) let a loaded machine's producer put
+    # most of the data in one or two batches, and the catch-up went faster than the rate (2.7 s in CI).
+    p = Producer({"bootstrap.servers": _bootstrap(cluster), "acks": "all", "compression.type": "none",
+                  "batch.size": 16384})
     payload = bytes(1000)
     for i in range(THROTTLED_BYTES // len(payload)):
         p.produce(topic, payload, key=str(i).encode(), partition=0)
