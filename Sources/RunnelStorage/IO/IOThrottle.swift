@@ -45,8 +45,15 @@ final class IOThrottle: Sendable {
 
     /// Counts `bytes` read or written by the job; sleeps when the window's rate is above the limit.
     func charge(_ bytes: Int) {
-        let now = ContinuousClock.now
-        let pause = state.withLock { s -> Duration? in
+        if let pause = pause(charging: bytes, at: .now) {
+            let (seconds, attoseconds) = pause.components
+            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+        }
+    }
+
+    /// Counts `bytes` charged at `now`; returns how long the job should pause, or nil to go on at once.
+    func pause(charging bytes: Int, at now: ContinuousClock.Instant) -> Duration? {
+        state.withLock { s -> Duration? in
             guard s.bytesPerSecond < .greatestFiniteMagnitude else { return nil }
             guard let start = s.windowStart else {
                 s.windowStart = now
@@ -61,10 +68,6 @@ final class IOThrottle: Sendable {
             s.windowStart = nil
             s.windowBytes = 0
             return due > elapsed ? due - elapsed : nil
-        }
-        if let pause {
-            let (seconds, attoseconds) = pause.components
-            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
         }
     }
 }
