@@ -13,8 +13,11 @@ import Testing
 struct EtcdMetadataStoreTests {
     static let logger = Logger(label: "test.etcd-store")
 
-    func open(_ server: EtcdTestServer, node: Int32, prefix: String = "/runnel", ttl: Duration = .seconds(2),
-              rack: String? = nil, requestTimeout: Duration = .seconds(1)) async throws -> EtcdMetadataStore {
+    /// A store on `server`. The defaults leave room for a loaded machine (the suite runs beside ~500
+    /// other tests and etcd fsyncs on a slow disk): a 6 s lease is lost only after 4.5 s without an
+    /// acknowledged renewal, and a write may take 5 s. Tests of a lease's loss pass a shorter TTL.
+    func open(_ server: EtcdTestServer, node: Int32, prefix: String = "/runnel", ttl: Duration = .seconds(6),
+              rack: String? = nil, requestTimeout: Duration = .seconds(5)) async throws -> EtcdMetadataStore {
         let registration = BrokerRegistration(
             nodeId: node, listeners: [BrokerEndpoint(name: "PLAINTEXT", host: "127.0.0.1", port: 9000 + node)], rack: rack)
         let client = EtcdClientConfiguration(endpoints: [server.endpoint], requestTimeout: requestTimeout)
@@ -172,18 +175,20 @@ struct EtcdMetadataStoreTests {
     func reelectionAfterRenewalsStop() async throws {
         let server = try await EtcdTestServer.start()
         defer { server.stop() }
-        let a = try await open(server, node: 1), b = try await open(server, node: 2)
+        let a = try await open(server, node: 1, ttl: .seconds(2)), b = try await open(server, node: 2, ttl: .seconds(2))
         #expect(await eventually { a.isController || b.isController })
         let (old, other) = a.isController ? (a, b) : (b, a)
         let keeper = try #require(old.currentLease)
         keeper.stopRenewing()
-        let earliestExpiry = keeper.earliestExpiry
         let overlap = Mutex(false)
         #expect(await eventually {
             if other.isController && old.isController { overlap.withLock { $0 = true } }
             return !old.registration.isRegistered
         })
         let lostAt = ContinuousClock.now
+        // Read once the loss is seen: a renewal in flight at stopRenewing() may still have been
+        // acknowledged after it, moving the lease's expiry (on etcd's side too) later.
+        let earliestExpiry = keeper.earliestExpiry
         #expect(lostAt < earliestExpiry, "lost reported \(lostAt - earliestExpiry) after the earliest expiry")
         #expect(!old.isController)
         #expect(await eventually {
@@ -205,9 +210,10 @@ struct EtcdMetadataStoreTests {
         let keeper = try #require(store.currentLease)
         let updates = store.updates()
         server.pause()
-        let earliestExpiry = keeper.earliestExpiry
         #expect(await eventually { !store.registration.isRegistered })
-        #expect(ContinuousClock.now < earliestExpiry)
+        let lostAt = ContinuousClock.now
+        // Read after the loss: an answer etcd sent just before it stopped may have been taken after.
+        #expect(lostAt < keeper.earliestExpiry)
         #expect(!store.isController)
         server.resume()
         #expect(await eventually(timeout: .seconds(20)) {

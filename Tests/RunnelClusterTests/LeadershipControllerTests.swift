@@ -34,9 +34,11 @@ struct LeadershipControllerTests {
                configuration: LeadershipController.Configuration = .init(autoLeaderRebalance: false)) async throws -> Node {
         let registration = BrokerRegistration(
             nodeId: node, listeners: [BrokerEndpoint(name: "PLAINTEXT", host: "127.0.0.1", port: 9000 + node)])
-        let client = EtcdClientConfiguration(endpoints: [server.endpoint], requestTimeout: .seconds(1))
+        // Room for a loaded machine (see EtcdMetadataStoreTests.open): brokers leave these tests by a
+        // clean shutdown, which revokes the lease, so no test waits for it to expire.
+        let client = EtcdClientConfiguration(endpoints: [server.endpoint], requestTimeout: .seconds(5))
         let store = try await EtcdMetadataStore.open(
-            configuration: .init(client: client, prefix: "/runnel", leaseTTL: .seconds(2), registration: registration),
+            configuration: .init(client: client, prefix: "/runnel", leaseTTL: .seconds(6), registration: registration),
             logger: Self.logger)
         return Node(store: store, configuration: configuration)
     }

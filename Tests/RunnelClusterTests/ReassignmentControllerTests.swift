@@ -33,6 +33,8 @@ extension LeadershipControllerTests {
         // The leader adds 3 to the ISR once it caught up (a CAS fenced on its registration, carrying
         // the reassignment on).
         let leaderStore = try #require(nodes[1]).store
+        // Its view has the reassignment once its watch delivered the requester's write.
+        #expect(await eventually { leaderStore.partitionState(key)?.isReassigning == true })
         let current = try #require(leaderStore.partitionState(key))
         var expanded = current
         expanded.isr = [1, 2, 3]

@@ -53,7 +53,9 @@ import Testing
         _ = try log.appendAndWait(records: TestBatches.simple(count: 3), leaderEpoch: 0)
         #expect(log.recoveryPoint == 0)
         manager.runBackgroundTasks(retention: false, cleaner: false)
-        for _ in 0..<1_000 where log.recoveryPoint < 3 { usleep(1_000) }
+        // One fdatasync, on a disk that may be busy with other tests' writes: a generous bound.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while log.recoveryPoint < 3, ContinuousClock.now < deadline { usleep(1_000) }
         #expect(log.recoveryPoint == 3)
     }
 }
