@@ -32,9 +32,7 @@ import Testing
         }
 
         deinit {
-            broker.logManager.shutdown()
-            try? group.syncShutdownGracefully()
-            try? FileManager.default.removeItem(atPath: directory)
+            tearDownOffThePool(broker.logManager, group, removing: directory)
         }
 
         func start() async throws {
