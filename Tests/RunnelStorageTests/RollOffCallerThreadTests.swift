@@ -58,8 +58,10 @@ import Testing
         let p99 = latencies[latencies.count * 99 / 100]
         let worst = latencies[latencies.count - 1]
         // Generous bounds (a shared 2-core machine): an append waits for one group commit, not for rolls.
+        // The slowest append only says nothing hung: one fdatasync behind another process's flush of
+        // gigabytes takes seconds (sequential appends, so such a stall reaches one or two of them).
         #expect(p99 < 500_000_000, "p99 \(p99 / 1_000) µs")
-        #expect(worst < 3_000_000_000, "max \(worst / 1_000) µs")
+        #expect(worst < 30_000_000_000, "max \(worst / 1_000) µs")
         // The snapshots written through the engine are on disk once the roller's appends are acknowledged.
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/rolling-0")
         #expect(files.contains { $0.hasSuffix(".snapshot") })

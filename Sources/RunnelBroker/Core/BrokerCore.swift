@@ -235,7 +235,7 @@ final class BrokerCore: Sendable {
             throw .init(error.errorCode, error.description)
         }
         do {
-            try replicas.ensurePartitions(of: topic, config: logConfig, assigned: assignment(of: name))
+            try await replicas.ensurePartitionsOffPool(of: topic, config: logConfig, assigned: assignment(of: name))
             if let image = metadataStore.image.topic(named: name) { replication?.apply(image) }
         } catch {
             logger.error("topic created but its partitions could not be opened",

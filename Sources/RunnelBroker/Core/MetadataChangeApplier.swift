@@ -14,19 +14,19 @@ struct MetadataChangeApplier: Sendable {
     func run() async {
         // Whatever happened before the stream started.
         deleteStrayLogs(core.metadataStore.image)
-        for topic in core.metadataStore.image.topics.values { open(topic) }
+        for topic in core.metadataStore.image.topics.values { await open(topic) }
         core.replication?.applyAll(core.metadataStore.image)
         for await update in core.metadataStore.updates() {
-            for change in update.changes { apply(change, image: update.image) }
+            for change in update.changes { await apply(change, image: update.image) }
         }
     }
 
-    private func apply(_ change: MetadataChange, image: MetadataImage) {
+    private func apply(_ change: MetadataChange, image: MetadataImage) async {
         switch change {
         case .topicCreated(let topic), .topicChanged(let topic):
-            open(topic)
+            await open(topic)
         case .partitionChanged(let key, let state):
-            if let topic = image.topic(named: key.topic) { open(topic) }
+            if let topic = image.topic(named: key.topic) { await open(topic) }
             if let partition = core.replicas.partition(topic: key.topic, index: key.partition) {
                 core.replication?.apply(state, to: partition)
             }
@@ -36,7 +36,7 @@ struct MetadataChangeApplier: Sendable {
             guard image.topic(named: topic.name) == nil, open.allSatisfy({ $0.topicId == topic.topicId }) else { return }
             core.dropPartitions(of: topic)
         case .reloaded:
-            for topic in image.topics.values { open(topic) }
+            for topic in image.topics.values { await open(topic) }
             core.replication?.applyAll(image)
         case .registrationChanged(let state):
             switch state {
@@ -83,11 +83,11 @@ struct MetadataChangeApplier: Sendable {
     }
 
     /// Opens the partitions of `topic` assigned to this broker, applies its config and its partition states.
-    private func open(_ topic: TopicImage) {
+    private func open(_ topic: TopicImage) async {
         do {
             let config = try core.topicConfigs.logConfig(for: topic.metadata)
-            try core.replicas.ensurePartitions(of: topic.metadata, config: config,
-                                               assigned: topic.assigned(to: core.replicas.nodeId))
+            try await core.replicas.ensurePartitionsOffPool(of: topic.metadata, config: config,
+                                                            assigned: topic.assigned(to: core.replicas.nodeId))
             core.replicas.updateConfig(of: topic.metadata.name, to: config)
         } catch {
             logger.error("could not open partitions of a topic", metadata: [

@@ -1,6 +1,7 @@
 // The partitions this broker hosts, by topic and index; creates, opens and removes their logs.
 import KafkaProtocol
 import Logging
+import NIOPosix
 import RunnelCluster
 import RunnelStorage
 import Synchronization
@@ -49,6 +50,24 @@ final class ReplicaManager: Sendable {
 
     func partitions(of topic: String) -> [Partition] {
         partitions.withLock { ($0[topic] ?? []).compactMap { $0 } }
+    }
+
+    /// `ensurePartitions` for async callers, on the blocking-I/O pool when there is something to open:
+    /// creating a log writes and fsyncs files (seconds each on a busy disk), which must not hold one of
+    /// the cooperative pool's few threads — the etcd lease keeper, the replica fetchers and every
+    /// request's task run there. Nothing to open costs a lookup per partition and no thread hop.
+    func ensurePartitionsOffPool(of topic: TopicMetadata, config: TopicLogSettings,
+                                 assigned: @escaping @Sendable (Int32) -> Bool = { _ in true }) async throws {
+        guard (0..<topic.partitionCount).contains(where: { partition(topic: topic.name, index: $0) == nil && assigned($0) }) else {
+            return
+        }
+        do {
+            try await NIOThreadPool.singleton.runIfActive { [self] in
+                try ensurePartitions(of: topic, config: config, assigned: assigned)
+            }
+        } catch is NIOThreadPoolError.ThreadPoolInactive {
+            try ensurePartitions(of: topic, config: config, assigned: assigned)
+        }
     }
 
     /// Opens or creates the logs of every partition of `topic` that is not open yet (in cluster mode only

@@ -302,8 +302,8 @@ extension BrokerCore {
         do {
             try await metadataStore.setPartitionCount(topic: topic.name, to: requested.count, newAssignments: newAssignments)
             topic.partitionCount = requested.count
-            try replicas.ensurePartitions(of: topic, config: topicConfigs.logConfig(for: topic),
-                                          assigned: assignment(of: topic.name))
+            try await replicas.ensurePartitionsOffPool(of: topic, config: topicConfigs.logConfig(for: topic),
+                                                       assigned: assignment(of: topic.name))
             if let image = metadataStore.image.topic(named: topic.name) { replication?.apply(image) }
             result.errorCode = ErrorCode.none.rawValue
         } catch let error as MetadataStoreError {
