@@ -4,6 +4,7 @@
 import Foundation
 import KafkaProtocol
 import Logging
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -102,56 +103,66 @@ public final class LocalMetadataStore: MetadataStore {
         guard assignments.count == Int(topic.partitionCount) else {
             throw .invalidReplicaAssignment(topic.name, reason: "\(assignments.count) replica assignments for \(topic.partitionCount) partitions")
         }
-        try update { snapshot throws(MetadataStoreError) in
-            guard snapshot.topics[topic.name] == nil,
-                  !ClusterRecordKind.topicNameKinds.contains(where: { snapshot.records?[$0.rawValue]?[topic.name] != nil })
-            else { throw .topicAlreadyExists(topic.name) }
-            snapshot.topics[topic.name] = topic
-        } changes: { image in image.topic(named: topic.name).map { [.topicCreated($0)] } ?? [] }
+        try await offPool { [self] () throws(MetadataStoreError) in
+            try update { snapshot throws(MetadataStoreError) in
+                guard snapshot.topics[topic.name] == nil,
+                      !ClusterRecordKind.topicNameKinds.contains(where: { snapshot.records?[$0.rawValue]?[topic.name] != nil })
+                else { throw .topicAlreadyExists(topic.name) }
+                snapshot.topics[topic.name] = topic
+            } changes: { image in image.topic(named: topic.name).map { [.topicCreated($0)] } ?? [] }
+        }
     }
 
     public func deleteTopic(named name: String) async throws(MetadataStoreError) -> TopicMetadata {
         guard let existing = topic(named: name) else { throw .unknownTopic(name) }
-        try update { snapshot throws(MetadataStoreError) in
-            guard snapshot.topics.removeValue(forKey: name) != nil else { throw .unknownTopic(name) }
-        } changes: { _ in [.topicDeleted(existing)] }
+        try await offPool { [self] () throws(MetadataStoreError) in
+            try update { snapshot throws(MetadataStoreError) in
+                guard snapshot.topics.removeValue(forKey: name) != nil else { throw .unknownTopic(name) }
+            } changes: { _ in [.topicDeleted(existing)] }
+        }
         return existing
     }
 
     public func setPartitionCount(topic name: String, to count: Int32,
                                   newAssignments: [[Int32]]) async throws(MetadataStoreError) {
         try validateAssignments(newAssignments, topic: name)
-        try update { snapshot throws(MetadataStoreError) in
-            guard var topic = snapshot.topics[name] else { throw .unknownTopic(name) }
-            guard count > topic.partitionCount else {
-                throw .invalidPartitions(name, reason: "Topic currently has \(topic.partitionCount) partitions, which is higher than the requested \(count).")
-            }
-            guard newAssignments.count == Int(count - topic.partitionCount) else {
-                throw .invalidReplicaAssignment(name, reason: "Increasing the number of partitions by \(count - topic.partitionCount) but \(newAssignments.count) assignments provided.")
-            }
-            topic.partitionCount = count
-            snapshot.topics[name] = topic
-        } changes: { image in image.topic(named: name).map { [.topicChanged($0)] } ?? [] }
+        try await offPool { [self] () throws(MetadataStoreError) in
+            try update { snapshot throws(MetadataStoreError) in
+                guard var topic = snapshot.topics[name] else { throw .unknownTopic(name) }
+                guard count > topic.partitionCount else {
+                    throw .invalidPartitions(name, reason: "Topic currently has \(topic.partitionCount) partitions, which is higher than the requested \(count).")
+                }
+                guard newAssignments.count == Int(count - topic.partitionCount) else {
+                    throw .invalidReplicaAssignment(name, reason: "Increasing the number of partitions by \(count - topic.partitionCount) but \(newAssignments.count) assignments provided.")
+                }
+                topic.partitionCount = count
+                snapshot.topics[name] = topic
+            } changes: { image in image.topic(named: name).map { [.topicChanged($0)] } ?? [] }
+        }
     }
 
     public func setConfigs(topic name: String, to configs: [String: String]) async throws(MetadataStoreError) {
-        try update { snapshot throws(MetadataStoreError) in
-            guard var topic = snapshot.topics[name] else { throw .unknownTopic(name) }
-            topic.configs = configs
-            snapshot.topics[name] = topic
-        } changes: { image in image.topic(named: name).map { [.topicChanged($0)] } ?? [] }
+        try await offPool { [self] () throws(MetadataStoreError) in
+            try update { snapshot throws(MetadataStoreError) in
+                guard var topic = snapshot.topics[name] else { throw .unknownTopic(name) }
+                topic.configs = configs
+                snapshot.topics[name] = topic
+            } changes: { image in image.topic(named: name).map { [.topicChanged($0)] } ?? [] }
+        }
     }
 
     /// A block of ids never handed out before, also across restarts: the block's end is persisted
     /// before any of its ids is used.
     public func allocateProducerIdBlock() async throws(MetadataStoreError) -> ProducerIdBlock {
-        try state.withLock { current throws(MetadataStoreError) in
-            var next = current.snapshot
-            let block = ProducerIdBlock(firstProducerId: next.nextProducerIdBlock, size: Self.producerIdBlockSize)
-            next.nextProducerIdBlock = block.end
-            try Self.write(next, to: path)
-            current.snapshot = next
-            return block
+        try await offPool { [self] () throws(MetadataStoreError) in
+            try state.withLock { current throws(MetadataStoreError) in
+                var next = current.snapshot
+                let block = ProducerIdBlock(firstProducerId: next.nextProducerIdBlock, size: Self.producerIdBlockSize)
+                next.nextProducerIdBlock = block.end
+                try Self.write(next, to: path)
+                current.snapshot = next
+                return block
+            }
         }
     }
 
@@ -178,39 +189,41 @@ public final class LocalMetadataStore: MetadataStore {
 
     public func writeRecords(_ writes: [ClusterRecordWrite]) async throws(MetadataStoreError) -> [ClusterRecord?] {
         try ClusterRecordLimits.validate(writes)
-        var stored: [ClusterRecord?] = []
-        try update { snapshot throws(MetadataStoreError) in
-            let version = (snapshot.recordVersion ?? 0) + 1
-            var records = snapshot.records ?? [:]
-            for write in writes {
-                let current = records[write.kind.rawValue]?[write.key].map {
-                    ClusterRecord(kind: write.kind, key: write.key, value: $0.value, version: $0.version)
+        return try await offPool { [self] () throws(MetadataStoreError) in
+            var stored: [ClusterRecord?] = []
+            try update { snapshot throws(MetadataStoreError) in
+                let version = (snapshot.recordVersion ?? 0) + 1
+                var records = snapshot.records ?? [:]
+                for write in writes {
+                    let current = records[write.kind.rawValue]?[write.key].map {
+                        ClusterRecord(kind: write.kind, key: write.key, value: $0.value, version: $0.version)
+                    }
+                    guard write.accepts(current) else {
+                        throw .recordVersionMismatch(write.kind, key: write.key, expected: write.expectedVersion ?? 0,
+                                                     current: current?.version)
+                    }
+                    if case .put = write.operation, write.kind.sharesTopicNames, snapshot.topics[write.key] != nil {
+                        throw .topicAlreadyExists(write.key)
+                    }
                 }
-                guard write.accepts(current) else {
-                    throw .recordVersionMismatch(write.kind, key: write.key, expected: write.expectedVersion ?? 0,
-                                                 current: current?.version)
+                stored = writes.map { write in
+                    switch write.operation {
+                    case .put(let value):
+                        records[write.kind.rawValue, default: [:]][write.key] = StoredClusterRecord(value: value, version: version)
+                        return ClusterRecord(kind: write.kind, key: write.key, value: value, version: version)
+                    case .delete:
+                        records[write.kind.rawValue]?.removeValue(forKey: write.key)
+                        if records[write.kind.rawValue]?.isEmpty == true { records.removeValue(forKey: write.kind.rawValue) }
+                        return nil
+                    }
                 }
-                if case .put = write.operation, write.kind.sharesTopicNames, snapshot.topics[write.key] != nil {
-                    throw .topicAlreadyExists(write.key)
-                }
+                snapshot.records = records
+                snapshot.recordVersion = version
+            } changes: { image in
+                writes.map { .recordChanged($0.kind, key: $0.key, record: image.record($0.kind, key: $0.key)) }
             }
-            stored = writes.map { write in
-                switch write.operation {
-                case .put(let value):
-                    records[write.kind.rawValue, default: [:]][write.key] = StoredClusterRecord(value: value, version: version)
-                    return ClusterRecord(kind: write.kind, key: write.key, value: value, version: version)
-                case .delete:
-                    records[write.kind.rawValue]?.removeValue(forKey: write.key)
-                    if records[write.kind.rawValue]?.isEmpty == true { records.removeValue(forKey: write.kind.rawValue) }
-                    return nil
-                }
-            }
-            snapshot.records = records
-            snapshot.recordVersion = version
-        } changes: { image in
-            writes.map { .recordChanged($0.kind, key: $0.key, record: image.record($0.kind, key: $0.key)) }
+            return stored
         }
-        return stored
     }
 
     /// A single node leads every partition and has nobody to hand it to.
@@ -223,6 +236,22 @@ public final class LocalMetadataStore: MetadataStore {
         for replicas in assignments where replicas != [nodeId] {
             throw .invalidReplicaAssignment(topic, reason: "Replica assignment \(replicas) names brokers other than this single node (\(nodeId)).")
         }
+    }
+
+    /// Runs `body` — a change persisted with write, fsync, rename and a directory fsync — on NIO's
+    /// blocking-I/O pool: on a busy disk those fsyncs take seconds, which must not hold one of the
+    /// cooperative pool's few threads (every request's task runs there).
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws(MetadataStoreError) -> T) async throws(MetadataStoreError) -> T {
+        let result: Result<T, MetadataStoreError>
+        do {
+            result = try await NIOThreadPool.singleton.runIfActive { () -> Result<T, MetadataStoreError> in
+                do throws(MetadataStoreError) { return .success(try body()) } catch { return .failure(error) }
+            }
+        } catch {
+            // The pool is not running (only while the process exits): here, then.
+            return try body()
+        }
+        return try result.get()
     }
 
     /// Applies `change`, persists the result before anyone sees it, then publishes the changes.
