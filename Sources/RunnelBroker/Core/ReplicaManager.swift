@@ -1,7 +1,6 @@
 // The partitions this broker hosts, by topic and index; creates, opens and removes their logs.
 import KafkaProtocol
 import Logging
-import NIOPosix
 import RunnelCluster
 import RunnelStorage
 import Synchronization
@@ -61,11 +60,7 @@ final class ReplicaManager: Sendable {
         guard (0..<topic.partitionCount).contains(where: { partition(topic: topic.name, index: $0) == nil && assigned($0) }) else {
             return
         }
-        do {
-            try await NIOThreadPool.singleton.runIfActive { [self] in
-                try ensurePartitions(of: topic, config: config, assigned: assigned)
-            }
-        } catch is NIOThreadPoolError.ThreadPoolInactive {
+        try await runBlockingIO { [self] () throws(any Error) in
             try ensurePartitions(of: topic, config: config, assigned: assigned)
         }
     }

@@ -238,14 +238,9 @@ public final class Broker: Service, Sendable {
         await core.groupCoordinator.shutdown()
         // Unregisters (revoking the lease resigns the controller key at once) before storage closes.
         await core.metadataStore.shutdown()
-        // Closing fdatasyncs every log, seconds on a busy disk: on the blocking-I/O pool, not on one of
-        // the cooperative pool's few threads (every task of the process would wait behind it).
+        // Closing fdatasyncs every log: seconds on a busy disk.
         let manager = logManager
-        do {
-            try await NIOThreadPool.singleton.runIfActive { manager.shutdown() }
-        } catch {
-            manager.shutdown()
-        }
+        await runBlockingIO { manager.shutdown() }
         logger.info("storage closed cleanly")
     }
 }

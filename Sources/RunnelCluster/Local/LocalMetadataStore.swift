@@ -4,7 +4,6 @@
 import Foundation
 import KafkaProtocol
 import Logging
-import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -103,7 +102,7 @@ public final class LocalMetadataStore: MetadataStore {
         guard assignments.count == Int(topic.partitionCount) else {
             throw .invalidReplicaAssignment(topic.name, reason: "\(assignments.count) replica assignments for \(topic.partitionCount) partitions")
         }
-        try await offPool { [self] () throws(MetadataStoreError) in
+        try await runBlockingIO { [self] () throws(MetadataStoreError) in
             try update { snapshot throws(MetadataStoreError) in
                 guard snapshot.topics[topic.name] == nil,
                       !ClusterRecordKind.topicNameKinds.contains(where: { snapshot.records?[$0.rawValue]?[topic.name] != nil })
@@ -115,7 +114,7 @@ public final class LocalMetadataStore: MetadataStore {
 
     public func deleteTopic(named name: String) async throws(MetadataStoreError) -> TopicMetadata {
         guard let existing = topic(named: name) else { throw .unknownTopic(name) }
-        try await offPool { [self] () throws(MetadataStoreError) in
+        try await runBlockingIO { [self] () throws(MetadataStoreError) in
             try update { snapshot throws(MetadataStoreError) in
                 guard snapshot.topics.removeValue(forKey: name) != nil else { throw .unknownTopic(name) }
             } changes: { _ in [.topicDeleted(existing)] }
@@ -126,7 +125,7 @@ public final class LocalMetadataStore: MetadataStore {
     public func setPartitionCount(topic name: String, to count: Int32,
                                   newAssignments: [[Int32]]) async throws(MetadataStoreError) {
         try validateAssignments(newAssignments, topic: name)
-        try await offPool { [self] () throws(MetadataStoreError) in
+        try await runBlockingIO { [self] () throws(MetadataStoreError) in
             try update { snapshot throws(MetadataStoreError) in
                 guard var topic = snapshot.topics[name] else { throw .unknownTopic(name) }
                 guard count > topic.partitionCount else {
@@ -142,7 +141,7 @@ public final class LocalMetadataStore: MetadataStore {
     }
 
     public func setConfigs(topic name: String, to configs: [String: String]) async throws(MetadataStoreError) {
-        try await offPool { [self] () throws(MetadataStoreError) in
+        try await runBlockingIO { [self] () throws(MetadataStoreError) in
             try update { snapshot throws(MetadataStoreError) in
                 guard var topic = snapshot.topics[name] else { throw .unknownTopic(name) }
                 topic.configs = configs
@@ -154,7 +153,7 @@ public final class LocalMetadataStore: MetadataStore {
     /// A block of ids never handed out before, also across restarts: the block's end is persisted
     /// before any of its ids is used.
     public func allocateProducerIdBlock() async throws(MetadataStoreError) -> ProducerIdBlock {
-        try await offPool { [self] () throws(MetadataStoreError) in
+        try await runBlockingIO { [self] () throws(MetadataStoreError) in
             try state.withLock { current throws(MetadataStoreError) in
                 var next = current.snapshot
                 let block = ProducerIdBlock(firstProducerId: next.nextProducerIdBlock, size: Self.producerIdBlockSize)
@@ -189,7 +188,7 @@ public final class LocalMetadataStore: MetadataStore {
 
     public func writeRecords(_ writes: [ClusterRecordWrite]) async throws(MetadataStoreError) -> [ClusterRecord?] {
         try ClusterRecordLimits.validate(writes)
-        return try await offPool { [self] () throws(MetadataStoreError) in
+        return try await runBlockingIO { [self] () throws(MetadataStoreError) in
             var stored: [ClusterRecord?] = []
             try update { snapshot throws(MetadataStoreError) in
                 let version = (snapshot.recordVersion ?? 0) + 1
@@ -238,23 +237,8 @@ public final class LocalMetadataStore: MetadataStore {
         }
     }
 
-    /// Runs `body` — a change persisted with write, fsync, rename and a directory fsync — on NIO's
-    /// blocking-I/O pool: on a busy disk those fsyncs take seconds, which must not hold one of the
-    /// cooperative pool's few threads (every request's task runs there).
-    private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws(MetadataStoreError) -> T) async throws(MetadataStoreError) -> T {
-        let result: Result<T, MetadataStoreError>
-        do {
-            result = try await NIOThreadPool.singleton.runIfActive { () -> Result<T, MetadataStoreError> in
-                do throws(MetadataStoreError) { return .success(try body()) } catch { return .failure(error) }
-            }
-        } catch {
-            // The pool is not running (only while the process exits): here, then.
-            return try body()
-        }
-        return try result.get()
-    }
-
-    /// Applies `change`, persists the result before anyone sees it, then publishes the changes.
+    /// Applies `change`, persists the result before anyone sees it, then publishes the changes. Callers
+    /// run it through `runBlockingIO` (the file replacement fsyncs twice).
     private func update(_ change: (inout MetadataSnapshot) throws(MetadataStoreError) -> Void,
                         changes: (MetadataImage) -> [MetadataChange]) throws(MetadataStoreError) {
         try state.withLock { current throws(MetadataStoreError) in
